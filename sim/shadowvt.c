@@ -1,0 +1,54 @@
+/*
+ * shadowvt.c — the shadowvt command: dispatch to one subcommand.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "sim.h"
+
+static const struct svt_cmd *const commands[] = {
+	&svt_cmd_demo,
+	&svt_cmd_walk,
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: shadowvt COMMAND [ARGS...]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i]->name, commands[i]->summary);
+	fprintf(f, "\n'shadowvt COMMAND --help' shows a command's usage; shadowvt(1) has the rest.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return SVT_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return SVT_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("shadowvt %s\n", PACKAGE_VERSION);
+		return SVT_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		const struct svt_cmd *cmd = commands[i];
+
+		if (strcmp(argv[1], cmd->name) != 0)
+			continue;
+		for (int j = 2; j < argc; j++) {
+			if (strcmp(argv[j], "--help") == 0) {
+				printf("usage: shadowvt %s %s\n", cmd->name, cmd->usage);
+				return SVT_EXIT_OK;
+			}
+		}
+		return cmd->exec(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "shadowvt: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return SVT_EXIT_USAGE;
+}

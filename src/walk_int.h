@@ -1,0 +1,63 @@
+/*
+ * walk_int.h — internals shared by the walker's per-mode instances.
+ *
+ * The walker is one template (walk_tmpl.h) compiled once per guest paging
+ * mode, Xen-style: walk_l2.c, walk_l3.c, walk_l4.c and walk_l5.c each define
+ * GUEST_LEVELS and include the template, which emits svt_walk_l<N>() and
+ * svt_rsvd_mask_l<N>().  walk.c picks the mode and dispatches.
+ */
+#ifndef SVT_WALK_INT_H
+#define SVT_WALK_INT_H
+
+#include "svt.h"
+
+/* Bits hi..lo inclusive; empty (0) when hi < lo. */
+static inline uint64_t svt_bits(unsigned hi, unsigned lo)
+{
+	if (hi < lo || lo > 63)
+		return 0;
+	uint64_t top = hi >= 63 ? ~0ull : ((1ull << (hi + 1)) - 1);
+	return top & ~((1ull << lo) - 1);
+}
+
+/* Guest memory is little-endian whatever the host is. */
+static inline uint64_t svt_le_load(const uint8_t *p, unsigned size)
+{
+	uint64_t v = 0;
+	for (unsigned i = size; i-- > 0;)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static inline void svt_le_store(uint8_t *p, uint64_t v, unsigned size)
+{
+	for (unsigned i = 0; i < size; i++, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+/*
+ * The access check of SDM Vol. 3A 4.6, from the accumulated rights of a
+ * complete walk.  Returns the error-code bits of a protection fault
+ * (SVT_PFEC_P and the access bits, plus SVT_PFEC_PK when a protection key
+ * forbids the access), or 0 when the access is allowed.
+ */
+uint32_t svt_check_rights(const struct svt_regs *r, const struct svt_access *acc,
+			  unsigned rights, bool ia32e, unsigned pkey);
+
+/* Error-code bits that describe the access itself (W/R, U/S, I/D). */
+uint32_t svt_access_pfec(const struct svt_regs *r, const struct svt_access *acc);
+
+enum svt_walk_status svt_walk_l2(const struct svt_env *, const struct svt_regs *,
+				 const struct svt_access *, unsigned, struct svt_walk *);
+enum svt_walk_status svt_walk_l3(const struct svt_env *, const struct svt_regs *,
+				 const struct svt_access *, unsigned, struct svt_walk *);
+enum svt_walk_status svt_walk_l4(const struct svt_env *, const struct svt_regs *,
+				 const struct svt_access *, unsigned, struct svt_walk *);
+enum svt_walk_status svt_walk_l5(const struct svt_env *, const struct svt_regs *,
+				 const struct svt_access *, unsigned, struct svt_walk *);
+uint64_t svt_rsvd_mask_l2(const struct svt_regs *, unsigned, bool);
+uint64_t svt_rsvd_mask_l3(const struct svt_regs *, unsigned, bool);
+uint64_t svt_rsvd_mask_l4(const struct svt_regs *, unsigned, bool);
+uint64_t svt_rsvd_mask_l5(const struct svt_regs *, unsigned, bool);
+
+#endif
