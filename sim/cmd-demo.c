@@ -81,7 +81,7 @@ static int cmd_demo_exec(int argc, char **argv)
 		return write_image(out, mem);
 
 	struct mem_ctx m = { mem };
-	struct svt_env env = { &m, mem_read, mem_write };
+	struct svt_env env = { .ctx = &m, .read_gpa = mem_read, .write_gpa = mem_write };
 	struct svt_regs r;
 	svt_demo_regs(&r);
 	if (!json)

@@ -20,6 +20,8 @@
 #include "refmodel.h"
 
 #define B(n) (1ull << (n))
+/* constant-expression form of span() for the format table */
+#define SPAN(hi, lo) ((~0ull >> (63 - (hi))) & (~0ull << (lo)))
 
 /* Bits hi..lo inclusive; empty when lo > hi. */
 static uint64_t span(int hi, int lo)
@@ -78,7 +80,6 @@ struct fmt {
 	bool has_rw_us;         /* R/W and U/S take part in rights */
 	bool has_xd;            /* bit 63 is XD when NXE=1 */
 	bool has_pkey;          /* bits 62:59 are the protection key */
-	bool has_a;             /* the CPU sets A in this entry */
 	enum hi_rule hi;
 	uint64_t always_rsvd;
 	enum addr_rule addr;
@@ -88,46 +89,46 @@ struct fmt {
 
 static const struct fmt formats[NFMT] = {
 	[F32_DIR] = { .name = "PDE", .bytes = 4, .has_rw_us = true,
-		.has_a = true, .hi = HI_NONE, .addr = AD_32, .addr_lo = 12 },
+		.hi = HI_NONE, .addr = AD_32, .addr_lo = 12 },
 	[F32_4M] = { .name = "PDE(4M)", .bytes = 4, .maps_page = true,
-		.has_rw_us = true, .has_a = true, .hi = HI_PSE36,
+		.has_rw_us = true, .hi = HI_PSE36,
 		.addr = AD_PSE36, .addr_lo = 22, .page_bytes = 4ull << 20 },
 	[F32_PTE] = { .name = "PTE", .bytes = 4, .maps_page = true,
-		.has_rw_us = true, .has_a = true, .hi = HI_NONE, .addr = AD_32,
+		.has_rw_us = true, .hi = HI_NONE, .addr = AD_32,
 		.addr_lo = 12, .page_bytes = 4096 },
 	[FPAE_PDPTE] = { .name = "PDPTE", .bytes = 8, .hi = HI_PAE_PDPTE,
-		.always_rsvd = span(2, 1) | span(8, 5), .addr = AD_M,
+		.always_rsvd = SPAN(2, 1) | SPAN(8, 5), .addr = AD_M,
 		.addr_lo = 12 },
 	[FPAE_DIR] = { .name = "PDE", .bytes = 8, .has_rw_us = true,
-		.has_xd = true, .has_a = true, .hi = HI_PAE, .addr = AD_M,
+		.has_xd = true, .hi = HI_PAE, .addr = AD_M,
 		.addr_lo = 12 },
 	[FPAE_2M] = { .name = "PDE(2M)", .bytes = 8, .maps_page = true,
-		.has_rw_us = true, .has_xd = true, .has_a = true, .hi = HI_PAE,
-		.always_rsvd = span(20, 13), .addr = AD_M, .addr_lo = 21,
+		.has_rw_us = true, .has_xd = true, .hi = HI_PAE,
+		.always_rsvd = SPAN(20, 13), .addr = AD_M, .addr_lo = 21,
 		.page_bytes = 2ull << 20 },
 	[FPAE_PTE] = { .name = "PTE", .bytes = 8, .maps_page = true,
-		.has_rw_us = true, .has_xd = true, .has_a = true, .hi = HI_PAE,
+		.has_rw_us = true, .has_xd = true, .hi = HI_PAE,
 		.addr = AD_M, .addr_lo = 12, .page_bytes = 4096 },
 	[FE_TOP] = { .name = "PML4E/PML5E", .bytes = 8, .has_rw_us = true,
-		.has_xd = true, .has_a = true, .hi = HI_IA32E,
+		.has_xd = true, .hi = HI_IA32E,
 		.always_rsvd = B(7), .addr = AD_M, .addr_lo = 12 },
 	[FE_PDPT_DIR] = { .name = "PDPTE", .bytes = 8, .has_rw_us = true,
-		.has_xd = true, .has_a = true, .hi = HI_IA32E,
+		.has_xd = true, .hi = HI_IA32E,
 		.always_rsvd = B(7), .addr = AD_M, .addr_lo = 12 },
 	[FE_1G] = { .name = "PDPTE(1G)", .bytes = 8, .maps_page = true,
 		.has_rw_us = true, .has_xd = true, .has_pkey = true,
-		.has_a = true, .hi = HI_IA32E, .always_rsvd = span(29, 13),
+		.hi = HI_IA32E, .always_rsvd = SPAN(29, 13),
 		.addr = AD_M, .addr_lo = 30, .page_bytes = 1ull << 30 },
 	[FE_DIR] = { .name = "PDE", .bytes = 8, .has_rw_us = true,
-		.has_xd = true, .has_a = true, .hi = HI_IA32E, .addr = AD_M,
+		.has_xd = true, .hi = HI_IA32E, .addr = AD_M,
 		.addr_lo = 12 },
 	[FE_2M] = { .name = "PDE(2M)", .bytes = 8, .maps_page = true,
 		.has_rw_us = true, .has_xd = true, .has_pkey = true,
-		.has_a = true, .hi = HI_IA32E, .always_rsvd = span(20, 13),
+		.hi = HI_IA32E, .always_rsvd = SPAN(20, 13),
 		.addr = AD_M, .addr_lo = 21, .page_bytes = 2ull << 20 },
 	[FE_PTE] = { .name = "PTE", .bytes = 8, .maps_page = true,
 		.has_rw_us = true, .has_xd = true, .has_pkey = true,
-		.has_a = true, .hi = HI_IA32E, .addr = AD_M, .addr_lo = 12,
+		.hi = HI_IA32E, .addr = AD_M, .addr_lo = 12,
 		.page_bytes = 4096 },
 };
 
@@ -285,6 +286,10 @@ uint64_t rm_rsvd_bits(const struct rm_cpu *c, enum rm_paging p, int level,
 			continue;
 		if (big && l->page_fmt != NOPAGE)
 			return fmt_rsvd(&formats[l->page_fmt], c);
+		/* a PDPTE referencing a directory: PS is reserved only
+		 * where it cannot select a 1-GByte page */
+		if (l->table_fmt == FE_PDPT_DIR && c->gbpages)
+			return fmt_rsvd(&formats[l->table_fmt], c) & ~RM_E_PS;
 		return fmt_rsvd(&formats[l->table_fmt], c);
 	}
 	return 0;

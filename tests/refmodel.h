@@ -133,7 +133,8 @@ int rm_pae_load(const struct rm_cpu *cpu, rm_load_fn load, void *ctx,
  * The reserved bits of an entry at `level` of `paging`, with `big` = the
  * entry has PS=1 and maps a page there (2-level: needs CR4.PSE; IA-32e
  * level 3: needs 1-GByte pages).  For an IA-32e PML5E/PML4E, and a PDPTE
- * without 1-GByte page support, bit 7 (PS) is included.
+ * without 1-GByte page support, bit 7 (PS) is included.  A `big` request
+ * at a level where no page can be mapped answers as for !big.
  */
 uint64_t rm_rsvd_bits(const struct rm_cpu *cpu, enum rm_paging paging,
 		      int level, bool big);

@@ -54,7 +54,7 @@ static uint64_t get(const struct tmem *m, uint64_t gpa, unsigned size)
 }
 
 static struct tmem mem;
-static struct svt_env env = { &mem, tread, twrite };
+static struct svt_env env = { .ctx = &mem, .read_gpa = tread, .write_gpa = twrite };
 
 static void regs_4level(struct svt_regs *r)
 {
