@@ -1,0 +1,811 @@
+/*
+ * mmu.c — the shadow MMU's bookkeeping: the storage block, shadow pages
+ * and the pool with its eviction, the hash by (guest frame, type), reverse
+ * maps and back-pointers, write protection of guest page tables,
+ * unshadowing, the root cache, and the control-register entry points that
+ * change what the shadows must look like (mode changes reset them).
+ * The fault path is in mmu_fault.c, the audits in mmu_audit.c.
+ */
+#include "mmu_int.h"
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+void mmu_event(struct svt_mmu *m, enum svt_event_kind k, uint64_t a, uint64_t b, uint64_t c)
+{
+	if (m->env.event) {
+		struct svt_event ev = { .kind = k, .a = a, .b = b, .c = c };
+		m->env.event(m->env.ctx, &ev);
+	}
+}
+
+bool gfn_is_ram(const struct svt_mmu *m, uint64_t gfn)
+{
+	return gfn < m->cfg.guest_frames;
+}
+
+/* A guest frame that must be read-only in every shadow: an in-sync page table. */
+bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
+{
+	return gfn_is_ram(m, gfn) && m->gi[gfn].pt > 0 && m->gi[gfn].oos == 0;
+}
+
+uint64_t g_mfn(struct svt_mmu *m, uint64_t gfn)
+{
+	if (!gfn_is_ram(m, gfn))
+		return SVT_INVALID_MFN;
+	return m->env.gfn_to_mfn(m->env.ctx, gfn);
+}
+
+int g_read_entry(struct svt_mmu *m, uint64_t gpa, unsigned size, uint64_t *val)
+{
+	uint8_t raw[8];
+
+	if (m->env.read_gpa(m->env.ctx, gpa, raw, size) != 0) {
+		m->c.env_errors++;
+		return -1;
+	}
+	*val = svt_le_load(raw, size);
+	return 0;
+}
+
+/* ---- shadow entries ----------------------------------------------------- */
+
+unsigned sp_nents(const struct svt_mmu *m, const struct sh_page *p)
+{
+	return p->type == SH_PAE_ROOT ? 4 : m->nents;
+}
+
+uint64_t sh_frame(const struct svt_mmu *m, uint64_t e)
+{
+	return m->esize == 4 ? (e & 0xfffff000u) : (e & svt_bits(51, 12));
+}
+
+uint64_t sh_get(struct svt_mmu *m, uint32_t spi, unsigned idx)
+{
+	const uint8_t *p = m->env.map_mfn(m->env.ctx, SP(m, spi)->mfn);
+	return svt_le_load(p + (size_t)idx * m->esize, m->esize);
+}
+
+void sh_raw_set(struct svt_mmu *m, uint32_t spi, unsigned idx, uint64_t val)
+{
+	uint8_t *p = m->env.map_mfn(m->env.ctx, SP(m, spi)->mfn);
+	svt_le_store(p + (size_t)idx * m->esize, val, m->esize);
+}
+
+/* The guest entry a shadow entry is derived from (table types, PHYS and
+ * the PAE root).  *ok is false where there is none or it cannot be read. */
+uint64_t g_table_entry(struct svt_mmu *m, const struct sh_page *p, unsigned idx, bool *ok)
+{
+	uint64_t v = 0;
+
+	*ok = true;
+	switch (p->type) {
+	case SH_PHYS:
+		return ((uint64_t)idx << 22) | SVT_PTE_P | SVT_PTE_RW | SVT_PTE_US |
+		       SVT_PTE_A | SVT_PTE_D | SVT_PTE_PS;
+	case SH_PAE_ROOT:
+		return m->g.pdpte[idx & 3];
+	case SH_L1: case SH_L2: case SH_L3: case SH_L4: case SH_L5:
+		if (g_read_entry(m, (p->gfn << 12) + (uint64_t)idx * m->esize, m->esize, &v) == 0)
+			return v;
+		break;
+	}
+	*ok = false;
+	return 0;
+}
+
+/* ---- links: reverse maps and back-pointers ------------------------------ */
+
+static bool evict_one(struct svt_mmu *m);
+
+static uint32_t link_alloc(struct svt_mmu *m)
+{
+	for (unsigned tries = 0; m->free_link == 0; tries++)
+		if (tries > 64 || !evict_one(m))
+			return 0;
+	uint32_t l = m->free_link;
+	m->free_link = m->links[l - 1].next;
+	m->links_used++;
+	return l;
+}
+
+static bool list_add(struct svt_mmu *m, uint32_t *head, uint32_t spi, unsigned idx)
+{
+	uint32_t l = link_alloc(m);
+
+	if (l == 0)
+		return false;
+	m->links[l - 1].sp = spi;
+	m->links[l - 1].idx = idx;
+	m->links[l - 1].next = *head;
+	*head = l;
+	return true;
+}
+
+static void list_del(struct svt_mmu *m, uint32_t *head, uint32_t spi, unsigned idx)
+{
+	for (uint32_t *pl = head; *pl != 0; pl = &m->links[*pl - 1].next) {
+		struct sh_link *k = &m->links[*pl - 1];
+		if (k->sp == spi && k->idx == idx) {
+			uint32_t l = *pl;
+			*pl = k->next;
+			k->next = m->free_link;
+			k->sp = 0;
+			m->free_link = l;
+			m->links_used--;
+			return;
+		}
+	}
+	m->c.env_errors++;      /* not found: an internal inconsistency the audit reports */
+}
+
+/* ---- setting shadow entries -------------------------------------------- */
+
+static void sp_free(struct svt_mmu *m, uint32_t spi);
+
+static void child_release(struct svt_mmu *m, uint32_t spi, unsigned idx, uint32_t child)
+{
+	struct sh_page *c = SP(m, child);
+
+	list_del(m, &c->parents, spi, idx);
+	c->refs--;
+	if (c->refs == 0 && c->pins == 0 && c->busy != m->epoch)
+		sp_free(m, child);
+}
+
+/* A leaf entry (SH_L1, SH_FL1) mapping guest frame gfn, or not present. */
+void sh_set_leaf(struct svt_mmu *m, uint32_t spi, unsigned idx, uint64_t val, uint64_t gfn)
+{
+	uint64_t old = sh_get(m, spi, idx);
+	uint32_t *aux = sp_aux(m, spi);
+
+	if ((old & SVT_PTE_P) && (val & SVT_PTE_P) && aux[idx] == gfn) {
+		sh_raw_set(m, spi, idx, val);
+		return;
+	}
+	if (old & SVT_PTE_P) {
+		sh_raw_set(m, spi, idx, 0);
+		list_del(m, &m->gi[aux[idx]].rmap, spi, idx);
+	}
+	if (val & SVT_PTE_P) {
+		if (!gfn_is_ram(m, gfn) || !list_add(m, &m->gi[gfn].rmap, spi, idx))
+			return;
+		aux[idx] = (uint32_t)gfn;
+		sh_raw_set(m, spi, idx, val);
+	}
+}
+
+/* A non-leaf entry pointing to sp child, or not present (val without P). */
+void sh_set_child(struct svt_mmu *m, uint32_t spi, unsigned idx, uint64_t val, uint32_t child)
+{
+	uint64_t old = sh_get(m, spi, idx);
+	uint32_t *aux = sp_aux(m, spi);
+	uint32_t oc = (old & SVT_PTE_P) ? aux[idx] : SP_NONE;
+
+	if (oc != SP_NONE && oc == child && (val & SVT_PTE_P)) {
+		sh_raw_set(m, spi, idx, val);
+		return;
+	}
+	if (val & SVT_PTE_P) {
+		if (!list_add(m, &SP(m, child)->parents, spi, idx)) {
+			val = 0;
+		} else {
+			SP(m, child)->refs++;
+			aux[idx] = child;
+		}
+	}
+	sh_raw_set(m, spi, idx, (val & SVT_PTE_P) ? val : 0);
+	if (oc != SP_NONE)
+		child_release(m, spi, idx, oc);
+}
+
+void sh_clear(struct svt_mmu *m, uint32_t spi, unsigned idx)
+{
+	uint64_t old = sh_get(m, spi, idx);
+
+	if (!(old & SVT_PTE_P))
+		return;
+	if (SP(m, spi)->level == 1)
+		sh_set_leaf(m, spi, idx, 0, 0);
+	else
+		sh_set_child(m, spi, idx, 0, SP_NONE);
+}
+
+/* ---- the hash and shadow pages ------------------------------------------ */
+
+static unsigned bucket(const struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey)
+{
+	uint64_t h = (gfn * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)type << 56) ^ ((uint64_t)pkey << 48);
+	h ^= h >> 29;
+	return (unsigned)(h % m->nbuckets);
+}
+
+uint32_t sp_lookup(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey)
+{
+	for (uint32_t i = m->hash[bucket(m, gfn, type, pkey)]; i != SP_NONE; i = SP(m, i)->hash_next) {
+		const struct sh_page *p = SP(m, i);
+		if (p->gfn == gfn && p->type == type && p->pkey == pkey)
+			return i;
+	}
+	return SP_NONE;
+}
+
+void sp_touch(struct svt_mmu *m, uint32_t spi)
+{
+	SP(m, spi)->stamp = ++m->clock;
+	SP(m, spi)->busy = m->epoch;
+}
+
+static void hash_remove(struct svt_mmu *m, uint32_t spi)
+{
+	struct sh_page *p = SP(m, spi);
+
+	for (uint32_t *pi = &m->hash[bucket(m, p->gfn, p->type, p->pkey)]; *pi != SP_NONE;
+	     pi = &SP(m, *pi)->hash_next) {
+		if (*pi == spi) {
+			*pi = p->hash_next;
+			return;
+		}
+	}
+	m->c.env_errors++;
+}
+
+static void root_cache_remove(struct svt_mmu *m, uint32_t spi)
+{
+	for (unsigned i = 0; i < m->nroots; i++) {
+		if (m->roots[i] != spi)
+			continue;
+		for (unsigned j = i + 1; j < m->nroots; j++)
+			m->roots[j - 1] = m->roots[j];
+		m->nroots--;
+		SP(m, spi)->pins--;
+		return;
+	}
+}
+
+static void sp_free(struct svt_mmu *m, uint32_t spi)
+{
+	struct sh_page *p = SP(m, spi);
+	unsigned n = sp_nents(m, p);
+
+	p->pins++;      /* nothing below may free it again */
+	for (unsigned i = 0; i < n; i++)
+		sh_clear(m, spi, i);
+	p->pins--;
+	hash_remove(m, spi);
+	if (sh_is_table(p->type) && gfn_is_ram(m, p->gfn)) {
+		struct gfn_info *gi = &m->gi[p->gfn];
+		gi->pt--;
+		if (gi->pt == 0 && gi->oos)
+			oos_drop(m, p->gfn);
+	}
+	mmu_event(m, SVT_EV_SHADOW_FREE, p->gfn, p->type, p->mfn);
+	p->type = SH_FREE;
+	p->hash_next = m->free_sp;
+	m->free_sp = spi;
+	m->c.pool_used--;
+	m->c.pool_free++;
+}
+
+/* Unlink sp from every parent entry and free it. */
+void sp_destroy(struct svt_mmu *m, uint32_t spi)
+{
+	struct sh_page *p = SP(m, spi);
+
+	if (p->type == SH_FREE)
+		return;
+	root_cache_remove(m, spi);
+	p->pins++;
+	while (p->parents != 0) {
+		const struct sh_link *k = &m->links[p->parents - 1];
+		sh_clear(m, k->sp, k->idx);
+	}
+	p->pins--;
+	if (m->root == spi)
+		m->root = SP_NONE;
+	sp_free(m, spi);
+}
+
+/* Free the least recently used shadow page not in use by the current
+ * operation and not a pinned root.  Returns false if there is none. */
+static bool evict_one(struct svt_mmu *m)
+{
+	uint32_t best = SP_NONE;
+
+	for (uint32_t i = 1; i <= m->cfg.pool_frames; i++) {
+		const struct sh_page *p = SP(m, i);
+		if (p->type == SH_FREE || p->pins || p->busy == m->epoch)
+			continue;
+		if (best == SP_NONE || p->stamp < SP(m, best)->stamp)
+			best = i;
+	}
+	if (best == SP_NONE) {
+		/* Give up a cached root other than the current one. */
+		for (unsigned k = m->nroots; k-- > 0;) {
+			uint32_t r = m->roots[k];
+			if (r == m->root || SP(m, r)->busy == m->epoch)
+				continue;
+			best = r;
+			break;
+		}
+		if (best == SP_NONE)
+			return false;
+	}
+	mmu_event(m, SVT_EV_EVICT, SP(m, best)->gfn, SP(m, best)->type, 0);
+	sp_destroy(m, best);
+	m->c.evictions++;
+	m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
+	return true;
+}
+
+static unsigned type_level(const struct svt_mmu *m, unsigned type)
+{
+	switch (type) {
+	case SH_FL1: return 1;
+	case SH_FL2: return 2;
+	case SH_PHYS: return 2;
+	case SH_PAE_ROOT: return 3;
+	default: (void)m; return type;     /* SH_L1..SH_L5 */
+	}
+}
+
+/* Find or make the shadow (gfn, type, pkey); it comes back busy. */
+uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey, bool *made)
+{
+	uint32_t spi = sp_lookup(m, gfn, type, pkey);
+
+	*made = false;
+	if (spi != SP_NONE) {
+		sp_touch(m, spi);
+		return spi;
+	}
+	if (sh_is_table(type) && gfn_is_ram(m, gfn) && m->gi[gfn].oos)
+		oos_resync_gfn(m, gfn);         /* in sync before it becomes another kind of table */
+	for (unsigned tries = 0; m->free_sp == SP_NONE; tries++)
+		if (tries > 64 || !evict_one(m))
+			return SP_NONE;
+	spi = m->free_sp;
+	struct sh_page *p = SP(m, spi);
+	m->free_sp = p->hash_next;
+	m->c.pool_used++;
+	m->c.pool_free--;
+
+	uint8_t *frame = m->env.map_mfn(m->env.ctx, p->mfn);
+	for (unsigned i = 0; i < 4096; i++)
+		frame[i] = 0;
+	p->gfn = gfn;
+	p->type = (uint8_t)type;
+	p->level = (uint8_t)type_level(m, type);
+	p->pkey = (uint8_t)pkey;
+	p->parents = 0;
+	p->refs = 0;
+	p->pins = 0;
+	unsigned b = bucket(m, gfn, type, pkey);
+	p->hash_next = m->hash[b];
+	m->hash[b] = spi;
+	sp_touch(m, spi);
+	m->c.shadows_made++;
+	mmu_event(m, SVT_EV_SHADOW_NEW, gfn, type, p->mfn);
+	if (sh_is_table(type) && gfn_is_ram(m, gfn)) {
+		if (m->gi[gfn].pt++ == 0)
+			wp_gfn(m, gfn, true);
+	}
+	*made = true;
+	return spi;
+}
+
+/* Write-protect (or, for an out-of-sync page, unprotect) every shadow
+ * leaf mapping gfn.  Unprotecting grants write only where the shadow
+ * entry's source still allows it; the reverse map does not change. */
+void wp_gfn(struct svt_mmu *m, uint64_t gfn, bool protect)
+{
+	bool changed = false;
+
+	for (uint32_t l = m->gi[gfn].rmap; l != 0; l = m->links[l - 1].next) {
+		const struct sh_link *k = &m->links[l - 1];
+		uint64_t e = sh_get(m, k->sp, k->idx);
+
+		if (protect) {
+			if (e & SVT_PTE_RW) {
+				sh_raw_set(m, k->sp, k->idx, e & ~SVT_PTE_RW);
+				changed = true;
+			}
+			continue;
+		}
+		const struct sh_page *p = SP(m, k->sp);
+		bool ok = true;
+		if (p->type == SH_L1) {
+			uint64_t g = g_table_entry(m, p, k->idx, &ok);
+			uint64_t ggfn;
+			ok = ok && (sh_leaf_from_guest(m, g, &ggfn) & SVT_PTE_RW) && ggfn == gfn;
+		}
+		if (ok)
+			sh_raw_set(m, k->sp, k->idx, e | SVT_PTE_RW | SVT_PTE_D);
+	}
+	if (changed)
+		m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
+}
+
+/* Drop every shadow of a guest frame; its mappings become writable again
+ * lazily, on the next write fault. */
+void unshadow_gfn(struct svt_mmu *m, uint64_t gfn)
+{
+	bool any = false;
+
+	for (unsigned t = SH_L1; t <= SH_L5; t++) {
+		uint32_t spi = sp_lookup(m, gfn, t, 0);
+		if (spi == SP_NONE)
+			continue;
+		if (spi == m->root) {
+			/* The hardware is using it: empty it instead. */
+			for (unsigned i = 0; i < sp_nents(m, SP(m, spi)); i++)
+				sh_clear(m, spi, i);
+			continue;
+		}
+		sp_destroy(m, spi);
+		any = true;
+	}
+	if (any) {
+		m->c.unshadows++;
+		mmu_event(m, SVT_EV_UNSHADOW, gfn, 0, 0);
+	}
+	m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
+}
+
+/* ---- modes, roots ------------------------------------------------------- */
+
+static void reset_all(struct svt_mmu *m)
+{
+	while (m->nroots > 0)
+		root_cache_remove(m, m->roots[0]);
+	m->root = SP_NONE;
+	for (uint32_t i = 1; i <= m->cfg.pool_frames; i++)
+		if (SP(m, i)->type != SH_FREE)
+			sp_destroy(m, i);
+	for (unsigned s = 0; s < SVT_OOS_MAX; s++)
+		m->oos[s].used = false;
+	m->c.resets++;
+	mmu_event(m, SVT_EV_RESET, 0, 0, 0);
+	m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
+}
+
+static void set_mode(struct svt_mmu *m)
+{
+	m->mode = svt_paging_mode(&m->g);
+	m->smode = m->mode == SVT_MODE_NONE ? SVT_MODE_2LEVEL : m->mode;
+	m->esize = m->smode == SVT_MODE_2LEVEL ? 4 : 8;
+	m->nents = m->esize == 4 ? 1024 : 512;
+}
+
+/* Point the hardware at the shadow of the guest's current top level. */
+static void set_root(struct svt_mmu *m)
+{
+	uint64_t gfn;
+	unsigned type;
+	bool made;
+
+	m->epoch++;
+	switch (m->mode) {
+	case SVT_MODE_NONE:
+		gfn = 0, type = SH_PHYS;
+		break;
+	case SVT_MODE_2LEVEL:
+		gfn = (m->g.cr3 >> 12) & 0xfffff, type = SH_L2;
+		break;
+	case SVT_MODE_PAE:
+		gfn = (m->g.cr3 & 0xffffffe0u) >> 5, type = SH_PAE_ROOT;
+		break;
+	default:
+		gfn = (m->g.cr3 & svt_bits(m->g.maxphyaddr - 1, 12)) >> 12;
+		type = m->mode == SVT_MODE_5LEVEL ? SH_L5 : SH_L4;
+		break;
+	}
+	/* Keep the old root alive while the new one is found. */
+	uint32_t spi = sp_get(m, gfn, type, 0, &made);
+	if (spi == SP_NONE) {
+		/* Every frame is a pinned root: start again from nothing. */
+		reset_all(m);
+		m->epoch++;
+		spi = sp_get(m, gfn, type, 0, &made);
+	}
+	if (m->mode == SVT_MODE_PAE) {
+		for (unsigned i = 0; i < 4; i++) {
+			uint64_t pd = m->g.pdpte[i];
+			if (!(pd & SVT_PTE_P)) {
+				sh_clear(m, spi, i);
+				continue;
+			}
+			uint32_t c = sp_get(m, (pd & svt_bits(m->g.maxphyaddr - 1, 12)) >> 12, SH_L2, 0, &made);
+			if (c != SP_NONE)
+				sh_set_child(m, spi, i, (SP(m, c)->mfn << 12) | SVT_PTE_P, c);
+			else
+				sh_clear(m, spi, i);
+		}
+	}
+	/* The root cache: most recent first, pinned. */
+	unsigned pos = m->nroots;
+	for (unsigned i = 0; i < m->nroots; i++)
+		if (m->roots[i] == spi)
+			pos = i;
+	if (pos == m->nroots) {
+		SP(m, spi)->pins++;
+		if (m->nroots < SVT_ROOT_CACHE_MAX)
+			m->nroots++;
+		pos = m->nroots - 1;
+	}
+	for (unsigned i = pos; i > 0; i--)
+		m->roots[i] = m->roots[i - 1];
+	m->roots[0] = spi;
+	m->root = spi;
+	unsigned keep = m->cfg.root_cache ? m->cfg.root_cache : 4;
+	if (keep > SVT_ROOT_CACHE_MAX)
+		keep = SVT_ROOT_CACHE_MAX;
+	while (m->nroots > keep) {
+		uint32_t old = m->roots[m->nroots - 1];
+		root_cache_remove(m, old);
+		if (SP(m, old)->refs == 0 && SP(m, old)->pins == 0)
+			sp_free(m, old);
+	}
+}
+
+/* Mode-relevant state: a change of any of it drops every shadow. */
+static uint64_t shape_of(enum svt_mode mode, const struct svt_regs *g)
+{
+	return (uint64_t)(mode + 1) | ((g->cr4 & SVT_CR4_PSE) << 8) | ((g->efer & SVT_EFER_NXE) << 8);
+}
+
+/*
+ * Apply new guest registers.  A change of paging mode, CR4.PSE or
+ * EFER.NXE (which decide what guest entries mean) drops every shadow;
+ * otherwise a flush resyncs out-of-sync pages and flushes the hardware
+ * TLB, and a new CR3 selects a new root.  When a PAE PDPTE load fails,
+ * nothing changes and SVT_E_GP is returned.
+ */
+static int apply_regs(struct svt_mmu *m, const struct svt_regs *ng, bool load_pdptes,
+		      bool root_changed, bool flush)
+{
+	struct svt_regs n = *ng;
+	enum svt_mode nmode = svt_paging_mode(&n);
+
+	if (nmode == SVT_MODE_INVALID)
+		return SVT_E_GP;
+	if (nmode == SVT_MODE_PAE && load_pdptes && svt_pae_load_pdptes(&m->env, &n) != 0)
+		return SVT_E_GP;
+	if (shape_of(nmode, &n) != shape_of(m->mode, &m->g)) {
+		reset_all(m);           /* with the old entry format */
+		m->g = n;
+		set_mode(m);
+		set_root(m);
+		return 0;
+	}
+	m->g = n;
+	if (flush) {
+		oos_resync_all(m);
+		m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
+	}
+	if (root_changed)
+		set_root(m);
+	return 0;
+}
+
+int svt_mmu_write_cr0(struct svt_mmu *m, uint64_t val)
+{
+	struct svt_regs n = m->g;
+	const uint64_t cd = 1ull << 30, nw = 1ull << 29;
+
+	m->c.cr_writes++;
+	if ((val >> 32) != 0 || ((val & SVT_CR0_PG) && !(val & SVT_CR0_PE)) ||
+	    ((val & nw) && !(val & cd)))
+		return SVT_E_GP;
+	if ((val & SVT_CR0_PG) && (m->g.efer & SVT_EFER_LME) && !(m->g.cr4 & SVT_CR4_PAE))
+		return SVT_E_GP;
+	n.cr0 = val;
+	n.efer &= ~SVT_EFER_LMA;
+	if ((val & SVT_CR0_PG) && (n.efer & SVT_EFER_LME))
+		n.efer |= SVT_EFER_LMA;
+	uint64_t changed = m->g.cr0 ^ val;
+	bool pdptes = (changed & (SVT_CR0_PG | cd | nw)) != 0;
+	return apply_regs(m, &n, pdptes, false, (changed & (SVT_CR0_PG | SVT_CR0_WP | cd)) != 0);
+}
+
+int svt_mmu_write_cr3(struct svt_mmu *m, uint64_t val)
+{
+	struct svt_regs n = m->g;
+	bool lma = (m->g.efer & SVT_EFER_LMA) != 0;
+	bool pcide = (m->g.cr4 & SVT_CR4_PCIDE) != 0;
+
+	m->c.cr_writes++;
+	if (pcide)
+		val &= ~(1ull << 63);   /* no-flush: not part of CR3 */
+	if (lma && (val & svt_bits(63, m->g.maxphyaddr)))
+		return SVT_E_GP;
+	if (!lma)
+		val &= 0xffffffffu;
+	n.cr3 = val;
+	/*
+	 * Every CR3 load resyncs the out-of-sync pages, even with the no-flush
+	 * bit: stricter than the architecture (a TLB may keep that PCID's
+	 * entries) and never wrong.
+	 */
+	return apply_regs(m, &n, m->mode == SVT_MODE_PAE, true, true);
+}
+
+int svt_mmu_write_cr4(struct svt_mmu *m, uint64_t val)
+{
+	struct svt_regs n = m->g;
+	bool lma = (m->g.efer & SVT_EFER_LMA) != 0;
+	uint64_t changed = m->g.cr4 ^ val;
+	const uint64_t vmxe = 1ull << 13;
+
+	m->c.cr_writes++;
+	if ((val & ~svt_bits(24, 0)) || (val & (1ull << 15)) || (val & vmxe))
+		return SVT_E_GP;
+	if (lma && (!(val & SVT_CR4_PAE) || (changed & SVT_CR4_LA57)))
+		return SVT_E_GP;
+	if ((val & SVT_CR4_PCIDE) && !(m->g.cr4 & SVT_CR4_PCIDE) && (!lma || (m->g.cr3 & 0xfff)))
+		return SVT_E_GP;
+	n.cr4 = val;
+	bool pdptes = (changed & (SVT_CR4_PAE | SVT_CR4_PGE | SVT_CR4_PSE | SVT_CR4_SMEP)) != 0;
+	return apply_regs(m, &n, pdptes, false, changed != 0);
+}
+
+int svt_mmu_write_efer(struct svt_mmu *m, uint64_t val)
+{
+	struct svt_regs n = m->g;
+	const uint64_t known = 1ull | SVT_EFER_LME | SVT_EFER_LMA | SVT_EFER_NXE | (1ull << 14) | (1ull << 15);
+
+	m->c.cr_writes++;
+	if (val & ~known)
+		return SVT_E_GP;
+	if ((m->g.cr0 & SVT_CR0_PG) && ((val ^ m->g.efer) & SVT_EFER_LME))
+		return SVT_E_GP;
+	n.efer = (val & ~SVT_EFER_LMA) | (m->g.efer & SVT_EFER_LMA);
+	return apply_regs(m, &n, false, false, ((val ^ m->g.efer) & SVT_EFER_NXE) != 0);
+}
+
+void svt_mmu_invlpg(struct svt_mmu *m, uint64_t va)
+{
+	m->c.invlpgs++;
+	oos_resync_all(m);
+	m->env.flush_tlb(m->env.ctx, SVT_FLUSH_VA, va);
+}
+
+int svt_mmu_invpcid(struct svt_mmu *m, unsigned type, uint64_t pcid, uint64_t va)
+{
+	if (type > 3 || pcid > 0xfff)
+		return SVT_E_GP;
+	if (type == 0) {
+		int64_t sx = (int64_t)(va << 16) >> 16;
+		if (m->mode == SVT_MODE_5LEVEL)
+			sx = (int64_t)(va << 7) >> 7;
+		if ((uint64_t)sx != va)
+			return SVT_E_GP;
+	}
+	m->c.invpcids++;
+	oos_resync_all(m);
+	m->env.flush_tlb(m->env.ctx, type == 0 ? SVT_FLUSH_VA : SVT_FLUSH_ALL, va);
+	return 0;
+}
+
+void svt_mmu_flush_all(struct svt_mmu *m)
+{
+	m->c.flushes++;
+	oos_resync_all(m);
+	m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
+}
+
+const struct svt_regs *svt_mmu_guest_regs(const struct svt_mmu *m)
+{
+	return &m->g;
+}
+
+void svt_mmu_hw_state(const struct svt_mmu *m, struct svt_hw_state *hw)
+{
+	uint64_t cr4 = m->g.cr4 & ~(SVT_CR4_PGE | SVT_CR4_PCIDE | SVT_CR4_PSE);
+
+	hw->mode = m->smode;
+	hw->cr0 = m->g.cr0 | SVT_CR0_PE | SVT_CR0_PG | SVT_CR0_WP;
+	if (m->smode == SVT_MODE_2LEVEL)
+		cr4 &= ~(SVT_CR4_PAE | SVT_CR4_LA57);
+	else
+		cr4 |= SVT_CR4_PAE;
+	if (m->mode == SVT_MODE_NONE)
+		cr4 &= ~(SVT_CR4_SMEP | SVT_CR4_SMAP | SVT_CR4_PKE);
+	hw->cr4 = cr4;
+	hw->efer = m->g.efer & ~(SVT_EFER_LME | SVT_EFER_LMA);
+	if (m->mode >= SVT_MODE_4LEVEL)
+		hw->efer |= SVT_EFER_LME | SVT_EFER_LMA;
+	hw->cr3 = m->root != SP_NONE ? m->sp[m->root - 1].mfn << 12 : 0;
+}
+
+const struct svt_counters *svt_mmu_counters(const struct svt_mmu *m)
+{
+	return &m->c;
+}
+
+/* ---- storage and start-up ---------------------------------------------- */
+
+struct layout {
+	size_t sp, aux, hash, links, gi, snap, total;
+	unsigned nbuckets, nlinks;
+};
+
+static bool layout_of(const struct svt_mmu_config *cfg, struct layout *l)
+{
+	if (cfg->pool_frames < 16 || cfg->pool_frames > (1u << 24) || cfg->guest_frames == 0 ||
+	    cfg->guest_frames > (1ull << 32) || cfg->maxphyaddr < 32 || cfg->maxphyaddr > 52 ||
+	    cfg->policy.oos > SVT_OOS_MAX)
+		return false;
+	l->nbuckets = cfg->pool_frames * 2 + 1;
+	l->nlinks = cfg->links ? cfg->links : cfg->pool_frames * 512;
+	size_t off = align8(sizeof(struct svt_mmu));
+	l->sp = off;
+	off = align8(off + sizeof(struct sh_page) * cfg->pool_frames);
+	l->aux = off;
+	off = align8(off + sizeof(uint32_t) * 1024 * (size_t)cfg->pool_frames);
+	l->hash = off;
+	off = align8(off + sizeof(uint32_t) * l->nbuckets);
+	l->links = off;
+	off = align8(off + sizeof(struct sh_link) * (size_t)l->nlinks);
+	l->gi = off;
+	off = align8(off + sizeof(struct gfn_info) * (size_t)cfg->guest_frames);
+	l->snap = off;
+	off = align8(off + (size_t)SVT_OOS_MAX * 4096);
+	l->total = off;
+	return true;
+}
+
+size_t svt_mmu_storage_size(const struct svt_mmu_config *cfg)
+{
+	struct layout l;
+	return layout_of(cfg, &l) ? l.total : 0;
+}
+
+struct svt_mmu *svt_mmu_init(void *storage, size_t len, const struct svt_mmu_config *cfg,
+			     const struct svt_env *env, const uint64_t *pool_mfns)
+{
+	struct layout l;
+
+	if (storage == NULL || ((uintptr_t)storage & 7) || !layout_of(cfg, &l) || len < l.total ||
+	    env == NULL || env->read_gpa == NULL || env->write_gpa == NULL ||
+	    env->gfn_to_mfn == NULL || env->map_mfn == NULL || env->flush_tlb == NULL)
+		return NULL;
+	uint8_t *base = storage;
+	for (size_t i = 0; i < l.total; i++)
+		base[i] = 0;
+	struct svt_mmu *m = storage;
+	m->env = *env;
+	m->cfg = *cfg;
+	m->cfg.links = l.nlinks;
+	m->sp = (struct sh_page *)(base + l.sp);
+	m->aux = (uint32_t *)(base + l.aux);
+	m->hash = (uint32_t *)(base + l.hash);
+	m->nbuckets = l.nbuckets;
+	m->links = (struct sh_link *)(base + l.links);
+	m->nlinks = l.nlinks;
+	m->gi = (struct gfn_info *)(base + l.gi);
+	m->snap = base + l.snap;
+	for (uint32_t i = 1; i <= cfg->pool_frames; i++) {
+		struct sh_page *p = SP(m, i);
+		p->mfn = pool_mfns[i - 1];
+		p->type = SH_FREE;
+		p->hash_next = i < cfg->pool_frames ? i + 1 : SP_NONE;
+	}
+	m->free_sp = 1;
+	for (uint32_t i = 1; i <= l.nlinks; i++)
+		m->links[i - 1].next = i < l.nlinks ? i + 1 : 0;
+	m->free_link = 1;
+	m->c.pool_free = cfg->pool_frames;
+	m->last_wr_gfn = ~0ull;
+
+	/* The state after reset: paging off. */
+	m->g.cr0 = 0x60000010;
+	m->g.rflags = 2;
+	m->g.maxphyaddr = cfg->maxphyaddr;
+	m->g.features = cfg->features;
+	set_mode(m);
+	set_root(m);
+	return m;
+}

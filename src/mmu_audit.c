@@ -1,0 +1,360 @@
+/*
+ * mmu_audit.c — the invariant checks of DESIGN.md over the shadow MMU's
+ * state, reported as data (struct svt_violation), in the spirit of Xen's
+ * SHADOW_AUDIT levels.  SVT_AUDIT_STRUCT checks the bookkeeping (INV-STRUCT),
+ * SVT_AUDIT_ENTRIES every entry of every shadow against the guest entry it
+ * came from (INV-SYNC, INV-WP), SVT_AUDIT_WALK every translation the current
+ * root gives against a fresh walk of the guest's tables (INV-PERM,
+ * INV-FRAME).  The walk audit deliberately does not reuse the propagation
+ * code: it reconstructs each address and asks the walker.
+ */
+#include "mmu_int.h"
+
+const char *svt_invariant_name(enum svt_invariant inv)
+{
+	static const char *const names[] = {
+		"INV-PERM", "INV-FRAME", "INV-WP", "INV-SYNC", "INV-STRUCT", "INV-FAULT", "INV-REPLAY",
+	};
+	return (unsigned)inv < sizeof(names) / sizeof(names[0]) ? names[inv] : "INV-?";
+}
+
+struct audit {
+	struct svt_mmu *m;
+	struct svt_violation *out;
+	unsigned max, n;
+};
+
+static void report(struct audit *a, enum svt_invariant inv, uint64_t va, uint64_t gfn,
+		   uint32_t spi, unsigned idx, uint64_t ge, uint64_t se, const char *what)
+{
+	if (a->n < a->max) {
+		struct svt_violation *v = &a->out[a->n];
+		v->inv = inv;
+		v->va = va;
+		v->gfn = gfn;
+		v->shadow_mfn = spi != SP_NONE ? SP(a->m, spi)->mfn : 0;
+		v->index = idx;
+		v->level = spi != SP_NONE ? SP(a->m, spi)->level : 0;
+		v->guest_entry = ge;
+		v->shadow_entry = se;
+		v->what = what;
+	}
+	a->n++;
+}
+
+/* Bits the hardware may change in a shadow entry by itself. */
+#define HW_AD (SVT_PTE_A | SVT_PTE_D)
+
+/* ---- INV-STRUCT ----------------------------------------------------------- */
+
+static void audit_struct(struct audit *a)
+{
+	struct svt_mmu *m = a->m;
+	uint64_t used = 0, free_n = 0, leaves = 0, rmaps = 0;
+
+	for (uint32_t i = m->free_sp; i != SP_NONE; i = SP(m, i)->hash_next) {
+		if (SP(m, i)->type != SH_FREE || ++free_n > m->cfg.pool_frames) {
+			report(a, SVT_INV_STRUCT, 0, 0, i, 0, 0, 0, "free list holds a page in use, or loops");
+			break;
+		}
+	}
+	for (uint32_t i = 1; i <= m->cfg.pool_frames; i++) {
+		struct sh_page *p = SP(m, i);
+		if (p->type == SH_FREE)
+			continue;
+		used++;
+		if (sp_lookup(m, p->gfn, p->type, p->pkey) != i)
+			report(a, SVT_INV_STRUCT, 0, p->gfn, i, 0, 0, 0, "shadow page not found by its hash key");
+		/* parents: the list matches refs and each entry points here */
+		uint32_t nparents = 0;
+		for (uint32_t l = p->parents; l != 0 && nparents <= m->nlinks; l = m->links[l - 1].next) {
+			const struct sh_link *k = &m->links[l - 1];
+			nparents++;
+			if (k->sp == 0 || k->sp > m->cfg.pool_frames || SP(m, k->sp)->type == SH_FREE ||
+			    !(sh_get(m, k->sp, k->idx) & SVT_PTE_P) || sp_aux(m, k->sp)[k->idx] != i ||
+			    sh_frame(m, sh_get(m, k->sp, k->idx)) != p->mfn << 12)
+				report(a, SVT_INV_STRUCT, 0, p->gfn, i, k->idx, 0, 0,
+				       "back-pointer to an entry that does not point here");
+		}
+		if (nparents != p->refs)
+			report(a, SVT_INV_STRUCT, 0, p->gfn, i, 0, nparents, p->refs,
+			       "reference count differs from the number of back-pointers");
+		/* children and leaves */
+		unsigned n = sp_nents(m, p);
+		for (unsigned idx = 0; idx < n; idx++) {
+			uint64_t e = sh_get(m, i, idx);
+			if (!(e & SVT_PTE_P))
+				continue;
+			if (p->level == 1) {
+				leaves++;
+				continue;
+			}
+			uint32_t c = sp_aux(m, i)[idx];
+			if (c == SP_NONE || c > m->cfg.pool_frames || SP(m, c)->type == SH_FREE ||
+			    sh_frame(m, e) != SP(m, c)->mfn << 12)
+				report(a, SVT_INV_STRUCT, 0, p->gfn, i, idx, 0, e,
+				       "non-leaf entry does not point to the shadow page noted for it");
+		}
+	}
+	if (used != m->c.pool_used || used + free_n != m->cfg.pool_frames)
+		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, used, free_n, "pool accounting is off");
+	/* reverse maps */
+	for (uint64_t gfn = 0; gfn < m->cfg.guest_frames; gfn++) {
+		uint64_t mfn = SVT_INVALID_MFN;
+		unsigned pt = 0;
+		for (uint32_t l = m->gi[gfn].rmap; l != 0; l = m->links[l - 1].next) {
+			const struct sh_link *k = &m->links[l - 1];
+			if (++rmaps > m->nlinks)
+				break;
+			if (mfn == SVT_INVALID_MFN)
+				mfn = m->env.gfn_to_mfn(m->env.ctx, gfn);
+			uint64_t e = k->sp && k->sp <= m->cfg.pool_frames ? sh_get(m, k->sp, k->idx) : 0;
+			if (SP(m, k->sp)->level != 1 || !(e & SVT_PTE_P) ||
+			    sp_aux(m, k->sp)[k->idx] != gfn || sh_frame(m, e) != mfn << 12)
+				report(a, SVT_INV_STRUCT, 0, gfn, k->sp, k->idx, 0, e,
+				       "reverse-map node for an entry that does not map the frame");
+		}
+		for (unsigned t = SH_L1; t <= SH_L5; t++)
+			pt += sp_lookup(m, gfn, t, 0) != SP_NONE;
+		if (pt != m->gi[gfn].pt)
+			report(a, SVT_INV_STRUCT, 0, gfn, SP_NONE, 0, pt, m->gi[gfn].pt,
+			       "page-table count differs from the shadows of the frame");
+		unsigned s = m->gi[gfn].oos;
+		if (s && (!m->oos[s - 1].used || m->oos[s - 1].gfn != gfn || pt != 1))
+			report(a, SVT_INV_STRUCT, 0, gfn, SP_NONE, 0, 0, 0, "out-of-sync slot inconsistent");
+	}
+	if (rmaps != leaves)
+		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, rmaps, leaves,
+		       "reverse-map nodes differ from present shadow leaves");
+	uint32_t freelinks = 0;
+	for (uint32_t l = m->free_link; l != 0 && freelinks <= m->nlinks; l = m->links[l - 1].next)
+		freelinks++;
+	if (freelinks + m->links_used != m->nlinks)
+		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, freelinks, m->links_used, "link accounting is off");
+	if (m->root == SP_NONE || SP(m, m->root)->type == SH_FREE)
+		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, 0, 0, "no current root");
+}
+
+/* ---- INV-SYNC and INV-WP --------------------------------------------------- */
+
+static void audit_entries(struct audit *a)
+{
+	struct svt_mmu *m = a->m;
+
+	for (uint32_t i = 1; i <= m->cfg.pool_frames; i++) {
+		const struct sh_page *p = SP(m, i);
+		unsigned n = sp_nents(m, p);
+		bool oos = sh_is_table(p->type) && gfn_is_ram(m, p->gfn) && m->gi[p->gfn].oos;
+
+		if (p->type == SH_FREE)
+			continue;
+		if (p->type == SH_PAE_ROOT && i != m->root)
+			continue;       /* built from PDPTEs loaded earlier */
+		for (unsigned idx = 0; idx < n; idx++) {
+			uint64_t e = sh_get(m, i, idx), want = 0, gfn = 0;
+			bool ok = true, large = false;
+			uint64_t ge = 0;
+
+			if (!(e & SVT_PTE_P))
+				continue;
+			if (p->level == 1 && (e & SVT_PTE_RW) && gfn_protected(m, sp_aux(m, i)[idx]))
+				report(a, SVT_INV_WP, 0, sp_aux(m, i)[idx], i, idx, 0, e,
+				       "a shadowed page table is writable");
+			switch (p->type) {
+			case SH_L1:
+				ge = g_table_entry(m, p, idx, &ok);
+				want = ok ? sh_leaf_from_guest(m, ge, &gfn) : 0;
+				if (oos && ((want ^ e) & ~HW_AD)) {
+					uint64_t sge = svt_le_load(m->snap + (size_t)(m->gi[p->gfn].oos - 1) * 4096 +
+								   (size_t)idx * m->esize, m->esize);
+					ge = sge;
+					want = sh_leaf_from_guest(m, sge, &gfn);
+				}
+				break;
+			case SH_FL1:
+				gfn = p->gfn + idx;
+				want = sh_leaf_splinter(m, gfn, p->pkey);
+				break;
+			case SH_FL2:
+				want = sh_get(m, i, idx);       /* the link itself; checked by STRUCT */
+				if (SP(m, sp_aux(m, i)[idx])->gfn != p->gfn + (uint64_t)idx * 512)
+					report(a, SVT_INV_SYNC, 0, p->gfn, i, idx, 0, e,
+					       "1 GiB splinter links the wrong 2 MiB piece");
+				break;
+			default: {
+				ge = g_table_entry(m, p, idx, &ok);
+				uint32_t c = sp_aux(m, i)[idx];
+				if (p->type == SH_PAE_ROOT) {
+					ok = ok && (ge & SVT_PTE_P);
+					large = false;
+				} else {
+					ok = ok && g_entry_valid(m, ge, p->level, &large);
+				}
+				if (!ok) {
+					want = 0;
+					break;
+				}
+				uint64_t base = large ? (p->type == SH_PHYS ? (uint64_t)idx << 10 :
+					(g_frame_of(m, ge, p->level) >> 12)) : g_frame_of(m, ge, 1) >> 12;
+				unsigned ct = large ? (p->level == 3 ? SH_FL2 : SH_FL1) :
+					(p->type == SH_PAE_ROOT ? SH_L2 : p->level - 1u);
+				unsigned key = large && m->mode >= SVT_MODE_4LEVEL ? (unsigned)((ge >> 59) & 0xf) : 0;
+				const struct sh_page *cp = SP(m, c);
+				if (cp->gfn != base || cp->type != ct || cp->pkey != key) {
+					want = 0;
+					break;
+				}
+				want = sh_nonleaf(m, ge | (p->type == SH_PAE_ROOT ? 0 : SVT_PTE_A), p->level, large, c);
+				break;
+			}
+			}
+			if ((want ^ e) & ~HW_AD)
+				report(a, SVT_INV_SYNC, 0, p->gfn, i, idx, ge, e,
+				       want ? "shadow entry differs from the guest entry it came from"
+					    : "shadow entry present where the guest entry allows none");
+		}
+	}
+}
+
+/* ---- INV-PERM and INV-FRAME --------------------------------------------- */
+
+struct walkctx {
+	struct audit *a;
+	uint64_t va_mask;
+};
+
+/* Check one present shadow leaf: the guest's own walk of va must allow at
+ * least what the shadow grants, through the frame it maps. */
+static void check_leaf(struct audit *a, uint64_t va, unsigned srights, uint64_t se,
+		       uint32_t spi, unsigned idx)
+{
+	struct svt_mmu *m = a->m;
+	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
+	struct svt_walk w;
+
+	if (m->mode == SVT_MODE_NONE) {
+		uint64_t mfn = g_mfn(m, (va & 0xffffffffu) >> 12);
+		if (mfn == SVT_INVALID_MFN || sh_frame(m, se) != mfn << 12)
+			report(a, SVT_INV_FRAME, va, va >> 12, spi, idx, 0, se,
+			       "1:1 shadow maps the wrong frame");
+		return;
+	}
+	if (svt_walk(&m->env, &m->g, &acc, 0, &w) != SVT_WALK_OK) {
+		report(a, SVT_INV_PERM, va, 0, spi, idx, w.error_code, se,
+		       "shadow maps an address the guest's tables do not");
+		return;
+	}
+	for (unsigned l = 0; l < w.nlevels; l++) {
+		if (m->mode == SVT_MODE_PAE && w.lv[l].level == 3)
+			continue;
+		if (!(w.lv[l].entry & SVT_PTE_A))
+			report(a, SVT_INV_PERM, va, w.gpa >> 12, spi, idx, w.lv[l].entry, se,
+			       "shadow present while a guest entry's A bit is clear");
+	}
+	uint64_t gleaf = w.lv[w.nlevels - 1].entry;
+	if ((srights & SVT_RIGHT_W) && (!(w.rights & SVT_RIGHT_W) || !(gleaf & SVT_PTE_D)))
+		report(a, SVT_INV_PERM, va, w.gpa >> 12, spi, idx, gleaf, se,
+		       "shadow writable where the guest is read-only or not dirty");
+	if ((srights & SVT_RIGHT_U) && !(w.rights & SVT_RIGHT_U))
+		report(a, SVT_INV_PERM, va, w.gpa >> 12, spi, idx, gleaf, se,
+		       "shadow user-accessible where the guest is supervisor-only");
+	if ((srights & SVT_RIGHT_X) && !(w.rights & SVT_RIGHT_X) && (m->g.efer & SVT_EFER_NXE))
+		report(a, SVT_INV_PERM, va, w.gpa >> 12, spi, idx, gleaf, se,
+		       "shadow executable where the guest forbids execution");
+	if (m->mode >= SVT_MODE_4LEVEL && ((se >> 59) & 0xf) != w.pkey)
+		report(a, SVT_INV_PERM, va, w.gpa >> 12, spi, idx, gleaf, se,
+		       "shadow carries a different protection key");
+	uint64_t mfn = g_mfn(m, w.gpa >> 12);
+	if (mfn == SVT_INVALID_MFN || sh_frame(m, se) != mfn << 12)
+		report(a, SVT_INV_FRAME, va, w.gpa >> 12, spi, idx, gleaf, se,
+		       "shadow maps a different machine frame than the guest frame's");
+}
+
+static void walk_tree(struct walkctx *wc, uint32_t spi, uint64_t va, unsigned rights, unsigned depth)
+{
+	struct audit *a = wc->a;
+	struct svt_mmu *m = a->m;
+	const struct sh_page *p = SP(m, spi);
+	unsigned n = sp_nents(m, p);
+	bool oos = p->type == SH_L1 && gfn_is_ram(m, p->gfn) && m->gi[p->gfn].oos;
+
+	if (depth > 6)
+		return;
+	for (unsigned idx = 0; idx < n; idx++) {
+		uint64_t e = sh_get(m, spi, idx);
+		if (!(e & SVT_PTE_P))
+			continue;
+		unsigned shift;
+		if (m->smode == SVT_MODE_2LEVEL)
+			shift = p->level == 2 ? 22 : 12;
+		else
+			shift = 12 + 9 * (p->level - 1);
+		uint64_t v = va | ((uint64_t)idx << shift);
+		unsigned r = rights;
+		if (!(p->type == SH_PAE_ROOT)) {
+			if (!(e & SVT_PTE_RW))
+				r &= ~SVT_RIGHT_W;
+			if (!(e & SVT_PTE_US))
+				r &= ~SVT_RIGHT_U;
+			if (m->esize == 8 && (e & SVT_PTE_XD))
+				r &= ~SVT_RIGHT_X;
+		}
+		if (p->level == 1) {
+			if (oos)
+				continue;       /* may be stale until the next flush: INV-SYNC covers it */
+			uint64_t cva = v;
+			if (m->smode >= SVT_MODE_4LEVEL) {
+				unsigned bits = m->smode == SVT_MODE_5LEVEL ? 57 : 48;
+				cva = (uint64_t)((int64_t)(v << (64 - bits)) >> (64 - bits));
+			}
+			check_leaf(a, cva, r, e, spi, idx);
+		} else {
+			walk_tree(wc, sp_aux(m, spi)[idx], v, r, depth + 1);
+		}
+	}
+}
+
+unsigned svt_mmu_audit(struct svt_mmu *m, unsigned what, struct svt_violation *out, unsigned max)
+{
+	struct audit a = { .m = m, .out = out, .max = max, .n = 0 };
+
+	if (what & SVT_AUDIT_STRUCT)
+		audit_struct(&a);
+	if (what & SVT_AUDIT_ENTRIES)
+		audit_entries(&a);
+	if ((what & SVT_AUDIT_WALK) && m->root != SP_NONE) {
+		struct walkctx wc = { .a = &a };
+		walk_tree(&wc, m->root, 0, SVT_RIGHT_W | SVT_RIGHT_U | SVT_RIGHT_X, 0);
+	}
+	return a.n;
+}
+
+unsigned svt_mmu_audit_va(struct svt_mmu *m, uint64_t va, struct svt_violation *out, unsigned max)
+{
+	struct audit a = { .m = m, .out = out, .max = max, .n = 0 };
+	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
+	struct svt_walk w;
+
+	if (m->mode < SVT_MODE_4LEVEL)
+		acc.va &= 0xffffffffu;
+	if (hw_walk(m, &acc, &w) != SVT_WALK_OK || w.nlevels == 0)
+		return 0;       /* nothing mapped: nothing granted */
+	/* Find the shadow page holding the leaf, for the report and the OOS test. */
+	uint32_t spi = m->root;
+	for (unsigned l = 0; l + 1 < w.nlevels && spi != SP_NONE; l++) {
+		const struct svt_walk_level *lv = &w.lv[l];
+		unsigned idx = (unsigned)((lv->entry_gpa & 0xfff) / m->esize);
+		spi = sp_aux(m, spi)[idx];
+	}
+	if (spi == SP_NONE)
+		return 0;
+	const struct sh_page *p = SP(m, spi);
+	if (p->type == SH_L1 && gfn_is_ram(m, p->gfn) && m->gi[p->gfn].oos)
+		return 0;
+	unsigned idx = (unsigned)((w.lv[w.nlevels - 1].entry_gpa & 0xfff) / m->esize);
+	unsigned r = w.rights;
+	if (!(m->g.efer & SVT_EFER_NXE) || m->esize == 4)
+		r |= SVT_RIGHT_X;
+	check_leaf(&a, acc.va, r, w.lv[w.nlevels - 1].entry, spi, idx);
+	return a.n;
+}

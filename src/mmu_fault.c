@@ -1,0 +1,721 @@
+/*
+ * mmu_fault.c — the shadow MMU's fault path (Xen's sh_page_fault): walk the
+ * guest's tables; inject the guest's own faults with the error code and CR2
+ * bare metal would give; otherwise set the guest's A/D bits as the CPU
+ * would and propagate the translation into the shadows (with prefetch), or
+ * — for writes to write-protected guest page tables, and for supervisor
+ * writes the shadows cannot express under CR0.WP=0 — emulate the
+ * instruction after checking the guest's own permission for it (Xen's
+ * emulate_map_dest), re-validating the shadow entries it changed.  Also
+ * here: out-of-sync L1 pages (unprotect on write, snapshot, resync) and the
+ * early-unshadow heuristic.
+ */
+#include "mmu_int.h"
+
+/* ---- entry computation -------------------------------------------------- */
+
+static bool ps_is_page(const struct svt_mmu *m, unsigned level)
+{
+	switch (m->mode) {
+	case SVT_MODE_2LEVEL: return level == 2 && (m->g.cr4 & SVT_CR4_PSE);
+	case SVT_MODE_PAE: return level == 2;
+	case SVT_MODE_4LEVEL: case SVT_MODE_5LEVEL: return level == 2 || level == 3;
+	case SVT_MODE_NONE: return level == 2;
+	default: return false;
+	}
+}
+
+/* Would the CPU use guest entry ge at this level without faulting on it
+ * (present, no reserved bit), and has it been accessed (A=1)? */
+bool g_entry_valid(struct svt_mmu *m, uint64_t ge, unsigned level, bool *large)
+{
+	*large = level > 1 && (ge & SVT_PTE_PS) && ps_is_page(m, level);
+	if (m->mode == SVT_MODE_NONE)
+		return true;
+	if (!(ge & SVT_PTE_P) || !(ge & SVT_PTE_A))
+		return false;
+	return (ge & svt_rsvd_mask(&m->g, m->mode, level, *large)) == 0;
+}
+
+static uint64_t g_frame(const struct svt_mmu *m, uint64_t ge)
+{
+	return m->esize == 4 ? (ge & 0xfffff000u) : (ge & svt_bits(m->g.maxphyaddr - 1, 12));
+}
+
+/* The guest-physical frame an entry points to; for a large page at level
+ * 2 or 3 its base (PSE-36 included). */
+uint64_t g_frame_of(const struct svt_mmu *m, uint64_t ge, unsigned level)
+{
+	if (level == 1)
+		return g_frame(m, ge);
+	if (m->esize == 4)
+		return (ge & 0xffc00000u) | (((ge >> 13) & 0xff) << 32);
+	return ge & svt_bits(m->g.maxphyaddr - 1, 12 + 9 * (level - 1));
+}
+
+static bool mfn_fits(struct svt_mmu *m, uint64_t mfn)
+{
+	if (m->esize == 4 && mfn > 0xfffff) {
+		m->c.env_errors++;      /* 32-bit shadow entries cannot reach it */
+		return false;
+	}
+	return true;
+}
+
+/* Shadow leaf for guest L1 entry ge (0: not present); *gfn its frame. */
+uint64_t sh_leaf_from_guest(struct svt_mmu *m, uint64_t ge, uint64_t *gfn)
+{
+	bool large;
+
+	*gfn = 0;
+	if (!g_entry_valid(m, ge, 1, &large))
+		return 0;
+	*gfn = g_frame(m, ge) >> 12;
+	uint64_t mfn = g_mfn(m, *gfn);
+	if (mfn == SVT_INVALID_MFN || !mfn_fits(m, mfn))
+		return 0;
+	uint64_t e = (mfn << 12) | SVT_PTE_P | SVT_PTE_A | (ge & SVT_PTE_US);
+	if ((ge & SVT_PTE_RW) && (ge & SVT_PTE_D) && !gfn_protected(m, *gfn))
+		e |= SVT_PTE_RW | SVT_PTE_D;
+	if (m->esize == 8) {
+		if ((m->g.efer & SVT_EFER_NXE) && (ge & SVT_PTE_XD))
+			e |= SVT_PTE_XD;
+		if (m->mode >= SVT_MODE_4LEVEL)
+			e |= ge & svt_bits(62, 59);
+	}
+	return e;
+}
+
+/* Shadow leaf for one 4 KiB piece of a guest superpage: the guest's
+ * restrictions are in the shadow entry above; only write protection of
+ * page-table frames and the protection key live here. */
+uint64_t sh_leaf_splinter(struct svt_mmu *m, uint64_t gfn, unsigned pkey)
+{
+	uint64_t mfn = g_mfn(m, gfn);
+
+	if (mfn == SVT_INVALID_MFN || !mfn_fits(m, mfn))
+		return 0;
+	uint64_t e = (mfn << 12) | SVT_PTE_P | SVT_PTE_A | SVT_PTE_US;
+	if (!gfn_protected(m, gfn))
+		e |= SVT_PTE_RW | SVT_PTE_D;
+	if (m->mode >= SVT_MODE_4LEVEL)
+		e |= (uint64_t)pkey << 59;
+	return e;
+}
+
+/* Shadow non-leaf entry for guest entry ge (a table pointer, or a large
+ * page splintered into child) pointing to shadow page child. */
+uint64_t sh_nonleaf(struct svt_mmu *m, uint64_t ge, unsigned level, bool large, uint32_t child)
+{
+	uint64_t mfn = SP(m, child)->mfn;
+
+	if (!mfn_fits(m, mfn))
+		return 0;
+	if (m->mode == SVT_MODE_PAE && level == 3)
+		return (mfn << 12) | SVT_PTE_P;
+	uint64_t e = (mfn << 12) | SVT_PTE_P | SVT_PTE_A | (ge & (SVT_PTE_RW | SVT_PTE_US));
+	if (large && !(ge & SVT_PTE_D))
+		e &= ~SVT_PTE_RW;       /* not writable until the guest's D is set */
+	if (m->esize == 8 && (m->g.efer & SVT_EFER_NXE) && (ge & SVT_PTE_XD))
+		e |= SVT_PTE_XD;
+	return e;
+}
+
+static uint64_t sh_splinter_link(struct svt_mmu *m, uint32_t child)
+{
+	uint64_t mfn = SP(m, child)->mfn;
+	return mfn_fits(m, mfn) ?
+		(mfn << 12) | SVT_PTE_P | SVT_PTE_A | SVT_PTE_RW | SVT_PTE_US : 0;
+}
+
+static unsigned sh_index(const struct svt_mmu *m, uint64_t va, unsigned level)
+{
+	if (m->smode == SVT_MODE_2LEVEL)
+		return (unsigned)(va >> (level == 2 ? 22 : 12)) & 0x3ff;
+	if (m->smode == SVT_MODE_PAE && level == 3)
+		return (unsigned)(va >> 30) & 3;
+	return (unsigned)(va >> (12 + 9 * (level - 1))) & 0x1ff;
+}
+
+/* ---- out-of-sync pages -------------------------------------------------- */
+
+static uint8_t *snap_of(struct svt_mmu *m, unsigned slot)
+{
+	return m->snap + (size_t)slot * 4096;
+}
+
+/* Set an SH_L1 entry from guest entry ge; an out-of-sync page's snapshot
+ * follows what its shadow reflects. */
+static void l1_install(struct svt_mmu *m, uint32_t spi, unsigned idx, uint64_t ge)
+{
+	uint64_t gfn;
+	uint64_t e = sh_leaf_from_guest(m, ge, &gfn);
+	const struct sh_page *p = SP(m, spi);
+
+	sh_set_leaf(m, spi, idx, e, gfn);
+	if (gfn_is_ram(m, p->gfn) && m->gi[p->gfn].oos)
+		svt_le_store(snap_of(m, m->gi[p->gfn].oos - 1) + (size_t)idx * m->esize, ge, m->esize);
+}
+
+void oos_drop(struct svt_mmu *m, uint64_t gfn)
+{
+	unsigned s = m->gi[gfn].oos;
+	if (s) {
+		m->oos[s - 1].used = false;
+		m->gi[gfn].oos = 0;
+	}
+}
+
+static void oos_resync_slot(struct svt_mmu *m, unsigned s)
+{
+	uint64_t gfn = m->oos[s].gfn;
+	uint32_t spi = sp_lookup(m, gfn, SH_L1, 0);
+	const uint8_t *snap = snap_of(m, s);
+
+	if (spi != SP_NONE) {
+		for (unsigned i = 0; i < m->nents; i++) {
+			uint64_t cur, old = svt_le_load(snap + (size_t)i * m->esize, m->esize);
+			if (g_read_entry(m, (gfn << 12) + (uint64_t)i * m->esize, m->esize, &cur) != 0)
+				cur = 0;
+			if (cur == old || !(sh_get(m, spi, i) & SVT_PTE_P))
+				continue;
+			l1_install(m, spi, i, cur);
+		}
+	}
+	m->oos[s].used = false;
+	m->gi[gfn].oos = 0;
+	m->c.resyncs++;
+	mmu_event(m, SVT_EV_RESYNC, gfn, 0, 0);
+	if (m->gi[gfn].pt > 0)
+		wp_gfn(m, gfn, true);
+	m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
+}
+
+void oos_resync_gfn(struct svt_mmu *m, uint64_t gfn)
+{
+	if (gfn_is_ram(m, gfn) && m->gi[gfn].oos)
+		oos_resync_slot(m, m->gi[gfn].oos - 1);
+}
+
+void oos_resync_all(struct svt_mmu *m)
+{
+	for (unsigned s = 0; s < SVT_OOS_MAX; s++)
+		if (m->oos[s].used)
+			oos_resync_slot(m, s);
+}
+
+/* Only an L1 page table, shadowed as nothing else, goes out of sync. */
+static bool oos_eligible(struct svt_mmu *m, uint64_t gfn)
+{
+	return m->cfg.policy.oos > 0 && gfn_is_ram(m, gfn) && m->gi[gfn].pt == 1 &&
+	       sp_lookup(m, gfn, SH_L1, 0) != SP_NONE;
+}
+
+static void oos_mark(struct svt_mmu *m, uint64_t gfn)
+{
+	unsigned n = m->cfg.policy.oos, s = n;
+
+	for (unsigned i = 0; i < n; i++)
+		if (!m->oos[i].used) {
+			s = i;
+			break;
+		}
+	if (s == n) {
+		s = 0;
+		for (unsigned i = 1; i < n; i++)
+			if (m->oos[i].age < m->oos[s].age)
+				s = i;
+		oos_resync_slot(m, s);
+	}
+	uint8_t *snap = snap_of(m, s);
+	if (m->env.read_gpa(m->env.ctx, gfn << 12, snap, 4096) != 0) {
+		m->c.env_errors++;
+		return;
+	}
+	m->oos[s].gfn = gfn;
+	m->oos[s].age = ++m->oos_clock;
+	m->oos[s].used = true;
+	m->gi[gfn].oos = (uint8_t)(s + 1);
+	wp_gfn(m, gfn, false);
+	m->c.oos++;
+	mmu_event(m, SVT_EV_OOS, gfn, 0, 0);
+}
+
+/* ---- propagation -------------------------------------------------------- */
+
+static void prefetch_l1(struct svt_mmu *m, uint32_t spi, unsigned idx)
+{
+	unsigned w = m->cfg.policy.prefetch, n = m->nents;
+	const struct sh_page *p = SP(m, spi);
+	unsigned lo = idx > w / 2 ? idx - w / 2 : 0;
+	unsigned hi = idx + w / 2 + 1 < n ? idx + w / 2 + 1 : n;
+
+	if (w == 0)
+		return;
+	for (unsigned j = lo; j < hi; j++) {
+		if (j == idx || (sh_get(m, spi, j) & SVT_PTE_P))
+			continue;
+		if (p->type == SH_FL1) {
+			uint64_t gfn = p->gfn + j;
+			uint64_t e = sh_leaf_splinter(m, gfn, p->pkey);
+			if (e) {
+				sh_set_leaf(m, spi, j, e, gfn);
+				m->c.prefetched++;
+			}
+			continue;
+		}
+		bool ok, large;
+		uint64_t ge = g_table_entry(m, p, j, &ok);
+		if (ok && g_entry_valid(m, ge, 1, &large)) {
+			l1_install(m, spi, j, ge);
+			m->c.prefetched += (sh_get(m, spi, j) & SVT_PTE_P) != 0;
+		}
+	}
+}
+
+/* Link a child shadow under spi[idx]; an out-of-sync L1 is brought back in
+ * sync before it gains a parent. */
+static bool link_child(struct svt_mmu *m, uint32_t spi, unsigned idx, uint64_t val, uint32_t c)
+{
+	const struct sh_page *cp = SP(m, c);
+	uint64_t old = sh_get(m, spi, idx);
+
+	if (cp->type == SH_L1 && gfn_is_ram(m, cp->gfn) && m->gi[cp->gfn].oos &&
+	    !((old & SVT_PTE_P) && sp_aux(m, spi)[idx] == c))
+		oos_resync_gfn(m, cp->gfn);
+	if (val == 0)
+		return false;
+	sh_set_child(m, spi, idx, val, c);
+	return (sh_get(m, spi, idx) & SVT_PTE_P) != 0;
+}
+
+/* Splinter a guest superpage: FL2 (1 GiB only) and FL1, then the leaf. */
+static bool propagate_large(struct svt_mmu *m, uint32_t spi, unsigned level, uint64_t ge,
+			    uint64_t va, uint64_t base_gfn)
+{
+	unsigned pkey = m->mode >= SVT_MODE_4LEVEL ? (unsigned)((ge >> 59) & 0xf) : 0;
+	unsigned idx = sh_index(m, va, level);
+	bool made;
+
+	if (level == 3) {
+		uint32_t f2 = sp_get(m, base_gfn, SH_FL2, pkey, &made);
+		if (f2 == SP_NONE || !link_child(m, spi, idx, sh_nonleaf(m, ge, 3, true, f2), f2))
+			return false;
+		unsigned i2 = sh_index(m, va, 2);
+		uint32_t f1 = sp_get(m, base_gfn + (uint64_t)i2 * 512, SH_FL1, pkey, &made);
+		if (f1 == SP_NONE || !link_child(m, f2, i2, sh_splinter_link(m, f1), f1))
+			return false;
+		spi = f1;
+	} else {
+		uint32_t f1 = sp_get(m, base_gfn, SH_FL1, pkey, &made);
+		if (f1 == SP_NONE || !link_child(m, spi, idx, sh_nonleaf(m, ge, 2, true, f1), f1))
+			return false;
+		spi = f1;
+	}
+	unsigned i1 = sh_index(m, va, 1);
+	uint64_t gfn = SP(m, spi)->gfn + i1;
+	sh_set_leaf(m, spi, i1, sh_leaf_splinter(m, gfn, pkey), gfn);
+	prefetch_l1(m, spi, i1);
+	return (sh_get(m, spi, i1) & SVT_PTE_P) != 0;
+}
+
+static bool propagate_phys(struct svt_mmu *m, uint64_t va)
+{
+	bool ok;
+	uint32_t root = m->root;
+	unsigned idx = sh_index(m, va, 2);
+
+	sp_touch(m, root);
+	uint64_t ge = g_table_entry(m, SP(m, root), idx, &ok);
+	return propagate_large(m, root, 2, ge, va, (uint64_t)idx << 10);
+}
+
+/* Build the shadow path for a successful guest walk (A/D already set). */
+static bool propagate(struct svt_mmu *m, const struct svt_walk *w, uint64_t va, bool write)
+{
+	uint32_t spi = m->root;
+	bool made;
+
+	if (spi == SP_NONE)
+		return false;
+	sp_touch(m, spi);
+	for (unsigned i = 0; i < w->nlevels; i++) {
+		const struct svt_walk_level *gl = &w->lv[i];
+		unsigned level = gl->level;
+		uint64_t ge = gl->entry;
+
+		if (!(m->mode == SVT_MODE_PAE && level == 3))
+			ge |= SVT_PTE_A;
+		if (gl->leaf) {
+			if (write)
+				ge |= SVT_PTE_D;
+			if (level > 1)
+				return propagate_large(m, spi, level, ge, va,
+						       (w->gpa & ~(w->page_size - 1)) >> 12);
+			unsigned idx = sh_index(m, va, 1);
+			l1_install(m, spi, idx, ge);
+			prefetch_l1(m, spi, idx);
+			return (sh_get(m, spi, idx) & SVT_PTE_P) != 0;
+		}
+		uint32_t c = sp_get(m, g_frame(m, ge) >> 12, level - 1, 0, &made);
+		if (c == SP_NONE || !link_child(m, spi, sh_index(m, va, level),
+						sh_nonleaf(m, ge, level, false, c), c))
+			return false;
+		spi = c;
+	}
+	return false;
+}
+
+/* ---- walking the shadows as the hardware would -------------------------- */
+
+static int shadow_read(void *ctx, uint64_t pa, void *buf, size_t len)
+{
+	struct svt_mmu *m = ctx;
+	const uint8_t *p = m->env.map_mfn(m->env.ctx, pa >> 12);
+
+	if (p == NULL || (pa & 0xfff) + len > 4096)
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		((uint8_t *)buf)[i] = p[(pa & 0xfff) + i];
+	return 0;
+}
+
+static int shadow_write(void *ctx, uint64_t pa, const void *buf, size_t len)
+{
+	(void)ctx, (void)pa, (void)buf, (void)len;
+	return -1;
+}
+
+/* Walk the shadow tables for acc with the hardware's registers. */
+int hw_walk(struct svt_mmu *m, const struct svt_access *acc, struct svt_walk *w)
+{
+	struct svt_hw_state hw;
+	struct svt_regs r = m->g;
+	struct svt_env senv = { .ctx = m, .read_gpa = shadow_read, .write_gpa = shadow_write };
+
+	svt_mmu_hw_state(m, &hw);
+	r.cr0 = hw.cr0;
+	r.cr3 = hw.cr3;
+	r.cr4 = hw.cr4;
+	r.efer = hw.efer;
+	r.maxphyaddr = 52;
+	r.features = SVT_FEAT_1GPAGE;
+	if (hw.mode == SVT_MODE_PAE && m->root != SP_NONE)
+		for (unsigned i = 0; i < 4; i++)
+			r.pdpte[i] = sh_get(m, m->root, i);
+	return svt_walk(&senv, &r, acc, 0, w);
+}
+
+/* ---- emulation of guest writes ------------------------------------------ */
+
+struct emu_ctx {
+	struct svt_mmu *m;
+	struct svt_regs regs;           /* the guest's, with the fault's RFLAGS/PKRU */
+	uint8_t cpl;
+	bool implicit;
+	uint32_t ec;                    /* the #PF a callback raised */
+	uint64_t cr2;
+	bool mmio;                      /* a callback met device memory */
+	uint64_t early_gfn;             /* unshadow after the write */
+};
+
+#define EMU_NOT_RAM 0x100               /* callback code: not RAM, do not emulate */
+
+static int emu_xlate(struct emu_ctx *x, uint64_t la, enum svt_access_kind kind, uint64_t *gpa)
+{
+	struct svt_mmu *m = x->m;
+	struct svt_access acc = { .va = la, .kind = kind, .cpl = x->cpl, .implicit = x->implicit };
+	struct svt_walk w;
+
+	if (m->mode == SVT_MODE_NONE) {
+		*gpa = la & 0xffffffffu;
+	} else {
+		switch (svt_walk(&m->env, &x->regs, &acc, SVT_WALK_SET_AD, &w)) {
+		case SVT_WALK_OK:
+			*gpa = w.gpa;
+			break;
+		case SVT_WALK_PF:
+			x->ec = w.error_code;
+			x->cr2 = w.cr2;
+			return SVT_EMU_FAULT;
+		default:
+			m->c.env_errors++;
+			x->mmio = true;
+			return EMU_NOT_RAM;
+		}
+	}
+	if (g_mfn(m, *gpa >> 12) == SVT_INVALID_MFN) {
+		x->mmio = true;
+		return EMU_NOT_RAM;
+	}
+	return 0;
+}
+
+static int emu_read(void *ctx, uint64_t la, void *buf, unsigned len, unsigned flags)
+{
+	struct emu_ctx *x = ctx;
+	uint8_t *out = buf;
+	unsigned done = 0;
+	uint64_t mask = x->m->mode >= SVT_MODE_4LEVEL ? ~0ull : 0xffffffffull;
+
+	while (done < len) {
+		uint64_t a = (la + done) & mask, gpa;
+		unsigned chunk = 4096 - (unsigned)(a & 0xfff);
+		if (chunk > len - done)
+			chunk = len - done;
+		int rc = emu_xlate(x, a, (flags & SVT_EMU_RD_DEST) ? SVT_ACC_WRITE : SVT_ACC_READ, &gpa);
+		if (rc)
+			return rc;
+		if (x->m->env.read_gpa(x->m->env.ctx, gpa, out + done, chunk) != 0) {
+			x->m->c.env_errors++;
+			return EMU_NOT_RAM;
+		}
+		done += chunk;
+	}
+	return 0;
+}
+
+/* Bring the shadows of a guest page table in line with a write to it. */
+static void revalidate(struct svt_mmu *m, uint64_t gfn, unsigned off, unsigned len)
+{
+	unsigned first = off / m->esize, last = (off + len - 1) / m->esize;
+
+	for (unsigned t = SH_L1; t <= SH_L5; t++) {
+		uint32_t spi = sp_lookup(m, gfn, t, 0);
+		if (spi == SP_NONE)
+			continue;
+		sp_touch(m, spi);
+		for (unsigned idx = first; idx <= last && idx < m->nents; idx++) {
+			if (!(sh_get(m, spi, idx) & SVT_PTE_P))
+				continue;       /* absent stays absent until a fault */
+			bool ok, large;
+			uint64_t ge = g_table_entry(m, SP(m, spi), idx, &ok);
+			if (t == SH_L1) {
+				l1_install(m, spi, idx, ok ? ge : 0);
+				continue;
+			}
+			uint32_t c = SP_NONE;
+			if (ok && g_entry_valid(m, ge, t, &large)) {
+				if (!large)
+					c = sp_lookup(m, g_frame(m, ge) >> 12, t - 1, 0);
+			}
+			if (c != SP_NONE && c == sp_aux(m, spi)[idx])
+				sh_set_child(m, spi, idx, sh_nonleaf(m, ge, t, false, c), c);
+			else
+				sh_clear(m, spi, idx);
+		}
+	}
+	m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
+}
+
+static int emu_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *val, unsigned len)
+{
+	struct emu_ctx *x = ctx;
+	struct svt_mmu *m = x->m;
+	uint8_t cur[16];
+	uint64_t gpa;
+	int rc = emu_xlate(x, la, SVT_ACC_WRITE, &gpa);
+
+	if (rc)
+		return rc;
+	if ((gpa & 0xfff) + len > 4096 || len > 16)
+		return EMU_NOT_RAM;
+	if (m->env.read_gpa(m->env.ctx, gpa, cur, len) != 0)
+		return EMU_NOT_RAM;
+	for (unsigned i = 0; i < len; i++)
+		if (cur[i] != ((const uint8_t *)expect)[i])
+			return SVT_EMU_RETRY;
+	if (m->env.write_gpa(m->env.ctx, gpa, val, len) != 0) {
+		m->c.env_errors++;
+		return EMU_NOT_RAM;
+	}
+	uint64_t gfn = gpa >> 12;
+	if (!gfn_is_ram(m, gfn) || m->gi[gfn].pt == 0)
+		return 0;
+	revalidate(m, gfn, (unsigned)(gpa & 0xfff), len);
+
+	/* Early unshadow: a page table the guest keeps clearing is being freed. */
+	bool zero = true;
+	for (unsigned i = 0; i < len; i++)
+		zero = zero && ((const uint8_t *)val)[i] == 0;
+	if (zero && gfn == m->last_wr_gfn)
+		m->last_wr_zeroes++;
+	else
+		m->last_wr_zeroes = zero;
+	m->last_wr_gfn = gfn;
+	if (m->cfg.policy.early_unshadow && m->last_wr_zeroes >= 2 &&
+	    (m->root == SP_NONE || SP(m, m->root)->gfn != gfn || !sh_is_table(SP(m, m->root)->type)))
+		x->early_gfn = gfn;
+	return 0;
+}
+
+/* ---- the fault handler -------------------------------------------------- */
+
+static void apply_ad(struct svt_mmu *m, const struct svt_walk *w)
+{
+	for (unsigned i = 0; i < w->nad; i++) {
+		uint8_t raw[8];
+		svt_le_store(raw, w->ad[i].new, w->ad[i].size);
+		if (m->env.write_gpa(m->env.ctx, w->ad[i].gpa, raw, w->ad[i].size) != 0)
+			m->c.env_errors++;
+	}
+}
+
+static enum svt_pf_outcome done(struct svt_mmu *m, const struct svt_fault *f,
+				struct svt_fault_result *res, enum svt_pf_outcome o)
+{
+	res->outcome = o;
+	switch (o) {
+	case SVT_PF_INJECT: m->c.injected++; break;
+	case SVT_PF_MMIO: m->c.mmio++; break;
+	case SVT_PF_RETRY: m->c.retries++; break;
+	default: break;
+	}
+	mmu_event(m, SVT_EV_FAULT, f->va, f->error_code, o);
+	return o;
+}
+
+static enum svt_pf_outcome inject(struct svt_mmu *m, const struct svt_fault *f,
+				  struct svt_fault_result *res, uint32_t ec, uint64_t cr2)
+{
+	res->error_code = ec;
+	res->cr2 = cr2;
+	return done(m, f, res, SVT_PF_INJECT);
+}
+
+static bool is_root_gfn(struct svt_mmu *m, uint64_t gfn)
+{
+	return m->root != SP_NONE && sh_is_table(SP(m, m->root)->type) && SP(m, m->root)->gfn == gfn;
+}
+
+enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault *f,
+				       struct svt_fault_result *res)
+{
+	uint32_t ec = f->error_code;
+	bool user = (ec & SVT_PFEC_U) != 0;
+	struct svt_access acc = {
+		.va = m->mode >= SVT_MODE_4LEVEL ? f->va : (f->va & 0xffffffffu),
+		.kind = (ec & SVT_PFEC_W) ? SVT_ACC_WRITE : (ec & SVT_PFEC_I) ? SVT_ACC_FETCH : SVT_ACC_READ,
+		.cpl = user ? 3 : f->cpl,
+		.implicit = !user && f->cpl == 3,
+	};
+	struct svt_regs regs = m->g;
+	struct svt_walk w, hw;
+	uint64_t gfn;
+
+	m->c.faults++;
+	m->epoch++;
+	res->outcome = SVT_PF_RETRY;
+	res->error_code = 0;
+	res->cr2 = 0;
+	res->gpa = 0;
+	regs.rflags = f->rflags;
+	regs.pkru = f->pkru;
+
+	if (m->mode == SVT_MODE_NONE) {
+		gfn = acc.va >> 12;
+		if (g_mfn(m, gfn) == SVT_INVALID_MFN) {
+			res->gpa = acc.va;
+			return done(m, f, res, SVT_PF_MMIO);
+		}
+		if (!propagate_phys(m, acc.va))
+			return done(m, f, res, SVT_PF_RETRY);
+		m->c.fixed++;
+		return done(m, f, res, SVT_PF_FIXED);
+	}
+
+	switch (svt_walk(&m->env, &regs, &acc, 0, &w)) {
+	case SVT_WALK_OK:
+		break;
+	case SVT_WALK_PF:
+		return inject(m, f, res, w.error_code, w.cr2);
+	default:
+		m->c.env_errors++;
+		return done(m, f, res, SVT_PF_RETRY);
+	}
+	gfn = w.gpa >> 12;
+	if (g_mfn(m, gfn) == SVT_INVALID_MFN) {
+		apply_ad(m, &w);
+		res->gpa = w.gpa;
+		return done(m, f, res, SVT_PF_MMIO);
+	}
+
+	/*
+	 * The shadow may already allow the access: a translation the hardware
+	 * had cached from before a shadow entry gained rights (the #PF dropped
+	 * it; re-running succeeds), or an implicit supervisor access at CPL < 3
+	 * that SMAP forbids whatever RFLAGS.AC says — the hardware does not
+	 * tell the two apart.  The first time, re-run; the same fault again at
+	 * once means it was implicit.
+	 */
+	if (hw_walk(m, &acc, &hw) == SVT_WALK_OK) {
+		struct svt_access ia = acc;
+		struct svt_walk iw;
+		ia.implicit = true;
+		if (m->last_spurious_va == acc.va && m->last_spurious_ec == ec &&
+		    m->last_spurious_at + 1 == m->c.faults &&
+		    svt_walk(&m->env, &regs, &ia, 0, &iw) == SVT_WALK_PF)
+			return inject(m, f, res, iw.error_code, iw.cr2);
+		m->last_spurious_va = acc.va;
+		m->last_spurious_ec = ec;
+		m->last_spurious_at = m->c.faults;
+		m->env.flush_tlb(m->env.ctx, SVT_FLUSH_VA, acc.va);
+		return done(m, f, res, SVT_PF_RETRY);
+	}
+
+	bool write = acc.kind == SVT_ACC_WRITE;
+	bool wp0 = write && !user && !(regs.cr0 & SVT_CR0_WP) && !(w.rights & SVT_RIGHT_W);
+	bool ptw = write && gfn_protected(m, gfn);
+
+	if (ptw && !wp0 && oos_eligible(m, gfn)) {
+		apply_ad(m, &w);
+		oos_mark(m, gfn);
+	} else if (ptw || wp0) {
+		if ((m->cfg.policy.emulate || wp0 || is_root_gfn(m, gfn)) &&
+		    f->insn_len > 0 && f->insn != NULL && f->regs != NULL) {
+			struct emu_ctx x = { .m = m, .regs = regs, .cpl = acc.cpl,
+					     .implicit = acc.implicit, .early_gfn = ~0ull };
+			struct svt_emu_mem mem = { .ctx = &x, .read = emu_read, .cmpxchg = emu_cmpxchg };
+			struct svt_emu_result er;
+			int rc = svt_emulate(f->regs, f->code_bits, f->insn, f->insn_len, &mem, &er);
+			if (rc == SVT_EMU_OK) {
+				if (wp0 && !ptw)
+					m->c.emulated_wp0++;
+				else
+					m->c.emulated++;
+				if (x.early_gfn != ~0ull) {
+					unshadow_gfn(m, x.early_gfn);
+					m->c.early_unshadows++;
+					m->last_wr_gfn = ~0ull;
+				}
+				return done(m, f, res, SVT_PF_EMULATED);
+			}
+			if (rc == SVT_EMU_FAULT)
+				return inject(m, f, res, x.ec, x.cr2);
+			if (rc == SVT_EMU_RETRY)
+				return done(m, f, res, SVT_PF_RETRY);
+			/* Not emulated: unshadow the page table, or give up. */
+			if (ptw && !is_root_gfn(m, gfn))
+				unshadow_gfn(m, gfn);
+			else
+				m->c.env_errors++;
+			return done(m, f, res, SVT_PF_RETRY);
+		}
+		if (!ptw || is_root_gfn(m, gfn)) {
+			m->c.env_errors++;      /* nothing can perform this write */
+			return done(m, f, res, SVT_PF_RETRY);
+		}
+		unshadow_gfn(m, gfn);
+	}
+
+	apply_ad(m, &w);
+	if (w.nad > 0)
+		m->c.ad_faults++;
+	else
+		m->c.fixed++;
+	if (!propagate(m, &w, acc.va, write))
+		return done(m, f, res, SVT_PF_RETRY);
+	if (hw_walk(m, &acc, &hw) != SVT_WALK_OK)
+		m->c.env_errors++;      /* the audits will say why */
+	return done(m, f, res, SVT_PF_FIXED);
+}
