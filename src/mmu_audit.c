@@ -45,6 +45,21 @@ static void report(struct audit *a, enum svt_invariant inv, uint64_t va, uint64_
 /* Bits the hardware may change in a shadow entry by itself. */
 #define HW_AD (SVT_PTE_A | SVT_PTE_D)
 
+/*
+ * A present shadow entry agrees with the entry propagation would make now
+ * if it is that entry, or that entry less write permission (the D bit or a
+ * page-table write protection not yet reflected: a spurious fault fixes it,
+ * as for a TLB entry with fewer rights).
+ */
+static bool within(uint64_t e, uint64_t want)
+{
+	if (!(want & SVT_PTE_P))
+		return false;
+	if ((e ^ want) & ~(HW_AD | SVT_PTE_RW))
+		return false;
+	return !(e & SVT_PTE_RW) || (want & SVT_PTE_RW);
+}
+
 /* ---- INV-STRUCT ----------------------------------------------------------- */
 
 static void audit_struct(struct audit *a)
@@ -164,7 +179,7 @@ static void audit_entries(struct audit *a)
 			case SH_L1:
 				ge = g_table_entry(m, p, idx, &ok);
 				want = ok ? sh_leaf_from_guest(m, ge, &gfn) : 0;
-				if (oos && ((want ^ e) & ~HW_AD)) {
+				if (oos && !within(e, want)) {
 					uint64_t sge = svt_le_load(m->snap + (size_t)(m->gi[p->gfn].oos - 1) * 4096 +
 								   (size_t)idx * m->esize, m->esize);
 					ge = sge;
@@ -208,7 +223,7 @@ static void audit_entries(struct audit *a)
 				break;
 			}
 			}
-			if ((want ^ e) & ~HW_AD)
+			if (!within(e, want))
 				report(a, SVT_INV_SYNC, 0, p->gfn, i, idx, ge, e,
 				       want ? "shadow entry differs from the guest entry it came from"
 					    : "shadow entry present where the guest entry allows none");

@@ -1,0 +1,508 @@
+/*
+ * test-mmu-unit.c — unit tests of the shadow MMU core through its public
+ * interface, one component at a time: the 1:1 tables while paging is off,
+ * propagation and A/D, injected faults, write protection and emulation of
+ * page-table writes, reverse maps, the pool and eviction, each policy
+ * (out-of-sync, prefetch, early unshadow, emulate/unshadow), CR0.WP=0
+ * emulation, MMIO, control-register checks and the audits themselves.
+ * The "hardware" here is the core's own walker (tested on its own against
+ * the SDM model) over the shadow tables; the model-based harness
+ * (test-mmu-model.c) checks everything against an independent oracle.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "svt.h"
+
+#define GFRAMES 256             /* guest RAM: 1 MiB */
+#define HOLE    200             /* gfn 200..207: not RAM (MMIO) */
+#define MFRAMES 1024            /* machine memory */
+#define POOL_BASE 600           /* pool frames start here */
+
+struct mach {
+	uint8_t mem[MFRAMES * 4096];
+	unsigned pool;
+	unsigned flushes;
+	struct svt_mmu *mmu;
+	void *store;
+	struct svt_env env;
+	uint32_t pkru;
+	uint64_t rflags;
+	unsigned outcomes[5];
+};
+
+static struct mach *M;
+
+static uint64_t g2m(uint64_t gfn)
+{
+	/* a fixed shuffle: guest frames are never their machine frames */
+	return (gfn * 7 + 3) % GFRAMES + 300 * (gfn % 2);
+}
+
+static uint64_t e_gfn_to_mfn(void *ctx, uint64_t gfn)
+{
+	(void)ctx;
+	if (gfn >= GFRAMES || (gfn >= HOLE && gfn < HOLE + 8))
+		return SVT_INVALID_MFN;
+	return g2m(gfn);
+}
+
+static int e_read(void *ctx, uint64_t gpa, void *buf, size_t len)
+{
+	struct mach *m = ctx;
+	for (size_t i = 0; i < len; i++) {
+		uint64_t mfn = e_gfn_to_mfn(m, (gpa + i) >> 12);
+		((uint8_t *)buf)[i] = mfn == SVT_INVALID_MFN ? 0 : m->mem[mfn * 4096 + ((gpa + i) & 0xfff)];
+	}
+	return 0;
+}
+
+static int e_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
+{
+	struct mach *m = ctx;
+	for (size_t i = 0; i < len; i++) {
+		uint64_t mfn = e_gfn_to_mfn(m, (gpa + i) >> 12);
+		if (mfn == SVT_INVALID_MFN)
+			return -1;
+		m->mem[mfn * 4096 + ((gpa + i) & 0xfff)] = ((const uint8_t *)buf)[i];
+	}
+	return 0;
+}
+
+static void *e_map(void *ctx, uint64_t mfn)
+{
+	struct mach *m = ctx;
+	if (mfn < POOL_BASE || mfn >= POOL_BASE + m->pool)
+		return NULL;
+	return m->mem + mfn * 4096;
+}
+
+static void e_flush(void *ctx, int kind, uint64_t va)
+{
+	(void)kind, (void)va;
+	((struct mach *)ctx)->flushes++;
+}
+
+static void mach_init(unsigned pool, struct svt_policy pol)
+{
+	struct svt_mmu_config cfg = {
+		.pool_frames = pool, .guest_frames = GFRAMES, .maxphyaddr = 40,
+		.features = SVT_FEAT_1GPAGE, .policy = pol,
+	};
+	uint64_t mfns[400];
+
+	M = calloc(1, sizeof(*M));
+	cr_assert_not_null(M);
+	M->pool = pool;
+	M->env = (struct svt_env){ .ctx = M, .read_gpa = e_read, .write_gpa = e_write,
+				   .gfn_to_mfn = e_gfn_to_mfn, .map_mfn = e_map, .flush_tlb = e_flush };
+	for (unsigned i = 0; i < pool; i++)
+		mfns[i] = POOL_BASE + i;
+	size_t sz = svt_mmu_storage_size(&cfg);
+	cr_assert_gt(sz, 0);
+	M->store = aligned_alloc(8, (sz + 7) & ~(size_t)7);
+	M->mmu = svt_mmu_init(M->store, sz, &cfg, &M->env, mfns);
+	cr_assert_not_null(M->mmu);
+	M->rflags = 2;
+}
+
+static void mach_fini(void)
+{
+	free(M->store);
+	free(M);
+}
+
+static uint64_t gread(uint64_t gpa, unsigned size)
+{
+	uint8_t b[8] = { 0 };
+	e_read(M, gpa, b, size);
+	uint64_t v = 0;
+	for (unsigned i = size; i-- > 0;)
+		v = (v << 8) | b[i];
+	return v;
+}
+
+static void gwrite(uint64_t gpa, uint64_t v, unsigned size)
+{
+	uint8_t b[8];
+	for (unsigned i = 0; i < size; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	e_write(M, gpa, b, size);
+}
+
+/* The hardware: walk the shadow tables in machine memory. */
+static int hw_read(void *ctx, uint64_t pa, void *buf, size_t len)
+{
+	(void)ctx;
+	if (pa + len > sizeof(M->mem))
+		return -1;
+	memcpy(buf, M->mem + pa, len);
+	return 0;
+}
+
+static int hw_write(void *ctx, uint64_t pa, const void *buf, size_t len)
+{
+	(void)ctx;
+	if (pa + len > sizeof(M->mem))
+		return -1;
+	memcpy(M->mem + pa, buf, len);
+	return 0;
+}
+
+static enum svt_walk_status hw_walk(const struct svt_access *acc, struct svt_walk *w)
+{
+	struct svt_hw_state hs;
+	struct svt_env henv = { .ctx = M, .read_gpa = hw_read, .write_gpa = hw_write };
+	struct svt_regs r = { .maxphyaddr = 40, .features = SVT_FEAT_1GPAGE };
+
+	svt_mmu_hw_state(M->mmu, &hs);
+	r.cr0 = hs.cr0, r.cr3 = hs.cr3, r.cr4 = hs.cr4, r.efer = hs.efer;
+	r.pkru = M->pkru, r.rflags = M->rflags;
+	if (hs.mode == SVT_MODE_PAE)
+		cr_assert_eq(svt_pae_load_pdptes(&henv, &r), 0, "shadow PDPTEs must load");
+	return svt_walk(&henv, &r, acc, SVT_WALK_SET_AD, w);
+}
+
+struct result {
+	int kind;               /* 0 done, 1 #PF injected, 2 MMIO */
+	uint32_t ec;
+	uint64_t cr2;
+	uint64_t mpa;           /* machine address reached */
+};
+
+/* One access, as the CPU under VT-x would perform it; writes are
+ * MOV [RDI], RAX (8 bytes) so the core can emulate them. */
+static struct result access8(uint64_t va, enum svt_access_kind kind, uint8_t cpl, uint64_t val)
+{
+	struct svt_access acc = { .va = va, .kind = kind, .cpl = cpl };
+	static const uint8_t mov[] = { 0x48, 0x89, 0x07 };
+	struct result r = { 0 };
+
+	for (int tries = 0; tries < 16; tries++) {
+		struct svt_walk w;
+		if (hw_walk(&acc, &w) == SVT_WALK_OK) {
+			r.mpa = w.gpa;
+			if (kind == SVT_ACC_WRITE)
+				for (unsigned i = 0; i < 8; i++)
+					M->mem[w.gpa + i] = (uint8_t)(val >> (8 * i));
+			return r;
+		}
+		struct svt_emu_regs regs = { .rip = 0x1000 };
+		regs.gpr[SVT_EMU_RDI] = va;
+		regs.gpr[SVT_EMU_RAX] = val;
+		struct svt_fault f = {
+			.va = va, .error_code = w.error_code, .cpl = cpl, .rflags = M->rflags,
+			.pkru = M->pkru, .regs = &regs, .code_bits = 64, .insn = mov, .insn_len = 3,
+		};
+		struct svt_fault_result fr;
+		enum svt_pf_outcome o = svt_mmu_page_fault(M->mmu, &f, &fr);
+		M->outcomes[o]++;
+		switch (o) {
+		case SVT_PF_INJECT:
+			r.kind = 1, r.ec = fr.error_code, r.cr2 = fr.cr2;
+			return r;
+		case SVT_PF_MMIO:
+			r.kind = 2, r.mpa = fr.gpa;
+			return r;
+		case SVT_PF_EMULATED:
+			cr_assert_eq(regs.rip, 0x1003, "emulation advances RIP");
+			return r;
+		default:
+			break;
+		}
+	}
+	cr_assert_fail("access to %#lx livelocked", (unsigned long)va);
+	return r;
+}
+
+static void audit_clean(void)
+{
+	struct svt_violation v[8];
+	unsigned n = svt_mmu_audit(M->mmu, SVT_AUDIT_ALL, v, 8);
+	for (unsigned i = 0; i < n && i < 8; i++)
+		cr_log_error("%s va %#lx gfn %#lx idx %u level %u guest %#lx shadow %#lx: %s",
+			     svt_invariant_name(v[i].inv), (unsigned long)v[i].va, (unsigned long)v[i].gfn,
+			     v[i].index, v[i].level, (unsigned long)v[i].guest_entry,
+			     (unsigned long)v[i].shadow_entry, v[i].what);
+	cr_assert_eq(n, 0, "%u violations", n);
+}
+
+/* ---- a 4-level guest -------------------------------------------------- */
+
+#define P 1ull
+#define RW 2ull
+#define US 4ull
+#define A 0x20ull
+#define D 0x40ull
+#define PS 0x80ull
+#define XD (1ull << 63)
+
+/* PML4 at gfn 1, PDPT 2, PD 3, PT 4; PT maps va 0x400000+i*4K -> gfn 16+i;
+ * the direct map at 0x40000000 (PDPT[1]) is a 1 GiB page over all of RAM,
+ * supervisor RW, so the guest can write its own tables. */
+static void build_4level(void)
+{
+	gwrite(0x1000, 0x2000 | P | RW | US, 8);
+	gwrite(0x2000, 0x3000 | P | RW | US, 8);
+	gwrite(0x2008, 0x0 | P | RW | PS | A | D, 8);           /* 1 GiB direct map of gpa 0 */
+	gwrite(0x3000 + 8 * 2, 0x4000 | P | RW | US, 8);
+	for (unsigned i = 0; i < 16; i++)
+		gwrite(0x4000 + 8 * i, ((16ull + i) << 12) | P | RW | US, 8);
+	gwrite(0x4000 + 8 * 20, (0x4000) | P | RW | US | A | D, 8);  /* va 0x414000: the PT itself */
+	gwrite(0x4000 + 8 * 21, ((uint64_t)HOLE << 12) | P | RW | A | D, 8);  /* va 0x415000: MMIO */
+}
+
+static void enter_4level(void)
+{
+	build_4level();
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE), 0);
+	cr_assert_eq(svt_mmu_write_efer(M->mmu, SVT_EFER_LME | SVT_EFER_NXE), 0);
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x1000), 0);
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG | SVT_CR0_WP), 0);
+	cr_assert(svt_mmu_guest_regs(M->mmu)->efer & SVT_EFER_LMA, "long mode is active");
+}
+
+static const struct svt_policy plain = { .emulate = true };
+
+Test(mmu_unit, paging_off_is_one_to_one)
+{
+	mach_init(32, plain);
+	gwrite(0x5123, 0xabcdef, 8);
+	struct result r = access8(0x5123, SVT_ACC_READ, 0, 0);
+	cr_assert_eq(r.kind, 0);
+	cr_assert_eq(r.mpa, e_gfn_to_mfn(M, 5) * 4096 + 0x123);
+	r = access8((uint64_t)HOLE << 12, SVT_ACC_READ, 0, 0);
+	cr_assert_eq(r.kind, 2, "not RAM: MMIO");
+	cr_assert_eq(r.mpa, (uint64_t)HOLE << 12);
+	audit_clean();
+	mach_fini();
+}
+
+Test(mmu_unit, propagation_sets_guest_ad_like_hardware)
+{
+	mach_init(32, plain);
+	enter_4level();
+	struct result r = access8(0x401008, SVT_ACC_READ, 3, 0);
+	cr_assert_eq(r.kind, 0);
+	cr_assert_eq(r.mpa, g2m(17) * 4096 + 8);
+	cr_assert(gread(0x1000, 8) & A);
+	cr_assert(gread(0x4008, 8) & A);
+	cr_assert_not(gread(0x4008, 8) & D, "a read sets no D");
+	audit_clean();
+	/* The shadow must not be writable until the guest's D is set. */
+	r = access8(0x401008, SVT_ACC_WRITE, 3, 0x55);
+	cr_assert_eq(r.kind, 0);
+	cr_assert(gread(0x4008, 8) & D, "the write set D in the guest PTE");
+	cr_assert_eq(gread((17 << 12) + 8, 8), 0x55);
+	cr_assert_geq(svt_mmu_counters(M->mmu)->ad_faults, 2);
+	audit_clean();
+	mach_fini();
+}
+
+Test(mmu_unit, guest_faults_are_injected_exactly)
+{
+	mach_init(32, plain);
+	enter_4level();
+	gwrite(0x4000 + 8 * 3, (19ull << 12) | P | US, 8);         /* read-only user */
+	gwrite(0x4000 + 8 * 5, (21ull << 12) | P | RW | US | XD, 8); /* NX */
+	struct result r = access8(0x403000, SVT_ACC_WRITE, 3, 1);
+	cr_assert_eq(r.kind, 1);
+	cr_assert_eq(r.ec, SVT_PFEC_P | SVT_PFEC_W | SVT_PFEC_U);
+	cr_assert_eq(r.cr2, 0x403000);
+	cr_assert_not(gread(0x4018, 8) & A, "a faulting access sets no A");
+	r = access8(0x405000, SVT_ACC_FETCH, 3, 0);
+	cr_assert_eq(r.kind, 1);
+	cr_assert_eq(r.ec, SVT_PFEC_P | SVT_PFEC_U | SVT_PFEC_I);
+	r = access8(0x7000000, SVT_ACC_READ, 0, 0);
+	cr_assert_eq(r.kind, 1);
+	cr_assert_eq(r.ec, 0, "not present, supervisor read");
+	/* Supervisor write to a read-only page with CR0.WP=0 is emulated. */
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG), 0);
+	r = access8(0x403010, SVT_ACC_WRITE, 0, 0x77);
+	cr_assert_eq(r.kind, 0);
+	cr_assert_eq(gread((19 << 12) + 0x10, 8), 0x77);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->emulated_wp0, 1);
+	audit_clean();
+	mach_fini();
+}
+
+Test(mmu_unit, page_table_writes_are_emulated_and_revalidated)
+{
+	mach_init(32, plain);
+	enter_4level();
+	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).kind, 0);
+	/* The guest rewrites PTE 2 through its direct map: PT gfn 4 is shadowed,
+	 * so the write traps and is emulated. */
+	uint64_t pte2 = 0x40000000ull + 0x4000 + 8 * 2;
+	struct result r = access8(pte2, SVT_ACC_WRITE, 0, (40ull << 12) | P | RW | US | A);
+	cr_assert_eq(r.kind, 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->emulated, 1);
+	cr_assert_eq(gread(0x4010, 8), (40ull << 12) | P | RW | US | A);
+	audit_clean();
+	r = access8(0x402000, SVT_ACC_READ, 3, 0);
+	cr_assert_eq(r.mpa, g2m(40) * 4096, "the shadow follows the new entry at once");
+	/* Mapping the page table itself writable leaves it read-only in the shadow. */
+	r = access8(0x414000 + 8 * 7, SVT_ACC_WRITE, 0, 0);
+	cr_assert_eq(r.kind, 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->emulated, 2);
+	audit_clean();
+	mach_fini();
+}
+
+Test(mmu_unit, mmio_is_reported_with_its_gpa)
+{
+	mach_init(32, plain);
+	enter_4level();
+	struct result r = access8(0x415008, SVT_ACC_READ, 0, 0);
+	cr_assert_eq(r.kind, 2);
+	cr_assert_eq(r.mpa, ((uint64_t)HOLE << 12) + 8);
+	mach_fini();
+}
+
+Test(mmu_unit, unshadow_policy_unprotects_instead)
+{
+	struct svt_policy pol = { .emulate = false };
+	mach_init(32, pol);
+	enter_4level();
+	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).kind, 0);
+	uint64_t pte2 = 0x40000000ull + 0x4000 + 8 * 2;
+	cr_assert_eq(access8(pte2, SVT_ACC_WRITE, 0, 0).kind, 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->emulated, 0);
+	cr_assert_geq(svt_mmu_counters(M->mmu)->unshadows, 1);
+	cr_assert_eq(gread(0x4010, 8), 0);
+	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).kind, 1, "the cleared PTE faults");
+	audit_clean();
+	mach_fini();
+}
+
+Test(mmu_unit, out_of_sync_pages_resync_at_flush)
+{
+	struct svt_policy pol = { .oos = 2, .emulate = true };
+	mach_init(32, pol);
+	enter_4level();
+	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).kind, 0);
+	uint64_t pte2 = 0x40000000ull + 0x4000 + 8 * 2;
+	cr_assert_eq(access8(pte2, SVT_ACC_WRITE, 0, (41ull << 12) | P | RW | US | A).kind, 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->oos, 1);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->emulated, 0, "an OOS page is written directly");
+	/* Stale until the guest invalidates: allowed, and the audits agree. */
+	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).mpa, g2m(18) * 4096);
+	audit_clean();
+	svt_mmu_invlpg(M->mmu, 0x402000);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->resyncs, 1);
+	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).mpa, g2m(41) * 4096);
+	audit_clean();
+	mach_fini();
+}
+
+Test(mmu_unit, prefetch_fills_neighbours_already_accessed)
+{
+	struct svt_policy pol = { .prefetch = 8, .emulate = true };
+	mach_init(32, pol);
+	build_4level();
+	for (unsigned i = 0; i < 16; i++)
+		gwrite(0x4000 + 8 * i, gread(0x4000 + 8 * i, 8) | A, 8);
+	gwrite(0x4000 + 8 * 6, gread(0x4030, 8) & ~A, 8);   /* not accessed: not prefetched */
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE), 0);
+	cr_assert_eq(svt_mmu_write_efer(M->mmu, SVT_EFER_LME), 0);
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x1000), 0);
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG), 0);
+	cr_assert_eq(access8(0x404000, SVT_ACC_READ, 0, 0).kind, 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->prefetched, 7, "4 on each side but the one not accessed");
+	unsigned faults = (unsigned)svt_mmu_counters(M->mmu)->faults;
+	cr_assert_eq(access8(0x405000, SVT_ACC_READ, 0, 0).kind, 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->faults, faults, "prefetched: no fault");
+	cr_assert_eq(access8(0x406000, SVT_ACC_READ, 0, 0).kind, 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->faults, faults + 1);
+	audit_clean();
+	mach_fini();
+}
+
+Test(mmu_unit, early_unshadow_on_a_table_being_cleared)
+{
+	struct svt_policy pol = { .early_unshadow = true, .emulate = true };
+	mach_init(32, pol);
+	enter_4level();
+	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).kind, 0);
+	for (unsigned i = 0; i < 3; i++)
+		cr_assert_eq(access8(0x40000000ull + 0x4000 + 8 * i, SVT_ACC_WRITE, 0, 0).kind, 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->early_unshadows, 1);
+	audit_clean();
+	mach_fini();
+}
+
+Test(mmu_unit, pool_pressure_evicts_and_never_fails)
+{
+	mach_init(16, plain);
+	enter_4level();
+	/* 40 page directories live at once under one PDPT, sharing one PT. */
+	for (unsigned k = 2; k < 42; k++) {
+		gwrite(0x2000 + 8 * k, ((100ull + k) << 12) | P | RW | US, 8);
+		gwrite(((100ull + k) << 12) + 8 * 2, 0x4000 | P | RW | US, 8);
+	}
+	for (unsigned round = 0; round < 3; round++)
+		for (unsigned k = 2; k < 42; k++) {
+			uint64_t va = ((uint64_t)k << 30) | 0x400000 | (0x1000 * (k % 16));
+			cr_assert_eq(access8(va, SVT_ACC_READ, 3, 0).kind, 0);
+		}
+	cr_assert_gt(svt_mmu_counters(M->mmu)->evictions, 0);
+	cr_assert_leq(svt_mmu_counters(M->mmu)->pool_used, 16);
+	audit_clean();
+	mach_fini();
+}
+
+Test(mmu_unit, control_register_checks)
+{
+	mach_init(32, plain);
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PG), SVT_E_GP, "PG without PE");
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, 1ull << 13), SVT_E_GP, "VMXE is hidden");
+	cr_assert_eq(svt_mmu_write_efer(M->mmu, SVT_EFER_LME), 0);
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG), SVT_E_GP,
+		     "long mode without PAE");
+	cr_assert_eq(svt_mmu_write_efer(M->mmu, 0), 0);
+	/* PAE with a bad PDPTE: the CR3 load faults and nothing changes. */
+	gwrite(0x1000, 0x2000 | P | (1ull << 5), 8);
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE), 0);
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x1000), 0, "paging is off: no PDPTE load");
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG), SVT_E_GP);
+	cr_assert_eq(svt_mmu_guest_regs(M->mmu)->cr0 & SVT_CR0_PG, 0);
+	cr_assert_eq(svt_mmu_invpcid(M->mmu, 4, 0, 0), SVT_E_GP);
+	audit_clean();
+	mach_fini();
+}
+
+/* A 2-level and a PAE guest, each with a large page. */
+Test(mmu_unit, two_level_and_pae_guests)
+{
+	mach_init(32, plain);
+	/* 2-level: PD at gfn 1; PDE[0] 4 MiB page at 0 (all RAM), PDE[1] -> PT gfn 2 */
+	gwrite(0x1000, 0 | P | RW | US | PS, 4);
+	gwrite(0x1004, 0x2000 | P | RW | US, 4);
+	gwrite(0x2000 + 4 * 3, (30ull << 12) | P | RW | US, 4);
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PSE), 0);
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x1000), 0);
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG | SVT_CR0_WP), 0);
+	struct result r = access8(0x403000, SVT_ACC_WRITE, 3, 9);
+	cr_assert_eq(r.kind, 0);
+	cr_assert_eq(gread(30 << 12, 8), 9);
+	cr_assert_eq(access8(0x9000, SVT_ACC_READ, 3, 0).mpa, g2m(9) * 4096);
+	/* the 4 MiB page maps the PT: writing the PT through it is emulated */
+	cr_assert_eq(access8(0x2000 + 4 * 4, SVT_ACC_WRITE, 0, 0).kind, 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->emulated, 1);
+	audit_clean();
+	/* PAE: PDPT at 0x3020 (not page aligned), PDPTE[0] -> PD gfn 4, 2 MiB page */
+	gwrite(0x3020, 0x4000 | P, 8);
+	gwrite(0x4000, 0 | P | RW | PS, 8);
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE), 0);
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE), 0);
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x3020), 0);
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG | SVT_CR0_WP), 0);
+	r = access8(0x7008, SVT_ACC_READ, 0, 0);
+	cr_assert_eq(r.kind, 0);
+	cr_assert_eq(r.mpa, g2m(7) * 4096 + 8);
+	cr_assert_eq(access8(0x7008, SVT_ACC_READ, 3, 0).ec, SVT_PFEC_P | SVT_PFEC_U);
+	cr_assert_geq(svt_mmu_counters(M->mmu)->resets, 2);
+	audit_clean();
+	mach_fini();
+}
