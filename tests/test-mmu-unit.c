@@ -506,3 +506,121 @@ Test(mmu_unit, two_level_and_pae_guests)
 	audit_clean();
 	mach_fini();
 }
+
+/* Find the machine address of the shadow leaf the hardware uses for va. */
+static uint64_t shadow_leaf_pa(uint64_t va)
+{
+	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
+	struct svt_walk w;
+	cr_assert_eq(hw_walk(&acc, &w), SVT_WALK_OK);
+	return w.lv[w.nlevels - 1].entry_gpa;
+}
+
+Test(mmu_unit, reverse_map_protects_every_alias)
+{
+	mach_init(32, plain);
+	enter_4level();
+	/* gfn 50 mapped twice, user RW dirty, at 0x40a000 and 0x40b000 */
+	gwrite(0x4000 + 8 * 10, (50ull << 12) | P | RW | US | A | D, 8);
+	gwrite(0x4000 + 8 * 11, (50ull << 12) | P | RW | US | A | D, 8);
+	cr_assert_eq(access8(0x40a000, SVT_ACC_WRITE, 3, 1).kind, 0);
+	cr_assert_eq(access8(0x40b000, SVT_ACC_WRITE, 3, 2).kind, 0);
+	cr_assert(M->mem[shadow_leaf_pa(0x40a000)] & RW);
+	/* Now gfn 50 becomes a page table (PD entry 3 -> gfn 50): both aliases
+	 * must lose write access as soon as it is shadowed. */
+	gwrite(0x3000 + 8 * 3, (50ull << 12) | P | RW | US, 8);
+	gwrite(50ull << 12, (60ull << 12) | P | RW | US, 8);
+	cr_assert_eq(access8(0x600000, SVT_ACC_READ, 3, 0).kind, 0);
+	cr_assert_not(M->mem[shadow_leaf_pa(0x40a000)] & RW);
+	cr_assert_not(M->mem[shadow_leaf_pa(0x40b000)] & RW);
+	unsigned before = (unsigned)svt_mmu_counters(M->mmu)->emulated;
+	cr_assert_eq(access8(0x40b000, SVT_ACC_WRITE, 3, (61ull << 12) | P | RW | US | A).kind, 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->emulated, before + 1);
+	cr_assert_eq(access8(0x600000, SVT_ACC_READ, 3, 0).mpa, g2m(61) * 4096);
+	audit_clean();
+	mach_fini();
+}
+
+Test(mmu_unit, root_cache_makes_switching_back_cheap)
+{
+	mach_init(32, plain);
+	enter_4level();
+	gwrite(0x8000, 0x2000 | P | RW | US, 8);       /* a second PML4 at gfn 8 */
+	cr_assert_eq(access8(0x400000, SVT_ACC_READ, 3, 0).kind, 0);
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x8000), 0);
+	cr_assert_eq(access8(0x400000, SVT_ACC_READ, 3, 0).kind, 0);
+	uint64_t made = svt_mmu_counters(M->mmu)->shadows_made;
+	uint64_t faults = svt_mmu_counters(M->mmu)->faults;
+	for (unsigned i = 0; i < 10; i++) {
+		cr_assert_eq(svt_mmu_write_cr3(M->mmu, (i & 1) ? 0x8000 : 0x1000), 0);
+		cr_assert_eq(access8(0x400000, SVT_ACC_READ, 3, 0).kind, 0);
+	}
+	cr_assert_eq(svt_mmu_counters(M->mmu)->shadows_made, made, "no shadow rebuilt");
+	cr_assert_eq(svt_mmu_counters(M->mmu)->faults, faults, "no fault after a switch back");
+	audit_clean();
+	mach_fini();
+}
+
+Test(mmu_unit, audits_catch_corrupted_shadows)
+{
+	struct svt_violation v[16];
+	mach_init(32, plain);
+	enter_4level();
+	cr_assert_eq(access8(0x401000, SVT_ACC_READ, 3, 0).kind, 0);
+	cr_assert_eq(access8(0x414000, SVT_ACC_READ, 0, 0).kind, 0);
+	audit_clean();
+	/* A read-only leaf made writable behind the core's back. */
+	uint64_t pa = shadow_leaf_pa(0x401000);
+	M->mem[pa] |= RW;
+	unsigned n = svt_mmu_audit(M->mmu, SVT_AUDIT_ALL, v, 16);
+	cr_assert_geq(n, 2);
+	bool perm = false, sync = false;
+	for (unsigned i = 0; i < n && i < 16; i++) {
+		perm |= v[i].inv == SVT_INV_PERM && v[i].va == 0x401000;
+		sync |= v[i].inv == SVT_INV_SYNC;
+	}
+	cr_assert(perm && sync, "INV-PERM and INV-SYNC both report it");
+	cr_assert_eq(svt_mmu_audit_va(M->mmu, 0x401000, v, 16), 1);
+	cr_assert_eq(v[0].inv, SVT_INV_PERM);
+	M->mem[pa] &= ~RW;
+	/* The page table, mapped through 0x414000, made writable: INV-WP. */
+	pa = shadow_leaf_pa(0x414000);
+	M->mem[pa] |= RW;
+	n = svt_mmu_audit(M->mmu, SVT_AUDIT_ENTRIES, v, 16);
+	cr_assert_geq(n, 1);
+	cr_assert_eq(v[0].inv, SVT_INV_WP);
+	M->mem[pa] &= ~RW;
+	/* A leaf pointing at the wrong machine frame: INV-FRAME. */
+	pa = shadow_leaf_pa(0x401000);
+	M->mem[pa + 1] ^= 0x10;
+	n = svt_mmu_audit(M->mmu, SVT_AUDIT_WALK, v, 16);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(v[0].inv, SVT_INV_FRAME);
+	M->mem[pa + 1] ^= 0x10;
+	audit_clean();
+	mach_fini();
+}
+
+Test(mmu_unit, five_level_guest_with_pcid)
+{
+	mach_init(32, plain);
+	/* PML5 at gfn 9 -> PML4 gfn 1 (the 4-level tables) */
+	build_4level();
+	gwrite(0x9000, 0x1000 | P | RW | US, 8);
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE | SVT_CR4_LA57), 0);
+	cr_assert_eq(svt_mmu_write_efer(M->mmu, SVT_EFER_LME), 0);
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x9000), 0);
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG), 0);
+	struct svt_hw_state hs;
+	svt_mmu_hw_state(M->mmu, &hs);
+	cr_assert_eq(hs.mode, SVT_MODE_5LEVEL);
+	cr_assert_eq(access8(0x401000, SVT_ACC_READ, 3, 0).mpa, g2m(17) * 4096);
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE | SVT_CR4_LA57 | SVT_CR4_PCIDE), 0);
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x9000 | 5 | (1ull << 63)), 0, "PCID 5, no flush");
+	cr_assert_eq(svt_mmu_guest_regs(M->mmu)->cr3, 0x9005, "bit 63 is not stored");
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE), SVT_E_GP, "LA57 cannot change in long mode");
+	cr_assert_eq(svt_mmu_invpcid(M->mmu, 0, 5, 0x0000800000000000ull), 0, "canonical with LA57");
+	cr_assert_eq(svt_mmu_invpcid(M->mmu, 0, 5, 0x0100000000000000ull), SVT_E_GP);
+	audit_clean();
+	mach_fini();
+}
