@@ -723,12 +723,15 @@ static int exec_string(struct svt_emu_regs *regs, int code_bits, const struct in
 		uint64_t dla = linear(regs, code_bits, SVT_EMU_ES, di);
 
 		/* Stop where the destination leaves the first one's page. */
-		if (split(dla, size) || (res->reps > 0 && dla >> 12 != page))
-			return res->reps > 0 ? SVT_EMU_OK : SVT_EMU_SPLIT;
-		page = dla >> 12;
+		if (res->reps > 0 && (split(dla, size) || dla >> 12 != page))
+			return SVT_EMU_OK;
 		res->dst_la = dla;
-		if (d->op == SVT_EMU_OP_MOVS) {
+		if (d->op == SVT_EMU_OP_MOVS)
 			res->src_la = linear(regs, code_bits, d->seg, si);
+		if (split(dla, size))
+			return SVT_EMU_SPLIT;
+		page = dla >> 12;
+		if (d->op == SVT_EMU_OP_MOVS) {
 			rc = mem->read(mem->ctx, res->src_la, srcb, size, 0);
 			if (rc != 0)
 				return rc;

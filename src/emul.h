@@ -113,7 +113,9 @@ struct svt_emu_regs {
  * buffers are little-endian guest byte order.  Every write goes through
  * cmpxchg, at an address aligned to len, after a read of the same bytes
  * with SVT_EMU_RD_DEST.  A read without that flag (the MOVS source) may be
- * misaligned and cross a page.
+ * misaligned and cross a page.  The emulator checks neither canonical
+ * form nor segment limits: a callee that finds la non-canonical may return
+ * a code of its own, which svt_emulate() passes through.
  */
 struct svt_emu_mem {
 	void *ctx;

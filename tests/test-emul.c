@@ -217,11 +217,23 @@ static void setup(void)
 		mem = map_at(data_at[i], MEMSZ, PROT_READ | PROT_WRITE);
 		membase = data_at[i];
 	}
+	if (!mem) {     /* anywhere below 2 GiB will do */
+		void *p = mmap(NULL, MEMSZ, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+		mem = p == MAP_FAILED ? NULL : p;
+		membase = (uint64_t)(uintptr_t)mem;
+	}
 	cr_assert_not_null(mem, "cannot map the test memory below 4 GiB");
 #if HAVE_NATIVE
 	for (size_t i = 0; !code && i < sizeof code_at / sizeof code_at[0]; i++) {
 		code = map_at(code_at[i], 4096, PROT_READ | PROT_WRITE | PROT_EXEC);
 		codebase = code_at[i];
+	}
+	if (!code) {
+		void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+		code = p == MAP_FAILED ? NULL : p;
+		codebase = (uint64_t)(uintptr_t)code;
 	}
 	if (code)
 		code_init();
@@ -413,12 +425,12 @@ static void need_native(int bits)
 {
 #if HAVE_NATIVE
 	if (!code)
-		cr_skip_test("no executable page below 4 GiB");
+		cr_assert_fail("no executable page below 4 GiB");
 	if (bits != 64 && !have_ldt)
-		cr_skip_test("modify_ldt unavailable: no native 16/32-bit runs");
+		cr_assert_fail("modify_ldt unavailable: no native 16/32-bit runs");
 #else
 	(void)bits;
-	cr_skip_test("native comparison needs an x86-64 Linux host");
+	cr_assert_fail("native comparison needs an x86-64 Linux host");
 #endif
 }
 
@@ -1107,12 +1119,14 @@ static void addr16_case(int bits, unsigned mod, unsigned rm, struct enc *e,
 		disp = (uint64_t)(int64_t)(int8_t)rnd();
 	else if (mod == 2)
 		disp = rnd() & 0xffff;
-	if (x >= 0) {
+	if (x >= 0 && b >= 0) {
 		a = rnd() & 0xffff;
 		r->gpr[x] = (r->gpr[x] & ~0xffffull) | a;
-	}
-	if (b >= 0)
 		r->gpr[b] = (r->gpr[b] & ~0xffffull) | ((ea - disp - a) & 0xffff);
+	} else if (b >= 0 || x >= 0) {
+		int only = b >= 0 ? b : x;
+		r->gpr[only] = (r->gpr[only] & ~0xffffull) | ((ea - disp) & 0xffff);
+	}
 	if (direct)
 		disp = ea;
 	if (bits == 32)
@@ -1187,27 +1201,27 @@ Test(emul, byte_registers_native)
 /* Prefix combinations the decoder must get right. */
 Test(emul, prefixes_native)
 {
-	static const struct { uint8_t b[16]; unsigned n; const char *what; } cases[] = {
-		{ { 0x48, 0x66, 0x89, 0x0b }, 4, "REX before 66 is ignored" },
-		{ { 0x66, 0x48, 0x89, 0x0b }, 4, "REX.W beats 66" },
-		{ { 0x48, 0x40, 0x89, 0x0b }, 4, "only the last REX counts" },
-		{ { 0x66, 0x66, 0x89, 0x0b }, 4, "66 twice" },
-		{ { 0x67, 0x89, 0x0b }, 3, "addr32" },
-		{ { 0x67, 0x48, 0x89, 0x0b }, 4, "addr32 REX.W" },
-		{ { 0xf3, 0x89, 0x0b }, 3, "F3 on MOV (XRELEASE)" },
-		{ { 0xf2, 0xf0, 0x01, 0x0b }, 4, "XACQUIRE LOCK ADD" },
-		{ { 0xf0, 0xf3, 0x29, 0x0b }, 4, "LOCK XRELEASE SUB" },
-		{ { 0xf0, 0xf0, 0x09, 0x0b }, 4, "LOCK twice" },
-		{ { 0x26, 0x89, 0x0b }, 3, "ES ignored in 64-bit code" },
-		{ { 0x2e, 0x89, 0x0b }, 3, "CS ignored in 64-bit code" },
-		{ { 0x36, 0x89, 0x0b }, 3, "SS ignored in 64-bit code" },
-		{ { 0x3e, 0x89, 0x0b }, 3, "DS ignored in 64-bit code" },
+	static const struct { uint8_t b[16]; unsigned n; const char *what; uint64_t flags; } cases[] = {
+		{ { 0x48, 0x66, 0x89, 0x0b }, 4, "REX before 66 is ignored", 0 },
+		{ { 0x66, 0x48, 0x89, 0x0b }, 4, "REX.W beats 66", 0 },
+		{ { 0x48, 0x40, 0x89, 0x0b }, 4, "only the last REX counts", 0 },
+		{ { 0x66, 0x66, 0x89, 0x0b }, 4, "66 twice", 0 },
+		{ { 0x67, 0x89, 0x0b }, 3, "addr32", 0 },
+		{ { 0x67, 0x48, 0x89, 0x0b }, 4, "addr32 REX.W", 0 },
+		{ { 0xf3, 0x89, 0x0b }, 3, "F3 on MOV (XRELEASE)", 0 },
+		{ { 0xf2, 0xf0, 0x01, 0x0b }, 4, "XACQUIRE LOCK ADD", 0 },
+		{ { 0xf0, 0xf3, 0x29, 0x0b }, 4, "LOCK XRELEASE SUB", 0 },
+		{ { 0xf0, 0xf0, 0x09, 0x0b }, 4, "LOCK twice", FL_LOGIC },
+		{ { 0x26, 0x89, 0x0b }, 3, "ES ignored in 64-bit code", 0 },
+		{ { 0x2e, 0x89, 0x0b }, 3, "CS ignored in 64-bit code", 0 },
+		{ { 0x36, 0x89, 0x0b }, 3, "SS ignored in 64-bit code", 0 },
+		{ { 0x3e, 0x89, 0x0b }, 3, "DS ignored in 64-bit code", 0 },
 		{ { 0x26, 0x2e, 0x36, 0x3e, 0x66, 0x67, 0xf0, 0xf2, 0xf3, 0x48, 0x0f, 0xb1, 0x0b },
-		  13, "many prefixes" },
-		{ { 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x66, 0x0f, 0xba, 0x6b, 0x7f, 0x0d },
-		  15, "15 bytes: bts [rbx+0x7f], 13" },
-		{ { 0x45, 0x87, 0x0b }, 3, "REX.RB: xchg [r11], r9d" },
-		{ { 0x4c, 0x01, 0x0c, 0x4b }, 4, "REX.WR SIB: add [rbx+rcx*2], r9" },
+		  13, "many prefixes", 0 },
+		{ { 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x66, 0x0f, 0xba, 0x6b, 0x7e, 0x0d },
+		  15, "15 bytes: bts [rbx+0x7e], 13", FL_BT },
+		{ { 0x45, 0x87, 0x0b }, 3, "REX.RB: xchg [r11], r9d", 0 },
+		{ { 0x4c, 0x01, 0x0c, 0x4b }, 4, "REX.WR SIB: add [rbx+rcx*2], r9", 0 },
 	};
 
 	need_native(64);
@@ -1220,10 +1234,11 @@ Test(emul, prefixes_native)
 			r.gpr[RBX] = (rnd() << 32) | (membase + 0x1000 + 8 * (rnd() % 64));
 			if (!(cases[i].b[0] == 0x67 || cases[i].b[4] == 0x66))
 				r.gpr[RBX] &= 0xffffffffu;
-			r.gpr[RCX] = rnd() % 64;
+			r.gpr[RCX] = 4 * (rnd() % 16);
 			r.gpr[11] = r.gpr[RBX];
 			r.gpr[RAX] = round & 1 ? peek(r.gpr[RBX] & 0xffffffffu, 8) : rnd();
-			check_native(64, cases[i].b, cases[i].n, &r, FL_ALL, cases[i].what);
+			check_native(64, cases[i].b, cases[i].n, &r,
+				     cases[i].flags ? cases[i].flags : FL_ALL, cases[i].what);
 		}
 	}
 }
@@ -1257,12 +1272,95 @@ Test(emul, fs_gs_native)
 	}
 }
 
-/* 32-bit code: segment bases added and wrapping at 4 GiB, every override. */
+/* Operands sharing a register: the source (or accumulator) is also the
+ * base of the address, every register including R12/R13 and RSP. */
+Test(emul, register_aliasing_native)
+{
+	static const struct { uint8_t op[2]; unsigned n; const char *what; } ops[] = {
+		{ { 0x87 }, 1, "xchg" }, { { 0x0f, 0xc1 }, 2, "xadd" },
+		{ { 0x0f, 0xb1 }, 2, "cmpxchg" }, { { 0x01 }, 1, "add" },
+		{ { 0x89 }, 1, "mov" }, { { 0x31 }, 1, "xor" },
+	};
+
+	need_native(64);
+	fill_random();
+	for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
+		for (unsigned reg = 0; reg < 16; reg++) {
+			for (unsigned w = 0; w < 2; w++) {
+				struct svt_emu_regs r;
+				struct enc e = { .n = 0 };
+				uint64_t la = membase + 0x1000 + 8 * (rnd() % 256);
+
+				regs_init(&r, 64);
+				r.gpr[reg] = la;
+				if (reg != RAX && (rnd() & 1))
+					r.gpr[RAX] = peek(la, 8);
+				e8(&e, 0x40 | (w ? 8 : 0) | (reg & 8 ? 5 : 0));
+				for (unsigned i = 0; i < ops[o].n; i++)
+					e8(&e, ops[o].op[i]);
+				if ((reg & 7) == 4) {           /* [rsp] / [r12]: SIB */
+					e8(&e, (reg & 7) << 3 | 4);
+					e8(&e, 0x24);
+				} else if ((reg & 7) == 5) {    /* [rbp+0] / [r13+0] */
+					e8(&e, 0x45 | (reg & 7) << 3);
+					e8(&e, 0);
+				} else {
+					e8(&e, (reg & 7) << 3 | (reg & 7));
+				}
+				check_native(64, e.b, e.n, &r,
+					     ops[o].op[0] == 0x31 ? FL_LOGIC : FL_ALL, ops[o].what);
+			}
+		}
+	}
+}
+
+/* 64-bit code with 67: the effective address (also a BT word offset)
+ * wraps at 32 bits before the GS base is added. */
+Test(emul, addr32_wraps_before_base_native)
+{
+	static const uint8_t bts[] = { 0x65, 0x67, 0x0f, 0xab, 0x0b };       /* bts gs:[ebx], ecx */
+	static const uint8_t mov[] = { 0x65, 0x67, 0x89, 0x4b, 0x10 };       /* mov gs:[ebx+16], ecx */
+
+	need_native(64);
+	gs_base64 = membase + 0x1000;
+	fill_random();
+	for (unsigned i = 0; i < 64; i++) {
+		struct svt_emu_regs r;
+		uint64_t k = 1 + rnd() % 64;
+
+		regs_init(&r, 64);
+		r.gpr[RBX] = (rnd() << 32) | (0x100000000ull - 4 * k);
+		r.gpr[RCX] = (rnd() << 32) | (32 * (k + rnd() % 64) + rnd() % 32);
+		check_native(64, bts, sizeof bts, &r, FL_BT, "bts wrap");
+		r.gpr[RBX] = (rnd() << 32) | (0x100000000ull - 4 * (rnd() % 4));
+		check_native(64, mov, sizeof mov, &r, FL_ALL, "mov wrap");
+	}
+}
+
+/* 82 is an alias of 80 outside 64-bit code. */
+Test(emul, opcode_82_in_32bit_code_native)
+{
+	need_native(32);
+	fill_random();
+	for (unsigned ext = 0; ext < 7; ext++) {
+		for (unsigned i = 0; i < 16; i++) {
+			struct svt_emu_regs r;
+			uint8_t b[] = { 0x82, (uint8_t)(0x03 | ext << 3), (uint8_t)rnd() };
+
+			regs_init(&r, 32);
+			r.gpr[RBX] = membase + 0x1000 + rnd() % 0x1000;
+			check_native(32, b, sizeof b, &r, alu_ops[ext].flags, "82");
+		}
+	}
+}
+
+/* 32-bit code: segment bases added and wrapping at 4 GiB, every override
+ * but CS (a write through CS raises #GP natively; see segment_bases). */
 Test(emul, segments_32_native)
 {
 	static const struct { uint8_t pfx; int seg; } ov[] = {
-		{ 0, SVT_EMU_DS }, { 0x26, SVT_EMU_ES }, { 0x2e, SVT_EMU_CS },
-		{ 0x36, SVT_EMU_SS }, { 0x3e, SVT_EMU_DS }, { 0x65, SVT_EMU_GS },
+		{ 0, SVT_EMU_DS }, { 0x26, SVT_EMU_ES }, { 0x36, SVT_EMU_SS },
+		{ 0x3e, SVT_EMU_DS }, { 0x65, SVT_EMU_GS },
 	};
 
 	need_native(32);
@@ -1395,15 +1493,21 @@ static void string_case(int bits, bool movs, unsigned size, unsigned rep, bool d
 	struct svt_emu_regs r;
 	struct enc e = { .n = 0 };
 	unsigned as = bits == 64 ? (a_alt ? 4 : 8) : bits == 32 ? (a_alt ? 2 : 4) : (a_alt ? 4 : 2);
-	uint64_t am = mask_of(as);
+	uint64_t am = mask_of(as), es_base, src_base;
 	char what[96];
 
 	regs_init(&r, bits);
 	if (df)
 		r.rflags |= SVT_EMU_DF;
-	r.gpr[RDI] = (r.gpr[RDI] & ~am) | ((dst - r.seg_base[SVT_EMU_ES]) & am);
-	r.gpr[RSI] = (r.gpr[RSI] & ~am) |
-		((src - r.seg_base[seg == 0x65 ? SVT_EMU_GS : SVT_EMU_DS]) & am);
+	if (bits == 64) {
+		es_base = 0;
+		src_base = seg == 0x65 ? gs_base64 : 0;
+	} else {
+		es_base = r.seg_base[SVT_EMU_ES];
+		src_base = r.seg_base[seg == 0x65 ? SVT_EMU_GS : SVT_EMU_DS];
+	}
+	r.gpr[RDI] = (r.gpr[RDI] & ~am) | ((dst - es_base) & am);
+	r.gpr[RSI] = (r.gpr[RSI] & ~am) | ((src - src_base) & am);
 	r.gpr[RCX] = (r.gpr[RCX] & ~am) | count;
 	if (seg)
 		e8(&e, seg);
@@ -1486,4 +1590,871 @@ Test(emul, string_32_16_native)
 			}
 		}
 	}
+}
+
+/* ---- the contract, by hand ----------------------------------------------------- */
+
+/* Registers all pointing at the middle page, 16-aligned. */
+static void regs_plain(struct svt_emu_regs *r, int bits)
+{
+	memset(r, 0, sizeof *r);
+	for (unsigned i = 0; i < 16; i++)
+		r->gpr[i] = membase + 0x1000 + 0x40 * i;
+	r->rflags = 2;
+	r->rip = bits == 16 ? 0x1000 : 0x401000;
+}
+
+static void assert_regs_equal(const struct svt_emu_regs *a, const struct svt_emu_regs *b,
+			      const char *what)
+{
+	for (unsigned i = 0; i < 16; i++)
+		cr_assert_eq(a->gpr[i], b->gpr[i], "%s: gpr %u changed", what, i);
+	cr_assert_eq(a->rip, b->rip, "%s: rip changed", what);
+	cr_assert_eq(a->rflags, b->rflags, "%s: rflags changed", what);
+	for (unsigned i = 0; i < 6; i++)
+		cr_assert_eq(a->seg_base[i], b->seg_base[i], "%s: segment base changed", what);
+}
+
+static void assert_result_clear(const struct svt_emu_result *res, const char *what)
+{
+	cr_assert(res->len == 0 && res->op == SVT_EMU_OP_NONE && res->opsize == 0 &&
+		  res->addrsize == 0 && res->dst_size == 0 && !res->locked && !res->rep &&
+		  !res->complete && res->dst_la == 0 && res->src_la == 0 &&
+		  res->old[0] == 0 && res->old[1] == 0 && res->new[0] == 0 &&
+		  res->new[1] == 0 && res->reps == 0, "%s: result not cleared", what);
+}
+
+/* An instruction must be refused with nothing touched. */
+static void expect_unhandled(int bits, const uint8_t *insn, unsigned len, const char *what)
+{
+	struct svt_emu_regs r, before;
+	struct svt_emu_result res;
+	uint8_t *copy = malloc(len ? len : 1);  /* exact size: overreads trap under ASan */
+	int rc;
+
+	memcpy(copy, insn, len);
+	regs_plain(&r, bits);
+	before = r;
+	memcpy(init_mem, mem, MEMSZ);
+	tm_reset();
+	memset(&res, 0xa5, sizeof res);
+	rc = emu(&r, bits, copy, len, &res);
+	free(copy);
+	cr_assert_eq(rc, SVT_EMU_UNHANDLED, "%s [%s]: returned %d", what, hex(insn, len), rc);
+	cr_assert_eq(tm.reads + tm.cmpxchgs, 0, "%s: callbacks called", what);
+	assert_regs_equal(&r, &before, what);
+	assert_result_clear(&res, what);
+	cr_assert_eq(memcmp(init_mem, mem, MEMSZ), 0, "%s: memory changed", what);
+}
+
+Test(emul, unhandled_instructions)
+{
+	static const struct { int bits; uint8_t b[8]; unsigned n; const char *what; } cases[] = {
+		{ 64, { 0x90 }, 1, "nop" },
+		{ 64, { 0x8b, 0x03 }, 2, "mov load" },
+		{ 64, { 0x0f, 0x0b }, 2, "ud2" },
+		{ 64, { 0x80, 0x3b, 0x01 }, 3, "cmp byte [rbx], 1 (group 1 /7)" },
+		{ 64, { 0x39, 0x0b }, 2, "cmp [rbx], ecx" },
+		{ 64, { 0x85, 0x0b }, 2, "test [rbx], ecx" },
+		{ 64, { 0x0f, 0xa3, 0x0b }, 3, "bt [rbx], ecx" },
+		{ 64, { 0x0f, 0xba, 0x23, 0x05 }, 4, "bt [rbx], 5 (0F BA /4)" },
+		{ 64, { 0x0f, 0xba, 0x03, 0x05 }, 4, "0F BA /0" },
+		{ 64, { 0x89, 0xc8 }, 2, "mov eax, ecx (register destination)" },
+		{ 64, { 0x01, 0xc8 }, 2, "add eax, ecx" },
+		{ 64, { 0x87, 0xc8 }, 2, "xchg eax, ecx" },
+		{ 64, { 0x0f, 0xb1, 0xc8 }, 3, "cmpxchg eax, ecx" },
+		{ 64, { 0x0f, 0xab, 0xc8 }, 3, "bts eax, ecx" },
+		{ 64, { 0x0f, 0xc7, 0xc8 }, 3, "0F C7 /1 with mod 3" },
+		{ 64, { 0x0f, 0xc7, 0x33 }, 3, "0F C7 /6 (vmptrld)" },
+		{ 64, { 0xf0, 0x01, 0xc8 }, 3, "lock add eax, ecx" },
+		{ 64, { 0xf0, 0x89, 0x0b }, 3, "lock mov (#UD)" },
+		{ 64, { 0xf0, 0xc7, 0x03, 1, 0, 0, 0 }, 7, "lock mov imm (#UD)" },
+		{ 64, { 0xf0, 0xaa }, 2, "lock stos (#UD)" },
+		{ 64, { 0xf0, 0xf3, 0xa5 }, 3, "lock rep movs (#UD)" },
+		{ 64, { 0xf0, 0xa3, 0, 0, 0, 0, 0, 0 }, 8, "lock mov moffs (#UD)" },
+		{ 64, { 0x82, 0x03, 0x01 }, 3, "82 in 64-bit code" },
+		{ 64, { 0xc6, 0x0b, 0x01 }, 3, "C6 /1" },
+		{ 64, { 0xc7, 0x0b, 1, 0, 0, 0 }, 6, "C7 /1" },
+		{ 64, { 0xf6, 0x03, 0x01 }, 3, "test byte [rbx], 1 (F6 /0)" },
+		{ 64, { 0xf7, 0x23 }, 2, "mul (F7 /4)" },
+		{ 64, { 0xfe, 0x13 }, 2, "FE /2" },
+		{ 64, { 0xff, 0x13 }, 2, "call [rbx] (FF /2)" },
+		{ 64, { 0xff, 0x33 }, 2, "push [rbx] (FF /6)" },
+		{ 64, { 0xa6 }, 1, "cmpsb" },
+		{ 64, { 0xac }, 1, "lodsb" },
+		{ 64, { 0xae }, 1, "scasb" },
+		{ 64, { 0xc5, 0xf9, 0x7f, 0x03 }, 4, "VEX vmovdqa" },
+		{ 64, { 0x62, 0xf1, 0x7d, 0x48, 0x7f, 0x03 }, 6, "EVEX" },
+		{ 64, { 0x0f, 0x11, 0x03 }, 3, "movups store" },
+		{ 64, { 0x8c, 0x1b }, 2, "mov [rbx], ds" },
+		{ 64, { 0x0f, 0x90, 0x03 }, 3, "seto [rbx]" },
+		{ 64, { 0x48 }, 1, "REX alone" },
+		{ 64, { 0xf0 }, 1, "LOCK alone" },
+		{ 64, { 0x0f }, 1, "0F alone" },
+		{ 32, { 0x40, 0x89, 0x0b }, 3, "40 is INC EAX in 32-bit code" },
+		{ 32, { 0x48, 0x89, 0x0b }, 3, "48 is DEC EAX in 32-bit code" },
+		{ 16, { 0x0f, 0xc7, 0xc8 }, 3, "0F C7 mod 3 in 16-bit code" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		expect_unhandled(cases[i].bits, cases[i].b, cases[i].n, cases[i].what);
+}
+
+Test(emul, unhandled_code_size)
+{
+	static const uint8_t mov[] = { 0x89, 0x0b };
+	static const int bad[] = { 0, 8, 15, 17, 33, 63, 65, 128, -64 };
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		expect_unhandled(bad[i], mov, sizeof mov, "bad code_bits");
+}
+
+/* Valid instructions of many shapes: every shorter length is refused
+ * (without reading past it), the full one and any longer buffer work. */
+Test(emul, truncated_and_padded)
+{
+	static const struct { int bits; uint8_t b[16]; unsigned n; } cases[] = {
+		{ 64, { 0x89, 0x0b }, 2 },
+		{ 64, { 0xf0, 0x48, 0x0f, 0xb1, 0x0b }, 5 },
+		{ 64, { 0x48, 0xc7, 0x83, 0x00, 0x01, 0x00, 0x00, 0x78, 0x56, 0x34, 0x12 }, 11 },
+		{ 64, { 0x66, 0x81, 0x43, 0x10, 0x34, 0x12 }, 6 },
+		{ 64, { 0x83, 0x4c, 0x8b, 0x08, 0x7f }, 5 },
+		{ 64, { 0x48, 0x0f, 0xc7, 0x0c, 0x25, 0, 0, 0, 0 }, 9 },   /* disp32 patched */
+		{ 64, { 0x48, 0xa3, 0, 0, 0, 0, 0, 0, 0, 0 }, 10 },        /* moffs64 patched */
+		{ 64, { 0x67, 0xa2, 0, 0, 0, 0 }, 6 },                     /* moffs32 patched */
+		{ 64, { 0x0f, 0xba, 0x6b, 0x08, 0x21 }, 5 },
+		{ 64, { 0xf3, 0x48, 0xab }, 3 },
+		{ 32, { 0x66, 0xc7, 0x05, 0, 0, 0, 0, 0x34, 0x12 }, 9 },  /* disp32 patched */
+		{ 16, { 0x67, 0x66, 0x89, 0x4b, 0x08 }, 5 },
+		{ 16, { 0xc7, 0x47, 0x10, 0x34, 0x12 }, 5 },
+	};
+
+	fill_random();
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint8_t b[32];
+		unsigned n = cases[i].n;
+
+		memset(b, 0xcc, sizeof b);
+		memcpy(b, cases[i].b, n);
+		/* absolute addresses into the middle page */
+		if (i == 5)
+			put32(b + 5, (uint32_t)(membase + 0x1100));
+		if (i == 6)
+			put64(b + 2, membase + 0x1108);
+		if (i == 7)
+			put32(b + 2, (uint32_t)(membase + 0x1101));
+		if (i == 10)
+			put32(b + 3, (uint32_t)(membase + 0x1102));
+		for (unsigned k = 0; k < n; k++)
+			expect_unhandled(cases[i].bits, b, k, "truncated");
+		for (unsigned extra = 0; extra <= 16; extra += 4) {
+			struct svt_emu_regs r;
+			struct svt_emu_result res;
+			int rc;
+
+			regs_plain(&r, cases[i].bits);
+			r.gpr[RBX] = cases[i].bits == 16 ? 0x1000 : membase + 0x1000;
+			r.seg_base[SVT_EMU_DS] = r.seg_base[SVT_EMU_ES] =
+				cases[i].bits == 16 ? membase : 0;
+			r.gpr[RDI] = cases[i].bits == 16 ? 0x1000 : membase + 0x1000;
+			r.gpr[RCX] = 3;
+			r.gpr[RDX] = peek(membase + 0x1108, 8);     /* cmpxchg16b */
+			tm_reset();
+			rc = emu(&r, cases[i].bits, b, n + extra, &res);
+			cr_assert_eq(rc, SVT_EMU_OK, "case %zu [%s] +%u: %d", i, hex(b, n), extra, rc);
+			cr_assert_eq(res.len, n, "case %zu: length %u", i, res.len);
+			cr_assert_eq(r.rip, (cases[i].bits == 16 ? 0x1000 : 0x401000) + n);
+		}
+	}
+}
+
+/* 15 bytes is the limit; the 16th byte makes it #GP, which we refuse. */
+Test(emul, instruction_length_limit)
+{
+	uint8_t b[24];
+	struct svt_emu_regs r;
+	struct svt_emu_result res;
+
+	for (unsigned npfx = 0; npfx <= 16; npfx++) {
+		int rc;
+
+		memset(b, 0x3e, sizeof b);
+		b[npfx] = 0x89;
+		b[npfx + 1] = 0x0b;
+		regs_plain(&r, 64);
+		tm_reset();
+		if (npfx + 2 > 15) {
+			expect_unhandled(64, b, npfx + 2, "over 15 bytes");
+			expect_unhandled(64, b, sizeof b, "over 15 bytes, long buffer");
+			continue;
+		}
+		rc = emu(&r, 64, b, sizeof b, &res);
+		cr_assert_eq(rc, SVT_EMU_OK, "%u prefixes", npfx);
+		cr_assert_eq(res.len, npfx + 2);
+	}
+	memset(b, 0x66, sizeof b);
+	expect_unhandled(64, b, sizeof b, "prefixes only");
+}
+
+/* A write the caller cannot do as one aligned cmpxchg: SPLIT, untouched. */
+static void expect_split(int bits, const uint8_t *insn, unsigned len,
+			 const struct svt_emu_regs *in, uint64_t la, unsigned size,
+			 const char *what)
+{
+	struct svt_emu_regs r = *in;
+	struct svt_emu_result res;
+	int rc;
+
+	memcpy(init_mem, mem, MEMSZ);
+	tm_reset();
+	rc = emu(&r, bits, insn, len, &res);
+	cr_assert_eq(rc, SVT_EMU_SPLIT, "%s [%s]: returned %d", what, hex(insn, len), rc);
+	cr_assert_eq(tm.reads + tm.cmpxchgs, 0, "%s: callbacks called", what);
+	assert_regs_equal(&r, in, what);
+	cr_assert_eq(memcmp(init_mem, mem, MEMSZ), 0, "%s: memory changed", what);
+	cr_assert_eq(res.len, len, "%s: len", what);
+	cr_assert_eq(res.dst_la, la, "%s: dst_la %#llx", what, (unsigned long long)res.dst_la);
+	cr_assert_eq(res.dst_size, size, "%s: dst_size", what);
+	cr_assert(!res.complete);
+}
+
+Test(emul, split_misaligned_or_crossing)
+{
+	struct svt_emu_regs r;
+
+	fill_random();
+	for (size_t z = 1; z < 4; z++) {
+		unsigned size = sizes[z];
+
+		for (unsigned mis = 1; mis < size; mis++) {
+			struct enc mov = { .n = 0 }, add = { .n = 0 }, bts = { .n = 0 };
+			struct enc stos = { .n = 0 }, xchg = { .n = 0 };
+			uint64_t la = membase + 0x1000 + 0x100 + mis;
+
+			esize(&mov, size, 0); e8(&mov, 0x89); e8(&mov, 0x0b);
+			e8(&add, 0xf0); esize(&add, size, 0); e8(&add, 0x83); e8(&add, 0x03); e8(&add, 1);
+			esize(&xchg, size, 0); e8(&xchg, 0x87); e8(&xchg, 0x0b);
+			esize(&stos, size, 0); e8(&stos, 0xab);
+			esize(&bts, size, 0); e8(&bts, 0x0f); e8(&bts, 0xab); e8(&bts, 0x0b);
+			regs_plain(&r, 64);
+			r.gpr[RBX] = la;
+			r.gpr[RDI] = la;
+			r.gpr[RCX] = size * 8 * 3 + 1;     /* bts: three words up */
+			expect_split(64, mov.b, mov.n, &r, la, size, "mov");
+			expect_split(64, add.b, add.n, &r, la, size, "lock add");
+			expect_split(64, xchg.b, xchg.n, &r, la, size, "xchg");
+			expect_split(64, stos.b, stos.n, &r, la, size, "stos");
+			expect_split(64, bts.b, bts.n, &r, la + 3 * size, size, "bts");
+			/* crossing the page: misaligned by construction */
+			r.gpr[RBX] = membase + 0x2000 - size + mis;
+			expect_split(64, mov.b, mov.n, &r, r.gpr[RBX], size, "mov across pages");
+		}
+	}
+	/* cmpxchg8b at 4 mod 8, cmpxchg16b at 8 mod 16 (#GP on the CPU) */
+	{
+		static const uint8_t c8[] = { 0xf0, 0x0f, 0xc7, 0x0b };
+		static const uint8_t c16[] = { 0xf0, 0x48, 0x0f, 0xc7, 0x0b };
+
+		regs_plain(&r, 64);
+		r.gpr[RBX] = membase + 0x1004;
+		expect_split(64, c8, sizeof c8, &r, r.gpr[RBX], 8, "cmpxchg8b");
+		r.gpr[RBX] = membase + 0x1008;
+		expect_split(64, c16, sizeof c16, &r, r.gpr[RBX], 16, "cmpxchg16b");
+		r.gpr[RBX] = membase + 0x1ff8;
+		expect_split(64, c16, sizeof c16, &r, r.gpr[RBX], 16, "cmpxchg16b across pages");
+	}
+	/* REP STOS whose first store is misaligned */
+	{
+		static const uint8_t rep_stosd[] = { 0xf3, 0xab };
+
+		regs_plain(&r, 64);
+		r.gpr[RDI] = membase + 0x1002;
+		r.gpr[RCX] = 10;
+		expect_split(64, rep_stosd, sizeof rep_stosd, &r, r.gpr[RDI], 4, "rep stosd");
+	}
+	/* aligned up to the end of a page is fine */
+	{
+		static const uint8_t mov64[] = { 0x48, 0x89, 0x0b };
+		struct svt_emu_result res;
+
+		regs_plain(&r, 64);
+		r.gpr[RBX] = membase + 0x1ff8;
+		tm_reset();
+		cr_assert_eq(emu(&r, 64, mov64, sizeof mov64, &res), SVT_EMU_OK);
+		cr_assert_eq(peek(membase + 0x1ff8, 8), r.gpr[RCX]);
+	}
+}
+
+/* The instructions the FAULT/RETRY tests run: one of each kind. */
+static const struct { uint8_t b[8]; unsigned n; unsigned size; const char *what; } kinds[] = {
+	{ { 0x48, 0x89, 0x0b }, 3, 8, "mov" },
+	{ { 0xc7, 0x03, 0x78, 0x56, 0x34, 0x12 }, 6, 4, "mov imm" },
+	{ { 0x86, 0x0b }, 2, 1, "xchg" },
+	{ { 0xf0, 0x0f, 0xb1, 0x0b }, 4, 4, "lock cmpxchg" },
+	{ { 0xf0, 0x0f, 0xc7, 0x0b }, 4, 8, "lock cmpxchg8b" },
+	{ { 0xf0, 0x48, 0x0f, 0xc7, 0x0b }, 5, 16, "lock cmpxchg16b" },
+	{ { 0xf0, 0x66, 0x01, 0x0b }, 4, 2, "lock add" },
+	{ { 0xf0, 0x48, 0x83, 0x23, 0xfe }, 5, 8, "lock and imm8" },
+	{ { 0xf0, 0x0f, 0xc1, 0x0b }, 4, 4, "lock xadd" },
+	{ { 0xf0, 0xfe, 0x03 }, 3, 1, "lock inc" },
+	{ { 0xf0, 0x48, 0x0f, 0xab, 0x0b }, 5, 8, "lock bts" },
+	{ { 0xf0, 0x0f, 0xba, 0x33, 0x05 }, 5, 4, "lock btr imm" },
+	{ { 0x48, 0xab }, 2, 8, "stosq" },
+	{ { 0xa5 }, 1, 4, "movsd" },
+};
+
+static void kind_regs(struct svt_emu_regs *r, unsigned k)
+{
+	regs_plain(r, 64);
+	r->gpr[RBX] = membase + 0x1100;
+	r->gpr[RDI] = membase + 0x1100;
+	r->gpr[RSI] = membase + 0x2200;
+	r->gpr[RCX] = 0x41;     /* bts: bit 1 of the second qword */
+	r->gpr[RAX] = peek(membase + 0x1100, 8);   /* cmpxchg: equal */
+	r->gpr[RDX] = peek(membase + 0x1108, 8);
+	if (k == 4)
+		r->gpr[RDX] = peek(membase + 0x1104, 4);
+	r->rflags = 2 | SVT_EMU_AF | SVT_EMU_CF;
+}
+
+static uint64_t kind_la(unsigned k)
+{
+	return membase + 0x1100 + (k == 10 ? 8 : 0);
+}
+
+Test(emul, kinds_succeed)
+{
+	fill_random();
+	for (unsigned k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+		struct svt_emu_regs r;
+		struct svt_emu_result res;
+		int rc;
+
+		kind_regs(&r, k);
+		tm_reset();
+		rc = emu(&r, 64, kinds[k].b, kinds[k].n, &res);
+		cr_assert_eq(rc, SVT_EMU_OK, "%s: %d", kinds[k].what, rc);
+		cr_assert_eq(res.dst_la, kind_la(k), "%s: dst_la", kinds[k].what);
+		cr_assert_eq(res.dst_size, kinds[k].size, "%s: dst_size", kinds[k].what);
+		cr_assert_eq(tm.cmpxchgs, 1, "%s: one cmpxchg", kinds[k].what);
+		cr_assert_eq(tm.dest_reads, 1, "%s: one destination read", kinds[k].what);
+		cr_assert_eq(tm.reads, 1u + (k == 13), "%s: reads", kinds[k].what);
+		cr_assert_eq(tm.contract, 0);
+	}
+}
+
+/* A fault on the destination read, on the write, or on the MOVS source:
+ * FAULT, nothing changed. */
+Test(emul, fault_leaves_state_unchanged)
+{
+	static const unsigned where[] = { K_DEST, K_WRITE, K_READ };
+
+	fill_random();
+	for (unsigned k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+		for (unsigned w = 0; w < 3; w++) {
+			struct svt_emu_regs r, before;
+			struct svt_emu_result res;
+			int rc;
+
+			if (where[w] == K_READ && k != 13)
+				continue;
+			kind_regs(&r, k);
+			before = r;
+			memcpy(init_mem, mem, MEMSZ);
+			tm_reset();
+			tm.fault_kinds = where[w];
+			tm.fault_lo = where[w] == K_READ ? membase + 0x2200 : kind_la(k);
+			tm.fault_hi = tm.fault_lo + 1;
+			rc = emu(&r, 64, kinds[k].b, kinds[k].n, &res);
+			cr_assert_eq(rc, SVT_EMU_FAULT, "%s/%u: %d", kinds[k].what, w, rc);
+			assert_regs_equal(&r, &before, kinds[k].what);
+			cr_assert_eq(memcmp(init_mem, mem, MEMSZ), 0, "%s: memory", kinds[k].what);
+			cr_assert_eq(tm.cmpxchgs, where[w] == K_WRITE, "%s: cmpxchgs", kinds[k].what);
+			cr_assert(!res.complete);
+			cr_assert_eq(res.len, kinds[k].n);
+		}
+	}
+}
+
+/* Memory changed between the read and the cmpxchg (another vCPU): RETRY,
+ * the other writer's value stays, nothing else changed. */
+Test(emul, retry_leaves_state_unchanged)
+{
+	fill_random();
+	for (unsigned k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+		for (unsigned how = 0; how < 2; how++) {
+			struct svt_emu_regs r, before;
+			struct svt_emu_result res;
+			uint64_t la = kind_la(k);
+			int rc;
+
+			kind_regs(&r, k);
+			before = r;
+			tm_reset();
+			if (how == 0)
+				tm.race = true;
+			else
+				tm.retry_at = 1;
+			memcpy(init_mem, mem, MEMSZ);
+			if (how == 0)
+				init_mem[la - membase] ^= 0x5a;  /* what the race writes */
+			rc = emu(&r, 64, kinds[k].b, kinds[k].n, &res);
+			cr_assert_eq(rc, SVT_EMU_RETRY, "%s: %d", kinds[k].what, rc);
+			assert_regs_equal(&r, &before, kinds[k].what);
+			cr_assert_eq(memcmp(init_mem, mem, MEMSZ), 0, "%s: memory", kinds[k].what);
+			cr_assert(!res.complete);
+		}
+	}
+}
+
+/* Other callback codes pass through unchanged, with nothing changed. */
+static int read_env_error(void *ctx, uint64_t la, void *buf, unsigned len, unsigned flags)
+{
+	(void)ctx; (void)la; (void)buf; (void)len; (void)flags;
+	return -7;
+}
+
+Test(emul, callback_error_passes_through)
+{
+	static const uint8_t mov[] = { 0x89, 0x0b };
+	const struct svt_emu_mem bad = { &tm, read_env_error, t_cmpxchg };
+	struct svt_emu_regs r, before;
+	struct svt_emu_result res;
+
+	regs_plain(&r, 64);
+	before = r;
+	cr_assert_eq(svt_emulate(&r, 64, mov, sizeof mov, &bad, &res), -7);
+	assert_regs_equal(&r, &before, "env error");
+}
+
+/* CMPXCHG whose comparison fails writes the old value back (one cmpxchg
+ * of old with old) and loads the accumulator. */
+Test(emul, cmpxchg_failure_writes_back)
+{
+	static const uint8_t c32[] = { 0xf0, 0x0f, 0xb1, 0x0b };
+	static const uint8_t c8b[] = { 0xf0, 0x0f, 0xc7, 0x0b };
+	static const uint8_t c16b[] = { 0xf0, 0x48, 0x0f, 0xc7, 0x0b };
+	struct svt_emu_regs r;
+	struct svt_emu_result res;
+	uint64_t la = membase + 0x1100;
+
+	poke(la, 0x1111111122222222ull, 8);
+	poke(la + 8, 0x3333333344444444ull, 8);
+
+	regs_plain(&r, 64);
+	r.gpr[RBX] = la;
+	r.gpr[RAX] = 0xffffffff00000000ull;
+	r.rflags = 2 | SVT_EMU_ZF;
+	tm_reset();
+	cr_assert_eq(emu(&r, 64, c32, sizeof c32, &res), SVT_EMU_OK);
+	cr_assert_eq(tm.cmpxchgs, 1);
+	cr_assert_eq(tm.last_len, 4);
+	cr_assert_eq(memcmp(tm.last_expect, tm.last_val, 4), 0);
+	cr_assert_eq(peek(la, 8), 0x1111111122222222ull);
+	cr_assert_eq(r.gpr[RAX], 0x22222222, "EAX loaded, zero-extended");
+	cr_assert_eq(r.rflags & SVT_EMU_ZF, 0);
+	cr_assert_eq(res.old[0], 0x22222222);
+	cr_assert_eq(res.new[0], 0x22222222);
+
+	regs_plain(&r, 64);
+	r.gpr[RBX] = la;
+	r.gpr[RAX] = 0x22222222;
+	r.gpr[RDX] = 0x11111110;
+	tm_reset();
+	cr_assert_eq(emu(&r, 64, c8b, sizeof c8b, &res), SVT_EMU_OK);
+	cr_assert_eq(tm.last_len, 8);
+	cr_assert_eq(memcmp(tm.last_expect, tm.last_val, 8), 0);
+	cr_assert_eq(r.gpr[RAX], 0x22222222);
+	cr_assert_eq(r.gpr[RDX], 0x11111111);
+	cr_assert_eq(r.rflags & SVT_EMU_ZF, 0);
+
+	regs_plain(&r, 64);
+	r.gpr[RBX] = la;
+	r.gpr[RAX] = 0x1111111122222222ull;
+	r.gpr[RDX] = 0;
+	r.rflags = 2 | SVT_EMU_ZF | SVT_EMU_CF | SVT_EMU_SF;
+	tm_reset();
+	cr_assert_eq(emu(&r, 64, c16b, sizeof c16b, &res), SVT_EMU_OK);
+	cr_assert_eq(tm.last_len, 16);
+	cr_assert_eq(memcmp(tm.last_expect, tm.last_val, 16), 0);
+	cr_assert_eq(r.gpr[RDX], 0x3333333344444444ull);
+	cr_assert_eq(r.rflags, 2 | SVT_EMU_CF | SVT_EMU_SF, "only ZF changes");
+	cr_assert_eq(res.old[1], 0x3333333344444444ull);
+	cr_assert_eq(res.new[1], 0x3333333344444444ull);
+	cr_assert_eq(res.opsize, 16);
+	cr_assert_eq(res.op, SVT_EMU_OP_CMPXCHG16B);
+}
+
+/* Undefined flags are left unchanged (emul.h): AF after AND/OR/XOR, all
+ * but CF after BTS/BTR/BTC. */
+Test(emul, undefined_flags_unchanged)
+{
+	static const uint8_t and[] = { 0x21, 0x0b };
+	static const uint8_t bts[] = { 0x0f, 0xab, 0x0b };
+	struct svt_emu_regs r;
+	struct svt_emu_result res;
+	uint64_t others = SVT_EMU_PF | SVT_EMU_AF | SVT_EMU_ZF | SVT_EMU_SF | SVT_EMU_OF;
+
+	for (unsigned af = 0; af < 2; af++) {
+		regs_plain(&r, 64);
+		r.rflags = 2 | (af ? SVT_EMU_AF : 0);
+		tm_reset();
+		cr_assert_eq(emu(&r, 64, and, sizeof and, &res), SVT_EMU_OK);
+		cr_assert_eq(r.rflags & SVT_EMU_AF, af ? SVT_EMU_AF : 0);
+	}
+	for (unsigned set = 0; set < 2; set++) {
+		regs_plain(&r, 64);
+		r.gpr[RCX] = 3;
+		poke(r.gpr[RBX], 0, 4);
+		r.rflags = 2 | (set ? others : 0);
+		tm_reset();
+		cr_assert_eq(emu(&r, 64, bts, sizeof bts, &res), SVT_EMU_OK);
+		cr_assert_eq(r.rflags, 2 | (set ? others : 0), "CF=0, the rest unchanged");
+		cr_assert_eq(peek(membase + 0x1000 + 0x40 * RBX, 4), 8);
+	}
+}
+
+/* ---- REP: page bounds, restarts, faults midway -------------------------------- */
+
+Test(emul, rep_stops_at_page_end)
+{
+	static const uint8_t rep_stosq[] = { 0xf3, 0x48, 0xab };
+	struct svt_emu_regs r;
+	struct svt_emu_result res;
+
+	fill_random();
+	regs_plain(&r, 64);
+	r.gpr[RDI] = membase + 0x1f00;
+	r.gpr[RCX] = 100;
+	r.gpr[RAX] = 0x0123456789abcdefull;
+	tm_reset();
+	cr_assert_eq(emu(&r, 64, rep_stosq, sizeof rep_stosq, &res), SVT_EMU_OK);
+	cr_assert_eq(res.reps, 32);
+	cr_assert(!res.complete);
+	cr_assert(res.rep);
+	cr_assert_eq(r.rip, 0x401000, "RIP stays: the guest re-executes");
+	cr_assert_eq(r.gpr[RCX], 68);
+	cr_assert_eq(r.gpr[RDI], membase + 0x2000);
+	cr_assert_eq(tm.cmpxchgs, 32);
+	cr_assert_eq(peek(membase + 0x1ff8, 8), 0x0123456789abcdefull);
+	cr_assert_neq(peek(membase + 0x2000, 8), 0x0123456789abcdefull);
+	cr_assert_eq(res.dst_la, membase + 0x1ff8, "the last iteration");
+
+	tm_reset();
+	cr_assert_eq(emu(&r, 64, rep_stosq, sizeof rep_stosq, &res), SVT_EMU_OK);
+	cr_assert_eq(res.reps, 68);
+	cr_assert(res.complete);
+	cr_assert_eq(r.rip, 0x401003);
+	cr_assert_eq(r.gpr[RCX], 0);
+	cr_assert_eq(r.gpr[RDI], membase + 0x2000 + 68 * 8);
+
+	/* downwards */
+	regs_plain(&r, 64);
+	r.rflags |= SVT_EMU_DF;
+	r.gpr[RDI] = membase + 0x1010;
+	r.gpr[RCX] = 10;
+	tm_reset();
+	cr_assert_eq(emu(&r, 64, rep_stosq, sizeof rep_stosq, &res), SVT_EMU_OK);
+	cr_assert_eq(res.reps, 3);
+	cr_assert_eq(r.gpr[RDI], membase + 0x0ff8);
+	cr_assert_eq(r.gpr[RCX], 7);
+	cr_assert_eq(r.rip, 0x401000);
+}
+
+/* The MOVS source may cross pages: only the destination bounds a call. */
+Test(emul, rep_movs_source_crosses)
+{
+	static const uint8_t rep_movsb[] = { 0xf3, 0xa4 };
+	struct svt_emu_regs r;
+	struct svt_emu_result res;
+
+	fill_random();
+	regs_plain(&r, 64);
+	r.gpr[RSI] = membase + 0x0ff0;
+	r.gpr[RDI] = membase + 0x1100;
+	r.gpr[RCX] = 0x40;
+	tm_reset();
+	cr_assert_eq(emu(&r, 64, rep_movsb, sizeof rep_movsb, &res), SVT_EMU_OK);
+	cr_assert(res.complete);
+	cr_assert_eq(res.reps, 0x40);
+	cr_assert_eq(memcmp(mem + 0x1100, mem + 0x0ff0, 0x40), 0);
+	cr_assert_eq(res.src_la, membase + 0x0ff0 + 0x3f);
+}
+
+Test(emul, rep_count_zero)
+{
+	static const uint8_t insns[][3] = {
+		{ 0xf3, 0xaa }, { 0xf3, 0x48, 0xa5 }, { 0xf2, 0xab }, { 0x67, 0xf3, 0xaa },
+	};
+	static const unsigned lens[] = { 2, 3, 2, 3 };
+
+	for (unsigned i = 0; i < 4; i++) {
+		struct svt_emu_regs r, before;
+		struct svt_emu_result res;
+
+		regs_plain(&r, 64);
+		/* addr32: only ECX counts, and it is not written */
+		r.gpr[RCX] = i == 3 ? 0xffffffff00000000ull : 0;
+		r.gpr[RDI] = membase + 0x1003;          /* misaligned: never looked at */
+		before = r;
+		before.rip += lens[i];
+		tm_reset();
+		cr_assert_eq(emu(&r, 64, insns[i], lens[i], &res), SVT_EMU_OK);
+		cr_assert_eq(tm.reads + tm.cmpxchgs, 0);
+		cr_assert(res.complete);
+		cr_assert(res.rep);
+		cr_assert_eq(res.reps, 0);
+		assert_regs_equal(&r, &before, "rep with count 0");
+	}
+	{       /* with 64-bit addresses, 2^64 - 2^32 is no zero count */
+		struct svt_emu_regs r;
+		struct svt_emu_result res;
+
+		regs_plain(&r, 64);
+		r.gpr[RCX] = 0xffffffff00000000ull;
+		r.gpr[RDI] = membase + 0x1000;
+		tm_reset();
+		cr_assert_eq(emu(&r, 64, insns[0], lens[0], &res), SVT_EMU_OK);
+		cr_assert_eq(res.reps, 0x1000);
+		cr_assert(!res.complete);
+		cr_assert_eq(r.gpr[RCX], 0xffffffff00000000ull - 0x1000);
+	}
+}
+
+/* A fault or a retry midway: the iterations before it stay done. */
+Test(emul, rep_fault_midway)
+{
+	static const uint8_t rep_stosb[] = { 0xf3, 0xaa };
+	static const uint8_t rep_movsw[] = { 0xf3, 0x66, 0xa5 };
+
+	for (unsigned how = 0; how < 4; how++) {
+		struct svt_emu_regs r;
+		struct svt_emu_result res;
+		bool movs = how == 3;
+		int rc;
+
+		memset(mem, 0, MEMSZ);
+		regs_plain(&r, 64);
+		r.gpr[RDI] = membase + 0x1100;
+		r.gpr[RSI] = membase + 0x2100;
+		r.gpr[RCX] = 10;
+		r.gpr[RAX] = 0x77;
+		tm_reset();
+		switch (how) {
+		case 0: tm.fault_kinds = K_DEST; tm.fault_lo = membase + 0x1105; break;
+		case 1: tm.fault_kinds = K_WRITE; tm.fault_lo = membase + 0x1105; break;
+		case 2: tm.retry_at = 6; break;
+		case 3: tm.fault_kinds = K_READ; tm.fault_lo = membase + 0x210a; break;
+		}
+		tm.fault_hi = tm.fault_lo + 1;
+		rc = movs ? emu(&r, 64, rep_movsw, sizeof rep_movsw, &res)
+			  : emu(&r, 64, rep_stosb, sizeof rep_stosb, &res);
+		cr_assert_eq(rc, how == 2 ? SVT_EMU_RETRY : SVT_EMU_FAULT, "case %u: %d", how, rc);
+		cr_assert_eq(res.reps, 5, "case %u: reps %llu", how, (unsigned long long)res.reps);
+		cr_assert_eq(r.gpr[RCX], 5);
+		cr_assert_eq(r.gpr[RDI], membase + 0x1100 + 5 * (movs ? 2 : 1));
+		cr_assert_eq(r.gpr[RSI], membase + 0x2100 + (movs ? 10 : 0));
+		cr_assert_eq(r.rip, 0x401000);
+		cr_assert(!res.complete);
+		if (!movs) {
+			cr_assert_eq(peek(membase + 0x1100, 8), 0x7777777777ull);
+		}
+	}
+}
+
+/* ---- 16-bit code details ---------------------------------------------------------- */
+
+/* DI wraps at 16 bits: the next store is in another page, so the call
+ * stops; upper register bits are kept. */
+Test(emul, rep_16bit_di_wraps)
+{
+	static const uint8_t rep_stosb[] = { 0xf3, 0xaa };
+	struct svt_emu_regs r;
+	struct svt_emu_result res;
+
+	regs_plain(&r, 16);
+	r.rip = 0x100;
+	r.seg_base[SVT_EMU_ES] = membase + 0x1000 - 0xffff;
+	r.gpr[RDI] = 0xdeadbeef0000ffffull;
+	r.gpr[RCX] = 0xcafe000000010003ull;
+	r.gpr[RAX] = 0x99;
+	tm_reset();
+	cr_assert_eq(emu(&r, 16, rep_stosb, sizeof rep_stosb, &res), SVT_EMU_OK);
+	cr_assert_eq(res.reps, 1);
+	cr_assert_eq(mem[0x1000], 0x99);
+	cr_assert_eq(r.gpr[RDI], 0xdeadbeef00000000ull);
+	cr_assert_eq(r.gpr[RCX], 0xcafe000000010002ull);
+	cr_assert_eq(r.rip, 0x100);
+	cr_assert_eq(res.addrsize, 2);
+	cr_assert_eq(res.dst_la, membase + 0x1000);
+}
+
+/* IP and EIP wrap at the code size. */
+Test(emul, rip_wraps_at_code_size)
+{
+	static const uint8_t mov16[] = { 0x89, 0x07 };           /* mov [bx], ax */
+	static const uint8_t mov32[] = { 0x66, 0x89, 0x03 };     /* mov [ebx], ax */
+	struct svt_emu_regs r;
+	struct svt_emu_result res;
+
+	regs_plain(&r, 16);
+	r.rip = 0xffff;
+	r.gpr[RBX] = 0x1000;
+	r.seg_base[SVT_EMU_DS] = membase;
+	tm_reset();
+	cr_assert_eq(emu(&r, 16, mov16, sizeof mov16, &res), SVT_EMU_OK);
+	cr_assert_eq(r.rip, 1);
+	cr_assert_eq(res.dst_la, membase + 0x1000);
+	cr_assert_eq(res.opsize, 2);
+
+	regs_plain(&r, 32);
+	r.rip = 0xfffffffe;
+	tm_reset();
+	cr_assert_eq(emu(&r, 32, mov32, sizeof mov32, &res), SVT_EMU_OK);
+	cr_assert_eq(r.rip, 1);
+
+	regs_plain(&r, 64);
+	r.rip = 0xfffffffe;
+	tm_reset();
+	cr_assert_eq(emu(&r, 64, mov32, sizeof mov32, &res), SVT_EMU_OK);
+	cr_assert_eq(r.rip, 0x100000001ull);
+}
+
+/* Bases the native runs cannot use: CS (writes through CS fault on the
+ * CPU, the emulator leaves segment types to the caller) and FS in 32-bit
+ * code; and in 64-bit code, ES/CS/SS/DS bases ignored, FS/GS not. */
+Test(emul, segment_bases)
+{
+	static const struct { int bits; uint8_t pfx; int seg; } cases[] = {
+		{ 32, 0x2e, SVT_EMU_CS }, { 32, 0x64, SVT_EMU_FS }, { 32, 0x65, SVT_EMU_GS },
+		{ 32, 0x26, SVT_EMU_ES }, { 32, 0x36, SVT_EMU_SS }, { 32, 0x3e, SVT_EMU_DS },
+		{ 16, 0x2e, SVT_EMU_CS }, { 16, 0x64, SVT_EMU_FS },
+		{ 64, 0x26, -1 }, { 64, 0x2e, -1 }, { 64, 0x36, -1 }, { 64, 0x3e, -1 },
+		{ 64, 0x64, SVT_EMU_FS }, { 64, 0x65, SVT_EMU_GS },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint8_t b[3] = { cases[i].pfx, 0x89, cases[i].bits == 16 ? 0x0f : 0x0b };
+		struct svt_emu_regs r;
+		struct svt_emu_result res;
+		uint64_t base = cases[i].seg < 0 ? 0 : 0x100 * (uint64_t)(i + 1);
+
+		regs_plain(&r, cases[i].bits);
+		for (unsigned s = 0; s < 6; s++)
+			r.seg_base[s] = 0x7000 + 0x100 * s;   /* wrong ones */
+		if (cases[i].seg >= 0)
+			r.seg_base[cases[i].seg] = base;
+		r.gpr[RBX] = membase + 0x1000 - base;
+		if (cases[i].bits == 16) {
+			r.seg_base[cases[i].seg] = membase + 0x1000 - 0x400;
+			r.gpr[RBX] = 0x400;
+		}
+		tm_reset();
+		cr_assert_eq(emu(&r, cases[i].bits, b, sizeof b, &res), SVT_EMU_OK, "case %zu", i);
+		cr_assert_eq(res.dst_la, membase + 0x1000, "case %zu: %#llx", i,
+			     (unsigned long long)res.dst_la);
+	}
+}
+
+/* ---- the result record --------------------------------------------------------------- */
+
+Test(emul, result_record)
+{
+	struct svt_emu_regs r;
+	struct svt_emu_result res;
+
+	{       /* lock cmpxchg [rbx+8], rcx: success */
+		static const uint8_t b[] = { 0xf0, 0x48, 0x0f, 0xb1, 0x4b, 0x08 };
+
+		regs_plain(&r, 64);
+		poke(r.gpr[RBX] + 8, 0x1122334455667788ull, 8);
+		r.gpr[RAX] = 0x1122334455667788ull;
+		r.gpr[RCX] = 0x99;
+		tm_reset();
+		cr_assert_eq(emu(&r, 64, b, sizeof b, &res), SVT_EMU_OK);
+		cr_assert_eq(res.len, 6);
+		cr_assert_eq(res.op, SVT_EMU_OP_CMPXCHG);
+		cr_assert_str_eq(svt_emu_op_name(res.op), "cmpxchg");
+		cr_assert_eq(res.opsize, 8);
+		cr_assert_eq(res.addrsize, 8);
+		cr_assert_eq(res.dst_la, membase + 0x1000 + 0x40 * RBX + 8);
+		cr_assert_eq(res.dst_size, 8);
+		cr_assert(res.locked);
+		cr_assert(!res.rep);
+		cr_assert(res.complete);
+		cr_assert_eq(res.old[0], 0x1122334455667788ull);
+		cr_assert_eq(res.new[0], 0x99);
+		cr_assert_eq(res.old[1], 0);
+		cr_assert_eq(res.reps, 0);
+		cr_assert(r.rflags & SVT_EMU_ZF);
+	}
+	{       /* xchg: locked without a prefix; 67: address size 4 */
+		static const uint8_t b[] = { 0x67, 0x87, 0x0b };
+
+		regs_plain(&r, 64);
+		r.gpr[RBX] |= 0xabcd00000000ull;
+		tm_reset();
+		cr_assert_eq(emu(&r, 64, b, sizeof b, &res), SVT_EMU_OK);
+		cr_assert(res.locked);
+		cr_assert_eq(res.op, SVT_EMU_OP_XCHG);
+		cr_assert_eq(res.addrsize, 4);
+		cr_assert_eq(res.opsize, 4);
+		cr_assert_eq(res.dst_la, membase + 0x1000 + 0x40 * RBX);
+	}
+	{       /* rep movsw in 32-bit code */
+		static const uint8_t b[] = { 0xf3, 0x66, 0xa5 };
+
+		regs_plain(&r, 32);
+		r.gpr[RCX] = 4;
+		poke(r.gpr[RSI], 0xbbbbaaaa, 4);
+		tm_reset();
+		cr_assert_eq(emu(&r, 32, b, sizeof b, &res), SVT_EMU_OK);
+		cr_assert_eq(res.op, SVT_EMU_OP_MOVS);
+		cr_assert(res.rep);
+		cr_assert(!res.locked);
+		cr_assert_eq(res.reps, 4);
+		cr_assert_eq(res.opsize, 2);
+		cr_assert_eq(res.addrsize, 4);
+		cr_assert_eq(res.dst_size, 2);
+		cr_assert_eq(res.src_la, membase + 0x1000 + 0x40 * RSI + 6);
+		cr_assert_eq(res.dst_la, membase + 0x1000 + 0x40 * RDI + 6);
+		cr_assert_eq(peek(membase + 0x1000 + 0x40 * RDI, 4), 0xbbbbaaaa);
+	}
+	{       /* plain stos: reps 1 */
+		static const uint8_t b[] = { 0xaa };
+
+		regs_plain(&r, 64);
+		tm_reset();
+		cr_assert_eq(emu(&r, 64, b, sizeof b, &res), SVT_EMU_OK);
+		cr_assert_eq(res.reps, 1);
+		cr_assert(!res.rep);
+		cr_assert_eq(res.op, SVT_EMU_OP_STOS);
+	}
+	{       /* RIP-relative: relative to the end of the instruction,
+		 * immediates included */
+		uint8_t b[] = { 0x48, 0xc7, 0x05, 0, 0, 0, 0, 0x78, 0x56, 0x34, 0x12 };
+		uint64_t target = membase + 0x1230;
+
+		regs_plain(&r, 64);
+		r.rip = membase + 0x2000;
+		put32(b + 3, (uint32_t)(target - (r.rip + sizeof b)));
+		tm_reset();
+		cr_assert_eq(emu(&r, 64, b, sizeof b, &res), SVT_EMU_OK);
+		cr_assert_eq(res.dst_la, target);
+		cr_assert_eq(peek(target, 8), 0x12345678);
+	}
+}
+
+Test(emul, op_names)
+{
+	for (unsigned i = 1; i < SVT_EMU_OP_COUNT; i++) {
+		const char *n = svt_emu_op_name(i);
+
+		cr_assert_neq(strcmp(n, "?"), 0, "op %u has no name", i);
+		for (unsigned j = 1; j < i; j++)
+			cr_assert_neq(strcmp(n, svt_emu_op_name(j)), 0, "ops %u and %u share a name", i, j);
+	}
+	cr_assert_str_eq(svt_emu_op_name(SVT_EMU_OP_NONE), "?");
+	cr_assert_str_eq(svt_emu_op_name(SVT_EMU_OP_COUNT), "?");
+	cr_assert_str_eq(svt_emu_op_name(~0u), "?");
 }
