@@ -595,6 +595,7 @@ int svt_mmu_write_cr0(struct svt_mmu *m, uint64_t val)
 	struct svt_regs n = m->g;
 	const uint64_t cd = 1ull << 30, nw = 1ull << 29;
 
+	m->epoch++;
 	m->c.cr_writes++;
 	if ((val >> 32) != 0 || ((val & SVT_CR0_PG) && !(val & SVT_CR0_PE)) ||
 	    ((val & nw) && !(val & cd)))
@@ -616,6 +617,7 @@ int svt_mmu_write_cr3(struct svt_mmu *m, uint64_t val)
 	bool lma = (m->g.efer & SVT_EFER_LMA) != 0;
 	bool pcide = (m->g.cr4 & SVT_CR4_PCIDE) != 0;
 
+	m->epoch++;
 	m->c.cr_writes++;
 	if (pcide)
 		val &= ~(1ull << 63);   /* no-flush: not part of CR3 */
@@ -639,6 +641,7 @@ int svt_mmu_write_cr4(struct svt_mmu *m, uint64_t val)
 	uint64_t changed = m->g.cr4 ^ val;
 	const uint64_t vmxe = 1ull << 13;
 
+	m->epoch++;
 	m->c.cr_writes++;
 	if ((val & ~svt_bits(24, 0)) || (val & (1ull << 15)) || (val & vmxe))
 		return SVT_E_GP;
@@ -656,6 +659,7 @@ int svt_mmu_write_efer(struct svt_mmu *m, uint64_t val)
 	struct svt_regs n = m->g;
 	const uint64_t known = 1ull | SVT_EFER_LME | SVT_EFER_LMA | SVT_EFER_NXE | (1ull << 14) | (1ull << 15);
 
+	m->epoch++;
 	m->c.cr_writes++;
 	if (val & ~known)
 		return SVT_E_GP;
@@ -668,6 +672,7 @@ int svt_mmu_write_efer(struct svt_mmu *m, uint64_t val)
 void svt_mmu_invlpg(struct svt_mmu *m, uint64_t va)
 {
 	m->c.invlpgs++;
+	m->epoch++;
 	oos_resync_all(m);
 	m->env.flush_tlb(m->env.ctx, SVT_FLUSH_VA, va);
 }
@@ -684,6 +689,7 @@ int svt_mmu_invpcid(struct svt_mmu *m, unsigned type, uint64_t pcid, uint64_t va
 			return SVT_E_GP;
 	}
 	m->c.invpcids++;
+	m->epoch++;
 	oos_resync_all(m);
 	m->env.flush_tlb(m->env.ctx, type == 0 ? SVT_FLUSH_VA : SVT_FLUSH_ALL, va);
 	return 0;
@@ -692,6 +698,7 @@ int svt_mmu_invpcid(struct svt_mmu *m, unsigned type, uint64_t pcid, uint64_t va
 void svt_mmu_flush_all(struct svt_mmu *m)
 {
 	m->c.flushes++;
+	m->epoch++;
 	oos_resync_all(m);
 	m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
 }

@@ -352,7 +352,7 @@ unsigned svt_mmu_audit_va(struct svt_mmu *m, uint64_t va, struct svt_violation *
 
 	if (m->mode < SVT_MODE_4LEVEL)
 		acc.va &= 0xffffffffu;
-	if (hw_walk(m, &acc, &w) != SVT_WALK_OK || w.nlevels == 0)
+	if (hw_walk(m, &acc, m->g.rflags, m->g.pkru, &w) != SVT_WALK_OK || w.nlevels == 0)
 		return 0;       /* nothing mapped: nothing granted */
 	/* Find the shadow page holding the leaf, for the report and the OOS test. */
 	uint32_t spi = m->root;

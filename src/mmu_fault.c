@@ -173,6 +173,7 @@ static void oos_resync_slot(struct svt_mmu *m, unsigned s)
 	const uint8_t *snap = snap_of(m, s);
 
 	if (spi != SP_NONE) {
+		sp_touch(m, spi);       /* not to be evicted while we fill it */
 		for (unsigned i = 0; i < m->nents; i++) {
 			uint64_t cur, old = svt_le_load(snap + (size_t)i * m->esize, m->esize);
 			if (g_read_entry(m, (gfn << 12) + (uint64_t)i * m->esize, m->esize, &cur) != 0)
@@ -386,8 +387,10 @@ static int shadow_write(void *ctx, uint64_t pa, const void *buf, size_t len)
 	return -1;
 }
 
-/* Walk the shadow tables for acc with the hardware's registers. */
-int hw_walk(struct svt_mmu *m, const struct svt_access *acc, struct svt_walk *w)
+/* Walk the shadow tables for acc with the hardware's registers (and the
+ * guest's RFLAGS and PKRU, which the hardware uses as they are). */
+int hw_walk(struct svt_mmu *m, const struct svt_access *acc, uint64_t rflags, uint32_t pkru,
+	    struct svt_walk *w)
 {
 	struct svt_hw_state hw;
 	struct svt_regs r = m->g;
@@ -398,6 +401,8 @@ int hw_walk(struct svt_mmu *m, const struct svt_access *acc, struct svt_walk *w)
 	r.cr3 = hw.cr3;
 	r.cr4 = hw.cr4;
 	r.efer = hw.efer;
+	r.rflags = rflags;
+	r.pkru = pkru;
 	r.maxphyaddr = 52;
 	r.features = SVT_FEAT_1GPAGE;
 	if (hw.mode == SVT_MODE_PAE && m->root != SP_NONE)
@@ -648,7 +653,7 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	 * tell the two apart.  The first time, re-run; the same fault again at
 	 * once means it was implicit.
 	 */
-	if (hw_walk(m, &acc, &hw) == SVT_WALK_OK) {
+	if (hw_walk(m, &acc, regs.rflags, regs.pkru, &hw) == SVT_WALK_OK) {
 		struct svt_access ia = acc;
 		struct svt_walk iw;
 		ia.implicit = true;
@@ -668,8 +673,7 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	bool ptw = write && gfn_protected(m, gfn);
 
 	if (ptw && !wp0 && oos_eligible(m, gfn)) {
-		apply_ad(m, &w);
-		oos_mark(m, gfn);
+		oos_mark(m, gfn);       /* then propagate as for any other page */
 	} else if (ptw || wp0) {
 		if ((m->cfg.policy.emulate || wp0 || is_root_gfn(m, gfn)) &&
 		    f->insn_len > 0 && f->insn != NULL && f->regs != NULL) {
@@ -715,7 +719,7 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 		m->c.fixed++;
 	if (!propagate(m, &w, acc.va, write))
 		return done(m, f, res, SVT_PF_RETRY);
-	if (hw_walk(m, &acc, &hw) != SVT_WALK_OK)
+	if (hw_walk(m, &acc, regs.rflags, regs.pkru, &hw) != SVT_WALK_OK)
 		m->c.env_errors++;      /* the audits will say why */
 	return done(m, f, res, SVT_PF_FIXED);
 }

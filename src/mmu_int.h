@@ -157,6 +157,7 @@ bool g_entry_valid(struct svt_mmu *m, uint64_t ge, unsigned level, bool *large);
 void oos_resync_all(struct svt_mmu *m);
 void oos_resync_gfn(struct svt_mmu *m, uint64_t gfn);
 void oos_drop(struct svt_mmu *m, uint64_t gfn);
-int hw_walk(struct svt_mmu *m, const struct svt_access *acc, struct svt_walk *w);
+int hw_walk(struct svt_mmu *m, const struct svt_access *acc, uint64_t rflags, uint32_t pkru,
+	    struct svt_walk *w);
 
 #endif
