@@ -1,0 +1,322 @@
+/*
+ * trace-dump.c — events and headers as text: one event per line, either
+ * "SEQ TYPE key=value ..." for people or one JSON object for programs
+ * (64-bit values as "0x..." strings so no consumer rounds them; strings
+ * escaped to ASCII).  `shadowvt dump` and `shadowvt info` print with these.
+ */
+#include <inttypes.h>
+
+#include "trace_int.h"
+
+static const char *const type_names[SVT_TRACE_NTYPES] = {
+	[SVT_TRACE_UNKNOWN] = "UNKNOWN",     [SVT_TRACE_FAULT] = "FAULT",
+	[SVT_TRACE_CR_WRITE] = "CR_WRITE",   [SVT_TRACE_INVLPG] = "INVLPG",
+	[SVT_TRACE_INVPCID] = "INVPCID",     [SVT_TRACE_FLUSH_ALL] = "FLUSH_ALL",
+	[SVT_TRACE_MEM] = "MEM",             [SVT_TRACE_DECISION] = "DECISION",
+	[SVT_TRACE_LOST] = "LOST",           [SVT_TRACE_MARK] = "MARK",
+};
+
+static const char *const outcome_names[] = {
+	[SVT_PF_FIXED] = "fixed", [SVT_PF_INJECT] = "inject", [SVT_PF_EMULATED] = "emulated",
+	[SVT_PF_MMIO] = "mmio", [SVT_PF_RETRY] = "retry",
+};
+
+static const char *const cr_names[] = { "cr0", "cr3", "cr4", "efer" };
+static const char *const lost_names[] = { "unspecified", "buffer", "transport", "gap" };
+static const char *const mark_names[] = { "phase", "console", "note" };
+static const char *const reg_names[24] = {
+	"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11",
+	"r12", "r13", "r14", "r15", "rip", "rflags", "es_base", "cs_base", "ss_base",
+	"ds_base", "fs_base", "gs_base",
+};
+
+const char *svt_trace_type_name(unsigned type)
+{
+	return type < SVT_TRACE_NTYPES ? type_names[type] : "UNKNOWN";
+}
+
+const char *svt_trace_outcome_name(unsigned outcome)
+{
+	return outcome <= SVT_PF_RETRY ? outcome_names[outcome] : "?";
+}
+
+static const char *name_of(const char *const *names, unsigned n, unsigned v)
+{
+	return v < n ? names[v] : "?";
+}
+
+static uint64_t reg_at(const struct svt_emu_regs *r, unsigned i)
+{
+	return i < 16 ? r->gpr[i] : i == 16 ? r->rip : i == 17 ? r->rflags : r->seg_base[i - 18];
+}
+
+/* A JSON string (quotes included) of n bytes; everything outside printable
+ * ASCII as \u00XX. */
+static void json_str(FILE *f, const char *s, size_t n)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* Text form of a string: printable ASCII, the rest as \xNN. */
+static void text_str(FILE *f, const char *s, size_t n)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void hex_bytes(FILE *f, const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%02x", b[i]);
+}
+
+static void regs_json(FILE *f, const struct svt_emu_regs *r)
+{
+	fputc('{', f);
+	for (unsigned i = 0; i < 24; i++)
+		fprintf(f, "%s\"%s\":\"0x%" PRIx64 "\"", i ? "," : "", reg_names[i], reg_at(r, i));
+	fputc('}', f);
+}
+
+static void dump_json(FILE *f, const struct svt_trace_event *ev)
+{
+	fprintf(f, "{\"seq\":%" PRIu64 ",\"type\":\"%s\"", ev->seq, svt_trace_type_name(ev->type));
+	switch (ev->type) {
+	case SVT_TRACE_FAULT: {
+		const struct svt_trace_fault *x = &ev->u.fault;
+		fprintf(f, ",\"va\":\"0x%" PRIx64 "\",\"error_code\":\"0x%" PRIx32 "\",\"cpl\":%u,"
+			"\"code_bits\":%u,\"rflags\":\"0x%" PRIx64 "\",\"pkru\":\"0x%" PRIx32 "\","
+			"\"insn\":\"", x->va, x->error_code, x->cpl, x->code_bits, x->rflags, x->pkru);
+		hex_bytes(f, x->insn, x->insn_len);
+		fputc('"', f);
+		if (x->has_regs) {
+			fputs(",\"regs\":", f);
+			regs_json(f, &x->regs);
+		}
+		break;
+	}
+	case SVT_TRACE_CR_WRITE:
+		fprintf(f, ",\"reg\":\"%s\",\"value\":\"0x%" PRIx64 "\"",
+			name_of(cr_names, 4, ev->u.cr.reg), ev->u.cr.val);
+		break;
+	case SVT_TRACE_INVLPG:
+		fprintf(f, ",\"va\":\"0x%" PRIx64 "\"", ev->u.invlpg_va);
+		break;
+	case SVT_TRACE_INVPCID:
+		fprintf(f, ",\"invpcid_type\":%" PRIu32 ",\"pcid\":\"0x%" PRIx64 "\",\"va\":\"0x%"
+			PRIx64 "\"", ev->u.invpcid.type, ev->u.invpcid.pcid, ev->u.invpcid.va);
+		break;
+	case SVT_TRACE_FLUSH_ALL:
+		break;
+	case SVT_TRACE_MEM:
+		fprintf(f, ",\"gpa\":\"0x%" PRIx64 "\",\"len\":%" PRIu32 ",\"data\":\"",
+			ev->u.mem.gpa, ev->u.mem.len);
+		hex_bytes(f, ev->u.mem.data, ev->u.mem.len);
+		fputc('"', f);
+		break;
+	case SVT_TRACE_DECISION: {
+		const struct svt_trace_decision *d = &ev->u.decision;
+		fprintf(f, ",\"input\":\"%s\"", svt_trace_type_name(d->input));
+		if (d->input != SVT_TRACE_FAULT) {
+			fprintf(f, ",\"rc\":%" PRId32, d->rc);
+			break;
+		}
+		fprintf(f, ",\"outcome\":\"%s\",\"error_code\":\"0x%" PRIx32 "\",\"cr2\":\"0x%"
+			PRIx64 "\",\"gpa\":\"0x%" PRIx64 "\"", svt_trace_outcome_name(d->outcome),
+			d->error_code, d->cr2, d->gpa);
+		if (d->has_regs) {
+			fputs(",\"regs\":", f);
+			regs_json(f, &d->regs);
+		}
+		break;
+	}
+	case SVT_TRACE_LOST:
+		fprintf(f, ",\"count\":%" PRIu64 ",\"reason\":\"%s\"", ev->u.lost.count,
+			name_of(lost_names, 4, ev->u.lost.reason));
+		break;
+	case SVT_TRACE_MARK:
+		fprintf(f, ",\"time\":%" PRIu64 ",\"kind\":\"%s\",\"text\":", ev->u.mark.time,
+			name_of(mark_names, 3, ev->u.mark.kind));
+		json_str(f, ev->u.mark.text, ev->u.mark.len);
+		break;
+	case SVT_TRACE_UNKNOWN:
+		fprintf(f, ",\"code\":%" PRIu64 ",\"len\":%" PRIu32, ev->u.unknown.type,
+			ev->u.unknown.len);
+		break;
+	}
+	fputs("}\n", f);
+}
+
+/* The registers a reader of a one-line dump wants: where the code and stack are. */
+static void regs_text(FILE *f, const struct svt_emu_regs *r)
+{
+	fprintf(f, " rip=0x%" PRIx64 " rsp=0x%" PRIx64, r->rip, r->gpr[SVT_EMU_RSP]);
+}
+
+static void dump_text(FILE *f, const struct svt_trace_event *ev)
+{
+	fprintf(f, "%" PRIu64 " %s", ev->seq, svt_trace_type_name(ev->type));
+	switch (ev->type) {
+	case SVT_TRACE_FAULT: {
+		const struct svt_trace_fault *x = &ev->u.fault;
+		fprintf(f, " va=0x%" PRIx64 " ec=0x%" PRIx32 " cpl=%u bits=%u rflags=0x%" PRIx64,
+			x->va, x->error_code, x->cpl, x->code_bits, x->rflags);
+		if (x->pkru)
+			fprintf(f, " pkru=0x%" PRIx32, x->pkru);
+		if (x->insn_len) {
+			fputs(" insn=", f);
+			hex_bytes(f, x->insn, x->insn_len);
+		}
+		if (x->has_regs)
+			regs_text(f, &x->regs);
+		break;
+	}
+	case SVT_TRACE_CR_WRITE:
+		fprintf(f, " %s=0x%" PRIx64, name_of(cr_names, 4, ev->u.cr.reg), ev->u.cr.val);
+		break;
+	case SVT_TRACE_INVLPG:
+		fprintf(f, " va=0x%" PRIx64, ev->u.invlpg_va);
+		break;
+	case SVT_TRACE_INVPCID:
+		fprintf(f, " type=%" PRIu32 " pcid=0x%" PRIx64 " va=0x%" PRIx64, ev->u.invpcid.type,
+			ev->u.invpcid.pcid, ev->u.invpcid.va);
+		break;
+	case SVT_TRACE_FLUSH_ALL:
+		break;
+	case SVT_TRACE_MEM: {
+		const struct svt_trace_mem *m = &ev->u.mem;
+		fprintf(f, " gpa=0x%" PRIx64 " len=%" PRIu32, m->gpa, m->len);
+		if (m->len % 8 == 0 && m->len <= 32) {
+			for (uint32_t i = 0; i < m->len; i += 8)
+				fprintf(f, " 0x%016" PRIx64, tr_get64(m->data + i));
+		} else {
+			fputs(" data=", f);
+			hex_bytes(f, m->data, m->len < 32 ? m->len : 32);
+			if (m->len > 32)
+				fputs("...", f);
+		}
+		break;
+	}
+	case SVT_TRACE_DECISION: {
+		const struct svt_trace_decision *d = &ev->u.decision;
+		if (d->input != SVT_TRACE_FAULT) {
+			fprintf(f, " %s rc=%" PRId32, svt_trace_type_name(d->input), d->rc);
+			break;
+		}
+		fprintf(f, " %s", svt_trace_outcome_name(d->outcome));
+		if (d->error_code || d->cr2)
+			fprintf(f, " ec=0x%" PRIx32 " cr2=0x%" PRIx64, d->error_code, d->cr2);
+		if (d->gpa)
+			fprintf(f, " gpa=0x%" PRIx64, d->gpa);
+		if (d->has_regs)
+			regs_text(f, &d->regs);
+		break;
+	}
+	case SVT_TRACE_LOST:
+		fprintf(f, " count=%" PRIu64 " reason=%s", ev->u.lost.count,
+			name_of(lost_names, 4, ev->u.lost.reason));
+		break;
+	case SVT_TRACE_MARK:
+		fprintf(f, " time=%" PRIu64 " kind=%s text=", ev->u.mark.time,
+			name_of(mark_names, 3, ev->u.mark.kind));
+		text_str(f, ev->u.mark.text, ev->u.mark.len);
+		break;
+	case SVT_TRACE_UNKNOWN:
+		fprintf(f, " code=%" PRIu64 " len=%" PRIu32, ev->u.unknown.type, ev->u.unknown.len);
+		break;
+	}
+	fputc('\n', f);
+}
+
+void svt_trace_dump_event(FILE *f, const struct svt_trace_event *ev, bool json)
+{
+	if (json)
+		dump_json(f, ev);
+	else
+		dump_text(f, ev);
+}
+
+static void info_json(FILE *f, const struct svt_trace_header *h, const struct svt_trace_info *in)
+{
+	fprintf(f, "{\"version\":\"%u.%u\",\"producer\":", in->major, in->minor);
+	json_str(f, h->producer, strlen(h->producer));
+	fputs(",\"cpu_model\":", f);
+	json_str(f, h->cpu_model, strlen(h->cpu_model));
+	fputs(",\"guest\":", f);
+	json_str(f, h->guest, strlen(h->guest));
+	fprintf(f, ",\"maxphyaddr\":%u,\"features\":\"0x%" PRIx32 "\",\"guest_frames\":%" PRIu64
+		",\"ram\":[", h->maxphyaddr, h->features, h->guest_frames);
+	for (size_t i = 0; i < h->nram; i++)
+		fprintf(f, "%s{\"gfn\":%" PRIu64 ",\"count\":%" PRIu64 "}", i ? "," : "",
+			h->ram[i].gfn, h->ram[i].count);
+	fprintf(f, "],\"policy\":{\"oos\":%u,\"prefetch\":%u,\"early_unshadow\":%s,\"emulate\":%s},"
+		"\"pool_frames\":%" PRIu32 ",\"links\":%" PRIu32 ",\"root_cache\":%" PRIu32
+		",\"frame_size\":%" PRIu32, h->policy.oos, h->policy.prefetch,
+		h->policy.early_unshadow ? "true" : "false", h->policy.emulate ? "true" : "false",
+		h->pool_frames, h->links, h->root_cache, h->frame_size);
+	fprintf(f, ",\"file_size\":%" PRIu64 ",\"indexed\":%s,\"frames\":%" PRIu64
+		",\"events\":%" PRIu64 ",\"records\":%" PRIu64 ",\"lost\":%" PRIu64
+		",\"bytes_per_event\":%.3f,\"counts\":{", in->file_size,
+		in->indexed ? "true" : "false", in->frames, in->events, in->records, in->lost,
+		in->bytes_per_event);
+	for (unsigned t = 0; t < SVT_TRACE_NTYPES; t++)
+		fprintf(f, "%s\"%s\":%" PRIu64, t ? "," : "", type_names[t], in->counts[t]);
+	fputs("}}\n", f);
+}
+
+void svt_trace_dump_info(FILE *f, const struct svt_trace_header *h,
+			 const struct svt_trace_info *in, bool json)
+{
+	uint64_t ram = 0;
+	if (json) {
+		info_json(f, h, in);
+		return;
+	}
+	for (size_t i = 0; i < h->nram; i++)
+		ram += h->ram[i].count;
+	fprintf(f, "format:          %u.%u\nproducer:        ", in->major, in->minor);
+	text_str(f, h->producer, strlen(h->producer));
+	fputs("\ncpu model:       ", f);
+	text_str(f, h->cpu_model, strlen(h->cpu_model));
+	fputs("\nguest:           ", f);
+	text_str(f, h->guest, strlen(h->guest));
+	fprintf(f, "\nmaxphyaddr:      %u\nfeatures:        0x%" PRIx32 "\n"
+		"guest frames:    %" PRIu64 " (%" PRIu64 " RAM in %zu range(s))\n",
+		h->maxphyaddr, h->features, h->guest_frames, ram, h->nram);
+	fprintf(f, "policy:          oos=%u prefetch=%u early_unshadow=%s emulate=%s\n"
+		"pool frames:     %" PRIu32 " (links %" PRIu32 ", root cache %" PRIu32 ")\n",
+		h->policy.oos, h->policy.prefetch, h->policy.early_unshadow ? "on" : "off",
+		h->policy.emulate ? "on" : "off", h->pool_frames, h->links, h->root_cache);
+	fprintf(f, "file size:       %" PRIu64 " bytes\nindex:           %s\n"
+		"frames:          %" PRIu64 " (target %" PRIu32 " bytes)\nevents:          %" PRIu64 "\n",
+		in->file_size, in->indexed ? "valid" : "missing or damaged", in->frames,
+		h->frame_size, in->events);
+	if (in->indexed) {
+		fprintf(f, "records:         %" PRIu64 "\nlost events:     %" PRIu64 "\n", in->records,
+			in->lost);
+		for (unsigned t = 1; t < SVT_TRACE_NTYPES; t++)
+			fprintf(f, "  %-14s %" PRIu64 "\n", type_names[t], in->counts[t]);
+		if (in->counts[0])
+			fprintf(f, "  %-14s %" PRIu64 "\n", "unknown types", in->counts[0]);
+	}
+	fprintf(f, "bytes per event: %.3f\n", in->bytes_per_event);
+}

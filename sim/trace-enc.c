@@ -1,0 +1,330 @@
+/*
+ * trace-enc.c — events to records (traces/FORMAT.md, "Records"): the checks
+ * an event must pass to be written, and its compact encoding against the
+ * frame's delta state.  trace-dec.c is the exact inverse; a change to one
+ * is a change to both and to the format document.
+ */
+#include "trace_int.h"
+
+void tr_state_reset(struct tr_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->fault.code_bits = 64;
+}
+
+uint64_t svt_trace_event_span(const struct svt_trace_event *ev)
+{
+	return ev->type == SVT_TRACE_LOST ? ev->u.lost.count : 1;
+}
+
+void svt_trace_fault_to_core(const struct svt_trace_fault *tf, struct svt_emu_regs *regs,
+			     struct svt_fault *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->va = tf->va;
+	f->error_code = tf->error_code;
+	f->cpl = tf->cpl;
+	f->rflags = tf->rflags;
+	f->pkru = tf->pkru;
+	f->code_bits = tf->code_bits;
+	*regs = tf->regs;
+	f->regs = tf->has_regs ? regs : NULL;
+	f->insn = tf->insn;
+	f->insn_len = tf->insn_len;
+}
+
+/* The register file as 24 slots: gpr[0..15], rip, rflags, seg_base[0..5]. */
+static inline uint64_t reg_get(const struct svt_emu_regs *r, unsigned i)
+{
+	if (i < 16)
+		return r->gpr[i];
+	if (i == 16)
+		return r->rip;
+	if (i == 17)
+		return r->rflags;
+	return r->seg_base[i - 18];
+}
+
+/* Mask of changed slots, then zigzag(new - base) for each, low slot first. */
+static uint8_t *enc_regs(uint8_t *p, const struct svt_emu_regs *r, const struct svt_emu_regs *base)
+{
+	uint32_t mask = 0;
+	for (unsigned i = 0; i < TR_NREGS; i++)
+		if (reg_get(r, i) != reg_get(base, i))
+			mask |= 1u << i;
+	p += tr_putv(p, mask);
+	for (unsigned i = 0; i < TR_NREGS; i++)
+		if (mask & (1u << i))
+			p += tr_putv(p, tr_zz(reg_get(r, i) - reg_get(base, i)));
+	return p;
+}
+
+static unsigned code_bits_code(uint8_t bits)
+{
+	return bits == 16 ? 0 : bits == 32 ? 1 : 2;
+}
+
+const char *tr_check_event(const struct svt_trace_event *ev)
+{
+	switch (ev->type) {
+	case SVT_TRACE_FAULT: {
+		const struct svt_trace_fault *f = &ev->u.fault;
+		if (f->cpl > 3)
+			return "FAULT: cpl above 3";
+		if (f->code_bits != 16 && f->code_bits != 32 && f->code_bits != 64)
+			return "FAULT: code_bits not 16, 32 or 64";
+		if (f->insn_len > SVT_TRACE_MAX_INSN)
+			return "FAULT: instruction longer than 15 bytes";
+		return NULL;
+	}
+	case SVT_TRACE_CR_WRITE:
+		return ev->u.cr.reg > SVT_TRACE_EFER ? "CR_WRITE: unknown register" : NULL;
+	case SVT_TRACE_INVLPG:
+	case SVT_TRACE_FLUSH_ALL:
+		return NULL;
+	case SVT_TRACE_INVPCID:
+		return ev->u.invpcid.type > 3 ? "INVPCID: type above 3" : NULL;
+	case SVT_TRACE_MEM: {
+		const struct svt_trace_mem *m = &ev->u.mem;
+		if (m->len < 1 || m->len > SVT_TRACE_MAX_MEM)
+			return "MEM: length not in 1..4096";
+		if (m->data == NULL)
+			return "MEM: no data";
+		if (m->gpa >= (1ull << 52) || m->gpa + m->len > (1ull << 52))
+			return "MEM: address beyond 2^52";
+		return NULL;
+	}
+	case SVT_TRACE_DECISION: {
+		const struct svt_trace_decision *d = &ev->u.decision;
+		if (d->input == SVT_TRACE_FAULT) {
+			if (d->outcome > SVT_PF_RETRY)
+				return "DECISION: unknown outcome";
+			if (d->rc != 0)
+				return "DECISION: a fault's decision has no return code";
+			return NULL;
+		}
+		if (d->input != SVT_TRACE_CR_WRITE && d->input != SVT_TRACE_INVPCID)
+			return "DECISION: input is not FAULT, CR_WRITE or INVPCID";
+		if (d->outcome != 0 || d->has_regs || d->error_code != 0 || d->cr2 != 0 ||
+		    d->gpa != 0)
+			return "DECISION: outcome, registers or addresses given for a non-fault";
+		return NULL;
+	}
+	case SVT_TRACE_LOST:
+		if (ev->u.lost.count == 0)
+			return "LOST: count 0";
+		if (ev->u.lost.reason == SVT_TRACE_LOST_GAP)
+			return "LOST: reason GAP is the reader's own";
+		return NULL;
+	case SVT_TRACE_MARK:
+		if (ev->u.mark.len > SVT_TRACE_MAX_MARK)
+			return "MARK: text longer than 255 bytes";
+		if (memchr(ev->u.mark.text, 0, ev->u.mark.len) != NULL)
+			return "MARK: NUL in text";
+		return NULL;
+	case SVT_TRACE_UNKNOWN:
+		if (ev->u.unknown.type < SVT_TRACE_NTYPES || ev->u.unknown.type > UINT32_MAX)
+			return "UNKNOWN: type code not in 10..2^32-1";
+		if (ev->u.unknown.len > SVT_TRACE_MAX_MEM)
+			return "UNKNOWN: payload longer than 4096 bytes";
+		if (ev->u.unknown.len > 0 && ev->u.unknown.data == NULL)
+			return "UNKNOWN: no data";
+		return NULL;
+	}
+	return "unknown event type";
+}
+
+static uint8_t *enc_fault(struct tr_state *st, const struct svt_trace_fault *f, uint8_t *p)
+{
+	struct svt_trace_fault *s = &st->fault;
+	unsigned pres = 0;
+
+	if (f->error_code != s->error_code)
+		pres |= TR_F_ERR;
+	if (f->cpl != s->cpl || f->code_bits != s->code_bits)
+		pres |= TR_F_MODE;
+	if (f->pkru != s->pkru)
+		pres |= TR_F_PKRU;
+	if (f->insn_len != s->insn_len || memcmp(f->insn, s->insn, f->insn_len) != 0)
+		pres |= TR_F_INSN;
+	if (f->has_regs)
+		pres |= TR_F_REGS;
+	if (f->rflags != (f->has_regs ? f->regs.rflags : s->rflags))
+		pres |= TR_F_RFLAGS;
+
+	p += tr_putv(p, pres);
+	p += tr_putv(p, tr_zz(f->va - s->va));
+	if (pres & TR_F_ERR)
+		p += tr_putv(p, f->error_code);
+	if (pres & TR_F_MODE)
+		*p++ = (uint8_t)(f->cpl | code_bits_code(f->code_bits) << 2);
+	if (pres & TR_F_PKRU)
+		p += tr_putv(p, f->pkru);
+	if (pres & TR_F_INSN) {
+		*p++ = f->insn_len;
+		memcpy(p, f->insn, f->insn_len);
+		p += f->insn_len;
+	}
+	if (pres & TR_F_REGS) {
+		p = enc_regs(p, &f->regs, &s->regs);
+		s->regs = f->regs;
+	}
+	if (pres & TR_F_RFLAGS)
+		p += tr_putv(p, f->rflags);
+
+	s->va = f->va;
+	s->error_code = f->error_code;
+	s->cpl = f->cpl;
+	s->code_bits = f->code_bits;
+	s->pkru = f->pkru;
+	s->insn_len = f->insn_len;
+	memcpy(s->insn, f->insn, f->insn_len);
+	s->rflags = f->rflags;
+	return p;
+}
+
+static bool all_zero(const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != 0)
+			return false;
+	return true;
+}
+
+/* MEM: zigzag(gpa - mem_next), varint((len - 1) << 2 | encoding), data. */
+static uint8_t *enc_mem(struct tr_state *st, const struct svt_trace_mem *m, uint8_t *p)
+{
+	const uint8_t *d = m->data;
+	uint32_t len = m->len;
+
+	p += tr_putv(p, tr_zz(m->gpa - st->mem_next));
+	st->mem_next = m->gpa + len;
+	if (all_zero(d, len)) {
+		p += tr_putv(p, (uint64_t)(len - 1) << 2 | TR_MEM_ZERO);
+		return p;
+	}
+	if (len % 4 == 0) {
+		/* Words, each a zigzag delta from the one before: sequential
+		 * page-table entries become one or two bytes each.  Used only
+		 * where smaller than the raw bytes. */
+		uint8_t *q = p + 3, *w = q;
+		unsigned enc;
+		if (len % 8 == 0) {
+			uint64_t prev = st->w64;
+			for (uint32_t i = 0; i < len; i += 8) {
+				uint64_t v = tr_get64(d + i);
+				w += tr_putv(w, tr_zz(v - prev));
+				prev = v;
+			}
+			enc = TR_MEM_W64;
+		} else {
+			uint32_t prev = st->w32;
+			for (uint32_t i = 0; i < len; i += 4) {
+				uint32_t v = tr_get32(d + i);
+				int64_t delta = (int32_t)(v - prev);
+				w += tr_putv(w, tr_zz((uint64_t)delta));
+				prev = v;
+			}
+			enc = TR_MEM_W32;
+		}
+		size_t wn = (size_t)(w - q);
+		if (wn < len) {
+			p += tr_putv(p, (uint64_t)(len - 1) << 2 | enc);
+			memmove(p, q, wn);
+			if (enc == TR_MEM_W64)
+				st->w64 = tr_get64(d + len - 8);
+			else
+				st->w32 = tr_get32(d + len - 4);
+			return p + wn;
+		}
+	}
+	p += tr_putv(p, (uint64_t)(len - 1) << 2 | TR_MEM_RAW);
+	memcpy(p, d, len);
+	return p + len;
+}
+
+static uint8_t *enc_decision(struct tr_state *st, const struct svt_trace_decision *d, uint8_t *p)
+{
+	unsigned flags = 0;
+	if (d->has_regs)
+		flags |= TR_D_REGS;
+	if (d->error_code != 0 || d->cr2 != 0)
+		flags |= TR_D_INJECT;
+	if (d->gpa != 0)
+		flags |= TR_D_GPA;
+	p += tr_putv(p, (uint64_t)d->input | (uint64_t)d->outcome << 4 | (uint64_t)flags << 7);
+	if (d->input != SVT_TRACE_FAULT)
+		p += tr_putv(p, tr_zz((uint64_t)(int64_t)d->rc));
+	if (flags & TR_D_INJECT) {
+		p += tr_putv(p, d->error_code);
+		p += tr_putv(p, tr_zz(d->cr2 - st->fault.va));
+	}
+	if (flags & TR_D_GPA)
+		p += tr_putv(p, d->gpa);
+	if (flags & TR_D_REGS) {
+		p = enc_regs(p, &d->regs, &st->fault.regs);
+		st->fault.regs = d->regs;
+	}
+	return p;
+}
+
+static uint8_t *enc_payload(struct tr_state *st, const struct svt_trace_event *ev, uint8_t *p)
+{
+	switch (ev->type) {
+	case SVT_TRACE_FAULT:
+		return enc_fault(st, &ev->u.fault, p);
+	case SVT_TRACE_CR_WRITE: {
+		unsigned r = ev->u.cr.reg;
+		*p++ = (uint8_t)r;
+		p += tr_putv(p, ev->u.cr.val ^ st->cr[r]);
+		st->cr[r] = ev->u.cr.val;
+		return p;
+	}
+	case SVT_TRACE_INVLPG:
+		p += tr_putv(p, tr_zz(ev->u.invlpg_va - st->inv_va));
+		st->inv_va = ev->u.invlpg_va;
+		return p;
+	case SVT_TRACE_INVPCID:
+		p += tr_putv(p, ev->u.invpcid.type);
+		p += tr_putv(p, ev->u.invpcid.pcid);
+		p += tr_putv(p, tr_zz(ev->u.invpcid.va - st->inv_va));
+		st->inv_va = ev->u.invpcid.va;
+		return p;
+	case SVT_TRACE_FLUSH_ALL:
+		return p;
+	case SVT_TRACE_MEM:
+		return enc_mem(st, &ev->u.mem, p);
+	case SVT_TRACE_DECISION:
+		return enc_decision(st, &ev->u.decision, p);
+	case SVT_TRACE_LOST:
+		p += tr_putv(p, ev->u.lost.count);
+		p += tr_putv(p, ev->u.lost.reason);
+		return p;
+	case SVT_TRACE_MARK:
+		p += tr_putv(p, tr_zz(ev->u.mark.time - st->mark_time));
+		st->mark_time = ev->u.mark.time;
+		p += tr_putv(p, ev->u.mark.kind);
+		p += tr_putv(p, ev->u.mark.len);
+		memcpy(p, ev->u.mark.text, ev->u.mark.len);
+		return p + ev->u.mark.len;
+	case SVT_TRACE_UNKNOWN:
+		if (ev->u.unknown.len > 0)
+			memcpy(p, ev->u.unknown.data, ev->u.unknown.len);
+		return p + ev->u.unknown.len;
+	}
+	return p;
+}
+
+size_t tr_encode(struct tr_state *st, const struct svt_trace_event *ev, uint8_t *out)
+{
+	/* The payload goes after room for the largest type and length
+	 * varints, then moves down behind the real ones. */
+	enum { ROOM = 8 };
+	uint64_t type = ev->type == SVT_TRACE_UNKNOWN ? ev->u.unknown.type : (uint64_t)ev->type;
+	uint8_t *pl = out + ROOM;
+	size_t plen = (size_t)(enc_payload(st, ev, pl) - pl);
+	size_t h = tr_putv(out, type);
+	h += tr_putv(out + h, plen);
+	memmove(out + h, pl, plen);
+	return h + plen;
+}

@@ -1,0 +1,64 @@
+/*
+ * trace-gen.h — what the trace tests share: a seeded generator of random
+ * events of every type (values chosen to hit the encodings' edges), a
+ * generator of a plausible guest's event stream (for sizes and speeds), an
+ * in-memory sink, writing a list of events to a buffer, and comparing
+ * events field by field.
+ */
+#ifndef SVT_TRACE_GEN_H
+#define SVT_TRACE_GEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trace.h"
+
+struct tg_rng {
+	uint64_t s;
+};
+
+uint64_t tg_next(struct tg_rng *g);
+uint64_t tg_below(struct tg_rng *g, uint64_t n);
+
+/* A growable byte buffer; tg_sink appends to one (ctx). */
+struct tg_buf {
+	uint8_t *p;
+	size_t n, cap;
+};
+int tg_sink(void *ctx, const void *buf, size_t len);
+
+/* Events with their own copies of MEM and UNKNOWN data; seq filled in as
+ * the writer assigns it. */
+struct tg_events {
+	struct svt_trace_event *ev;
+	size_t n, cap;
+	uint64_t next_seq;
+};
+void tg_push(struct tg_events *e, const struct svt_trace_event *ev);
+void tg_free(struct tg_events *e);
+
+/* A header with a RAM map with a hole, and a policy. */
+void tg_header(struct svt_trace_header *h);
+
+/* One random event (of type t, or any type when t < 0). */
+void tg_random_event(struct tg_rng *g, int t, struct tg_events *out);
+/* n random events of every type. */
+void tg_random_events(uint64_t seed, size_t n, struct tg_events *out);
+
+/*
+ * A plausible guest: faults with registers from a few code sites, each
+ * followed by the page-table entries it read (MEM, 8 bytes, most entries
+ * of a table sequential frames) and the decision; now and then CR3 loads,
+ * INVLPG, emulated page-table writes, whole zeroed or filled tables.
+ */
+void tg_guest_events(uint64_t seed, size_t n, struct tg_events *out);
+
+/* Write events to buf; frame_size 0 keeps the default.  Returns the
+ * writer's close status (0). */
+int tg_write(const struct tg_events *e, int level, size_t frame_size, struct tg_buf *buf);
+
+/* Equal, or false with a reason in why (128 bytes). */
+bool tg_event_equal(const struct svt_trace_event *a, const struct svt_trace_event *b, char *why);
+
+#endif
