@@ -9,6 +9,8 @@
 
 static const struct svt_cmd *const commands[] = {
 	&svt_cmd_demo,
+	&svt_cmd_dump,
+	&svt_cmd_info,
 	&svt_cmd_walk,
 };
 

@@ -30,6 +30,8 @@ struct svt_cmd {
 
 extern const struct svt_cmd svt_cmd_walk;
 extern const struct svt_cmd svt_cmd_demo;
+extern const struct svt_cmd svt_cmd_info;
+extern const struct svt_cmd svt_cmd_dump;
 
 /* util.c */
 extern const char *svt_progname;
