@@ -617,7 +617,7 @@ static int exec_one(struct svt_emu_regs *regs, int code_bits, const struct insn 
 
 	res->dst_la = linear(regs, code_bits, d->seg, ea);
 	res->dst_size = (uint8_t)size;
-	if (split(res->dst_la, size))
+	if (split(res->dst_la, size) && !(mem->misaligned_ok && size <= 8))
 		return SVT_EMU_SPLIT;
 	rc = mem->read(mem->ctx, res->dst_la, oldb, size, SVT_EMU_RD_DEST);
 	if (rc != 0)
@@ -728,7 +728,7 @@ static int exec_string(struct svt_emu_regs *regs, int code_bits, const struct in
 		res->dst_la = dla;
 		if (d->op == SVT_EMU_OP_MOVS)
 			res->src_la = linear(regs, code_bits, d->seg, si);
-		if (split(dla, size))
+		if (split(dla, size) && !mem->misaligned_ok)
 			return SVT_EMU_SPLIT;
 		page = dla >> 12;
 		if (d->op == SVT_EMU_OP_MOVS) {

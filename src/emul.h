@@ -111,7 +111,7 @@ struct svt_emu_regs {
  * guest's permission check), or, for cmpxchg, SVT_EMU_RETRY if memory no
  * longer holds *expect (nothing is then written).  len is 1, 2, 4, 8 or 16;
  * buffers are little-endian guest byte order.  Every write goes through
- * cmpxchg, at an address aligned to len, after a read of the same bytes
+ * cmpxchg, at an address aligned to len (unless misaligned_ok), after a read of the same bytes
  * with SVT_EMU_RD_DEST.  A read without that flag (the MOVS source) may be
  * misaligned and cross a page.  The emulator checks neither canonical
  * form nor segment limits: a callee that finds la non-canonical may return
@@ -123,6 +123,10 @@ struct svt_emu_mem {
 		    unsigned flags);
 	int (*cmpxchg)(void *ctx, uint64_t la, const void *expect,
 		       const void *val, unsigned len);
+	/* The callbacks accept misaligned and page-crossing destinations
+	 * (up to 8 bytes): the emulator then performs such writes instead of
+	 * returning SVT_EMU_SPLIT.  A misaligned CMPXCHG16B is still SPLIT. */
+	bool misaligned_ok;
 };
 
 /* ---- what was emulated ------------------------------------------------- */

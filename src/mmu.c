@@ -571,8 +571,11 @@ static int apply_regs(struct svt_mmu *m, const struct svt_regs *ng, bool load_pd
 
 	if (nmode == SVT_MODE_INVALID)
 		return SVT_E_GP;
-	if (nmode == SVT_MODE_PAE && load_pdptes && svt_pae_load_pdptes(&m->env, &n) != 0)
-		return SVT_E_GP;
+	if (nmode == SVT_MODE_PAE && load_pdptes) {
+		if (svt_pae_load_pdptes(&m->env, &n) != 0)
+			return SVT_E_GP;
+		root_changed = true;    /* the PAE root is built from the PDPTEs */
+	}
 	if (shape_of(nmode, &n) != shape_of(m->mode, &m->g)) {
 		reset_all(m);           /* with the old entry format */
 		m->g = n;
@@ -681,6 +684,9 @@ int svt_mmu_invpcid(struct svt_mmu *m, unsigned type, uint64_t pcid, uint64_t va
 {
 	if (type > 3 || pcid > 0xfff)
 		return SVT_E_GP;
+	/* Without CR4.PCIDE only PCID 0 exists (SDM, INVPCID). */
+	if (type <= 1 && pcid != 0 && !(m->g.cr4 & SVT_CR4_PCIDE))
+		return SVT_E_GP;
 	if (type == 0) {
 		int64_t sx = (int64_t)(va << 16) >> 16;
 		if (m->mode == SVT_MODE_5LEVEL)
@@ -724,6 +730,11 @@ void svt_mmu_hw_state(const struct svt_mmu *m, struct svt_hw_state *hw)
 	hw->efer = m->g.efer & ~(SVT_EFER_LME | SVT_EFER_LMA);
 	if (m->mode >= SVT_MODE_4LEVEL)
 		hw->efer |= SVT_EFER_LME | SVT_EFER_LMA;
+	/* With PAE-format shadows NXE is always on, so that a fetch fault
+	 * carries I/D and the core can tell it from a read; shadow entries set
+	 * XD only where the guest's NXE gives it meaning. */
+	if (m->smode != SVT_MODE_2LEVEL)
+		hw->efer |= SVT_EFER_NXE;
 	hw->cr3 = m->root != SP_NONE ? m->sp[m->root - 1].mfn << 12 : 0;
 }
 

@@ -245,8 +245,12 @@ static void check_leaf(struct audit *a, uint64_t va, unsigned srights, uint64_t 
 {
 	struct svt_mmu *m = a->m;
 	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
+	struct svt_regs g = m->g;
 	struct svt_walk w;
 
+	/* The page-level rights are what matter: no SMAP, SMEP or keys in
+	 * the way of the audit's own walk. */
+	g.cr4 &= ~(SVT_CR4_SMAP | SVT_CR4_SMEP | SVT_CR4_PKE);
 	if (m->mode == SVT_MODE_NONE) {
 		uint64_t mfn = g_mfn(m, (va & 0xffffffffu) >> 12);
 		if (mfn == SVT_INVALID_MFN || sh_frame(m, se) != mfn << 12)
@@ -254,7 +258,7 @@ static void check_leaf(struct audit *a, uint64_t va, unsigned srights, uint64_t 
 			       "1:1 shadow maps the wrong frame");
 		return;
 	}
-	if (svt_walk(&m->env, &m->g, &acc, 0, &w) != SVT_WALK_OK) {
+	if (svt_walk(&m->env, &g, &acc, 0, &w) != SVT_WALK_OK) {
 		report(a, SVT_INV_PERM, va, 0, spi, idx, w.error_code, se,
 		       "shadow maps an address the guest's tables do not");
 		return;

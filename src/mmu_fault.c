@@ -413,6 +413,8 @@ int hw_walk(struct svt_mmu *m, const struct svt_access *acc, uint64_t rflags, ui
 
 /* ---- emulation of guest writes ------------------------------------------ */
 
+static bool is_root_gfn(struct svt_mmu *m, uint64_t gfn);
+
 struct emu_ctx {
 	struct svt_mmu *m;
 	struct svt_regs regs;           /* the guest's, with the fault's RFLAGS/PKRU */
@@ -513,44 +515,69 @@ static void revalidate(struct svt_mmu *m, uint64_t gfn, unsigned off, unsigned l
 	m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
 }
 
-static int emu_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *val, unsigned len)
+/* Early unshadow: a page table the guest keeps clearing is being freed. */
+static void note_pt_write(struct emu_ctx *x, uint64_t gfn, const uint8_t *val, unsigned len)
 {
-	struct emu_ctx *x = ctx;
 	struct svt_mmu *m = x->m;
-	uint8_t cur[16];
-	uint64_t gpa;
-	int rc = emu_xlate(x, la, SVT_ACC_WRITE, &gpa);
-
-	if (rc)
-		return rc;
-	if ((gpa & 0xfff) + len > 4096 || len > 16)
-		return EMU_NOT_RAM;
-	if (m->env.read_gpa(m->env.ctx, gpa, cur, len) != 0)
-		return EMU_NOT_RAM;
-	for (unsigned i = 0; i < len; i++)
-		if (cur[i] != ((const uint8_t *)expect)[i])
-			return SVT_EMU_RETRY;
-	if (m->env.write_gpa(m->env.ctx, gpa, val, len) != 0) {
-		m->c.env_errors++;
-		return EMU_NOT_RAM;
-	}
-	uint64_t gfn = gpa >> 12;
-	if (!gfn_is_ram(m, gfn) || m->gi[gfn].pt == 0)
-		return 0;
-	revalidate(m, gfn, (unsigned)(gpa & 0xfff), len);
-
-	/* Early unshadow: a page table the guest keeps clearing is being freed. */
 	bool zero = true;
+
 	for (unsigned i = 0; i < len; i++)
-		zero = zero && ((const uint8_t *)val)[i] == 0;
+		zero = zero && val[i] == 0;
 	if (zero && gfn == m->last_wr_gfn)
 		m->last_wr_zeroes++;
 	else
 		m->last_wr_zeroes = zero;
 	m->last_wr_gfn = gfn;
-	if (m->cfg.policy.early_unshadow && m->last_wr_zeroes >= 2 &&
-	    (m->root == SP_NONE || SP(m, m->root)->gfn != gfn || !sh_is_table(SP(m, m->root)->type)))
+	if (m->cfg.policy.early_unshadow && m->last_wr_zeroes >= 2 && !is_root_gfn(m, gfn))
 		x->early_gfn = gfn;
+}
+
+/*
+ * The write itself: compare and store, as one step for the guest.  A
+ * misaligned destination may cross into a second page; each piece is
+ * translated (and permission-checked) on its own, and nothing is written
+ * unless every piece still holds what was read.
+ */
+static int emu_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *val, unsigned len)
+{
+	struct emu_ctx *x = ctx;
+	struct svt_mmu *m = x->m;
+	uint64_t mask = m->mode >= SVT_MODE_4LEVEL ? ~0ull : 0xffffffffull;
+	uint64_t gpa[2];
+	unsigned plen[2], n = 0, off = 0;
+	uint8_t cur[16];
+
+	if (len > 16)
+		return EMU_NOT_RAM;
+	while (off < len) {
+		uint64_t a = (la + off) & mask;
+		unsigned chunk = 4096 - (unsigned)(a & 0xfff);
+		if (chunk > len - off)
+			chunk = len - off;
+		int rc = emu_xlate(x, a, SVT_ACC_WRITE, &gpa[n]);
+		if (rc)
+			return rc;
+		if (m->env.read_gpa(m->env.ctx, gpa[n], cur + off, chunk) != 0)
+			return EMU_NOT_RAM;
+		plen[n++] = chunk;
+		off += chunk;
+	}
+	for (unsigned i = 0; i < len; i++)
+		if (cur[i] != ((const uint8_t *)expect)[i])
+			return SVT_EMU_RETRY;
+	off = 0;
+	for (unsigned k = 0; k < n; k++) {
+		if (m->env.write_gpa(m->env.ctx, gpa[k], (const uint8_t *)val + off, plen[k]) != 0) {
+			m->c.env_errors++;
+			return EMU_NOT_RAM;
+		}
+		uint64_t gfn = gpa[k] >> 12;
+		if (gfn_is_ram(m, gfn) && m->gi[gfn].pt > 0) {
+			revalidate(m, gfn, (unsigned)(gpa[k] & 0xfff), plen[k]);
+			note_pt_write(x, gfn, (const uint8_t *)val + off, plen[k]);
+		}
+		off += plen[k];
+	}
 	return 0;
 }
 
@@ -593,6 +620,84 @@ static bool is_root_gfn(struct svt_mmu *m, uint64_t gfn)
 	return m->root != SP_NONE && sh_is_table(SP(m, m->root)->type) && SP(m, m->root)->gfn == gfn;
 }
 
+#define PT_CONTINUE (-1)
+
+/* Is gfn one of the tables this walk went through? */
+static bool on_walk(const struct svt_mmu *m, const struct svt_walk *w, uint64_t gfn)
+{
+	for (unsigned i = 0; i < w->nlevels; i++) {
+		if (m->mode == SVT_MODE_PAE && w->lv[i].level == 3)
+			continue;
+		if (w->lv[i].table >> 12 == gfn)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A write the shadows must not let through: to a page table in sync, or a
+ * supervisor write the guest allows under CR0.WP=0 that the hardware (WP=1)
+ * forbids (a read-only page, or PKRU.WD).  Out of sync (policy), emulate,
+ * or unshadow and go on (PT_CONTINUE: propagate as for any other page).
+ */
+static int pt_or_wp0_write(struct svt_mmu *m, const struct svt_fault *f,
+			   struct svt_fault_result *res, const struct svt_regs *regs,
+			   const struct svt_access *acc, const struct svt_walk *w, uint64_t gfn,
+			   bool user)
+{
+	bool write = acc->kind == SVT_ACC_WRITE;
+	bool wp0 = false;
+
+	if (write && !user && !(regs->cr0 & SVT_CR0_WP)) {
+		struct svt_regs r1 = *regs;
+		r1.cr0 |= SVT_CR0_WP;
+		wp0 = svt_check_rights(&r1, acc, w->rights, m->mode >= SVT_MODE_4LEVEL, w->pkey) != 0;
+	}
+	bool ptw = write && gfn_protected(m, gfn);
+	if (!ptw && !wp0)
+		return PT_CONTINUE;
+	if (ptw && !wp0 && oos_eligible(m, gfn)) {
+		oos_mark(m, gfn);
+		return PT_CONTINUE;
+	}
+	/* Unshadowing cannot help with these: emulate whatever the policy. */
+	bool must = wp0 || is_root_gfn(m, gfn) || on_walk(m, w, gfn);
+	if ((m->cfg.policy.emulate || must) && f->insn_len > 0 && f->insn != NULL && f->regs != NULL) {
+		struct emu_ctx x = { .m = m, .regs = *regs, .cpl = acc->cpl,
+				     .implicit = acc->implicit, .early_gfn = ~0ull };
+		struct svt_emu_mem mem = { .ctx = &x, .read = emu_read, .cmpxchg = emu_cmpxchg,
+					   .misaligned_ok = true };
+		struct svt_emu_result er;
+		int rc = svt_emulate(f->regs, f->code_bits, f->insn, f->insn_len, &mem, &er);
+		if (rc == SVT_EMU_OK) {
+			if (ptw)
+				m->c.emulated++;
+			else
+				m->c.emulated_wp0++;
+			if (x.early_gfn != ~0ull) {
+				unshadow_gfn(m, x.early_gfn);
+				m->c.early_unshadows++;
+				m->last_wr_gfn = ~0ull;
+			}
+			return done(m, f, res, SVT_PF_EMULATED);
+		}
+		if (rc == SVT_EMU_FAULT)
+			return inject(m, f, res, x.ec, x.cr2);
+		if (rc == SVT_EMU_RETRY)
+			return done(m, f, res, SVT_PF_RETRY);
+		if (ptw && !must) {
+			unshadow_gfn(m, gfn);   /* not an instruction we emulate */
+			return done(m, f, res, SVT_PF_RETRY);
+		}
+	}
+	if (must) {
+		m->c.env_errors++;      /* nothing can perform this write (docs/core.md) */
+		return done(m, f, res, SVT_PF_RETRY);
+	}
+	unshadow_gfn(m, gfn);
+	return PT_CONTINUE;
+}
+
 enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault *f,
 				       struct svt_fault_result *res)
 {
@@ -633,6 +738,8 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	case SVT_WALK_OK:
 		break;
 	case SVT_WALK_PF:
+		/* (32-bit shadows without SMEP cannot tell a fetch from a read:
+		 * it is taken for a read; docs/core.md.) */
 		return inject(m, f, res, w.error_code, w.cr2);
 	default:
 		m->c.env_errors++;
@@ -668,57 +775,26 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 		return done(m, f, res, SVT_PF_RETRY);
 	}
 
-	bool write = acc.kind == SVT_ACC_WRITE;
-	bool wp0 = write && !user && !(regs.cr0 & SVT_CR0_WP) && !(w.rights & SVT_RIGHT_W);
-	bool ptw = write && gfn_protected(m, gfn);
-
-	if (ptw && !wp0 && oos_eligible(m, gfn)) {
-		oos_mark(m, gfn);       /* then propagate as for any other page */
-	} else if (ptw || wp0) {
-		if ((m->cfg.policy.emulate || wp0 || is_root_gfn(m, gfn)) &&
-		    f->insn_len > 0 && f->insn != NULL && f->regs != NULL) {
-			struct emu_ctx x = { .m = m, .regs = regs, .cpl = acc.cpl,
-					     .implicit = acc.implicit, .early_gfn = ~0ull };
-			struct svt_emu_mem mem = { .ctx = &x, .read = emu_read, .cmpxchg = emu_cmpxchg };
-			struct svt_emu_result er;
-			int rc = svt_emulate(f->regs, f->code_bits, f->insn, f->insn_len, &mem, &er);
-			if (rc == SVT_EMU_OK) {
-				if (wp0 && !ptw)
-					m->c.emulated_wp0++;
-				else
-					m->c.emulated++;
-				if (x.early_gfn != ~0ull) {
-					unshadow_gfn(m, x.early_gfn);
-					m->c.early_unshadows++;
-					m->last_wr_gfn = ~0ull;
-				}
-				return done(m, f, res, SVT_PF_EMULATED);
-			}
-			if (rc == SVT_EMU_FAULT)
-				return inject(m, f, res, x.ec, x.cr2);
-			if (rc == SVT_EMU_RETRY)
-				return done(m, f, res, SVT_PF_RETRY);
-			/* Not emulated: unshadow the page table, or give up. */
-			if (ptw && !is_root_gfn(m, gfn))
-				unshadow_gfn(m, gfn);
-			else
-				m->c.env_errors++;
-			return done(m, f, res, SVT_PF_RETRY);
-		}
-		if (!ptw || is_root_gfn(m, gfn)) {
-			m->c.env_errors++;      /* nothing can perform this write */
-			return done(m, f, res, SVT_PF_RETRY);
-		}
-		unshadow_gfn(m, gfn);
-	}
-
+	int o = pt_or_wp0_write(m, f, res, &regs, &acc, &w, gfn, user);
+	if (o != PT_CONTINUE)
+		return (enum svt_pf_outcome)o;
 	apply_ad(m, &w);
 	if (w.nad > 0)
 		m->c.ad_faults++;
 	else
 		m->c.fixed++;
+	bool write = acc.kind == SVT_ACC_WRITE;
 	if (!propagate(m, &w, acc.va, write))
 		return done(m, f, res, SVT_PF_RETRY);
+	if (write && gfn_protected(m, gfn)) {
+		/* The walk itself made the target a page table (a table that
+		 * maps itself): the write is a page-table write after all. */
+		o = pt_or_wp0_write(m, f, res, &regs, &acc, &w, gfn, user);
+		if (o != PT_CONTINUE)
+			return (enum svt_pf_outcome)o;
+		if (!propagate(m, &w, acc.va, write))
+			return done(m, f, res, SVT_PF_RETRY);
+	}
 	if (hw_walk(m, &acc, regs.rflags, regs.pkru, &hw) != SVT_WALK_OK)
 		m->c.env_errors++;      /* the audits will say why */
 	return done(m, f, res, SVT_PF_FIXED);

@@ -368,7 +368,7 @@ static int t_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *val
 	return 0;
 }
 
-static const struct svt_emu_mem tmem_ops = { &tm, t_read, t_cmpxchg };
+static const struct svt_emu_mem tmem_ops = { &tm, t_read, t_cmpxchg, false };
 
 static void tm_reset(void)
 {
@@ -2017,7 +2017,7 @@ static int read_env_error(void *ctx, uint64_t la, void *buf, unsigned len, unsig
 Test(emul, callback_error_passes_through)
 {
 	static const uint8_t mov[] = { 0x89, 0x0b };
-	const struct svt_emu_mem bad = { &tm, read_env_error, t_cmpxchg };
+	const struct svt_emu_mem bad = { &tm, read_env_error, t_cmpxchg, false };
 	struct svt_emu_regs r, before;
 	struct svt_emu_result res;
 
@@ -2457,4 +2457,37 @@ Test(emul, op_names)
 	cr_assert_str_eq(svt_emu_op_name(SVT_EMU_OP_NONE), "?");
 	cr_assert_str_eq(svt_emu_op_name(SVT_EMU_OP_COUNT), "?");
 	cr_assert_str_eq(svt_emu_op_name(~0u), "?");
+}
+
+/* With misaligned_ok the same misaligned (and page-crossing) writes are
+ * performed, through one cmpxchg at the misaligned address. */
+Test(emul, misaligned_ok_performs_split_writes)
+{
+	static const uint8_t mov[] = { 0x48, 0x89, 0x07 };      /* mov [rdi], rax */
+	struct svt_emu_mem ops = tmem_ops;
+	struct svt_emu_regs r;
+	struct svt_emu_result res;
+
+	ops.misaligned_ok = true;
+	fill_random();
+	for (uint64_t off = 0xffb; off <= 0xfff; off++) {      /* 3 misaligned, 2 page-crossing */
+		memset(&r, 0, sizeof r);
+		r.gpr[SVT_EMU_RDI] = membase + off;
+		r.gpr[SVT_EMU_RAX] = 0x1122334455667788ull + off;
+		r.rip = 0x1000;
+		tm_reset();
+		cr_assert_eq(svt_emulate(&r, 64, mov, sizeof mov, &ops, &res), SVT_EMU_OK);
+		cr_assert_eq(tm.cmpxchgs, 1);
+		cr_assert_eq(tm.last_la, membase + off);
+		cr_assert_eq(r.rip, 0x1003);
+		uint64_t v;
+		memcpy(&v, mem + off, 8);
+		cr_assert_eq(v, 0x1122334455667788ull + off);
+	}
+	/* CMPXCHG16B must stay aligned: still SPLIT. */
+	static const uint8_t c16[] = { 0xf0, 0x48, 0x0f, 0xc7, 0x0f };   /* lock cmpxchg16b [rdi] */
+	memset(&r, 0, sizeof r);
+	r.gpr[SVT_EMU_RDI] = membase + 8;
+	tm_reset();
+	cr_assert_eq(svt_emulate(&r, 64, c16, sizeof c16, &ops, &res), SVT_EMU_SPLIT);
 }

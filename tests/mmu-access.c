@@ -1,0 +1,346 @@
+/*
+ * mmu-access.c — the accesses of the random guest and its programs: reads
+ * and fetches of 1-8 bytes, implicit supervisor accesses, misaligned MOVs,
+ * and write instructions of every kind the emulator knows (MOV, MOV imm,
+ * XCHG, CMPXCHG either way, CMPXCHG8B, LOCK OR/AND/XOR/ADD/SUB, BTS/BTR,
+ * STOS and MOVS with and without REP), at CPL 0-3, with RFLAGS.AC and
+ * PKRU varied.  Where the guest OS needs its page tables to stay what it
+ * built (mh_os_may_garble) a write puts back what is there.  The list of
+ * known core bugs the guest steers around is here too.
+ */
+#include <string.h>
+
+#include "mmu-harness.h"
+
+/* ---- what an access looks like ----------------------------------------- */
+
+/* Mostly the privilege the address is meant for: programs touch user
+ * addresses, the kernel its own. */
+static unsigned pick_cpl(struct mh_machine *m, uint64_t va)
+{
+	const struct mh_os *os = m->os;
+	bool user = (m->arch.cr0 & SVT_CR0_PG) &&
+		    (os->levels >= 4 ? (int64_t)va >= 0 : va < 0x80000000ull);
+	unsigned r = (unsigned)mh_below(&m->rng, 100);
+	if (r < 25)
+		return (unsigned)mh_below(&m->rng, 4);
+	return user ? 3 : r < 90 ? 0 : 1 + (unsigned)mh_below(&m->rng, 2);
+}
+
+static void pick_context(struct mh_machine *m)
+{
+	if (mh_pct(&m->rng, 20))
+		m->regs.rflags ^= SVT_RFLAGS_AC;
+	if (mh_pct(&m->rng, 15))
+		m->pkru = mh_pct(&m->rng, 40) ? 0 : (uint32_t)mh_rand(&m->rng) &
+			  (uint32_t)mh_rand(&m->rng) & ~3u;
+}
+
+static bool paging(const struct mh_machine *m)
+{
+	return (m->arch.cr0 & SVT_CR0_PG) != 0;
+}
+
+/* A page-aligned linear address worth touching. */
+uint64_t mh_pick_page(struct mh_machine *m)
+{
+	struct mh_os *os = m->os;
+	unsigned r = (unsigned)mh_below(&m->rng, 100);
+	if (!paging(m)) {
+		if (r < 85)
+			return mh_below(&m->rng, m->gframes + 16) << 12;
+		if (r < 95)
+			return (m->hole_lo + mh_below(&m->rng, m->hole_n)) << 12;
+		return mh_rand(&m->rng) & 0xfffff000ull;
+	}
+	if (r < 62 && os->nmaps)
+		for (int k = 0; k < 6; k++) {
+			unsigned n = os->nmaps < MH_MAX_MAPS ? os->nmaps : MH_MAX_MAPS;
+			const struct mh_map *mp = &os->maps[mh_below(&m->rng, n)];
+			if (mp->as >= 0 && mp->as != os->cur)
+				continue;
+			uint64_t pages = mp->size >> 12 < 16 ? mp->size >> 12 : 16;
+			return mh_os_canon(os, mp->va + (mh_below(&m->rng, pages) << 12));
+		}
+	if (r < 80)
+		return os->dmap + (mh_below(&m->rng, m->gframes + 32) << 12);
+	if (r < 87)
+		return os->kdyn + (mh_below(&m->rng, 64) << 12);
+	uint64_t va;
+	if (r < 96)
+		va = os->ubase[mh_below(&m->rng, os->nubase)] + (mh_below(&m->rng, 64) << 12);
+	else
+		va = mh_rand(&m->rng);
+	va = mh_os_canon(os, va) & ~0xfffull;
+	if (os->levels >= 4 && mh_pct(&m->rng, 3))
+		va ^= 1ull << 60;               /* not canonical: #GP */
+	return va;
+}
+
+static uint64_t rand_value(struct mh_machine *m)
+{
+	unsigned r = (unsigned)mh_below(&m->rng, 100);
+	if (r < 30)
+		return mh_below(&m->rng, 256);
+	if (r < 60)
+		return (mh_below(&m->rng, m->gframes + 8) << 12) | (mh_rand(&m->rng) & 0x1ff) |
+		       (mh_pct(&m->rng, 20) ? mh_rand(&m->rng) & 0xfff0000000000000ull : 0);
+	return mh_rand(&m->rng);
+}
+
+static uint64_t size_mask(unsigned size)
+{
+	return size == 8 ? ~0ull : (1ull << (8 * size)) - 1;
+}
+
+/* The bytes at va now, if a write there may only keep them (see
+ * mh_os_may_garble); else a random value. */
+static uint64_t write_value(struct mh_machine *m, uint64_t va, unsigned size, unsigned cpl,
+			    bool implicit, bool *benign)
+{
+	uint64_t gpa, cr2;
+	uint32_t ec;
+	*benign = false;
+	if (mh_or_translate(m, va, SVT_ACC_WRITE, implicit ? 0 : cpl, implicit, false,
+			    &gpa, &ec, &cr2) == 0 && mh_ram(m, gpa >> 12) &&
+	    !mh_os_may_garble(m, gpa)) {
+		*benign = true;
+		return mh_twin_read(m, gpa, size);
+	}
+	return rand_value(m) & size_mask(size);
+}
+
+static bool known_unemulable(struct mh_machine *m, uint64_t va, unsigned cpl, bool implicit,
+			     bool insn_ok);
+
+bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *ava)
+{
+	static const unsigned weight[MH_W_COUNT] = {
+		[MH_W_MOV] = 24, [MH_W_MOVI] = 6, [MH_W_XCHG] = 8, [MH_W_CMPXCHG] = 12,
+		[MH_W_CMPXCHG8B] = 5, [MH_W_OR] = 4, [MH_W_AND] = 4, [MH_W_XOR] = 3,
+		[MH_W_ADD] = 3, [MH_W_SUB] = 2, [MH_W_BTS] = 5, [MH_W_BTR] = 5,
+		[MH_W_STOS] = 9, [MH_W_MOVS] = 8,
+	};
+	int bits = mh_code_bits(m);
+	unsigned total = 0, r, size;
+	enum mh_wop op = MH_W_MOV;
+	for (int i = 0; i < MH_W_COUNT; i++)
+		total += weight[i];
+	r = (unsigned)mh_below(&m->rng, total);
+	for (int i = 0; i < MH_W_COUNT; i++) {
+		if (r < weight[i]) {
+			op = (enum mh_wop)i;
+			break;
+		}
+		r -= weight[i];
+	}
+	size = op == MH_W_CMPXCHG8B ? 8 : 1u << mh_below(&m->rng, bits == 64 ? 4 : 3);
+	if ((op == MH_W_BTS || op == MH_W_BTR) && size == 1)
+		size = 4;
+	uint64_t va = page + mh_below(&m->rng, MH_PAGE / size) * size;
+	*ava = va;
+	if (known_unemulable(m, va, cpl, false, true)) {
+		uint64_t val;
+		struct mh_end e;
+		return mh_data(m, va, size, SVT_ACC_READ, cpl, false, NULL, 0, &val, &e);
+	}
+	bool benign;
+	uint64_t cur = write_value(m, va, size, cpl, false, &benign);
+	uint64_t src = rand_value(m) & size_mask(size), cmp = cur, count = 0, src_va = 0;
+	m->regs.rflags &= ~(uint64_t)SVT_EMU_DF;
+	if (benign) {
+		switch (op) {
+		case MH_W_OR: case MH_W_XOR: case MH_W_ADD: case MH_W_SUB:
+			src = 0;
+			break;
+		case MH_W_AND:
+			src = size_mask(size);
+			break;
+		case MH_W_CMPXCHG: case MH_W_CMPXCHG8B:
+			cmp = cur ^ 1;
+			break;
+		case MH_W_BTS: case MH_W_BTR: {
+			unsigned b0 = (unsigned)mh_below(&m->rng, 8 * size), b = 0;
+			bool want = op == MH_W_BTS, found = false;
+			for (unsigned k = 0; k < 8 * size && !found; k++) {
+				b = (b0 + k) % (8 * size);
+				found = ((cur >> b) & 1) == want;
+			}
+			if (!found)
+				op = MH_W_MOV, src = cur;
+			else
+				src = b;
+			break;
+		}
+		case MH_W_XCHG:
+			src = cur;
+			break;
+		default:
+			op = MH_W_MOV;
+			src = cur;
+			break;
+		}
+	} else {
+		uint64_t room = (MH_PAGE - (va & 0xfff)) / size;
+		if (op == MH_W_CMPXCHG || op == MH_W_CMPXCHG8B)
+			cmp = mh_pct(&m->rng, 50) ? cur : rand_value(m);
+		if (op == MH_W_STOS && mh_pct(&m->rng, 50))
+			count = 1 + mh_below(&m->rng, room);
+		if (op == MH_W_MOVS) {
+			src_va = mh_pick_page(m) + mh_below(&m->rng, MH_PAGE);
+			if (mh_pct(&m->rng, 40))
+				count = 1 + mh_below(&m->rng, room < 64 ? room : 64);
+		}
+		if ((op == MH_W_STOS || op == MH_W_MOVS) && !count && mh_pct(&m->rng, 10))
+			m->regs.rflags |= SVT_EMU_DF;
+	}
+	struct mh_insn in;
+	struct mh_end end;
+	if (!mh_encode(m, op, size, bits, va, src, cmp, count, src_va, &in))
+		mh_encode(m, MH_W_MOV, size, bits, va, src, 0, 0, 0, &in);
+	mh_log(m, " %s%s %u bytes at %#llx%s", count ? "rep " : "", mh_wop_name(op), size,
+	       (unsigned long long)va, benign ? " (keeping the bytes: a page table)" : "");
+	return mh_insn(m, in.b, in.len, cpl, &end);
+}
+
+/*
+ * Known core bugs (see the harness report).  Unless a bug is exposed
+ * (mh_config.expose; mmu-soak --expose Kn or --strict), the guest avoids
+ * what it fails on, so that a run goes on testing the rest:
+ *   K1  INVPCID type 0/1 with a PCID other than 0 while CR4.PCIDE=0: the
+ *       SDM says #GP, the core performs it.
+ *   K2  a write the core would have to emulate but cannot (a misaligned
+ *       one: svt_emulate() says SPLIT; an implicit one: no instruction)
+ *       by the supervisor to a read-only page under CR0.WP=0, or to the
+ *       current top-level table: the core returns RETRY for ever.
+ *   K7  a write the core unshadows for instead of emulating (emulate off,
+ *       misaligned, implicit) to a page table on the walk of the very
+ *       address written (a self-map, or the direct map's own page table):
+ *       the walk shadows it again at once, and the write faults again, for
+ *       ever.
+ *   K3  an implicit supervisor access at CPL 0-2 under SMAP with
+ *       RFLAGS.AC=1: the core takes it for an explicit one, propagates
+ *       (setting A, and D for a write, in the guest's entries) or reports
+ *       MMIO, where bare metal raises #PF and sets nothing.
+ *   K4  a fetch where the hardware's #PF error code has no I/D bit (no
+ *       SMEP, and not PAE with EFER.NXE): the core takes it for a read and
+ *       applies what only reads obey (SMAP to a supervisor fetch from a
+ *       user page; PKRU.AD to a fetch from a user page), injecting a #PF
+ *       that bare metal does not raise.
+ *   K9  a supervisor write to a user page whose protection key has WD set
+ *       in PKRU, under CR0.WP=0 (bare metal allows it; the hardware, with
+ *       WP forced on, raises #PF with PK): the core answers FIXED for ever.
+ *   K10 (mmu-guest.c) PAE: a MOV to CR0 or CR4 that loads the PDPTEs
+ *       (SDM 4.4.1: a change of CR0.PG/CD/NW or CR4.PAE/PGE/PSE/SMEP) updates
+ *       the core's PDPTE registers but not the shadow root built from them:
+ *       the shadows go on translating through the old PDPTEs.
+ *   K8  (mmu-exec.c) a write to a page table through a translation that
+ *       walks that very table, when the fault is the one that first
+ *       shadows it, counts an env_error (the outcome is right).
+ *   K6  (mmu-machine.c) with CR4.SMAP set, the audits report every
+ *       shadowed user page as INV-PERM: their walk of the guest's tables
+ *       is a supervisor read, which SMAP refuses.
+ */
+static bool known_unemulable(struct mh_machine *m, uint64_t va, unsigned cpl, bool implicit,
+			     bool insn_ok)
+{
+	uint64_t gpa, cr2;
+	uint32_t ec;
+	if (mh_avoid(m, 2) && !insn_ok && (implicit || cpl < 3) && !(m->arch.cr0 & SVT_CR0_WP))
+		return true;                                            /* K2 */
+	/* at CPL 0-2 the core cannot tell an implicit access from an
+	 * explicit one (K3): what the explicit one would reach counts too */
+	if ((mh_or_translate(m, va, SVT_ACC_WRITE, cpl, implicit, false, &gpa, &ec, &cr2) != 0 &&
+	     (!implicit || cpl == 3 ||
+	      mh_or_translate(m, va, SVT_ACC_WRITE, cpl, false, false, &gpa, &ec, &cr2) != 0)) ||
+	    !mh_ram(m, gpa >> 12))
+		return false;
+	int t = m->os->levels ? m->os->tab_of_gfn[gpa >> 12] : -1;
+	if (mh_avoid(m, 2) && !insn_ok && t >= 0 && m->os->t[t].parent == -1)
+		return true;                                            /* K2 */
+	return mh_avoid(m, 7) && !insn_ok &&
+	       mh_or_walk_uses(m, va, gpa >> 12);                      /* K7 */
+}
+
+static bool known_k3(struct mh_machine *m, uint64_t va, enum svt_access_kind k, unsigned cpl)
+{
+	return mh_avoid(m, 3) && cpl < 3 && (m->arch.cr4 & SVT_CR4_SMAP) &&
+	       (m->regs.rflags & SVT_RFLAGS_AC) && mh_or_sets_ad(m, va, k, cpl);
+}
+
+/* Returns the CPL to fetch at; may clear PKRU.AD bits. */
+static unsigned known_k4(struct mh_machine *m, unsigned cpl)
+{
+	uint64_t cr4 = m->arch.cr4;
+	/* Shadows in PAE format run the hardware with NXE on, so fetch faults
+	 * carry I/D; only 32-bit shadows without SMEP cannot tell (paging off
+	 * uses no page-level protections). */
+	if (!mh_avoid(m, 4) || (cr4 & SVT_CR4_SMEP) || (cr4 & SVT_CR4_PAE) || !(m->arch.cr0 & SVT_CR0_PG))
+		return cpl;
+	if (cr4 & SVT_CR4_PKE)
+		m->pkru &= 0xaaaaaaaau;
+	return (cr4 & SVT_CR4_SMAP) ? 3 : cpl;
+}
+
+static void known_k9(struct mh_machine *m, unsigned cpl)
+{
+	if (mh_avoid(m, 9) && cpl < 3 && !(m->arch.cr0 & SVT_CR0_WP) && (m->arch.cr4 & SVT_CR4_PKE))
+		m->pkru &= 0x55555555u;
+}
+
+bool mh_step_access(struct mh_machine *m, uint64_t *ava)
+{
+	struct mh_os *os = m->os;
+	uint64_t page = os->nrecent_va && mh_pct(&m->rng, 40) ?
+		os->recent_va[mh_below(&m->rng, os->nrecent_va < 8 ? os->nrecent_va : 8)] :
+		mh_pick_page(m);
+	unsigned cpl = pick_cpl(m, page), r = (unsigned)mh_below(&m->rng, 100), size;
+	uint64_t va, val = 0;
+	os->recent_va[os->nrecent_va++ % 8] = page;     /* locality: come back soon */
+	struct mh_end end;
+	pick_context(m);
+	if (r >= 37)
+		known_k9(m, r >= 42 && r < 45 ? 0 : cpl);       /* writes (and implicit reads) */
+	if (r < 30) {
+		size = 1u << mh_below(&m->rng, 4);
+		va = page + mh_below(&m->rng, MH_PAGE - size + 1);
+		*ava = va;
+		return mh_data(m, va, size, SVT_ACC_READ, cpl, false, NULL, 0, &val, &end);
+	}
+	if (r < 37) {
+		va = page + mh_below(&m->rng, MH_PAGE);
+		cpl = known_k4(m, cpl);
+		*ava = va;
+		return mh_data(m, va, 1, SVT_ACC_FETCH, cpl, false, NULL, 0, &val, &end);
+	}
+	if (r < 45) {
+		bool write = r >= 42;
+		bool benign;
+		size = 1u << mh_below(&m->rng, 4);
+		va = page + mh_below(&m->rng, MH_PAGE / size) * size;
+		*ava = va;
+		if (write && known_unemulable(m, va, cpl, true, false))
+			write = false;
+		enum svt_access_kind k = write ? SVT_ACC_WRITE : SVT_ACC_READ;
+		bool implicit = !known_k3(m, va, k, cpl);
+		if (!implicit && write)         /* an explicit write is an instruction */
+			return mh_gen_write(m, page, cpl, ava);
+		if (write)
+			val = write_value(m, va, size, cpl, implicit, &benign);
+		return mh_data(m, va, size, k, cpl, implicit, NULL, 0, &val, &end);
+	}
+	if (r < 50) {
+		int bits = mh_code_bits(m);
+		bool benign;
+		struct mh_insn in;
+		size = 2u << mh_below(&m->rng, bits == 64 ? 3 : 2);
+		va = page + (mh_below(&m->rng, MH_PAGE - size) | 1);
+		*ava = va;
+		if (known_unemulable(m, va, cpl, false, true))
+			return mh_gen_write(m, page, cpl, ava);
+		val = write_value(m, va, size, cpl, false, &benign);
+		mh_encode_mov(m, size, bits, va, val, &in);
+		return mh_data(m, va, size, SVT_ACC_WRITE, cpl, false, in.b, in.len, &val, &end);
+	}
+	return mh_gen_write(m, page, cpl, ava);
+}

@@ -1,0 +1,486 @@
+/*
+ * mmu-exec.c — one guest action on both sides, compared.
+ *
+ * Hardware side: a write instruction runs through svt_emulate() with memory
+ * callbacks that translate through the hardware TLB and the shadow tables
+ * (mmu-machine.c); a #PF there aborts the instruction and goes to
+ * svt_mmu_page_fault(), whose outcome decides: re-execute (FIXED, RETRY),
+ * done (EMULATED: the core performed it), #PF injected (INJECT), or a
+ * device access (MMIO).  Bare-metal side: the same instruction through
+ * svt_emulate() with callbacks that translate with the reference model
+ * over the twin and set A/D there.  Both must end the same way, with the
+ * same registers.  Control-register writes go to the core and to the twin,
+ * whose #GP rules are written here from the SDM, independently of the core.
+ */
+#include <string.h>
+
+#include "mmu-harness.h"
+
+/* Callback codes of our own, passed through svt_emulate(). */
+enum { X_PF = 1000, X_GP, X_MMIO, X_BAD };
+
+struct side {
+	struct mh_machine *m;
+	unsigned cpl;
+	uint32_t ec;
+	uint64_t cr2, gpa;
+};
+
+static const char *kind_name(enum svt_access_kind k)
+{
+	return k == SVT_ACC_WRITE ? "write" : k == SVT_ACC_FETCH ? "fetch" : "read";
+}
+
+static const char *outcome_name(enum svt_pf_outcome o)
+{
+	static const char *const n[] = { "FIXED", "INJECT", "EMULATED", "MMIO", "RETRY" };
+	return (unsigned)o < 5 ? n[o] : "?";
+}
+
+static void end_str(const struct mh_end *e, char *buf, size_t len)
+{
+	switch (e->kind) {
+	case MH_DONE: snprintf(buf, len, "done"); break;
+	case MH_PF: snprintf(buf, len, "#PF(%#x) cr2 %#llx", e->ec, (unsigned long long)e->cr2); break;
+	case MH_GP: snprintf(buf, len, "#GP"); break;
+	case MH_MMIO: snprintf(buf, len, "MMIO at %#llx", (unsigned long long)e->gpa); break;
+	}
+}
+
+static bool same_end(const struct mh_end *a, const struct mh_end *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	if (a->kind == MH_PF)
+		return a->ec == b->ec && a->cr2 == b->cr2;
+	if (a->kind == MH_MMIO)
+		return a->gpa == b->gpa;
+	return true;
+}
+
+/*
+ * Known core bug K8 (see mmu-access.c): a write to a page table through a
+ * translation that walks that very table, when this fault is the one that
+ * first shadows it, counts an env_error (the outcome is right).  Unless
+ * it is exposed, such counts are set aside (mh_check_memory()
+ * subtracts them).
+ */
+static bool self_write(struct mh_machine *m, uint64_t va, unsigned cpl, bool implicit)
+{
+	uint64_t gpa, cr2;
+	uint32_t ec;
+	return mh_or_translate(m, va, SVT_ACC_WRITE, cpl, implicit, false, &gpa, &ec, &cr2) == 0 &&
+	       mh_or_walk_uses(m, va, gpa >> 12);
+}
+
+static void known_k8(struct mh_machine *m, uint64_t env0, bool self, uint64_t va)
+{
+	uint64_t now = svt_mmu_counters(m->mmu)->env_errors;
+	if (now <= env0)
+		return;
+	mh_log_walk(m, va);
+	if (mh_avoid(m, 8) && self) {
+		m->env_known += now - env0;
+		mh_log(m, "    (env_errors +%llu: known bug K8, set aside)",
+		       (unsigned long long)(now - env0));
+	}
+}
+
+/* ---- hardware-side memory ---------------------------------------------- */
+
+static int hw_rw(struct side *s, uint64_t la, uint8_t *buf, unsigned len, enum svt_access_kind k,
+		 const uint8_t *wbuf)
+{
+	struct mh_machine *m = s->m;
+	unsigned done = 0;
+	while (done < len) {
+		uint64_t a = la + done, mpa;
+		unsigned chunk = len - done, room = (unsigned)(MH_PAGE - (a & 0xfff));
+		uint32_t ec;
+		if (chunk > room)
+			chunk = room;
+		int r = mh_hw_translate(m, a, k, s->cpl, false, &mpa, &ec);
+		if (r == 1) {
+			s->ec = ec;
+			s->cr2 = a;
+			return X_PF;
+		}
+		if (r == 2)
+			return X_GP;
+		if (r < 0)
+			return X_BAD;
+		if (wbuf) {
+			memcpy(m->mem + mpa, wbuf + done, chunk);
+			mh_touch(m, m->m2g[mpa >> 12]);
+		} else {
+			memcpy(buf + done, m->mem + mpa, chunk);
+		}
+		done += chunk;
+	}
+	return 0;
+}
+
+static int hw_read(void *ctx, uint64_t la, void *buf, unsigned len, unsigned flags)
+{
+	return hw_rw(ctx, la, buf, len, (flags & SVT_EMU_RD_DEST) ? SVT_ACC_WRITE : SVT_ACC_READ, NULL);
+}
+
+static int hw_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *val, unsigned len)
+{
+	struct side *s = ctx;
+	uint8_t cur[16];
+	int r = hw_rw(s, la, cur, len, SVT_ACC_WRITE, NULL);
+	if (r)
+		return r;
+	if (memcmp(cur, expect, len))
+		return SVT_EMU_RETRY;
+	return hw_rw(s, la, NULL, len, SVT_ACC_WRITE, val);
+}
+
+/* ---- bare-metal memory ----------------------------------------------------- */
+
+static int or_rw(struct side *s, uint64_t la, uint8_t *buf, unsigned len, enum svt_access_kind k,
+		 const uint8_t *wbuf)
+{
+	struct mh_machine *m = s->m;
+	unsigned done = 0;
+	while (done < len) {
+		uint64_t a = la + done, gpa, cr2;
+		unsigned chunk = len - done, room = (unsigned)(MH_PAGE - (a & 0xfff));
+		uint32_t ec;
+		if (chunk > room)
+			chunk = room;
+		int r = mh_or_translate(m, a, k, s->cpl, false, true, &gpa, &ec, &cr2);
+		if (r == 1) {
+			s->ec = ec;
+			s->cr2 = cr2;
+			return X_PF;
+		}
+		if (r == 2)
+			return X_GP;
+		if (!mh_ram(m, gpa >> 12)) {
+			s->gpa = gpa;
+			return X_MMIO;
+		}
+		if (wbuf) {
+			memcpy(m->twin + gpa, wbuf + done, chunk);
+			mh_touch(m, gpa >> 12);
+		} else {
+			memcpy(buf + done, m->twin + gpa, chunk);
+		}
+		done += chunk;
+	}
+	return 0;
+}
+
+static int or_read(void *ctx, uint64_t la, void *buf, unsigned len, unsigned flags)
+{
+	return or_rw(ctx, la, buf, len, (flags & SVT_EMU_RD_DEST) ? SVT_ACC_WRITE : SVT_ACC_READ, NULL);
+}
+
+static int or_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *val, unsigned len)
+{
+	struct side *s = ctx;
+	uint8_t cur[16];
+	int r = or_rw(s, la, cur, len, SVT_ACC_WRITE, NULL);
+	if (r)
+		return r;
+	if (memcmp(cur, expect, len))
+		return SVT_EMU_RETRY;
+	return or_rw(s, la, NULL, len, SVT_ACC_WRITE, val);
+}
+
+
+/* Where va goes on bare metal, for failure messages. */
+static const char *where(struct mh_machine *m, uint64_t va, enum svt_access_kind k, unsigned cpl,
+			 bool implicit)
+{
+	static char buf[160];
+	uint64_t gpa, cr2;
+	uint32_t ec;
+	int r = mh_or_translate(m, va, k, cpl, implicit, false, &gpa, &ec, &cr2);
+	if (r == 1)
+		snprintf(buf, sizeof(buf), "bare metal: #PF(%#x)", ec);
+	else if (r == 2)
+		snprintf(buf, sizeof(buf), "bare metal: #GP");
+	else {
+		const struct mh_os *os = m->os;
+		uint64_t g = gpa >> 12;
+		int t = os && g < m->gframes ? os->tab_of_gfn[g] : -1;
+		snprintf(buf, sizeof(buf), "bare metal: gpa %#llx, %s%s%s; CR0.WP=%d",
+			 (unsigned long long)gpa,
+			 !mh_ram(m, g) ? "not RAM" : t < 0 ? "data" :
+			 os->t[t].parent == -1 ? "a root table" : "a page table",
+			 t >= 0 && os->t[t].parent == -1 && os->as[os->cur].used &&
+			 os->as[os->cur].root == t ? " (the current one)" : "",
+			 mh_or_walk_uses(m, va, g) ? " on the walk of this very address" : "",
+			 (m->arch.cr0 & SVT_CR0_WP) != 0);
+	}
+	return buf;
+}
+
+/* ---- the fault loop ------------------------------------------------------ */
+
+/* Hand one hardware #PF to the core.  Returns the outcome, or -1. */
+static int core_fault(struct mh_machine *m, uint64_t va, uint32_t ec, unsigned cpl,
+		      struct svt_emu_regs *regs, int bits, const uint8_t *insn, unsigned len,
+		      struct svt_fault_result *fr)
+{
+	struct svt_fault f = {
+		.va = va, .error_code = ec, .cpl = (uint8_t)cpl, .rflags = regs->rflags,
+		.pkru = m->pkru, .regs = regs, .code_bits = bits, .insn = insn, .insn_len = len,
+	};
+	enum svt_pf_outcome o = svt_mmu_page_fault(m->mmu, &f, fr);
+	mh_vm_entry(m);
+	mh_log(m, "    hw #PF va %#llx ec %#x -> %s%s", (unsigned long long)va, ec, outcome_name(o),
+	       o == SVT_PF_INJECT ? " (inject)" : "");
+	if (m->failed)
+		return -1;
+	if ((unsigned)o > SVT_PF_RETRY)
+		return mh_fail(m, "svt_mmu_page_fault returned %d", (int)o), -1;
+	return (int)o;
+}
+
+static bool hw_exec(struct mh_machine *m, const uint8_t *insn, unsigned len, unsigned cpl,
+		    int bits, struct svt_emu_regs *regs, struct mh_end *end)
+{
+	struct side s = { .m = m, .cpl = cpl };
+	struct svt_emu_mem mem = { .ctx = &s, .read = hw_read, .cmpxchg = hw_cmpxchg };
+	uint64_t rip0 = regs->rip;
+	unsigned tries = 0, chunks = 0;
+
+	memset(end, 0, sizeof(*end));
+	for (;;) {
+		struct svt_emu_regs t = *regs;
+		struct svt_emu_result res;
+		int st = svt_emulate(&t, bits, insn, len, &mem, &res);
+		if (st == SVT_EMU_OK) {
+			*regs = t;
+			if (regs->rip != rip0)
+				return true;
+			if (++chunks > 64)
+				return mh_fail(m, "hardware: REP instruction does not finish");
+			continue;
+		}
+		if (st == X_GP) {
+			*regs = t;
+			end->kind = MH_GP;
+			return true;
+		}
+		if (st == X_BAD || m->failed)
+			return false;
+		if (st != X_PF)
+			return mh_fail(m, "hardware: svt_emulate returned %d (harness encoding?)", st);
+		*regs = t;      /* REP iterations done before the fault stay done */
+		if (++tries > MH_MAX_TRIES)
+			return mh_fail(m, "livelock: the instruction at va %#llx faulted %u times (last ec %#x; %s)",
+				       (unsigned long long)s.cr2, tries - 1, s.ec,
+				       where(m, s.cr2, SVT_ACC_WRITE, cpl, false));
+		struct svt_fault_result fr;
+		int o = core_fault(m, s.cr2, s.ec, cpl, regs, bits, insn, len, &fr);
+		switch (o) {
+		case SVT_PF_FIXED:
+		case SVT_PF_RETRY:
+			break;
+		case SVT_PF_INJECT:
+			end->kind = MH_PF;
+			end->ec = fr.error_code;
+			end->cr2 = fr.cr2;
+			return true;
+		case SVT_PF_MMIO:
+			end->kind = MH_MMIO;
+			end->gpa = fr.gpa;
+			return true;
+		case SVT_PF_EMULATED:
+			if (regs->rip != rip0)
+				return true;
+			break;
+		default:
+			return false;
+		}
+	}
+}
+
+static bool or_exec(struct mh_machine *m, const uint8_t *insn, unsigned len, unsigned cpl,
+		    int bits, struct svt_emu_regs *regs, struct mh_end *end)
+{
+	struct side s = { .m = m, .cpl = cpl };
+	struct svt_emu_mem mem = { .ctx = &s, .read = or_read, .cmpxchg = or_cmpxchg };
+	uint64_t rip0 = regs->rip;
+
+	memset(end, 0, sizeof(*end));
+	for (unsigned chunks = 0; chunks < 64; chunks++) {
+		struct svt_emu_result res;
+		int st = svt_emulate(regs, bits, insn, len, &mem, &res);
+		switch (st) {
+		case SVT_EMU_OK:
+			if (regs->rip != rip0)
+				return true;
+			continue;
+		case X_PF:
+			end->kind = MH_PF;
+			end->ec = s.ec;
+			end->cr2 = s.cr2;
+			return true;
+		case X_GP:
+			end->kind = MH_GP;
+			return true;
+		case X_MMIO:
+			end->kind = MH_MMIO;
+			end->gpa = s.gpa;
+			return true;
+		default:
+			return mh_fail(m, "bare metal: svt_emulate returned %d (harness encoding?)", st);
+		}
+	}
+	return mh_fail(m, "bare metal: REP instruction does not finish");
+}
+
+static bool same_regs(struct mh_machine *m, const struct svt_emu_regs *h, const struct svt_emu_regs *o)
+{
+	for (int i = 0; i < 16; i++)
+		if (h->gpr[i] != o->gpr[i])
+			return mh_fail(m, "register %d differs: hardware %#llx, bare metal %#llx", i,
+				       (unsigned long long)h->gpr[i], (unsigned long long)o->gpr[i]);
+	if (h->rip != o->rip || h->rflags != o->rflags)
+		return mh_fail(m, "RIP/RFLAGS differ: hardware %#llx/%#llx, bare metal %#llx/%#llx",
+			       (unsigned long long)h->rip, (unsigned long long)h->rflags,
+			       (unsigned long long)o->rip, (unsigned long long)o->rflags);
+	return true;
+}
+
+bool mh_insn(struct mh_machine *m, const uint8_t *insn, unsigned len, unsigned cpl,
+	     struct mh_end *end)
+{
+	int bits = mh_code_bits(m);
+	struct svt_emu_regs hr = m->regs, orr = m->regs;
+	struct mh_end he, oe;
+	char a[64], b[64], hex[40] = "";
+
+	m->accesses++;
+	for (unsigned i = 0; i < len && i < 12; i++)
+		snprintf(hex + 3 * i, 4, "%02x ", insn[i]);
+	mh_log(m, "  insn [%s] cpl %u rdi %#llx rax %#llx rcx %#llx ac %d pkru %#x", hex, cpl,
+	       (unsigned long long)m->regs.gpr[SVT_EMU_RDI], (unsigned long long)m->regs.gpr[SVT_EMU_RAX],
+	       (unsigned long long)m->regs.gpr[SVT_EMU_RCX],
+	       (m->regs.rflags & SVT_RFLAGS_AC) != 0, m->pkru);
+	uint64_t env0 = svt_mmu_counters(m->mmu)->env_errors;
+	uint64_t dst = m->regs.gpr[SVT_EMU_RDI] & (bits == 64 ? ~0ull : 0xffffffffull);
+	bool self = self_write(m, dst, cpl, false);
+	if (!or_exec(m, insn, len, cpl, bits, &orr, &oe))
+		return false;
+	if (!hw_exec(m, insn, len, cpl, bits, &hr, &he))
+		return false;
+	known_k8(m, env0, self, dst);
+	end_str(&oe, a, sizeof(a));
+	end_str(&he, b, sizeof(b));
+	mh_log(m, "    -> bare metal %s, machine %s", a, b);
+	if (!same_end(&he, &oe))
+		return mh_fail(m, "instruction [%s] at cpl %u: bare metal %s, machine %s", hex, cpl, a, b);
+	if (!same_regs(m, &hr, &orr))
+		return false;
+	m->regs = orr;
+	*end = oe;
+	return true;
+}
+
+/* ---- plain accesses ---------------------------------------------------------- */
+
+bool mh_data(struct mh_machine *m, uint64_t va, unsigned size, enum svt_access_kind k,
+	     unsigned cpl, bool implicit, const uint8_t *insn, unsigned insn_len,
+	     uint64_t *val, struct mh_end *end)
+{
+	int bits = mh_code_bits(m);
+	struct mh_end oe = { 0 }, he = { 0 };
+	uint64_t ov = 0, hv = 0, gpa, cr2, mpa;
+	uint32_t ec;
+	struct svt_emu_regs hr = m->regs, orr = m->regs;
+	char a[64], b[64];
+
+	m->accesses++;
+	mh_log(m, "  %s%s %u bytes at %#llx cpl %u ac %d pkru %#x%s", implicit ? "implicit " : "",
+	       kind_name(k), size, (unsigned long long)va, cpl, (m->regs.rflags & SVT_RFLAGS_AC) != 0,
+	       m->pkru, insn_len ? " (misaligned MOV)" : "");
+	uint64_t env0 = svt_mmu_counters(m->mmu)->env_errors;
+	bool self = k == SVT_ACC_WRITE && self_write(m, va, cpl, implicit);
+	/* bare metal */
+	int r = mh_or_translate(m, va, k, cpl, implicit, true, &gpa, &ec, &cr2);
+	if (r == 1) {
+		oe.kind = MH_PF, oe.ec = ec, oe.cr2 = cr2;
+	} else if (r == 2) {
+		oe.kind = MH_GP;
+	} else if (!mh_ram(m, gpa >> 12)) {
+		oe.kind = MH_MMIO, oe.gpa = gpa;
+	} else if (k == SVT_ACC_WRITE) {
+		for (unsigned i = 0; i < size; i++)
+			m->twin[gpa + i] = (uint8_t)(*val >> (8 * i));
+		mh_touch(m, gpa >> 12);
+		orr.rip += insn_len;
+	} else {
+		ov = mh_twin_read(m, gpa, size);
+	}
+	/* hardware */
+	for (unsigned tries = 0;; tries++) {
+		if (tries > MH_MAX_TRIES)
+			return mh_fail(m, "livelock: %s%s of %#llx at cpl %u faulted %u times (last ec %#x; %s)",
+				       implicit ? "implicit " : insn_len ? "misaligned " : "",
+				       kind_name(k), (unsigned long long)va, cpl, tries - 1, ec,
+				       where(m, va, k, cpl, implicit));
+		r = mh_hw_translate(m, va, k, cpl, implicit, &mpa, &ec);
+		if (r < 0)
+			return false;
+		if (r == 2) {
+			he.kind = MH_GP;
+			break;
+		}
+		if (r == 0) {
+			if (k == SVT_ACC_WRITE) {
+				for (unsigned i = 0; i < size; i++)
+					m->mem[mpa + i] = (uint8_t)(*val >> (8 * i));
+				mh_touch(m, m->m2g[mpa >> 12]);
+				hr.rip += insn_len;
+			} else {
+				for (unsigned i = size; i-- > 0;)
+					hv = (hv << 8) | m->mem[mpa + i];
+			}
+			break;
+		}
+		struct svt_fault_result fr;
+		int o = core_fault(m, va, ec, cpl, &hr, bits, insn, insn_len, &fr);
+		if (o < 0)
+			return false;
+		if (o == SVT_PF_INJECT) {
+			he.kind = MH_PF, he.ec = fr.error_code, he.cr2 = fr.cr2;
+			break;
+		}
+		if (o == SVT_PF_MMIO) {
+			he.kind = MH_MMIO, he.gpa = fr.gpa;
+			break;
+		}
+		if (o == SVT_PF_EMULATED) {
+			if (k != SVT_ACC_WRITE || !insn_len)
+				return mh_fail(m, "the core emulated a %s%s it was given no instruction for",
+					       implicit ? "implicit " : "", kind_name(k));
+			break;
+		}
+	}
+	known_k8(m, env0, self, va);
+	end_str(&oe, a, sizeof(a));
+	end_str(&he, b, sizeof(b));
+	mh_log(m, "    -> bare metal %s, machine %s", a, b);
+	if (!same_end(&he, &oe))
+		return mh_fail(m, "%s%s of %u bytes at %#llx, cpl %u: bare metal %s, machine %s",
+			       implicit ? "implicit " : "", kind_name(k), size, (unsigned long long)va,
+			       cpl, a, b);
+	if (oe.kind == MH_DONE && k != SVT_ACC_WRITE && hv != ov)
+		return mh_fail(m, "%s of %u bytes at %#llx read %#llx, bare metal %#llx", kind_name(k),
+			       size, (unsigned long long)va, (unsigned long long)hv,
+			       (unsigned long long)ov);
+	if (!same_regs(m, &hr, &orr))
+		return false;
+	m->regs = orr;
+	if (k != SVT_ACC_WRITE)
+		*val = ov;
+	*end = oe;
+	return true;
+}
