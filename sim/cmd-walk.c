@@ -41,8 +41,7 @@ static const char *level_name(enum svt_mode m, unsigned level)
 }
 
 /* The entry's flags by name, for one level of a walk. */
-static void entry_flags(const struct svt_walk *w, const struct svt_walk_level *l,
-			const char *out[16], unsigned *n)
+static void entry_flags(const struct svt_walk_level *l, const char *out[16], unsigned *n)
 {
 	static const struct { uint64_t bit; const char *name; } bits[] = {
 		{ SVT_PTE_P, "P" }, { SVT_PTE_RW, "RW" }, { SVT_PTE_US, "US" },
@@ -57,7 +56,6 @@ static void entry_flags(const struct svt_walk *w, const struct svt_walk_level *l
 		if (l->entry & bits[i].bit)
 			out[(*n)++] = bits[i].name;
 	}
-	(void)w;
 }
 
 static void print_pfec(FILE *f, uint32_t ec)
@@ -98,7 +96,7 @@ void svt_walk_print_text(FILE *f, const struct svt_regs *r, const struct svt_acc
 		const char *fl[16];
 		unsigned n;
 
-		entry_flags(w, l, fl, &n);
+		entry_flags(l, fl, &n);
 		fprintf(f, "  %-5s @0x%08" PRIx64 " = 0x%0*" PRIx64 " ", level_name(w->mode, l->level),
 			l->entry_gpa, l->size == 4 ? 8 : 16, l->entry);
 		for (unsigned j = 0; j < n; j++)
@@ -166,7 +164,7 @@ void svt_walk_print_json(FILE *f, const struct svt_walk *w)
 		const char *fl[16];
 		unsigned n;
 
-		entry_flags(w, l, fl, &n);
+		entry_flags(l, fl, &n);
 		fprintf(f, "%s{\"level\": %u, \"name\": \"%s\", \"table\": \"0x%" PRIx64 "\", "
 			"\"gpa\": \"0x%" PRIx64 "\", \"entry\": \"0x%" PRIx64 "\", \"leaf\": %s, \"flags\": [",
 			i ? ", " : "", l->level, level_name(w->mode, l->level), l->table,
