@@ -50,9 +50,9 @@ static uint64_t reg_at(const struct svt_emu_regs *r, unsigned i)
 	return i < 16 ? r->gpr[i] : i == 16 ? r->rip : i == 17 ? r->rflags : r->seg_base[i - 18];
 }
 
-/* A JSON string (quotes included) of n bytes; everything outside printable
- * ASCII as \u00XX. */
-static void json_str(FILE *f, const char *s, size_t n)
+/* A quoted string of n bytes: quotes and backslashes escaped, everything
+ * outside printable ASCII written with esc (JSON: \u00XX; text: \xNN). */
+static void quoted(FILE *f, const char *s, size_t n, const char *esc)
 {
 	fputc('"', f);
 	for (size_t i = 0; i < n; i++) {
@@ -60,27 +60,21 @@ static void json_str(FILE *f, const char *s, size_t n)
 		if (c == '"' || c == '\\')
 			fprintf(f, "\\%c", c);
 		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
+			fprintf(f, esc, c);
 		else
 			fputc(c, f);
 	}
 	fputc('"', f);
 }
 
-/* Text form of a string: printable ASCII, the rest as \xNN. */
+static void json_str(FILE *f, const char *s, size_t n)
+{
+	quoted(f, s, n, "\\u%04x");
+}
+
 static void text_str(FILE *f, const char *s, size_t n)
 {
-	fputc('"', f);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\x%02x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
+	quoted(f, s, n, "\\x%02x");
 }
 
 static void hex_bytes(FILE *f, const uint8_t *b, size_t n)
