@@ -204,42 +204,25 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
 }
 
 /*
- * Known core bugs (see the harness report).  Unless a bug is exposed
- * (mh_config.expose; mmu-soak --expose Kn or --strict), the guest avoids
- * what it fails on, so that a run goes on testing the rest:
- *   K1  INVPCID type 0/1 with a PCID other than 0 while CR4.PCIDE=0: the
- *       SDM says #GP, the core performs it.
- *   K2  a write the core would have to emulate but cannot (a misaligned
- *       one: svt_emulate() says SPLIT; an implicit one: no instruction)
- *       by the supervisor to a read-only page under CR0.WP=0, or to the
- *       current top-level table: the core returns RETRY for ever.
- *   K7  a write the core unshadows for instead of emulating (emulate off,
- *       misaligned, implicit) to a page table on the walk of the very
- *       address written (a self-map, or the direct map's own page table):
- *       the walk shadows it again at once, and the write faults again, for
- *       ever.
+ * Known limitations of the core (docs/core.md, "Known limitations").
+ * Unless one is exposed (mh_config.expose; mmu-soak --expose Kn or
+ * --strict), the guest avoids what it fails on, so that a run goes on
+ * testing the rest:
+ *   K2  an implicit write (no instruction to emulate) that must be
+ *       emulated: by the supervisor to a read-only page under CR0.WP=0, or
+ *       to the current top-level table: the core returns RETRY for ever.
+ *   K7  the same for an implicit write to a page table on the walk of the
+ *       very address written (a self-map, or the direct map's own table).
  *   K3  an implicit supervisor access at CPL 0-2 under SMAP with
  *       RFLAGS.AC=1: the core takes it for an explicit one, propagates
  *       (setting A, and D for a write, in the guest's entries) or reports
  *       MMIO, where bare metal raises #PF and sets nothing.
- *   K4  a fetch where the hardware's #PF error code has no I/D bit (no
- *       SMEP, and not PAE with EFER.NXE): the core takes it for a read and
- *       applies what only reads obey (SMAP to a supervisor fetch from a
- *       user page; PKRU.AD to a fetch from a user page), injecting a #PF
- *       that bare metal does not raise.
- *   K9  a supervisor write to a user page whose protection key has WD set
- *       in PKRU, under CR0.WP=0 (bare metal allows it; the hardware, with
- *       WP forced on, raises #PF with PK): the core answers FIXED for ever.
- *   K10 (mmu-guest.c) PAE: a MOV to CR0 or CR4 that loads the PDPTEs
- *       (SDM 4.4.1: a change of CR0.PG/CD/NW or CR4.PAE/PGE/PSE/SMEP) updates
- *       the core's PDPTE registers but not the shadow root built from them:
- *       the shadows go on translating through the old PDPTEs.
- *   K8  (mmu-exec.c) a write to a page table through a translation that
- *       walks that very table, when the fault is the one that first
- *       shadows it, counts an env_error (the outcome is right).
- *   K6  (mmu-machine.c) with CR4.SMAP set, the audits report every
- *       shadowed user page as INV-PERM: their walk of the guest's tables
- *       is a supervisor read, which SMAP refuses.
+ *   K4  with 32-bit shadows and no SMEP a fetch fault has no I/D bit: the
+ *       core takes it for a read and applies what only reads obey (SMAP to
+ *       a supervisor fetch from a user page), injecting a #PF bare metal
+ *       does not raise.
+ * K1, K5, K6, K8, K9 and K10 were core bugs this harness found; they are
+ * fixed and no longer avoided.
  */
 static bool known_unemulable(struct mh_machine *m, uint64_t va, unsigned cpl, bool implicit,
 			     bool insn_ok)
@@ -282,12 +265,6 @@ static unsigned known_k4(struct mh_machine *m, unsigned cpl)
 	return (cr4 & SVT_CR4_SMAP) ? 3 : cpl;
 }
 
-static void known_k9(struct mh_machine *m, unsigned cpl)
-{
-	if (mh_avoid(m, 9) && cpl < 3 && !(m->arch.cr0 & SVT_CR0_WP) && (m->arch.cr4 & SVT_CR4_PKE))
-		m->pkru &= 0x55555555u;
-}
-
 bool mh_step_access(struct mh_machine *m, uint64_t *ava)
 {
 	struct mh_os *os = m->os;
@@ -299,8 +276,6 @@ bool mh_step_access(struct mh_machine *m, uint64_t *ava)
 	os->recent_va[os->nrecent_va++ % 8] = page;     /* locality: come back soon */
 	struct mh_end end;
 	pick_context(m);
-	if (r >= 37)
-		known_k9(m, r >= 42 && r < 45 ? 0 : cpl);       /* writes (and implicit reads) */
 	if (r < 30) {
 		size = 1u << mh_below(&m->rng, 4);
 		va = page + mh_below(&m->rng, MH_PAGE - size + 1);

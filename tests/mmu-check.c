@@ -95,10 +95,9 @@ bool mh_check_memory(struct mh_machine *m, bool all)
 	m->ntouched = 0;
 	m->touch_all = false;
 	uint64_t core = svt_mmu_counters(m->mmu)->env_errors;
-	if (ok && (core > m->env_known || m->env_errors))
-		return mh_fail(m, "env_errors: core %llu (%llu of them known bug K8), environment refused %llu",
-			       (unsigned long long)core, (unsigned long long)m->env_known,
-			       (unsigned long long)m->env_errors);
+	if (ok && (core > 0 || m->env_errors))
+		return mh_fail(m, "env_errors: core %llu, environment refused %llu",
+			       (unsigned long long)core, (unsigned long long)m->env_errors);
 	return ok;
 }
 
@@ -114,40 +113,10 @@ static void log_violations(struct mh_machine *m, const struct svt_violation *v, 
 		       (unsigned long long)v[i].shadow_entry, v[i].what ? v[i].what : "");
 }
 
-/*
- * Known core bug K6 (see mmu-access.c): with CR4.SMAP set, the audit's walk
- * of the guest's tables is refused for user pages, and every shadowed user
- * page is reported as INV-PERM "shadow maps an address the guest's tables
- * do not".  Unless K6 is exposed, such a report is dropped when bare
- * metal does map the address (for a user read) to the very frame the
- * shadow entry holds.
- */
-static bool known_k6(struct mh_machine *m, const struct svt_violation *v)
-{
-	uint64_t gpa, cr2;
-	uint32_t ec, pkru = m->pkru;
-	if (!mh_avoid(m, 6) || v->inv != SVT_INV_PERM || !(m->arch.cr4 & SVT_CR4_SMAP))
-		return false;
-	m->pkru = 0;
-	int r = mh_or_translate(m, v->va, SVT_ACC_READ, 3, false, false, &gpa, &ec, &cr2);
-	m->pkru = pkru;
-	return r == 0 && mh_ram(m, gpa >> 12) &&
-	       m->g2m[gpa >> 12] == ((v->shadow_entry >> 12) & 0xffffffffffull);
-}
-
-static unsigned drop_known(struct mh_machine *m, struct svt_violation *v, unsigned n, unsigned max)
-{
-	unsigned k = 0, shown = n < max ? n : max;
-	for (unsigned i = 0; i < shown; i++)
-		if (!known_k6(m, &v[i]))
-			v[k++] = v[i];
-	return n > max ? n - (shown - k) : k;
-}
-
 bool mh_audit_va(struct mh_machine *m, uint64_t va)
 {
 	struct svt_violation v[64];
-	unsigned n = drop_known(m, v, svt_mmu_audit_va(m->mmu, va, v, 64), 64);
+	unsigned n = svt_mmu_audit_va(m->mmu, va, v, 64);
 	if (!n)
 		return true;
 	log_violations(m, v, n < 8 ? n : 8);
@@ -158,7 +127,7 @@ bool mh_audit_va(struct mh_machine *m, uint64_t va)
 bool mh_audit_full(struct mh_machine *m)
 {
 	struct svt_violation v[512];
-	unsigned n = drop_known(m, v, svt_mmu_audit(m->mmu, SVT_AUDIT_ALL, v, 512), 512);
+	unsigned n = svt_mmu_audit(m->mmu, SVT_AUDIT_ALL, v, 512);
 	m->audits++;
 	if (!n)
 		return true;

@@ -58,32 +58,11 @@ static bool same_end(const struct mh_end *a, const struct mh_end *b)
 	return true;
 }
 
-/*
- * Known core bug K8 (see mmu-access.c): a write to a page table through a
- * translation that walks that very table, when this fault is the one that
- * first shadows it, counts an env_error (the outcome is right).  Unless
- * it is exposed, such counts are set aside (mh_check_memory()
- * subtracts them).
- */
-static bool self_write(struct mh_machine *m, uint64_t va, unsigned cpl, bool implicit)
+/* When the core counted an env_error, log the guest's walk of va. */
+static void log_env_errors(struct mh_machine *m, uint64_t env0, uint64_t va)
 {
-	uint64_t gpa, cr2;
-	uint32_t ec;
-	return mh_or_translate(m, va, SVT_ACC_WRITE, cpl, implicit, false, &gpa, &ec, &cr2) == 0 &&
-	       mh_or_walk_uses(m, va, gpa >> 12);
-}
-
-static void known_k8(struct mh_machine *m, uint64_t env0, bool self, uint64_t va)
-{
-	uint64_t now = svt_mmu_counters(m->mmu)->env_errors;
-	if (now <= env0)
-		return;
-	mh_log_walk(m, va);
-	if (mh_avoid(m, 8) && self) {
-		m->env_known += now - env0;
-		mh_log(m, "    (env_errors +%llu: known bug K8, set aside)",
-		       (unsigned long long)(now - env0));
-	}
+	if (svt_mmu_counters(m->mmu)->env_errors > env0)
+		mh_log_walk(m, va);
 }
 
 /* ---- hardware-side memory ---------------------------------------------- */
@@ -366,12 +345,11 @@ bool mh_insn(struct mh_machine *m, const uint8_t *insn, unsigned len, unsigned c
 	       (m->regs.rflags & SVT_RFLAGS_AC) != 0, m->pkru);
 	uint64_t env0 = svt_mmu_counters(m->mmu)->env_errors;
 	uint64_t dst = m->regs.gpr[SVT_EMU_RDI] & (bits == 64 ? ~0ull : 0xffffffffull);
-	bool self = self_write(m, dst, cpl, false);
 	if (!or_exec(m, insn, len, cpl, bits, &orr, &oe))
 		return false;
 	if (!hw_exec(m, insn, len, cpl, bits, &hr, &he))
 		return false;
-	known_k8(m, env0, self, dst);
+	log_env_errors(m, env0, dst);
 	end_str(&oe, a, sizeof(a));
 	end_str(&he, b, sizeof(b));
 	mh_log(m, "    -> bare metal %s, machine %s", a, b);
@@ -402,7 +380,6 @@ bool mh_data(struct mh_machine *m, uint64_t va, unsigned size, enum svt_access_k
 	       kind_name(k), size, (unsigned long long)va, cpl, (m->regs.rflags & SVT_RFLAGS_AC) != 0,
 	       m->pkru, insn_len ? " (misaligned MOV)" : "");
 	uint64_t env0 = svt_mmu_counters(m->mmu)->env_errors;
-	bool self = k == SVT_ACC_WRITE && self_write(m, va, cpl, implicit);
 	/* bare metal */
 	int r = mh_or_translate(m, va, k, cpl, implicit, true, &gpa, &ec, &cr2);
 	if (r == 1) {
@@ -464,7 +441,7 @@ bool mh_data(struct mh_machine *m, uint64_t va, unsigned size, enum svt_access_k
 			break;
 		}
 	}
-	known_k8(m, env0, self, va);
+	log_env_errors(m, env0, va);
 	end_str(&oe, a, sizeof(a));
 	end_str(&he, b, sizeof(b));
 	mh_log(m, "    -> bare metal %s, machine %s", a, b);

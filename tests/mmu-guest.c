@@ -341,7 +341,7 @@ bool mh_os_write_entry(struct mh_machine *m, int t, unsigned i, uint64_t val)
 	 * once.  (Known core bug K10, mmu-access.c: unless it is exposed,
 	 * always, so that a MOV to CR0/CR4 never loads different PDPTEs.) */
 	if (os->levels == 3 && T->parent == -1 && t == os->as[os->cur].root &&
-	    (m->arch.cr0 & SVT_CR0_PG) && (m->policy.oos || mh_avoid(m, 10) || mh_pct(&m->rng, 70)))
+	    (m->arch.cr0 & SVT_CR0_PG) && (m->policy.oos || mh_pct(&m->rng, 70)))
 		return mh_os_switch(m, os->cur, true);
 	return true;
 }

@@ -166,7 +166,6 @@ struct mh_machine {
 	void *store;
 	struct svt_mmu *mmu;
 	uint64_t env_errors;    /* environment calls refused */
-	uint64_t env_known;     /* core env_errors set aside as known bug K8 */
 	/* the hardware */
 	struct svt_hw_state hw;
 	uint64_t hw_pdpte[4];
@@ -193,20 +192,10 @@ struct mh_machine {
 	struct mh_os *os;
 };
 
-/*
- * Known core bugs the core has since fixed (K1, K4 for PAE-format shadows,
- * K6, K8, K9, K10, the misaligned half of K2 and the emulate=0 half of
- * K7): never avoided.  The guest's avoidance code for them is inert and
- * goes at the next clean-up; what stays avoided by default is the
- * limitations docs/core.md states: K2 and K7 for implicit writes (no
- * instruction to emulate), K3, K4 on 32-bit shadows.
- */
-#define MH_FIXED ((1u << 1) | (1u << 6) | (1u << 8) | (1u << 9) | (1u << 10))
-
 /* Steer around known core bug Kn? */
 static inline bool mh_avoid(const struct mh_machine *m, unsigned n)
 {
-	return !((m->expose | MH_FIXED) & (1u << n));
+	return !(m->expose & (1u << n));
 }
 
 /* ---- mmu-machine.c -------------------------------------------------- */

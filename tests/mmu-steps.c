@@ -202,8 +202,6 @@ static bool step_flush(struct mh_machine *m, uint64_t *ava)
 			mh_pct(&m->rng, 5) ? 0x1000 + mh_below(&m->rng, 100) : mh_below(&m->rng, 4096);
 		if (mh_pct(&m->rng, 3))
 			va ^= 1ull << 60;
-		if (mh_avoid(m, 1) && type <= 1 && !(m->arch.cr4 & SVT_CR4_PCIDE))
-			pcid = 0;       /* K1 */
 		int rc = mh_invpcid(m, type, pcid, va);
 		if (rc == 0 && type == 2)
 			for (int x = 0; x < MH_MAX_AS; x++)
