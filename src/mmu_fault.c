@@ -486,6 +486,7 @@ static int emu_read(void *ctx, uint64_t la, void *buf, unsigned len, unsigned fl
 static void revalidate(struct svt_mmu *m, uint64_t gfn, unsigned off, unsigned len)
 {
 	unsigned first = off / m->esize, last = (off + len - 1) / m->esize;
+	bool changed = false;
 
 	for (unsigned t = SH_L1; t <= SH_L5; t++) {
 		uint32_t spi = sp_lookup(m, gfn, t, 0);
@@ -493,12 +494,14 @@ static void revalidate(struct svt_mmu *m, uint64_t gfn, unsigned off, unsigned l
 			continue;
 		sp_touch(m, spi);
 		for (unsigned idx = first; idx <= last && idx < m->nents; idx++) {
-			if (!(sh_get(m, spi, idx) & SVT_PTE_P))
+			uint64_t before = sh_get(m, spi, idx);
+			if (!(before & SVT_PTE_P))
 				continue;       /* absent stays absent until a fault */
 			bool ok, large;
 			uint64_t ge = g_table_entry(m, SP(m, spi), idx, &ok);
 			if (t == SH_L1) {
 				l1_install(m, spi, idx, ok ? ge : 0);
+				changed |= sh_get(m, spi, idx) != before;
 				continue;
 			}
 			uint32_t c = SP_NONE;
@@ -510,9 +513,11 @@ static void revalidate(struct svt_mmu *m, uint64_t gfn, unsigned off, unsigned l
 				sh_set_child(m, spi, idx, sh_nonleaf(m, ge, t, false, c), c);
 			else
 				sh_clear(m, spi, idx);
+			changed |= sh_get(m, spi, idx) != before;
 		}
 	}
-	m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
+	if (changed)    /* a shadow entry the hardware may have cached changed */
+		m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
 }
 
 /* Early unshadow: a page table the guest keeps clearing is being freed. */

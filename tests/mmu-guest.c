@@ -19,16 +19,7 @@
 
 #include "mmu-harness.h"
 
-#define P  SVT_PTE_P
-#define RW SVT_PTE_RW
-#define US SVT_PTE_US
-#define A  SVT_PTE_A
-#define D  SVT_PTE_D
-#define PS SVT_PTE_PS
-#define G  SVT_PTE_G
-#define XD SVT_PTE_XD
-#define PWT SVT_PTE_PWT
-#define PCD SVT_PTE_PCD
+#include "mmu-pte.h"
 
 struct mh_os *mh_os_new(struct mh_machine *m)
 {

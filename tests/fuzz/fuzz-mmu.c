@@ -245,21 +245,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		audit(m, "an event");
 	}
-#ifdef FUZZ_STATS
-	{
-		static struct svt_counters t;
-		static unsigned runs;
-		const struct svt_counters *c = svt_mmu_counters(m);
-		t.fixed += c->fixed; t.ad_faults += c->ad_faults; t.injected += c->injected;
-		t.emulated += c->emulated; t.emulated_wp0 += c->emulated_wp0; t.mmio += c->mmio;
-		t.unshadows += c->unshadows; t.early_unshadows += c->early_unshadows; t.oos += c->oos;
-		t.resyncs += c->resyncs; t.evictions += c->evictions; t.resets += c->resets;
-		t.prefetched += c->prefetched; t.env_errors += c->env_errors; t.retries += c->retries;
-		if (++runs % 1000 == 0)
-			fprintf(stderr, "fixed %lu ad %lu inj %lu emu %lu wp0 %lu mmio %lu unsh %lu early %lu oos %lu resync %lu evict %lu resets %lu pref %lu env %lu retry %lu\n",
-				t.fixed, t.ad_faults, t.injected, t.emulated, t.emulated_wp0, t.mmio, t.unshadows,
-				t.early_unshadows, t.oos, t.resyncs, t.evictions, t.resets, t.prefetched, t.env_errors, t.retries);
-	}
-#endif
 	return 0;
 }
