@@ -70,8 +70,11 @@ uint64_t sh_get(struct svt_mmu *m, uint32_t spi, unsigned idx)
 
 void sh_raw_set(struct svt_mmu *m, uint32_t spi, unsigned idx, uint64_t val)
 {
-	uint8_t *p = m->env.map_mfn(m->env.ctx, SP(m, spi)->mfn);
-	svt_le_store(p + (size_t)idx * m->esize, val, m->esize);
+	struct sh_page *sp = SP(m, spi);
+	uint8_t *p = (uint8_t *)m->env.map_mfn(m->env.ctx, sp->mfn) + (size_t)idx * m->esize;
+	/* P is bit 0 of the entry's first byte */
+	sp->present += (uint16_t)((val & SVT_PTE_P) - (p[0] & SVT_PTE_P));
+	svt_le_store(p, val, m->esize);
 }
 
 /* The guest entry a shadow entry is derived from (table types, PHYS and
@@ -271,8 +274,10 @@ static void sp_free(struct svt_mmu *m, uint32_t spi)
 	unsigned n = sp_nents(m, p);
 
 	p->pins++;      /* nothing below may free it again */
-	for (unsigned i = 0; i < n; i++)
-		sh_clear(m, spi, i);
+	const uint8_t *f = m->env.map_mfn(m->env.ctx, p->mfn);
+	for (unsigned i = 0; i < n && p->present > 0; i++)     /* most entries are empty */
+		if (f[(size_t)i * m->esize] & SVT_PTE_P)
+			sh_clear(m, spi, i);
 	p->pins--;
 	hash_remove(m, spi);
 	if (sh_is_table(p->type) && gfn_is_ram(m, p->gfn)) {
@@ -375,6 +380,7 @@ uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey, b
 	uint8_t *frame = m->env.map_mfn(m->env.ctx, p->mfn);
 	for (unsigned i = 0; i < 4096; i++)
 		frame[i] = 0;
+	p->present = 0;
 	p->gfn = gfn;
 	p->type = (uint8_t)type;
 	p->level = (uint8_t)type_level(m, type);
@@ -389,7 +395,7 @@ uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey, b
 	m->c.shadows_made++;
 	mmu_event(m, SVT_EV_SHADOW_NEW, gfn, type, p->mfn);
 	if (sh_is_table(type) && gfn_is_ram(m, gfn)) {
-		if (m->gi[gfn].pt++ == 0)
+		if (m->gi[gfn].pt++ == 0 && gfn_wp(m, gfn))
 			wp_gfn(m, gfn, true);
 	}
 	*made = true;

@@ -95,11 +95,12 @@ static void audit_struct(struct audit *a)
 			report(a, SVT_INV_STRUCT, 0, p->gfn, i, 0, nparents, p->refs,
 			       "reference count differs from the number of back-pointers");
 		/* children and leaves */
-		unsigned n = sp_nents(m, p);
+		unsigned n = sp_nents(m, p), present = 0;
 		for (unsigned idx = 0; idx < n; idx++) {
 			uint64_t e = sh_get(m, i, idx);
 			if (!(e & SVT_PTE_P))
 				continue;
+			present++;
 			if (p->level == 1) {
 				leaves++;
 				continue;
@@ -110,6 +111,9 @@ static void audit_struct(struct audit *a)
 				report(a, SVT_INV_STRUCT, 0, p->gfn, i, idx, 0, e,
 				       "non-leaf entry does not point to the shadow page noted for it");
 		}
+		if (present != p->present)
+			report(a, SVT_INV_STRUCT, 0, p->gfn, i, 0, present, p->present,
+			       "count of present entries is off");
 	}
 	if (used != m->c.pool_used || used + free_n != m->cfg.pool_frames)
 		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, used, free_n, "pool accounting is off");

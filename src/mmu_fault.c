@@ -75,7 +75,7 @@ uint64_t sh_leaf_from_guest(struct svt_mmu *m, uint64_t ge, uint64_t *gfn)
 	if (mfn == SVT_INVALID_MFN || !mfn_fits(m, mfn))
 		return 0;
 	uint64_t e = (mfn << 12) | SVT_PTE_P | SVT_PTE_A | (ge & SVT_PTE_US);
-	if ((ge & SVT_PTE_RW) && (ge & SVT_PTE_D) && !gfn_protected(m, *gfn))
+	if ((ge & SVT_PTE_RW) && (ge & SVT_PTE_D) && !gfn_wp(m, *gfn))
 		e |= SVT_PTE_RW | SVT_PTE_D;
 	if (m->esize == 8) {
 		if ((m->g.efer & SVT_EFER_NXE) && (ge & SVT_PTE_XD))
@@ -96,7 +96,7 @@ uint64_t sh_leaf_splinter(struct svt_mmu *m, uint64_t gfn, unsigned pkey)
 	if (mfn == SVT_INVALID_MFN || !mfn_fits(m, mfn))
 		return 0;
 	uint64_t e = (mfn << 12) | SVT_PTE_P | SVT_PTE_A | SVT_PTE_US;
-	if (!gfn_protected(m, gfn))
+	if (!gfn_wp(m, gfn))
 		e |= SVT_PTE_RW | SVT_PTE_D;
 	if (m->mode >= SVT_MODE_4LEVEL)
 		e |= (uint64_t)pkey << 59;
@@ -173,14 +173,25 @@ static void oos_resync_slot(struct svt_mmu *m, unsigned s)
 	const uint8_t *snap = snap_of(m, s);
 
 	if (spi != SP_NONE) {
+		uint8_t buf[512];       /* the guest page, a piece at a time */
 		sp_touch(m, spi);       /* not to be evicted while we fill it */
-		for (unsigned i = 0; i < m->nents; i++) {
-			uint64_t cur, old = svt_le_load(snap + (size_t)i * m->esize, m->esize);
-			if (g_read_entry(m, (gfn << 12) + (uint64_t)i * m->esize, m->esize, &cur) != 0)
-				cur = 0;
-			if (cur == old || !(sh_get(m, spi, i) & SVT_PTE_P))
-				continue;
-			l1_install(m, spi, i, cur);
+		for (unsigned off = 0; off < 4096; off += sizeof(buf)) {
+			bool ok = m->env.read_gpa(m->env.ctx, (gfn << 12) + off, buf, sizeof(buf)) == 0;
+			if (!ok)
+				m->c.env_errors++;
+			for (unsigned b = 0; b < sizeof(buf); b += m->esize) {
+				unsigned i = (off + b) / m->esize;
+				if (ok && (b & 7) == 0 && svt_le_load(snap + off + b, 8) ==
+				    svt_le_load(buf + b, 8)) {
+					b += 8 - m->esize;      /* a whole unchanged word */
+					continue;
+				}
+				uint64_t old = svt_le_load(snap + off + b, m->esize);
+				uint64_t cur = ok ? svt_le_load(buf + b, m->esize) : 0;
+				if (cur == old || !(sh_get(m, spi, i) & SVT_PTE_P))
+					continue;
+				l1_install(m, spi, i, cur);
+			}
 		}
 	}
 	m->oos[s].used = false;
@@ -520,6 +531,21 @@ static void revalidate(struct svt_mmu *m, uint64_t gfn, unsigned off, unsigned l
 		m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
 }
 
+void svt_mmu_guest_wrote(struct svt_mmu *m, uint64_t gpa, uint64_t len)
+{
+	while (len > 0) {
+		uint64_t gfn = gpa >> 12;
+		unsigned off = (unsigned)(gpa & 0xfff);
+		unsigned n = 4096 - off;
+		if (n > len)
+			n = (unsigned)len;
+		if (gfn_protected(m, gfn))
+			revalidate(m, gfn, off, n);
+		gpa += n;
+		len -= n;
+	}
+}
+
 /* Early unshadow: a page table the guest keeps clearing is being freed. */
 static void note_pt_write(struct emu_ctx *x, uint64_t gfn, const uint8_t *val, unsigned len)
 {
@@ -615,6 +641,8 @@ static enum svt_pf_outcome done(struct svt_mmu *m, const struct svt_fault *f,
 static enum svt_pf_outcome inject(struct svt_mmu *m, const struct svt_fault *f,
 				  struct svt_fault_result *res, uint32_t ec, uint64_t cr2)
 {
+	if (SVT_BUG(2))
+		ec &= ~SVT_PFEC_U;
 	res->error_code = ec;
 	res->cr2 = cr2;
 	return done(m, f, res, SVT_PF_INJECT);
@@ -658,7 +686,7 @@ static int pt_or_wp0_write(struct svt_mmu *m, const struct svt_fault *f,
 		r1.cr0 |= SVT_CR0_WP;
 		wp0 = svt_check_rights(&r1, acc, w->rights, m->mode >= SVT_MODE_4LEVEL, w->pkey) != 0;
 	}
-	bool ptw = write && gfn_protected(m, gfn);
+	bool ptw = write && gfn_wp(m, gfn);
 	if (!ptw && !wp0)
 		return PT_CONTINUE;
 	if (ptw && !wp0 && oos_eligible(m, gfn)) {
@@ -791,7 +819,7 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	bool write = acc.kind == SVT_ACC_WRITE;
 	if (!propagate(m, &w, acc.va, write))
 		return done(m, f, res, SVT_PF_RETRY);
-	if (write && gfn_protected(m, gfn)) {
+	if (write && gfn_wp(m, gfn)) {
 		/* The walk itself made the target a page table (a table that
 		 * maps itself): the write is a page-table write after all. */
 		o = pt_or_wp0_write(m, f, res, &regs, &acc, &w, gfn, user);

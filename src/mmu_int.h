@@ -63,6 +63,7 @@ struct sh_page {
 	uint8_t level;          /* paging level of its entries, 1..5 */
 	uint8_t pkey;           /* FL1/FL2: protection key of the splintered page */
 	uint8_t pins;           /* root cache and current root */
+	uint16_t present;       /* entries with P set (sh_raw_set keeps it) */
 };
 
 struct sh_link {
@@ -141,6 +142,29 @@ void sp_destroy(struct svt_mmu *m, uint32_t spi);
 void sp_touch(struct svt_mmu *m, uint32_t spi);
 bool gfn_is_ram(const struct svt_mmu *m, uint64_t gfn);
 bool gfn_protected(const struct svt_mmu *m, uint64_t gfn);
+
+/*
+ * Deliberately broken cores, for the tests only (tests/broken-core.sh
+ * shows replay catching each).  A build with SVT_BROKEN defined reads
+ * which bug to have from svt_broken, which that build's main() sets:
+ *   1: frames shadowed as L1 page tables are not write-protected;
+ *   2: injected #PFs lose the U/S bit of their error code.
+ * The real core has neither the variable nor the bugs.
+ */
+#ifdef SVT_BROKEN
+extern unsigned svt_broken;
+#define SVT_BUG(n) (svt_broken == (n))
+#else
+#define SVT_BUG(n) 0
+#endif
+
+/* Must writes to gfn fault?  Exactly when it is an in-sync page table. */
+static inline bool gfn_wp(struct svt_mmu *m, uint64_t gfn)
+{
+	if (SVT_BUG(1) && sp_lookup(m, gfn, SH_L1, 0) != SP_NONE)
+		return false;
+	return gfn_protected(m, gfn);
+}
 uint64_t g_mfn(struct svt_mmu *m, uint64_t gfn);
 void unshadow_gfn(struct svt_mmu *m, uint64_t gfn);
 void wp_gfn(struct svt_mmu *m, uint64_t gfn, bool protect);

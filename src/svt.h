@@ -258,6 +258,14 @@ void svt_mmu_invlpg(struct svt_mmu *m, uint64_t va);
 int svt_mmu_invpcid(struct svt_mmu *m, unsigned type, uint64_t pcid, uint64_t va);
 void svt_mmu_flush_all(struct svt_mmu *m);
 
+/*
+ * Guest memory at [gpa, gpa + len) changed without a write fault the core
+ * saw: a DMA write, or a replay under another policy than the recording's
+ * applying the memory the recording logged.  Shadows of in-sync page
+ * tables there are brought up to date, as after an emulated write.
+ */
+void svt_mmu_guest_wrote(struct svt_mmu *m, uint64_t gpa, uint64_t len);
+
 /* The guest's own view of its paging registers (CR0, CR3, CR4, EFER, PDPTEs). */
 const struct svt_regs *svt_mmu_guest_regs(const struct svt_mmu *m);
 

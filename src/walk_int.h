@@ -23,6 +23,14 @@ static inline uint64_t svt_bits(unsigned hi, unsigned lo)
 /* Guest memory is little-endian whatever the host is. */
 static inline uint64_t svt_le_load(const uint8_t *p, unsigned size)
 {
+	/* Fixed sizes first: compilers turn these into one load. */
+	if (size == 8)
+		return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+		       (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
+		       (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+	if (size == 4)
+		return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+		       (uint64_t)p[3] << 24;
 	uint64_t v = 0;
 	for (unsigned i = size; i-- > 0;)
 		v = (v << 8) | p[i];
@@ -31,10 +39,19 @@ static inline uint64_t svt_le_load(const uint8_t *p, unsigned size)
 
 static inline void svt_le_store(uint8_t *p, uint64_t v, unsigned size)
 {
+	if (size == 8) {
+		for (unsigned i = 0; i < 8; i++)
+			p[i] = (uint8_t)(v >> (8 * i));
+		return;
+	}
+	if (size == 4) {
+		for (unsigned i = 0; i < 4; i++)
+			p[i] = (uint8_t)(v >> (8 * i));
+		return;
+	}
 	for (unsigned i = 0; i < size; i++, v >>= 8)
 		p[i] = (uint8_t)v;
 }
-
 /*
  * The access check of SDM Vol. 3A 4.6, from the accumulated rights of a
  * complete walk.  Returns the error-code bits of a protection fault
