@@ -1,9 +1,11 @@
 /*
  * refmodel.h — an independent reference model of IA-32 / Intel 64 paging
- * (Intel SDM Vol. 3A, chapter 4), used only by the tests.
+ * (Intel SDM Vol. 3A, chapter 4).  The tests compare the core's walker
+ * against it, and `shadowvt replay` checks every injected #PF with it
+ * (INV-FAULT).
  *
- * It shares no code and no types with src/: the tests compare the core's
- * walker (src/svt.h) against this model.  It is written for clarity, not
+ * It shares no code and no types with src/: it must stay an independent
+ * second opinion, so it never calls the core.  It is written for clarity, not
  * speed: every paging-structure entry format is a row of a table
  * (refmodel.c), and a translation is a loop over a per-mode list of levels.
  *

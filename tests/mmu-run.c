@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mmu-harness.h"
+#include "policy.h"
 
 static const char *const mode_names[MH_MODE_COUNT] = { "none", "2level", "pae", "4level", "5level" };
 
@@ -25,44 +26,17 @@ int mh_parse_mode(const char *s)
 
 void mh_policy_string(const struct svt_policy *p, unsigned pool, char *buf, size_t len)
 {
-	snprintf(buf, len, "oos=%u,prefetch=%u,emulate=%d,early=%d,pool=%u", p->oos, p->prefetch,
-		 p->emulate ? 1 : 0, p->early_unshadow ? 1 : 0, pool ? pool : MH_DEFAULT_POOL);
+	svt_policy_format(p, pool ? pool : MH_DEFAULT_POOL, buf, len);
 }
 
 int mh_parse_policy(const char *s, struct svt_policy *p, unsigned *pool)
 {
-	while (*s) {
-		const char *eq = strchr(s, '='), *comma = strchr(s, ',');
-		char *end;
-		if (!eq || (comma && comma < eq))
-			return -1;
-		size_t klen = (size_t)(eq - s);
-		unsigned long v = strtoul(eq + 1, &end, 10);
-		if (end == eq + 1 || (*end && *end != ','))
-			return -1;
-		if (klen == 3 && !strncmp(s, "oos", 3))
-			p->oos = (unsigned)v;
-		else if (klen == 8 && !strncmp(s, "prefetch", 8))
-			p->prefetch = (unsigned)v;
-		else if (klen == 7 && !strncmp(s, "emulate", 7) && v <= 1)
-			p->emulate = v;
-		else if (klen == 5 && !strncmp(s, "early", 5) && v <= 1)
-			p->early_unshadow = v;
-		else if (klen == 4 && !strncmp(s, "pool", 4) && v >= 16 && v <= 65536)
-			*pool = (unsigned)v;
-		else
-			return -1;
-		s = *end ? end + 1 : end;
-	}
-	return 0;
+	return svt_policy_parse(s, p, pool);
 }
 
 void mh_policy_combo(unsigned i, struct svt_policy *p)
 {
-	p->oos = (i & 1) ? 2 : 0;
-	p->prefetch = (i & 2) ? 8 : 0;
-	p->emulate = (i & 4) != 0;
-	p->early_unshadow = (i & 8) != 0;
+	svt_policy_combo(i, p);
 }
 
 /* ---- the run --------------------------------------------------------------- */
