@@ -1,0 +1,166 @@
+/*
+ * synth.h — synthetic guests (shadowvt synth).
+ *
+ * A synthetic guest is a small operating-system model running over the
+ * real core on a modelled VT-x machine, with no VT-x: the "hardware"
+ * (synth-hw.c) walks the shadow tables the core built (with the CR0, CR3,
+ * CR4 and EFER of svt_mmu_hw_state), caches translations in a TLB that
+ * every VM exit flushes (VT-x without VPID), sets A/D bits in the shadow
+ * entries, and hands each #PF to the core through the recording
+ * environment (machine.h), so the trace holds exactly what a live
+ * recording would.  The OS (synth-os.c) keeps real page tables in guest
+ * memory and changes them with real write instructions through the
+ * direct map (which fault and are emulated when the page is a shadowed
+ * page table), handles the #PFs the core injects (demand paging,
+ * copy-on-write), flushes with INVLPG and CR3 loads as the architecture
+ * requires, and switches address spaces, with PCIDs when asked.  The
+ * workloads (synth-work.c) drive the OS.
+ *
+ * A run is reproducible from (workload, mode, events, seed, policy, pool).
+ */
+#ifndef SVT_SYNTH_H
+#define SVT_SYNTH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "machine.h"
+#include "svt.h"
+#include "trace.h"
+
+struct syn;
+
+struct syn_workload {
+	const char *name;
+	const char *summary;
+	bool need_ia32e;        /* PCIDs: 4level and 5level only */
+	void (*step)(struct syn *s);    /* one round of the workload */
+};
+extern const struct syn_workload syn_workloads[];
+extern const unsigned syn_nworkloads;
+const struct syn_workload *syn_find_workload(const char *name);
+
+struct syn_config {
+	const struct syn_workload *work;
+	enum svt_mode mode;     /* 2, 3 (PAE), 4 or 5 */
+	uint64_t events;        /* stop once the trace holds this many */
+	uint64_t seed;
+	struct svt_policy policy;
+	unsigned pool;          /* shadow pool frames */
+	uint64_t guest_frames;  /* guest RAM */
+	int level;              /* zstd level */
+};
+
+/* Run the synthetic guest, writing the trace to w.  Returns 0, or -1 with
+ * a message in err (the guest or the core misbehaved, or the writer
+ * failed). */
+int syn_run(const struct syn_config *cfg, struct svt_trace_writer *w, char *err, size_t errlen);
+
+/* ======================================================================
+ * Internal
+ * ====================================================================== */
+
+#define SYN_MAX_PROCS   48
+#define SYN_MAX_VMAS    24
+#define SYN_TLB         256
+
+struct syn_vma {
+	uint64_t va, pages;
+	bool w, x;
+};
+
+struct syn_proc {
+	bool used;
+	uint64_t root;          /* gpa of the top-level table (PAE: the PDPT) */
+	uint16_t pcid;
+	bool stale;             /* its entries changed while it was not running */
+	struct syn_vma vma[SYN_MAX_VMAS];
+	unsigned nvma;
+	uint64_t brk;           /* next free user address */
+};
+
+struct syn_tlbe {
+	bool valid, w, u, x, dirty;
+	uint64_t vpn, mfn;
+};
+
+enum syn_fstate { SYN_F_FREE, SYN_F_KERNEL, SYN_F_DATA, SYN_F_PT };
+
+struct syn {
+	const struct syn_config *cfg;
+	char *err;
+	size_t errlen;
+	bool failed;
+	uint64_t rng;
+	/* the machine and the core */
+	struct svt_machine mach;
+	struct svt_rec rec;
+	void *store;
+	struct svt_mmu *mmu;
+	struct svt_hw_state hw;
+	struct svt_env hwenv;
+	struct syn_tlbe tlb[SYN_TLB];
+	struct svt_emu_regs regs;
+	/* the guest's paging shape */
+	int levels;             /* 2, 3 (PAE), 4, 5 */
+	unsigned esize;         /* bytes per entry */
+	bool ia32e;
+	uint64_t dmap;          /* direct map: gpa x at dmap + x */
+	uint64_t ubase, utop;   /* user address space */
+	uint64_t cr0, cr3, cr4, efer;
+	/* frames */
+	uint8_t *fstate;        /* enum syn_fstate per guest frame */
+	uint16_t *fref;         /* mappings of a data frame (copy-on-write) */
+	uint64_t *freel;
+	uint64_t nfree;
+	/* address spaces */
+	uint64_t kroot;         /* the kernel's own root (the master copy of the kernel half) */
+	struct syn_proc proc[SYN_MAX_PROCS];
+	int cur;                /* running process, -1: the kernel's root */
+	bool pcid;              /* CR4.PCIDE in use */
+	uint16_t next_pcid;
+	/* statistics */
+	uint64_t accesses, injected, cow, demand, forks, execs, exits, switches;
+	bool emulated;          /* the last syn_access was emulated by the core */
+	unsigned rounds;
+};
+
+/* synth-hw.c: the hardware */
+uint64_t syn_rand(struct syn *s);
+uint64_t syn_below(struct syn *s, uint64_t n);
+bool syn_fail(struct syn *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool syn_done(const struct syn *s);             /* enough events, or failed */
+void syn_vm_entry(struct syn *s);               /* after every core call */
+/* A guest access through the shadows, faults handed to the core until it
+ * completes or the core injects a #PF.  Writes store size bytes of val
+ * with a MOV at the code site rip.  Returns 0 done, 1 #PF injected
+ * (*ec, *cr2), -1 failure. */
+int syn_access(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
+	       unsigned size, uint64_t val, uint64_t rip, uint32_t *ec, uint64_t *cr2);
+int syn_cr(struct syn *s, enum svt_trace_cr reg, uint64_t val);
+void syn_invlpg(struct syn *s, uint64_t va);
+
+/* synth-os.c: the operating system */
+bool syn_boot(struct syn *s);
+uint64_t syn_alloc(struct syn *s, enum syn_fstate st);  /* a zeroed frame's gpa, 0 if none */
+void syn_free(struct syn *s, uint64_t gpa);
+uint64_t syn_read_entry(struct syn *s, uint64_t gpa);
+bool syn_write_entry(struct syn *s, uint64_t gpa, uint64_t val);
+unsigned syn_idx(const struct syn *s, int lv, uint64_t va);
+unsigned syn_nent(const struct syn *s, int lv);
+/* The level-1 entry of va in root (gpa), made on the way if create; 0 if none. */
+uint64_t syn_pte(struct syn *s, uint64_t root, uint64_t va, bool create);
+uint64_t syn_leaf(struct syn *s, uint64_t gfn, bool w, bool u, bool x);
+int syn_new_proc(struct syn *s);                /* -1 if none free */
+void syn_switch(struct syn *s, int p);
+void syn_unmap_range(struct syn *s, int p, uint64_t va, uint64_t pages, bool free_tables);
+void syn_exit_proc(struct syn *s, int p);
+int syn_fork(struct syn *s, int parent);
+bool syn_add_vma(struct syn *s, int p, uint64_t pages, bool w, bool x, uint64_t *va);
+void syn_drop_vma(struct syn *s, int p, unsigned i);
+/* A user access in the running process; handles the #PFs it injects as
+ * the OS would.  false: the process touched nothing it owns (killed). */
+bool syn_user(struct syn *s, uint64_t va, enum svt_access_kind k);
+void syn_touch_vma(struct syn *s, int p, unsigned i, unsigned n);
+
+#endif /* SVT_SYNTH_H */
