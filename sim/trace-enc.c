@@ -4,6 +4,8 @@
  * frame's delta state.  trace-dec.c is the exact inverse; a change to one
  * is a change to both and to the format document.
  */
+#include <stdint.h>
+
 #include "trace_int.h"
 
 void tr_state_reset(struct tr_state *st)
@@ -205,37 +207,39 @@ static uint8_t *enc_mem(struct tr_state *st, const struct svt_trace_mem *m, uint
 	}
 	if (len % 4 == 0) {
 		/* Words, each a zigzag delta from the one before: sequential
-		 * page-table entries become one or two bytes each.  Used only
-		 * where smaller than the raw bytes. */
-		uint8_t *q = p + 3, *w = q;
-		unsigned enc;
-		if (len % 8 == 0) {
-			uint64_t prev = st->w64;
-			for (uint32_t i = 0; i < len; i += 8) {
-				uint64_t v = tr_get64(d + i);
-				w += tr_putv(w, tr_zz(v - prev));
-				prev = v;
+		 * page-table entries become one or two bytes each.  4-byte
+		 * words suit 32-bit entries, 8-byte words 64-bit ones: the
+		 * smaller of the two is used, and only where smaller than the
+		 * raw bytes. */
+		size_t n64 = len % 8 == 0 ? 0 : SIZE_MAX, n32 = 0;
+		uint64_t prev64 = st->w64;
+		uint32_t prev32 = st->w32;
+		for (uint32_t i = 0; i < len; i += 4) {
+			uint32_t v = tr_get32(d + i);
+			n32 += tr_vlen(tr_zz((uint64_t)(int64_t)(int32_t)(v - prev32)));
+			prev32 = v;
+			if (n64 != SIZE_MAX && i % 8 == 0) {
+				uint64_t v64 = tr_get64(d + i);
+				n64 += tr_vlen(tr_zz(v64 - prev64));
+				prev64 = v64;
 			}
-			enc = TR_MEM_W64;
-		} else {
-			uint32_t prev = st->w32;
-			for (uint32_t i = 0; i < len; i += 4) {
-				uint32_t v = tr_get32(d + i);
-				int64_t delta = (int32_t)(v - prev);
-				w += tr_putv(w, tr_zz((uint64_t)delta));
-				prev = v;
-			}
-			enc = TR_MEM_W32;
 		}
-		size_t wn = (size_t)(w - q);
+		bool w64 = n64 <= n32;
+		size_t wn = w64 ? n64 : n32;
 		if (wn < len) {
-			p += tr_putv(p, (uint64_t)(len - 1) << 2 | enc);
-			memmove(p, q, wn);
-			if (enc == TR_MEM_W64)
-				st->w64 = tr_get64(d + len - 8);
-			else
-				st->w32 = tr_get32(d + len - 4);
-			return p + wn;
+			p += tr_putv(p, (uint64_t)(len - 1) << 2 | (w64 ? TR_MEM_W64 : TR_MEM_W32));
+			for (uint32_t i = 0; i < len; i += w64 ? 8 : 4) {
+				if (w64) {
+					uint64_t v = tr_get64(d + i);
+					p += tr_putv(p, tr_zz(v - st->w64));
+					st->w64 = v;
+				} else {
+					uint32_t v = tr_get32(d + i);
+					p += tr_putv(p, tr_zz((uint64_t)(int64_t)(int32_t)(v - st->w32)));
+					st->w32 = v;
+				}
+			}
+			return p;
 		}
 	}
 	p += tr_putv(p, (uint64_t)(len - 1) << 2 | TR_MEM_RAW);

@@ -106,6 +106,17 @@ static inline uint64_t tr_get64(const uint8_t *p)
 	return (uint64_t)tr_get32(p) | (uint64_t)tr_get32(p + 4) << 32;
 }
 
+/* Bytes tr_putv writes for v. */
+static inline size_t tr_vlen(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
 /* Unsigned LEB128: 7 bits a byte, low first, high bit = more.  At most 10
  * bytes; returns the bytes written. */
 static inline size_t tr_putv(uint8_t *p, uint64_t v)
