@@ -1,0 +1,484 @@
+/*
+ * replay.c — the replay engine (replay.h): a trace through a fresh core,
+ * decisions compared, invariants checked, results stored.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "config.h"
+#include "policy.h"
+#include "replay_int.h"
+#include "trace_int.h"
+
+const char *svt_audit_name(enum svt_audit_level a)
+{
+	static const char *const names[] = { "none", "faults", "periodic", "full" };
+	return (unsigned)a < 4 ? names[a] : "?";
+}
+
+int svt_audit_parse(const char *s)
+{
+	for (int i = 0; i < 4; i++)
+		if (strcmp(s, svt_audit_name((enum svt_audit_level)i)) == 0)
+			return i;
+	if (s[0] >= '0' && s[0] <= '3' && s[1] == '\0')
+		return s[0] - '0';
+	return -1;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void rp_violation(struct rp *p, enum svt_invariant inv, uint64_t va, uint64_t gfn, unsigned level,
+		  uint64_t ge, uint64_t se, const char *what)
+{
+	struct svt_replay_result *res = p->res;
+	uint64_t n = res->violations + res->divergences;
+
+	if (inv == SVT_INV_REPLAY) {
+		if (res->divergences++ == 0)
+			res->first_divergence = (int64_t)p->seq;
+	} else {
+		res->violations++;
+	}
+	if (n < p->cfg->show && p->cfg->out)
+		fprintf(p->cfg->out, "%s: event %" PRIu64 ": %s va %#" PRIx64 " gfn %#" PRIx64
+			" level %u guest %#" PRIx64 " shadow %#" PRIx64 ": %s\n", p->cfg->path, p->seq,
+			svt_invariant_name(inv), va, gfn, level, ge, se, what);
+	if (n < p->cfg->store && p->run > 0) {
+		struct svt_db_violation v = {
+			.seq = p->seq, .invariant = svt_invariant_name(inv), .va = va, .gfn = gfn,
+			.level = level, .guest_entry = ge, .shadow_entry = se, .what = what,
+			.from_seq = p->reset_seq, .to_seq = p->seq,
+		};
+		svt_db_violation(p->cfg->db, p->run, &v);
+	}
+}
+
+void rp_guest_write(struct rp *p, uint64_t gpa, const void *buf, unsigned len)
+{
+	svt_gmem_write(&p->mach.mem, gpa, buf, len);
+	if (!p->same_policy)
+		svt_mmu_guest_wrote(p->mmu, gpa, len);
+}
+
+static void on_event(void *ctx, const struct svt_event *ev)
+{
+	struct rp *p = ctx;
+	if (ev->kind == SVT_EV_RESET)
+		p->reset_seq = p->seq;
+}
+
+static void audit(struct rp *p, unsigned what)
+{
+	unsigned n = svt_mmu_audit(p->mmu, what, p->vbuf, RP_AUDIT_MAX);
+	for (unsigned i = 0; i < n && i < RP_AUDIT_MAX; i++) {
+		const struct svt_violation *v = &p->vbuf[i];
+		rp_violation(p, v->inv, v->va, v->gfn, v->level, v->guest_entry, v->shadow_entry, v->what);
+	}
+	if (n > RP_AUDIT_MAX)
+		p->res->violations += n - RP_AUDIT_MAX;
+}
+
+static void audit_va(struct rp *p, uint64_t va)
+{
+	unsigned n = svt_mmu_audit_va(p->mmu, va, p->vbuf, RP_AUDIT_MAX);
+	for (unsigned i = 0; i < n && i < RP_AUDIT_MAX; i++) {
+		const struct svt_violation *v = &p->vbuf[i];
+		rp_violation(p, v->inv, v->va, v->gfn, v->level, v->guest_entry, v->shadow_entry, v->what);
+	}
+}
+
+/* After each input: the audits the level asks for. */
+static void after_input(struct rp *p)
+{
+	p->res->inputs++;
+	if (p->cfg->audit == SVT_AUDIT_FULL) {
+		audit(p, SVT_AUDIT_ALL);
+	} else if (p->cfg->audit == SVT_AUDIT_PERIODIC && ++p->inputs_since_audit >= RP_PERIODIC) {
+		p->inputs_since_audit = 0;
+		audit(p, SVT_AUDIT_ALL);
+	}
+}
+
+static void timeline(struct rp *p, bool last)
+{
+	const struct svt_counters *c = svt_mmu_counters(p->mmu);
+	if (p->iv_events == 0 || p->run <= 0)
+		goto reset;
+	if (!last && p->iv_events < RP_INTERVAL)
+		return;
+	struct svt_db_interval iv = {
+		.first_seq = p->iv_first, .last_seq = p->seq, .events = p->iv_events,
+		.faults = c->faults - p->last.faults, .fixed = c->fixed - p->last.fixed,
+		.ad_faults = c->ad_faults - p->last.ad_faults,
+		.injected = c->injected - p->last.injected, .emulated = c->emulated - p->last.emulated,
+		.mmio = c->mmio - p->last.mmio, .retries = c->retries - p->last.retries,
+		.oos = c->oos - p->last.oos, .resyncs = c->resyncs - p->last.resyncs,
+		.unshadows = c->unshadows - p->last.unshadows,
+		.evictions = c->evictions - p->last.evictions,
+		.prefetched = c->prefetched - p->last.prefetched,
+		.cr_writes = c->cr_writes - p->last.cr_writes, .invlpgs = c->invlpgs - p->last.invlpgs,
+		.flushes = c->flushes - p->last.flushes, .shadow_pages = c->pool_used,
+	};
+	svt_db_interval(p->cfg->db, p->run, &iv);
+reset:
+	if (last || p->iv_events >= RP_INTERVAL || p->iv_events == 0) {
+		p->last = *c;
+		p->iv_first = p->seq + 1;
+		p->iv_events = 0;
+	}
+}
+
+static bool regs_equal(const struct svt_emu_regs *a, const struct svt_emu_regs *b)
+{
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+static void fault(struct rp *p, const struct svt_trace_fault *tf)
+{
+	struct svt_fault f;
+
+	p->fault = *tf;
+	p->pending = SVT_TRACE_FAULT;
+	p->pending_seq = p->seq;
+	p->pending_skipped = false;
+	if (!p->same_policy) {
+		/* Would this exit have happened under this policy at all? */
+		struct svt_access acc;
+		uint64_t mpa;
+		rp_fault_access(tf, &acc);
+		if (rp_shadow_allows(p, &acc, tf->rflags, tf->pkru, &mpa)) {
+			p->pending_skipped = true;
+			p->res->skipped++;
+			return;
+		}
+	}
+	svt_trace_fault_to_core(tf, &p->regs, &f);
+	p->fo = svt_mmu_page_fault(p->mmu, &f, &p->fres);
+	if (p->cfg->audit >= SVT_AUDIT_FAULTS) {
+		if (p->fo == SVT_PF_INJECT)
+			rp_check_inject(p, tf, &p->fres);
+		else if (p->fo == SVT_PF_FIXED)
+			rp_check_fixed(p, tf);
+		audit_va(p, tf->va);
+	}
+	after_input(p);
+}
+
+static void decision(struct rp *p, const struct svt_trace_decision *d)
+{
+	char rec[120], got[120];
+
+	if (d->input == SVT_TRACE_FAULT) {
+		bool recorded_write = d->outcome == SVT_PF_EMULATED;
+		bool ours_write = !p->pending_skipped && p->fo == SVT_PF_EMULATED;
+		if (!p->same_policy) {
+			/* The guest's write happened either way: do it if this core did not. */
+			if (recorded_write && !ours_write)
+				rp_bare_write(p, &p->fault);
+			return;
+		}
+		if (d->outcome == p->fo && d->error_code == p->fres.error_code &&
+		    d->cr2 == p->fres.cr2 && d->gpa == p->fres.gpa &&
+		    (!d->has_regs || regs_equal(&d->regs, &p->regs)))
+			return;
+		snprintf(rec, sizeof(rec), "%s ec %#x cr2 %#" PRIx64 " gpa %#" PRIx64,
+			 svt_trace_outcome_name(d->outcome), d->error_code, d->cr2, d->gpa);
+		snprintf(got, sizeof(got), "%s ec %#x cr2 %#" PRIx64 " gpa %#" PRIx64,
+			 svt_trace_outcome_name(p->fo), p->fres.error_code, p->fres.cr2, p->fres.gpa);
+		if (d->outcome == p->fo && strcmp(rec, got) == 0)
+			snprintf(got + strlen(got), sizeof(got) - strlen(got), ", other registers");
+	} else {
+		if (!p->same_policy || d->rc == p->rc)
+			return;
+		snprintf(rec, sizeof(rec), "rc %d", d->rc);
+		snprintf(got, sizeof(got), "rc %d", p->rc);
+	}
+	snprintf(p->what, sizeof(p->what), "decision for event %" PRIu64 " (%s) differs: recorded %s, replay %s",
+		 p->pending_seq, svt_trace_type_name(d->input), rec, got);
+	rp_violation(p, SVT_INV_REPLAY, p->fault.va, 0, 0, 0, 0, p->what);
+}
+
+/* One event; false on a trace that makes no sense (message in res). */
+static bool event(struct rp *p, const struct svt_trace_event *ev)
+{
+	int rc;
+
+	switch (ev->type) {
+	case SVT_TRACE_MEM:
+		if (p->same_policy) {
+			svt_gmem_write(&p->mach.mem, ev->u.mem.gpa, ev->u.mem.data, ev->u.mem.len);
+		} else {
+			uint8_t cur[SVT_TRACE_MAX_MEM];
+			svt_gmem_read(&p->mach.mem, ev->u.mem.gpa, cur, ev->u.mem.len);
+			if (memcmp(cur, ev->u.mem.data, ev->u.mem.len) != 0)
+				rp_guest_write(p, ev->u.mem.gpa, ev->u.mem.data, ev->u.mem.len);
+		}
+		return true;
+	case SVT_TRACE_FAULT:
+		fault(p, &ev->u.fault);
+		return true;
+	case SVT_TRACE_CR_WRITE:
+		switch (ev->u.cr.reg) {
+		case SVT_TRACE_CR0: rc = svt_mmu_write_cr0(p->mmu, ev->u.cr.val); break;
+		case SVT_TRACE_CR3: rc = svt_mmu_write_cr3(p->mmu, ev->u.cr.val); break;
+		case SVT_TRACE_CR4: rc = svt_mmu_write_cr4(p->mmu, ev->u.cr.val); break;
+		default: rc = svt_mmu_write_efer(p->mmu, ev->u.cr.val); break;
+		}
+		p->rc = rc;
+		p->pending = SVT_TRACE_CR_WRITE;
+		p->pending_seq = p->seq;
+		after_input(p);
+		return true;
+	case SVT_TRACE_INVLPG:
+		svt_mmu_invlpg(p->mmu, ev->u.invlpg_va);
+		p->pending = SVT_TRACE_UNKNOWN;
+		after_input(p);
+		return true;
+	case SVT_TRACE_INVPCID:
+		p->rc = svt_mmu_invpcid(p->mmu, ev->u.invpcid.type, ev->u.invpcid.pcid, ev->u.invpcid.va);
+		p->pending = SVT_TRACE_INVPCID;
+		p->pending_seq = p->seq;
+		after_input(p);
+		return true;
+	case SVT_TRACE_FLUSH_ALL:
+		svt_mmu_flush_all(p->mmu);
+		p->pending = SVT_TRACE_UNKNOWN;
+		after_input(p);
+		return true;
+	case SVT_TRACE_DECISION:
+		if (p->pending != ev->u.decision.input) {
+			snprintf(p->res->message, sizeof(p->res->message),
+				 "%s: event %" PRIu64 ": a decision for %s follows no such input",
+				 p->cfg->path, p->seq, svt_trace_type_name(ev->u.decision.input));
+			return false;
+		}
+		decision(p, &ev->u.decision);
+		p->pending = SVT_TRACE_UNKNOWN;
+		return true;
+	case SVT_TRACE_LOST:
+		if (p->res->lost == 0 && p->cfg->out)
+			fprintf(p->cfg->out, "%s: event %" PRIu64 ": %" PRIu64 " events lost; "
+				"decisions after this point may differ for that reason\n",
+				p->cfg->path, p->seq, ev->u.lost.count);
+		p->res->lost += ev->u.lost.count;
+		p->pending = SVT_TRACE_UNKNOWN;
+		return true;
+	default:
+		return true;    /* MARK, and types this reader does not know */
+	}
+}
+
+static int setup(struct rp *p)
+{
+	const struct svt_trace_header *h = p->h;
+	struct svt_mmu_config mc;
+	struct svt_replay_result *res = p->res;
+
+	svt_trace_mmu_config(h, &mc);
+	if (p->cfg->policy_given) {
+		mc.policy = p->cfg->policy;
+		mc.pool_frames = p->cfg->pool;
+	}
+	p->same_policy = !p->cfg->policy_given ||
+		(mc.pool_frames == h->pool_frames && mc.policy.oos == h->policy.oos &&
+		 mc.policy.prefetch == h->policy.prefetch && mc.policy.emulate == h->policy.emulate &&
+		 mc.policy.early_unshadow == h->policy.early_unshadow);
+	svt_policy_format(&mc.policy, mc.pool_frames, res->policy, sizeof(res->policy));
+	if (h->guest_frames > SVT_GMEM_MAX_FRAMES) {
+		snprintf(res->message, sizeof(res->message),
+			 "%s: the guest has %" PRIu64 " frames; replay handles up to %llu",
+			 p->cfg->path, h->guest_frames, (unsigned long long)SVT_GMEM_MAX_FRAMES);
+		return -1;
+	}
+	if (svt_machine_init(&p->mach, h->guest_frames, mc.pool_frames) != 0) {
+		snprintf(res->message, sizeof(res->message), "%s: out of memory", p->cfg->path);
+		return -1;
+	}
+	svt_machine_set_ram(&p->mach, h->ram, h->nram);
+	p->mach.on_event = on_event;
+	p->mach.cb_ctx = p;
+	svt_machine_hw_env(&p->mach, &p->hwenv);
+	size_t len = svt_mmu_storage_size(&mc);
+	p->store = len ? aligned_alloc(64, (len + 63) & ~(size_t)63) : NULL;
+	if (!p->store || !(p->mmu = svt_mmu_init(p->store, len, &mc, &p->mach.env, p->mach.pool_mfns))) {
+		snprintf(res->message, sizeof(res->message),
+			 "%s: the header's configuration cannot start a core (pool %u frames, %" PRIu64
+			 " guest frames, MAXPHYADDR %u)", p->cfg->path, mc.pool_frames, h->guest_frames,
+			 h->maxphyaddr);
+		return -1;
+	}
+	p->last = *svt_mmu_counters(p->mmu);
+	return 0;
+}
+
+static void checksum(const char *path, char *out, size_t len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t buf[65536];
+	uint32_t crc = 0;
+	size_t n;
+
+	snprintf(out, len, "unknown");
+	if (!f)
+		return;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		crc = svt_crc32c(crc, buf, n);
+	if (!ferror(f))
+		snprintf(out, len, "crc32c:%08x", crc);
+	fclose(f);
+}
+
+static void progress(const struct rp *p, uint64_t total, double t0, bool done)
+{
+	double dt = now() - t0;
+	if (done) {
+		fprintf(stderr, "\r\033[K");
+		return;
+	}
+	fprintf(stderr, "\r\033[K%s: %" PRIu64 "/%" PRIu64 " events (%.0f%%), %.2f M events/s, %" PRIu64
+		" violations", p->cfg->path, p->seq, total, total ? 100.0 * (double)p->seq / (double)total : 0.0,
+		dt > 0 ? (double)p->seq / dt / 1e6 : 0.0, p->res->violations + p->res->divergences);
+}
+
+int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *res)
+{
+	struct rp *p = calloc(1, sizeof(*p));
+	struct svt_trace_error err;
+	struct svt_trace_info info;
+	int exit_status = 3;
+
+	memset(res, 0, sizeof(*res));
+	res->first_divergence = -1;
+	res->status = SVT_RUN_BAD_INPUT;
+	if (!p) {
+		snprintf(res->message, sizeof(res->message), "%s: out of memory", cfg->path);
+		return exit_status;
+	}
+	p->cfg = cfg;
+	p->res = res;
+	double t0 = now();
+	p->r = svt_trace_open(cfg->path, 0, &err);
+	if (!p->r) {
+		snprintf(res->message, sizeof(res->message), "%s", err.msg);
+		free(p);
+		return exit_status;
+	}
+	p->h = svt_trace_reader_header(p->r);
+	if (svt_trace_info(p->r, &info) != SVT_TRACE_OK)
+		info.events = 0;
+	bool ok = setup(p) == 0;
+	if (cfg->db) {
+		char sum[32];
+		checksum(cfg->path, sum, sizeof(sum));
+		const char *g = p->h->guest ? p->h->guest : "";
+		const char *w = strstr(g, "workload=");
+		char wl[64] = "";
+		if (w)
+			sscanf(w + 9, "%63[^ ]", wl);
+		struct svt_db_run run = {
+			.trace = cfg->path, .trace_checksum = sum, .guest = g, .workload = wl,
+			.policy = res->policy, .recorded_policy = p->same_policy,
+			.audit = svt_audit_name(cfg->audit), .tool_version = PACKAGE_VERSION,
+			.trace_events = info.events,
+		};
+		p->run = svt_db_run_begin(cfg->db, &run);
+		if (p->run < 0 && cfg->out)
+			fprintf(cfg->out, "%s: %s\n", cfg->path, svt_db_error(cfg->db));
+	}
+	struct svt_trace_event ev;
+	int st = SVT_TRACE_OK;
+	bool stopped = false;
+	while (ok) {
+		st = svt_trace_next(p->r, &ev);
+		if (st != SVT_TRACE_OK)
+			break;
+		p->seq = ev.seq;
+		if (!event(p, &ev)) {
+			ok = false;
+			break;
+		}
+		uint64_t span = svt_trace_event_span(&ev);
+		res->events += span;
+		p->iv_events += span;
+		if ((res->events & 0xfff) == 0 || span > 1) {
+			if (cfg->stop && *cfg->stop) {
+				stopped = true;
+				break;
+			}
+			timeline(p, false);
+			if (cfg->progress && (res->events & 0x3ffff) == 0)
+				progress(p, info.events, t0, false);
+		}
+	}
+	if (cfg->progress)
+		progress(p, info.events, t0, true);
+	if (ok && !stopped && st != SVT_TRACE_END) {
+		snprintf(res->message, sizeof(res->message), "%s", svt_trace_reader_error(p->r)->msg);
+		ok = false;
+	}
+	if (p->mmu) {
+		if (ok && !stopped && cfg->audit >= SVT_AUDIT_PERIODIC)
+			audit(p, SVT_AUDIT_ALL);
+		timeline(p, true);
+		res->counters = *svt_mmu_counters(p->mmu);
+	}
+	res->seconds = now() - t0;
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		res->peak_rss_kb = (uint64_t)ru.ru_maxrss;
+	if (!ok) {
+		res->status = SVT_RUN_BAD_INPUT;
+		exit_status = 3;
+	} else if (stopped) {
+		res->status = SVT_RUN_INCOMPLETE;
+		snprintf(res->message, sizeof(res->message), "interrupted at event %" PRIu64, p->seq);
+		exit_status = 1;
+	} else if (res->violations || res->divergences) {
+		res->status = SVT_RUN_VIOLATIONS;
+		exit_status = 1;
+	} else {
+		res->status = SVT_RUN_CLEAN;
+		exit_status = 0;
+	}
+	if (p->run > 0) {
+		const struct svt_counters *c = &res->counters;
+		const struct { const char *n; uint64_t v; } cs[] = {
+			{ "faults", c->faults }, { "fixed", c->fixed }, { "ad_faults", c->ad_faults },
+			{ "injected", c->injected }, { "emulated", c->emulated },
+			{ "emulated_wp0", c->emulated_wp0 }, { "mmio", c->mmio }, { "retries", c->retries },
+			{ "unshadows", c->unshadows }, { "early_unshadows", c->early_unshadows },
+			{ "oos", c->oos }, { "resyncs", c->resyncs }, { "evictions", c->evictions },
+			{ "prefetched", c->prefetched }, { "shadows_made", c->shadows_made },
+			{ "resets", c->resets }, { "cr_writes", c->cr_writes }, { "invlpgs", c->invlpgs },
+			{ "invpcids", c->invpcids }, { "flushes", c->flushes },
+			{ "pool_used", c->pool_used }, { "env_errors", c->env_errors },
+			{ "skipped_faults", res->skipped }, { "lost_events", res->lost },
+			{ "inputs", res->inputs }, { "peak_rss_kb", res->peak_rss_kb },
+		};
+		for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
+			svt_db_counter(cfg->db, p->run, cs[i].n, cs[i].v);
+		struct svt_db_run_end e = {
+			.status = res->status, .events = res->events,
+			.violations = res->violations + res->divergences,
+			.divergence_seq = res->first_divergence, .seconds = res->seconds,
+			.message = res->message,
+		};
+		if (svt_db_run_end(cfg->db, p->run, &e) != 0 && cfg->out)
+			fprintf(cfg->out, "%s: %s\n", cfg->path, svt_db_error(cfg->db));
+	}
+	svt_trace_close(p->r);
+	svt_machine_free(&p->mach);
+	free(p->store);
+	free(p);
+	return exit_status;
+}

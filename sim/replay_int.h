@@ -1,0 +1,61 @@
+/*
+ * replay_int.h — shared by replay.c and replay-check.c only.
+ */
+#ifndef SVT_REPLAY_INT_H
+#define SVT_REPLAY_INT_H
+
+#include <stdio.h>
+
+#include "machine.h"
+#include "replay.h"
+#include "trace.h"
+
+#define RP_INTERVAL     65536   /* events per timeline row */
+#define RP_PERIODIC     4096    /* inputs between audits at SVT_AUDIT_PERIODIC */
+#define RP_AUDIT_MAX    64
+
+struct rp {
+	const struct svt_replay_config *cfg;
+	struct svt_replay_result *res;
+	struct svt_trace_reader *r;
+	const struct svt_trace_header *h;
+	struct svt_machine mach;
+	struct svt_env hwenv;
+	void *store;
+	struct svt_mmu *mmu;
+	bool same_policy;
+	int64_t run;            /* database run, or 0 */
+	uint64_t seq;           /* the event being replayed */
+	uint64_t reset_seq;     /* the last input after which the core had no shadows */
+	/* the input the next DECISION answers */
+	enum svt_trace_type pending;
+	uint64_t pending_seq;
+	bool pending_skipped;
+	enum svt_pf_outcome fo;
+	struct svt_fault_result fres;
+	int rc;
+	struct svt_trace_fault fault;   /* copy of the last FAULT */
+	struct svt_emu_regs regs;       /* its registers, updated by the core */
+	/* timeline */
+	struct svt_counters last;
+	uint64_t iv_first, iv_events, iv_inputs_cr, iv_invlpg;
+	uint64_t inputs_since_audit;
+	/* reports */
+	char what[300];
+	struct svt_violation vbuf[RP_AUDIT_MAX];
+};
+
+void rp_violation(struct rp *p, enum svt_invariant inv, uint64_t va, uint64_t gfn, unsigned level,
+		  uint64_t ge, uint64_t se, const char *what);
+/* Guest memory changes the replay performs itself (bare-metal A/D, the
+ * guest's retried writes): memory, and the core told under another policy. */
+void rp_guest_write(struct rp *p, uint64_t gpa, const void *buf, unsigned len);
+
+void rp_fault_access(const struct svt_trace_fault *f, struct svt_access *acc);
+void rp_check_inject(struct rp *p, const struct svt_trace_fault *f, const struct svt_fault_result *res);
+void rp_check_fixed(struct rp *p, const struct svt_trace_fault *f);
+bool rp_shadow_allows(struct rp *p, const struct svt_access *acc, uint64_t rflags, uint32_t pkru,
+		      uint64_t *mpa);
+bool rp_bare_write(struct rp *p, const struct svt_trace_fault *f);
+
+#endif

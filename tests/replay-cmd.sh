@@ -1,0 +1,105 @@
+#!/bin/sh
+# shadowvt synth and replay end to end: every workload in every mode
+# replays clean with the recorded policy and under other policies, traces
+# are small and reproducible, -j works, and bad traces get exit 3 with a
+# message that names the file.
+set -u
+bin="$top_builddir/shadowvt"
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+fails=0
+pass() { echo "ok - $1"; }
+fail() { echo "FAIL - $1"; fails=$((fails + 1)); }
+expect_status() { # status description command...
+	want=$1; what=$2; shift 2
+	"$@" > "$work/out" 2> "$work/err"; rc=$?
+	if [ "$rc" -eq "$want" ]; then pass "$what (exit $rc)"; else
+		fail "$what: exit $rc, expected $want"; head -n 20 "$work/out" "$work/err"; fi
+}
+EVENTS=${SVT_TEST_EVENTS:-20000}
+
+# --list names every workload
+expect_status 0 "synth --list" "$bin" synth --list
+for w in fork mmap spaces spaces-pcid directmap teardown mix; do
+	grep -q "^$w " "$work/out" || fail "--list lacks $w"
+done
+
+# every workload in every mode: synth, then replay with periodic audits
+for w in fork mmap spaces spaces-pcid directmap teardown mix; do
+	for m in 2level pae 4level 5level; do
+		if [ "$w" = spaces-pcid ] && { [ "$m" = 2level ] || [ "$m" = pae ]; }; then
+			expect_status 2 "$w refuses $m" "$bin" synth --workload "$w" --mode "$m" -o "$work/x.svt"
+			continue
+		fi
+		t="$work/$w-$m.svt"
+		expect_status 0 "synth $w $m" "$bin" synth -q --workload "$w" --mode "$m" --events "$EVENTS" --seed 7 -o "$t"
+		expect_status 0 "replay $w $m" "$bin" replay --audit periodic "$t"
+		grep -q ': clean: ' "$work/out" || fail "replay $w $m is not reported clean"
+		"$bin" info --json "$t" > "$work/info"
+		bpe=$(jq '.bytes_per_event' "$work/info")
+		ev=$(jq '.events' "$work/info")
+		if awk "BEGIN { exit !($bpe < 10 && $ev >= $EVENTS) }"; then
+			pass "$w $m: $ev events, $bpe bytes per event"
+		else
+			fail "$w $m: $ev events, $bpe bytes per event (want >= $EVENTS, < 10)"
+		fi
+	done
+done
+
+# full audit after every input on a shorter trace
+expect_status 0 "synth mix, short" "$bin" synth -q --workload mix --mode pae --events 3000 -o "$work/short.svt"
+expect_status 0 "replay --audit full" "$bin" replay --audit full "$work/short.svt"
+
+# a trace made under one policy replays clean under every other
+for t in fork-2level mix-4level directmap-pae spaces-pcid-5level; do
+	bad=0
+	for i in $(seq 0 15); do
+		p="oos=$(( (i & 1) * 2 )),prefetch=$(( (i >> 1 & 1) * 8 )),emulate=$((i >> 2 & 1)),early=$((i >> 3 & 1))"
+		"$bin" replay --audit faults --policy "$p" "$work/$t.svt" > "$work/out" 2>&1 ||
+			{ bad=$((bad + 1)); echo "# $t under $p:"; head -n 5 "$work/out"; }
+	done
+	"$bin" replay --audit periodic --policy pool=16 "$work/$t.svt" > "$work/out" 2>&1 ||
+		{ bad=$((bad + 1)); echo "# $t with pool=16:"; head -n 5 "$work/out"; }
+	[ "$bad" -eq 0 ] && pass "$t under 17 other policies" || fail "$t: $bad policies not clean"
+done
+
+# reproducible from its arguments
+"$bin" synth -q --workload mix --mode 4level --events 5000 --seed 3 -o "$work/a.svt"
+"$bin" synth -q --workload mix --mode 4level --events 5000 --seed 3 -o "$work/b.svt"
+"$bin" synth -q --workload mix --mode 4level --events 5000 --seed 4 -o "$work/c.svt"
+cmp -s "$work/a.svt" "$work/b.svt" && pass "same seed, same trace" || fail "same seed, different traces"
+cmp -s "$work/a.svt" "$work/c.svt" && fail "another seed, the same trace" || pass "another seed, another trace"
+
+# -j 2
+expect_status 0 "replay -j 2" "$bin" replay -j 2 "$work/fork-4level.svt" "$work/mmap-4level.svt"
+[ "$(grep -c ': clean: ' "$work/out")" -eq 2 ] && pass "-j 2 reports both" || fail "-j 2 output"
+
+# usage
+expect_status 2 "synth without a workload" "$bin" synth -o "$work/x.svt"
+expect_status 2 "synth without -o" "$bin" synth --workload fork
+expect_status 2 "synth unknown workload" "$bin" synth --workload nope -o "$work/x.svt"
+expect_status 2 "synth unknown mode" "$bin" synth --workload fork --mode 3level -o "$work/x.svt"
+expect_status 2 "synth bad policy" "$bin" synth --workload fork --policy oos=x -o "$work/x.svt"
+expect_status 2 "replay without a file" "$bin" replay
+expect_status 2 "replay bad audit level" "$bin" replay --audit most "$work/a.svt"
+expect_status 2 "replay bad policy" "$bin" replay --policy pool=3 "$work/a.svt"
+
+# bad input: exit 3, the file named, never a crash
+good="$work/fork-4level.svt"
+size=$(wc -c < "$good")
+head -c $((size / 2)) "$good" > "$work/trunc.svt"
+expect_status 3 "replay of a truncated trace" "$bin" replay "$work/trunc.svt"
+grep -q 'trunc.svt' "$work/err" && pass "truncation: the file is named" || fail "truncation message"
+cp "$good" "$work/flip.svt"
+printf '\377' | dd of="$work/flip.svt" bs=1 seek=$((size / 3)) conv=notrunc 2>/dev/null
+expect_status 3 "replay of a trace with a flipped byte" "$bin" replay "$work/flip.svt"
+grep -q 'flip.svt: frame [0-9]' "$work/err" && pass "flipped byte: frame named" || { fail "flip message"; cat "$work/err"; }
+: > "$work/empty.svt"
+expect_status 3 "replay of an empty file" "$bin" replay "$work/empty.svt"
+printf 'hello\n' > "$work/junk.svt"
+expect_status 3 "replay of a text file" "$bin" replay "$work/junk.svt"
+expect_status 3 "replay of a missing file" "$bin" replay "$work/missing.svt"
+expect_status 3 "one bad trace among good ones" "$bin" replay "$good" "$work/junk.svt"
+grep -q ': clean: ' "$work/out" && pass "the good one is still replayed" || fail "good trace not replayed"
+
+echo "replay-cmd: $fails failure(s)"
+[ "$fails" -eq 0 ]
