@@ -11,6 +11,9 @@ static const struct svt_cmd *const commands[] = {
 	&svt_cmd_demo,
 	&svt_cmd_dump,
 	&svt_cmd_info,
+	&svt_cmd_query,
+	&svt_cmd_replay,
+	&svt_cmd_synth,
 	&svt_cmd_walk,
 };
 
@@ -22,8 +25,18 @@ static void usage(FILE *f)
 	fprintf(f, "\n'shadowvt COMMAND --help' shows a command's usage; shadowvt(1) has the rest.\n");
 }
 
+#ifdef SVT_BROKEN
+/* The deliberately broken test build (src/mmu_int.h): $SVT_BROKEN picks the bug. */
+#include <stdlib.h>
+unsigned svt_broken;
+#endif
+
 int main(int argc, char **argv)
 {
+#ifdef SVT_BROKEN
+	const char *bug = getenv("SVT_BROKEN");
+	svt_broken = bug ? (unsigned)atoi(bug) : 1;
+#endif
 	if (argc < 2) {
 		usage(stderr);
 		return SVT_EXIT_USAGE;

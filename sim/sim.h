@@ -32,6 +32,9 @@ extern const struct svt_cmd svt_cmd_walk;
 extern const struct svt_cmd svt_cmd_demo;
 extern const struct svt_cmd svt_cmd_info;
 extern const struct svt_cmd svt_cmd_dump;
+extern const struct svt_cmd svt_cmd_query;
+extern const struct svt_cmd svt_cmd_synth;
+extern const struct svt_cmd svt_cmd_replay;
 
 /* util.c */
 extern const char *svt_progname;
@@ -64,6 +67,12 @@ extern const struct svt_demo_stop svt_demo_tour[];
 extern const unsigned svt_demo_tour_len;
 void svt_demo_build(uint8_t *mem);
 void svt_demo_regs(struct svt_regs *r);
+
+/* cmd-synth.c: mode names as the options spell them ("2level", "pae", ...),
+ * and the default policy (every optimisation on, pool 512). */
+int svt_parse_mode(const char *s);              /* enum svt_mode, or -1 */
+const char *svt_mode_arg(enum svt_mode m);
+void svt_default_policy(struct svt_policy *p, unsigned *pool);
 
 /* cmd-walk.c: printing a walk, shared with the demo. */
 const char *svt_mode_name(enum svt_mode m);

@@ -1,0 +1,262 @@
+/*
+ * bench.c — `make bench`: replay throughput, trace size, replay memory and
+ * -j scaling on every synthetic workload, each figure next to a baseline
+ * measured on the same machine in the same run:
+ *
+ *   - zstd: the time libzstd alone takes to decompress the trace's frames
+ *     (the floor for any replay); replay is reported as events/s and as
+ *     a multiple of that time;
+ *   - one trace replayed alone, for the -j 2 run of two traces.
+ *
+ * Usage: svt-bench [EVENTS [MODE]] (defaults 1000000, 4level).  Each
+ * timing is the best of three.  Peak RSS is measured in a child process
+ * per replay (wait4's ru_maxrss), so replays do not inherit each other's.
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "policy.h"
+#include "replay.h"
+#include "sim.h"
+#include "synth.h"
+#include "trace_int.h"
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Decompress every frame of the trace with libzstd alone; seconds. */
+static double zstd_only(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	struct stat st;
+	if (!f || fstat(fileno(f), &st) != 0)
+		return -1;
+	uint8_t *buf = malloc((size_t)st.st_size);
+	if (!buf || fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		fclose(f);
+		free(buf);
+		return -1;
+	}
+	fclose(f);
+	ZSTD_DCtx *dc = ZSTD_createDCtx();
+	uint8_t *out = malloc(SVT_TRACE_MAX_CONTENT);
+	uint32_t hsize = (uint32_t)buf[12] | (uint32_t)buf[13] << 8 | (uint32_t)buf[14] << 16 |
+			 (uint32_t)buf[15] << 24;
+	double t0 = now();
+	size_t off = hsize;
+	while (off + TR_FRAME_HDR <= (size_t)st.st_size) {
+		struct tr_frame fr;
+		const char *why;
+		if (!tr_frame_decode(buf + off, false, &fr, &why))
+			break;  /* the index */
+		off += TR_FRAME_HDR;
+		if (fr.method == TR_METHOD_ZSTD)
+			ZSTD_decompressDCtx(dc, out, SVT_TRACE_MAX_CONTENT, buf + off, fr.stored_size);
+		off += fr.stored_size;
+	}
+	double t = now() - t0;
+	ZSTD_freeDCtx(dc);
+	free(out);
+	free(buf);
+	return t;
+}
+
+/* Replay in a child; seconds of the replay, its peak RSS in KiB. */
+static double replay_child(const char *path, enum svt_audit_level audit, long *rss_kb)
+{
+	int fd[2];
+	if (pipe(fd) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fd[0]);
+		struct svt_replay_config cfg = { .path = path, .audit = audit };
+		struct svt_replay_result res;
+		int st = svt_replay(&cfg, &res);
+		double s = st == 0 ? res.seconds : -1;
+		if (write(fd[1], &s, sizeof(s)) != sizeof(s))
+			_exit(1);
+		_exit(0);
+	}
+	close(fd[1]);
+	double s = -1;
+	if (read(fd[0], &s, sizeof(s)) != sizeof(s))
+		s = -1;
+	close(fd[0]);
+	int status;
+	struct rusage ru;
+	wait4(pid, &status, 0, &ru);
+	*rss_kb = ru.ru_maxrss;
+	return s;
+}
+
+static double best3(double (*f)(const char *), const char *path)
+{
+	double b = 1e9;
+	for (int i = 0; i < 3; i++) {
+		double t = f(path);
+		if (t >= 0 && t < b)
+			b = t;
+	}
+	return b;
+}
+
+static const char *g_path;
+static double r_none(const char *p) { long k; return replay_child(p, SVT_AUDIT_NONE, &k); }
+static double r_faults(const char *p) { long k; return replay_child(p, SVT_AUDIT_FAULTS, &k); }
+
+/* Two replays at once in one process (threads), as -j 2 does. */
+struct pair { const char *path; double secs; };
+
+/* The machine's own baseline for -j: a CPU-bound loop in two threads
+ * against one (shared or throttled CPUs show here first). */
+static void *spin(void *arg)
+{
+	volatile uint64_t x = 0;
+	(void)arg;
+	for (uint64_t i = 0; i < 200000000ull; i++)
+		x += i;
+	return NULL;
+}
+
+static double spin_ratio(void)
+{
+	double one = 1e9, two = 1e9;
+	for (int k = 0; k < 3; k++) {
+		double t0 = now();
+		spin(NULL);
+		double t1 = now();
+		pthread_t th;
+		pthread_create(&th, NULL, spin, NULL);
+		spin(NULL);
+		pthread_join(th, NULL);
+		double t2 = now();
+		if (t1 - t0 < one)
+			one = t1 - t0;
+		if (t2 - t1 < two)
+			two = t2 - t1;
+	}
+	return two / one;
+}
+static void *pair_run(void *arg)
+{
+	struct pair *p = arg;
+	struct svt_replay_config cfg = { .path = p->path, .audit = SVT_AUDIT_NONE };
+	struct svt_replay_result res;
+	svt_replay(&cfg, &res);
+	return NULL;
+}
+
+static int synth(const char *dir, const struct syn_workload *w, enum svt_mode mode, uint64_t events,
+		 uint64_t seed, char *path, size_t len)
+{
+	struct syn_config cfg = { .work = w, .mode = mode, .events = events, .seed = seed,
+				  .guest_frames = 32768, .level = 3 };
+	svt_default_policy(&cfg.policy, &cfg.pool);
+	snprintf(path, len, "%s/%s-%" PRIu64 ".svt", dir, w->name, seed);
+	struct svt_trace_range ram = { 0, cfg.guest_frames };
+	struct svt_trace_header h = { .producer = "svt-bench", .cpu_model = "synthetic",
+				      .guest = w->name, .maxphyaddr = 46, .features = SVT_FEAT_1GPAGE,
+				      .guest_frames = cfg.guest_frames, .ram = &ram, .nram = 1,
+				      .policy = cfg.policy, .pool_frames = cfg.pool };
+	struct svt_trace_error err;
+	struct svt_trace_writer *wr = svt_trace_writer_open(path, &h, cfg.level, &err);
+	char msg[512];
+	if (!wr || syn_run(&cfg, wr, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "svt-bench: synth %s failed: %s\n", w->name, wr ? msg : err.msg);
+		return -1;
+	}
+	return svt_trace_writer_close(wr, &err) == SVT_TRACE_OK ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t events = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
+	int mode = argc > 2 ? svt_parse_mode(argv[2]) : SVT_MODE_4LEVEL;
+	char dir[] = "/tmp/svt-bench-XXXXXX";
+	char path[512];
+	int rc = 0;
+
+	if (events == 0 || mode < 0 || !mkdtemp(dir)) {
+		fprintf(stderr, "usage: svt-bench [EVENTS [2level|pae|4level|5level]]\n");
+		return 2;
+	}
+	(void)g_path;
+	printf("shadowvt replay benchmark: %" PRIu64 " events per workload, mode %s, best of 3\n",
+	       events, svt_mode_arg((enum svt_mode)mode));
+	printf("%-12s %7s %9s %9s %8s %9s %8s %9s\n", "workload", "B/event", "zstd ME/s",
+	       "replay", "x zstd", "+audit", "x zstd", "RSS KiB/M");
+	for (unsigned i = 0; i < syn_nworkloads; i++) {
+		const struct syn_workload *w = &syn_workloads[i];
+		if (w->need_ia32e && mode < SVT_MODE_4LEVEL)
+			continue;
+		if (synth(dir, w, (enum svt_mode)mode, events, 1, path, sizeof(path)) != 0) {
+			rc = 1;
+			continue;
+		}
+		struct svt_trace_error err;
+		struct svt_trace_info info;
+		struct svt_trace_reader *r = svt_trace_open(path, 0, &err);
+		if (!r || svt_trace_info(r, &info) != SVT_TRACE_OK) {
+			rc = 1;
+			continue;
+		}
+		svt_trace_close(r);
+		double tz = best3(zstd_only, path);
+		double tn = best3(r_none, path);
+		double tf = best3(r_faults, path);
+		long rss;
+		replay_child(path, SVT_AUDIT_NONE, &rss);
+		double ev = (double)info.events;
+		printf("%-12s %7.2f %9.1f %7.2f M %7.1fx %7.2f M %7.1fx %9.0f\n", w->name,
+		       info.bytes_per_event, ev / tz / 1e6, ev / tn / 1e6, tn / tz, ev / tf / 1e6,
+		       tf / tz, (double)rss / (ev / 1e6));
+		if (info.bytes_per_event >= 10)
+			printf("  ^ over the 10 bytes/event target\n");
+		if (strcmp(w->name, "fork") == 0 && ev / tn < 5e6)
+			printf("  ^ under the 5 M events/s target (audits off, fork)\n");
+	}
+	/* -j 2: two traces in two threads against one alone */
+	char p1[512], p2[512];
+	if (synth(dir, syn_find_workload("fork"), (enum svt_mode)mode, events, 2, p1, sizeof(p1)) == 0 &&
+	    synth(dir, syn_find_workload("fork"), (enum svt_mode)mode, events, 3, p2, sizeof(p2)) == 0) {
+		double one = 1e9, two = 1e9;
+		for (int k = 0; k < 3; k++) {
+			struct pair a = { p1, 0 }, b = { p2, 0 };
+			double t0 = now();
+			pair_run(&a);
+			double t1 = now();
+			pthread_t th;
+			pthread_create(&th, NULL, pair_run, &a);
+			pair_run(&b);
+			pthread_join(th, NULL);
+			double t2 = now();
+			if (t1 - t0 < one)
+				one = t1 - t0;
+			if (t2 - t1 < two)
+				two = t2 - t1;
+		}
+		printf("-j 2: one trace alone %.3f s, two traces at once %.3f s: %.2fx the time of one\n"
+		       "      baseline: two CPU-bound threads take %.2fx the time of one here (%ld CPUs)\n",
+		       one, two, two / one, spin_ratio(), sysconf(_SC_NPROCESSORS_ONLN));
+	}
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		rc = 1;
+	return rc;
+}
