@@ -367,7 +367,8 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 	p->cfg = cfg;
 	p->res = res;
 	double t0 = now();
-	p->r = svt_trace_open(cfg->path, 0, &err);
+	p->r = cfg->mem ? svt_trace_open_mem(cfg->mem, cfg->mem_len, cfg->path, 0, &err) :
+			  svt_trace_open(cfg->path, 0, &err);
 	if (!p->r) {
 		snprintf(res->message, sizeof(res->message), "%s", err.msg);
 		free(p);
@@ -379,7 +380,10 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 	bool ok = setup(p) == 0;
 	if (cfg->db) {
 		char sum[32];
-		checksum(cfg->path, sum, sizeof(sum));
+		if (cfg->mem)
+			snprintf(sum, sizeof(sum), "crc32c:%08x", svt_crc32c(0, cfg->mem, cfg->mem_len));
+		else
+			checksum(cfg->path, sum, sizeof(sum));
 		const char *g = p->h->guest ? p->h->guest : "";
 		const char *w = strstr(g, "workload=");
 		char wl[64] = "";

@@ -44,7 +44,9 @@ const char *svt_audit_name(enum svt_audit_level a);
 int svt_audit_parse(const char *s);     /* -1 if unknown */
 
 struct svt_replay_config {
-	const char *path;
+	const char *path;       /* the trace, or its name when mem is set */
+	const void *mem;        /* NULL, or the whole trace in memory (mem_len bytes) */
+	size_t mem_len;
 	bool policy_given;      /* else the recorded policy and pool */
 	struct svt_policy policy;
 	unsigned pool;

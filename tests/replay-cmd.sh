@@ -101,5 +101,25 @@ expect_status 3 "replay of a missing file" "$bin" replay "$work/missing.svt"
 expect_status 3 "one bad trace among good ones" "$bin" replay "$good" "$work/junk.svt"
 grep -q ': clean: ' "$work/out" && pass "the good one is still replayed" || fail "good trace not replayed"
 
+# interrupted replays: SIGINT ends the run as incomplete (exit 4); SIGKILL
+# leaves it 'running', shown as 'incomplete?', and the database intact
+"$bin" synth -q --workload mix --mode 4level --events 100000 -o "$work/long.svt"
+"$bin" replay --audit full --db "$work/r.db" "$work/long.svt" > "$work/out" 2>&1 &
+pid=$!; sleep 2; kill -INT "$pid"; wait "$pid"; rc=$?
+[ "$rc" -eq 4 ] && pass "SIGINT: exit 4" || fail "SIGINT: exit $rc"
+"$bin" query "$work/r.db" summary --format json > "$work/q" 2>&1
+jq -e '.[0].status == "incomplete" and .[0].events > 0 and .[0].events < 100000' "$work/q" >/dev/null &&
+	pass "SIGINT: the run is stored as incomplete" || { fail "SIGINT: run status"; cat "$work/q"; }
+"$bin" replay --audit full --db "$work/r.db" "$work/long.svt" > "$work/out" 2>&1 &
+pid=$!; sleep 2; kill -KILL "$pid"; wait "$pid" 2>/dev/null
+"$bin" query "$work/r.db" summary --format json > "$work/q" 2>&1
+jq -e '.[1].status == "incomplete?"' "$work/q" >/dev/null &&
+	pass "SIGKILL: the run shows as incomplete?" || { fail "SIGKILL: run status"; cat "$work/q"; }
+[ "$(sqlite3 "$work/r.db" 'PRAGMA integrity_check')" = ok ] &&
+	pass "SIGKILL: the database is intact" || fail "SIGKILL: integrity_check"
+expect_status 0 "replay into the same database afterwards" "$bin" replay --db "$work/r.db" "$work/short.svt"
+[ "$("$bin" query "$work/r.db" summary --format json | jq length)" -eq 3 ] &&
+	pass "three runs stored" || fail "runs stored"
+
 echo "replay-cmd: $fails failure(s)"
 [ "$fails" -eq 0 ]
