@@ -7,12 +7,9 @@
 #   bug 1: L1 page tables are not write-protected (INV-WP, INV-PERM, INV-REPLAY)
 #   bug 2: injected #PFs lose the U/S bit of their error code (INV-FAULT, INV-REPLAY)
 set -u
+. "$top_srcdir/tests/testlib.sh"
 bin="$top_builddir/shadowvt"
 broken="$top_builddir/tests/shadowvt-broken"
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-fails=0
-pass() { echo "ok - $1"; }
-fail() { echo "FAIL - $1"; fails=$((fails + 1)); }
 
 for m in 2level 4level; do
 	t="$work/fork-$m.svt"
@@ -44,5 +41,4 @@ for m in 2level 4level; do
 		pass "$m, bug 2, another policy: INV-FAULT without INV-REPLAY" ||
 		{ fail "$m, bug 2, another policy"; head -n 3 "$work/bad"; }
 done
-echo "broken-core: $fails failure(s)"
-[ "$fails" -eq 0 ]
+finish broken-core

@@ -6,21 +6,10 @@
 # files that are not results databases, newer, damaged, cut short or with
 # bytes flipped (exit 3 with a message naming the file, never a crash).
 set -u
+. "$top_srcdir/tests/testlib.sh"
 bin="$top_builddir/shadowvt"
 schema="$top_srcdir/schema/results.sql"
-for tool in sqlite3 jq; do
-	command -v $tool >/dev/null 2>&1 || { echo "SKIP: $tool is not installed"; exit 77; }
-done
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-fails=0
-pass() { echo "ok - $1"; }
-fail() { echo "FAIL - $1"; fails=$((fails + 1)); }
-expect_status() { # status description command...
-	want=$1; what=$2; shift 2
-	"$@" > "$work/out" 2> "$work/err"; rc=$?
-	if [ "$rc" -eq "$want" ]; then pass "$what (exit $rc)"; else
-		fail "$what: exit $rc, expected $want"; cat "$work/out" "$work/err"; fi
-}
+need sqlite3 jq
 # The last command's message names file $1.
 names_file() {
 	grep -qF "$1: " "$work/err" && pass "  ...and the message names the file" ||
@@ -158,5 +147,4 @@ done
 	pass "flipped bytes: valid output or exit 3 ($noticed noticed), never a crash" ||
 	fail "flipped bytes: $bad bad outcome(s), $noticed noticed"
 
-echo "db-cmd: $fails failure(s)"
-[ "$fails" -eq 0 ]
+finish db-cmd

@@ -4,17 +4,8 @@
 # are small and reproducible, -j works, and bad traces get exit 3 with a
 # message that names the file.
 set -u
+. "$top_srcdir/tests/testlib.sh"
 bin="$top_builddir/shadowvt"
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-fails=0
-pass() { echo "ok - $1"; }
-fail() { echo "FAIL - $1"; fails=$((fails + 1)); }
-expect_status() { # status description command...
-	want=$1; what=$2; shift 2
-	"$@" > "$work/out" 2> "$work/err"; rc=$?
-	if [ "$rc" -eq "$want" ]; then pass "$what (exit $rc)"; else
-		fail "$what: exit $rc, expected $want"; head -n 20 "$work/out" "$work/err"; fi
-}
 EVENTS=${SVT_TEST_EVENTS:-20000}
 
 # --list names every workload
@@ -121,5 +112,4 @@ expect_status 0 "replay into the same database afterwards" "$bin" replay --db "$
 [ "$("$bin" query "$work/r.db" summary --format json | jq length)" -eq 3 ] &&
 	pass "three runs stored" || fail "runs stored"
 
-echo "replay-cmd: $fails failure(s)"
-[ "$fails" -eq 0 ]
+finish replay-cmd

@@ -2,18 +2,9 @@
 # shadowvt info and dump on good and damaged traces: output, seeking, JSON,
 # and the exit statuses of shadowvt(1).
 set -u
+. "$top_srcdir/tests/testlib.sh"
 bin="$top_builddir/shadowvt"
 corp="$top_srcdir/tests/trace-corpus"
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-fails=0
-pass() { echo "ok - $1"; }
-fail() { echo "FAIL - $1"; fails=$((fails + 1)); }
-expect_status() { # status description command...
-	want=$1; what=$2; shift 2
-	"$@" > "$work/out" 2> "$work/err"; rc=$?
-	if [ "$rc" -eq "$want" ]; then pass "$what (exit $rc)"; else
-		fail "$what: exit $rc, expected $want"; cat "$work/out" "$work/err"; fi
-}
 
 expect_status 0 "info on a good trace" "$bin" info "$corp/guest.svt"
 grep -q '^events: *120$' "$work/out" && grep -q '^index: *valid$' "$work/out" &&
@@ -46,5 +37,4 @@ expect_status 2 "dump --from past the end" "$bin" dump --from 1000 "$corp/guest.
 expect_status 2 "dump --to before --from" "$bin" dump --from 9 --to 5 "$corp/guest.svt"
 expect_status 2 "dump bad number" "$bin" dump --from x "$corp/guest.svt"
 expect_status 2 "info unknown option" "$bin" info --bogus "$corp/guest.svt"
-echo "trace-cmd: $fails failure(s)"
-[ "$fails" -eq 0 ]
+finish trace-cmd

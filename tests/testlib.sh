@@ -1,0 +1,23 @@
+# tests/testlib.sh — sourced by the script tests: a scratch directory
+# ($work, removed on exit), "ok"/"FAIL" lines with a failure count, and
+# expect_status.  A script ends with `finish NAME`.
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+fails=0
+pass() { echo "ok - $1"; }
+fail() { echo "FAIL - $1"; fails=$((fails + 1)); }
+expect_status() { # status description command...
+	want=$1; what=$2; shift 2
+	"$@" > "$work/out" 2> "$work/err"; rc=$?
+	if [ "$rc" -eq "$want" ]; then pass "$what (exit $rc)"; else
+		fail "$what: exit $rc, expected $want"; head -n 20 "$work/out" "$work/err"; fi
+}
+# Tools a test needs: missing is a failure, never a skip.
+need() {
+	for tool; do
+		command -v "$tool" >/dev/null 2>&1 || { echo "FAIL - $tool is not installed"; exit 1; }
+	done
+}
+finish() {
+	echo "$1: $fails failure(s)"
+	[ "$fails" -eq 0 ]
+}
