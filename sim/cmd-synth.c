@@ -65,6 +65,7 @@ static int synth_exec(int argc, char **argv)
 		{ "policy", required_argument, NULL, 'p' },
 		{ "frames", required_argument, NULL, 'f' },
 		{ "level", required_argument, NULL, 'l' },
+		{ "frame-size", required_argument, NULL, 'F' },
 		{ "list", no_argument, NULL, 'L' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
@@ -73,7 +74,7 @@ static int synth_exec(int argc, char **argv)
 				  .guest_frames = SYN_DEFAULT_FRAMES, .level = 3 };
 	const char *out = NULL;
 	bool quiet = false;
-	uint64_t v;
+	uint64_t v, frame_size = 0;
 	int c;
 
 	svt_default_policy(&cfg.policy, &cfg.pool);
@@ -113,6 +114,12 @@ static int synth_exec(int argc, char **argv)
 			if (!svt_parse_u64(optarg, &v) || v > 19)
 				return svt_usage(&svt_cmd_synth, "zstd level must be 0..19");
 			cfg.level = (int)v;
+			break;
+		case 'F':
+			if (!svt_parse_u64(optarg, &frame_size) || frame_size < SVT_TRACE_FRAME_MIN ||
+			    frame_size > SVT_TRACE_FRAME_MAX)
+				return svt_usage(&svt_cmd_synth, "frame size must be %u..%u bytes",
+						 SVT_TRACE_FRAME_MIN, SVT_TRACE_FRAME_MAX);
 			break;
 		case 'L':
 			list();
@@ -159,6 +166,8 @@ static int synth_exec(int argc, char **argv)
 		svt_err("%s", terr.msg);
 		return terr.status == SVT_TRACE_EARG ? SVT_EXIT_USAGE : SVT_EXIT_INPUT;
 	}
+	if (frame_size)
+		svt_trace_writer_set_frame_size(w, (size_t)frame_size);
 	char err[512] = "";
 	int rc = syn_run(&cfg, w, err, sizeof(err));
 	uint64_t events = svt_trace_writer_seq(w);
@@ -180,7 +189,7 @@ static int synth_exec(int argc, char **argv)
 const struct svt_cmd svt_cmd_synth = {
 	"synth",
 	"--workload NAME [--mode 2level|pae|4level|5level] [--events N] [--seed S]\n"
-	"       [--policy SPEC] [--frames N] [--level L] [-q] -o FILE | --list",
+	"       [--policy SPEC] [--frames N] [--level L] [--frame-size BYTES] [-q] -o FILE | --list",
 	"run a synthetic guest and record its trace",
 	synth_exec,
 };

@@ -76,6 +76,7 @@ expect_status 2 "replay bad policy" "$bin" replay --policy pool=3 "$work/a.svt"
 
 # bad input: exit 3, the file named, never a crash
 good="$work/fork-4level.svt"
+"$bin" synth -q --workload fork --mode 4level --events 20000 --frame-size 16384 -o "$good"
 size=$(wc -c < "$good")
 head -c $((size / 2)) "$good" > "$work/trunc.svt"
 expect_status 3 "replay of a truncated trace" "$bin" replay "$work/trunc.svt"
@@ -91,6 +92,13 @@ expect_status 3 "replay of a text file" "$bin" replay "$work/junk.svt"
 expect_status 3 "replay of a missing file" "$bin" replay "$work/missing.svt"
 expect_status 3 "one bad trace among good ones" "$bin" replay "$good" "$work/junk.svt"
 grep -q ': clean: ' "$work/out" && pass "the good one is still replayed" || fail "good trace not replayed"
+expect_status 3 "a truncated trace into a database" "$bin" replay --db "$work/bad.db" "$work/trunc.svt"
+"$bin" query "$work/bad.db" summary --format json > "$work/q"
+jq -e '.[0].status == "bad-input" and .[0].events > 0' "$work/q" >/dev/null &&
+	pass "the run is stored as bad-input, with the events checked before the damage" ||
+	{ fail "bad-input run"; cat "$work/q"; }
+"$bin" query "$work/bad.db" --sql 'SELECT message FROM runs' --format csv | grep -q 'trunc.svt' &&
+	pass "the stored message names the file" || fail "stored message"
 
 # interrupted replays: SIGINT ends the run as incomplete (exit 4); SIGKILL
 # leaves it 'running', shown as 'incomplete?', and the database intact
