@@ -402,6 +402,7 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 	struct svt_trace_event ev;
 	int st = SVT_TRACE_OK;
 	bool stopped = false;
+	double last_draw = t0;
 	while (ok) {
 		st = svt_trace_next(p->r, &ev);
 		if (st != SVT_TRACE_OK)
@@ -420,8 +421,10 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 				break;
 			}
 			timeline(p, false);
-			if (cfg->progress && (res->events & 0x3ffff) == 0)
+			if (cfg->progress && now() - last_draw >= 0.25) {
 				progress(p, info.events, t0, false);
+				last_draw = now();
+			}
 		}
 	}
 	if (cfg->progress)

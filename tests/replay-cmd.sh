@@ -100,6 +100,10 @@ jq -e '.[0].status == "bad-input" and .[0].events > 0' "$work/q" >/dev/null &&
 "$bin" query "$work/bad.db" --sql 'SELECT message FROM runs' --format csv | grep -q 'trunc.svt' &&
 	pass "the stored message names the file" || fail "stored message"
 
+printf 'not a database\n' > "$work/notdb"
+expect_status 3 "replay --db into a file that is not a results database" "$bin" replay --db "$work/notdb" "$good"
+grep -q 'notdb' "$work/err" && pass "the database is named" || { fail "database not named"; cat "$work/err"; }
+
 # interrupted replays: SIGINT ends the run as incomplete (exit 4); SIGKILL
 # leaves it 'running', shown as 'incomplete?', and the database intact
 "$bin" synth -q --workload mix --mode 4level --events 100000 -o "$work/long.svt"
