@@ -147,7 +147,10 @@ static void fault(struct rp *p, const struct svt_trace_fault *tf)
 {
 	struct svt_fault f;
 
-	p->fault = *tf;
+	if (p->same_policy)
+		p->fault.va = tf->va;   /* all a decision's report needs */
+	else
+		p->fault = *tf;         /* the retried write may need it all */
 	p->pending = SVT_TRACE_FAULT;
 	p->pending_seq = p->seq;
 	p->pending_skipped = false;

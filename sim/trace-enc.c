@@ -29,7 +29,8 @@ void svt_trace_fault_to_core(const struct svt_trace_fault *tf, struct svt_emu_re
 	f->rflags = tf->rflags;
 	f->pkru = tf->pkru;
 	f->code_bits = tf->code_bits;
-	*regs = tf->regs;
+	if (tf->has_regs)
+		*regs = tf->regs;
 	f->regs = tf->has_regs ? regs : NULL;
 	f->insn = tf->insn;
 	f->insn_len = tf->insn_len;

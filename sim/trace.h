@@ -227,8 +227,9 @@ struct svt_trace_event {
 /* Sequence numbers the event takes: lost.count for LOST, else 1. */
 uint64_t svt_trace_event_span(const struct svt_trace_event *ev);
 
-/* A FAULT event as the core's struct svt_fault (regs copied to *regs;
- * f->regs points there when the event has registers, else NULL). */
+/* A FAULT event as the core's struct svt_fault.  When the event has
+ * registers they are copied to *regs and f->regs points there; else
+ * f->regs is NULL and *regs is left alone. */
 void svt_trace_fault_to_core(const struct svt_trace_fault *tf, struct svt_emu_regs *regs,
 			     struct svt_fault *f);
 
