@@ -1,0 +1,41 @@
+#!/bin/sh
+# vmx/bochs-run.sh OUTDIR GUEST [HV] — boot GUEST in Bochs from a GRUB ISO:
+# natively (no HV), or as the first Multiboot module of the hypervisor HV.
+# Writes OUTDIR/console.txt (COM1, the guest's console), OUTDIR/hv.txt
+# (COM2: the hypervisor's log) and OUTDIR/bochs.log; exits with Bochs's
+# status (124 if it ran past $BOCHS_TIMEOUT seconds, default 120).
+set -u
+out=$1 guest=$2 hv=${3:-}
+mkdir -p "$out/iso/boot/grub"
+cp "$guest" "$out/iso/boot/guest.elf"
+if [ -n "$hv" ]; then
+	cp "$hv" "$out/iso/boot/hv.elf"
+	printf 'set timeout=0\nset default=0\nmenuentry hv {\n multiboot /boot/hv.elf\n module /boot/guest.elf %s\n boot\n}\n' \
+		"$(basename "$guest")" > "$out/iso/boot/grub/grub.cfg"
+else
+	printf 'set timeout=0\nset default=0\nmenuentry native {\n multiboot /boot/guest.elf\n boot\n}\n' \
+		> "$out/iso/boot/grub/grub.cfg"
+fi
+grub-mkrescue -o "$out/boot.iso" "$out/iso" >"$out/grub.log" 2>&1 || { cat "$out/grub.log"; exit 125; }
+cat > "$out/bochsrc" <<EOB
+megs: 128
+cpu: model=corei7_haswell_4770, count=1, ips=50000000, reset_on_triple_fault=0
+romimage: file=/usr/share/bochs/BIOS-bochs-latest
+vgaromimage: file=/usr/share/vgabios/vgabios.bin
+display_library: rfb, options="timeout=0"
+ata0-master: type=cdrom, path=$out/boot.iso, status=inserted
+boot: cdrom
+com1: enabled=1, mode=file, dev=$out/console.txt
+com2: enabled=1, mode=file, dev=$out/hv.txt
+speaker: enabled=0
+sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy
+log: $out/bochs.log
+panic: action=fatal
+error: action=report
+info: action=report
+debug: action=ignore
+clock: sync=none, time0=local
+EOB
+printf 'c\nquit\n' > "$out/dbg.rc"
+: > "$out/console.txt"; : > "$out/hv.txt"
+TERM=${TERM:-dumb} timeout "${BOCHS_TIMEOUT:-120}" bochs -q -f "$out/bochsrc" -rc "$out/dbg.rc" </dev/null >"$out/bochs.out" 2>&1

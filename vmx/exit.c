@@ -1,0 +1,270 @@
+/*
+ * exit.c — the VM-exit loop: each exit is handed to the shadow MMU core
+ * (or handled here: CPUID, HLT, the power-off ports) and its answer
+ * applied: re-run, inject #PF with CR2, or an emulated write with the
+ * registers and RIP advanced.
+ */
+#include "hv.h"
+
+enum {
+	EXIT_REASON = 0x4402, EXIT_INTR = 0x4404, EXIT_INTR_EC = 0x4406, EXIT_ILEN = 0x440c,
+	EXIT_QUAL = 0x6400, INSN_ERROR = 0x4400, ENTRY_INTR = 0x4016, ENTRY_EC = 0x4018,
+	G_RIP = 0x681e, G_RSP = 0x681c, G_RFLAGS = 0x6820, G_CS_AR = 0x4816, G_SS_AR = 0x4818,
+	G_ES_BASE = 0x6806,
+};
+
+enum {
+	R_EXCEPTION = 0, R_EXTINT = 1, R_TRIPLE = 2, R_CPUID = 10, R_HLT = 12, R_INVLPG = 14,
+	R_CR = 28, R_IO = 30, R_RDMSR = 31, R_WRMSR = 32, R_BAD_GUEST = 33, R_XSETBV = 55,
+};
+
+static struct hv_gprs gprs;
+bool hv_verbose;                /* log every exit (the hypervisor's command line says "verbose") */
+static uint64_t exits[64];
+
+static void advance(void)
+{
+	hv_vmwrite(G_RIP, hv_vmread(G_RIP) + hv_vmread(EXIT_ILEN));
+}
+
+static void inject_gp(void)
+{
+	hv_vmwrite(ENTRY_INTR, 0x80000b0du);    /* valid, hardware exception, error code, #GP */
+	hv_vmwrite(ENTRY_EC, 0);
+}
+
+static __attribute__((noreturn)) void finish(const char *why, int code)
+{
+	hv_printf("hv: %s\n", why);
+	hv_printf("hv: exits:");
+	for (int i = 0; i < 64; i++)
+		if (exits[i])
+			hv_printf(" %d=%lu", i, exits[i]);
+	hv_printf("\n");
+	hv_poweroff(code);
+}
+
+static int code_bits(void)
+{
+	uint64_t ar = hv_vmread(G_CS_AR);
+	if (ar & (1u << 13))
+		return 64;
+	return (ar & (1u << 14)) ? 32 : 16;
+}
+
+/* Read the faulting instruction through the guest's own translation. */
+static unsigned fetch_insn(struct svt_mmu *mmu, const struct svt_env *env, uint64_t la,
+			   uint8_t *buf)
+{
+	struct svt_regs r = *svt_mmu_guest_regs(mmu);
+	unsigned n = 0;
+	while (n < 15) {
+		struct svt_access acc = { .va = la + n, .kind = SVT_ACC_FETCH, .cpl = 0 };
+		struct svt_walk w;
+		uint64_t gpa = la + n;
+		if (r.cr0 & SVT_CR0_PG) {
+			if (svt_walk(env, &r, &acc, 0, &w) != SVT_WALK_OK)
+				break;
+			gpa = w.gpa;
+		}
+		unsigned chunk = 4096 - (unsigned)(gpa & 0xfff);
+		if (chunk > 15 - n)
+			chunk = 15 - n;
+		if (env->read_gpa(env->ctx, gpa, buf + n, chunk) != 0)
+			break;
+		n += chunk;
+	}
+	return n;
+}
+
+static void page_fault(struct svt_mmu *mmu, const struct svt_env *env)
+{
+	struct svt_emu_regs regs;
+	uint8_t insn[15];
+	uint64_t cr2 = hv_vmread(EXIT_QUAL);
+
+	for (int i = 0; i < 16; i++)
+		regs.gpr[i] = gprs.gpr[i];
+	regs.gpr[4] = hv_vmread(G_RSP);
+	regs.rip = hv_vmread(G_RIP);
+	regs.rflags = hv_vmread(G_RFLAGS);
+	for (int s = 0; s < 6; s++)
+		regs.seg_base[s] = hv_vmread(G_ES_BASE + 2 * (uint64_t)s);
+	struct svt_fault f = {
+		.va = cr2, .error_code = (uint32_t)hv_vmread(EXIT_INTR_EC),
+		.cpl = (uint8_t)((hv_vmread(G_SS_AR) >> 5) & 3), .rflags = regs.rflags,
+		.regs = &regs, .code_bits = code_bits(), .insn = insn,
+	};
+	f.insn_len = fetch_insn(mmu, env, regs.seg_base[1] + regs.rip, insn);
+	struct svt_fault_result res;
+	switch (svt_mmu_page_fault(mmu, &f, &res)) {
+	case SVT_PF_FIXED:
+	case SVT_PF_RETRY:
+		break;
+	case SVT_PF_EMULATED:
+		for (int i = 0; i < 16; i++)
+			if (i != 4)
+				gprs.gpr[i] = regs.gpr[i];
+		hv_vmwrite(G_RSP, regs.gpr[4]);
+		hv_vmwrite(G_RIP, regs.rip);
+		hv_vmwrite(G_RFLAGS, regs.rflags);
+		break;
+	case SVT_PF_INJECT:
+		hv_vmwrite(ENTRY_INTR, 0x80000b0eu);    /* #PF with error code */
+		hv_vmwrite(ENTRY_EC, res.error_code);
+		__asm__ volatile("mov %0, %%cr2" :: "r"(res.cr2));
+		break;
+	case SVT_PF_MMIO:
+		finish("the guest touched device memory; not passed through yet", 4);
+	}
+}
+
+static uint64_t *gpr_of(unsigned n)
+{
+	return &gprs.gpr[n & 15];
+}
+
+static void cr_access(struct svt_mmu *mmu)
+{
+	uint64_t q = hv_vmread(EXIT_QUAL);
+	unsigned cr = q & 15, type = (q >> 4) & 3, reg = (q >> 8) & 15;
+	const struct svt_regs *g = svt_mmu_guest_regs(mmu);
+	uint64_t val = reg == 4 ? hv_vmread(G_RSP) : *gpr_of(reg);
+	int rc = 0;
+
+	if (type == 1) {                /* MOV from CR3 (CR0/CR4 reads are shadowed) */
+		if (reg == 4)
+			hv_vmwrite(G_RSP, g->cr3);
+		else
+			*gpr_of(reg) = g->cr3;
+		advance();
+		return;
+	}
+	if (type == 0) {
+		if (code_bits() != 64)
+			val &= 0xffffffffu;
+		if (cr == 0)
+			rc = svt_mmu_write_cr0(mmu, val);
+		else if (cr == 3)
+			rc = svt_mmu_write_cr3(mmu, val);
+		else if (cr == 4)
+			rc = svt_mmu_write_cr4(mmu, val);
+	} else if (type == 2) {         /* CLTS */
+		rc = svt_mmu_write_cr0(mmu, g->cr0 & ~8ull);
+	} else {                        /* LMSW: PE can be set, not cleared; MP, EM, TS */
+		uint64_t src = (q >> 16) & 0xf;
+		rc = svt_mmu_write_cr0(mmu, (g->cr0 & ~0xeull) | src | (g->cr0 & 1));
+	}
+	if (rc == SVT_E_GP)
+		inject_gp();
+	else
+		advance();
+	hv_sync_hw(mmu);
+}
+
+static void cpuid(void)
+{
+	uint32_t a = (uint32_t)gprs.gpr[0], c = (uint32_t)gprs.gpr[1], b, d;
+	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+	if (gprs.gpr[0] == 1)
+		c &= ~(1u << 5);                /* no VMX */
+	if (gprs.gpr[0] == 7 && gprs.gpr[1] == 0)
+		b &= ~(1u << 10);               /* no INVPCID: not intercepted yet */
+	gprs.gpr[0] = a;
+	gprs.gpr[3] = b;
+	gprs.gpr[1] = c;
+	gprs.gpr[2] = d;
+	advance();
+}
+
+static void msr(struct svt_mmu *mmu, bool write)
+{
+	uint32_t n = (uint32_t)gprs.gpr[1];
+	if (n != 0xc0000080u) {
+		inject_gp();
+		return;
+	}
+	if (write) {
+		uint64_t v = (gprs.gpr[2] << 32) | (uint32_t)gprs.gpr[0];
+		if (svt_mmu_write_efer(mmu, v) == SVT_E_GP) {
+			inject_gp();
+			return;
+		}
+		hv_sync_hw(mmu);
+	} else {
+		uint64_t v = svt_mmu_guest_regs(mmu)->efer;
+		gprs.gpr[0] = (uint32_t)v;
+		gprs.gpr[2] = v >> 32;
+	}
+	advance();
+}
+
+void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_env *env)
+{
+	hv_vmx_setup(g);
+	/* The guest starts as a Multiboot loader leaves it: protected mode
+	 * (CR0.PE, ET), paging off.  The core starts from reset: tell it. */
+	if (svt_mmu_write_cr0(mmu, 0x11) != 0)
+		hv_panic("the core refused the Multiboot CR0");
+	hv_sync_hw(mmu);
+	gprs.gpr[0] = 0x2badb002u;
+	gprs.gpr[3] = g->info;
+	hv_printf("hv: starting the guest at %#x\n", g->entry);
+	for (int launched = 0;; launched = 1) {
+		int rc = vmx_run(&gprs, launched);
+		if (rc != 0)
+			hv_panic("VM%s failed (%s), instruction error %lu", launched ? "RESUME" : "LAUNCH",
+				 rc == 1 ? "no current VMCS" : "VMfailValid",
+				 rc == 2 ? hv_vmread(INSN_ERROR) : (uint64_t)0);
+		uint32_t reason = (uint32_t)hv_vmread(EXIT_REASON);
+		exits[reason & 63]++;
+		if (hv_verbose)
+			hv_printf("hv: exit %u rip %#lx qual %#lx intr %#lx ec %#lx\n", reason & 0xffff,
+				  hv_vmread(G_RIP), hv_vmread(EXIT_QUAL), hv_vmread(EXIT_INTR),
+				  hv_vmread(EXIT_INTR_EC));
+		if (reason & 0x80000000u)
+			hv_panic("VM entry failed, reason %u, qualification %#lx", reason & 0xffff,
+				 hv_vmread(EXIT_QUAL));
+		switch (reason & 0xffff) {
+		case R_EXCEPTION:
+			if ((hv_vmread(EXIT_INTR) & 0xff) != 14)
+				hv_panic("unexpected exception exit %#lx", hv_vmread(EXIT_INTR));
+			page_fault(mmu, env);
+			break;
+		case R_CR:
+			cr_access(mmu);
+			break;
+		case R_INVLPG:
+			svt_mmu_invlpg(mmu, hv_vmread(EXIT_QUAL));
+			hv_sync_hw(mmu);
+			advance();
+			break;
+		case R_CPUID:
+			cpuid();
+			break;
+		case R_RDMSR:
+			msr(mmu, false);
+			break;
+		case R_WRMSR:
+			msr(mmu, true);
+			break;
+		case R_HLT:
+			if (!(hv_vmread(G_RFLAGS) & 0x200))
+				finish("the guest halted with interrupts off", 0);
+			advance();
+			break;
+		case R_IO:
+			finish("the guest powered off", 0);
+		case R_TRIPLE:
+			finish("the guest triple-faulted", 2);
+		case R_XSETBV:
+			__asm__ volatile("xsetbv" :: "c"((uint32_t)gprs.gpr[1]), "a"((uint32_t)gprs.gpr[0]),
+					 "d"((uint32_t)gprs.gpr[2]));
+			advance();
+			break;
+		default:
+			hv_panic("unhandled VM exit %u at rip %#lx, qualification %#lx", reason & 0xffff,
+				 hv_vmread(G_RIP), hv_vmread(EXIT_QUAL));
+		}
+	}
+}

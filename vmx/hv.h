@@ -1,0 +1,71 @@
+/*
+ * hv.h — the shadowvt hypervisor (vmx/): shared declarations.
+ *
+ * Freestanding, 64-bit, booted by a Multiboot loader (boot.S).  It runs one
+ * guest, a Multiboot kernel given as the first module, with VT-x, EPT off
+ * and unrestricted guest off: the shadow MMU core (src/, linked from
+ * libsvtcore-fs.a) does all translation.  Guest RAM is machine memory
+ * below the hypervisor (1:1); the hypervisor, the shadow pool and the
+ * core's storage live above it and are never mapped into the guest.
+ */
+#ifndef HV_H
+#define HV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "svt.h"
+
+#define HV_BASE         0x6000000ul    /* the hypervisor's image (hv.ld) */
+#define HV_GUEST_TOP    HV_BASE         /* guest RAM is [0, HV_GUEST_TOP) */
+#define HV_POOL_FRAMES  2048            /* shadow pool: 8 MiB */
+
+/* Guest general registers, in the encoding order of struct svt_emu_regs
+ * (boot.S depends on the layout; rsp is in the VMCS). */
+struct hv_gprs {
+	uint64_t gpr[16];
+};
+
+/* lib.c */
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+void *memmove(void *d, const void *s, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
+static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(port)); }
+static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+void serial_init(uint16_t base);
+void serial_putc(uint16_t base, char c);
+void serial_drain(uint16_t base);
+/* The hypervisor's log: COM2 (the guest owns COM1). */
+void hv_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn)) void hv_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn)) void hv_poweroff(int code);
+
+/* mboot.c: the guest, loaded as a Multiboot loader would */
+struct hv_guest {
+	uint32_t entry;
+	uint32_t info;          /* guest-physical address of its Multiboot information */
+	const char *name;
+};
+bool hv_load_guest(uint32_t mb_info, struct hv_guest *g);
+
+/* hv.c */
+void hv_main(uint32_t magic, uint32_t info);
+
+/* exit.c */
+extern bool hv_verbose;
+
+/* vmx.c: VMX on, the VMCS, and access to it */
+void hv_vmx_setup(const struct hv_guest *g);
+void hv_sync_hw(struct svt_mmu *mmu);
+uint64_t hv_vmread(uint64_t field);
+void hv_vmwrite(uint64_t field, uint64_t val);
+__attribute__((noreturn)) void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu,
+					 const struct svt_env *env);
+int vmx_run(struct hv_gprs *g, int launched);
+void vmx_exit_entry(void);
+
+#endif
