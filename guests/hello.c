@@ -48,6 +48,15 @@ static void poweroff(void)
 static uint32_t pd[1024] __attribute__((aligned(4096)));
 static uint32_t pt[2][1024] __attribute__((aligned(4096)));
 
+/* entry.S's #PF entry calls this; this guest installs no IDT. */
+void pf_handler(uint32_t ec, uint32_t cr2);
+void pf_handler(uint32_t ec, uint32_t cr2)
+{
+	(void)ec;
+	(void)cr2;
+	poweroff();
+}
+
 void gmain(uint32_t magic, uint32_t info);
 
 void gmain(uint32_t magic, uint32_t info)

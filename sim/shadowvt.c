@@ -12,6 +12,7 @@ static const struct svt_cmd *const commands[] = {
 	&svt_cmd_dump,
 	&svt_cmd_info,
 	&svt_cmd_query,
+	&svt_cmd_record,
 	&svt_cmd_replay,
 	&svt_cmd_synth,
 	&svt_cmd_walk,

@@ -35,6 +35,7 @@ extern const struct svt_cmd svt_cmd_dump;
 extern const struct svt_cmd svt_cmd_query;
 extern const struct svt_cmd svt_cmd_synth;
 extern const struct svt_cmd svt_cmd_replay;
+extern const struct svt_cmd svt_cmd_record;
 
 /* util.c */
 extern const char *svt_progname;

@@ -1,17 +1,20 @@
 #!/bin/sh
-# vmx/bochs-run.sh OUTDIR GUEST [HV] — boot GUEST in Bochs from a GRUB ISO:
-# natively (no HV), or as the first Multiboot module of the hypervisor HV.
-# Writes OUTDIR/console.txt (COM1, the guest's console), OUTDIR/hv.txt
-# (COM2: the hypervisor's log) and OUTDIR/bochs.log; exits with Bochs's
+# vmx/bochs-run.sh OUTDIR GUEST [HV [HV-ARGS]] — boot GUEST in Bochs from a
+# GRUB ISO: natively (no HV), or as the first Multiboot module of the
+# hypervisor HV, with HV-ARGS on its command line and $GUEST_ARGS on the
+# guest's.
+# Writes OUTDIR/console.txt (COM1, the guest's console), OUTDIR/stream.bin
+# (COM2: the hypervisor's live trace stream), OUTDIR/hv.txt (COM3: the
+# hypervisor's log) and OUTDIR/bochs.log; exits with Bochs's
 # status (124 if it ran past $BOCHS_TIMEOUT seconds, default 120).
 set -u
-out=$1 guest=$2 hv=${3:-}
+out=$1 guest=$2 hv=${3:-} hvargs=${4:-}
 mkdir -p "$out/iso/boot/grub"
 cp "$guest" "$out/iso/boot/guest.elf"
 if [ -n "$hv" ]; then
 	cp "$hv" "$out/iso/boot/hv.elf"
-	printf 'set timeout=0\nset default=0\nmenuentry hv {\n multiboot /boot/hv.elf\n module /boot/guest.elf %s\n boot\n}\n' \
-		"$(basename "$guest")" > "$out/iso/boot/grub/grub.cfg"
+	printf 'set timeout=0\nset default=0\nmenuentry hv {\n multiboot /boot/hv.elf %s\n module /boot/guest.elf %s\n boot\n}\n' \
+		"$hvargs" "$(basename "$guest") ${GUEST_ARGS:-}" > "$out/iso/boot/grub/grub.cfg"
 else
 	printf 'set timeout=0\nset default=0\nmenuentry native {\n multiboot /boot/guest.elf\n boot\n}\n' \
 		> "$out/iso/boot/grub/grub.cfg"
@@ -26,7 +29,8 @@ display_library: rfb, options="timeout=0"
 ata0-master: type=cdrom, path=$out/boot.iso, status=inserted
 boot: cdrom
 com1: enabled=1, mode=file, dev=$out/console.txt
-com2: enabled=1, mode=file, dev=$out/hv.txt
+com2: enabled=1, mode=file, dev=$out/stream.bin
+com3: enabled=1, mode=file, dev=$out/hv.txt
 speaker: enabled=0
 sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy
 log: $out/bochs.log
@@ -37,5 +41,5 @@ debug: action=ignore
 clock: sync=none, time0=local
 EOB
 printf 'c\nquit\n' > "$out/dbg.rc"
-: > "$out/console.txt"; : > "$out/hv.txt"
+: > "$out/console.txt"; : > "$out/hv.txt"; : > "$out/stream.bin"
 TERM=${TERM:-dumb} timeout "${BOCHS_TIMEOUT:-120}" bochs -q -f "$out/bochsrc" -rc "$out/dbg.rc" </dev/null >"$out/bochs.out" 2>&1

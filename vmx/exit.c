@@ -5,6 +5,7 @@
  * registers and RIP advanced.
  */
 #include "hv.h"
+#include "hvrec.h"
 
 enum {
 	EXIT_REASON = 0x4402, EXIT_INTR = 0x4404, EXIT_INTR_EC = 0x4406, EXIT_ILEN = 0x440c,
@@ -35,7 +36,8 @@ static void inject_gp(void)
 
 static __attribute__((noreturn)) void finish(const char *why, int code)
 {
-	hv_printf("hv: %s\n", why);
+	hvrec_end(why);
+	hv_printf("hv: %s (%lu events recorded)\n", why, hvrec_events());
 	hv_printf("hv: exits:");
 	for (int i = 0; i < 64; i++)
 		if (exits[i])
@@ -97,7 +99,7 @@ static void page_fault(struct svt_mmu *mmu, const struct svt_env *env)
 	};
 	f.insn_len = fetch_insn(mmu, env, regs.seg_base[1] + regs.rip, insn);
 	struct svt_fault_result res;
-	switch (svt_mmu_page_fault(mmu, &f, &res)) {
+	switch (hvrec_fault(mmu, &f, &res)) {
 	case SVT_PF_FIXED:
 	case SVT_PF_RETRY:
 		break;
@@ -144,16 +146,16 @@ static void cr_access(struct svt_mmu *mmu)
 		if (code_bits() != 64)
 			val &= 0xffffffffu;
 		if (cr == 0)
-			rc = svt_mmu_write_cr0(mmu, val);
+			rc = hvrec_cr(mmu, 0, val);
 		else if (cr == 3)
-			rc = svt_mmu_write_cr3(mmu, val);
+			rc = hvrec_cr(mmu, 1, val);
 		else if (cr == 4)
-			rc = svt_mmu_write_cr4(mmu, val);
+			rc = hvrec_cr(mmu, 2, val);
 	} else if (type == 2) {         /* CLTS */
-		rc = svt_mmu_write_cr0(mmu, g->cr0 & ~8ull);
+		rc = hvrec_cr(mmu, 0, g->cr0 & ~8ull);
 	} else {                        /* LMSW: PE can be set, not cleared; MP, EM, TS */
 		uint64_t src = (q >> 16) & 0xf;
-		rc = svt_mmu_write_cr0(mmu, (g->cr0 & ~0xeull) | src | (g->cr0 & 1));
+		rc = hvrec_cr(mmu, 0, (g->cr0 & ~0xeull) | src | (g->cr0 & 1));
 	}
 	if (rc == SVT_E_GP)
 		inject_gp();
@@ -186,7 +188,7 @@ static void msr(struct svt_mmu *mmu, bool write)
 	}
 	if (write) {
 		uint64_t v = (gprs.gpr[2] << 32) | (uint32_t)gprs.gpr[0];
-		if (svt_mmu_write_efer(mmu, v) == SVT_E_GP) {
+		if (hvrec_cr(mmu, 3, v) == SVT_E_GP) {
 			inject_gp();
 			return;
 		}
@@ -204,7 +206,7 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 	hv_vmx_setup(g);
 	/* The guest starts as a Multiboot loader leaves it: protected mode
 	 * (CR0.PE, ET), paging off.  The core starts from reset: tell it. */
-	if (svt_mmu_write_cr0(mmu, 0x11) != 0)
+	if (hvrec_cr(mmu, 0, 0x11) != 0)
 		hv_panic("the core refused the Multiboot CR0");
 	hv_sync_hw(mmu);
 	gprs.gpr[0] = 0x2badb002u;
@@ -235,7 +237,7 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 			cr_access(mmu);
 			break;
 		case R_INVLPG:
-			svt_mmu_invlpg(mmu, hv_vmread(EXIT_QUAL));
+			hvrec_invlpg(mmu, hv_vmread(EXIT_QUAL));
 			hv_sync_hw(mmu);
 			advance();
 			break;

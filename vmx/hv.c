@@ -3,6 +3,7 @@
  * core and its environment, then VMX (exit.c).
  */
 #include "hv.h"
+#include "hvrec.h"
 
 #define GUEST_FRAMES (HV_GUEST_TOP >> 12)
 
@@ -62,10 +63,43 @@ static const struct svt_env env = {
 	.map_mfn = env_map, .flush_tlb = env_flush,
 };
 
+/* "oos=N,prefetch=N,emulate=0|1,early=0|1,pool=N" up to a blank (the
+ * format of shadowvt(1), POLICIES); false if it is not one. */
+static bool parse_policy(const char *s, struct svt_policy *p, unsigned *npool)
+{
+	while (*s && *s != ' ') {
+		const char *k = s;
+		while (*s && *s != '=' && *s != ' ')
+			s++;
+		if (*s != '=' || s[1] < '0' || s[1] > '9')
+			return false;
+		size_t klen = (size_t)(s - k);
+		uint64_t v = 0;
+		for (s++; *s >= '0' && *s <= '9'; s++)
+			v = v * 10 + (uint64_t)(*s - '0');
+		if (klen == 3 && memcmp(k, "oos", 3) == 0 && v <= 16)
+			p->oos = (unsigned)v;
+		else if (klen == 8 && memcmp(k, "prefetch", 8) == 0 && v <= 511)
+			p->prefetch = (unsigned)v;
+		else if (klen == 7 && memcmp(k, "emulate", 7) == 0 && v <= 1)
+			p->emulate = v;
+		else if (klen == 5 && memcmp(k, "early", 5) == 0 && v <= 1)
+			p->early_unshadow = v;
+		else if (klen == 4 && memcmp(k, "pool", 4) == 0 && v >= 16 && v <= HV_POOL_FRAMES)
+			*npool = (unsigned)v;
+		else
+			return false;
+		if (*s == ',')
+			s++;
+	}
+	return true;
+}
+
 void hv_main(uint32_t magic, uint32_t info)
 {
 	serial_init(0x3f8);
 	serial_init(0x2f8);
+	serial_init(0x3e8);
 	hv_printf("hv: shadowvt hypervisor, image %#lx..%#lx\n", HV_BASE, (uint64_t)(uintptr_t)hv_end);
 	if (magic != 0x2badb002u)
 		hv_panic("not started by a Multiboot loader (EAX %#x)", magic);
@@ -73,9 +107,14 @@ void hv_main(uint32_t magic, uint32_t info)
 		hv_panic("the image ends above 128 MiB");
 	const uint8_t *mbi = (const uint8_t *)(uintptr_t)info;
 	const char *cmd = (mbi[0] & 4) ? (const char *)(uintptr_t)*(const uint32_t *)(const void *)(mbi + 16) : "";
-	for (const char *c = cmd; *c; c++)
+	struct svt_policy policy = { .oos = 2, .prefetch = 8, .emulate = true, .early_unshadow = true };
+	unsigned pool_frames = HV_POOL_FRAMES;
+	for (const char *c = cmd; *c; c++) {
 		if (memcmp(c, "verbose", 7) == 0)
 			hv_verbose = true;
+		if (memcmp(c, "policy=", 7) == 0 && !parse_policy(c + 7, &policy, &pool_frames))
+			hv_panic("bad policy on the command line: %s", c + 7);
+	}
 	struct hv_guest g;
 	if (!hv_load_guest(info, &g))
 		hv_poweroff(3);
@@ -83,15 +122,26 @@ void hv_main(uint32_t magic, uint32_t info)
 
 	for (unsigned i = 0; i < HV_POOL_FRAMES; i++)
 		pool_mfns[i] = (uintptr_t)pool[i] >> 12;
+	uint32_t a, b, c, d;
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000000u), "c"(0));
+	uint8_t maxphy = 36;
+	uint32_t features = 0;
+	if (a >= 0x80000008u) {
+		__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000008u), "c"(0));
+		maxphy = (uint8_t)a;
+	}
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000001u), "c"(0));
+	if (d & (1u << 26))
+		features |= SVT_FEAT_1GPAGE;
 	struct svt_mmu_config cfg = {
-		.pool_frames = HV_POOL_FRAMES, .guest_frames = GUEST_FRAMES, .maxphyaddr = 36,
-		.links = HV_POOL_FRAMES * 64,
-		.policy = { .oos = 2, .prefetch = 8, .emulate = true, .early_unshadow = true },
+		.pool_frames = pool_frames, .guest_frames = GUEST_FRAMES, .maxphyaddr = maxphy,
+		.features = features, .links = pool_frames * 64, .policy = policy,
 	};
 	size_t need = svt_mmu_storage_size(&cfg);
 	if (need > sizeof(core_store))
 		hv_panic("the core needs %lu bytes of storage", (uint64_t)need);
-	struct svt_mmu *mmu = svt_mmu_init(core_store, sizeof(core_store), &cfg, &env, pool_mfns);
+	const struct svt_env *renv = hvrec_init(&env, &cfg, g.name);
+	struct svt_mmu *mmu = svt_mmu_init(core_store, sizeof(core_store), &cfg, renv, pool_mfns);
 	if (!mmu)
 		hv_panic("the core refused its configuration");
 	hv_vmx_run(&g, mmu, &env);

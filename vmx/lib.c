@@ -6,7 +6,7 @@
 
 #include "hv.h"
 
-#define COM2 0x2f8
+#define COM_LOG 0x3e8                   /* COM3: the hypervisor's log */
 
 void *memset(void *d, int c, size_t n)
 {
@@ -34,6 +34,15 @@ void *memmove(void *d, const void *s, size_t n)
 	while (n--)
 		p[n] = q[n];
 	return d;
+}
+
+void *memchr(const void *s, int c, size_t n)
+{
+	const uint8_t *p = s;
+	for (; n--; p++)
+		if (*p == (uint8_t)c)
+			return (void *)p;
+	return NULL;
 }
 
 int memcmp(const void *a, const void *b, size_t n)
@@ -81,8 +90,8 @@ void serial_drain(uint16_t base)
 static void put(char c)
 {
 	if (c == '\n')
-		serial_putc(COM2, '\r');
-	serial_putc(COM2, c);
+		serial_putc(COM_LOG, '\r');
+	serial_putc(COM_LOG, c);
 }
 
 static void put_u(uint64_t v, unsigned base, int width, char pad)
@@ -160,7 +169,8 @@ void hv_printf(const char *fmt, ...)
 
 void hv_poweroff(int code)
 {
-	serial_drain(COM2);
+	serial_drain(COM_LOG);
+	serial_drain(0x2f8);
 	serial_drain(0x3f8);
 	/* isa-debug-exit (QEMU), then ACPI S5 (Bochs, QEMU PIIX), then Bochs's
 	 * shutdown port; whatever the machine has. */

@@ -1,0 +1,357 @@
+/*
+ * record.c — the hypervisor's recorder (DESIGN.md, "Recording principle";
+ * the live stream of traces/FORMAT.md).
+ *
+ * The core reads guest memory through this environment.  A sparse mirror
+ * keeps, for the guest pages the core has read, what a replayer will know;
+ * every byte the core reads that the mirror does not know, or knows to be
+ * different, becomes a MEM record written before the input it served.  A
+ * page evicted from the mirror is simply unknown again: the recorder may
+ * log a value twice, never miss one.  Records are encoded with the trace
+ * library's own record encoder (sim/trace-enc.c, built freestanding) into
+ * packets sent on COM2: numbered, checksummed, the record state reset in
+ * each, so `shadowvt record` can check them and rebuild the trace file.
+ */
+#include "hv.h"
+#include "hvrec.h"
+#include "trace_int.h"
+
+#define COM_STREAM      0x2f8
+#define MIRROR_SLOTS    1024
+#define MIRROR_HASH     2048
+#define PKT_PAYLOAD     (16u << 10)
+#define SPAN_MAX        1024
+
+struct mslot {
+	uint64_t gfn;
+	int32_t next;           /* hash chain */
+	bool used;
+	uint64_t known[64];     /* bit per 8-byte word: the mirror holds it */
+	uint8_t data[4096];
+};
+
+static struct mslot mirror[MIRROR_SLOTS];
+static int32_t hash_head[MIRROR_HASH];
+static unsigned clock_hand;
+
+static const struct svt_env *raw;
+static struct svt_env rec_env;
+
+static uint8_t pkt[16 + PKT_PAYLOAD + TR_MAX_RECORD + 4];
+static size_t pkt_len;                  /* payload bytes so far */
+static uint32_t pkt_no;
+static uint64_t seq, pkt_first_seq;
+static struct tr_state st;
+
+/* pending MEM spans of the current core call */
+static struct { uint64_t gpa; uint32_t len, off; } span[SPAN_MAX];
+static unsigned nspan;
+static uint8_t span_buf[64u << 10];
+static size_t span_used;
+static bool overflow;                   /* spans did not fit: log the reads again whole */
+
+uint64_t hvrec_events(void) { return seq; }
+
+/* CRC-32C, bitwise: the stream is small next to everything else. */
+static uint32_t crc32c(uint32_t crc, const uint8_t *p, size_t n)
+{
+	crc = ~crc;
+	while (n--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1)));
+	}
+	return ~crc;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* One packet: "SVTL", type, packet number, first event, payload length,
+ * payload, CRC-32C of everything before it. */
+static void send_packet(unsigned type, const uint8_t *payload, size_t len, uint64_t first)
+{
+	uint8_t h[24];
+	h[0] = 'S', h[1] = 'V', h[2] = 'T', h[3] = 'L';
+	put32(h + 4, type);
+	put32(h + 8, pkt_no++);
+	put64(h + 12, first);
+	put32(h + 20, (uint32_t)len);
+	uint32_t crc = crc32c(crc32c(0, h, sizeof(h)), payload, len);
+	uint8_t c[4];
+	put32(c, crc);
+	for (size_t i = 0; i < sizeof(h); i++)
+		serial_putc(COM_STREAM, (char)h[i]);
+	for (size_t i = 0; i < len; i++)
+		serial_putc(COM_STREAM, (char)payload[i]);
+	for (size_t i = 0; i < 4; i++)
+		serial_putc(COM_STREAM, (char)c[i]);
+}
+
+static void flush_records(void)
+{
+	if (pkt_len == 0)
+		return;
+	send_packet(HVREC_RECORDS, pkt, pkt_len, pkt_first_seq);
+	pkt_len = 0;
+	tr_state_reset(&st);
+}
+
+static void emit(const struct svt_trace_event *ev)
+{
+	if (tr_check_event(ev) != NULL)
+		hv_panic("the recorder made an invalid event (type %d)", ev->type);
+	if (pkt_len == 0)
+		pkt_first_seq = seq;
+	pkt_len += tr_encode(&st, ev, pkt + pkt_len);
+	seq++;
+	if (pkt_len >= PKT_PAYLOAD)
+		flush_records();
+}
+
+/* ---- the mirror ---------------------------------------------------------- */
+
+static struct mslot *slot_of(uint64_t gfn, bool make)
+{
+	unsigned b = (unsigned)((gfn * 0x9e3779b97f4a7c15ull) >> 53) % MIRROR_HASH;
+	for (int32_t i = hash_head[b]; i >= 0; i = mirror[i].next)
+		if (mirror[i].gfn == gfn)
+			return &mirror[i];
+	if (!make)
+		return NULL;
+	/* take the next slot round the clock, dropping what it held */
+	struct mslot *s = &mirror[clock_hand];
+	int32_t idx = (int32_t)clock_hand;
+	clock_hand = (clock_hand + 1) % MIRROR_SLOTS;
+	if (s->used) {
+		unsigned ob = (unsigned)((s->gfn * 0x9e3779b97f4a7c15ull) >> 53) % MIRROR_HASH;
+		for (int32_t *pp = &hash_head[ob]; *pp >= 0; pp = &mirror[*pp].next)
+			if (*pp == idx) {
+				*pp = s->next;
+				break;
+			}
+	}
+	s->used = true;
+	s->gfn = gfn;
+	memset(s->known, 0, sizeof(s->known));
+	s->next = hash_head[b];
+	hash_head[b] = idx;
+	return s;
+}
+
+static void pend(uint64_t gpa, const uint8_t *data, size_t len)
+{
+	if (nspan == SPAN_MAX || span_used + len > sizeof(span_buf)) {
+		overflow = true;
+		return;
+	}
+	if (nspan && span[nspan - 1].gpa + span[nspan - 1].len == gpa &&
+	    span[nspan - 1].off + span[nspan - 1].len == span_used && ((gpa - 1) >> 12) == (gpa >> 12)) {
+		span[nspan - 1].len += (uint32_t)len;
+	} else {
+		span[nspan].gpa = gpa;
+		span[nspan].len = (uint32_t)len;
+		span[nspan].off = (uint32_t)span_used;
+		nspan++;
+	}
+	memcpy(span_buf + span_used, data, len);
+	span_used += len;
+}
+
+static void flush_pending(void)
+{
+	for (unsigned i = 0; i < nspan; i++) {
+		struct svt_trace_event ev = { .type = SVT_TRACE_MEM };
+		ev.u.mem.gpa = span[i].gpa;
+		ev.u.mem.len = span[i].len;
+		ev.u.mem.data = span_buf + span[i].off;
+		emit(&ev);
+	}
+	nspan = 0;
+	span_used = 0;
+}
+
+/* Whole 8-byte words the core read: log those the mirror does not hold. */
+static void note_read(uint64_t gpa, const uint8_t *buf, size_t len)
+{
+	uint64_t w0 = gpa & ~7ull, end = gpa + len;
+	for (uint64_t w = w0; w < end; w += 8) {
+		struct mslot *s = slot_of(w >> 12, true);
+		unsigned off = (unsigned)(w & 0xfff), bit = off >> 3;
+		uint8_t word[8];
+		/* the word as it is now: the read bytes, the rest from RAM */
+		raw->read_gpa(raw->ctx, w, word, 8);
+		for (unsigned k = 0; k < 8; k++)
+			if (w + k >= gpa && w + k < end)
+				word[k] = buf[w + k - gpa];
+		bool known = (s->known[bit >> 6] >> (bit & 63)) & 1;
+		if (known && memcmp(s->data + off, word, 8) == 0)
+			continue;
+		memcpy(s->data + off, word, 8);
+		s->known[bit >> 6] |= 1ull << (bit & 63);
+		pend(w, word, 8);
+	}
+}
+
+static int rec_read(void *ctx, uint64_t gpa, void *buf, size_t len)
+{
+	(void)ctx;
+	int rc = raw->read_gpa(raw->ctx, gpa, buf, len);
+	if (rc == 0 && gpa < HV_GUEST_TOP)
+		note_read(gpa, buf, len);
+	return rc;
+}
+
+static int rec_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
+{
+	(void)ctx;
+	int rc = raw->write_gpa(raw->ctx, gpa, buf, len);
+	/* the replayer's core makes the same write: keep the mirror with it */
+	for (size_t i = 0; i < len; i++) {
+		struct mslot *s = slot_of((gpa + i) >> 12, false);
+		if (s)
+			s->data[(gpa + i) & 0xfff] = ((const uint8_t *)buf)[i];
+	}
+	return rc;
+}
+
+static uint64_t rec_g2m(void *ctx, uint64_t gfn) { (void)ctx; return raw->gfn_to_mfn(raw->ctx, gfn); }
+static void *rec_map(void *ctx, uint64_t mfn) { (void)ctx; return raw->map_mfn(raw->ctx, mfn); }
+static void rec_flush(void *ctx, int kind, uint64_t va) { (void)ctx; raw->flush_tlb(raw->ctx, kind, va); }
+
+const struct svt_env *hvrec_init(const struct svt_env *raw_env, const struct svt_mmu_config *cfg,
+				 const char *guest)
+{
+	raw = raw_env;
+	for (int i = 0; i < MIRROR_HASH; i++)
+		hash_head[i] = -1;
+	tr_state_reset(&st);
+	rec_env = (struct svt_env){ .read_gpa = rec_read, .write_gpa = rec_write, .gfn_to_mfn = rec_g2m,
+				    .map_mfn = rec_map, .flush_tlb = rec_flush };
+	/* HELLO: what the trace header needs */
+	uint8_t p[512];
+	size_t n = 0;
+	p[n++] = cfg->maxphyaddr;
+	put32(p + n, cfg->features), n += 4;
+	put64(p + n, cfg->guest_frames), n += 8;
+	put32(p + n, cfg->pool_frames), n += 4;
+	put32(p + n, cfg->links), n += 4;
+	put32(p + n, cfg->policy.oos), n += 4;
+	put32(p + n, cfg->policy.prefetch), n += 4;
+	p[n++] = cfg->policy.emulate;
+	p[n++] = cfg->policy.early_unshadow;
+	size_t gl = strlen(guest);
+	if (gl > 255)
+		gl = 255;
+	p[n++] = (uint8_t)gl;
+	memcpy(p + n, guest, gl), n += gl;
+	send_packet(HVREC_HELLO, p, n, 0);
+	return &rec_env;
+}
+
+static void input(const struct svt_trace_event *ev)
+{
+	flush_pending();
+	if (overflow) {
+		/* more reads than the span buffer holds: the words are noted
+		 * in the mirror but not logged; forget them so the next read
+		 * logs them (the replay may see this input differ) */
+		for (unsigned i = 0; i < MIRROR_SLOTS; i++)
+			mirror[i].used = false;
+		for (int i = 0; i < MIRROR_HASH; i++)
+			hash_head[i] = -1;
+		overflow = false;
+		struct svt_trace_event lost = { .type = SVT_TRACE_MARK };
+		lost.u.mark.kind = SVT_TRACE_MARK_NOTE;
+		memcpy(lost.u.mark.text, "recorder: memory log overflow", 29);
+		lost.u.mark.len = 29;
+		emit(&lost);
+	}
+	emit(ev);
+}
+
+enum svt_pf_outcome hvrec_fault(struct svt_mmu *mmu, const struct svt_fault *f, struct svt_fault_result *res)
+{
+	struct svt_trace_event in = { .type = SVT_TRACE_FAULT };
+	struct svt_trace_fault *t = &in.u.fault;
+	t->va = f->va;
+	t->error_code = f->error_code;
+	t->cpl = f->cpl;
+	t->code_bits = (uint8_t)f->code_bits;
+	t->rflags = f->rflags;
+	t->pkru = f->pkru;
+	if (f->insn && f->insn_len) {
+		t->insn_len = (uint8_t)f->insn_len;
+		memcpy(t->insn, f->insn, f->insn_len);
+	}
+	if (f->regs) {
+		t->has_regs = true;
+		t->regs = *f->regs;
+	}
+	enum svt_pf_outcome o = svt_mmu_page_fault(mmu, f, res);
+	input(&in);
+	struct svt_trace_event d = { .type = SVT_TRACE_DECISION };
+	d.u.decision.input = SVT_TRACE_FAULT;
+	d.u.decision.outcome = (uint8_t)o;
+	d.u.decision.error_code = res->error_code;
+	d.u.decision.cr2 = res->cr2;
+	d.u.decision.gpa = res->gpa;
+	if (o == SVT_PF_EMULATED && f->regs) {
+		d.u.decision.has_regs = true;
+		d.u.decision.regs = *f->regs;
+	}
+	emit(&d);
+	return o;
+}
+
+int hvrec_cr(struct svt_mmu *mmu, unsigned reg, uint64_t val)
+{
+	struct svt_trace_event in = { .type = SVT_TRACE_CR_WRITE };
+	int rc;
+	in.u.cr.reg = (uint8_t)reg;
+	in.u.cr.val = val;
+	switch (reg) {
+	case SVT_TRACE_CR0: rc = svt_mmu_write_cr0(mmu, val); break;
+	case SVT_TRACE_CR3: rc = svt_mmu_write_cr3(mmu, val); break;
+	case SVT_TRACE_CR4: rc = svt_mmu_write_cr4(mmu, val); break;
+	default: rc = svt_mmu_write_efer(mmu, val); break;
+	}
+	input(&in);
+	struct svt_trace_event d = { .type = SVT_TRACE_DECISION };
+	d.u.decision.input = SVT_TRACE_CR_WRITE;
+	d.u.decision.rc = rc;
+	emit(&d);
+	return rc;
+}
+
+void hvrec_invlpg(struct svt_mmu *mmu, uint64_t va)
+{
+	struct svt_trace_event in = { .type = SVT_TRACE_INVLPG };
+	in.u.invlpg_va = va;
+	svt_mmu_invlpg(mmu, va);
+	input(&in);
+}
+
+void hvrec_end(const char *verdict)
+{
+	flush_records();
+	uint8_t p[300];
+	size_t n = 0;
+	put64(p, seq), n += 8;
+	size_t vl = strlen(verdict);
+	if (vl > 255)
+		vl = 255;
+	p[n++] = (uint8_t)vl;
+	memcpy(p + n, verdict, vl), n += vl;
+	send_packet(HVREC_END, p, n, seq);
+	serial_drain(COM_STREAM);
+}
