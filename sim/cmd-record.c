@@ -1,15 +1,7 @@
 /*
  * cmd-record.c — `shadowvt record`: run a guest kernel under the
  * hypervisor (vmx/) in Bochs, and turn the hypervisor's live stream
- * (traces/FORMAT.md, "The live stream") into a trace file.
- *
- * The stream is a sequence of packets on the hypervisor's second serial
- * port: "SVTL", type, packet number, first event number, payload length,
- * payload, CRC-32C.  HELLO carries what the trace header needs, RECORDS
- * carry trace records (the trace format's own encoding, delta state reset
- * per packet), END the event total and the verdict.  Damaged bytes are
- * skipped up to the next packet; events they held become a LOST record,
- * so the trace says what it is missing.
+ * (stream.h; traces/FORMAT.md, "The live stream") into a trace file.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -25,149 +17,12 @@
 #include "config.h"
 #include "policy.h"
 #include "sim.h"
-#include "trace_int.h"
+#include "stream.h"
 
-enum { PK_HELLO = 1, PK_RECORDS = 2, PK_END = 3 };
-#define PK_HDR 24
-#define PK_MAX (1u << 20)
-
-struct conv {
-	const char *name;
-	struct svt_trace_writer *w;
-	uint64_t seq;                   /* next event number expected */
-	uint64_t lost, damaged_bytes, packets;
-	bool hello, end;
-	char verdict[256];
-	uint64_t end_events;
-	char guest[256];
-	struct svt_trace_error err;
-	char msg[700];
-};
-
-static uint32_t get32(const uint8_t *p)
+static struct svt_trace_writer *open_out(void *ctx, const struct svt_trace_header *h,
+					  struct svt_trace_error *err)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-static int hello(struct conv *c, const uint8_t *p, uint32_t len, const char *producer)
-{
-	if (len < 32 || 32 + (uint32_t)p[31] > len) {
-		snprintf(c->msg, sizeof(c->msg), "%s: the HELLO packet is too short", c->name);
-		return -1;
-	}
-	size_t gl = p[31];
-	memcpy(c->guest, p + 32, gl);
-	c->guest[gl] = 0;
-	struct svt_trace_range ram = { .gfn = 0, .count = get64(p + 5) };
-	struct svt_trace_header h = {
-		.producer = producer, .cpu_model = "Bochs 2.7 (VT-x, EPT off)", .guest = c->guest,
-		.maxphyaddr = p[0], .features = get32(p + 1), .guest_frames = get64(p + 5),
-		.ram = &ram, .nram = 1, .pool_frames = get32(p + 13), .links = get32(p + 17),
-		.policy = { .oos = get32(p + 21), .prefetch = get32(p + 25), .emulate = p[29] != 0,
-			    .early_unshadow = p[30] != 0 },
-	};
-	c->w = svt_trace_writer_open(c->name, &h, 3, &c->err);
-	if (!c->w) {
-		snprintf(c->msg, sizeof(c->msg), "%s", c->err.msg);
-		return -1;
-	}
-	c->hello = true;
-	return 0;
-}
-
-static int records(struct conv *c, uint64_t first, const uint8_t *p, uint32_t len)
-{
-	struct tr_state st;
-	uint8_t membuf[SVT_TRACE_MAX_MEM];
-	const uint8_t *end = p + len;
-
-	if (first > c->seq) {           /* packets went missing */
-		struct svt_trace_event ev = { .type = SVT_TRACE_LOST };
-		ev.u.lost.count = first - c->seq;
-		ev.u.lost.reason = SVT_TRACE_LOST_TRANSPORT;
-		if (svt_trace_write(c->w, &ev) != SVT_TRACE_OK)
-			return -1;
-		c->lost += first - c->seq;
-		c->seq = first;
-	} else if (first < c->seq) {
-		return 0;               /* a packet seen twice */
-	}
-	tr_state_reset(&st);
-	while (p < end) {
-		struct svt_trace_event ev;
-		const char *why;
-		if (!tr_decode(&st, &p, end, &ev, membuf, &why)) {
-			snprintf(c->msg, sizeof(c->msg), "%s: stream packet with event %" PRIu64 ": %s",
-				 c->name, c->seq, why);
-			return -2;      /* checksummed but undecodable: the hypervisor is wrong */
-		}
-		if (svt_trace_write(c->w, &ev) != SVT_TRACE_OK)
-			return -1;
-		c->seq += svt_trace_event_span(&ev);
-	}
-	return 0;
-}
-
-/* Convert the stream in buf; 0, or -1 (bad stream or I/O) with c->msg. */
-static int convert(struct conv *c, const uint8_t *buf, size_t n, const char *producer)
-{
-	size_t off = 0;
-	while (off + PK_HDR + 4 <= n) {
-		const uint8_t *h = buf + off;
-		uint32_t len = get32(h + 20);
-		if (memcmp(h, "SVTL", 4) != 0 || len > PK_MAX || off + PK_HDR + len + 4 > n ||
-		    svt_crc32c(0, h, PK_HDR + len) != get32(h + PK_HDR + len)) {
-			off++;          /* damaged: look for the next packet */
-			c->damaged_bytes++;
-			continue;
-		}
-		uint32_t type = get32(h + 4);
-		const uint8_t *p = h + PK_HDR;
-		c->packets++;
-		if (type == PK_HELLO && !c->hello) {
-			if (hello(c, p, len, producer) != 0)
-				return -1;
-		} else if (type == PK_RECORDS && c->hello) {
-			int rc = records(c, get64(h + 12), p, len);
-			if (rc == -1) {
-				snprintf(c->msg, sizeof(c->msg), "%s", svt_trace_writer_error(c->w)->msg);
-				return -1;
-			}
-			if (rc < 0)
-				return -1;
-		} else if (type == PK_END && c->hello && len >= 9 && 9 + (uint32_t)p[8] <= len) {
-			c->end = true;
-			c->end_events = get64(p);
-			memcpy(c->verdict, p + 9, p[8]);
-			c->verdict[p[8]] = 0;
-		}
-		off += PK_HDR + len + 4;
-	}
-	c->damaged_bytes += n - off;
-	if (!c->hello) {
-		snprintf(c->msg, sizeof(c->msg), "%s: the stream holds no HELLO packet: the hypervisor "
-			 "did not start recording", c->name);
-		return -1;
-	}
-	if (c->end && c->end_events > c->seq) {
-		struct svt_trace_event ev = { .type = SVT_TRACE_LOST };
-		ev.u.lost.count = c->end_events - c->seq;
-		ev.u.lost.reason = SVT_TRACE_LOST_TRANSPORT;
-		svt_trace_write(c->w, &ev);
-		c->lost += c->end_events - c->seq;
-	}
-	if (svt_trace_writer_close(c->w, &c->err) != SVT_TRACE_OK) {
-		c->w = NULL;
-		snprintf(c->msg, sizeof(c->msg), "%s", c->err.msg);
-		return -1;
-	}
-	c->w = NULL;
-	return 0;
+	return svt_trace_writer_open(ctx, h, 3, err);
 }
 
 static uint8_t *slurp(const char *path, size_t *n)
@@ -307,13 +162,12 @@ static int record_exec(int argc, char **argv)
 		svt_err("record: %s: %s", stream, strerror(errno));
 		return SVT_EXIT_INPUT;
 	}
-	struct conv cv = { .name = out };
-	int rc = convert(&cv, buf, n, "shadowvt " PACKAGE_VERSION " hypervisor (vmx)");
+	struct svt_stream_result cv;
+	int rc = svt_stream_convert(buf, n, "shadowvt " PACKAGE_VERSION " hypervisor (vmx)", open_out,
+				    (void *)out, &cv);
 	free(buf);
-	if (cv.w)
-		svt_trace_writer_close(cv.w, NULL);
 	if (rc != 0) {
-		svt_err("record: %s", cv.msg);
+		svt_err("record: %s: %s", stream, cv.msg);
 		return SVT_EXIT_INPUT;
 	}
 	if (guest) {
@@ -331,7 +185,7 @@ static int record_exec(int argc, char **argv)
 	const char *verdict = cv.end ? cv.verdict : bochs_rc == 124 ? "timed out" :
 		"the stream ends without END: the hypervisor stopped early";
 	printf("%s: %" PRIu64 " events from %" PRIu64 " packets, %" PRIu64 " lost, %" PRIu64
-	       " damaged bytes; guest '%s': %s\n", out, cv.seq, cv.packets, cv.lost, cv.damaged_bytes,
+	       " damaged bytes; guest '%s': %s\n", out, cv.events, cv.packets, cv.lost, cv.damaged_bytes,
 	       cv.guest, verdict);
 	bool ok = cv.end && cv.lost == 0 && cv.damaged_bytes == 0 &&
 		  (strstr(verdict, "powered off") || strstr(verdict, "halted"));
