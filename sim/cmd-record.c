@@ -19,6 +19,12 @@
 #include "sim.h"
 #include "stream.h"
 
+#ifndef SVT_BUILDDIR            /* a build outside the Makefile (make fuzz): no build tree */
+#define SVT_BUILDDIR "/nonexistent"
+#define SVT_SRCDIR "/nonexistent"
+#define SVT_PKGLIBEXECDIR "/nonexistent"
+#endif
+
 static struct svt_trace_writer *open_out(void *ctx, const struct svt_trace_header *h,
 					  struct svt_trace_error *err)
 {
