@@ -117,7 +117,10 @@ static void page_fault(struct svt_mmu *mmu, const struct svt_env *env)
 		__asm__ volatile("mov %0, %%cr2" :: "r"(res.cr2));
 		break;
 	case SVT_PF_MMIO:
-		finish("the guest touched device memory; not passed through yet", 4);
+		/* Outside guest RAM: the hypervisor's own memory, or a device
+		 * this hypervisor does not pass through yet.  Stop the guest. */
+		hv_printf("hv: access to gpa %#lx at rip %#lx\n", res.gpa, regs.rip);
+		finish("the guest touched memory outside its RAM: stopped", 4);
 	}
 }
 

@@ -1,0 +1,203 @@
+/*
+ * hostile.c — a shipped guest that treats its page tables badly, to show
+ * the hypervisor contains it.  32-bit 2-level paging with a #PF handler.
+ * The first part must print the same natively and under the hypervisor:
+ *
+ *   a large page with a reserved bit (#PF with RSVD); a page directory
+ *   that maps itself (a walk that loops back to its own table); more page
+ *   tables than the shadow pool holds (3 address spaces of 700 tables);
+ *   a storm of writes to one entry; a page table written through a second,
+ *   data mapping of the same frame.
+ *
+ * Then it prints "guest: contained part next" and reads memory above
+ * its RAM (where the hypervisor lives): natively that is plain RAM; under
+ * the hypervisor the run must end there with a verdict, the hypervisor
+ * untouched.
+ */
+#include <stdint.h>
+
+static inline void outb(uint16_t p, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(p)); }
+static inline void outw(uint16_t p, uint16_t v) { __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(p)); }
+static inline uint8_t inb(uint16_t p) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(p)); return v; }
+
+static void putc_(char c)
+{
+	while (!(inb(0x3f8 + 5) & 0x20))
+		;
+	outb(0x3f8, (uint8_t)c);
+}
+
+static void puts_(const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\n')
+			putc_('\r');
+		putc_(*s);
+	}
+}
+
+static void line(const char *what, uint32_t v)
+{
+	puts_("guest: ");
+	puts_(what);
+	puts_(" 0x");
+	for (int i = 28; i >= 0; i -= 4)
+		putc_("0123456789abcdef"[(v >> i) & 15]);
+	puts_("\n");
+}
+
+static void poweroff(void)
+{
+	while (!(inb(0x3f8 + 5) & 0x40))
+		;
+	outw(0xb004, 0x2000);
+	outw(0x604, 0x2000);
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+/* Page-table stores must happen before the accesses that depend on them:
+ * the compiler does not know the CPU reads them. */
+#define barrier() __asm__ volatile("" ::: "memory")
+
+static inline void invlpg(uintptr_t va) { __asm__ volatile("invlpg (%0)" :: "r"(va) : "memory"); }
+static inline void set_cr3(uintptr_t v) { __asm__ volatile("mov %0, %%cr3" :: "r"(v) : "memory"); }
+
+#define P 1u
+#define RW 2u
+#define PS 0x80u
+#define NSPACES 3
+#define NTABLES 700
+
+static uint32_t pd[NSPACES][1024] __attribute__((aligned(4096)));
+#define NIDENT 8                        /* identity map: 32 MiB */
+static uint32_t ident[NIDENT][1024] __attribute__((aligned(4096)));
+/* the many tables live in guest RAM from 16 MiB on (not in the image) */
+#define TABLES_BASE 0x1000000u
+
+static volatile uint32_t last_ec, last_cr2, faults;
+static volatile uint32_t *volatile fix_pde;
+
+void pf_handler(uint32_t ec, uint32_t cr2);
+void pf_handler(uint32_t ec, uint32_t cr2)
+{
+	faults++;
+	last_ec = ec;
+	last_cr2 = cr2;
+	if (fix_pde) {                  /* clear the reserved bit and go on */
+		*fix_pde &= ~(1u << 21);
+		fix_pde = 0;
+		invlpg(cr2);
+		return;
+	}
+	line("unexpected #PF at", cr2);
+	line("error code", ec);
+	poweroff();
+}
+
+extern char pf_entry[];
+static uint64_t idt[256] __attribute__((aligned(8)));
+
+void gmain(uint32_t magic, uint32_t info);
+void gmain(uint32_t magic, uint32_t info)
+{
+	(void)magic;
+	(void)info;
+	outb(0x3f8 + 1, 0);
+	outb(0x3f8 + 3, 0x80);
+	outb(0x3f8, 1);
+	outb(0x3f8 + 1, 0);
+	outb(0x3f8 + 3, 3);
+	uint32_t h = (uint32_t)(uintptr_t)pf_entry;
+	idt[14] = (uint64_t)(h & 0xffff) | (uint64_t)0x08 << 16 | (uint64_t)0x8e00 << 32 |
+		  (uint64_t)(h >> 16) << 48;
+	struct __attribute__((packed)) { uint16_t lim; uint32_t base; } d = { sizeof(idt) - 1,
+									     (uint32_t)(uintptr_t)idt };
+	__asm__ volatile("lidt %0" :: "m"(d));
+
+	/* identity map of 32 MiB, in every address space */
+	for (unsigned t = 0; t < NIDENT; t++)
+		for (unsigned i = 0; i < 1024; i++)
+			ident[t][i] = ((t * 1024 + i) << 12) | P | RW;
+	for (unsigned s = 0; s < NSPACES; s++)
+		for (unsigned t = 0; t < NIDENT; t++)
+			pd[s][t] = (uint32_t)(uintptr_t)ident[t] | P | RW;
+	*(volatile uint32_t *)0x800000 = 0x5eed0001;    /* seen through the large page */
+	uint32_t cr4;
+	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+	__asm__ volatile("mov %0, %%cr4" :: "r"(cr4 | 0x10));   /* PSE */
+	set_cr3((uintptr_t)pd[0]);
+	uint32_t cr0;
+	__asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
+	__asm__ volatile("mov %0, %%cr0" :: "r"(cr0 | 0x80010000u) : "memory");
+	line("paging on", 1);
+
+	/* 1. a 4 MiB page at 0xe0000000 with reserved bit 21 set */
+	pd[0][0x380] = 0x800000 | P | RW | PS | (1u << 21);
+	fix_pde = &pd[0][0x380];
+	barrier();
+	line("reserved-bit large page reads", *(volatile uint32_t *)0xe0000000);
+	line("its #PF error code", last_ec);
+
+	/* 2. the directory maps itself: 0xe4000000 + 4 KiB * i is the i-th table */
+	pd[0][0x390] = (uint32_t)(uintptr_t)pd[0] | P | RW;
+	barrier();
+	line("self-mapped directory: entry 0 through itself",
+	     *(volatile uint32_t *)0xe4000000 & ~0x60u);
+	line("... and its own entry", *(volatile uint32_t *)(0xe4000000u + 0x390 * 4) & ~0x60u);
+
+	/* 3. more tables than the pool: each space maps NTABLES tables, one
+	 * page touched through each (tables at 16 MiB + 4 KiB * n, each
+	 * mapping its own frame) */
+	uint32_t sum = 0;
+	for (unsigned s = 0; s < NSPACES; s++) {
+		for (unsigned t = 0; t < NTABLES; t++) {
+			uint32_t tab = TABLES_BASE + (s * NTABLES + t) * 4096u;
+			volatile uint32_t *pt = (volatile uint32_t *)(uintptr_t)tab;
+			for (unsigned i = 0; i < 1024; i++)
+				pt[i] = 0;
+			pt[0] = tab | P | RW;   /* the table's first page is the table itself */
+			pd[s][NIDENT + t] = tab | P | RW;
+		}
+	}
+	barrier();
+	for (unsigned round = 0; round < 2; round++)
+		for (unsigned s = 0; s < NSPACES; s++) {
+			set_cr3((uintptr_t)pd[s]);
+			for (unsigned t = 0; t < NTABLES; t++)
+				sum += *(volatile uint32_t *)((NIDENT + t) << 22) & ~0x60u;
+		}
+	set_cr3((uintptr_t)pd[0]);
+	line("2100 tables read back, checksum", sum);
+
+	/* 4. a storm of writes to one entry, then one flush */
+	volatile uint32_t *e = &ident[0][0x300];
+	for (unsigned i = 0; i < 2000; i++)
+		*e = ((0x300 + (i & 1)) << 12) | P | RW;
+	*e = (0x301u << 12) | P | RW;
+	*(volatile uint32_t *)0x301000 = 0xabcd0301;
+	invlpg(0x300000);
+	line("after the storm 0x300000 reads", *(volatile uint32_t *)0x300000);
+	*e = (0x300u << 12) | P | RW;
+	invlpg(0x300000);
+
+	/* 5. a page table written through a data alias: table 0 of space 0
+	 * (mapping 0x02000000..), also mapped as data at 0x00407000 */
+	uint32_t tab0 = TABLES_BASE;
+	ident[1][7] = tab0 | P | RW;
+	invlpg(0x407000);
+	volatile uint32_t *alias = (volatile uint32_t *)0x407000;
+	barrier();
+	alias[1] = 0x301000 | P | RW;   /* table 0, entry 1: 0x02001000 -> 0x301000 */
+	invlpg(0x02001000);
+	line("entry written through an alias maps", *(volatile uint32_t *)0x02001000);
+	line("faults taken", faults);
+
+	puts_("guest: contained part next\n");
+	/* 6. memory above this guest's RAM: 100 MiB (the hypervisor's, under it) */
+	pd[0][0x3a0] = 0x6400000 | P | RW | PS;
+	barrier();
+	line("memory at 100 MiB read", *(volatile uint32_t *)0xe8000000 != 0x12345678);
+	puts_("guest: done\n");
+	poweroff();
+}
