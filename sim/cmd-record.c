@@ -3,7 +3,7 @@
  * hypervisor (vmx/) in Bochs, and turn the hypervisor's live stream
  * (stream.h; traces/FORMAT.md, "The live stream") into a trace file.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <ftw.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +25,55 @@
 #define SVT_SRCDIR "/nonexistent"
 #define SVT_PKGLIBEXECDIR "/nonexistent"
 #endif
+
+/* Run the Bochs script with arguments as they are (no shell parsing of
+ * user paths); its exit status, or 127 if it could not start. */
+static int run_script(const char *script, const char *dir, const char *guest, const char *hv,
+		      const char *hvargs, uint64_t timeout, const char *gargs)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return 127;
+	if (pid == 0) {
+		char t[32];
+		snprintf(t, sizeof(t), "%" PRIu64, timeout);
+		setenv("BOCHS_TIMEOUT", t, 1);
+		setenv("GUEST_ARGS", gargs, 1);
+		execlp("sh", "sh", script, dir, guest, hv, hvargs, (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) < 0)
+		return 127;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 125;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+	FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+	char buf[65536];
+	size_t n;
+	int rc = in && out ? 0 : -1;
+	while (rc == 0 && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			rc = -1;
+	if (in && ferror(in))
+		rc = -1;
+	if (in)
+		fclose(in);
+	if (out && fclose(out) != 0)
+		rc = -1;
+	return rc;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
 
 static struct svt_trace_writer *open_out(void *ctx, const struct svt_trace_header *h,
 					  struct svt_trace_error *err)
@@ -130,7 +180,7 @@ static int record_exec(int argc, char **argv)
 	if (!guest == !stream)
 		return svt_usage(&svt_cmd_record, "give --guest KERNEL, or --stream FILE to convert");
 
-	char dir[4096], cmd[16384], path[4300];
+	char dir[4096], path[4300];
 	int bochs_rc = 0;
 	if (guest) {
 		if (access(guest, R_OK) != 0) {
@@ -147,13 +197,10 @@ static int record_exec(int argc, char **argv)
 				return SVT_EXIT_INPUT;
 			}
 		}
-		char hvp[4096], script[4096];
+		char hvp[4096], script[4096], hvargs[200];
 		vmx_paths(hvp, script, sizeof(hvp));
-		snprintf(cmd, sizeof(cmd), "BOCHS_TIMEOUT=%" PRIu64 " GUEST_ARGS='%s' sh '%s' '%s' '%s' "
-			 "'%s' '%s%s'", timeout, gargs, script, dir, guest, hvp,
-			 policy[0] ? "policy=" : "", policy);
-		int st = system(cmd);
-		bochs_rc = WIFEXITED(st) ? WEXITSTATUS(st) : 125;
+		snprintf(hvargs, sizeof(hvargs), "%s%s", policy[0] ? "policy=" : "", policy);
+		bochs_rc = run_script(script, dir, guest, hvp, hvargs, timeout, gargs);
 		if (bochs_rc == 125 || bochs_rc == 127) {
 			svt_err("record: could not run Bochs through %s (is bochs installed? see %s/bochs.out)",
 				script, dir);
@@ -177,16 +224,16 @@ static int record_exec(int argc, char **argv)
 		return SVT_EXIT_INPUT;
 	}
 	if (guest) {
-		char con[9000];
-		snprintf(con, sizeof(con), "cp '%s/console.txt' '%s.console' && cp '%s/hv.txt' '%s.hv.log'",
-			 dir, out, dir, out);
-		if (system(con) != 0)
-			svt_err("record: could not copy the console beside %s", out);
-		if (!keep) {
-			snprintf(con, sizeof(con), "rm -rf '%s'", dir);
-			if (system(con) != 0)
-				svt_err("record: could not remove %s", dir);
-		}
+		char from[4200], to[4200];
+		snprintf(from, sizeof(from), "%s/console.txt", dir);
+		snprintf(to, sizeof(to), "%s.console", out);
+		int cp = copy_file(from, to);
+		snprintf(from, sizeof(from), "%s/hv.txt", dir);
+		snprintf(to, sizeof(to), "%s.hv.log", out);
+		if (cp != 0 || copy_file(from, to) != 0)
+			svt_err("record: could not copy the console and the log beside %s", out);
+		if (!keep && nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+			svt_err("record: could not remove %s", dir);
 	}
 	const char *verdict = cv.end ? cv.verdict : bochs_rc == 124 ? "timed out" :
 		"the stream ends without END: the hypervisor stopped early";
