@@ -8,42 +8,7 @@
  */
 #include <stdint.h>
 
-static inline void outb(uint16_t p, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(p)); }
-static inline void outw(uint16_t p, uint16_t v) { __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(p)); }
-static inline uint8_t inb(uint16_t p) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(p)); return v; }
-
-static void putc_(char c)
-{
-	while (!(inb(0x3f8 + 5) & 0x20))
-		;
-	outb(0x3f8, (uint8_t)c);
-}
-
-static void puts_(const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\n')
-			putc_('\r');
-		putc_(*s);
-	}
-}
-
-static void puthex(uint32_t v)
-{
-	puts_("0x");
-	for (int i = 28; i >= 0; i -= 4)
-		putc_("0123456789abcdef"[(v >> i) & 15]);
-}
-
-static void poweroff(void)
-{
-	while (!(inb(0x3f8 + 5) & 0x40))
-		;
-	outw(0xb004, 0x2000);   /* ACPI S5 (Bochs) */
-	outw(0x604, 0x2000);
-	for (;;)
-		__asm__ volatile("cli; hlt");
-}
+#include "glib.h"
 
 static uint32_t pd[1024] __attribute__((aligned(4096)));
 static uint32_t pt[2][1024] __attribute__((aligned(4096)));
@@ -61,11 +26,7 @@ void gmain(uint32_t magic, uint32_t info);
 
 void gmain(uint32_t magic, uint32_t info)
 {
-	outb(0x3f8 + 1, 0);
-	outb(0x3f8 + 3, 0x80);
-	outb(0x3f8, 1);
-	outb(0x3f8 + 1, 0);
-	outb(0x3f8 + 3, 3);
+	serial_init();
 	puts_("guest: hello, magic ");
 	puthex(magic);
 	/* (the amount differs under the hypervisor: only whether it is given) */

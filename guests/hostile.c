@@ -16,45 +16,7 @@
  */
 #include <stdint.h>
 
-static inline void outb(uint16_t p, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(p)); }
-static inline void outw(uint16_t p, uint16_t v) { __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(p)); }
-static inline uint8_t inb(uint16_t p) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(p)); return v; }
-
-static void putc_(char c)
-{
-	while (!(inb(0x3f8 + 5) & 0x20))
-		;
-	outb(0x3f8, (uint8_t)c);
-}
-
-static void puts_(const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\n')
-			putc_('\r');
-		putc_(*s);
-	}
-}
-
-static void line(const char *what, uint32_t v)
-{
-	puts_("guest: ");
-	puts_(what);
-	puts_(" 0x");
-	for (int i = 28; i >= 0; i -= 4)
-		putc_("0123456789abcdef"[(v >> i) & 15]);
-	puts_("\n");
-}
-
-static void poweroff(void)
-{
-	while (!(inb(0x3f8 + 5) & 0x40))
-		;
-	outw(0xb004, 0x2000);
-	outw(0x604, 0x2000);
-	for (;;)
-		__asm__ volatile("cli; hlt");
-}
+#include "glib.h"
 
 /* Page-table stores must happen before the accesses that depend on them:
  * the compiler does not know the CPU reads them. */
@@ -103,11 +65,7 @@ void gmain(uint32_t magic, uint32_t info)
 {
 	(void)magic;
 	(void)info;
-	outb(0x3f8 + 1, 0);
-	outb(0x3f8 + 3, 0x80);
-	outb(0x3f8, 1);
-	outb(0x3f8 + 1, 0);
-	outb(0x3f8 + 3, 3);
+	serial_init();
 	uint32_t h = (uint32_t)(uintptr_t)pf_entry;
 	idt[14] = (uint64_t)(h & 0xffff) | (uint64_t)0x08 << 16 | (uint64_t)0x8e00 << 32 |
 		  (uint64_t)(h >> 16) << 48;

@@ -15,6 +15,8 @@
  */
 #include <stdint.h>
 
+#include "glib.h"
+
 #ifndef MODE
 #error "build with -DMODE=2, 3 or 4"
 #endif
@@ -35,52 +37,6 @@ typedef uint64_t pte_t;
 #define A 0x20u
 #define D 0x40u
 #define PS 0x80u
-
-static inline void outb(uint16_t p, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(p)); }
-static inline void outw(uint16_t p, uint16_t v) { __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(p)); }
-static inline uint8_t inb(uint16_t p) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(p)); return v; }
-
-static void putc_(char c)
-{
-	while (!(inb(0x3f8 + 5) & 0x20))
-		;
-	outb(0x3f8, (uint8_t)c);
-}
-
-static void puts_(const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\n')
-			putc_('\r');
-		putc_(*s);
-	}
-}
-
-static void puthex(uint32_t v)
-{
-	puts_("0x");
-	for (int i = 28; i >= 0; i -= 4)
-		putc_("0123456789abcdef"[(v >> i) & 15]);
-}
-
-static void line(const char *what, uint32_t v)
-{
-	puts_("guest: ");
-	puts_(what);
-	puts_(" ");
-	puthex(v);
-	puts_("\n");
-}
-
-static void poweroff(void)
-{
-	while (!(inb(0x3f8 + 5) & 0x40))
-		;
-	outw(0xb004, 0x2000);
-	outw(0x604, 0x2000);
-	for (;;)
-		__asm__ volatile("cli; hlt");
-}
 
 static inline void invlpg(uintptr_t va)
 {
@@ -222,11 +178,7 @@ void gmain(uint32_t magic, uint32_t info);
 void gmain(uint32_t magic, uint32_t info)
 {
 	(void)info;
-	outb(0x3f8 + 1, 0);
-	outb(0x3f8 + 3, 0x80);
-	outb(0x3f8, 1);
-	outb(0x3f8 + 1, 0);
-	outb(0x3f8 + 3, 3);
+	serial_init();
 	line("paging mode", MODE);
 	line("multiboot magic", magic);
 	*(volatile uint32_t *)0x400010 = 0xfeedf00d;    /* seen later through the large page */

@@ -171,36 +171,12 @@ static void flush_pending(struct svt_rec *r, const struct svt_trace_event *input
 enum svt_pf_outcome svt_rec_fault(struct svt_rec *r, struct svt_mmu *mmu, const struct svt_fault *f,
 				  struct svt_fault_result *res)
 {
-	struct svt_trace_event in = { .type = SVT_TRACE_FAULT };
-	struct svt_trace_fault *tf = &in.u.fault;
+	struct svt_trace_event in, d;
 
-	tf->va = f->va;
-	tf->error_code = f->error_code;
-	tf->cpl = f->cpl;
-	tf->code_bits = (uint8_t)f->code_bits;
-	tf->rflags = f->rflags;
-	tf->pkru = f->pkru;
-	if (f->insn && f->insn_len > 0 && f->insn_len <= SVT_TRACE_MAX_INSN) {
-		tf->insn_len = (uint8_t)f->insn_len;
-		memcpy(tf->insn, f->insn, f->insn_len);
-	}
-	if (f->regs) {
-		tf->has_regs = true;
-		tf->regs = *f->regs;
-	}
+	svt_trace_event_fault(f, &in);
 	enum svt_pf_outcome o = svt_mmu_page_fault(mmu, f, res);
 	flush_pending(r, &in);
-
-	struct svt_trace_event d = { .type = SVT_TRACE_DECISION };
-	d.u.decision.input = SVT_TRACE_FAULT;
-	d.u.decision.outcome = (uint8_t)o;
-	d.u.decision.error_code = res->error_code;
-	d.u.decision.cr2 = res->cr2;
-	d.u.decision.gpa = res->gpa;
-	if (o == SVT_PF_EMULATED && f->regs) {
-		d.u.decision.has_regs = true;
-		d.u.decision.regs = *f->regs;
-	}
+	svt_trace_event_decision(f, o, res, &d);
 	put(r, &d);
 	return o;
 }
@@ -212,12 +188,7 @@ int svt_rec_cr(struct svt_rec *r, struct svt_mmu *mmu, enum svt_trace_cr reg, ui
 
 	in.u.cr.reg = (uint8_t)reg;
 	in.u.cr.val = val;
-	switch (reg) {
-	case SVT_TRACE_CR0: rc = svt_mmu_write_cr0(mmu, val); break;
-	case SVT_TRACE_CR3: rc = svt_mmu_write_cr3(mmu, val); break;
-	case SVT_TRACE_CR4: rc = svt_mmu_write_cr4(mmu, val); break;
-	default: rc = svt_mmu_write_efer(mmu, val); break;
-	}
+	rc = svt_trace_cr_apply(mmu, reg, val);
 	flush_pending(r, &in);
 	struct svt_trace_event d = { .type = SVT_TRACE_DECISION };
 	d.u.decision.input = SVT_TRACE_CR_WRITE;

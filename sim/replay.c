@@ -231,12 +231,7 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		fault(p, &ev->u.fault);
 		return true;
 	case SVT_TRACE_CR_WRITE:
-		switch (ev->u.cr.reg) {
-		case SVT_TRACE_CR0: rc = svt_mmu_write_cr0(p->mmu, ev->u.cr.val); break;
-		case SVT_TRACE_CR3: rc = svt_mmu_write_cr3(p->mmu, ev->u.cr.val); break;
-		case SVT_TRACE_CR4: rc = svt_mmu_write_cr4(p->mmu, ev->u.cr.val); break;
-		default: rc = svt_mmu_write_efer(p->mmu, ev->u.cr.val); break;
-		}
+		rc = svt_trace_cr_apply(p->mmu, ev->u.cr.reg, ev->u.cr.val);
 		p->rc = rc;
 		p->pending = SVT_TRACE_CR_WRITE;
 		p->pending_seq = p->seq;

@@ -36,6 +36,56 @@ void svt_trace_fault_to_core(const struct svt_trace_fault *tf, struct svt_emu_re
 	f->insn_len = tf->insn_len;
 }
 
+void svt_trace_event_fault(const struct svt_fault *f, struct svt_trace_event *ev)
+{
+	struct svt_trace_fault *t = &ev->u.fault;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->type = SVT_TRACE_FAULT;
+	t->va = f->va;
+	t->error_code = f->error_code;
+	t->cpl = f->cpl;
+	t->code_bits = (uint8_t)f->code_bits;
+	t->rflags = f->rflags;
+	t->pkru = f->pkru;
+	if (f->insn && f->insn_len > 0 && f->insn_len <= SVT_TRACE_MAX_INSN) {
+		t->insn_len = (uint8_t)f->insn_len;
+		memcpy(t->insn, f->insn, f->insn_len);
+	}
+	if (f->regs) {
+		t->has_regs = true;
+		t->regs = *f->regs;
+	}
+}
+
+void svt_trace_event_decision(const struct svt_fault *f, enum svt_pf_outcome o,
+			      const struct svt_fault_result *res, struct svt_trace_event *ev)
+{
+	struct svt_trace_decision *d = &ev->u.decision;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->type = SVT_TRACE_DECISION;
+	d->input = SVT_TRACE_FAULT;
+	d->outcome = (uint8_t)o;
+	d->error_code = res->error_code;
+	d->cr2 = res->cr2;
+	d->gpa = res->gpa;
+	if (o == SVT_PF_EMULATED && f->regs) {
+		d->has_regs = true;
+		d->regs = *f->regs;
+	}
+}
+
+int svt_trace_cr_apply(struct svt_mmu *m, unsigned reg, uint64_t val)
+{
+	switch (reg) {
+	case SVT_TRACE_CR0: return svt_mmu_write_cr0(m, val);
+	case SVT_TRACE_CR3: return svt_mmu_write_cr3(m, val);
+	case SVT_TRACE_CR4: return svt_mmu_write_cr4(m, val);
+	default: return svt_mmu_write_efer(m, val);
+	}
+}
+
 /* The register file as 24 slots: gpr[0..15], rip, rflags, seg_base[0..5]. */
 static inline uint64_t reg_get(const struct svt_emu_regs *r, unsigned i)
 {

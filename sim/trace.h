@@ -233,6 +233,15 @@ uint64_t svt_trace_event_span(const struct svt_trace_event *ev);
 void svt_trace_fault_to_core(const struct svt_trace_fault *tf, struct svt_emu_regs *regs,
 			     struct svt_fault *f);
 
+/* For recorders: the FAULT event of a fault about to be handed to the
+ * core (registers as they are before it), and the DECISION answering it
+ * (f->regs, if any, now the registers after the core's emulation). */
+void svt_trace_event_fault(const struct svt_fault *f, struct svt_trace_event *ev);
+void svt_trace_event_decision(const struct svt_fault *f, enum svt_pf_outcome o,
+			      const struct svt_fault_result *res, struct svt_trace_event *ev);
+/* Hand a CR_WRITE (enum svt_trace_cr) to the core: its return value. */
+int svt_trace_cr_apply(struct svt_mmu *m, unsigned reg, uint64_t val);
+
 /* "FAULT", "CR_WRITE", ...; "UNKNOWN" otherwise. */
 const char *svt_trace_type_name(unsigned type);
 /* "fixed", "inject", "emulated", "mmio", "retry"; "?" otherwise. */

@@ -281,34 +281,12 @@ static void input(const struct svt_trace_event *ev)
 
 enum svt_pf_outcome hvrec_fault(struct svt_mmu *mmu, const struct svt_fault *f, struct svt_fault_result *res)
 {
-	struct svt_trace_event in = { .type = SVT_TRACE_FAULT };
-	struct svt_trace_fault *t = &in.u.fault;
-	t->va = f->va;
-	t->error_code = f->error_code;
-	t->cpl = f->cpl;
-	t->code_bits = (uint8_t)f->code_bits;
-	t->rflags = f->rflags;
-	t->pkru = f->pkru;
-	if (f->insn && f->insn_len) {
-		t->insn_len = (uint8_t)f->insn_len;
-		memcpy(t->insn, f->insn, f->insn_len);
-	}
-	if (f->regs) {
-		t->has_regs = true;
-		t->regs = *f->regs;
-	}
+	struct svt_trace_event in, d;
+
+	svt_trace_event_fault(f, &in);
 	enum svt_pf_outcome o = svt_mmu_page_fault(mmu, f, res);
 	input(&in);
-	struct svt_trace_event d = { .type = SVT_TRACE_DECISION };
-	d.u.decision.input = SVT_TRACE_FAULT;
-	d.u.decision.outcome = (uint8_t)o;
-	d.u.decision.error_code = res->error_code;
-	d.u.decision.cr2 = res->cr2;
-	d.u.decision.gpa = res->gpa;
-	if (o == SVT_PF_EMULATED && f->regs) {
-		d.u.decision.has_regs = true;
-		d.u.decision.regs = *f->regs;
-	}
+	svt_trace_event_decision(f, o, res, &d);
 	emit(&d);
 	return o;
 }
@@ -319,12 +297,7 @@ int hvrec_cr(struct svt_mmu *mmu, unsigned reg, uint64_t val)
 	int rc;
 	in.u.cr.reg = (uint8_t)reg;
 	in.u.cr.val = val;
-	switch (reg) {
-	case SVT_TRACE_CR0: rc = svt_mmu_write_cr0(mmu, val); break;
-	case SVT_TRACE_CR3: rc = svt_mmu_write_cr3(mmu, val); break;
-	case SVT_TRACE_CR4: rc = svt_mmu_write_cr4(mmu, val); break;
-	default: rc = svt_mmu_write_efer(mmu, val); break;
-	}
+	rc = svt_trace_cr_apply(mmu, reg, val);
 	input(&in);
 	struct svt_trace_event d = { .type = SVT_TRACE_DECISION };
 	d.u.decision.input = SVT_TRACE_CR_WRITE;

@@ -1,0 +1,67 @@
+/*
+ * glib.h — what every shipped guest needs: port I/O, COM1 output that
+ * waits for the UART, and power-off (ACPI S5, as Bochs and QEMU's PIIX
+ * take it; under the hypervisor the port ends the run).
+ */
+#ifndef GUEST_GLIB_H
+#define GUEST_GLIB_H
+
+#include <stdint.h>
+
+static inline void outb(uint16_t p, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(p)); }
+static inline void outw(uint16_t p, uint16_t v) { __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(p)); }
+static inline uint8_t inb(uint16_t p) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(p)); return v; }
+
+static inline void serial_init(void)
+{
+	outb(0x3f8 + 1, 0);
+	outb(0x3f8 + 3, 0x80);
+	outb(0x3f8, 1);         /* 115200 baud */
+	outb(0x3f8 + 1, 0);
+	outb(0x3f8 + 3, 3);
+}
+
+static inline void putc_(char c)
+{
+	while (!(inb(0x3f8 + 5) & 0x20))
+		;
+	outb(0x3f8, (uint8_t)c);
+}
+
+static inline void puts_(const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\n')
+			putc_('\r');
+		putc_(*s);
+	}
+}
+
+static inline void puthex(uint32_t v)
+{
+	puts_("0x");
+	for (int i = 28; i >= 0; i -= 4)
+		putc_("0123456789abcdef"[(v >> i) & 15]);
+}
+
+/* "guest: WHAT 0xVALUE" */
+static inline void line(const char *what, uint32_t v)
+{
+	puts_("guest: ");
+	puts_(what);
+	puts_(" ");
+	puthex(v);
+	puts_("\n");
+}
+
+static inline __attribute__((noreturn)) void poweroff(void)
+{
+	while (!(inb(0x3f8 + 5) & 0x40))       /* the last byte has left */
+		;
+	outw(0xb004, 0x2000);
+	outw(0x604, 0x2000);
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+#endif
