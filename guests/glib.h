@@ -64,4 +64,19 @@ static inline __attribute__((noreturn)) void poweroff(void)
 		__asm__ volatile("cli; hlt");
 }
 
+/* A 32-bit IDT with only the #PF gate, to entry.S's pf_entry (which
+ * calls the guest's pf_handler(error code, CR2)).  Not for long mode:
+ * interrupts there need 64-bit code. */
+extern char pf_entry[];
+static inline void setup_pf_idt(void)
+{
+	static uint64_t idt[256] __attribute__((aligned(8)));
+	uint32_t h = (uint32_t)(uintptr_t)pf_entry;
+	idt[14] = (uint64_t)(h & 0xffff) | (uint64_t)0x08 << 16 | (uint64_t)0x8e00 << 32 |
+		  (uint64_t)(h >> 16) << 48;
+	struct __attribute__((packed)) { uint16_t lim; uint32_t base; } d = {
+		sizeof(idt) - 1, (uint32_t)(uintptr_t)idt };
+	__asm__ volatile("lidt %0" :: "m"(d));
+}
+
 #endif

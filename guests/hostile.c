@@ -57,21 +57,13 @@ void pf_handler(uint32_t ec, uint32_t cr2)
 	poweroff();
 }
 
-extern char pf_entry[];
-static uint64_t idt[256] __attribute__((aligned(8)));
-
 void gmain(uint32_t magic, uint32_t info);
 void gmain(uint32_t magic, uint32_t info)
 {
 	(void)magic;
 	(void)info;
 	serial_init();
-	uint32_t h = (uint32_t)(uintptr_t)pf_entry;
-	idt[14] = (uint64_t)(h & 0xffff) | (uint64_t)0x08 << 16 | (uint64_t)0x8e00 << 32 |
-		  (uint64_t)(h >> 16) << 48;
-	struct __attribute__((packed)) { uint16_t lim; uint32_t base; } d = { sizeof(idt) - 1,
-									     (uint32_t)(uintptr_t)idt };
-	__asm__ volatile("lidt %0" :: "m"(d));
+	setup_pf_idt();
 
 	/* identity map of 32 MiB, in every address space */
 	for (unsigned t = 0; t < NIDENT; t++)

@@ -102,21 +102,6 @@ static pte_t rd(const pte_t *e)
 	return *(const volatile pte_t *)e;
 }
 
-#if MODE <= 3
-extern char pf_entry[];
-static uint64_t idt[256] __attribute__((aligned(8)));
-
-static void setup_idt(void)
-{
-	uint32_t h = (uint32_t)(uintptr_t)pf_entry;
-	idt[14] = (uint64_t)(h & 0xffff) | (uint64_t)0x08 << 16 | (uint64_t)0x8e00 << 32 |
-		  (uint64_t)(h >> 16) << 48;
-	struct __attribute__((packed)) { uint16_t lim; uint32_t base; } d = { sizeof(idt) - 1,
-									     (uint32_t)(uintptr_t)idt };
-	__asm__ volatile("lidt %0" :: "m"(d));
-}
-#endif
-
 /* ---- the steps --------------------------------------------------------------- */
 
 static void build(void)
@@ -264,7 +249,7 @@ void gmain(uint32_t magic, uint32_t info)
 #endif
 
 #if MODE <= 3
-	setup_idt();
+	setup_pf_idt();
 	volatile uint32_t *dm = (volatile uint32_t *)0x50003000;
 	*dm = 0x33333333;               /* not present: the handler maps it */
 	line("demand-paged write, #PF CR2", last_cr2);

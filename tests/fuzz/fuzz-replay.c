@@ -17,29 +17,6 @@
 #include "replay.h"
 #include "trace.h"
 
-struct sink {
-	uint8_t *buf;
-	size_t len, cap;
-};
-
-static int sink(void *ctx, const void *p, size_t n)
-{
-	struct sink *s = ctx;
-	if (s->len + n > s->cap) {
-		size_t c = s->cap ? s->cap * 2 : 65536;
-		while (c < s->len + n)
-			c *= 2;
-		uint8_t *b = realloc(s->buf, c);
-		if (!b)
-			return -1;
-		s->buf = b;
-		s->cap = c;
-	}
-	memcpy(s->buf + s->len, p, n);
-	s->len += n;
-	return 0;
-}
-
 static void event(struct fz *f, struct svt_trace_event *ev, uint8_t *mem, uint64_t frames)
 {
 	memset(ev, 0, sizeof(*ev));
@@ -136,9 +113,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    .early_unshadow = pb >> 7 },
 		.pool_frames = 16 + fz_u8(&f) % 48,
 	};
-	struct sink s = { 0 };
+	struct fz_sink s = { 0 };
 	struct svt_trace_error err;
-	struct svt_trace_writer *w = svt_trace_writer_open_sink(sink, &s, "fuzz", &h, 0, &err);
+	struct svt_trace_writer *w = svt_trace_writer_open_sink(fz_sink_write, &s, "fuzz", &h, 0, &err);
 	FZ_CHECK(w != NULL, "writer: %s\n", err.msg);
 	svt_trace_writer_set_frame_size(w, 256 + fz_u8(&f) * 16);
 	uint8_t cfgb = fz_u8(&f);

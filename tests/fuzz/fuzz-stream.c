@@ -14,33 +14,10 @@
 #include "stream.h"
 #include "trace_int.h"
 
-struct sink {
-	uint8_t *buf;
-	size_t len, cap;
-};
-
-static int sink(void *ctx, const void *p, size_t n)
-{
-	struct sink *s = ctx;
-	if (s->len + n > s->cap) {
-		size_t c = s->cap ? s->cap * 2 : 65536;
-		while (c < s->len + n)
-			c *= 2;
-		uint8_t *b = realloc(s->buf, c);
-		if (!b)
-			return -1;
-		s->buf = b;
-		s->cap = c;
-	}
-	memcpy(s->buf + s->len, p, n);
-	s->len += n;
-	return 0;
-}
-
 static struct svt_trace_writer *open_sink(void *ctx, const struct svt_trace_header *h,
 					  struct svt_trace_error *err)
 {
-	return svt_trace_writer_open_sink(sink, ctx, "fuzz", h, 0, err);
+	return svt_trace_writer_open_sink(fz_sink_write, ctx, "fuzz", h, 0, err);
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -94,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				buf[fz_u64(&f, 3) % n] ^= (uint8_t)(1u << (fz_u8(&f) & 7));
 		}
 	}
-	struct sink s = { 0 };
+	struct fz_sink s = { 0 };
 	struct svt_stream_result res;
 	int rc = svt_stream_convert(buf, n, "fuzz", open_sink, &s, &res);
 	FZ_CHECK(rc == 0 || rc == -1, "convert returned %d\n", rc);

@@ -34,6 +34,31 @@ static inline int fz_more(const struct fz *f)
 	return f->off < f->n;
 }
 
+/* A growing memory buffer, as a trace writer's sink (svt_trace_writer_open_sink). */
+struct fz_sink {
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+static inline int fz_sink_write(void *ctx, const void *p, size_t n)
+{
+	struct fz_sink *s = ctx;
+	if (s->len + n > s->cap) {
+		size_t c = s->cap ? s->cap * 2 : 65536;
+		while (c < s->len + n)
+			c *= 2;
+		uint8_t *b = realloc(s->buf, c);
+		if (!b)
+			return -1;
+		s->buf = b;
+		s->cap = c;
+	}
+	for (size_t i = 0; i < n; i++)
+		s->buf[s->len + i] = ((const uint8_t *)p)[i];
+	s->len += n;
+	return 0;
+}
+
 #define FZ_CHECK(cond, ...) do {                                                \
 	if (!(cond)) {                                                          \
 		fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
