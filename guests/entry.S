@@ -35,7 +35,9 @@ gdt_ptr:
 	.long gdt
 	.globl pf_entry
 	.text
-/* #PF: the handler gets (error code, CR2) and returns to the faulting instruction. */
+/* #PF: pf_handler(error code, CR2) returns 0 to re-run the faulting
+ * instruction, or nonzero to abandon an armed probe: it then resumes at
+ * probe_fail, which returns 1 from the probe. */
 pf_entry:
 	pushal
 	movl %cr2, %eax
@@ -43,9 +45,52 @@ pf_entry:
 	pushl 36(%esp)                  /* the error code, above pushal's 32 bytes and CR2 */
 	call pf_handler
 	addl $8, %esp
-	popal
+	testl %eax, %eax
+	jz 1f
+	movl $probe_fail, 36(%esp)      /* the saved EIP, above pushal and the error code */
+1:	popal
 	addl $4, %esp                   /* drop the error code */
 	iret
+
+/* Probes: int probe_read(va, &val), probe_write(va, val), probe_exec(va)
+ * return 0 when the access went through, 1 after a #PF. */
+	.globl probe_read, probe_write, probe_exec, probe_armed
+probe_read:
+	movl %esp, probe_esp
+	movl 4(%esp), %ecx
+	movl $1, probe_armed
+	movl (%ecx), %eax
+	movl $0, probe_armed
+	movl 8(%esp), %ecx
+	movl %eax, (%ecx)
+	xorl %eax, %eax
+	ret
+probe_write:
+	movl %esp, probe_esp
+	movl 4(%esp), %ecx
+	movl 8(%esp), %eax
+	movl $1, probe_armed
+	movl %eax, (%ecx)
+	movl $0, probe_armed
+	xorl %eax, %eax
+	ret
+probe_exec:
+	movl %esp, probe_esp
+	movl 4(%esp), %ecx
+	movl $1, probe_armed
+	call *%ecx
+	movl $0, probe_armed
+	xorl %eax, %eax
+	ret
+probe_fail:
+	movl probe_esp, %esp
+	movl $0, probe_armed
+	movl $1, %eax
+	ret
+	.data
+	.align 4
+probe_armed: .long 0
+probe_esp:   .long 0
 	.bss
 	.align 16
 	.skip 16384

@@ -14,8 +14,8 @@ static uint32_t pd[1024] __attribute__((aligned(4096)));
 static uint32_t pt[2][1024] __attribute__((aligned(4096)));
 
 /* entry.S's #PF entry calls this; this guest installs no IDT. */
-void pf_handler(uint32_t ec, uint32_t cr2);
-void pf_handler(uint32_t ec, uint32_t cr2)
+uint32_t pf_handler(uint32_t ec, uint32_t cr2);
+uint32_t pf_handler(uint32_t ec, uint32_t cr2)
 {
 	(void)ec;
 	(void)cr2;

@@ -40,8 +40,8 @@ static uint32_t ident[NIDENT][1024] __attribute__((aligned(4096)));
 static volatile uint32_t last_ec, last_cr2, faults;
 static volatile uint32_t *volatile fix_pde;
 
-void pf_handler(uint32_t ec, uint32_t cr2);
-void pf_handler(uint32_t ec, uint32_t cr2)
+uint32_t pf_handler(uint32_t ec, uint32_t cr2);
+uint32_t pf_handler(uint32_t ec, uint32_t cr2)
 {
 	faults++;
 	last_ec = ec;
@@ -50,7 +50,7 @@ void pf_handler(uint32_t ec, uint32_t cr2)
 		*fix_pde &= ~(1u << 21);
 		fix_pde = 0;
 		invlpg(cr2);
-		return;
+		return 0;
 	}
 	line("unexpected #PF at", cr2);
 	line("error code", ec);

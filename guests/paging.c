@@ -76,8 +76,8 @@ static pte_t *dir(void)
 
 static volatile uint32_t last_cr2, last_ec, faults;
 
-void pf_handler(uint32_t ec, uint32_t cr2);
-void pf_handler(uint32_t ec, uint32_t cr2)
+uint32_t pf_handler(uint32_t ec, uint32_t cr2);
+uint32_t pf_handler(uint32_t ec, uint32_t cr2)
 {
 	faults++;
 	last_cr2 = cr2;
@@ -89,7 +89,7 @@ void pf_handler(uint32_t ec, uint32_t cr2)
 		else
 			ptx[i] |= RW;                                           /* copy-on-write done */
 		invlpg(cr2);
-		return;
+		return 0;
 	}
 	line("unexpected #PF at", cr2);
 	line("error code", ec);

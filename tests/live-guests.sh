@@ -10,7 +10,7 @@ set -u
 need bochs grub-mkrescue xorriso
 run="$top_srcdir/vmx/bochs-run.sh"
 hv="$top_builddir/vmx/hv.elf"
-for g in hello paging-2level paging-pae paging-4level; do
+for g in hello paging-2level paging-pae paging-4level perm; do
 	elf="$top_builddir/guests/$g.elf"
 	BOCHS_TIMEOUT=120 sh "$run" "$work/$g-native" "$elf"; rc=$?
 	[ "$rc" -ne 124 ] && grep -q '^guest: done' "$work/$g-native/console.txt" &&
