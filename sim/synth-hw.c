@@ -8,14 +8,11 @@
 #include <string.h>
 
 #include "synth.h"
+#include "rng.h"
 
-/* splitmix64 */
 uint64_t syn_rand(struct syn *s)
 {
-	uint64_t z = (s->rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return svt_splitmix64(&s->rng);
 }
 
 uint64_t syn_below(struct syn *s, uint64_t n)

@@ -14,15 +14,13 @@
 
 #include "mmu-harness.h"
 #include "refmodel.h"
+#include "rng.h"
 
 /* ---- randomness ----------------------------------------------------- */
 
 uint64_t mh_rand(struct mh_rng *r)
 {
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return svt_splitmix64(&r->s);
 }
 
 uint64_t mh_below(struct mh_rng *r, uint64_t n)

@@ -7,13 +7,11 @@
 #include <string.h>
 
 #include "trace-gen.h"
+#include "rng.h"
 
 uint64_t tg_next(struct tg_rng *g)
 {
-	uint64_t z = (g->s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return svt_splitmix64(&g->s);
 }
 
 uint64_t tg_below(struct tg_rng *g, uint64_t n)

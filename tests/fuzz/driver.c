@@ -11,15 +11,13 @@
 #include <stdlib.h>
 
 #include "fuzz.h"
+#include "rng.h"
 
 static uint64_t rng = 0x5eed5eed12345678ull;
 
 static uint64_t next(void)
 {
-	uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return svt_splitmix64(&rng);
 }
 
 int main(int argc, char **argv)
