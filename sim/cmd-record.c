@@ -157,7 +157,8 @@ static int record_exec(int argc, char **argv)
 			struct svt_policy p;
 			unsigned pool;
 			svt_default_policy(&p, &pool);
-			if (svt_policy_parse(optarg, &p, &pool) != 0)
+			pool = 2048;    /* the hypervisor's pool (vmx/hv.h), not the replayer's */
+			if (svt_policy_parse(optarg, &p, &pool) != 0 || pool > 2048)
 				return svt_usage(&svt_cmd_record, "bad policy '%s'", optarg);
 			svt_policy_format(&p, pool, policy, sizeof(policy));
 			break;

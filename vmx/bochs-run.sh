@@ -6,7 +6,8 @@
 # Writes OUTDIR/console.txt (COM1, the guest's console), OUTDIR/stream.bin
 # (COM2: the hypervisor's live trace stream), OUTDIR/hv.txt (COM3: the
 # hypervisor's log) and OUTDIR/bochs.log; exits with Bochs's
-# status (124 if it ran past $BOCHS_TIMEOUT seconds, default 120).
+# status (124 if it ran past $BOCHS_TIMEOUT seconds, default 120).  $BOCHS_CPU
+# picks the CPU model (default corei7_haswell_4770; broadwell_ult has SMAP).
 set -u
 out=$1 guest=$2 hv=${3:-} hvargs=${4:-}
 mkdir -p "$out/iso/boot/grub"
@@ -22,7 +23,7 @@ fi
 grub-mkrescue -o "$out/boot.iso" "$out/iso" >"$out/grub.log" 2>&1 || { cat "$out/grub.log"; exit 125; }
 cat > "$out/bochsrc" <<EOB
 megs: 128
-cpu: model=corei7_haswell_4770, count=1, ips=50000000, reset_on_triple_fault=0
+cpu: model=${BOCHS_CPU:-corei7_haswell_4770}, count=1, ips=50000000, reset_on_triple_fault=0
 romimage: file=/usr/share/bochs/BIOS-bochs-latest
 vgaromimage: file=/usr/share/vgabios/vgabios.bin
 display_library: rfb, options="timeout=0"

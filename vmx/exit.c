@@ -9,7 +9,7 @@
 
 enum {
 	EXIT_REASON = 0x4402, EXIT_INTR = 0x4404, EXIT_INTR_EC = 0x4406, EXIT_ILEN = 0x440c,
-	EXIT_QUAL = 0x6400, INSN_ERROR = 0x4400, ENTRY_INTR = 0x4016, ENTRY_EC = 0x4018,
+	EXIT_QUAL = 0x6400, EXIT_INSN_INFO = 0x440e, INSN_ERROR = 0x4400, ENTRY_INTR = 0x4016, ENTRY_EC = 0x4018,
 	G_RIP = 0x681e, G_RSP = 0x681c, G_RFLAGS = 0x6820, G_CS_AR = 0x4816, G_SS_AR = 0x4818,
 	G_ES_BASE = 0x6806,
 };
@@ -17,11 +17,20 @@ enum {
 enum {
 	R_EXCEPTION = 0, R_EXTINT = 1, R_TRIPLE = 2, R_CPUID = 10, R_HLT = 12, R_INVLPG = 14,
 	R_CR = 28, R_IO = 30, R_RDMSR = 31, R_WRMSR = 32, R_BAD_GUEST = 33, R_XSETBV = 55,
+	R_INVPCID = 58,
 };
 
 static struct hv_gprs gprs;
 bool hv_verbose;                /* log every exit (the hypervisor's command line says "verbose") */
 static uint64_t exits[64];
+static uint64_t exit_ticks[64];         /* TSC ticks in the hypervisor per exit reason */
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
 
 static void advance(void)
 {
@@ -42,6 +51,13 @@ static __attribute__((noreturn)) void finish(const char *why, int code)
 	for (int i = 0; i < 64; i++)
 		if (exits[i])
 			hv_printf(" %d=%lu", i, exits[i]);
+	hv_printf("\n");
+	/* TSC ticks from each exit to the next VM entry, per exit reason
+	 * (under Bochs, instructions: see `make bench-live`) */
+	hv_printf("hv: exit ticks:");
+	for (int i = 0; i < 64; i++)
+		if (exits[i])
+			hv_printf(" %d=%lu", i, exit_ticks[i]);
 	hv_printf("\n");
 	hv_poweroff(code);
 }
@@ -173,13 +189,76 @@ static void cpuid(void)
 	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
 	if (gprs.gpr[0] == 1)
 		c &= ~(1u << 5);                /* no VMX */
-	if (gprs.gpr[0] == 7 && gprs.gpr[1] == 0)
-		b &= ~(1u << 10);               /* no INVPCID: not intercepted yet */
+	if (gprs.gpr[0] == 7 && gprs.gpr[1] == 0 && !hv_invpcid)
+		b &= ~(1u << 10);               /* INVPCID would #UD in the guest */
+	if (gprs.gpr[0] == 0x80000001u && !hv_rdtscp)
+		d &= ~(1u << 27);               /* so would RDTSCP */
 	gprs.gpr[0] = a;
 	gprs.gpr[3] = b;
 	gprs.gpr[1] = c;
 	gprs.gpr[2] = d;
 	advance();
+}
+
+/* INVPCID (it exits because INVLPG exiting is on): its descriptor is
+ * read through the guest's translation; a descriptor the guest cannot
+ * read gets the #PF bare metal would give. */
+static void invpcid(struct svt_mmu *mmu, const struct svt_env *env)
+{
+	uint64_t info = hv_vmread(EXIT_INSN_INFO), disp = hv_vmread(EXIT_QUAL);
+	unsigned seg = (info >> 15) & 7, asize = (info >> 7) & 7;
+	uint64_t la = disp;
+	if (!(info & (1u << 22)))
+		la += *gpr_of((info >> 18) & 15) << (info & 3);
+	if (!(info & (1u << 27)))
+		la += ((info >> 23) & 15) == 4 ? hv_vmread(G_RSP) : *gpr_of((info >> 23) & 15);
+	if (asize == 1)
+		la &= 0xffffffffu;
+	else if (asize == 0)
+		la &= 0xffffu;
+	if (code_bits() != 64 || seg >= 4)
+		la += hv_vmread(G_ES_BASE + 2 * (uint64_t)seg);
+	if (code_bits() != 64)
+		la &= 0xffffffffu;
+	uint64_t type = *gpr_of(info >> 28);
+	if (code_bits() != 64)
+		type &= 0xffffffffu;
+	struct svt_regs r = *svt_mmu_guest_regs(mmu);
+	uint8_t desc[16];
+	for (unsigned n = 0; n < 16;) {
+		struct svt_access acc = { .va = la + n, .kind = SVT_ACC_READ, .cpl = 0 };
+		struct svt_walk w;
+		uint64_t gpa = la + n;
+		if (r.cr0 & SVT_CR0_PG) {
+			if (svt_walk(env, &r, &acc, 0, &w) != SVT_WALK_OK) {
+				hv_vmwrite(ENTRY_INTR, 0x80000b0eu);
+				hv_vmwrite(ENTRY_EC, w.error_code);
+				__asm__ volatile("mov %0, %%cr2" :: "r"(w.cr2));
+				return;
+			}
+			gpa = w.gpa;
+		}
+		unsigned chunk = 4096 - (unsigned)(gpa & 0xfff);
+		if (chunk > 16 - n)
+			chunk = 16 - n;
+		if (env->read_gpa(env->ctx, gpa, desc + n, chunk) != 0) {
+			hv_printf("hv: INVPCID descriptor at gpa %#lx outside guest RAM\n", gpa);
+			finish("the guest touched memory outside its RAM: stopped", 4);
+		}
+		n += chunk;
+	}
+	uint64_t pcid = 0, va = 0;
+	for (int i = 7; i >= 0; i--) {
+		pcid = pcid << 8 | desc[i];
+		va = va << 8 | desc[8 + i];
+	}
+	if (type > 3 || pcid > 0xfff)   /* reserved bits: #GP before the core sees it */
+		inject_gp();
+	else if (hvrec_invpcid(mmu, (unsigned)type, pcid, va) == SVT_E_GP)
+		inject_gp();
+	else
+		advance();
+	hv_sync_hw(mmu);
 }
 
 static void msr(struct svt_mmu *mmu, bool write)
@@ -221,6 +300,7 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 			hv_panic("VM%s failed (%s), instruction error %lu", launched ? "RESUME" : "LAUNCH",
 				 rc == 1 ? "no current VMCS" : "VMfailValid",
 				 rc == 2 ? hv_vmread(INSN_ERROR) : (uint64_t)0);
+		uint64_t t0 = rdtsc();
 		uint32_t reason = (uint32_t)hv_vmread(EXIT_REASON);
 		exits[reason & 63]++;
 		if (hv_verbose)
@@ -247,6 +327,9 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 		case R_CPUID:
 			cpuid();
 			break;
+		case R_INVPCID:
+			invpcid(mmu, env);
+			break;
 		case R_RDMSR:
 			msr(mmu, false);
 			break;
@@ -271,5 +354,6 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 			hv_panic("unhandled VM exit %u at rip %#lx, qualification %#lx", reason & 0xffff,
 				 hv_vmread(G_RIP), hv_vmread(EXIT_QUAL));
 		}
+		exit_ticks[reason & 63] += rdtsc() - t0;
 	}
 }

@@ -314,6 +314,21 @@ void hvrec_invlpg(struct svt_mmu *mmu, uint64_t va)
 	input(&in);
 }
 
+int hvrec_invpcid(struct svt_mmu *mmu, unsigned type, uint64_t pcid, uint64_t va)
+{
+	struct svt_trace_event in = { .type = SVT_TRACE_INVPCID };
+	in.u.invpcid.type = type;
+	in.u.invpcid.pcid = pcid;
+	in.u.invpcid.va = va;
+	int rc = svt_mmu_invpcid(mmu, type, pcid, va);
+	input(&in);
+	struct svt_trace_event d = { .type = SVT_TRACE_DECISION };
+	d.u.decision.input = SVT_TRACE_INVPCID;
+	d.u.decision.rc = rc;
+	emit(&d);
+	return rc;
+}
+
 void hvrec_end(const char *verdict)
 {
 	flush_records();

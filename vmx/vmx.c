@@ -49,6 +49,7 @@ static uint64_t vmread(uint64_t field)
 #define MSR_VMX_TRUE_PROC   0x48e
 #define MSR_VMX_TRUE_EXIT   0x48f
 #define MSR_VMX_TRUE_ENTRY  0x490
+#define MSR_VMX_PROC2       0x48b
 
 /* VMCS fields (SDM Vol. 3D, appendix B) */
 enum {
@@ -89,6 +90,10 @@ enum {
 #define PROC_CR3_STORE  (1u << 16)
 #define PROC_IO_BITMAP  (1u << 25)
 #define PROC_MSR_BITMAP (1u << 28)
+#define PROC_SECONDARY  (1u << 31)
+#define PROC2_RDTSCP    (1u << 3)
+#define PROC2_INVPCID   (1u << 12)
+#define PROC2_CTLS      0x401e
 #define EXIT_HOST64     (1u << 9)
 #define EXIT_SAVE_EFER  (1u << 20)
 #define EXIT_LOAD_EFER  (1u << 21)
@@ -237,6 +242,7 @@ static void guest_state(const struct hv_guest *g)
 }
 
 static uint32_t entry_ctls_base;
+bool hv_invpcid, hv_rdtscp;
 
 /* After every call into the core: the hardware runs what the core says;
  * the guest reads its own CR0 and CR4 through the read shadows. */
@@ -258,8 +264,20 @@ void hv_vmx_setup(const struct hv_guest *g)
 {
 	vmx_on();
 	vmwrite(PIN_CTLS, adjust(0, MSR_VMX_TRUE_PIN));
-	vmwrite(PROC_CTLS, adjust(PROC_HLT | PROC_INVLPG | PROC_CR3_LOAD | PROC_CR3_STORE |
-				  PROC_IO_BITMAP | PROC_MSR_BITMAP, MSR_VMX_TRUE_PROC));
+	uint32_t proc = PROC_HLT | PROC_INVLPG | PROC_CR3_LOAD | PROC_CR3_STORE | PROC_IO_BITMAP |
+			PROC_MSR_BITMAP;
+	/* Secondary controls, where the CPU has them: INVPCID and RDTSCP
+	 * work in the guest as on bare metal (INVPCID exits, since INVLPG
+	 * exiting is on); EPT and unrestricted guest stay off. */
+	if ((rdmsr(MSR_VMX_TRUE_PROC) >> 32) & PROC_SECONDARY) {
+		uint64_t cap2 = rdmsr(MSR_VMX_PROC2);
+		uint32_t want = (uint32_t)(cap2 >> 32) & (PROC2_INVPCID | PROC2_RDTSCP);
+		proc |= PROC_SECONDARY;
+		vmwrite(PROC2_CTLS, (want | (uint32_t)cap2) & (uint32_t)(cap2 >> 32));
+		hv_invpcid = (want & PROC2_INVPCID) != 0;
+		hv_rdtscp = (want & PROC2_RDTSCP) != 0;
+	}
+	vmwrite(PROC_CTLS, adjust(proc, MSR_VMX_TRUE_PROC));
 	vmwrite(EXIT_CTLS, adjust(EXIT_HOST64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER, MSR_VMX_TRUE_EXIT));
 	entry_ctls_base = adjust(ENTRY_LOAD_EFER, MSR_VMX_TRUE_ENTRY) & ~ENTRY_IA32E;
 	vmwrite(ENTRY_CTLS, entry_ctls_base);
