@@ -9,13 +9,22 @@
 #   ratio       hv / native: the overhead of shadow paging + recording
 #   exits       VM exits (all classes), and per million guest instructions
 #   ticks/exit  (hv - native) / exits: hypervisor instructions per exit
+# and then, per guest and exit class, the hypervisor's own count of TSC
+# ticks from each exit to the next VM entry (its "hv: exit ticks" line;
+# under Bochs a tick is an instruction): where the time per exit goes.
+# The trace stream goes out on LPT1, as `shadowvt record` sends it.
+# $BOCHS_CPU picks the CPU model, as for vmx/bochs-run.sh.
 set -u
 src=${1:-.} top=${2:-.}
 run="$src/vmx/bochs-run.sh"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 ticks() { tail -n 1 "$1/bochs.log" | sed 's/^0*\([0-9][0-9]*\)[a-z].*/\1/'; }
 boot() { # guest hv-or-empty -> ticks
-	sh "$run" "$work/b" "$1" $2 >/dev/null 2>&1
+	if [ -n "$2" ]; then
+		sh "$run" "$work/b" "$1" "$2" stream=lpt >/dev/null 2>&1
+	else
+		sh "$run" "$work/b" "$1" >/dev/null 2>&1
+	fi
 	ticks "$work/b"
 	sleep 1
 }
@@ -23,9 +32,13 @@ n0=$(boot "$top/guests/null.elf" "")
 h0=$(boot "$top/guests/null.elf" "$top/vmx/hv.elf")
 echo "boot: native $n0 ticks, under the hypervisor $h0 ticks (subtracted below)"
 printf '%-14s %9s %9s %7s %7s %11s %11s\n' guest "native M" "hv M" ratio exits "exits/M" "ticks/exit"
-for g in hello paging-2level paging-pae paging-4level perm hostile; do
+classes="$work/classes"
+: > "$classes"
+for g in hello paging-2level paging-pae paging-4level perm long64 hostile; do
 	n=$(boot "$top/guests/$g.elf" "")
-	sh "$run" "$work/h" "$top/guests/$g.elf" "$top/vmx/hv.elf" >/dev/null 2>&1
+	sh "$run" "$work/h" "$top/guests/$g.elf" "$top/vmx/hv.elf" stream=lpt >/dev/null 2>&1
+	{ printf '%s ' "$g"; sed -n 's/^hv: exits://p' "$work/h/hv.txt"; printf '%s ' "$g"
+	  sed -n 's/^hv: exit ticks://p' "$work/h/hv.txt"; } >> "$classes"
 	h=$(ticks "$work/h")
 	exits=$(sed -n 's/^hv: exits://p' "$work/h/hv.txt" | tr ' ' '\n' | sed -n 's/^[0-9]*=//p' | awk '{s += $1} END {print s + 0}')
 	sleep 1
@@ -35,3 +48,17 @@ for g in hello paging-2level paging-pae paging-4level perm hostile; do
 		       e / (gn / 1e6), e ? (gh - gn) / e : 0 }'
 done
 echo "(hostile stops at its access above its RAM under the hypervisor: its hv figure covers less work)"
+echo
+echo "hypervisor ticks per exit, by exit class (exits, then ticks per exit):"
+printf '%-14s %18s %18s %18s %18s %18s\n' guest "#PF (0)" "MOV CR (28)" "INVLPG (14)" "INVPCID (58)" "other"
+# $classes holds two lines per guest: "g r=count ..." then "g r=ticks ..."
+awk 'NR % 2 == 1 { g = $1; delete n; for (i = 2; i <= NF; i++) { split($i, a, "="); n[a[1]] = a[2] }; next }
+     { delete t; for (i = 2; i <= NF; i++) { split($i, a, "="); t[a[1]] = a[2] }
+       on = 0; ot = 0
+       for (r in n) if (r != 0 && r != 28 && r != 14 && r != 58) { on += n[r]; ot += t[r] }
+       line = sprintf("%-14s", g)
+       split("0 28 14 58", rs, " ")
+       for (k = 1; k <= 4; k++) { r = rs[k]
+         line = line sprintf(" %18s", (r in n) ? sprintf("%d x %.0f", n[r], t[r] / n[r]) : "-") }
+       line = line sprintf(" %18s", on ? sprintf("%d x %.0f", on, ot / on) : "-")
+       print line }' "$classes"

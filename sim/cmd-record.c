@@ -135,11 +135,13 @@ static int record_exec(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "stream", required_argument, NULL, 's' },
 		{ "keep", required_argument, NULL, 'k' },
+		{ "channel", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *guest = NULL, *out = NULL, *stream = NULL, *keep = NULL, *gargs = "";
 	char policy[160] = "";
 	uint64_t timeout = 300;
+	bool lpt = true;
 	int c;
 
 	optind = 1;
@@ -148,6 +150,11 @@ static int record_exec(int argc, char **argv)
 		switch (c) {
 		case 'g': guest = optarg; break;
 		case 'a': gargs = optarg; break;
+		case 'c':
+			if (strcmp(optarg, "lpt") != 0 && strcmp(optarg, "com2") != 0)
+				return svt_usage(&svt_cmd_record, "channel '%s': lpt or com2", optarg);
+			lpt = strcmp(optarg, "lpt") == 0;
+			break;
 		case 'e':
 			if (strcmp(optarg, "bochs") != 0)
 				return svt_usage(&svt_cmd_record, "engine '%s': only bochs runs here (see "
@@ -200,14 +207,15 @@ static int record_exec(int argc, char **argv)
 		}
 		char hvp[4096], script[4096], hvargs[200];
 		vmx_paths(hvp, script, sizeof(hvp));
-		snprintf(hvargs, sizeof(hvargs), "%s%s", policy[0] ? "policy=" : "", policy);
+		snprintf(hvargs, sizeof(hvargs), "%s%s%s", lpt ? "stream=lpt " : "",
+			 policy[0] ? "policy=" : "", policy);
 		bochs_rc = run_script(script, dir, guest, hvp, hvargs, timeout, gargs);
 		if (bochs_rc == 125 || bochs_rc == 127) {
 			svt_err("record: could not run Bochs through %s (is bochs installed? see %s/bochs.out)",
 				script, dir);
 			return SVT_EXIT_INPUT;
 		}
-		snprintf(path, sizeof(path), "%s/stream.bin", dir);
+		snprintf(path, sizeof(path), "%s/%s", dir, lpt ? "stream-lpt.bin" : "stream.bin");
 		stream = path;
 	}
 	size_t n;
@@ -249,7 +257,7 @@ static int record_exec(int argc, char **argv)
 const struct svt_cmd svt_cmd_record = {
 	"record",
 	"--guest KERNEL [--guest-args ARGS] [--engine bochs] [--policy SPEC] [--timeout S]\n"
-	"       [--keep DIR] -o TRACE | --stream FILE -o TRACE",
+	"       [--channel lpt|com2] [--keep DIR] -o TRACE | --stream FILE -o TRACE",
 	"run a guest under the hypervisor in Bochs and record its trace",
 	record_exec,
 };

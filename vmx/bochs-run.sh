@@ -4,7 +4,8 @@
 # hypervisor HV, with HV-ARGS on its command line and $GUEST_ARGS on the
 # guest's.
 # Writes OUTDIR/console.txt (COM1, the guest's console), OUTDIR/stream.bin
-# (COM2: the hypervisor's live trace stream), OUTDIR/hv.txt (COM3: the
+# and OUTDIR/stream-lpt.bin (COM2 and LPT1: the hypervisor's live trace
+# stream goes to one, as its command line says), OUTDIR/hv.txt (COM3: the
 # hypervisor's log) and OUTDIR/bochs.log; exits with Bochs's
 # status (124 if it ran past $BOCHS_TIMEOUT seconds, default 120).  $BOCHS_CPU
 # picks the CPU model (default corei7_haswell_4770; broadwell_ult has SMAP).
@@ -31,6 +32,7 @@ ata0-master: type=cdrom, path=$out/boot.iso, status=inserted
 boot: cdrom
 com1: enabled=1, mode=file, dev=$out/console.txt
 com2: enabled=1, mode=file, dev=$out/stream.bin
+parport1: enabled=1, file=$out/stream-lpt.bin
 com3: enabled=1, mode=file, dev=$out/hv.txt
 speaker: enabled=0
 sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy
@@ -42,5 +44,5 @@ debug: action=ignore
 clock: sync=none, time0=local
 EOB
 printf 'c\nquit\n' > "$out/dbg.rc"
-: > "$out/console.txt"; : > "$out/hv.txt"; : > "$out/stream.bin"
+: > "$out/console.txt"; : > "$out/hv.txt"; : > "$out/stream.bin"; : > "$out/stream-lpt.bin"
 TERM=${TERM:-dumb} timeout "${BOCHS_TIMEOUT:-120}" bochs -q -f "$out/bochsrc" -rc "$out/dbg.rc" </dev/null >"$out/bochs.out" 2>&1

@@ -112,6 +112,8 @@ void hv_main(uint32_t magic, uint32_t info)
 	for (const char *c = cmd; *c; c++) {
 		if (memcmp(c, "verbose", 7) == 0)
 			hv_verbose = true;
+		if (memcmp(c, "stream=lpt", 10) == 0)
+			hv_stream_lpt = true;
 		if (memcmp(c, "policy=", 7) == 0 && !parse_policy(c + 7, &policy, &pool_frames))
 			hv_panic("bad policy on the command line: %s", c + 7);
 	}

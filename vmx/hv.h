@@ -58,6 +58,8 @@ void hv_main(uint32_t magic, uint32_t info);
 
 /* exit.c */
 extern bool hv_verbose;
+/* record.c */
+extern bool hv_stream_lpt;              /* "stream=lpt": the trace stream on LPT1, else COM2 */
 
 /* vmx.c: VMX on, the VMCS, and access to it */
 void hv_vmx_setup(const struct hv_guest *g);

@@ -8,20 +8,25 @@
 
 #define COM_LOG 0x3e8                   /* COM3: the hypervisor's log */
 
+/* The string instructions: one instruction for a whole page clear or
+ * copy (fast-string microcode on hardware; under Bochs, far fewer
+ * instructions than a byte loop). */
 void *memset(void *d, int c, size_t n)
 {
-	uint8_t *p = d;
-	while (n--)
-		*p++ = (uint8_t)c;
+	void *p = d;
+	size_t q = n >> 3, r = n & 7;
+	uint64_t v = (uint8_t)c * 0x0101010101010101ull;
+	__asm__ volatile("cld; rep stosq" : "+D"(p), "+c"(q) : "a"(v) : "memory");
+	__asm__ volatile("rep stosb" : "+D"(p), "+c"(r) : "a"(v) : "memory");
 	return d;
 }
 
 void *memcpy(void *d, const void *s, size_t n)
 {
-	uint8_t *p = d;
-	const uint8_t *q = s;
-	while (n--)
-		*p++ = *q++;
+	void *p = d;
+	size_t q = n >> 3, r = n & 7;
+	__asm__ volatile("cld; rep movsq" : "+D"(p), "+S"(s), "+c"(q) :: "memory");
+	__asm__ volatile("rep movsb" : "+D"(p), "+S"(s), "+c"(r) :: "memory");
 	return d;
 }
 
@@ -48,6 +53,15 @@ void *memchr(const void *s, int c, size_t n)
 int memcmp(const void *a, const void *b, size_t n)
 {
 	const uint8_t *p = a, *q = b;
+	/* eight bytes at a time while they agree */
+	while (n >= 8) {
+		uint64_t x, y;
+		__builtin_memcpy(&x, p, 8);
+		__builtin_memcpy(&y, q, 8);
+		if (x != y)
+			break;
+		p += 8, q += 8, n -= 8;
+	}
 	for (; n--; p++, q++)
 		if (*p != *q)
 			return *p < *q ? -1 : 1;

@@ -17,6 +17,7 @@
 #include "trace_int.h"
 
 #define COM_STREAM      0x2f8
+#define LPT_STREAM      0x378
 #define MIRROR_SLOTS    1024
 #define MIRROR_HASH     2048
 #define PKT_PAYLOAD     (16u << 10)
@@ -52,15 +53,21 @@ static bool overflow;                   /* spans did not fit: log the reads agai
 
 uint64_t hvrec_events(void) { return seq; }
 
-/* CRC-32C, bitwise: the stream is small next to everything else. */
+/* CRC-32C, a byte at a time from a table made at the first call. */
+static uint32_t crc_table[256];
+
 static uint32_t crc32c(uint32_t crc, const uint8_t *p, size_t n)
 {
+	if (crc_table[1] == 0)
+		for (uint32_t i = 0; i < 256; i++) {
+			uint32_t c = i;
+			for (int k = 0; k < 8; k++)
+				c = (c >> 1) ^ (0x82f63b78u & (0u - (c & 1)));
+			crc_table[i] = c;
+		}
 	crc = ~crc;
-	while (n--) {
-		crc ^= *p++;
-		for (int k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1)));
-	}
+	while (n--)
+		crc = (crc >> 8) ^ crc_table[(crc ^ *p++) & 0xff];
 	return ~crc;
 }
 
@@ -74,6 +81,27 @@ static void put64(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+bool hv_stream_lpt;              /* the stream goes to LPT1, not COM2 */
+
+/* The parallel port, as a printer port: wait while BUSY (status bit 7
+ * reads 0), put the byte on the data lines, pulse STROBE. */
+static void lpt_putc(uint8_t c)
+{
+	while (!(inb(LPT_STREAM + 1) & 0x80))
+		;
+	outb(LPT_STREAM, c);
+	outb(LPT_STREAM + 2, 0x0d);             /* STROBE, SELECT IN, INIT off */
+	outb(LPT_STREAM + 2, 0x0c);
+}
+
+static void stream_putc(uint8_t c)
+{
+	if (hv_stream_lpt)
+		lpt_putc(c);
+	else
+		serial_putc(COM_STREAM, (char)c);
 }
 
 /* One packet: "SVTL", type, packet number, first event, payload length,
@@ -90,11 +118,11 @@ static void send_packet(unsigned type, const uint8_t *payload, size_t len, uint6
 	uint8_t c[4];
 	put32(c, crc);
 	for (size_t i = 0; i < sizeof(h); i++)
-		serial_putc(COM_STREAM, (char)h[i]);
+		stream_putc(h[i]);
 	for (size_t i = 0; i < len; i++)
-		serial_putc(COM_STREAM, (char)payload[i]);
+		stream_putc(payload[i]);
 	for (size_t i = 0; i < 4; i++)
-		serial_putc(COM_STREAM, (char)c[i]);
+		stream_putc(c[i]);
 }
 
 static void flush_records(void)
@@ -184,6 +212,18 @@ static void flush_pending(void)
 static void note_read(uint64_t gpa, const uint8_t *buf, size_t len)
 {
 	uint64_t w0 = gpa & ~7ull, end = gpa + len;
+	/* The common case, a page table read again: every word of the read
+	 * is known, within one page, and unchanged. */
+	if (len && ((end - 1) >> 12) == (gpa >> 12)) {
+		struct mslot *s = slot_of(gpa >> 12, false);
+		unsigned b0 = (unsigned)(gpa & 0xfff) >> 3, b1 = (unsigned)((end - 1) & 0xfff) >> 3;
+		bool all = s != NULL;
+		for (unsigned b = b0; all && b <= b1; b++)
+			if (!((s->known[b >> 6] >> (b & 63)) & 1))
+				all = false;
+		if (all && memcmp(s->data + (gpa & 0xfff), buf, len) == 0)
+			return;
+	}
 	for (uint64_t w = w0; w < end; w += 8) {
 		struct mslot *s = slot_of(w >> 12, true);
 		unsigned off = (unsigned)(w & 0xfff), bit = off >> 3;
@@ -341,5 +381,9 @@ void hvrec_end(const char *verdict)
 	p[n++] = (uint8_t)vl;
 	memcpy(p + n, verdict, vl), n += vl;
 	send_packet(HVREC_END, p, n, seq);
-	serial_drain(COM_STREAM);
+	if (hv_stream_lpt)
+		while (!(inb(LPT_STREAM + 1) & 0x80))
+			;
+	else
+		serial_drain(COM_STREAM);
 }
