@@ -10,6 +10,7 @@
 static const struct svt_cmd *const commands[] = {
 	&svt_cmd_demo,
 	&svt_cmd_dump,
+	&svt_cmd_export,
 	&svt_cmd_info,
 	&svt_cmd_query,
 	&svt_cmd_record,

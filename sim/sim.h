@@ -32,6 +32,7 @@ extern const struct svt_cmd svt_cmd_walk;
 extern const struct svt_cmd svt_cmd_demo;
 extern const struct svt_cmd svt_cmd_info;
 extern const struct svt_cmd svt_cmd_dump;
+extern const struct svt_cmd svt_cmd_export;
 extern const struct svt_cmd svt_cmd_query;
 extern const struct svt_cmd svt_cmd_synth;
 extern const struct svt_cmd svt_cmd_replay;

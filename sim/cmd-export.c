@@ -1,0 +1,193 @@
+/*
+ * cmd-export.c — `shadowvt export`: a trace as another tool's format, today
+ * a Chrome/Perfetto trace-event JSON timeline (export.h).  The output is
+ * written to OUT.tmp and renamed to OUT when done, so OUT is never half
+ * written; a damaged trace still gives a complete JSON document of what
+ * decoded (its metadata says "complete": false) and exit status 3.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "export.h"
+#include "sim.h"
+#include "trace.h"
+
+#define OUT_BUFFER (1u << 20)
+
+static const char *const formats[] = { "perfetto" };
+
+static int reader_fail(const struct svt_trace_error *e)
+{
+	svt_err("%s", e->msg);
+	return e->status == SVT_TRACE_EARG ? SVT_EXIT_USAGE : SVT_EXIT_INPUT;
+}
+
+/* Where the document goes: stdout, or path.tmp renamed to path at the end. */
+struct out {
+	const char *path;
+	char *tmp;
+	FILE *f;
+};
+
+/* Static: stdout keeps using it after the command returns. */
+static char out_buffer[OUT_BUFFER];
+
+static int out_open(struct out *o, const char *path)
+{
+	o->path = path;
+	if (strcmp(path, "-") == 0) {
+		o->f = stdout;
+	} else {
+		size_t n = strlen(path);
+		if ((o->tmp = malloc(n + 5)) == NULL) {
+			svt_err("out of memory");
+			return -1;
+		}
+		memcpy(o->tmp, path, n);
+		memcpy(o->tmp + n, ".tmp", 5);
+		if ((o->f = fopen(o->tmp, "w")) == NULL) {
+			svt_err("%s: cannot create: %s", o->tmp, strerror(errno));
+			free(o->tmp);
+			o->tmp = NULL;
+			return -1;
+		}
+	}
+	setvbuf(o->f, out_buffer, _IOFBF, sizeof(out_buffer));
+	return 0;
+}
+
+/* Finish the output: 0, or -1 (said why) when it could not be written. */
+static int out_close(struct out *o)
+{
+	const char *name = o->f == stdout ? "standard output" : o->path;
+	int bad = ferror(o->f) != 0, err = bad ? errno : 0;
+
+	if (fflush(o->f) != 0 && !bad) {
+		bad = 1;
+		err = errno;
+	}
+	if (o->f != stdout) {
+		if (fclose(o->f) != 0 && !bad) {
+			bad = 1;
+			err = errno;
+		}
+		if (!bad && rename(o->tmp, o->path) != 0) {
+			svt_err("%s: cannot rename to %s: %s", o->tmp, o->path, strerror(errno));
+			bad = 2;
+		}
+		if (bad)
+			unlink(o->tmp);
+		free(o->tmp);
+	}
+	if (bad == 1)
+		svt_err("%s: cannot write: %s", name, err ? strerror(err) : "I/O error");
+	return bad ? -1 : 0;
+}
+
+static int cmd_export_exec(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'F' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 't' },
+		{ "no-mem", no_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct svt_export_opts eo = { .to = UINT64_MAX };
+	const char *format = NULL, *outpath = NULL;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'F':
+			format = optarg;
+			break;
+		case 'o':
+			outpath = optarg;
+			break;
+		case 'f':
+			if (!svt_parse_u64(optarg, &eo.from))
+				return svt_usage(&svt_cmd_export, "--from: '%s' is not a number", optarg);
+			break;
+		case 't':
+			if (!svt_parse_u64(optarg, &eo.to))
+				return svt_usage(&svt_cmd_export, "--to: '%s' is not a number", optarg);
+			break;
+		case 'm':
+			eo.no_mem = true;
+			break;
+		default:
+			return svt_usage(&svt_cmd_export, "unknown option or missing value '%s'",
+					 argv[optind - 1]);
+		}
+	}
+	if (format == NULL)
+		return svt_usage(&svt_cmd_export, "no --format given (formats: %s)", formats[0]);
+	if (strcmp(format, formats[0]) != 0)
+		return svt_usage(&svt_cmd_export, "unknown format '%s' (formats: %s)", format,
+				 formats[0]);
+	if (outpath == NULL || *outpath == '\0')
+		return svt_usage(&svt_cmd_export, "no output given (-o FILE, or -o - for standard output)");
+	if (optind + 1 != argc)
+		return svt_usage(&svt_cmd_export, "give exactly one trace file");
+	if (eo.to < eo.from)
+		return svt_usage(&svt_cmd_export, "--to %" PRIu64 " is before --from %" PRIu64, eo.to,
+				 eo.from);
+	eo.name = argv[optind];
+	struct stat a, b;
+	if (strcmp(outpath, "-") != 0 && stat(eo.name, &a) == 0 && stat(outpath, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		return svt_usage(&svt_cmd_export, "the output %s is the trace itself", outpath);
+
+	struct svt_trace_error err;
+	struct svt_trace_info info;
+	struct svt_trace_reader *r = svt_trace_open(eo.name, 0, &err);
+	if (r == NULL)
+		return reader_fail(&err);
+	if (svt_trace_info(r, &info) != SVT_TRACE_OK) {
+		int rc = reader_fail(svt_trace_reader_error(r));
+		svt_trace_close(r);
+		return rc;
+	}
+	if (eo.from > info.events) {
+		svt_trace_close(r);
+		return svt_usage(&svt_cmd_export, "--from %" PRIu64 ": beyond the end of the trace "
+				 "(%" PRIu64 " events)", eo.from, info.events);
+	}
+	if (svt_trace_reader_warning(r))
+		svt_err("warning: %s", svt_trace_reader_warning(r));
+
+	struct out out = { 0 };
+	struct svt_export_stats st;
+	if (out_open(&out, outpath) != 0) {
+		svt_trace_close(r);
+		return SVT_EXIT_INPUT;
+	}
+	int rc = SVT_EXIT_OK;
+	if (svt_export_perfetto(r, &info, &eo, out.f, &st) != SVT_TRACE_OK)
+		rc = reader_fail(svt_trace_reader_error(r));
+	svt_trace_close(r);
+	if (out_close(&out) != 0)
+		return SVT_EXIT_INPUT;
+	if (rc != SVT_EXIT_OK)
+		svt_err("%s: %" PRIu64 " records before the error written; the timeline is marked "
+			"incomplete", strcmp(outpath, "-") == 0 ? "standard output" : outpath,
+			st.records);
+	return rc;
+}
+
+const struct svt_cmd svt_cmd_export = {
+	.name = "export",
+	.usage = "TRACE --format perfetto -o OUT [--from N] [--to M] [--no-mem]",
+	.summary = "write a trace as a Perfetto/Chrome trace-event JSON timeline",
+	.exec = cmd_export_exec,
+};
