@@ -34,6 +34,7 @@ extern const struct svt_cmd svt_cmd_info;
 extern const struct svt_cmd svt_cmd_dump;
 extern const struct svt_cmd svt_cmd_export;
 extern const struct svt_cmd svt_cmd_query;
+extern const struct svt_cmd svt_cmd_report;
 extern const struct svt_cmd svt_cmd_synth;
 extern const struct svt_cmd svt_cmd_replay;
 extern const struct svt_cmd svt_cmd_record;

@@ -1,0 +1,543 @@
+/*
+ * report-html.c — the page of `shadowvt report` (report.h): what it reads
+ * from the results database and how it lays it out.  An XHTML5 polyglot
+ * page (well-formed XML that browsers read as HTML): inline CSS, inline
+ * SVG charts from report-svg.c, no script, no external resource.  It
+ * holds the runs, the policy comparison of every trace replayed more than
+ * once, and per run its fault and exit mix, its timeline of faults and
+ * shadow pages, and its violations with their context.
+ *
+ * Every query is one of the fixed statements below, run through
+ * svt_db_select on the read-only connection; text from the database is
+ * untrusted, and all of it goes through svg_text.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "report.h"
+#include "sim.h"
+
+#define VIOLATIONS_SHOWN 200    /* per run; the rest are counted */
+#define TIMELINE_POINTS  400    /* per series; longer timelines are bucketed */
+#define XSTR(x) STR(x)
+#define STR(x) #x
+
+/* The runs, with query's 'incomplete?' for a dead process. */
+enum { R_ID, R_TRACE, R_CHECKSUM, R_WORKLOAD, R_POLICY, R_RECORDED, R_AUDIT, R_STATUS, R_EVENTS,
+       R_TRACE_EVENTS, R_VIOLATIONS, R_DIVERGENCE, R_SECONDS, R_EPS, R_STARTED, R_MESSAGE };
+static const char runs_sql[] =
+	"SELECT run, trace, trace_checksum, workload, policy, recorded_policy, audit,"
+	" CASE WHEN status = 'running' AND svt_pid_gone(pid, host) THEN 'incomplete?'"
+	" ELSE status END, events, trace_events, violations, divergence, seconds, events_per_s,"
+	" started, message FROM run_summary ORDER BY run";
+
+/* The timeline summed per run. */
+enum { T_RUN, T_INTERVALS, T_EVENTS, T_EXITS, T_FAULTS, T_FIXED, T_AD, T_INJECTED, T_EMULATED,
+       T_MMIO, T_RETRIES, T_CR, T_INVLPG, T_FLUSHES };
+static const char totals_sql[] =
+	"SELECT run, intervals, events, exits, faults, fixed, ad_faults, injected, emulated, mmio,"
+	" retries, cr_writes, invlpgs, flushes FROM run_totals ORDER BY run";
+
+static const char vcount_sql[] = "SELECT run, count(*) FROM violations GROUP BY run ORDER BY run";
+
+enum { C_CHECKSUM, C_TRACE, C_RUN, C_POLICY, C_EXITS, C_FAULTS, C_EMULATED, C_RESYNCS, C_PEAK,
+       C_EVICTIONS, C_VIOLATIONS };
+static const char compare_sql[] =
+	"SELECT checksum, trace, run, policy, exits, faults, emulated, resyncs, peak_shadow_pages,"
+	" evictions, violations FROM policy_compare ORDER BY checksum, run";
+
+/* One run's timeline in at most TIMELINE_POINTS buckets, each the largest
+ * value of its share of the intervals.  Faults as a rate, so that the last
+ * interval, shorter than the others, is not a dip. */
+static const char timeline_sql[] =
+	"SELECT min(first_seq), max(last_seq), max(rate), max(shadow_pages), count(*) FROM"
+	" (SELECT first_seq, last_seq, 1000.0 * faults / nullif(events, 0) AS rate, shadow_pages,"
+	"  ntile(" XSTR(TIMELINE_POINTS) ") OVER (ORDER BY first_seq) AS b"
+	"  FROM timeline WHERE run = ?1) GROUP BY b ORDER BY b";
+
+static const char violations_sql[] =
+	"SELECT seq, invariant, va, gfn, level, guest_entry, shadow_entry, what, reproduce"
+	" FROM violation_context WHERE run = ?1 ORDER BY seq LIMIT " XSTR(VIOLATIONS_SHOWN);
+
+static const char style[] =
+	"body{font:14px/1.4 sans-serif;margin:16px 24px;color:#222;background:#fff;max-width:1200px}"
+	"h1{font-size:22px;margin:0 0 4px}"
+	"h2{font-size:18px;border-bottom:1px solid #ccc;padding-bottom:2px;margin-top:32px}"
+	"h3{font-size:15px;margin:20px 0 4px}"
+	"table{border-collapse:collapse;font-size:12px;margin:8px 0}"
+	"th,td{border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top}"
+	"th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}"
+	"code{font-family:monospace}td.n,#runs td:last-child,table.viol td{white-space:nowrap}"
+	"table.viol td:nth-child(8){white-space:normal}"
+	".st{font-weight:bold;padding:0 4px;border-radius:3px}"
+	".st-clean{color:#05692e;background:#e3f4e8}.st-violations{color:#fff;background:#c0392b}"
+	".st-running{background:#fff3c4}.st-incomplete{background:#ffe0b3}"
+	".st-bad-input{color:#fff;background:#8e44ad}"
+	".meta,.cap,.none{color:#555}.cap{font-size:12px;margin:2px 0 14px}"
+	"svg.chart{display:block;max-width:100%;height:auto;margin:10px 0 2px}"
+	"svg.chart text{font:12px sans-serif;fill:#333}svg.chart text.ct{font-size:14px;font-weight:bold}"
+	"svg.chart .gl{stroke:#e4e4e4}svg.chart .bx{stroke:#888}"
+	"svg.chart text.s0{fill:#0072b2}svg.chart text.s1{fill:#e69f00}"
+	"svg.chart .hv rect:hover{fill-opacity:0.07}";
+
+/* ---- cells ------------------------------------------------------------------- */
+
+static const char *text(const struct svt_db_rows *r, size_t i, unsigned c)
+{
+	return i < r->nrows && c < r->ncols ? r->cells[i * r->ncols + c].text : NULL;
+}
+
+/* A number, or NAN for NULL and junk. */
+static double num(const struct svt_db_rows *r, size_t i, unsigned c)
+{
+	const char *s = text(r, i, c);
+	char *end;
+	double v;
+
+	if (s == NULL || *s == '\0')
+		return NAN;
+	v = strtod(s, &end);
+	return *end == '\0' && isfinite(v) ? v : NAN;
+}
+
+static int64_t *parse_ids(const struct svt_db_rows *r)
+{
+	int64_t *ids = calloc(r->nrows + 1, sizeof(*ids));
+
+	for (size_t i = 0; ids != NULL && i < r->nrows; i++) {
+		const char *s = text(r, i, 0);
+		ids[i] = s != NULL ? strtoll(s, NULL, 10) : 0;
+	}
+	return ids;
+}
+
+/* The row of ids (sorted: the queries order by run) holding id, or -1. */
+static long find(const int64_t *ids, size_t n, int64_t id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ids[mid] == id)
+			return (long)mid;
+		if (ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static bool shown(const struct report *rp, int64_t id)
+{
+	for (size_t i = 0; i < rp->nwant; i++)
+		if (rp->want[i] == id)
+			return true;
+	return rp->nwant == 0;
+}
+
+static void put(FILE *f, const char *s)
+{
+	svg_text(f, s, 0);
+}
+
+/* A table cell: numbers right-aligned with separators, NULL as '-'. */
+static void td(FILE *f, const struct svt_db_rows *r, size_t i, unsigned c)
+{
+	const struct svt_db_cell *cell = &r->cells[i * r->ncols + c];
+	char b[32];
+
+	if (cell->type == SVT_DB_INTEGER && cell->text[0] != '-') {
+		fprintf(f, "<td class=\"n\">%s</td>", svg_count(b, sizeof(b), strtod(cell->text, NULL)));
+	} else if (cell->type == SVT_DB_INTEGER || cell->type == SVT_DB_REAL) {
+		fputs("<td class=\"n\">", f);
+		put(f, cell->text);
+		fputs("</td>", f);
+	} else {
+		fputs("<td>", f);
+		put(f, cell->type == SVT_DB_NULL ? "-" : cell->text);
+		fputs("</td>", f);
+	}
+}
+
+/* The status as a badge; its class from the known names only. */
+static void status_badge(FILE *f, const char *st)
+{
+	static const char *const known[] = { "clean", "violations", "running", "bad-input", "incomplete" };
+	const char *cls = "other";
+
+	for (size_t i = 0; st != NULL && i < sizeof(known) / sizeof(known[0]); i++)
+		if (strncmp(st, known[i], strlen(known[i])) == 0)
+			cls = known[i];
+	fprintf(f, "<span class=\"st st-%s\">", cls);
+	put(f, st != NULL ? st : "?");
+	fputs("</span>", f);
+}
+
+static bool finished(const char *st)
+{
+	return st != NULL && (strcmp(st, "clean") == 0 || strcmp(st, "violations") == 0);
+}
+
+/* ---- sections ------------------------------------------------------------------ */
+
+static void runs_table(FILE *f, const struct report *rp)
+{
+	static const char *const head[] = { "run", "trace", "workload", "policy", "audit", "status",
+		"events", "trace events", "violations", "divergence", "seconds", "events/s", "started" };
+	static const unsigned cols[] = { R_WORKLOAD, R_POLICY, R_AUDIT };
+	static const unsigned nums[] = { R_EVENTS, R_TRACE_EVENTS, R_VIOLATIONS, R_DIVERGENCE,
+					 R_SECONDS, R_EPS, R_STARTED };
+
+	fputs("<section id=\"runs\">\n<h2>Runs</h2>\n<table>\n<thead><tr>", f);
+	for (size_t c = 0; c < sizeof(head) / sizeof(head[0]); c++)
+		fprintf(f, "<th>%s</th>", head[c]);
+	fputs("</tr></thead>\n<tbody>\n", f);
+	for (size_t i = 0; i < rp->runs.nrows; i++) {
+		if (!shown(rp, rp->run_id[i]))
+			continue;
+		fprintf(f, "<tr><td class=\"n\"><a href=\"#run-%lld\">%lld</a></td>",
+			(long long)rp->run_id[i], (long long)rp->run_id[i]);
+		td(f, &rp->runs, i, R_TRACE);
+		for (size_t c = 0; c < sizeof(cols) / sizeof(cols[0]); c++)
+			td(f, &rp->runs, i, cols[c]);
+		fputs("<td>", f);
+		status_badge(f, text(&rp->runs, i, R_STATUS));
+		fputs("</td>", f);
+		for (size_t c = 0; c < sizeof(nums) / sizeof(nums[0]); c++)
+			td(f, &rp->runs, i, nums[c]);
+		fputs("</tr>\n", f);
+	}
+	fputs("</tbody>\n</table>\n</section>\n", f);
+}
+
+/* Whether row i of the comparison is a run shown, and its id. */
+static bool compare_run(const struct report *rp, size_t i, int64_t *id)
+{
+	const char *s = text(&rp->compare, i, C_RUN);
+
+	*id = s != NULL ? strtoll(s, NULL, 10) : 0;
+	return s != NULL && shown(rp, *id);
+}
+
+/* One trace's runs (compare rows first..end) under their policies: a table
+ * and four charts. */
+static void compare_group(FILE *f, const struct report *rp, size_t first, size_t end, unsigned g)
+{
+	static const struct { const char *id, *title, *unit; unsigned col[2]; const char *series[2]; }
+	metric[] = {
+		{ "exits", "VM exits", "exits", { C_EXITS, C_FAULTS }, { "exits", "of which page faults" } },
+		{ "emulations", "emulated page-table writes", "writes", { C_EMULATED }, { "emulated" } },
+		{ "resyncs", "out-of-sync pages resynchronised", "resyncs", { C_RESYNCS }, { "resyncs" } },
+		{ "memory", "shadow memory: peak shadow pages (4 KiB each)", "pages", { C_PEAK },
+		  { "peak shadow pages" } },
+	};
+	static const unsigned cols[] = { C_POLICY, C_EXITS, C_FAULTS, C_EMULATED, C_RESYNCS, C_PEAK,
+					 C_EVICTIONS, C_VIOLATIONS };
+	const struct svt_db_rows *c = &rp->compare;
+	struct bar { char label[256]; double v[2]; size_t row; } *bar = calloc(end - first, sizeof(*bar));
+	struct svg_group *gr = calloc(end - first, sizeof(*gr));
+	unsigned n = 0;
+
+	fprintf(f, "<h3 id=\"compare-%u\">", g);
+	put(f, text(c, first, C_TRACE));
+	fputs(" <code>", f);
+	put(f, text(c, first, C_CHECKSUM));
+	fputs("</code></h3>\n<table>\n<thead><tr><th>run</th><th>status</th><th>policy</th><th>exits</th>"
+	      "<th>faults</th><th>emulated</th><th>resyncs</th><th>peak shadow pages</th>"
+	      "<th>evictions</th><th>violations</th></tr></thead>\n<tbody>\n", f);
+	for (size_t i = first; i < end; i++) {
+		int64_t id;
+		if (!compare_run(rp, i, &id))
+			continue;
+		long r = find(rp->run_id, rp->runs.nrows, id);
+		const char *st = r >= 0 ? text(&rp->runs, (size_t)r, R_STATUS) : NULL;
+		const char *policy = text(c, i, C_POLICY);
+
+		fprintf(f, "<tr><td class=\"n\"><a href=\"#run-%lld\">%lld</a></td><td>", (long long)id,
+			(long long)id);
+		status_badge(f, st);
+		fputs("</td>", f);
+		for (size_t k = 0; k < sizeof(cols) / sizeof(cols[0]); k++)
+			td(f, c, i, cols[k]);
+		fputs("</tr>\n", f);
+		if (bar == NULL || gr == NULL)
+			continue;
+		/* "#2 oos=0,prefetch=0 (incomplete)" */
+		snprintf(bar[n].label, sizeof(bar[n].label), "#%lld %s%s%s%s", (long long)id,
+			 policy ? policy : "?", finished(st) ? "" : " (", finished(st) ? "" : st ? st : "?",
+			 finished(st) ? "" : ")");
+		bar[n].row = i;
+		gr[n].label = bar[n].label;
+		gr[n].v = bar[n].v;
+		n++;
+	}
+	fputs("</tbody>\n</table>\n", f);
+	for (size_t m = 0; n > 0 && m < sizeof(metric) / sizeof(metric[0]); m++) {
+		unsigned ns = metric[m].series[1] != NULL ? 2 : 1;
+		char id[64], title[160];
+
+		for (unsigned k = 0; k < n; k++)
+			for (unsigned s = 0; s < ns; s++)
+				bar[k].v[s] = num(c, bar[k].row, metric[m].col[s]);
+		snprintf(id, sizeof(id), "compare-%u-%s", g, metric[m].id);
+		snprintf(title, sizeof(title), "Policies compared: %s", metric[m].title);
+		svg_grouped_bars(f, &(struct svg_chart){ .id = id, .title = title, .unit = metric[m].unit },
+				 metric[m].series, ns, gr, n);
+	}
+	free(bar);
+	free(gr);
+}
+
+static void compare_section(FILE *f, const struct report *rp)
+{
+	const struct svt_db_rows *c = &rp->compare;
+	unsigned groups = 0;
+
+	fputs("<section id=\"compare\">\n<h2>Policy comparison</h2>\n", f);
+	for (size_t first = 0, end; first < c->nrows; first = end) {
+		const char *sum = text(c, first, C_CHECKSUM);
+		unsigned n = 0;
+
+		for (end = first; end < c->nrows; end++) {
+			const char *s = text(c, end, C_CHECKSUM);
+			int64_t id;
+			if (s == NULL || sum == NULL || strcmp(s, sum) != 0)
+				break;
+			n += compare_run(rp, end, &id);
+		}
+		if (end == first)
+			end++;
+		if (n >= 2)
+			compare_group(f, rp, first, end, ++groups);
+	}
+	if (groups == 0)
+		fputs("<p class=\"none\">No trace was replayed more than once: there is nothing to"
+		      " compare.</p>\n", f);
+	fputs("</section>\n", f);
+}
+
+/* Run i's fault and exit mix: two stacked bars. */
+static void mix_chart(FILE *f, const struct report *rp, int64_t id, size_t t)
+{
+	static const char *const exits[] = { "page faults", "CR writes", "INVLPG/INVPCID", "TLB flushes" };
+	static const char *const faults[] = { "fixed (propagated)", "fixed (A/D bits)", "injected #PF",
+		"emulated writes", "MMIO", "retries" };
+	static const unsigned ecol[] = { T_FAULTS, T_CR, T_INVLPG, T_FLUSHES };
+	static const unsigned fcol[] = { T_FIXED, T_AD, T_INJECTED, T_EMULATED, T_MMIO, T_RETRIES };
+	double ev[4], fv[6], events = num(&rp->totals, t, T_EVENTS), nexits = num(&rp->totals, t, T_EXITS);
+	char id_s[48], title[200], b[2][32];
+
+	for (unsigned i = 0; i < 4; i++)
+		ev[i] = num(&rp->totals, t, ecol[i]);
+	for (unsigned i = 0; i < 6; i++)
+		fv[i] = num(&rp->totals, t, fcol[i]);
+	const struct svg_stack rows[] = {
+		{ .label = "exits", .n = 4, .names = exits, .v = ev },
+		{ .label = "page faults", .n = 6, .names = faults, .v = fv },
+	};
+	snprintf(id_s, sizeof(id_s), "mix-run-%lld", (long long)id);
+	snprintf(title, sizeof(title), "Run %lld: fault and exit mix (%s exits in %s events, %.1f%%)",
+		 (long long)id, svg_count(b[0], sizeof(b[0]), nexits), svg_count(b[1], sizeof(b[1]), events),
+		 events > 0 && nexits >= 0 ? 100.0 * nexits / events : 0.0);
+	svg_stacked_bars(f, &(struct svg_chart){ .id = id_s, .title = title, .unit = "events" }, rows, 2);
+}
+
+/* Run id's timeline: faults per interval and shadow pages, bucketed. */
+static int timeline_chart(FILE *f, struct report *rp, int64_t id)
+{
+	struct svt_db_rows t;
+	double *v;
+	double intervals = 0;
+	char id_s[48], title[80], b[2][32];
+
+	if (svt_db_select(rp->db, "report timeline", timeline_sql, false, id, &t) != 0) {
+		svt_db_rows_free(&t);
+		return -1;
+	}
+	if (t.nrows == 0 || t.ncols != 5) {
+		fputs("<p class=\"none\">No timeline was recorded for this run.</p>\n", f);
+		svt_db_rows_free(&t);
+		return 0;
+	}
+	if ((v = calloc(4 * t.nrows, sizeof(*v))) == NULL) {
+		svt_db_rows_free(&t);
+		return svt_db_fail(rp->db, "out of memory");
+	}
+	for (size_t i = 0; i < t.nrows; i++) {
+		for (unsigned c = 0; c < 4; c++)
+			v[c * t.nrows + i] = num(&t, i, c);
+		intervals += isfinite(num(&t, i, 4)) ? num(&t, i, 4) : 0;
+	}
+	struct svg_lines l = {
+		.n = t.nrows, .x0 = v, .x1 = v + t.nrows, .y = { v + 2 * t.nrows, v + 3 * t.nrows },
+		.xname = "events", .yname = { "faults per 1,000 events", "shadow pages in use" },
+	};
+	snprintf(id_s, sizeof(id_s), "timeline-run-%lld", (long long)id);
+	snprintf(title, sizeof(title), "Run %lld: faults and shadow pages over time", (long long)id);
+	svg_line_chart(f, &(struct svg_chart){ .id = id_s, .title = title, .unit = "events" }, &l);
+	fprintf(f, "<p class=\"cap\">%s timeline interval%s", svg_count(b[0], sizeof(b[0]), intervals),
+		intervals == 1 ? "" : "s");
+	if (intervals > (double)t.nrows)
+		fprintf(f, ", drawn as %s points: each point is the largest value of its share of the"
+			" intervals (downsampled)", svg_count(b[1], sizeof(b[1]), (double)t.nrows));
+	fputs(". Faults are per 1,000 events of each interval; shadow pages those in use at its"
+	      " end.</p>\n", f);
+	free(v);
+	svt_db_rows_free(&t);
+	return 0;
+}
+
+static int violations_table(FILE *f, struct report *rp, int64_t id, size_t r)
+{
+	static const char *const head[] = { "event", "invariant", "va", "gfn", "level", "guest entry",
+		"shadow entry", "what", "reproduce" };
+	long k = find(rp->vc_id, rp->vcount.nrows, id);
+	double stored = k >= 0 ? num(&rp->vcount, (size_t)k, 1) : 0;
+	double found = num(&rp->runs, r, R_VIOLATIONS);
+	struct svt_db_rows v;
+	char b[2][32];
+
+	if (!(stored > 0)) {
+		fputs("<p class=\"none\">No violations stored.</p>\n", f);
+		return 0;
+	}
+	if (svt_db_select(rp->db, "report violations", violations_sql, false, id, &v) != 0) {
+		svt_db_rows_free(&v);
+		return -1;
+	}
+	fprintf(f, "<h3>Violations: %s stored", svg_count(b[0], sizeof(b[0]), stored));
+	if (isfinite(found) && found > stored)
+		fprintf(f, " of %s found", svg_count(b[1], sizeof(b[1]), found));
+	fputs("</h3>\n<table class=\"viol\">\n<thead><tr>", f);
+	for (size_t c = 0; c < sizeof(head) / sizeof(head[0]); c++)
+		fprintf(f, "<th>%s</th>", head[c]);
+	fputs("</tr></thead>\n<tbody>\n", f);
+	for (size_t i = 0; i < v.nrows; i++) {
+		fputs("<tr>", f);
+		for (unsigned c = 0; c < v.ncols; c++)
+			td(f, &v, i, c);
+		fputs("</tr>\n", f);
+	}
+	fputs("</tbody>\n</table>\n", f);
+	if (stored > (double)v.nrows) {
+		fprintf(f, "<p class=\"cap\">%s more: <code>shadowvt query ",
+			svg_count(b[0], sizeof(b[0]), stored - (double)v.nrows));
+		put(f, rp->path);
+		fprintf(f, " violations --run %lld</code> lists them all.</p>\n", (long long)id);
+	}
+	svt_db_rows_free(&v);
+	return 0;
+}
+
+static int run_section(FILE *f, struct report *rp, size_t r)
+{
+	int64_t id = rp->run_id[r];
+	long t = find(rp->tot_id, rp->totals.nrows, id);
+	const char *st = text(&rp->runs, r, R_STATUS), *msg = text(&rp->runs, r, R_MESSAGE);
+
+	fprintf(f, "<section class=\"run\" id=\"run-%lld\">\n<h2>Run %lld: ", (long long)id, (long long)id);
+	put(f, text(&rp->runs, r, R_TRACE));
+	fputs("</h2>\n<p>", f);
+	status_badge(f, st);
+	fputs(" policy <code>", f);
+	put(f, text(&rp->runs, r, R_POLICY));
+	fprintf(f, "</code>%s, audit ", num(&rp->runs, r, R_RECORDED) == 1 ? " (recorded)" : "");
+	put(f, text(&rp->runs, r, R_AUDIT));
+	if (text(&rp->runs, r, R_WORKLOAD) != NULL && text(&rp->runs, r, R_WORKLOAD)[0] != '\0') {
+		fputs(", workload ", f);
+		put(f, text(&rp->runs, r, R_WORKLOAD));
+	}
+	fputs("</p>\n", f);
+	if (msg != NULL && msg[0] != '\0') {
+		fputs("<p class=\"msg\">", f);
+		put(f, msg);
+		fputs("</p>\n", f);
+	}
+	if (!finished(st))
+		fputs("<p class=\"none\">The run did not finish: what follows is what it stored.</p>\n", f);
+	if (t >= 0)
+		mix_chart(f, rp, id, (size_t)t);
+	if (timeline_chart(f, rp, id) != 0 || violations_table(f, rp, id, r) != 0)
+		return -1;
+	fputs("</section>\n", f);
+	return 0;
+}
+
+int report_page(FILE *f, struct report *rp)
+{
+	char when[32], title[300];
+	const char *epoch = getenv("SOURCE_DATE_EPOCH"), *base = strrchr(rp->path, '/');
+	uint64_t e;
+	time_t now = epoch != NULL && svt_parse_u64(epoch, &e) && e < (uint64_t)1 << 40 ? (time_t)e
+		: time(NULL);
+	struct tm tm;
+	size_t nshown = 0;
+
+	for (size_t i = 0; i < rp->runs.nrows; i++)
+		nshown += shown(rp, rp->run_id[i]);
+	if (gmtime_r(&now, &tm) == NULL || strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(when, sizeof(when), "?");
+	snprintf(title, sizeof(title), "shadowvt report: %s", base != NULL ? base + 1 : rp->path);
+	fputs("<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n"
+	      "<meta charset=\"UTF-8\"/>\n<meta name=\"generator\" content=\"shadowvt " PACKAGE_VERSION
+	      "\"/>\n<title>", f);
+	put(f, rp->title != NULL ? rp->title : title);
+	fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n<header>\n<h1>", style);
+	put(f, rp->title != NULL ? rp->title : title);
+	fputs("</h1>\n<p class=\"meta\">Results database <code>", f);
+	put(f, rp->path);
+	fprintf(f, "</code>, %zu run%s%s; generated %s by shadowvt %s.</p>\n", nshown,
+		nshown == 1 ? "" : "s", rp->nwant > 0 ? " chosen with --run" : "", when, PACKAGE_VERSION);
+	fputs("<p><a href=\"#runs\">Runs</a> | <a href=\"#compare\">Policy comparison</a>", f);
+	for (size_t i = 0; i < rp->runs.nrows && nshown <= 100; i++)
+		if (shown(rp, rp->run_id[i]))
+			fprintf(f, " | <a href=\"#run-%lld\">run %lld</a>", (long long)rp->run_id[i],
+				(long long)rp->run_id[i]);
+	fputs("</p>\n</header>\n", f);
+	if (nshown == 0) {
+		fputs("<p class=\"none\" id=\"runs\">This results database holds no runs.</p>\n"
+		      "<p id=\"compare\"></p>\n", f);
+	} else {
+		runs_table(f, rp);
+		compare_section(f, rp);
+		for (size_t i = 0; i < rp->runs.nrows; i++)
+			if (shown(rp, rp->run_id[i]) && run_section(f, rp, i) != 0)
+				return -1;
+	}
+	fputs("</body>\n</html>\n", f);
+	return 0;
+}
+
+/* ---- loading ------------------------------------------------------------------- */
+
+int report_load(struct report *rp)
+{
+	if (svt_db_select(rp->db, "report runs", runs_sql, false, 0, &rp->runs) != 0 ||
+	    svt_db_select(rp->db, "report totals", totals_sql, false, 0, &rp->totals) != 0 ||
+	    svt_db_select(rp->db, "report violations", vcount_sql, false, 0, &rp->vcount) != 0 ||
+	    svt_db_select(rp->db, "report compare", compare_sql, false, 0, &rp->compare) != 0)
+		return -1;
+	if ((rp->run_id = parse_ids(&rp->runs)) == NULL || (rp->tot_id = parse_ids(&rp->totals)) == NULL ||
+	    (rp->vc_id = parse_ids(&rp->vcount)) == NULL)
+		return svt_db_fail(rp->db, "out of memory");
+	for (size_t i = 0; i < rp->nwant; i++)
+		if (find(rp->run_id, rp->runs.nrows, rp->want[i]) < 0)
+			return svt_db_fail(rp->db, "there is no run %lld", (long long)rp->want[i]);
+	return 0;
+}
+
+void report_free(struct report *rp)
+{
+	svt_db_rows_free(&rp->runs);
+	svt_db_rows_free(&rp->totals);
+	svt_db_rows_free(&rp->vcount);
+	svt_db_rows_free(&rp->compare);
+	free(rp->run_id);
+	free(rp->tot_id);
+	free(rp->vc_id);
+}
