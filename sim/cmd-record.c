@@ -39,6 +39,7 @@ static int run_script(const char *script, const char *dir, const char *guest, co
 		char t[32];
 		snprintf(t, sizeof(t), "%" PRIu64, timeout);
 		setenv("BOCHS_TIMEOUT", t, 1);
+		setenv("QEMU_TIMEOUT", t, 1);
 		setenv("GUEST_ARGS", gargs, 1);
 		execlp("sh", "sh", script, dir, guest, hv, hvargs, (char *)NULL);
 		_exit(127);
@@ -107,22 +108,37 @@ static uint8_t *slurp(const char *path, size_t *n)
 	return b;
 }
 
-/* Where hv.elf and bochs-run.sh are: $SHADOWVT_VMX (both), else the
- * build tree (an uninstalled shadowvt), else the installed copies. */
-static void vmx_paths(char *hv, char *script, size_t len)
+/* Where hv.elf and the engine's run script (bochs-run.sh, qemu-run.sh)
+ * are: $SHADOWVT_VMX (both), else the build tree (an uninstalled
+ * shadowvt), else the installed copies. */
+static void vmx_paths(char *hv, char *script, size_t len, const char *engine)
 {
 	const char *e = getenv("SHADOWVT_VMX");
 	if (e && *e) {
 		snprintf(hv, len, "%s/hv.elf", e);
-		snprintf(script, len, "%s/bochs-run.sh", e);
+		snprintf(script, len, "%s/%s-run.sh", e, engine);
 		return;
 	}
 	snprintf(hv, len, "%s/vmx/hv.elf", SVT_BUILDDIR);
-	snprintf(script, len, "%s/vmx/bochs-run.sh", SVT_SRCDIR);
+	snprintf(script, len, "%s/vmx/%s-run.sh", SVT_SRCDIR, engine);
 	if (access(hv, R_OK) == 0 && access(script, R_OK) == 0)
 		return;
 	snprintf(hv, len, "%s/hv.elf", SVT_PKGLIBEXECDIR);
-	snprintf(script, len, "%s/bochs-run.sh", SVT_PKGLIBEXECDIR);
+	snprintf(script, len, "%s/%s-run.sh", SVT_PKGLIBEXECDIR, engine);
+}
+
+/* The last line of the hypervisor's log, for a verdict that needs it. */
+static void last_log_line(const char *path, char *line, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	char buf[512];
+	line[0] = 0;
+	while (f && fgets(buf, sizeof(buf), f))
+		if (buf[0] != '\n' && buf[0] != '\r')
+			snprintf(line, len, "%s", buf);
+	if (f)
+		fclose(f);
+	line[strcspn(line, "\r\n")] = 0;
 }
 
 static int record_exec(int argc, char **argv)
@@ -139,9 +155,11 @@ static int record_exec(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *guest = NULL, *out = NULL, *stream = NULL, *keep = NULL, *gargs = "";
+	char why[600] = "";
 	char policy[160] = "";
 	uint64_t timeout = 300;
 	bool lpt = true;
+	const char *engine = "bochs";
 	int c;
 
 	optind = 1;
@@ -156,9 +174,12 @@ static int record_exec(int argc, char **argv)
 			lpt = strcmp(optarg, "lpt") == 0;
 			break;
 		case 'e':
-			if (strcmp(optarg, "bochs") != 0)
-				return svt_usage(&svt_cmd_record, "engine '%s': only bochs runs here (see "
-						 "shadowvt(1) for QEMU/KVM and bare metal)", optarg);
+			if (strcmp(optarg, "bochs") == 0)
+				engine = "bochs";
+			else if (strcmp(optarg, "qemu-kvm") == 0)
+				engine = "qemu";
+			else
+				return svt_usage(&svt_cmd_record, "engine '%s': bochs or qemu-kvm", optarg);
 			break;
 		case 'p': {
 			struct svt_policy p;
@@ -206,17 +227,25 @@ static int record_exec(int argc, char **argv)
 			}
 		}
 		char hvp[4096], script[4096], hvargs[200];
-		vmx_paths(hvp, script, sizeof(hvp));
+		vmx_paths(hvp, script, sizeof(hvp), engine);
 		snprintf(hvargs, sizeof(hvargs), "%s%s%s", lpt ? "stream=lpt " : "",
 			 policy[0] ? "policy=" : "", policy);
 		bochs_rc = run_script(script, dir, guest, hvp, hvargs, timeout, gargs);
-		if (bochs_rc == 125 || bochs_rc == 127) {
-			svt_err("record: could not run Bochs through %s (is bochs installed? see %s/bochs.out)",
-				script, dir);
+		if (bochs_rc == 126) {
+			svt_err("record: %s: /dev/kvm cannot be opened: QEMU/KVM needs it (and nested VMX "
+				"on an Intel host; see shadowvt(1), ENGINES)", script);
+			return SVT_EXIT_INPUT;
+		}
+		if (bochs_rc == 125 || bochs_rc == 127 || (engine[0] == 'q' && bochs_rc > 128)) {
+			svt_err("record: could not run %s through %s (is it installed? see %s/%s.out)",
+				engine[0] == 'q' ? "QEMU" : "Bochs", script, dir, engine);
 			return SVT_EXIT_INPUT;
 		}
 		snprintf(path, sizeof(path), "%s/%s", dir, lpt ? "stream-lpt.bin" : "stream.bin");
 		stream = path;
+		char logp[4200];
+		snprintf(logp, sizeof(logp), "%s/hv.txt", dir);
+		last_log_line(logp, why, sizeof(why));
 	}
 	size_t n;
 	uint8_t *buf = slurp(stream, &n);
@@ -230,6 +259,8 @@ static int record_exec(int argc, char **argv)
 	free(buf);
 	if (rc != 0) {
 		svt_err("record: %s: %s", stream, cv.msg);
+		if (why[0])
+			svt_err("record: the hypervisor's last words: %s", why);
 		return SVT_EXIT_INPUT;
 	}
 	if (guest) {
@@ -246,9 +277,12 @@ static int record_exec(int argc, char **argv)
 	}
 	const char *verdict = cv.end ? cv.verdict : bochs_rc == 124 ? "timed out" :
 		"the stream ends without END: the hypervisor stopped early";
+
 	printf("%s: %" PRIu64 " events from %" PRIu64 " packets, %" PRIu64 " lost, %" PRIu64
 	       " damaged bytes; guest '%s': %s\n", out, cv.events, cv.packets, cv.lost, cv.damaged_bytes,
 	       cv.guest, verdict);
+	if (!cv.end && why[0])
+		printf("%s: the hypervisor's last words: %s\n", out, why);
 	bool ok = cv.end && cv.lost == 0 && cv.damaged_bytes == 0 &&
 		  (strstr(verdict, "powered off") || strstr(verdict, "halted"));
 	return ok ? SVT_EXIT_OK : SVT_EXIT_NEGATIVE;
@@ -256,7 +290,7 @@ static int record_exec(int argc, char **argv)
 
 const struct svt_cmd svt_cmd_record = {
 	"record",
-	"--guest KERNEL [--guest-args ARGS] [--engine bochs] [--policy SPEC] [--timeout S]\n"
+	"--guest KERNEL [--guest-args ARGS] [--engine bochs|qemu-kvm] [--policy SPEC] [--timeout S]\n"
 	"       [--channel lpt|com2] [--keep DIR] -o TRACE | --stream FILE -o TRACE",
 	"run a guest under the hypervisor in Bochs and record its trace",
 	record_exec,

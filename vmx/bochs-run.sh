@@ -11,17 +11,7 @@
 # picks the CPU model (default corei7_haswell_4770; broadwell_ult has SMAP).
 set -u
 out=$1 guest=$2 hv=${3:-} hvargs=${4:-}
-mkdir -p "$out/iso/boot/grub"
-cp "$guest" "$out/iso/boot/guest.elf"
-if [ -n "$hv" ]; then
-	cp "$hv" "$out/iso/boot/hv.elf"
-	printf 'set timeout=0\nset default=0\nmenuentry hv {\n multiboot /boot/hv.elf %s\n module /boot/guest.elf %s\n boot\n}\n' \
-		"$hvargs" "$(basename "$guest") ${GUEST_ARGS:-}" > "$out/iso/boot/grub/grub.cfg"
-else
-	printf 'set timeout=0\nset default=0\nmenuentry native {\n multiboot /boot/guest.elf\n boot\n}\n' \
-		> "$out/iso/boot/grub/grub.cfg"
-fi
-grub-mkrescue -o "$out/boot.iso" "$out/iso" >"$out/grub.log" 2>&1 || { cat "$out/grub.log"; exit 125; }
+sh "$(dirname "$0")/mkiso.sh" "$out" "$guest" "$hv" "$hvargs" || exit 125
 cat > "$out/bochsrc" <<EOB
 megs: 128
 cpu: model=${BOCHS_CPU:-corei7_haswell_4770}, count=1, ips=50000000, reset_on_triple_fault=0

@@ -11,7 +11,7 @@ enum {
 	EXIT_REASON = 0x4402, EXIT_INTR = 0x4404, EXIT_INTR_EC = 0x4406, EXIT_ILEN = 0x440c,
 	EXIT_QUAL = 0x6400, EXIT_INSN_INFO = 0x440e, INSN_ERROR = 0x4400, ENTRY_INTR = 0x4016, ENTRY_EC = 0x4018,
 	G_RIP = 0x681e, G_RSP = 0x681c, G_RFLAGS = 0x6820, G_CS_AR = 0x4816, G_SS_AR = 0x4818,
-	G_ES_BASE = 0x6806,
+	G_ES_BASE = 0x6806, G_INTR_STATE = 0x4824, G_ACTIVITY = 0x4826,
 };
 
 enum {
@@ -32,9 +32,14 @@ static inline uint64_t rdtsc(void)
 	return (uint64_t)hi << 32 | lo;
 }
 
+/* Past the instruction that exited; as it completed, any blocking by
+ * STI or MOV SS it was under ends (SDM Vol. 3C, 27.3.1.5 says why). */
 static void advance(void)
 {
 	hv_vmwrite(G_RIP, hv_vmread(G_RIP) + hv_vmread(EXIT_ILEN));
+	uint64_t is = hv_vmread(G_INTR_STATE);
+	if (is & 3)
+		hv_vmwrite(G_INTR_STATE, is & ~3ull);
 }
 
 static void inject_gp(void)
@@ -339,7 +344,11 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 		case R_HLT:
 			if (!(hv_vmread(G_RFLAGS) & 0x200))
 				finish("the guest halted with interrupts off", 0);
+			/* The guest sleeps in VMX non-root mode until an
+			 * interrupt (they are not intercepted) wakes it. */
 			advance();
+			if (hv_act_hlt)
+				hv_vmwrite(G_ACTIVITY, 1);
 			break;
 		case R_IO:
 			finish("the guest powered off", 0);

@@ -65,6 +65,7 @@ extern bool hv_stream_lpt;              /* "stream=lpt": the trace stream on LPT
 void hv_vmx_setup(const struct hv_guest *g);
 void hv_sync_hw(struct svt_mmu *mmu);
 extern bool hv_invpcid, hv_rdtscp;      /* the guest may use them (else CPUID hides them) */
+extern bool hv_act_hlt;                 /* a guest's HLT can wait in activity state HLT */
 uint64_t hv_vmread(uint64_t field);
 void hv_vmwrite(uint64_t field, uint64_t val);
 __attribute__((noreturn)) void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu,

@@ -50,6 +50,7 @@ static uint64_t vmread(uint64_t field)
 #define MSR_VMX_TRUE_EXIT   0x48f
 #define MSR_VMX_TRUE_ENTRY  0x490
 #define MSR_VMX_PROC2       0x48b
+#define MSR_VMX_MISC        0x485
 
 /* VMCS fields (SDM Vol. 3D, appendix B) */
 enum {
@@ -242,7 +243,7 @@ static void guest_state(const struct hv_guest *g)
 }
 
 static uint32_t entry_ctls_base;
-bool hv_invpcid, hv_rdtscp;
+bool hv_invpcid, hv_rdtscp, hv_act_hlt;
 
 /* After every call into the core: the hardware runs what the core says;
  * the guest reads its own CR0 and CR4 through the read shadows. */
@@ -278,6 +279,7 @@ void hv_vmx_setup(const struct hv_guest *g)
 		hv_rdtscp = (want & PROC2_RDTSCP) != 0;
 	}
 	vmwrite(PROC_CTLS, adjust(proc, MSR_VMX_TRUE_PROC));
+	hv_act_hlt = (rdmsr(MSR_VMX_MISC) >> 6) & 1;    /* activity state HLT */
 	vmwrite(EXIT_CTLS, adjust(EXIT_HOST64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER, MSR_VMX_TRUE_EXIT));
 	entry_ctls_base = adjust(ENTRY_LOAD_EFER, MSR_VMX_TRUE_ENTRY) & ~ENTRY_IA32E;
 	vmwrite(ENTRY_CTLS, entry_ctls_base);
