@@ -26,7 +26,6 @@ boot() { # guest hv-or-empty -> ticks
 		sh "$run" "$work/b" "$1" >/dev/null 2>&1
 	fi
 	ticks "$work/b"
-	sleep 1
 }
 n0=$(boot "$top/guests/null.elf" "")
 h0=$(boot "$top/guests/null.elf" "$top/vmx/hv.elf")
@@ -41,7 +40,6 @@ for g in hello paging-2level paging-pae paging-4level perm long64 hostile; do
 	  sed -n 's/^hv: exit ticks://p' "$work/h/hv.txt"; } >> "$classes"
 	h=$(ticks "$work/h")
 	exits=$(sed -n 's/^hv: exits://p' "$work/h/hv.txt" | tr ' ' '\n' | sed -n 's/^[0-9]*=//p' | awk '{s += $1} END {print s + 0}')
-	sleep 1
 	awk -v g="$g" -v n="$n" -v h="$h" -v n0="$n0" -v h0="$h0" -v e="$exits" 'BEGIN {
 		gn = n - n0; gh = h - h0; if (gn < 1) gn = 1;
 		printf "%-14s %9.2f %9.2f %7.1f %7d %11.0f %11.0f\n", g, gn / 1e6, gh / 1e6, gh / gn, e,

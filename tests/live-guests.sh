@@ -32,7 +32,6 @@ for g in hello paging-2level paging-pae paging-4level perm long64; do
 		cmp -s "$work/$g-native/console.txt" "$work/$g-qemu/console.txt"
 	fi && pass "$g: the same natively in QEMU" ||
 		{ fail "$g natively in QEMU"; diff "$work/$g-native/console.txt" "$work/$g-qemu/console.txt" | head; }
-	sleep 1         # two Bochs started in the same second race for the RFB port
 	SHADOWVT_VMX= "$top_builddir/shadowvt" record --guest "$elf" --timeout 120 ${pol:+--policy $pol} \
 		--keep "$work/$g-hv" -o "$work/$g.svt" > "$work/rec" 2>&1; rc=$?
 	[ "$rc" -eq 0 ] && grep -q 'the guest powered off' "$work/rec" &&
@@ -46,7 +45,6 @@ for g in hello paging-2level paging-pae paging-4level perm long64; do
 		{ fail "$g: replay"; head -n 20 "$work/rep"; }
 	sed 's/^/# /' "$work/rec"
 	grep '^hv: exit' "$work/$g-hv/hv.txt" | sed 's/^/# /'
-	sleep 1
 done
 unset BOCHS_CPU
 
@@ -83,7 +81,6 @@ elf="$top_builddir/guests/$g.elf"
 BOCHS_TIMEOUT=120 sh "$run" "$work/$g-native" "$elf"
 grep -q '^guest: done' "$work/$g-native/console.txt" && pass "hostile runs natively" ||
 	{ fail "hostile natively"; tail -n 5 "$work/$g-native/console.txt"; }
-sleep 1
 "$top_builddir/shadowvt" record --guest "$elf" --timeout 120 --keep "$work/$g-hv" -o "$work/$g.svt" \
 	> "$work/rec" 2>&1; rc=$?
 [ "$rc" -eq 1 ] && grep -q 'the guest touched memory outside its RAM: stopped' "$work/rec" &&

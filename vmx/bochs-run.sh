@@ -35,4 +35,21 @@ clock: sync=none, time0=local
 EOB
 printf 'c\nquit\n' > "$out/dbg.rc"
 : > "$out/console.txt"; : > "$out/hv.txt"; : > "$out/stream.bin"; : > "$out/stream-lpt.bin"
-TERM=${TERM:-dumb} timeout "${BOCHS_TIMEOUT:-120}" bochs -q -f "$out/bochsrc" -rc "$out/dbg.rc" </dev/null >"$out/bochs.out" 2>&1
+# Bochs's display (rfb: Debian builds no nogui) takes the first free port
+# from 5900 as it starts; two Bochs starting in the same second can both
+# pick one.  So starts are serialised: a lock held for a second from each
+# start, where flock(1) exists.
+lock="${TMPDIR:-/tmp}/shadowvt-bochs-start.lock"
+havelock=false
+if command -v flock >/dev/null 2>&1 && exec 9>>"$lock"; then
+	flock 9 && havelock=true
+fi
+TERM=${TERM:-dumb} timeout "${BOCHS_TIMEOUT:-120}" bochs -q -f "$out/bochsrc" -rc "$out/dbg.rc" \
+	</dev/null >"$out/bochs.out" 2>&1 9>&- &
+pid=$!
+if $havelock; then
+	sleep 1
+	flock -u 9
+	exec 9>&-
+fi
+wait "$pid"
