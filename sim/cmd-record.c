@@ -111,7 +111,7 @@ static uint8_t *slurp(const char *path, size_t *n)
 /* Where hv.elf and the engine's run script (bochs-run.sh, qemu-run.sh)
  * are: $SHADOWVT_VMX (both), else the build tree (an uninstalled
  * shadowvt), else the installed copies. */
-static void vmx_paths(char *hv, char *script, size_t len, const char *engine)
+void svt_vmx_paths(char *hv, char *script, size_t len, const char *engine)
 {
 	const char *e = getenv("SHADOWVT_VMX");
 	if (e && *e) {
@@ -227,7 +227,7 @@ static int record_exec(int argc, char **argv)
 			}
 		}
 		char hvp[4096], script[4096], hvargs[200];
-		vmx_paths(hvp, script, sizeof(hvp), engine);
+		svt_vmx_paths(hvp, script, sizeof(hvp), engine);
 		snprintf(hvargs, sizeof(hvargs), "%s%s%s", lpt ? "stream=lpt " : "",
 			 policy[0] ? "policy=" : "", policy);
 		bochs_rc = run_script(script, dir, guest, hvp, hvargs, timeout, gargs);

@@ -48,6 +48,46 @@ void svt_default_policy(struct svt_policy *p, unsigned *pool)
 	*pool = SYN_DEFAULT_POOL;
 }
 
+int syn_write(const struct syn_config *cfg, const char *out, uint64_t frame_size, uint64_t *events,
+	      char *err, size_t errlen)
+{
+	char guest[200];
+	snprintf(guest, sizeof(guest), "synth workload=%s mode=%s seed=%" PRIu64 " events=%" PRIu64
+		 " frames=%" PRIu64, cfg->work->name, svt_mode_arg(cfg->mode), cfg->seed, cfg->events,
+		 cfg->guest_frames);
+	struct svt_trace_range ram = { .gfn = 0, .count = cfg->guest_frames };
+	struct svt_trace_header h = {
+		.producer = "shadowvt " PACKAGE_VERSION " synth", .cpu_model = "synthetic",
+		.guest = guest, .maxphyaddr = 46, .features = SVT_FEAT_1GPAGE,
+		.guest_frames = cfg->guest_frames, .ram = &ram, .nram = 1,
+		.policy = cfg->policy, .pool_frames = cfg->pool,
+	};
+	struct svt_trace_error terr;
+	struct svt_trace_writer *w = strcmp(out, "-") == 0 ?
+		svt_trace_writer_open_file(stdout, "<stdout>", &h, cfg->level, &terr) :
+		svt_trace_writer_open(out, &h, cfg->level, &terr);
+	*events = 0;
+	if (!w) {
+		snprintf(err, errlen, "%s", terr.msg);
+		return terr.status == SVT_TRACE_EARG ? SVT_EXIT_USAGE : SVT_EXIT_INPUT;
+	}
+	if (frame_size)
+		svt_trace_writer_set_frame_size(w, (size_t)frame_size);
+	char why[512] = "";
+	int rc = syn_run(cfg, w, why, sizeof(why));
+	*events = svt_trace_writer_seq(w);
+	if (svt_trace_writer_close(w, &terr) != SVT_TRACE_OK) {
+		snprintf(err, errlen, "%s", terr.msg);
+		return SVT_EXIT_INPUT;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "synth %s (%s, seed %" PRIu64 "): %s", cfg->work->name,
+			 svt_mode_arg(cfg->mode), cfg->seed, why);
+		return SVT_EXIT_NEGATIVE;
+	}
+	return SVT_EXIT_OK;
+}
+
 static void list(void)
 {
 	printf("%-12s %s\n", "WORKLOAD", "WHAT IT DOES");
@@ -146,39 +186,13 @@ static int synth_exec(int argc, char **argv)
 	if (cfg.mode == SVT_MODE_2LEVEL && cfg.guest_frames + cfg.pool > 0xf0000)
 		return svt_usage(&svt_cmd_synth, "2level guests must fit below 4 GiB");
 
-	char guest[200], policy[128];
+	char policy[128], err[700];
+	uint64_t events = 0;
 	svt_policy_format(&cfg.policy, cfg.pool, policy, sizeof(policy));
-	snprintf(guest, sizeof(guest), "synth workload=%s mode=%s seed=%" PRIu64 " events=%" PRIu64
-		 " frames=%" PRIu64, cfg.work->name, svt_mode_arg(cfg.mode), cfg.seed, cfg.events,
-		 cfg.guest_frames);
-	struct svt_trace_range ram = { .gfn = 0, .count = cfg.guest_frames };
-	struct svt_trace_header h = {
-		.producer = "shadowvt " PACKAGE_VERSION " synth", .cpu_model = "synthetic",
-		.guest = guest, .maxphyaddr = 46, .features = SVT_FEAT_1GPAGE,
-		.guest_frames = cfg.guest_frames, .ram = &ram, .nram = 1,
-		.policy = cfg.policy, .pool_frames = cfg.pool,
-	};
-	struct svt_trace_error terr;
-	struct svt_trace_writer *w = strcmp(out, "-") == 0 ?
-		svt_trace_writer_open_file(stdout, "<stdout>", &h, cfg.level, &terr) :
-		svt_trace_writer_open(out, &h, cfg.level, &terr);
-	if (!w) {
-		svt_err("%s", terr.msg);
-		return terr.status == SVT_TRACE_EARG ? SVT_EXIT_USAGE : SVT_EXIT_INPUT;
-	}
-	if (frame_size)
-		svt_trace_writer_set_frame_size(w, (size_t)frame_size);
-	char err[512] = "";
-	int rc = syn_run(&cfg, w, err, sizeof(err));
-	uint64_t events = svt_trace_writer_seq(w);
-	if (svt_trace_writer_close(w, &terr) != SVT_TRACE_OK) {
-		svt_err("%s", terr.msg);
-		return SVT_EXIT_INPUT;
-	}
-	if (rc != 0) {
-		svt_err("synth %s (%s, seed %" PRIu64 "): %s", cfg.work->name, svt_mode_arg(cfg.mode),
-			cfg.seed, err);
-		return SVT_EXIT_NEGATIVE;
+	int rc = syn_write(&cfg, out, frame_size, &events, err, sizeof(err));
+	if (rc != SVT_EXIT_OK) {
+		svt_err("%s", err);
+		return rc;
 	}
 	if (!quiet && strcmp(out, "-") != 0)
 		fprintf(stderr, "%s: %" PRIu64 " events, workload %s, mode %s, policy %s\n", out,

@@ -105,6 +105,13 @@ int svt_db_run_end(struct svt_db *db, int64_t run, const struct svt_db_run_end *
 /* Commit what is pending now (rows are otherwise committed in batches). */
 int svt_db_flush(struct svt_db *db);
 
+/* db-find.c: the newest finished run (clean, violations or bad-input) of
+ * the trace with this checksum, under this canonical policy and audit
+ * level, by this tool version (shadowvt run's cache).  Its id, 0 if there
+ * is none, -1 on failure (svt_db_error). */
+int64_t svt_db_find_run(struct svt_db *db, const char *checksum, const char *policy,
+			const char *audit, const char *tool_version);
+
 /* ---- reading ----------------------------------------------------------- */
 
 enum svt_db_format { SVT_DB_TABLE, SVT_DB_CSV, SVT_DB_JSON };

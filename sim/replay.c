@@ -319,21 +319,24 @@ static int setup(struct rp *p)
 	return 0;
 }
 
-static void checksum(const char *path, char *out, size_t len)
+bool svt_replay_checksum(const char *path, char *out, size_t len)
 {
 	FILE *f = fopen(path, "rb");
 	uint8_t buf[65536];
 	uint32_t crc = 0;
 	size_t n;
+	bool ok;
 
 	snprintf(out, len, "unknown");
 	if (!f)
-		return;
+		return false;
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
 		crc = svt_crc32c(crc, buf, n);
-	if (!ferror(f))
+	ok = !ferror(f);
+	if (ok)
 		snprintf(out, len, "crc32c:%08x", crc);
 	fclose(f);
+	return ok;
 }
 
 static void progress(const struct rp *p, uint64_t total, double t0, bool done)
@@ -381,7 +384,7 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 		if (cfg->mem)
 			snprintf(sum, sizeof(sum), "crc32c:%08x", svt_crc32c(0, cfg->mem, cfg->mem_len));
 		else
-			checksum(cfg->path, sum, sizeof(sum));
+			svt_replay_checksum(cfg->path, sum, sizeof(sum));
 		const char *g = p->h->guest ? p->h->guest : "";
 		const char *w = strstr(g, "workload=");
 		char wl[64] = "";
@@ -480,6 +483,7 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 		};
 		if (svt_db_run_end(cfg->db, p->run, &e) != 0 && cfg->out)
 			fprintf(cfg->out, "%s: %s\n", cfg->path, svt_db_error(cfg->db));
+		res->run = p->run;
 	}
 	svt_trace_close(p->r);
 	svt_machine_free(&p->mach);

@@ -73,11 +73,16 @@ struct svt_replay_result {
 	struct svt_counters counters;
 	char policy[128];
 	char message[700];      /* bad input: where and what */
+	int64_t run;            /* the run's id in cfg->db, or 0 */
 };
 
 /* Replay one trace.  Returns an SVT_EXIT_* status: OK (clean), NEGATIVE
  * (violations or divergences), INPUT (the trace is bad: the run is stored
  * as bad-input with what was checked up to the damage). */
 int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *res);
+
+/* "crc32c:XXXXXXXX" of the whole file, as runs.trace_checksum holds it;
+ * false (and "unknown") if it cannot be read. */
+bool svt_replay_checksum(const char *path, char *out, size_t len);
 
 #endif /* SVT_REPLAY_H */

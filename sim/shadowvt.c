@@ -16,6 +16,7 @@ static const struct svt_cmd *const commands[] = {
 	&svt_cmd_record,
 	&svt_cmd_replay,
 	&svt_cmd_report,
+	&svt_cmd_run,
 	&svt_cmd_synth,
 	&svt_cmd_walk,
 };

@@ -38,6 +38,7 @@ extern const struct svt_cmd svt_cmd_report;
 extern const struct svt_cmd svt_cmd_synth;
 extern const struct svt_cmd svt_cmd_replay;
 extern const struct svt_cmd svt_cmd_record;
+extern const struct svt_cmd svt_cmd_run;
 
 /* util.c */
 extern const char *svt_progname;
@@ -76,6 +77,11 @@ void svt_demo_regs(struct svt_regs *r);
 int svt_parse_mode(const char *s);              /* enum svt_mode, or -1 */
 const char *svt_mode_arg(enum svt_mode m);
 void svt_default_policy(struct svt_policy *p, unsigned *pool);
+
+/* cmd-record.c: where the hypervisor (hv.elf) and the engine's run script
+ * (engine "bochs": bochs-run.sh, "qemu": qemu-run.sh) are: $SHADOWVT_VMX,
+ * else the build tree, else where they are installed. */
+void svt_vmx_paths(char *hv, char *script, size_t len, const char *engine);
 
 /* cmd-walk.c: printing a walk, shared with the demo. */
 const char *svt_mode_name(enum svt_mode m);

@@ -56,6 +56,15 @@ struct syn_config {
  * failed). */
 int syn_run(const struct syn_config *cfg, struct svt_trace_writer *w, char *err, size_t errlen);
 
+/* cmd-synth.c: run the synthetic guest into the trace file out ("-": stdout)
+ * with the header shadowvt synth writes, frames of frame_size bytes (0:
+ * the default).  Returns an SVT_EXIT_* status: OK; USAGE (the writer
+ * refused the arguments), INPUT (the file could not be written) or
+ * NEGATIVE (the guest or the core misbehaved; the trace so far is
+ * closed), with the message in err.  *events: the events written. */
+int syn_write(const struct syn_config *cfg, const char *out, uint64_t frame_size, uint64_t *events,
+	      char *err, size_t errlen);
+
 /* ======================================================================
  * Internal
  * ====================================================================== */

@@ -1,0 +1,451 @@
+/*
+ * cmd-run.c — `shadowvt run`: carry out an experiment file
+ * (shadowvt-experiment(5)): make its traces (run-inputs.c), replay every
+ * trace under every policy into one results database, reusing finished
+ * runs whose trace (by checksum), policy, audit level and tool version are
+ * the same, print a summary, and optionally a JUnit report (run-junit.c).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "db.h"
+#include "experiment.h"
+#include "policy.h"
+#include "replay.h"
+#include "run.h"
+#include "sim.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static int rank(int status)
+{
+	switch (status) {
+	case SVT_EXIT_OK: return 0;
+	case SVT_EXIT_NEGATIVE: return 1;
+	case SVT_EXIT_INTERRUPTED: return 2;
+	default: return 3;
+	}
+}
+
+static void worse(int *worst, int st)
+{
+	if (rank(st) > rank(*worst))
+		*worst = st;
+}
+
+/* ---- the plan ---------------------------------------------------------------- */
+
+static void print_plan(const struct svt_experiment *e)
+{
+	printf("experiment %s (%s): valid\n", e->name, e->file);
+	if (e->description)
+		printf("description: %s\n", e->description);
+	printf("results: %s; traces made in %s; audit %s\n", e->db, e->traces, svt_audit_name(e->audit));
+	printf("inputs (%zu):\n", e->ninputs);
+	for (size_t i = 0; i < e->ninputs; i++) {
+		const struct svt_exp_input *in = &e->inputs[i];
+		char pol[128] = "the hypervisor's default";
+		if (in->kind != SVT_EXP_GUEST || in->policy_given)
+			svt_policy_format(&in->policy, in->pool, pol, sizeof(pol));
+		printf("  %-16s ", in->name);
+		switch (in->kind) {
+		case SVT_EXP_SYNTH:
+			printf("synth %s, mode %s, %" PRIu64 " events, seed %" PRIu64 ", %" PRIu64
+			       " frames, policy %s -> %s/%s.svt\n", in->workload, svt_mode_arg(in->mode),
+			       in->events, in->seed, in->frames, pol, e->traces, in->name);
+			break;
+		case SVT_EXP_GUEST:
+			printf("guest %s%s%s%s, args \"%s\", policy %s: recorded under %s (timeout %" PRIu64
+			       " s) -> %s/%s.svt\n", in->kernel, in->shipped ? " (shipped " : "",
+			       in->shipped ? in->shipped : "", in->shipped ? ")" : "", in->args, pol,
+			       e->engine, e->timeout, e->traces, in->name);
+			break;
+		case SVT_EXP_TRACE:
+			printf("trace %s\n", in->path);
+			break;
+		}
+	}
+	printf("policies (%zu):\n", e->npolicies);
+	for (size_t i = 0; i < e->npolicies; i++)
+		printf("  %-16s %s\n", e->policies[i].name, e->policies[i].recorded ?
+		       "the policy each trace was recorded with" : e->policies[i].canon);
+	if (e->sweep_dropped)
+		printf("  (%u sweep point(s) left out: the same as a policy listed before)\n",
+		       e->sweep_dropped);
+	printf("runs: %zu inputs x %zu policies = %zu\n", e->ninputs, e->npolicies,
+	       e->ninputs * e->npolicies);
+}
+
+/* ---- replaying ------------------------------------------------------------- */
+
+struct pool {
+	const struct svt_experiment *e;
+	struct run_job *jobs;
+	size_t njobs, next, done, todo;
+	bool quiet;
+	pthread_mutex_t lock;
+	int worst;
+};
+
+static void replay_one(struct pool *p, struct run_job *j, struct svt_db *db)
+{
+	struct svt_replay_config cfg = {
+		.path = j->t->path, .policy_given = !j->p->recorded, .policy = j->p->policy,
+		.pool = j->p->pool, .audit = p->e->audit, .db = db, .show = 0, .store = 1000,
+		.stop = &stop_flag,
+	};
+	struct svt_replay_result *res = malloc(sizeof(*res));
+
+	if (!res) {
+		j->exit = SVT_EXIT_INPUT;
+		snprintf(j->row.message, sizeof(j->row.message), "out of memory");
+		snprintf(j->row.status, sizeof(j->row.status), "not-run");
+		return;
+	}
+	j->exit = svt_replay(&cfg, res);
+	if (j->exit == SVT_EXIT_NEGATIVE && res->status == SVT_RUN_INCOMPLETE)
+		j->exit = SVT_EXIT_INTERRUPTED;
+	/* What the database will say, for a run it does not hold. */
+	j->row.id = res->run;
+	snprintf(j->row.status, sizeof(j->row.status), "%s", svt_db_run_status_name(res->status));
+	j->row.recorded_policy = !cfg.policy_given || strcmp(res->policy, j->t->recorded) == 0;
+	j->row.events = res->events;
+	j->row.violations = res->violations + res->divergences;
+	j->row.divergence = res->first_divergence;
+	j->row.seconds = res->seconds;
+	snprintf(j->row.message, sizeof(j->row.message), "%s", res->message);
+	if (res->run <= 0 && db)
+		snprintf(j->row.message, sizeof(j->row.message), "not stored: %s", svt_db_error(db));
+	free(res);
+}
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+	struct svt_db *db;
+	char msg[600];
+	int st;
+
+	if (!(db = svt_db_open(p->e->db, true, &st, msg, sizeof(msg)))) {
+		pthread_mutex_lock(&p->lock);
+		fprintf(stderr, "shadowvt run: %s\n", msg);
+		worse(&p->worst, SVT_EXIT_INPUT);
+		pthread_mutex_unlock(&p->lock);
+		return NULL;
+	}
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		while (p->next < p->njobs && (p->jobs[p->next].cached || p->jobs[p->next].same_as >= 0 ||
+					      !p->jobs[p->next].t->ok))
+			p->next++;
+		size_t i = p->next < p->njobs && !stop_flag ? p->next++ : SIZE_MAX;
+		pthread_mutex_unlock(&p->lock);
+		if (i == SIZE_MAX)
+			break;
+		struct run_job *j = &p->jobs[i];
+		replay_one(p, j, db);
+		pthread_mutex_lock(&p->lock);
+		p->done++;
+		if (!p->quiet)
+			printf("[%zu/%zu] %s under %s: %s (%.2f s)\n", p->done, p->todo, j->t->in->name,
+			       j->p->name, j->row.status, j->row.seconds);
+		fflush(stdout);
+		pthread_mutex_unlock(&p->lock);
+	}
+	if (svt_db_flush(db) != 0) {
+		pthread_mutex_lock(&p->lock);
+		fprintf(stderr, "shadowvt run: %s\n", svt_db_error(db));
+		worse(&p->worst, SVT_EXIT_INPUT);
+		pthread_mutex_unlock(&p->lock);
+	}
+	svt_db_close(db);
+	return NULL;
+}
+
+/* ---- the database's view of a run ------------------------------------------ */
+
+static const char row_sql[] =
+	"SELECT r.id, r.status, r.recorded_policy, r.events, r.violations, r.divergence_seq,"
+	" r.seconds, r.message, t.exits, t.faults"
+	" FROM runs r LEFT JOIN run_totals t ON t.run = r.id WHERE r.id = ?1";
+
+static int read_row(struct svt_db *db, struct run_row *r)
+{
+	struct svt_db_rows rows;
+	int rc = svt_db_select(db, "reading a run", row_sql, false, r->id, &rows);
+
+	if (rc == 0 && rows.nrows == 1) {
+		const struct svt_db_cell *c = rows.cells;
+		snprintf(r->status, sizeof(r->status), "%s", c[1].text ? c[1].text : "?");
+		r->recorded_policy = c[2].text && strcmp(c[2].text, "1") == 0;
+		r->events = c[3].text ? strtoull(c[3].text, NULL, 10) : 0;
+		r->violations = c[4].text ? strtoull(c[4].text, NULL, 10) : 0;
+		r->divergence = c[5].text ? strtoll(c[5].text, NULL, 10) : -1;
+		r->seconds = c[6].text ? strtod(c[6].text, NULL) : 0;
+		snprintf(r->message, sizeof(r->message), "%s", c[7].text ? c[7].text : "");
+		r->has_totals = c[8].text != NULL;
+		r->exits = c[8].text ? strtoull(c[8].text, NULL, 10) : 0;
+		r->faults = c[9].text ? strtoull(c[9].text, NULL, 10) : 0;
+	} else if (rc == 0) {
+		rc = -1;
+	}
+	svt_db_rows_free(&rows);
+	return rc;
+}
+
+static int status_exit(const char *status)
+{
+	if (strcmp(status, "clean") == 0)
+		return SVT_EXIT_OK;
+	if (strcmp(status, "violations") == 0)
+		return SVT_EXIT_NEGATIVE;
+	if (strcmp(status, "incomplete") == 0 || strcmp(status, "not-run") == 0)
+		return SVT_EXIT_INTERRUPTED;
+	return SVT_EXIT_INPUT;
+}
+
+/* ---- the summary ------------------------------------------------------------ */
+
+static void summary(const struct svt_experiment *e, const struct run_job *jobs, size_t njobs)
+{
+	int wt = 5, wp = 6;
+	unsigned clean = 0, viol = 0, bad = 0, other = 0, cached = 0, shared = 0, replayed = 0;
+
+	for (size_t i = 0; i < njobs; i++) {
+		int a = (int)strlen(jobs[i].t->in->name), b = (int)strlen(jobs[i].p->name);
+		wt = a > wt ? a : wt;
+		wp = b > wp ? b : wp;
+	}
+	printf("\nexperiment %s: %zu runs, audit %s, results in %s\n", e->name, njobs,
+	       svt_audit_name(e->audit), e->db);
+	printf("%-*s  %-*s  %-10s %10s %10s %10s %10s %8s\n", wt, "TRACE", wp, "POLICY", "STATUS",
+	       "EVENTS", "VIOLATIONS", "EXITS", "FAULTS", "SECONDS");
+	for (size_t i = 0; i < njobs; i++) {
+		const struct run_job *j = &jobs[i];
+		const struct run_row *r = &j->row;
+		char exits[24] = "-", faults[24] = "-";
+		if (r->has_totals) {
+			snprintf(exits, sizeof(exits), "%" PRIu64, r->exits);
+			snprintf(faults, sizeof(faults), "%" PRIu64, r->faults);
+		}
+		printf("%-*s  %-*s  %-10s %10" PRIu64 " %10" PRIu64 " %10s %10s %8.2f%s\n", wt,
+		       j->t->in->name, wp, j->p->name, r->status, r->events, r->violations, exits, faults,
+		       r->seconds, j->same_as >= 0 ? "  shared" : j->cached ? "  cached" : "");
+		if (strcmp(r->status, "clean") == 0)
+			clean++;
+		else if (strcmp(r->status, "violations") == 0)
+			viol++;
+		else if (strcmp(r->status, "bad-input") == 0)
+			bad++;
+		else
+			other++;
+		shared += j->same_as >= 0;
+		cached += j->cached && j->same_as < 0;
+		replayed += !j->cached && j->same_as < 0 && j->t->ok && strcmp(r->status, "not-run") != 0;
+		if (r->message[0] && strcmp(r->status, "clean") != 0)
+			printf("%-*s  %-*s  %s\n", wt, "", wp, "", r->message);
+		if (r->divergence >= 0)
+			printf("%-*s  %-*s  first divergence (INV-REPLAY) at event %" PRId64 "\n", wt, "",
+			       wp, "", r->divergence);
+	}
+	printf("%zu runs: %u clean, %u with violations, %u bad input, %u incomplete or not run; "
+	       "%u replayed, %u cached, %u shared\n", njobs, clean, viol, bad, other, replayed, cached,
+	       shared);
+}
+
+/* ---- the command ------------------------------------------------------------- */
+
+static int run_exec(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "check", no_argument, NULL, 'c' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "results", required_argument, NULL, 'r' },
+		{ "junit", required_argument, NULL, 'J' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *results = NULL, *junit = NULL;
+	bool check = false, force = false, quiet = false;
+	uint64_t n = 1;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "j:q", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			if (!svt_parse_u64(optarg, &n) || n < 1 || n > 256)
+				return svt_usage(&svt_cmd_run, "-j wants 1..256");
+			break;
+		case 'c': check = true; break;
+		case 'f': force = true; break;
+		case 'r': results = optarg; break;
+		case 'J': junit = optarg; break;
+		case 'q': quiet = true; break;
+		default:
+			return svt_usage(&svt_cmd_run, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return svt_usage(&svt_cmd_run, "no experiment file given");
+	if (optind + 1 < argc)
+		return svt_usage(&svt_cmd_run, "unexpected argument '%s'", argv[optind + 1]);
+
+	struct svt_experiment *e = svt_exp_load(argv[optind], results, stderr);
+	if (!e)
+		return SVT_EXIT_INPUT;
+	if (check) {
+		print_plan(e);
+		svt_exp_free(e);
+		return SVT_EXIT_OK;
+	}
+
+	int worst = SVT_EXIT_OK;
+	struct run_trace *traces = NULL;
+	struct run_job *jobs = NULL;
+	struct svt_db *db = NULL;
+	size_t njobs = e->ninputs * e->npolicies;
+	char dir[4200], msg[600];
+	int st;
+
+	snprintf(dir, sizeof(dir), "%s", e->db);
+	if (strrchr(dir, '/'))
+		*strrchr(dir, '/') = '\0';
+	const char *mk = run_mkdirs(e->traces) != 0 ? e->traces :
+			 strchr(e->db, '/') && run_mkdirs(dir) != 0 ? dir : NULL;
+	if (mk) {
+		svt_err("run: cannot make %s: %s", mk, strerror(errno));
+		worst = SVT_EXIT_INPUT;
+		goto out;
+	}
+	if (!(db = svt_db_open(e->db, true, &st, msg, sizeof(msg)))) {
+		svt_err("run: %s", msg);
+		worst = SVT_EXIT_INPUT;
+		goto out;
+	}
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	if (!(traces = run_make_traces(e, (unsigned)n, force, quiet, &stop_flag)) ||
+	    !(jobs = calloc(njobs ? njobs : 1, sizeof(*jobs)))) {
+		svt_err("run: out of memory");
+		worst = SVT_EXIT_INPUT;
+		goto out;
+	}
+	for (size_t i = 0; i < e->ninputs; i++)
+		worse(&worst, traces[i].status);
+
+	/* Every trace under every policy: cached, the same as another job, or to replay. */
+	struct pool p = { .e = e, .jobs = jobs, .njobs = njobs, .quiet = quiet, .worst = SVT_EXIT_OK };
+	for (size_t k = 0; k < njobs; k++) {
+		struct run_job *j = &jobs[k];
+		j->t = &traces[k / e->npolicies];
+		j->p = &e->policies[k % e->npolicies];
+		j->same_as = -1;
+		j->row.divergence = -1;
+		snprintf(j->canon, sizeof(j->canon), "%s", j->p->recorded ? j->t->recorded : j->p->canon);
+		if (!j->t->ok) {
+			snprintf(j->row.status, sizeof(j->row.status), "not-run");
+			snprintf(j->row.message, sizeof(j->row.message), "%s", j->t->message);
+			j->row.recorded_policy = j->p->recorded;
+			j->exit = j->t->status;
+			continue;
+		}
+		for (size_t q = 0; q < k && j->canon[0]; q++)
+			if (jobs[q].t->ok && strcmp(jobs[q].canon, j->canon) == 0 &&
+			    strcmp(jobs[q].t->checksum, j->t->checksum) == 0) {
+				j->same_as = jobs[q].same_as >= 0 ? jobs[q].same_as : (int)q;
+				break;
+			}
+		if (j->same_as >= 0 || force || !j->canon[0])
+			continue;
+		int64_t id = svt_db_find_run(db, j->t->checksum, j->canon, svt_audit_name(e->audit),
+					     PACKAGE_VERSION);
+		if (id < 0) {
+			svt_err("run: %s", svt_db_error(db));
+			worst = SVT_EXIT_INPUT;
+			goto out;
+		}
+		if (id > 0) {
+			j->cached = true;
+			j->row.id = id;
+		}
+	}
+	for (size_t k = 0; k < njobs; k++)
+		p.todo += !jobs[k].cached && jobs[k].same_as < 0 && jobs[k].t->ok;
+	if (!quiet)
+		printf("%s: %zu runs: %zu to replay, %zu cached or shared, %u thread(s)\n", e->name, njobs,
+		       p.todo, njobs - p.todo, (unsigned)n);
+	fflush(stdout);
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_t tid[256];
+	unsigned started = 0;
+	for (unsigned i = 1; i < n && i < p.todo; i++)
+		if (pthread_create(&tid[started], NULL, worker, &p) == 0)
+			started++;
+	if (p.todo)
+		worker(&p);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+	pthread_mutex_destroy(&p.lock);
+	worse(&worst, p.worst);
+
+	/* Read every run back as the database has it. */
+	for (size_t k = 0; k < njobs; k++) {
+		struct run_job *j = &jobs[k];
+		if (j->same_as >= 0) {
+			j->row = jobs[j->same_as].row;
+			j->exit = jobs[j->same_as].exit;
+		}
+		if (j->t->ok && !j->cached && j->same_as < 0 && !j->row.status[0]) {
+			snprintf(j->row.status, sizeof(j->row.status), "not-run");
+			snprintf(j->row.message, sizeof(j->row.message), "interrupted before it started");
+		}
+		if (j->row.id > 0 && j->same_as < 0 && read_row(db, &j->row) != 0) {
+			svt_err("run: run %" PRId64 ": %s", j->row.id, svt_db_error(db));
+			worst = SVT_EXIT_INPUT;
+		}
+		if (!j->row.recorded_policy && j->p->recorded && j->row.id <= 0)
+			j->row.recorded_policy = true;
+		worse(&worst, j->t->ok ? status_exit(j->row.status) : j->exit);
+	}
+	summary(e, jobs, njobs);
+	if (junit && run_junit(junit, e, jobs, njobs, db, msg, sizeof(msg)) != 0) {
+		svt_err("run: --junit: %s", msg);
+		worse(&worst, SVT_EXIT_INPUT);
+	}
+	if (stop_flag)
+		worse(&worst, SVT_EXIT_INTERRUPTED);
+out:
+	free(jobs);
+	if (traces)
+		run_traces_free(traces, e->ninputs);
+	svt_db_close(db);
+	svt_exp_free(e);
+	return worst;
+}
+
+const struct svt_cmd svt_cmd_run = {
+	"run",
+	"[--check] [--force] [--results DIR] [--junit FILE] [-j N] [-q] EXPERIMENT.xml",
+	"carry out an experiment file: make traces, replay them under policies",
+	run_exec,
+};
