@@ -28,7 +28,7 @@
 #define DEFAULT_TIMEOUT 300             /* as shadowvt record */
 
 const char *const svt_exp_shipped[] = {
-	"hello", "paging-2level", "paging-pae", "paging-4level", "perm", "hostile", "null", NULL,
+	"hello", "paging-2level", "paging-pae", "paging-4level", "perm", "long64", "hostile", "null", NULL,
 };
 
 char *svt_exp_shipped_kernel(const char *name)
