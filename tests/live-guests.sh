@@ -94,6 +94,23 @@ cmp -s "$work/native-part" "$work/$g.svt.console" &&
 "$top_builddir/shadowvt" replay --audit periodic "$work/$g.svt" > "$work/rep" 2>&1 &&
 	pass "hostile: its trace replays clean" || { fail "hostile: replay"; head -n 20 "$work/rep"; }
 sed 's/^/# /' "$work/rec"
+# The hypervisor moves itself to the top of RAM and gives the guest all
+# below; where RAM is too small for that it stays where GRUB loaded it.
+for megs in 256 48; do
+	BOCHS_MEGS=$megs "$top_builddir/shadowvt" record --guest "$top_builddir/guests/paging-pae.elf" \
+		--timeout 120 --keep "$work/m$megs" -o "$work/m$megs.svt" > "$work/rec" 2>&1; rc=$?
+	case $megs in
+	256) where='^hv: moved to 0xe000000\.\.0xfe00000; guest RAM below' frames=57344 ;;
+	48) where='^hv: staying at 0x1000000' frames=4096 ;;
+	esac
+	[ "$rc" -eq 0 ] && grep -q "$where" "$work/m$megs/hv.txt" &&
+		cmp -s "$work/paging-pae-native/console.txt" "$work/m$megs.svt.console" &&
+		"$top_builddir/shadowvt" info "$work/m$megs.svt" | grep -q "^guest frames: *$frames " &&
+		"$top_builddir/shadowvt" replay --audit full "$work/m$megs.svt" > /dev/null 2>&1 &&
+		pass "with $megs MiB: the hypervisor's place, the guest's RAM ($frames frames), a clean replay" ||
+		{ fail "with $megs MiB (record exit $rc)"; cat "$work/rec"; head -n 3 "$work/m$megs/hv.txt"; }
+done
+
 # The QEMU engine: GRUB boots the hypervisor and it loads the guest there
 # too; QEMU's TCG has no VT-x, so the hypervisor must stop at once and
 # `record` must say why (on an Intel host with nested VMX, KVM runs it).

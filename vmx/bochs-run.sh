@@ -8,12 +8,13 @@
 # stream goes to one, as its command line says), OUTDIR/hv.txt (COM3: the
 # hypervisor's log) and OUTDIR/bochs.log; exits with Bochs's
 # status (124 if it ran past $BOCHS_TIMEOUT seconds, default 120).  $BOCHS_CPU
-# picks the CPU model (default corei7_haswell_4770; broadwell_ult has SMAP).
+# picks the CPU model (default corei7_haswell_4770; broadwell_ult has SMAP),
+# $BOCHS_MEGS the memory (default 128 MiB).
 set -u
 out=$1 guest=$2 hv=${3:-} hvargs=${4:-}
 sh "$(dirname "$0")/mkiso.sh" "$out" "$guest" "$hv" "$hvargs" || exit 125
 cat > "$out/bochsrc" <<EOB
-megs: 128
+megs: ${BOCHS_MEGS:-128}
 cpu: model=${BOCHS_CPU:-corei7_haswell_4770}, count=1, ips=50000000, reset_on_triple_fault=0
 romimage: file=/usr/share/bochs/BIOS-bochs-latest
 vgaromimage: file=/usr/share/vgabios/vgabios.bin

@@ -1,11 +1,15 @@
 /*
  * boot.S — the hypervisor's entry from a Multiboot (v1) loader: 32-bit
  * protected mode, paging off, EAX = 0x2BADB002, EBX = the information
- * structure.  Maps the first 4 GiB 1:1 with 2 MiB pages, enters long mode,
- * loads a GDT with a TSS (VMX needs a non-null host TR) and calls
- * hv_main(magic, info) on the boot stack.  Also the VM-exit entry point
- * (vmx_exit_entry) and the VM-entry routine (vmx_run).
+ * structure.  Maps the first 4 GiB 1:1 with 2 MiB pages, and again at
+ * HV_DMAP (the direct map, through which the hypervisor reaches guest
+ * memory and the loader's structures), enters long mode, loads a GDT with a
+ * TSS (VMX needs a non-null host TR) and calls hv_main(magic, info) on the
+ * boot stack.  Also hv_move (the image to the top of memory), the VM-exit
+ * entry point (vmx_exit_entry) and the VM-entry routine (vmx_run).
  */
+	.set HV_DMAP, 0xffff800000000000
+	.set HV_IMAGE, 0x1000000        /* hv.ld, HV_BASE in hv.h */
 	.set MB_MAGIC, 0x1BADB002
 	.set MB_FLAGS, 0x00000003       /* page-aligned modules, memory map */
 
@@ -46,6 +50,27 @@ _start:
 	incl %ecx
 	cmpl $2048, %ecx
 	jne 2b
+	/* the direct map: PML4[256] -> its own PDPT and PDs, the same pages */
+	movl $dmap_pdpt, %eax
+	orl $3, %eax
+	movl %eax, boot_pml4 + 256 * 8
+	xorl %ecx, %ecx
+3:	movl %ecx, %eax
+	shll $12, %eax
+	addl $dmap_pd, %eax
+	orl $3, %eax
+	movl %eax, dmap_pdpt(,%ecx,8)
+	incl %ecx
+	cmpl $4, %ecx
+	jne 3b
+	xorl %ecx, %ecx
+4:	movl boot_pd(,%ecx,8), %eax
+	movl %eax, dmap_pd(,%ecx,8)
+	movl boot_pd+4(,%ecx,8), %eax
+	movl %eax, dmap_pd+4(,%ecx,8)
+	incl %ecx
+	cmpl $2048, %ecx
+	jne 4b
 
 	movl %cr4, %eax
 	orl $0x20, %eax                 /* PAE */
@@ -88,6 +113,83 @@ long_entry:
 3:	cli
 	hlt
 	jmp 3b
+
+/*
+ * void hv_move(uint64_t dest, uint64_t size): copy the image (HV_BASE, size
+ * bytes, a multiple of 2 MiB, bss and this stack included) to physical
+ * address dest through the direct map; in the copy's page tables, map the
+ * image's addresses to dest and nothing else of the identity map (a stray
+ * 1:1 access then faults rather than reading guest memory); switch to the
+ * copy's tables.  Nothing the copy needs is written between the copy and
+ * the switch: the return address was pushed before.
+ */
+	.globl hv_move
+hv_move:
+	movq %rdi, %r8                  /* dest */
+	movq %rsi, %rcx
+	shrq $3, %rcx
+	movabsq $HV_DMAP, %rax
+	leaq (%rax,%rdi), %rdi
+	movq $HV_IMAGE, %rsi
+	cld
+	rep movsq
+	/* the copy's boot_pd, through the direct map */
+	movq $boot_pd, %r9
+	subq $HV_IMAGE, %r9
+	addq %r8, %r9
+	addq %rax, %r9
+	xorl %ecx, %ecx
+1:	movq $0, (%r9,%rcx,8)
+	incl %ecx
+	cmpl $2048, %ecx
+	jne 1b
+	movq $HV_IMAGE, %rcx
+	shrq $21, %rcx                  /* the image's first PDE */
+	movq %r8, %rdx
+	orq $0x83, %rdx
+	movq %rsi, %r10                 /* (rep movsq left rsi at the image's end) */
+	subq $HV_IMAGE, %r10
+	shrq $21, %r10                  /* 2 MiB pages in the image */
+2:	movq %rdx, (%r9,%rcx,8)
+	addq $0x200000, %rdx
+	incq %rcx
+	decq %r10
+	jnz 2b
+	movq %rsi, %r10                 /* the image's end */
+	/* the copy's PML4 and PDPTs point at the old tables: relocate the
+	 * entries that point into the image */
+	movabsq $HV_DMAP, %rax
+	movq $boot_pml4, %rdi
+	call 3f
+	movq $boot_pdpt, %rdi
+	call 3f
+	movq $dmap_pdpt, %rdi
+	call 3f
+	movq $boot_pml4, %rax
+	subq $HV_IMAGE, %rax
+	addq %r8, %rax
+	movq %rax, %cr3
+	ret
+	/* table at image address %rdi: in the copy (%rax = HV_DMAP, %r8 =
+	 * dest), add dest - HV_IMAGE to each entry pointing into the image */
+3:	subq $HV_IMAGE, %rdi
+	addq %r8, %rdi
+	addq %rax, %rdi
+	xorl %ecx, %ecx
+4:	movq (%rdi,%rcx,8), %rdx
+	movq %rdx, %r11
+	andq $-4096, %r11
+	cmpq $HV_IMAGE, %r11
+	jb 5f
+	cmpq %r10, %r11                 /* (r10: the image's end, set below) */
+	jae 5f
+	subq $HV_IMAGE, %rdx
+	addq %r8, %rdx
+	movq %rdx, (%rdi,%rcx,8)
+5:	incl %ecx
+	cmpl $512, %ecx
+	jne 4b
+	ret
 
 /*
  * int vmx_run(struct hv_gprs *g, int launched): load the guest's general
@@ -196,6 +298,8 @@ cur_gprs: .quad 0
 boot_pml4: .skip 4096
 boot_pdpt: .skip 4096
 boot_pd:   .skip 4 * 4096
+dmap_pdpt: .skip 4096
+dmap_pd:   .skip 4 * 4096
 	.globl hv_tss
 hv_tss:    .skip 0x68
 	.align 16

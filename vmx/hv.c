@@ -7,7 +7,7 @@
 
 #define GUEST_FRAMES (HV_GUEST_TOP >> 12)
 
-extern uint8_t hv_end[];
+uint64_t hv_phys = HV_BASE, hv_guest_top = HV_BASE;
 
 static uint8_t pool[HV_POOL_FRAMES][4096] __attribute__((aligned(4096)));
 static uint64_t pool_mfns[HV_POOL_FRAMES];
@@ -26,7 +26,7 @@ static int env_read(void *ctx, uint64_t gpa, void *buf, size_t len)
 		memset(buf, 0xff, len);         /* nothing there: reads as all ones */
 		return 0;
 	}
-	memcpy(buf, (const void *)(uintptr_t)gpa, len);
+	memcpy(buf, hv_gpa(gpa), len);
 	return 0;
 }
 
@@ -34,7 +34,7 @@ static int env_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
 {
 	(void)ctx;
 	if (ram_range(gpa, len))
-		memcpy((void *)(uintptr_t)gpa, buf, len);
+		memcpy(hv_gpa(gpa), buf, len);
 	return 0;
 }
 
@@ -47,7 +47,10 @@ static uint64_t env_g2m(void *ctx, uint64_t gfn)
 static void *env_map(void *ctx, uint64_t mfn)
 {
 	(void)ctx;
-	return (void *)(uintptr_t)(mfn << 12);
+	uint64_t pa = mfn << 12;
+	if (pa >= hv_phys && pa < hv_phys + (uint64_t)(hv_end - (uint8_t *)HV_BASE))
+		return (void *)(uintptr_t)(pa - hv_phys + HV_BASE);        /* the pool */
+	return hv_gpa(pa);
 }
 
 /* Without VPID every VM entry and exit flushes the TLB: nothing to do. */
@@ -95,6 +98,45 @@ static bool parse_policy(const char *s, struct svt_policy *p, unsigned *npool)
 	return true;
 }
 
+/*
+ * Move the image to the top of the highest usable RAM region below 4 GiB
+ * in the loader's memory map, if that region also holds [1 MiB, the new
+ * place) (the guest's RAM) and the new place does not overlap where the
+ * image is now; else stay.  Sets hv_phys and hv_guest_top.
+ */
+static void move_up(const uint8_t *mbi)
+{
+	uint64_t size = (uint64_t)(hv_end - (uint8_t *)HV_BASE), best_b = 0, best_e = 0;
+	uint32_t flags = *(const uint32_t *)(const void *)mbi;
+	if (flags & (1u << 6)) {
+		uint32_t len = *(const uint32_t *)(const void *)(mbi + 44);
+		uint32_t addr = *(const uint32_t *)(const void *)(mbi + 48);
+		for (uint32_t off = 0; off + 24 <= len;) {
+			const uint8_t *e = hv_gpa((uint64_t)addr + off);
+			uint32_t esz = *(const uint32_t *)(const void *)e;
+			uint64_t b = *(const uint64_t *)(const void *)(e + 4);
+			uint64_t l = *(const uint64_t *)(const void *)(e + 12);
+			uint32_t type = *(const uint32_t *)(const void *)(e + 20);
+			uint64_t end = b + l < b || b + l > (4ull << 30) ? (4ull << 30) : b + l;
+			if (type == 1 && b < end && end > best_e) {
+				best_b = b;
+				best_e = end;
+			}
+			off += esz + 4;
+		}
+	}
+	uint64_t dest = best_e >= size ? (best_e - size) & ~0x1fffffull : 0;
+	if (best_e == 0 || best_b > 0x100000 || dest < best_b || dest < HV_BASE + size) {
+		hv_printf("hv: staying at %#lx (no room at the top of RAM)\n", HV_BASE);
+		hv_guest_top = HV_BASE;
+		return;
+	}
+	hv_move(dest, size);
+	hv_phys = dest;
+	hv_guest_top = dest;
+	hv_printf("hv: moved to %#lx..%#lx; guest RAM below\n", dest, dest + size);
+}
+
 void hv_main(uint32_t magic, uint32_t info)
 {
 	serial_init(0x3f8);
@@ -103,10 +145,8 @@ void hv_main(uint32_t magic, uint32_t info)
 	hv_printf("hv: shadowvt hypervisor, image %#lx..%#lx\n", HV_BASE, (uint64_t)(uintptr_t)hv_end);
 	if (magic != 0x2badb002u)
 		hv_panic("not started by a Multiboot loader (EAX %#x)", magic);
-	if ((uintptr_t)hv_end > 0x8000000)
-		hv_panic("the image ends above 128 MiB");
-	const uint8_t *mbi = (const uint8_t *)(uintptr_t)info;
-	const char *cmd = (mbi[0] & 4) ? (const char *)(uintptr_t)*(const uint32_t *)(const void *)(mbi + 16) : "";
+	const uint8_t *mbi = hv_gpa(info);
+	const char *cmd = (mbi[0] & 4) ? (const char *)hv_gpa(*(const uint32_t *)(const void *)(mbi + 16)) : "";
 	struct svt_policy policy = { .oos = 2, .prefetch = 8, .emulate = true, .early_unshadow = true };
 	unsigned pool_frames = HV_POOL_FRAMES;
 	for (const char *c = cmd; *c; c++) {
@@ -117,13 +157,18 @@ void hv_main(uint32_t magic, uint32_t info)
 		if (memcmp(c, "policy=", 7) == 0 && !parse_policy(c + 7, &policy, &pool_frames))
 			hv_panic("bad policy on the command line: %s", c + 7);
 	}
+	/* the module and the command lines are taken before the move, which
+	 * may overwrite where the loader left them */
+	if (!hv_take_guest(info))
+		hv_poweroff(3);
+	move_up(mbi);
 	struct hv_guest g;
-	if (!hv_load_guest(info, &g))
+	if (!hv_load_guest(&g))
 		hv_poweroff(3);
 	hv_printf("hv: guest '%s', entry %#x\n", g.name, g.entry);
 
 	for (unsigned i = 0; i < HV_POOL_FRAMES; i++)
-		pool_mfns[i] = (uintptr_t)pool[i] >> 12;
+		pool_mfns[i] = hv_pa(pool[i]) >> 12;
 	uint32_t a, b, c, d;
 	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000000u), "c"(0));
 	uint8_t maxphy = 36;

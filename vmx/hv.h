@@ -4,9 +4,10 @@
  * Freestanding, 64-bit, booted by a Multiboot loader (boot.S).  It runs one
  * guest, a Multiboot kernel given as the first module, with VT-x, EPT off
  * and unrestricted guest off: the shadow MMU core (src/, linked from
- * libsvtcore-fs.a) does all translation.  Guest RAM is machine memory
- * below the hypervisor (1:1); the hypervisor, the shadow pool and the
- * core's storage live above it and are never mapped into the guest.
+ * libsvtcore-fs.a) does all translation.  The hypervisor moves its image
+ * (code, data, the shadow pool, the core's storage) to the top of the
+ * machine's RAM below 4 GiB; guest RAM is machine memory below it (1:1),
+ * and the hypervisor's memory is never mapped into the guest.
  */
 #ifndef HV_H
 #define HV_H
@@ -17,8 +18,20 @@
 
 #include "svt.h"
 
-#define HV_BASE         0x6000000ul    /* the hypervisor's image (hv.ld) */
-#define HV_GUEST_TOP    HV_BASE         /* guest RAM is [0, HV_GUEST_TOP) */
+#define HV_BASE         0x1000000ul    /* the image's addresses (hv.ld, boot.S) */
+#define HV_DMAP         0xffff800000000000ul    /* physical memory [0, 4 GiB) */
+
+/* Where the image is in physical memory (hv_move), and the top of guest
+ * RAM: [0, hv_guest_top) less the legacy hole [0x9fc00, 1 MiB). */
+extern uint64_t hv_phys, hv_guest_top;
+#define HV_GUEST_TOP    hv_guest_top
+extern uint8_t hv_end[];
+
+/* Guest-physical (= machine) address to a pointer, through the direct map. */
+static inline void *hv_gpa(uint64_t pa) { return (void *)(HV_DMAP + pa); }
+/* A pointer into the image to its machine address. */
+static inline uint64_t hv_pa(const void *p) { return (uintptr_t)p - HV_BASE + hv_phys; }
+void hv_move(uint64_t dest, uint64_t size);
 #define HV_POOL_FRAMES  2048            /* shadow pool: 8 MiB */
 
 /* Guest general registers, in the encoding order of struct svt_emu_regs
@@ -51,7 +64,10 @@ struct hv_guest {
 	uint32_t info;          /* guest-physical address of its Multiboot information */
 	const char *name;
 };
-bool hv_load_guest(uint32_t mb_info, struct hv_guest *g);
+/* Copy the first module and its command line from where the loader left
+ * them (before the hypervisor moves), then load it into guest RAM. */
+bool hv_take_guest(uint32_t mb_info);
+bool hv_load_guest(struct hv_guest *g);
 
 /* hv.c */
 void hv_main(uint32_t magic, uint32_t info);

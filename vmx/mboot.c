@@ -14,6 +14,8 @@
 #define MODULE_MAX      (4u << 20)
 
 static uint8_t module_copy[MODULE_MAX] __attribute__((aligned(4096)));
+static uint32_t module_size;
+static char guest_cmdline[1024];
 
 static uint32_t rd32(const uint8_t *p)
 {
@@ -43,11 +45,11 @@ static bool load_aout(const uint8_t *img, uint32_t size, const uint8_t *hdr, uin
 		return false;
 	if (off + len > size || !in_guest(load_addr, len))
 		return false;
-	memcpy((void *)(uintptr_t)load_addr, img + off, len);
+	memcpy(hv_gpa(load_addr), img + off, len);
 	if (bss_end > load_addr + len) {
 		if (!in_guest(load_addr + len, bss_end - load_addr - len))
 			return false;
-		memset((void *)(uintptr_t)(load_addr + len), 0, bss_end - load_addr - len);
+		memset(hv_gpa(load_addr + len), 0, bss_end - load_addr - len);
 	}
 	*entry = rd32(hdr + 28);
 	return true;
@@ -69,35 +71,43 @@ static bool load_elf32(const uint8_t *img, uint32_t size, uint32_t *entry)
 		uint32_t filesz = rd32(ph + 16), memsz = rd32(ph + 20);
 		if (filesz > memsz || (uint64_t)off + filesz > size || !in_guest(paddr, memsz))
 			return false;
-		memcpy((void *)(uintptr_t)paddr, img + off, filesz);
-		memset((void *)(uintptr_t)(paddr + filesz), 0, memsz - filesz);
+		memcpy(hv_gpa(paddr), img + off, filesz);
+		memset(hv_gpa(paddr + filesz), 0, memsz - filesz);
 	}
 	*entry = rd32(img + 24);
 	return true;
 }
 
-bool hv_load_guest(uint32_t mb_info, struct hv_guest *g)
+bool hv_take_guest(uint32_t mb_info)
 {
-	const uint8_t *mbi = (const uint8_t *)(uintptr_t)mb_info;
+	const uint8_t *mbi = hv_gpa(mb_info);
 	if (!(rd32(mbi) & (1u << 3)) || rd32(mbi + 20) == 0) {
 		hv_printf("hv: no guest kernel: give it as the first Multiboot module\n");
 		return false;
 	}
-	const uint8_t *mod = (const uint8_t *)(uintptr_t)rd32(mbi + 24);
+	const uint8_t *mod = hv_gpa(rd32(mbi + 24));
 	uint32_t start = rd32(mod), end = rd32(mod + 4), str = rd32(mod + 8);
 	if (end <= start || end - start > MODULE_MAX) {
 		hv_printf("hv: the guest module is empty or larger than %u bytes\n", MODULE_MAX);
 		return false;
 	}
-	uint32_t size = end - start;
-	memcpy(module_copy, (const void *)(uintptr_t)start, size);
-	const char *cmd = str ? (const char *)(uintptr_t)str : "";
+	module_size = end - start;
+	memcpy(module_copy, hv_gpa(start), module_size);
+	const char *cmd = str ? (const char *)hv_gpa(str) : "";
 	size_t cmdlen = strlen(cmd);
-	if (cmdlen > 1023)
-		cmdlen = 1023;
-	memcpy((void *)(uintptr_t)MB_CMDLINE_GPA, cmd, cmdlen);
-	((char *)(uintptr_t)MB_CMDLINE_GPA)[cmdlen] = 0;
-	g->name = (const char *)(uintptr_t)MB_CMDLINE_GPA;
+	if (cmdlen > sizeof(guest_cmdline) - 1)
+		cmdlen = sizeof(guest_cmdline) - 1;
+	memcpy(guest_cmdline, cmd, cmdlen);
+	guest_cmdline[cmdlen] = 0;
+	return true;
+}
+
+bool hv_load_guest(struct hv_guest *g)
+{
+	uint32_t size = module_size;
+	size_t cmdlen = strlen(guest_cmdline);
+	memcpy(hv_gpa(MB_CMDLINE_GPA), guest_cmdline, cmdlen + 1);
+	g->name = guest_cmdline;
 
 	const uint8_t *hdr = NULL;
 	for (uint32_t o = 0; o + 32 <= size && o < 8192; o += 4) {
@@ -119,14 +129,14 @@ bool hv_load_guest(uint32_t mb_info, struct hv_guest *g)
 	}
 
 	/* The guest's information structure: memory, its command line, a map. */
-	uint8_t *info = (uint8_t *)(uintptr_t)MB_INFO_GPA;
+	uint8_t *info = hv_gpa(MB_INFO_GPA);
 	uint32_t *w = (uint32_t *)(void *)info;
 	memset(info, 0, 0x400);
 	w[0] = (1u << 0) | (1u << 2) | (1u << 6);
 	w[1] = 639;
 	w[2] = (uint32_t)((HV_GUEST_TOP - 0x100000) / 1024);
 	w[4] = MB_CMDLINE_GPA;
-	uint32_t *mm = (uint32_t *)(uintptr_t)MB_MMAP_GPA;
+	uint32_t *mm = hv_gpa(MB_MMAP_GPA);
 	const uint64_t ranges[2][3] = { { 0, 0x9fc00, 1 }, { 0x100000, HV_GUEST_TOP - 0x100000, 1 } };
 	for (int i = 0; i < 2; i++) {
 		mm[i * 6 + 0] = 20;

@@ -155,12 +155,12 @@ static void vmx_on(void)
 	__asm__ volatile("mov %0, %%cr4" :: "r"(cr4_fixed(cr4 | (1u << 13))));
 	*(uint32_t *)(void *)vmxon_region = (uint32_t)basic & 0x7fffffff;
 	*(uint32_t *)(void *)vmcs = (uint32_t)basic & 0x7fffffff;
-	uint64_t pa = (uintptr_t)vmxon_region;
+	uint64_t pa = hv_pa(vmxon_region);
 	uint8_t fail;
 	__asm__ volatile("vmxon %1; setna %0" : "=q"(fail) : "m"(pa) : "cc", "memory");
 	if (fail)
 		hv_panic("VMXON failed");
-	pa = (uintptr_t)vmcs;
+	pa = hv_pa(vmcs);
 	__asm__ volatile("vmclear %1; setna %0" : "=q"(fail) : "m"(pa) : "cc", "memory");
 	if (fail)
 		hv_panic("VMCLEAR failed");
@@ -298,12 +298,12 @@ void hv_vmx_setup(const struct hv_guest *g)
 	intercept_port(0xf4);
 	intercept_port(0xb004);
 	intercept_port(0x604);
-	vmwrite(IO_BITMAP_A, (uintptr_t)io_bitmap[0]);
-	vmwrite(IO_BITMAP_B, (uintptr_t)io_bitmap[1]);
+	vmwrite(IO_BITMAP_A, hv_pa(io_bitmap[0]));
+	vmwrite(IO_BITMAP_B, hv_pa(io_bitmap[1]));
 	/* EFER reads and writes (high MSRs: read bitmap at 1024, write at 3072) */
 	msr_bitmap[1024 + (0x80 >> 3)] |= 1u << (0x80 & 7);
 	msr_bitmap[3072 + (0x80 >> 3)] |= 1u << (0x80 & 7);
-	vmwrite(MSR_BITMAP, (uintptr_t)msr_bitmap);
+	vmwrite(MSR_BITMAP, hv_pa(msr_bitmap));
 	host_state();
 	guest_state(g);
 }
