@@ -19,6 +19,8 @@
  *   pcid       two address spaces under PCIDs 1 and 2 switched with
  *              no-flush CR3 writes; INVPCID of each type (0..3); global
  *              pages and CR4.PGE
+ *   devices    the local APIC and the I/O APIC through uncached 2 MiB
+ *              pages: device memory passes through the hypervisor
  */
 #include <stdint.h>
 
@@ -55,6 +57,7 @@ static uint64_t pdpt0[512] __attribute__((aligned(4096)));
 static uint64_t pd0[512] __attribute__((aligned(4096)));
 static uint64_t pt0[2][512] __attribute__((aligned(4096)));
 static uint64_t pd_test[512] __attribute__((aligned(4096)));
+static uint64_t pd_dev[512] __attribute__((aligned(4096)));
 static uint64_t pt_test[512] __attribute__((aligned(4096)));
 /* the second address space, and each space's slot-1 tables */
 static uint64_t pml4_b[512] __attribute__((aligned(4096)));
@@ -658,6 +661,30 @@ static void part_pcid(void)
 	set_cr3(a);
 }
 
+/* ---- device memory ---------------------------------------------------------------- */
+
+#define PWT 0x8ull
+#define PCD 0x10ull
+
+static void part_devices(void)
+{
+	pdpt0[3] = pa(pd_dev) | P | RW;
+	pd_dev[(0xfec00000u >> 21) & 511] = 0xfec00000u | P | RW | PS | PCD | PWT;
+	pd_dev[(0xfee00000u >> 21) & 511] = 0xfee00000u | P | RW | PS | PCD | PWT;
+	invlpg(0xfec00000u);
+	invlpg(0xfee00000u);
+	volatile uint32_t *lapic = (volatile uint32_t *)(uintptr_t)0xfee00000u;
+	volatile uint32_t *ioapic = (volatile uint32_t *)(uintptr_t)0xfec00000u;
+	out("devices: local APIC id ");
+	outx(lapic[0x20 / 4] >> 24);
+	out(" version ");
+	outx(lapic[0x30 / 4] & 0xff00ff);
+	ioapic[0] = 1;                  /* IOREGSEL: the version register */
+	out(", I/O APIC version ");
+	outx(ioapic[0x10 / 4] & 0xff00ff);
+	flush_line();
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 void gmain(uint32_t magic, uint32_t info)
@@ -705,6 +732,7 @@ void gmain(uint32_t magic, uint32_t info)
 	part_perm();
 	part_ptwrite();
 	part_pcid();
+	part_devices();
 	say("done");
 	poweroff();
 }

@@ -124,10 +124,44 @@ int svt_gmem_write(struct svt_gmem *g, uint64_t gpa, const void *buf, size_t len
 
 /* ---- the machine ----------------------------------------------------------- */
 
+static bool in_ranges(const struct svt_trace_range *r, size_t n, uint64_t gfn)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {       /* the last range starting at or below gfn */
+		size_t mid = lo + (hi - lo) / 2;
+		if (r[mid].gfn <= gfn)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && gfn - r[lo - 1].gfn < r[lo - 1].count;
+}
+
+static bool is_ram(const struct svt_machine *m, uint64_t gfn)
+{
+	return gfn < m->mem.frames && (!m->ram || in_ranges(m->ram, m->nram, gfn));
+}
+
+/* Guest RAM as written; anything else reads as all ones, as an absent
+ * device does on bare metal (and as the hypervisor gives it the core). */
 static int m_read(void *ctx, uint64_t gpa, void *buf, size_t len)
 {
 	struct svt_machine *m = ctx;
-	svt_gmem_read(&m->mem, gpa, buf, len);
+	if (!m->ram && (gpa >> 12) < m->mem.frames && ((gpa + len - 1) >> 12) < m->mem.frames) {
+		svt_gmem_read(&m->mem, gpa, buf, len);
+		return 0;
+	}
+	uint8_t *out = buf;
+	while (len > 0) {
+		size_t n = 4096 - (gpa & 0xfff);
+		if (n > len)
+			n = len;
+		if (is_ram(m, gpa >> 12))
+			svt_gmem_read(&m->mem, gpa, out, n);
+		else
+			memset(out, 0xff, n);
+		gpa += n, out += n, len -= n;
+	}
 	return 0;
 }
 
@@ -144,21 +178,15 @@ static int m_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
 static uint64_t m_g2m(void *ctx, uint64_t gfn)
 {
 	struct svt_machine *m = ctx;
-	if (gfn >= m->mem.frames)
+	if (!is_ram(m, gfn) && !(m->ndevices && in_ranges(m->devices, m->ndevices, gfn)))
 		return SVT_INVALID_MFN;
-	if (m->ram) {
-		size_t lo = 0, hi = m->nram;
-		while (lo < hi) {       /* the last range starting at or below gfn */
-			size_t mid = lo + (hi - lo) / 2;
-			if (m->ram[mid].gfn <= gfn)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo == 0 || gfn - m->ram[lo - 1].gfn >= m->ram[lo - 1].count)
-			return SVT_INVALID_MFN;
-	}
 	return gfn + m->ram_mfn0;
+}
+
+void svt_machine_set_devices(struct svt_machine *m, const struct svt_trace_range *dev, size_t n)
+{
+	m->devices = dev;
+	m->ndevices = n;
 }
 
 void svt_machine_set_ram(struct svt_machine *m, const struct svt_trace_range *ram, size_t nram)
@@ -224,9 +252,12 @@ void svt_machine_free(struct svt_machine *m)
 
 uint64_t svt_machine_m2g(const struct svt_machine *m, uint64_t mfn)
 {
-	if (mfn < m->ram_mfn0 || mfn - m->ram_mfn0 >= m->mem.frames)
+	if (mfn < m->ram_mfn0)
 		return ~0ull;
-	return mfn - m->ram_mfn0;
+	uint64_t gfn = mfn - m->ram_mfn0;
+	if (gfn < m->mem.frames || (m->ndevices && in_ranges(m->devices, m->ndevices, gfn)))
+		return gfn;
+	return ~0ull;
 }
 
 static int machine_access(struct svt_machine *m, uint64_t pa, void *buf, size_t len, bool write)

@@ -3,7 +3,7 @@
  * the core (shadowvt synth and replay), and the recording environment.
  *
  * Guest-physical memory is sparse: pages exist once written and read as
- * zero before that, and addresses outside guest RAM read as zero and
+ * zero before that, and addresses outside guest RAM read as all ones and
  * ignore writes (the platform's choice, documented in shadowvt-trace(5):
  * a replayer does the same).  Machine frames: the shadow pool is frames
  * [SVT_POOL_MFN0, SVT_POOL_MFN0 + pool), guest RAM frame g is machine
@@ -58,6 +58,8 @@ struct svt_machine {
 	uint64_t ram_mfn0;      /* machine frame of guest frame 0 */
 	const struct svt_trace_range *ram;      /* which frames are RAM (NULL: all) */
 	size_t nram;
+	const struct svt_trace_range *devices;  /* device frames passed through */
+	size_t ndevices;
 	bool oom;               /* a guest write could not allocate */
 	/* told of flush_tlb and events (NULL: ignored) */
 	void (*on_flush)(void *ctx, int kind, uint64_t va);
@@ -71,7 +73,13 @@ void svt_machine_free(struct svt_machine *m);
 /* Only these frames are RAM (sorted, disjoint; kept by reference); the
  * others are device memory (gfn_to_mfn answers SVT_INVALID_MFN). */
 void svt_machine_set_ram(struct svt_machine *m, const struct svt_trace_range *ram, size_t nram);
-/* The guest frame of machine frame mfn, or ~0 when it is not guest RAM. */
+/* These frames are devices the hypervisor passed through (sorted,
+ * disjoint, no RAM; kept by reference): gfn_to_mfn maps them (machine
+ * frame gfn + ram_mfn0, as RAM), reads of them give all ones and writes
+ * are dropped, as for every frame that is not RAM. */
+void svt_machine_set_devices(struct svt_machine *m, const struct svt_trace_range *dev, size_t n);
+/* The guest frame of machine frame mfn, or ~0 when it is neither guest
+ * RAM nor a passed-through device. */
 uint64_t svt_machine_m2g(const struct svt_machine *m, uint64_t mfn);
 /* Read machine memory (the pool, or guest RAM through its machine
  * frames): 0, or -1 when pa is neither. */

@@ -303,6 +303,7 @@ static int setup(struct rp *p)
 		return -1;
 	}
 	svt_machine_set_ram(&p->mach, h->ram, h->nram);
+	svt_machine_set_devices(&p->mach, h->devices, h->ndevices);
 	p->mach.on_event = on_event;
 	p->mach.cb_ctx = p;
 	svt_machine_hw_env(&p->mach, &p->hwenv);

@@ -11,7 +11,11 @@
 #define PK_HDR 24
 #define PK_MAX (1u << 20)
 
+#define STREAM_MAX_DEVICES 64
+
 struct conv {
+	char cpu[300];                  /* the trace header's CPU model */
+	struct svt_trace_range devices[STREAM_MAX_DEVICES];
 	struct svt_stream_result *r;
 	svt_stream_open_fn open;
 	void *ctx;
@@ -32,6 +36,9 @@ static uint64_t get64(const uint8_t *p)
 	return get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
+/* HELLO (traces/FORMAT.md, "The live stream"): the machine and policy, the
+ * guest's name, then (optional, newer hypervisors) the CPU's brand string
+ * and the device ranges passed through. */
 static int hello(struct conv *c, const uint8_t *p, uint32_t len, const char *producer)
 {
 	if (len < 32 || 32 + (uint32_t)p[31] > len) {
@@ -41,11 +48,40 @@ static int hello(struct conv *c, const uint8_t *p, uint32_t len, const char *pro
 	size_t gl = p[31];
 	memcpy(c->r->guest, p + 32, gl);
 	c->r->guest[gl] = 0;
+	snprintf(c->cpu, sizeof(c->cpu), "Bochs 2.7 (VT-x, EPT off)");
+	uint32_t at = 32 + (uint32_t)gl;
+	size_t ndev = 0;
+	if (at < len) {
+		uint32_t bl = p[at++];
+		if (at + bl + 2 > len) {
+			snprintf(c->r->msg, sizeof(c->r->msg), "the HELLO packet's CPU string is cut short");
+			return -1;
+		}
+		char brand[256];
+		memcpy(brand, p + at, bl);
+		brand[bl] = 0;
+		for (uint32_t i = 0; i < bl; i++)
+			if ((unsigned char)brand[i] < 0x20 || (unsigned char)brand[i] > 0x7e)
+				brand[i] = '?';
+		at += bl;
+		snprintf(c->cpu, sizeof(c->cpu), "%s (VT-x, EPT off)", brand);
+		ndev = (size_t)p[at] | (size_t)p[at + 1] << 8;
+		at += 2;
+		if (ndev > STREAM_MAX_DEVICES || at + 16 * ndev > len) {
+			snprintf(c->r->msg, sizeof(c->r->msg), "the HELLO packet's device ranges are cut short");
+			return -1;
+		}
+		for (size_t i = 0; i < ndev; i++, at += 16) {
+			c->devices[i].gfn = get64(p + at);
+			c->devices[i].count = get64(p + at + 8);
+		}
+	}
 	struct svt_trace_range ram = { .gfn = 0, .count = get64(p + 5) };
 	struct svt_trace_header h = {
-		.producer = producer, .cpu_model = "Bochs 2.7 (VT-x, EPT off)", .guest = c->r->guest,
+		.producer = producer, .cpu_model = c->cpu, .guest = c->r->guest,
 		.maxphyaddr = p[0], .features = get32(p + 1), .guest_frames = get64(p + 5),
-		.ram = &ram, .nram = 1, .pool_frames = get32(p + 13), .links = get32(p + 17),
+		.ram = &ram, .nram = 1, .devices = c->devices, .ndevices = ndev,
+		.pool_frames = get32(p + 13), .links = get32(p + 17),
 		.policy = { .oos = get32(p + 21), .prefetch = get32(p + 25), .emulate = p[29] != 0,
 			    .early_unshadow = p[30] != 0 },
 	};

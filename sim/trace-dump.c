@@ -262,6 +262,10 @@ static void info_json(FILE *f, const struct svt_trace_header *h, const struct sv
 	for (size_t i = 0; i < h->nram; i++)
 		fprintf(f, "%s{\"gfn\":%" PRIu64 ",\"count\":%" PRIu64 "}", i ? "," : "",
 			h->ram[i].gfn, h->ram[i].count);
+	fputs("],\"devices\":[", f);
+	for (size_t i = 0; i < h->ndevices; i++)
+		fprintf(f, "%s{\"gfn\":%" PRIu64 ",\"count\":%" PRIu64 "}", i ? "," : "",
+			h->devices[i].gfn, h->devices[i].count);
 	fprintf(f, "],\"policy\":{\"oos\":%u,\"prefetch\":%u,\"early_unshadow\":%s,\"emulate\":%s},"
 		"\"pool_frames\":%" PRIu32 ",\"links\":%" PRIu32 ",\"root_cache\":%" PRIu32
 		",\"frame_size\":%" PRIu32, h->policy.oos, h->policy.prefetch,
@@ -296,6 +300,9 @@ void svt_trace_dump_info(FILE *f, const struct svt_trace_header *h,
 	fprintf(f, "\nmaxphyaddr:      %u\nfeatures:        0x%" PRIx32 "\n"
 		"guest frames:    %" PRIu64 " (%" PRIu64 " RAM in %zu range(s))\n",
 		h->maxphyaddr, h->features, h->guest_frames, ram, h->nram);
+	for (size_t i = 0; i < h->ndevices; i++)
+		fprintf(f, "device frames:   %#" PRIx64 "..%#" PRIx64 " (passed through)\n",
+			h->devices[i].gfn, h->devices[i].gfn + h->devices[i].count - 1);
 	fprintf(f, "policy:          oos=%u prefetch=%u early_unshadow=%s emulate=%s\n"
 		"pool frames:     %" PRIu32 " (links %" PRIu32 ", root cache %" PRIu32 ")\n",
 		h->policy.oos, h->policy.prefetch, h->policy.early_unshadow ? "on" : "off",

@@ -68,6 +68,27 @@ const char *tr_check_header(const struct svt_trace_header *h)
 			return "a RAM range beyond guest_frames";
 		end = r->gfn + r->count;
 	}
+	if (h->ndevices > SVT_TRACE_MAX_RANGES)
+		return "more than 16384 device ranges";
+	if (h->ndevices > 0 && h->devices == NULL)
+		return "device ranges missing";
+	end = 0;
+	size_t ri = 0;
+	for (size_t i = 0; i < h->ndevices; i++) {
+		const struct svt_trace_range *r = &h->devices[i];
+		if (r->count == 0)
+			return "an empty device range";
+		if (i > 0 && r->gfn < end)
+			return "device ranges not sorted or overlapping";
+		if (r->gfn >= (1ull << (h->maxphyaddr - 12)) ||
+		    r->count > (1ull << (h->maxphyaddr - 12)) - r->gfn)
+			return "a device range beyond MAXPHYADDR";
+		while (ri < h->nram && h->ram[ri].gfn + h->ram[ri].count <= r->gfn)
+			ri++;
+		if (ri < h->nram && h->ram[ri].gfn < r->gfn + r->count)
+			return "a device range overlaps RAM";
+		end = r->gfn + r->count;
+	}
 	return NULL;
 }
 
@@ -81,10 +102,31 @@ static uint8_t *put_field(uint8_t *p, unsigned tag, const void *payload, size_t 
 	return p + len;
 }
 
+static uint8_t *put_ranges(uint8_t *p, unsigned tag, const struct svt_trace_range *r, size_t n)
+{
+	uint8_t t2[20];
+	size_t rlen = (size_t)tr_putv(t2, n);
+	uint64_t end = 0;
+	for (size_t i = 0; i < n; i++) {
+		rlen += tr_putv(t2, r[i].gfn - end) + tr_putv(t2, r[i].count);
+		end = r[i].gfn + r[i].count;
+	}
+	p += tr_putv(p, tag);
+	p += tr_putv(p, rlen);
+	p += tr_putv(p, n);
+	end = 0;
+	for (size_t i = 0; i < n; i++) {
+		p += tr_putv(p, r[i].gfn - end);
+		p += tr_putv(p, r[i].count);
+		end = r[i].gfn + r[i].count;
+	}
+	return p;
+}
+
 bool tr_header_encode(const struct svt_trace_header *h, uint32_t frame_size,
 		      uint8_t **out, size_t *outlen)
 {
-	size_t cap = TR_FILE_FIXED + 3 * (SVT_TRACE_MAX_STRING + 16) + 20 * h->nram + 256;
+	size_t cap = TR_FILE_FIXED + 3 * (SVT_TRACE_MAX_STRING + 16) + 20 * (h->nram + h->ndevices) + 256;
 	uint8_t *buf = malloc(cap), *p, *q;
 	uint8_t tmp[128];
 	if (buf == NULL)
@@ -105,23 +147,10 @@ bool tr_header_encode(const struct svt_trace_header *h, uint32_t frame_size,
 	p = put_field(p, TR_H_MACHINE, tmp, (size_t)(q - tmp));
 
 	/* RAM: count, then per range the gap from the previous range's end
-	 * and the length, in frames. */
-	size_t rlen = (size_t)tr_putv(tmp, h->nram);
-	uint64_t end = 0;
-	for (size_t i = 0; i < h->nram; i++) {
-		uint8_t t2[20];
-		rlen += tr_putv(t2, h->ram[i].gfn - end) + tr_putv(t2, h->ram[i].count);
-		end = h->ram[i].gfn + h->ram[i].count;
-	}
-	p += tr_putv(p, TR_H_RAM);
-	p += tr_putv(p, rlen);
-	p += tr_putv(p, h->nram);
-	end = 0;
-	for (size_t i = 0; i < h->nram; i++) {
-		p += tr_putv(p, h->ram[i].gfn - end);
-		p += tr_putv(p, h->ram[i].count);
-		end = h->ram[i].gfn + h->ram[i].count;
-	}
+	 * and the length, in frames; DEVICE (only if there are any) alike. */
+	p = put_ranges(p, TR_H_RAM, h->ram, h->nram);
+	if (h->ndevices > 0)
+		p = put_ranges(p, TR_H_DEVICE, h->devices, h->ndevices);
 
 	q = tmp;
 	q += tr_putv(q, h->policy.oos);
@@ -187,26 +216,30 @@ static bool get_string(const uint8_t *p, uint64_t len, char **out, const char **
 	return true;
 }
 
-static bool get_ram(const uint8_t *p, const uint8_t *end, struct tr_header_store *hs,
-		    const char **why)
+static bool get_ranges(const uint8_t *p, const uint8_t *end, struct svt_trace_range **out,
+		       size_t *nout, const char *what, const char **why)
 {
 	uint64_t n, gap = 0, count = 0, at = 0;
-	NEED(tr_getv(&p, end, &n), "RAM field truncated");
-	NEED(n <= SVT_TRACE_MAX_RANGES, "more than 16384 RAM ranges");
-	NEED(n <= (uint64_t)(end - p) / 2, "RAM range count larger than the field");
-	hs->ram = malloc(n == 0 ? 1 : (size_t)n * sizeof(*hs->ram));
-	if (hs->ram == NULL)
+	bool ram = what[0] == 'R';
+#define RNEED(c, r, d) do { if (!(c)) { *why = ram ? (r) : (d); return false; } } while (0)
+	RNEED(tr_getv(&p, end, &n), "RAM field truncated", "DEVICE field truncated");
+	RNEED(n <= SVT_TRACE_MAX_RANGES, "more than 16384 RAM ranges", "more than 16384 device ranges");
+	RNEED(n <= (uint64_t)(end - p) / 2, "RAM range count larger than the field",
+	      "device range count larger than the field");
+	*out = malloc(n == 0 ? 1 : (size_t)n * sizeof(**out));
+	if (*out == NULL)
 		return false;
 	for (uint64_t i = 0; i < n; i++) {
-		NEED(tr_getv(&p, end, &gap) && tr_getv(&p, end, &count), "RAM field truncated");
-		NEED(gap < (1ull << 52) && count <= (1ull << 52) && at + gap + count <= (1ull << 52),
-		     "RAM range beyond 2^52 frames");
-		hs->ram[i].gfn = at + gap;
-		hs->ram[i].count = count;
+		RNEED(tr_getv(&p, end, &gap) && tr_getv(&p, end, &count), "RAM field truncated",
+		      "DEVICE field truncated");
+		RNEED(gap < (1ull << 52) && count <= (1ull << 52) && at + gap + count <= (1ull << 52),
+		      "RAM range beyond 2^52 frames", "device range beyond 2^52 frames");
+		(*out)[i].gfn = at + gap;
+		(*out)[i].count = count;
 		at += gap + count;
 	}
-	hs->h.ram = hs->ram;
-	hs->h.nram = (size_t)n;
+#undef RNEED
+	*nout = (size_t)n;
 	return true;
 }
 
@@ -240,7 +273,15 @@ static bool get_field(unsigned tag, const uint8_t *p, const uint8_t *end,
 		NEED(tr_getv(&p, end, &h->guest_frames), "MACHINE field truncated");
 		return true;
 	case TR_H_RAM:
-		return get_ram(p, end, hs, why);
+		if (!get_ranges(p, end, &hs->ram, &h->nram, "RAM", why))
+			return false;
+		h->ram = hs->ram;
+		return true;
+	case TR_H_DEVICE:
+		if (!get_ranges(p, end, &hs->devices, &h->ndevices, "device", why))
+			return false;
+		h->devices = hs->devices;
+		return true;
 	case TR_H_POLICY:
 		if (!get_u32(&p, end, &h->policy.oos, why) ||
 		    !get_u32(&p, end, &h->policy.prefetch, why) || !get_u32(&p, end, &v, why))
@@ -278,7 +319,7 @@ int tr_header_decode(const uint8_t *buf, size_t len, bool check_crc,
 			*why = "header field runs past the header";
 			return SVT_TRACE_EINPUT;
 		}
-		if (tag >= 1 && tag <= TR_H_FRAME_SIZE) {
+		if (tag >= 1 && tag <= TR_H_DEVICE) {
 			if (seen & (1u << tag)) {
 				*why = "header field repeated";
 				return SVT_TRACE_EINPUT;
@@ -307,6 +348,7 @@ void tr_header_free(struct tr_header_store *hs)
 	for (int i = 0; i < 3; i++)
 		free(hs->strings[i]);
 	free(hs->ram);
+	free(hs->devices);
 	memset(hs, 0, sizeof(*hs));
 }
 

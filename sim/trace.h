@@ -93,6 +93,11 @@ struct svt_trace_header {
 	uint64_t guest_frames;          /* guest RAM lies in frames [0, guest_frames) */
 	const struct svt_trace_range *ram;      /* which of those are RAM: sorted, */
 	size_t nram;                            /* disjoint ranges */
+	/* Device frames the hypervisor passed through to the guest (mapped
+	 * 1:1, never RAM, never write-protected): sorted, disjoint ranges
+	 * that overlap no RAM range, anywhere below 2^(maxphyaddr-12). */
+	const struct svt_trace_range *devices;
+	size_t ndevices;
 	struct svt_policy policy;       /* the policy the recording ran with */
 	uint32_t pool_frames;           /* shadow pool size, >= 16 */
 	uint32_t links, root_cache;     /* as in struct svt_mmu_config; 0: default */

@@ -43,7 +43,7 @@ extern const uint8_t svt_trace_end_magic[8];    /* "SVT-END\n" */
 /* header field tags */
 enum {
 	TR_H_PRODUCER = 1, TR_H_CPU_MODEL = 2, TR_H_GUEST = 3, TR_H_MACHINE = 4,
-	TR_H_RAM = 5, TR_H_POLICY = 6, TR_H_FRAME_SIZE = 7,
+	TR_H_RAM = 5, TR_H_POLICY = 6, TR_H_FRAME_SIZE = 7, TR_H_DEVICE = 8,
 };
 
 /* FAULT presence bits */
@@ -217,7 +217,7 @@ void tr_header_set_frame_size(uint8_t *hdr, size_t len, uint32_t frame_size);
 struct tr_header_store {
 	struct svt_trace_header h;
 	char *strings[3];
-	struct svt_trace_range *ram;
+	struct svt_trace_range *ram, *devices;
 };
 
 /* Length of the header from its first TR_FILE_FIXED bytes, or 0 with *why. */

@@ -31,10 +31,15 @@ bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
 	return gfn_is_ram(m, gfn) && m->gi[gfn].pt > 0 && m->gi[gfn].oos == 0;
 }
 
+/* The machine frame of gfn: guest RAM, or a device frame the environment
+ * passes through (any frame the environment maps that is not RAM: it is
+ * mapped for the guest like RAM, but never write-protected, never tracked
+ * as a page table, never in a reverse map); SVT_INVALID_MFN for neither
+ * (MMIO the hypervisor handles, or nothing). */
 uint64_t g_mfn(struct svt_mmu *m, uint64_t gfn)
 {
-	if (!gfn_is_ram(m, gfn))
-		return SVT_INVALID_MFN;
+	if (!gfn_is_ram(m, gfn) && (gfn > UINT32_MAX || gfn >> (m->cfg.maxphyaddr - 12)))
+		return SVT_INVALID_MFN;         /* (a shadow leaf keeps frames in 32 bits) */
 	return m->env.gfn_to_mfn(m->env.ctx, gfn);
 }
 
@@ -170,10 +175,14 @@ void sh_set_leaf(struct svt_mmu *m, uint32_t spi, unsigned idx, uint64_t val, ui
 	}
 	if (old & SVT_PTE_P) {
 		sh_raw_set(m, spi, idx, 0);
-		list_del(m, &m->gi[aux[idx]].rmap, spi, idx);
+		if (gfn_is_ram(m, aux[idx]))
+			list_del(m, &m->gi[aux[idx]].rmap, spi, idx);
 	}
 	if (val & SVT_PTE_P) {
-		if (!gfn_is_ram(m, gfn) || !list_add(m, &m->gi[gfn].rmap, spi, idx))
+		/* RAM goes in its frame's reverse map; a passed-through device
+		 * frame (g_mfn) has none, and one whose number does not fit
+		 * aux is left unmapped */
+		if (gfn_is_ram(m, gfn) ? !list_add(m, &m->gi[gfn].rmap, spi, idx) : gfn > UINT32_MAX)
 			return;
 		aux[idx] = (uint32_t)gfn;
 		sh_raw_set(m, spi, idx, val);

@@ -102,7 +102,9 @@ static void audit_struct(struct audit *a)
 				continue;
 			present++;
 			if (p->level == 1) {
-				leaves++;
+				/* (a passed-through device frame has no reverse map) */
+				if (gfn_is_ram(m, sp_aux(m, i)[idx]))
+					leaves++;
 				continue;
 			}
 			uint32_t c = sp_aux(m, i)[idx];

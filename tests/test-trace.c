@@ -359,6 +359,46 @@ Test(trace_writer, header_fields)
 	free(b.p);
 }
 
+/* DEVICE ranges: round trip, and the writer refuses ones that overlap RAM,
+ * are unsorted or lie beyond MAXPHYADDR. */
+Test(trace_writer, device_ranges)
+{
+	struct svt_trace_header h;
+	struct svt_trace_error err;
+	struct tg_buf b = { 0 };
+	/* tg_header's RAM: [0,160) [256,4096) [8192,16384) */
+	const struct svt_trace_range dev[] = { { 160, 96 }, { 16384, 1 }, { 0xfee00, 1 } };
+	tg_header(&h);
+	h.devices = dev;
+	h.ndevices = 3;
+	struct svt_trace_writer *w = svt_trace_writer_open_sink(tg_sink, &b, "mem", &h, 0, &err);
+	cr_assert_not_null(w, "%s", err.msg);
+	cr_assert_eq(svt_trace_writer_close(w, &err), 0);
+	struct svt_trace_reader *r = svt_trace_open_mem(b.p, b.n, "mem", 0, &err);
+	cr_assert_not_null(r, "%s", err.msg);
+	const struct svt_trace_header *g = svt_trace_reader_header(r);
+	cr_assert_eq(g->ndevices, 3);
+	for (size_t i = 0; i < 3; i++)
+		cr_assert(g->devices[i].gfn == dev[i].gfn && g->devices[i].count == dev[i].count);
+	cr_assert_eq(g->nram, 3, "RAM still read beside DEVICE");
+	svt_trace_close(r);
+	free(b.p);
+
+	const struct svt_trace_range overlap[] = { { 150, 20 } }, unsorted[] = { { 200, 5 }, { 170, 5 } },
+		beyond[] = { { 1ull << 34, 1 } };
+	const struct { const struct svt_trace_range *r; const char *why; } bad[] = {
+		{ overlap, "overlaps RAM" }, { unsorted, "not sorted" }, { beyond, "beyond MAXPHYADDR" },
+	};
+	for (size_t i = 0; i < 3; i++) {
+		struct svt_trace_header hh = h;
+		hh.devices = bad[i].r;
+		hh.ndevices = bad[i].r == unsorted ? 2 : 1;
+		b.n = 0;
+		cr_assert_null(svt_trace_writer_open_sink(tg_sink, &b, "x", &hh, 1, &err));
+		cr_assert(strstr(err.msg, bad[i].why) != NULL, "%s: %s", bad[i].why, err.msg);
+	}
+}
+
 Test(trace_writer, refuses_invalid)
 {
 	struct svt_trace_header h;

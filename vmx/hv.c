@@ -38,10 +38,24 @@ static int env_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
 	return 0;
 }
 
+/* Device memory the guest may map (1:1): every frame below 4 GiB that the
+ * loader's map does not call usable RAM, above guest RAM (dev_ranges). */
+#define HV_MAX_DEVICES 32
+static struct hv_range dev[HV_MAX_DEVICES];
+static unsigned ndev;
+
+static bool is_device(uint64_t gfn)
+{
+	for (unsigned i = 0; i < ndev; i++)
+		if (gfn - dev[i].gfn < dev[i].count)
+			return true;
+	return false;
+}
+
 static uint64_t env_g2m(void *ctx, uint64_t gfn)
 {
 	(void)ctx;
-	return gfn < GUEST_FRAMES ? gfn : SVT_INVALID_MFN;
+	return gfn < GUEST_FRAMES || is_device(gfn) ? gfn : SVT_INVALID_MFN;
 }
 
 static void *env_map(void *ctx, uint64_t mfn)
@@ -96,6 +110,62 @@ static bool parse_policy(const char *s, struct svt_policy *p, unsigned *npool)
 			s++;
 	}
 	return true;
+}
+
+/* The gaps between the loader's usable RAM regions from guest RAM's top
+ * to 4 GiB, in whole frames: the device ranges. */
+static void dev_ranges(const uint8_t *mbi)
+{
+	uint64_t rb[64], re[64];
+	unsigned n = 0;
+	uint32_t flags = *(const uint32_t *)(const void *)mbi;
+	if (flags & (1u << 6)) {
+		uint32_t len = *(const uint32_t *)(const void *)(mbi + 44);
+		uint32_t addr = *(const uint32_t *)(const void *)(mbi + 48);
+		for (uint32_t off = 0; off + 24 <= len && n < 64;) {
+			const uint8_t *e = hv_gpa((uint64_t)addr + off);
+			uint32_t esz = *(const uint32_t *)(const void *)e;
+			uint64_t b = *(const uint64_t *)(const void *)(e + 4);
+			uint64_t l = *(const uint64_t *)(const void *)(e + 12);
+			if (*(const uint32_t *)(const void *)(e + 20) == 1 && l && b < (4ull << 30)) {
+				rb[n] = b;
+				re[n] = b + l < b || b + l > (4ull << 30) ? (4ull << 30) : b + l;
+				n++;
+			}
+			off += esz + 4;
+		}
+	}
+	uint64_t at = hv_guest_top;     /* the lowest address not yet placed */
+	for (;;) {
+		/* the usable region that covers at, or else the next one above */
+		uint64_t next = 4ull << 30, next_end = 0;
+		bool covered = false;
+		for (unsigned i = 0; i < n; i++) {
+			if (rb[i] <= at && re[i] > at) {
+				covered = true;
+				at = re[i];
+				break;
+			}
+			if (rb[i] > at && rb[i] < next) {
+				next = rb[i];
+				next_end = re[i];
+			}
+		}
+		if (covered)
+			continue;
+		uint64_t f0 = (at + 4095) >> 12, f1 = next >> 12;
+		if (f1 > f0 && ndev < HV_MAX_DEVICES) {
+			dev[ndev].gfn = f0;
+			dev[ndev].count = f1 - f0;
+			ndev++;
+		}
+		if (next_end == 0)
+			break;
+		at = next_end;
+	}
+	for (unsigned i = 0; i < ndev; i++)
+		hv_printf("hv: device memory %#lx..%#lx passed through\n", dev[i].gfn << 12,
+			  ((dev[i].gfn + dev[i].count) << 12) - 1);
 }
 
 /*
@@ -162,6 +232,7 @@ void hv_main(uint32_t magic, uint32_t info)
 	if (!hv_take_guest(info))
 		hv_poweroff(3);
 	move_up(mbi);
+	dev_ranges(mbi);
 	struct hv_guest g;
 	if (!hv_load_guest(&g))
 		hv_poweroff(3);
@@ -187,7 +258,7 @@ void hv_main(uint32_t magic, uint32_t info)
 	size_t need = svt_mmu_storage_size(&cfg);
 	if (need > sizeof(core_store))
 		hv_panic("the core needs %lu bytes of storage", (uint64_t)need);
-	const struct svt_env *renv = hvrec_init(&env, &cfg, g.name);
+	const struct svt_env *renv = hvrec_init(&env, &cfg, g.name, dev, ndev);
 	struct svt_mmu *mmu = svt_mmu_init(core_store, sizeof(core_store), &cfg, renv, pool_mfns);
 	if (!mmu)
 		hv_panic("the core refused its configuration");

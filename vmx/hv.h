@@ -40,6 +40,11 @@ struct hv_gprs {
 	uint64_t gpr[16];
 };
 
+/* A range of frames. */
+struct hv_range {
+	uint64_t gfn, count;
+};
+
 /* lib.c */
 void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);

@@ -9,9 +9,11 @@
 
 enum { HVREC_HELLO = 1, HVREC_RECORDS = 2, HVREC_END = 3 };
 
-/* Start recording: send HELLO; returns the environment the core must use. */
+/* Start recording: send HELLO (with the CPU's brand string and the device
+ * ranges passed through); returns the environment the core must use. */
+struct hv_range;
 const struct svt_env *hvrec_init(const struct svt_env *raw, const struct svt_mmu_config *cfg,
-				 const char *guest);
+				 const char *guest, const struct hv_range *dev, unsigned ndev);
 /* Each calls the core and records the input, the memory it read, and the decision. */
 enum svt_pf_outcome hvrec_fault(struct svt_mmu *mmu, const struct svt_fault *f,
 				struct svt_fault_result *res);

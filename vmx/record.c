@@ -269,7 +269,7 @@ static void *rec_map(void *ctx, uint64_t mfn) { (void)ctx; return raw->map_mfn(r
 static void rec_flush(void *ctx, int kind, uint64_t va) { (void)ctx; raw->flush_tlb(raw->ctx, kind, va); }
 
 const struct svt_env *hvrec_init(const struct svt_env *raw_env, const struct svt_mmu_config *cfg,
-				 const char *guest)
+				 const char *guest, const struct hv_range *dev, unsigned ndev)
 {
 	raw = raw_env;
 	for (int i = 0; i < MIRROR_HASH; i++)
@@ -278,7 +278,7 @@ const struct svt_env *hvrec_init(const struct svt_env *raw_env, const struct svt
 	rec_env = (struct svt_env){ .read_gpa = rec_read, .write_gpa = rec_write, .gfn_to_mfn = rec_g2m,
 				    .map_mfn = rec_map, .flush_tlb = rec_flush };
 	/* HELLO: what the trace header needs */
-	uint8_t p[512];
+	uint8_t p[1024];
 	size_t n = 0;
 	p[n++] = cfg->maxphyaddr;
 	put32(p + n, cfg->features), n += 4;
@@ -294,6 +294,26 @@ const struct svt_env *hvrec_init(const struct svt_env *raw_env, const struct svt
 		gl = 255;
 	p[n++] = (uint8_t)gl;
 	memcpy(p + n, guest, gl), n += gl;
+	/* the CPU's brand string (CPUID 0x80000002..4), then the device ranges */
+	uint32_t brand[12] = { 0 };
+	for (uint32_t leaf = 0; leaf < 3; leaf++)
+		__asm__ volatile("cpuid" : "=a"(brand[leaf * 4]), "=b"(brand[leaf * 4 + 1]),
+				 "=c"(brand[leaf * 4 + 2]), "=d"(brand[leaf * 4 + 3])
+				 : "a"(0x80000002u + leaf), "c"(0));
+	const char *b = (const char *)brand;
+	size_t bl = 0;
+	while (bl < 48 && b[bl])
+		bl++;
+	while (bl > 0 && b[0] == ' ')
+		b++, bl--;
+	p[n++] = (uint8_t)bl;
+	memcpy(p + n, b, bl), n += bl;
+	p[n++] = (uint8_t)ndev;
+	p[n++] = (uint8_t)(ndev >> 8);
+	for (unsigned i = 0; i < ndev && n + 16 <= sizeof(p); i++) {
+		put64(p + n, dev[i].gfn), n += 8;
+		put64(p + n, dev[i].count), n += 8;
+	}
 	send_packet(HVREC_HELLO, p, n, 0);
 	return &rec_env;
 }
