@@ -50,21 +50,6 @@ static const char *const report_sql[] = {
 	" ORDER BY checksum, exits, run",
 };
 
-/* Length of the valid UTF-8 sequence at s (1 for ASCII), or 0. */
-static size_t utf8_len(const unsigned char *s)
-{
-	size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
-		: s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
-
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	/* overlong forms, surrogates, beyond U+10FFFF */
-	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
-	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
-		return 0;
-	return n;
-}
 
 /* Print s for the table (f != NULL) or count the columns it takes. */
 static size_t tab_put(FILE *f, const char *s)
@@ -73,7 +58,7 @@ static size_t tab_put(FILE *f, const char *s)
 	size_t w = 0, n;
 
 	while (*p != '\0') {
-		if (*p < 0x20 || *p == 0x7f || (n = utf8_len(p)) == 0) {
+		if (*p < 0x20 || *p == 0x7f || (n = svt_utf8_len(p)) == 0) {
 			const char *esc = *p == '\n' ? "\\n" : *p == '\t' ? "\\t" : *p == '\r' ? "\\r" : NULL;
 			if (f != NULL) {
 				if (esc != NULL)
@@ -194,7 +179,7 @@ static void json_str(FILE *f, const char *s)
 			else
 				fprintf(f, "\\u%04x", *p);
 			p++;
-		} else if ((n = utf8_len(p)) == 0) {
+		} else if ((n = svt_utf8_len(p)) == 0) {
 			fputs("\\ufffd", f);
 			p++;
 		} else {

@@ -17,7 +17,6 @@
 #include "replay.h"
 #include "sim.h"
 
-#define SVT_EXIT_INTERRUPTED 4
 
 struct job {
 	char **files;
@@ -37,15 +36,6 @@ static void on_signal(int sig)
 	stop_flag = 1;
 }
 
-static int rank(int status)
-{
-	switch (status) {
-	case SVT_EXIT_OK: return 0;
-	case SVT_EXIT_NEGATIVE: return 1;
-	case SVT_EXIT_INTERRUPTED: return 2;
-	default: return 3;
-	}
-}
 
 static void report(struct job *j, const struct svt_replay_config *cfg,
 		   const struct svt_replay_result *res, int status)
@@ -117,7 +107,7 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&j->lock);
 		report(j, &cfg, res, st);
 		fflush(stdout);
-		if (rank(st) > rank(j->worst))
+		if (svt_exit_rank(st) > svt_exit_rank(j->worst))
 			j->worst = st;
 		pthread_mutex_unlock(&j->lock);
 		free(res);

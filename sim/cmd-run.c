@@ -31,19 +31,10 @@ static void on_signal(int sig)
 	stop_flag = 1;
 }
 
-static int rank(int status)
-{
-	switch (status) {
-	case SVT_EXIT_OK: return 0;
-	case SVT_EXIT_NEGATIVE: return 1;
-	case SVT_EXIT_INTERRUPTED: return 2;
-	default: return 3;
-	}
-}
 
 static void worse(int *worst, int st)
 {
-	if (rank(st) > rank(*worst))
+	if (svt_exit_rank(st) > svt_exit_rank(*worst))
 		*worst = st;
 }
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "sim.h"
 
 #define CHART_W         800.0
 #define CHAR_W          6.6     /* average width of a 12 px sans-serif character */
@@ -30,20 +31,6 @@ static const char *const palette[] = {
 
 /* ---- text ------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (1 for ASCII), or 0. */
-static size_t utf8_len(const unsigned char *s)
-{
-	size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
-		: s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
-
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
-	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
-		return 0;
-	return n;
-}
 
 size_t svg_chars(const char *s)
 {
@@ -51,7 +38,7 @@ size_t svg_chars(const char *s)
 	size_t n = 0, len;
 
 	while (p != NULL && *p != '\0') {
-		len = utf8_len(p);
+		len = svt_utf8_len(p);
 		p += len > 0 ? len : 1;
 		n++;
 	}
@@ -69,7 +56,7 @@ void svg_text(FILE *f, const char *s, size_t max)
 			return;
 		}
 		chars++;
-		n = utf8_len(p);
+		n = svt_utf8_len(p);
 		if (*p == '\t' || *p == '\n' || *p == '\r') {
 			fputc(' ', f);
 		} else if (n == 0 || *p < 0x20 || *p == 0x7f ||

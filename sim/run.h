@@ -14,7 +14,6 @@
 #include "db.h"
 #include "experiment.h"
 
-#define SVT_EXIT_INTERRUPTED 4
 
 /* One input's trace. */
 struct run_trace {

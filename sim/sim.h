@@ -20,6 +20,7 @@
 #define SVT_EXIT_NEGATIVE 1   /* the answer is "no": the access faults */
 #define SVT_EXIT_USAGE    2   /* bad arguments */
 #define SVT_EXIT_INPUT    3   /* unreadable, unwritable or invalid input */
+#define SVT_EXIT_INTERRUPTED 4  /* replay, run: stopped by SIGINT or SIGTERM */
 
 struct svt_cmd {
 	const char *name;
@@ -46,6 +47,11 @@ void svt_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 bool svt_parse_u64(const char *s, uint64_t *out);
 int svt_usage(const struct svt_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* How bad an exit status is, for the worst of several runs: OK < NEGATIVE
+ * < INTERRUPTED < anything else. */
+int svt_exit_rank(int status);
+/* Length of the valid UTF-8 sequence at s (1 for ASCII), or 0. */
+size_t svt_utf8_len(const unsigned char *s);
 
 /* image.c: a raw guest-physical memory image as the core's environment. */
 struct svt_image {

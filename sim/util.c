@@ -49,3 +49,28 @@ int svt_usage(const struct svt_cmd *cmd, const char *fmt, ...)
 	fprintf(stderr, "\nusage: %s %s %s\n", svt_progname, cmd->name, cmd->usage);
 	return SVT_EXIT_USAGE;
 }
+
+int svt_exit_rank(int status)
+{
+	switch (status) {
+	case SVT_EXIT_OK: return 0;
+	case SVT_EXIT_NEGATIVE: return 1;
+	case SVT_EXIT_INTERRUPTED: return 2;
+	default: return 3;
+	}
+}
+
+size_t svt_utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+		: s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	return n;
+}
