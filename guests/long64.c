@@ -209,6 +209,8 @@ static void outcome(int faulted)
 	if (faulted) {
 		out(" pf ");
 		outx(last_ec);
+		out(" cr2 ");
+		outx(last_cr2);
 	} else {
 		out(" ok");
 	}
@@ -366,7 +368,12 @@ static void part_perm(void)
 		out(f & 2 ? " user" : " supv");
 		out(f & 4 ? " xd" : "");
 		out(" cpl3: read");
-		outcome(uprobe(0, TEST_VA + 0x800, 0));
+		int r0 = uprobe(0, TEST_VA + 0x800, 0);
+		outcome(r0);
+		if (!r0) {
+			out(" ");
+			outx(user_value);
+		}
 		perm_ad();
 		perm_set(f);
 		out("; write");
@@ -401,6 +408,10 @@ static void part_perm(void)
 			out(ac ? " ac" : "");
 			out(": read");
 			outcome(rr);
+			if (!rr) {
+				out(" ");
+				outx(v);
+			}
 			perm_ad();
 			perm_set(f);
 			rr = kwrite(TEST_VA + 0x800, 0x88);

@@ -312,13 +312,20 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 			hv_printf("hv: exit %u rip %#lx qual %#lx intr %#lx ec %#lx\n", reason & 0xffff,
 				  hv_vmread(G_RIP), hv_vmread(EXIT_QUAL), hv_vmread(EXIT_INTR),
 				  hv_vmread(EXIT_INTR_EC));
-		if (reason & 0x80000000u)
-			hv_panic("VM entry failed, reason %u, qualification %#lx", reason & 0xffff,
-				 hv_vmread(EXIT_QUAL));
+		if (reason & 0x80000000u) {
+			/* the guest's state is one no CPU runs (reason 33) or its
+			 * MSR loading failed (34): the guest has crashed */
+			hv_printf("hv: VM entry failed, reason %u, qualification %#lx, rip %#lx\n",
+				  reason & 0xffff, hv_vmread(EXIT_QUAL), hv_vmread(G_RIP));
+			finish("the guest crashed: VM entry failed on its state", 2);
+		}
 		switch (reason & 0xffff) {
 		case R_EXCEPTION:
-			if ((hv_vmread(EXIT_INTR) & 0xff) != 14)
-				hv_panic("unexpected exception exit %#lx", hv_vmread(EXIT_INTR));
+			if ((hv_vmread(EXIT_INTR) & 0xff) != 14) {
+				hv_printf("hv: exception exit %#lx at rip %#lx\n", hv_vmread(EXIT_INTR),
+					  hv_vmread(G_RIP));
+				finish("the guest crashed: an exception the hypervisor does not take", 2);
+			}
 			page_fault(mmu, env);
 			break;
 		case R_CR:
@@ -360,8 +367,11 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 			advance();
 			break;
 		default:
-			hv_panic("unhandled VM exit %u at rip %#lx, qualification %#lx", reason & 0xffff,
-				 hv_vmread(G_RIP), hv_vmread(EXIT_QUAL));
+			/* an exit these controls should never cause (or a
+			 * guest-crash exit other than a triple fault) */
+			hv_printf("hv: unhandled VM exit %u at rip %#lx, qualification %#lx\n",
+				  reason & 0xffff, hv_vmread(G_RIP), hv_vmread(EXIT_QUAL));
+			finish("the guest stopped: a VM exit the hypervisor does not handle", 2);
 		}
 		exit_ticks[reason & 63] += rdtsc() - t0;
 	}

@@ -96,6 +96,12 @@ enum {
 #define PROC2_INVPCID   (1u << 12)
 #define PROC2_CTLS      0x401e
 #define EXIT_HOST64     (1u << 9)
+#define EXIT_SAVE_PAT   (1u << 18)
+#define EXIT_LOAD_PAT   (1u << 19)
+#define ENTRY_LOAD_PAT  (1u << 14)
+#define MSR_PAT         0x277
+#define G_PAT           0x2804
+#define H_PAT           0x2c00
 #define EXIT_SAVE_EFER  (1u << 20)
 #define EXIT_LOAD_EFER  (1u << 21)
 #define ENTRY_IA32E     (1u << 9)
@@ -280,8 +286,20 @@ void hv_vmx_setup(const struct hv_guest *g)
 	}
 	vmwrite(PROC_CTLS, adjust(proc, MSR_VMX_TRUE_PROC));
 	hv_act_hlt = (rdmsr(MSR_VMX_MISC) >> 6) & 1;    /* activity state HLT */
-	vmwrite(EXIT_CTLS, adjust(EXIT_HOST64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER, MSR_VMX_TRUE_EXIT));
-	entry_ctls_base = adjust(ENTRY_LOAD_EFER, MSR_VMX_TRUE_ENTRY) & ~ENTRY_IA32E;
+	/* IA32_PAT is the guest's own where the CPU can switch it (it starts
+	 * at its power-on value); else it is shared with the host, which
+	 * uses only entry 0 (write-back). */
+	uint32_t pat_exit = (uint32_t)(rdmsr(MSR_VMX_TRUE_EXIT) >> 32) & (EXIT_SAVE_PAT | EXIT_LOAD_PAT);
+	uint32_t pat_entry = (uint32_t)(rdmsr(MSR_VMX_TRUE_ENTRY) >> 32) & ENTRY_LOAD_PAT;
+	bool pat = pat_exit == (EXIT_SAVE_PAT | EXIT_LOAD_PAT) && pat_entry;
+	vmwrite(EXIT_CTLS, adjust(EXIT_HOST64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | (pat ? pat_exit : 0),
+				  MSR_VMX_TRUE_EXIT));
+	entry_ctls_base = adjust(ENTRY_LOAD_EFER | (pat ? ENTRY_LOAD_PAT : 0), MSR_VMX_TRUE_ENTRY) &
+			  ~ENTRY_IA32E;
+	if (pat) {
+		vmwrite(G_PAT, 0x0007040600070406ull);
+		vmwrite(H_PAT, rdmsr(MSR_PAT));
+	}
 	vmwrite(ENTRY_CTLS, entry_ctls_base);
 	vmwrite(EXC_BITMAP, 1u << 14);          /* #PF */
 	vmwrite(PF_MASK, 0);
