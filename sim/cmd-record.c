@@ -18,6 +18,7 @@
 #include "config.h"
 #include "policy.h"
 #include "sim.h"
+#include "linux-image.h"
 #include "stream.h"
 
 #ifndef SVT_BUILDDIR            /* a build outside the Makefile (make fuzz): no build tree */
@@ -127,6 +128,39 @@ void svt_vmx_paths(char *hv, char *script, size_t len, const char *engine)
 	snprintf(script, len, "%s/%s-run.sh", SVT_PKGLIBEXECDIR, engine);
 }
 
+/* The kernel's command line when --append is not given: the serial
+ * console, no KASLR (the boot protocol path does not randomise anyway),
+ * no crypto self-tests (6.7 s under Bochs), reboot at once on a panic. */
+#define LINUX_APPEND "console=ttyS0,115200 panic=-1 nokaslr quiet cryptomgr.notests"
+
+/* --kernel: the vmlinux out of the bzImage at kernel, into vml. */
+static int linux_prepare(const char *kernel, const char *vml)
+{
+	size_t n, vn;
+	uint8_t *img = slurp(kernel, &n), *v;
+	char err[200];
+	if (!img) {
+		svt_err("record: %s: %s", kernel, strerror(errno));
+		return -1;
+	}
+	int rc = svt_linux_vmlinux(img, n, &v, &vn, err, sizeof(err));
+	free(img);
+	if (rc != 0) {
+		svt_err("record: %s: %s", kernel, err);
+		return -1;
+	}
+	FILE *f = fopen(vml, "wb");
+	bool ok = f && fwrite(v, 1, vn, f) == vn;
+	if (f && fclose(f) != 0)
+		ok = false;
+	free(v);
+	if (!ok) {
+		svt_err("record: %s: %s", vml, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* The last line of the hypervisor's log, for a verdict that needs it. */
 static void last_log_line(const char *path, char *line, size_t len)
 {
@@ -152,9 +186,14 @@ static int record_exec(int argc, char **argv)
 		{ "stream", required_argument, NULL, 's' },
 		{ "keep", required_argument, NULL, 'k' },
 		{ "channel", required_argument, NULL, 'c' },
+		{ "kernel", required_argument, NULL, 'K' },
+		{ "initrd", required_argument, NULL, 'I' },
+		{ "append", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *guest = NULL, *out = NULL, *stream = NULL, *keep = NULL, *gargs = "";
+	const char *kernel = NULL, *initrd = NULL, *append = LINUX_APPEND;
+	bool timeout_given = false;
 	char why[600] = "";
 	char policy[160] = "";
 	uint64_t timeout = 300;
@@ -167,6 +206,9 @@ static int record_exec(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'g': guest = optarg; break;
+		case 'K': kernel = optarg; break;
+		case 'I': initrd = optarg; break;
+		case 'A': append = optarg; break;
 		case 'a': gargs = optarg; break;
 		case 'c':
 			if (strcmp(optarg, "lpt") != 0 && strcmp(optarg, "com2") != 0)
@@ -194,6 +236,7 @@ static int record_exec(int argc, char **argv)
 		case 't':
 			if (!svt_parse_u64(optarg, &timeout) || timeout == 0 || timeout > 86400)
 				return svt_usage(&svt_cmd_record, "bad timeout '%s'", optarg);
+			timeout_given = true;
 			break;
 		case 's': stream = optarg; break;
 		case 'k': keep = optarg; break;
@@ -206,8 +249,17 @@ static int record_exec(int argc, char **argv)
 		return svt_usage(&svt_cmd_record, "unexpected argument '%s'", argv[optind]);
 	if (!out)
 		return svt_usage(&svt_cmd_record, "no output trace given (-o TRACE)");
-	if (!guest == !stream)
-		return svt_usage(&svt_cmd_record, "give --guest KERNEL, or --stream FILE to convert");
+	if ((guest != NULL) + (kernel != NULL) + (stream != NULL) != 1)
+		return svt_usage(&svt_cmd_record, "give --guest KERNEL, --kernel VMLINUZ, or --stream FILE "
+				 "to convert");
+	if (initrd && !kernel)
+		return svt_usage(&svt_cmd_record, "--initrd goes with --kernel");
+	if (kernel) {
+		guest = kernel;
+		gargs = append;
+		if (!timeout_given)
+			timeout = 3600;
+	}
 
 	char dir[4096], path[4300];
 	int bochs_rc = 0;
@@ -225,6 +277,23 @@ static int record_exec(int argc, char **argv)
 				svt_err("record: cannot make a temporary directory: %s", strerror(errno));
 				return SVT_EXIT_INPUT;
 			}
+		}
+		char vml[4300];
+		if (kernel) {
+			if (initrd && access(initrd, R_OK) != 0) {
+				svt_err("record: %s: %s", initrd, strerror(errno));
+				return SVT_EXIT_INPUT;
+			}
+			snprintf(vml, sizeof(vml), "%s/vmlinux", dir);
+			if (linux_prepare(kernel, vml) != 0)
+				return SVT_EXIT_INPUT;
+			guest = vml;
+			if (initrd)
+				setenv("GUEST_INITRD", initrd, 1);
+			else
+				unsetenv("GUEST_INITRD");
+			setenv("BOCHS_MEGS", "512", 0);
+			setenv("BOCHS_CPU", "broadwell_ult", 0);
 		}
 		char hvp[4096], script[4096], hvargs[200];
 		svt_vmx_paths(hvp, script, sizeof(hvp), engine);
@@ -252,6 +321,20 @@ static int record_exec(int argc, char **argv)
 	if (!buf) {
 		svt_err("record: %s: %s", stream, strerror(errno));
 		return SVT_EXIT_INPUT;
+	}
+	if (guest && lpt) {
+		/* where LPT1 stayed busy the hypervisor went on on COM2 */
+		char com[4300];
+		size_t m;
+		snprintf(com, sizeof(com), "%s/stream.bin", dir);
+		uint8_t *more = slurp(com, &m);
+		uint8_t *both = more && m ? realloc(buf, n + m) : NULL;
+		if (both) {
+			memcpy(both + n, more, m);
+			buf = both;
+			n += m;
+		}
+		free(more);
 	}
 	struct svt_stream_result cv;
 	int rc = svt_stream_convert(buf, n, "shadowvt " PACKAGE_VERSION " hypervisor (vmx)", open_out,
@@ -291,7 +374,9 @@ static int record_exec(int argc, char **argv)
 const struct svt_cmd svt_cmd_record = {
 	"record",
 	"--guest KERNEL [--guest-args ARGS] [--engine bochs|qemu-kvm] [--policy SPEC] [--timeout S]\n"
-	"       [--channel lpt|com2] [--keep DIR] -o TRACE | --stream FILE -o TRACE",
+	"       [--channel lpt|com2] [--keep DIR] -o TRACE\n"
+	"       --kernel VMLINUZ [--initrd FILE] [--append CMDLINE] [options as above] -o TRACE\n"
+	"       --stream FILE -o TRACE",
 	"run a guest under the hypervisor in Bochs and record its trace",
 	record_exec,
 };

@@ -15,6 +15,7 @@ out=$1 guest=$2 hv=${3:-} hvargs=${4:-}
 sh "$(dirname "$0")/mkiso.sh" "$out" "$guest" "$hv" "$hvargs" || exit 125
 cat > "$out/bochsrc" <<EOB
 megs: ${BOCHS_MEGS:-128}
+pci: enabled=1, chipset=i440fx
 cpu: model=${BOCHS_CPU:-corei7_haswell_4770}, count=1, ips=50000000, reset_on_triple_fault=0
 romimage: file=/usr/share/bochs/BIOS-bochs-latest
 vgaromimage: file=/usr/share/vgabios/vgabios.bin

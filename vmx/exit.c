@@ -48,8 +48,13 @@ static void inject_gp(void)
 	hv_vmwrite(ENTRY_EC, 0);
 }
 
+static bool marked;
+static void log_phase(void);
+
 static __attribute__((noreturn)) void finish(const char *why, int code)
 {
+	if (marked)
+		log_phase();
 	hvrec_end(why);
 	hv_printf("hv: %s (%lu events recorded)\n", why, hvrec_events());
 	hv_printf("hv: exits:");
@@ -266,6 +271,118 @@ static void invpcid(struct svt_mmu *mmu, const struct svt_env *env)
 	hv_sync_hw(mmu);
 }
 
+/* XSETBV for the guest, with the checks bare metal makes (a bad value
+ * would #GP the hypervisor itself): XCR0 only, x87 always, AVX only with
+ * SSE, only components the CPU has. */
+static void xsetbv(void)
+{
+	uint32_t a = 0xd, b, c = 0, d;
+	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+	uint64_t have = (uint64_t)d << 32 | a;
+	uint64_t val = (gprs.gpr[2] & 0xffffffffu) << 32 | (gprs.gpr[0] & 0xffffffffu);
+	if ((uint32_t)gprs.gpr[1] != 0 || (val & ~have) || !(val & 1) || (val & 6) == 4 ||
+	    ((hv_vmread(G_SS_AR) >> 5) & 3) != 0) {
+		inject_gp();
+		return;
+	}
+	__asm__ volatile("xsetbv" :: "c"(0), "a"((uint32_t)val), "d"((uint32_t)(val >> 32)));
+	advance();
+}
+
+/* The mark port: a line written a byte at a time names the phase that
+ * starts; the phase that ends is logged with its exits and ticks. */
+static char mark_buf[128];
+static unsigned mark_len;
+static char phase[128] = "start";
+static uint64_t phase_tsc, phase_exits[64], phase_ticks[64];
+
+static void mark_byte(uint8_t c)
+{
+	if (c != '\n') {
+		if (mark_len < sizeof(mark_buf) - 1 && c >= 0x20 && c < 0x7f)
+			mark_buf[mark_len++] = (char)c;
+		return;
+	}
+	mark_buf[mark_len] = 0;
+	if (!marked)
+		phase_tsc = 0;
+	marked = true;
+	log_phase();
+	memcpy(phase, mark_buf, mark_len + 1);
+	hvrec_mark(mark_buf, mark_len);
+	mark_len = 0;
+}
+
+static void log_phase(void)
+{
+	uint64_t now = rdtsc();
+	hv_printf("hv: phase %s: %lu ticks; exits:", phase, now - phase_tsc);
+	for (int i = 0; i < 64; i++)
+		if (exits[i] - phase_exits[i])
+			hv_printf(" %d=%lu", i, exits[i] - phase_exits[i]);
+	hv_printf("; exit ticks:");
+	for (int i = 0; i < 64; i++)
+		if (exits[i] - phase_exits[i])
+			hv_printf(" %d=%lu", i, exit_ticks[i] - phase_ticks[i]);
+	hv_printf("\n");
+	memcpy(phase_exits, exits, sizeof(exits));
+	memcpy(phase_ticks, exit_ticks, sizeof(exit_ticks));
+	phase_tsc = now;
+}
+
+/*
+ * I/O to the intercepted ports (vmx.c: the power-off ports).  A write that
+ * powers off ends the run: ACPI PM1 control with SLP_EN (bit 13), QEMU's
+ * isa-debug-exit, Bochs's 0x8900 "Shutdown" (the last letter, 'n').  Any
+ * other access is carried out for the guest, as if not intercepted.
+ */
+static void io(uint64_t q)
+{
+	unsigned size = (unsigned)(q & 7) + 1, port = (unsigned)(q >> 16) & 0xffff;
+	bool in = (q >> 3) & 1, string = (q >> 4) & 1;
+	uint32_t v = (uint32_t)gprs.gpr[0];
+	if (string || (q >> 5) & 1) {
+		hv_printf("hv: string I/O to port %#x at rip %#lx\n", port, hv_vmread(G_RIP));
+		finish("the guest stopped: string I/O to an intercepted port", 2);
+	}
+	if (port == HV_MARK_PORT) {
+		if (!in && size == 1)
+			mark_byte((uint8_t)v);
+		else if (in)
+			gprs.gpr[0] |= (1ull << (8 * size)) - 1;        /* nothing there */
+		advance();
+		return;
+	}
+	if (!in) {
+		bool off = port == 0xf4 || ((port == 0xb004 || port == 0x604) && size >= 2 && (v & 0x2000)) ||
+			   (port == 0x8900 && (v & 0xff) == 'n');
+		if (off) {
+			hv_printf("hv: power-off write %#x to port %#x\n", v, port);
+			finish("the guest powered off", 0);
+		}
+		if (size == 1)
+			outb((uint16_t)port, (uint8_t)v);
+		else if (size == 2)
+			outw((uint16_t)port, (uint16_t)v);
+		else
+			__asm__ volatile("outl %0, %1" :: "a"(v), "Nd"((uint16_t)port));
+	} else {
+		uint32_t r;
+		if (size == 1) {
+			r = inb((uint16_t)port);
+			gprs.gpr[0] = (gprs.gpr[0] & ~0xffull) | r;
+		} else if (size == 2) {
+			uint16_t w;
+			__asm__ volatile("inw %1, %0" : "=a"(w) : "Nd"((uint16_t)port));
+			gprs.gpr[0] = (gprs.gpr[0] & ~0xffffull) | w;
+		} else {
+			__asm__ volatile("inl %1, %0" : "=a"(r) : "Nd"((uint16_t)port));
+			gprs.gpr[0] = r;        /* a 32-bit IN clears the upper half */
+		}
+	}
+	advance();
+}
+
 static void msr(struct svt_mmu *mmu, bool write)
 {
 	uint32_t n = (uint32_t)gprs.gpr[1];
@@ -295,9 +412,19 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 	 * (CR0.PE, ET), paging off.  The core starts from reset: tell it. */
 	if (hvrec_cr(mmu, 0, 0x11) != 0)
 		hv_panic("the core refused the Multiboot CR0");
+	if (g->is_linux) {
+		/* long mode with the loader's page tables, as the 64-bit boot
+		 * protocol wants it: the core is told in the order a loader
+		 * would write them */
+		if (hvrec_cr(mmu, 3, 0x100) != 0 || hvrec_cr(mmu, 2, 0x20) != 0 ||
+		    hvrec_cr(mmu, 1, g->linux_cr3) != 0 || hvrec_cr(mmu, 0, 0x80000011u) != 0)
+			hv_panic("the core refused long mode for the Linux entry");
+		gprs.gpr[6] = g->info;          /* RSI: the zero page */
+	} else {
+		gprs.gpr[0] = 0x2badb002u;
+		gprs.gpr[3] = g->info;
+	}
 	hv_sync_hw(mmu);
-	gprs.gpr[0] = 0x2badb002u;
-	gprs.gpr[3] = g->info;
 	hv_printf("hv: starting the guest at %#x\n", g->entry);
 	for (int launched = 0;; launched = 1) {
 		int rc = vmx_run(&gprs, launched);
@@ -358,13 +485,12 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 				hv_vmwrite(G_ACTIVITY, 1);
 			break;
 		case R_IO:
-			finish("the guest powered off", 0);
+			io(hv_vmread(EXIT_QUAL));
+			break;
 		case R_TRIPLE:
 			finish("the guest triple-faulted", 2);
 		case R_XSETBV:
-			__asm__ volatile("xsetbv" :: "c"((uint32_t)gprs.gpr[1]), "a"((uint32_t)gprs.gpr[0]),
-					 "d"((uint32_t)gprs.gpr[2]));
-			advance();
+			xsetbv();
 			break;
 		default:
 			/* an exit these controls should never cause (or a

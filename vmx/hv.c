@@ -196,7 +196,8 @@ static void move_up(const uint8_t *mbi)
 		}
 	}
 	uint64_t dest = best_e >= size ? (best_e - size) & ~0x1fffffull : 0;
-	if (best_e == 0 || best_b > 0x100000 || dest < best_b || dest < HV_BASE + size) {
+	if (best_e == 0 || best_b > 0x100000 || dest < best_b || dest < HV_BASE + size ||
+	    dest < hv_linux_modules_end()) {
 		hv_printf("hv: staying at %#lx (no room at the top of RAM)\n", HV_BASE);
 		hv_guest_top = HV_BASE;
 		return;
@@ -229,12 +230,16 @@ void hv_main(uint32_t magic, uint32_t info)
 	}
 	/* the module and the command lines are taken before the move, which
 	 * may overwrite where the loader left them */
-	if (!hv_take_guest(info))
+	bool is_linux = hv_linux_probe(info);
+	if (!(is_linux ? hv_linux_take(info) : hv_take_guest(info)))
 		hv_poweroff(3);
 	move_up(mbi);
 	dev_ranges(mbi);
-	struct hv_guest g;
-	if (!hv_load_guest(&g))
+	struct hv_guest g = { 0 };
+	if (is_linux && hv_phys < hv_linux_modules_end())
+		hv_panic("not enough RAM to move above the kernel's modules (they end at %#lx)",
+			 hv_linux_modules_end());
+	if (!(is_linux ? hv_linux_load(&g) : hv_load_guest(&g)))
 		hv_poweroff(3);
 	hv_printf("hv: guest '%s', entry %#x\n", g.name, g.entry);
 

@@ -33,6 +33,7 @@ static inline void *hv_gpa(uint64_t pa) { return (void *)(HV_DMAP + pa); }
 static inline uint64_t hv_pa(const void *p) { return (uintptr_t)p - HV_BASE + hv_phys; }
 void hv_move(uint64_t dest, uint64_t size);
 #define HV_POOL_FRAMES  2048            /* shadow pool: 8 MiB */
+#define HV_MARK_PORT    0x8a8           /* a guest's phase marks (guests/linux/svt-mark.c) */
 
 /* Guest general registers, in the encoding order of struct svt_emu_regs
  * (boot.S depends on the layout; rsp is in the VMCS). */
@@ -66,13 +67,22 @@ __attribute__((noreturn)) void hv_poweroff(int code);
 /* mboot.c: the guest, loaded as a Multiboot loader would */
 struct hv_guest {
 	uint32_t entry;
-	uint32_t info;          /* guest-physical address of its Multiboot information */
+	uint32_t info;          /* guest-physical address of its Multiboot information
+				   (Linux: its zero page) */
 	const char *name;
+	bool is_linux;             /* started in 64-bit mode by the Linux boot protocol */
+	uint32_t linux_cr3, linux_gdt;
 };
 /* Copy the first module and its command line from where the loader left
  * them (before the hypervisor moves), then load it into guest RAM. */
 bool hv_take_guest(uint32_t mb_info);
 bool hv_load_guest(struct hv_guest *g);
+
+/* linux.c: a vmlinux as the first module (the 64-bit boot protocol) */
+bool hv_linux_probe(uint32_t mb_info);
+bool hv_linux_take(uint32_t mb_info);
+uint64_t hv_linux_modules_end(void);
+bool hv_linux_load(struct hv_guest *g);
 
 /* hv.c */
 void hv_main(uint32_t magic, uint32_t info);

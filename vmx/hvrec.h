@@ -20,6 +20,8 @@ enum svt_pf_outcome hvrec_fault(struct svt_mmu *mmu, const struct svt_fault *f,
 int hvrec_cr(struct svt_mmu *mmu, unsigned reg, uint64_t val);       /* enum svt_trace_cr */
 void hvrec_invlpg(struct svt_mmu *mmu, uint64_t va);
 int hvrec_invpcid(struct svt_mmu *mmu, unsigned type, uint64_t pcid, uint64_t va);
+/* A phase mark from the guest (the mark port): a MARK record. */
+void hvrec_mark(const char *text, size_t len);
 /* Send what is buffered and the END packet (events, verdict). */
 void hvrec_end(const char *verdict);
 uint64_t hvrec_events(void);

@@ -89,8 +89,17 @@ bool hv_stream_lpt;              /* the stream goes to LPT1, not COM2 */
  * reads 0), put the byte on the data lines, pulse STROBE. */
 static void lpt_putc(uint8_t c)
 {
-	while (!(inb(LPT_STREAM + 1) & 0x80))
-		;
+	/* A port that stays busy (nothing wired, or a guest that took the
+	 * port over) sends the rest of the stream to COM2; `shadowvt record`
+	 * reads the two in that order. */
+	for (unsigned polls = 0; !(inb(LPT_STREAM + 1) & 0x80); polls++)
+		if (polls == 1000000) {
+			hv_printf("hv: LPT1 stays busy (status %#x, control %#x): the stream goes on "
+				  "on COM2\n", inb(LPT_STREAM + 1), inb(LPT_STREAM + 2));
+			hv_stream_lpt = false;
+			serial_putc(COM_STREAM, (char)c);
+			return;
+		}
 	outb(LPT_STREAM, c);
 	outb(LPT_STREAM + 2, 0x0d);             /* STROBE, SELECT IN, INIT off */
 	outb(LPT_STREAM + 2, 0x0c);
@@ -387,6 +396,17 @@ int hvrec_invpcid(struct svt_mmu *mmu, unsigned type, uint64_t pcid, uint64_t va
 	d.u.decision.rc = rc;
 	emit(&d);
 	return rc;
+}
+
+void hvrec_mark(const char *text, size_t len)
+{
+	struct svt_trace_event ev = { .type = SVT_TRACE_MARK };
+	if (len > SVT_TRACE_MAX_MARK)
+		len = SVT_TRACE_MAX_MARK;
+	ev.u.mark.kind = SVT_TRACE_MARK_PHASE;
+	memcpy(ev.u.mark.text, text, len);
+	ev.u.mark.len = (uint16_t)len;
+	emit(&ev);
 }
 
 void hvrec_end(const char *verdict)

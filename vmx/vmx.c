@@ -158,6 +158,12 @@ static void vmx_on(void)
 	__asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
 	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
 	__asm__ volatile("mov %0, %%cr0" :: "r"(cr0_fixed(cr0)));
+	/* CR4.OSXSAVE where the CPU has XSAVE: XSETBV exits are carried out
+	 * here */
+	uint32_t ca, cb, cc, cd;
+	__asm__ volatile("cpuid" : "=a"(ca), "=b"(cb), "=c"(cc), "=d"(cd) : "a"(1), "c"(0));
+	if (cc & (1u << 26))
+		cr4 |= 1u << 18;
 	__asm__ volatile("mov %0, %%cr4" :: "r"(cr4_fixed(cr4 | (1u << 13))));
 	*(uint32_t *)(void *)vmxon_region = (uint32_t)basic & 0x7fffffff;
 	*(uint32_t *)(void *)vmcs = (uint32_t)basic & 0x7fffffff;
@@ -233,6 +239,18 @@ static void guest_state(const struct hv_guest *g)
 	vmwrite(G_TR_AR, 0x8b);                 /* busy 32-bit TSS */
 	vmwrite(G_GDTR_BASE, 0);
 	vmwrite(G_GDTR_LIM, 0xffff);
+	if (g->is_linux) {
+		/* the 64-bit boot protocol: __BOOT_CS (0x10), __BOOT_DS (0x18)
+		 * in the GDT the loader built */
+		seg(G_CS_SEL, G_CS_BASE, G_CS_LIM, G_CS_AR, 0x10, 0xa09b);
+		seg(G_DS_SEL, G_DS_BASE, G_DS_LIM, G_DS_AR, 0x18, 0xc093);
+		seg(G_ES_SEL, G_ES_BASE, G_ES_LIM, G_ES_AR, 0x18, 0xc093);
+		seg(G_SS_SEL, G_SS_BASE, G_SS_LIM, G_SS_AR, 0x18, 0xc093);
+		seg(G_FS_SEL, G_FS_BASE, G_FS_LIM, G_FS_AR, 0x18, 0xc093);
+		seg(G_GS_SEL, G_GS_BASE, G_GS_LIM, G_GS_AR, 0x18, 0xc093);
+		vmwrite(G_GDTR_BASE, g->linux_gdt);
+		vmwrite(G_GDTR_LIM, 0x1f);
+	}
 	vmwrite(G_IDTR_BASE, 0);
 	vmwrite(G_IDTR_LIM, 0);
 	vmwrite(G_DR7, 0x400);
@@ -316,6 +334,7 @@ void hv_vmx_setup(const struct hv_guest *g)
 	intercept_port(0xf4);
 	intercept_port(0xb004);
 	intercept_port(0x604);
+	intercept_port(HV_MARK_PORT);
 	vmwrite(IO_BITMAP_A, hv_pa(io_bitmap[0]));
 	vmwrite(IO_BITMAP_B, hv_pa(io_bitmap[1]));
 	/* EFER reads and writes (high MSRs: read bitmap at 1024, write at 3072) */
