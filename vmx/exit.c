@@ -9,7 +9,8 @@
 
 enum {
 	EXIT_REASON = 0x4402, EXIT_INTR = 0x4404, EXIT_INTR_EC = 0x4406, EXIT_ILEN = 0x440c,
-	EXIT_QUAL = 0x6400, EXIT_INSN_INFO = 0x440e, INSN_ERROR = 0x4400, ENTRY_INTR = 0x4016, ENTRY_EC = 0x4018,
+	EXIT_QUAL = 0x6400, EXIT_INSN_INFO = 0x440e, INSN_ERROR = 0x4400, IDT_INFO = 0x4408,
+	IDT_EC = 0x440a, ENTRY_ILEN = 0x401a, PROC_CTLS_F = 0x4002, ENTRY_INTR = 0x4016, ENTRY_EC = 0x4018,
 	G_RIP = 0x681e, G_RSP = 0x681c, G_RFLAGS = 0x6820, G_CS_AR = 0x4816, G_SS_AR = 0x4818,
 	G_ES_BASE = 0x6806, G_INTR_STATE = 0x4824, G_ACTIVITY = 0x4826,
 };
@@ -17,7 +18,7 @@ enum {
 enum {
 	R_EXCEPTION = 0, R_EXTINT = 1, R_TRIPLE = 2, R_CPUID = 10, R_HLT = 12, R_INVLPG = 14,
 	R_CR = 28, R_IO = 30, R_RDMSR = 31, R_WRMSR = 32, R_BAD_GUEST = 33, R_XSETBV = 55,
-	R_INVPCID = 58,
+	R_INVPCID = 58, R_INTR_WINDOW = 7,
 };
 
 static struct hv_gprs gprs;
@@ -123,7 +124,10 @@ static void page_fault(struct svt_mmu *mmu, const struct svt_env *env)
 		.cpl = (uint8_t)((hv_vmread(G_SS_AR) >> 5) & 3), .rflags = regs.rflags,
 		.regs = &regs, .code_bits = code_bits(), .insn = insn,
 	};
-	f.insn_len = fetch_insn(mmu, env, regs.seg_base[1] + regs.rip, insn);
+	/* A fault while an event was being delivered (the IDT, the stack)
+	 * is not the instruction's own: it is not to be emulated. */
+	f.insn_len = (hv_vmread(IDT_INFO) & 0x80000000u) ? 0 :
+		     fetch_insn(mmu, env, regs.seg_base[1] + regs.rip, insn);
 	struct svt_fault_result res;
 	switch (hvrec_fault(mmu, &f, &res)) {
 	case SVT_PF_FIXED:
@@ -405,6 +409,61 @@ static void msr(struct svt_mmu *mmu, bool write)
 	advance();
 }
 
+/*
+ * Events cut short by a VM exit (the IDT-vectoring information: a #PF on
+ * the IDT or the stack while an interrupt was being delivered) are
+ * delivered again, or the guest loses them.  When this exit injects a #PF
+ * of its own, an external interrupt or NMI is held and delivered once the
+ * guest can take it (interrupt-window exiting); an exception becomes #DF
+ * where the SDM's double-fault rules say so, and is otherwise dropped (a
+ * fault recurs, a software interrupt re-executes).
+ */
+static uint32_t held;                   /* a held event's IDT-vectoring information */
+
+static bool contributory(unsigned v)
+{
+	return v == 0 || (v >= 10 && v <= 13);
+}
+
+static void window(bool on)
+{
+	uint64_t c = hv_vmread(PROC_CTLS_F);
+	hv_vmwrite(PROC_CTLS_F, on ? c | 4u : c & ~4ull);
+}
+
+static void complete_events(uint32_t vec)
+{
+	uint32_t inj = (uint32_t)hv_vmread(ENTRY_INTR);
+	if (vec & 0x80000000u) {
+		unsigned type = (vec >> 8) & 7, v = vec & 0xff;
+		vec &= ~(1u << 12);
+		if (!(inj & 0x80000000u)) {
+			hv_vmwrite(ENTRY_INTR, vec);
+			if (vec & (1u << 11))
+				hv_vmwrite(ENTRY_EC, hv_vmread(IDT_EC));
+			if (type == 4 || type == 5 || type == 6)
+				hv_vmwrite(ENTRY_ILEN, hv_vmread(EXIT_ILEN));
+			return;
+		}
+		if (type == 0 || type == 2) {
+			held = vec;
+		} else if (type == 3 && (inj & 0xff) == 14 && (v == 14 || contributory(v))) {
+			hv_vmwrite(ENTRY_INTR, 0x80000b08u);    /* #DF, error code 0 */
+			hv_vmwrite(ENTRY_EC, 0);
+		}
+	}
+	if (!held || (hv_vmread(ENTRY_INTR) & 0x80000000u))
+		return;
+	bool nmi = ((held >> 8) & 7) == 2;
+	if (nmi || ((hv_vmread(G_RFLAGS) & 0x200) && !(hv_vmread(G_INTR_STATE) & 3))) {
+		hv_vmwrite(ENTRY_INTR, held);
+		held = 0;
+		window(false);
+	} else {
+		window(true);
+	}
+}
+
 void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_env *env)
 {
 	hv_vmx_setup(g);
@@ -434,6 +493,7 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 				 rc == 2 ? hv_vmread(INSN_ERROR) : (uint64_t)0);
 		uint64_t t0 = rdtsc();
 		uint32_t reason = (uint32_t)hv_vmread(EXIT_REASON);
+		uint32_t vectoring = (uint32_t)hv_vmread(IDT_INFO);
 		exits[reason & 63]++;
 		if (hv_verbose)
 			hv_printf("hv: exit %u rip %#lx qual %#lx intr %#lx ec %#lx\n", reason & 0xffff,
@@ -465,6 +525,8 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 			break;
 		case R_CPUID:
 			cpuid();
+			break;
+		case R_INTR_WINDOW:             /* a held interrupt may go in now */
 			break;
 		case R_INVPCID:
 			invpcid(mmu, env);
@@ -499,6 +561,7 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 				  reason & 0xffff, hv_vmread(G_RIP), hv_vmread(EXIT_QUAL));
 			finish("the guest stopped: a VM exit the hypervisor does not handle", 2);
 		}
+		complete_events(vectoring);
 		exit_ticks[reason & 63] += rdtsc() - t0;
 	}
 }
