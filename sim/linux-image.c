@@ -22,7 +22,8 @@
 
 #include "linux-image.h"
 
-#define OUT_MAX (512u << 20)    /* no kernel is this large */
+size_t svt_linux_out_max = 512u << 20;         /* no kernel is this large */
+#define OUT_MAX svt_linux_out_max
 
 static uint32_t le32(const uint8_t *p)
 {
@@ -46,7 +47,7 @@ static bool grow(uint8_t **out, size_t *cap, size_t need)
 {
 	if (need <= *cap)
 		return true;
-	size_t c = *cap ? *cap : (16u << 20);
+	size_t c = *cap ? *cap : (OUT_MAX < (16u << 20) ? OUT_MAX : (16u << 20));
 	while (c < need)
 		c *= 2;
 	if (c > OUT_MAX)

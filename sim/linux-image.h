@@ -15,4 +15,7 @@
 int svt_linux_vmlinux(const uint8_t *img, size_t n, uint8_t **out, size_t *outlen, char *err,
 		      size_t errlen);
 
+/* The most a payload may decompress to (512 MiB; the fuzz target lowers it). */
+extern size_t svt_linux_out_max;
+
 #endif

@@ -22,7 +22,7 @@ sh "$(dirname "$0")/mkiso.sh" "$out" "$guest" "$hv" "$hvargs" || exit 125
 : > "$out/console.txt"; : > "$out/hv.txt"; : > "$out/stream.bin"; : > "$out/stream-lpt.bin"
 # shellcheck disable=SC2086
 timeout "${QEMU_TIMEOUT:-${BOCHS_TIMEOUT:-120}}" qemu-system-x86_64 -machine pc -accel "$accel" $cpu \
-	-m 128 -smp 1 -display none -no-reboot -monitor none -boot d -cdrom "$out/boot.iso" \
+	-m "${BOCHS_MEGS:-128}" -smp 1 -display none -no-reboot -monitor none -boot d -cdrom "$out/boot.iso" \
 	-serial "file:$out/console.txt" -serial "file:$out/stream.bin" -serial "file:$out/hv.txt" \
 	-parallel "file:$out/stream-lpt.bin" -device isa-debug-exit,iobase=0xf4,iosize=4 \
 	</dev/null >"$out/qemu.out" 2>&1
