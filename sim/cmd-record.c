@@ -297,7 +297,7 @@ static int record_exec(int argc, char **argv)
 		}
 		char hvp[4096], script[4096], hvargs[200];
 		svt_vmx_paths(hvp, script, sizeof(hvp), engine);
-		snprintf(hvargs, sizeof(hvargs), "%s%s%s", lpt ? "stream=lpt " : "",
+		snprintf(hvargs, sizeof(hvargs), "%s%s%s%s", kernel ? "linux " : "", lpt ? "stream=lpt " : "",
 			 policy[0] ? "policy=" : "", policy);
 		bochs_rc = run_script(script, dir, guest, hvp, hvargs, timeout, gargs);
 		if (bochs_rc == 126) {

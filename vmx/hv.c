@@ -230,7 +230,15 @@ void hv_main(uint32_t magic, uint32_t info)
 	}
 	/* the module and the command lines are taken before the move, which
 	 * may overwrite where the loader left them */
-	bool is_linux = hv_linux_probe(info);
+	/* "linux" on the command line: the first module is a vmlinux, booted
+	 * by the Linux boot protocol (a 64-bit Multiboot kernel is an ELF64
+	 * file too, so the file alone does not say) */
+	bool is_linux = false;
+	for (const char *c = cmd; *c; c++)
+		if (memcmp(c, "linux", 5) == 0 && (c == cmd || c[-1] == ' ') && (c[5] == 0 || c[5] == ' '))
+			is_linux = true;
+	if (is_linux && !hv_linux_probe(info))
+		hv_panic("\"linux\" given, but the first module is not an x86-64 ELF kernel");
 	if (!(is_linux ? hv_linux_take(info) : hv_take_guest(info)))
 		hv_poweroff(3);
 	move_up(mbi);
