@@ -452,8 +452,12 @@ static void complete_events(uint32_t vec)
 			hv_vmwrite(ENTRY_EC, 0);
 		}
 	}
-	if (!held || (hv_vmread(ENTRY_INTR) & 0x80000000u))
+	if (!held)
 		return;
+	if (hv_vmread(ENTRY_INTR) & 0x80000000u) {     /* this entry delivers another event */
+		window(true);
+		return;
+	}
 	bool nmi = ((held >> 8) & 7) == 2;
 	if (nmi || ((hv_vmread(G_RFLAGS) & 0x200) && !(hv_vmread(G_INTR_STATE) & 3))) {
 		hv_vmwrite(ENTRY_INTR, held);
