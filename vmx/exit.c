@@ -106,7 +106,7 @@ static unsigned fetch_insn(struct svt_mmu *mmu, const struct svt_env *env, uint6
 	return n;
 }
 
-static void page_fault(struct svt_mmu *mmu, const struct svt_env *env)
+static void page_fault(struct svt_mmu *mmu, const struct svt_env *env, bool in_delivery)
 {
 	struct svt_emu_regs regs;
 	uint8_t insn[15];
@@ -126,8 +126,7 @@ static void page_fault(struct svt_mmu *mmu, const struct svt_env *env)
 	};
 	/* A fault while an event was being delivered (the IDT, the stack)
 	 * is not the instruction's own: it is not to be emulated. */
-	f.insn_len = (hv_vmread(IDT_INFO) & 0x80000000u) ? 0 :
-		     fetch_insn(mmu, env, regs.seg_base[1] + regs.rip, insn);
+	f.insn_len = in_delivery ? 0 : fetch_insn(mmu, env, regs.seg_base[1] + regs.rip, insn);
 	struct svt_fault_result res;
 	switch (hvrec_fault(mmu, &f, &res)) {
 	case SVT_PF_FIXED:
@@ -517,7 +516,7 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 					  hv_vmread(G_RIP));
 				finish("the guest crashed: an exception the hypervisor does not take", 2);
 			}
-			page_fault(mmu, env);
+			page_fault(mmu, env, (vectoring & 0x80000000u) != 0);
 			break;
 		case R_CR:
 			cr_access(mmu);

@@ -112,43 +112,47 @@ static bool parse_policy(const char *s, struct svt_policy *p, unsigned *npool)
 	return true;
 }
 
-/* The gaps between the loader's usable RAM regions from guest RAM's top
- * to 4 GiB, in whole frames: the device ranges. */
-static void dev_ranges(const uint8_t *mbi)
+/* The loader's usable RAM regions below 4 GiB (clipped there), read once
+ * before the move, which may overwrite where the loader left its map. */
+static uint64_t ram_b[64], ram_e[64];
+static unsigned nram;
+
+static void read_ram_map(const uint8_t *mbi)
 {
-	uint64_t rb[64], re[64];
-	unsigned n = 0;
-	uint32_t flags = *(const uint32_t *)(const void *)mbi;
-	if (flags & (1u << 6)) {
-		uint32_t len = *(const uint32_t *)(const void *)(mbi + 44);
-		uint32_t addr = *(const uint32_t *)(const void *)(mbi + 48);
-		for (uint32_t off = 0; off + 24 <= len && n < 64;) {
-			const uint8_t *e = hv_gpa((uint64_t)addr + off);
-			uint32_t esz = *(const uint32_t *)(const void *)e;
-			uint64_t b = *(const uint64_t *)(const void *)(e + 4);
-			uint64_t l = *(const uint64_t *)(const void *)(e + 12);
-			if (*(const uint32_t *)(const void *)(e + 20) == 1 && l && b < (4ull << 30)) {
-				rb[n] = b;
-				re[n] = b + l < b || b + l > (4ull << 30) ? (4ull << 30) : b + l;
-				n++;
-			}
-			off += esz + 4;
+	if (!(rd32(mbi) & (1u << 6)))
+		return;
+	uint32_t len = rd32(mbi + 44), addr = rd32(mbi + 48);
+	for (uint32_t off = 0; off + 24 <= len && nram < 64;) {
+		const uint8_t *e = hv_gpa((uint64_t)addr + off);
+		uint64_t b = rd64(e + 4), l = rd64(e + 12);
+		uint64_t end = b + l < b || b + l > (4ull << 30) ? (4ull << 30) : b + l;
+		if (rd32(e + 20) == 1 && b < end) {
+			ram_b[nram] = b;
+			ram_e[nram] = end;
+			nram++;
 		}
+		off += rd32(e) + 4;
 	}
+}
+
+/* The gaps between the usable RAM regions from guest RAM's top to 4 GiB,
+ * in whole frames: the device ranges. */
+static void dev_ranges(void)
+{
 	uint64_t at = hv_guest_top;     /* the lowest address not yet placed */
 	for (;;) {
 		/* the usable region that covers at, or else the next one above */
 		uint64_t next = 4ull << 30, next_end = 0;
 		bool covered = false;
-		for (unsigned i = 0; i < n; i++) {
-			if (rb[i] <= at && re[i] > at) {
+		for (unsigned i = 0; i < nram; i++) {
+			if (ram_b[i] <= at && ram_e[i] > at) {
 				covered = true;
-				at = re[i];
+				at = ram_e[i];
 				break;
 			}
-			if (rb[i] > at && rb[i] < next) {
-				next = rb[i];
-				next_end = re[i];
+			if (ram_b[i] > at && ram_b[i] < next) {
+				next = ram_b[i];
+				next_end = ram_e[i];
 			}
 		}
 		if (covered)
@@ -169,32 +173,19 @@ static void dev_ranges(const uint8_t *mbi)
 }
 
 /*
- * Move the image to the top of the highest usable RAM region below 4 GiB
- * in the loader's memory map, if that region also holds [1 MiB, the new
- * place) (the guest's RAM) and the new place does not overlap where the
- * image is now; else stay.  Sets hv_phys and hv_guest_top.
+ * Move the image to the top of the highest usable RAM region below 4 GiB,
+ * if that region also holds [1 MiB, the new place) (the guest's RAM) and
+ * the new place overlaps neither where the image is now nor a Linux
+ * guest's modules; else stay.  Sets hv_phys and hv_guest_top.
  */
-static void move_up(const uint8_t *mbi)
+static void move_up(void)
 {
 	uint64_t size = (uint64_t)(hv_end - (uint8_t *)HV_BASE), best_b = 0, best_e = 0;
-	uint32_t flags = *(const uint32_t *)(const void *)mbi;
-	if (flags & (1u << 6)) {
-		uint32_t len = *(const uint32_t *)(const void *)(mbi + 44);
-		uint32_t addr = *(const uint32_t *)(const void *)(mbi + 48);
-		for (uint32_t off = 0; off + 24 <= len;) {
-			const uint8_t *e = hv_gpa((uint64_t)addr + off);
-			uint32_t esz = *(const uint32_t *)(const void *)e;
-			uint64_t b = *(const uint64_t *)(const void *)(e + 4);
-			uint64_t l = *(const uint64_t *)(const void *)(e + 12);
-			uint32_t type = *(const uint32_t *)(const void *)(e + 20);
-			uint64_t end = b + l < b || b + l > (4ull << 30) ? (4ull << 30) : b + l;
-			if (type == 1 && b < end && end > best_e) {
-				best_b = b;
-				best_e = end;
-			}
-			off += esz + 4;
+	for (unsigned i = 0; i < nram; i++)
+		if (ram_e[i] > best_e) {
+			best_b = ram_b[i];
+			best_e = ram_e[i];
 		}
-	}
 	uint64_t dest = best_e >= size ? (best_e - size) & ~0x1fffffull : 0;
 	if (best_e == 0 || best_b > 0x100000 || dest < best_b || dest < HV_BASE + size ||
 	    dest < hv_linux_modules_end()) {
@@ -217,7 +208,7 @@ void hv_main(uint32_t magic, uint32_t info)
 	if (magic != 0x2badb002u)
 		hv_panic("not started by a Multiboot loader (EAX %#x)", magic);
 	const uint8_t *mbi = hv_gpa(info);
-	const char *cmd = (mbi[0] & 4) ? (const char *)hv_gpa(*(const uint32_t *)(const void *)(mbi + 16)) : "";
+	const char *cmd = (mbi[0] & 4) ? (const char *)hv_gpa(rd32(mbi + 16)) : "";
 	struct svt_policy policy = { .oos = 2, .prefetch = 8, .emulate = true, .early_unshadow = true };
 	unsigned pool_frames = HV_POOL_FRAMES;
 	for (const char *c = cmd; *c; c++) {
@@ -241,8 +232,9 @@ void hv_main(uint32_t magic, uint32_t info)
 		hv_panic("\"linux\" given, but the first module is not an x86-64 ELF kernel");
 	if (!(is_linux ? hv_linux_take(info) : hv_take_guest(info)))
 		hv_poweroff(3);
-	move_up(mbi);
-	dev_ranges(mbi);
+	read_ram_map(mbi);
+	move_up();
+	dev_ranges();
 	struct hv_guest g = { 0 };
 	if (is_linux && hv_phys < hv_linux_modules_end())
 		hv_panic("not enough RAM to move above the kernel's modules (they end at %#lx)",

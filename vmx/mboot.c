@@ -17,16 +17,6 @@ static uint8_t module_copy[MODULE_MAX] __attribute__((aligned(4096)));
 static uint32_t module_size;
 static char guest_cmdline[1024];
 
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
 static bool in_guest(uint64_t a, uint64_t len)
 {
 	return a >= 0x1000 && a + len <= HV_GUEST_TOP && a + len >= a;

@@ -348,6 +348,15 @@ static void input(const struct svt_trace_event *ev)
 	emit(ev);
 }
 
+/* The DECISION after a CR write or INVPCID: the core's return value. */
+static void decision(unsigned input_type, int rc)
+{
+	struct svt_trace_event d = { .type = SVT_TRACE_DECISION };
+	d.u.decision.input = (uint8_t)input_type;
+	d.u.decision.rc = rc;
+	emit(&d);
+}
+
 enum svt_pf_outcome hvrec_fault(struct svt_mmu *mmu, const struct svt_fault *f, struct svt_fault_result *res)
 {
 	struct svt_trace_event in, d;
@@ -368,10 +377,7 @@ int hvrec_cr(struct svt_mmu *mmu, unsigned reg, uint64_t val)
 	in.u.cr.val = val;
 	rc = svt_trace_cr_apply(mmu, reg, val);
 	input(&in);
-	struct svt_trace_event d = { .type = SVT_TRACE_DECISION };
-	d.u.decision.input = SVT_TRACE_CR_WRITE;
-	d.u.decision.rc = rc;
-	emit(&d);
+	decision(SVT_TRACE_CR_WRITE, rc);
 	return rc;
 }
 
@@ -391,10 +397,7 @@ int hvrec_invpcid(struct svt_mmu *mmu, unsigned type, uint64_t pcid, uint64_t va
 	in.u.invpcid.va = va;
 	int rc = svt_mmu_invpcid(mmu, type, pcid, va);
 	input(&in);
-	struct svt_trace_event d = { .type = SVT_TRACE_DECISION };
-	d.u.decision.input = SVT_TRACE_INVPCID;
-	d.u.decision.rc = rc;
-	emit(&d);
+	decision(SVT_TRACE_INVPCID, rc);
 	return rc;
 }
 
