@@ -637,6 +637,7 @@ int svt_mmu_write_cr3(struct svt_mmu *m, uint64_t val)
 
 	m->epoch++;
 	m->c.cr_writes++;
+	bool noflush = pcide && (val >> 63);
 	if (pcide)
 		val &= ~(1ull << 63);   /* no-flush: not part of CR3 */
 	if (lma && (val & svt_bits(63, m->g.maxphyaddr)))
@@ -645,11 +646,16 @@ int svt_mmu_write_cr3(struct svt_mmu *m, uint64_t val)
 		val &= 0xffffffffu;
 	n.cr3 = val;
 	/*
-	 * Every CR3 load resyncs the out-of-sync pages, even with the no-flush
-	 * bit: stricter than the architecture (a TLB may keep that PCID's
-	 * entries) and never wrong.
+	 * A CR3 load resyncs the out-of-sync pages, except with the no-flush
+	 * bit (CR4.PCIDE=1): the TLB may then keep every translation of the
+	 * new PCID, so a shadow still out of sync is a TLB the architecture
+	 * allows (KVM reasons the same way for its unsync pages).  A guest
+	 * that needs a fresh view flushes (INVLPG, INVPCID, a CR3 load
+	 * without the bit), and those resync.
 	 */
-	return apply_regs(m, &n, m->mode == SVT_MODE_PAE, true, true);
+	if (noflush)
+		m->c.cr3_noflush++;
+	return apply_regs(m, &n, m->mode == SVT_MODE_PAE, true, !noflush);
 }
 
 int svt_mmu_write_cr4(struct svt_mmu *m, uint64_t val)
@@ -691,7 +697,9 @@ void svt_mmu_invlpg(struct svt_mmu *m, uint64_t va)
 {
 	m->c.invlpgs++;
 	m->epoch++;
-	oos_resync_all(m);
+	if (m->mode < SVT_MODE_4LEVEL)
+		va &= 0xffffffffu;
+	oos_resync_va(m, va);
 	m->env.flush_tlb(m->env.ctx, SVT_FLUSH_VA, va);
 }
 
@@ -711,7 +719,10 @@ int svt_mmu_invpcid(struct svt_mmu *m, unsigned type, uint64_t pcid, uint64_t va
 	}
 	m->c.invpcids++;
 	m->epoch++;
-	oos_resync_all(m);
+	if (type == 0)
+		oos_resync_va(m, va);   /* one address (of any PCID: stricter, never wrong) */
+	else
+		oos_resync_all(m);
 	m->env.flush_tlb(m->env.ctx, type == 0 ? SVT_FLUSH_VA : SVT_FLUSH_ALL, va);
 	return 0;
 }

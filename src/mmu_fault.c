@@ -175,7 +175,13 @@ static void oos_resync_slot(struct svt_mmu *m, unsigned s)
 	if (spi != SP_NONE) {
 		uint8_t buf[512];       /* the guest page, a piece at a time */
 		sp_touch(m, spi);       /* not to be evicted while we fill it */
-		for (unsigned off = 0; off < 4096; off += sizeof(buf)) {
+		for (unsigned off = 0; off < 4096 && SP(m, spi)->present; off += sizeof(buf)) {
+			/* a piece with no present shadow entry has nothing to resync */
+			unsigned e0 = off / m->esize, e1 = (off + (unsigned)sizeof(buf)) / m->esize, e;
+			for (e = e0; e < e1 && !(sh_get(m, spi, e) & SVT_PTE_P); e++)
+				;
+			if (e == e1)
+				continue;
 			bool ok = m->env.read_gpa(m->env.ctx, (gfn << 12) + off, buf, sizeof(buf)) == 0;
 			if (!ok)
 				m->c.env_errors++;
@@ -207,6 +213,37 @@ void oos_resync_gfn(struct svt_mmu *m, uint64_t gfn)
 {
 	if (gfn_is_ram(m, gfn) && m->gi[gfn].oos)
 		oos_resync_slot(m, m->gi[gfn].oos - 1);
+}
+
+/*
+ * INVLPG and INVPCID of one address: only that address's translations go.
+ * Any L1 page maps va at one index only, so resync that entry of every
+ * out-of-sync page (whichever address space it belongs to: a global
+ * translation goes from every PCID) and leave the rest of each page out of
+ * sync, as a TLB keeps its other entries.
+ */
+void oos_resync_va(struct svt_mmu *m, uint64_t va)
+{
+	unsigned idx = (unsigned)(va >> 12) & (m->nents - 1);
+
+	for (unsigned s = 0; s < SVT_OOS_MAX; s++) {
+		if (!m->oos[s].used)
+			continue;
+		uint64_t gfn = m->oos[s].gfn;
+		uint32_t spi = sp_lookup(m, gfn, SH_L1, 0);
+		uint8_t buf[8];
+		if (spi == SP_NONE || !(sh_get(m, spi, idx) & SVT_PTE_P))
+			continue;       /* absent stays absent until a fault */
+		if (m->env.read_gpa(m->env.ctx, (gfn << 12) + (uint64_t)idx * m->esize, buf, m->esize) != 0) {
+			m->c.env_errors++;
+			continue;
+		}
+		uint64_t cur = svt_le_load(buf, m->esize);
+		if (cur == svt_le_load(snap_of(m, s) + (size_t)idx * m->esize, m->esize))
+			continue;
+		l1_install(m, spi, idx, cur);
+		m->c.resyncs_va++;
+	}
 }
 
 void oos_resync_all(struct svt_mmu *m)
@@ -276,12 +313,27 @@ static void prefetch_l1(struct svt_mmu *m, uint32_t spi, unsigned idx)
 			}
 			continue;
 		}
-		bool ok, large;
-		uint64_t ge = g_table_entry(m, p, j, &ok);
-		if (ok && g_entry_valid(m, ge, 1, &large)) {
-			l1_install(m, spi, j, ge);
-			m->c.prefetched += (sh_get(m, spi, j) & SVT_PTE_P) != 0;
+		/* The guest entries from here to the last candidate, in one
+		 * read (a recorder logs one span, not one word at a time). */
+		unsigned last = j;
+		for (unsigned k = j + 1; k < hi && k - j < 64; k++)
+			if (k != idx && !(sh_get(m, spi, k) & SVT_PTE_P))
+				last = k;
+		uint8_t buf[64 * 8];
+		size_t len = (size_t)(last - j + 1) * m->esize;
+		if (m->env.read_gpa(m->env.ctx, (p->gfn << 12) + (uint64_t)j * m->esize, buf, len) != 0) {
+			m->c.env_errors++;
+			return;
 		}
+		for (unsigned k = j; k <= last; k++) {
+			bool large;
+			uint64_t ge = svt_le_load(buf + (size_t)(k - j) * m->esize, m->esize);
+			if (k == idx || (sh_get(m, spi, k) & SVT_PTE_P) || !g_entry_valid(m, ge, 1, &large))
+				continue;
+			l1_install(m, spi, k, ge);
+			m->c.prefetched += (sh_get(m, spi, k) & SVT_PTE_P) != 0;
+		}
+		j = last;
 	}
 }
 
@@ -387,6 +439,10 @@ static int shadow_read(void *ctx, uint64_t pa, void *buf, size_t len)
 
 	if (p == NULL || (pa & 0xfff) + len > 4096)
 		return -1;
+	if (len == 8 || len == 4) {     /* an entry: one load, one store */
+		svt_le_store(buf, svt_le_load(p + (pa & 0xfff), (unsigned)len), (unsigned)len);
+		return 0;
+	}
 	for (size_t i = 0; i < len; i++)
 		((uint8_t *)buf)[i] = p[(pa & 0xfff) + i];
 	return 0;
@@ -396,6 +452,31 @@ static int shadow_write(void *ctx, uint64_t pa, const void *buf, size_t len)
 {
 	(void)ctx, (void)pa, (void)buf, (void)len;
 	return -1;
+}
+
+/* Does the current root map va at all (a present shadow leaf)?  If not,
+ * the shadows cannot allow an access there, and no full walk is needed.
+ * (Shadows have no large pages: guest superpages are splintered.) */
+static bool sh_maps(struct svt_mmu *m, uint64_t va)
+{
+	uint32_t spi = m->root;
+	unsigned level;
+
+	switch (m->smode) {
+	case SVT_MODE_2LEVEL: level = 2; break;
+	case SVT_MODE_PAE: level = 3; break;
+	case SVT_MODE_5LEVEL: level = 5; break;
+	default: level = 4; break;
+	}
+	for (; spi != SP_NONE; level--) {
+		unsigned idx = sh_index(m, va, level);
+		if (!(sh_get(m, spi, idx) & SVT_PTE_P))
+			return false;
+		if (level == 1)
+			return true;
+		spi = sp_aux(m, spi)[idx];
+	}
+	return false;
 }
 
 /* Walk the shadow tables for acc with the hardware's registers (and the
@@ -793,7 +874,7 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	 * tell the two apart.  The first time, re-run; the same fault again at
 	 * once means it was implicit.
 	 */
-	if (hw_walk(m, &acc, regs.rflags, regs.pkru, &hw) == SVT_WALK_OK) {
+	if (sh_maps(m, acc.va) && hw_walk(m, &acc, regs.rflags, regs.pkru, &hw) == SVT_WALK_OK) {
 		struct svt_access ia = acc;
 		struct svt_walk iw;
 		ia.implicit = true;
@@ -828,7 +909,7 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 		if (!propagate(m, &w, acc.va, write))
 			return done(m, f, res, SVT_PF_RETRY);
 	}
-	if (hw_walk(m, &acc, regs.rflags, regs.pkru, &hw) != SVT_WALK_OK)
-		m->c.env_errors++;      /* the audits will say why */
+	/* (Whether the shadows now allow the access is for the replay's
+	 * checks to say: a second walk here would double the cost of a fault.) */
 	return done(m, f, res, SVT_PF_FIXED);
 }

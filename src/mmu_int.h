@@ -86,7 +86,7 @@ struct oos_slot {
 	bool used;
 };
 
-#define SVT_ROOT_CACHE_MAX 16
+#define SVT_ROOT_CACHE_MAX 64
 
 struct svt_mmu {
 	struct svt_env env;
@@ -179,6 +179,7 @@ uint64_t sh_nonleaf(struct svt_mmu *m, uint64_t ge, unsigned level, bool large, 
 uint64_t g_frame_of(const struct svt_mmu *m, uint64_t ge, unsigned level);
 bool g_entry_valid(struct svt_mmu *m, uint64_t ge, unsigned level, bool *large);
 void oos_resync_all(struct svt_mmu *m);
+void oos_resync_va(struct svt_mmu *m, uint64_t va);
 void oos_resync_gfn(struct svt_mmu *m, uint64_t gfn);
 void oos_drop(struct svt_mmu *m, uint64_t gfn);
 int hw_walk(struct svt_mmu *m, const struct svt_access *acc, uint64_t rflags, uint32_t pkru,

@@ -327,6 +327,8 @@ struct svt_counters {
 	uint64_t early_unshadows;
 	uint64_t oos;           /* pages taken out of sync */
 	uint64_t resyncs;       /* out-of-sync pages brought back in sync */
+	uint64_t resyncs_va;    /* entries resynced by INVLPG or INVPCID of one address */
+	uint64_t cr3_noflush;   /* CR3 loads with the no-flush bit (nothing resynced) */
 	uint64_t evictions;     /* shadow pages freed for lack of pool frames or links */
 	uint64_t prefetched;    /* entries propagated by prefetch */
 	uint64_t shadows_made;

@@ -381,17 +381,51 @@ Test(mmu_unit, out_of_sync_pages_resync_at_flush)
 	struct svt_policy pol = { .oos = 2, .emulate = true };
 	mach_init(32, pol);
 	enter_4level();
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE | SVT_CR4_PCIDE), 0);
 	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).kind, 0);
-	uint64_t pte2 = 0x40000000ull + 0x4000 + 8 * 2;
+	cr_assert_eq(access8(0x403000, SVT_ACC_READ, 3, 0).kind, 0);
+	uint64_t pte2 = 0x40000000ull + 0x4000 + 8 * 2, pte3 = pte2 + 8;
 	cr_assert_eq(access8(pte2, SVT_ACC_WRITE, 0, (41ull << 12) | P | RW | US | A).kind, 0);
 	cr_assert_eq(svt_mmu_counters(M->mmu)->oos, 1);
 	cr_assert_eq(svt_mmu_counters(M->mmu)->emulated, 0, "an OOS page is written directly");
+	cr_assert_eq(access8(pte3, SVT_ACC_WRITE, 0, (42ull << 12) | P | RW | US | A).kind, 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->oos, 1, "still out of sync: no second fault");
 	/* Stale until the guest invalidates: allowed, and the audits agree. */
 	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).mpa, g2m(18) * 4096);
+	cr_assert_eq(access8(0x403000, SVT_ACC_READ, 3, 0).mpa, g2m(19) * 4096);
 	audit_clean();
+	/* INVLPG takes one address: the other stays stale, the page out of sync. */
 	svt_mmu_invlpg(M->mmu, 0x402000);
-	cr_assert_eq(svt_mmu_counters(M->mmu)->resyncs, 1);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->resyncs_va, 1);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->resyncs, 0);
 	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).mpa, g2m(41) * 4096);
+	cr_assert_eq(access8(0x403000, SVT_ACC_READ, 3, 0).mpa, g2m(19) * 4096);
+	audit_clean();
+	/* INVLPG of an address whose entry did not change resyncs nothing. */
+	svt_mmu_invlpg(M->mmu, 0x405000);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->resyncs_va, 1);
+	/* A CR3 load with the no-flush bit keeps the TLB, so the staleness... */
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x1000 | 1ull << 63), 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->cr3_noflush, 1);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->resyncs, 0);
+	cr_assert_eq(access8(0x403000, SVT_ACC_READ, 3, 0).mpa, g2m(19) * 4096);
+	/* ...and one without it flushes: everything is in sync again. */
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x1000), 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->resyncs, 1);
+	cr_assert_eq(access8(0x403000, SVT_ACC_READ, 3, 0).mpa, g2m(42) * 4096);
+	audit_clean();
+	/* Out of sync again; INVPCID of one address is INVLPG's twin, the
+	 * other types resync every page. */
+	cr_assert_eq(access8(pte2, SVT_ACC_WRITE, 0, (43ull << 12) | P | RW | US | A).kind, 0);
+	cr_assert_eq(access8(pte3, SVT_ACC_WRITE, 0, (44ull << 12) | P | RW | US | A).kind, 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->oos, 2);
+	cr_assert_eq(svt_mmu_invpcid(M->mmu, 0, 0, 0x403000), 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->resyncs_va, 2);
+	cr_assert_eq(access8(0x403000, SVT_ACC_READ, 3, 0).mpa, g2m(44) * 4096);
+	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).mpa, g2m(41) * 4096);
+	cr_assert_eq(svt_mmu_invpcid(M->mmu, 1, 0, 0), 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->resyncs, 2);
+	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).mpa, g2m(43) * 4096);
 	audit_clean();
 	mach_fini();
 }
