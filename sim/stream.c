@@ -51,6 +51,7 @@ static int hello(struct conv *c, const uint8_t *p, uint32_t len, const char *pro
 	snprintf(c->cpu, sizeof(c->cpu), "Bochs 2.7 (VT-x, EPT off)");
 	uint32_t at = 32 + (uint32_t)gl;
 	size_t ndev = 0;
+	uint32_t root_cache = 0;
 	if (at < len) {
 		uint32_t bl = p[at++];
 		if (at + bl + 2 > len) {
@@ -75,13 +76,15 @@ static int hello(struct conv *c, const uint8_t *p, uint32_t len, const char *pro
 			c->devices[i].gfn = get64(p + at);
 			c->devices[i].count = get64(p + at + 8);
 		}
+		if (at + 4 <= len)      /* hypervisors since the root cache */
+			root_cache = get32(p + at);
 	}
 	struct svt_trace_range ram = { .gfn = 0, .count = get64(p + 5) };
 	struct svt_trace_header h = {
 		.producer = producer, .cpu_model = c->cpu, .guest = c->r->guest,
 		.maxphyaddr = p[0], .features = get32(p + 1), .guest_frames = get64(p + 5),
 		.ram = &ram, .nram = 1, .devices = c->devices, .ndevices = ndev,
-		.pool_frames = get32(p + 13), .links = get32(p + 17),
+		.pool_frames = get32(p + 13), .links = get32(p + 17), .root_cache = root_cache,
 		.policy = { .oos = get32(p + 21), .prefetch = get32(p + 25), .emulate = p[29] != 0,
 			    .early_unshadow = p[30] != 0 },
 	};

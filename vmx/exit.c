@@ -26,12 +26,9 @@ bool hv_verbose;                /* log every exit (the hypervisor's command line
 static uint64_t exits[64];
 static uint64_t exit_ticks[64];         /* TSC ticks in the hypervisor per exit reason */
 
-static inline uint64_t rdtsc(void)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
-}
+#define rdtsc hv_rdtsc
+uint64_t hv_prof[PROF_N];
+static uint64_t phase_prof[PROF_N];
 
 /* Past the instruction that exited; as it completed, any blocking by
  * STI or MOV SS it was under ends (SDM Vol. 3C, 27.3.1.5 says why). */
@@ -111,22 +108,28 @@ static void page_fault(struct svt_mmu *mmu, const struct svt_env *env, bool in_d
 	struct svt_emu_regs regs;
 	uint8_t insn[15];
 	uint64_t cr2 = hv_vmread(EXIT_QUAL);
-
-	for (int i = 0; i < 16; i++)
-		regs.gpr[i] = gprs.gpr[i];
-	regs.gpr[4] = hv_vmread(G_RSP);
-	regs.rip = hv_vmread(G_RIP);
-	regs.rflags = hv_vmread(G_RFLAGS);
-	for (int s = 0; s < 6; s++)
-		regs.seg_base[s] = hv_vmread(G_ES_BASE + 2 * (uint64_t)s);
+	uint32_t ec = (uint32_t)hv_vmread(EXIT_INTR_EC);
 	struct svt_fault f = {
-		.va = cr2, .error_code = (uint32_t)hv_vmread(EXIT_INTR_EC),
-		.cpl = (uint8_t)((hv_vmread(G_SS_AR) >> 5) & 3), .rflags = regs.rflags,
-		.regs = &regs, .code_bits = code_bits(), .insn = insn,
+		.va = cr2, .error_code = ec, .cpl = (uint8_t)((hv_vmread(G_SS_AR) >> 5) & 3),
+		.rflags = hv_vmread(G_RFLAGS), .code_bits = code_bits(), .insn = insn,
 	};
-	/* A fault while an event was being delivered (the IDT, the stack)
-	 * is not the instruction's own: it is not to be emulated. */
-	f.insn_len = in_delivery ? 0 : fetch_insn(mmu, env, regs.seg_base[1] + regs.rip, insn);
+	/* Only a write is ever emulated (under any policy), so only a write
+	 * comes with the registers and the instruction (a fault while an
+	 * event was being delivered, on the IDT or the stack, is not the
+	 * instruction's own and is not to be emulated). */
+	if (ec & 2) {
+		for (int i = 0; i < 16; i++)
+			regs.gpr[i] = gprs.gpr[i];
+		regs.gpr[4] = hv_vmread(G_RSP);
+		regs.rip = hv_vmread(G_RIP);
+		regs.rflags = f.rflags;
+		for (int s = 0; s < 6; s++)
+			regs.seg_base[s] = hv_vmread(G_ES_BASE + 2 * (uint64_t)s);
+		f.regs = &regs;
+		uint64_t t = rdtsc();
+		f.insn_len = in_delivery ? 0 : fetch_insn(mmu, env, regs.seg_base[1] + regs.rip, insn);
+		hv_prof[PROF_FETCH] += rdtsc() - t;
+	}
 	struct svt_fault_result res;
 	switch (hvrec_fault(mmu, &f, &res)) {
 	case SVT_PF_FIXED:
@@ -148,7 +151,7 @@ static void page_fault(struct svt_mmu *mmu, const struct svt_env *env, bool in_d
 	case SVT_PF_MMIO:
 		/* Outside guest RAM: the hypervisor's own memory, or a device
 		 * this hypervisor does not pass through yet.  Stop the guest. */
-		hv_printf("hv: access to gpa %#lx at rip %#lx\n", res.gpa, regs.rip);
+		hv_printf("hv: access to gpa %#lx at rip %#lx\n", res.gpa, hv_vmread(G_RIP));
 		finish("the guest touched memory outside its RAM: stopped", 4);
 	}
 }
@@ -327,7 +330,12 @@ static void log_phase(void)
 	for (int i = 0; i < 64; i++)
 		if (exits[i] - phase_exits[i])
 			hv_printf(" %d=%lu", i, exit_ticks[i] - phase_ticks[i]);
+	static const char *const pname[PROF_N] = { "fetch", "core", "read", "emit", "stream", "sync" };
+	hv_printf("; profile:");
+	for (int i = 0; i < PROF_N; i++)
+		hv_printf(" %s=%lu", pname[i], hv_prof[i] - phase_prof[i]);
 	hv_printf("\n");
+	memcpy(phase_prof, hv_prof, sizeof(hv_prof));
 	memcpy(phase_exits, exits, sizeof(exits));
 	memcpy(phase_ticks, exit_ticks, sizeof(exit_ticks));
 	phase_tsc = now;

@@ -80,9 +80,9 @@ static const struct svt_env env = {
 	.map_mfn = env_map, .flush_tlb = env_flush,
 };
 
-/* "oos=N,prefetch=N,emulate=0|1,early=0|1,pool=N" up to a blank (the
- * format of shadowvt(1), POLICIES); false if it is not one. */
-static bool parse_policy(const char *s, struct svt_policy *p, unsigned *npool)
+/* "oos=N,prefetch=N,emulate=0|1,early=0|1,pool=N,roots=N" up to a blank
+ * (the format of shadowvt(1), POLICIES); false if it is not one. */
+static bool parse_policy(const char *s, struct svt_policy *p, unsigned *npool, unsigned *nroots)
 {
 	while (*s && *s != ' ') {
 		const char *k = s;
@@ -104,6 +104,8 @@ static bool parse_policy(const char *s, struct svt_policy *p, unsigned *npool)
 			p->early_unshadow = v;
 		else if (klen == 4 && memcmp(k, "pool", 4) == 0 && v >= 16 && v <= HV_POOL_FRAMES)
 			*npool = (unsigned)v;
+		else if (klen == 5 && memcmp(k, "roots", 5) == 0 && v >= 1 && v <= 64)
+			*nroots = (unsigned)v;
 		else
 			return false;
 		if (*s == ',')
@@ -210,13 +212,13 @@ void hv_main(uint32_t magic, uint32_t info)
 	const uint8_t *mbi = hv_gpa(info);
 	const char *cmd = (mbi[0] & 4) ? (const char *)hv_gpa(rd32(mbi + 16)) : "";
 	struct svt_policy policy = { .oos = 2, .prefetch = 8, .emulate = true, .early_unshadow = true };
-	unsigned pool_frames = HV_POOL_FRAMES;
+	unsigned pool_frames = HV_POOL_FRAMES, roots = HV_ROOT_CACHE;
 	for (const char *c = cmd; *c; c++) {
 		if (memcmp(c, "verbose", 7) == 0)
 			hv_verbose = true;
 		if (memcmp(c, "stream=lpt", 10) == 0)
 			hv_stream_lpt = true;
-		if (memcmp(c, "policy=", 7) == 0 && !parse_policy(c + 7, &policy, &pool_frames))
+		if (memcmp(c, "policy=", 7) == 0 && !parse_policy(c + 7, &policy, &pool_frames, &roots))
 			hv_panic("bad policy on the command line: %s", c + 7);
 	}
 	/* the module and the command lines are taken before the move, which
@@ -259,6 +261,7 @@ void hv_main(uint32_t magic, uint32_t info)
 	struct svt_mmu_config cfg = {
 		.pool_frames = pool_frames, .guest_frames = GUEST_FRAMES, .maxphyaddr = maxphy,
 		.features = features, .links = pool_frames * 64, .policy = policy,
+		.root_cache = roots,
 	};
 	size_t need = svt_mmu_storage_size(&cfg);
 	if (need > sizeof(core_store))

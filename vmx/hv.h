@@ -33,6 +33,9 @@ static inline void *hv_gpa(uint64_t pa) { return (void *)(HV_DMAP + pa); }
 static inline uint64_t hv_pa(const void *p) { return (uintptr_t)p - HV_BASE + hv_phys; }
 void hv_move(uint64_t dest, uint64_t size);
 #define HV_POOL_FRAMES  2048            /* shadow pool: 8 MiB */
+/* Top-level shadows kept pinned: a Linux process with page-table
+ * isolation has two, and a fork storm switches among a handful. */
+#define HV_ROOT_CACHE   32
 #define HV_MARK_PORT    0x8a8           /* a guest's phase marks (guests/linux/svt-mark.c) */
 
 /* Guest general registers, in the encoding order of struct svt_emu_regs
@@ -103,6 +106,15 @@ extern bool hv_stream_lpt;              /* "stream=lpt": the trace stream on LPT
 /* vmx.c: VMX on, the VMCS, and access to it */
 void hv_vmx_setup(const struct hv_guest *g);
 void hv_sync_hw(struct svt_mmu *mmu);
+/* TSC ticks spent per component of the exit path (printed per phase). */
+enum { PROF_FETCH, PROF_CORE, PROF_READ, PROF_EMIT, PROF_STREAM, PROF_SYNC, PROF_N };
+extern uint64_t hv_prof[PROF_N];
+static inline uint64_t hv_rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
 extern bool hv_invpcid, hv_rdtscp;      /* the guest may use them (else CPUID hides them) */
 extern bool hv_act_hlt;                 /* a guest's HLT can wait in activity state HLT */
 uint64_t hv_vmread(uint64_t field);

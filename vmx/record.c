@@ -92,7 +92,7 @@ static void lpt_putc(uint8_t c)
 	/* A port that stays busy (nothing wired, or a guest that took the
 	 * port over) sends the rest of the stream to COM2; `shadowvt record`
 	 * reads the two in that order. */
-	for (unsigned polls = 0; !(inb(LPT_STREAM + 1) & 0x80); polls++)
+	for (unsigned polls = 0; __builtin_expect(!(inb(LPT_STREAM + 1) & 0x80), 0); polls++)
 		if (polls == 1000000) {
 			hv_printf("hv: LPT1 stays busy (status %#x, control %#x): the stream goes on "
 				  "on COM2\n", inb(LPT_STREAM + 1), inb(LPT_STREAM + 2));
@@ -123,6 +123,7 @@ static void send_packet(unsigned type, const uint8_t *payload, size_t len, uint6
 	put32(h + 8, pkt_no++);
 	put64(h + 12, first);
 	put32(h + 20, (uint32_t)len);
+	uint64_t t = hv_rdtsc();
 	uint32_t crc = crc32c(crc32c(0, h, sizeof(h)), payload, len);
 	uint8_t c[4];
 	put32(c, crc);
@@ -132,6 +133,7 @@ static void send_packet(unsigned type, const uint8_t *payload, size_t len, uint6
 		stream_putc(payload[i]);
 	for (size_t i = 0; i < 4; i++)
 		stream_putc(c[i]);
+	hv_prof[PROF_STREAM] += hv_rdtsc() - t;
 }
 
 static void flush_records(void)
@@ -145,12 +147,14 @@ static void flush_records(void)
 
 static void emit(const struct svt_trace_event *ev)
 {
+	uint64_t t = hv_rdtsc();
 	if (tr_check_event(ev) != NULL)
 		hv_panic("the recorder made an invalid event (type %d)", ev->type);
 	if (pkt_len == 0)
 		pkt_first_seq = seq;
 	pkt_len += tr_encode(&st, ev, pkt + pkt_len);
 	seq++;
+	hv_prof[PROF_EMIT] += hv_rdtsc() - t;
 	if (pkt_len >= PKT_PAYLOAD)
 		flush_records();
 }
@@ -200,7 +204,10 @@ static void pend(uint64_t gpa, const uint8_t *data, size_t len)
 		span[nspan].off = (uint32_t)span_used;
 		nspan++;
 	}
-	memcpy(span_buf + span_used, data, len);
+	if (len == 8)
+		__builtin_memcpy(span_buf + span_used, data, 8);
+	else
+		memcpy(span_buf + span_used, data, len);
 	span_used += len;
 }
 
@@ -221,17 +228,25 @@ static void flush_pending(void)
 static void note_read(uint64_t gpa, const uint8_t *buf, size_t len)
 {
 	uint64_t w0 = gpa & ~7ull, end = gpa + len;
-	/* The common case, a page table read again: every word of the read
-	 * is known, within one page, and unchanged. */
-	if (len && ((end - 1) >> 12) == (gpa >> 12)) {
-		struct mslot *s = slot_of(gpa >> 12, false);
-		unsigned b0 = (unsigned)(gpa & 0xfff) >> 3, b1 = (unsigned)((end - 1) & 0xfff) >> 3;
-		bool all = s != NULL;
-		for (unsigned b = b0; all && b <= b1; b++)
-			if (!((s->known[b >> 6] >> (b & 63)) & 1))
-				all = false;
-		if (all && memcmp(s->data + (gpa & 0xfff), buf, len) == 0)
-			return;
+	/* The common case: whole words within one page (a page-table entry,
+	 * a run of them, a piece of a page), the page looked up once and
+	 * each word compared as one. */
+	if (len && !(gpa & 7) && !(len & 7) && ((end - 1) >> 12) == (gpa >> 12)) {
+		struct mslot *s = slot_of(gpa >> 12, true);
+		unsigned off = (unsigned)(gpa & 0xfff);
+		for (size_t i = 0; i < len; i += 8, off += 8) {
+			unsigned bit = off >> 3;
+			uint64_t *known = &s->known[bit >> 6], m = 1ull << (bit & 63);
+			uint64_t now, had;
+			__builtin_memcpy(&now, buf + i, 8);
+			__builtin_memcpy(&had, s->data + off, 8);
+			if ((*known & m) && now == had)
+				continue;
+			__builtin_memcpy(s->data + off, &now, 8);
+			*known |= m;
+			pend(gpa + i, buf + i, 8);
+		}
+		return;
 	}
 	for (uint64_t w = w0; w < end; w += 8) {
 		struct mslot *s = slot_of(w >> 12, true);
@@ -254,9 +269,11 @@ static void note_read(uint64_t gpa, const uint8_t *buf, size_t len)
 static int rec_read(void *ctx, uint64_t gpa, void *buf, size_t len)
 {
 	(void)ctx;
+	uint64_t t = hv_rdtsc();
 	int rc = raw->read_gpa(raw->ctx, gpa, buf, len);
 	if (rc == 0 && gpa < HV_GUEST_TOP)
 		note_read(gpa, buf, len);
+	hv_prof[PROF_READ] += hv_rdtsc() - t;
 	return rc;
 }
 
@@ -287,7 +304,7 @@ const struct svt_env *hvrec_init(const struct svt_env *raw_env, const struct svt
 	rec_env = (struct svt_env){ .read_gpa = rec_read, .write_gpa = rec_write, .gfn_to_mfn = rec_g2m,
 				    .map_mfn = rec_map, .flush_tlb = rec_flush };
 	/* HELLO: what the trace header needs */
-	uint8_t p[1024];
+	uint8_t p[2048];
 	size_t n = 0;
 	p[n++] = cfg->maxphyaddr;
 	put32(p + n, cfg->features), n += 4;
@@ -319,10 +336,11 @@ const struct svt_env *hvrec_init(const struct svt_env *raw_env, const struct svt
 	memcpy(p + n, b, bl), n += bl;
 	p[n++] = (uint8_t)ndev;
 	p[n++] = (uint8_t)(ndev >> 8);
-	for (unsigned i = 0; i < ndev && n + 16 <= sizeof(p); i++) {
+	for (unsigned i = 0; i < ndev && n + 16 <= sizeof(p) - 4; i++) {
 		put64(p + n, dev[i].gfn), n += 8;
 		put64(p + n, dev[i].count), n += 8;
 	}
+	put32(p + n, cfg->root_cache), n += 4;
 	send_packet(HVREC_HELLO, p, n, 0);
 	return &rec_env;
 }
@@ -362,7 +380,9 @@ enum svt_pf_outcome hvrec_fault(struct svt_mmu *mmu, const struct svt_fault *f, 
 	struct svt_trace_event in, d;
 
 	svt_trace_event_fault(f, &in);
+	uint64_t t = hv_rdtsc();
 	enum svt_pf_outcome o = svt_mmu_page_fault(mmu, f, res);
+	hv_prof[PROF_CORE] += hv_rdtsc() - t;
 	input(&in);
 	svt_trace_event_decision(f, o, res, &d);
 	emit(&d);
@@ -375,7 +395,9 @@ int hvrec_cr(struct svt_mmu *mmu, unsigned reg, uint64_t val)
 	int rc;
 	in.u.cr.reg = (uint8_t)reg;
 	in.u.cr.val = val;
+	uint64_t t = hv_rdtsc();
 	rc = svt_trace_cr_apply(mmu, reg, val);
+	hv_prof[PROF_CORE] += hv_rdtsc() - t;
 	input(&in);
 	decision(SVT_TRACE_CR_WRITE, rc);
 	return rc;
@@ -385,7 +407,9 @@ void hvrec_invlpg(struct svt_mmu *mmu, uint64_t va)
 {
 	struct svt_trace_event in = { .type = SVT_TRACE_INVLPG };
 	in.u.invlpg_va = va;
+	uint64_t t = hv_rdtsc();
 	svt_mmu_invlpg(mmu, va);
+	hv_prof[PROF_CORE] += hv_rdtsc() - t;
 	input(&in);
 }
 
@@ -395,7 +419,9 @@ int hvrec_invpcid(struct svt_mmu *mmu, unsigned type, uint64_t pcid, uint64_t va
 	in.u.invpcid.type = type;
 	in.u.invpcid.pcid = pcid;
 	in.u.invpcid.va = va;
+	uint64_t t = hv_rdtsc();
 	int rc = svt_mmu_invpcid(mmu, type, pcid, va);
+	hv_prof[PROF_CORE] += hv_rdtsc() - t;
 	input(&in);
 	decision(SVT_TRACE_INVPCID, rc);
 	return rc;

@@ -273,6 +273,7 @@ bool hv_invpcid, hv_rdtscp, hv_act_hlt;
  * the guest reads its own CR0 and CR4 through the read shadows. */
 void hv_sync_hw(struct svt_mmu *mmu)
 {
+	uint64_t t = hv_rdtsc();
 	struct svt_hw_state hw;
 	const struct svt_regs *g = svt_mmu_guest_regs(mmu);
 	svt_mmu_hw_state(mmu, &hw);
@@ -283,6 +284,7 @@ void hv_sync_hw(struct svt_mmu *mmu)
 	vmwrite(ENTRY_CTLS, entry_ctls_base | ((hw.efer & SVT_EFER_LMA) ? ENTRY_IA32E : 0));
 	vmwrite(CR0_SHADOW, g->cr0);
 	vmwrite(CR4_SHADOW, g->cr4);
+	hv_prof[PROF_SYNC] += hv_rdtsc() - t;
 }
 
 void hv_vmx_setup(const struct hv_guest *g)
