@@ -77,6 +77,26 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 	return remove(path);
 }
 
+/* The temporary directory record made for a run ("" once removed, or when
+ * --keep named one): removed on every way out except where a message
+ * sends the user into it. */
+static char tmp_dir[4096];
+
+static void drop_tmp(void)
+{
+	if (tmp_dir[0] && nftw(tmp_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		svt_err("record: could not remove %s", tmp_dir);
+	tmp_dir[0] = 0;
+}
+
+/* Keep it: a message names something in it. */
+static void keep_tmp(void)
+{
+	if (tmp_dir[0])
+		svt_err("record: the run's files are kept in %s", tmp_dir);
+	tmp_dir[0] = 0;
+}
+
 static struct svt_trace_writer *open_out(void *ctx, const struct svt_trace_header *h,
 					  struct svt_trace_error *err)
 {
@@ -227,7 +247,9 @@ static int record_exec(int argc, char **argv)
 			struct svt_policy p;
 			unsigned pool;
 			svt_default_policy(&p, &pool);
-			pool = 2048;    /* the hypervisor's pool (vmx/hv.h), not the replayer's */
+			/* the hypervisor's defaults (vmx/hv.c, vmx/hv.h), not the replayer's */
+			p.oos = 8;
+			pool = 2048;
 			if (svt_policy_parse(optarg, &p, &pool) != 0 || pool > 2048)
 				return svt_usage(&svt_cmd_record, "bad policy '%s'", optarg);
 			svt_policy_format(&p, pool, policy, sizeof(policy));
@@ -277,16 +299,20 @@ static int record_exec(int argc, char **argv)
 				svt_err("record: cannot make a temporary directory: %s", strerror(errno));
 				return SVT_EXIT_INPUT;
 			}
+			snprintf(tmp_dir, sizeof(tmp_dir), "%s", dir);
 		}
 		char vml[4300];
 		if (kernel) {
 			if (initrd && access(initrd, R_OK) != 0) {
 				svt_err("record: %s: %s", initrd, strerror(errno));
+				drop_tmp();
 				return SVT_EXIT_INPUT;
 			}
 			snprintf(vml, sizeof(vml), "%s/vmlinux", dir);
-			if (linux_prepare(kernel, vml) != 0)
+			if (linux_prepare(kernel, vml) != 0) {
+				drop_tmp();
 				return SVT_EXIT_INPUT;
+			}
 			guest = vml;
 			if (initrd)
 				setenv("GUEST_INITRD", initrd, 1);
@@ -303,11 +329,13 @@ static int record_exec(int argc, char **argv)
 		if (bochs_rc == 126) {
 			svt_err("record: %s: /dev/kvm cannot be opened: QEMU/KVM needs it (and nested VMX "
 				"on an Intel host; see shadowvt(1), ENGINES)", script);
+			drop_tmp();
 			return SVT_EXIT_INPUT;
 		}
 		if (bochs_rc == 125 || bochs_rc == 127 || (engine[0] == 'q' && bochs_rc > 128)) {
 			svt_err("record: could not run %s through %s (is it installed? see %s/%s.out)",
 				engine[0] == 'q' ? "QEMU" : "Bochs", script, dir, engine);
+			keep_tmp();
 			return SVT_EXIT_INPUT;
 		}
 		snprintf(path, sizeof(path), "%s/%s", dir, lpt ? "stream-lpt.bin" : "stream.bin");
@@ -320,6 +348,7 @@ static int record_exec(int argc, char **argv)
 	uint8_t *buf = slurp(stream, &n);
 	if (!buf) {
 		svt_err("record: %s: %s", stream, strerror(errno));
+		keep_tmp();
 		return SVT_EXIT_INPUT;
 	}
 	if (guest && lpt) {
@@ -344,6 +373,7 @@ static int record_exec(int argc, char **argv)
 		svt_err("record: %s: %s", stream, cv.msg);
 		if (why[0])
 			svt_err("record: the hypervisor's last words: %s", why);
+		keep_tmp();
 		return SVT_EXIT_INPUT;
 	}
 	if (guest) {
@@ -355,8 +385,7 @@ static int record_exec(int argc, char **argv)
 		snprintf(to, sizeof(to), "%s.hv.log", out);
 		if (cp != 0 || copy_file(from, to) != 0)
 			svt_err("record: could not copy the console and the log beside %s", out);
-		if (!keep && nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
-			svt_err("record: could not remove %s", dir);
+		drop_tmp();
 	}
 	const char *verdict = cv.end ? cv.verdict : bochs_rc == 124 ? "timed out" :
 		"the stream ends without END: the hypervisor stopped early";

@@ -69,14 +69,14 @@ uint64_t sh_frame(const struct svt_mmu *m, uint64_t e)
 
 uint64_t sh_get(struct svt_mmu *m, uint32_t spi, unsigned idx)
 {
-	const uint8_t *p = m->env.map_mfn(m->env.ctx, SP(m, spi)->mfn);
-	return svt_le_load(p + (size_t)idx * m->esize, m->esize);
+	const uint8_t *p = SP(m, spi)->map + (size_t)idx * m->esize;
+	return m->esize == 8 ? svt_le_load(p, 8) : svt_le_load(p, 4);
 }
 
 void sh_raw_set(struct svt_mmu *m, uint32_t spi, unsigned idx, uint64_t val)
 {
 	struct sh_page *sp = SP(m, spi);
-	uint8_t *p = (uint8_t *)m->env.map_mfn(m->env.ctx, sp->mfn) + (size_t)idx * m->esize;
+	uint8_t *p = sp->map + (size_t)idx * m->esize;
 	/* P is bit 0 of the entry's first byte */
 	sp->present += (uint16_t)((val & SVT_PTE_P) - (p[0] & SVT_PTE_P));
 	svt_le_store(p, val, m->esize);
@@ -283,7 +283,7 @@ static void sp_free(struct svt_mmu *m, uint32_t spi)
 	unsigned n = sp_nents(m, p);
 
 	p->pins++;      /* nothing below may free it again */
-	const uint8_t *f = m->env.map_mfn(m->env.ctx, p->mfn);
+	const uint8_t *f = p->map;
 	for (unsigned i = 0; i < n && p->present > 0; i++)     /* most entries are empty */
 		if (f[(size_t)i * m->esize] & SVT_PTE_P)
 			sh_clear(m, spi, i);
@@ -386,8 +386,8 @@ uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey, b
 	m->c.pool_used++;
 	m->c.pool_free--;
 
-	uint8_t *frame = m->env.map_mfn(m->env.ctx, p->mfn);
-	for (unsigned i = 0; i < 4096; i++)
+	uint64_t *frame = (uint64_t *)(void *)p->map;      /* 8-byte aligned (svt_mmu_init) */
+	for (unsigned i = 0; i < 512; i++)
 		frame[i] = 0;
 	p->present = 0;
 	p->gfn = gfn;
@@ -571,15 +571,20 @@ static uint64_t shape_of(enum svt_mode mode, const struct svt_regs *g)
 	return (uint64_t)(mode + 1) | ((g->cr4 & SVT_CR4_PSE) << 8) | ((g->efer & SVT_EFER_NXE) << 8);
 }
 
+/* What a register write flushes: nothing, the new CR3's address space
+ * (its PCID), or every translation. */
+enum { FLUSH_NONE, FLUSH_SPACE, FLUSH_EVERYTHING };
+
 /*
  * Apply new guest registers.  A change of paging mode, CR4.PSE or
  * EFER.NXE (which decide what guest entries mean) drops every shadow;
- * otherwise a flush resyncs out-of-sync pages and flushes the hardware
- * TLB, and a new CR3 selects a new root.  When a PAE PDPTE load fails,
- * nothing changes and SVT_E_GP is returned.
+ * otherwise a new CR3 selects a new root, and a flush resyncs out-of-sync
+ * pages (those of the new root's address space, or all) and flushes the
+ * hardware TLB.  When a PAE PDPTE load fails, nothing changes and
+ * SVT_E_GP is returned.
  */
 static int apply_regs(struct svt_mmu *m, const struct svt_regs *ng, bool load_pdptes,
-		      bool root_changed, bool flush)
+		      bool root_changed, int flush)
 {
 	struct svt_regs n = *ng;
 	enum svt_mode nmode = svt_paging_mode(&n);
@@ -599,12 +604,20 @@ static int apply_regs(struct svt_mmu *m, const struct svt_regs *ng, bool load_pd
 		return 0;
 	}
 	m->g = n;
+	if (root_changed) {
+		PROF_BEGIN(t);
+		set_root(m);
+		PROF_END(t, 7);
+	}
 	if (flush) {
-		oos_resync_all(m);
+		/* a CR3 load flushes its own address space; CR0 and CR4
+		 * changes, everything */
+		if (flush == FLUSH_SPACE)
+			oos_resync_root(m, m->root);
+		else
+			oos_resync_all(m);
 		m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
 	}
-	if (root_changed)
-		set_root(m);
 	return 0;
 }
 
@@ -626,7 +639,8 @@ int svt_mmu_write_cr0(struct svt_mmu *m, uint64_t val)
 		n.efer |= SVT_EFER_LMA;
 	uint64_t changed = m->g.cr0 ^ val;
 	bool pdptes = (changed & (SVT_CR0_PG | cd | nw)) != 0;
-	return apply_regs(m, &n, pdptes, false, (changed & (SVT_CR0_PG | SVT_CR0_WP | cd)) != 0);
+	return apply_regs(m, &n, pdptes, false,
+			  (changed & (SVT_CR0_PG | SVT_CR0_WP | cd)) ? FLUSH_EVERYTHING : FLUSH_NONE);
 }
 
 int svt_mmu_write_cr3(struct svt_mmu *m, uint64_t val)
@@ -655,7 +669,7 @@ int svt_mmu_write_cr3(struct svt_mmu *m, uint64_t val)
 	 */
 	if (noflush)
 		m->c.cr3_noflush++;
-	return apply_regs(m, &n, m->mode == SVT_MODE_PAE, true, !noflush);
+	return apply_regs(m, &n, m->mode == SVT_MODE_PAE, true, noflush ? FLUSH_NONE : FLUSH_SPACE);
 }
 
 int svt_mmu_write_cr4(struct svt_mmu *m, uint64_t val)
@@ -675,7 +689,7 @@ int svt_mmu_write_cr4(struct svt_mmu *m, uint64_t val)
 		return SVT_E_GP;
 	n.cr4 = val;
 	bool pdptes = (changed & (SVT_CR4_PAE | SVT_CR4_PGE | SVT_CR4_PSE | SVT_CR4_SMEP)) != 0;
-	return apply_regs(m, &n, pdptes, false, changed != 0);
+	return apply_regs(m, &n, pdptes, false, changed ? FLUSH_EVERYTHING : FLUSH_NONE);
 }
 
 int svt_mmu_write_efer(struct svt_mmu *m, uint64_t val)
@@ -690,7 +704,7 @@ int svt_mmu_write_efer(struct svt_mmu *m, uint64_t val)
 	if ((m->g.cr0 & SVT_CR0_PG) && ((val ^ m->g.efer) & SVT_EFER_LME))
 		return SVT_E_GP;
 	n.efer = (val & ~SVT_EFER_LMA) | (m->g.efer & SVT_EFER_LMA);
-	return apply_regs(m, &n, false, false, ((val ^ m->g.efer) & SVT_EFER_NXE) != 0);
+	return apply_regs(m, &n, false, false, ((val ^ m->g.efer) & SVT_EFER_NXE) ? FLUSH_EVERYTHING : FLUSH_NONE);
 }
 
 void svt_mmu_invlpg(struct svt_mmu *m, uint64_t va)
@@ -817,7 +831,9 @@ struct svt_mmu *svt_mmu_init(void *storage, size_t len, const struct svt_mmu_con
 	    env->gfn_to_mfn == NULL || env->map_mfn == NULL || env->flush_tlb == NULL)
 		return NULL;
 	uint8_t *base = storage;
-	for (size_t i = 0; i < l.total; i++)
+	for (size_t i = 0; i < l.total / 8; i++)
+		((uint64_t *)storage)[i] = 0;
+	for (size_t i = l.total & ~(size_t)7; i < l.total; i++)
 		base[i] = 0;
 	struct svt_mmu *m = storage;
 	m->env = *env;
@@ -834,6 +850,9 @@ struct svt_mmu *svt_mmu_init(void *storage, size_t len, const struct svt_mmu_con
 	for (uint32_t i = 1; i <= cfg->pool_frames; i++) {
 		struct sh_page *p = SP(m, i);
 		p->mfn = pool_mfns[i - 1];
+		p->map = env->map_mfn(env->ctx, p->mfn);
+		if (p->map == NULL || ((uintptr_t)p->map & 7))
+			return NULL;
 		p->type = SH_FREE;
 		p->hash_next = i < cfg->pool_frames ? i + 1 : SP_NONE;
 	}

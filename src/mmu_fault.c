@@ -166,7 +166,10 @@ void oos_drop(struct svt_mmu *m, uint64_t gfn)
 	}
 }
 
-static void oos_resync_slot(struct svt_mmu *m, unsigned s)
+/* Bring out-of-sync slot s in sync; keep: leave the page writable and out
+ * of sync (its snapshot now what the shadow reflects) rather than
+ * write-protect it again, for a page the guest goes on writing. */
+static void oos_resync_slot(struct svt_mmu *m, unsigned s, bool keep)
 {
 	uint64_t gfn = m->oos[s].gfn;
 	uint32_t spi = sp_lookup(m, gfn, SH_L1, 0);
@@ -200,19 +203,23 @@ static void oos_resync_slot(struct svt_mmu *m, unsigned s)
 			}
 		}
 	}
-	m->oos[s].used = false;
-	m->gi[gfn].oos = 0;
 	m->c.resyncs++;
 	mmu_event(m, SVT_EV_RESYNC, gfn, 0, 0);
+	m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
+	if (keep && spi != SP_NONE) {
+		m->oos[s].age = ++m->oos_clock;
+		return;
+	}
+	m->oos[s].used = false;
+	m->gi[gfn].oos = 0;
 	if (m->gi[gfn].pt > 0)
 		wp_gfn(m, gfn, true);
-	m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
 }
 
 void oos_resync_gfn(struct svt_mmu *m, uint64_t gfn)
 {
 	if (gfn_is_ram(m, gfn) && m->gi[gfn].oos)
-		oos_resync_slot(m, m->gi[gfn].oos - 1);
+		oos_resync_slot(m, m->gi[gfn].oos - 1, false);
 }
 
 /*
@@ -248,9 +255,54 @@ void oos_resync_va(struct svt_mmu *m, uint64_t va)
 
 void oos_resync_all(struct svt_mmu *m)
 {
+	PROF_BEGIN(t);
 	for (unsigned s = 0; s < SVT_OOS_MAX; s++)
 		if (m->oos[s].used)
-			oos_resync_slot(m, s);
+			oos_resync_slot(m, s, false);
+	PROF_END(t, 5);
+}
+
+/* Can shadow page spi be reached from root, going up its parents?  Past
+ * budget link visits the answer is yes (the safe side). */
+static bool sp_reaches(struct svt_mmu *m, uint32_t spi, uint32_t root, unsigned depth, unsigned *budget)
+{
+	if (spi == root)
+		return true;
+	if (depth == 0)
+		return false;
+	for (uint32_t l = SP(m, spi)->parents; l != 0; l = m->links[l - 1].next) {
+		if (*budget == 0)
+			return true;
+		--*budget;
+		if (sp_reaches(m, m->links[l - 1].sp, root, depth - 1, budget))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A CR3 load that flushes (no PCIDs, or the no-flush bit clear) drops the
+ * TLB entries of the new address space (its PCID) only: resync the
+ * out-of-sync pages its root reaches, and leave them out of sync (the
+ * guest was writing them, and would fault on the next write just to be
+ * let out again).  Pages only other address spaces reach may stay stale,
+ * as their PCIDs' TLB entries may; with PCIDs off, each of those spaces
+ * flushes again when its CR3 is loaded.
+ */
+void oos_resync_root(struct svt_mmu *m, uint32_t root)
+{
+	PROF_BEGIN(t);
+	for (unsigned s = 0; s < SVT_OOS_MAX; s++) {
+		if (!m->oos[s].used)
+			continue;
+		uint32_t spi = sp_lookup(m, m->oos[s].gfn, SH_L1, 0);
+		unsigned budget = 256;
+		if (spi == SP_NONE || root == SP_NONE)
+			oos_resync_slot(m, s, false);
+		else if (sp_reaches(m, spi, root, 5, &budget))
+			oos_resync_slot(m, s, true);
+	}
+	PROF_END(t, 5);
 }
 
 /* Only an L1 page table, shadowed as nothing else, goes out of sync. */
@@ -260,7 +312,14 @@ static bool oos_eligible(struct svt_mmu *m, uint64_t gfn)
 	       sp_lookup(m, gfn, SH_L1, 0) != SP_NONE;
 }
 
+static void oos_mark_(struct svt_mmu *m, uint64_t gfn);
 static void oos_mark(struct svt_mmu *m, uint64_t gfn)
+{
+	PROF_BEGIN(t);
+	oos_mark_(m, gfn);
+	PROF_END(t, 6);
+}
+static void oos_mark_(struct svt_mmu *m, uint64_t gfn)
 {
 	unsigned n = m->cfg.policy.oos, s = n;
 
@@ -274,7 +333,7 @@ static void oos_mark(struct svt_mmu *m, uint64_t gfn)
 		for (unsigned i = 1; i < n; i++)
 			if (m->oos[i].age < m->oos[s].age)
 				s = i;
-		oos_resync_slot(m, s);
+		oos_resync_slot(m, s, false);
 	}
 	uint8_t *snap = snap_of(m, s);
 	if (m->env.read_gpa(m->env.ctx, gfn << 12, snap, 4096) != 0) {
@@ -292,7 +351,14 @@ static void oos_mark(struct svt_mmu *m, uint64_t gfn)
 
 /* ---- propagation -------------------------------------------------------- */
 
+static void prefetch_l1_(struct svt_mmu *m, uint32_t spi, unsigned idx);
 static void prefetch_l1(struct svt_mmu *m, uint32_t spi, unsigned idx)
+{
+	PROF_BEGIN(t);
+	prefetch_l1_(m, spi, idx);
+	PROF_END(t, 4);
+}
+static void prefetch_l1_(struct svt_mmu *m, uint32_t spi, unsigned idx)
 {
 	unsigned w = m->cfg.policy.prefetch, n = m->nents;
 	const struct sh_page *p = SP(m, spi);
@@ -587,9 +653,21 @@ static void revalidate(struct svt_mmu *m, uint64_t gfn, unsigned off, unsigned l
 		sp_touch(m, spi);
 		for (unsigned idx = first; idx <= last && idx < m->nents; idx++) {
 			uint64_t before = sh_get(m, spi, idx);
-			if (!(before & SVT_PTE_P))
-				continue;       /* absent stays absent until a fault */
 			bool ok, large;
+			if (!(before & SVT_PTE_P)) {
+				/* Absent stays absent until a fault, except that with
+				 * prefetch on, a leaf the guest has just made valid
+				 * (its own fault handler's write) is propagated now,
+				 * saving the fault that would follow. */
+				if (t != SH_L1 || !m->cfg.policy.prefetch)
+					continue;
+				uint64_t ge = g_table_entry(m, SP(m, spi), idx, &ok);
+				if (ok && g_entry_valid(m, ge, 1, &large)) {
+					l1_install(m, spi, idx, ge);
+					m->c.prefetched += (sh_get(m, spi, idx) & SVT_PTE_P) != 0;
+				}
+				continue;
+			}
 			uint64_t ge = g_table_entry(m, SP(m, spi), idx, &ok);
 			if (t == SH_L1) {
 				l1_install(m, spi, idx, ok ? ge : 0);
@@ -848,7 +926,10 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 		return done(m, f, res, SVT_PF_FIXED);
 	}
 
-	switch (svt_walk(&m->env, &regs, &acc, 0, &w)) {
+	PROF_BEGIN(t0);
+	int wr = svt_walk(&m->env, &regs, &acc, 0, &w);
+	PROF_END(t0, 0);
+	switch (wr) {
 	case SVT_WALK_OK:
 		break;
 	case SVT_WALK_PF:
@@ -874,7 +955,10 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	 * tell the two apart.  The first time, re-run; the same fault again at
 	 * once means it was implicit.
 	 */
-	if (sh_maps(m, acc.va) && hw_walk(m, &acc, regs.rflags, regs.pkru, &hw) == SVT_WALK_OK) {
+	PROF_BEGIN(t1);
+	bool allows = sh_maps(m, acc.va) && hw_walk(m, &acc, regs.rflags, regs.pkru, &hw) == SVT_WALK_OK;
+	PROF_END(t1, 1);
+	if (allows) {
 		struct svt_access ia = acc;
 		struct svt_walk iw;
 		ia.implicit = true;
@@ -889,7 +973,9 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 		return done(m, f, res, SVT_PF_RETRY);
 	}
 
+	PROF_BEGIN(t2);
 	int o = pt_or_wp0_write(m, f, res, &regs, &acc, &w, gfn, user);
+	PROF_END(t2, 2);
 	if (o != PT_CONTINUE)
 		return (enum svt_pf_outcome)o;
 	apply_ad(m, &w);
@@ -898,7 +984,10 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	else
 		m->c.fixed++;
 	bool write = acc.kind == SVT_ACC_WRITE;
-	if (!propagate(m, &w, acc.va, write))
+	PROF_BEGIN(t3);
+	bool pr = propagate(m, &w, acc.va, write);
+	PROF_END(t3, 3);
+	if (!pr)
 		return done(m, f, res, SVT_PF_RETRY);
 	if (write && gfn_wp(m, gfn)) {
 		/* The walk itself made the target a page table (a table that

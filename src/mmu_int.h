@@ -54,6 +54,7 @@ static inline bool sh_is_table(unsigned type) { return type >= SH_L1 && type <= 
 struct sh_page {
 	uint64_t gfn;           /* key (see enum sh_type) */
 	uint64_t mfn;           /* the pool frame */
+	uint8_t *map;           /* where the core reaches it (env->map_mfn, once) */
 	uint32_t hash_next;     /* next in bucket, or in the free list */
 	uint32_t parents;       /* link list of parent entries */
 	uint32_t refs;          /* parent entries pointing here */
@@ -80,6 +81,20 @@ struct gfn_info {
 };
 
 #define SVT_OOS_MAX 16
+#ifdef SVT_HV_PROF
+extern uint64_t hv_prof2[16];
+static inline uint64_t prof_tsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+#define PROF_BEGIN(v) uint64_t v = prof_tsc()
+#define PROF_END(v, i) (hv_prof2[i] += prof_tsc() - (v))
+#else
+#define PROF_BEGIN(v) do { } while (0)
+#define PROF_END(v, i) do { } while (0)
+#endif
 struct oos_slot {
 	uint64_t gfn;
 	uint32_t age;
@@ -180,6 +195,7 @@ uint64_t g_frame_of(const struct svt_mmu *m, uint64_t ge, unsigned level);
 bool g_entry_valid(struct svt_mmu *m, uint64_t ge, unsigned level, bool *large);
 void oos_resync_all(struct svt_mmu *m);
 void oos_resync_va(struct svt_mmu *m, uint64_t va);
+void oos_resync_root(struct svt_mmu *m, uint32_t root);
 void oos_resync_gfn(struct svt_mmu *m, uint64_t gfn);
 void oos_drop(struct svt_mmu *m, uint64_t gfn);
 int hw_walk(struct svt_mmu *m, const struct svt_access *acc, uint64_t rflags, uint32_t pkru,

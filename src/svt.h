@@ -83,7 +83,9 @@ struct svt_event;
  * when the guest frame is not RAM (device memory, or nothing): accesses
  * there are reported to the caller as MMIO.
  * map_mfn: a pointer through which the core reads and writes one of the
- * pool frames handed to svt_mmu_init() (4 KiB, little-endian entries).
+ * pool frames handed to svt_mmu_init() (4 KiB, little-endian entries,
+ * 8-byte aligned); asked once per frame, at svt_mmu_init(), and used for
+ * the core's whole life.
  * flush_tlb: drop the hardware's cached translations of the shadow tables
  * (SVT_FLUSH_VA for va, or SVT_FLUSH_ALL).
  * event: optional (may be NULL); told of every decision (struct svt_event).

@@ -38,7 +38,7 @@ grep '^hv: phase\|^hv: exits\|^hv: exit ticks' "$work/hv/hv.txt" | sed 's/^/# /'
 # the hypervisor (its own phase lines), the ratio, exits by class, and
 # exits per million guest instructions (ticks less the hypervisor's).
 { sed -n 's/^shadowvt-mark \([^ ]*\) tsc=\([0-9]*\).*/N \1 \2/p' "$work/native/console.txt" | tr -d '\r'
-  sed -n 's/^hv: phase \([^:]*\): \([0-9]*\) ticks; exits: \([^;]*\); exit ticks: \(.*\)/H \1 \2 \3 X \4/p' "$work/hv/hv.txt"; } |
+  sed -n 's/^hv: phase \([^:]*\): \([0-9]*\) ticks; exits: \([^;]*\); exit ticks: \([^;]*\).*/H \1 \2 \3 X \4/p' "$work/hv/hv.txt"; } |
 awk '$1 == "N" { if (prev != "") nat[prev] = $3 - pt; prev = $2; pt = $3; next }
      $1 == "H" { name = $2; t = $3; ex = ""; n = 0; xt = 0; inx = 0
 		 for (i = 4; i <= NF; i++) { if ($i == "X") { inx = 1; continue }

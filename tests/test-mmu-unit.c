@@ -409,23 +409,41 @@ Test(mmu_unit, out_of_sync_pages_resync_at_flush)
 	cr_assert_eq(svt_mmu_counters(M->mmu)->cr3_noflush, 1);
 	cr_assert_eq(svt_mmu_counters(M->mmu)->resyncs, 0);
 	cr_assert_eq(access8(0x403000, SVT_ACC_READ, 3, 0).mpa, g2m(19) * 4096);
-	/* ...and one without it flushes: everything is in sync again. */
+	/* ...and one without it flushes its address space: in sync again,
+	 * and still out of sync (the guest writes on without faulting). */
 	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x1000), 0);
 	cr_assert_eq(svt_mmu_counters(M->mmu)->resyncs, 1);
 	cr_assert_eq(access8(0x403000, SVT_ACC_READ, 3, 0).mpa, g2m(42) * 4096);
 	audit_clean();
-	/* Out of sync again; INVPCID of one address is INVLPG's twin, the
-	 * other types resync every page. */
+	unsigned faults = (unsigned)svt_mmu_counters(M->mmu)->faults;
 	cr_assert_eq(access8(pte2, SVT_ACC_WRITE, 0, (43ull << 12) | P | RW | US | A).kind, 0);
 	cr_assert_eq(access8(pte3, SVT_ACC_WRITE, 0, (44ull << 12) | P | RW | US | A).kind, 0);
-	cr_assert_eq(svt_mmu_counters(M->mmu)->oos, 2);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->faults, faults, "no fault: still out of sync");
+	cr_assert_eq(svt_mmu_counters(M->mmu)->oos, 1);
+	/* INVPCID of one address is INVLPG's twin... */
 	cr_assert_eq(svt_mmu_invpcid(M->mmu, 0, 0, 0x403000), 0);
 	cr_assert_eq(svt_mmu_counters(M->mmu)->resyncs_va, 2);
 	cr_assert_eq(access8(0x403000, SVT_ACC_READ, 3, 0).mpa, g2m(44) * 4096);
-	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).mpa, g2m(41) * 4096);
+	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).mpa, g2m(41) * 4096, "still the value before the write");
+	/* ...its other types resync every page and protect it again. */
 	cr_assert_eq(svt_mmu_invpcid(M->mmu, 1, 0, 0), 0);
 	cr_assert_eq(svt_mmu_counters(M->mmu)->resyncs, 2);
 	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).mpa, g2m(43) * 4096);
+	audit_clean();
+	cr_assert_eq(access8(pte2, SVT_ACC_WRITE, 0, (45ull << 12) | P | RW | US | A).kind, 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->oos, 2, "protected again: the write faulted");
+	/* A flushing CR3 load of another address space, whose tables do not
+	 * reach the page (PML4 at gfn 8: only the 1 GiB direct map), leaves
+	 * it stale; loading the first space again resyncs it. */
+	gwrite(0x8000, 0x9000 | P | RW | US, 8);
+	gwrite(0x9008, 0x0 | P | RW | PS | A | D, 8);
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x8000), 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->resyncs, 2, "not this space's page");
+	cr_assert_eq(access8(0x40000000ull + 0x4000 + 8 * 2, SVT_ACC_READ, 0, 0).kind, 0);
+	audit_clean();
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x1000), 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->resyncs, 3);
+	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).mpa, g2m(45) * 4096);
 	audit_clean();
 	mach_fini();
 }

@@ -28,6 +28,9 @@ static uint64_t exit_ticks[64];         /* TSC ticks in the hypervisor per exit 
 
 #define rdtsc hv_rdtsc
 uint64_t hv_prof[PROF_N];
+#ifdef SVT_HV_PROF
+uint64_t hv_prof2[16];
+#endif
 static uint64_t phase_prof[PROF_N];
 
 /* Past the instruction that exited; as it completed, any blocking by
@@ -334,6 +337,13 @@ static void log_phase(void)
 	hv_printf("; profile:");
 	for (int i = 0; i < PROF_N; i++)
 		hv_printf(" %s=%lu", pname[i], hv_prof[i] - phase_prof[i]);
+#ifdef SVT_HV_PROF
+	static uint64_t last2[16];
+	hv_printf("; core:");
+	for (int i = 0; i < 8; i++)
+		hv_printf(" %d=%lu", i, hv_prof2[i] - last2[i]);
+	memcpy(last2, hv_prof2, sizeof(last2));
+#endif
 	hv_printf("\n");
 	memcpy(phase_prof, hv_prof, sizeof(hv_prof));
 	memcpy(phase_exits, exits, sizeof(exits));

@@ -27,6 +27,7 @@ struct mslot {
 	uint64_t gfn;
 	int32_t next;           /* hash chain */
 	bool used;
+	bool ref;               /* looked up since the clock hand last passed */
 	uint64_t known[64];     /* bit per 8-byte word: the mirror holds it */
 	uint8_t data[4096];
 };
@@ -56,8 +57,26 @@ uint64_t hvrec_events(void) { return seq; }
 /* CRC-32C, a byte at a time from a table made at the first call. */
 static uint32_t crc_table[256];
 
+static int have_crc32;                 /* SSE4.2's CRC32 instruction: 1 yes, -1 no, 0 unknown */
+
 static uint32_t crc32c(uint32_t crc, const uint8_t *p, size_t n)
 {
+	if (have_crc32 == 0) {
+		uint32_t a = 1, b, c = 0, d;
+		__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+		have_crc32 = (c >> 20) & 1 ? 1 : -1;
+	}
+	if (have_crc32 > 0) {   /* the same polynomial, eight bytes at a time */
+		uint64_t v = ~crc & 0xffffffffu;
+		for (; n >= 8; n -= 8, p += 8) {
+			uint64_t w;
+			__builtin_memcpy(&w, p, 8);
+			__asm__("crc32q %1, %0" : "+r"(v) : "rm"(w));
+		}
+		for (; n; n--, p++)
+			__asm__("crc32b %1, %k0" : "+r"(v) : "rm"(*p));
+		return ~(uint32_t)v;
+	}
 	if (crc_table[1] == 0)
 		for (uint32_t i = 0; i < 256; i++) {
 			uint32_t c = i;
@@ -113,6 +132,21 @@ static void stream_putc(uint8_t c)
 		serial_putc(COM_STREAM, (char)c);
 }
 
+/* Bytes out: on LPT1 a tight loop while the port is ready (Bochs's is
+ * always ready), the careful path for the rest. */
+static void stream_put(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	if (hv_stream_lpt)
+		for (; i < n && (inb(LPT_STREAM + 1) & 0x80); i++) {
+			outb(LPT_STREAM, p[i]);
+			outb(LPT_STREAM + 2, 0x0d);
+			outb(LPT_STREAM + 2, 0x0c);
+		}
+	for (; i < n; i++)
+		stream_putc(p[i]);
+}
+
 /* One packet: "SVTL", type, packet number, first event, payload length,
  * payload, CRC-32C of everything before it. */
 static void send_packet(unsigned type, const uint8_t *payload, size_t len, uint64_t first)
@@ -127,12 +161,9 @@ static void send_packet(unsigned type, const uint8_t *payload, size_t len, uint6
 	uint32_t crc = crc32c(crc32c(0, h, sizeof(h)), payload, len);
 	uint8_t c[4];
 	put32(c, crc);
-	for (size_t i = 0; i < sizeof(h); i++)
-		stream_putc(h[i]);
-	for (size_t i = 0; i < len; i++)
-		stream_putc(payload[i]);
-	for (size_t i = 0; i < 4; i++)
-		stream_putc(c[i]);
+	stream_put(h, sizeof(h));
+	stream_put(payload, len);
+	stream_put(c, 4);
 	hv_prof[PROF_STREAM] += hv_rdtsc() - t;
 }
 
@@ -165,11 +196,19 @@ static struct mslot *slot_of(uint64_t gfn, bool make)
 {
 	unsigned b = (unsigned)((gfn * 0x9e3779b97f4a7c15ull) >> 53) % MIRROR_HASH;
 	for (int32_t i = hash_head[b]; i >= 0; i = mirror[i].next)
-		if (mirror[i].gfn == gfn)
+		if (mirror[i].gfn == gfn) {
+			mirror[i].ref = true;
 			return &mirror[i];
+		}
 	if (!make)
 		return NULL;
-	/* take the next slot round the clock, dropping what it held */
+	/* take the next slot round the clock that was not looked up since
+	 * the hand last passed (a second chance: the page tables the core
+	 * reads again and again stay), dropping what it held */
+	while (mirror[clock_hand].used && mirror[clock_hand].ref) {
+		mirror[clock_hand].ref = false;
+		clock_hand = (clock_hand + 1) % MIRROR_SLOTS;
+	}
 	struct mslot *s = &mirror[clock_hand];
 	int32_t idx = (int32_t)clock_hand;
 	clock_hand = (clock_hand + 1) % MIRROR_SLOTS;
@@ -182,6 +221,7 @@ static struct mslot *slot_of(uint64_t gfn, bool make)
 			}
 	}
 	s->used = true;
+	s->ref = false;
 	s->gfn = gfn;
 	memset(s->known, 0, sizeof(s->known));
 	s->next = hash_head[b];
@@ -236,6 +276,15 @@ static void note_read(uint64_t gpa, const uint8_t *buf, size_t len)
 		unsigned off = (unsigned)(gpa & 0xfff);
 		for (size_t i = 0; i < len; i += 8, off += 8) {
 			unsigned bit = off >> 3;
+			/* 64 words the mirror knows nothing of (a page table
+			 * seen for the first time): taken and logged whole */
+			if (!(bit & 63) && len - i >= 512 && s->known[bit >> 6] == 0) {
+				memcpy(s->data + off, buf + i, 512);
+				s->known[bit >> 6] = ~0ull;
+				pend(gpa + i, buf + i, 512);
+				i += 512 - 8, off += 512 - 8;
+				continue;
+			}
 			uint64_t *known = &s->known[bit >> 6], m = 1ull << (bit & 63);
 			uint64_t now, had;
 			__builtin_memcpy(&now, buf + i, 8);
