@@ -249,6 +249,7 @@ static int record_exec(int argc, char **argv)
 			svt_default_policy(&p, &pool);
 			/* the hypervisor's defaults (vmx/hv.c, vmx/hv.h), not the replayer's */
 			p.oos = 8;
+			p.prefetch = 4;
 			pool = 2048;
 			if (svt_policy_parse(optarg, &p, &pool) != 0 || pool > 2048)
 				return svt_usage(&svt_cmd_record, "bad policy '%s'", optarg);

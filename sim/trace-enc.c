@@ -238,7 +238,11 @@ static uint8_t *enc_fault(struct tr_state *st, const struct svt_trace_fault *f, 
 
 static bool all_zero(const uint8_t *b, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		if (tr_get64(b + i) != 0)
+			return false;
+	for (; i < n; i++)
 		if (b[i] != 0)
 			return false;
 	return true;

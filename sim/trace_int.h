@@ -109,12 +109,8 @@ static inline uint64_t tr_get64(const uint8_t *p)
 /* Bytes tr_putv writes for v. */
 static inline size_t tr_vlen(uint64_t v)
 {
-	size_t n = 1;
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
+	/* 7 bits a byte: the bit length, rounded up to sevens */
+	return v < 0x80 ? 1 : (size_t)(70 - __builtin_clzll(v)) / 7;
 }
 
 /* Unsigned LEB128: 7 bits a byte, low first, high bit = more.  At most 10

@@ -67,12 +67,6 @@ uint64_t sh_frame(const struct svt_mmu *m, uint64_t e)
 	return m->esize == 4 ? (e & 0xfffff000u) : (e & svt_bits(51, 12));
 }
 
-uint64_t sh_get(struct svt_mmu *m, uint32_t spi, unsigned idx)
-{
-	const uint8_t *p = SP(m, spi)->map + (size_t)idx * m->esize;
-	return m->esize == 8 ? svt_le_load(p, 8) : svt_le_load(p, 4);
-}
-
 void sh_raw_set(struct svt_mmu *m, uint32_t spi, unsigned idx, uint64_t val)
 {
 	struct sh_page *sp = SP(m, spi);
@@ -283,10 +277,9 @@ static void sp_free(struct svt_mmu *m, uint32_t spi)
 	unsigned n = sp_nents(m, p);
 
 	p->pins++;      /* nothing below may free it again */
-	const uint8_t *f = p->map;
-	for (unsigned i = 0; i < n && p->present > 0; i++)     /* most entries are empty */
-		if (f[(size_t)i * m->esize] & SVT_PTE_P)
-			sh_clear(m, spi, i);
+	for (unsigned i = sh_next_present(m, spi, 0, n); i < n && p->present > 0;
+	     i = sh_next_present(m, spi, i + 1, n))     /* most entries are empty */
+		sh_clear(m, spi, i);
 	p->pins--;
 	hash_remove(m, spi);
 	if (sh_is_table(p->type) && gfn_is_ram(m, p->gfn)) {
@@ -540,10 +533,9 @@ static void set_root(struct svt_mmu *m)
 		}
 	}
 	/* The root cache: most recent first, pinned. */
-	unsigned pos = m->nroots;
-	for (unsigned i = 0; i < m->nroots; i++)
-		if (m->roots[i] == spi)
-			pos = i;
+	unsigned pos = 0;
+	while (pos < m->nroots && m->roots[pos] != spi)
+		pos++;
 	if (pos == m->nroots) {
 		SP(m, spi)->pins++;
 		if (m->nroots < SVT_ROOT_CACHE_MAX)

@@ -180,10 +180,8 @@ static void oos_resync_slot(struct svt_mmu *m, unsigned s, bool keep)
 		sp_touch(m, spi);       /* not to be evicted while we fill it */
 		for (unsigned off = 0; off < 4096 && SP(m, spi)->present; off += sizeof(buf)) {
 			/* a piece with no present shadow entry has nothing to resync */
-			unsigned e0 = off / m->esize, e1 = (off + (unsigned)sizeof(buf)) / m->esize, e;
-			for (e = e0; e < e1 && !(sh_get(m, spi, e) & SVT_PTE_P); e++)
-				;
-			if (e == e1)
+			unsigned e0 = off / m->esize, e1 = (off + (unsigned)sizeof(buf)) / m->esize;
+			if (sh_next_present(m, spi, e0, e1) == e1)
 				continue;
 			bool ok = m->env.read_gpa(m->env.ctx, (gfn << 12) + off, buf, sizeof(buf)) == 0;
 			if (!ok)
@@ -854,6 +852,14 @@ static int pt_or_wp0_write(struct svt_mmu *m, const struct svt_fault *f,
 	}
 	/* Unshadowing cannot help with these: emulate whatever the policy. */
 	bool must = wp0 || is_root_gfn(m, gfn) || on_walk(m, w, gfn);
+	if ((m->cfg.policy.emulate || must) && f->regs == NULL) {
+		/* A caller may leave the registers out where it expects no
+		 * emulation (a user-mode write, say): ask for them, the
+		 * guest runs the instruction again and faults again.
+		 * Nothing has changed yet. */
+		res->wants_regs = true;
+		return done(m, f, res, SVT_PF_RETRY);
+	}
 	if ((m->cfg.policy.emulate || must) && f->insn_len > 0 && f->insn != NULL && f->regs != NULL) {
 		struct emu_ctx x = { .m = m, .regs = *regs, .cpl = acc->cpl,
 				     .implicit = acc->implicit, .early_gfn = ~0ull };
@@ -911,6 +917,7 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	res->error_code = 0;
 	res->cr2 = 0;
 	res->gpa = 0;
+	res->wants_regs = false;
 	regs.rflags = f->rflags;
 	regs.pkru = f->pkru;
 

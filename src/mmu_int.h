@@ -143,8 +143,25 @@ struct svt_mmu {
 static inline struct sh_page *SP(struct svt_mmu *m, uint32_t i) { return &m->sp[i - 1]; }
 static inline uint32_t *sp_aux(struct svt_mmu *m, uint32_t i) { return &m->aux[(size_t)(i - 1) * 1024]; }
 
+/* Shadow entry idx of shadow page spi (every fault reads several: inline). */
+static inline uint64_t sh_get(struct svt_mmu *m, uint32_t spi, unsigned idx)
+{
+	const uint8_t *p = SP(m, spi)->map + (size_t)idx * m->esize;
+	return m->esize == 8 ? svt_le_load(p, 8) : svt_le_load(p, 4);
+}
+
+/* The first of entries [from, to) of shadow page spi with P set, or to:
+ * P is bit 0 of each entry's first byte. */
+static inline unsigned sh_next_present(struct svt_mmu *m, uint32_t spi, unsigned from, unsigned to)
+{
+	const uint8_t *p = SP(m, spi)->map;
+	unsigned es = m->esize;
+	while (from < to && !(p[(size_t)from * es] & 1))
+		from++;
+	return from;
+}
+
 /* mmu.c */
-uint64_t sh_get(struct svt_mmu *m, uint32_t spi, unsigned idx);
 void sh_raw_set(struct svt_mmu *m, uint32_t spi, unsigned idx, uint64_t val);
 uint64_t sh_frame(const struct svt_mmu *m, uint64_t e);
 unsigned sp_nents(const struct svt_mmu *m, const struct sh_page *p);

@@ -310,6 +310,10 @@ struct svt_fault_result {
 	uint32_t error_code;    /* INJECT */
 	uint64_t cr2;           /* INJECT */
 	uint64_t gpa;           /* MMIO */
+	/* RETRY because the fault came without registers and instruction
+	 * (svt_fault.regs NULL) and this write is one to emulate: give
+	 * them with the same fault when it comes again. */
+	bool wants_regs;
 };
 
 enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault *f,

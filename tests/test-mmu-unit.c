@@ -350,6 +350,67 @@ Test(mmu_unit, page_table_writes_are_emulated_and_revalidated)
 	mach_fini();
 }
 
+/* A user-mode write fault without registers (the hypervisor gives them
+ * with supervisor writes only) to a page table it must emulate: nothing
+ * happens but a RETRY asking for them; given them, it is emulated. */
+static enum svt_pf_outcome fault_bare(uint64_t va, uint8_t cpl, struct svt_fault_result *fr)
+{
+	struct svt_access acc = { .va = va, .kind = SVT_ACC_WRITE, .cpl = cpl };
+	struct svt_walk w;
+	cr_assert_neq(hw_walk(&acc, &w), SVT_WALK_OK, "the write must fault");
+	struct svt_fault f = { .va = va, .error_code = w.error_code, .cpl = cpl, .rflags = M->rflags,
+			       .pkru = M->pkru, .code_bits = 64 };
+	return svt_mmu_page_fault(M->mmu, &f, fr);
+}
+
+Test(mmu_unit, write_without_registers_asks_for_them)
+{
+	mach_init(32, plain);
+	enter_4level();
+	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).kind, 0);
+	uint64_t alias = 0x414000 + 8 * 2;      /* PTE 2, through the user-writable alias */
+	cr_assert_eq(access8(alias, SVT_ACC_READ, 3, 0).kind, 0);
+	uint64_t before = gread(0x4010, 8);
+	struct svt_fault_result fr;
+	cr_assert_eq(fault_bare(alias, 3, &fr), SVT_PF_RETRY);
+	cr_assert(fr.wants_regs, "the core asks for the registers");
+	cr_assert_eq(gread(0x4010, 8), before, "nothing written");
+	cr_assert_eq(svt_mmu_counters(M->mmu)->emulated, 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->unshadows, 0, "nor unshadowed");
+	audit_clean();
+	cr_assert_eq(access8(alias, SVT_ACC_WRITE, 3, (41ull << 12) | P | RW | US | A).kind, 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->emulated, 1, "given them, emulated");
+	cr_assert_eq(gread(0x4010, 8), (41ull << 12) | P | RW | US | A);
+	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).mpa, g2m(41) * 4096);
+	/* A write to an ordinary page needs none: fixed without them. */
+	cr_assert_eq(access8(0x403000, SVT_ACC_READ, 3, 0).kind, 0);
+	cr_assert_eq(fault_bare(0x403000, 3, &fr), SVT_PF_FIXED);
+	cr_assert_not(fr.wants_regs);
+	audit_clean();
+	mach_fini();
+
+	/* Where the policy unshadows instead of emulating, nothing is asked
+	 * for a write through the direct map; through the alias, on the
+	 * walk of its own address, the write must still be emulated. */
+	struct svt_policy unsh = { .emulate = false };
+	mach_init(32, unsh);
+	enter_4level();
+	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).kind, 0);
+	cr_assert_eq(access8(alias, SVT_ACC_READ, 3, 0).kind, 0);
+	cr_assert_eq(fault_bare(alias, 3, &fr), SVT_PF_RETRY);
+	cr_assert(fr.wants_regs, "a write the core must emulate whatever the policy");
+	uint64_t pte2 = 0x40000000ull + 0x4000 + 8 * 2;
+	cr_assert_eq(access8(pte2, SVT_ACC_READ, 0, 0).kind, 0);
+	fault_bare(pte2, 0, &fr);
+	cr_assert_not(fr.wants_regs);
+	cr_assert_geq(svt_mmu_counters(M->mmu)->unshadows, 1);
+	cr_assert_eq(access8(pte2, SVT_ACC_WRITE, 0, 0).kind, 0, "then written directly");
+	cr_assert_eq(gread(0x4010, 8), 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->emulated, 0);
+	audit_clean();
+	mach_fini();
+}
+
 Test(mmu_unit, mmio_is_reported_with_its_gpa)
 {
 	mach_init(32, plain);

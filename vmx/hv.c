@@ -211,7 +211,7 @@ void hv_main(uint32_t magic, uint32_t info)
 		hv_panic("not started by a Multiboot loader (EAX %#x)", magic);
 	const uint8_t *mbi = hv_gpa(info);
 	const char *cmd = (mbi[0] & 4) ? (const char *)hv_gpa(rd32(mbi + 16)) : "";
-	struct svt_policy policy = { .oos = 8, .prefetch = 8, .emulate = true, .early_unshadow = true };
+	struct svt_policy policy = { .oos = 8, .prefetch = 4, .emulate = true, .early_unshadow = true };
 	unsigned pool_frames = HV_POOL_FRAMES, roots = HV_ROOT_CACHE;
 	for (const char *c = cmd; *c; c++) {
 		if (memcmp(c, "verbose", 7) == 0)

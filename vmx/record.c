@@ -178,9 +178,11 @@ static void flush_records(void)
 
 static void emit(const struct svt_trace_event *ev)
 {
+	/* The events are this file's own, their fields bounded where they
+	 * are made (a MARK's text, a span within one page): no
+	 * tr_check_event() on this path, which every exit takes; `shadowvt
+	 * record` checks each record as it rebuilds the trace. */
 	uint64_t t = hv_rdtsc();
-	if (tr_check_event(ev) != NULL)
-		hv_panic("the recorder made an invalid event (type %d)", ev->type);
 	if (pkt_len == 0)
 		pkt_first_seq = seq;
 	pkt_len += tr_encode(&st, ev, pkt + pkt_len);
@@ -192,12 +194,20 @@ static void emit(const struct svt_trace_event *ev)
 
 /* ---- the mirror ---------------------------------------------------------- */
 
+static int32_t last_slot = -1;         /* the slot slot_of() found last */
+
 static struct mslot *slot_of(uint64_t gfn, bool make)
 {
+	/* a walk, a prefetch and a resync read one page again and again */
+	if (last_slot >= 0 && mirror[last_slot].used && mirror[last_slot].gfn == gfn) {
+		mirror[last_slot].ref = true;
+		return &mirror[last_slot];
+	}
 	unsigned b = (unsigned)((gfn * 0x9e3779b97f4a7c15ull) >> 53) % MIRROR_HASH;
 	for (int32_t i = hash_head[b]; i >= 0; i = mirror[i].next)
 		if (mirror[i].gfn == gfn) {
 			mirror[i].ref = true;
+			last_slot = i;
 			return &mirror[i];
 		}
 	if (!make)
@@ -222,6 +232,7 @@ static struct mslot *slot_of(uint64_t gfn, bool make)
 	}
 	s->used = true;
 	s->ref = false;
+	last_slot = idx;
 	s->gfn = gfn;
 	memset(s->known, 0, sizeof(s->known));
 	s->next = hash_head[b];
@@ -274,26 +285,38 @@ static void note_read(uint64_t gpa, const uint8_t *buf, size_t len)
 	if (len && !(gpa & 7) && !(len & 7) && ((end - 1) >> 12) == (gpa >> 12)) {
 		struct mslot *s = slot_of(gpa >> 12, true);
 		unsigned off = (unsigned)(gpa & 0xfff);
-		for (size_t i = 0; i < len; i += 8, off += 8) {
-			unsigned bit = off >> 3;
-			/* 64 words the mirror knows nothing of (a page table
-			 * seen for the first time): taken and logged whole */
-			if (!(bit & 63) && len - i >= 512 && s->known[bit >> 6] == 0) {
-				memcpy(s->data + off, buf + i, 512);
-				s->known[bit >> 6] = ~0ull;
-				pend(gpa + i, buf + i, 512);
-				i += 512 - 8, off += 512 - 8;
+		size_t i = 0;
+		while (i < len) {
+			/* the read's part in this block of 64 words (one
+			 * word of the known bits) */
+			uint64_t *known = &s->known[off >> 9];
+			size_t n = 512 - (off & 511);
+			if (n > len - i)
+				n = len - i;
+			if (*known == ~0ull && memcmp(s->data + off, buf + i, n) == 0) {
+				i += n, off += (unsigned)n;     /* all known, none changed */
 				continue;
 			}
-			uint64_t *known = &s->known[bit >> 6], m = 1ull << (bit & 63);
-			uint64_t now, had;
-			__builtin_memcpy(&now, buf + i, 8);
-			__builtin_memcpy(&had, s->data + off, 8);
-			if ((*known & m) && now == had)
+			if (n == 512 && *known == 0) {
+				/* nothing known (a page table seen for the
+				 * first time): taken and logged whole */
+				memcpy(s->data + off, buf + i, 512);
+				*known = ~0ull;
+				pend(gpa + i, buf + i, 512);
+				i += n, off += (unsigned)n;
 				continue;
-			__builtin_memcpy(s->data + off, &now, 8);
-			*known |= m;
-			pend(gpa + i, buf + i, 8);
+			}
+			for (size_t end1 = i + n; i < end1; i += 8, off += 8) {
+				uint64_t m = 1ull << ((off >> 3) & 63);
+				uint64_t now, had;
+				__builtin_memcpy(&now, buf + i, 8);
+				__builtin_memcpy(&had, s->data + off, 8);
+				if ((*known & m) && now == had)
+					continue;
+				__builtin_memcpy(s->data + off, &now, 8);
+				*known |= m;
+				pend(gpa + i, buf + i, 8);
+			}
 		}
 		return;
 	}
@@ -415,33 +438,70 @@ static void input(const struct svt_trace_event *ev)
 	emit(ev);
 }
 
-/* The DECISION after a CR write or INVPCID: the core's return value. */
+/*
+ * The events of every exit are built field by field, not cleared whole
+ * first (svt_trace_event_fault() and _decision() do that, for 288
+ * bytes): the encoder reads only the fields of the event's type, the
+ * register file only with has_regs and the instruction only to insn_len.
+ */
 static void decision(unsigned input_type, int rc)
 {
-	struct svt_trace_event d = { .type = SVT_TRACE_DECISION };
+	struct svt_trace_event d;
+	d.type = SVT_TRACE_DECISION;
 	d.u.decision.input = (uint8_t)input_type;
+	d.u.decision.outcome = 0;
+	d.u.decision.has_regs = false;
 	d.u.decision.rc = rc;
+	d.u.decision.error_code = 0;
+	d.u.decision.cr2 = 0;
+	d.u.decision.gpa = 0;
 	emit(&d);
 }
 
 enum svt_pf_outcome hvrec_fault(struct svt_mmu *mmu, const struct svt_fault *f, struct svt_fault_result *res)
 {
 	struct svt_trace_event in, d;
+	struct svt_trace_fault *tf = &in.u.fault;
 
-	svt_trace_event_fault(f, &in);
+	in.type = SVT_TRACE_FAULT;
+	tf->va = f->va;
+	tf->error_code = f->error_code;
+	tf->cpl = f->cpl;
+	tf->code_bits = (uint8_t)f->code_bits;
+	tf->rflags = f->rflags;
+	tf->pkru = f->pkru;
+	tf->insn_len = 0;
+	if (f->insn && f->insn_len > 0 && f->insn_len <= SVT_TRACE_MAX_INSN) {
+		tf->insn_len = (uint8_t)f->insn_len;
+		memcpy(tf->insn, f->insn, f->insn_len);
+	}
+	tf->has_regs = f->regs != NULL;
+	if (f->regs)
+		tf->regs = *f->regs;    /* before the core changes them */
 	uint64_t t = hv_rdtsc();
 	enum svt_pf_outcome o = svt_mmu_page_fault(mmu, f, res);
 	hv_prof[PROF_CORE] += hv_rdtsc() - t;
 	input(&in);
-	svt_trace_event_decision(f, o, res, &d);
+	struct svt_trace_decision *dd = &d.u.decision;
+	d.type = SVT_TRACE_DECISION;
+	dd->input = SVT_TRACE_FAULT;
+	dd->outcome = (uint8_t)o;
+	dd->rc = 0;
+	dd->error_code = res->error_code;
+	dd->cr2 = res->cr2;
+	dd->gpa = res->gpa;
+	dd->has_regs = o == SVT_PF_EMULATED && f->regs;
+	if (dd->has_regs)
+		dd->regs = *f->regs;
 	emit(&d);
 	return o;
 }
 
 int hvrec_cr(struct svt_mmu *mmu, unsigned reg, uint64_t val)
 {
-	struct svt_trace_event in = { .type = SVT_TRACE_CR_WRITE };
+	struct svt_trace_event in;
 	int rc;
+	in.type = SVT_TRACE_CR_WRITE;
 	in.u.cr.reg = (uint8_t)reg;
 	in.u.cr.val = val;
 	uint64_t t = hv_rdtsc();
@@ -454,7 +514,8 @@ int hvrec_cr(struct svt_mmu *mmu, unsigned reg, uint64_t val)
 
 void hvrec_invlpg(struct svt_mmu *mmu, uint64_t va)
 {
-	struct svt_trace_event in = { .type = SVT_TRACE_INVLPG };
+	struct svt_trace_event in;
+	in.type = SVT_TRACE_INVLPG;
 	in.u.invlpg_va = va;
 	uint64_t t = hv_rdtsc();
 	svt_mmu_invlpg(mmu, va);
