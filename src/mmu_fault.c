@@ -333,10 +333,20 @@ static void oos_mark_(struct svt_mmu *m, uint64_t gfn)
 				s = i;
 		oos_resync_slot(m, s, false);
 	}
+	/* The snapshot: what the shadow reflects.  Only entries with a
+	 * present shadow entry are ever compared with it (here, at a resync,
+	 * by the audit), and l1_install() keeps it for entries made present
+	 * later: the pieces of the page with none are not read. */
 	uint8_t *snap = snap_of(m, s);
-	if (m->env.read_gpa(m->env.ctx, gfn << 12, snap, 4096) != 0) {
-		m->c.env_errors++;
-		return;
+	uint32_t spi = sp_lookup(m, gfn, SH_L1, 0);
+	for (unsigned off = 0; off < 4096; off += 512) {
+		unsigned e0 = off / m->esize, e1 = (off + 512) / m->esize;
+		if (spi != SP_NONE && sh_next_present(m, spi, e0, e1) == e1)
+			continue;
+		if (m->env.read_gpa(m->env.ctx, (gfn << 12) + off, snap + off, 512) != 0) {
+			m->c.env_errors++;
+			return;
+		}
 	}
 	m->oos[s].gfn = gfn;
 	m->oos[s].age = ++m->oos_clock;
@@ -485,9 +495,24 @@ static bool propagate(struct svt_mmu *m, const struct svt_walk *w, uint64_t va, 
 			prefetch_l1(m, spi, idx);
 			return (sh_get(m, spi, idx) & SVT_PTE_P) != 0;
 		}
-		uint32_t c = sp_get(m, g_frame(m, ge) >> 12, level - 1, 0, &made);
-		if (c == SP_NONE || !link_child(m, spi, sh_index(m, va, level),
-						sh_nonleaf(m, ge, level, false, c), c))
+		/* Most faults find the upper levels linked already: the same
+		 * child, the same entry.  Then there is nothing to do there
+		 * but what sp_get() does to a shadow it finds (touch it). */
+		unsigned sidx = sh_index(m, va, level);
+		uint64_t cur = sh_get(m, spi, sidx);
+		uint64_t cgfn = g_frame(m, ge) >> 12;
+		if (cur & SVT_PTE_P) {
+			uint32_t c = sp_aux(m, spi)[sidx];
+			const struct sh_page *cp = SP(m, c);
+			if (cp->gfn == cgfn && cp->type == level - 1 && cp->pkey == 0 &&
+			    cur == sh_nonleaf(m, ge, level, false, c)) {
+				sp_touch(m, c);
+				spi = c;
+				continue;
+			}
+		}
+		uint32_t c = sp_get(m, cgfn, level - 1, 0, &made);
+		if (c == SP_NONE || !link_child(m, spi, sidx, sh_nonleaf(m, ge, level, false, c), c))
 			return false;
 		spi = c;
 	}

@@ -342,6 +342,23 @@ static int rec_read(void *ctx, uint64_t gpa, void *buf, size_t len)
 {
 	(void)ctx;
 	uint64_t t = hv_rdtsc();
+	if (len == 8 && !(gpa & 7) && gpa < HV_GUEST_TOP && HV_GUEST_TOP - gpa >= 8) {
+		/* one entry of a guest table (a walk reads them one by one):
+		 * loaded, and checked against the mirror, as one word */
+		uint64_t now = *(const uint64_t *)hv_gpa(gpa);
+		__builtin_memcpy(buf, &now, 8);
+		struct mslot *s = slot_of(gpa >> 12, true);
+		unsigned off = (unsigned)(gpa & 0xfff);
+		uint64_t *known = &s->known[off >> 9], m = 1ull << ((off >> 3) & 63), had;
+		__builtin_memcpy(&had, s->data + off, 8);
+		if (!(*known & m) || now != had) {
+			__builtin_memcpy(s->data + off, &now, 8);
+			*known |= m;
+			pend(gpa, buf, 8);
+		}
+		hv_prof[PROF_READ] += hv_rdtsc() - t;
+		return 0;
+	}
 	int rc = raw->read_gpa(raw->ctx, gpa, buf, len);
 	if (rc == 0 && gpa < HV_GUEST_TOP)
 		note_read(gpa, buf, len);
