@@ -86,30 +86,33 @@ int svt_trace_cr_apply(struct svt_mmu *m, unsigned reg, uint64_t val)
 	}
 }
 
-/* The register file as 24 slots: gpr[0..15], rip, rflags, seg_base[0..5]. */
-static inline uint64_t reg_get(const struct svt_emu_regs *r, unsigned i)
-{
-	if (i < 16)
-		return r->gpr[i];
-	if (i == 16)
-		return r->rip;
-	if (i == 17)
-		return r->rflags;
-	return r->seg_base[i - 18];
-}
+/* The register file as 24 slots: gpr[0..15], rip, rflags, seg_base[0..5],
+ * which is the order of struct svt_emu_regs (one array of words). */
+_Static_assert(sizeof(struct svt_emu_regs) == TR_NREGS * sizeof(uint64_t) &&
+	       offsetof(struct svt_emu_regs, rip) == 16 * sizeof(uint64_t) &&
+	       offsetof(struct svt_emu_regs, rflags) == 17 * sizeof(uint64_t) &&
+	       offsetof(struct svt_emu_regs, seg_base) == 18 * sizeof(uint64_t),
+	       "struct svt_emu_regs is the 24 slots in order");
 
-/* Mask of changed slots, then zigzag(new - base) for each, low slot first. */
+/* Mask of changed slots, then zigzag(new - base) for each, low slot first
+ * (the deltas go after room for the mask, then move down behind it). */
 static uint8_t *enc_regs(uint8_t *p, const struct svt_emu_regs *r, const struct svt_emu_regs *base)
 {
+	uint64_t a[TR_NREGS], b[TR_NREGS];
+	uint8_t d[TR_NREGS * 10];
+	size_t n = 0;
 	uint32_t mask = 0;
+
+	memcpy(a, r, sizeof(a));
+	memcpy(b, base, sizeof(b));
 	for (unsigned i = 0; i < TR_NREGS; i++)
-		if (reg_get(r, i) != reg_get(base, i))
+		if (a[i] != b[i]) {
 			mask |= 1u << i;
+			n += tr_putv(d + n, tr_zz(a[i] - b[i]));
+		}
 	p += tr_putv(p, mask);
-	for (unsigned i = 0; i < TR_NREGS; i++)
-		if (mask & (1u << i))
-			p += tr_putv(p, tr_zz(reg_get(r, i) - reg_get(base, i)));
-	return p;
+	memcpy(p, d, n);
+	return p + n;
 }
 
 static unsigned code_bits_code(uint8_t bits)
