@@ -877,6 +877,8 @@ static int pt_or_wp0_write(struct svt_mmu *m, const struct svt_fault *f,
 	}
 	/* Unshadowing cannot help with these: emulate whatever the policy. */
 	bool must = wp0 || is_root_gfn(m, gfn) || on_walk(m, w, gfn);
+	if (m->cfg.policy.emulate || must)
+		res->used_regs = true;  /* nothing before here looks at them */
 	if ((m->cfg.policy.emulate || must) && f->regs == NULL) {
 		/* A caller may leave the registers out where it expects no
 		 * emulation (a user-mode write, say): ask for them, the
@@ -943,6 +945,7 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	res->cr2 = 0;
 	res->gpa = 0;
 	res->wants_regs = false;
+	res->used_regs = false;
 	regs.rflags = f->rflags;
 	regs.pkru = f->pkru;
 

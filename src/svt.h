@@ -314,6 +314,11 @@ struct svt_fault_result {
 	 * (svt_fault.regs NULL) and this write is one to emulate: give
 	 * them with the same fault when it comes again. */
 	bool wants_regs;
+	/* The outcome depended on the registers and the instruction (a write
+	 * the core emulates, or would): where this is false, the fault is
+	 * decided the same way without them, and a recorder may leave them
+	 * out. */
+	bool used_regs;
 };
 
 enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault *f,

@@ -374,6 +374,7 @@ Test(mmu_unit, write_without_registers_asks_for_them)
 	struct svt_fault_result fr;
 	cr_assert_eq(fault_bare(alias, 3, &fr), SVT_PF_RETRY);
 	cr_assert(fr.wants_regs, "the core asks for the registers");
+	cr_assert(fr.used_regs, "and says its outcome depends on them");
 	cr_assert_eq(gread(0x4010, 8), before, "nothing written");
 	cr_assert_eq(svt_mmu_counters(M->mmu)->emulated, 0);
 	cr_assert_eq(svt_mmu_counters(M->mmu)->unshadows, 0, "nor unshadowed");
@@ -386,6 +387,7 @@ Test(mmu_unit, write_without_registers_asks_for_them)
 	cr_assert_eq(access8(0x403000, SVT_ACC_READ, 3, 0).kind, 0);
 	cr_assert_eq(fault_bare(0x403000, 3, &fr), SVT_PF_FIXED);
 	cr_assert_not(fr.wants_regs);
+	cr_assert_not(fr.used_regs, "a recorder may leave them out");
 	audit_clean();
 	mach_fini();
 

@@ -498,6 +498,12 @@ enum svt_pf_outcome hvrec_fault(struct svt_mmu *mmu, const struct svt_fault *f, 
 	uint64_t t = hv_rdtsc();
 	enum svt_pf_outcome o = svt_mmu_page_fault(mmu, f, res);
 	hv_prof[PROF_CORE] += hv_rdtsc() - t;
+	if (!res->used_regs) {
+		/* decided without them: a replay decides it the same way
+		 * (most write faults are no page-table writes) */
+		tf->has_regs = false;
+		tf->insn_len = 0;
+	}
 	input(&in);
 	struct svt_trace_decision *dd = &d.u.decision;
 	d.type = SVT_TRACE_DECISION;
