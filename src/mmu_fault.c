@@ -186,7 +186,11 @@ static void oos_resync_slot(struct svt_mmu *m, unsigned s, bool keep)
 			bool ok = m->env.read_gpa(m->env.ctx, (gfn << 12) + off, buf, sizeof(buf)) == 0;
 			if (!ok)
 				m->c.env_errors++;
-			for (unsigned b = 0; b < sizeof(buf); b += m->esize) {
+			/* most pieces are as they were: past the words that agree */
+			unsigned b = 0;
+			while (ok && b < sizeof(buf) && svt_le_load(snap + off + b, 8) == svt_le_load(buf + b, 8))
+				b += 8;
+			for (; b < sizeof(buf); b += m->esize) {
 				unsigned i = (off + b) / m->esize;
 				if (ok && (b & 7) == 0 && svt_le_load(snap + off + b, 8) ==
 				    svt_le_load(buf + b, 8)) {

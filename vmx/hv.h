@@ -117,8 +117,24 @@ static inline uint64_t hv_rdtsc(void)
 }
 extern bool hv_invpcid, hv_rdtscp;      /* the guest may use them (else CPUID hides them) */
 extern bool hv_act_hlt;                 /* a guest's HLT can wait in activity state HLT */
-uint64_t hv_vmread(uint64_t field);
-void hv_vmwrite(uint64_t field, uint64_t val);
+/* VMREAD and VMWRITE of the current VMCS (inline: an exit takes a dozen) */
+static inline uint64_t hv_vmread(uint64_t field)
+{
+	uint64_t v;
+	uint8_t fail;
+	__asm__ volatile("vmread %2, %1; setna %0" : "=q"(fail), "=rm"(v) : "r"(field) : "cc");
+	if (__builtin_expect(fail, 0))
+		hv_panic("vmread %#lx failed", field);
+	return v;
+}
+
+static inline void hv_vmwrite(uint64_t field, uint64_t val)
+{
+	uint8_t fail;
+	__asm__ volatile("vmwrite %2, %1; setna %0" : "=q"(fail) : "r"(field), "rm"(val) : "cc");
+	if (__builtin_expect(fail, 0))
+		hv_panic("vmwrite %#lx = %#lx failed", field, val);
+}
 __attribute__((noreturn)) void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu,
 					 const struct svt_env *env);
 int vmx_run(struct hv_gprs *g, int launched);

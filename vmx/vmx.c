@@ -20,23 +20,8 @@ static inline void wrmsr(uint32_t msr, uint64_t v)
 	__asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
 }
 
-static void vmwrite(uint64_t field, uint64_t val)
-{
-	uint8_t fail;
-	__asm__ volatile("vmwrite %2, %1; setna %0" : "=q"(fail) : "r"(field), "rm"(val) : "cc");
-	if (fail)
-		hv_panic("vmwrite %#lx = %#lx failed", field, val);
-}
-
-static uint64_t vmread(uint64_t field)
-{
-	uint64_t v;
-	uint8_t fail;
-	__asm__ volatile("vmread %2, %1; setna %0" : "=q"(fail), "=rm"(v) : "r"(field) : "cc");
-	if (fail)
-		hv_panic("vmread %#lx failed", field);
-	return v;
-}
+#define vmwrite hv_vmwrite
+#define vmread hv_vmread
 
 #define MSR_FEATURE_CONTROL 0x3a
 #define MSR_EFER            0xc0000080u
@@ -347,6 +332,3 @@ void hv_vmx_setup(const struct hv_guest *g)
 	guest_state(g);
 }
 
-/* exported for exit.c */
-uint64_t hv_vmread(uint64_t field) { return vmread(field); }
-void hv_vmwrite(uint64_t field, uint64_t val) { vmwrite(field, val); }
