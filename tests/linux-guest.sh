@@ -34,17 +34,9 @@ sed 's/^/# /' "$work/rec"
 [ "$(marks "$work/linux.svt.console")" = "$want" ] && pass "under the hypervisor: the same phase markers" ||
 	fail "under the hypervisor: markers '$(marks "$work/linux.svt.console")'"
 grep '^hv: phase\|^hv: exits\|^hv: exit ticks' "$work/hv/hv.txt" | sed 's/^/# /'
-# Per phase: ticks natively (between the console's tsc= marks) and under
-# the hypervisor (its own phase lines), the ratio, exits by class, and
-# exits per million guest instructions (ticks less the hypervisor's).
-{ sed -n 's/^shadowvt-mark \([^ ]*\) tsc=\([0-9]*\).*/N \1 \2/p' "$work/native/console.txt" | tr -d '\r'
-  sed -n 's/^hv: phase \([^:]*\): \([0-9]*\) ticks; exits: \([^;]*\); exit ticks: \([^;]*\).*/H \1 \2 \3 X \4/p' "$work/hv/hv.txt"; } |
-awk '$1 == "N" { if (prev != "") nat[prev] = $3 - pt; prev = $2; pt = $3; next }
-     $1 == "H" { name = $2; t = $3; ex = ""; n = 0; xt = 0; inx = 0
-		 for (i = 4; i <= NF; i++) { if ($i == "X") { inx = 1; continue }
-		   split($i, a, "="); if (inx) xt += a[2]; else { n += a[2]; ex = ex " " $i } }
-		 if (name in nat) printf "# phase %-9s native %7.1f M, under hv %8.1f M ticks: %5.1fx; %7d exits (%s), %6.0f per M guest instructions\n",
-			name, nat[name] / 1e6, t / 1e6, t / nat[name], n, substr(ex, 2), n / ((t - xt) / 1e6) }'
+# Per phase: ticks natively and under the hypervisor, the ratio, exits
+# by class and per million guest instructions (bench/linux-phases.sh).
+sh "$top_srcdir/bench/linux-phases.sh" "$work/native/console.txt" "$work/hv/hv.txt" | sed 's/^/# /'
 "$bin" info "$work/linux.svt" | grep -q '^  MARK  *[1-9]' && pass "the phases are MARK records in the trace" ||
 	fail "no MARK records in the trace"
 
