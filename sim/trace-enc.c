@@ -379,14 +379,19 @@ static uint8_t *enc_payload(struct tr_state *st, const struct svt_trace_event *e
 
 size_t tr_encode(struct tr_state *st, const struct svt_trace_event *ev, uint8_t *out)
 {
-	/* The payload goes after room for the largest type and length
-	 * varints, then moves down behind the real ones. */
-	enum { ROOM = 8 };
+	/* The payload goes after room for a one-byte type and length, which
+	 * is what most records need; a longer header (at most 7 bytes: a
+	 * type below 2^32, a length below 2^14) moves it up. */
 	uint64_t type = ev->type == SVT_TRACE_UNKNOWN ? ev->u.unknown.type : (uint64_t)ev->type;
-	uint8_t *pl = out + ROOM;
+	uint8_t *pl = out + 2;
 	size_t plen = (size_t)(enc_payload(st, ev, pl) - pl);
-	size_t h = tr_putv(out, type);
-	h += tr_putv(out + h, plen);
+	if (type < 0x80 && plen < 0x80) {
+		out[0] = (uint8_t)type;
+		out[1] = (uint8_t)plen;
+		return 2 + plen;
+	}
+	size_t h = tr_vlen(type) + tr_vlen(plen);
 	memmove(out + h, pl, plen);
+	tr_putv(tr_putv(out, type) + out, plen);
 	return h + plen;
 }

@@ -661,6 +661,18 @@ int svt_mmu_write_cr3(struct svt_mmu *m, uint64_t val)
 	 */
 	if (noflush)
 		m->c.cr3_noflush++;
+	if (m->mode >= SVT_MODE_4LEVEL) {
+		/* What apply_regs() would do when only CR3 changes in a mode
+		 * with no PDPTEs (the common case, every PTI entry and exit):
+		 * a new root, and the flush */
+		m->g.cr3 = val;
+		set_root(m);
+		if (!noflush) {
+			oos_resync_root(m, m->root);
+			m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
+		}
+		return 0;
+	}
 	return apply_regs(m, &n, m->mode == SVT_MODE_PAE, true, noflush ? FLUSH_NONE : FLUSH_SPACE);
 }
 
