@@ -73,6 +73,15 @@ void sh_raw_set(struct svt_mmu *m, uint32_t spi, unsigned idx, uint64_t val)
 	uint8_t *p = sp->map + (size_t)idx * m->esize;
 	/* P is bit 0 of the entry's first byte */
 	sp->present += (uint16_t)((val & SVT_PTE_P) - (p[0] & SVT_PTE_P));
+	if (val & SVT_PTE_P) {
+		if (idx < sp->lo)
+			sp->lo = (uint16_t)idx;
+		if (idx >= sp->hi)
+			sp->hi = (uint16_t)(idx + 1);
+	} else if (sp->present == 0) {
+		sp->lo = 1024;          /* empty again: the range starts over */
+		sp->hi = 0;
+	}
 	svt_le_store(p, val, m->esize);
 }
 
@@ -383,6 +392,8 @@ uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey, b
 	for (unsigned i = 0; i < 512; i++)
 		frame[i] = 0;
 	p->present = 0;
+	p->lo = 1024;
+	p->hi = 0;
 	p->gfn = gfn;
 	p->type = (uint8_t)type;
 	p->level = (uint8_t)type_level(m, type);

@@ -101,6 +101,9 @@ static void audit_struct(struct audit *a)
 			if (!(e & SVT_PTE_P))
 				continue;
 			present++;
+			if (idx < p->lo || idx >= p->hi)
+				report(a, SVT_INV_STRUCT, 0, p->gfn, i, idx, p->lo, p->hi,
+				       "a present entry outside the page's present range");
 			if (p->level == 1) {
 				/* (a passed-through device frame has no reverse map) */
 				if (gfn_is_ram(m, sp_aux(m, i)[idx]))

@@ -65,6 +65,7 @@ struct sh_page {
 	uint8_t pkey;           /* FL1/FL2: protection key of the splintered page */
 	uint8_t pins;           /* root cache and current root */
 	uint16_t present;       /* entries with P set (sh_raw_set keeps it) */
+	uint16_t lo, hi;        /* every entry with P set is in [lo, hi) (sh_raw_set) */
 };
 
 struct sh_link {
@@ -154,11 +155,14 @@ static inline uint64_t sh_get(struct svt_mmu *m, uint32_t spi, unsigned idx)
  * P is bit 0 of each entry's first byte. */
 static inline unsigned sh_next_present(struct svt_mmu *m, uint32_t spi, unsigned from, unsigned to)
 {
-	const uint8_t *p = SP(m, spi)->map;
-	unsigned es = m->esize;
-	while (from < to && !(p[(size_t)from * es] & 1))
+	const struct sh_page *sp = SP(m, spi);
+	const uint8_t *p = sp->map;
+	unsigned es = m->esize, end = to < sp->hi ? to : sp->hi;
+	if (from < sp->lo)
+		from = sp->lo;
+	while (from < end && !(p[(size_t)from * es] & 1))
 		from++;
-	return from;
+	return from < end ? from : to;
 }
 
 /* mmu.c */
