@@ -677,7 +677,9 @@ int svt_mmu_write_cr3(struct svt_mmu *m, uint64_t val)
 		 * with no PDPTEs (the common case, every PTI entry and exit):
 		 * a new root, and the flush */
 		m->g.cr3 = val;
+		PROF_BEGIN(t);
 		set_root(m);
+		PROF_END(t, 7);
 		if (!noflush) {
 			oos_resync_root(m, m->root);
 			m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
