@@ -82,6 +82,13 @@ struct gfn_info {
 };
 
 #define SVT_OOS_MAX 16
+/*
+ * A profile of the core's parts, for the hypervisor only (HACKING,
+ * "make bench"): built with -DSVT_HV_PROF, each part adds its TSC ticks to
+ * hv_prof2[] (defined in vmx/exit.c, printed with each phase): 0 the guest
+ * walk, 1 the shadow walk, 2 page-table writes, 3 propagation, 4 prefetch,
+ * 5 resyncs, 6 out-of-sync marks, 7 new roots.  Otherwise nothing.
+ */
 #ifdef SVT_HV_PROF
 extern uint64_t hv_prof2[16];
 static inline uint64_t prof_tsc(void)
