@@ -6,7 +6,7 @@
 # ticks (instructions; clock sync=none).  For each phase:
 #   native M   ticks natively, from its mark to the next
 #   hv M       ticks under the hypervisor (the hypervisor's own phase line,
-#              which leaves out the printing of that line)
+#              which leaves out the printing of these lines)
 #   ratio      hv / native: the overhead of shadow paging and recording
 #   exits      VM exits, by class (0 #PF, 10 CPUID, 14 INVLPG, 28 CR
 #              access, 30 I/O, 58 INVPCID), and per million guest

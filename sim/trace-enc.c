@@ -38,24 +38,29 @@ void svt_trace_fault_to_core(const struct svt_trace_fault *tf, struct svt_emu_re
 
 void svt_trace_event_fault(const struct svt_fault *f, struct svt_trace_event *ev)
 {
+	/* Field by field, not the whole event cleared first: the
+	 * hypervisor's recorder calls this on every fault. */
 	struct svt_trace_fault *t = &ev->u.fault;
 
-	memset(ev, 0, sizeof(*ev));
 	ev->type = SVT_TRACE_FAULT;
+	ev->seq = 0;
 	t->va = f->va;
 	t->error_code = f->error_code;
 	t->cpl = f->cpl;
 	t->code_bits = (uint8_t)f->code_bits;
 	t->rflags = f->rflags;
 	t->pkru = f->pkru;
+	t->insn_len = 0;
 	if (f->insn && f->insn_len > 0 && f->insn_len <= SVT_TRACE_MAX_INSN) {
 		t->insn_len = (uint8_t)f->insn_len;
 		memcpy(t->insn, f->insn, f->insn_len);
 	}
-	if (f->regs) {
-		t->has_regs = true;
+	memset(t->insn + t->insn_len, 0, SVT_TRACE_MAX_INSN - t->insn_len);
+	t->has_regs = f->regs != NULL;
+	if (f->regs)
 		t->regs = *f->regs;
-	}
+	else
+		memset(&t->regs, 0, sizeof(t->regs));
 }
 
 void svt_trace_event_decision(const struct svt_fault *f, enum svt_pf_outcome o,
@@ -63,17 +68,19 @@ void svt_trace_event_decision(const struct svt_fault *f, enum svt_pf_outcome o,
 {
 	struct svt_trace_decision *d = &ev->u.decision;
 
-	memset(ev, 0, sizeof(*ev));
 	ev->type = SVT_TRACE_DECISION;
+	ev->seq = 0;
 	d->input = SVT_TRACE_FAULT;
 	d->outcome = (uint8_t)o;
+	d->rc = 0;
 	d->error_code = res->error_code;
 	d->cr2 = res->cr2;
 	d->gpa = res->gpa;
-	if (o == SVT_PF_EMULATED && f->regs) {
-		d->has_regs = true;
+	d->has_regs = o == SVT_PF_EMULATED && f->regs;
+	if (d->has_regs)
 		d->regs = *f->regs;
-	}
+	else
+		memset(&d->regs, 0, sizeof(d->regs));
 }
 
 int svt_trace_cr_apply(struct svt_mmu *m, unsigned reg, uint64_t val)
@@ -95,7 +102,7 @@ _Static_assert(sizeof(struct svt_emu_regs) == TR_NREGS * sizeof(uint64_t) &&
 	       "struct svt_emu_regs is the 24 slots in order");
 
 /* Mask of changed slots, then zigzag(new - base) for each, low slot first
- * (the deltas go after room for the mask, then move down behind it). */
+ * (the deltas are made in one pass, beside, and copied behind the mask). */
 static uint8_t *enc_regs(uint8_t *p, const struct svt_emu_regs *r, const struct svt_emu_regs *base)
 {
 	uint64_t a[TR_NREGS], b[TR_NREGS];

@@ -578,6 +578,27 @@ static uint64_t shape_of(enum svt_mode mode, const struct svt_regs *g)
  * (its PCID), or every translation. */
 enum { FLUSH_NONE, FLUSH_SPACE, FLUSH_EVERYTHING };
 
+/* After new registers: the new root, if CR3 changed, then the flush, if
+ * any (out-of-sync pages resynced: those of the new root's address space,
+ * or all). */
+static void root_and_flush(struct svt_mmu *m, bool root_changed, int flush)
+{
+	if (root_changed) {
+		PROF_BEGIN(t);
+		set_root(m);
+		PROF_END(t, 7);
+	}
+	if (flush) {
+		/* a CR3 load flushes its own address space; CR0 and CR4
+		 * changes, everything */
+		if (flush == FLUSH_SPACE)
+			oos_resync_root(m, m->root);
+		else
+			oos_resync_all(m);
+		m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
+	}
+}
+
 /*
  * Apply new guest registers.  A change of paging mode, CR4.PSE or
  * EFER.NXE (which decide what guest entries mean) drops every shadow;
@@ -607,20 +628,7 @@ static int apply_regs(struct svt_mmu *m, const struct svt_regs *ng, bool load_pd
 		return 0;
 	}
 	m->g = n;
-	if (root_changed) {
-		PROF_BEGIN(t);
-		set_root(m);
-		PROF_END(t, 7);
-	}
-	if (flush) {
-		/* a CR3 load flushes its own address space; CR0 and CR4
-		 * changes, everything */
-		if (flush == FLUSH_SPACE)
-			oos_resync_root(m, m->root);
-		else
-			oos_resync_all(m);
-		m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
-	}
+	root_and_flush(m, root_changed, flush);
 	return 0;
 }
 
@@ -648,7 +656,6 @@ int svt_mmu_write_cr0(struct svt_mmu *m, uint64_t val)
 
 int svt_mmu_write_cr3(struct svt_mmu *m, uint64_t val)
 {
-	struct svt_regs n = m->g;
 	bool lma = (m->g.efer & SVT_EFER_LMA) != 0;
 	bool pcide = (m->g.cr4 & SVT_CR4_PCIDE) != 0;
 
@@ -661,32 +668,27 @@ int svt_mmu_write_cr3(struct svt_mmu *m, uint64_t val)
 		return SVT_E_GP;
 	if (!lma)
 		val &= 0xffffffffu;
-	n.cr3 = val;
 	/*
-	 * A CR3 load resyncs the out-of-sync pages, except with the no-flush
-	 * bit (CR4.PCIDE=1): the TLB may then keep every translation of the
-	 * new PCID, so a shadow still out of sync is a TLB the architecture
-	 * allows (KVM reasons the same way for its unsync pages).  A guest
-	 * that needs a fresh view flushes (INVLPG, INVPCID, a CR3 load
-	 * without the bit), and those resync.
+	 * A CR3 load resyncs the out-of-sync pages its new root reaches,
+	 * except with the no-flush bit (CR4.PCIDE=1): the TLB may then keep
+	 * every translation of the new PCID, so a shadow still out of sync
+	 * is a TLB the architecture allows (KVM reasons the same way for its
+	 * unsync pages).  A guest that needs a fresh view flushes (INVLPG,
+	 * INVPCID, a CR3 load without the bit), and those resync.
 	 */
 	if (noflush)
 		m->c.cr3_noflush++;
+	int flush = noflush ? FLUSH_NONE : FLUSH_SPACE;
 	if (m->mode >= SVT_MODE_4LEVEL) {
-		/* What apply_regs() would do when only CR3 changes in a mode
-		 * with no PDPTEs (the common case, every PTI entry and exit):
-		 * a new root, and the flush */
+		/* No PDPTEs and no change of mode: apply_regs() would only
+		 * copy the registers twice (every PTI entry and exit) */
 		m->g.cr3 = val;
-		PROF_BEGIN(t);
-		set_root(m);
-		PROF_END(t, 7);
-		if (!noflush) {
-			oos_resync_root(m, m->root);
-			m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
-		}
+		root_and_flush(m, true, flush);
 		return 0;
 	}
-	return apply_regs(m, &n, m->mode == SVT_MODE_PAE, true, noflush ? FLUSH_NONE : FLUSH_SPACE);
+	struct svt_regs n = m->g;
+	n.cr3 = val;
+	return apply_regs(m, &n, m->mode == SVT_MODE_PAE, true, flush);
 }
 
 int svt_mmu_write_cr4(struct svt_mmu *m, uint64_t val)

@@ -455,12 +455,8 @@ static void input(const struct svt_trace_event *ev)
 	emit(ev);
 }
 
-/*
- * The events of every exit are built field by field, not cleared whole
- * first (svt_trace_event_fault() and _decision() do that, for 288
- * bytes): the encoder reads only the fields of the event's type, the
- * register file only with has_regs and the instruction only to insn_len.
- */
+/* The DECISION after a CR write or INVPCID: the core's return value
+ * (built field by field: the whole event is 288 bytes, on every exit). */
 static void decision(unsigned input_type, int rc)
 {
 	struct svt_trace_event d;
@@ -478,44 +474,19 @@ static void decision(unsigned input_type, int rc)
 enum svt_pf_outcome hvrec_fault(struct svt_mmu *mmu, const struct svt_fault *f, struct svt_fault_result *res)
 {
 	struct svt_trace_event in, d;
-	struct svt_trace_fault *tf = &in.u.fault;
 
-	in.type = SVT_TRACE_FAULT;
-	tf->va = f->va;
-	tf->error_code = f->error_code;
-	tf->cpl = f->cpl;
-	tf->code_bits = (uint8_t)f->code_bits;
-	tf->rflags = f->rflags;
-	tf->pkru = f->pkru;
-	tf->insn_len = 0;
-	if (f->insn && f->insn_len > 0 && f->insn_len <= SVT_TRACE_MAX_INSN) {
-		tf->insn_len = (uint8_t)f->insn_len;
-		memcpy(tf->insn, f->insn, f->insn_len);
-	}
-	tf->has_regs = f->regs != NULL;
-	if (f->regs)
-		tf->regs = *f->regs;    /* before the core changes them */
+	svt_trace_event_fault(f, &in);          /* the registers before the core changes them */
 	uint64_t t = hv_rdtsc();
 	enum svt_pf_outcome o = svt_mmu_page_fault(mmu, f, res);
 	hv_prof[PROF_CORE] += hv_rdtsc() - t;
 	if (!res->used_regs) {
 		/* decided without them: a replay decides it the same way
 		 * (most write faults are no page-table writes) */
-		tf->has_regs = false;
-		tf->insn_len = 0;
+		in.u.fault.has_regs = false;
+		in.u.fault.insn_len = 0;
 	}
 	input(&in);
-	struct svt_trace_decision *dd = &d.u.decision;
-	d.type = SVT_TRACE_DECISION;
-	dd->input = SVT_TRACE_FAULT;
-	dd->outcome = (uint8_t)o;
-	dd->rc = 0;
-	dd->error_code = res->error_code;
-	dd->cr2 = res->cr2;
-	dd->gpa = res->gpa;
-	dd->has_regs = o == SVT_PF_EMULATED && f->regs;
-	if (dd->has_regs)
-		dd->regs = *f->regs;
+	svt_trace_event_decision(f, o, res, &d);
 	emit(&d);
 	return o;
 }
