@@ -47,6 +47,8 @@ struct opdesc {
 	uint8_t flags;  /* D_* */
 	uint8_t grp;    /* enum group */
 };
+_Static_assert(SVT_EMU_OP_COUNT - 1 <= UINT8_MAX && F_MOVS <= UINT8_MAX && G_COUNT - 1 <= UINT8_MAX,
+	       "an opdesc's bytes hold an operation, a form and a group");
 
 #define OP(op_, form_, fl_) { SVT_EMU_OP_##op_, (form_), (fl_), G_NONE }
 #define GRP(g_, form_, fl_) { SVT_EMU_OP_NONE, (form_), (fl_), (g_) }
@@ -591,6 +593,8 @@ static int exec_one(struct svt_emu_regs *regs, int code_bits, const struct insn 
 	uint8_t oldb[16], newb[16];
 	int rc;
 
+	_Static_assert(sizeof(gpr) == sizeof(regs->gpr), "gpr is a copy of the register file");
+	_Static_assert(sizeof(oldb) == sizeof(res->old), "oldb and newb hold old[] and new[]");
 	for (unsigned i = 0; i < 16; i++)
 		gpr[i] = regs->gpr[i];
 	if (d->form == F_EG)

@@ -86,6 +86,10 @@ struct svt_emu_regs {
 	uint64_t rip, rflags;
 	uint64_t seg_base[6];   /* indexed by enum svt_emu_seg */
 };
+_Static_assert(sizeof(((struct svt_emu_regs *)0)->gpr) == (SVT_EMU_R15 + 1) * sizeof(uint64_t),
+	       "gpr[] has one slot per enum svt_emu_gpr");
+_Static_assert(sizeof(((struct svt_emu_regs *)0)->seg_base) == (SVT_EMU_GS + 1) * sizeof(uint64_t),
+	       "seg_base[] has one slot per enum svt_emu_seg");
 
 #define SVT_EMU_CF  (1ull << 0)
 #define SVT_EMU_PF  (1ull << 2)
@@ -157,6 +161,7 @@ enum svt_emu_op {
 	SVT_EMU_OP_MOVS,
 	SVT_EMU_OP_COUNT
 };
+_Static_assert(SVT_EMU_OP_COUNT - 1 <= UINT8_MAX, "svt_emu_result.op holds every operation");
 
 /*
  * The decoded instruction and what it did.  Filled on every return; after
@@ -183,6 +188,8 @@ struct svt_emu_result {
 	uint64_t reps;          /* STOS/MOVS: iterations done by this call
 				 * (1 without REP) */
 };
+_Static_assert(sizeof(((struct svt_emu_result *)0)->old) == 16 &&
+	       sizeof(((struct svt_emu_result *)0)->new) == 16, "old and new hold CMPXCHG16B's 16 bytes");
 
 /*
  * Emulate the instruction at insn[0 .. insn_len) as the CPU would execute

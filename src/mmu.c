@@ -4,7 +4,8 @@
  * maps and back-pointers, write protection of guest page tables,
  * unshadowing, the root cache, and the control-register entry points that
  * change what the shadows must look like (mode changes reset them).
- * The fault path is in mmu_fault.c, the audits in mmu_audit.c.
+ * The fault path is in mmu_fault.c, out-of-sync pages in mmu_oos.c,
+ * writes to page tables in mmu_ptwrite.c, the audits in mmu_audit.c.
  */
 #include "mmu_int.h"
 
@@ -14,21 +15,10 @@ static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 
 void mmu_event(struct svt_mmu *m, enum svt_event_kind k, uint64_t a, uint64_t b, uint64_t c)
 {
-	if (m->env.event) {
+	if (m->d.env.event) {
 		struct svt_event ev = { .kind = k, .a = a, .b = b, .c = c };
-		m->env.event(m->env.ctx, &ev);
+		m->d.env.event(m->d.env.ctx, &ev);
 	}
-}
-
-bool gfn_is_ram(const struct svt_mmu *m, uint64_t gfn)
-{
-	return gfn < m->cfg.guest_frames;
-}
-
-/* A guest frame that must be read-only in every shadow: an in-sync page table. */
-bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
-{
-	return gfn_is_ram(m, gfn) && m->gi[gfn].pt > 0 && m->gi[gfn].oos == 0;
 }
 
 /* The machine frame of gfn: guest RAM, or a device frame the environment
@@ -36,22 +26,24 @@ bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
  * mapped for the guest like RAM, but never write-protected, never tracked
  * as a page table, never in a reverse map); SVT_INVALID_MFN for neither
  * (MMIO the hypervisor handles, or nothing). */
-uint64_t g_mfn(struct svt_mmu *m, uint64_t gfn)
+svt_mfn_t g_mfn(struct svt_mmu *m, svt_gfn_t gfn)
 {
-	if (!gfn_is_ram(m, gfn) && (gfn > UINT32_MAX || gfn >> (m->cfg.maxphyaddr - 12)))
+	uint64_t g = svt_gfn_x(gfn);
+
+	if (!gfn_is_ram(m, g) && (g > UINT32_MAX || g >> (m->d.cfg.maxphyaddr - 12)))
 		return SVT_INVALID_MFN;         /* (a shadow leaf keeps frames in 32 bits) */
-	return m->env.gfn_to_mfn(m->env.ctx, gfn);
+	return m->d.env.gfn_to_mfn(m->d.env.ctx, gfn);
 }
 
-int g_read_entry(struct svt_mmu *m, uint64_t gpa, unsigned size, uint64_t *val)
+int g_read_entry(struct svt_mmu *m, uint64_t gpa, unsigned size, g_entry_t *val)
 {
 	uint8_t raw[8];
 
-	if (m->env.read_gpa(m->env.ctx, gpa, raw, size) != 0) {
-		m->c.env_errors++;
+	if (m->d.env.read_gpa(m->d.env.ctx, gpa, raw, size) != 0) {
+		m->d.c.env_errors++;
 		return -1;
 	}
-	*val = svt_le_load(raw, size);
+	*val = g_entry(svt_le_load(raw, size));
 	return 0;
 }
 
@@ -59,18 +51,20 @@ int g_read_entry(struct svt_mmu *m, uint64_t gpa, unsigned size, uint64_t *val)
 
 unsigned sp_nents(const struct svt_mmu *m, const struct sh_page *p)
 {
-	return p->type == SH_PAE_ROOT ? 4 : m->nents;
+	return p->type == SH_PAE_ROOT ? 4 : m->d.nents;
 }
 
-uint64_t sh_frame(const struct svt_mmu *m, uint64_t e)
+/* The machine address of the frame a shadow entry points to. */
+uint64_t sh_frame(const struct svt_mmu *m, sh_entry_t e)
 {
-	return m->esize == 4 ? (e & 0xfffff000u) : (e & svt_bits(51, 12));
+	return m->d.esize == 4 ? (e.se & 0xfffff000u) : (e.se & svt_bits(51, 12));
 }
 
-void sh_raw_set(struct svt_mmu *m, uint32_t spi, unsigned idx, uint64_t val)
+void sh_raw_set(struct svt_mmu *m, uint32_t spi, unsigned idx, sh_entry_t e)
 {
 	struct sh_page *sp = SP(m, spi);
-	uint8_t *p = sp->map + (size_t)idx * m->esize;
+	uint8_t *p = sp->map + (size_t)idx * m->d.esize;
+	uint64_t val = sh_entry_x(e);
 	/* P is bit 0 of the entry's first byte */
 	sp->present += (uint16_t)((val & SVT_PTE_P) - (p[0] & SVT_PTE_P));
 	if (val & SVT_PTE_P) {
@@ -79,32 +73,32 @@ void sh_raw_set(struct svt_mmu *m, uint32_t spi, unsigned idx, uint64_t val)
 		if (idx >= sp->hi)
 			sp->hi = (uint16_t)(idx + 1);
 	} else if (sp->present == 0) {
-		sp->lo = 1024;          /* empty again: the range starts over */
+		sp->lo = SH_MAX_ENTRIES;        /* empty again: the range starts over */
 		sp->hi = 0;
 	}
-	svt_le_store(p, val, m->esize);
+	svt_le_store(p, val, m->d.esize);
 }
 
 /* The guest entry a shadow entry is derived from (table types, PHYS and
  * the PAE root).  *ok is false where there is none or it cannot be read. */
-uint64_t g_table_entry(struct svt_mmu *m, const struct sh_page *p, unsigned idx, bool *ok)
+g_entry_t g_table_entry(struct svt_mmu *m, const struct sh_page *p, unsigned idx, bool *ok)
 {
-	uint64_t v = 0;
+	g_entry_t v = g_entry(0);
 
 	*ok = true;
 	switch (p->type) {
 	case SH_PHYS:
-		return ((uint64_t)idx << 22) | SVT_PTE_P | SVT_PTE_RW | SVT_PTE_US |
-		       SVT_PTE_A | SVT_PTE_D | SVT_PTE_PS;
+		return g_entry(((uint64_t)idx << 22) | SVT_PTE_P | SVT_PTE_RW | SVT_PTE_US |
+			       SVT_PTE_A | SVT_PTE_D | SVT_PTE_PS);
 	case SH_PAE_ROOT:
-		return m->g.pdpte[idx & 3];
+		return g_entry(m->v.g.pdpte[idx & 3]);
 	case SH_L1: case SH_L2: case SH_L3: case SH_L4: case SH_L5:
-		if (g_read_entry(m, (p->gfn << 12) + (uint64_t)idx * m->esize, m->esize, &v) == 0)
+		if (g_read_entry(m, (p->gfn << 12) + (uint64_t)idx * m->d.esize, m->d.esize, &v) == 0)
 			return v;
 		break;
 	}
 	*ok = false;
-	return 0;
+	return g_entry(0);
 }
 
 /* ---- links: reverse maps and back-pointers ------------------------------ */
@@ -113,12 +107,12 @@ static bool evict_one(struct svt_mmu *m);
 
 static uint32_t link_alloc(struct svt_mmu *m)
 {
-	for (unsigned tries = 0; m->free_link == 0; tries++)
+	for (unsigned tries = 0; m->d.free_link == 0; tries++)
 		if (tries > 64 || !evict_one(m))
 			return 0;
-	uint32_t l = m->free_link;
-	m->free_link = m->links[l - 1].next;
-	m->links_used++;
+	uint32_t l = m->d.free_link;
+	m->d.free_link = m->d.links[l - 1].next;
+	m->d.links_used++;
 	return l;
 }
 
@@ -128,28 +122,28 @@ static bool list_add(struct svt_mmu *m, uint32_t *head, uint32_t spi, unsigned i
 
 	if (l == 0)
 		return false;
-	m->links[l - 1].sp = spi;
-	m->links[l - 1].idx = idx;
-	m->links[l - 1].next = *head;
+	m->d.links[l - 1].sp = spi;
+	m->d.links[l - 1].idx = idx;
+	m->d.links[l - 1].next = *head;
 	*head = l;
 	return true;
 }
 
 static void list_del(struct svt_mmu *m, uint32_t *head, uint32_t spi, unsigned idx)
 {
-	for (uint32_t *pl = head; *pl != 0; pl = &m->links[*pl - 1].next) {
-		struct sh_link *k = &m->links[*pl - 1];
+	for (uint32_t *pl = head; *pl != 0; pl = &m->d.links[*pl - 1].next) {
+		struct sh_link *k = &m->d.links[*pl - 1];
 		if (k->sp == spi && k->idx == idx) {
 			uint32_t l = *pl;
 			*pl = k->next;
-			k->next = m->free_link;
+			k->next = m->d.free_link;
 			k->sp = 0;
-			m->free_link = l;
-			m->links_used--;
+			m->d.free_link = l;
+			m->d.links_used--;
 			return;
 		}
 	}
-	m->c.env_errors++;      /* not found: an internal inconsistency the audit reports */
+	m->d.c.env_errors++;      /* not found: an internal inconsistency the audit reports */
 }
 
 /* ---- setting shadow entries -------------------------------------------- */
@@ -162,70 +156,69 @@ static void child_release(struct svt_mmu *m, uint32_t spi, unsigned idx, uint32_
 
 	list_del(m, &c->parents, spi, idx);
 	c->refs--;
-	if (c->refs == 0 && c->pins == 0 && c->busy != m->epoch)
+	if (c->refs == 0 && c->pins == 0 && c->busy != m->d.epoch)
 		sp_free(m, child);
 }
 
 /* A leaf entry (SH_L1, SH_FL1) mapping guest frame gfn, or not present. */
-void sh_set_leaf(struct svt_mmu *m, uint32_t spi, unsigned idx, uint64_t val, uint64_t gfn)
+void sh_set_leaf(struct svt_mmu *m, uint32_t spi, unsigned idx, sh_entry_t val, svt_gfn_t gfn)
 {
-	uint64_t old = sh_get(m, spi, idx);
+	sh_entry_t old = sh_get(m, spi, idx);
 	uint32_t *aux = sp_aux(m, spi);
+	uint64_t g = svt_gfn_x(gfn);
 
-	if ((old & SVT_PTE_P) && (val & SVT_PTE_P) && aux[idx] == gfn) {
+	if (sh_present(old) && sh_present(val) && aux[idx] == g) {
 		sh_raw_set(m, spi, idx, val);
 		return;
 	}
-	if (old & SVT_PTE_P) {
-		sh_raw_set(m, spi, idx, 0);
+	if (sh_present(old)) {
+		sh_raw_set(m, spi, idx, SH_ENTRY_NONE);
 		if (gfn_is_ram(m, aux[idx]))
-			list_del(m, &m->gi[aux[idx]].rmap, spi, idx);
+			list_del(m, &m->d.gi[aux[idx]].rmap, spi, idx);
 	}
-	if (val & SVT_PTE_P) {
+	if (sh_present(val)) {
 		/* RAM goes in its frame's reverse map; a passed-through device
 		 * frame (g_mfn) has none, and one whose number does not fit
 		 * aux is left unmapped */
-		if (gfn_is_ram(m, gfn) ? !list_add(m, &m->gi[gfn].rmap, spi, idx) : gfn > UINT32_MAX)
+		if (gfn_is_ram(m, g) ? !list_add(m, &m->d.gi[g].rmap, spi, idx) : g > UINT32_MAX)
 			return;
-		aux[idx] = (uint32_t)gfn;
+		aux[idx] = (uint32_t)g;
 		sh_raw_set(m, spi, idx, val);
 	}
 }
 
 /* A non-leaf entry pointing to sp child, or not present (val without P). */
-void sh_set_child(struct svt_mmu *m, uint32_t spi, unsigned idx, uint64_t val, uint32_t child)
+void sh_set_child(struct svt_mmu *m, uint32_t spi, unsigned idx, sh_entry_t val, uint32_t child)
 {
-	uint64_t old = sh_get(m, spi, idx);
+	sh_entry_t old = sh_get(m, spi, idx);
 	uint32_t *aux = sp_aux(m, spi);
-	uint32_t oc = (old & SVT_PTE_P) ? aux[idx] : SP_NONE;
+	uint32_t oc = sh_present(old) ? aux[idx] : SP_NONE;
 
-	if (oc != SP_NONE && oc == child && (val & SVT_PTE_P)) {
+	if (oc != SP_NONE && oc == child && sh_present(val)) {
 		sh_raw_set(m, spi, idx, val);
 		return;
 	}
-	if (val & SVT_PTE_P) {
+	if (sh_present(val)) {
 		if (!list_add(m, &SP(m, child)->parents, spi, idx)) {
-			val = 0;
+			val = SH_ENTRY_NONE;
 		} else {
 			SP(m, child)->refs++;
 			aux[idx] = child;
 		}
 	}
-	sh_raw_set(m, spi, idx, (val & SVT_PTE_P) ? val : 0);
+	sh_raw_set(m, spi, idx, sh_present(val) ? val : SH_ENTRY_NONE);
 	if (oc != SP_NONE)
 		child_release(m, spi, idx, oc);
 }
 
 void sh_clear(struct svt_mmu *m, uint32_t spi, unsigned idx)
 {
-	uint64_t old = sh_get(m, spi, idx);
-
-	if (!(old & SVT_PTE_P))
+	if (!sh_present(sh_get(m, spi, idx)))
 		return;
 	if (SP(m, spi)->level == 1)
-		sh_set_leaf(m, spi, idx, 0, 0);
+		sh_set_leaf(m, spi, idx, SH_ENTRY_NONE, svt_gfn(0));
 	else
-		sh_set_child(m, spi, idx, 0, SP_NONE);
+		sh_set_child(m, spi, idx, SH_ENTRY_NONE, SP_NONE);
 }
 
 /* ---- the hash and shadow pages ------------------------------------------ */
@@ -234,12 +227,12 @@ static unsigned bucket(const struct svt_mmu *m, uint64_t gfn, unsigned type, uns
 {
 	uint64_t h = (gfn * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)type << 56) ^ ((uint64_t)pkey << 48);
 	h ^= h >> 29;
-	return (unsigned)(h % m->nbuckets);
+	return (unsigned)(h % m->d.nbuckets);
 }
 
 uint32_t sp_lookup(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey)
 {
-	for (uint32_t i = m->hash[bucket(m, gfn, type, pkey)]; i != SP_NONE; i = SP(m, i)->hash_next) {
+	for (uint32_t i = m->d.hash[bucket(m, gfn, type, pkey)]; i != SP_NONE; i = SP(m, i)->hash_next) {
 		const struct sh_page *p = SP(m, i);
 		if (p->gfn == gfn && p->type == type && p->pkey == pkey)
 			return i;
@@ -249,32 +242,32 @@ uint32_t sp_lookup(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey
 
 void sp_touch(struct svt_mmu *m, uint32_t spi)
 {
-	SP(m, spi)->stamp = ++m->clock;
-	SP(m, spi)->busy = m->epoch;
+	SP(m, spi)->stamp = ++m->d.clock;
+	SP(m, spi)->busy = m->d.epoch;
 }
 
 static void hash_remove(struct svt_mmu *m, uint32_t spi)
 {
 	struct sh_page *p = SP(m, spi);
 
-	for (uint32_t *pi = &m->hash[bucket(m, p->gfn, p->type, p->pkey)]; *pi != SP_NONE;
+	for (uint32_t *pi = &m->d.hash[bucket(m, p->gfn, p->type, p->pkey)]; *pi != SP_NONE;
 	     pi = &SP(m, *pi)->hash_next) {
 		if (*pi == spi) {
 			*pi = p->hash_next;
 			return;
 		}
 	}
-	m->c.env_errors++;
+	m->d.c.env_errors++;
 }
 
 static void root_cache_remove(struct svt_mmu *m, uint32_t spi)
 {
-	for (unsigned i = 0; i < m->nroots; i++) {
-		if (m->roots[i] != spi)
+	for (unsigned i = 0; i < m->v.nroots; i++) {
+		if (m->v.roots[i] != spi)
 			continue;
-		for (unsigned j = i + 1; j < m->nroots; j++)
-			m->roots[j - 1] = m->roots[j];
-		m->nroots--;
+		for (unsigned j = i + 1; j < m->v.nroots; j++)
+			m->v.roots[j - 1] = m->v.roots[j];
+		m->v.nroots--;
 		SP(m, spi)->pins--;
 		return;
 	}
@@ -292,17 +285,17 @@ static void sp_free(struct svt_mmu *m, uint32_t spi)
 	p->pins--;
 	hash_remove(m, spi);
 	if (sh_is_table(p->type) && gfn_is_ram(m, p->gfn)) {
-		struct gfn_info *gi = &m->gi[p->gfn];
+		struct gfn_info *gi = &m->d.gi[p->gfn];
 		gi->pt--;
 		if (gi->pt == 0 && gi->oos)
 			oos_drop(m, p->gfn);
 	}
-	mmu_event(m, SVT_EV_SHADOW_FREE, p->gfn, p->type, p->mfn);
+	mmu_event(m, SVT_EV_SHADOW_FREE, p->gfn, p->type, svt_mfn_x(p->mfn));
 	p->type = SH_FREE;
-	p->hash_next = m->free_sp;
-	m->free_sp = spi;
-	m->c.pool_used--;
-	m->c.pool_free++;
+	p->hash_next = m->d.free_sp;
+	m->d.free_sp = spi;
+	m->d.c.pool_used--;
+	m->d.c.pool_free++;
 }
 
 /* Unlink sp from every parent entry and free it. */
@@ -315,12 +308,12 @@ void sp_destroy(struct svt_mmu *m, uint32_t spi)
 	root_cache_remove(m, spi);
 	p->pins++;
 	while (p->parents != 0) {
-		const struct sh_link *k = &m->links[p->parents - 1];
+		const struct sh_link *k = &m->d.links[p->parents - 1];
 		sh_clear(m, k->sp, k->idx);
 	}
 	p->pins--;
-	if (m->root == spi)
-		m->root = SP_NONE;
+	if (m->v.root == spi)
+		m->v.root = SP_NONE;
 	sp_free(m, spi);
 }
 
@@ -330,18 +323,18 @@ static bool evict_one(struct svt_mmu *m)
 {
 	uint32_t best = SP_NONE;
 
-	for (uint32_t i = 1; i <= m->cfg.pool_frames; i++) {
+	for (uint32_t i = 1; i <= m->d.cfg.pool_frames; i++) {
 		const struct sh_page *p = SP(m, i);
-		if (p->type == SH_FREE || p->pins || p->busy == m->epoch)
+		if (p->type == SH_FREE || p->pins || p->busy == m->d.epoch)
 			continue;
 		if (best == SP_NONE || p->stamp < SP(m, best)->stamp)
 			best = i;
 	}
 	if (best == SP_NONE) {
 		/* Give up a cached root other than the current one. */
-		for (unsigned k = m->nroots; k-- > 0;) {
-			uint32_t r = m->roots[k];
-			if (r == m->root || SP(m, r)->busy == m->epoch)
+		for (unsigned k = m->v.nroots; k-- > 0;) {
+			uint32_t r = m->v.roots[k];
+			if (r == m->v.root || SP(m, r)->busy == m->d.epoch)
 				continue;
 			best = r;
 			break;
@@ -351,8 +344,8 @@ static bool evict_one(struct svt_mmu *m)
 	}
 	mmu_event(m, SVT_EV_EVICT, SP(m, best)->gfn, SP(m, best)->type, 0);
 	sp_destroy(m, best);
-	m->c.evictions++;
-	m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
+	m->d.c.evictions++;
+	m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_ALL, 0);
 	return true;
 }
 
@@ -377,22 +370,22 @@ uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey, b
 		sp_touch(m, spi);
 		return spi;
 	}
-	if (sh_is_table(type) && gfn_is_ram(m, gfn) && m->gi[gfn].oos)
+	if (sh_is_table(type) && gfn_is_ram(m, gfn) && m->d.gi[gfn].oos)
 		oos_resync_gfn(m, gfn);         /* in sync before it becomes another kind of table */
-	for (unsigned tries = 0; m->free_sp == SP_NONE; tries++)
+	for (unsigned tries = 0; m->d.free_sp == SP_NONE; tries++)
 		if (tries > 64 || !evict_one(m))
 			return SP_NONE;
-	spi = m->free_sp;
+	spi = m->d.free_sp;
 	struct sh_page *p = SP(m, spi);
-	m->free_sp = p->hash_next;
-	m->c.pool_used++;
-	m->c.pool_free--;
+	m->d.free_sp = p->hash_next;
+	m->d.c.pool_used++;
+	m->d.c.pool_free--;
 
 	uint64_t *frame = (uint64_t *)(void *)p->map;      /* 8-byte aligned (svt_mmu_init) */
-	for (unsigned i = 0; i < 512; i++)
+	for (unsigned i = 0; i < SH_PAGE_SIZE / sizeof(uint64_t); i++)
 		frame[i] = 0;
 	p->present = 0;
-	p->lo = 1024;
+	p->lo = SH_MAX_ENTRIES;
 	p->hi = 0;
 	p->gfn = gfn;
 	p->type = (uint8_t)type;
@@ -402,13 +395,13 @@ uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey, b
 	p->refs = 0;
 	p->pins = 0;
 	unsigned b = bucket(m, gfn, type, pkey);
-	p->hash_next = m->hash[b];
-	m->hash[b] = spi;
+	p->hash_next = m->d.hash[b];
+	m->d.hash[b] = spi;
 	sp_touch(m, spi);
-	m->c.shadows_made++;
-	mmu_event(m, SVT_EV_SHADOW_NEW, gfn, type, p->mfn);
+	m->d.c.shadows_made++;
+	mmu_event(m, SVT_EV_SHADOW_NEW, gfn, type, svt_mfn_x(p->mfn));
 	if (sh_is_table(type) && gfn_is_ram(m, gfn)) {
-		if (m->gi[gfn].pt++ == 0 && gfn_wp(m, gfn))
+		if (m->d.gi[gfn].pt++ == 0 && gfn_wp(m, gfn))
 			wp_gfn(m, gfn, true);
 	}
 	*made = true;
@@ -422,13 +415,13 @@ void wp_gfn(struct svt_mmu *m, uint64_t gfn, bool protect)
 {
 	bool changed = false;
 
-	for (uint32_t l = m->gi[gfn].rmap; l != 0; l = m->links[l - 1].next) {
-		const struct sh_link *k = &m->links[l - 1];
-		uint64_t e = sh_get(m, k->sp, k->idx);
+	for (uint32_t l = m->d.gi[gfn].rmap; l != 0; l = m->d.links[l - 1].next) {
+		const struct sh_link *k = &m->d.links[l - 1];
+		uint64_t e = sh_entry_x(sh_get(m, k->sp, k->idx));
 
 		if (protect) {
 			if (e & SVT_PTE_RW) {
-				sh_raw_set(m, k->sp, k->idx, e & ~SVT_PTE_RW);
+				sh_raw_set(m, k->sp, k->idx, sh_entry(e & ~SVT_PTE_RW));
 				changed = true;
 			}
 			continue;
@@ -436,15 +429,16 @@ void wp_gfn(struct svt_mmu *m, uint64_t gfn, bool protect)
 		const struct sh_page *p = SP(m, k->sp);
 		bool ok = true;
 		if (p->type == SH_L1) {
-			uint64_t g = g_table_entry(m, p, k->idx, &ok);
-			uint64_t ggfn;
-			ok = ok && (sh_leaf_from_guest(m, g, &ggfn) & SVT_PTE_RW) && ggfn == gfn;
+			g_entry_t g = g_table_entry(m, p, k->idx, &ok);
+			svt_gfn_t ggfn;
+			ok = ok && (sh_entry_x(sh_leaf_from_guest(m, g, &ggfn)) & SVT_PTE_RW) &&
+			     svt_gfn_x(ggfn) == gfn;
 		}
 		if (ok)
-			sh_raw_set(m, k->sp, k->idx, e | SVT_PTE_RW | SVT_PTE_D);
+			sh_raw_set(m, k->sp, k->idx, sh_entry(e | SVT_PTE_RW | SVT_PTE_D));
 	}
 	if (changed)
-		m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
+		m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_ALL, 0);
 }
 
 /* Drop every shadow of a guest frame; its mappings become writable again
@@ -457,7 +451,7 @@ void unshadow_gfn(struct svt_mmu *m, uint64_t gfn)
 		uint32_t spi = sp_lookup(m, gfn, t, 0);
 		if (spi == SP_NONE)
 			continue;
-		if (spi == m->root) {
+		if (spi == m->v.root) {
 			/* The hardware is using it: empty it instead. */
 			for (unsigned i = 0; i < sp_nents(m, SP(m, spi)); i++)
 				sh_clear(m, spi, i);
@@ -467,35 +461,35 @@ void unshadow_gfn(struct svt_mmu *m, uint64_t gfn)
 		any = true;
 	}
 	if (any) {
-		m->c.unshadows++;
+		m->d.c.unshadows++;
 		mmu_event(m, SVT_EV_UNSHADOW, gfn, 0, 0);
 	}
-	m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
+	m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_ALL, 0);
 }
 
 /* ---- modes, roots ------------------------------------------------------- */
 
 static void reset_all(struct svt_mmu *m)
 {
-	while (m->nroots > 0)
-		root_cache_remove(m, m->roots[0]);
-	m->root = SP_NONE;
-	for (uint32_t i = 1; i <= m->cfg.pool_frames; i++)
+	while (m->v.nroots > 0)
+		root_cache_remove(m, m->v.roots[0]);
+	m->v.root = SP_NONE;
+	for (uint32_t i = 1; i <= m->d.cfg.pool_frames; i++)
 		if (SP(m, i)->type != SH_FREE)
 			sp_destroy(m, i);
 	for (unsigned s = 0; s < SVT_OOS_MAX; s++)
-		m->oos[s].used = false;
-	m->c.resets++;
+		m->d.oos[s].used = false;
+	m->d.c.resets++;
 	mmu_event(m, SVT_EV_RESET, 0, 0, 0);
-	m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
+	m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_ALL, 0);
 }
 
 static void set_mode(struct svt_mmu *m)
 {
-	m->mode = svt_paging_mode(&m->g);
-	m->smode = m->mode == SVT_MODE_NONE ? SVT_MODE_2LEVEL : m->mode;
-	m->esize = m->smode == SVT_MODE_2LEVEL ? 4 : 8;
-	m->nents = m->esize == 4 ? 1024 : 512;
+	m->v.mode = svt_paging_mode(&m->v.g);
+	m->d.smode = m->v.mode == SVT_MODE_NONE ? SVT_MODE_2LEVEL : m->v.mode;
+	m->d.esize = m->d.smode == SVT_MODE_2LEVEL ? 4 : 8;
+	m->d.nents = m->d.esize == 4 ? 1024 : 512;     /* SH_PAGE_SIZE / esize */
 }
 
 /* Point the hardware at the shadow of the guest's current top level. */
@@ -505,20 +499,20 @@ static void set_root(struct svt_mmu *m)
 	unsigned type;
 	bool made;
 
-	m->epoch++;
-	switch (m->mode) {
+	m->d.epoch++;
+	switch (m->v.mode) {
 	case SVT_MODE_NONE:
 		gfn = 0, type = SH_PHYS;
 		break;
 	case SVT_MODE_2LEVEL:
-		gfn = (m->g.cr3 >> 12) & 0xfffff, type = SH_L2;
+		gfn = (m->v.g.cr3 >> 12) & 0xfffff, type = SH_L2;
 		break;
 	case SVT_MODE_PAE:
-		gfn = (m->g.cr3 & 0xffffffe0u) >> 5, type = SH_PAE_ROOT;
+		gfn = (m->v.g.cr3 & 0xffffffe0u) >> 5, type = SH_PAE_ROOT;
 		break;
 	default:
-		gfn = (m->g.cr3 & svt_bits(m->g.maxphyaddr - 1, 12)) >> 12;
-		type = m->mode == SVT_MODE_5LEVEL ? SH_L5 : SH_L4;
+		gfn = (m->v.g.cr3 & svt_bits(m->v.g.maxphyaddr - 1, 12)) >> 12;
+		type = m->v.mode == SVT_MODE_5LEVEL ? SH_L5 : SH_L4;
 		break;
 	}
 	/* Keep the old root alive while the new one is found. */
@@ -526,42 +520,42 @@ static void set_root(struct svt_mmu *m)
 	if (spi == SP_NONE) {
 		/* Every frame is a pinned root: start again from nothing. */
 		reset_all(m);
-		m->epoch++;
+		m->d.epoch++;
 		spi = sp_get(m, gfn, type, 0, &made);
 	}
-	if (m->mode == SVT_MODE_PAE) {
+	if (m->v.mode == SVT_MODE_PAE) {
 		for (unsigned i = 0; i < 4; i++) {
-			uint64_t pd = m->g.pdpte[i];
+			uint64_t pd = m->v.g.pdpte[i];
 			if (!(pd & SVT_PTE_P)) {
 				sh_clear(m, spi, i);
 				continue;
 			}
-			uint32_t c = sp_get(m, (pd & svt_bits(m->g.maxphyaddr - 1, 12)) >> 12, SH_L2, 0, &made);
+			uint32_t c = sp_get(m, (pd & svt_bits(m->v.g.maxphyaddr - 1, 12)) >> 12, SH_L2, 0, &made);
 			if (c != SP_NONE)
-				sh_set_child(m, spi, i, (SP(m, c)->mfn << 12) | SVT_PTE_P, c);
+				sh_set_child(m, spi, i, sh_entry((svt_mfn_x(SP(m, c)->mfn) << 12) | SVT_PTE_P), c);
 			else
 				sh_clear(m, spi, i);
 		}
 	}
 	/* The root cache: most recent first, pinned. */
 	unsigned pos = 0;
-	while (pos < m->nroots && m->roots[pos] != spi)
+	while (pos < m->v.nroots && m->v.roots[pos] != spi)
 		pos++;
-	if (pos == m->nroots) {
+	if (pos == m->v.nroots) {
 		SP(m, spi)->pins++;
-		if (m->nroots < SVT_ROOT_CACHE_MAX)
-			m->nroots++;
-		pos = m->nroots - 1;
+		if (m->v.nroots < SVT_ROOT_CACHE_MAX)
+			m->v.nroots++;
+		pos = m->v.nroots - 1;
 	}
 	for (unsigned i = pos; i > 0; i--)
-		m->roots[i] = m->roots[i - 1];
-	m->roots[0] = spi;
-	m->root = spi;
-	unsigned keep = m->cfg.root_cache ? m->cfg.root_cache : 4;
+		m->v.roots[i] = m->v.roots[i - 1];
+	m->v.roots[0] = spi;
+	m->v.root = spi;
+	unsigned keep = m->d.cfg.root_cache ? m->d.cfg.root_cache : 4;
 	if (keep > SVT_ROOT_CACHE_MAX)
 		keep = SVT_ROOT_CACHE_MAX;
-	while (m->nroots > keep) {
-		uint32_t old = m->roots[m->nroots - 1];
+	while (m->v.nroots > keep) {
+		uint32_t old = m->v.roots[m->v.nroots - 1];
 		root_cache_remove(m, old);
 		if (SP(m, old)->refs == 0 && SP(m, old)->pins == 0)
 			sp_free(m, old);
@@ -581,21 +575,21 @@ enum { FLUSH_NONE, FLUSH_SPACE, FLUSH_EVERYTHING };
 /* After new registers: the new root, if CR3 changed, then the flush, if
  * any (out-of-sync pages resynced: those of the new root's address space,
  * or all). */
-static void root_and_flush(struct svt_mmu *m, bool root_changed, int flush)
+static inline void root_and_flush(struct svt_mmu *m, bool root_changed, int flush)
 {
 	if (root_changed) {
-		PROF_BEGIN(t);
+		PROF_BEGIN(m, t);
 		set_root(m);
-		PROF_END(t, 7);
+		PROF_END(m, t, SVT_PROF_ROOT);
 	}
 	if (flush) {
 		/* a CR3 load flushes its own address space; CR0 and CR4
 		 * changes, everything */
 		if (flush == FLUSH_SPACE)
-			oos_resync_root(m, m->root);
+			oos_resync_root(m, m->v.root);
 		else
 			oos_resync_all(m);
-		m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
+		m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_ALL, 0);
 	}
 }
 
@@ -616,39 +610,39 @@ static int apply_regs(struct svt_mmu *m, const struct svt_regs *ng, bool load_pd
 	if (nmode == SVT_MODE_INVALID)
 		return SVT_E_GP;
 	if (nmode == SVT_MODE_PAE && load_pdptes) {
-		if (svt_pae_load_pdptes(&m->env, &n) != 0)
+		if (svt_pae_load_pdptes(&m->d.env, &n) != 0)
 			return SVT_E_GP;
 		root_changed = true;    /* the PAE root is built from the PDPTEs */
 	}
-	if (shape_of(nmode, &n) != shape_of(m->mode, &m->g)) {
+	if (shape_of(nmode, &n) != shape_of(m->v.mode, &m->v.g)) {
 		reset_all(m);           /* with the old entry format */
-		m->g = n;
+		m->v.g = n;
 		set_mode(m);
 		set_root(m);
 		return 0;
 	}
-	m->g = n;
+	m->v.g = n;
 	root_and_flush(m, root_changed, flush);
 	return 0;
 }
 
 int svt_mmu_write_cr0(struct svt_mmu *m, uint64_t val)
 {
-	struct svt_regs n = m->g;
+	struct svt_regs n = m->v.g;
 	const uint64_t cd = 1ull << 30, nw = 1ull << 29;
 
-	m->epoch++;
-	m->c.cr_writes++;
+	m->d.epoch++;
+	m->d.c.cr_writes++;
 	if ((val >> 32) != 0 || ((val & SVT_CR0_PG) && !(val & SVT_CR0_PE)) ||
 	    ((val & nw) && !(val & cd)))
 		return SVT_E_GP;
-	if ((val & SVT_CR0_PG) && (m->g.efer & SVT_EFER_LME) && !(m->g.cr4 & SVT_CR4_PAE))
+	if ((val & SVT_CR0_PG) && (m->v.g.efer & SVT_EFER_LME) && !(m->v.g.cr4 & SVT_CR4_PAE))
 		return SVT_E_GP;
 	n.cr0 = val;
 	n.efer &= ~SVT_EFER_LMA;
 	if ((val & SVT_CR0_PG) && (n.efer & SVT_EFER_LME))
 		n.efer |= SVT_EFER_LMA;
-	uint64_t changed = m->g.cr0 ^ val;
+	uint64_t changed = m->v.g.cr0 ^ val;
 	bool pdptes = (changed & (SVT_CR0_PG | cd | nw)) != 0;
 	return apply_regs(m, &n, pdptes, false,
 			  (changed & (SVT_CR0_PG | SVT_CR0_WP | cd)) ? FLUSH_EVERYTHING : FLUSH_NONE);
@@ -656,15 +650,15 @@ int svt_mmu_write_cr0(struct svt_mmu *m, uint64_t val)
 
 int svt_mmu_write_cr3(struct svt_mmu *m, uint64_t val)
 {
-	bool lma = (m->g.efer & SVT_EFER_LMA) != 0;
-	bool pcide = (m->g.cr4 & SVT_CR4_PCIDE) != 0;
+	bool lma = (m->v.g.efer & SVT_EFER_LMA) != 0;
+	bool pcide = (m->v.g.cr4 & SVT_CR4_PCIDE) != 0;
 
-	m->epoch++;
-	m->c.cr_writes++;
+	m->d.epoch++;
+	m->d.c.cr_writes++;
 	bool noflush = pcide && (val >> 63);
 	if (pcide)
 		val &= ~(1ull << 63);   /* no-flush: not part of CR3 */
-	if (lma && (val & svt_bits(63, m->g.maxphyaddr)))
+	if (lma && (val & svt_bits(63, m->v.g.maxphyaddr)))
 		return SVT_E_GP;
 	if (!lma)
 		val &= 0xffffffffu;
@@ -677,34 +671,34 @@ int svt_mmu_write_cr3(struct svt_mmu *m, uint64_t val)
 	 * INVPCID, a CR3 load without the bit), and those resync.
 	 */
 	if (noflush)
-		m->c.cr3_noflush++;
+		m->d.c.cr3_noflush++;
 	int flush = noflush ? FLUSH_NONE : FLUSH_SPACE;
-	if (m->mode >= SVT_MODE_4LEVEL) {
+	if (m->v.mode >= SVT_MODE_4LEVEL) {
 		/* No PDPTEs and no change of mode: apply_regs() would only
 		 * copy the registers twice (every PTI entry and exit) */
-		m->g.cr3 = val;
+		m->v.g.cr3 = val;
 		root_and_flush(m, true, flush);
 		return 0;
 	}
-	struct svt_regs n = m->g;
+	struct svt_regs n = m->v.g;
 	n.cr3 = val;
-	return apply_regs(m, &n, m->mode == SVT_MODE_PAE, true, flush);
+	return apply_regs(m, &n, m->v.mode == SVT_MODE_PAE, true, flush);
 }
 
 int svt_mmu_write_cr4(struct svt_mmu *m, uint64_t val)
 {
-	struct svt_regs n = m->g;
-	bool lma = (m->g.efer & SVT_EFER_LMA) != 0;
-	uint64_t changed = m->g.cr4 ^ val;
+	struct svt_regs n = m->v.g;
+	bool lma = (m->v.g.efer & SVT_EFER_LMA) != 0;
+	uint64_t changed = m->v.g.cr4 ^ val;
 	const uint64_t vmxe = 1ull << 13;
 
-	m->epoch++;
-	m->c.cr_writes++;
+	m->d.epoch++;
+	m->d.c.cr_writes++;
 	if ((val & ~svt_bits(24, 0)) || (val & (1ull << 15)) || (val & vmxe))
 		return SVT_E_GP;
 	if (lma && (!(val & SVT_CR4_PAE) || (changed & SVT_CR4_LA57)))
 		return SVT_E_GP;
-	if ((val & SVT_CR4_PCIDE) && !(m->g.cr4 & SVT_CR4_PCIDE) && (!lma || (m->g.cr3 & 0xfff)))
+	if ((val & SVT_CR4_PCIDE) && !(m->v.g.cr4 & SVT_CR4_PCIDE) && (!lma || (m->v.g.cr3 & 0xfff)))
 		return SVT_E_GP;
 	n.cr4 = val;
 	bool pdptes = (changed & (SVT_CR4_PAE | SVT_CR4_PGE | SVT_CR4_PSE | SVT_CR4_SMEP)) != 0;
@@ -713,27 +707,28 @@ int svt_mmu_write_cr4(struct svt_mmu *m, uint64_t val)
 
 int svt_mmu_write_efer(struct svt_mmu *m, uint64_t val)
 {
-	struct svt_regs n = m->g;
+	struct svt_regs n = m->v.g;
 	const uint64_t known = 1ull | SVT_EFER_LME | SVT_EFER_LMA | SVT_EFER_NXE | (1ull << 14) | (1ull << 15);
 
-	m->epoch++;
-	m->c.cr_writes++;
+	m->d.epoch++;
+	m->d.c.cr_writes++;
 	if (val & ~known)
 		return SVT_E_GP;
-	if ((m->g.cr0 & SVT_CR0_PG) && ((val ^ m->g.efer) & SVT_EFER_LME))
+	if ((m->v.g.cr0 & SVT_CR0_PG) && ((val ^ m->v.g.efer) & SVT_EFER_LME))
 		return SVT_E_GP;
-	n.efer = (val & ~SVT_EFER_LMA) | (m->g.efer & SVT_EFER_LMA);
-	return apply_regs(m, &n, false, false, ((val ^ m->g.efer) & SVT_EFER_NXE) ? FLUSH_EVERYTHING : FLUSH_NONE);
+	n.efer = (val & ~SVT_EFER_LMA) | (m->v.g.efer & SVT_EFER_LMA);
+	return apply_regs(m, &n, false, false,
+			  ((val ^ m->v.g.efer) & SVT_EFER_NXE) ? FLUSH_EVERYTHING : FLUSH_NONE);
 }
 
 void svt_mmu_invlpg(struct svt_mmu *m, uint64_t va)
 {
-	m->c.invlpgs++;
-	m->epoch++;
-	if (m->mode < SVT_MODE_4LEVEL)
+	m->d.c.invlpgs++;
+	m->d.epoch++;
+	if (m->v.mode < SVT_MODE_4LEVEL)
 		va &= 0xffffffffu;
 	oos_resync_va(m, va);
-	m->env.flush_tlb(m->env.ctx, SVT_FLUSH_VA, va);
+	m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_VA, va);
 }
 
 int svt_mmu_invpcid(struct svt_mmu *m, unsigned type, uint64_t pcid, uint64_t va)
@@ -741,87 +736,101 @@ int svt_mmu_invpcid(struct svt_mmu *m, unsigned type, uint64_t pcid, uint64_t va
 	if (type > 3 || pcid > 0xfff)
 		return SVT_E_GP;
 	/* Without CR4.PCIDE only PCID 0 exists (SDM, INVPCID). */
-	if (type <= 1 && pcid != 0 && !(m->g.cr4 & SVT_CR4_PCIDE))
+	if (type <= 1 && pcid != 0 && !(m->v.g.cr4 & SVT_CR4_PCIDE))
 		return SVT_E_GP;
 	if (type == 0) {
 		int64_t sx = (int64_t)(va << 16) >> 16;
-		if (m->mode == SVT_MODE_5LEVEL)
+		if (m->v.mode == SVT_MODE_5LEVEL)
 			sx = (int64_t)(va << 7) >> 7;
 		if ((uint64_t)sx != va)
 			return SVT_E_GP;
 	}
-	m->c.invpcids++;
-	m->epoch++;
+	m->d.c.invpcids++;
+	m->d.epoch++;
 	if (type == 0)
 		oos_resync_va(m, va);   /* one address (of any PCID: stricter, never wrong) */
 	else
 		oos_resync_all(m);
-	m->env.flush_tlb(m->env.ctx, type == 0 ? SVT_FLUSH_VA : SVT_FLUSH_ALL, va);
+	m->d.env.flush_tlb(m->d.env.ctx, type == 0 ? SVT_FLUSH_VA : SVT_FLUSH_ALL, va);
 	return 0;
 }
 
 void svt_mmu_flush_all(struct svt_mmu *m)
 {
-	m->c.flushes++;
-	m->epoch++;
+	m->d.c.flushes++;
+	m->d.epoch++;
 	oos_resync_all(m);
-	m->env.flush_tlb(m->env.ctx, SVT_FLUSH_ALL, 0);
+	m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_ALL, 0);
 }
 
 const struct svt_regs *svt_mmu_guest_regs(const struct svt_mmu *m)
 {
-	return &m->g;
+	return &m->v.g;
 }
 
 void svt_mmu_hw_state(const struct svt_mmu *m, struct svt_hw_state *hw)
 {
-	uint64_t cr4 = m->g.cr4 & ~(SVT_CR4_PGE | SVT_CR4_PCIDE | SVT_CR4_PSE);
+	uint64_t cr4 = m->v.g.cr4 & ~(SVT_CR4_PGE | SVT_CR4_PCIDE | SVT_CR4_PSE);
 
-	hw->mode = m->smode;
-	hw->cr0 = m->g.cr0 | SVT_CR0_PE | SVT_CR0_PG | SVT_CR0_WP;
-	if (m->smode == SVT_MODE_2LEVEL)
+	hw->mode = m->d.smode;
+	hw->cr0 = m->v.g.cr0 | SVT_CR0_PE | SVT_CR0_PG | SVT_CR0_WP;
+	if (m->d.smode == SVT_MODE_2LEVEL)
 		cr4 &= ~(SVT_CR4_PAE | SVT_CR4_LA57);
 	else
 		cr4 |= SVT_CR4_PAE;
-	if (m->mode == SVT_MODE_NONE)
+	if (m->v.mode == SVT_MODE_NONE)
 		cr4 &= ~(SVT_CR4_SMEP | SVT_CR4_SMAP | SVT_CR4_PKE);
 	hw->cr4 = cr4;
-	hw->efer = m->g.efer & ~(SVT_EFER_LME | SVT_EFER_LMA);
-	if (m->mode >= SVT_MODE_4LEVEL)
+	hw->efer = m->v.g.efer & ~(SVT_EFER_LME | SVT_EFER_LMA);
+	if (m->v.mode >= SVT_MODE_4LEVEL)
 		hw->efer |= SVT_EFER_LME | SVT_EFER_LMA;
 	/* With PAE-format shadows NXE is always on, so that a fetch fault
 	 * carries I/D and the core can tell it from a read; shadow entries set
 	 * XD only where the guest's NXE gives it meaning. */
-	if (m->smode != SVT_MODE_2LEVEL)
+	if (m->d.smode != SVT_MODE_2LEVEL)
 		hw->efer |= SVT_EFER_NXE;
-	hw->cr3 = m->root != SP_NONE ? m->sp[m->root - 1].mfn << 12 : 0;
+	hw->cr3 = m->v.root != SP_NONE ? svt_mfn_x(m->d.sp[m->v.root - 1].mfn) << 12 : 0;
 }
 
 const struct svt_counters *svt_mmu_counters(const struct svt_mmu *m)
 {
-	return &m->c;
+	return &m->d.c;
+}
+
+const uint64_t *svt_mmu_prof(const struct svt_mmu *m)
+{
+	return m->d.prof;
 }
 
 /* ---- storage and start-up ---------------------------------------------- */
 
+/*
+ * One block holds everything, each part at an 8-byte boundary.
+ * Invariant: the storage is 8-byte aligned (svt_mmu_init checks), and no
+ * part needs more.
+ */
 struct layout {
 	size_t sp, aux, hash, links, gi, snap, total;
 	unsigned nbuckets, nlinks;
 };
+_Static_assert(_Alignof(struct svt_mmu) <= 8, "the MMU state sits at the start of the block");
 
 static bool layout_of(const struct svt_mmu_config *cfg, struct layout *l)
 {
-	if (cfg->pool_frames < 16 || cfg->pool_frames > (1u << 24) || cfg->guest_frames == 0 ||
+	/* 1-based uint32_t link indices, and svt_mmu_init's loop over them */
+	uint64_t nlinks = cfg->links ? cfg->links : (uint64_t)cfg->pool_frames * SH_LINKS_PER_FRAME;
+
+	if (cfg->pool_frames < SVT_POOL_MIN || cfg->pool_frames > SH_POOL_MAX || cfg->guest_frames == 0 ||
 	    cfg->guest_frames > (1ull << 32) || cfg->maxphyaddr < 32 || cfg->maxphyaddr > 52 ||
-	    cfg->policy.oos > SVT_OOS_MAX)
+	    cfg->policy.oos > SVT_OOS_MAX || nlinks >= UINT32_MAX)
 		return false;
 	l->nbuckets = cfg->pool_frames * 2 + 1;
-	l->nlinks = cfg->links ? cfg->links : cfg->pool_frames * 512;
+	l->nlinks = (unsigned)nlinks;
 	size_t off = align8(sizeof(struct svt_mmu));
 	l->sp = off;
 	off = align8(off + sizeof(struct sh_page) * cfg->pool_frames);
 	l->aux = off;
-	off = align8(off + sizeof(uint32_t) * 1024 * (size_t)cfg->pool_frames);
+	off = align8(off + sizeof(uint32_t) * SH_MAX_ENTRIES * (size_t)cfg->pool_frames);
 	l->hash = off;
 	off = align8(off + sizeof(uint32_t) * l->nbuckets);
 	l->links = off;
@@ -829,7 +838,7 @@ static bool layout_of(const struct svt_mmu_config *cfg, struct layout *l)
 	l->gi = off;
 	off = align8(off + sizeof(struct gfn_info) * (size_t)cfg->guest_frames);
 	l->snap = off;
-	off = align8(off + (size_t)SVT_OOS_MAX * 4096);
+	off = align8(off + (size_t)SVT_OOS_MAX * SH_PAGE_SIZE);
 	l->total = off;
 	return true;
 }
@@ -841,7 +850,7 @@ size_t svt_mmu_storage_size(const struct svt_mmu_config *cfg)
 }
 
 struct svt_mmu *svt_mmu_init(void *storage, size_t len, const struct svt_mmu_config *cfg,
-			     const struct svt_env *env, const uint64_t *pool_mfns)
+			     const struct svt_env *env, const svt_mfn_t *pool_mfns)
 {
 	struct layout l;
 
@@ -855,17 +864,17 @@ struct svt_mmu *svt_mmu_init(void *storage, size_t len, const struct svt_mmu_con
 	for (size_t i = l.total & ~(size_t)7; i < l.total; i++)
 		base[i] = 0;
 	struct svt_mmu *m = storage;
-	m->env = *env;
-	m->cfg = *cfg;
-	m->cfg.links = l.nlinks;
-	m->sp = (struct sh_page *)(base + l.sp);
-	m->aux = (uint32_t *)(base + l.aux);
-	m->hash = (uint32_t *)(base + l.hash);
-	m->nbuckets = l.nbuckets;
-	m->links = (struct sh_link *)(base + l.links);
-	m->nlinks = l.nlinks;
-	m->gi = (struct gfn_info *)(base + l.gi);
-	m->snap = base + l.snap;
+	m->d.env = *env;
+	m->d.cfg = *cfg;
+	m->d.cfg.links = l.nlinks;
+	m->d.sp = (struct sh_page *)(base + l.sp);
+	m->d.aux = (uint32_t *)(base + l.aux);
+	m->d.hash = (uint32_t *)(base + l.hash);
+	m->d.nbuckets = l.nbuckets;
+	m->d.links = (struct sh_link *)(base + l.links);
+	m->d.nlinks = l.nlinks;
+	m->d.gi = (struct gfn_info *)(base + l.gi);
+	m->d.snap = base + l.snap;
 	for (uint32_t i = 1; i <= cfg->pool_frames; i++) {
 		struct sh_page *p = SP(m, i);
 		p->mfn = pool_mfns[i - 1];
@@ -875,18 +884,18 @@ struct svt_mmu *svt_mmu_init(void *storage, size_t len, const struct svt_mmu_con
 		p->type = SH_FREE;
 		p->hash_next = i < cfg->pool_frames ? i + 1 : SP_NONE;
 	}
-	m->free_sp = 1;
+	m->d.free_sp = 1;
 	for (uint32_t i = 1; i <= l.nlinks; i++)
-		m->links[i - 1].next = i < l.nlinks ? i + 1 : 0;
-	m->free_link = 1;
-	m->c.pool_free = cfg->pool_frames;
-	m->last_wr_gfn = ~0ull;
+		m->d.links[i - 1].next = i < l.nlinks ? i + 1 : 0;
+	m->d.free_link = 1;
+	m->d.c.pool_free = cfg->pool_frames;
+	m->v.last_wr_gfn = ~0ull;
 
 	/* The state after reset: paging off. */
-	m->g.cr0 = 0x60000010;
-	m->g.rflags = 2;
-	m->g.maxphyaddr = cfg->maxphyaddr;
-	m->g.features = cfg->features;
+	m->v.g.cr0 = 0x60000010;
+	m->v.g.rflags = 2;
+	m->v.g.maxphyaddr = cfg->maxphyaddr;
+	m->v.g.features = cfg->features;
 	set_mode(m);
 	set_root(m);
 	return m;

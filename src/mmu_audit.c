@@ -31,8 +31,8 @@ static void report(struct audit *a, enum svt_invariant inv, uint64_t va, uint64_
 		struct svt_violation *v = &a->out[a->n];
 		v->inv = inv;
 		v->va = va;
-		v->gfn = gfn;
-		v->shadow_mfn = spi != SP_NONE ? SP(a->m, spi)->mfn : 0;
+		v->gfn = svt_gfn(gfn);
+		v->shadow_mfn = spi != SP_NONE ? SP(a->m, spi)->mfn : svt_mfn(0);
 		v->index = idx;
 		v->level = spi != SP_NONE ? SP(a->m, spi)->level : 0;
 		v->guest_entry = ge;
@@ -40,6 +40,13 @@ static void report(struct audit *a, enum svt_invariant inv, uint64_t va, uint64_
 		v->what = what;
 	}
 	a->n++;
+}
+
+/* Does shadow entry e point to machine frame mfn (compared as the entry
+ * holds it: as an address, mfn << 12)? */
+static bool maps_mfn(const struct svt_mmu *m, sh_entry_t e, svt_mfn_t mfn)
+{
+	return sh_frame(m, e) == svt_mfn_x(mfn) << 12;
 }
 
 /* Bits the hardware may change in a shadow entry by itself. */
@@ -51,8 +58,10 @@ static void report(struct audit *a, enum svt_invariant inv, uint64_t va, uint64_
  * page-table write protection not yet reflected: a spurious fault fixes it,
  * as for a TLB entry with fewer rights).
  */
-static bool within(uint64_t e, uint64_t want)
+static bool within(sh_entry_t se, sh_entry_t swant)
 {
+	uint64_t e = sh_entry_x(se), want = sh_entry_x(swant);
+
 	if (!(want & SVT_PTE_P))
 		return false;
 	if ((e ^ want) & ~(HW_AD | SVT_PTE_RW))
@@ -67,13 +76,13 @@ static void audit_struct(struct audit *a)
 	struct svt_mmu *m = a->m;
 	uint64_t used = 0, free_n = 0, leaves = 0, rmaps = 0;
 
-	for (uint32_t i = m->free_sp; i != SP_NONE; i = SP(m, i)->hash_next) {
-		if (SP(m, i)->type != SH_FREE || ++free_n > m->cfg.pool_frames) {
+	for (uint32_t i = m->d.free_sp; i != SP_NONE; i = SP(m, i)->hash_next) {
+		if (SP(m, i)->type != SH_FREE || ++free_n > m->d.cfg.pool_frames) {
 			report(a, SVT_INV_STRUCT, 0, 0, i, 0, 0, 0, "free list holds a page in use, or loops");
 			break;
 		}
 	}
-	for (uint32_t i = 1; i <= m->cfg.pool_frames; i++) {
+	for (uint32_t i = 1; i <= m->d.cfg.pool_frames; i++) {
 		struct sh_page *p = SP(m, i);
 		if (p->type == SH_FREE)
 			continue;
@@ -82,12 +91,12 @@ static void audit_struct(struct audit *a)
 			report(a, SVT_INV_STRUCT, 0, p->gfn, i, 0, 0, 0, "shadow page not found by its hash key");
 		/* parents: the list matches refs and each entry points here */
 		uint32_t nparents = 0;
-		for (uint32_t l = p->parents; l != 0 && nparents <= m->nlinks; l = m->links[l - 1].next) {
-			const struct sh_link *k = &m->links[l - 1];
+		for (uint32_t l = p->parents; l != 0 && nparents <= m->d.nlinks; l = m->d.links[l - 1].next) {
+			const struct sh_link *k = &m->d.links[l - 1];
 			nparents++;
-			if (k->sp == 0 || k->sp > m->cfg.pool_frames || SP(m, k->sp)->type == SH_FREE ||
-			    !(sh_get(m, k->sp, k->idx) & SVT_PTE_P) || sp_aux(m, k->sp)[k->idx] != i ||
-			    sh_frame(m, sh_get(m, k->sp, k->idx)) != p->mfn << 12)
+			if (k->sp == 0 || k->sp > m->d.cfg.pool_frames || SP(m, k->sp)->type == SH_FREE ||
+			    !sh_present(sh_get(m, k->sp, k->idx)) || sp_aux(m, k->sp)[k->idx] != i ||
+			    !maps_mfn(m, sh_get(m, k->sp, k->idx), p->mfn))
 				report(a, SVT_INV_STRUCT, 0, p->gfn, i, k->idx, 0, 0,
 				       "back-pointer to an entry that does not point here");
 		}
@@ -97,8 +106,8 @@ static void audit_struct(struct audit *a)
 		/* children and leaves */
 		unsigned n = sp_nents(m, p), present = 0;
 		for (unsigned idx = 0; idx < n; idx++) {
-			uint64_t e = sh_get(m, i, idx);
-			if (!(e & SVT_PTE_P))
+			sh_entry_t e = sh_get(m, i, idx);
+			if (!sh_present(e))
 				continue;
 			present++;
 			if (idx < p->lo || idx >= p->hi)
@@ -111,51 +120,52 @@ static void audit_struct(struct audit *a)
 				continue;
 			}
 			uint32_t c = sp_aux(m, i)[idx];
-			if (c == SP_NONE || c > m->cfg.pool_frames || SP(m, c)->type == SH_FREE ||
-			    sh_frame(m, e) != SP(m, c)->mfn << 12)
-				report(a, SVT_INV_STRUCT, 0, p->gfn, i, idx, 0, e,
+			if (c == SP_NONE || c > m->d.cfg.pool_frames || SP(m, c)->type == SH_FREE ||
+			    !maps_mfn(m, e, SP(m, c)->mfn))
+				report(a, SVT_INV_STRUCT, 0, p->gfn, i, idx, 0, sh_entry_x(e),
 				       "non-leaf entry does not point to the shadow page noted for it");
 		}
 		if (present != p->present)
 			report(a, SVT_INV_STRUCT, 0, p->gfn, i, 0, present, p->present,
 			       "count of present entries is off");
 	}
-	if (used != m->c.pool_used || used + free_n != m->cfg.pool_frames)
+	if (used != m->d.c.pool_used || used + free_n != m->d.cfg.pool_frames)
 		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, used, free_n, "pool accounting is off");
 	/* reverse maps */
-	for (uint64_t gfn = 0; gfn < m->cfg.guest_frames; gfn++) {
-		uint64_t mfn = SVT_INVALID_MFN;
+	for (uint64_t gfn = 0; gfn < m->d.cfg.guest_frames; gfn++) {
+		svt_mfn_t mfn = SVT_INVALID_MFN;
 		unsigned pt = 0;
-		for (uint32_t l = m->gi[gfn].rmap; l != 0; l = m->links[l - 1].next) {
-			const struct sh_link *k = &m->links[l - 1];
-			if (++rmaps > m->nlinks)
+		for (uint32_t l = m->d.gi[gfn].rmap; l != 0; l = m->d.links[l - 1].next) {
+			const struct sh_link *k = &m->d.links[l - 1];
+			if (++rmaps > m->d.nlinks)
 				break;
-			if (mfn == SVT_INVALID_MFN)
-				mfn = m->env.gfn_to_mfn(m->env.ctx, gfn);
-			uint64_t e = k->sp && k->sp <= m->cfg.pool_frames ? sh_get(m, k->sp, k->idx) : 0;
-			if (SP(m, k->sp)->level != 1 || !(e & SVT_PTE_P) ||
-			    sp_aux(m, k->sp)[k->idx] != gfn || sh_frame(m, e) != mfn << 12)
-				report(a, SVT_INV_STRUCT, 0, gfn, k->sp, k->idx, 0, e,
+			if (!svt_mfn_valid(mfn))
+				mfn = m->d.env.gfn_to_mfn(m->d.env.ctx, svt_gfn(gfn));
+			sh_entry_t e = k->sp && k->sp <= m->d.cfg.pool_frames ? sh_get(m, k->sp, k->idx) :
+										 SH_ENTRY_NONE;
+			if (SP(m, k->sp)->level != 1 || !sh_present(e) ||
+			    sp_aux(m, k->sp)[k->idx] != gfn || !maps_mfn(m, e, mfn))
+				report(a, SVT_INV_STRUCT, 0, gfn, k->sp, k->idx, 0, sh_entry_x(e),
 				       "reverse-map node for an entry that does not map the frame");
 		}
 		for (unsigned t = SH_L1; t <= SH_L5; t++)
 			pt += sp_lookup(m, gfn, t, 0) != SP_NONE;
-		if (pt != m->gi[gfn].pt)
-			report(a, SVT_INV_STRUCT, 0, gfn, SP_NONE, 0, pt, m->gi[gfn].pt,
+		if (pt != m->d.gi[gfn].pt)
+			report(a, SVT_INV_STRUCT, 0, gfn, SP_NONE, 0, pt, m->d.gi[gfn].pt,
 			       "page-table count differs from the shadows of the frame");
-		unsigned s = m->gi[gfn].oos;
-		if (s && (!m->oos[s - 1].used || m->oos[s - 1].gfn != gfn || pt != 1))
+		unsigned s = m->d.gi[gfn].oos;
+		if (s && (!m->d.oos[s - 1].used || m->d.oos[s - 1].gfn != gfn || pt != 1))
 			report(a, SVT_INV_STRUCT, 0, gfn, SP_NONE, 0, 0, 0, "out-of-sync slot inconsistent");
 	}
 	if (rmaps != leaves)
 		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, rmaps, leaves,
 		       "reverse-map nodes differ from present shadow leaves");
 	uint32_t freelinks = 0;
-	for (uint32_t l = m->free_link; l != 0 && freelinks <= m->nlinks; l = m->links[l - 1].next)
+	for (uint32_t l = m->d.free_link; l != 0 && freelinks <= m->d.nlinks; l = m->d.links[l - 1].next)
 		freelinks++;
-	if (freelinks + m->links_used != m->nlinks)
-		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, freelinks, m->links_used, "link accounting is off");
-	if (m->root == SP_NONE || SP(m, m->root)->type == SH_FREE)
+	if (freelinks + m->d.links_used != m->d.nlinks)
+		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, freelinks, m->d.links_used, "link accounting is off");
+	if (m->v.root == SP_NONE || SP(m, m->v.root)->type == SH_FREE)
 		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, 0, 0, "no current root");
 }
 
@@ -165,77 +175,78 @@ static void audit_entries(struct audit *a)
 {
 	struct svt_mmu *m = a->m;
 
-	for (uint32_t i = 1; i <= m->cfg.pool_frames; i++) {
+	for (uint32_t i = 1; i <= m->d.cfg.pool_frames; i++) {
 		const struct sh_page *p = SP(m, i);
 		unsigned n = sp_nents(m, p);
-		bool oos = sh_is_table(p->type) && gfn_is_ram(m, p->gfn) && m->gi[p->gfn].oos;
+		bool oos = sh_is_table(p->type) && gfn_is_ram(m, p->gfn) && m->d.gi[p->gfn].oos;
 
 		if (p->type == SH_FREE)
 			continue;
-		if (p->type == SH_PAE_ROOT && i != m->root)
+		if (p->type == SH_PAE_ROOT && i != m->v.root)
 			continue;       /* built from PDPTEs loaded earlier */
 		for (unsigned idx = 0; idx < n; idx++) {
-			uint64_t e = sh_get(m, i, idx), want = 0, gfn = 0;
+			sh_entry_t e = sh_get(m, i, idx), want = SH_ENTRY_NONE;
+			svt_gfn_t gfn;
 			bool ok = true, large = false;
-			uint64_t ge = 0;
+			g_entry_t ge = g_entry(0);
 
-			if (!(e & SVT_PTE_P))
+			if (!sh_present(e))
 				continue;
-			if (p->level == 1 && (e & SVT_PTE_RW) && gfn_protected(m, sp_aux(m, i)[idx]))
-				report(a, SVT_INV_WP, 0, sp_aux(m, i)[idx], i, idx, 0, e,
+			if (p->level == 1 && (sh_entry_x(e) & SVT_PTE_RW) && gfn_protected(m, sp_aux(m, i)[idx]))
+				report(a, SVT_INV_WP, 0, sp_aux(m, i)[idx], i, idx, 0, sh_entry_x(e),
 				       "a shadowed page table is writable");
 			switch (p->type) {
 			case SH_L1:
 				ge = g_table_entry(m, p, idx, &ok);
-				want = ok ? sh_leaf_from_guest(m, ge, &gfn) : 0;
+				want = ok ? sh_leaf_from_guest(m, ge, &gfn) : SH_ENTRY_NONE;
 				if (oos && !within(e, want)) {
-					uint64_t sge = svt_le_load(m->snap + (size_t)(m->gi[p->gfn].oos - 1) * 4096 +
-								   (size_t)idx * m->esize, m->esize);
-					ge = sge;
-					want = sh_leaf_from_guest(m, sge, &gfn);
+					const uint8_t *snap = m->d.snap +
+						(size_t)(m->d.gi[p->gfn].oos - 1) * SH_PAGE_SIZE;
+					ge = g_entry(svt_le_load(snap + (size_t)idx * m->d.esize, m->d.esize));
+					want = sh_leaf_from_guest(m, ge, &gfn);
 				}
 				break;
 			case SH_FL1:
-				gfn = p->gfn + idx;
-				want = sh_leaf_splinter(m, gfn, p->pkey);
+				want = sh_leaf_splinter(m, svt_gfn(p->gfn + idx), p->pkey);
 				break;
 			case SH_FL2:
 				want = sh_get(m, i, idx);       /* the link itself; checked by STRUCT */
 				if (SP(m, sp_aux(m, i)[idx])->gfn != p->gfn + (uint64_t)idx * 512)
-					report(a, SVT_INV_SYNC, 0, p->gfn, i, idx, 0, e,
+					report(a, SVT_INV_SYNC, 0, p->gfn, i, idx, 0, sh_entry_x(e),
 					       "1 GiB splinter links the wrong 2 MiB piece");
 				break;
 			default: {
 				ge = g_table_entry(m, p, idx, &ok);
 				uint32_t c = sp_aux(m, i)[idx];
 				if (p->type == SH_PAE_ROOT) {
-					ok = ok && (ge & SVT_PTE_P);
+					ok = ok && (g_entry_x(ge) & SVT_PTE_P);
 					large = false;
 				} else {
 					ok = ok && g_entry_valid(m, ge, p->level, &large);
 				}
 				if (!ok) {
-					want = 0;
+					want = SH_ENTRY_NONE;
 					break;
 				}
 				uint64_t base = large ? (p->type == SH_PHYS ? (uint64_t)idx << 10 :
 					(g_frame_of(m, ge, p->level) >> 12)) : g_frame_of(m, ge, 1) >> 12;
 				unsigned ct = large ? (p->level == 3 ? SH_FL2 : SH_FL1) :
 					(p->type == SH_PAE_ROOT ? SH_L2 : p->level - 1u);
-				unsigned key = large && m->mode >= SVT_MODE_4LEVEL ? (unsigned)((ge >> 59) & 0xf) : 0;
+				unsigned key = large && m->v.mode >= SVT_MODE_4LEVEL ? svt_pte_pkey(g_entry_x(ge)) : 0;
 				const struct sh_page *cp = SP(m, c);
 				if (cp->gfn != base || cp->type != ct || cp->pkey != key) {
-					want = 0;
+					want = SH_ENTRY_NONE;
 					break;
 				}
-				want = sh_nonleaf(m, ge | (p->type == SH_PAE_ROOT ? 0 : SVT_PTE_A), p->level, large, c);
+				want = sh_nonleaf(m, g_entry(g_entry_x(ge) | (p->type == SH_PAE_ROOT ? 0 : SVT_PTE_A)),
+						  p->level, large, c);
 				break;
 			}
 			}
 			if (!within(e, want))
-				report(a, SVT_INV_SYNC, 0, p->gfn, i, idx, ge, e,
-				       want ? "shadow entry differs from the guest entry it came from"
-					    : "shadow entry present where the guest entry allows none");
+				report(a, SVT_INV_SYNC, 0, p->gfn, i, idx, g_entry_x(ge), sh_entry_x(e),
+				       sh_entry_x(want) ? "shadow entry differs from the guest entry it came from"
+							: "shadow entry present where the guest entry allows none");
 		}
 	}
 }
@@ -249,31 +260,32 @@ struct walkctx {
 
 /* Check one present shadow leaf: the guest's own walk of va must allow at
  * least what the shadow grants, through the frame it maps. */
-static void check_leaf(struct audit *a, uint64_t va, unsigned srights, uint64_t se,
+static void check_leaf(struct audit *a, uint64_t va, unsigned srights, sh_entry_t sh,
 		       uint32_t spi, unsigned idx)
 {
+	uint64_t se = sh_entry_x(sh);
 	struct svt_mmu *m = a->m;
 	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
-	struct svt_regs g = m->g;
+	struct svt_regs g = m->v.g;
 	struct svt_walk w;
 
 	/* The page-level rights are what matter: no SMAP, SMEP or keys in
 	 * the way of the audit's own walk. */
 	g.cr4 &= ~(SVT_CR4_SMAP | SVT_CR4_SMEP | SVT_CR4_PKE);
-	if (m->mode == SVT_MODE_NONE) {
-		uint64_t mfn = g_mfn(m, (va & 0xffffffffu) >> 12);
-		if (mfn == SVT_INVALID_MFN || sh_frame(m, se) != mfn << 12)
+	if (m->v.mode == SVT_MODE_NONE) {
+		svt_mfn_t mfn = g_mfn(m, svt_gfn((va & 0xffffffffu) >> 12));
+		if (!svt_mfn_valid(mfn) || !maps_mfn(m, sh, mfn))
 			report(a, SVT_INV_FRAME, va, va >> 12, spi, idx, 0, se,
 			       "1:1 shadow maps the wrong frame");
 		return;
 	}
-	if (svt_walk(&m->env, &g, &acc, 0, &w) != SVT_WALK_OK) {
+	if (svt_walk(&m->d.env, &g, &acc, 0, &w) != SVT_WALK_OK) {
 		report(a, SVT_INV_PERM, va, 0, spi, idx, w.error_code, se,
 		       "shadow maps an address the guest's tables do not");
 		return;
 	}
 	for (unsigned l = 0; l < w.nlevels; l++) {
-		if (m->mode == SVT_MODE_PAE && w.lv[l].level == 3)
+		if (m->v.mode == SVT_MODE_PAE && w.lv[l].level == 3)
 			continue;
 		if (!(w.lv[l].entry & SVT_PTE_A))
 			report(a, SVT_INV_PERM, va, w.gpa >> 12, spi, idx, w.lv[l].entry, se,
@@ -286,14 +298,14 @@ static void check_leaf(struct audit *a, uint64_t va, unsigned srights, uint64_t 
 	if ((srights & SVT_RIGHT_U) && !(w.rights & SVT_RIGHT_U))
 		report(a, SVT_INV_PERM, va, w.gpa >> 12, spi, idx, gleaf, se,
 		       "shadow user-accessible where the guest is supervisor-only");
-	if ((srights & SVT_RIGHT_X) && !(w.rights & SVT_RIGHT_X) && (m->g.efer & SVT_EFER_NXE))
+	if ((srights & SVT_RIGHT_X) && !(w.rights & SVT_RIGHT_X) && (m->v.g.efer & SVT_EFER_NXE))
 		report(a, SVT_INV_PERM, va, w.gpa >> 12, spi, idx, gleaf, se,
 		       "shadow executable where the guest forbids execution");
-	if (m->mode >= SVT_MODE_4LEVEL && ((se >> 59) & 0xf) != w.pkey)
+	if (m->v.mode >= SVT_MODE_4LEVEL && svt_pte_pkey(se) != w.pkey)
 		report(a, SVT_INV_PERM, va, w.gpa >> 12, spi, idx, gleaf, se,
 		       "shadow carries a different protection key");
-	uint64_t mfn = g_mfn(m, w.gpa >> 12);
-	if (mfn == SVT_INVALID_MFN || sh_frame(m, se) != mfn << 12)
+	svt_mfn_t mfn = g_mfn(m, svt_gfn(w.gpa >> 12));
+	if (!svt_mfn_valid(mfn) || !maps_mfn(m, sh, mfn))
 		report(a, SVT_INV_FRAME, va, w.gpa >> 12, spi, idx, gleaf, se,
 		       "shadow maps a different machine frame than the guest frame's");
 }
@@ -304,16 +316,17 @@ static void walk_tree(struct walkctx *wc, uint32_t spi, uint64_t va, unsigned ri
 	struct svt_mmu *m = a->m;
 	const struct sh_page *p = SP(m, spi);
 	unsigned n = sp_nents(m, p);
-	bool oos = p->type == SH_L1 && gfn_is_ram(m, p->gfn) && m->gi[p->gfn].oos;
+	bool oos = p->type == SH_L1 && gfn_is_ram(m, p->gfn) && m->d.gi[p->gfn].oos;
 
 	if (depth > 6)
 		return;
 	for (unsigned idx = 0; idx < n; idx++) {
-		uint64_t e = sh_get(m, spi, idx);
+		sh_entry_t se = sh_get(m, spi, idx);
+		uint64_t e = sh_entry_x(se);
 		if (!(e & SVT_PTE_P))
 			continue;
 		unsigned shift;
-		if (m->smode == SVT_MODE_2LEVEL)
+		if (m->d.smode == SVT_MODE_2LEVEL)
 			shift = p->level == 2 ? 22 : 12;
 		else
 			shift = 12 + 9 * (p->level - 1);
@@ -324,18 +337,18 @@ static void walk_tree(struct walkctx *wc, uint32_t spi, uint64_t va, unsigned ri
 				r &= ~SVT_RIGHT_W;
 			if (!(e & SVT_PTE_US))
 				r &= ~SVT_RIGHT_U;
-			if (m->esize == 8 && (e & SVT_PTE_XD))
+			if (m->d.esize == 8 && (e & SVT_PTE_XD))
 				r &= ~SVT_RIGHT_X;
 		}
 		if (p->level == 1) {
 			if (oos)
 				continue;       /* may be stale until the next flush: INV-SYNC covers it */
 			uint64_t cva = v;
-			if (m->smode >= SVT_MODE_4LEVEL) {
-				unsigned bits = m->smode == SVT_MODE_5LEVEL ? 57 : 48;
+			if (m->d.smode >= SVT_MODE_4LEVEL) {
+				unsigned bits = m->d.smode == SVT_MODE_5LEVEL ? 57 : 48;
 				cva = (uint64_t)((int64_t)(v << (64 - bits)) >> (64 - bits));
 			}
-			check_leaf(a, cva, r, e, spi, idx);
+			check_leaf(a, cva, r, se, spi, idx);
 		} else {
 			walk_tree(wc, sp_aux(m, spi)[idx], v, r, depth + 1);
 		}
@@ -350,9 +363,9 @@ unsigned svt_mmu_audit(struct svt_mmu *m, unsigned what, struct svt_violation *o
 		audit_struct(&a);
 	if (what & SVT_AUDIT_ENTRIES)
 		audit_entries(&a);
-	if ((what & SVT_AUDIT_WALK) && m->root != SP_NONE) {
+	if ((what & SVT_AUDIT_WALK) && m->v.root != SP_NONE) {
 		struct walkctx wc = { .a = &a };
-		walk_tree(&wc, m->root, 0, SVT_RIGHT_W | SVT_RIGHT_U | SVT_RIGHT_X, 0);
+		walk_tree(&wc, m->v.root, 0, SVT_RIGHT_W | SVT_RIGHT_U | SVT_RIGHT_X, 0);
 	}
 	return a.n;
 }
@@ -363,26 +376,26 @@ unsigned svt_mmu_audit_va(struct svt_mmu *m, uint64_t va, struct svt_violation *
 	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
 	struct svt_walk w;
 
-	if (m->mode < SVT_MODE_4LEVEL)
+	if (m->v.mode < SVT_MODE_4LEVEL)
 		acc.va &= 0xffffffffu;
-	if (hw_walk(m, &acc, m->g.rflags, m->g.pkru, &w) != SVT_WALK_OK || w.nlevels == 0)
+	if (hw_walk(m, &acc, m->v.g.rflags, m->v.g.pkru, &w) != SVT_WALK_OK || w.nlevels == 0)
 		return 0;       /* nothing mapped: nothing granted */
 	/* Find the shadow page holding the leaf, for the report and the OOS test. */
-	uint32_t spi = m->root;
+	uint32_t spi = m->v.root;
 	for (unsigned l = 0; l + 1 < w.nlevels && spi != SP_NONE; l++) {
 		const struct svt_walk_level *lv = &w.lv[l];
-		unsigned idx = (unsigned)((lv->entry_gpa & 0xfff) / m->esize);
+		unsigned idx = (unsigned)((lv->entry_gpa & 0xfff) / m->d.esize);
 		spi = sp_aux(m, spi)[idx];
 	}
 	if (spi == SP_NONE)
 		return 0;
 	const struct sh_page *p = SP(m, spi);
-	if (p->type == SH_L1 && gfn_is_ram(m, p->gfn) && m->gi[p->gfn].oos)
+	if (p->type == SH_L1 && gfn_is_ram(m, p->gfn) && m->d.gi[p->gfn].oos)
 		return 0;
-	unsigned idx = (unsigned)((w.lv[w.nlevels - 1].entry_gpa & 0xfff) / m->esize);
+	unsigned idx = (unsigned)((w.lv[w.nlevels - 1].entry_gpa & 0xfff) / m->d.esize);
 	unsigned r = w.rights;
-	if (!(m->g.efer & SVT_EFER_NXE) || m->esize == 4)
+	if (!(m->v.g.efer & SVT_EFER_NXE) || m->d.esize == 4)
 		r |= SVT_RIGHT_X;
-	check_leaf(&a, acc.va, r, w.lv[w.nlevels - 1].entry, spi, idx);
+	check_leaf(&a, acc.va, r, sh_entry(w.lv[w.nlevels - 1].entry), spi, idx);
 	return a.n;
 }

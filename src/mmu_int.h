@@ -1,8 +1,9 @@
 /*
  * mmu_int.h — internals of the shadow MMU, shared by mmu.c (shadow pages,
  * the pool, hash, links, control registers), mmu_fault.c (the fault path,
- * propagation, emulated page-table writes, out-of-sync pages) and
- * mmu_audit.c (the invariant checks).
+ * shadow entries from guest entries, propagation), mmu_oos.c (out-of-sync
+ * pages), mmu_ptwrite.c (guest writes to page tables: emulation,
+ * unshadowing) and mmu_audit.c (the invariant checks).
  *
  * Layout of the world, in Xen's terms:
  *  - a shadow page ("sp") is one pool frame holding shadow entries; it
@@ -46,20 +47,56 @@ enum sh_type {
 	SH_PHYS,        /* paging off: the 1:1 root (2-level format) */
 	SH_NTYPES
 };
+/* Invariant: SH_Ln == n, so the shadow one level down is type level - 1
+ * (propagation asks for it so) and a table type is its own level. */
+_Static_assert(SH_L1 == 1 && SH_L2 == 2 && SH_L3 == 3 && SH_L4 == 4 && SH_L5 == 5,
+	       "SH_Ln is n");
 
 static inline bool sh_is_table(unsigned type) { return type >= SH_L1 && type <= SH_L5; }
 
 #define SP_NONE 0u      /* indices below are 1-based so 0 means "none" */
 
+/*
+ * Sizes.  A shadow page is one 4 KiB pool frame: 1024 4-byte entries in
+ * the 2-level format, 512 8-byte ones otherwise (nents; a power of two,
+ * so nents - 1 masks an index).  Storage is counted in SH_MAX_ENTRIES per
+ * shadow page (aux[]), the pool in at most SH_POOL_MAX frames, the links
+ * by default SH_LINKS_PER_FRAME per pool frame.
+ */
+#define SH_PAGE_SIZE 4096u
+#define SH_MAX_ENTRIES 1024u
+#define SH_POOL_MAX (1u << 24)
+#define SH_LINKS_PER_FRAME 512u
+_Static_assert(SH_MAX_ENTRIES * 4 == SH_PAGE_SIZE && 512 * 8 == SH_PAGE_SIZE,
+	       "a shadow page is one frame of 1024 4-byte or 512 8-byte entries");
+_Static_assert((SH_MAX_ENTRIES & (SH_MAX_ENTRIES - 1)) == 0 && (512 & (512 - 1)) == 0,
+	       "entries per shadow page are a power of two");
+
+/*
+ * Entries are typed as Xen types them, so that a guest entry cannot be
+ * stored where a shadow entry is meant or the other way round: g_entry_t
+ * is an entry of the guest's tables as the guest wrote it (4 or 8 bytes,
+ * widened), sh_entry_t an entry of a shadow page as the hardware reads
+ * it.  One 64-bit member each, passed in a register like the number.
+ */
+typedef struct { uint64_t ge; } g_entry_t;
+typedef struct { uint64_t se; } sh_entry_t;
+static inline g_entry_t g_entry(uint64_t x) { return (g_entry_t){ x }; }
+static inline uint64_t g_entry_x(g_entry_t e) { return e.ge; }
+static inline sh_entry_t sh_entry(uint64_t x) { return (sh_entry_t){ x }; }
+static inline uint64_t sh_entry_x(sh_entry_t e) { return e.se; }
+static inline bool sh_present(sh_entry_t e) { return (e.se & SVT_PTE_P) != 0; }
+#define SH_ENTRY_NONE ((sh_entry_t){ 0 })
+
 struct sh_page {
-	uint64_t gfn;           /* key (see enum sh_type) */
-	uint64_t mfn;           /* the pool frame */
+	uint64_t gfn;           /* key (see enum sh_type): a guest frame, or CR3 >> 5 */
+	svt_mfn_t mfn;          /* the pool frame */
 	uint8_t *map;           /* where the core reaches it (env->map_mfn, once) */
 	uint32_t hash_next;     /* next in bucket, or in the free list */
 	uint32_t parents;       /* link list of parent entries */
 	uint32_t refs;          /* parent entries pointing here */
 	uint32_t stamp;         /* last use, for eviction */
-	uint32_t busy;          /* == mmu->epoch: in use by the current operation */
+	uint32_t busy;          /* == d.epoch: in use by the current operation */
 	uint8_t type;           /* enum sh_type */
 	uint8_t level;          /* paging level of its entries, 1..5 */
 	uint8_t pkey;           /* FL1/FL2: protection key of the splintered page */
@@ -81,28 +118,41 @@ struct gfn_info {
 	uint8_t pad;
 };
 
-#define SVT_OOS_MAX 16
 /*
- * A profile of the core's parts, for the hypervisor only (HACKING,
- * "make bench"): built with -DSVT_HV_PROF, each part adds its TSC ticks to
- * hv_prof2[] (defined in vmx/exit.c, printed with each phase): 0 the guest
- * walk, 1 the shadow walk, 2 page-table writes, 3 propagation, 4 prefetch,
- * 5 resyncs, 6 out-of-sync marks, 7 new roots.  Otherwise nothing.
+ * Invariants of the fields above:
+ *  - sh_page.present, lo and hi count and bound entry indices up to
+ *    SH_MAX_ENTRIES in 16 bits (lo == SH_MAX_ENTRIES, hi == 0: empty);
+ *  - sh_page.type holds an enum sh_type, gfn_info.pt at most one shadow
+ *    per table type, gfn_info.oos a slot + 1 of SVT_OOS_MAX;
+ *  - shadow-page and link indices are 1-based uint32_t (0: none), and aux[]
+ *    notes a child's index or a frame below 2^32 in a uint32_t: the pool
+ *    and the links number below 2^32 (layout_of() refuses more);
+ *  - everything is carved out of 8-byte-aligned storage (svt_mmu_init).
  */
-#ifdef SVT_HV_PROF
-extern uint64_t hv_prof2[16];
-static inline uint64_t prof_tsc(void)
-{
-	uint32_t lo, hi;
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
-}
-#define PROF_BEGIN(v) uint64_t v = prof_tsc()
-#define PROF_END(v, i) (hv_prof2[i] += prof_tsc() - (v))
-#else
-#define PROF_BEGIN(v) do { } while (0)
-#define PROF_END(v, i) do { } while (0)
-#endif
+_Static_assert(SH_MAX_ENTRIES <= UINT16_MAX, "entry counts and bounds fit 16 bits");
+_Static_assert(SH_NTYPES - 1 <= UINT8_MAX, "sh_page.type holds every type");
+_Static_assert(SH_L5 - SH_L1 + 1 <= UINT16_MAX, "gfn_info.pt counts every table type");
+_Static_assert((uint64_t)SH_POOL_MAX < UINT32_MAX, "shadow-page indices fit 32 bits");
+_Static_assert(_Alignof(struct sh_page) <= 8 && _Alignof(struct sh_link) <= 8 &&
+	       _Alignof(struct gfn_info) <= 8, "carved from 8-byte-aligned storage");
+_Static_assert(SVT_OOS_MAX + 1 <= UINT8_MAX, "gfn_info.oos holds a slot + 1 (SVT_OOS_MAX: svt.h)");
+
+/*
+ * The profile (svt_mmu_prof(), HACKING "make bench"): between
+ * PROF_BEGIN(m, t) and PROF_END(m, t, part) runs one part of the MMU
+ * (enum svt_prof_part); with env.ticks given, PROF_END adds the ticks it
+ * took to prof[part].  Without a clock a part costs two tests of a
+ * register.
+ */
+#define PROF_BEGIN(m, t) \
+	uint64_t (*const t##_clock)(void *) = (m)->d.env.ticks; \
+	uint64_t t = t##_clock ? t##_clock((m)->d.env.ctx) : 0
+#define PROF_END(m, t, part) \
+	do { \
+		if (t##_clock) \
+			(m)->d.prof[part] += t##_clock((m)->d.env.ctx) - (t); \
+	} while (0)
+
 struct oos_slot {
 	uint64_t gfn;
 	uint32_t age;
@@ -110,24 +160,64 @@ struct oos_slot {
 };
 
 #define SVT_ROOT_CACHE_MAX 64
+_Static_assert(SVT_ROOT_CACHE_MAX >= 4, "the default root cache (4) fits");
 
-struct svt_mmu {
+/*
+ * The state, in two parts: what the machine shares (struct mmu_domain:
+ * the pool and its shadow pages, the hash, the links, the frame table,
+ * the out-of-sync set, the counters and the profile) and what belongs to
+ * one virtual CPU (struct mmu_vcpu: its registers and paging mode, its
+ * current root and root cache, the memos of its last faults).  Today
+ * there is one of each, in one struct svt_mmu, so that the fault path
+ * reaches both at fixed offsets from one pointer (no indirection).
+ *
+ * Rules — the core is single-threaded today; a caller with several
+ * vCPUs (one struct mmu_vcpu each, all sharing one struct mmu_domain)
+ * must keep them:
+ *  - the domain part has one lock, which a caller holds across every
+ *    svt_mmu_* call but svt_mmu_guest_regs() and svt_mmu_hw_state(); the
+ *    core takes no lock itself and never waits;
+ *  - a vCPU's part is written only by the call running that vCPU, and
+ *    only under the domain lock for root, roots[] and nroots: domain code
+ *    reads them (sp_destroy() takes a page out of the root cache and
+ *    drops it as the current root, evict_one() gives up cached roots,
+ *    unshadow_gfn() empties the current root rather than freeing it,
+ *    reset_all() unpins every root), and would then visit every vCPU's;
+ *  - svt_mmu_guest_regs() and svt_mmu_hw_state() read their vCPU's part,
+ *    the shadow format and the pool frame of its root (fixed since
+ *    svt_mmu_init()), nothing a fault changes under them;
+ *  - shadow entries are computed from the faulting vCPU's registers
+ *    (mode, CR4.PSE, EFER.NXE, MAXPHYADDR) but shared by all: every vCPU
+ *    must agree on those (a change of any drops every shadow, reset_all());
+ *    smode, esize and nents, the format of every shadow page, are the
+ *    domain's for that reason;
+ *  - env.flush_tlb() must then drop the translation on every CPU that
+ *    runs on these shadows, not only the caller's.
+ *
+ * Which functions touch which part: the pool, hash, links, write
+ * protection and unshadowing (mmu.c), out-of-sync pages (mmu_oos.c) and
+ * the STRUCT audit touch the domain, reading the roots as above;
+ * computing entries (mmu_fault.c, and through it write protection,
+ * revalidation, resyncs, the ENTRIES and WALK audits) reads the vCPU's
+ * registers; the control registers and roots (apply_regs(), set_root(),
+ * root_and_flush()) and the fault path touch both; the fault path's
+ * memos (last_spurious_*, last_wr_*) are the vCPU's alone (though
+ * last_spurious_at counts in d.c.faults, which with several vCPUs would
+ * be a count of the vCPU's own faults).
+ */
+struct mmu_domain {
 	struct svt_env env;
 	struct svt_mmu_config cfg;
-	struct svt_regs g;              /* the guest's registers */
-	enum svt_mode mode;             /* the guest's paging mode */
 	enum svt_mode smode;            /* the shadow tables' format */
 	unsigned esize;                 /* shadow entry size: 4 or 8 */
 	unsigned nents;                 /* entries per shadow page: 1024 or 512 */
 	struct svt_counters c;
+	uint64_t prof[SVT_PROF_N];      /* svt_mmu_prof() */
 	uint32_t clock;                 /* LRU stamps */
-	uint32_t epoch;                 /* busy marks */
-	uint32_t root;                  /* current root sp, 1-based */
-	uint32_t roots[SVT_ROOT_CACHE_MAX];  /* cached roots, most recent first */
-	unsigned nroots;
+	uint32_t epoch;                 /* busy marks: one per operation */
 
 	struct sh_page *sp;             /* [pool_frames] */
-	uint32_t *aux;                  /* [pool_frames * 1024] */
+	uint32_t *aux;                  /* [pool_frames * SH_MAX_ENTRIES] */
 	uint32_t free_sp;
 	uint32_t *hash;                 /* [nbuckets] */
 	unsigned nbuckets;
@@ -136,8 +226,16 @@ struct svt_mmu {
 	unsigned nlinks, links_used;
 	struct gfn_info *gi;            /* [guest_frames] */
 	struct oos_slot oos[SVT_OOS_MAX];
-	uint8_t *snap;                  /* [SVT_OOS_MAX * 4096] */
+	uint8_t *snap;                  /* [SVT_OOS_MAX * SH_PAGE_SIZE] */
 	uint32_t oos_clock;
+};
+
+struct mmu_vcpu {
+	struct svt_regs g;              /* the guest's registers */
+	enum svt_mode mode;             /* the guest's paging mode */
+	uint32_t root;                  /* current root sp, 1-based */
+	uint32_t roots[SVT_ROOT_CACHE_MAX];  /* cached roots, most recent first */
+	unsigned nroots;
 
 	/* early unshadow: the previous emulated page-table write */
 	uint64_t last_wr_gfn;
@@ -148,23 +246,32 @@ struct svt_mmu {
 	uint64_t last_spurious_at;
 };
 
-static inline struct sh_page *SP(struct svt_mmu *m, uint32_t i) { return &m->sp[i - 1]; }
-static inline uint32_t *sp_aux(struct svt_mmu *m, uint32_t i) { return &m->aux[(size_t)(i - 1) * 1024]; }
+struct svt_mmu {
+	struct mmu_domain d;            /* machine-wide: under the domain lock */
+	struct mmu_vcpu v;              /* this vCPU's */
+};
+
+static inline struct sh_page *SP(struct svt_mmu *m, uint32_t i) { return &m->d.sp[i - 1]; }
+static inline uint32_t *sp_aux(struct svt_mmu *m, uint32_t i)
+{
+	return &m->d.aux[(size_t)(i - 1) * SH_MAX_ENTRIES];
+}
 
 /* Shadow entry idx of shadow page spi (every fault reads several: inline). */
-static inline uint64_t sh_get(struct svt_mmu *m, uint32_t spi, unsigned idx)
+static inline sh_entry_t sh_get(struct svt_mmu *m, uint32_t spi, unsigned idx)
 {
-	const uint8_t *p = SP(m, spi)->map + (size_t)idx * m->esize;
-	return m->esize == 8 ? svt_le_load(p, 8) : svt_le_load(p, 4);
+	const uint8_t *p = SP(m, spi)->map + (size_t)idx * m->d.esize;
+	return sh_entry(m->d.esize == 8 ? svt_le_load(p, 8) : svt_le_load(p, 4));
 }
 
 /* The first of entries [from, to) of shadow page spi with P set, or to:
- * P is bit 0 of each entry's first byte. */
+ * P is bit 0 of each entry's first byte (little-endian entries). */
+_Static_assert(SVT_PTE_P == 1, "P is bit 0: an entry's first byte says if it is present");
 static inline unsigned sh_next_present(struct svt_mmu *m, uint32_t spi, unsigned from, unsigned to)
 {
 	const struct sh_page *sp = SP(m, spi);
 	const uint8_t *p = sp->map;
-	unsigned es = m->esize, end = to < sp->hi ? to : sp->hi;
+	unsigned es = m->d.esize, end = to < sp->hi ? to : sp->hi;
 	if (from < sp->lo)
 		from = sp->lo;
 	while (from < end && !(p[(size_t)from * es] & 1))
@@ -173,18 +280,28 @@ static inline unsigned sh_next_present(struct svt_mmu *m, uint32_t spi, unsigned
 }
 
 /* mmu.c */
-void sh_raw_set(struct svt_mmu *m, uint32_t spi, unsigned idx, uint64_t val);
-uint64_t sh_frame(const struct svt_mmu *m, uint64_t e);
+void sh_raw_set(struct svt_mmu *m, uint32_t spi, unsigned idx, sh_entry_t val);
+uint64_t sh_frame(const struct svt_mmu *m, sh_entry_t e);
 unsigned sp_nents(const struct svt_mmu *m, const struct sh_page *p);
-void sh_set_leaf(struct svt_mmu *m, uint32_t spi, unsigned idx, uint64_t val, uint64_t gfn);
-void sh_set_child(struct svt_mmu *m, uint32_t spi, unsigned idx, uint64_t val, uint32_t child);
+void sh_set_leaf(struct svt_mmu *m, uint32_t spi, unsigned idx, sh_entry_t val, svt_gfn_t gfn);
+void sh_set_child(struct svt_mmu *m, uint32_t spi, unsigned idx, sh_entry_t val, uint32_t child);
 void sh_clear(struct svt_mmu *m, uint32_t spi, unsigned idx);
 uint32_t sp_lookup(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey);
 uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey, bool *made);
 void sp_destroy(struct svt_mmu *m, uint32_t spi);
 void sp_touch(struct svt_mmu *m, uint32_t spi);
-bool gfn_is_ram(const struct svt_mmu *m, uint64_t gfn);
-bool gfn_protected(const struct svt_mmu *m, uint64_t gfn);
+
+/* Is gfn guest RAM (and so in the frame table)? */
+static inline bool gfn_is_ram(const struct svt_mmu *m, uint64_t gfn)
+{
+	return gfn < m->d.cfg.guest_frames;
+}
+
+/* A guest frame that must be read-only in every shadow: an in-sync page table. */
+static inline bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
+{
+	return gfn_is_ram(m, gfn) && m->d.gi[gfn].pt > 0 && m->d.gi[gfn].oos == 0;
+}
 
 /*
  * Deliberately broken cores, for the tests only (tests/broken-core.sh
@@ -208,25 +325,77 @@ static inline bool gfn_wp(struct svt_mmu *m, uint64_t gfn)
 		return false;
 	return gfn_protected(m, gfn);
 }
-uint64_t g_mfn(struct svt_mmu *m, uint64_t gfn);
+svt_mfn_t g_mfn(struct svt_mmu *m, svt_gfn_t gfn);
 void unshadow_gfn(struct svt_mmu *m, uint64_t gfn);
 void wp_gfn(struct svt_mmu *m, uint64_t gfn, bool protect);
 void mmu_event(struct svt_mmu *m, enum svt_event_kind k, uint64_t a, uint64_t b, uint64_t c);
-int g_read_entry(struct svt_mmu *m, uint64_t gpa, unsigned size, uint64_t *val);
-uint64_t g_table_entry(struct svt_mmu *m, const struct sh_page *p, unsigned idx, bool *ok);
+int g_read_entry(struct svt_mmu *m, uint64_t gpa, unsigned size, g_entry_t *val);
+g_entry_t g_table_entry(struct svt_mmu *m, const struct sh_page *p, unsigned idx, bool *ok);
 
-/* mmu_fault.c */
-uint64_t sh_leaf_from_guest(struct svt_mmu *m, uint64_t ge, uint64_t *gfn);
-uint64_t sh_leaf_splinter(struct svt_mmu *m, uint64_t gfn, unsigned pkey);
-uint64_t sh_nonleaf(struct svt_mmu *m, uint64_t ge, unsigned level, bool large, uint32_t child);
-uint64_t g_frame_of(const struct svt_mmu *m, uint64_t ge, unsigned level);
-bool g_entry_valid(struct svt_mmu *m, uint64_t ge, unsigned level, bool *large);
+/* The guest-physical address of the table or page a level-1 entry points to. */
+static inline uint64_t g_frame(const struct svt_mmu *m, g_entry_t ge)
+{
+	return m->d.esize == 4 ? (ge.ge & 0xfffff000u) : (ge.ge & svt_bits(m->v.g.maxphyaddr - 1, 12));
+}
+
+/* mmu_fault.c: entries, propagation, the fault path */
+sh_entry_t sh_leaf_from_guest(struct svt_mmu *m, g_entry_t ge, svt_gfn_t *gfn);
+sh_entry_t sh_leaf_splinter(struct svt_mmu *m, svt_gfn_t gfn, unsigned pkey);
+sh_entry_t sh_nonleaf(struct svt_mmu *m, g_entry_t ge, unsigned level, bool large, uint32_t child);
+uint64_t g_frame_of(const struct svt_mmu *m, g_entry_t ge, unsigned level);
+bool g_entry_valid(struct svt_mmu *m, g_entry_t ge, unsigned level, bool *large);
+int hw_walk(struct svt_mmu *m, const struct svt_access *acc, uint64_t rflags, uint32_t pkru,
+	    struct svt_walk *w);
+
+/* End a fault with outcome o (counted, reported); inject: with #PF(ec) at cr2.
+ * (Every fault ends here: inline, as when they were one file's.) */
+static inline enum svt_pf_outcome pf_done(struct svt_mmu *m, const struct svt_fault *f,
+					   struct svt_fault_result *res, enum svt_pf_outcome o)
+{
+	res->outcome = o;
+	switch (o) {
+	case SVT_PF_INJECT: m->d.c.injected++; break;
+	case SVT_PF_MMIO: m->d.c.mmio++; break;
+	case SVT_PF_RETRY: m->d.c.retries++; break;
+	default: break;
+	}
+	mmu_event(m, SVT_EV_FAULT, f->va, f->error_code, o);
+	return o;
+}
+
+static inline enum svt_pf_outcome pf_inject(struct svt_mmu *m, const struct svt_fault *f,
+					     struct svt_fault_result *res, uint32_t ec, uint64_t cr2)
+{
+	if (SVT_BUG(2))
+		ec &= ~SVT_PFEC_U;
+	res->error_code = ec;
+	res->cr2 = cr2;
+	return pf_done(m, f, res, SVT_PF_INJECT);
+}
+
+/* mmu_oos.c: out-of-sync pages */
+void l1_install(struct svt_mmu *m, uint32_t spi, unsigned idx, g_entry_t ge);
+/* Only an L1 page table, shadowed as nothing else, goes out of sync (every
+ * page-table write asks: inline). */
+static inline bool oos_eligible(struct svt_mmu *m, uint64_t gfn)
+{
+	return m->d.cfg.policy.oos > 0 && gfn_is_ram(m, gfn) && m->d.gi[gfn].pt == 1 &&
+	       sp_lookup(m, gfn, SH_L1, 0) != SP_NONE;
+}
+void oos_mark(struct svt_mmu *m, uint64_t gfn);
 void oos_resync_all(struct svt_mmu *m);
 void oos_resync_va(struct svt_mmu *m, uint64_t va);
 void oos_resync_root(struct svt_mmu *m, uint32_t root);
 void oos_resync_gfn(struct svt_mmu *m, uint64_t gfn);
 void oos_drop(struct svt_mmu *m, uint64_t gfn);
-int hw_walk(struct svt_mmu *m, const struct svt_access *acc, uint64_t rflags, uint32_t pkru,
-	    struct svt_walk *w);
+
+/* mmu_ptwrite.c: writes to page tables.  pt_or_wp0_write() returns an
+ * outcome (the fault is over), or PT_CONTINUE: propagate as for any
+ * other page. */
+#define PT_CONTINUE (-1)
+int pt_or_wp0_write(struct svt_mmu *m, const struct svt_fault *f,
+		    struct svt_fault_result *res, const struct svt_regs *regs,
+		    const struct svt_access *acc, const struct svt_walk *w, uint64_t gfn,
+		    bool user);
 
 #endif

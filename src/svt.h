@@ -59,9 +59,34 @@
 #define SVT_PFEC_I      (1u << 4)
 #define SVT_PFEC_PK     (1u << 5)
 
-/* ---- the environment table ------------------------------------------- */
+/* ---- frame numbers ---------------------------------------------------- */
 
-#define SVT_INVALID_MFN  (~0ull)
+/*
+ * Guest frame numbers (guest-physical address >> 12) and machine frame
+ * numbers (the frames the hardware walks and maps) are different types,
+ * as Xen's gfn_t and mfn_t are, so that one cannot be passed where the
+ * other is meant.  Each is one 64-bit member: it is passed and returned in
+ * a register like the number itself, at no cost.  svt_gfn(x) and
+ * svt_mfn(x) make one, svt_gfn_x() and svt_mfn_x() give the number back.
+ */
+typedef struct { uint64_t gfn; } svt_gfn_t;
+typedef struct { uint64_t mfn; } svt_mfn_t;
+_Static_assert(sizeof(svt_gfn_t) == sizeof(uint64_t) && sizeof(svt_mfn_t) == sizeof(uint64_t),
+	       "a frame number is its 64 bits and nothing else");
+
+static inline svt_gfn_t svt_gfn(uint64_t x) { return (svt_gfn_t){ x }; }
+static inline uint64_t svt_gfn_x(svt_gfn_t g) { return g.gfn; }
+static inline bool svt_gfn_eq(svt_gfn_t a, svt_gfn_t b) { return a.gfn == b.gfn; }
+static inline svt_mfn_t svt_mfn(uint64_t x) { return (svt_mfn_t){ x }; }
+static inline uint64_t svt_mfn_x(svt_mfn_t m) { return m.mfn; }
+static inline bool svt_mfn_eq(svt_mfn_t a, svt_mfn_t b) { return a.mfn == b.mfn; }
+
+/* No machine frame: what gfn_to_mfn answers for a frame that is not RAM. */
+#define SVT_INVALID_MFN_RAW  (~0ull)
+#define SVT_INVALID_MFN      ((svt_mfn_t){ SVT_INVALID_MFN_RAW })
+static inline bool svt_mfn_valid(svt_mfn_t m) { return m.mfn != SVT_INVALID_MFN_RAW; }
+
+/* ---- the environment table ------------------------------------------- */
 
 /* flush_tlb() kinds */
 #define SVT_FLUSH_VA     0      /* translations of one linear address */
@@ -89,15 +114,20 @@ struct svt_event;
  * flush_tlb: drop the hardware's cached translations of the shadow tables
  * (SVT_FLUSH_VA for va, or SVT_FLUSH_ALL).
  * event: optional (may be NULL); told of every decision (struct svt_event).
+ * ticks: optional (may be NULL); a clock in any unit that only goes up
+ * (the hypervisor's profile build gives the TSC).  Given, the MMU adds the
+ * ticks each of its parts takes to svt_mmu_prof(); NULL, it profiles
+ * nothing.
  */
 struct svt_env {
 	void *ctx;
 	int (*read_gpa)(void *ctx, uint64_t gpa, void *buf, size_t len);
 	int (*write_gpa)(void *ctx, uint64_t gpa, const void *buf, size_t len);
-	uint64_t (*gfn_to_mfn)(void *ctx, uint64_t gfn);
-	void *(*map_mfn)(void *ctx, uint64_t mfn);
+	svt_mfn_t (*gfn_to_mfn)(void *ctx, svt_gfn_t gfn);
+	void *(*map_mfn)(void *ctx, svt_mfn_t mfn);
 	void (*flush_tlb)(void *ctx, int kind, uint64_t va);
 	void (*event)(void *ctx, const struct svt_event *ev);
+	uint64_t (*ticks)(void *ctx);
 };
 
 /* ---- paging state ---------------------------------------------------- */
@@ -110,6 +140,13 @@ enum svt_mode {
 	SVT_MODE_5LEVEL = 5,    /* 5-level paging (IA-32e, CR4.LA57) */
 	SVT_MODE_INVALID = -1,  /* a register combination no CPU can hold */
 };
+/*
+ * Invariants: a paging mode's value is its number of levels, so the modes
+ * compare in order of depth (mode >= SVT_MODE_4LEVEL: IA-32e), and
+ * SVT_MODE_NONE sorts below them all.
+ */
+_Static_assert(SVT_MODE_NONE < SVT_MODE_2LEVEL && SVT_MODE_2LEVEL == 2 && SVT_MODE_PAE == 3 &&
+	       SVT_MODE_4LEVEL == 4 && SVT_MODE_5LEVEL == 5, "modes are numbered by their levels");
 
 /* CPU features the walker depends on (CPUID-reported). */
 #define SVT_FEAT_1GPAGE  (1u << 0)  /* CPUID.80000001H:EDX.Page1GB[26] */
@@ -141,6 +178,7 @@ struct svt_access {
 #define SVT_RIGHT_W     (1u << 0)   /* R/W=1 at every level so far */
 #define SVT_RIGHT_U     (1u << 1)   /* U/S=1 at every level so far */
 #define SVT_RIGHT_X     (1u << 2)   /* no XD=1 (with EFER.NXE) at any level so far */
+_Static_assert((SVT_RIGHT_W | SVT_RIGHT_U | SVT_RIGHT_X) <= UINT8_MAX, "rights fit the uint8_t fields");
 
 struct svt_walk_level {
 	uint8_t level;          /* 5 PML5, 4 PML4, 3 PDPT, 2 PD, 1 PT */
@@ -164,7 +202,9 @@ enum svt_walk_status {
 	SVT_WALK_ENV,           /* the environment failed a read or write */
 };
 
+/* Invariant: one entry per level of the deepest mode fits lv[] and ad[]. */
 #define SVT_WALK_MAX_LEVELS 5
+_Static_assert(SVT_WALK_MAX_LEVELS == SVT_MODE_5LEVEL, "a walk reads at most one entry per level");
 
 struct svt_walk {
 	enum svt_walk_status status;
@@ -217,6 +257,8 @@ uint64_t svt_rsvd_mask(const struct svt_regs *r, enum svt_mode mode,
 #include "emul.h"
 
 /* Policies: every optimisation can be switched off alone (docs/core.md). */
+#define SVT_OOS_MAX      16     /* the most pages out of sync at once (policy.oos) */
+#define SVT_POOL_MIN     16     /* the fewest shadow frames the core accepts */
 struct svt_policy {
 	unsigned oos;           /* out-of-sync L1 pages at once; 0: off */
 	unsigned prefetch;      /* neighbouring L1 entries propagated per fault; 0: off */
@@ -225,9 +267,10 @@ struct svt_policy {
 };
 
 struct svt_mmu_config {
-	unsigned pool_frames;   /* shadow frames handed in; at least 16 */
+	unsigned pool_frames;   /* shadow frames handed in; SVT_POOL_MIN .. 2^24 */
 	uint64_t guest_frames;  /* guest RAM lies in frames [0, guest_frames) */
-	unsigned links;         /* reverse-map and back-pointer nodes; 0: pool_frames * 512 */
+	unsigned links;         /* reverse-map and back-pointer nodes; 0: pool_frames * 512
+				 * (either way fewer than 2^32 - 1) */
 	unsigned root_cache;    /* previous top-level shadows kept; 0: 4 */
 	uint8_t maxphyaddr;     /* the guest's MAXPHYADDR, 32..52 */
 	uint32_t features;      /* SVT_FEAT_* */
@@ -247,7 +290,7 @@ size_t svt_mmu_storage_size(const struct svt_mmu_config *cfg);
  * if cfg or storage is unusable.  env must outlive the MMU.
  */
 struct svt_mmu *svt_mmu_init(void *storage, size_t len, const struct svt_mmu_config *cfg,
-			     const struct svt_env *env, const uint64_t *pool_mfns);
+			     const struct svt_env *env, const svt_mfn_t *pool_mfns);
 
 /* Control-register writes.  Return 0, or SVT_E_GP when the CPU would raise
  * #GP instead (the register is then unchanged). */
@@ -324,31 +367,86 @@ struct svt_fault_result {
 enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault *f,
 				       struct svt_fault_result *res);
 
-/* Counters per outcome class. */
-struct svt_counters {
-	uint64_t faults;        /* svt_mmu_page_fault calls */
-	uint64_t fixed;         /* shadow entries propagated (not A/D faults) */
-	uint64_t ad_faults;     /* fixed by setting guest A/D bits */
-	uint64_t injected;      /* #PF given to the guest */
-	uint64_t emulated;      /* page-table writes emulated */
-	uint64_t emulated_wp0;  /* CR0.WP=0 supervisor writes emulated */
-	uint64_t mmio;
-	uint64_t retries;
-	uint64_t unshadows;     /* guest frames unshadowed */
-	uint64_t early_unshadows;
-	uint64_t oos;           /* pages taken out of sync */
-	uint64_t resyncs;       /* out-of-sync pages brought back in sync */
-	uint64_t resyncs_va;    /* entries resynced by INVLPG or INVPCID of one address */
-	uint64_t cr3_noflush;   /* CR3 loads with the no-flush bit (nothing resynced) */
-	uint64_t evictions;     /* shadow pages freed for lack of pool frames or links */
-	uint64_t prefetched;    /* entries propagated by prefetch */
-	uint64_t shadows_made;
-	uint64_t resets;        /* every shadow dropped (paging mode changes) */
-	uint64_t cr_writes, invlpgs, invpcids, flushes;
-	uint64_t pool_used, pool_free;  /* now */
-	uint64_t env_errors;    /* the environment failed or answered out of range */
+/*
+ * The core's counters, one line each: X(name, kind, what).  kind is COUNT
+ * (how many times something happened since svt_mmu_init: a timeline
+ * interval holds how much it grew) or LEVEL (a quantity now, such as pool
+ * frames in use: an interval holds its value at the interval's end); what
+ * is a one-line description.  Everything that lists the counters is
+ * generated from this list: struct svt_counters below, replay's timeline
+ * intervals and final counters, the results database's timeline INSERT
+ * and its reads (sim/db*.c).  schema/results.sql has a timeline column
+ * for each and shadowvt(1) lists them (Counters); tests/test-db-counters.c
+ * checks that both agree with this list.  Adding a counter is a line here,
+ * a schema migration (the column: schema/results.sql and a step in
+ * sim/db.c) and its line in the manual.
+ */
+#define SVT_COUNTERS(X) \
+	X(faults,          COUNT, "page faults handed to the core (svt_mmu_page_fault calls)") \
+	X(fixed,           COUNT, "faults fixed by propagating a shadow entry (not A/D faults)") \
+	X(ad_faults,       COUNT, "faults fixed by setting the guest's A/D bits") \
+	X(injected,        COUNT, "faults reflected to the guest as a #PF") \
+	X(emulated,        COUNT, "guest page-table writes emulated") \
+	X(emulated_wp0,    COUNT, "supervisor writes emulated under CR0.WP=0") \
+	X(mmio,            COUNT, "faults on device memory, not RAM") \
+	X(retries,         COUNT, "faults with nothing to do: the guest runs the access again") \
+	X(unshadows,       COUNT, "guest frames unshadowed") \
+	X(early_unshadows, COUNT, "guest frames unshadowed as soon as the guest cleared them") \
+	X(oos,             COUNT, "pages taken out of sync") \
+	X(resyncs,         COUNT, "out-of-sync pages brought back in sync") \
+	X(resyncs_va,      COUNT, "entries resynced by an INVLPG or INVPCID of one address") \
+	X(cr3_noflush,     COUNT, "CR3 loads with the no-flush bit (nothing resynced)") \
+	X(evictions,       COUNT, "shadow pages freed for lack of pool frames or links") \
+	X(prefetched,      COUNT, "entries propagated by prefetch") \
+	X(shadows_made,    COUNT, "shadow pages made") \
+	X(resets,          COUNT, "times every shadow was dropped (paging mode changes)") \
+	X(cr_writes,       COUNT, "CR0, CR3, CR4 and EFER writes") \
+	X(invlpgs,         COUNT, "INVLPG exits") \
+	X(invpcids,        COUNT, "INVPCID exits") \
+	X(flushes,         COUNT, "whole-TLB flushes") \
+	X(pool_used,       LEVEL, "pool frames in use: the shadow pages") \
+	X(pool_free,       LEVEL, "pool frames free") \
+	X(env_errors,      COUNT, "environment failures and bad answers, failed internal checks: stays 0")
+
+enum svt_counter_kind {
+	SVT_CTR_COUNT,          /* grows: per interval, the increase */
+	SVT_CTR_LEVEL,          /* a level now: per interval, the value at its end */
 };
+
+struct svt_counters {
+#define SVT_COUNTER_FIELD(name, kind, what) uint64_t name;
+	SVT_COUNTERS(SVT_COUNTER_FIELD)
+#undef SVT_COUNTER_FIELD
+};
+
+/* SVT_NCOUNTERS: how many; SVT_CTR_I_name: each one's place in the list. */
+enum {
+#define SVT_COUNTER_INDEX(name, kind, what) SVT_CTR_I_##name,
+	SVT_COUNTERS(SVT_COUNTER_INDEX)
+#undef SVT_COUNTER_INDEX
+	SVT_NCOUNTERS
+};
+
 const struct svt_counters *svt_mmu_counters(const struct svt_mmu *m);
+
+/*
+ * The profile: with svt_env.ticks given, the ticks spent in each part of
+ * the MMU since svt_mmu_init(), indexed by enum svt_prof_part (all 0
+ * without a clock).  Parts nest: prefetch is inside propagation, marks
+ * out of sync inside page-table writes, resyncs inside whatever flushed.
+ */
+enum svt_prof_part {
+	SVT_PROF_GWALK,         /* a fault's walk of the guest's tables */
+	SVT_PROF_SWALK,         /* a fault's walk of the shadows (do they allow it already?) */
+	SVT_PROF_PTWRITE,       /* writes the shadows must not let through: emulate, unshadow, out of sync */
+	SVT_PROF_PROPAGATE,     /* propagation into the shadows */
+	SVT_PROF_PREFETCH,      /* prefetch of neighbouring L1 entries */
+	SVT_PROF_RESYNC,        /* out-of-sync pages brought back in sync */
+	SVT_PROF_OOS,           /* pages taken out of sync */
+	SVT_PROF_ROOT,          /* new roots (CR3 loads) */
+	SVT_PROF_N
+};
+const uint64_t *svt_mmu_prof(const struct svt_mmu *m);
 
 /* ---- audits --------------------------------------------------------- */
 
@@ -361,8 +459,8 @@ const char *svt_invariant_name(enum svt_invariant inv);   /* "INV-PERM", ... */
 struct svt_violation {
 	enum svt_invariant inv;
 	uint64_t va;            /* linear address involved, if any */
-	uint64_t gfn;           /* guest frame involved, if any */
-	uint64_t shadow_mfn;    /* the shadow page holding the entry, if any */
+	svt_gfn_t gfn;          /* guest frame involved, if any (else 0) */
+	svt_mfn_t shadow_mfn;   /* the shadow page holding the entry, if any (else 0) */
 	uint32_t index;         /* entry index in that shadow page */
 	uint8_t level;
 	uint64_t guest_entry;
@@ -396,6 +494,8 @@ enum svt_event_kind {
 	SVT_EV_EVICT,           /* a: gfn, b: type */
 	SVT_EV_RESET,
 };
+/* a, b and c are plain numbers, frame numbers among them (svt_gfn_x(),
+ * svt_mfn_x()): an event is data for a trace, not an interface. */
 struct svt_event {
 	enum svt_event_kind kind;
 	uint64_t a, b, c;

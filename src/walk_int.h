@@ -39,18 +39,39 @@ static inline uint64_t svt_le_load(const uint8_t *p, unsigned size)
 
 static inline void svt_le_store(uint8_t *p, uint64_t v, unsigned size)
 {
+	/* Fixed sizes written out: compilers merge these into one store
+	 * (a loop they merge only when they happen to unroll it). */
 	if (size == 8) {
-		for (unsigned i = 0; i < 8; i++)
-			p[i] = (uint8_t)(v >> (8 * i));
+		p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16);
+		p[3] = (uint8_t)(v >> 24), p[4] = (uint8_t)(v >> 32), p[5] = (uint8_t)(v >> 40);
+		p[6] = (uint8_t)(v >> 48), p[7] = (uint8_t)(v >> 56);
 		return;
 	}
 	if (size == 4) {
-		for (unsigned i = 0; i < 4; i++)
-			p[i] = (uint8_t)(v >> (8 * i));
+		p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16);
+		p[3] = (uint8_t)(v >> 24);
 		return;
 	}
 	for (unsigned i = 0; i < size; i++, v >>= 8)
 		p[i] = (uint8_t)v;
+}
+
+/*
+ * The protection key of an IA-32e leaf: bits 62:59 (SDM Vol. 3A 4.6.2).
+ * Invariants: the key lies in bits 62:52, which IA-32e entries ignore and
+ * no frame number reaches (MAXPHYADDR is at most 52), below XD; its 16
+ * values each have two bits of the 32-bit PKRU.
+ */
+#define SVT_PTE_PKEY_SHIFT 59
+#define SVT_PTE_PKEY (0xfull << SVT_PTE_PKEY_SHIFT)
+_Static_assert((SVT_PTE_PKEY & ((1ull << 52) - 1)) == 0, "the key lies above every frame bit");
+_Static_assert((SVT_PTE_PKEY & SVT_PTE_XD) == 0, "the key lies below XD");
+_Static_assert(2 * ((SVT_PTE_PKEY >> SVT_PTE_PKEY_SHIFT) + 1) == 8 * sizeof(uint32_t),
+	       "PKRU has two bits per key");
+
+static inline unsigned svt_pte_pkey(uint64_t e)
+{
+	return (unsigned)((e & SVT_PTE_PKEY) >> SVT_PTE_PKEY_SHIFT);
 }
 /*
  * The access check of SDM Vol. 3A 4.6, from the accumulated rights of a

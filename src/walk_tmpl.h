@@ -25,12 +25,35 @@
 #if GUEST_LEVELS == 2
 typedef uint32_t gentry_t;
 #define GENTRY_SIZE 4
+#define GINDEX_BITS 10          /* linear-address bits per level */
 #else
 typedef uint64_t gentry_t;
 #define GENTRY_SIZE 8
+#define GINDEX_BITS 9
 #endif
 
 #define IA32E (GUEST_LEVELS >= 4)
+
+/*
+ * Invariants the code below keeps by construction:
+ *  - an entry is GENTRY_SIZE bytes, and a table is one 4 KiB page of
+ *    2^GINDEX_BITS of them, which level_index() selects;
+ *  - the PAE PDPT is 4 entries, 32 bytes (CR3 bits 31:5 locate it; two
+ *    linear-address bits index it) and is the four pdpte[] registers;
+ *  - the levels and the page offset cover the linear address: 32 bits,
+ *    or the 48 or 57 of the canonical check;
+ *  - a walk records at most GUEST_LEVELS entries in w->lv[] and A/D
+ *    updates in w->ad[].
+ */
+_Static_assert(sizeof(gentry_t) == GENTRY_SIZE, "an entry is GENTRY_SIZE bytes");
+_Static_assert((1u << GINDEX_BITS) * GENTRY_SIZE == 4096, "a table is one 4 KiB page");
+_Static_assert(GUEST_LEVELS != 3 || (4 * GENTRY_SIZE == 32 &&
+	       sizeof(((struct svt_regs *)0)->pdpte) == 4 * sizeof(uint64_t)),
+	       "the PAE PDPT: four 8-byte entries in 32 bytes, as the four PDPTE registers");
+_Static_assert(12 + GINDEX_BITS * GUEST_LEVELS - (GUEST_LEVELS == 3 ? 7 : 0) ==
+	       (GUEST_LEVELS == 5 ? 57 : GUEST_LEVELS == 4 ? 48 : 32),
+	       "the levels and the page offset cover the linear address");
+_Static_assert(GUEST_LEVELS <= SVT_WALK_MAX_LEVELS, "w->lv[] and w->ad[] hold every level");
 
 /* Bit position of the lowest linear-address bit that indexes a level. */
 static inline unsigned FN(level_shift)(unsigned level)
@@ -44,15 +67,11 @@ static inline unsigned FN(level_shift)(unsigned level)
 
 static inline unsigned FN(level_index)(uint64_t va, unsigned level)
 {
-#if GUEST_LEVELS == 2
-	return (unsigned)(va >> FN(level_shift)(level)) & 0x3ff;
-#elif GUEST_LEVELS == 3
+#if GUEST_LEVELS == 3
 	if (level == 3)
 		return (unsigned)(va >> 30) & 0x3;
-	return (unsigned)(va >> FN(level_shift)(level)) & 0x1ff;
-#else
-	return (unsigned)(va >> FN(level_shift)(level)) & 0x1ff;
 #endif
+	return (unsigned)(va >> FN(level_shift)(level)) & ((1u << GINDEX_BITS) - 1);
 }
 
 /* Can PS=1 make an entry at this level a leaf? (Where PS is reserved the
@@ -223,7 +242,7 @@ enum svt_walk_status FN(svt_walk)(const struct svt_env *env, const struct svt_re
 
 	const struct svt_walk_level *leaf = &w->lv[w->nlevels - 1];
 #if IA32E
-	w->pkey = (uint8_t)((leaf->entry >> 59) & 0xf);
+	w->pkey = (uint8_t)svt_pte_pkey(leaf->entry);
 #endif
 	w->rights = (uint8_t)rights;
 	uint32_t ec = svt_check_rights(r, acc, rights, IA32E, w->pkey);
@@ -266,3 +285,4 @@ enum svt_walk_status FN(svt_walk)(const struct svt_env *env, const struct svt_re
 #undef SVT_PASTE2
 #undef IA32E
 #undef GENTRY_SIZE
+#undef GINDEX_BITS

@@ -37,7 +37,7 @@ bool mh_pct(struct mh_rng *r, unsigned pct)
 
 bool mh_ram(const struct mh_machine *m, uint64_t gfn)
 {
-	return gfn < m->gframes && m->g2m[gfn] != SVT_INVALID_MFN;
+	return gfn < m->gframes && m->g2m[gfn] != SVT_INVALID_MFN_RAW;
 }
 
 void mh_touch(struct mh_machine *m, uint64_t gfn)
@@ -68,7 +68,12 @@ uint64_t mh_twin_read(const struct mh_machine *m, uint64_t gpa, unsigned size)
 static uint64_t e_g2m(void *ctx, uint64_t gfn)
 {
 	struct mh_machine *m = ctx;
-	return gfn < m->gframes ? m->g2m[gfn] : SVT_INVALID_MFN;
+	return gfn < m->gframes ? m->g2m[gfn] : SVT_INVALID_MFN_RAW;
+}
+
+static svt_mfn_t e_gfn_to_mfn(void *ctx, svt_gfn_t gfn)
+{
+	return svt_mfn(e_g2m(ctx, svt_gfn_x(gfn)));
 }
 
 static int e_read(void *ctx, uint64_t gpa, void *buf, size_t len)
@@ -76,7 +81,7 @@ static int e_read(void *ctx, uint64_t gpa, void *buf, size_t len)
 	struct mh_machine *m = ctx;
 	for (size_t i = 0; i < len; i++) {
 		uint64_t mfn = e_g2m(m, (gpa + i) >> 12);
-		((uint8_t *)buf)[i] = mfn == SVT_INVALID_MFN ? 0 :
+		((uint8_t *)buf)[i] = mfn == SVT_INVALID_MFN_RAW ? 0 :
 			m->mem[mfn * MH_PAGE + ((gpa + i) & 0xfff)];
 	}
 	return 0;
@@ -87,7 +92,7 @@ static int e_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
 	struct mh_machine *m = ctx;
 	for (size_t i = 0; i < len; i++) {
 		uint64_t mfn = e_g2m(m, (gpa + i) >> 12);
-		if (mfn == SVT_INVALID_MFN) {
+		if (mfn == SVT_INVALID_MFN_RAW) {
 			m->env_errors++;
 			mh_fail(m, "the core wrote %zu bytes at gpa %#llx: not RAM", len,
 				(unsigned long long)gpa);
@@ -99,9 +104,10 @@ static int e_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
 	return 0;
 }
 
-static void *e_map(void *ctx, uint64_t mfn)
+static void *e_map(void *ctx, svt_mfn_t f)
 {
 	struct mh_machine *m = ctx;
+	uint64_t mfn = svt_mfn_x(f);
 	if (mfn < m->pool_base || mfn >= m->pool_base + m->pool) {
 		m->env_errors++;
 		mh_fail(m, "the core mapped mfn %#llx: not a pool frame", (unsigned long long)mfn);
@@ -192,7 +198,7 @@ struct mh_machine *mh_machine_new(const struct mh_config *cfg)
 		m->m2g[f] = ~0ull;
 	for (uint64_t g = 0; g < nram; g++) {
 		if (g >= m->hole_lo && g < m->hole_lo + m->hole_n) {
-			m->g2m[g] = SVT_INVALID_MFN;
+			m->g2m[g] = SVT_INVALID_MFN_RAW;
 			continue;
 		}
 		m->m2g[m->g2m[g]] = g;
@@ -210,7 +216,7 @@ struct mh_machine *mh_machine_new(const struct mh_config *cfg)
 			memcpy(m->twin + g * MH_PAGE, m->mem + m->g2m[g] * MH_PAGE, MH_PAGE);
 
 	m->env = (struct svt_env){ .ctx = m, .read_gpa = e_read, .write_gpa = e_write,
-				   .gfn_to_mfn = e_g2m, .map_mfn = e_map,
+				   .gfn_to_mfn = e_gfn_to_mfn, .map_mfn = e_map,
 				   .flush_tlb = e_flush, .event = e_event };
 	struct svt_mmu_config mc = {
 		.pool_frames = m->pool, .guest_frames = m->gframes,
@@ -218,7 +224,7 @@ struct mh_machine *mh_machine_new(const struct mh_config *cfg)
 		.maxphyaddr = (uint8_t)m->maxphyaddr,
 		.features = m->gbpages ? SVT_FEAT_1GPAGE : 0, .policy = m->policy,
 	};
-	uint64_t *mfns = malloc(m->pool * sizeof(uint64_t));
+	svt_mfn_t *mfns = malloc(m->pool * sizeof(svt_mfn_t));
 	size_t sz = svt_mmu_storage_size(&mc);
 	m->store = sz ? aligned_alloc(8, (sz + 7) & ~(size_t)7) : NULL;
 	if (!mfns || !m->store) {
@@ -227,7 +233,7 @@ struct mh_machine *mh_machine_new(const struct mh_config *cfg)
 		return NULL;
 	}
 	for (unsigned i = 0; i < m->pool; i++)
-		mfns[i] = m->pool_base + i;
+		mfns[i] = svt_mfn(m->pool_base + i);
 	m->mmu = svt_mmu_init(m->store, sz, &mc, &m->env, mfns);
 	free(mfns);
 	if (!m->mmu) {

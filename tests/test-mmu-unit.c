@@ -44,8 +44,13 @@ static uint64_t e_gfn_to_mfn(void *ctx, uint64_t gfn)
 {
 	(void)ctx;
 	if (gfn >= GFRAMES || (gfn >= HOLE && gfn < HOLE + 8))
-		return SVT_INVALID_MFN;
+		return SVT_INVALID_MFN_RAW;
 	return g2m(gfn);
+}
+
+static svt_mfn_t e_g2m(void *ctx, svt_gfn_t gfn)
+{
+	return svt_mfn(e_gfn_to_mfn(ctx, svt_gfn_x(gfn)));
 }
 
 static int e_read(void *ctx, uint64_t gpa, void *buf, size_t len)
@@ -53,7 +58,7 @@ static int e_read(void *ctx, uint64_t gpa, void *buf, size_t len)
 	struct mach *m = ctx;
 	for (size_t i = 0; i < len; i++) {
 		uint64_t mfn = e_gfn_to_mfn(m, (gpa + i) >> 12);
-		((uint8_t *)buf)[i] = mfn == SVT_INVALID_MFN ? 0 : m->mem[mfn * 4096 + ((gpa + i) & 0xfff)];
+		((uint8_t *)buf)[i] = mfn == SVT_INVALID_MFN_RAW ? 0 : m->mem[mfn * 4096 + ((gpa + i) & 0xfff)];
 	}
 	return 0;
 }
@@ -63,16 +68,17 @@ static int e_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
 	struct mach *m = ctx;
 	for (size_t i = 0; i < len; i++) {
 		uint64_t mfn = e_gfn_to_mfn(m, (gpa + i) >> 12);
-		if (mfn == SVT_INVALID_MFN)
+		if (mfn == SVT_INVALID_MFN_RAW)
 			return -1;
 		m->mem[mfn * 4096 + ((gpa + i) & 0xfff)] = ((const uint8_t *)buf)[i];
 	}
 	return 0;
 }
 
-static void *e_map(void *ctx, uint64_t mfn)
+static void *e_map(void *ctx, svt_mfn_t f)
 {
 	struct mach *m = ctx;
+	uint64_t mfn = svt_mfn_x(f);
 	if (mfn < POOL_BASE || mfn >= POOL_BASE + m->pool)
 		return NULL;
 	return m->mem + mfn * 4096;
@@ -84,21 +90,24 @@ static void e_flush(void *ctx, int kind, uint64_t va)
 	((struct mach *)ctx)->flushes++;
 }
 
+static uint64_t (*clock_fn)(void *ctx);      /* the environment's ticks, if any */
+
 static void mach_init(unsigned pool, struct svt_policy pol)
 {
 	struct svt_mmu_config cfg = {
 		.pool_frames = pool, .guest_frames = GFRAMES, .maxphyaddr = 40,
 		.features = SVT_FEAT_1GPAGE, .policy = pol,
 	};
-	uint64_t mfns[400];
+	svt_mfn_t mfns[400];
 
 	M = calloc(1, sizeof(*M));
 	cr_assert_not_null(M);
 	M->pool = pool;
 	M->env = (struct svt_env){ .ctx = M, .read_gpa = e_read, .write_gpa = e_write,
-				   .gfn_to_mfn = e_gfn_to_mfn, .map_mfn = e_map, .flush_tlb = e_flush };
+				   .gfn_to_mfn = e_g2m, .map_mfn = e_map, .flush_tlb = e_flush,
+				   .ticks = clock_fn };
 	for (unsigned i = 0; i < pool; i++)
-		mfns[i] = POOL_BASE + i;
+		mfns[i] = svt_mfn(POOL_BASE + i);
 	size_t sz = svt_mmu_storage_size(&cfg);
 	cr_assert_gt(sz, 0);
 	M->store = aligned_alloc(8, (sz + 7) & ~(size_t)7);
@@ -222,7 +231,7 @@ static void audit_clean(void)
 	unsigned n = svt_mmu_audit(M->mmu, SVT_AUDIT_ALL, v, 8);
 	for (unsigned i = 0; i < n && i < 8; i++)
 		cr_log_error("%s va %#lx gfn %#lx idx %u level %u guest %#lx shadow %#lx: %s",
-			     svt_invariant_name(v[i].inv), (unsigned long)v[i].va, (unsigned long)v[i].gfn,
+			     svt_invariant_name(v[i].inv), (unsigned long)v[i].va, (unsigned long)svt_gfn_x(v[i].gfn),
 			     v[i].index, v[i].level, (unsigned long)v[i].guest_entry,
 			     (unsigned long)v[i].shadow_entry, v[i].what);
 	cr_assert_eq(n, 0, "%u violations", n);
@@ -736,6 +745,49 @@ Test(mmu_unit, five_level_guest_with_pcid)
 	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE), SVT_E_GP, "LA57 cannot change in long mode");
 	cr_assert_eq(svt_mmu_invpcid(M->mmu, 0, 5, 0x0000800000000000ull), 0, "canonical with LA57");
 	cr_assert_eq(svt_mmu_invpcid(M->mmu, 0, 5, 0x0100000000000000ull), SVT_E_GP);
+	audit_clean();
+	mach_fini();
+}
+
+/* A clock that advances 10 ticks each time it is read. */
+static uint64_t fake_now;
+static uint64_t fake_ticks(void *ctx)
+{
+	(void)ctx;
+	return fake_now += 10;
+}
+
+Test(mmu_unit, profile_counts_ticks_only_with_a_clock)
+{
+	const uint64_t *prof;
+
+	mach_init(32, plain);
+	enter_4level();
+	access8(0x401008, SVT_ACC_READ, 3, 0);
+	prof = svt_mmu_prof(M->mmu);
+	for (unsigned i = 0; i < SVT_PROF_N; i++)
+		cr_assert_eq(prof[i], 0, "no clock: part %u stays 0", i);
+	mach_fini();
+
+	clock_fn = fake_ticks;
+	mach_init(32, plain);
+	clock_fn = NULL;
+	enter_4level();
+	access8(0x401008, SVT_ACC_READ, 3, 0);
+	/* PTE 2 through the direct map: a page-table write, emulated */
+	access8(0x40000000ull + 0x4000 + 8 * 2, SVT_ACC_WRITE, 0, (40ull << 12) | P | RW | US | A);
+	prof = svt_mmu_prof(M->mmu);
+	/* The guest walk reads the clock twice and nothing inside it does:
+	 * 10 ticks per fault (paging was on for every one). */
+	uint64_t faults = svt_mmu_counters(M->mmu)->faults;
+	cr_assert_gt(faults, 0);
+	cr_assert_eq(prof[SVT_PROF_GWALK], 10 * faults);
+	cr_assert_geq(prof[SVT_PROF_SWALK], 10);
+	cr_assert_geq(prof[SVT_PROF_PTWRITE], 10);
+	cr_assert_geq(prof[SVT_PROF_PROPAGATE], 10);
+	cr_assert_geq(prof[SVT_PROF_ROOT], 10, "the CR3 load made a root");
+	cr_assert_eq(prof[SVT_PROF_OOS], 0, "out of sync is off");
+	cr_assert_geq(svt_mmu_counters(M->mmu)->emulated, 1);
 	audit_clean();
 	mach_fini();
 }

@@ -27,15 +27,20 @@ static uint64_t f_g2m(void *ctx, uint64_t gfn)
 {
 	(void)ctx;
 	if (gfn >= GF || gfn == 13)     /* gfn 13: a device hole */
-		return SVT_INVALID_MFN;
+		return SVT_INVALID_MFN_RAW;
 	return (gfn * 5 + 7) % GF + 32 * (gfn & 1);   /* 0..63 */
+}
+
+static svt_mfn_t f_gfn_to_mfn(void *ctx, svt_gfn_t gfn)
+{
+	return svt_mfn(f_g2m(ctx, svt_gfn_x(gfn)));
 }
 
 static int f_read(void *ctx, uint64_t gpa, void *buf, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		uint64_t mfn = f_g2m(ctx, (gpa + i) >> 12);
-		((uint8_t *)buf)[i] = mfn == SVT_INVALID_MFN ? 0xff : mach[mfn * 4096 + ((gpa + i) & 0xfff)];
+		((uint8_t *)buf)[i] = mfn == SVT_INVALID_MFN_RAW ? 0xff : mach[mfn * 4096 + ((gpa + i) & 0xfff)];
 	}
 	return 0;
 }
@@ -44,15 +49,16 @@ static int f_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		uint64_t mfn = f_g2m(ctx, (gpa + i) >> 12);
-		if (mfn == SVT_INVALID_MFN)
+		if (mfn == SVT_INVALID_MFN_RAW)
 			return -1;
 		mach[mfn * 4096 + ((gpa + i) & 0xfff)] = ((const uint8_t *)buf)[i];
 	}
 	return 0;
 }
 
-static void *f_map(void *ctx, uint64_t mfn)
+static void *f_map(void *ctx, svt_mfn_t f)
 {
+	uint64_t mfn = svt_mfn_x(f);
 	(void)ctx;
 	return mfn >= POOL0 && mfn < POOL0 + npool ? mach + mfn * 4096 : NULL;
 }
@@ -86,7 +92,7 @@ static void audit(struct svt_mmu *m, const char *after)
 	unsigned n = svt_mmu_audit(m, SVT_AUDIT_ALL, v, 4);
 	for (unsigned i = 0; i < n && i < 4; i++)
 		fprintf(stderr, "%s gfn %#llx idx %u level %u guest %#llx shadow %#llx va %#llx: %s\n",
-			svt_invariant_name(v[i].inv), (unsigned long long)v[i].gfn, v[i].index,
+			svt_invariant_name(v[i].inv), (unsigned long long)svt_gfn_x(v[i].gfn), v[i].index,
 			v[i].level, (unsigned long long)v[i].guest_entry,
 			(unsigned long long)v[i].shadow_entry, (unsigned long long)v[i].va, v[i].what);
 	FZ_CHECK(n == 0, "%u violations after %s", n, after);
@@ -158,10 +164,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.policy = { .oos = (sel >> 3) & 3, .prefetch = (sel & 0x20) ? 8 : 0,
 			    .early_unshadow = (sel & 0x40) != 0, .emulate = (sel & 0x80) != 0 },
 	};
-	uint64_t mfns[POOLMAX];
+	svt_mfn_t mfns[POOLMAX];
 	for (unsigned i = 0; i < npool; i++)
-		mfns[i] = POOL0 + i;
-	struct svt_env env = { .read_gpa = f_read, .write_gpa = f_write, .gfn_to_mfn = f_g2m,
+		mfns[i] = svt_mfn(POOL0 + i);
+	struct svt_env env = { .read_gpa = f_read, .write_gpa = f_write, .gfn_to_mfn = f_gfn_to_mfn,
 			       .map_mfn = f_map, .flush_tlb = f_flush };
 	size_t need = svt_mmu_storage_size(&cfg);
 	FZ_CHECK(need > 0 && need <= sizeof(store), "storage %zu", need);

@@ -1,0 +1,251 @@
+/*
+ * mmu_oos.c — out-of-sync L1 pages (Xen's oos.c): with the out-of-sync
+ * policy, an L1 page table the guest writes is made writable in every
+ * shadow instead of having each write emulated; its contents as the shadow
+ * reflects them are kept in a snapshot, and the page is brought back in
+ * sync (entries that changed since the snapshot re-propagated) at the
+ * flushes that cover it — INVLPG of one address, a CR3 load reaching it,
+ * a full flush — or before it is linked under a new parent or shadowed as
+ * another level.  Also here: l1_install(), the one way an SH_L1 entry is
+ * set from a guest entry, which keeps the snapshot of an out-of-sync page
+ * in step with its shadow.
+ */
+#include "mmu_int.h"
+
+/*
+ * Guest pages are read, snapshotted and compared in pieces of OOS_PIECE
+ * bytes: a piece without a present shadow entry has nothing to resync.
+ * Invariants: the pieces tile a page, and each holds whole 8-byte words
+ * (a resync skips unchanged words a word at a time).
+ */
+#define OOS_PIECE 512u
+_Static_assert(SH_PAGE_SIZE % OOS_PIECE == 0 && OOS_PIECE % 8 == 0,
+	       "snapshot pieces tile a page in whole words");
+
+/* The snapshot of out-of-sync slot s: the guest page as its shadow reflects it. */
+static uint8_t *snap_of(struct svt_mmu *m, unsigned slot)
+{
+	return m->d.snap + (size_t)slot * SH_PAGE_SIZE;
+}
+
+/* Set an SH_L1 entry from guest entry ge; an out-of-sync page's snapshot
+ * follows what its shadow reflects. */
+void l1_install(struct svt_mmu *m, uint32_t spi, unsigned idx, g_entry_t ge)
+{
+	svt_gfn_t gfn;
+	sh_entry_t e = sh_leaf_from_guest(m, ge, &gfn);
+	const struct sh_page *p = SP(m, spi);
+
+	sh_set_leaf(m, spi, idx, e, gfn);
+	if (gfn_is_ram(m, p->gfn) && m->d.gi[p->gfn].oos)
+		svt_le_store(snap_of(m, m->d.gi[p->gfn].oos - 1) + (size_t)idx * m->d.esize,
+			     g_entry_x(ge), m->d.esize);
+}
+
+void oos_drop(struct svt_mmu *m, uint64_t gfn)
+{
+	unsigned s = m->d.gi[gfn].oos;
+	if (s) {
+		m->d.oos[s - 1].used = false;
+		m->d.gi[gfn].oos = 0;
+	}
+}
+
+/* Bring out-of-sync slot s in sync; keep: leave the page writable and out
+ * of sync (its snapshot now what the shadow reflects) rather than
+ * write-protect it again, for a page the guest goes on writing. */
+static void oos_resync_slot(struct svt_mmu *m, unsigned s, bool keep)
+{
+	uint64_t gfn = m->d.oos[s].gfn;
+	uint32_t spi = sp_lookup(m, gfn, SH_L1, 0);
+	const uint8_t *snap = snap_of(m, s);
+
+	if (spi != SP_NONE) {
+		uint8_t buf[OOS_PIECE]; /* the guest page, a piece at a time */
+		sp_touch(m, spi);       /* not to be evicted while we fill it */
+		for (unsigned off = 0; off < SH_PAGE_SIZE && SP(m, spi)->present; off += sizeof(buf)) {
+			/* a piece with no present shadow entry has nothing to resync */
+			unsigned e0 = off / m->d.esize, e1 = (off + (unsigned)sizeof(buf)) / m->d.esize;
+			if (sh_next_present(m, spi, e0, e1) == e1)
+				continue;
+			bool ok = m->d.env.read_gpa(m->d.env.ctx, (gfn << 12) + off, buf, sizeof(buf)) == 0;
+			if (!ok)
+				m->d.c.env_errors++;
+			/* most pieces are as they were: past the words that agree */
+			unsigned b = 0;
+			while (ok && b < sizeof(buf) && svt_le_load(snap + off + b, 8) == svt_le_load(buf + b, 8))
+				b += 8;
+			for (; b < sizeof(buf); b += m->d.esize) {
+				unsigned i = (off + b) / m->d.esize;
+				if (ok && (b & 7) == 0 && svt_le_load(snap + off + b, 8) ==
+				    svt_le_load(buf + b, 8)) {
+					b += 8 - m->d.esize;      /* a whole unchanged word */
+					continue;
+				}
+				uint64_t old = svt_le_load(snap + off + b, m->d.esize);
+				uint64_t cur = ok ? svt_le_load(buf + b, m->d.esize) : 0;
+				if (cur == old || !sh_present(sh_get(m, spi, i)))
+					continue;
+				l1_install(m, spi, i, g_entry(cur));
+			}
+		}
+	}
+	m->d.c.resyncs++;
+	mmu_event(m, SVT_EV_RESYNC, gfn, 0, 0);
+	m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_ALL, 0);
+	if (keep && spi != SP_NONE) {
+		m->d.oos[s].age = ++m->d.oos_clock;
+		return;
+	}
+	m->d.oos[s].used = false;
+	m->d.gi[gfn].oos = 0;
+	if (m->d.gi[gfn].pt > 0)
+		wp_gfn(m, gfn, true);
+}
+
+void oos_resync_gfn(struct svt_mmu *m, uint64_t gfn)
+{
+	if (gfn_is_ram(m, gfn) && m->d.gi[gfn].oos)
+		oos_resync_slot(m, m->d.gi[gfn].oos - 1, false);
+}
+
+/*
+ * INVLPG and INVPCID of one address: only that address's translations go.
+ * Any L1 page maps va at one index only, so resync that entry of every
+ * out-of-sync page (whichever address space it belongs to: a global
+ * translation goes from every PCID) and leave the rest of each page out of
+ * sync, as a TLB keeps its other entries.
+ */
+void oos_resync_va(struct svt_mmu *m, uint64_t va)
+{
+	unsigned idx = (unsigned)(va >> 12) & (m->d.nents - 1);
+
+	for (unsigned s = 0; s < SVT_OOS_MAX; s++) {
+		if (!m->d.oos[s].used)
+			continue;
+		uint64_t gfn = m->d.oos[s].gfn;
+		uint32_t spi = sp_lookup(m, gfn, SH_L1, 0);
+		uint8_t buf[8];
+		if (spi == SP_NONE || !sh_present(sh_get(m, spi, idx)))
+			continue;       /* absent stays absent until a fault */
+		uint64_t gpa = (gfn << 12) + (uint64_t)idx * m->d.esize;
+		if (m->d.env.read_gpa(m->d.env.ctx, gpa, buf, m->d.esize) != 0) {
+			m->d.c.env_errors++;
+			continue;
+		}
+		uint64_t cur = svt_le_load(buf, m->d.esize);
+		if (cur == svt_le_load(snap_of(m, s) + (size_t)idx * m->d.esize, m->d.esize))
+			continue;
+		l1_install(m, spi, idx, g_entry(cur));
+		m->d.c.resyncs_va++;
+	}
+}
+
+static void resync_all(struct svt_mmu *m)
+{
+	for (unsigned s = 0; s < SVT_OOS_MAX; s++)
+		if (m->d.oos[s].used)
+			oos_resync_slot(m, s, false);
+}
+
+void oos_resync_all(struct svt_mmu *m)
+{
+	PROF_BEGIN(m, t);
+	resync_all(m);
+	PROF_END(m, t, SVT_PROF_RESYNC);
+}
+
+/* Can shadow page spi be reached from root, going up its parents?  Past
+ * budget link visits the answer is yes (the safe side). */
+static bool sp_reaches(struct svt_mmu *m, uint32_t spi, uint32_t root, unsigned depth, unsigned *budget)
+{
+	if (spi == root)
+		return true;
+	if (depth == 0)
+		return false;
+	for (uint32_t l = SP(m, spi)->parents; l != 0; l = m->d.links[l - 1].next) {
+		if (*budget == 0)
+			return true;
+		--*budget;
+		if (sp_reaches(m, m->d.links[l - 1].sp, root, depth - 1, budget))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A CR3 load that flushes (no PCIDs, or the no-flush bit clear) drops the
+ * TLB entries of the new address space (its PCID) only: resync the
+ * out-of-sync pages its root reaches, and leave them out of sync (the
+ * guest was writing them, and would fault on the next write just to be
+ * let out again).  Pages only other address spaces reach may stay stale,
+ * as their PCIDs' TLB entries may; with PCIDs off, each of those spaces
+ * flushes again when its CR3 is loaded.
+ */
+static void resync_root(struct svt_mmu *m, uint32_t root)
+{
+	for (unsigned s = 0; s < SVT_OOS_MAX; s++) {
+		if (!m->d.oos[s].used)
+			continue;
+		uint32_t spi = sp_lookup(m, m->d.oos[s].gfn, SH_L1, 0);
+		unsigned budget = 256;
+		if (spi == SP_NONE || root == SP_NONE)
+			oos_resync_slot(m, s, false);
+		else if (sp_reaches(m, spi, root, 5, &budget))
+			oos_resync_slot(m, s, true);
+	}
+}
+
+void oos_resync_root(struct svt_mmu *m, uint32_t root)
+{
+	PROF_BEGIN(m, t);
+	resync_root(m, root);
+	PROF_END(m, t, SVT_PROF_RESYNC);
+}
+
+static void oos_mark_(struct svt_mmu *m, uint64_t gfn);
+void oos_mark(struct svt_mmu *m, uint64_t gfn)
+{
+	PROF_BEGIN(m, t);
+	oos_mark_(m, gfn);
+	PROF_END(m, t, SVT_PROF_OOS);
+}
+static void oos_mark_(struct svt_mmu *m, uint64_t gfn)
+{
+	unsigned n = m->d.cfg.policy.oos, s = n;
+
+	for (unsigned i = 0; i < n; i++)
+		if (!m->d.oos[i].used) {
+			s = i;
+			break;
+		}
+	if (s == n) {
+		s = 0;
+		for (unsigned i = 1; i < n; i++)
+			if (m->d.oos[i].age < m->d.oos[s].age)
+				s = i;
+		oos_resync_slot(m, s, false);
+	}
+	/* The snapshot: what the shadow reflects.  Only entries with a
+	 * present shadow entry are ever compared with it (here, at a resync,
+	 * by the audit), and l1_install() keeps it for entries made present
+	 * later: the pieces of the page with none are not read. */
+	uint8_t *snap = snap_of(m, s);
+	uint32_t spi = sp_lookup(m, gfn, SH_L1, 0);
+	for (unsigned off = 0; off < SH_PAGE_SIZE; off += OOS_PIECE) {
+		unsigned e0 = off / m->d.esize, e1 = (off + OOS_PIECE) / m->d.esize;
+		if (spi != SP_NONE && sh_next_present(m, spi, e0, e1) == e1)
+			continue;
+		if (m->d.env.read_gpa(m->d.env.ctx, (gfn << 12) + off, snap + off, OOS_PIECE) != 0) {
+			m->d.c.env_errors++;
+			return;
+		}
+	}
+	m->d.oos[s].gfn = gfn;
+	m->d.oos[s].age = ++m->d.oos_clock;
+	m->d.oos[s].used = true;
+	m->d.gi[gfn].oos = (uint8_t)(s + 1);
+	wp_gfn(m, gfn, false);
+	m->d.c.oos++;
+	mmu_event(m, SVT_EV_OOS, gfn, 0, 0);
+}

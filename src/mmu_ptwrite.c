@@ -1,0 +1,316 @@
+/*
+ * mmu_ptwrite.c — guest writes to the guest's own page tables.  A write
+ * fault on a write-protected page table (or a supervisor write the
+ * shadows cannot express under CR0.WP=0) is, by policy, taken out of sync
+ * (mmu_oos.c), emulated, or answered by unshadowing the frame.  Emulation
+ * decodes the instruction with svt_emulate(); its memory callbacks walk the
+ * guest's tables with the faulting access's privilege, so a write bare
+ * metal would fault on injects that fault instead (Xen's
+ * emulate_map_dest); the write is one compare-and-exchange of guest
+ * memory, and the shadow entries it covers are re-validated.  Also here:
+ * svt_mmu_guest_wrote() (writes the core did not see) and the
+ * early-unshadow heuristic.
+ */
+#include "mmu_int.h"
+
+/* ---- emulation of guest writes ------------------------------------------ */
+
+/* Is gfn the guest table the current root shadows? */
+static bool is_root_gfn(struct svt_mmu *m, uint64_t gfn)
+{
+	return m->v.root != SP_NONE && sh_is_table(SP(m, m->v.root)->type) && SP(m, m->v.root)->gfn == gfn;
+}
+
+struct emu_ctx {
+	struct svt_mmu *m;
+	struct svt_regs regs;           /* the guest's, with the fault's RFLAGS/PKRU */
+	uint8_t cpl;
+	bool implicit;
+	uint32_t ec;                    /* the #PF a callback raised */
+	uint64_t cr2;
+	bool mmio;                      /* a callback met device memory */
+	uint64_t early_gfn;             /* unshadow after the write */
+};
+
+#define EMU_NOT_RAM 0x100               /* callback code: not RAM, do not emulate */
+
+static int emu_xlate(struct emu_ctx *x, uint64_t la, enum svt_access_kind kind, uint64_t *gpa)
+{
+	struct svt_mmu *m = x->m;
+	struct svt_access acc = { .va = la, .kind = kind, .cpl = x->cpl, .implicit = x->implicit };
+	struct svt_walk w;
+
+	if (m->v.mode == SVT_MODE_NONE) {
+		*gpa = la & 0xffffffffu;
+	} else {
+		switch (svt_walk(&m->d.env, &x->regs, &acc, SVT_WALK_SET_AD, &w)) {
+		case SVT_WALK_OK:
+			*gpa = w.gpa;
+			break;
+		case SVT_WALK_PF:
+			x->ec = w.error_code;
+			x->cr2 = w.cr2;
+			return SVT_EMU_FAULT;
+		default:
+			m->d.c.env_errors++;
+			x->mmio = true;
+			return EMU_NOT_RAM;
+		}
+	}
+	if (!svt_mfn_valid(g_mfn(m, svt_gfn(*gpa >> 12)))) {
+		x->mmio = true;
+		return EMU_NOT_RAM;
+	}
+	return 0;
+}
+
+static int emu_read(void *ctx, uint64_t la, void *buf, unsigned len, unsigned flags)
+{
+	struct emu_ctx *x = ctx;
+	uint8_t *out = buf;
+	unsigned done = 0;
+	uint64_t mask = x->m->v.mode >= SVT_MODE_4LEVEL ? ~0ull : 0xffffffffull;
+
+	while (done < len) {
+		uint64_t a = (la + done) & mask, gpa;
+		unsigned chunk = 4096 - (unsigned)(a & 0xfff);
+		if (chunk > len - done)
+			chunk = len - done;
+		int rc = emu_xlate(x, a, (flags & SVT_EMU_RD_DEST) ? SVT_ACC_WRITE : SVT_ACC_READ, &gpa);
+		if (rc)
+			return rc;
+		if (x->m->d.env.read_gpa(x->m->d.env.ctx, gpa, out + done, chunk) != 0) {
+			x->m->d.c.env_errors++;
+			return EMU_NOT_RAM;
+		}
+		done += chunk;
+	}
+	return 0;
+}
+
+/* Bring the shadows of a guest page table in line with a write to it. */
+static void revalidate(struct svt_mmu *m, uint64_t gfn, unsigned off, unsigned len)
+{
+	unsigned first = off / m->d.esize, last = (off + len - 1) / m->d.esize;
+	bool changed = false;
+
+	for (unsigned t = SH_L1; t <= SH_L5; t++) {
+		uint32_t spi = sp_lookup(m, gfn, t, 0);
+		if (spi == SP_NONE)
+			continue;
+		sp_touch(m, spi);
+		for (unsigned idx = first; idx <= last && idx < m->d.nents; idx++) {
+			uint64_t before = sh_entry_x(sh_get(m, spi, idx));
+			bool ok, large;
+			if (!(before & SVT_PTE_P)) {
+				/* Absent stays absent until a fault, except that with
+				 * prefetch on, a leaf the guest has just made valid
+				 * (its own fault handler's write) is propagated now,
+				 * saving the fault that would follow. */
+				if (t != SH_L1 || !m->d.cfg.policy.prefetch)
+					continue;
+				g_entry_t ge = g_table_entry(m, SP(m, spi), idx, &ok);
+				if (ok && g_entry_valid(m, ge, 1, &large)) {
+					l1_install(m, spi, idx, ge);
+					m->d.c.prefetched += sh_present(sh_get(m, spi, idx));
+				}
+				continue;
+			}
+			g_entry_t ge = g_table_entry(m, SP(m, spi), idx, &ok);
+			if (t == SH_L1) {
+				l1_install(m, spi, idx, ok ? ge : g_entry(0));
+				changed |= sh_entry_x(sh_get(m, spi, idx)) != before;
+				continue;
+			}
+			uint32_t c = SP_NONE;
+			if (ok && g_entry_valid(m, ge, t, &large)) {
+				if (!large)
+					c = sp_lookup(m, g_frame(m, ge) >> 12, t - 1, 0);
+			}
+			if (c != SP_NONE && c == sp_aux(m, spi)[idx])
+				sh_set_child(m, spi, idx, sh_nonleaf(m, ge, t, false, c), c);
+			else
+				sh_clear(m, spi, idx);
+			changed |= sh_entry_x(sh_get(m, spi, idx)) != before;
+		}
+	}
+	if (changed)    /* a shadow entry the hardware may have cached changed */
+		m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_ALL, 0);
+}
+
+void svt_mmu_guest_wrote(struct svt_mmu *m, uint64_t gpa, uint64_t len)
+{
+	while (len > 0) {
+		uint64_t gfn = gpa >> 12;
+		unsigned off = (unsigned)(gpa & 0xfff);
+		unsigned n = 4096 - off;
+		if (n > len)
+			n = (unsigned)len;
+		if (gfn_protected(m, gfn))
+			revalidate(m, gfn, off, n);
+		gpa += n;
+		len -= n;
+	}
+}
+
+/* Early unshadow: a page table the guest keeps clearing is being freed. */
+static void note_pt_write(struct emu_ctx *x, uint64_t gfn, const uint8_t *val, unsigned len)
+{
+	struct svt_mmu *m = x->m;
+	bool zero = true;
+
+	for (unsigned i = 0; i < len; i++)
+		zero = zero && val[i] == 0;
+	if (zero && gfn == m->v.last_wr_gfn)
+		m->v.last_wr_zeroes++;
+	else
+		m->v.last_wr_zeroes = zero;
+	m->v.last_wr_gfn = gfn;
+	if (m->d.cfg.policy.early_unshadow && m->v.last_wr_zeroes >= 2 && !is_root_gfn(m, gfn))
+		x->early_gfn = gfn;
+}
+
+/*
+ * The write itself: compare and store, as one step for the guest.  A
+ * misaligned destination may cross into a second page; each piece is
+ * translated (and permission-checked) on its own, and nothing is written
+ * unless every piece still holds what was read.
+ *
+ * Invariant: the widest write is CMPXCHG16B's 16 bytes, so a write has
+ * two pieces at most.
+ */
+#define EMU_MAX_WRITE 16
+_Static_assert(EMU_MAX_WRITE == sizeof(((struct svt_emu_result *)0)->new),
+	       "the widest write, CMPXCHG16B's");
+_Static_assert(EMU_MAX_WRITE <= 4096, "a write crosses one page boundary at most");
+
+static int emu_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *val, unsigned len)
+{
+	struct emu_ctx *x = ctx;
+	struct svt_mmu *m = x->m;
+	uint64_t mask = m->v.mode >= SVT_MODE_4LEVEL ? ~0ull : 0xffffffffull;
+	uint64_t gpa[2];
+	unsigned plen[2], n = 0, off = 0;
+	uint8_t cur[EMU_MAX_WRITE];
+
+	if (len > EMU_MAX_WRITE)
+		return EMU_NOT_RAM;
+	while (off < len) {
+		uint64_t a = (la + off) & mask;
+		unsigned chunk = 4096 - (unsigned)(a & 0xfff);
+		if (chunk > len - off)
+			chunk = len - off;
+		int rc = emu_xlate(x, a, SVT_ACC_WRITE, &gpa[n]);
+		if (rc)
+			return rc;
+		if (m->d.env.read_gpa(m->d.env.ctx, gpa[n], cur + off, chunk) != 0)
+			return EMU_NOT_RAM;
+		plen[n++] = chunk;
+		off += chunk;
+	}
+	for (unsigned i = 0; i < len; i++)
+		if (cur[i] != ((const uint8_t *)expect)[i])
+			return SVT_EMU_RETRY;
+	off = 0;
+	for (unsigned k = 0; k < n; k++) {
+		if (m->d.env.write_gpa(m->d.env.ctx, gpa[k], (const uint8_t *)val + off, plen[k]) != 0) {
+			m->d.c.env_errors++;
+			return EMU_NOT_RAM;
+		}
+		uint64_t gfn = gpa[k] >> 12;
+		if (gfn_is_ram(m, gfn) && m->d.gi[gfn].pt > 0) {
+			revalidate(m, gfn, (unsigned)(gpa[k] & 0xfff), plen[k]);
+			note_pt_write(x, gfn, (const uint8_t *)val + off, plen[k]);
+		}
+		off += plen[k];
+	}
+	return 0;
+}
+
+/* ---- the decision ------------------------------------------------------- */
+
+/* Is gfn one of the tables this walk went through? */
+static bool on_walk(const struct svt_mmu *m, const struct svt_walk *w, uint64_t gfn)
+{
+	for (unsigned i = 0; i < w->nlevels; i++) {
+		if (m->v.mode == SVT_MODE_PAE && w->lv[i].level == 3)
+			continue;
+		if (w->lv[i].table >> 12 == gfn)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A write the shadows must not let through: to a page table in sync, or a
+ * supervisor write the guest allows under CR0.WP=0 that the hardware (WP=1)
+ * forbids (a read-only page, or PKRU.WD).  Out of sync (policy), emulate,
+ * or unshadow and go on (PT_CONTINUE: propagate as for any other page).
+ */
+int pt_or_wp0_write(struct svt_mmu *m, const struct svt_fault *f,
+		    struct svt_fault_result *res, const struct svt_regs *regs,
+		    const struct svt_access *acc, const struct svt_walk *w, uint64_t gfn,
+		    bool user)
+{
+	bool write = acc->kind == SVT_ACC_WRITE;
+	bool wp0 = false;
+
+	if (write && !user && !(regs->cr0 & SVT_CR0_WP)) {
+		struct svt_regs r1 = *regs;
+		r1.cr0 |= SVT_CR0_WP;
+		wp0 = svt_check_rights(&r1, acc, w->rights, m->v.mode >= SVT_MODE_4LEVEL, w->pkey) != 0;
+	}
+	bool ptw = write && gfn_wp(m, gfn);
+	if (!ptw && !wp0)
+		return PT_CONTINUE;
+	if (ptw && !wp0 && oos_eligible(m, gfn)) {
+		oos_mark(m, gfn);
+		return PT_CONTINUE;
+	}
+	/* Unshadowing cannot help with these: emulate whatever the policy. */
+	bool must = wp0 || is_root_gfn(m, gfn) || on_walk(m, w, gfn);
+	if (m->d.cfg.policy.emulate || must)
+		res->used_regs = true;  /* nothing before here looks at them */
+	if ((m->d.cfg.policy.emulate || must) && f->regs == NULL) {
+		/* A caller may leave the registers out where it expects no
+		 * emulation (a user-mode write, say): ask for them, the
+		 * guest runs the instruction again and faults again.
+		 * Nothing has changed yet. */
+		res->wants_regs = true;
+		return pf_done(m, f, res, SVT_PF_RETRY);
+	}
+	if ((m->d.cfg.policy.emulate || must) && f->insn_len > 0 && f->insn != NULL && f->regs != NULL) {
+		struct emu_ctx x = { .m = m, .regs = *regs, .cpl = acc->cpl,
+				     .implicit = acc->implicit, .early_gfn = ~0ull };
+		struct svt_emu_mem mem = { .ctx = &x, .read = emu_read, .cmpxchg = emu_cmpxchg,
+					   .misaligned_ok = true };
+		struct svt_emu_result er;
+		int rc = svt_emulate(f->regs, f->code_bits, f->insn, f->insn_len, &mem, &er);
+		if (rc == SVT_EMU_OK) {
+			if (ptw)
+				m->d.c.emulated++;
+			else
+				m->d.c.emulated_wp0++;
+			if (x.early_gfn != ~0ull) {
+				unshadow_gfn(m, x.early_gfn);
+				m->d.c.early_unshadows++;
+				m->v.last_wr_gfn = ~0ull;
+			}
+			return pf_done(m, f, res, SVT_PF_EMULATED);
+		}
+		if (rc == SVT_EMU_FAULT)
+			return pf_inject(m, f, res, x.ec, x.cr2);
+		if (rc == SVT_EMU_RETRY)
+			return pf_done(m, f, res, SVT_PF_RETRY);
+		if (ptw && !must) {
+			unshadow_gfn(m, gfn);   /* not an instruction we emulate */
+			return pf_done(m, f, res, SVT_PF_RETRY);
+		}
+	}
+	if (must) {
+		m->d.c.env_errors++;      /* nothing can perform this write (docs/core.md) */
+		return pf_done(m, f, res, SVT_PF_RETRY);
+	}
+	unshadow_gfn(m, gfn);
+	return PT_CONTINUE;
+}
