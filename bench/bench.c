@@ -186,7 +186,7 @@ static int synth(const char *dir, const struct syn_workload *w, enum svt_mode mo
 int main(int argc, char **argv)
 {
 	uint64_t events = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
-	int mode = argc > 2 ? svt_parse_mode(argv[2]) : SVT_MODE_4LEVEL;
+	int mode = argc > 2 ? svt_mode_parse(argv[2]) : SVT_MODE_4LEVEL;
 	char dir[] = "/tmp/svt-bench-XXXXXX";
 	char path[512];
 	int rc = 0;
@@ -197,7 +197,7 @@ int main(int argc, char **argv)
 	}
 	(void)g_path;
 	printf("shadowvt replay benchmark: %" PRIu64 " events per workload, mode %s, best of 3\n",
-	       events, svt_mode_arg((enum svt_mode)mode));
+	       events, svt_mode_name((enum svt_mode)mode));
 	printf("%-12s %7s %9s %9s %8s %9s %8s %9s\n", "workload", "B/event", "zstd ME/s",
 	       "replay", "x zstd", "+audit", "x zstd", "RSS KiB/M");
 	for (unsigned i = 0; i < syn_nworkloads; i++) {

@@ -1,12 +1,13 @@
 /*
- * trace-dec.c — records to events, the inverse of trace-enc.c.  Every read
+ * rec-dec.c — records to events, the inverse of rec-enc.c.  Every read
  * is bounded by the record's payload, which is bounded by the frame; every
  * value is range-checked before it is used, so a hostile frame yields a
  * reason ("MEM: length 0") and never a read outside the buffer.  Payload
  * bytes after the fields a type defines are ignored (a later minor version
  * may append fields).
  */
-#include "trace_int.h"
+#include "common_deps.h"
+#include "rec_codec.h"
 
 #define NEED(cond, msg) do { if (!(cond)) { *why = (msg); return false; } } while (0)
 
@@ -25,14 +26,14 @@ static bool dec_regs(const uint8_t **p, const uint8_t *end, struct svt_emu_regs 
 		     const struct svt_emu_regs *base, const char **why)
 {
 	uint64_t mask, v;
-	NEED(tr_getv(p, end, &mask), "register mask runs past the record");
+	NEED(svt_getv(p, end, &mask), "register mask runs past the record");
 	NEED(mask < (1ull << TR_NREGS), "register mask has bits above 23");
 	*r = *base;
 	for (unsigned i = 0; i < TR_NREGS; i++) {
 		if (!(mask & (1ull << i)))
 			continue;
-		NEED(tr_getv(p, end, &v), "register delta runs past the record");
-		*reg_slot(r, i) += tr_unzz(v);
+		NEED(svt_getv(p, end, &v), "register delta runs past the record");
+		*reg_slot(r, i) += svt_unzz(v);
 	}
 	return true;
 }
@@ -43,11 +44,11 @@ static bool dec_fault(struct tr_state *st, const uint8_t *p, const uint8_t *end,
 	struct svt_trace_fault *s = &st->fault;
 	uint64_t pres, v;
 
-	NEED(tr_getv(&p, end, &pres), "FAULT: truncated");
+	NEED(svt_getv(&p, end, &pres), "FAULT: truncated");
 	NEED(!(pres & ~(uint64_t)TR_F_ALL), "FAULT: unknown presence bits");
-	NEED(tr_getv(&p, end, &v), "FAULT: truncated address");
+	NEED(svt_getv(&p, end, &v), "FAULT: truncated address");
 	memset(f, 0, sizeof(*f));
-	f->va = s->va + tr_unzz(v);
+	f->va = s->va + svt_unzz(v);
 	f->error_code = s->error_code;
 	f->cpl = s->cpl;
 	f->code_bits = s->code_bits;
@@ -55,7 +56,7 @@ static bool dec_fault(struct tr_state *st, const uint8_t *p, const uint8_t *end,
 	f->insn_len = s->insn_len;
 	memcpy(f->insn, s->insn, s->insn_len);
 	if (pres & TR_F_ERR) {
-		NEED(tr_getv(&p, end, &v), "FAULT: truncated error code");
+		NEED(svt_getv(&p, end, &v), "FAULT: truncated error code");
 		NEED(v <= UINT32_MAX, "FAULT: error code above 32 bits");
 		f->error_code = (uint32_t)v;
 	}
@@ -67,7 +68,7 @@ static bool dec_fault(struct tr_state *st, const uint8_t *p, const uint8_t *end,
 		f->code_bits = (uint8_t)(16u << (m >> 2));
 	}
 	if (pres & TR_F_PKRU) {
-		NEED(tr_getv(&p, end, &v), "FAULT: truncated PKRU");
+		NEED(svt_getv(&p, end, &v), "FAULT: truncated PKRU");
 		NEED(v <= UINT32_MAX, "FAULT: PKRU above 32 bits");
 		f->pkru = (uint32_t)v;
 	}
@@ -89,7 +90,7 @@ static bool dec_fault(struct tr_state *st, const uint8_t *p, const uint8_t *end,
 	}
 	f->rflags = f->has_regs ? f->regs.rflags : s->rflags;
 	if (pres & TR_F_RFLAGS)
-		NEED(tr_getv(&p, end, &f->rflags), "FAULT: truncated RFLAGS");
+		NEED(svt_getv(&p, end, &f->rflags), "FAULT: truncated RFLAGS");
 
 	s->va = f->va;
 	s->error_code = f->error_code;
@@ -107,10 +108,10 @@ static bool dec_mem(struct tr_state *st, const uint8_t *p, const uint8_t *end,
 {
 	uint64_t v, le;
 
-	NEED(tr_getv(&p, end, &v), "MEM: truncated address");
-	NEED(tr_getv(&p, end, &le), "MEM: truncated length");
+	NEED(svt_getv(&p, end, &v), "MEM: truncated address");
+	NEED(svt_getv(&p, end, &le), "MEM: truncated length");
 	NEED(le >> 2 < SVT_TRACE_MAX_MEM, "MEM: length above 4096");
-	m->gpa = st->mem_next + tr_unzz(v);
+	m->gpa = st->mem_next + svt_unzz(v);
 	m->len = (uint32_t)(le >> 2) + 1;
 	NEED(m->gpa < (1ull << 52) && m->gpa + m->len <= (1ull << 52), "MEM: address beyond 2^52");
 	st->mem_next = m->gpa + m->len;
@@ -128,9 +129,9 @@ static bool dec_mem(struct tr_state *st, const uint8_t *p, const uint8_t *end,
 		NEED(m->len % 8 == 0, "MEM: 8-byte word encoding of a length not a multiple of 8");
 		uint64_t w = st->w64;
 		for (uint32_t i = 0; i < m->len; i += 8) {
-			NEED(tr_getv(&p, end, &v), "MEM: word runs past the record");
-			w += tr_unzz(v);
-			tr_put64(membuf + i, w);
+			NEED(svt_getv(&p, end, &v), "MEM: word runs past the record");
+			w += svt_unzz(v);
+			svt_put64(membuf + i, w);
 		}
 		st->w64 = w;
 		m->data = membuf;
@@ -140,12 +141,12 @@ static bool dec_mem(struct tr_state *st, const uint8_t *p, const uint8_t *end,
 		NEED(m->len % 4 == 0, "MEM: 4-byte word encoding of a length not a multiple of 4");
 		uint32_t w = st->w32;
 		for (uint32_t i = 0; i < m->len; i += 4) {
-			NEED(tr_getv(&p, end, &v), "MEM: word runs past the record");
-			uint64_t d = tr_unzz(v);
+			NEED(svt_getv(&p, end, &v), "MEM: word runs past the record");
+			uint64_t d = svt_unzz(v);
 			NEED((int64_t)d >= INT32_MIN && (int64_t)d <= INT32_MAX,
 			     "MEM: 4-byte word delta out of range");
 			w += (uint32_t)d;
-			tr_put32(membuf + i, w);
+			svt_put32(membuf + i, w);
 		}
 		st->w32 = w;
 		m->data = membuf;
@@ -159,7 +160,7 @@ static bool dec_decision(struct tr_state *st, const uint8_t *p, const uint8_t *e
 {
 	uint64_t head, v;
 
-	NEED(tr_getv(&p, end, &head), "DECISION: truncated");
+	NEED(svt_getv(&p, end, &head), "DECISION: truncated");
 	NEED(head < (1u << 10), "DECISION: unknown flag bits");
 	memset(d, 0, sizeof(*d));
 	d->input = head & 15;
@@ -171,21 +172,21 @@ static bool dec_decision(struct tr_state *st, const uint8_t *p, const uint8_t *e
 		NEED(d->input == SVT_TRACE_CR_WRITE || d->input == SVT_TRACE_INVPCID,
 		     "DECISION: input is not FAULT, CR_WRITE or INVPCID");
 		NEED(d->outcome == 0 && flags == 0, "DECISION: fault fields on a non-fault");
-		NEED(tr_getv(&p, end, &v), "DECISION: truncated return code");
-		v = tr_unzz(v);
+		NEED(svt_getv(&p, end, &v), "DECISION: truncated return code");
+		v = svt_unzz(v);
 		NEED((int64_t)v >= INT32_MIN && (int64_t)v <= INT32_MAX,
 		     "DECISION: return code out of range");
 		d->rc = (int32_t)(int64_t)v;
 	}
 	if (flags & TR_D_INJECT) {
-		NEED(tr_getv(&p, end, &v), "DECISION: truncated error code");
+		NEED(svt_getv(&p, end, &v), "DECISION: truncated error code");
 		NEED(v <= UINT32_MAX, "DECISION: error code above 32 bits");
 		d->error_code = (uint32_t)v;
-		NEED(tr_getv(&p, end, &v), "DECISION: truncated CR2");
-		d->cr2 = st->fault.va + tr_unzz(v);
+		NEED(svt_getv(&p, end, &v), "DECISION: truncated CR2");
+		d->cr2 = st->fault.va + svt_unzz(v);
 	}
 	if (flags & TR_D_GPA)
-		NEED(tr_getv(&p, end, &d->gpa), "DECISION: truncated gpa");
+		NEED(svt_getv(&p, end, &d->gpa), "DECISION: truncated gpa");
 	if (flags & TR_D_REGS) {
 		if (!dec_regs(&p, end, &d->regs, &st->fault.regs, why))
 			return false;
@@ -207,21 +208,21 @@ static bool dec_payload(struct tr_state *st, uint64_t type, const uint8_t *p, co
 		NEED(p < end, "CR_WRITE: truncated");
 		ev->u.cr.reg = *p++;
 		NEED(ev->u.cr.reg <= SVT_TRACE_EFER, "CR_WRITE: unknown register");
-		NEED(tr_getv(&p, end, &v), "CR_WRITE: truncated value");
+		NEED(svt_getv(&p, end, &v), "CR_WRITE: truncated value");
 		ev->u.cr.val = st->cr[ev->u.cr.reg] ^ v;
 		st->cr[ev->u.cr.reg] = ev->u.cr.val;
 		return true;
 	case SVT_TRACE_INVLPG:
-		NEED(tr_getv(&p, end, &v), "INVLPG: truncated");
-		ev->u.invlpg_va = st->inv_va += tr_unzz(v);
+		NEED(svt_getv(&p, end, &v), "INVLPG: truncated");
+		ev->u.invlpg_va = st->inv_va += svt_unzz(v);
 		return true;
 	case SVT_TRACE_INVPCID:
-		NEED(tr_getv(&p, end, &v), "INVPCID: truncated type");
+		NEED(svt_getv(&p, end, &v), "INVPCID: truncated type");
 		NEED(v <= 3, "INVPCID: type above 3");
 		ev->u.invpcid.type = (uint32_t)v;
-		NEED(tr_getv(&p, end, &ev->u.invpcid.pcid), "INVPCID: truncated PCID");
-		NEED(tr_getv(&p, end, &v), "INVPCID: truncated address");
-		ev->u.invpcid.va = st->inv_va += tr_unzz(v);
+		NEED(svt_getv(&p, end, &ev->u.invpcid.pcid), "INVPCID: truncated PCID");
+		NEED(svt_getv(&p, end, &v), "INVPCID: truncated address");
+		ev->u.invpcid.va = st->inv_va += svt_unzz(v);
 		return true;
 	case SVT_TRACE_FLUSH_ALL:
 		return true;
@@ -230,23 +231,23 @@ static bool dec_payload(struct tr_state *st, uint64_t type, const uint8_t *p, co
 	case SVT_TRACE_DECISION:
 		return dec_decision(st, p, end, &ev->u.decision, why);
 	case SVT_TRACE_LOST:
-		NEED(tr_getv(&p, end, &ev->u.lost.count), "LOST: truncated count");
+		NEED(svt_getv(&p, end, &ev->u.lost.count), "LOST: truncated count");
 		NEED(ev->u.lost.count > 0, "LOST: count 0");
-		NEED(tr_getv(&p, end, &v), "LOST: truncated reason");
+		NEED(svt_getv(&p, end, &v), "LOST: truncated reason");
 		NEED(v <= UINT32_MAX && v != SVT_TRACE_LOST_GAP, "LOST: bad reason");
 		ev->u.lost.reason = (uint32_t)v;
 		return true;
 	case SVT_TRACE_MARK: {
 		struct svt_trace_mark *m = &ev->u.mark;
-		NEED(tr_getv(&p, end, &v), "MARK: truncated time");
-		m->time = st->mark_time += tr_unzz(v);
-		NEED(tr_getv(&p, end, &v), "MARK: truncated kind");
+		NEED(svt_getv(&p, end, &v), "MARK: truncated time");
+		m->time = st->mark_time += svt_unzz(v);
+		NEED(svt_getv(&p, end, &v), "MARK: truncated kind");
 		NEED(v <= UINT32_MAX, "MARK: kind above 32 bits");
 		m->kind = (uint32_t)v;
-		NEED(tr_getv(&p, end, &v), "MARK: truncated length");
+		NEED(svt_getv(&p, end, &v), "MARK: truncated length");
 		NEED(v <= SVT_TRACE_MAX_MARK, "MARK: text longer than 255 bytes");
 		NEED((uint64_t)(end - p) >= v, "MARK: text runs past the record");
-		NEED(memchr(p, 0, (size_t)v) == NULL, "MARK: NUL in text");
+		NEED(!svt_has_nul(p, (size_t)v), "MARK: NUL in text");
 		m->len = (uint16_t)v;
 		memcpy(m->text, p, m->len);
 		m->text[m->len] = '\0';
@@ -263,8 +264,8 @@ bool tr_decode(struct tr_state *st, const uint8_t **pp, const uint8_t *end,
 	const uint8_t *p = *pp;
 	uint64_t type, len;
 
-	NEED(tr_getv(&p, end, &type), "record type runs past the frame");
-	NEED(tr_getv(&p, end, &len), "record length runs past the frame");
+	NEED(svt_getv(&p, end, &type), "record type runs past the frame");
+	NEED(svt_getv(&p, end, &len), "record length runs past the frame");
 	NEED(len <= (uint64_t)(end - p), "record length runs past the frame");
 	if (type >= SVT_TRACE_NTYPES) {
 		NEED(type <= UINT32_MAX, "record type above 2^32-1");

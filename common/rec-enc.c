@@ -1,96 +1,16 @@
 /*
- * trace-enc.c — events to records (traces/FORMAT.md, "Records"): the checks
+ * rec-enc.c — events to records (traces/FORMAT.md, "Records"): the checks
  * an event must pass to be written, and its compact encoding against the
- * frame's delta state.  trace-dec.c is the exact inverse; a change to one
+ * frame's delta state.  rec-dec.c is the exact inverse; a change to one
  * is a change to both and to the format document.
  */
-#include <stdint.h>
-
-#include "trace_int.h"
+#include "common_deps.h"
+#include "rec_codec.h"
 
 void tr_state_reset(struct tr_state *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->fault.code_bits = 64;
-}
-
-uint64_t svt_trace_event_span(const struct svt_trace_event *ev)
-{
-	return ev->type == SVT_TRACE_LOST ? ev->u.lost.count : 1;
-}
-
-void svt_trace_fault_to_core(const struct svt_trace_fault *tf, struct svt_emu_regs *regs,
-			     struct svt_fault *f)
-{
-	memset(f, 0, sizeof(*f));
-	f->va = tf->va;
-	f->error_code = tf->error_code;
-	f->cpl = tf->cpl;
-	f->rflags = tf->rflags;
-	f->pkru = tf->pkru;
-	f->code_bits = tf->code_bits;
-	if (tf->has_regs)
-		*regs = tf->regs;
-	f->regs = tf->has_regs ? regs : NULL;
-	f->insn = tf->insn;
-	f->insn_len = tf->insn_len;
-}
-
-void svt_trace_event_fault(const struct svt_fault *f, struct svt_trace_event *ev)
-{
-	/* Field by field, not the whole event cleared first: the
-	 * hypervisor's recorder calls this on every fault. */
-	struct svt_trace_fault *t = &ev->u.fault;
-
-	ev->type = SVT_TRACE_FAULT;
-	ev->seq = 0;
-	t->va = f->va;
-	t->error_code = f->error_code;
-	t->cpl = f->cpl;
-	t->code_bits = (uint8_t)f->code_bits;
-	t->rflags = f->rflags;
-	t->pkru = f->pkru;
-	t->insn_len = 0;
-	if (f->insn && f->insn_len > 0 && f->insn_len <= SVT_TRACE_MAX_INSN) {
-		t->insn_len = (uint8_t)f->insn_len;
-		memcpy(t->insn, f->insn, f->insn_len);
-	}
-	memset(t->insn + t->insn_len, 0, SVT_TRACE_MAX_INSN - t->insn_len);
-	t->has_regs = f->regs != NULL;
-	if (f->regs)
-		t->regs = *f->regs;
-	else
-		memset(&t->regs, 0, sizeof(t->regs));
-}
-
-void svt_trace_event_decision(const struct svt_fault *f, enum svt_pf_outcome o,
-			      const struct svt_fault_result *res, struct svt_trace_event *ev)
-{
-	struct svt_trace_decision *d = &ev->u.decision;
-
-	ev->type = SVT_TRACE_DECISION;
-	ev->seq = 0;
-	d->input = SVT_TRACE_FAULT;
-	d->outcome = (uint8_t)o;
-	d->rc = 0;
-	d->error_code = res->error_code;
-	d->cr2 = res->cr2;
-	d->gpa = res->gpa;
-	d->has_regs = o == SVT_PF_EMULATED && f->regs;
-	if (d->has_regs)
-		d->regs = *f->regs;
-	else
-		memset(&d->regs, 0, sizeof(d->regs));
-}
-
-int svt_trace_cr_apply(struct svt_mmu *m, unsigned reg, uint64_t val)
-{
-	switch (reg) {
-	case SVT_TRACE_CR0: return svt_mmu_write_cr0(m, val);
-	case SVT_TRACE_CR3: return svt_mmu_write_cr3(m, val);
-	case SVT_TRACE_CR4: return svt_mmu_write_cr4(m, val);
-	default: return svt_mmu_write_efer(m, val);
-	}
 }
 
 /* The register file as 24 slots: gpr[0..15], rip, rflags, seg_base[0..5],
@@ -115,9 +35,9 @@ static uint8_t *enc_regs(uint8_t *p, const struct svt_emu_regs *r, const struct 
 	for (unsigned i = 0; i < TR_NREGS; i++)
 		if (a[i] != b[i]) {
 			mask |= 1u << i;
-			n += tr_putv(d + n, tr_zz(a[i] - b[i]));
+			n += svt_putv(d + n, svt_zz(a[i] - b[i]));
 		}
-	p += tr_putv(p, mask);
+	p += svt_putv(p, mask);
 	memcpy(p, d, n);
 	return p + n;
 }
@@ -182,7 +102,7 @@ const char *tr_check_event(const struct svt_trace_event *ev)
 	case SVT_TRACE_MARK:
 		if (ev->u.mark.len > SVT_TRACE_MAX_MARK)
 			return "MARK: text longer than 255 bytes";
-		if (memchr(ev->u.mark.text, 0, ev->u.mark.len) != NULL)
+		if (svt_has_nul(ev->u.mark.text, ev->u.mark.len))
 			return "MARK: NUL in text";
 		return NULL;
 	case SVT_TRACE_UNKNOWN:
@@ -215,14 +135,14 @@ static uint8_t *enc_fault(struct tr_state *st, const struct svt_trace_fault *f, 
 	if (f->rflags != (f->has_regs ? f->regs.rflags : s->rflags))
 		pres |= TR_F_RFLAGS;
 
-	p += tr_putv(p, pres);
-	p += tr_putv(p, tr_zz(f->va - s->va));
+	p += svt_putv(p, pres);
+	p += svt_putv(p, svt_zz(f->va - s->va));
 	if (pres & TR_F_ERR)
-		p += tr_putv(p, f->error_code);
+		p += svt_putv(p, f->error_code);
 	if (pres & TR_F_MODE)
 		*p++ = (uint8_t)(f->cpl | code_bits_code(f->code_bits) << 2);
 	if (pres & TR_F_PKRU)
-		p += tr_putv(p, f->pkru);
+		p += svt_putv(p, f->pkru);
 	if (pres & TR_F_INSN) {
 		*p++ = f->insn_len;
 		memcpy(p, f->insn, f->insn_len);
@@ -233,7 +153,7 @@ static uint8_t *enc_fault(struct tr_state *st, const struct svt_trace_fault *f, 
 		s->regs = f->regs;
 	}
 	if (pres & TR_F_RFLAGS)
-		p += tr_putv(p, f->rflags);
+		p += svt_putv(p, f->rflags);
 
 	s->va = f->va;
 	s->error_code = f->error_code;
@@ -250,7 +170,7 @@ static bool all_zero(const uint8_t *b, size_t n)
 {
 	size_t i = 0;
 	for (; i + 8 <= n; i += 8)
-		if (tr_get64(b + i) != 0)
+		if (svt_get64(b + i) != 0)
 			return false;
 	for (; i < n; i++)
 		if (b[i] != 0)
@@ -264,10 +184,10 @@ static uint8_t *enc_mem(struct tr_state *st, const struct svt_trace_mem *m, uint
 	const uint8_t *d = m->data;
 	uint32_t len = m->len;
 
-	p += tr_putv(p, tr_zz(m->gpa - st->mem_next));
+	p += svt_putv(p, svt_zz(m->gpa - st->mem_next));
 	st->mem_next = m->gpa + len;
 	if (all_zero(d, len)) {
-		p += tr_putv(p, (uint64_t)(len - 1) << 2 | TR_MEM_ZERO);
+		p += svt_putv(p, (uint64_t)(len - 1) << 2 | TR_MEM_ZERO);
 		return p;
 	}
 	if (len % 4 == 0) {
@@ -280,34 +200,34 @@ static uint8_t *enc_mem(struct tr_state *st, const struct svt_trace_mem *m, uint
 		uint64_t prev64 = st->w64;
 		uint32_t prev32 = st->w32;
 		for (uint32_t i = 0; i < len; i += 4) {
-			uint32_t v = tr_get32(d + i);
-			n32 += tr_vlen(tr_zz((uint64_t)(int64_t)(int32_t)(v - prev32)));
+			uint32_t v = svt_get32(d + i);
+			n32 += svt_vlen(svt_zz((uint64_t)(int64_t)(int32_t)(v - prev32)));
 			prev32 = v;
 			if (n64 != SIZE_MAX && i % 8 == 0) {
-				uint64_t v64 = tr_get64(d + i);
-				n64 += tr_vlen(tr_zz(v64 - prev64));
+				uint64_t v64 = svt_get64(d + i);
+				n64 += svt_vlen(svt_zz(v64 - prev64));
 				prev64 = v64;
 			}
 		}
 		bool w64 = n64 <= n32;
 		size_t wn = w64 ? n64 : n32;
 		if (wn < len) {
-			p += tr_putv(p, (uint64_t)(len - 1) << 2 | (w64 ? TR_MEM_W64 : TR_MEM_W32));
+			p += svt_putv(p, (uint64_t)(len - 1) << 2 | (w64 ? TR_MEM_W64 : TR_MEM_W32));
 			for (uint32_t i = 0; i < len; i += w64 ? 8 : 4) {
 				if (w64) {
-					uint64_t v = tr_get64(d + i);
-					p += tr_putv(p, tr_zz(v - st->w64));
+					uint64_t v = svt_get64(d + i);
+					p += svt_putv(p, svt_zz(v - st->w64));
 					st->w64 = v;
 				} else {
-					uint32_t v = tr_get32(d + i);
-					p += tr_putv(p, tr_zz((uint64_t)(int64_t)(int32_t)(v - st->w32)));
+					uint32_t v = svt_get32(d + i);
+					p += svt_putv(p, svt_zz((uint64_t)(int64_t)(int32_t)(v - st->w32)));
 					st->w32 = v;
 				}
 			}
 			return p;
 		}
 	}
-	p += tr_putv(p, (uint64_t)(len - 1) << 2 | TR_MEM_RAW);
+	p += svt_putv(p, (uint64_t)(len - 1) << 2 | TR_MEM_RAW);
 	memcpy(p, d, len);
 	return p + len;
 }
@@ -321,15 +241,15 @@ static uint8_t *enc_decision(struct tr_state *st, const struct svt_trace_decisio
 		flags |= TR_D_INJECT;
 	if (d->gpa != 0)
 		flags |= TR_D_GPA;
-	p += tr_putv(p, (uint64_t)d->input | (uint64_t)d->outcome << 4 | (uint64_t)flags << 7);
+	p += svt_putv(p, (uint64_t)d->input | (uint64_t)d->outcome << 4 | (uint64_t)flags << 7);
 	if (d->input != SVT_TRACE_FAULT)
-		p += tr_putv(p, tr_zz((uint64_t)(int64_t)d->rc));
+		p += svt_putv(p, svt_zz((uint64_t)(int64_t)d->rc));
 	if (flags & TR_D_INJECT) {
-		p += tr_putv(p, d->error_code);
-		p += tr_putv(p, tr_zz(d->cr2 - st->fault.va));
+		p += svt_putv(p, d->error_code);
+		p += svt_putv(p, svt_zz(d->cr2 - st->fault.va));
 	}
 	if (flags & TR_D_GPA)
-		p += tr_putv(p, d->gpa);
+		p += svt_putv(p, d->gpa);
 	if (flags & TR_D_REGS) {
 		p = enc_regs(p, &d->regs, &st->fault.regs);
 		st->fault.regs = d->regs;
@@ -345,18 +265,18 @@ static uint8_t *enc_payload(struct tr_state *st, const struct svt_trace_event *e
 	case SVT_TRACE_CR_WRITE: {
 		unsigned r = ev->u.cr.reg;
 		*p++ = (uint8_t)r;
-		p += tr_putv(p, ev->u.cr.val ^ st->cr[r]);
+		p += svt_putv(p, ev->u.cr.val ^ st->cr[r]);
 		st->cr[r] = ev->u.cr.val;
 		return p;
 	}
 	case SVT_TRACE_INVLPG:
-		p += tr_putv(p, tr_zz(ev->u.invlpg_va - st->inv_va));
+		p += svt_putv(p, svt_zz(ev->u.invlpg_va - st->inv_va));
 		st->inv_va = ev->u.invlpg_va;
 		return p;
 	case SVT_TRACE_INVPCID:
-		p += tr_putv(p, ev->u.invpcid.type);
-		p += tr_putv(p, ev->u.invpcid.pcid);
-		p += tr_putv(p, tr_zz(ev->u.invpcid.va - st->inv_va));
+		p += svt_putv(p, ev->u.invpcid.type);
+		p += svt_putv(p, ev->u.invpcid.pcid);
+		p += svt_putv(p, svt_zz(ev->u.invpcid.va - st->inv_va));
 		st->inv_va = ev->u.invpcid.va;
 		return p;
 	case SVT_TRACE_FLUSH_ALL:
@@ -366,14 +286,14 @@ static uint8_t *enc_payload(struct tr_state *st, const struct svt_trace_event *e
 	case SVT_TRACE_DECISION:
 		return enc_decision(st, &ev->u.decision, p);
 	case SVT_TRACE_LOST:
-		p += tr_putv(p, ev->u.lost.count);
-		p += tr_putv(p, ev->u.lost.reason);
+		p += svt_putv(p, ev->u.lost.count);
+		p += svt_putv(p, ev->u.lost.reason);
 		return p;
 	case SVT_TRACE_MARK:
-		p += tr_putv(p, tr_zz(ev->u.mark.time - st->mark_time));
+		p += svt_putv(p, svt_zz(ev->u.mark.time - st->mark_time));
 		st->mark_time = ev->u.mark.time;
-		p += tr_putv(p, ev->u.mark.kind);
-		p += tr_putv(p, ev->u.mark.len);
+		p += svt_putv(p, ev->u.mark.kind);
+		p += svt_putv(p, ev->u.mark.len);
 		memcpy(p, ev->u.mark.text, ev->u.mark.len);
 		return p + ev->u.mark.len;
 	case SVT_TRACE_UNKNOWN:
@@ -397,8 +317,8 @@ size_t tr_encode(struct tr_state *st, const struct svt_trace_event *ev, uint8_t 
 		out[1] = (uint8_t)plen;
 		return 2 + plen;
 	}
-	size_t h = tr_vlen(type) + tr_vlen(plen);
+	size_t h = svt_vlen(type) + svt_vlen(plen);
 	memmove(out + h, pl, plen);
-	tr_putv(tr_putv(out, type) + out, plen);
+	svt_putv(svt_putv(out, type) + out, plen);
 	return h + plen;
 }

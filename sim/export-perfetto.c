@@ -30,7 +30,7 @@
 
 #include "config.h"
 #include "export.h"
-#include "sim.h"
+#include "walk-print.h"
 
 enum { TID_TOTALS = 0, TID_EXITS = 1, TID_DECISIONS = 2, TID_MEM = 3, TID_MARKS = 4, NTRACKS = 5 };
 
@@ -40,12 +40,6 @@ static const char *const track_names[NTRACKS] = {
 };
 
 static const char *const cr_names[] = { "MOV CR0", "MOV CR3", "MOV CR4", "WRMSR EFER" };
-static const char *const lost_names[] = { "unspecified", "buffer", "transport", "gap" };
-static const char *const mark_names[] = { "phase", "console", "note" };
-static const char *const outcome_names[] = {
-	[SVT_PF_FIXED] = "fixed", [SVT_PF_INJECT] = "injected", [SVT_PF_EMULATED] = "emulated",
-	[SVT_PF_MMIO] = "mmio", [SVT_PF_RETRY] = "retry",
-};
 /* Names of #PF exits by access (read, write, fetch) and U/S. */
 static const char *const fault_names[3][2] = {
 	{ "#PF read supervisor", "#PF read user" },
@@ -76,11 +70,6 @@ struct px {
 	unsigned nmodes;
 	enum svt_mode modes[MAX_MODES]; /* modes entered, in order, each once */
 };
-
-static const char *name_of(const char *const *names, unsigned n, unsigned v)
-{
-	return v < n && names[v] ? names[v] : "?";
-}
 
 /* Start one trace event: {"ph":..,"ts":..,"pid":1,"tid":..  */
 static void ev_open(struct px *p, char ph, uint64_t ts, unsigned tid)
@@ -146,7 +135,7 @@ static const char *exit_name(const struct svt_trace_event *ev)
 static const char *decision_name(const struct svt_trace_decision *d)
 {
 	if (d->input == SVT_TRACE_FAULT)
-		return name_of(outcome_names, SVT_PF_RETRY + 1, d->outcome);
+		return svt_trace_outcome_name(d->outcome);
 	return d->rc == 0 ? "ok" : d->rc == SVT_E_GP ? "#GP" : "error";
 }
 
@@ -190,7 +179,7 @@ static const char *cr_apply(struct px *p, const struct svt_trace_cr_write *cr)
 		seen |= p->modes[i] == m;
 	if (!seen && p->nmodes < MAX_MODES)
 		p->modes[p->nmodes++] = m;
-	return svt_mode_name(m);
+	return svt_walk_mode_name(m);
 }
 
 /* Write the pending input, with its DECISION d (at sequence number dseq) or none. */
@@ -321,7 +310,7 @@ static void one(struct px *p, const struct svt_trace_event *ev)
 		fprintf(f, ",\"s\":\"g\",\"cat\":\"lost\",\"name\":\"LOST %" PRIu64 " events\","
 			"\"args\":{\"seq\":%" PRIu64 ",\"count\":%" PRIu64 ",\"reason\":\"%s\"}}",
 			ev->u.lost.count, ev->seq, ev->u.lost.count,
-			name_of(lost_names, 4, ev->u.lost.reason));
+			svt_trace_lost_name(ev->u.lost.reason));
 		break;
 	case SVT_TRACE_MARK: {
 		const struct svt_trace_mark *m = &ev->u.mark;
@@ -332,7 +321,7 @@ static void one(struct px *p, const struct svt_trace_event *ev)
 		else
 			svt_json_str(f, m->text, m->len);
 		fprintf(f, ",\"args\":{\"seq\":%" PRIu64 ",\"kind\":\"%s\",\"time_ns\":%" PRIu64 "}}",
-			ev->seq, name_of(mark_names, 3, m->kind), m->time);
+			ev->seq, svt_trace_mark_name(m->kind), m->time);
 		break;
 	}
 	default:
@@ -385,7 +374,7 @@ static void metadata(struct px *p, struct svt_trace_reader *r, const struct svt_
 	if (p->track_mode) {
 		putc('[', f);
 		for (unsigned i = 0; i < p->nmodes; i++)
-			fprintf(f, "%s\"%s\"", i ? "," : "", svt_mode_name(p->modes[i]));
+			fprintf(f, "%s\"%s\"", i ? "," : "", svt_walk_mode_name(p->modes[i]));
 		putc(']', f);
 	} else {
 		fputs("null", f);

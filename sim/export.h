@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "names.h"
 #include "trace.h"
 
 /* Records between two samples of the running totals ("ph":"C"). */

@@ -20,15 +20,11 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "bytes.h"
 #include "linux-image.h"
 
 size_t svt_linux_out_max = 512u << 20;         /* no kernel is this large */
 #define OUT_MAX svt_linux_out_max
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 static bool is_vmlinux(const uint8_t *p, size_t n)
 {
@@ -159,13 +155,13 @@ int svt_linux_vmlinux(const uint8_t *img, size_t n, uint8_t **out, size_t *outle
 		*outlen = n;
 		return 0;
 	}
-	if (n < 0x250 || le32(img + 0x202) != 0x53726448)
+	if (n < 0x250 || svt_get32(img + 0x202) != 0x53726448)
 		return fail(err, errlen, "neither a bzImage (no \"HdrS\" at 0x202) nor an x86-64 ELF kernel");
 	unsigned version = (unsigned)img[0x206] | (unsigned)img[0x207] << 8;
 	if (version < 0x208)
 		return fail(err, errlen, "boot protocol before 2.08: the header gives no payload");
 	size_t setup = ((size_t)(img[0x1f1] ? img[0x1f1] : 4) + 1) * 512;
-	uint32_t off = le32(img + 0x248), len = le32(img + 0x24c);
+	uint32_t off = svt_get32(img + 0x248), len = svt_get32(img + 0x24c);
 	if (setup > n || off > n - setup || len > n - setup - off || len < 8)
 		return fail(err, errlen, "the payload lies outside the file");
 	const uint8_t *p = img + setup + off;
@@ -174,13 +170,13 @@ int svt_linux_vmlinux(const uint8_t *img, size_t n, uint8_t **out, size_t *outle
 		rc = unxz(p, len, out, outlen, err, errlen);
 	else if (p[0] == 0x1f && (p[1] == 0x8b || p[1] == 0x9e))
 		rc = ungz(p, len, out, outlen, err, errlen);
-	else if (le32(p) == 0xfd2fb528u)
+	else if (svt_get32(p) == 0xfd2fb528u)
 		rc = unzstd(p, len, out, outlen, err, errlen);
 	else if (p[0] == 'B' && p[1] == 'Z' && p[2] == 'h')
 		rc = fail(err, errlen, "a bzip2 kernel: rebuild it with XZ, gzip or zstd");
 	else if (p[0] == 0x89 && p[1] == 'L' && p[2] == 'Z' && p[3] == 'O')
 		rc = fail(err, errlen, "an LZO kernel: rebuild it with XZ, gzip or zstd");
-	else if (le32(p) == 0x184c2102u || le32(p) == 0x184d2204u)
+	else if (svt_get32(p) == 0x184c2102u || svt_get32(p) == 0x184d2204u)
 		rc = fail(err, errlen, "an LZ4 kernel: rebuild it with XZ, gzip or zstd");
 	else if (p[0] == 0x5d && p[1] == 0)
 		rc = fail(err, errlen, "an LZMA kernel: rebuild it with XZ, gzip or zstd");

@@ -175,12 +175,13 @@ static int m_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
 	return 0;
 }
 
-static uint64_t m_g2m(void *ctx, uint64_t gfn)
+static svt_mfn_t m_g2m(void *ctx, svt_gfn_t g)
 {
 	struct svt_machine *m = ctx;
+	uint64_t gfn = svt_gfn_x(g);
 	if (!is_ram(m, gfn) && !(m->ndevices && in_ranges(m->devices, m->ndevices, gfn)))
 		return SVT_INVALID_MFN;
-	return gfn + m->ram_mfn0;
+	return svt_mfn(gfn + m->ram_mfn0);
 }
 
 void svt_machine_set_devices(struct svt_machine *m, const struct svt_trace_range *dev, size_t n)
@@ -196,9 +197,10 @@ void svt_machine_set_ram(struct svt_machine *m, const struct svt_trace_range *ra
 	m->nram = all ? 0 : nram;
 }
 
-static void *m_map(void *ctx, uint64_t mfn)
+static void *m_map(void *ctx, svt_mfn_t f)
 {
 	struct svt_machine *m = ctx;
+	uint64_t mfn = svt_mfn_x(f);
 	if (mfn < SVT_POOL_MFN0 || mfn - SVT_POOL_MFN0 >= m->pool_frames)
 		return NULL;    /* the core maps only its pool frames */
 	return m->pool + (mfn - SVT_POOL_MFN0) * 4096;
@@ -231,7 +233,7 @@ int svt_machine_init(struct svt_machine *m, uint64_t guest_frames, unsigned pool
 		return -1;
 	}
 	for (unsigned i = 0; i < pool_frames; i++)
-		m->pool_mfns[i] = SVT_POOL_MFN0 + i;
+		m->pool_mfns[i] = svt_mfn(SVT_POOL_MFN0 + i);
 	/* RAM right above the pool, on a 4 MiB boundary */
 	m->ram_mfn0 = (SVT_POOL_MFN0 + pool_frames + 0x3ff) & ~0x3ffull;
 	m->env = (struct svt_env){

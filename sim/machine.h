@@ -1,6 +1,6 @@
 /*
  * machine.h — guest memory and machine frames for the host-side hosts of
- * the core (shadowvt synth and replay), and the recording environment.
+ * the core (shadowvt synth and replay).
  *
  * Guest-physical memory is sparse: pages exist once written and read as
  * zero before that, and addresses outside guest RAM read as all ones and
@@ -54,7 +54,7 @@ struct svt_machine {
 	struct svt_gmem mem;
 	uint8_t *pool;          /* pool_frames * 4096 */
 	unsigned pool_frames;
-	uint64_t *pool_mfns;
+	svt_mfn_t *pool_mfns;
 	uint64_t ram_mfn0;      /* machine frame of guest frame 0 */
 	const struct svt_trace_range *ram;      /* which frames are RAM (NULL: all) */
 	size_t nram;
@@ -88,45 +88,5 @@ int svt_machine_write(struct svt_machine *m, uint64_t pa, const void *buf, size_
 /* An environment over machine memory, for walking the shadow tables as
  * the hardware does (svt_walk with the svt_hw_state registers). */
 void svt_machine_hw_env(struct svt_machine *m, struct svt_env *env);
-
-/* ---- the recording environment ----------------------------------------- */
-
-/*
- * Wraps a machine's environment: the core reads guest memory through it,
- * and every byte it reads that differs from the mirror (what a replayer
- * will know: the MEM records so far and the core's own writes) becomes a
- * pending MEM record.  svt_rec_* then write the pending MEM records, the
- * input, and the core's decision, in that order (traces/FORMAT.md, "Order
- * and meaning").
- */
-struct svt_rec_span {
-	uint64_t gpa;
-	uint32_t len, off;      /* bytes at buf + off */
-};
-
-struct svt_rec {
-	struct svt_machine *m;
-	struct svt_gmem mirror;
-	struct svt_trace_writer *w;
-	struct svt_env env;             /* hand this to svt_mmu_init */
-	struct svt_rec_span *span;
-	size_t nspan, spancap;
-	uint8_t *buf;
-	size_t buflen, bufcap;
-	bool failed;                    /* the writer failed or memory ran out */
-	uint64_t mem_bytes;             /* bytes of MEM data written */
-};
-
-int svt_rec_init(struct svt_rec *r, struct svt_machine *m, struct svt_trace_writer *w);
-void svt_rec_free(struct svt_rec *r);
-
-/* Each calls the core and records it; the return values are the core's. */
-enum svt_pf_outcome svt_rec_fault(struct svt_rec *r, struct svt_mmu *mmu, const struct svt_fault *f,
-				  struct svt_fault_result *res);
-int svt_rec_cr(struct svt_rec *r, struct svt_mmu *mmu, enum svt_trace_cr reg, uint64_t val);
-void svt_rec_invlpg(struct svt_rec *r, struct svt_mmu *mmu, uint64_t va);
-int svt_rec_invpcid(struct svt_rec *r, struct svt_mmu *mmu, unsigned type, uint64_t pcid, uint64_t va);
-void svt_rec_flush_all(struct svt_rec *r, struct svt_mmu *mmu);
-void svt_rec_mark(struct svt_rec *r, const char *text);
 
 #endif /* SVT_MACHINE_H */

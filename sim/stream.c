@@ -5,17 +5,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bytes.h"
+#include "rec_codec.h"
 #include "stream.h"
-#include "trace_int.h"
-
-#define PK_HDR 24
-#define PK_MAX (1u << 20)
-
-#define STREAM_MAX_DEVICES 64
+#include "stream_fmt.h"
 
 struct conv {
 	char cpu[300];                  /* the trace header's CPU model */
-	struct svt_trace_range devices[STREAM_MAX_DEVICES];
+	struct svt_trace_range devices[SVT_STREAM_MAX_DEVICES];
 	struct svt_stream_result *r;
 	svt_stream_open_fn open;
 	void *ctx;
@@ -26,67 +23,36 @@ struct conv {
 	struct svt_trace_error err;
 };
 
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 /* HELLO (traces/FORMAT.md, "The live stream"): the machine and policy, the
- * guest's name, then (optional, newer hypervisors) the CPU's brand string
- * and the device ranges passed through. */
+ * guest's name, then (newer hypervisors) the CPU's brand string and the
+ * device ranges passed through. */
 static int hello(struct conv *c, const uint8_t *p, uint32_t len, const char *producer)
 {
-	if (len < 32 || 32 + (uint32_t)p[31] > len) {
-		snprintf(c->r->msg, sizeof(c->r->msg), "the HELLO packet is too short");
+	struct svt_stream_hello hl;
+	const char *why = svt_stream_hello_get(p, len, &hl, c->devices);
+	if (why) {
+		snprintf(c->r->msg, sizeof(c->r->msg), "%s", why);
 		return -1;
 	}
-	size_t gl = p[31];
-	memcpy(c->r->guest, p + 32, gl);
-	c->r->guest[gl] = 0;
+	memcpy(c->r->guest, hl.guest, hl.guest_len);
+	c->r->guest[hl.guest_len] = 0;
 	snprintf(c->cpu, sizeof(c->cpu), "Bochs 2.7 (VT-x, EPT off)");
-	uint32_t at = 32 + (uint32_t)gl;
-	size_t ndev = 0;
-	uint32_t root_cache = 0;
-	if (at < len) {
-		uint32_t bl = p[at++];
-		if (at + bl + 2 > len) {
-			snprintf(c->r->msg, sizeof(c->r->msg), "the HELLO packet's CPU string is cut short");
-			return -1;
-		}
-		char brand[256];
-		memcpy(brand, p + at, bl);
-		brand[bl] = 0;
-		for (uint32_t i = 0; i < bl; i++)
+	if (hl.has_cpu) {
+		char brand[SVT_STREAM_MAX_NAME + 1];
+		memcpy(brand, hl.cpu, hl.cpu_len);
+		brand[hl.cpu_len] = 0;
+		for (size_t i = 0; i < hl.cpu_len; i++)
 			if ((unsigned char)brand[i] < 0x20 || (unsigned char)brand[i] > 0x7e)
 				brand[i] = '?';
-		at += bl;
 		snprintf(c->cpu, sizeof(c->cpu), "%s (VT-x, EPT off)", brand);
-		ndev = (size_t)p[at] | (size_t)p[at + 1] << 8;
-		at += 2;
-		if (ndev > STREAM_MAX_DEVICES || at + 16 * ndev > len) {
-			snprintf(c->r->msg, sizeof(c->r->msg), "the HELLO packet's device ranges are cut short");
-			return -1;
-		}
-		for (size_t i = 0; i < ndev; i++, at += 16) {
-			c->devices[i].gfn = get64(p + at);
-			c->devices[i].count = get64(p + at + 8);
-		}
-		if (at + 4 <= len)      /* hypervisors since the root cache */
-			root_cache = get32(p + at);
 	}
-	struct svt_trace_range ram = { .gfn = 0, .count = get64(p + 5) };
+	struct svt_trace_range ram = { .gfn = 0, .count = hl.guest_frames };
 	struct svt_trace_header h = {
 		.producer = producer, .cpu_model = c->cpu, .guest = c->r->guest,
-		.maxphyaddr = p[0], .features = get32(p + 1), .guest_frames = get64(p + 5),
-		.ram = &ram, .nram = 1, .devices = c->devices, .ndevices = ndev,
-		.pool_frames = get32(p + 13), .links = get32(p + 17), .root_cache = root_cache,
-		.policy = { .oos = get32(p + 21), .prefetch = get32(p + 25), .emulate = p[29] != 0,
-			    .early_unshadow = p[30] != 0 },
+		.maxphyaddr = hl.maxphyaddr, .features = hl.features, .guest_frames = hl.guest_frames,
+		.ram = &ram, .nram = 1, .devices = c->devices, .ndevices = hl.ndevices,
+		.pool_frames = hl.pool_frames, .links = hl.links, .root_cache = hl.root_cache,
+		.policy = hl.policy,
 	};
 	c->w = c->open(c->ctx, &h, &c->err);
 	if (!c->w) {
@@ -133,36 +99,37 @@ static int records(struct conv *c, uint64_t first, const uint8_t *p, uint32_t le
 static int convert(struct conv *c, const uint8_t *buf, size_t n, const char *producer)
 {
 	size_t off = 0;
-	while (off + PK_HDR + 4 <= n) {
-		const uint8_t *h = buf + off;
-		uint32_t len = get32(h + 20);
-		if (memcmp(h, "SVTL", 4) != 0 || len > PK_MAX || off + PK_HDR + len + 4 > n ||
-		    svt_crc32c(0, h, PK_HDR + len) != get32(h + PK_HDR + len)) {
+	while (off + SVT_STREAM_HDR + SVT_STREAM_CRC <= n) {
+		struct svt_stream_packet pk;
+		if (!svt_stream_packet_get(buf + off, n - off, &pk)) {
 			off++;          /* damaged: look for the next packet */
 			c->r->damaged_bytes++;
 			continue;
 		}
-		uint32_t type = get32(h + 4);
-		const uint8_t *p = h + PK_HDR;
+		const uint8_t *p = buf + off + SVT_STREAM_HDR;
+		uint64_t ev_count;
+		const char *verdict;
+		size_t vlen;
 		c->r->packets++;
-		if (type == SVT_STREAM_HELLO && !c->hello) {
-			if (hello(c, p, len, producer) != 0)
+		if (pk.type == SVT_STREAM_HELLO && !c->hello) {
+			if (hello(c, p, pk.len, producer) != 0)
 				return -1;
-		} else if (type == SVT_STREAM_RECORDS && c->hello) {
-			int rc = records(c, get64(h + 12), p, len);
+		} else if (pk.type == SVT_STREAM_RECORDS && c->hello) {
+			int rc = records(c, pk.first, p, pk.len);
 			if (rc == -1) {
 				snprintf(c->r->msg, sizeof(c->r->msg), "%s", svt_trace_writer_error(c->w)->msg);
 				return -1;
 			}
 			if (rc < 0)
 				return -1;
-		} else if (type == SVT_STREAM_END && c->hello && len >= 9 && 9 + (uint32_t)p[8] <= len) {
+		} else if (pk.type == SVT_STREAM_END && c->hello &&
+			   svt_stream_end_get(p, pk.len, &ev_count, &verdict, &vlen)) {
 			c->r->end = true;
-			c->end_events = get64(p);
-			memcpy(c->r->verdict, p + 9, p[8]);
-			c->r->verdict[p[8]] = 0;
+			c->end_events = ev_count;
+			memcpy(c->r->verdict, verdict, vlen);
+			c->r->verdict[vlen] = 0;
 		}
-		off += PK_HDR + len + 4;
+		off += SVT_STREAM_HDR + pk.len + SVT_STREAM_CRC;
 	}
 	c->r->damaged_bytes += n - off;
 	if (!c->hello) {

@@ -19,8 +19,6 @@
 
 #include "trace.h"
 
-enum { SVT_STREAM_HELLO = 1, SVT_STREAM_RECORDS = 2, SVT_STREAM_END = 3 };
-
 struct svt_stream_result {
 	uint64_t events;                /* sequence numbers in the trace (lost ones included) */
 	uint64_t lost;                  /* events missing from the stream */

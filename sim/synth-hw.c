@@ -160,7 +160,7 @@ int syn_access(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
 			f.insn_len = n;
 		}
 		struct svt_fault_result res;
-		enum svt_pf_outcome o = svt_rec_fault(&s->rec, s->mmu, &f, &res);
+		enum svt_pf_outcome o = svt_recorder_fault(&s->rec.r, s->mmu, &f, &res);
 		syn_vm_entry(s);
 		switch (o) {
 		case SVT_PF_FIXED:
@@ -184,7 +184,7 @@ int syn_access(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
 
 int syn_cr(struct syn *s, enum svt_trace_cr reg, uint64_t val)
 {
-	int rc = svt_rec_cr(&s->rec, s->mmu, reg, val);
+	int rc = svt_recorder_cr(&s->rec.r, s->mmu, reg, val);
 	syn_vm_entry(s);
 	if (rc != 0)
 		return syn_fail(s, "the core refused CR%s write %#llx",
@@ -200,6 +200,6 @@ int syn_cr(struct syn *s, enum svt_trace_cr reg, uint64_t val)
 
 void syn_invlpg(struct syn *s, uint64_t va)
 {
-	svt_rec_invlpg(&s->rec, s->mmu, va);
+	svt_recorder_invlpg(&s->rec.r, s->mmu, va);
 	syn_vm_entry(s);
 }

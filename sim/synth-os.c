@@ -228,7 +228,7 @@ bool syn_boot(struct syn *s)
 
 	if (syn_cr(s, SVT_TRACE_CR0, SVT_CR0_PE | CR0_ET) != 0)
 		return false;
-	svt_rec_mark(&s->rec, "boot: building the direct map with large pages");
+	svt_recorder_mark(&s->rec.r, SVT_TRACE_MARK_PHASE, "boot: building the direct map with large pages", sizeof("boot: building the direct map with large pages") - 1);
 	s->kroot = syn_alloc(s, SYN_F_PT);
 	if (!s->kroot || !map_dmap(s))
 		return false;
@@ -245,7 +245,7 @@ bool syn_boot(struct syn *s)
 		return false;
 	if (s->pcid && syn_cr(s, SVT_TRACE_CR4, s->cr4 | SVT_CR4_PCIDE) != 0)
 		return false;
-	svt_rec_mark(&s->rec, "boot: paging on");
+	svt_recorder_mark(&s->rec.r, SVT_TRACE_MARK_PHASE, "boot: paging on", sizeof("boot: paging on") - 1);
 	return true;
 }
 

@@ -277,14 +277,14 @@ int syn_run(const struct syn_config *cfg, struct svt_trace_writer *w, char *err,
 	s->freel = calloc(cfg->guest_frames, sizeof(*s->freel));
 	if (!s->fstate || !s->fref || !s->freel ||
 	    svt_machine_init(&s->mach, cfg->guest_frames, cfg->pool) != 0 ||
-	    svt_rec_init(&s->rec, &s->mach, w) != 0) {
+	    svt_rec_trace_init(&s->rec, &s->mach, w) != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
 	svt_machine_hw_env(&s->mach, &s->hwenv);
 	size_t len = svt_mmu_storage_size(&mc);
 	s->store = aligned_alloc(64, (len + 63) & ~(size_t)63);
-	if (!s->store || !(s->mmu = svt_mmu_init(s->store, len, &mc, &s->rec.env, s->mach.pool_mfns))) {
+	if (!s->store || !(s->mmu = svt_mmu_init(s->store, len, &mc, svt_recorder_env(&s->rec.r), s->mach.pool_mfns))) {
 		snprintf(err, errlen, "cannot start the core (pool %u frames)", cfg->pool);
 		goto out;
 	}
@@ -304,7 +304,7 @@ int syn_run(const struct syn_config *cfg, struct svt_trace_writer *w, char *err,
 		rc = 0;
 	}
 out:
-	svt_rec_free(&s->rec);
+	svt_rec_trace_free(&s->rec);
 	svt_machine_free(&s->mach);
 	free(s->store);
 	free(s->fstate);

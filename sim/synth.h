@@ -25,6 +25,8 @@
 #include <stdint.h>
 
 #include "machine.h"
+#include "names.h"
+#include "rec-trace.h"
 #include "svt.h"
 #include "trace.h"
 
@@ -56,7 +58,8 @@ struct syn_config {
  * failed). */
 int syn_run(const struct syn_config *cfg, struct svt_trace_writer *w, char *err, size_t errlen);
 
-/* cmd-synth.c: run the synthetic guest into the trace file out ("-": stdout)
+
+/* synth-write.c: run the synthetic guest into the trace file out ("-": stdout)
  * with the header shadowvt synth writes, frames of frame_size bytes (0:
  * the default).  Returns an SVT_EXIT_* status: OK; USAGE (the writer
  * refused the arguments), INPUT (the file could not be written) or
@@ -103,7 +106,7 @@ struct syn {
 	uint64_t rng;
 	/* the machine and the core */
 	struct svt_machine mach;
-	struct svt_rec rec;
+	struct svt_rec_trace rec;
 	void *store;
 	struct svt_mmu *mmu;
 	struct svt_hw_state hw;

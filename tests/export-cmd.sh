@@ -57,7 +57,7 @@ check "every fault's exit carries its decision" "$work/fork.json" \
 	'all(.traceEvents[] | select(.ph == "X" and .tid == 1 and (.name | startswith("#PF")));
 	     .args.outcome != null and (.args.va | test("^0x[0-9a-f]+$")) and .dur == 2)'
 check "injected faults carry the injected error code and CR2" "$work/fork.json" \
-	'[.traceEvents[] | select(.ph == "X" and .args.outcome == "injected")] |
+	'[.traceEvents[] | select(.ph == "X" and .args.outcome == "inject")] |
 	 length > 0 and all(.args.cr2 != null and .args.inject_error_code != null)'
 faults=$(jq '.counts.FAULT' "$work/info.json")
 check "counters: several samples, the last one the totals" "$work/fork.json" \
@@ -125,7 +125,8 @@ check "the frames before the damage are exported" "$work/mixcut.json" \
 
 # Usage and input errors.
 expect_status 2 "unknown format" "$bin" export "$work/fork.svt" --format chrome -o "$work/x.json"
-grep -q "formats: perfetto" "$work/err" && pass "the message lists the formats" || fail "formats not listed"
+grep -q "^shadowvt export: --format: 'chrome' is not perfetto$" "$work/err" &&
+	pass "the message lists the formats" || { fail "formats not listed"; cat "$work/err"; }
 expect_status 2 "no format" "$bin" export "$work/fork.svt" -o "$work/x.json"
 expect_status 2 "no output" "$bin" export "$work/fork.svt" --format perfetto
 expect_status 2 "no trace" "$bin" export --format perfetto -o "$work/x.json"

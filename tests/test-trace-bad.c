@@ -160,17 +160,17 @@ Test(trace_bad, every_byte_flipped)
 /* Offsets of the index and its entries in a finished trace. */
 static uint64_t index_offset(const struct tg_buf *b, uint64_t *frames)
 {
-	uint32_t tsize = tr_get32(b->p + b->n - 12);
+	uint32_t tsize = svt_get32(b->p + b->n - 12);
 	const uint8_t *t = b->p + b->n - tsize;
-	*frames = tr_get64(t + 32);
-	return tr_get64(t + 40);
+	*frames = svt_get64(t + 32);
+	return svt_get64(t + 40);
 }
 
 static void fix_index_crc(struct tg_buf *b)
 {
 	uint64_t frames, off = index_offset(b, &frames);
 	size_t len = TR_INDEX_FIXED + 16 * frames;
-	tr_put32(b->p + off + len, svt_crc32c(0, b->p + off, len));
+	svt_put32(b->p + off + len, svt_crc32c(0, b->p + off, len));
 }
 
 Test(trace_bad, index_outside_file_or_not_at_a_frame)
@@ -185,9 +185,9 @@ Test(trace_bad, index_outside_file_or_not_at_a_frame)
 	uint64_t ix = index_offset(&b, &frames);
 	cr_assert_gt(frames, 3);
 	uint8_t *entry1 = b.p + ix + TR_INDEX_FIXED + 16;
-	uint64_t off1 = tr_get64(entry1);
+	uint64_t off1 = svt_get64(entry1);
 
-	tr_put64(entry1, 1ull << 40);           /* outside the file */
+	svt_put64(entry1, 1ull << 40);           /* outside the file */
 	fix_index_crc(&b);
 	struct svt_trace_reader *r = svt_trace_open_mem(b.p, b.n, "bad.svt", 0, &err);
 	cr_assert_not_null(r, "%s", err.msg);
@@ -199,11 +199,11 @@ Test(trace_bad, index_outside_file_or_not_at_a_frame)
 	cr_assert_eq(n, e.n, "all events, then the error");
 	cr_assert(strstr(err.msg, "trailer or index is damaged") != NULL, "%s", err.msg);
 
-	tr_put64(entry1, off1 + 5);             /* into frame 1: not a frame */
+	svt_put64(entry1, off1 + 5);             /* into frame 1: not a frame */
 	fix_index_crc(&b);
 	r = svt_trace_open_mem(b.p, b.n, "bad.svt", 0, &err);
 	cr_assert_null(svt_trace_reader_warning(r));
-	uint64_t in_frame1 = tr_get64(entry1 + 8);
+	uint64_t in_frame1 = svt_get64(entry1 + 8);
 	cr_assert_eq(svt_trace_seek(r, in_frame1), SVT_TRACE_EINPUT);
 	const struct svt_trace_error *re = svt_trace_reader_error(r);
 	cr_assert(re->frame == 1 && re->offset == off1 + 5, "%s", re->msg);
@@ -226,17 +226,17 @@ Test(trace_bad, trailer_totals_lie)
 	struct svt_trace_error err;
 	size_t n;
 	small_trace(&e, &b, 100, 0);
-	uint32_t tsize = tr_get32(b.p + b.n - 12);
+	uint32_t tsize = svt_get32(b.p + b.n - 12);
 	uint8_t *t = b.p + b.n - tsize;
-	tr_put64(t + 8, tr_get64(t + 8) + 1);   /* one event more than there is */
-	tr_put32(b.p + b.n - 16, svt_crc32c(0, t, tsize - 16));
+	svt_put64(t + 8, svt_get64(t + 8) + 1);   /* one event more than there is */
+	svt_put32(b.p + b.n - 16, svt_crc32c(0, t, tsize - 16));
 	cr_assert_eq(read_copy(b.p, b.n, 0, &e, &err, &n), SVT_TRACE_EINPUT);
 	cr_assert_eq(n, e.n);
 	cr_assert(strstr(err.msg, "the trailer says") != NULL, "%s", err.msg);
-	tr_put64(t + 8, tr_get64(t + 8) - 1);
-	tr_put64(t + TR_TRAILER_FIXED + 8, tr_get64(t + TR_TRAILER_FIXED + 8) + 1);  /* FAULTs */
-	tr_put64(t + 16, tr_get64(t + 16) + 1);
-	tr_put32(b.p + b.n - 16, svt_crc32c(0, t, tsize - 16));
+	svt_put64(t + 8, svt_get64(t + 8) - 1);
+	svt_put64(t + TR_TRAILER_FIXED + 8, svt_get64(t + TR_TRAILER_FIXED + 8) + 1);  /* FAULTs */
+	svt_put64(t + 16, svt_get64(t + 16) + 1);
+	svt_put32(b.p + b.n - 16, svt_crc32c(0, t, tsize - 16));
 	cr_assert_eq(read_copy(b.p, b.n, 0, &e, &err, &n), SVT_TRACE_EINPUT);
 	cr_assert(strstr(err.msg, "FAULT records") != NULL, "%s", err.msg);
 	free(b.p);

@@ -243,7 +243,7 @@ Test(trace_size, guest_stream, .timeout = 600)
 		if (level == 1) {
 			/* Uncompressed content bytes, for the compression ratio. */
 			for (uint64_t i = 0; i < info.frames; i++)
-				raw += tr_get32(b.p + r->index[i].offset + 12);
+				raw += svt_get32(b.p + r->index[i].offset + 12);
 		}
 		svt_trace_close(r);
 		cr_log_info("guest stream, %zu events, level %d: %.2f bytes/event (content %.2f), "
@@ -299,7 +299,7 @@ Test(trace_corpus, seeds)
 		cr_assert_eq(tg_write(seeds[i].ev, seeds[i].level, seeds[i].frame, &b), 0);
 		size_t n = b.n;
 		if (seeds[i].cut == 1)   /* drop the index and trailer */
-			n = (size_t)tr_get64(b.p + b.n - tr_get32(b.p + b.n - 12) + 40);
+			n = (size_t)svt_get64(b.p + b.n - svt_get32(b.p + b.n - 12) + 40);
 		else if (seeds[i].cut > 0)
 			n = seeds[i].cut;
 		cr_assert_leq(n, b.n);
@@ -326,7 +326,7 @@ Test(trace_corpus, seeds)
 	size_t nrec = 0;
 	const uint8_t *p = seed + 5, *end = seed + 5 + len;
 	uint64_t t, l;
-	while (p < end && tr_getv(&p, end, &t) && tr_getv(&p, end, &l)) {
+	while (p < end && svt_getv(&p, end, &t) && svt_getv(&p, end, &l)) {
 		p += l;
 		nrec++;
 	}

@@ -33,7 +33,7 @@ static void count_types(const struct raw *f, uint64_t *counts)
 {
 	const uint8_t *p = f->content, *end = p + f->len;
 	uint64_t t, l;
-	while (p < end && tr_getv(&p, end, &t) && tr_getv(&p, end, &l) && l <= (uint64_t)(end - p)) {
+	while (p < end && svt_getv(&p, end, &t) && svt_getv(&p, end, &l) && l <= (uint64_t)(end - p)) {
 		counts[t < SVT_TRACE_NTYPES ? t : 0]++;
 		p += l;
 	}
@@ -227,22 +227,22 @@ static void frame_header_error(void (*edit)(uint8_t *fh), const char *what)
 	struct svt_trace_error err;
 	size_t n;
 	build(&b, &f, 1);
-	uint8_t *fh = b.p + tr_get32(b.p + 12);
+	uint8_t *fh = b.p + svt_get32(b.p + 12);
 	edit(fh);
-	tr_put32(fh + 44, svt_crc32c(0, fh, 44));
+	svt_put32(fh + 44, svt_crc32c(0, fh, 44));
 	cr_assert_eq(read_all(&b, evs, &n, &err), SVT_TRACE_EINPUT);
 	cr_assert(strstr(err.msg, what) != NULL, "want \"%s\", got: %s", what, err.msg);
 	cr_assert(strstr(err.msg, "frame 0, offset") != NULL, "%s", err.msg);
 	free(b.p);
 }
 
-static void huge_content(uint8_t *fh) { tr_put32(fh + 12, 1u << 30); }
-static void huge_stored(uint8_t *fh) { tr_put32(fh + 8, 1000000); tr_put32(fh + 12, 1000000); }
-static void huge_nrec(uint8_t *fh) { tr_put32(fh + 32, 1000); }
-static void no_nrec(uint8_t *fh) { tr_put32(fh + 32, 0); }
+static void huge_content(uint8_t *fh) { svt_put32(fh + 12, 1u << 30); }
+static void huge_stored(uint8_t *fh) { svt_put32(fh + 8, 1000000); svt_put32(fh + 12, 1000000); }
+static void huge_nrec(uint8_t *fh) { svt_put32(fh + 32, 1000); }
+static void no_nrec(uint8_t *fh) { svt_put32(fh + 32, 0); }
 static void method(uint8_t *fh) { fh[4] = 7; }
 static void reserved(uint8_t *fh) { fh[6] = 1; }
-static void seq_wrap(uint8_t *fh) { tr_put64(fh + 16, ~0ull); }
+static void seq_wrap(uint8_t *fh) { svt_put64(fh + 16, ~0ull); }
 
 Test(trace_frames, absurd_frame_headers)
 {
@@ -262,12 +262,12 @@ static int header_status(const uint8_t *fields, size_t flen, uint32_t size_overr
 	struct tg_buf b = { 0 };
 	uint8_t fixed[TR_FILE_FIXED], crc[4];
 	memcpy(fixed, svt_trace_file_magic, 8);
-	tr_put16(fixed + 8, 1);
-	tr_put16(fixed + 10, 0);
-	tr_put32(fixed + 12, size_override ? size_override : (uint32_t)(TR_FILE_FIXED + flen + 4));
+	svt_put16(fixed + 8, 1);
+	svt_put16(fixed + 10, 0);
+	svt_put32(fixed + 12, size_override ? size_override : (uint32_t)(TR_FILE_FIXED + flen + 4));
 	put(&b, fixed, sizeof(fixed));
 	put(&b, fields, flen);
-	tr_put32(crc, svt_crc32c(0, b.p, b.n));
+	svt_put32(crc, svt_crc32c(0, b.p, b.n));
 	put(&b, crc, 4);
 	struct svt_trace_reader *r = svt_trace_open_mem(b.p, b.n, "hdr.svt", 0, err);
 	int rc = r ? SVT_TRACE_OK : err->status;
@@ -320,11 +320,11 @@ Test(trace_frames, zstd_size_disagrees)
 	struct svt_trace_error err;
 	size_t n;
 	build(&b, &f, 1);
-	uint8_t *fh = b.p + tr_get32(b.p + 12);
-	tr_put32(fh + 12, 6);                   /* content 6 bytes, zstd says 8 */
-	tr_put32(fh + 32, 3);
-	tr_put64(fh + 24, 3);
-	tr_put32(fh + 44, svt_crc32c(0, fh, 44));
+	uint8_t *fh = b.p + svt_get32(b.p + 12);
+	svt_put32(fh + 12, 6);                   /* content 6 bytes, zstd says 8 */
+	svt_put32(fh + 32, 3);
+	svt_put64(fh + 24, 3);
+	svt_put32(fh + 44, svt_crc32c(0, fh, 44));
 	cr_assert_eq(read_all(&b, evs, &n, &err), SVT_TRACE_EINPUT);
 	cr_assert(strstr(err.msg, "content size is not the frame header's") != NULL, "%s", err.msg);
 	free(b.p);

@@ -82,22 +82,22 @@ Test(trace_codec, varints)
 	static const uint64_t vals[] = { 0, 1, 127, 128, 16383, 16384, 1ull << 32, (1ull << 63) - 1,
 					 1ull << 63, ~0ull };
 	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
-		size_t n = tr_putv(b, vals[i]);
+		size_t n = svt_putv(b, vals[i]);
 		p = b;
-		cr_assert(tr_getv(&p, b + n, &v) && v == vals[i] && p == b + n);
+		cr_assert(svt_getv(&p, b + n, &v) && v == vals[i] && p == b + n);
 		p = b;
-		cr_assert(!tr_getv(&p, b + n - 1, &v), "truncated varint accepted");
-		cr_assert_eq(tr_unzz(tr_zz(vals[i])), vals[i]);
+		cr_assert(!svt_getv(&p, b + n - 1, &v), "truncated varint accepted");
+		cr_assert_eq(svt_unzz(svt_zz(vals[i])), vals[i]);
 	}
-	cr_assert_eq(tr_zz((uint64_t)-1), 1);
-	cr_assert_eq(tr_zz(1), 2);
+	cr_assert_eq(svt_zz((uint64_t)-1), 1);
+	cr_assert_eq(svt_zz(1), 2);
 	memset(b, 0xff, 11);            /* 11 bytes: too long */
 	p = b;
-	cr_assert(!tr_getv(&p, b + 11, &v));
+	cr_assert(!svt_getv(&p, b + 11, &v));
 	memset(b, 0x80, 9);             /* 10th byte 2: beyond 64 bits */
 	b[9] = 2;
 	p = b;
-	cr_assert(!tr_getv(&p, b + 10, &v));
+	cr_assert(!svt_getv(&p, b + 10, &v));
 }
 
 Test(trace_roundtrip, each_type)

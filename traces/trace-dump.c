@@ -8,43 +8,6 @@
 
 #include "trace_int.h"
 
-static const char *const type_names[SVT_TRACE_NTYPES] = {
-	[SVT_TRACE_UNKNOWN] = "UNKNOWN",     [SVT_TRACE_FAULT] = "FAULT",
-	[SVT_TRACE_CR_WRITE] = "CR_WRITE",   [SVT_TRACE_INVLPG] = "INVLPG",
-	[SVT_TRACE_INVPCID] = "INVPCID",     [SVT_TRACE_FLUSH_ALL] = "FLUSH_ALL",
-	[SVT_TRACE_MEM] = "MEM",             [SVT_TRACE_DECISION] = "DECISION",
-	[SVT_TRACE_LOST] = "LOST",           [SVT_TRACE_MARK] = "MARK",
-};
-
-static const char *const outcome_names[] = {
-	[SVT_PF_FIXED] = "fixed", [SVT_PF_INJECT] = "inject", [SVT_PF_EMULATED] = "emulated",
-	[SVT_PF_MMIO] = "mmio", [SVT_PF_RETRY] = "retry",
-};
-
-static const char *const cr_names[] = { "cr0", "cr3", "cr4", "efer" };
-static const char *const lost_names[] = { "unspecified", "buffer", "transport", "gap" };
-static const char *const mark_names[] = { "phase", "console", "note" };
-static const char *const reg_names[24] = {
-	"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11",
-	"r12", "r13", "r14", "r15", "rip", "rflags", "es_base", "cs_base", "ss_base",
-	"ds_base", "fs_base", "gs_base",
-};
-
-const char *svt_trace_type_name(unsigned type)
-{
-	return type < SVT_TRACE_NTYPES ? type_names[type] : "UNKNOWN";
-}
-
-const char *svt_trace_outcome_name(unsigned outcome)
-{
-	return outcome <= SVT_PF_RETRY ? outcome_names[outcome] : "?";
-}
-
-static const char *name_of(const char *const *names, unsigned n, unsigned v)
-{
-	return v < n ? names[v] : "?";
-}
-
 static uint64_t reg_at(const struct svt_emu_regs *r, unsigned i)
 {
 	return i < 16 ? r->gpr[i] : i == 16 ? r->rip : i == 17 ? r->rflags : r->seg_base[i - 18];
@@ -87,7 +50,7 @@ static void regs_json(FILE *f, const struct svt_emu_regs *r)
 {
 	fputc('{', f);
 	for (unsigned i = 0; i < 24; i++)
-		fprintf(f, "%s\"%s\":\"0x%" PRIx64 "\"", i ? "," : "", reg_names[i], reg_at(r, i));
+		fprintf(f, "%s\"%s\":\"0x%" PRIx64 "\"", i ? "," : "", svt_reg_name(i), reg_at(r, i));
 	fputc('}', f);
 }
 
@@ -110,7 +73,7 @@ static void dump_json(FILE *f, const struct svt_trace_event *ev)
 	}
 	case SVT_TRACE_CR_WRITE:
 		fprintf(f, ",\"reg\":\"%s\",\"value\":\"0x%" PRIx64 "\"",
-			name_of(cr_names, 4, ev->u.cr.reg), ev->u.cr.val);
+			svt_trace_cr_name(ev->u.cr.reg), ev->u.cr.val);
 		break;
 	case SVT_TRACE_INVLPG:
 		fprintf(f, ",\"va\":\"0x%" PRIx64 "\"", ev->u.invlpg_va);
@@ -145,11 +108,11 @@ static void dump_json(FILE *f, const struct svt_trace_event *ev)
 	}
 	case SVT_TRACE_LOST:
 		fprintf(f, ",\"count\":%" PRIu64 ",\"reason\":\"%s\"", ev->u.lost.count,
-			name_of(lost_names, 4, ev->u.lost.reason));
+			svt_trace_lost_name(ev->u.lost.reason));
 		break;
 	case SVT_TRACE_MARK:
 		fprintf(f, ",\"time\":%" PRIu64 ",\"kind\":\"%s\",\"text\":", ev->u.mark.time,
-			name_of(mark_names, 3, ev->u.mark.kind));
+			svt_trace_mark_name(ev->u.mark.kind));
 		json_str(f, ev->u.mark.text, ev->u.mark.len);
 		break;
 	case SVT_TRACE_UNKNOWN:
@@ -185,7 +148,7 @@ static void dump_text(FILE *f, const struct svt_trace_event *ev)
 		break;
 	}
 	case SVT_TRACE_CR_WRITE:
-		fprintf(f, " %s=0x%" PRIx64, name_of(cr_names, 4, ev->u.cr.reg), ev->u.cr.val);
+		fprintf(f, " %s=0x%" PRIx64, svt_trace_cr_name(ev->u.cr.reg), ev->u.cr.val);
 		break;
 	case SVT_TRACE_INVLPG:
 		fprintf(f, " va=0x%" PRIx64, ev->u.invlpg_va);
@@ -201,7 +164,7 @@ static void dump_text(FILE *f, const struct svt_trace_event *ev)
 		fprintf(f, " gpa=0x%" PRIx64 " len=%" PRIu32, m->gpa, m->len);
 		if (m->len % 8 == 0 && m->len <= 32) {
 			for (uint32_t i = 0; i < m->len; i += 8)
-				fprintf(f, " 0x%016" PRIx64, tr_get64(m->data + i));
+				fprintf(f, " 0x%016" PRIx64, svt_get64(m->data + i));
 		} else {
 			fputs(" data=", f);
 			hex_bytes(f, m->data, m->len < 32 ? m->len : 32);
@@ -227,11 +190,11 @@ static void dump_text(FILE *f, const struct svt_trace_event *ev)
 	}
 	case SVT_TRACE_LOST:
 		fprintf(f, " count=%" PRIu64 " reason=%s", ev->u.lost.count,
-			name_of(lost_names, 4, ev->u.lost.reason));
+			svt_trace_lost_name(ev->u.lost.reason));
 		break;
 	case SVT_TRACE_MARK:
 		fprintf(f, " time=%" PRIu64 " kind=%s text=", ev->u.mark.time,
-			name_of(mark_names, 3, ev->u.mark.kind));
+			svt_trace_mark_name(ev->u.mark.kind));
 		text_str(f, ev->u.mark.text, ev->u.mark.len);
 		break;
 	case SVT_TRACE_UNKNOWN:
@@ -277,7 +240,7 @@ static void info_json(FILE *f, const struct svt_trace_header *h, const struct sv
 		in->indexed ? "true" : "false", in->frames, in->events, in->records, in->lost,
 		in->bytes_per_event);
 	for (unsigned t = 0; t < SVT_TRACE_NTYPES; t++)
-		fprintf(f, "%s\"%s\":%" PRIu64, t ? "," : "", type_names[t], in->counts[t]);
+		fprintf(f, "%s\"%s\":%" PRIu64, t ? "," : "", svt_trace_type_name(t), in->counts[t]);
 	fputs("}}\n", f);
 }
 
@@ -315,7 +278,7 @@ void svt_trace_dump_info(FILE *f, const struct svt_trace_header *h,
 		fprintf(f, "records:         %" PRIu64 "\nlost events:     %" PRIu64 "\n", in->records,
 			in->lost);
 		for (unsigned t = 1; t < SVT_TRACE_NTYPES; t++)
-			fprintf(f, "  %-14s %" PRIu64 "\n", type_names[t], in->counts[t]);
+			fprintf(f, "  %-14s %" PRIu64 "\n", svt_trace_type_name(t), in->counts[t]);
 		if (in->counts[0])
 			fprintf(f, "  %-14s %" PRIu64 "\n", "unknown types", in->counts[0]);
 	}

@@ -96,8 +96,8 @@ const char *tr_check_header(const struct svt_trace_header *h)
 
 static uint8_t *put_field(uint8_t *p, unsigned tag, const void *payload, size_t len)
 {
-	p += tr_putv(p, tag);
-	p += tr_putv(p, len);
+	p += svt_putv(p, tag);
+	p += svt_putv(p, len);
 	memcpy(p, payload, len);
 	return p + len;
 }
@@ -105,19 +105,19 @@ static uint8_t *put_field(uint8_t *p, unsigned tag, const void *payload, size_t 
 static uint8_t *put_ranges(uint8_t *p, unsigned tag, const struct svt_trace_range *r, size_t n)
 {
 	uint8_t t2[20];
-	size_t rlen = (size_t)tr_putv(t2, n);
+	size_t rlen = (size_t)svt_putv(t2, n);
 	uint64_t end = 0;
 	for (size_t i = 0; i < n; i++) {
-		rlen += tr_putv(t2, r[i].gfn - end) + tr_putv(t2, r[i].count);
+		rlen += svt_putv(t2, r[i].gfn - end) + svt_putv(t2, r[i].count);
 		end = r[i].gfn + r[i].count;
 	}
-	p += tr_putv(p, tag);
-	p += tr_putv(p, rlen);
-	p += tr_putv(p, n);
+	p += svt_putv(p, tag);
+	p += svt_putv(p, rlen);
+	p += svt_putv(p, n);
 	end = 0;
 	for (size_t i = 0; i < n; i++) {
-		p += tr_putv(p, r[i].gfn - end);
-		p += tr_putv(p, r[i].count);
+		p += svt_putv(p, r[i].gfn - end);
+		p += svt_putv(p, r[i].count);
 		end = r[i].gfn + r[i].count;
 	}
 	return p;
@@ -133,17 +133,17 @@ bool tr_header_encode(const struct svt_trace_header *h, uint32_t frame_size,
 		return false;
 
 	memcpy(buf, svt_trace_file_magic, 8);
-	tr_put16(buf + 8, SVT_TRACE_MAJOR);
-	tr_put16(buf + 10, SVT_TRACE_MINOR);
+	svt_put16(buf + 8, SVT_TRACE_MAJOR);
+	svt_put16(buf + 10, SVT_TRACE_MINOR);
 	p = buf + TR_FILE_FIXED;
 	p = put_field(p, TR_H_PRODUCER, h->producer ? h->producer : "", slen(h->producer));
 	p = put_field(p, TR_H_CPU_MODEL, h->cpu_model ? h->cpu_model : "", slen(h->cpu_model));
 	p = put_field(p, TR_H_GUEST, h->guest ? h->guest : "", slen(h->guest));
 
 	q = tmp;
-	q += tr_putv(q, h->maxphyaddr);
-	q += tr_putv(q, h->features);
-	q += tr_putv(q, h->guest_frames);
+	q += svt_putv(q, h->maxphyaddr);
+	q += svt_putv(q, h->features);
+	q += svt_putv(q, h->guest_frames);
 	p = put_field(p, TR_H_MACHINE, tmp, (size_t)(q - tmp));
 
 	/* RAM: count, then per range the gap from the previous range's end
@@ -153,22 +153,22 @@ bool tr_header_encode(const struct svt_trace_header *h, uint32_t frame_size,
 		p = put_ranges(p, TR_H_DEVICE, h->devices, h->ndevices);
 
 	q = tmp;
-	q += tr_putv(q, h->policy.oos);
-	q += tr_putv(q, h->policy.prefetch);
-	q += tr_putv(q, (h->policy.early_unshadow ? POLICY_EARLY_UNSHADOW : 0) |
+	q += svt_putv(q, h->policy.oos);
+	q += svt_putv(q, h->policy.prefetch);
+	q += svt_putv(q, (h->policy.early_unshadow ? POLICY_EARLY_UNSHADOW : 0) |
 			(h->policy.emulate ? POLICY_EMULATE : 0));
-	q += tr_putv(q, h->pool_frames);
-	q += tr_putv(q, h->links);
-	q += tr_putv(q, h->root_cache);
+	q += svt_putv(q, h->pool_frames);
+	q += svt_putv(q, h->links);
+	q += svt_putv(q, h->root_cache);
 	p = put_field(p, TR_H_POLICY, tmp, (size_t)(q - tmp));
 
 	/* Last, and fixed-width, so the writer can patch it (tr_header_set_frame_size). */
-	tr_put32(tmp, frame_size);
+	svt_put32(tmp, frame_size);
 	p = put_field(p, TR_H_FRAME_SIZE, tmp, 4);
 
 	size_t n = (size_t)(p - buf) + 4;
-	tr_put32(buf + 12, (uint32_t)n);
-	tr_put32(p, svt_crc32c(0, buf, n - 4));
+	svt_put32(buf + 12, (uint32_t)n);
+	svt_put32(p, svt_crc32c(0, buf, n - 4));
 	*out = buf;
 	*outlen = n;
 	return true;
@@ -176,8 +176,8 @@ bool tr_header_encode(const struct svt_trace_header *h, uint32_t frame_size,
 
 void tr_header_set_frame_size(uint8_t *hdr, size_t len, uint32_t frame_size)
 {
-	tr_put32(hdr + len - 8, frame_size);
-	tr_put32(hdr + len - 4, svt_crc32c(0, hdr, len - 4));
+	svt_put32(hdr + len - 8, frame_size);
+	svt_put32(hdr + len - 4, svt_crc32c(0, hdr, len - 4));
 }
 
 uint32_t tr_header_size(const uint8_t *fixed, uint64_t file_size, const char **why)
@@ -187,11 +187,11 @@ uint32_t tr_header_size(const uint8_t *fixed, uint64_t file_size, const char **w
 		*why = "not a shadowvt trace (bad magic)";
 		return 0;
 	}
-	if (tr_get16(fixed + 8) != SVT_TRACE_MAJOR) {
+	if (svt_get16(fixed + 8) != SVT_TRACE_MAJOR) {
 		*why = "unsupported major version (this reader reads version 1)";
 		return 0;
 	}
-	uint32_t n = tr_get32(fixed + 12);
+	uint32_t n = svt_get32(fixed + 12);
 	if (n < TR_FILE_FIXED + 4 || n > SVT_TRACE_MAX_HEADER) {
 		*why = "header size out of range (20 bytes .. 1 MiB)";
 		return 0;
@@ -222,7 +222,7 @@ static bool get_ranges(const uint8_t *p, const uint8_t *end, struct svt_trace_ra
 	uint64_t n, gap = 0, count = 0, at = 0;
 	bool ram = what[0] == 'R';
 #define RNEED(c, r, d) do { if (!(c)) { *why = ram ? (r) : (d); return false; } } while (0)
-	RNEED(tr_getv(&p, end, &n), "RAM field truncated", "DEVICE field truncated");
+	RNEED(svt_getv(&p, end, &n), "RAM field truncated", "DEVICE field truncated");
 	RNEED(n <= SVT_TRACE_MAX_RANGES, "more than 16384 RAM ranges", "more than 16384 device ranges");
 	RNEED(n <= (uint64_t)(end - p) / 2, "RAM range count larger than the field",
 	      "device range count larger than the field");
@@ -230,7 +230,7 @@ static bool get_ranges(const uint8_t *p, const uint8_t *end, struct svt_trace_ra
 	if (*out == NULL)
 		return false;
 	for (uint64_t i = 0; i < n; i++) {
-		RNEED(tr_getv(&p, end, &gap) && tr_getv(&p, end, &count), "RAM field truncated",
+		RNEED(svt_getv(&p, end, &gap) && svt_getv(&p, end, &count), "RAM field truncated",
 		      "DEVICE field truncated");
 		RNEED(gap < (1ull << 52) && count <= (1ull << 52) && at + gap + count <= (1ull << 52),
 		      "RAM range beyond 2^52 frames", "device range beyond 2^52 frames");
@@ -246,7 +246,7 @@ static bool get_ranges(const uint8_t *p, const uint8_t *end, struct svt_trace_ra
 static bool get_u32(const uint8_t **p, const uint8_t *end, uint32_t *v, const char **why)
 {
 	uint64_t x;
-	NEED(tr_getv(p, end, &x), "header field truncated");
+	NEED(svt_getv(p, end, &x), "header field truncated");
 	NEED(x <= UINT32_MAX, "header value above 32 bits");
 	*v = (uint32_t)x;
 	return true;
@@ -270,7 +270,7 @@ static bool get_field(unsigned tag, const uint8_t *p, const uint8_t *end,
 		h->maxphyaddr = (uint8_t)v;
 		if (!get_u32(&p, end, &h->features, why))
 			return false;
-		NEED(tr_getv(&p, end, &h->guest_frames), "MACHINE field truncated");
+		NEED(svt_getv(&p, end, &h->guest_frames), "MACHINE field truncated");
 		return true;
 	case TR_H_RAM:
 		if (!get_ranges(p, end, &hs->ram, &h->nram, "RAM", why))
@@ -293,7 +293,7 @@ static bool get_field(unsigned tag, const uint8_t *p, const uint8_t *end,
 		       get_u32(&p, end, &h->root_cache, why);
 	case TR_H_FRAME_SIZE:
 		NEED(end - p >= 4, "FRAME_SIZE field truncated");
-		h->frame_size = tr_get32(p);
+		h->frame_size = svt_get32(p);
 		return true;
 	}
 	return true;    /* unknown tags are skipped */
@@ -306,15 +306,15 @@ int tr_header_decode(const uint8_t *buf, size_t len, bool check_crc,
 	unsigned seen = 0;
 
 	memset(hs, 0, sizeof(*hs));
-	hs->h.major = tr_get16(buf + 8);
-	hs->h.minor = tr_get16(buf + 10);
-	if (check_crc && svt_crc32c(0, buf, len - 4) != tr_get32(end)) {
+	hs->h.major = svt_get16(buf + 8);
+	hs->h.minor = svt_get16(buf + 10);
+	if (check_crc && svt_crc32c(0, buf, len - 4) != svt_get32(end)) {
 		*why = "header checksum mismatch";
 		return SVT_TRACE_EINPUT;
 	}
 	while (p < end) {
 		uint64_t tag, flen;
-		if (!tr_getv(&p, end, &tag) || !tr_getv(&p, end, &flen) ||
+		if (!svt_getv(&p, end, &tag) || !svt_getv(&p, end, &flen) ||
 		    flen > (uint64_t)(end - p)) {
 			*why = "header field runs past the header";
 			return SVT_TRACE_EINPUT;
@@ -356,35 +356,35 @@ void tr_header_free(struct tr_header_store *hs)
 
 void tr_frame_encode(const struct tr_frame *f, uint8_t out[TR_FRAME_HDR])
 {
-	tr_put32(out, TR_FRAME_MAGIC);
+	svt_put32(out, TR_FRAME_MAGIC);
 	out[4] = f->method;
 	out[5] = out[6] = out[7] = 0;
-	tr_put32(out + 8, f->stored_size);
-	tr_put32(out + 12, f->content_size);
-	tr_put64(out + 16, f->first_seq);
-	tr_put64(out + 24, f->nseq);
-	tr_put32(out + 32, f->nrec);
-	tr_put32(out + 36, f->stored_crc);
-	tr_put32(out + 40, f->content_crc);
-	tr_put32(out + 44, svt_crc32c(0, out, 44));
+	svt_put32(out + 8, f->stored_size);
+	svt_put32(out + 12, f->content_size);
+	svt_put64(out + 16, f->first_seq);
+	svt_put64(out + 24, f->nseq);
+	svt_put32(out + 32, f->nrec);
+	svt_put32(out + 36, f->stored_crc);
+	svt_put32(out + 40, f->content_crc);
+	svt_put32(out + 44, svt_crc32c(0, out, 44));
 }
 
 bool tr_frame_decode(const uint8_t in[TR_FRAME_HDR], bool check_crc, struct tr_frame *f,
 		     const char **why)
 {
-	NEED(tr_get32(in) == TR_FRAME_MAGIC, "not a frame (bad frame magic)");
-	NEED(!check_crc || svt_crc32c(0, in, 44) == tr_get32(in + 44), "frame header checksum mismatch");
+	NEED(svt_get32(in) == TR_FRAME_MAGIC, "not a frame (bad frame magic)");
+	NEED(!check_crc || svt_crc32c(0, in, 44) == svt_get32(in + 44), "frame header checksum mismatch");
 	f->method = in[4];
 	NEED(f->method == TR_METHOD_STORED || f->method == TR_METHOD_ZSTD,
 	     "unknown frame compression method");
 	NEED(in[5] == 0 && in[6] == 0 && in[7] == 0, "reserved frame header bytes not zero");
-	f->stored_size = tr_get32(in + 8);
-	f->content_size = tr_get32(in + 12);
-	f->first_seq = tr_get64(in + 16);
-	f->nseq = tr_get64(in + 24);
-	f->nrec = tr_get32(in + 32);
-	f->stored_crc = tr_get32(in + 36);
-	f->content_crc = tr_get32(in + 40);
+	f->stored_size = svt_get32(in + 8);
+	f->content_size = svt_get32(in + 12);
+	f->first_seq = svt_get64(in + 16);
+	f->nseq = svt_get64(in + 24);
+	f->nrec = svt_get32(in + 32);
+	f->stored_crc = svt_get32(in + 36);
+	f->content_crc = svt_get32(in + 40);
 	NEED(f->content_size <= SVT_TRACE_MAX_CONTENT, "frame content larger than 16 MiB");
 	if (f->method == TR_METHOD_STORED)
 		NEED(f->stored_size == f->content_size, "stored frame's sizes differ");
@@ -402,29 +402,29 @@ bool tr_frame_decode(const uint8_t in[TR_FRAME_HDR], bool check_crc, struct tr_f
 
 void tr_index_encode(const struct tr_index_entry *e, uint64_t n, uint8_t *out)
 {
-	tr_put32(out, TR_INDEX_MAGIC);
-	tr_put32(out + 4, 0);
-	tr_put64(out + 8, n);
+	svt_put32(out, TR_INDEX_MAGIC);
+	svt_put32(out + 4, 0);
+	svt_put64(out + 8, n);
 	for (uint64_t i = 0; i < n; i++) {
-		tr_put64(out + TR_INDEX_FIXED + 16 * i, e[i].offset);
-		tr_put64(out + TR_INDEX_FIXED + 16 * i + 8, e[i].first_seq);
+		svt_put64(out + TR_INDEX_FIXED + 16 * i, e[i].offset);
+		svt_put64(out + TR_INDEX_FIXED + 16 * i + 8, e[i].first_seq);
 	}
 	size_t len = TR_INDEX_FIXED + 16 * (size_t)n;
-	tr_put32(out + len, svt_crc32c(0, out, len));
+	svt_put32(out + len, svt_crc32c(0, out, len));
 }
 
 bool tr_index_decode(const uint8_t *p, uint64_t len, bool check_crc, struct tr_index_entry *e,
 		     uint64_t n, const char **why)
 {
 	NEED(len == TR_INDEX_FIXED + 16 * n + 4, "index size does not match the frame count");
-	NEED(tr_get32(p) == TR_INDEX_MAGIC, "bad index magic");
-	NEED(tr_get32(p + 4) == 0, "reserved index bytes not zero");
-	NEED(tr_get64(p + 8) == n, "index entry count does not match the trailer");
-	NEED(!check_crc || svt_crc32c(0, p, (size_t)len - 4) == tr_get32(p + len - 4),
+	NEED(svt_get32(p) == TR_INDEX_MAGIC, "bad index magic");
+	NEED(svt_get32(p + 4) == 0, "reserved index bytes not zero");
+	NEED(svt_get64(p + 8) == n, "index entry count does not match the trailer");
+	NEED(!check_crc || svt_crc32c(0, p, (size_t)len - 4) == svt_get32(p + len - 4),
 	     "index checksum mismatch");
 	for (uint64_t i = 0; i < n; i++) {
-		e[i].offset = tr_get64(p + TR_INDEX_FIXED + 16 * i);
-		e[i].first_seq = tr_get64(p + TR_INDEX_FIXED + 16 * i + 8);
+		e[i].offset = svt_get64(p + TR_INDEX_FIXED + 16 * i);
+		e[i].first_seq = svt_get64(p + TR_INDEX_FIXED + 16 * i + 8);
 	}
 	return true;
 }
@@ -434,25 +434,25 @@ bool tr_index_decode(const uint8_t *p, uint64_t len, bool check_crc, struct tr_i
 void tr_trailer_encode(const struct tr_trailer *t, uint8_t *out)
 {
 	uint32_t size = tr_trailer_size(t->ntypes);
-	tr_put32(out, TR_TRAILER_MAGIC);
-	tr_put32(out + 4, t->ntypes);
-	tr_put64(out + 8, t->events);
-	tr_put64(out + 16, t->records);
-	tr_put64(out + 24, t->lost);
-	tr_put64(out + 32, t->frames);
-	tr_put64(out + 40, t->index_offset);
-	tr_put64(out + 48, t->index_size);
+	svt_put32(out, TR_TRAILER_MAGIC);
+	svt_put32(out + 4, t->ntypes);
+	svt_put64(out + 8, t->events);
+	svt_put64(out + 16, t->records);
+	svt_put64(out + 24, t->lost);
+	svt_put64(out + 32, t->frames);
+	svt_put64(out + 40, t->index_offset);
+	svt_put64(out + 48, t->index_size);
 	for (uint32_t i = 0; i < t->ntypes; i++)
-		tr_put64(out + TR_TRAILER_FIXED + 8 * i, t->counts[i]);
+		svt_put64(out + TR_TRAILER_FIXED + 8 * i, t->counts[i]);
 	uint8_t *tail = out + size - TR_TRAILER_TAIL;
-	tr_put32(tail, svt_crc32c(0, out, size - TR_TRAILER_TAIL));
-	tr_put32(tail + 4, size);
+	svt_put32(tail, svt_crc32c(0, out, size - TR_TRAILER_TAIL));
+	svt_put32(tail + 4, size);
 	memcpy(tail + 8, svt_trace_end_magic, 8);
 }
 
 uint32_t tr_trailer_tail(const uint8_t tail[TR_TRAILER_TAIL], const char **why)
 {
-	uint32_t size = tr_get32(tail + 4);
+	uint32_t size = svt_get32(tail + 4);
 	*why = NULL;
 	if (memcmp(tail + 8, svt_trace_end_magic, 8) != 0) {
 		*why = "no trailer at the end of the file (truncated, or the recording was interrupted)";
@@ -469,21 +469,21 @@ uint32_t tr_trailer_tail(const uint8_t tail[TR_TRAILER_TAIL], const char **why)
 bool tr_trailer_decode(const uint8_t *p, uint32_t len, bool check_crc, struct tr_trailer *t,
 		       const char **why)
 {
-	NEED(tr_get32(p) == TR_TRAILER_MAGIC, "bad trailer magic");
-	t->ntypes = tr_get32(p + 4);
+	NEED(svt_get32(p) == TR_TRAILER_MAGIC, "bad trailer magic");
+	t->ntypes = svt_get32(p + 4);
 	NEED(t->ntypes >= 1 && t->ntypes <= TR_MAX_NTYPES && len == tr_trailer_size(t->ntypes),
 	     "trailer type count does not match its size");
 	NEED(!check_crc || svt_crc32c(0, p, len - TR_TRAILER_TAIL) ==
-			   tr_get32(p + len - TR_TRAILER_TAIL), "trailer checksum mismatch");
-	t->events = tr_get64(p + 8);
-	t->records = tr_get64(p + 16);
-	t->lost = tr_get64(p + 24);
-	t->frames = tr_get64(p + 32);
-	t->index_offset = tr_get64(p + 40);
-	t->index_size = tr_get64(p + 48);
+			   svt_get32(p + len - TR_TRAILER_TAIL), "trailer checksum mismatch");
+	t->events = svt_get64(p + 8);
+	t->records = svt_get64(p + 16);
+	t->lost = svt_get64(p + 24);
+	t->frames = svt_get64(p + 32);
+	t->index_offset = svt_get64(p + 40);
+	t->index_size = svt_get64(p + 48);
 	uint64_t sum = 0;
 	for (uint32_t i = 0; i < t->ntypes; i++) {
-		t->counts[i] = tr_get64(p + TR_TRAILER_FIXED + 8 * i);
+		t->counts[i] = svt_get64(p + TR_TRAILER_FIXED + 8 * i);
 		NEED(sum + t->counts[i] >= sum, "trailer counts overflow");
 		sum += t->counts[i];
 	}

@@ -42,7 +42,7 @@ static int load_frame(struct svt_trace_reader *r, uint64_t off, uint64_t no)
 				 "(truncated file?)", pre, (unsigned long long)(r->data_end - off));
 	if ((rc = tr_src_read(r, off, TR_FRAME_HDR, hb, &p)) != SVT_TRACE_OK)
 		return rc;
-	if (!r->indexed && tr_get32(p) == TR_INDEX_MAGIC)
+	if (!r->indexed && svt_get32(p) == TR_INDEX_MAGIC)
 		return FRAME_ERR(r, "the frames end here at the seek index, but the trailer or "
 				 "index is damaged: the trace may be incomplete");
 	if (!tr_frame_decode(p, crc, &f, &why))
@@ -203,7 +203,7 @@ void tr_scan(struct svt_trace_reader *r, uint64_t seq)
 			why = "too few bytes for a frame header (truncated file?)";
 		else if (tr_src_read(r, off, TR_FRAME_HDR, hb, &p) != SVT_TRACE_OK)
 			why = "read failed";
-		else if (tr_get32(p) == TR_INDEX_MAGIC) {
+		else if (svt_get32(p) == TR_INDEX_MAGIC) {
 			r->scan_done = true;    /* the frames end at the index */
 			break;
 		} else if (!tr_frame_decode(p, crc, &f, &why))

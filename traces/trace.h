@@ -26,19 +26,17 @@
 #include <stdio.h>
 
 #include "svt.h"
+#include "trace_event.h"
 
 /* ---- versions and limits ---------------------------------------------- */
 
 #define SVT_TRACE_MAJOR         1
-#define SVT_TRACE_MINOR         0
+#define SVT_TRACE_MINOR         1
 
 #define SVT_TRACE_MAX_CONTENT   (16u << 20)     /* uncompressed bytes in one frame */
 #define SVT_TRACE_MAX_HEADER    (1u << 20)      /* bytes of the file header */
 #define SVT_TRACE_MAX_STRING    4096            /* bytes of a header string */
 #define SVT_TRACE_MAX_RANGES    16384           /* guest RAM ranges */
-#define SVT_TRACE_MAX_MEM       4096            /* bytes of one MEM record */
-#define SVT_TRACE_MAX_INSN      15
-#define SVT_TRACE_MAX_MARK      255             /* bytes of a MARK's text */
 #define SVT_TRACE_FRAME_DEFAULT (1u << 20)      /* writer's frame target */
 #define SVT_TRACE_FRAME_MIN     64
 #define SVT_TRACE_FRAME_MAX     (8u << 20)
@@ -71,11 +69,6 @@ struct svt_trace_error {
 
 /* ---- the file header --------------------------------------------------- */
 
-struct svt_trace_range {
-	uint64_t gfn;           /* first guest frame */
-	uint64_t count;         /* frames; at least 1 */
-};
-
 /*
  * What the recording ran on and with: enough to build the core's
  * configuration for replay (svt_trace_mmu_config) and to describe the run.
@@ -106,151 +99,6 @@ struct svt_trace_header {
 
 /* The core configuration the recording ran with. */
 void svt_trace_mmu_config(const struct svt_trace_header *h, struct svt_mmu_config *cfg);
-
-/* ---- events -------------------------------------------------------------- */
-
-/* Record types; the numbers are the on-disk type codes. */
-enum svt_trace_type {
-	SVT_TRACE_UNKNOWN = 0,  /* a type this reader does not know: not interpreted */
-	SVT_TRACE_FAULT = 1,    /* a #PF handed to svt_mmu_page_fault */
-	SVT_TRACE_CR_WRITE = 2, /* svt_mmu_write_cr0/cr3/cr4/efer */
-	SVT_TRACE_INVLPG = 3,
-	SVT_TRACE_INVPCID = 4,
-	SVT_TRACE_FLUSH_ALL = 5,
-	SVT_TRACE_MEM = 6,      /* guest memory contents the replayer cannot know */
-	SVT_TRACE_DECISION = 7, /* the core's answer to the preceding input */
-	SVT_TRACE_LOST = 8,     /* events the recorder dropped, or a gap in the file */
-	SVT_TRACE_MARK = 9,     /* a timestamped phase or console marker */
-};
-#define SVT_TRACE_NTYPES 10     /* counts[] is indexed by type; [0] counts unknown types */
-
-enum svt_trace_cr { SVT_TRACE_CR0 = 0, SVT_TRACE_CR3 = 1, SVT_TRACE_CR4 = 2, SVT_TRACE_EFER = 3 };
-
-/* Why events were lost. */
-enum svt_trace_lost_reason {
-	SVT_TRACE_LOST_UNSPEC = 0,
-	SVT_TRACE_LOST_BUFFER = 1,      /* the recorder's buffer was full */
-	SVT_TRACE_LOST_TRANSPORT = 2,   /* the link to the recorder lost data */
-	SVT_TRACE_LOST_GAP = 3,         /* reader only: frames missing from the file */
-};
-
-/* MARK kinds */
-enum svt_trace_mark_kind { SVT_TRACE_MARK_PHASE = 0, SVT_TRACE_MARK_CONSOLE = 1, SVT_TRACE_MARK_NOTE = 2 };
-
-/*
- * A FAULT: struct svt_fault by value.  Without has_regs (no register file
- * and no instruction known) regs reads as all zero.
- */
-struct svt_trace_fault {
-	uint64_t va;
-	uint32_t error_code;
-	uint8_t cpl;            /* 0..3 */
-	uint8_t code_bits;      /* 16, 32 or 64 */
-	uint8_t insn_len;       /* 0..15 */
-	bool has_regs;
-	uint64_t rflags;
-	uint32_t pkru;
-	uint8_t insn[SVT_TRACE_MAX_INSN];
-	struct svt_emu_regs regs;
-};
-
-struct svt_trace_cr_write {
-	uint8_t reg;            /* enum svt_trace_cr */
-	uint64_t val;
-};
-
-struct svt_trace_invpcid {
-	uint32_t type;          /* 0..3 */
-	uint64_t pcid, va;
-};
-
-/* data: len bytes, owned by the reader (until the next call on it) or the caller. */
-struct svt_trace_mem {
-	uint64_t gpa;
-	uint32_t len;           /* 1..4096 */
-	const uint8_t *data;
-};
-
-/*
- * A DECISION answers the input event before it (input says which kind).
- * FAULT: outcome, error_code/cr2 (INJECT), gpa (MMIO), regs after
- * emulation (has_regs); fields that do not apply are 0.  CR_WRITE and
- * INVPCID: rc (0 or SVT_E_GP).
- */
-struct svt_trace_decision {
-	uint8_t input;          /* SVT_TRACE_FAULT, SVT_TRACE_CR_WRITE or SVT_TRACE_INVPCID */
-	uint8_t outcome;        /* enum svt_pf_outcome */
-	bool has_regs;
-	int32_t rc;
-	uint32_t error_code;
-	uint64_t cr2, gpa;
-	struct svt_emu_regs regs;
-};
-
-/* count events are lost from this event's sequence number on. */
-struct svt_trace_lost {
-	uint64_t count;         /* >= 1 */
-	uint32_t reason;        /* enum svt_trace_lost_reason */
-};
-
-struct svt_trace_mark {
-	uint64_t time;          /* nanoseconds since the recording started; 0 unknown */
-	uint32_t kind;          /* enum svt_trace_mark_kind */
-	uint16_t len;           /* bytes of text, <= 255 */
-	char text[SVT_TRACE_MAX_MARK + 1];      /* NUL-terminated, no NUL inside */
-};
-
-/* A record of a type this reader does not know; written as is by the writer. */
-struct svt_trace_unknown {
-	uint64_t type;          /* on-disk type code, >= SVT_TRACE_NTYPES */
-	uint32_t len;
-	const uint8_t *data;
-};
-
-/*
- * One event.  seq is its sequence number: every record takes one, a LOST
- * record takes count (the numbers of the events it stands for), so seq is
- * the event's position in the recorder's stream.  The writer assigns seq
- * and ignores the caller's.
- */
-struct svt_trace_event {
-	enum svt_trace_type type;
-	uint64_t seq;
-	union {
-		struct svt_trace_fault fault;
-		struct svt_trace_cr_write cr;
-		uint64_t invlpg_va;
-		struct svt_trace_invpcid invpcid;
-		struct svt_trace_mem mem;
-		struct svt_trace_decision decision;
-		struct svt_trace_lost lost;
-		struct svt_trace_mark mark;
-		struct svt_trace_unknown unknown;
-	} u;
-};
-
-/* Sequence numbers the event takes: lost.count for LOST, else 1. */
-uint64_t svt_trace_event_span(const struct svt_trace_event *ev);
-
-/* A FAULT event as the core's struct svt_fault.  When the event has
- * registers they are copied to *regs and f->regs points there; else
- * f->regs is NULL and *regs is left alone. */
-void svt_trace_fault_to_core(const struct svt_trace_fault *tf, struct svt_emu_regs *regs,
-			     struct svt_fault *f);
-
-/* For recorders: the FAULT event of a fault about to be handed to the
- * core (registers as they are before it), and the DECISION answering it
- * (f->regs, if any, now the registers after the core's emulation). */
-void svt_trace_event_fault(const struct svt_fault *f, struct svt_trace_event *ev);
-void svt_trace_event_decision(const struct svt_fault *f, enum svt_pf_outcome o,
-			      const struct svt_fault_result *res, struct svt_trace_event *ev);
-/* Hand a CR_WRITE (enum svt_trace_cr) to the core: its return value. */
-int svt_trace_cr_apply(struct svt_mmu *m, unsigned reg, uint64_t val);
-
-/* "FAULT", "CR_WRITE", ...; "UNKNOWN" otherwise. */
-const char *svt_trace_type_name(unsigned type);
-/* "fixed", "inject", "emulated", "mmio", "retry"; "?" otherwise. */
-const char *svt_trace_outcome_name(unsigned outcome);
 
 /* ---- the writer ---------------------------------------------------------- */
 

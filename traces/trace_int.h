@@ -1,9 +1,9 @@
 /*
  * trace_int.h — internals of the trace library shared by its files: the
- * on-disk constants of traces/FORMAT.md, explicit little-endian and varint
- * encoders and decoders, CRC-32C, the per-frame delta state, and the
- * codecs of records, the file header, frame headers, the index and the
- * trailer.  Nothing here is for users of sim/trace.h.
+ * on-disk constants of traces/FORMAT.md's file structure, and the codecs
+ * of the file header, frame headers, the index and the trailer.  Records
+ * themselves are encoded by the shared layer (common/rec_codec.h).
+ * Nothing here is for users of traces/trace.h.
  */
 #ifndef SVT_TRACE_INT_H
 #define SVT_TRACE_INT_H
@@ -15,6 +15,9 @@
 
 #include <zstd.h>
 
+#include "bytes.h"
+#include "names.h"
+#include "rec_codec.h"
 #include "trace.h"
 
 /* ---- on-disk constants (traces/FORMAT.md) ------------------------------ */
@@ -45,157 +48,6 @@ enum {
 	TR_H_PRODUCER = 1, TR_H_CPU_MODEL = 2, TR_H_GUEST = 3, TR_H_MACHINE = 4,
 	TR_H_RAM = 5, TR_H_POLICY = 6, TR_H_FRAME_SIZE = 7, TR_H_DEVICE = 8,
 };
-
-/* FAULT presence bits */
-#define TR_F_ERR        0x01u
-#define TR_F_MODE       0x02u
-#define TR_F_RFLAGS     0x04u
-#define TR_F_PKRU       0x08u
-#define TR_F_INSN       0x10u
-#define TR_F_REGS       0x20u
-#define TR_F_ALL        0x3fu
-
-/* DECISION flag bits (above input and outcome) */
-#define TR_D_REGS       0x01u
-#define TR_D_INJECT     0x02u
-#define TR_D_GPA        0x04u
-
-/* MEM encodings (low two bits of the length-and-encoding varint) */
-#define TR_MEM_RAW      0
-#define TR_MEM_W64      1
-#define TR_MEM_ZERO     2
-#define TR_MEM_W32      3
-
-#define TR_NREGS        24      /* gpr[16], rip, rflags, seg_base[6] */
-
-/* The largest record the writer produces (MEM in 8-byte words, worst case). */
-#define TR_MAX_RECORD   8192
-
-/* ---- little-endian and varints ------------------------------------------ */
-
-static inline void tr_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static inline void tr_put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline void tr_put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline uint16_t tr_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static inline uint32_t tr_get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t tr_get64(const uint8_t *p)
-{
-	return (uint64_t)tr_get32(p) | (uint64_t)tr_get32(p + 4) << 32;
-}
-
-/* Bytes tr_putv writes for v. */
-static inline size_t tr_vlen(uint64_t v)
-{
-	/* 7 bits a byte: the bit length, rounded up to sevens */
-	return v < 0x80 ? 1 : (size_t)(70 - __builtin_clzll(v)) / 7;
-}
-
-/* Unsigned LEB128: 7 bits a byte, low first, high bit = more.  At most 10
- * bytes; returns the bytes written. */
-static inline size_t tr_putv(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
-/* Decode a varint at *p (before end); false if it runs past end, is longer
- * than 10 bytes, or overflows 64 bits. */
-static inline bool tr_getv(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	const uint8_t *q = *p;
-	uint64_t r = 0;
-	for (unsigned shift = 0; shift < 70; shift += 7) {
-		if (q == end)
-			return false;
-		uint8_t b = *q++;
-		if (shift == 63 && b > 1)
-			return false;
-		r |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80)) {
-			*p = q;
-			*v = r;
-			return true;
-		}
-	}
-	return false;
-}
-
-static inline uint64_t tr_zz(uint64_t delta)       /* zigzag of a two's complement delta */
-{
-	return (delta << 1) ^ (uint64_t)-(int64_t)(delta >> 63);
-}
-
-static inline uint64_t tr_unzz(uint64_t z)
-{
-	return (z >> 1) ^ (uint64_t)-(int64_t)(z & 1);
-}
-
-/* ---- CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) --------------- */
-
-/* crc32c(0, p, n) is the CRC of p[0..n); pass a previous result to extend. */
-uint32_t svt_crc32c(uint32_t crc, const void *p, size_t n);
-/* The portable path alone (the tests compare it with the hardware one). */
-uint32_t svt_crc32c_soft(uint32_t crc, const void *p, size_t n);
-
-/* ---- the per-frame delta state ------------------------------------------ */
-
-struct tr_state {
-	struct svt_trace_fault fault;   /* previous FAULT; regs: the delta base */
-	uint64_t cr[4];
-	uint64_t inv_va;
-	uint64_t mem_next;              /* end of the previous MEM */
-	uint64_t w64;                   /* last word of the previous W64 MEM */
-	uint32_t w32;                   /* last word of the previous W32 MEM */
-	uint64_t mark_time;
-};
-
-void tr_state_reset(struct tr_state *st);
-
-/* ---- records (trace-enc.c, trace-dec.c) ------------------------------- */
-
-/* NULL if ev can be written, else why not. */
-const char *tr_check_event(const struct svt_trace_event *ev);
-
-/* Encode a checked event as one record at out (room for TR_MAX_RECORD
- * bytes), updating st; returns the record's size. */
-size_t tr_encode(struct tr_state *st, const struct svt_trace_event *ev, uint8_t *out);
-
-/*
- * Decode the record at *p (before end) into ev (seq not set), updating st
- * and advancing *p past the record.  membuf (SVT_TRACE_MAX_MEM bytes)
- * receives MEM contents that are not stored raw.  On bad input returns
- * false with *why set.
- */
-bool tr_decode(struct tr_state *st, const uint8_t **p, const uint8_t *end,
-	       struct svt_trace_event *ev, uint8_t *membuf, const char **why);
 
 /* ---- file header, frame header, index, trailer (trace-hdr.c) -------------- */
 

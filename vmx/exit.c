@@ -29,7 +29,7 @@ static uint64_t exit_ticks[64];         /* TSC ticks in the hypervisor per exit 
 #define rdtsc hv_rdtsc
 uint64_t hv_prof[PROF_N];
 #ifdef SVT_HV_PROF
-uint64_t hv_prof2[16];
+static const uint64_t *hv_prof2;        /* the core's profile, svt_mmu_prof() */
 #endif
 static uint64_t phase_prof[PROF_N];
 
@@ -332,6 +332,7 @@ static void mark_byte(uint8_t c)
 static void log_phase(void)
 {
 	uint64_t now = rdtsc();
+	hvrec_prof(hv_prof);
 	hv_printf("hv: phase %s: %lu ticks; exits:", phase, now - phase_tsc);
 	for (int i = 0; i < 64; i++)
 		if (exits[i] - phase_exits[i])
@@ -345,9 +346,9 @@ static void log_phase(void)
 	for (int i = 0; i < PROF_N; i++)
 		hv_printf(" %s=%lu", pname[i], hv_prof[i] - phase_prof[i]);
 #ifdef SVT_HV_PROF
-	static uint64_t last2[16];
+	static uint64_t last2[SVT_PROF_N];
 	hv_printf("; core:");
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < SVT_PROF_N; i++)
 		hv_printf(" %d=%lu", i, hv_prof2[i] - last2[i]);
 	memcpy(last2, hv_prof2, sizeof(last2));
 #endif
@@ -497,6 +498,9 @@ static void complete_events(uint32_t vec)
 
 void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_env *env)
 {
+#ifdef SVT_HV_PROF
+	hv_prof2 = svt_mmu_prof(mmu);
+#endif
 	hv_vmx_setup(g);
 	/* The guest starts as a Multiboot loader leaves it: protected mode
 	 * (CR0.PE, ET), paging off.  The core starts from reset: tell it. */

@@ -4,13 +4,14 @@
  */
 #include "hv.h"
 #include "hvrec.h"
+#include "policy.h"
 
 #define GUEST_FRAMES (HV_GUEST_TOP >> 12)
 
 uint64_t hv_phys = HV_BASE, hv_guest_top = HV_BASE;
 
 static uint8_t pool[HV_POOL_FRAMES][4096] __attribute__((aligned(4096)));
-static uint64_t pool_mfns[HV_POOL_FRAMES];
+static svt_mfn_t pool_mfns[HV_POOL_FRAMES];
 static uint8_t core_store[12u << 20] __attribute__((aligned(64)));
 
 /* Guest RAM is machine memory below the hypervisor, 1:1. */
@@ -52,16 +53,17 @@ static bool is_device(uint64_t gfn)
 	return false;
 }
 
-static uint64_t env_g2m(void *ctx, uint64_t gfn)
+static svt_mfn_t env_g2m(void *ctx, svt_gfn_t g)
 {
 	(void)ctx;
-	return gfn < GUEST_FRAMES || is_device(gfn) ? gfn : SVT_INVALID_MFN;
+	uint64_t gfn = svt_gfn_x(g);
+	return gfn < GUEST_FRAMES || is_device(gfn) ? svt_mfn(gfn) : SVT_INVALID_MFN;
 }
 
-static void *env_map(void *ctx, uint64_t mfn)
+static void *env_map(void *ctx, svt_mfn_t mfn)
 {
 	(void)ctx;
-	uint64_t pa = mfn << 12;
+	uint64_t pa = svt_mfn_x(mfn) << 12;
 	if (pa >= hv_phys && pa < hv_phys + (uint64_t)(hv_end - (uint8_t *)HV_BASE))
 		return (void *)(uintptr_t)(pa - hv_phys + HV_BASE);        /* the pool */
 	return hv_gpa(pa);
@@ -75,44 +77,22 @@ static void env_flush(void *ctx, int kind, uint64_t va)
 	(void)va;
 }
 
+#ifdef SVT_HV_PROF
+/* The core's clock for its profile (svt_mmu_prof(), printed per phase). */
+static uint64_t env_ticks(void *ctx)
+{
+	(void)ctx;
+	return hv_rdtsc();
+}
+#endif
+
 static const struct svt_env env = {
 	.read_gpa = env_read, .write_gpa = env_write, .gfn_to_mfn = env_g2m,
 	.map_mfn = env_map, .flush_tlb = env_flush,
+#ifdef SVT_HV_PROF
+	.ticks = env_ticks,
+#endif
 };
-
-/* "oos=N,prefetch=N,emulate=0|1,early=0|1,pool=N,roots=N" up to a blank
- * (the format of shadowvt(1), POLICIES); false if it is not one. */
-static bool parse_policy(const char *s, struct svt_policy *p, unsigned *npool, unsigned *nroots)
-{
-	while (*s && *s != ' ') {
-		const char *k = s;
-		while (*s && *s != '=' && *s != ' ')
-			s++;
-		if (*s != '=' || s[1] < '0' || s[1] > '9')
-			return false;
-		size_t klen = (size_t)(s - k);
-		uint64_t v = 0;
-		for (s++; *s >= '0' && *s <= '9'; s++)
-			v = v * 10 + (uint64_t)(*s - '0');
-		if (klen == 3 && memcmp(k, "oos", 3) == 0 && v <= 16)
-			p->oos = (unsigned)v;
-		else if (klen == 8 && memcmp(k, "prefetch", 8) == 0 && v <= 511)
-			p->prefetch = (unsigned)v;
-		else if (klen == 7 && memcmp(k, "emulate", 7) == 0 && v <= 1)
-			p->emulate = v;
-		else if (klen == 5 && memcmp(k, "early", 5) == 0 && v <= 1)
-			p->early_unshadow = v;
-		else if (klen == 4 && memcmp(k, "pool", 4) == 0 && v >= 16 && v <= HV_POOL_FRAMES)
-			*npool = (unsigned)v;
-		else if (klen == 5 && memcmp(k, "roots", 5) == 0 && v >= 1 && v <= 64)
-			*nroots = (unsigned)v;
-		else
-			return false;
-		if (*s == ',')
-			s++;
-	}
-	return true;
-}
 
 /* The loader's usable RAM regions below 4 GiB (clipped there), read once
  * before the move, which may overwrite where the loader left its map. */
@@ -121,19 +101,19 @@ static unsigned nram;
 
 static void read_ram_map(const uint8_t *mbi)
 {
-	if (!(rd32(mbi) & (1u << 6)))
+	if (!(svt_get32(mbi) & (1u << 6)))
 		return;
-	uint32_t len = rd32(mbi + 44), addr = rd32(mbi + 48);
+	uint32_t len = svt_get32(mbi + 44), addr = svt_get32(mbi + 48);
 	for (uint32_t off = 0; off + 24 <= len && nram < 64;) {
 		const uint8_t *e = hv_gpa((uint64_t)addr + off);
-		uint64_t b = rd64(e + 4), l = rd64(e + 12);
+		uint64_t b = svt_get64(e + 4), l = svt_get64(e + 12);
 		uint64_t end = b + l < b || b + l > (4ull << 30) ? (4ull << 30) : b + l;
-		if (rd32(e + 20) == 1 && b < end) {
+		if (svt_get32(e + 20) == 1 && b < end) {
 			ram_b[nram] = b;
 			ram_e[nram] = end;
 			nram++;
 		}
-		off += rd32(e) + 4;
+		off += svt_get32(e) + 4;
 	}
 }
 
@@ -210,16 +190,25 @@ void hv_main(uint32_t magic, uint32_t info)
 	if (magic != 0x2badb002u)
 		hv_panic("not started by a Multiboot loader (EAX %#x)", magic);
 	const uint8_t *mbi = hv_gpa(info);
-	const char *cmd = (mbi[0] & 4) ? (const char *)hv_gpa(rd32(mbi + 16)) : "";
-	struct svt_policy policy = { .oos = 8, .prefetch = 4, .emulate = true, .early_unshadow = true };
-	unsigned pool_frames = HV_POOL_FRAMES, roots = HV_ROOT_CACHE;
+	const char *cmd = (mbi[0] & 4) ? (const char *)hv_gpa(svt_get32(mbi + 16)) : "";
+	struct svt_policy policy;
+	unsigned pool_frames, roots;
+	svt_policy_default_hv(&policy, &pool_frames, &roots);
 	for (const char *c = cmd; *c; c++) {
 		if (memcmp(c, "verbose", 7) == 0)
 			hv_verbose = true;
 		if (memcmp(c, "stream=lpt", 10) == 0)
 			hv_stream_lpt = true;
-		if (memcmp(c, "policy=", 7) == 0 && !parse_policy(c + 7, &policy, &pool_frames, &roots))
-			hv_panic("bad policy on the command line: %s", c + 7);
+		if (memcmp(c, "policy=", 7) == 0) {
+			/* "policy=SPEC" up to a blank (shadowvt(1), POLICIES) */
+			size_t n = 0;
+			char why[160];
+			while (c[7 + n] && c[7 + n] != ' ')
+				n++;
+			if (svt_policy_parse_n(c + 7, n, &policy, &pool_frames, &roots, HV_POOL_FRAMES,
+					       why, sizeof(why)) != 0)
+				hv_panic("bad policy on the command line: %s", why);
+		}
 	}
 	/* the module and the command lines are taken before the move, which
 	 * may overwrite where the loader left them */
@@ -246,7 +235,7 @@ void hv_main(uint32_t magic, uint32_t info)
 	hv_printf("hv: guest '%s', entry %#x\n", g.name, g.entry);
 
 	for (unsigned i = 0; i < HV_POOL_FRAMES; i++)
-		pool_mfns[i] = hv_pa(pool[i]) >> 12;
+		pool_mfns[i] = svt_mfn(hv_pa(pool[i]) >> 12);
 	uint32_t a, b, c, d;
 	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000000u), "c"(0));
 	uint8_t maxphy = 36;

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bytes.h"
+#include "policy.h"
 #include "svt.h"
 
 #define HV_BASE         0x1000000ul    /* the image's addresses (hv.ld, boot.S) */
@@ -32,10 +34,10 @@ static inline void *hv_gpa(uint64_t pa) { return (void *)(HV_DMAP + pa); }
 /* A pointer into the image to its machine address. */
 static inline uint64_t hv_pa(const void *p) { return (uintptr_t)p - HV_BASE + hv_phys; }
 void hv_move(uint64_t dest, uint64_t size);
-#define HV_POOL_FRAMES  2048            /* shadow pool: 8 MiB */
-/* Top-level shadows kept pinned: a Linux process with page-table
- * isolation has two, and a fork storm switches among a handful. */
-#define HV_ROOT_CACHE   32
+/* The shadow pool (8 MiB) and the top-level shadows kept pinned (a Linux
+ * process with page-table isolation has two, and a fork storm switches
+ * among a handful): common/policy.h's hypervisor defaults. */
+#define HV_POOL_FRAMES  SVT_POLICY_HV_POOL
 #define HV_MARK_PORT    0x8a8           /* a guest's phase marks (guests/linux/svt-mark.c) */
 
 /* Guest general registers, in the encoding order of struct svt_emu_regs
@@ -43,14 +45,6 @@ void hv_move(uint64_t dest, uint64_t size);
 struct hv_gprs {
 	uint64_t gpr[16];
 };
-
-/* Little-endian fields of the loader's structures and the guest's images. */
-static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static inline uint32_t rd32(const uint8_t *p) { return rd16(p) | (uint32_t)rd16(p + 2) << 16; }
-static inline uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
-static inline void wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static inline void wr32(uint8_t *p, uint32_t v) { wr16(p, (uint16_t)v); wr16(p + 2, (uint16_t)(v >> 16)); }
-static inline void wr64(uint8_t *p, uint64_t v) { wr32(p, (uint32_t)v); wr32(p + 4, (uint32_t)(v >> 32)); }
 
 /* A range of frames. */
 struct hv_range {

@@ -39,28 +39,28 @@ static uint32_t mmap_len;
 bool hv_linux_probe(uint32_t mb_info)
 {
 	const uint8_t *mbi = hv_gpa(mb_info);
-	if (!(rd32(mbi) & (1u << 3)) || rd32(mbi + 20) == 0)
+	if (!(svt_get32(mbi) & (1u << 3)) || svt_get32(mbi + 20) == 0)
 		return false;
-	const uint8_t *mod = hv_gpa(rd32(mbi + 24));
-	uint32_t start = rd32(mod), end = rd32(mod + 4);
+	const uint8_t *mod = hv_gpa(svt_get32(mbi + 24));
+	uint32_t start = svt_get32(mod), end = svt_get32(mod + 4);
 	if (end < start + 64)
 		return false;
 	const uint8_t *e = hv_gpa(start);
-	return rd32(e) == 0x464c457fu && e[4] == 2 && e[5] == 1 && rd16(e + 16) == 2 &&
-	       rd16(e + 18) == 62;
+	return svt_get32(e) == 0x464c457fu && e[4] == 2 && e[5] == 1 && svt_get16(e + 16) == 2 &&
+	       svt_get16(e + 18) == 62;
 }
 
 bool hv_linux_take(uint32_t mb_info)
 {
 	const uint8_t *mbi = hv_gpa(mb_info);
-	uint32_t count = rd32(mbi + 20);
-	const uint8_t *mod = hv_gpa(rd32(mbi + 24));
+	uint32_t count = svt_get32(mbi + 20);
+	const uint8_t *mod = hv_gpa(svt_get32(mbi + 24));
 	nmods = count > 2 ? 2 : count;
 	for (unsigned i = 0; i < nmods; i++) {
-		mods[i].start = rd32(mod + 16 * i);
-		mods[i].end = rd32(mod + 16 * i + 4);
+		mods[i].start = svt_get32(mod + 16 * i);
+		mods[i].end = svt_get32(mod + 16 * i + 4);
 	}
-	uint32_t str = rd32(mod + 8);
+	uint32_t str = svt_get32(mod + 8);
 	const char *c = str ? (const char *)hv_gpa(str) : "";
 	/* GRUB gives the module's own name first: the kernel's command line
 	 * is what follows it */
@@ -73,11 +73,11 @@ bool hv_linux_take(uint32_t mb_info)
 		n = LX_CMDLINE_MAX - 1;
 	memcpy(cmdline, c, n);
 	cmdline[n] = 0;
-	if (rd32(mbi) & (1u << 6)) {
-		mmap_len = rd32(mbi + 44);
+	if (svt_get32(mbi) & (1u << 6)) {
+		mmap_len = svt_get32(mbi + 44);
 		if (mmap_len > sizeof(mmap_copy))
 			mmap_len = sizeof(mmap_copy);
-		memcpy(mmap_copy, hv_gpa(rd32(mbi + 48)), mmap_len);
+		memcpy(mmap_copy, hv_gpa(svt_get32(mbi + 48)), mmap_len);
 	}
 	return true;
 }
@@ -98,18 +98,18 @@ static unsigned e820(uint8_t *table)
 	unsigned n = 0;
 	for (uint32_t off = 0; off + 24 <= mmap_len && n < 128;) {
 		const uint8_t *e = mmap_copy + off;
-		uint64_t b = rd64(e + 4), l = rd64(e + 12);
-		uint32_t type = rd32(e + 20);
-		off += rd32(e) + 4;
+		uint64_t b = svt_get64(e + 4), l = svt_get64(e + 12);
+		uint32_t type = svt_get32(e + 20);
+		off += svt_get32(e) + 4;
 		if (type == 1) {
 			if (b >= hv_guest_top)
 				continue;
 			if (b + l > hv_guest_top)
 				l = hv_guest_top - b;
 		}
-		wr64(table + 20 * n, b);
-		wr64(table + 20 * n + 8, l);
-		wr32(table + 20 * n + 16, type);
+		svt_put64(table + 20 * n, b);
+		svt_put64(table + 20 * n + 8, l);
+		svt_put32(table + 20 * n + 16, type);
 		n++;
 	}
 	return n;
@@ -129,8 +129,8 @@ bool hv_linux_load(struct hv_guest *g)
 	memmove(hv_gpa(kcopy), hv_gpa(mods[0].start), ksize);
 
 	const uint8_t *elf = hv_gpa(kcopy);
-	uint64_t phoff = rd64(elf + 32);
-	uint16_t phentsize = rd16(elf + 54), phnum = rd16(elf + 56);
+	uint64_t phoff = svt_get64(elf + 32);
+	uint16_t phentsize = svt_get16(elf + 54), phnum = svt_get16(elf + 56);
 	if (phentsize < 56 || phoff + (uint64_t)phnum * phentsize > ksize) {
 		hv_printf("hv: the kernel's program headers are unusable\n");
 		return false;
@@ -138,9 +138,9 @@ bool hv_linux_load(struct hv_guest *g)
 	uint64_t kend = 0;
 	for (unsigned i = 0; i < phnum; i++) {
 		const uint8_t *ph = elf + phoff + (uint64_t)i * phentsize;
-		if (rd32(ph) != 1)
+		if (svt_get32(ph) != 1)
 			continue;
-		uint64_t off = rd64(ph + 8), pa = rd64(ph + 24), filesz = rd64(ph + 32), memsz = rd64(ph + 40);
+		uint64_t off = svt_get64(ph + 8), pa = svt_get64(ph + 24), filesz = svt_get64(ph + 32), memsz = svt_get64(ph + 40);
 		if (filesz > memsz || off + filesz > ksize || pa < 0x100000 || pa + memsz > kcopy) {
 			hv_printf("hv: kernel segment %u (%#lx, %#lx bytes) does not fit in guest RAM\n", i, pa,
 				  memsz);
@@ -151,7 +151,7 @@ bool hv_linux_load(struct hv_guest *g)
 		if (pa + memsz > kend)
 			kend = pa + memsz;
 	}
-	g->entry = rd64(elf + 24);
+	g->entry = svt_get64(elf + 24);
 	hv_printf("hv: Linux kernel %#lx..%#lx, entry %#x, initrd %#lx (%lu bytes), command line '%s'\n",
 		  (uint64_t)0x1000000, kend, g->entry, isize ? itop : 0, isize, cmdline);
 
@@ -159,33 +159,33 @@ bool hv_linux_load(struct hv_guest *g)
 	uint8_t *pml4 = hv_gpa(LX_PML4), *pdpt = hv_gpa(LX_PDPT), *pd = hv_gpa(LX_PD);
 	memset(pml4, 0, 4096);
 	memset(pdpt, 0, 4096);
-	wr64(pml4, LX_PDPT | 3);
+	svt_put64(pml4, LX_PDPT | 3);
 	for (unsigned i = 0; i < 4; i++)
-		wr64(pdpt + 8 * i, (LX_PD + 4096u * i) | 3);
+		svt_put64(pdpt + 8 * i, (LX_PD + 4096u * i) | 3);
 	for (uint64_t i = 0; i < 2048; i++)
-		wr64(pd + 8 * i, (i << 21) | 0x83);
+		svt_put64(pd + 8 * i, (i << 21) | 0x83);
 	/* GDT: __BOOT_CS 0x10 (64-bit code), __BOOT_DS 0x18 */
 	uint8_t *gdt = hv_gpa(LX_GDT);
 	memset(gdt, 0, 32);
-	wr64(gdt + 0x10, 0x00af9a000000ffffull);
-	wr64(gdt + 0x18, 0x00cf92000000ffffull);
+	svt_put64(gdt + 0x10, 0x00af9a000000ffffull);
+	svt_put64(gdt + 0x18, 0x00cf92000000ffffull);
 
 	/* the zero page */
 	uint8_t *zp = hv_gpa(LX_ZERO_PAGE);
 	memset(zp, 0, 4096);
 	zp[0x1e8] = (uint8_t)e820(zp + 0x2d0);     /* e820_entries, e820_table */
 	zp[0x1f1] = 0;                                  /* setup_sects */
-	wr16(zp + 0x1fe, 0xaa55);                       /* boot_flag */
-	wr32(zp + 0x202, 0x53726448);                   /* "HdrS" */
-	wr16(zp + 0x206, 0x020f);                       /* protocol 2.15 */
+	svt_put16(zp + 0x1fe, 0xaa55);                       /* boot_flag */
+	svt_put32(zp + 0x202, 0x53726448);                   /* "HdrS" */
+	svt_put16(zp + 0x206, 0x020f);                       /* protocol 2.15 */
 	zp[0x210] = 0xff;                               /* type_of_loader: undefined */
 	zp[0x211] = 0x01;                               /* loadflags: LOADED_HIGH */
-	wr32(zp + 0x214, 0x1000000);                    /* code32_start */
-	wr32(zp + 0x218, (uint32_t)(isize ? itop : 0)); /* ramdisk_image */
-	wr32(zp + 0x21c, (uint32_t)isize);              /* ramdisk_size */
-	wr32(zp + 0x228, LX_CMDLINE);                   /* cmd_line_ptr */
-	wr32(zp + 0x238, LX_CMDLINE_MAX - 1);           /* cmdline_size */
-	wr32(zp + 0x0c0, (uint32_t)((isize ? itop : 0) >> 32));  /* ext_ramdisk_image */
+	svt_put32(zp + 0x214, 0x1000000);                    /* code32_start */
+	svt_put32(zp + 0x218, (uint32_t)(isize ? itop : 0)); /* ramdisk_image */
+	svt_put32(zp + 0x21c, (uint32_t)isize);              /* ramdisk_size */
+	svt_put32(zp + 0x228, LX_CMDLINE);                   /* cmd_line_ptr */
+	svt_put32(zp + 0x238, LX_CMDLINE_MAX - 1);           /* cmdline_size */
+	svt_put32(zp + 0x0c0, (uint32_t)((isize ? itop : 0) >> 32));  /* ext_ramdisk_image */
 	memcpy(hv_gpa(LX_CMDLINE), cmdline, strlen(cmdline) + 1);
 
 	g->info = LX_ZERO_PAGE;

@@ -25,8 +25,8 @@ static bool in_guest(uint64_t a, uint64_t len)
 static bool load_aout(const uint8_t *img, uint32_t size, const uint8_t *hdr, uint32_t *entry)
 {
 	uint32_t hoff = (uint32_t)(hdr - img);
-	uint32_t header_addr = rd32(hdr + 12), load_addr = rd32(hdr + 16);
-	uint32_t load_end = rd32(hdr + 20), bss_end = rd32(hdr + 24);
+	uint32_t header_addr = svt_get32(hdr + 12), load_addr = svt_get32(hdr + 16);
+	uint32_t load_end = svt_get32(hdr + 20), bss_end = svt_get32(hdr + 24);
 	if (header_addr < load_addr || header_addr - load_addr > hoff)
 		return false;
 	uint32_t off = hoff - (header_addr - load_addr);
@@ -41,42 +41,42 @@ static bool load_aout(const uint8_t *img, uint32_t size, const uint8_t *hdr, uin
 			return false;
 		memset(hv_gpa(load_addr + len), 0, bss_end - load_addr - len);
 	}
-	*entry = rd32(hdr + 28);
+	*entry = svt_get32(hdr + 28);
 	return true;
 }
 
 static bool load_elf32(const uint8_t *img, uint32_t size, uint32_t *entry)
 {
-	if (size < 52 || rd32(img) != 0x464c457fu || img[4] != 1 || rd16(img + 18) != 3)
+	if (size < 52 || svt_get32(img) != 0x464c457fu || img[4] != 1 || svt_get16(img + 18) != 3)
 		return false;
-	uint32_t phoff = rd32(img + 28);
-	uint16_t phentsize = rd16(img + 42), phnum = rd16(img + 44);
+	uint32_t phoff = svt_get32(img + 28);
+	uint16_t phentsize = svt_get16(img + 42), phnum = svt_get16(img + 44);
 	if (phentsize < 32 || (uint64_t)phoff + (uint64_t)phnum * phentsize > size)
 		return false;
 	for (unsigned i = 0; i < phnum; i++) {
 		const uint8_t *ph = img + phoff + i * phentsize;
-		if (rd32(ph) != 1)      /* PT_LOAD */
+		if (svt_get32(ph) != 1)      /* PT_LOAD */
 			continue;
-		uint32_t off = rd32(ph + 4), paddr = rd32(ph + 12);
-		uint32_t filesz = rd32(ph + 16), memsz = rd32(ph + 20);
+		uint32_t off = svt_get32(ph + 4), paddr = svt_get32(ph + 12);
+		uint32_t filesz = svt_get32(ph + 16), memsz = svt_get32(ph + 20);
 		if (filesz > memsz || (uint64_t)off + filesz > size || !in_guest(paddr, memsz))
 			return false;
 		memcpy(hv_gpa(paddr), img + off, filesz);
 		memset(hv_gpa(paddr + filesz), 0, memsz - filesz);
 	}
-	*entry = rd32(img + 24);
+	*entry = svt_get32(img + 24);
 	return true;
 }
 
 bool hv_take_guest(uint32_t mb_info)
 {
 	const uint8_t *mbi = hv_gpa(mb_info);
-	if (!(rd32(mbi) & (1u << 3)) || rd32(mbi + 20) == 0) {
+	if (!(svt_get32(mbi) & (1u << 3)) || svt_get32(mbi + 20) == 0) {
 		hv_printf("hv: no guest kernel: give it as the first Multiboot module\n");
 		return false;
 	}
-	const uint8_t *mod = hv_gpa(rd32(mbi + 24));
-	uint32_t start = rd32(mod), end = rd32(mod + 4), str = rd32(mod + 8);
+	const uint8_t *mod = hv_gpa(svt_get32(mbi + 24));
+	uint32_t start = svt_get32(mod), end = svt_get32(mod + 4), str = svt_get32(mod + 8);
 	if (end <= start || end - start > MODULE_MAX) {
 		hv_printf("hv: the guest module is empty or larger than %u bytes\n", MODULE_MAX);
 		return false;
@@ -102,7 +102,7 @@ bool hv_load_guest(struct hv_guest *g)
 	const uint8_t *hdr = NULL;
 	for (uint32_t o = 0; o + 32 <= size && o < 8192; o += 4) {
 		const uint8_t *h = module_copy + o;
-		if (rd32(h) == MB_MAGIC && rd32(h) + rd32(h + 4) + rd32(h + 8) == 0) {
+		if (svt_get32(h) == MB_MAGIC && svt_get32(h) + svt_get32(h + 4) + svt_get32(h + 8) == 0) {
 			hdr = h;
 			break;
 		}
@@ -111,7 +111,7 @@ bool hv_load_guest(struct hv_guest *g)
 		hv_printf("hv: the guest has no Multiboot header\n");
 		return false;
 	}
-	bool ok = (rd32(hdr + 4) & (1u << 16)) ? load_aout(module_copy, size, hdr, &g->entry) :
+	bool ok = (svt_get32(hdr + 4) & (1u << 16)) ? load_aout(module_copy, size, hdr, &g->entry) :
 						 load_elf32(module_copy, size, &g->entry);
 	if (!ok) {
 		hv_printf("hv: the guest's Multiboot header or ELF headers are unusable\n");

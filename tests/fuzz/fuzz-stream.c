@@ -12,6 +12,7 @@
 
 #include "fuzz.h"
 #include "stream.h"
+#include "stream_fmt.h"
 #include "trace_int.h"
 
 static struct svt_trace_writer *open_sink(void *ctx, const struct svt_trace_header *h,

@@ -170,7 +170,7 @@ static void wrapped(struct fz *f)
 		/* Count record types as far as they parse, for the trailer. */
 		const uint8_t *p = content, *end = content + len;
 		uint64_t ty, l;
-		while (p < end && tr_getv(&p, end, &ty) && tr_getv(&p, end, &l) &&
+		while (p < end && svt_getv(&p, end, &ty) && svt_getv(&p, end, &l) &&
 		       l <= (uint64_t)(end - p)) {
 			t.counts[ty < SVT_TRACE_NTYPES ? ty : 0]++;
 			p += l;
@@ -202,12 +202,12 @@ static void header_fields(struct fz *f)
 		n = 65536;
 	outn = 0;
 	memcpy(fixed, svt_trace_file_magic, 8);
-	tr_put16(fixed + 8, 1);
-	tr_put16(fixed + 10, minor);
-	tr_put32(fixed + 12, (uint32_t)(TR_FILE_FIXED + n + 4));
+	svt_put16(fixed + 8, 1);
+	svt_put16(fixed + 10, minor);
+	svt_put32(fixed + 12, (uint32_t)(TR_FILE_FIXED + n + 4));
 	put(fixed, sizeof(fixed));
 	put(f->p + f->off, n);
-	tr_put32(crc, svt_crc32c(0, out, outn));
+	svt_put32(crc, svt_crc32c(0, out, outn));
 	put(crc, 4);
 }
 

@@ -1,0 +1,88 @@
+/*
+ * rec-adapt.c — between events (trace_event.h) and the core's own types:
+ * a FAULT event as a struct svt_fault for replay, the FAULT and DECISION
+ * events a recorder writes around a call of the core, and a CR_WRITE
+ * handed to the core.
+ */
+#include "common_deps.h"
+#include "trace_event.h"
+
+uint64_t svt_trace_event_span(const struct svt_trace_event *ev)
+{
+	return ev->type == SVT_TRACE_LOST ? ev->u.lost.count : 1;
+}
+
+void svt_trace_fault_to_core(const struct svt_trace_fault *tf, struct svt_emu_regs *regs,
+			     struct svt_fault *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->va = tf->va;
+	f->error_code = tf->error_code;
+	f->cpl = tf->cpl;
+	f->rflags = tf->rflags;
+	f->pkru = tf->pkru;
+	f->code_bits = tf->code_bits;
+	if (tf->has_regs)
+		*regs = tf->regs;
+	f->regs = tf->has_regs ? regs : NULL;
+	f->insn = tf->insn;
+	f->insn_len = tf->insn_len;
+}
+
+void svt_trace_event_fault(const struct svt_fault *f, struct svt_trace_event *ev)
+{
+	/* Field by field, not the whole event cleared first: the
+	 * hypervisor's recorder calls this on every fault. */
+	struct svt_trace_fault *t = &ev->u.fault;
+
+	ev->type = SVT_TRACE_FAULT;
+	ev->seq = 0;
+	t->va = f->va;
+	t->error_code = f->error_code;
+	t->cpl = f->cpl;
+	t->code_bits = (uint8_t)f->code_bits;
+	t->rflags = f->rflags;
+	t->pkru = f->pkru;
+	t->insn_len = 0;
+	if (f->insn && f->insn_len > 0 && f->insn_len <= SVT_TRACE_MAX_INSN) {
+		t->insn_len = (uint8_t)f->insn_len;
+		memcpy(t->insn, f->insn, f->insn_len);
+	}
+	memset(t->insn + t->insn_len, 0, SVT_TRACE_MAX_INSN - t->insn_len);
+	t->has_regs = f->regs != NULL;
+	if (f->regs)
+		t->regs = *f->regs;
+	else
+		memset(&t->regs, 0, sizeof(t->regs));
+}
+
+void svt_trace_event_decision(const struct svt_fault *f, enum svt_pf_outcome o,
+			      const struct svt_fault_result *res, struct svt_trace_event *ev)
+{
+	struct svt_trace_decision *d = &ev->u.decision;
+
+	ev->type = SVT_TRACE_DECISION;
+	ev->seq = 0;
+	d->input = SVT_TRACE_FAULT;
+	d->outcome = (uint8_t)o;
+	d->rc = 0;
+	d->error_code = res->error_code;
+	d->cr2 = res->cr2;
+	d->gpa = res->gpa;
+	d->has_regs = o == SVT_PF_EMULATED && f->regs;
+	if (d->has_regs)
+		d->regs = *f->regs;
+	else
+		memset(&d->regs, 0, sizeof(d->regs));
+}
+
+int svt_trace_cr_apply(struct svt_mmu *m, unsigned reg, uint64_t val)
+{
+	switch (reg) {
+	case SVT_TRACE_CR0: return svt_mmu_write_cr0(m, val);
+	case SVT_TRACE_CR3: return svt_mmu_write_cr3(m, val);
+	case SVT_TRACE_CR4: return svt_mmu_write_cr4(m, val);
+	default: return svt_mmu_write_efer(m, val);
+	}
+}
+

@@ -1,0 +1,75 @@
+/*
+ * rec_codec.h — records, the unit of a trace's frames and of the live
+ * stream's packets (traces/FORMAT.md, "Records"): the checks an event must
+ * pass to be written, its compact encoding against a per-frame delta
+ * state, and the exact inverse.  Freestanding: the hypervisor encodes with
+ * it, the trace library and `shadowvt record` decode with it.
+ */
+#ifndef SVT_REC_CODEC_H
+#define SVT_REC_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bytes.h"
+#include "trace_event.h"
+
+/* FAULT presence bits */
+#define TR_F_ERR        0x01u
+#define TR_F_MODE       0x02u
+#define TR_F_RFLAGS     0x04u
+#define TR_F_PKRU       0x08u
+#define TR_F_INSN       0x10u
+#define TR_F_REGS       0x20u
+#define TR_F_ALL        0x3fu
+
+/* DECISION flag bits (above input and outcome) */
+#define TR_D_REGS       0x01u
+#define TR_D_INJECT     0x02u
+#define TR_D_GPA        0x04u
+
+/* MEM encodings (low two bits of the length-and-encoding varint) */
+#define TR_MEM_RAW      0
+#define TR_MEM_W64      1
+#define TR_MEM_ZERO     2
+#define TR_MEM_W32      3
+
+#define TR_NREGS        24      /* gpr[16], rip, rflags, seg_base[6] */
+
+/* The largest record the writer produces (MEM in 8-byte words, worst case). */
+#define TR_MAX_RECORD   8192
+
+/* ---- the per-frame delta state ------------------------------------------ */
+
+struct tr_state {
+	struct svt_trace_fault fault;   /* previous FAULT; regs: the delta base */
+	uint64_t cr[4];
+	uint64_t inv_va;
+	uint64_t mem_next;              /* end of the previous MEM */
+	uint64_t w64;                   /* last word of the previous W64 MEM */
+	uint32_t w32;                   /* last word of the previous W32 MEM */
+	uint64_t mark_time;
+};
+
+void tr_state_reset(struct tr_state *st);
+
+/* ---- records (rec-enc.c, rec-dec.c) ------------------------------------ */
+
+/* NULL if ev can be written, else why not. */
+const char *tr_check_event(const struct svt_trace_event *ev);
+
+/* Encode a checked event as one record at out (room for TR_MAX_RECORD
+ * bytes), updating st; returns the record's size. */
+size_t tr_encode(struct tr_state *st, const struct svt_trace_event *ev, uint8_t *out);
+
+/*
+ * Decode the record at *p (before end) into ev (seq not set), updating st
+ * and advancing *p past the record.  membuf (SVT_TRACE_MAX_MEM bytes)
+ * receives MEM contents that are not stored raw.  On bad input returns
+ * false with *why set.
+ */
+bool tr_decode(struct tr_state *st, const uint8_t **p, const uint8_t *end,
+	       struct svt_trace_event *ev, uint8_t *membuf, const char **why);
+
+#endif /* SVT_REC_CODEC_H */

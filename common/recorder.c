@@ -1,0 +1,396 @@
+/*
+ * recorder.c — the one recorder (recorder.h).
+ */
+#include "common_deps.h"
+#include "recorder.h"
+
+#define PROF_START() (SVT_PROFILING ? svt_ticks() : 0)
+#define PROF_END(r, part, t0) \
+	do { if (SVT_PROFILING) (r)->prof[part] += svt_ticks() - (t0); } while (0)
+
+static inline void emit(struct svt_recorder *r, const struct svt_trace_event *ev)
+{
+	r->c.emit(r->c.emit_ctx, ev);
+	r->events += svt_trace_event_span(ev);
+}
+
+/* ---- MEM spans ----------------------------------------------------------- */
+
+/* Emit the open span as one MEM record. */
+static void span_flush(struct svt_recorder *r)
+{
+	if (r->span_len == 0)
+		return;
+	struct svt_trace_event ev;
+	ev.type = SVT_TRACE_MEM;
+	ev.seq = 0;
+	ev.u.mem.gpa = r->span_gpa;
+	ev.u.mem.len = r->span_len;
+	ev.u.mem.data = r->span;
+	r->mem_bytes += r->span_len;
+	r->span_len = 0;
+	emit(r, &ev);
+}
+
+/*
+ * Bytes [gpa, gpa + len) of one page hold data (read from the truth):
+ * they extend the open span when they follow it in the same page, else
+ * the open span goes out and they open the next.  A MEM record written
+ * before the input it serves is all the order needs (the replayer applies
+ * every MEM before the input), so spans go out as soon as they close.
+ */
+static void pend(struct svt_recorder *r, uint64_t gpa, const uint8_t *data, size_t len)
+{
+	if (r->span_len == 0 || r->span_gpa + r->span_len != gpa || (gpa & 0xfff) == 0) {
+		span_flush(r);
+		r->span_gpa = gpa;
+	}
+	if (len == 8)
+		__builtin_memcpy(r->span + r->span_len, data, 8);
+	else
+		memcpy(r->span + r->span_len, data, len);
+	r->span_len += (uint32_t)len;
+}
+
+/* ---- the mirror ---------------------------------------------------------- */
+
+static inline unsigned bucket(const struct svt_recorder *r, uint64_t gfn)
+{
+	/* the top bits of a multiplicative hash */
+	return (unsigned)((gfn * 0x9e3779b97f4a7c15ull) >> r->hash_shift);
+}
+
+static struct svt_rec_slot *slot_of(struct svt_recorder *r, uint64_t gfn, bool make)
+{
+	struct svt_rec_slot *sl = r->c.slots;
+	/* a walk, a prefetch and a resync read one page again and again */
+	if (r->last_slot >= 0 && sl[r->last_slot].used && sl[r->last_slot].gfn == gfn) {
+		sl[r->last_slot].ref = true;
+		return &sl[r->last_slot];
+	}
+	unsigned b = bucket(r, gfn);
+	for (int32_t i = r->c.hash[b]; i >= 0; i = sl[i].next)
+		if (sl[i].gfn == gfn) {
+			sl[i].ref = true;
+			r->last_slot = i;
+			return &sl[i];
+		}
+	if (!make)
+		return NULL;
+	/* take the next slot round the clock that was not looked up since
+	 * the hand last passed (a second chance: the page tables the core
+	 * reads again and again stay), dropping what it held */
+	while (sl[r->clock_hand].used && sl[r->clock_hand].ref) {
+		sl[r->clock_hand].ref = false;
+		r->clock_hand = (r->clock_hand + 1) % r->c.nslots;
+	}
+	int32_t idx = (int32_t)r->clock_hand;
+	struct svt_rec_slot *s = &sl[idx];
+	r->clock_hand = (r->clock_hand + 1) % r->c.nslots;
+	if (s->used) {
+		r->evictions++;
+		for (int32_t *pp = &r->c.hash[bucket(r, s->gfn)]; *pp >= 0; pp = &sl[*pp].next)
+			if (*pp == idx) {
+				*pp = s->next;
+				break;
+			}
+	}
+	s->used = true;
+	s->ref = false;
+	s->gfn = gfn;
+	memset(s->known, 0, sizeof(s->known));
+	s->next = r->c.hash[b];
+	r->c.hash[b] = idx;
+	r->last_slot = idx;
+	return s;
+}
+
+/* One whole word at gpa (8-aligned, in one page) the core read: logged
+ * unless the mirror holds it with this value. */
+static inline void note_word(struct svt_recorder *r, struct svt_rec_slot *s, uint64_t gpa,
+			     uint64_t now)
+{
+	unsigned off = (unsigned)(gpa & 0xfff);
+	uint64_t *known = &s->known[off >> 9], m = 1ull << ((off >> 3) & 63), had;
+	__builtin_memcpy(&had, s->data + off, 8);
+	if (!(*known & m) || now != had) {
+		__builtin_memcpy(s->data + off, &now, 8);
+		*known |= m;
+		uint8_t b[8];
+		__builtin_memcpy(b, &now, 8);
+		pend(r, gpa, b, 8);
+	}
+}
+
+/* Whole 8-byte words the core read: log those the mirror does not hold. */
+static void note_read(struct svt_recorder *r, uint64_t gpa, const uint8_t *buf, size_t len)
+{
+	uint64_t end = gpa + len;
+	/* The common case: whole words within one page (a page-table entry,
+	 * a run of them, a piece of a page), the page looked up once and
+	 * each word compared as one. */
+	if (len && !(gpa & 7) && !(len & 7) && ((end - 1) >> 12) == (gpa >> 12)) {
+		struct svt_rec_slot *s = slot_of(r, gpa >> 12, true);
+		unsigned off = (unsigned)(gpa & 0xfff);
+		size_t i = 0;
+		while (i < len) {
+			/* the read's part in this block of 64 words (one
+			 * word of the known bits) */
+			uint64_t *known = &s->known[off >> 9];
+			size_t n = 512 - (off & 511);
+			if (n > len - i)
+				n = len - i;
+			if (*known == ~0ull && memcmp(s->data + off, buf + i, n) == 0) {
+				i += n, off += (unsigned)n;     /* all known, none changed */
+				continue;
+			}
+			if (n == 512 && *known == 0) {
+				/* nothing known (a page table seen for the
+				 * first time): taken and logged whole */
+				memcpy(s->data + off, buf + i, 512);
+				*known = ~0ull;
+				pend(r, gpa + i, buf + i, 512);
+				i += n, off += (unsigned)n;
+				continue;
+			}
+			for (size_t end1 = i + n; i < end1; i += 8, off += 8) {
+				uint64_t now;
+				__builtin_memcpy(&now, buf + i, 8);
+				note_word(r, s, gpa + i, now);
+			}
+		}
+		return;
+	}
+	/* Anything else: word by word, each completed from memory. */
+	for (uint64_t w = gpa & ~7ull; w < end; w += 8) {
+		if (w >= r->c.note_limit)
+			break;
+		struct svt_rec_slot *s = slot_of(r, w >> 12, true);
+		uint8_t word[8];
+		/* the word as it is now: the read bytes, the rest from RAM */
+		r->c.raw->read_gpa(r->c.raw->ctx, w, word, 8);
+		for (unsigned k = 0; k < 8; k++)
+			if (w + k >= gpa && w + k < end)
+				word[k] = buf[w + k - gpa];
+		uint64_t now;
+		__builtin_memcpy(&now, word, 8);
+		note_word(r, s, w, now);
+	}
+}
+
+/* ---- the environment the core sees -------------------------------------- */
+
+static int rec_read(void *ctx, uint64_t gpa, void *buf, size_t len)
+{
+	struct svt_recorder *r = ctx;
+	uint64_t t = PROF_START();
+	if (len == 8 && !(gpa & 7) && r->c.direct && gpa < r->c.note_limit &&
+	    r->c.note_limit - gpa >= 8) {
+		/* one entry of a guest table (a walk reads them one by one):
+		 * loaded, and checked against the mirror, as one word */
+		uint64_t now;
+		__builtin_memcpy(&now, r->c.direct + gpa, 8);
+		__builtin_memcpy(buf, &now, 8);
+		note_word(r, slot_of(r, gpa >> 12, true), gpa, now);
+		PROF_END(r, SVT_REC_PROF_READ, t);
+		return 0;
+	}
+	int rc = r->c.raw->read_gpa(r->c.raw->ctx, gpa, buf, len);
+	if (rc == 0 && gpa < r->c.note_limit)
+		note_read(r, gpa, buf, len);
+	PROF_END(r, SVT_REC_PROF_READ, t);
+	return rc;
+}
+
+static int rec_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
+{
+	struct svt_recorder *r = ctx;
+	int rc = r->c.raw->write_gpa(r->c.raw->ctx, gpa, buf, len);
+	/* the replayer's core makes the same write: keep the mirror with it */
+	for (size_t i = 0; i < len; i++) {
+		struct svt_rec_slot *s = slot_of(r, (gpa + i) >> 12, false);
+		if (s)
+			s->data[(gpa + i) & 0xfff] = ((const uint8_t *)buf)[i];
+	}
+	return rc;
+}
+
+static svt_mfn_t rec_g2m(void *ctx, svt_gfn_t gfn)
+{
+	const struct svt_env *raw = ((struct svt_recorder *)ctx)->c.raw;
+	return raw->gfn_to_mfn(raw->ctx, gfn);
+}
+
+static void *rec_map(void *ctx, svt_mfn_t mfn)
+{
+	const struct svt_env *raw = ((struct svt_recorder *)ctx)->c.raw;
+	return raw->map_mfn(raw->ctx, mfn);
+}
+
+static void rec_flush(void *ctx, int kind, uint64_t va)
+{
+	const struct svt_env *raw = ((struct svt_recorder *)ctx)->c.raw;
+	raw->flush_tlb(raw->ctx, kind, va);
+}
+
+static void rec_event(void *ctx, const struct svt_event *ev)
+{
+	const struct svt_env *raw = ((struct svt_recorder *)ctx)->c.raw;
+	raw->event(raw->ctx, ev);
+}
+
+static uint64_t rec_ticks(void *ctx)
+{
+	const struct svt_env *raw = ((struct svt_recorder *)ctx)->c.raw;
+	return raw->ticks(raw->ctx);
+}
+
+bool svt_recorder_init(struct svt_recorder *r, const struct svt_recorder_config *cfg)
+{
+	if (!cfg->raw || !cfg->slots || cfg->nslots == 0 || cfg->nslots > INT32_MAX || !cfg->hash ||
+	    cfg->nhash < 2 || (cfg->nhash & (cfg->nhash - 1)) != 0 || !cfg->emit)
+		return false;
+	memset(r, 0, sizeof(*r));
+	r->c = *cfg;
+	r->last_slot = -1;
+	r->hash_shift = 64;
+	for (unsigned n = cfg->nhash; n > 1; n >>= 1)
+		r->hash_shift--;
+	for (unsigned i = 0; i < cfg->nhash; i++)
+		cfg->hash[i] = -1;
+	for (unsigned i = 0; i < cfg->nslots; i++)
+		cfg->slots[i].used = false;
+	r->env = (struct svt_env){
+		.ctx = r, .read_gpa = rec_read, .write_gpa = rec_write, .gfn_to_mfn = rec_g2m,
+		.map_mfn = rec_map, .flush_tlb = rec_flush,
+		.event = cfg->raw->event ? rec_event : NULL,
+		.ticks = cfg->raw->ticks ? rec_ticks : NULL,
+	};
+	return true;
+}
+
+const struct svt_env *svt_recorder_env(const struct svt_recorder *r)
+{
+	return &r->env;
+}
+
+/* ---- inputs -------------------------------------------------------------- */
+
+/* The input, after the MEM records of the reads it caused. */
+static void input(struct svt_recorder *r, const struct svt_trace_event *ev)
+{
+	span_flush(r);
+	emit(r, ev);
+}
+
+/* The DECISION after a CR write or INVPCID: the core's return value
+ * (built field by field: the whole event is 288 bytes, on every exit). */
+static void decision_rc(struct svt_recorder *r, unsigned input_type, int rc)
+{
+	struct svt_trace_event d;
+	d.type = SVT_TRACE_DECISION;
+	d.seq = 0;
+	d.u.decision.input = (uint8_t)input_type;
+	d.u.decision.outcome = 0;
+	d.u.decision.has_regs = false;
+	d.u.decision.rc = rc;
+	d.u.decision.error_code = 0;
+	d.u.decision.cr2 = 0;
+	d.u.decision.gpa = 0;
+	emit(r, &d);
+}
+
+enum svt_pf_outcome svt_recorder_fault(struct svt_recorder *r, struct svt_mmu *m,
+				       const struct svt_fault *f, struct svt_fault_result *res)
+{
+	struct svt_trace_event in, d;
+
+	svt_trace_event_fault(f, &in);          /* the registers before the core changes them */
+	uint64_t t = PROF_START();
+	enum svt_pf_outcome o = svt_mmu_page_fault(m, f, res);
+	PROF_END(r, SVT_REC_PROF_CORE, t);
+	if (!res->used_regs) {
+		/* decided without them: a replay decides it the same way
+		 * (most write faults are no page-table writes) */
+		in.u.fault.has_regs = false;
+		in.u.fault.insn_len = 0;
+	}
+	input(r, &in);
+	svt_trace_event_decision(f, o, res, &d);
+	emit(r, &d);
+	return o;
+}
+
+int svt_recorder_cr(struct svt_recorder *r, struct svt_mmu *m, unsigned reg, uint64_t val)
+{
+	struct svt_trace_event in;
+	in.type = SVT_TRACE_CR_WRITE;
+	in.seq = 0;
+	in.u.cr.reg = (uint8_t)reg;
+	in.u.cr.val = val;
+	uint64_t t = PROF_START();
+	int rc = svt_trace_cr_apply(m, reg, val);
+	PROF_END(r, SVT_REC_PROF_CORE, t);
+	input(r, &in);
+	decision_rc(r, SVT_TRACE_CR_WRITE, rc);
+	return rc;
+}
+
+void svt_recorder_invlpg(struct svt_recorder *r, struct svt_mmu *m, uint64_t va)
+{
+	struct svt_trace_event in;
+	in.type = SVT_TRACE_INVLPG;
+	in.seq = 0;
+	in.u.invlpg_va = va;
+	uint64_t t = PROF_START();
+	svt_mmu_invlpg(m, va);
+	PROF_END(r, SVT_REC_PROF_CORE, t);
+	input(r, &in);
+}
+
+int svt_recorder_invpcid(struct svt_recorder *r, struct svt_mmu *m, unsigned type, uint64_t pcid,
+			 uint64_t va)
+{
+	struct svt_trace_event in;
+	in.type = SVT_TRACE_INVPCID;
+	in.seq = 0;
+	in.u.invpcid.type = type;
+	in.u.invpcid.pcid = pcid;
+	in.u.invpcid.va = va;
+	uint64_t t = PROF_START();
+	int rc = svt_mmu_invpcid(m, type, pcid, va);
+	PROF_END(r, SVT_REC_PROF_CORE, t);
+	input(r, &in);
+	decision_rc(r, SVT_TRACE_INVPCID, rc);
+	return rc;
+}
+
+void svt_recorder_flush_all(struct svt_recorder *r, struct svt_mmu *m)
+{
+	struct svt_trace_event in;
+	in.type = SVT_TRACE_FLUSH_ALL;
+	in.seq = 0;
+	uint64_t t = PROF_START();
+	svt_mmu_flush_all(m);
+	PROF_END(r, SVT_REC_PROF_CORE, t);
+	input(r, &in);
+}
+
+void svt_recorder_mark(struct svt_recorder *r, unsigned kind, const char *text, size_t len)
+{
+	struct svt_trace_event ev;
+	ev.type = SVT_TRACE_MARK;
+	ev.seq = 0;
+	ev.u.mark.time = 0;
+	ev.u.mark.kind = kind;
+	if (len > SVT_TRACE_MAX_MARK)
+		len = SVT_TRACE_MAX_MARK;
+	size_t n = 0;
+	while (n < len && text[n])
+		n++;
+	memcpy(ev.u.mark.text, text, n);
+	ev.u.mark.text[n] = '\0';
+	ev.u.mark.len = (uint16_t)n;
+	span_flush(r);
+	emit(r, &ev);
+}

@@ -1,0 +1,102 @@
+/*
+ * recorder.h — the one recorder (DESIGN.md, "Recording principle"), used
+ * by the hypervisor (vmx/record.c), by `shadowvt synth` and by any other
+ * producer of traces, so that synthetic traces go through exactly the
+ * code live ones do.
+ *
+ * The recorder wraps the core's environment table.  The core reads guest
+ * memory through it; a bounded mirror keeps, for the guest pages the core
+ * has read, what a replayer will know (the MEM records so far and the
+ * core's own writes), and every 8-byte word the core reads that the
+ * mirror does not hold, or holds with another value, becomes a MEM record.
+ * A page evicted from the mirror (second-chance clock) is simply unknown
+ * again: the recorder may log a value twice, never miss one.  The
+ * svt_recorder_* calls hand one input to the core and emit, in order, the
+ * MEM records its reads produced, the input, and the core's decision
+ * (traces/FORMAT.md, "Order and meaning").  Events go to the caller's
+ * emit function: the hypervisor encodes them into stream packets, synth
+ * into a trace writer.
+ *
+ * Freestanding and allocation-free: the caller provides the mirror's
+ * storage.  Single-threaded: one recorder per core instance.
+ */
+#ifndef SVT_RECORDER_H
+#define SVT_RECORDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "svt.h"
+#include "trace_event.h"
+
+/* One mirrored guest page. */
+struct svt_rec_slot {
+	uint64_t gfn;
+	int32_t next;           /* hash chain */
+	bool used;
+	bool ref;               /* looked up since the clock hand last passed */
+	uint64_t known[64];     /* bit per 8-byte word: the mirror holds it */
+	uint8_t data[4096];
+};
+
+#define SVT_REC_SLOTS_DEFAULT 1024      /* 4.6 MiB of mirror: the hypervisor's */
+
+/* Where the recorder's time went, in time-stamp-counter ticks, in a
+ * build with SVT_PROFILE defined (the hypervisor's); else zeros. */
+enum { SVT_REC_PROF_CORE, SVT_REC_PROF_READ, SVT_REC_PROF_N };
+
+struct svt_recorder_config {
+	const struct svt_env *raw;      /* the environment the core would use without us */
+	struct svt_rec_slot *slots;     /* the mirror: nslots pages */
+	unsigned nslots;                /* >= 1 */
+	int32_t *hash;                  /* nhash heads; nhash a power of two */
+	unsigned nhash;
+	/* Reads of guest-physical addresses below this are noted (guest
+	 * RAM); a replayer knows what lies above (all ones). */
+	uint64_t note_limit;
+	/* Optional: guest memory [0, note_limit) readable at direct + gpa,
+	 * for the one-entry fast path (a walk reads entries one by one).
+	 * NULL: every read goes through raw. */
+	const uint8_t *direct;
+	/* Receives every event, in order; ev is valid during the call only. */
+	void (*emit)(void *ctx, const struct svt_trace_event *ev);
+	void *emit_ctx;
+};
+
+struct svt_recorder {
+	struct svt_recorder_config c;
+	struct svt_env env;             /* hand this to svt_mmu_init */
+	unsigned clock_hand;
+	unsigned hash_shift;            /* 64 - log2(nhash) */
+	int32_t last_slot;              /* the slot slot_of() found last */
+	/* the open MEM span: bytes of one page the core read, not yet emitted */
+	uint64_t span_gpa;
+	uint32_t span_len;
+	uint8_t span[SVT_TRACE_MAX_MEM];
+	uint64_t events;                /* events emitted */
+	uint64_t mem_bytes;             /* bytes of MEM data emitted */
+	uint64_t evictions;             /* mirror pages dropped for others */
+	uint64_t prof[SVT_REC_PROF_N];
+};
+
+/* Start: the mirror empty.  Returns false if cfg is unusable. */
+bool svt_recorder_init(struct svt_recorder *r, const struct svt_recorder_config *cfg);
+/* The environment the core must be given (reads noted, writes mirrored). */
+const struct svt_env *svt_recorder_env(const struct svt_recorder *r);
+
+/* Each hands one input to the core and records it; the return values are
+ * the core's.  A FAULT decided without the registers and instruction
+ * (res->used_regs false) is recorded without them. */
+enum svt_pf_outcome svt_recorder_fault(struct svt_recorder *r, struct svt_mmu *m,
+				       const struct svt_fault *f, struct svt_fault_result *res);
+int svt_recorder_cr(struct svt_recorder *r, struct svt_mmu *m, unsigned reg, uint64_t val);
+void svt_recorder_invlpg(struct svt_recorder *r, struct svt_mmu *m, uint64_t va);
+int svt_recorder_invpcid(struct svt_recorder *r, struct svt_mmu *m, unsigned type, uint64_t pcid,
+			 uint64_t va);
+void svt_recorder_flush_all(struct svt_recorder *r, struct svt_mmu *m);
+/* A MARK (enum svt_trace_mark_kind) with len bytes of text (cut at
+ * SVT_TRACE_MAX_MARK; no NUL inside). */
+void svt_recorder_mark(struct svt_recorder *r, unsigned kind, const char *text, size_t len);
+
+#endif /* SVT_RECORDER_H */
