@@ -1,4 +1,4 @@
--- schema/results.sql: the shadowvt results database, schema version 2.
+-- schema/results.sql: the shadowvt results database, schema version 3.
 --
 -- This is the whole current schema, as a new database gets it; it is
 -- compiled into shadowvt (sim/results-sql.c), and `sqlite3 FILE <
@@ -20,7 +20,7 @@
 -- counter: never one per event.
 
 PRAGMA application_id = 1398166610;     -- 0x53565452, 'SVTR'
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
 -- ---- tables ----------------------------------------------------------------
 
@@ -79,8 +79,14 @@ CREATE TABLE counters (
 ) WITHOUT ROWID;
 
 -- What happened between events first_seq and last_seq (one interval every
--- so many events).  Every column counts events in the interval, except
--- shadow_pages: the shadow pages in use at its end.
+-- so many events): after events, one column per counter of the core
+-- (SVT_COUNTERS in src/svt.h, where each is described).  A counter of
+-- kind COUNT holds how much it grew in the interval; one of kind LEVEL
+-- (pool_used, the shadow pages in use, and pool_free) its value at the
+-- interval's end.  The columns from emulated_wp0 on came with schema
+-- version 3, and are NULL in intervals written before it.  A new counter
+-- is a column here (at the end) and a migration step in sim/db.c;
+-- tests/test-db-counters.c checks that the two lists agree.
 CREATE TABLE timeline (
 	run INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
 	first_seq INTEGER NOT NULL,
@@ -99,9 +105,18 @@ CREATE TABLE timeline (
 	evictions INTEGER NOT NULL,
 	prefetched INTEGER NOT NULL DEFAULT 0,
 	cr_writes INTEGER NOT NULL,     -- exits: CR0/CR3/CR4/EFER writes
-	invlpgs INTEGER NOT NULL,       -- exits: INVLPG and INVPCID
+	invlpgs INTEGER NOT NULL,       -- exits: INVLPG
 	flushes INTEGER NOT NULL,       -- exits: whole-TLB flushes
-	shadow_pages INTEGER NOT NULL
+	pool_used INTEGER NOT NULL,     -- shadow pages in use at the end (version 2: shadow_pages)
+	emulated_wp0 INTEGER,
+	early_unshadows INTEGER,
+	resyncs_va INTEGER,
+	cr3_noflush INTEGER,
+	shadows_made INTEGER,
+	resets INTEGER,
+	invpcids INTEGER,
+	pool_free INTEGER,
+	env_errors INTEGER
 );
 CREATE INDEX timeline_run_seq ON timeline (run, first_seq);
 
@@ -139,11 +154,12 @@ SELECT run, count(*) AS intervals, sum(events) AS events, sum(faults) AS faults,
 	sum(evictions) AS evictions, sum(prefetched) AS prefetched,
 	sum(cr_writes) AS cr_writes, sum(invlpgs) AS invlpgs, sum(flushes) AS flushes,
 	sum(faults) + sum(cr_writes) + sum(invlpgs) + sum(flushes) AS exits,
-	max(shadow_pages) AS peak_shadow_pages
+	max(pool_used) AS peak_shadow_pages
 FROM timeline GROUP BY run;
 
 -- Fault and exit mix per run.  Exits are the events that cost a VM exit:
--- page faults, control-register writes, INVLPG/INVPCID and TLB flushes;
+-- page faults, control-register writes, INVLPGs and TLB flushes (INVPCIDs,
+-- the invpcids column since version 3, are not counted in exits yet);
 -- fixed, ad_faults, injected, emulated, mmio and retries are what the
 -- faults turned out to be, and their _pct columns are shares of faults.
 CREATE VIEW fault_mix AS
@@ -162,8 +178,8 @@ FROM runs r JOIN run_totals t ON t.run = r.id;
 
 -- Shadow memory over time: one row per interval, with the peak so far.
 CREATE VIEW shadow_memory AS
-SELECT run, first_seq, last_seq, events, shadow_pages, shadow_pages * 4 AS shadow_kib,
-	max(shadow_pages) OVER (PARTITION BY run ORDER BY first_seq) AS peak_so_far,
+SELECT run, first_seq, last_seq, events, pool_used AS shadow_pages, pool_used * 4 AS shadow_kib,
+	max(pool_used) OVER (PARTITION BY run ORDER BY first_seq) AS peak_so_far,
 	evictions, unshadows, oos, resyncs
 FROM timeline;
 

@@ -42,6 +42,10 @@ struct pending {
 
 enum { ST_RUN, ST_END, ST_VIOL, ST_IV, ST_CTR, ST_N };
 
+/* Column names for the counters, and their parameters ?5, ?6, ... */
+#define IV_COLUMN(name, kind, what) ", " #name
+#define IV_PARAM(name, kind, what) ", ?"
+
 /* Columns are named: a migrated database has added columns at the end. */
 static const char *const write_sql[ST_N] = {
 	[ST_RUN] = "INSERT INTO runs (trace, trace_checksum, guest, workload, policy,"
@@ -54,10 +58,8 @@ static const char *const write_sql[ST_N] = {
 	[ST_VIOL] = "INSERT INTO violations (run, seq, invariant, va, gfn, level, guest_entry,"
 		" shadow_entry, what, from_seq, to_seq)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	[ST_IV] = "INSERT INTO timeline (run, first_seq, last_seq, events, faults, fixed, ad_faults,"
-		" injected, emulated, mmio, retries, oos, resyncs, unshadows, evictions, prefetched,"
-		" cr_writes, invlpgs, flushes, shadow_pages) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-		" ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+	[ST_IV] = "INSERT INTO timeline (run, first_seq, last_seq, events"
+		SVT_COUNTERS(IV_COLUMN) ") VALUES (?1, ?2, ?3, ?4" SVT_COUNTERS(IV_PARAM) ")",
 	[ST_CTR] = "INSERT INTO counters (run, name, value) VALUES (?1, ?2, ?3)"
 		" ON CONFLICT (run, name) DO UPDATE SET value = excluded.value",
 };
@@ -117,12 +119,9 @@ static int write_row(struct svt_db *db, const struct pending *p)
 	}
 	case ROW_INTERVAL: {
 		const struct svt_db_interval *iv = &p->u.iv;
-		const uint64_t f[] = {
-			iv->first_seq, iv->last_seq, iv->events, iv->faults, iv->fixed, iv->ad_faults,
-			iv->injected, iv->emulated, iv->mmio, iv->retries, iv->oos, iv->resyncs,
-			iv->unshadows, iv->evictions, iv->prefetched, iv->cr_writes, iv->invlpgs,
-			iv->flushes, iv->shadow_pages,
-		};
+#define IV_VALUE(name, kind, what) iv->ctr.name,
+		const uint64_t f[] = { iv->first_seq, iv->last_seq, iv->events, SVT_COUNTERS(IV_VALUE) };
+#undef IV_VALUE
 		st = db->w->st[ST_IV];
 		b |= sqlite3_bind_int64(st, 1, p->run);
 		for (int i = 0; i < (int)(sizeof(f) / sizeof(f[0])); i++)
@@ -305,6 +304,18 @@ int svt_db_interval(struct svt_db *db, int64_t run, const struct svt_db_interval
 	return queued(db);
 }
 
+int svt_db_counters(struct svt_db *db, int64_t run, const struct svt_counters *c)
+{
+	int rc = 0;
+
+#define ONE_COUNTER(name, kind, what) \
+	if (rc == 0) \
+		rc = svt_db_counter(db, run, #name, c->name);
+	SVT_COUNTERS(ONE_COUNTER)
+#undef ONE_COUNTER
+	return rc;
+}
+
 int svt_db_counter(struct svt_db *db, int64_t run, const char *name, uint64_t value)
 {
 	struct pending *p;
@@ -353,20 +364,12 @@ int64_t svt_db_run_begin(struct svt_db *db, const struct svt_db_run *r)
 	return sqlite3_last_insert_rowid(db->h);
 }
 
-const char *svt_db_run_status_name(enum svt_db_run_status s)
-{
-	static const char *const names[] = {
-		[SVT_RUN_CLEAN] = "clean", [SVT_RUN_VIOLATIONS] = "violations",
-		[SVT_RUN_BAD_INPUT] = "bad-input", [SVT_RUN_INCOMPLETE] = "incomplete",
-	};
-	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : NULL;
-}
-
 int svt_db_run_end(struct svt_db *db, int64_t run, const struct svt_db_run_end *e)
 {
 	if (writer(db) == NULL)
 		return -1;
-	if (svt_db_run_status_name(e->status) == NULL)
+	if (e->status != SVT_RUN_CLEAN && e->status != SVT_RUN_VIOLATIONS &&
+	    e->status != SVT_RUN_BAD_INPUT && e->status != SVT_RUN_INCOMPLETE)
 		return db_fail(db, -1, "ending run %lld: bad status %d", (long long)run, (int)e->status);
 	return write_batch(db, run, e);
 }

@@ -1,8 +1,8 @@
 /*
  * db.c — the results database (db.h, schema/results.sql): opening it
  * (creating it, recognising it, migrating an older schema forward) and
- * reading result sets for the reports, which cmd-query.c prints.  Writing
- * runs is db-write.c.
+ * reading result sets: the user's SQL, and the program's own statements
+ * (db-read.c holds those that read).  Writing runs is db-write.c.
  *
  * A results file may come from anywhere: every SQLite result is checked,
  * damage and foreign files are input errors (SVT_DB_EINPUT), and a reading
@@ -39,11 +39,27 @@ extern const char svt_results_sql[];    /* schema/results.sql (results-sql.c) */
  * Version 1, the first layout: runs had no workload and recorded_policy
  * columns (synthetic workloads and recorded-policy replays came later),
  * timeline no prefetched column, and run_summary was the only view.
+ *
+ * Version 2: timeline had a column for some of the core's counters only,
+ * and called pool_used shadow_pages.  Version 3 has one for each counter
+ * of SVT_COUNTERS (src/svt.h); the new ones are NULL in old intervals.  A
+ * counter added to that list is a step like this one, and a column at the
+ * end of timeline in schema/results.sql.
  */
 static const char *const migrations[SVT_DB_VERSION] = {
 	[1] = "ALTER TABLE runs ADD COLUMN workload TEXT;"
 	      "ALTER TABLE runs ADD COLUMN recorded_policy INTEGER NOT NULL DEFAULT 0;"
 	      "ALTER TABLE timeline ADD COLUMN prefetched INTEGER NOT NULL DEFAULT 0;",
+	[2] = "ALTER TABLE timeline RENAME COLUMN shadow_pages TO pool_used;"
+	      "ALTER TABLE timeline ADD COLUMN emulated_wp0 INTEGER;"
+	      "ALTER TABLE timeline ADD COLUMN early_unshadows INTEGER;"
+	      "ALTER TABLE timeline ADD COLUMN resyncs_va INTEGER;"
+	      "ALTER TABLE timeline ADD COLUMN cr3_noflush INTEGER;"
+	      "ALTER TABLE timeline ADD COLUMN shadows_made INTEGER;"
+	      "ALTER TABLE timeline ADD COLUMN resets INTEGER;"
+	      "ALTER TABLE timeline ADD COLUMN invpcids INTEGER;"
+	      "ALTER TABLE timeline ADD COLUMN pool_free INTEGER;"
+	      "ALTER TABLE timeline ADD COLUMN env_errors INTEGER;",
 };
 
 static int vfail(struct svt_db *db, int status, const char *fmt, va_list ap)
@@ -464,39 +480,65 @@ static int rows_push(struct svt_db_rows *r, sqlite3_stmt *st)
 	return 0;
 }
 
-int svt_db_select(struct svt_db *db, const char *what, const char *sql, bool user_sql,
-		  int64_t run, struct svt_db_rows *out)
+/*
+ * Prepare sql (one statement that reads: user_sql, exactly one) for
+ * reading, pending rows committed first.  NULL, with the message in
+ * svt_db_error, when it cannot be.
+ */
+static sqlite3_stmt *prepare_read(struct svt_db *db, const char *what, const char *sql,
+				  bool user_sql)
 {
 	sqlite3_stmt *st = NULL, *more = NULL;
 	const char *tail = NULL;
-	int rc, idx;
 
-	memset(out, 0, sizeof(*out));
 	if (db->flush != NULL && db->flush(db) != 0)
-		return -1;
-	if (sqlite3_prepare_v2(db->h, sql, -1, &st, &tail) != SQLITE_OK)
-		return db_fail(db, -1, "%s: %s", what, sqlite3_errmsg(db->h));
-	if (st == NULL)
-		return db_fail(db, -1, "%s: no SQL statement", what);
+		return NULL;
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, &tail) != SQLITE_OK) {
+		db_fail(db, -1, "%s: %s", what, sqlite3_errmsg(db->h));
+		return NULL;
+	}
+	if (st == NULL) {
+		db_fail(db, -1, "%s: no SQL statement", what);
+		return NULL;
+	}
 	if (user_sql && tail != NULL) {
-		bool extra;
+		int rc = sqlite3_prepare_v2(db->h, tail, -1, &more, NULL);
+		bool extra = rc != SQLITE_OK || more != NULL;
 
-		rc = sqlite3_prepare_v2(db->h, tail, -1, &more, NULL);
-		extra = rc != SQLITE_OK || more != NULL;
 		sqlite3_finalize(more);
 		if (extra) {
 			sqlite3_finalize(st);
-			return db_fail(db, -1, "%s: give one SQL statement", what);
+			db_fail(db, -1, "%s: give one SQL statement", what);
+			return NULL;
 		}
 	}
 	if (!sqlite3_stmt_readonly(st)) {
 		sqlite3_finalize(st);
-		return db_fail(db, -1, "%s: the statement would change the database, which is opened"
-			       " read-only", what);
+		db_fail(db, -1, "%s: the statement would change the database, which is opened"
+			" read-only", what);
+		return NULL;
 	}
-	idx = user_sql ? (run > 0 ? sqlite3_bind_parameter_index(st, ":run") : 0)
-		: (sqlite3_bind_parameter_count(st) > 0 ? 1 : 0);
-	rc = idx > 0 ? sqlite3_bind_int64(st, idx, run) : SQLITE_OK;
+	return st;
+}
+
+sqlite3_stmt *db_prepare_read(struct svt_db *db, const char *what, const char *sql,
+			      const int64_t *args, unsigned nargs)
+{
+	sqlite3_stmt *st = prepare_read(db, what, sql, false);
+
+	for (unsigned i = 0; st != NULL && i < nargs; i++)
+		if (sqlite3_bind_int64(st, (int)i + 1, args[i]) != SQLITE_OK) {
+			db_fail(db, -1, "%s: %s", what, sqlite3_errmsg(db->h));
+			sqlite3_finalize(st);
+			st = NULL;
+		}
+	return st;
+}
+
+/* Read the rows of st (prepared and bound) into out, and finalize st. */
+static int read_rows(struct svt_db *db, const char *what, sqlite3_stmt *st, int rc,
+		     struct svt_db_rows *out)
+{
 	out->ncols = (unsigned)sqlite3_column_count(st);
 	if (rc == SQLITE_OK && (out->names = calloc(out->ncols + 1, sizeof(char *))) == NULL)
 		rc = SQLITE_NOMEM;
@@ -522,6 +564,51 @@ int svt_db_select(struct svt_db *db, const char *what, const char *sql, bool use
 	}
 	sqlite3_finalize(st);
 	return 0;
+}
+
+int svt_db_select(struct svt_db *db, const char *what, const char *sql, int64_t run,
+		  struct svt_db_rows *out)
+{
+	sqlite3_stmt *st;
+	int idx;
+
+	memset(out, 0, sizeof(*out));
+	if ((st = prepare_read(db, what, sql, true)) == NULL)
+		return -1;
+	idx = run > 0 ? sqlite3_bind_parameter_index(st, ":run") : 0;
+	return read_rows(db, what, st, idx > 0 ? sqlite3_bind_int64(st, idx, run) : SQLITE_OK, out);
+}
+
+int db_select(struct svt_db *db, const char *what, const char *sql, const int64_t *args,
+	      unsigned nargs, struct svt_db_rows *out)
+{
+	sqlite3_stmt *st;
+
+	memset(out, 0, sizeof(*out));
+	if ((st = db_prepare_read(db, what, sql, args, nargs)) == NULL)
+		return -1;
+	return read_rows(db, what, st, SQLITE_OK, out);
+}
+
+/* ---- run statuses --------------------------------------------------------- */
+
+static const char *const status_names[] = {
+	[SVT_RUN_CLEAN] = "clean", [SVT_RUN_VIOLATIONS] = "violations",
+	[SVT_RUN_BAD_INPUT] = "bad-input", [SVT_RUN_INCOMPLETE] = "incomplete",
+	[SVT_RUN_RUNNING] = "running", [SVT_RUN_NOT_RUN] = "not-run",
+};
+
+const char *svt_db_run_status_name(enum svt_db_run_status s)
+{
+	return (unsigned)s < sizeof(status_names) / sizeof(status_names[0]) ? status_names[s] : NULL;
+}
+
+int svt_db_run_status_parse(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < sizeof(status_names) / sizeof(status_names[0]); i++)
+		if (strcmp(name, status_names[i]) == 0)
+			return (int)i;
+	return -1;
 }
 
 void svt_db_close(struct svt_db *db)

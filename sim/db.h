@@ -19,8 +19,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "svt.h"
+
 /* The schema version this program writes (PRAGMA user_version). */
-#define SVT_DB_VERSION 2
+#define SVT_DB_VERSION 3
 
 struct svt_db;
 
@@ -71,28 +73,38 @@ struct svt_db_violation {
 };
 int svt_db_violation(struct svt_db *db, int64_t run, const struct svt_db_violation *v);
 
-/* One timeline interval: what happened between events first_seq and last_seq. */
+/* One timeline interval: what happened between events first_seq and
+ * last_seq.  ctr: per counter of SVT_COUNTERS, how much it grew in the
+ * interval (kind COUNT) or its value at the interval's end (LEVEL). */
 struct svt_db_interval {
 	uint64_t first_seq, last_seq;
-	uint64_t events, faults, fixed, ad_faults, injected, emulated, mmio, retries;
-	uint64_t oos, resyncs, unshadows, evictions, prefetched, cr_writes, invlpgs, flushes;
-	uint64_t shadow_pages;          /* in use at the end of the interval */
+	uint64_t events;
+	struct svt_counters ctr;
 };
 int svt_db_interval(struct svt_db *db, int64_t run, const struct svt_db_interval *iv);
 
-/* Final per-class counters (name, value) of the run. */
+/* One final counter (name, value) of the run; written again, it replaces
+ * the value. */
 int svt_db_counter(struct svt_db *db, int64_t run, const char *name, uint64_t value);
+/* Every counter of SVT_COUNTERS, by its name. */
+int svt_db_counters(struct svt_db *db, int64_t run, const struct svt_counters *c);
 
+/* A run's status, as runs.status holds it (by name). */
 enum svt_db_run_status {
 	SVT_RUN_CLEAN,          /* "clean": no violation, no divergence */
 	SVT_RUN_VIOLATIONS,     /* "violations": invariants broken or decisions diverged */
 	SVT_RUN_BAD_INPUT,      /* "bad-input": the trace is damaged; results up to the damage */
 	SVT_RUN_INCOMPLETE,     /* "incomplete": interrupted */
+	SVT_RUN_RUNNING,        /* "running": begun and not ended (or its process died) */
+	SVT_RUN_NOT_RUN,        /* "not-run": never begun (shadowvt run); never stored */
 };
+/* Its name; NULL for a value that is none of these. */
 const char *svt_db_run_status_name(enum svt_db_run_status s);
+/* The status of that name; -1 if there is none. */
+int svt_db_run_status_parse(const char *name);
 
 struct svt_db_run_end {
-	enum svt_db_run_status status;
+	enum svt_db_run_status status;  /* clean, violations, bad-input or incomplete */
 	uint64_t events;                /* events replayed */
 	uint64_t violations;            /* found (rows stored may be fewer: a cap) */
 	int64_t divergence_seq;         /* first INV-REPLAY event, or -1 */
@@ -114,22 +126,16 @@ int64_t svt_db_find_run(struct svt_db *db, const char *checksum, const char *pol
 
 /* ---- reading ----------------------------------------------------------- */
 
-enum svt_db_format { SVT_DB_TABLE, SVT_DB_CSV, SVT_DB_JSON };
-
-/* Canned reports, by name: "summary", "violations", "faults", "memory",
- * "compare".  NULL-terminated. */
-extern const char *const svt_db_reports[];
-
-/* Run report `name` (or, if sql is not NULL, that statement, read-only)
- * and print its rows to f.  run > 0 restricts per-run reports to that run.
- * Returns 0, or -1 with the message in svt_db_error. */
-int svt_db_report(struct svt_db *db, const char *name, const char *sql, int64_t run,
-		  enum svt_db_format fmt, FILE *f);
-
 /*
- * What svt_db_report is built on (db.c reads, cmd-query.c prints).  A result
- * set read into memory: every cell as SQLite renders it (integers in
- * decimal, reals as SQLite prints them, blobs as X'hex' text), or NULL.
+ * Every statement the program runs is in db*.c: the reads below
+ * (db-read.c) answer the program's own questions, and svt_db_select runs
+ * the user's SQL (query --sql).  Each returns 0, or -1 with the message in
+ * svt_db_error, and commits the rows pending on db first.
+ *
+ * Rows to show come back as a result set read into memory: every cell as
+ * SQLite renders it (integers in decimal, reals as SQLite prints them,
+ * blobs as X'hex' text), or NULL.  *out is zeroed first; free it with
+ * svt_db_rows_free, also on failure.
  */
 enum svt_db_type { SVT_DB_NULL, SVT_DB_INTEGER, SVT_DB_REAL, SVT_DB_TEXT };
 struct svt_db_cell {
@@ -142,19 +148,87 @@ struct svt_db_rows {
 	char **names;                   /* ncols column names */
 	struct svt_db_cell *cells;      /* row r, column c: cells[r * ncols + c] */
 };
+void svt_db_rows_free(struct svt_db_rows *rows);
 
 /*
- * Run one statement that reads (one that would write is refused) and read
- * its rows into *out (zeroed first; free with svt_db_rows_free, also on
- * failure).  what names it in messages ("report summary", "--sql").
- * user_sql: sql came from the user: exactly one statement, and run (if
- * > 0) is bound to a parameter named :run if it has one; otherwise run is
- * bound to ?1 if the statement has parameters.  Pending rows are committed
- * first.  Returns 0, or -1 with the message in svt_db_error.
+ * The user's SQL: exactly one statement, and one that reads (one that
+ * would write is refused); run (if > 0) is bound to a parameter named :run
+ * if it has one.  what names it in messages ("--sql").
  */
-int svt_db_select(struct svt_db *db, const char *what, const char *sql, bool user_sql,
-		  int64_t run, struct svt_db_rows *out);
-void svt_db_rows_free(struct svt_db_rows *rows);
+int svt_db_select(struct svt_db *db, const char *what, const char *sql, int64_t run,
+		  struct svt_db_rows *out);
+
+/* Canned reports, by name: "summary", "violations", "faults", "memory",
+ * "compare".  NULL-terminated. */
+extern const char *const svt_db_reports[];
+/* Report `name`'s rows; run > 0 restricts per-run reports to that run,
+ * which must exist. */
+int svt_db_report_rows(struct svt_db *db, const char *name, int64_t run, struct svt_db_rows *out);
+
+/* A run's timeline summed: every counter of SVT_COUNTERS, COUNT ones
+ * summed over its intervals and LEVEL ones at their peak (a column that
+ * older intervals lack counts as 0). */
+struct svt_db_totals {
+	int64_t run;
+	uint64_t intervals, events;
+	uint64_t exits;                 /* faults + cr_writes + invlpgs + flushes */
+	struct svt_counters ctr;
+};
+/* Every run's totals (runs without intervals have none), by run id: *out
+ * malloc'd (free it), *n of them. */
+int svt_db_totals(struct svt_db *db, struct svt_db_totals **out, size_t *n);
+
+/* A run as the database holds it (shadowvt run's summary). */
+struct svt_db_run_info {
+	enum svt_db_run_status status;
+	bool recorded_policy;
+	uint64_t events;                /* replayed */
+	uint64_t violations;            /* found */
+	int64_t divergence_seq;         /* -1 if none */
+	double seconds;
+	char message[700];
+	bool has_totals;                /* it has timeline intervals, summed in totals */
+	struct svt_db_totals totals;
+};
+int svt_db_run_info(struct svt_db *db, int64_t run, struct svt_db_run_info *out);
+
+/* shadowvt report's reads, as rows with these columns. */
+enum svt_db_runs_column {
+	SVT_DB_RUNS_ID, SVT_DB_RUNS_TRACE, SVT_DB_RUNS_CHECKSUM, SVT_DB_RUNS_WORKLOAD,
+	SVT_DB_RUNS_POLICY, SVT_DB_RUNS_RECORDED, SVT_DB_RUNS_AUDIT,
+	SVT_DB_RUNS_STATUS,             /* a status name, or "incomplete?" (running, process gone) */
+	SVT_DB_RUNS_EVENTS, SVT_DB_RUNS_TRACE_EVENTS, SVT_DB_RUNS_VIOLATIONS,
+	SVT_DB_RUNS_DIVERGENCE, SVT_DB_RUNS_SECONDS, SVT_DB_RUNS_EPS, SVT_DB_RUNS_STARTED,
+	SVT_DB_RUNS_MESSAGE,
+};
+/* Every run, by id. */
+int svt_db_runs(struct svt_db *db, struct svt_db_rows *out);
+/* Violations stored per run (run, count), by run id. */
+int svt_db_violation_counts(struct svt_db *db, struct svt_db_rows *out);
+enum svt_db_compare_column {
+	SVT_DB_CMP_CHECKSUM, SVT_DB_CMP_TRACE, SVT_DB_CMP_RUN, SVT_DB_CMP_POLICY, SVT_DB_CMP_EXITS,
+	SVT_DB_CMP_FAULTS, SVT_DB_CMP_EMULATED, SVT_DB_CMP_RESYNCS, SVT_DB_CMP_PEAK,
+	SVT_DB_CMP_EVICTIONS, SVT_DB_CMP_VIOLATIONS,
+};
+/* Every run of a trace replayed more than once, by trace checksum and run. */
+int svt_db_compare(struct svt_db *db, struct svt_db_rows *out);
+/* Run's timeline in at most `points` rows, each the largest values of its
+ * share of the intervals: first_seq, last_seq, faults per 1,000 events,
+ * shadow pages in use (pool_used), and how many intervals it covers. */
+int svt_db_timeline_points(struct svt_db *db, int64_t run, unsigned points, struct svt_db_rows *out);
+/* Run's first `limit` violations: seq, invariant, va, gfn, level,
+ * guest_entry, shadow_entry (addresses and entries in hex), what,
+ * reproduce ("from..to"). */
+int svt_db_run_violations(struct svt_db *db, int64_t run, unsigned limit, struct svt_db_rows *out);
+
+/* shadowvt run --junit: run's first `per_invariant` violations of each
+ * invariant, by invariant and seq, with how many of it the run stored. */
+enum svt_db_first_column {
+	SVT_DB_FIRST_INVARIANT, SVT_DB_FIRST_SEQ, SVT_DB_FIRST_VA, SVT_DB_FIRST_WHAT,
+	SVT_DB_FIRST_REPRODUCE, SVT_DB_FIRST_STORED,
+};
+int svt_db_first_violations(struct svt_db *db, int64_t run, unsigned per_invariant,
+			    struct svt_db_rows *out);
 
 /* Set svt_db_error to "FILE: " and the message; returns -1. */
 int svt_db_fail(struct svt_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -35,5 +35,13 @@ int db_fail(struct svt_db *db, int status, const char *fmt, ...)
 int db_sqlfail(struct svt_db *db, sqlite3 *h, const char *what);
 /* sqlite3_exec without rows; 0 or db_sqlfail's status. */
 int db_exec(struct svt_db *db, sqlite3 *h, const char *sql, const char *what);
+/* One of the program's own statements that read (db-read.c), pending rows
+ * committed first, args[i] bound to ?(i + 1): prepared (db_prepare_read;
+ * NULL on failure) or read whole into out (db_select; 0 or -1).  what
+ * names it in messages. */
+sqlite3_stmt *db_prepare_read(struct svt_db *db, const char *what, const char *sql,
+			      const int64_t *args, unsigned nargs);
+int db_select(struct svt_db *db, const char *what, const char *sql, const int64_t *args,
+	      unsigned nargs, struct svt_db_rows *out);
 
 #endif /* SVT_DB_INT_H */

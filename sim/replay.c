@@ -82,7 +82,8 @@ static void audit(struct rp *p, unsigned what)
 	unsigned n = svt_mmu_audit(p->mmu, what, p->vbuf, RP_AUDIT_MAX);
 	for (unsigned i = 0; i < n && i < RP_AUDIT_MAX; i++) {
 		const struct svt_violation *v = &p->vbuf[i];
-		rp_violation(p, v->inv, v->va, v->gfn, v->level, v->guest_entry, v->shadow_entry, v->what);
+		rp_violation(p, v->inv, v->va, svt_gfn_x(v->gfn), v->level, v->guest_entry,
+			     v->shadow_entry, v->what);
 	}
 	if (n > RP_AUDIT_MAX)
 		p->res->violations += n - RP_AUDIT_MAX;
@@ -93,7 +94,8 @@ static void audit_va(struct rp *p, uint64_t va)
 	unsigned n = svt_mmu_audit_va(p->mmu, va, p->vbuf, RP_AUDIT_MAX);
 	for (unsigned i = 0; i < n && i < RP_AUDIT_MAX; i++) {
 		const struct svt_violation *v = &p->vbuf[i];
-		rp_violation(p, v->inv, v->va, v->gfn, v->level, v->guest_entry, v->shadow_entry, v->what);
+		rp_violation(p, v->inv, v->va, svt_gfn_x(v->gfn), v->level, v->guest_entry,
+			     v->shadow_entry, v->what);
 	}
 }
 
@@ -109,6 +111,17 @@ static void after_input(struct rp *p)
 	}
 }
 
+/* The counters over an interval: how much each COUNT grew since then, and
+ * each LEVEL as it is now (SVT_COUNTERS). */
+static void counters_since(struct svt_counters *d, const struct svt_counters *now,
+			   const struct svt_counters *then)
+{
+#define SINCE(name, kind, what) \
+	d->name = SVT_CTR_##kind == SVT_CTR_LEVEL ? now->name : now->name - then->name;
+	SVT_COUNTERS(SINCE)
+#undef SINCE
+}
+
 static void timeline(struct rp *p, bool last)
 {
 	const struct svt_counters *c = svt_mmu_counters(p->mmu);
@@ -118,17 +131,8 @@ static void timeline(struct rp *p, bool last)
 		return;
 	struct svt_db_interval iv = {
 		.first_seq = p->iv_first, .last_seq = p->seq, .events = p->iv_events,
-		.faults = c->faults - p->last.faults, .fixed = c->fixed - p->last.fixed,
-		.ad_faults = c->ad_faults - p->last.ad_faults,
-		.injected = c->injected - p->last.injected, .emulated = c->emulated - p->last.emulated,
-		.mmio = c->mmio - p->last.mmio, .retries = c->retries - p->last.retries,
-		.oos = c->oos - p->last.oos, .resyncs = c->resyncs - p->last.resyncs,
-		.unshadows = c->unshadows - p->last.unshadows,
-		.evictions = c->evictions - p->last.evictions,
-		.prefetched = c->prefetched - p->last.prefetched,
-		.cr_writes = c->cr_writes - p->last.cr_writes, .invlpgs = c->invlpgs - p->last.invlpgs,
-		.flushes = c->flushes - p->last.flushes, .shadow_pages = c->pool_used,
 	};
+	counters_since(&iv.ctr, c, &p->last);
 	svt_db_interval(p->cfg->db, p->run, &iv);
 reset:
 	if (last || p->iv_events >= RP_INTERVAL || p->iv_events == 0) {
@@ -460,21 +464,12 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 		exit_status = 0;
 	}
 	if (p->run > 0) {
-		const struct svt_counters *c = &res->counters;
+		/* the core's counters, then the replay's own */
 		const struct { const char *n; uint64_t v; } cs[] = {
-			{ "faults", c->faults }, { "fixed", c->fixed }, { "ad_faults", c->ad_faults },
-			{ "injected", c->injected }, { "emulated", c->emulated },
-			{ "emulated_wp0", c->emulated_wp0 }, { "mmio", c->mmio }, { "retries", c->retries },
-			{ "unshadows", c->unshadows }, { "early_unshadows", c->early_unshadows },
-			{ "oos", c->oos }, { "resyncs", c->resyncs },
-			{ "resyncs_va", c->resyncs_va }, { "cr3_noflush", c->cr3_noflush }, { "evictions", c->evictions },
-			{ "prefetched", c->prefetched }, { "shadows_made", c->shadows_made },
-			{ "resets", c->resets }, { "cr_writes", c->cr_writes }, { "invlpgs", c->invlpgs },
-			{ "invpcids", c->invpcids }, { "flushes", c->flushes },
-			{ "pool_used", c->pool_used }, { "env_errors", c->env_errors },
 			{ "skipped_faults", res->skipped }, { "lost_events", res->lost },
 			{ "inputs", res->inputs }, { "peak_rss_kb", res->peak_rss_kb },
 		};
+		svt_db_counters(cfg->db, p->run, &res->counters);
 		for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
 			svt_db_counter(cfg->db, p->run, cs[i].n, cs[i].v);
 		struct svt_db_run_end e = {

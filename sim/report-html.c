@@ -7,9 +7,9 @@
  * once, and per run its fault and exit mix, its timeline of faults and
  * shadow pages, and its violations with their context.
  *
- * Every query is one of the fixed statements below, run through
- * svt_db_select on the read-only connection; text from the database is
- * untrusted, and all of it goes through svg_text.
+ * What it shows comes from the database layer's reads for it (db-read.c:
+ * svt_db_runs, svt_db_totals, ...) on the read-only connection; text from
+ * the database is untrusted, and all of it goes through svg_text.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -23,45 +23,6 @@
 
 #define VIOLATIONS_SHOWN 200    /* per run; the rest are counted */
 #define TIMELINE_POINTS  400    /* per series; longer timelines are bucketed */
-#define XSTR(x) STR(x)
-#define STR(x) #x
-
-/* The runs, with query's 'incomplete?' for a dead process. */
-enum { R_ID, R_TRACE, R_CHECKSUM, R_WORKLOAD, R_POLICY, R_RECORDED, R_AUDIT, R_STATUS, R_EVENTS,
-       R_TRACE_EVENTS, R_VIOLATIONS, R_DIVERGENCE, R_SECONDS, R_EPS, R_STARTED, R_MESSAGE };
-static const char runs_sql[] =
-	"SELECT run, trace, trace_checksum, workload, policy, recorded_policy, audit,"
-	" CASE WHEN status = 'running' AND svt_pid_gone(pid, host) THEN 'incomplete?'"
-	" ELSE status END, events, trace_events, violations, divergence, seconds, events_per_s,"
-	" started, message FROM run_summary ORDER BY run";
-
-/* The timeline summed per run. */
-enum { T_RUN, T_INTERVALS, T_EVENTS, T_EXITS, T_FAULTS, T_FIXED, T_AD, T_INJECTED, T_EMULATED,
-       T_MMIO, T_RETRIES, T_CR, T_INVLPG, T_FLUSHES };
-static const char totals_sql[] =
-	"SELECT run, intervals, events, exits, faults, fixed, ad_faults, injected, emulated, mmio,"
-	" retries, cr_writes, invlpgs, flushes FROM run_totals ORDER BY run";
-
-static const char vcount_sql[] = "SELECT run, count(*) FROM violations GROUP BY run ORDER BY run";
-
-enum { C_CHECKSUM, C_TRACE, C_RUN, C_POLICY, C_EXITS, C_FAULTS, C_EMULATED, C_RESYNCS, C_PEAK,
-       C_EVICTIONS, C_VIOLATIONS };
-static const char compare_sql[] =
-	"SELECT checksum, trace, run, policy, exits, faults, emulated, resyncs, peak_shadow_pages,"
-	" evictions, violations FROM policy_compare ORDER BY checksum, run";
-
-/* One run's timeline in at most TIMELINE_POINTS buckets, each the largest
- * value of its share of the intervals.  Faults as a rate, so that the last
- * interval, shorter than the others, is not a dip. */
-static const char timeline_sql[] =
-	"SELECT min(first_seq), max(last_seq), max(rate), max(shadow_pages), count(*) FROM"
-	" (SELECT first_seq, last_seq, 1000.0 * faults / nullif(events, 0) AS rate, shadow_pages,"
-	"  ntile(" XSTR(TIMELINE_POINTS) ") OVER (ORDER BY first_seq) AS b"
-	"  FROM timeline WHERE run = ?1) GROUP BY b ORDER BY b";
-
-static const char violations_sql[] =
-	"SELECT seq, invariant, va, gfn, level, guest_entry, shadow_entry, what, reproduce"
-	" FROM violation_context WHERE run = ?1 ORDER BY seq LIMIT " XSTR(VIOLATIONS_SHOWN);
 
 static const char style[] =
 	"body{font:14px/1.4 sans-serif;margin:16px 24px;color:#222;background:#fff;max-width:1200px}"
@@ -102,6 +63,12 @@ static double num(const struct svt_db_rows *r, size_t i, unsigned c)
 		return NAN;
 	v = strtod(s, &end);
 	return *end == '\0' && isfinite(v) ? v : NAN;
+}
+
+/* A number the database stored: as SQLite's signed integers read. */
+static double n64(uint64_t v)
+{
+	return (double)(int64_t)v;
 }
 
 static int64_t *parse_ids(const struct svt_db_rows *r)
@@ -167,12 +134,14 @@ static void td(FILE *f, const struct svt_db_rows *r, size_t i, unsigned c)
 /* The status as a badge; its class from the known names only. */
 static void status_badge(FILE *f, const char *st)
 {
-	static const char *const known[] = { "clean", "violations", "running", "bad-input", "incomplete" };
 	const char *cls = "other";
 
-	for (size_t i = 0; st != NULL && i < sizeof(known) / sizeof(known[0]); i++)
-		if (strncmp(st, known[i], strlen(known[i])) == 0)
-			cls = known[i];
+	/* "incomplete?" too: a run the database says is running, whose process is gone */
+	for (int s = SVT_RUN_CLEAN; st != NULL && s <= SVT_RUN_RUNNING; s++) {
+		const char *name = svt_db_run_status_name((enum svt_db_run_status)s);
+		if (strncmp(st, name, strlen(name)) == 0)
+			cls = name;
+	}
 	fprintf(f, "<span class=\"st st-%s\">", cls);
 	put(f, st != NULL ? st : "?");
 	fputs("</span>", f);
@@ -180,7 +149,9 @@ static void status_badge(FILE *f, const char *st)
 
 static bool finished(const char *st)
 {
-	return st != NULL && (strcmp(st, "clean") == 0 || strcmp(st, "violations") == 0);
+	int s = svt_db_run_status_parse(st);
+
+	return s == SVT_RUN_CLEAN || s == SVT_RUN_VIOLATIONS;
 }
 
 /* ---- sections ------------------------------------------------------------------ */
@@ -189,9 +160,10 @@ static void runs_table(FILE *f, const struct report *rp)
 {
 	static const char *const head[] = { "run", "trace", "workload", "policy", "audit", "status",
 		"events", "trace events", "violations", "divergence", "seconds", "events/s", "started" };
-	static const unsigned cols[] = { R_WORKLOAD, R_POLICY, R_AUDIT };
-	static const unsigned nums[] = { R_EVENTS, R_TRACE_EVENTS, R_VIOLATIONS, R_DIVERGENCE,
-					 R_SECONDS, R_EPS, R_STARTED };
+	static const unsigned cols[] = { SVT_DB_RUNS_WORKLOAD, SVT_DB_RUNS_POLICY, SVT_DB_RUNS_AUDIT };
+	static const unsigned nums[] = { SVT_DB_RUNS_EVENTS, SVT_DB_RUNS_TRACE_EVENTS,
+		SVT_DB_RUNS_VIOLATIONS, SVT_DB_RUNS_DIVERGENCE, SVT_DB_RUNS_SECONDS, SVT_DB_RUNS_EPS,
+		SVT_DB_RUNS_STARTED };
 
 	fputs("<section id=\"runs\">\n<h2>Runs</h2>\n<table>\n<thead><tr>", f);
 	for (size_t c = 0; c < sizeof(head) / sizeof(head[0]); c++)
@@ -202,11 +174,11 @@ static void runs_table(FILE *f, const struct report *rp)
 			continue;
 		fprintf(f, "<tr><td class=\"n\"><a href=\"#run-%lld\">%lld</a></td>",
 			(long long)rp->run_id[i], (long long)rp->run_id[i]);
-		td(f, &rp->runs, i, R_TRACE);
+		td(f, &rp->runs, i, SVT_DB_RUNS_TRACE);
 		for (size_t c = 0; c < sizeof(cols) / sizeof(cols[0]); c++)
 			td(f, &rp->runs, i, cols[c]);
 		fputs("<td>", f);
-		status_badge(f, text(&rp->runs, i, R_STATUS));
+		status_badge(f, text(&rp->runs, i, SVT_DB_RUNS_STATUS));
 		fputs("</td>", f);
 		for (size_t c = 0; c < sizeof(nums) / sizeof(nums[0]); c++)
 			td(f, &rp->runs, i, nums[c]);
@@ -218,7 +190,7 @@ static void runs_table(FILE *f, const struct report *rp)
 /* Whether row i of the comparison is a run shown, and its id. */
 static bool compare_run(const struct report *rp, size_t i, int64_t *id)
 {
-	const char *s = text(&rp->compare, i, C_RUN);
+	const char *s = text(&rp->compare, i, SVT_DB_CMP_RUN);
 
 	*id = s != NULL ? strtoll(s, NULL, 10) : 0;
 	return s != NULL && shown(rp, *id);
@@ -230,23 +202,27 @@ static void compare_group(FILE *f, const struct report *rp, size_t first, size_t
 {
 	static const struct { const char *id, *title, *unit; unsigned col[2]; const char *series[2]; }
 	metric[] = {
-		{ "exits", "VM exits", "exits", { C_EXITS, C_FAULTS }, { "exits", "of which page faults" } },
-		{ "emulations", "emulated page-table writes", "writes", { C_EMULATED }, { "emulated" } },
-		{ "resyncs", "out-of-sync pages resynchronised", "resyncs", { C_RESYNCS }, { "resyncs" } },
-		{ "memory", "shadow memory: peak shadow pages (4 KiB each)", "pages", { C_PEAK },
+		{ "exits", "VM exits", "exits", { SVT_DB_CMP_EXITS, SVT_DB_CMP_FAULTS },
+		  { "exits", "of which page faults" } },
+		{ "emulations", "emulated page-table writes", "writes", { SVT_DB_CMP_EMULATED },
+		  { "emulated" } },
+		{ "resyncs", "out-of-sync pages resynchronised", "resyncs", { SVT_DB_CMP_RESYNCS },
+		  { "resyncs" } },
+		{ "memory", "shadow memory: peak shadow pages (4 KiB each)", "pages", { SVT_DB_CMP_PEAK },
 		  { "peak shadow pages" } },
 	};
-	static const unsigned cols[] = { C_POLICY, C_EXITS, C_FAULTS, C_EMULATED, C_RESYNCS, C_PEAK,
-					 C_EVICTIONS, C_VIOLATIONS };
+	static const unsigned cols[] = { SVT_DB_CMP_POLICY, SVT_DB_CMP_EXITS, SVT_DB_CMP_FAULTS,
+		SVT_DB_CMP_EMULATED, SVT_DB_CMP_RESYNCS, SVT_DB_CMP_PEAK, SVT_DB_CMP_EVICTIONS,
+		SVT_DB_CMP_VIOLATIONS };
 	const struct svt_db_rows *c = &rp->compare;
 	struct bar { char label[256]; double v[2]; size_t row; } *bar = calloc(end - first, sizeof(*bar));
 	struct svg_group *gr = calloc(end - first, sizeof(*gr));
 	unsigned n = 0;
 
 	fprintf(f, "<h3 id=\"compare-%u\">", g);
-	put(f, text(c, first, C_TRACE));
+	put(f, text(c, first, SVT_DB_CMP_TRACE));
 	fputs(" <code>", f);
-	put(f, text(c, first, C_CHECKSUM));
+	put(f, text(c, first, SVT_DB_CMP_CHECKSUM));
 	fputs("</code></h3>\n<table>\n<thead><tr><th>run</th><th>status</th><th>policy</th><th>exits</th>"
 	      "<th>faults</th><th>emulated</th><th>resyncs</th><th>peak shadow pages</th>"
 	      "<th>evictions</th><th>violations</th></tr></thead>\n<tbody>\n", f);
@@ -255,8 +231,8 @@ static void compare_group(FILE *f, const struct report *rp, size_t first, size_t
 		if (!compare_run(rp, i, &id))
 			continue;
 		long r = find(rp->run_id, rp->runs.nrows, id);
-		const char *st = r >= 0 ? text(&rp->runs, (size_t)r, R_STATUS) : NULL;
-		const char *policy = text(c, i, C_POLICY);
+		const char *st = r >= 0 ? text(&rp->runs, (size_t)r, SVT_DB_RUNS_STATUS) : NULL;
+		const char *policy = text(c, i, SVT_DB_CMP_POLICY);
 
 		fprintf(f, "<tr><td class=\"n\"><a href=\"#run-%lld\">%lld</a></td><td>", (long long)id,
 			(long long)id);
@@ -300,11 +276,11 @@ static void compare_section(FILE *f, const struct report *rp)
 
 	fputs("<section id=\"compare\">\n<h2>Policy comparison</h2>\n", f);
 	for (size_t first = 0, end; first < c->nrows; first = end) {
-		const char *sum = text(c, first, C_CHECKSUM);
+		const char *sum = text(c, first, SVT_DB_CMP_CHECKSUM);
 		unsigned n = 0;
 
 		for (end = first; end < c->nrows; end++) {
-			const char *s = text(c, end, C_CHECKSUM);
+			const char *s = text(c, end, SVT_DB_CMP_CHECKSUM);
 			int64_t id;
 			if (s == NULL || sum == NULL || strcmp(s, sum) != 0)
 				break;
@@ -321,21 +297,19 @@ static void compare_section(FILE *f, const struct report *rp)
 	fputs("</section>\n", f);
 }
 
-/* Run i's fault and exit mix: two stacked bars. */
-static void mix_chart(FILE *f, const struct report *rp, int64_t id, size_t t)
+/* Run id's fault and exit mix (its totals t): two stacked bars. */
+static void mix_chart(FILE *f, int64_t id, const struct svt_db_totals *t)
 {
 	static const char *const exits[] = { "page faults", "CR writes", "INVLPG/INVPCID", "TLB flushes" };
 	static const char *const faults[] = { "fixed (propagated)", "fixed (A/D bits)", "injected #PF",
 		"emulated writes", "MMIO", "retries" };
-	static const unsigned ecol[] = { T_FAULTS, T_CR, T_INVLPG, T_FLUSHES };
-	static const unsigned fcol[] = { T_FIXED, T_AD, T_INJECTED, T_EMULATED, T_MMIO, T_RETRIES };
-	double ev[4], fv[6], events = num(&rp->totals, t, T_EVENTS), nexits = num(&rp->totals, t, T_EXITS);
+	const struct svt_counters *c = &t->ctr;
+	double ev[4] = { n64(c->faults), n64(c->cr_writes), n64(c->invlpgs), n64(c->flushes) };
+	double fv[6] = { n64(c->fixed), n64(c->ad_faults), n64(c->injected), n64(c->emulated),
+			 n64(c->mmio), n64(c->retries) };
+	double events = n64(t->events), nexits = n64(t->exits);
 	char id_s[48], title[200], b[2][32];
 
-	for (unsigned i = 0; i < 4; i++)
-		ev[i] = num(&rp->totals, t, ecol[i]);
-	for (unsigned i = 0; i < 6; i++)
-		fv[i] = num(&rp->totals, t, fcol[i]);
 	const struct svg_stack rows[] = {
 		{ .label = "exits", .n = 4, .names = exits, .v = ev },
 		{ .label = "page faults", .n = 6, .names = faults, .v = fv },
@@ -355,7 +329,7 @@ static int timeline_chart(FILE *f, struct report *rp, int64_t id)
 	double intervals = 0;
 	char id_s[48], title[80], b[2][32];
 
-	if (svt_db_select(rp->db, "report timeline", timeline_sql, false, id, &t) != 0) {
+	if (svt_db_timeline_points(rp->db, id, TIMELINE_POINTS, &t) != 0) {
 		svt_db_rows_free(&t);
 		return -1;
 	}
@@ -398,7 +372,7 @@ static int violations_table(FILE *f, struct report *rp, int64_t id, size_t r)
 		"shadow entry", "what", "reproduce" };
 	long k = find(rp->vc_id, rp->vcount.nrows, id);
 	double stored = k >= 0 ? num(&rp->vcount, (size_t)k, 1) : 0;
-	double found = num(&rp->runs, r, R_VIOLATIONS);
+	double found = num(&rp->runs, r, SVT_DB_RUNS_VIOLATIONS);
 	struct svt_db_rows v;
 	char b[2][32];
 
@@ -406,7 +380,7 @@ static int violations_table(FILE *f, struct report *rp, int64_t id, size_t r)
 		fputs("<p class=\"none\">No violations stored.</p>\n", f);
 		return 0;
 	}
-	if (svt_db_select(rp->db, "report violations", violations_sql, false, id, &v) != 0) {
+	if (svt_db_run_violations(rp->db, id, VIOLATIONS_SHOWN, &v) != 0) {
 		svt_db_rows_free(&v);
 		return -1;
 	}
@@ -437,20 +411,23 @@ static int violations_table(FILE *f, struct report *rp, int64_t id, size_t r)
 static int run_section(FILE *f, struct report *rp, size_t r)
 {
 	int64_t id = rp->run_id[r];
-	long t = find(rp->tot_id, rp->totals.nrows, id);
-	const char *st = text(&rp->runs, r, R_STATUS), *msg = text(&rp->runs, r, R_MESSAGE);
+	long t = find(rp->tot_id, rp->ntotals, id);
+	const char *st = text(&rp->runs, r, SVT_DB_RUNS_STATUS);
+	const char *msg = text(&rp->runs, r, SVT_DB_RUNS_MESSAGE);
+	const char *workload = text(&rp->runs, r, SVT_DB_RUNS_WORKLOAD);
 
 	fprintf(f, "<section class=\"run\" id=\"run-%lld\">\n<h2>Run %lld: ", (long long)id, (long long)id);
-	put(f, text(&rp->runs, r, R_TRACE));
+	put(f, text(&rp->runs, r, SVT_DB_RUNS_TRACE));
 	fputs("</h2>\n<p>", f);
 	status_badge(f, st);
 	fputs(" policy <code>", f);
-	put(f, text(&rp->runs, r, R_POLICY));
-	fprintf(f, "</code>%s, audit ", num(&rp->runs, r, R_RECORDED) == 1 ? " (recorded)" : "");
-	put(f, text(&rp->runs, r, R_AUDIT));
-	if (text(&rp->runs, r, R_WORKLOAD) != NULL && text(&rp->runs, r, R_WORKLOAD)[0] != '\0') {
+	put(f, text(&rp->runs, r, SVT_DB_RUNS_POLICY));
+	fprintf(f, "</code>%s, audit ",
+		num(&rp->runs, r, SVT_DB_RUNS_RECORDED) == 1 ? " (recorded)" : "");
+	put(f, text(&rp->runs, r, SVT_DB_RUNS_AUDIT));
+	if (workload != NULL && workload[0] != '\0') {
 		fputs(", workload ", f);
-		put(f, text(&rp->runs, r, R_WORKLOAD));
+		put(f, workload);
 	}
 	fputs("</p>\n", f);
 	if (msg != NULL && msg[0] != '\0') {
@@ -461,7 +438,7 @@ static int run_section(FILE *f, struct report *rp, size_t r)
 	if (!finished(st))
 		fputs("<p class=\"none\">The run did not finish: what follows is what it stored.</p>\n", f);
 	if (t >= 0)
-		mix_chart(f, rp, id, (size_t)t);
+		mix_chart(f, id, &rp->totals[t]);
 	if (timeline_chart(f, rp, id) != 0 || violations_table(f, rp, id, r) != 0)
 		return -1;
 	fputs("</section>\n", f);
@@ -517,14 +494,17 @@ int report_page(FILE *f, struct report *rp)
 
 int report_load(struct report *rp)
 {
-	if (svt_db_select(rp->db, "report runs", runs_sql, false, 0, &rp->runs) != 0 ||
-	    svt_db_select(rp->db, "report totals", totals_sql, false, 0, &rp->totals) != 0 ||
-	    svt_db_select(rp->db, "report violations", vcount_sql, false, 0, &rp->vcount) != 0 ||
-	    svt_db_select(rp->db, "report compare", compare_sql, false, 0, &rp->compare) != 0)
+	if (svt_db_runs(rp->db, &rp->runs) != 0 ||
+	    svt_db_totals(rp->db, &rp->totals, &rp->ntotals) != 0 ||
+	    svt_db_violation_counts(rp->db, &rp->vcount) != 0 ||
+	    svt_db_compare(rp->db, &rp->compare) != 0)
 		return -1;
-	if ((rp->run_id = parse_ids(&rp->runs)) == NULL || (rp->tot_id = parse_ids(&rp->totals)) == NULL ||
+	if ((rp->run_id = parse_ids(&rp->runs)) == NULL ||
+	    (rp->tot_id = calloc(rp->ntotals + 1, sizeof(*rp->tot_id))) == NULL ||
 	    (rp->vc_id = parse_ids(&rp->vcount)) == NULL)
 		return svt_db_fail(rp->db, "out of memory");
+	for (size_t i = 0; i < rp->ntotals; i++)
+		rp->tot_id[i] = rp->totals[i].run;
 	for (size_t i = 0; i < rp->nwant; i++)
 		if (find(rp->run_id, rp->runs.nrows, rp->want[i]) < 0)
 			return svt_db_fail(rp->db, "there is no run %lld", (long long)rp->want[i]);
@@ -534,7 +514,7 @@ int report_load(struct report *rp)
 void report_free(struct report *rp)
 {
 	svt_db_rows_free(&rp->runs);
-	svt_db_rows_free(&rp->totals);
+	free(rp->totals);
 	svt_db_rows_free(&rp->vcount);
 	svt_db_rows_free(&rp->compare);
 	free(rp->run_id);

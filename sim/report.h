@@ -28,8 +28,10 @@ struct report {
 	int64_t *want;                  /* --run ids; none (nwant 0): every run */
 	size_t nwant;
 	/* report_load: */
-	struct svt_db_rows runs, totals, vcount, compare;
-	int64_t *run_id, *tot_id, *vc_id;       /* column 0 of each, parsed */
+	struct svt_db_rows runs, vcount, compare;
+	struct svt_db_totals *totals;   /* the runs' timelines summed */
+	size_t ntotals;
+	int64_t *run_id, *tot_id, *vc_id;       /* the run ids of runs, totals, vcount */
 };
 
 /* Read what the page needs but the per-run queries (the runs, their

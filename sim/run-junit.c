@@ -6,10 +6,10 @@
  * with, and INV-FAULT, INV-PERM, INV-FRAME, INV-WP, INV-SYNC, INV-STRUCT
  * for every run.  An invariant the audit level does not check is
  * <skipped>; a violated one has a <failure> listing its first violations
- * (from the database's violation_context view); a run on a bad trace, an
- * interrupted one or one that never ran has an <error>.  Each run's
- * seconds are shared out evenly among its test cases.  Written to a
- * temporary file beside the report and renamed over it.
+ * (svt_db_first_violations); a run on a bad trace, an interrupted one or
+ * one that never ran has an <error>.  Each run's seconds are shared out
+ * evenly among its test cases.  Written to a temporary file beside the
+ * report and renamed over it.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -81,15 +81,8 @@ static void esc(FILE *f, const char *s, bool attr)
 	}
 }
 
-/* The first five violations of each invariant in a run (invariant, seq,
- * va, what, reproduce), with how many of it the run stored (n). */
-static const char violations_sql[] =
-	"SELECT invariant, seq, va, what, reproduce, n FROM ("
-	" SELECT invariant, seq, va, what, reproduce,"
-	"  row_number() OVER (PARTITION BY invariant ORDER BY seq) AS k,"
-	"  count(*) OVER (PARTITION BY invariant) AS n"
-	" FROM violation_context WHERE run = ?1)"
-	" WHERE k <= 5 ORDER BY invariant, seq";
+/* Violations listed per invariant in a failure (svt_db_first_violations). */
+#define FIRST_VIOLATIONS 5
 
 static const char *cell(const struct svt_db_rows *r, size_t row, unsigned col)
 {
@@ -113,13 +106,15 @@ static void job_cases(FILE *f, const struct run_job *j, enum svt_audit_level aud
 	const struct run_row *r = &j->row;
 	unsigned n = testcases(j);
 	double t = r->seconds > 0 ? r->seconds / n : 0;
-	bool error = strcmp(r->status, "clean") != 0 && strcmp(r->status, "violations") != 0;
+	bool error = r->status != SVT_RUN_CLEAN && r->status != SVT_RUN_VIOLATIONS;
+	const char *status = svt_db_run_status_name(r->status);
 	uint64_t stored = 0;
 
 	/* violations stored for the run: the n of each invariant's first row */
 	for (size_t k = 0; v && k < v->nrows; k++)
-		if (k == 0 || strcmp(cell(v, k, 0), cell(v, k - 1, 0)) != 0)
-			stored += strtoull(cell(v, k, 5), NULL, 10);
+		if (k == 0 || strcmp(cell(v, k, SVT_DB_FIRST_INVARIANT),
+				     cell(v, k - 1, SVT_DB_FIRST_INVARIANT)) != 0)
+			stored += strtoull(cell(v, k, SVT_DB_FIRST_STORED), NULL, 10);
 
 	for (size_t i = 0; i < NINV; i++) {
 		const char *inv = invariants[i];
@@ -134,8 +129,8 @@ static void job_cases(FILE *f, const struct run_job *j, enum svt_audit_level aud
 		fprintf(f, ": %s\" time=\"%.6f\"", inv, t);
 		if (error) {
 			c->errors++;
-			fprintf(f, ">\n      <error type=\"%s\" message=\"", r->status);
-			esc(f, r->status, true);
+			fprintf(f, ">\n      <error type=\"%s\" message=\"", status);
+			esc(f, status, true);
 			fputs(": ", f);
 			esc(f, r->message[0] ? r->message : "no message", true);
 			fputs("\"/>\n    </testcase>\n", f);
@@ -149,7 +144,7 @@ static void job_cases(FILE *f, const struct run_job *j, enum svt_audit_level aud
 		}
 		size_t first = SIZE_MAX, count = 0;
 		for (size_t k = 0; v && k < v->nrows; k++)
-			if (strcmp(cell(v, k, 0), inv) == 0) {
+			if (strcmp(cell(v, k, SVT_DB_FIRST_INVARIANT), inv) == 0) {
 				if (first == SIZE_MAX)
 					first = k;
 				count++;
@@ -167,11 +162,13 @@ static void job_cases(FILE *f, const struct run_job *j, enum svt_audit_level aud
 		}
 		c->failures++;
 		fprintf(f, ">\n      <failure type=\"%s\" message=\"%s violation(s) of %s stored; first at "
-			"event %s\">", inv, cell(v, first, 5), inv, cell(v, first, 1));
+			"event %s\">", inv, cell(v, first, SVT_DB_FIRST_STORED), inv,
+			cell(v, first, SVT_DB_FIRST_SEQ));
 		for (size_t k = first; k < first + count; k++) {
-			fprintf(f, "\nevent %s: va %s: ", cell(v, k, 1), cell(v, k, 2));
-			esc(f, cell(v, k, 3), false);
-			fprintf(f, " (reproduce with events %s)", cell(v, k, 4));
+			fprintf(f, "\nevent %s: va %s: ", cell(v, k, SVT_DB_FIRST_SEQ),
+				cell(v, k, SVT_DB_FIRST_VA));
+			esc(f, cell(v, k, SVT_DB_FIRST_WHAT), false);
+			fprintf(f, " (reproduce with events %s)", cell(v, k, SVT_DB_FIRST_REPRODUCE));
 		}
 		fputs("\n      </failure>\n    </testcase>\n", f);
 	}
@@ -214,9 +211,8 @@ int run_junit(const char *path, const struct svt_experiment *e, struct run_job *
 			if (j->t->in != &e->inputs[i])
 				continue;
 			t = j->t;
-			if (db && j->row.id > 0 && strcmp(j->row.status, "violations") == 0)
-				have = svt_db_select(db, "the violations", violations_sql, false, j->row.id,
-						     &v) == 0;
+			if (db && j->row.id > 0 && j->row.status == SVT_RUN_VIOLATIONS)
+				have = svt_db_first_violations(db, j->row.id, FIRST_VIOLATIONS, &v) == 0;
 			job_cases(s, j, e->audit, have ? &v : NULL, &c);
 			svt_db_rows_free(&v);
 		}

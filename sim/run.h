@@ -30,7 +30,7 @@ struct run_trace {
 /* A run as the database holds it (or as the replay said, when it stored none). */
 struct run_row {
 	int64_t id;                     /* 0: not in the database */
-	char status[16];                /* clean, violations, bad-input, incomplete, not-run */
+	enum svt_db_run_status status;  /* not-run: never replayed */
 	bool recorded_policy;
 	uint64_t events, violations, exits, faults;
 	bool has_totals;                /* exits and faults known */

@@ -108,7 +108,8 @@ static void log_violations(struct mh_machine *m, const struct svt_violation *v, 
 	for (unsigned i = 0; i < n; i++)
 		mh_log(m, "%s va %#llx gfn %#llx shadow mfn %#llx index %u level %u guest %#llx shadow %#llx: %s",
 		       svt_invariant_name(v[i].inv), (unsigned long long)v[i].va,
-		       (unsigned long long)v[i].gfn, (unsigned long long)v[i].shadow_mfn, v[i].index,
+		       (unsigned long long)svt_gfn_x(v[i].gfn),
+		       (unsigned long long)svt_mfn_x(v[i].shadow_mfn), v[i].index,
 		       v[i].level, (unsigned long long)v[i].guest_entry,
 		       (unsigned long long)v[i].shadow_entry, v[i].what ? v[i].what : "");
 }
@@ -170,18 +171,11 @@ void mh_report(struct mh_machine *m)
 		(unsigned long long)m->hw.cr0, (unsigned long long)m->hw.cr3,
 		(unsigned long long)m->hw.cr4, (unsigned long long)m->hw.efer, (int)m->hw.mode,
 		(unsigned long long)m->regs.rflags, m->pkru);
-	fprintf(f, "counters: faults %llu fixed %llu ad %llu injected %llu emulated %llu wp0 %llu "
-		"mmio %llu retries %llu unshadows %llu early %llu oos %llu resyncs %llu "
-		"evictions %llu prefetched %llu resets %llu pool %llu/%llu env_errors %llu\n",
-		(unsigned long long)c->faults, (unsigned long long)c->fixed,
-		(unsigned long long)c->ad_faults, (unsigned long long)c->injected,
-		(unsigned long long)c->emulated, (unsigned long long)c->emulated_wp0,
-		(unsigned long long)c->mmio, (unsigned long long)c->retries,
-		(unsigned long long)c->unshadows, (unsigned long long)c->early_unshadows,
-		(unsigned long long)c->oos, (unsigned long long)c->resyncs,
-		(unsigned long long)c->evictions, (unsigned long long)c->prefetched,
-		(unsigned long long)c->resets, (unsigned long long)c->pool_used,
-		(unsigned long long)(c->pool_used + c->pool_free), (unsigned long long)c->env_errors);
+	fputs("counters:", f);
+#define MH_COUNTER(name, kind, what) fprintf(f, " " #name " %llu", (unsigned long long)c->name);
+	SVT_COUNTERS(MH_COUNTER)
+#undef MH_COUNTER
+	fputc('\n', f);
 	/* the last 20 steps (as far as the log reaches), runs of one line
 	 * repeated folded into one */
 	unsigned first = m->logn > MH_LOG_LINES ? m->logn - MH_LOG_LINES : 0;

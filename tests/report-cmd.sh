@@ -132,7 +132,7 @@ cp "$db" "$work/long.db"
 sqlite3 "$work/long.db" "WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < 4999)
 	INSERT INTO timeline (run, first_seq, last_seq, events, faults, fixed, ad_faults, injected,
 	emulated, mmio, retries, oos, resyncs, unshadows, evictions, cr_writes, invlpgs, flushes,
-	shadow_pages) SELECT 1, 1000000 + n * 65536, 1000000 + n * 65536 + 65535, 65536, n % 97, 0,
+	pool_used) SELECT 1, 1000000 + n * 65536, 1000000 + n * 65536 + 65535, 65536, n % 97, 0,
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, n % 1000 FROM i" || fail "inserting a long timeline"
 report_ok "$work/long.db" "$work/l.html" --run 1
 hv=$(sed -n '/id="timeline-run-1"/,/<\/svg>/p' "$work/l.html" | grep -c '^<rect ')
@@ -161,7 +161,8 @@ names_file "$work/nope.db"
 printf 'id,trace\n1,a.svt\n' > "$work/text"
 expect_status 3 "a text file" "$bin" report "$work/text" -o "$work/x.html"
 names_file "$work/text"
-cp "$db" "$work/newer.db" && sqlite3 "$work/newer.db" 'PRAGMA user_version = 3'
+cp "$db" "$work/newer.db" &&
+	sqlite3 "$work/newer.db" "PRAGMA user_version = $(($(sqlite3 "$db" 'PRAGMA user_version') + 1))"
 expect_status 3 "a newer schema" "$bin" report "$work/newer.db" -o "$work/x.html"
 names_file "$work/newer.db"
 cp "$db" "$work/c.db"

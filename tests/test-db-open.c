@@ -131,7 +131,9 @@ Test(db_open, v1_migrated_in_place)
 		if (pids[i] == 0) {
 			tdb_child = true;
 			struct svt_db *db = tdb_open(path, true);
-			tdb_end(db, tdb_run(db, "new.svt", "crc32c:1", "oos=0"), SVT_RUN_CLEAN, 0);
+			int64_t run = tdb_run(db, "new.svt", "crc32c:1", "oos=0");
+			tdb_fill(db, run, 1, 0, 0, 0);
+			tdb_end(db, run, SVT_RUN_CLEAN, 0);
 			svt_db_close(db);
 			_exit(0);
 		}
@@ -146,6 +148,13 @@ Test(db_open, v1_migrated_in_place)
 	cr_assert_eq(tdb_int(path, "SELECT count(*) FROM runs WHERE workload IS NULL"
 			     " AND recorded_policy = 0"), 1, "the old run, with the new columns' defaults");
 	cr_assert_eq(tdb_int(path, "SELECT sum(prefetched) FROM timeline"), 0);
+	cr_assert_eq(tdb_int(path, "SELECT pool_used FROM timeline WHERE run = 1"), 40,
+		     "shadow_pages is pool_used now");
+	cr_assert_eq(tdb_int(path, "SELECT count(*) FROM timeline WHERE run = 1 AND invpcids IS NULL"
+			     " AND pool_free IS NULL AND env_errors IS NULL"), 1,
+		     "counters the old interval did not hold are NULL");
+	cr_assert_eq(tdb_int(path, "SELECT count(*) FROM timeline WHERE run > 1 AND invpcids IS NULL"),
+		     0, "new intervals hold every counter");
 
 	struct svt_db *db = tdb_open(path, false);
 	char *out = tdb_report(db, "compare", NULL, 0, SVT_DB_CSV, &rc);
@@ -183,8 +192,8 @@ Test(db_open, not_ours)
 	struct svt_db *db;
 
 	svt_db_close(tdb_open(p, true));
-	tdb_exec(p, "PRAGMA user_version = 3");
-	refused(p, SVT_DB_EINPUT, "schema version 3 is newer than this shadowvt (2)");
+	tdb_exec(p, "PRAGMA user_version = 4");
+	refused(p, SVT_DB_EINPUT, "schema version 4 is newer than this shadowvt (3)");
 	unlink(p);
 
 	tdb_exec(p, "CREATE TABLE foo (x); INSERT INTO foo VALUES (1)");

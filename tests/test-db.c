@@ -93,7 +93,7 @@ int64_t tdb_run(struct svt_db *db, const char *trace, const char *checksum, cons
 /*
  * Interval i: events 64 at seq 64 i; faults 10 + i % 7 of which fixed 3,
  * ad 2, injected 1, emulated 2 (+ seed), mmio 1, retries 1; cr_writes 2,
- * invlpgs 1, flushes i % 2; shadow_pages 10 + (i * 7 + seed) % 50.
+ * invlpgs 1, flushes i % 2; pool_used (shadow pages) 10 + (i * 7 + seed) % 50.
  * Violation j: seq 10 j + 5, INV-PERM, va 0xffff800000000000 + 4096 j
  * (above 2^63), gfn j, level 1 + j % 4, entries with bit 63 set.
  */
@@ -103,10 +103,12 @@ void tdb_fill(struct svt_db *db, int64_t run, unsigned intervals, unsigned viola
 	for (unsigned i = 0; i < intervals; i++) {
 		const struct svt_db_interval iv = {
 			.first_seq = 64ull * i, .last_seq = 64ull * i + 63, .events = 64,
-			.faults = 10 + i % 7 + seed, .fixed = 3, .ad_faults = 2, .injected = 1,
-			.emulated = 2 + seed, .mmio = 1, .retries = 1 + i % 7, .oos = 1, .resyncs = 1,
-			.cr_writes = 2, .invlpgs = 1, .flushes = i % 2,
-			.shadow_pages = 10 + (i * 7 + seed) % 50,
+			.ctr = {
+				.faults = 10 + i % 7 + seed, .fixed = 3, .ad_faults = 2, .injected = 1,
+				.emulated = 2 + seed, .mmio = 1, .retries = 1 + i % 7, .oos = 1,
+				.resyncs = 1, .cr_writes = 2, .invlpgs = 1, .flushes = i % 2,
+				.pool_used = 10 + (i * 7 + seed) % 50,
+			},
 		};
 		tdb_check(svt_db_interval(db, run, &iv) == 0, "%s", svt_db_error(db));
 	}
@@ -199,6 +201,7 @@ void *tdb_read_file(const char *path, size_t *len)
 	cr_assert_not_null(p);
 	cr_assert_eq(fread(p, 1, (size_t)n, f), (size_t)n);
 	fclose(f);
+	p[n] = '\0';
 	*len = (size_t)n;
 	return p;
 }
@@ -420,8 +423,9 @@ static void *thread_writer(void *p)
 	bool ok = run > 0;
 
 	for (unsigned i = 0; ok && i < W_INTERVALS; i++) {
-		const struct svt_db_interval iv = { .events = 64, .faults = 10 + a->seed,
-						    .emulated = 2 + a->seed };
+		const struct svt_db_interval iv = {
+			.events = 64, .ctr = { .faults = 10 + a->seed, .emulated = 2 + a->seed },
+		};
 		ok = svt_db_interval(db, run, &iv) == 0;
 	}
 	for (unsigned j = 0; ok && j < W_VIOLATIONS; j++)

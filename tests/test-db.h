@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "query-print.h"
 
 /*
  * Set in a forked child: there a failed check prints and _exits(3), since
@@ -60,7 +61,7 @@ char *tdb_report(struct svt_db *db, const char *name, const char *sql, int64_t r
 
 /* Write len bytes to path. */
 void tdb_write_file(const char *path, const void *p, size_t len);
-/* The contents of path (malloc'd), its length in *len. */
+/* The contents of path (malloc'd, and a '\0' after them), its length in *len. */
 void *tdb_read_file(const char *path, size_t *len);
 
 #endif
