@@ -4,12 +4,12 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "demo.h"
 #include "sim.h"
+#include "walk-print.h"
 
 struct mem_ctx {
 	uint8_t *mem;
@@ -53,27 +53,16 @@ static int write_image(const char *path, const uint8_t *mem)
 	return SVT_EXIT_OK;
 }
 
-static int cmd_demo_exec(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *out = NULL;
-	bool json = false;
-	int c;
+static const struct svt_opt demo_opts[] = {
+	{ SVT_OPT_PATH("output", 'o', "IMAGE"), .help = "write the demo's memory image instead" },
+	{ SVT_OPT_FLAG("json", 0), .help = "print each step as walk --json does" },
+	{ .name = NULL },
+};
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o': out = optarg; break;
-		case 'j': json = true; break;
-		default: return svt_usage(&svt_cmd_demo, "unknown option");
-		}
-	}
-	if (optind != argc)
-		return svt_usage(&svt_cmd_demo, "unexpected argument '%s'", argv[optind]);
+static int cmd_demo_exec(const struct svt_args *a)
+{
+	const char *out = svt_args_str(a, "output", NULL);
+	bool json = svt_args_has(a, "json");
 
 	static uint8_t mem[SVT_DEMO_SIZE];
 	svt_demo_build(mem);
@@ -109,7 +98,7 @@ static int cmd_demo_exec(int argc, char **argv)
 
 const struct svt_cmd svt_cmd_demo = {
 	.name = "demo",
-	.usage = "[-o IMAGE] [--json]",
 	.summary = "walk the built-in demo page table, or write its image",
+	.opts = demo_opts,
 	.exec = cmd_demo_exec,
 };

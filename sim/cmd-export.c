@@ -7,7 +7,6 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +20,7 @@
 
 #define OUT_BUFFER (1u << 20)
 
-static const char *const formats[] = { "perfetto" };
+static const char *const formats[] = { "perfetto", NULL };
 
 static int reader_fail(const struct svt_trace_error *e)
 {
@@ -91,61 +90,36 @@ static int out_close(struct out *o)
 	return bad ? -1 : 0;
 }
 
-static int cmd_export_exec(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "format", required_argument, NULL, 'F' },
-		{ "from", required_argument, NULL, 'f' },
-		{ "to", required_argument, NULL, 't' },
-		{ "no-mem", no_argument, NULL, 'm' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct svt_export_opts eo = { .to = UINT64_MAX };
-	const char *format = NULL, *outpath = NULL;
-	int c;
+static const struct svt_opt export_opts[] = {
+	{ SVT_OPT_WORD("format", 0, formats), .flags = SVT_OPT_REQUIRED, .help = "the output format" },
+	{ SVT_OPT_PATH("output", 'o', "OUT"), .flags = SVT_OPT_REQUIRED,
+	  .help = "the file to write (-: standard output)" },
+	{ SVT_OPT_NUM("from", 0, "N", 0, UINT64_MAX), .help = "the first event (default 0)" },
+	{ SVT_OPT_NUM("to", 0, "M", 0, UINT64_MAX), .help = "the last event (default the last)" },
+	{ SVT_OPT_FLAG("no-mem", 0), .help = "leave out the memory records" },
+	{ .name = NULL },
+};
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'F':
-			format = optarg;
-			break;
-		case 'o':
-			outpath = optarg;
-			break;
-		case 'f':
-			if (!svt_parse_u64(optarg, &eo.from))
-				return svt_usage(&svt_cmd_export, "--from: '%s' is not a number", optarg);
-			break;
-		case 't':
-			if (!svt_parse_u64(optarg, &eo.to))
-				return svt_usage(&svt_cmd_export, "--to: '%s' is not a number", optarg);
-			break;
-		case 'm':
-			eo.no_mem = true;
-			break;
-		default:
-			return svt_usage(&svt_cmd_export, "unknown option or missing value '%s'",
-					 argv[optind - 1]);
-		}
-	}
-	if (format == NULL)
-		return svt_usage(&svt_cmd_export, "no --format given (formats: %s)", formats[0]);
-	if (strcmp(format, formats[0]) != 0)
-		return svt_usage(&svt_cmd_export, "unknown format '%s' (formats: %s)", format,
-				 formats[0]);
-	if (outpath == NULL || *outpath == '\0')
-		return svt_usage(&svt_cmd_export, "no output given (-o FILE, or -o - for standard output)");
-	if (optind + 1 != argc)
-		return svt_usage(&svt_cmd_export, "give exactly one trace file");
+static const struct svt_posarg export_args[] = {
+	{ "TRACE", "trace file", 0 },
+	{ .name = NULL },
+};
+
+static int cmd_export_exec(const struct svt_args *a)
+{
+	struct svt_export_opts eo = {
+		.from = svt_args_num(a, "from", 0), .to = svt_args_num(a, "to", UINT64_MAX),
+		.no_mem = svt_args_has(a, "no-mem"),
+	};
+	const char *outpath = svt_args_str(a, "output", NULL);
+
 	if (eo.to < eo.from)
 		return svt_usage(&svt_cmd_export, "--to %" PRIu64 " is before --from %" PRIu64, eo.to,
 				 eo.from);
-	eo.name = argv[optind];
-	struct stat a, b;
-	if (strcmp(outpath, "-") != 0 && stat(eo.name, &a) == 0 && stat(outpath, &b) == 0 &&
-	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+	eo.name = a->argv[0];
+	struct stat in_st, out_st;
+	if (strcmp(outpath, "-") != 0 && stat(eo.name, &in_st) == 0 && stat(outpath, &out_st) == 0 &&
+	    in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino)
 		return svt_usage(&svt_cmd_export, "the output %s is the trace itself", outpath);
 
 	struct svt_trace_error err;
@@ -187,7 +161,8 @@ static int cmd_export_exec(int argc, char **argv)
 
 const struct svt_cmd svt_cmd_export = {
 	.name = "export",
-	.usage = "TRACE --format perfetto -o OUT [--from N] [--to M] [--no-mem]",
 	.summary = "write a trace as a Perfetto/Chrome trace-event JSON timeline",
+	.opts = export_opts,
+	.args = export_args,
 	.exec = cmd_export_exec,
 };

@@ -5,7 +5,6 @@
  */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,13 +18,8 @@
 #include "policy.h"
 #include "sim.h"
 #include "linux-image.h"
+#include "live.h"
 #include "stream.h"
-
-#ifndef SVT_BUILDDIR            /* a build outside the Makefile (make fuzz): no build tree */
-#define SVT_BUILDDIR "/nonexistent"
-#define SVT_SRCDIR "/nonexistent"
-#define SVT_PKGLIBEXECDIR "/nonexistent"
-#endif
 
 /* Run the Bochs script with arguments as they are (no shell parsing of
  * user paths); its exit status, or 127 if it could not start. */
@@ -129,25 +123,6 @@ static uint8_t *slurp(const char *path, size_t *n)
 	return b;
 }
 
-/* Where hv.elf and the engine's run script (bochs-run.sh, qemu-run.sh)
- * are: $SHADOWVT_VMX (both), else the build tree (an uninstalled
- * shadowvt), else the installed copies. */
-void svt_vmx_paths(char *hv, char *script, size_t len, const char *engine)
-{
-	const char *e = getenv("SHADOWVT_VMX");
-	if (e && *e) {
-		snprintf(hv, len, "%s/hv.elf", e);
-		snprintf(script, len, "%s/%s-run.sh", e, engine);
-		return;
-	}
-	snprintf(hv, len, "%s/vmx/hv.elf", SVT_BUILDDIR);
-	snprintf(script, len, "%s/vmx/%s-run.sh", SVT_SRCDIR, engine);
-	if (access(hv, R_OK) == 0 && access(script, R_OK) == 0)
-		return;
-	snprintf(hv, len, "%s/hv.elf", SVT_PKGLIBEXECDIR);
-	snprintf(script, len, "%s/%s-run.sh", SVT_PKGLIBEXECDIR, engine);
-}
-
 /* The kernel's command line when --append is not given: the serial
  * console, no KASLR (the boot protocol path does not randomise anyway),
  * no crypto self-tests (6.7 s under Bochs), reboot at once on a panic. */
@@ -195,83 +170,54 @@ static void last_log_line(const char *path, char *line, size_t len)
 	line[strcspn(line, "\r\n")] = 0;
 }
 
-static int record_exec(int argc, char **argv)
+static const char *const engine_words[] = { "bochs", "qemu-kvm", NULL };
+static const char *const channel_words[] = { "lpt", "com2", NULL };
+
+static const struct svt_opt record_opts[] = {
+	{ SVT_OPT_PATH("guest", 0, "KERNEL"), .help = "the Multiboot guest kernel to run" },
+	{ SVT_OPT_STRING("guest-args", 0, "ARGS"), .help = "the guest's command line" },
+	{ SVT_OPT_PATH("kernel", 0, "VMLINUZ"), .help = "a Linux kernel to boot instead" },
+	{ SVT_OPT_PATH("initrd", 0, "FILE"), .help = "its initrd (with --kernel)" },
+	{ SVT_OPT_STRING("append", 0, "CMDLINE"), .help = "its command line (with --kernel)" },
+	{ SVT_OPT_PATH("stream", 0, "FILE"), .help = "convert a saved live stream instead" },
+	{ SVT_OPT_WORD("engine", 0, engine_words), .help = "the emulator (default bochs)" },
+	{ SVT_OPT_STRING("policy", 0, "SPEC"), .help = "the hypervisor core's policy" },
+	{ SVT_OPT_NUM("timeout", 0, "S", 1, 86400),
+	  .help = "stop the run after S seconds (300; 3600 with --kernel)" },
+	{ SVT_OPT_WORD("channel", 0, channel_words), .help = "where the stream goes (default lpt)" },
+	{ SVT_OPT_PATH("keep", 0, "DIR"), .help = "keep the run's files in DIR" },
+	{ SVT_OPT_PATH("output", 'o', "TRACE"), .flags = SVT_OPT_REQUIRED, .help = "the trace to write" },
+	{ .name = NULL },
+};
+
+static int record_exec(const struct svt_args *a)
 {
-	static const struct option opts[] = {
-		{ "guest", required_argument, NULL, 'g' },
-		{ "guest-args", required_argument, NULL, 'a' },
-		{ "engine", required_argument, NULL, 'e' },
-		{ "policy", required_argument, NULL, 'p' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "stream", required_argument, NULL, 's' },
-		{ "keep", required_argument, NULL, 'k' },
-		{ "channel", required_argument, NULL, 'c' },
-		{ "kernel", required_argument, NULL, 'K' },
-		{ "initrd", required_argument, NULL, 'I' },
-		{ "append", required_argument, NULL, 'A' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *guest = NULL, *out = NULL, *stream = NULL, *keep = NULL, *gargs = "";
-	const char *kernel = NULL, *initrd = NULL, *append = LINUX_APPEND;
-	bool timeout_given = false;
+	const char *guest = svt_args_str(a, "guest", NULL), *out = svt_args_str(a, "output", NULL);
+	const char *stream = svt_args_str(a, "stream", NULL), *keep = svt_args_str(a, "keep", NULL);
+	const char *gargs = svt_args_str(a, "guest-args", ""), *kernel = svt_args_str(a, "kernel", NULL);
+	const char *initrd = svt_args_str(a, "initrd", NULL), *spec = svt_args_str(a, "policy", NULL);
+	const char *append = svt_args_str(a, "append", LINUX_APPEND);
+	bool timeout_given = svt_args_has(a, "timeout");
 	char why[600] = "";
 	char policy[160] = "";
-	uint64_t timeout = 300;
-	bool lpt = true;
-	const char *engine = "bochs";
-	int c;
+	uint64_t timeout = svt_args_num(a, "timeout", 300);
+	bool lpt = svt_args_word(a, "channel", 0) == 0;
+	const char *engine = svt_args_word(a, "engine", 0) == 0 ? "bochs" : "qemu";
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'g': guest = optarg; break;
-		case 'K': kernel = optarg; break;
-		case 'I': initrd = optarg; break;
-		case 'A': append = optarg; break;
-		case 'a': gargs = optarg; break;
-		case 'c':
-			if (strcmp(optarg, "lpt") != 0 && strcmp(optarg, "com2") != 0)
-				return svt_usage(&svt_cmd_record, "channel '%s': lpt or com2", optarg);
-			lpt = strcmp(optarg, "lpt") == 0;
-			break;
-		case 'e':
-			if (strcmp(optarg, "bochs") == 0)
-				engine = "bochs";
-			else if (strcmp(optarg, "qemu-kvm") == 0)
-				engine = "qemu";
-			else
-				return svt_usage(&svt_cmd_record, "engine '%s': bochs or qemu-kvm", optarg);
-			break;
-		case 'p': {
-			struct svt_policy p;
-			unsigned pool;
-			svt_default_policy(&p, &pool);
-			/* the hypervisor's defaults (vmx/hv.c, vmx/hv.h), not the replayer's */
-			p.oos = 8;
-			p.prefetch = 4;
-			pool = 2048;
-			if (svt_policy_parse(optarg, &p, &pool) != 0 || pool > 2048)
-				return svt_usage(&svt_cmd_record, "bad policy '%s'", optarg);
-			svt_policy_format(&p, pool, policy, sizeof(policy));
-			break;
-		}
-		case 't':
-			if (!svt_parse_u64(optarg, &timeout) || timeout == 0 || timeout > 86400)
-				return svt_usage(&svt_cmd_record, "bad timeout '%s'", optarg);
-			timeout_given = true;
-			break;
-		case 's': stream = optarg; break;
-		case 'k': keep = optarg; break;
-		case 'o': out = optarg; break;
-		default:
-			return svt_usage(&svt_cmd_record, "unknown option '%s'", argv[optind - 1]);
-		}
+	if (spec) {
+		/* over the hypervisor's defaults, not the replayer's */
+		struct svt_policy p;
+		unsigned pool, roots, roots0;
+		char pwhy[160];
+		svt_policy_default_hv(&p, &pool, &roots);
+		roots0 = roots;
+		if (svt_policy_parse_n(spec, strlen(spec), &p, &pool, &roots, SVT_POLICY_HV_POOL, pwhy,
+				       sizeof(pwhy)) != 0)
+			return svt_usage(&svt_cmd_record, "bad policy '%s': %s", spec, pwhy);
+		size_t n = svt_policy_format(&p, pool, policy, sizeof(policy));
+		if (roots != roots0 && n < sizeof(policy))
+			snprintf(policy + n, sizeof(policy) - n, ",roots=%u", roots);
 	}
-	if (optind < argc)
-		return svt_usage(&svt_cmd_record, "unexpected argument '%s'", argv[optind]);
-	if (!out)
-		return svt_usage(&svt_cmd_record, "no output trace given (-o TRACE)");
 	if ((guest != NULL) + (kernel != NULL) + (stream != NULL) != 1)
 		return svt_usage(&svt_cmd_record, "give --guest KERNEL, --kernel VMLINUZ, or --stream FILE "
 				 "to convert");
@@ -402,11 +348,8 @@ static int record_exec(int argc, char **argv)
 }
 
 const struct svt_cmd svt_cmd_record = {
-	"record",
-	"--guest KERNEL [--guest-args ARGS] [--engine bochs|qemu-kvm] [--policy SPEC] [--timeout S]\n"
-	"       [--channel lpt|com2] [--keep DIR] -o TRACE\n"
-	"       --kernel VMLINUZ [--initrd FILE] [--append CMDLINE] [options as above] -o TRACE\n"
-	"       --stream FILE -o TRACE",
-	"run a guest under the hypervisor in Bochs and record its trace",
-	record_exec,
+	.name = "record",
+	.summary = "run a guest under the hypervisor in Bochs and record its trace",
+	.opts = record_opts,
+	.exec = record_exec,
 };

@@ -3,7 +3,6 @@
  * the invariants, store the results (replay.h, db.h).
  */
 #define _POSIX_C_SOURCE 200809L
-#include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -124,69 +123,45 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static int replay_exec(int argc, char **argv)
+static const char *const audit_words[] = { "none", "faults", "periodic", "full", NULL };
+
+static const struct svt_opt replay_opts[] = {
+	{ SVT_OPT_STRING("policy", 0, "SPEC|recorded"),
+	  .help = "the core's policy (default: the trace's own)" },
+	{ SVT_OPT_WORD("audit", 0, audit_words), .help = "which invariants to audit (default faults)" },
+	{ SVT_OPT_PATH("db", 0, "RESULTS"), .help = "store each run in this results database" },
+	{ SVT_OPT_NUM("jobs", 'j', "N", 1, 256), .help = "replay N traces at once (threads)" },
+	{ SVT_OPT_NUM("show", 0, "N", 0, 1000000), .help = "print up to N violations (default 10)" },
+	{ SVT_OPT_FLAG("quiet", 'q'), .help = "print only the summary lines" },
+	{ .name = NULL },
+};
+
+static const struct svt_posarg replay_args[] = {
+	{ "TRACE", "trace file", SVT_POS_MANY },
+	{ .name = NULL },
+};
+
+static int replay_exec(const struct svt_args *a)
 {
-	static const struct option opts[] = {
-		{ "policy", required_argument, NULL, 'p' },
-		{ "audit", required_argument, NULL, 'a' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "show", required_argument, NULL, 's' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct job j = { .worst = SVT_EXIT_OK };
-	uint64_t v, jobs = 1;
-	bool quiet = false;
-	int c;
+	const char *spec = svt_args_str(a, "policy", "recorded");
+	uint64_t jobs = svt_args_num(a, "jobs", 1);
+	bool quiet = svt_args_has(a, "quiet");
 
 	j.base.audit = SVT_AUDIT_FAULTS;
-	j.base.show = 10;
+	if (svt_args_has(a, "audit"))
+		j.base.audit = (enum svt_audit_level)svt_audit_parse(svt_args_str(a, "audit", NULL));
+	j.base.show = (unsigned)svt_args_num(a, "show", 10);
 	j.base.store = 1000;
+	j.db_path = svt_args_str(a, "db", NULL);
 	svt_default_policy(&j.base.policy, &j.base.pool);
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "j:q", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (strcmp(optarg, "recorded") == 0) {
-				j.base.policy_given = false;
-				break;
-			}
-			if (svt_policy_parse(optarg, &j.base.policy, &j.base.pool) != 0)
-				return svt_usage(&svt_cmd_replay, "bad policy '%s'", optarg);
-			j.base.policy_given = true;
-			break;
-		case 'a': {
-			int a = svt_audit_parse(optarg);
-			if (a < 0)
-				return svt_usage(&svt_cmd_replay, "unknown audit level '%s'", optarg);
-			j.base.audit = (enum svt_audit_level)a;
-			break;
-		}
-		case 'd':
-			j.db_path = optarg;
-			break;
-		case 'j':
-			if (!svt_parse_u64(optarg, &jobs) || jobs < 1 || jobs > 256)
-				return svt_usage(&svt_cmd_replay, "-j wants 1..256");
-			break;
-		case 's':
-			if (!svt_parse_u64(optarg, &v) || v > 1000000)
-				return svt_usage(&svt_cmd_replay, "bad --show count '%s'", optarg);
-			j.base.show = (unsigned)v;
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		default:
-			return svt_usage(&svt_cmd_replay, "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind >= argc)
-		return svt_usage(&svt_cmd_replay, "no trace file given");
-	j.files = argv + optind;
-	j.nfiles = argc - optind;
+	j.base.policy_given = strcmp(spec, "recorded") != 0;
+	char pwhy[160];
+	if (j.base.policy_given && svt_policy_parse_n(spec, strlen(spec), &j.base.policy, &j.base.pool,
+						      NULL, SVT_POLICY_MAX_POOL, pwhy, sizeof(pwhy)) != 0)
+		return svt_usage(&svt_cmd_replay, "bad policy '%s': %s", spec, pwhy);
+	j.files = a->argv;
+	j.nfiles = a->argc;
 	if (jobs > (uint64_t)j.nfiles)
 		jobs = (uint64_t)j.nfiles;
 	j.base.out = quiet ? NULL : stdout;
@@ -214,9 +189,9 @@ static int replay_exec(int argc, char **argv)
 }
 
 const struct svt_cmd svt_cmd_replay = {
-	"replay",
-	"[--policy SPEC|recorded] [--audit none|faults|periodic|full] [--db RESULTS]\n"
-	"       [-j N] [--show N] [-q] FILE...",
-	"replay traces through the core and check the invariants",
-	replay_exec,
+	.name = "replay",
+	.summary = "replay traces through the core and check the invariants",
+	.opts = replay_opts,
+	.args = replay_args,
+	.exec = replay_exec,
 };

@@ -12,7 +12,6 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,50 +72,34 @@ static int write_report(struct report *rp, const char *out)
 	return rc;
 }
 
-static int report_exec(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "run", required_argument, NULL, 'r' },
-		{ "title", required_argument, NULL, 't' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct report rp = { 0 };
-	struct stat in_st, out_st;
-	const char *out = NULL;
-	char err[600];
-	uint64_t id;
-	int c, status, rc = SVT_EXIT_USAGE;
+static const struct svt_opt report_opts[] = {
+	{ SVT_OPT_PATH("output", 'o', "FILE"), .flags = SVT_OPT_REQUIRED,
+	  .help = "the page to write (-: standard output)" },
+	{ SVT_OPT_NUM("run", 0, "ID", 1, INT64_MAX), .flags = SVT_OPT_MANY, .help = "only this run" },
+	{ SVT_OPT_STRING("title", 0, "TEXT"), .help = "the page's title and heading" },
+	{ .name = NULL },
+};
 
-	/* no more --run options than arguments */
-	if ((rp.want = calloc((size_t)argc, sizeof(*rp.want))) == NULL) {
+static const struct svt_posarg report_args[] = {
+	{ "RESULTS", "results database", 0 },
+	{ .name = NULL },
+};
+
+static int report_exec(const struct svt_args *a)
+{
+	struct report rp = { .title = svt_args_str(a, "title", NULL) };
+	struct stat in_st, out_st;
+	const char *out = svt_args_str(a, "output", NULL);
+	char err[600];
+	int status, rc = SVT_EXIT_USAGE;
+
+	if ((rp.want = calloc(svt_args_count(a, "run") + 1, sizeof(*rp.want))) == NULL) {
 		svt_err("out of memory");
 		return SVT_EXIT_INPUT;
 	}
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-		if (c == 'o') {
-			out = optarg;
-		} else if (c == 't') {
-			rp.title = optarg;
-		} else if (c == 'r') {
-			if (!svt_parse_u64(optarg, &id) || id == 0 || id > INT64_MAX) {
-				svt_usage(&svt_cmd_report, "--run: '%s' is not a run id", optarg);
-				goto out;
-			}
-			rp.want[rp.nwant++] = (int64_t)id;
-		} else {
-			svt_usage(&svt_cmd_report, "unknown option or missing value '%s'", argv[optind - 1]);
-			goto out;
-		}
-	}
-	if (optind >= argc || argc - optind > 1 || out == NULL || out[0] == '\0') {
-		svt_usage(&svt_cmd_report, optind >= argc ? "no results database given"
-			  : argc - optind > 1 ? "too many arguments" : "no output file given (-o FILE)");
-		goto out;
-	}
-	rp.path = argv[optind];
+	for (const struct svt_argval *v; (v = svt_args_nth(a, "run", (unsigned)rp.nwant)) != NULL;)
+		rp.want[rp.nwant++] = (int64_t)v->num;
+	rp.path = a->argv[0];
 	if (stat(rp.path, &in_st) == 0 && stat(out, &out_st) == 0 && in_st.st_dev == out_st.st_dev &&
 	    in_st.st_ino == out_st.st_ino) {
 		svt_usage(&svt_cmd_report, "-o %s would overwrite the results database", out);
@@ -138,7 +121,8 @@ out:
 
 const struct svt_cmd svt_cmd_report = {
 	.name = "report",
-	.usage = "RESULTS -o FILE [--run ID]... [--title TEXT]",
 	.summary = "write a results database as an HTML page with charts",
+	.opts = report_opts,
+	.args = report_args,
 	.exec = report_exec,
 };

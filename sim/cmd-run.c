@@ -7,7 +7,6 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,6 +21,7 @@
 #include "replay.h"
 #include "run.h"
 #include "sim.h"
+#include "synth.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -56,7 +56,7 @@ static void print_plan(const struct svt_experiment *e)
 		switch (in->kind) {
 		case SVT_EXP_SYNTH:
 			printf("synth %s, mode %s, %" PRIu64 " events, seed %" PRIu64 ", %" PRIu64
-			       " frames, policy %s -> %s/%s.svt\n", in->workload, svt_mode_arg(in->mode),
+			       " frames, policy %s -> %s/%s.svt\n", in->workload, svt_mode_name(in->mode),
 			       in->events, in->seed, in->frames, pol, e->traces, in->name);
 			break;
 		case SVT_EXP_GUEST:
@@ -104,7 +104,7 @@ static void replay_one(struct pool *p, struct run_job *j, struct svt_db *db)
 	if (!res) {
 		j->exit = SVT_EXIT_INPUT;
 		snprintf(j->row.message, sizeof(j->row.message), "out of memory");
-		snprintf(j->row.status, sizeof(j->row.status), "not-run");
+		j->row.status = SVT_RUN_NOT_RUN;
 		return;
 	}
 	j->exit = svt_replay(&cfg, res);
@@ -112,7 +112,7 @@ static void replay_one(struct pool *p, struct run_job *j, struct svt_db *db)
 		j->exit = SVT_EXIT_INTERRUPTED;
 	/* What the database will say, for a run it does not hold. */
 	j->row.id = res->run;
-	snprintf(j->row.status, sizeof(j->row.status), "%s", svt_db_run_status_name(res->status));
+	j->row.status = res->status;
 	j->row.recorded_policy = !cfg.policy_given || strcmp(res->policy, j->t->recorded) == 0;
 	j->row.events = res->events;
 	j->row.violations = res->violations + res->divergences;
@@ -153,7 +153,7 @@ static void *worker(void *arg)
 		p->done++;
 		if (!p->quiet)
 			printf("[%zu/%zu] %s under %s: %s (%.2f s)\n", p->done, p->todo, j->t->in->name,
-			       j->p->name, j->row.status, j->row.seconds);
+			       j->p->name, svt_db_run_status_name(j->row.status), j->row.seconds);
 		fflush(stdout);
 		pthread_mutex_unlock(&p->lock);
 	}
@@ -169,43 +169,44 @@ static void *worker(void *arg)
 
 /* ---- the database's view of a run ------------------------------------------ */
 
-static const char row_sql[] =
-	"SELECT r.id, r.status, r.recorded_policy, r.events, r.violations, r.divergence_seq,"
-	" r.seconds, r.message, t.exits, t.faults"
-	" FROM runs r LEFT JOIN run_totals t ON t.run = r.id WHERE r.id = ?1";
-
 static int read_row(struct svt_db *db, struct run_row *r)
 {
-	struct svt_db_rows rows;
-	int rc = svt_db_select(db, "reading a run", row_sql, false, r->id, &rows);
+	struct svt_db_run_info *in = malloc(sizeof(*in));
 
-	if (rc == 0 && rows.nrows == 1) {
-		const struct svt_db_cell *c = rows.cells;
-		snprintf(r->status, sizeof(r->status), "%s", c[1].text ? c[1].text : "?");
-		r->recorded_policy = c[2].text && strcmp(c[2].text, "1") == 0;
-		r->events = c[3].text ? strtoull(c[3].text, NULL, 10) : 0;
-		r->violations = c[4].text ? strtoull(c[4].text, NULL, 10) : 0;
-		r->divergence = c[5].text ? strtoll(c[5].text, NULL, 10) : -1;
-		r->seconds = c[6].text ? strtod(c[6].text, NULL) : 0;
-		snprintf(r->message, sizeof(r->message), "%s", c[7].text ? c[7].text : "");
-		r->has_totals = c[8].text != NULL;
-		r->exits = c[8].text ? strtoull(c[8].text, NULL, 10) : 0;
-		r->faults = c[9].text ? strtoull(c[9].text, NULL, 10) : 0;
-	} else if (rc == 0) {
-		rc = -1;
+	if (in == NULL)
+		return svt_db_fail(db, "out of memory");
+	if (svt_db_run_info(db, r->id, in) != 0) {
+		free(in);
+		return -1;
 	}
-	svt_db_rows_free(&rows);
-	return rc;
+	r->status = in->status;
+	r->recorded_policy = in->recorded_policy;
+	r->events = in->events;
+	r->violations = in->violations;
+	r->divergence = in->divergence_seq;
+	r->seconds = in->seconds;
+	snprintf(r->message, sizeof(r->message), "%s", in->message);
+	r->has_totals = in->has_totals;
+	r->exits = in->totals.exits;
+	r->faults = in->totals.ctr.faults;
+	free(in);
+	return 0;
 }
 
-static int status_exit(const char *status)
+static int status_exit(enum svt_db_run_status status)
 {
-	if (strcmp(status, "clean") == 0)
+	switch (status) {
+	case SVT_RUN_CLEAN:
 		return SVT_EXIT_OK;
-	if (strcmp(status, "violations") == 0)
+	case SVT_RUN_VIOLATIONS:
 		return SVT_EXIT_NEGATIVE;
-	if (strcmp(status, "incomplete") == 0 || strcmp(status, "not-run") == 0)
+	case SVT_RUN_INCOMPLETE:
+	case SVT_RUN_NOT_RUN:
 		return SVT_EXIT_INTERRUPTED;
+	case SVT_RUN_BAD_INPUT:
+	case SVT_RUN_RUNNING:
+		break;
+	}
 	return SVT_EXIT_INPUT;
 }
 
@@ -234,20 +235,21 @@ static void summary(const struct svt_experiment *e, const struct run_job *jobs, 
 			snprintf(faults, sizeof(faults), "%" PRIu64, r->faults);
 		}
 		printf("%-*s  %-*s  %-10s %10" PRIu64 " %10" PRIu64 " %10s %10s %8.2f%s\n", wt,
-		       j->t->in->name, wp, j->p->name, r->status, r->events, r->violations, exits, faults,
-		       r->seconds, j->same_as >= 0 ? "  shared" : j->cached ? "  cached" : "");
-		if (strcmp(r->status, "clean") == 0)
+		       j->t->in->name, wp, j->p->name, svt_db_run_status_name(r->status), r->events,
+		       r->violations, exits, faults, r->seconds,
+		       j->same_as >= 0 ? "  shared" : j->cached ? "  cached" : "");
+		if (r->status == SVT_RUN_CLEAN)
 			clean++;
-		else if (strcmp(r->status, "violations") == 0)
+		else if (r->status == SVT_RUN_VIOLATIONS)
 			viol++;
-		else if (strcmp(r->status, "bad-input") == 0)
+		else if (r->status == SVT_RUN_BAD_INPUT)
 			bad++;
 		else
 			other++;
 		shared += j->same_as >= 0;
 		cached += j->cached && j->same_as < 0;
-		replayed += !j->cached && j->same_as < 0 && j->t->ok && strcmp(r->status, "not-run") != 0;
-		if (r->message[0] && strcmp(r->status, "clean") != 0)
+		replayed += !j->cached && j->same_as < 0 && j->t->ok && r->status != SVT_RUN_NOT_RUN;
+		if (r->message[0] && r->status != SVT_RUN_CLEAN)
 			printf("%-*s  %-*s  %s\n", wt, "", wp, "", r->message);
 		if (r->divergence >= 0)
 			printf("%-*s  %-*s  first divergence (INV-REPLAY) at event %" PRId64 "\n", wt, "",
@@ -260,45 +262,29 @@ static void summary(const struct svt_experiment *e, const struct run_job *jobs, 
 
 /* ---- the command ------------------------------------------------------------- */
 
-static int run_exec(int argc, char **argv)
+static const struct svt_opt run_opts[] = {
+	{ SVT_OPT_FLAG("check", 0), .help = "validate the file and print the plan, do nothing" },
+	{ SVT_OPT_FLAG("force", 0), .help = "make every trace and replay every run again" },
+	{ SVT_OPT_PATH("results", 0, "DIR"), .help = "resolve <results> paths against DIR" },
+	{ SVT_OPT_PATH("junit", 0, "FILE"), .help = "also write a JUnit XML report" },
+	{ SVT_OPT_NUM("jobs", 'j', "N", 1, 256), .help = "synthesise and replay N at a time" },
+	{ SVT_OPT_FLAG("quiet", 'q'), .help = "print only the summary" },
+	{ .name = NULL },
+};
+
+static const struct svt_posarg run_args[] = {
+	{ "EXPERIMENT.xml", "experiment file", 0 },
+	{ .name = NULL },
+};
+
+static int run_exec(const struct svt_args *a)
 {
-	static const struct option opts[] = {
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "check", no_argument, NULL, 'c' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "results", required_argument, NULL, 'r' },
-		{ "junit", required_argument, NULL, 'J' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *results = NULL, *junit = NULL;
-	bool check = false, force = false, quiet = false;
-	uint64_t n = 1;
-	int c;
+	const char *results = svt_args_str(a, "results", NULL), *junit = svt_args_str(a, "junit", NULL);
+	bool check = svt_args_has(a, "check"), force = svt_args_has(a, "force");
+	bool quiet = svt_args_has(a, "quiet");
+	uint64_t n = svt_args_num(a, "jobs", 1);
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "j:q", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			if (!svt_parse_u64(optarg, &n) || n < 1 || n > 256)
-				return svt_usage(&svt_cmd_run, "-j wants 1..256");
-			break;
-		case 'c': check = true; break;
-		case 'f': force = true; break;
-		case 'r': results = optarg; break;
-		case 'J': junit = optarg; break;
-		case 'q': quiet = true; break;
-		default:
-			return svt_usage(&svt_cmd_run, "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind >= argc)
-		return svt_usage(&svt_cmd_run, "no experiment file given");
-	if (optind + 1 < argc)
-		return svt_usage(&svt_cmd_run, "unexpected argument '%s'", argv[optind + 1]);
-
-	struct svt_experiment *e = svt_exp_load(argv[optind], results, stderr);
+	struct svt_experiment *e = svt_exp_load(a->argv[0], results, stderr);
 	if (!e)
 		return SVT_EXIT_INPUT;
 	if (check) {
@@ -352,9 +338,9 @@ static int run_exec(int argc, char **argv)
 		j->p = &e->policies[k % e->npolicies];
 		j->same_as = -1;
 		j->row.divergence = -1;
+		j->row.status = SVT_RUN_NOT_RUN;        /* until it is replayed or read back */
 		snprintf(j->canon, sizeof(j->canon), "%s", j->p->recorded ? j->t->recorded : j->p->canon);
 		if (!j->t->ok) {
-			snprintf(j->row.status, sizeof(j->row.status), "not-run");
 			snprintf(j->row.message, sizeof(j->row.message), "%s", j->t->message);
 			j->row.recorded_policy = j->p->recorded;
 			j->exit = j->t->status;
@@ -406,10 +392,10 @@ static int run_exec(int argc, char **argv)
 			j->row = jobs[j->same_as].row;
 			j->exit = jobs[j->same_as].exit;
 		}
-		if (j->t->ok && !j->cached && j->same_as < 0 && !j->row.status[0]) {
-			snprintf(j->row.status, sizeof(j->row.status), "not-run");
+		/* (a replay that could not start says why in message) */
+		if (j->t->ok && !j->cached && j->same_as < 0 && j->row.status == SVT_RUN_NOT_RUN &&
+		    !j->row.message[0])
 			snprintf(j->row.message, sizeof(j->row.message), "interrupted before it started");
-		}
 		if (j->row.id > 0 && j->same_as < 0 && read_row(db, &j->row) != 0) {
 			svt_err("run: run %" PRId64 ": %s", j->row.id, svt_db_error(db));
 			worst = SVT_EXIT_INPUT;
@@ -435,8 +421,9 @@ out:
 }
 
 const struct svt_cmd svt_cmd_run = {
-	"run",
-	"[--check] [--force] [--results DIR] [--junit FILE] [-j N] [-q] EXPERIMENT.xml",
-	"carry out an experiment file: make traces, replay them under policies",
-	run_exec,
+	.name = "run",
+	.summary = "carry out an experiment file: make traces, replay them under policies",
+	.opts = run_opts,
+	.args = run_args,
+	.exec = run_exec,
 };

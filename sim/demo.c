@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "sim.h"
+#include "demo.h"
 
 #define PML4    0x1000u
 #define PDPT    0x2000u

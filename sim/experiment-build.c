@@ -149,7 +149,7 @@ static void synth(struct build *b, const xmlNode *n, struct svt_exp_input *in)
 	in->workload = get(b, n, "workload", false);
 	in->mode = SVT_MODE_4LEVEL;
 	if (mode)
-		in->mode = (enum svt_mode)svt_parse_mode(mode);
+		in->mode = (enum svt_mode)svt_mode_parse(mode);
 	in->events = get_int(b, n, "events", DEFAULT_EVENTS);
 	in->seed = get_int(b, n, "seed", 1);
 	in->frames = get_int(b, n, "frames", DEFAULT_FRAMES);

@@ -51,7 +51,6 @@ struct elem_spec {
 
 static const char *const audit_levels[] = { "none", "faults", "periodic", "full", NULL };
 static const char *const engines[] = { "bochs", "qemu-kvm", NULL };
-static const char *const modes[] = { "2level", "pae", "4level", "5level", NULL };
 
 #define NAME_REQ { "name", A_NAME, true, 0, 0, NULL }
 #define NAME_OPT { "name", A_NAME, false, 0, 0, NULL }
@@ -67,7 +66,7 @@ static const struct attr_spec a_engine[] = {
 static const struct attr_spec a_synth[] = {
 	NAME_REQ,
 	{ "workload", A_WORD, true, 0, 0, NULL },
-	{ "mode", A_ENUM, false, 0, 0, modes },
+	{ "mode", A_ENUM, false, 0, 0, svt_mode_words },
 	{ "events", A_INT, false, 1, 1000000000000ull, NULL },
 	{ "seed", A_INT, false, 0, UINT64_MAX, NULL },
 	{ "policy", A_POLICY, false, 0, 0, NULL },
@@ -88,10 +87,10 @@ static const struct attr_spec a_policy[] = { NAME_OPT, END };
 static const struct attr_spec a_sweep[] = {
 	{ "base", A_POLICY, false, 0, 0, NULL },
 	{ "oos", A_LIST, false, 0, SVT_POLICY_MAX_OOS, NULL },
-	{ "prefetch", A_LIST, false, 0, 511, NULL },
+	{ "prefetch", A_LIST, false, 0, SVT_POLICY_MAX_PREFETCH, NULL },
 	{ "emulate", A_LIST, false, 0, 1, NULL },
 	{ "early", A_LIST, false, 0, 1, NULL },
-	{ "pool", A_LIST, false, 16, SVT_POLICY_MAX_POOL, NULL },
+	{ "pool", A_LIST, false, SVT_POLICY_MIN_POOL, SVT_POLICY_MAX_POOL, NULL },
 	END };
 
 /* experiment's children: settings (at most one each), inputs (one or more),
@@ -106,12 +105,6 @@ static const struct elem_spec inputs[] = {
 static const struct elem_spec policy_elems[] = {
 	{ "recorded", a_recorded, T_NONE }, { "policy", a_policy, T_POLICY },
 	{ "sweep", a_sweep, T_NONE }, { NULL, NULL, 0 } };
-
-static const struct { const char *name; unsigned min, max; } knobs[] = {
-	{ "oos", 0, SVT_POLICY_MAX_OOS }, { "prefetch", 0, 511 }, { "emulate", 0, 1 },
-	{ "early", 0, 1 }, { "pool", 16, SVT_POLICY_MAX_POOL },
-};
-#define NKNOBS (sizeof(knobs) / sizeof(knobs[0]))
 
 /* ---- values ------------------------------------------------------------------ */
 
@@ -174,45 +167,10 @@ static bool is_word(const char *s)
 	return true;
 }
 
-/* A policy string over *p and *pool, with why it is not one. */
+/* A policy string over *p and *pool, with why it is not one (common/policy.h). */
 bool exp_parse_policy(const char *spec, struct svt_policy *p, unsigned *pool, char *why, size_t len)
 {
-	char buf[512];
-	char *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", spec);
-	if (strlen(spec) >= sizeof(buf) || buf[0] == '\0') {
-		snprintf(why, len, "expected a policy: KNOB=VALUE,... with knobs oos, prefetch, emulate, "
-			 "early and pool");
-		return false;
-	}
-	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(item, '=');
-		size_t k;
-		uint64_t v;
-
-		if (eq)
-			*eq = '\0';
-		for (k = 0; k < NKNOBS && strcmp(item, knobs[k].name) != 0; k++)
-			;
-		if (k == NKNOBS) {
-			snprintf(why, len, "unknown policy knob '%.40s': expected oos, prefetch, emulate, "
-				 "early or pool", item);
-			return false;
-		}
-		if (!eq || !exp_parse_int(eq + 1, knobs[k].min, knobs[k].max, &v) || eq[1] == '+') {
-			snprintf(why, len, "bad value '%.40s' for policy knob %s: expected %u..%u",
-				 eq ? eq + 1 : "", knobs[k].name, knobs[k].min, knobs[k].max);
-			return false;
-		}
-	}
-	if (strchr(",", spec[0]) || spec[strlen(spec) - 1] == ',' || strstr(spec, ",,") ||
-	    svt_policy_parse(spec, p, pool) != 0) {
-		snprintf(why, len, "expected a policy: KNOB=VALUE,... with knobs oos, prefetch, emulate, "
-			 "early and pool, separated by commas");
-		return false;
-	}
-	return true;
+	return svt_policy_parse_n(spec, strlen(spec), p, pool, NULL, SVT_POLICY_MAX_POOL, why, len) == 0;
 }
 
 static void list_choices(char *buf, size_t len, const char *const *choices)

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sim.h"
+#include "image.h"
 
 static int image_read(void *ctx, uint64_t gpa, void *buf, size_t len)
 {

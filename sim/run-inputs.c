@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "live.h"
 #include "policy.h"
 #include "replay.h"
 #include "run.h"
@@ -108,7 +109,7 @@ static void synth_params(const struct svt_exp_input *in, char *buf, size_t len)
 	svt_policy_format(&in->policy, in->pool, pol, sizeof(pol));
 	snprintf(buf, len, "synth workload=%s mode=%s events=%" PRIu64 " seed=%" PRIu64 " frames=%"
 		 PRIu64 " level=%d frame-size=%" PRIu64 " policy=%s", in->workload,
-		 svt_mode_arg(in->mode), in->events, in->seed, in->frames, in->level, in->frame_size, pol);
+		 svt_mode_name(in->mode), in->events, in->seed, in->frames, in->level, in->frame_size, pol);
 }
 
 static void make_synth(struct run_trace *t, bool force)

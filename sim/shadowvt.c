@@ -1,5 +1,6 @@
 /*
- * shadowvt.c — the shadowvt command: dispatch to one subcommand.
+ * shadowvt.c — the shadowvt command: parse a subcommand's arguments
+ * against its declared options (args.h) and run it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -56,16 +57,25 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		const struct svt_cmd *cmd = commands[i];
+		struct svt_args a;
+		int rc;
 
 		if (strcmp(argv[1], cmd->name) != 0)
 			continue;
-		for (int j = 2; j < argc; j++) {
-			if (strcmp(argv[j], "--help") == 0) {
-				printf("usage: shadowvt %s %s\n", cmd->name, cmd->usage);
-				return SVT_EXIT_OK;
-			}
+		switch (svt_args_parse(cmd, argc - 2, argv + 2, &a)) {
+		case SVT_ARGS_HELP:
+			svt_args_help(cmd, stdout);
+			rc = SVT_EXIT_OK;
+			break;
+		case SVT_ARGS_BAD:
+			rc = svt_usage(cmd, "%s", a.err);
+			break;
+		default:
+			rc = cmd->exec(&a);
+			break;
 		}
-		return cmd->exec(argc - 1, argv + 1);
+		svt_args_free(&a);
+		return rc;
 	}
 	fprintf(stderr, "shadowvt: unknown command '%s'\n", argv[1]);
 	usage(stderr);

@@ -1,6 +1,6 @@
 /*
  * util.c — small helpers every subcommand uses: error messages that name
- * the program, strict number parsing, usage errors.
+ * the program, strict number parsing, exit statuses, UTF-8.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -36,18 +36,6 @@ bool svt_parse_u64(const char *s, uint64_t *out)
 		return false;
 	*out = v;
 	return true;
-}
-
-int svt_usage(const struct svt_cmd *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s %s: ", svt_progname, cmd->name);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nusage: %s %s %s\n", svt_progname, cmd->name, cmd->usage);
-	return SVT_EXIT_USAGE;
 }
 
 int svt_exit_rank(int status)

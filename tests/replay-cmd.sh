@@ -73,6 +73,14 @@ expect_status 2 "synth bad policy" "$bin" synth --workload fork --policy oos=x -
 expect_status 2 "replay without a file" "$bin" replay
 expect_status 2 "replay bad audit level" "$bin" replay --audit most "$work/a.svt"
 expect_status 2 "replay bad policy" "$bin" replay --policy pool=3 "$work/a.svt"
+grep -q "bad policy 'pool=3': pool=3: out of range 16..65536" "$work/err" &&
+	pass "a bad policy names the key and its range" || fail "bad policy message: $(cat "$work/err")"
+expect_status 2 "replay --policy without a value" "$bin" replay "$work/a.svt" --policy
+grep -qx "shadowvt replay: option --policy needs a value SPEC|recorded" "$work/err" &&
+	pass "  ...says which value" || { fail "missing value message"; cat "$work/err"; }
+expect_status 2 "replay --jobs 0" "$bin" replay --jobs 0 "$work/a.svt"
+grep -qx "shadowvt replay: --jobs: '0' is not a number in 1..256" "$work/err" &&
+	pass "  ...gives the range" || { fail "--jobs 0 message"; cat "$work/err"; }
 
 # bad input: exit 3, the file named, never a crash
 good="$work/fork-4level.svt"

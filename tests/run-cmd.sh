@@ -123,8 +123,8 @@ undefined-entity.xml|4|Entity 'undefined' not defined|1
 unknown-guest.xml|3|unknown shipped guest: expected hello, paging-2level|0
 unknown-workload.xml|4|unknown workload: expected fork, mmap|0
 workload-mode.xml|3|expected mode 4level or 5level|0
-unknown-knob.xml|6|unknown policy knob 'turbo': expected oos, prefetch, emulate, early or pool|0
-bad-knob-value.xml|5|bad value '600' for policy knob prefetch: expected 0..511|0
+unknown-knob.xml|6|unknown key 'turbo' (oos, prefetch, emulate, early, pool)|0
+bad-knob-value.xml|5|prefetch=600: out of range 0..511|0
 duplicate-name.xml|5|input name 'a' is already used at line 3|0
 duplicate-policy.xml|6|policy name 'p' is already used at line 5|0
 missing-trace.xml|4|no-such-trace.svt: No such file or directory: expected an existing, readable file|0
@@ -139,6 +139,8 @@ EOF
 expect_status 2 "run without a file" "$bin" run
 expect_status 2 "run with two files" "$bin" run "$ex/policies.xml" "$ex/live.xml"
 expect_status 2 "run -j 0" "$bin" run -j 0 "$ex/policies.xml"
+grep -qx "shadowvt run: -j: '0' is not a number in 1..256" "$work/err" && pass "  ...gives the range" ||
+	{ fail "-j 0 message"; cat "$work/err"; }
 expect_status 2 "run --bogus" "$bin" run --bogus "$ex/policies.xml"
 expect_status 3 "run on a missing file" "$bin" run "$work/nope.xml"
 grep -q 'nope.xml: cannot read: No such file' "$work/err" && pass "missing file named" || fail "missing file message"

@@ -79,15 +79,35 @@ expect_status() { # status description command...
 expect_status 0 "translation" shadowvt walk --mem demo.img --cr3 0x1000 --va 0x400123 --access read
 expect_status 1 "page fault" shadowvt walk --mem demo.img --cr3 0x1000 --va 0x401000 --access read
 expect_status 2 "no --mem" shadowvt walk --va 0x1000 --access read
+# the parser's messages (sim/args.c), each with the generated usage
+said() { # description line
+	grep -qxF -- "$2" err.txt && pass "  ...$1" || { fail "$1: no '$2'"; cat err.txt; }
+}
+said "says what is required" "shadowvt walk: --mem IMAGE is required"
+said "shows the usage" "usage: shadowvt walk --mem IMAGE --va ADDR --access read|write|fetch [--cr0 X]"
 expect_status 2 "no --va" shadowvt walk --mem demo.img --cr3 0x1000 --access read
 expect_status 2 "no --access" shadowvt walk --mem demo.img --cr3 0x1000 --va 0
 expect_status 2 "bad access kind" shadowvt walk --mem demo.img --cr3 0x1000 --va 0 --access exec
 expect_status 2 "unknown option" shadowvt walk --mem demo.img --cr3 0x1000 --va 0 --access read --bogus
+said "names the option" "shadowvt walk: unknown option --bogus"
 expect_status 2 "option without value" shadowvt walk --mem demo.img --cr3 0x1000 --access read --va
+said "says which value is missing" "shadowvt walk: option --va needs a value ADDR"
+expect_status 2 "option given twice" shadowvt walk --mem demo.img --va 0 --va 1 --access read
+said "says it was given twice" "shadowvt walk: option --va given more than once"
+expect_status 2 "unknown access kind" shadowvt walk --mem demo.img --va 0 --access exec
+said "lists the kinds" "shadowvt walk: --access: 'exec' is not read, write or fetch"
 expect_status 2 "malformed number" shadowvt walk --mem demo.img --cr3 0x1000 --va 0x12zz --access read
 expect_status 2 "negative number" shadowvt walk --mem demo.img --cr3 0x1000 --va -1 --access read
 expect_status 2 "number too large" shadowvt walk --mem demo.img --cr3 0x1000 --va 0x10000000000000000 --access read
 expect_status 2 "cpl 4" shadowvt walk --mem demo.img --cr3 0x1000 --va 0 --access read --cpl 4
+said "gives the range" "shadowvt walk: --cpl: '4' is not a number in 0..3"
+expect_status 2 "cpl in hexadecimal" shadowvt walk --mem demo.img --cr3 0x1000 --va 0 --access read --cpl 0x3
+said "decimal only" "shadowvt walk: --cpl: '0x3' is not a number in 0..3"
+expect_status 0 "cpl 03 is decimal 3" shadowvt walk --mem demo.img --cr3 0x1000 --va 0x400123 --access read --cpl 03 --json
+jq -e '.fault == false' out.txt > /dev/null && pass "  ...a user read that translates" || fail "--cpl 03"
+expect_status 0 "--help" shadowvt walk --help
+grep -q '^      --maxphyaddr N .*; N in 32\.\.52$' out.txt && grep -q '^usage: shadowvt walk ' out.txt &&
+	pass "  ...lists the options with their ranges" || { fail "walk --help"; cat out.txt; }
 expect_status 2 "maxphyaddr 53" shadowvt walk --mem demo.img --cr3 0x1000 --va 0 --access read --maxphyaddr 53
 expect_status 2 "implicit fetch" shadowvt walk --mem demo.img --cr3 0x1000 --va 0 --access fetch --implicit
 expect_status 2 "long mode without PAE" shadowvt walk --mem demo.img --cr3 0x1000 --va 0 --access read --cr4 0
