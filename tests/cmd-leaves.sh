@@ -1,6 +1,6 @@
 #!/bin/sh
-# Commands are leaves: a sim/cmd-*.c file exports its struct svt_cmd entry
-# (svt_cmd_NAME, listed in sim/shadowvt.c) and nothing else, and only
+# Commands are leaves: a sim/cmd/cmd-*.c file exports its struct svt_cmd entry
+# (svt_cmd_NAME, listed in sim/cmd/shadowvt.c) and nothing else, and only
 # shadowvt.c refers to the entries.  Code that other files need lives in
 # a library file with its own header.  Checked with nm on the built
 # objects: the global symbols each command object defines, and the
@@ -33,7 +33,7 @@ fi
 # 1. a command object defines its entry and nothing else
 while read -r member sym; do
 	case $sym in svt_cmd_*|__*) continue ;; esac   # __*: the compiler's (__odr_asan.svt_cmd_x)
-	src="sim/$(echo "$member" | sed 's/^libsvtsim_a-//; s/\.o$/.c/')"
+	src="sim/cmd/$(echo "$member" | sed 's/^libsvtsim_a-//; s/\.o$/.c/')"
 	users=$(awk -v s="$sym" '$2 == s { print $1 }' "$tmp/refs" | sort -u | tr '\n' ' ')
 	echo "FAIL - $src exports $sym${users:+; used by $users}(move it to a library file)"
 	fails=$((fails + 1))
@@ -42,7 +42,7 @@ done < "$tmp/cmd-defs"
 # 2. the entries are for shadowvt.c alone
 awk '$2 ~ /^svt_cmd_/ && $1 !~ /(^|[-\/])shadowvt\.o$/ { print }' "$tmp/refs" | sort -u > "$tmp/entry-users"
 while read -r obj sym; do
-	echo "FAIL - $obj refers to $sym: only sim/shadowvt.c may use a command's entry"
+	echo "FAIL - $obj refers to $sym: only sim/cmd/shadowvt.c may use a command's entry"
 	fails=$((fails + 1))
 done < "$tmp/entry-users"
 

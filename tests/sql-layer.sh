@@ -1,6 +1,6 @@
 #!/bin/sh
-# The results layer (sim/db*.c, sim/db*.h: db.h is its interface; or a
-# results/ folder, should it move) is the only code that speaks SQL.  In
+# The results layer (sim/results/: db.h is its interface) is the only code
+# that speaks SQL.  In
 # the sources (every C file of the tree but the tests'), nothing else
 # includes <sqlite3.h>, names an sqlite3_ function or an SQLITE_ constant,
 # or holds an SQL statement in a string literal (SELECT, INSERT INTO,
@@ -11,15 +11,11 @@
 set -u
 . "$top_srcdir/tests/testlib.sh"
 
-# Files of the results layer: db.c, db-*.c, db.h, db_*.h wherever they
-# are, anything in a results/ folder, and schema/results.sql compiled in
-# as results-sql.c.
+# Files of the results layer: sim/results/, where schema/results.sql is
+# compiled in as results-sql.c too.
 layer() {
 	case $1 in
-	*/results/*) return 0 ;;
-	esac
-	case ${1##*/} in
-	db.c | db-*.c | db.h | db_*.h | results-sql.c) return 0 ;;
+	./sim/results/*) return 0 ;;
 	esac
 	return 1
 }

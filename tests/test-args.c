@@ -1,5 +1,5 @@
 /*
- * test-args.c — the declared-options parser (sim/args.c): every kind of
+ * test-args.c — the declared-options parser (sim/util/args.c): every kind of
  * option value (flag, string, path, decimal number, hexadecimal number,
  * word), positional arguments (required, optional, many), the syntax
  * (--name value, --name=value, -xVALUE, bundled flags, --, -), each

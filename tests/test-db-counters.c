@@ -86,7 +86,7 @@ Test(counters, one_timeline_column_each)
 	cr_assert_eq(nfixed, sizeof(fixed_columns) / sizeof(fixed_columns[0]));
 	for (size_t i = 0; i < NCOUNTERS; i++)
 		cr_assert_eq(seen[i], 1, "schema/results.sql: counter %s has %zu timeline columns, not"
-			     " one: add it to the timeline table and a migration step in sim/db.c",
+			     " one: add it to the timeline table and a migration step in sim/results/db.c",
 			     counter[i].name, seen[i]);
 	tdb_rmdir(dir);
 	free(path);

@@ -20,7 +20,7 @@
 
 #include "test-db.h"
 
-/* The version-1 layout sim/db.c's migrations start from. */
+/* The version-1 layout sim/results/db.c's migrations start from. */
 static const char v1_schema[] =
 	"PRAGMA application_id = 1398166610; PRAGMA user_version = 1;"
 	"CREATE TABLE runs (id INTEGER PRIMARY KEY, trace TEXT NOT NULL, trace_checksum TEXT,"

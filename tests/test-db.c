@@ -1,5 +1,5 @@
 /*
- * test-db.c — the results database (sim/db.h): writing a run and reading
+ * test-db.c — the results database (sim/results/db.h): writing a run and reading
  * it back with plain SQLite, batching (rows become visible to other
  * connections per batch, never per row), misuse of the API, a replay
  * killed with SIGKILL halfway (the run stays 'running', committed batches

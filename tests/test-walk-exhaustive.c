@@ -1,6 +1,6 @@
 /*
  * test-walk-exhaustive.c — the guest page-table walker (src/svt.h) against
- * the independent reference model (tests/refmodel.c), over every
+ * the independent reference model (sim/replay/refmodel.c), over every
  * combination of the flags that decide a translation, in the style of
  * kvm-unit-tests x86/access.c: an enum of flag bits, a names table, and a
  * "bump" that steps through every combination, skipping illegal ones.

@@ -1,7 +1,7 @@
 /*
  * test-walk-rsvd.c — reserved-bit sweep and the corner cases around the
  * walker (src/svt.h), compared with the independent reference model
- * (tests/refmodel.c).
+ * (sim/replay/refmodel.c).
  *
  *  - every paging mode and page size; every entry on the walk path; every
  *    bit of that entry (0..31 for 32-bit paging, 0..63 otherwise) toggled

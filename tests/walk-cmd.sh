@@ -79,7 +79,7 @@ expect_status() { # status description command...
 expect_status 0 "translation" shadowvt walk --mem demo.img --cr3 0x1000 --va 0x400123 --access read
 expect_status 1 "page fault" shadowvt walk --mem demo.img --cr3 0x1000 --va 0x401000 --access read
 expect_status 2 "no --mem" shadowvt walk --va 0x1000 --access read
-# the parser's messages (sim/args.c), each with the generated usage
+# the parser's messages (sim/util/args.c), each with the generated usage
 said() { # description line
 	grep -qxF -- "$2" err.txt && pass "  ...$1" || { fail "$1: no '$2'"; cat err.txt; }
 }

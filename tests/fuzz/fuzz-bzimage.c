@@ -1,5 +1,5 @@
 /*
- * fuzz-bzimage.c — the kernel-image reader (sim/linux-image.c) on
+ * fuzz-bzimage.c — the kernel-image reader (sim/live/linux-image.c) on
  * arbitrary input.  The first byte picks the shape: the raw bytes; or a
  * bzImage header ("HdrS", a protocol version, setup_sects, payload offset
  * and length from the input) around a payload that is the rest of the

@@ -1,5 +1,5 @@
 /*
- * fuzz-experiment.c — the experiment-file reader (sim/experiment*.c) on
+ * fuzz-experiment.c — the experiment-file reader (sim/experiment/) on
  * arbitrary input.  An input whose first byte is even (an XML file starts
  * with '<') is the file itself; one whose first byte is odd is a list of
  * choices that assemble a plausible experiment (the right

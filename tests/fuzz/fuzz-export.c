@@ -1,5 +1,5 @@
 /*
- * fuzz-export.c — the Perfetto exporter (sim/export*.c) on arbitrary
+ * fuzz-export.c — the Perfetto exporter (sim/report/export*.c) on arbitrary
  * traces.  An input that starts like a trace (0x89) is exported as a
  * whole file, with and without checksums.  Any other input is turned into
  * events of every type (hostile header strings and MARK texts, inputs

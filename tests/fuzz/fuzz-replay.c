@@ -1,5 +1,5 @@
 /*
- * fuzz-replay.c — the replay engine (sim/replay*.c) on hostile traces:
+ * fuzz-replay.c — the replay engine (sim/replay/) on hostile traces:
  * well-formed files whose contents make no sense.  The input picks the
  * header (guest size, RAM map, pool, policy), whether the replay uses the
  * recorded policy or another, the audit level, and then a stream of

@@ -1,5 +1,5 @@
 /*
- * fuzz-stream.c — the live-stream converter (sim/stream.c) on arbitrary
+ * fuzz-stream.c — the live-stream converter (sim/live/stream.c) on arbitrary
  * input.  The first byte picks how the rest is used: as the raw stream;
  * or cut into packets (HELLO, RECORDS, END, unknown types) with correct
  * checksums around hostile payloads, so the record decoder and the

@@ -1,5 +1,5 @@
 /*
- * fuzz-trace.c — the trace reader (sim/trace*.c) on arbitrary input.  An
+ * fuzz-trace.c — the trace reader (traces/trace*.c, common/rec-dec.c) on arbitrary input.  An
  * input that starts like a trace (0x89) is read as a whole file, once with
  * checksums and once without (so damage reaches the decoders); otherwise
  * its first byte picks a mode: the rest as a file without checksums; the

@@ -1,6 +1,6 @@
 /*
  * fuzz-walk.c — differential fuzzing of the guest walker against the
- * independent SDM model (tests/refmodel.c) on hostile page tables: any
+ * independent SDM model (sim/replay/refmodel.c) on hostile page tables: any
  * registers, any access, and memory whose entries the input chooses
  * (mostly pointing into a small RAM so walks go deep, with loops and
  * self-references, and any flag and reserved bits).  Both must agree on

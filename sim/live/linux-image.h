@@ -1,6 +1,6 @@
 /*
  * linux-image.h — a Linux kernel's ELF image (vmlinux) from a bzImage
- * (sim/linux-image.c), for `shadowvt record --kernel`.
+ * (sim/live/linux-image.c), for `shadowvt record --kernel`.
  */
 #ifndef SVT_LINUX_IMAGE_H
 #define SVT_LINUX_IMAGE_H

@@ -7,7 +7,7 @@
  *  - INV-REPLAY, with the recorded policy: every decision the core makes
  *    must equal the recorded one; the first divergence is reported.
  *  - INV-FAULT: every #PF the core injects is checked against the
- *    independent reference walker (sim/refmodel.c) on the replayed guest
+ *    independent reference walker (sim/replay/refmodel.c) on the replayed guest
  *    memory: the same error code and CR2, and never a fault that bare
  *    metal would not raise; after every fixed fault the access must now
  *    go through the shadows, and bare metal must allow it too, through

@@ -4,7 +4,7 @@
  * the write half (db-write.c queues and writes runs).  The write half
  * attaches itself to a connection on its first write, so a program that
  * only reads (shadowvt query) links without it.  Nothing here is for users
- * of sim/db.h.
+ * of sim/results/db.h.
  */
 #ifndef SVT_DB_INT_H
 #define SVT_DB_INT_H

@@ -1,6 +1,6 @@
 /*
  * replay-check.c — the replay's independent checks: the reference walker
- * (sim/refmodel.c) over the replayed guest memory, for INV-FAULT, and the
+ * (sim/replay/refmodel.c) over the replayed guest memory, for INV-FAULT, and the
  * guest's own retried write, performed on bare-metal terms (replay_int.h).
  */
 #include <string.h>
