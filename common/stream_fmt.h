@@ -2,7 +2,7 @@
  * stream_fmt.h — the live stream (traces/FORMAT.md, "The live stream"):
  * the packets the hypervisor sends on its recording channel and `shadowvt
  * record` reads back into a trace.  The writer (vmx/record.c) and the
- * reader (sim/stream.c) take the layout from here and nowhere else.
+ * reader (sim/live/stream.c) take the layout from here and nowhere else.
  *
  * A packet is a 24-byte header ("SVTL", type, packet number, first event,
  * payload length; little-endian), the payload, and the CRC-32C of header

@@ -1,9 +1,9 @@
 -- schema/results.sql: the shadowvt results database, schema version 3.
 --
 -- This is the whole current schema, as a new database gets it; it is
--- compiled into shadowvt (sim/results-sql.c), and `sqlite3 FILE <
+-- compiled into shadowvt (sim/results/results-sql.c), and `sqlite3 FILE <
 -- schema/results.sql` makes an empty results database by hand.  Older
--- databases are brought forward by the migration steps in sim/db.c, which
+-- databases are brought forward by the migration steps in sim/results/db.c, which
 -- change tables only: views are always dropped and recreated from here,
 -- and tables and indexes this file has and a database lacks are created
 -- from here.  So: change a table here and add a step there; change a view
@@ -85,7 +85,7 @@ CREATE TABLE counters (
 -- (pool_used, the shadow pages in use, and pool_free) its value at the
 -- interval's end.  The columns from emulated_wp0 on came with schema
 -- version 3, and are NULL in intervals written before it.  A new counter
--- is a column here (at the end) and a migration step in sim/db.c;
+-- is a column here (at the end) and a migration step in sim/results/db.c;
 -- tests/test-db-counters.c checks that the two lists agree.
 CREATE TABLE timeline (
 	run INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,

@@ -379,7 +379,7 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
  * for each and shadowvt(1) lists them (Counters); tests/test-db-counters.c
  * checks that both agree with this list.  Adding a counter is a line here,
  * a schema migration (the column: schema/results.sql and a step in
- * sim/db.c) and its line in the manual.
+ * sim/results/db.c) and its line in the manual.
  */
 #define SVT_COUNTERS(X) \
 	X(faults,          COUNT, "page faults handed to the core (svt_mmu_page_fault calls)") \
