@@ -274,6 +274,65 @@ const struct svt_env *svt_recorder_env(const struct svt_recorder *r)
 	return &r->env;
 }
 
+/* ---- evidence: the guest's walk, read without the core ------------------ */
+
+/* One entry of the walk (size 4 or 8 at gpa), noted through the mirror
+ * like a read of the core's; *e gets its value, 0 if it cannot be read. */
+static void evidence_entry(struct svt_recorder *r, uint64_t gpa, unsigned size, uint64_t *e)
+{
+	uint8_t b[8] = { 0 };
+	*e = 0;
+	if (gpa >= r->c.note_limit || r->c.note_limit - gpa < size)
+		return;         /* not RAM: a replayer reads all ones there too */
+	if (r->c.raw->read_gpa(r->c.raw->ctx, gpa, b, size) != 0)
+		return;
+	r->evidence_reads++;
+	note_read(r, gpa, b, size);
+	for (unsigned i = 0; i < size; i++)
+		*e |= (uint64_t)b[i] << (8 * i);
+}
+
+/*
+ * The guest's page walk for va, entry by entry, from the paging registers
+ * the recorder saw accepted: what a reference walker needs to judge the
+ * core's answer, read whether or not the core reads it.  Only the
+ * structure of the walk (which entry each level selects, where it stops)
+ * is followed here; no rights, no reserved bits: judging is the replay's.
+ */
+static void evidence_walk(struct svt_recorder *r, uint64_t va)
+{
+	const uint64_t P = 1, PS = 1ull << 7, ADDR = 0x000ffffffffff000ull;
+	uint64_t e;
+	if (!(r->c.evidence & SVT_EVIDENCE_WALK) || !(r->cr0 & (1ull << 31)))
+		return;         /* paging off: no walk */
+	if (!(r->cr4 & (1ull << 5))) {
+		/* 32-bit paging: PDE, then PTE unless a 4 MiB page (CR4.PSE) */
+		evidence_entry(r, (r->cr3 & 0xfffff000u) + ((va >> 22) & 0x3ff) * 4, 4, &e);
+		if ((e & P) && !((e & PS) && (r->cr4 & (1ull << 4))))
+			evidence_entry(r, (e & 0xfffff000u) + ((va >> 12) & 0x3ff) * 4, 4, &e);
+		return;
+	}
+	uint64_t table;
+	int level;
+	if (!(r->efer & (1ull << 8))) {
+		/* PAE: the PDPTE (as memory holds it now), then the PD and PT */
+		evidence_entry(r, (r->cr3 & 0xffffffe0u) + ((va >> 30) & 3) * 8, 8, &e);
+		if (!(e & P))
+			return;
+		table = e & ADDR;
+		level = 2;
+	} else {
+		level = (r->cr4 & (1ull << 12)) ? 5 : 4;        /* CR4.LA57 */
+		table = r->cr3 & ADDR;
+	}
+	for (; level >= 1; level--) {
+		evidence_entry(r, table + ((va >> (12 + 9 * (level - 1))) & 511) * 8, 8, &e);
+		if (!(e & P) || (level <= 3 && level >= 2 && (e & PS)))
+			return;
+		table = e & ADDR;
+	}
+}
+
 /* ---- inputs -------------------------------------------------------------- */
 
 /* The input, after the MEM records of the reads it caused. */
@@ -306,6 +365,7 @@ enum svt_pf_outcome svt_recorder_fault(struct svt_recorder *r, struct svt_mmu *m
 	struct svt_trace_event in, d;
 
 	svt_trace_event_fault(f, &in);          /* the registers before the core changes them */
+	evidence_walk(r, f->va);
 	uint64_t t = PROF_START();
 	enum svt_pf_outcome o = svt_mmu_page_fault(m, f, res);
 	PROF_END(r, SVT_REC_PROF_CORE, t);
@@ -331,6 +391,14 @@ int svt_recorder_cr(struct svt_recorder *r, struct svt_mmu *m, unsigned reg, uin
 	uint64_t t = PROF_START();
 	int rc = svt_trace_cr_apply(m, reg, val);
 	PROF_END(r, SVT_REC_PROF_CORE, t);
+	if (rc == 0) {
+		switch (reg) {
+		case SVT_TRACE_CR0: r->cr0 = val; break;
+		case SVT_TRACE_CR3: r->cr3 = val; break;
+		case SVT_TRACE_CR4: r->cr4 = val; break;
+		default: r->efer = val; break;
+		}
+	}
 	input(r, &in);
 	decision_rc(r, SVT_TRACE_CR_WRITE, rc);
 	return rc;
@@ -342,6 +410,7 @@ void svt_recorder_invlpg(struct svt_recorder *r, struct svt_mmu *m, uint64_t va)
 	in.type = SVT_TRACE_INVLPG;
 	in.seq = 0;
 	in.u.invlpg_va = va;
+	evidence_walk(r, va);
 	uint64_t t = PROF_START();
 	svt_mmu_invlpg(m, va);
 	PROF_END(r, SVT_REC_PROF_CORE, t);
@@ -357,6 +426,8 @@ int svt_recorder_invpcid(struct svt_recorder *r, struct svt_mmu *m, unsigned typ
 	in.u.invpcid.type = type;
 	in.u.invpcid.pcid = pcid;
 	in.u.invpcid.va = va;
+	if (type == 0)          /* one address */
+		evidence_walk(r, va);
 	uint64_t t = PROF_START();
 	int rc = svt_mmu_invpcid(m, type, pcid, va);
 	PROF_END(r, SVT_REC_PROF_CORE, t);

@@ -59,6 +59,9 @@ struct svt_recorder_config {
 	 * for the one-entry fast path (a walk reads entries one by one).
 	 * NULL: every read goes through raw. */
 	const uint8_t *direct;
+	/* Evidence the recorder logs besides what the core reads
+	 * (SVT_EVIDENCE_*; traces/FORMAT.md, "Evidence"). */
+	uint32_t evidence;
 	/* Receives every event, in order; ev is valid during the call only. */
 	void (*emit)(void *ctx, const struct svt_trace_event *ev);
 	void *emit_ctx;
@@ -78,6 +81,10 @@ struct svt_recorder {
 	uint64_t mem_bytes;             /* bytes of MEM data emitted */
 	uint64_t evictions;             /* mirror pages dropped for others */
 	uint64_t prof[SVT_REC_PROF_N];
+	/* The guest's paging registers as its accepted CR writes left them
+	 * (the recorder's own view, for the evidence walks). */
+	uint64_t cr0, cr3, cr4, efer;
+	uint64_t evidence_reads;        /* entries read for evidence */
 };
 
 /* Start: the mirror empty.  Returns false if cfg is unusable. */

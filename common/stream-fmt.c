@@ -41,7 +41,8 @@ bool svt_stream_packet_get(const uint8_t *buf, size_t n, struct svt_stream_packe
  * frames (4), links (4), oos (4), prefetch (4), emulate (1), early (1),
  * guest name length (1) and bytes; then, since device pass-through, the
  * CPU string's length (1) and bytes, the device ranges' count (2) and
- * ranges (8 + 8 each); then, since the root cache, root_cache (4).
+ * ranges (8 + 8 each); then, since the root cache, root_cache (4); then,
+ * since evidence records, the evidence the recorder logs (4).
  */
 size_t svt_stream_hello_put(const struct svt_stream_hello *h, uint8_t *p)
 {
@@ -68,6 +69,7 @@ size_t svt_stream_hello_put(const struct svt_stream_hello *h, uint8_t *p)
 		svt_put64(p + n, h->devices[i].count), n += 8;
 	}
 	svt_put32(p + n, h->root_cache), n += 4;
+	svt_put32(p + n, h->evidence), n += 4;
 	return n;
 }
 
@@ -110,6 +112,8 @@ const char *svt_stream_hello_get(const uint8_t *p, uint32_t len, struct svt_stre
 	h->ndevices = nd;
 	if (at + 4 <= len)      /* hypervisors since the root cache */
 		h->root_cache = svt_get32(p + at);
+	if (at + 8 <= len)      /* hypervisors since evidence records */
+		h->evidence = svt_get32(p + at + 4);
 	return NULL;
 }
 

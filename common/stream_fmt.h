@@ -24,7 +24,7 @@
 #define SVT_STREAM_MAX_PAYLOAD  (1u << 20)      /* the reader refuses longer packets */
 #define SVT_STREAM_MAX_DEVICES  64              /* device ranges in HELLO */
 #define SVT_STREAM_MAX_NAME     255             /* bytes of the guest name, CPU string, verdict */
-#define SVT_STREAM_HELLO_MAX    (64 + 2 * SVT_STREAM_MAX_NAME + 16 * SVT_STREAM_MAX_DEVICES)
+#define SVT_STREAM_HELLO_MAX    (68 + 2 * SVT_STREAM_MAX_NAME + 16 * SVT_STREAM_MAX_DEVICES)
 #define SVT_STREAM_END_MAX      (9 + SVT_STREAM_MAX_NAME)
 
 enum svt_stream_type { SVT_STREAM_HELLO = 1, SVT_STREAM_RECORDS = 2, SVT_STREAM_END = 3 };
@@ -59,6 +59,7 @@ struct svt_stream_hello {
 	size_t cpu_len;
 	const struct svt_trace_range *devices;
 	size_t ndevices;
+	uint32_t evidence;              /* SVT_EVIDENCE_*; 0 from older hypervisors */
 };
 
 /* Encode h into buf (SVT_STREAM_HELLO_MAX bytes); names longer than

@@ -15,6 +15,18 @@
 
 #include "svt.h"
 
+/*
+ * Evidence a recorder logs independently of what the core reads (the
+ * header's EVIDENCE field; traces/FORMAT.md, "Evidence"), as MEM records
+ * ahead of the input:
+ * SVT_EVIDENCE_WALK: at each FAULT, and at each INVLPG and single-address
+ * INVPCID, every entry of the guest's page walk for the address, as the
+ * guest's paging registers select it, down to the leaf or the first
+ * entry that is not present.
+ */
+#define SVT_EVIDENCE_WALK       (1u << 0)
+#define SVT_EVIDENCE_KNOWN      SVT_EVIDENCE_WALK
+
 /* A range of guest frames (RAM or devices, in headers and HELLO). */
 struct svt_trace_range {
 	uint64_t gfn;           /* first guest frame */

@@ -132,7 +132,7 @@ int main(void)
 		pool_mfns[i] = svt_mfn(POOL_MFN0 + i);
 	struct svt_recorder_config rc = {
 		.raw = &raw, .slots = slots, .nslots = 4, .hash = hash, .nhash = 4,
-		.note_limit = FRAMES * 4096ull, .emit = emit,
+		.note_limit = FRAMES * 4096ull, .emit = emit, .evidence = SVT_EVIDENCE_WALK,
 	};
 	if (!svt_recorder_init(&r, &rc))
 		return 1;
@@ -191,10 +191,10 @@ int main(void)
 	}
 	if (fwrite(out, 1, out_len, stdout) != out_len)
 		return 1;
-	fprintf(stderr, "bytes %zu events %llu faults %u mem %u mem_bytes %llu evictions %llu\n",
-		out_len, (unsigned long long)r.events, records[SVT_TRACE_FAULT],
-		records[SVT_TRACE_MEM], (unsigned long long)r.mem_bytes,
-		(unsigned long long)r.evictions);
+	fprintf(stderr, "bytes %zu events %llu faults %u mem %u mem_bytes %llu evictions %llu "
+		"evidence_reads %llu\n", out_len, (unsigned long long)r.events,
+		records[SVT_TRACE_FAULT], records[SVT_TRACE_MEM], (unsigned long long)r.mem_bytes,
+		(unsigned long long)r.evictions, (unsigned long long)r.evidence_reads);
 	free(ram);
 	return 0;
 }

@@ -138,11 +138,11 @@ Test(stream, hello_layout_and_round_trip)
 		.links = 131072, .root_cache = 32,
 		.policy = { .oos = 8, .prefetch = 4, .emulate = true, .early_unshadow = false },
 		.guest = "linux", .guest_len = 5, .has_cpu = true, .cpu = "Intel", .cpu_len = 5,
-		.devices = dev, .ndevices = 2,
+		.devices = dev, .ndevices = 2, .evidence = SVT_EVIDENCE_WALK,
 	};
 	uint8_t p[SVT_STREAM_HELLO_MAX];
 	size_t n = svt_stream_hello_put(&h, p);
-	cr_assert_eq(n, 32 + 5 + 1 + 5 + 2 + 32 + 4);
+	cr_assert_eq(n, 32 + 5 + 1 + 5 + 2 + 32 + 4 + 4);
 	cr_assert_eq(p[0], 39);
 	cr_assert_eq(svt_get64(p + 5), 0x12345);
 	cr_assert_eq(svt_get32(p + 13), 2048);
@@ -155,7 +155,8 @@ Test(stream, hello_layout_and_round_trip)
 	cr_assert_eq(p[37], 5);
 	cr_assert_eq(svt_get16(p + 43), 2);
 	cr_assert_eq(svt_get64(p + 45), 0xfee00);
-	cr_assert_eq(svt_get32(p + n - 4), 32);
+	cr_assert_eq(svt_get32(p + n - 8), 32);
+	cr_assert_eq(svt_get32(p + n - 4), SVT_EVIDENCE_WALK);
 
 	struct svt_stream_hello g;
 	struct svt_trace_range got[SVT_STREAM_MAX_DEVICES];
@@ -168,6 +169,10 @@ Test(stream, hello_layout_and_round_trip)
 	cr_assert_eq(got[1].gfn, 0xfec00);
 	cr_assert_eq(got[1].count, 2);
 	cr_assert_eq(g.root_cache, 32);
+	cr_assert_eq(g.evidence, SVT_EVIDENCE_WALK);
+	/* a hypervisor from before evidence: HELLO ends after the root cache */
+	cr_assert_null(svt_stream_hello_get(p, (uint32_t)n - 4, &g, got));
+	cr_assert(g.root_cache == 32 && g.evidence == 0);
 	/* an old hypervisor's HELLO stops after the name */
 	cr_assert_null(svt_stream_hello_get(p, 37, &g, got));
 	cr_assert(!g.has_cpu && g.ndevices == 0 && g.root_cache == 0);

@@ -355,6 +355,21 @@ Test(trace_writer, header_fields)
 	struct svt_trace_info info;
 	svt_trace_info(r, &info);
 	cr_assert(info.frames == 0 && info.events == 0 && info.indexed);
+	cr_assert_eq(g->evidence, 0, "no EVIDENCE field: none");
+	svt_trace_close(r);
+	free(b.p);
+
+	/* EVIDENCE: written when nonzero, bits a reader does not know kept */
+	h.evidence = SVT_EVIDENCE_WALK | (1u << 7);
+	memset(&b, 0, sizeof(b));
+	w = svt_trace_writer_open_sink(tg_sink, &b, "mem", &h, 0, &err);
+	cr_assert_not_null(w);
+	cr_assert_eq(svt_trace_writer_close(w, &err), 0);
+	r = svt_trace_open_mem(b.p, b.n, "mem", 0, &err);
+	cr_assert_not_null(r, "%s", err.msg);
+	cr_assert_eq(svt_trace_reader_header(r)->evidence, SVT_EVIDENCE_WALK | (1u << 7));
+	cr_assert_eq(svt_trace_reader_header(r)->frame_size, SVT_TRACE_FRAME_DEFAULT,
+		     "FRAME_SIZE stays last and patchable");
 	svt_trace_close(r);
 	free(b.p);
 }

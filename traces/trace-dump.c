@@ -234,6 +234,7 @@ static void info_json(FILE *f, const struct svt_trace_header *h, const struct sv
 		",\"frame_size\":%" PRIu32, h->policy.oos, h->policy.prefetch,
 		h->policy.early_unshadow ? "true" : "false", h->policy.emulate ? "true" : "false",
 		h->pool_frames, h->links, h->root_cache, h->frame_size);
+	fprintf(f, ",\"evidence\":[%s]", (h->evidence & SVT_EVIDENCE_WALK) ? "\"walk\"" : "");
 	fprintf(f, ",\"file_size\":%" PRIu64 ",\"indexed\":%s,\"frames\":%" PRIu64
 		",\"events\":%" PRIu64 ",\"records\":%" PRIu64 ",\"lost\":%" PRIu64
 		",\"bytes_per_event\":%.3f,\"counts\":{", in->file_size,
@@ -270,6 +271,8 @@ void svt_trace_dump_info(FILE *f, const struct svt_trace_header *h,
 		"pool frames:     %" PRIu32 " (links %" PRIu32 ", root cache %" PRIu32 ")\n",
 		h->policy.oos, h->policy.prefetch, h->policy.early_unshadow ? "on" : "off",
 		h->policy.emulate ? "on" : "off", h->pool_frames, h->links, h->root_cache);
+	fprintf(f, "evidence:        %s%s\n", (h->evidence & SVT_EVIDENCE_WALK) ? "walk" : "none",
+		(h->evidence & ~SVT_EVIDENCE_KNOWN) ? " (and kinds this reader does not know)" : "");
 	fprintf(f, "file size:       %" PRIu64 " bytes\nindex:           %s\n"
 		"frames:          %" PRIu64 " (target %" PRIu32 " bytes)\nevents:          %" PRIu64 "\n",
 		in->file_size, in->indexed ? "valid" : "missing or damaged", in->frames,

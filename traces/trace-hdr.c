@@ -162,6 +162,12 @@ bool tr_header_encode(const struct svt_trace_header *h, uint32_t frame_size,
 	q += svt_putv(q, h->root_cache);
 	p = put_field(p, TR_H_POLICY, tmp, (size_t)(q - tmp));
 
+	if (h->evidence) {      /* only when there is any (version 1.2) */
+		q = tmp;
+		q += svt_putv(q, h->evidence);
+		p = put_field(p, TR_H_EVIDENCE, tmp, (size_t)(q - tmp));
+	}
+
 	/* Last, and fixed-width, so the writer can patch it (tr_header_set_frame_size). */
 	svt_put32(tmp, frame_size);
 	p = put_field(p, TR_H_FRAME_SIZE, tmp, 4);
@@ -295,6 +301,9 @@ static bool get_field(unsigned tag, const uint8_t *p, const uint8_t *end,
 		NEED(end - p >= 4, "FRAME_SIZE field truncated");
 		h->frame_size = svt_get32(p);
 		return true;
+	case TR_H_EVIDENCE:
+		/* bits this reader does not know are kept: they only add */
+		return get_u32(&p, end, &h->evidence, why);
 	}
 	return true;    /* unknown tags are skipped */
 }
@@ -319,7 +328,7 @@ int tr_header_decode(const uint8_t *buf, size_t len, bool check_crc,
 			*why = "header field runs past the header";
 			return SVT_TRACE_EINPUT;
 		}
-		if (tag >= 1 && tag <= TR_H_DEVICE) {
+		if (tag >= 1 && tag <= TR_H_EVIDENCE) {
 			if (seen & (1u << tag)) {
 				*why = "header field repeated";
 				return SVT_TRACE_EINPUT;

@@ -31,7 +31,7 @@
 /* ---- versions and limits ---------------------------------------------- */
 
 #define SVT_TRACE_MAJOR         1
-#define SVT_TRACE_MINOR         1
+#define SVT_TRACE_MINOR         2
 
 #define SVT_TRACE_MAX_CONTENT   (16u << 20)     /* uncompressed bytes in one frame */
 #define SVT_TRACE_MAX_HEADER    (1u << 20)      /* bytes of the file header */
@@ -95,6 +95,7 @@ struct svt_trace_header {
 	uint32_t pool_frames;           /* shadow pool size, >= 16 */
 	uint32_t links, root_cache;     /* as in struct svt_mmu_config; 0: default */
 	uint32_t frame_size;            /* reader: the writer's frame target; writer: ignored */
+	uint32_t evidence;              /* SVT_EVIDENCE_* the recorder logged; 0: none */
 };
 
 /* The core configuration the recording ran with. */

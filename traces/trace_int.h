@@ -46,7 +46,7 @@ extern const uint8_t svt_trace_end_magic[8];    /* "SVT-END\n" */
 /* header field tags */
 enum {
 	TR_H_PRODUCER = 1, TR_H_CPU_MODEL = 2, TR_H_GUEST = 3, TR_H_MACHINE = 4,
-	TR_H_RAM = 5, TR_H_POLICY = 6, TR_H_FRAME_SIZE = 7, TR_H_DEVICE = 8,
+	TR_H_RAM = 5, TR_H_POLICY = 6, TR_H_FRAME_SIZE = 7, TR_H_DEVICE = 8, TR_H_EVIDENCE = 9,
 };
 
 /* ---- file header, frame header, index, trailer (trace-hdr.c) -------------- */

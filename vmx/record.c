@@ -129,6 +129,7 @@ const struct svt_env *hvrec_init(const struct svt_env *raw, const struct svt_mmu
 	struct svt_recorder_config rc = {
 		.raw = raw, .slots = mirror, .nslots = SVT_REC_SLOTS_DEFAULT, .hash = hash_head,
 		.nhash = MIRROR_HASH, .note_limit = HV_GUEST_TOP, .direct = hv_gpa(0), .emit = emit,
+		.evidence = SVT_EVIDENCE_WALK,
 	};
 	if (!svt_recorder_init(&hv_rec, &rc))
 		hv_panic("the recorder refused its configuration");
@@ -154,7 +155,7 @@ const struct svt_env *hvrec_init(const struct svt_env *raw, const struct svt_mmu
 		.guest_frames = cfg->guest_frames, .pool_frames = cfg->pool_frames,
 		.links = cfg->links, .root_cache = cfg->root_cache, .policy = cfg->policy,
 		.guest = guest, .guest_len = strlen(guest), .has_cpu = true, .cpu = b,
-		.cpu_len = bl, .devices = devr, .ndevices = nd,
+		.cpu_len = bl, .devices = devr, .ndevices = nd, .evidence = SVT_EVIDENCE_WALK,
 	};
 	static uint8_t p[SVT_STREAM_HELLO_MAX];
 	send_packet(SVT_STREAM_HELLO, p, svt_stream_hello_put(&hl, p), 0);

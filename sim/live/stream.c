@@ -52,7 +52,7 @@ static int hello(struct conv *c, const uint8_t *p, uint32_t len, const char *pro
 		.maxphyaddr = hl.maxphyaddr, .features = hl.features, .guest_frames = hl.guest_frames,
 		.ram = &ram, .nram = 1, .devices = c->devices, .ndevices = hl.ndevices,
 		.pool_frames = hl.pool_frames, .links = hl.links, .root_cache = hl.root_cache,
-		.policy = hl.policy,
+		.policy = hl.policy, .evidence = hl.evidence,
 	};
 	c->w = c->open(c->ctx, &h, &c->err);
 	if (!c->w) {

@@ -22,7 +22,7 @@ int syn_write(const struct syn_config *cfg, const char *out, uint64_t frame_size
 		.producer = "shadowvt " PACKAGE_VERSION " synth", .cpu_model = "synthetic",
 		.guest = guest, .maxphyaddr = 46, .features = SVT_FEAT_1GPAGE,
 		.guest_frames = cfg->guest_frames, .ram = &ram, .nram = 1,
-		.policy = cfg->policy, .pool_frames = cfg->pool,
+		.policy = cfg->policy, .pool_frames = cfg->pool, .evidence = SVT_EVIDENCE_WALK,
 	};
 	struct svt_trace_error terr;
 	struct svt_trace_writer *w = strcmp(out, "-") == 0 ?
