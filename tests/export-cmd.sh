@@ -35,7 +35,7 @@ done
 check "metadata: complete, sequence clock, header" "$work/fork.json" \
 	'.metadata.complete == true and .metadata.error == null and .metadata.clock == "sequence" and
 	 (.metadata.guest | startswith("synth workload=fork")) and .metadata.policy.pool_frames == 512 and
-	 .metadata.paging_modes == ["none", "4-level"] and .displayTimeUnit == "ns"'
+	 .metadata.paging_modes == ["none", "4level"] and .displayTimeUnit == "ns"'
 check "track names" "$work/fork.json" \
 	'[.traceEvents[] | select(.name == "thread_name") | .args.name] ==
 	 ["exits", "core decisions", "memory records", "markers"]'

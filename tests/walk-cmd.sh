@@ -58,7 +58,7 @@ grep -q '^  PML4E @0x00001000' t.txt && grep -q '^  PTE ' t.txt && grep -q '=> g
 
 # ---- JSON shape of a fault and of a success -------------------------------
 shadowvt walk --mem demo.img --cr3 0x1000 --va 0x401000 --access read --cpl 3 --json > f.json
-jq -e '.fault == true and .error_code == "0x4" and .cr2 == "0x401000" and (.levels | length) == 4
+jq -e '.fault == true and .error_code == "0x4" and .cr2 == "0x401000" and .mode == "4level" and (.levels | length) == 4
        and .levels[3].name == "PTE" and .levels[3].entry == "0x0" and (has("gpa") | not)' f.json >/dev/null &&
 	pass "fault JSON" || { fail "fault JSON"; cat f.json; }
 shadowvt walk --mem demo.img --cr3 0x1000 --va 0x40001000 --access read --json > s.json
@@ -133,7 +133,7 @@ shadowvt walk --mem p.img --cr0 0x11 --cr4 0 --efer 0 --va 0x12345678 --access w
 # 32-bit: PD at 0x1000, PDE[1] -> 4 MiB page at 0x1_0040_0000 (PSE-36: PDE bits 20:13 = 0x01)
 le 4 $((0x1000 + 4)) $((0x400000 | 0x2000 | 0x80 | 0x7)) p.img
 shadowvt walk --mem p.img --cr0 0x80000001 --cr4 0x10 --efer 0 --cr3 0x1000 --maxphyaddr 40 --va 0x400abc --access read --json > pse.json
-jq -e '.gpa == "0x100400abc" and .page_size == 4194304 and .ad_updates[0].new == "0x4020a7"' pse.json >/dev/null &&
+jq -e '.gpa == "0x100400abc" and .page_size == 4194304 and .ad_updates[0].new == "0x4020a7" and .mode == "2level"' pse.json >/dev/null &&
 	pass "32-bit PSE-36 4 MiB page" || { fail "PSE-36"; cat pse.json; }
 shadowvt walk --mem p.img --cr0 0x80000001 --cr4 0x10 --efer 0 --cr3 0x1000 --maxphyaddr 32 --va 0x400abc --access read --json | jq -e '.error_code == "0x9"' >/dev/null &&
 	pass "PSE-36 bits above MAXPHYADDR are reserved" || fail "PSE-36 reserved"

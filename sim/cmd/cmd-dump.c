@@ -9,12 +9,6 @@
 #include "sim.h"
 #include "trace.h"
 
-static int reader_fail(const struct svt_trace_error *e)
-{
-	svt_err("%s", e->msg);
-	return e->status == SVT_TRACE_EARG ? SVT_EXIT_USAGE : SVT_EXIT_INPUT;
-}
-
 static const struct svt_opt dump_opts[] = {
 	{ SVT_OPT_NUM("from", 0, "N", 0, UINT64_MAX), .help = "the first event (default 0)" },
 	{ SVT_OPT_NUM("to", 0, "M", 0, UINT64_MAX), .help = "the last event (default the last)" },
@@ -38,13 +32,13 @@ static int cmd_dump_exec(const struct svt_args *a)
 	struct svt_trace_error err;
 	struct svt_trace_reader *r = svt_trace_open(a->argv[0], 0, &err);
 	if (r == NULL)
-		return reader_fail(&err);
+		return svt_err_trace(&err);
 	int rc = SVT_EXIT_OK;
 	if (svt_trace_reader_warning(r))
 		svt_err("warning: %s", svt_trace_reader_warning(r));
 	int st = svt_trace_seek(r, from);
 	if (st != SVT_TRACE_OK) {
-		rc = reader_fail(svt_trace_reader_error(r));
+		rc = svt_err_trace(svt_trace_reader_error(r));
 		svt_trace_close(r);
 		return rc;
 	}
@@ -55,7 +49,7 @@ static int cmd_dump_exec(const struct svt_args *a)
 		svt_trace_dump_event(stdout, &ev, json);
 	}
 	if (st < 0)
-		rc = reader_fail(svt_trace_reader_error(r));
+		rc = svt_err_trace(svt_trace_reader_error(r));
 	svt_trace_close(r);
 	if (fflush(stdout) != 0)
 		rc = SVT_EXIT_INPUT;

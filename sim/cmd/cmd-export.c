@@ -22,12 +22,6 @@
 
 static const char *const formats[] = { "perfetto", NULL };
 
-static int reader_fail(const struct svt_trace_error *e)
-{
-	svt_err("%s", e->msg);
-	return e->status == SVT_TRACE_EARG ? SVT_EXIT_USAGE : SVT_EXIT_INPUT;
-}
-
 /* Where the document goes: stdout, or path.tmp renamed to path at the end. */
 struct out {
 	const char *path;
@@ -126,9 +120,9 @@ static int cmd_export_exec(const struct svt_args *a)
 	struct svt_trace_info info;
 	struct svt_trace_reader *r = svt_trace_open(eo.name, 0, &err);
 	if (r == NULL)
-		return reader_fail(&err);
+		return svt_err_trace(&err);
 	if (svt_trace_info(r, &info) != SVT_TRACE_OK) {
-		int rc = reader_fail(svt_trace_reader_error(r));
+		int rc = svt_err_trace(svt_trace_reader_error(r));
 		svt_trace_close(r);
 		return rc;
 	}
@@ -148,7 +142,7 @@ static int cmd_export_exec(const struct svt_args *a)
 	}
 	int rc = SVT_EXIT_OK;
 	if (svt_export_perfetto(r, &info, &eo, out.f, &st) != SVT_TRACE_OK)
-		rc = reader_fail(svt_trace_reader_error(r));
+		rc = svt_err_trace(svt_trace_reader_error(r));
 	svt_trace_close(r);
 	if (out_close(&out) != 0)
 		return SVT_EXIT_INPUT;

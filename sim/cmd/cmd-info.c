@@ -7,12 +7,6 @@
 #include "sim.h"
 #include "trace.h"
 
-static int reader_fail(const struct svt_trace_error *e)
-{
-	svt_err("%s", e->msg);
-	return e->status == SVT_TRACE_EARG ? SVT_EXIT_USAGE : SVT_EXIT_INPUT;
-}
-
 static const struct svt_opt info_opts[] = {
 	{ SVT_OPT_FLAG("json", 0), .help = "print each trace as a JSON object" },
 	{ .name = NULL },
@@ -34,11 +28,11 @@ static int cmd_info_exec(const struct svt_args *a)
 		struct svt_trace_reader *r = svt_trace_open(a->argv[i], 0, &err);
 
 		if (r == NULL) {
-			rc = reader_fail(&err);
+			rc = svt_err_trace(&err);
 			continue;
 		}
 		if (svt_trace_info(r, &info) != SVT_TRACE_OK) {
-			rc = reader_fail(svt_trace_reader_error(r));
+			rc = svt_err_trace(svt_trace_reader_error(r));
 		} else {
 			if (!json && a->argc > 1)
 				printf("%s:\n", a->argv[i]);

@@ -123,12 +123,11 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static const char *const audit_words[] = { "none", "faults", "periodic", "full", NULL };
-
 static const struct svt_opt replay_opts[] = {
 	{ SVT_OPT_STRING("policy", 0, "SPEC|recorded"),
 	  .help = "the core's policy (default: the trace's own)" },
-	{ SVT_OPT_WORD("audit", 0, audit_words), .help = "which invariants to audit (default faults)" },
+	{ SVT_OPT_WORD("audit", 0, svt_audit_names),
+	  .help = "which invariants to audit (default faults)" },
 	{ SVT_OPT_PATH("db", 0, "RESULTS"), .help = "store each run in this results database" },
 	{ SVT_OPT_NUM("jobs", 'j', "N", 1, 256), .help = "replay N traces at once (threads)" },
 	{ SVT_OPT_NUM("show", 0, "N", 0, 1000000), .help = "print up to N violations (default 10)" },
@@ -148,9 +147,7 @@ static int replay_exec(const struct svt_args *a)
 	uint64_t jobs = svt_args_num(a, "jobs", 1);
 	bool quiet = svt_args_has(a, "quiet");
 
-	j.base.audit = SVT_AUDIT_FAULTS;
-	if (svt_args_has(a, "audit"))
-		j.base.audit = (enum svt_audit_level)svt_audit_parse(svt_args_str(a, "audit", NULL));
+	j.base.audit = (enum svt_audit_level)svt_args_word(a, "audit", SVT_AUDIT_FAULTS);
 	j.base.show = (unsigned)svt_args_num(a, "show", 10);
 	j.base.store = 1000;
 	j.db_path = svt_args_str(a, "db", NULL);

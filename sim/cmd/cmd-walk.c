@@ -11,6 +11,7 @@
 
 #include "demo.h"
 #include "image.h"
+#include "names.h"
 #include "sim.h"
 #include "walk-print.h"
 
@@ -73,7 +74,7 @@ static int cmd_walk_exec(const struct svt_args *a)
 	if ((mode == SVT_MODE_2LEVEL || mode == SVT_MODE_PAE || mode == SVT_MODE_NONE) &&
 	    acc.va > UINT32_MAX)
 		return svt_usage(cmd, "--va 0x%" PRIx64 ": linear addresses are 32 bits in %s mode",
-				 acc.va, svt_walk_mode_name(mode));
+				 acc.va, svt_mode_name(mode));
 
 	struct svt_image img;
 	struct svt_env env;
@@ -91,8 +92,9 @@ static int cmd_walk_exec(const struct svt_args *a)
 				printf("{\"fault\": true, \"vector\": \"#GP\", \"error_code\": \"0x0\", "
 				       "\"reason\": \"a PDPTE has reserved bits set\"}\n");
 			else
-				printf("PAE paging: a present PDPTE at 0x%" PRIx64 " has reserved bits set;"
-				       " loading CR3 would raise #GP\n", r.cr3 & 0xffffffe0u);
+				printf("%s paging: a present PDPTE at 0x%" PRIx64 " has reserved"
+				       " bits set; loading CR3 would raise #GP\n",
+				       svt_mode_name(mode), r.cr3 & 0xffffffe0u);
 			rc = SVT_EXIT_NEGATIVE;
 			goto out;
 		}

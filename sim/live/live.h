@@ -1,16 +1,69 @@
 /*
  * live.h — running guests under the hypervisor (live-engine.c): where
- * the hypervisor and the engines' run scripts are.
+ * the hypervisor and the engines' run scripts are, and one recording:
+ * a guest run in an engine, or a saved live stream, turned into a trace.
  */
 #ifndef SVT_LIVE_H
 #define SVT_LIVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "stream.h"
 
 /* Where the hypervisor (hv.elf) and the engine's run script (engine
  * "bochs": bochs-run.sh, "qemu": qemu-run.sh) are: $SHADOWVT_VMX, else the
  * build tree (an uninstalled shadowvt), else where they are installed.
  * hv and script each get len bytes. */
 void svt_vmx_paths(char *hv, char *script, size_t len, const char *engine);
+
+/* A Linux kernel's command line when none is given: the serial console,
+ * no KASLR (the boot protocol path does not randomise anyway), no crypto
+ * self-tests (6.7 s under Bochs), reboot at once on a panic. */
+#define SVT_LIVE_LINUX_APPEND "console=ttyS0,115200 panic=-1 nokaslr quiet cryptomgr.notests"
+
+/* The hypervisor's policy string (policy= on its command line) for a
+ * user's spec, over the hypervisor's defaults (not the replayer's): 0, or
+ * -1 with the parser's reason in why. */
+int svt_live_policy(const char *spec, char *policy, size_t len, char *why, size_t whylen);
+
+/* One recording: guest set runs it in the engine under the hypervisor
+ * and converts the stream it sent; guest NULL converts the saved stream. */
+struct svt_live_run {
+	const char *guest;      /* the kernel to run, or NULL */
+	bool linux_kernel;      /* guest is a Linux bzImage (else a Multiboot kernel) */
+	const char *initrd;     /* with linux_kernel: its initrd, or NULL */
+	const char *args;       /* the guest's command line */
+	const char *stream;     /* without guest: the saved live stream */
+	const char *engine;     /* "bochs" or "qemu" */
+	const char *policy;     /* the hypervisor's policy (svt_live_policy), "" for its own */
+	uint64_t timeout;       /* seconds before the engine is stopped */
+	bool lpt;               /* the stream on LPT1 (spilling onto COM2), else COM2 */
+	const char *keep;       /* keep the run's files here, or NULL: a temporary directory */
+	const char *out;        /* the trace to write; OUT.console and OUT.hv.log beside it */
+};
+
+struct svt_live_result {
+	struct svt_stream_result conv;  /* the conversion: counts, guest, END's verdict */
+	char verdict[256];      /* END's verdict, else "timed out" or why the stream stopped */
+	bool clean;             /* END arrived, nothing lost or damaged, the guest finished */
+	char last_words[600];   /* the hypervisor's last log line, or "" (only when it matters) */
+	bool not_copied;        /* the console and the log could not be copied beside out */
+	char kept[4096];        /* the temporary directory, kept for a message pointing into it */
+	char not_removed[4096]; /* the temporary directory, which could not be removed */
+};
+
+/*
+ * Record run into run->out.  Returns 0 when the trace was written (its
+ * verdict in *res, which may still not be clean), or -1 with a sentence
+ * in why (a file that cannot be read, the engine that did not start, a
+ * stream that does not convert); *res is filled in either way: what to
+ * say besides (the hypervisor's last words, the directory kept, copies
+ * and removals that failed).  The temporary directory is removed on every
+ * way out but the ones whose message sends the user into it.
+ */
+int svt_live_record(const struct svt_live_run *run, struct svt_live_result *res, char *why,
+		    size_t whylen);
 
 #endif

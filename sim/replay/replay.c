@@ -14,16 +14,20 @@
 #include "replay_int.h"
 #include "trace_int.h"
 
+const char *const svt_audit_names[] = {
+	[SVT_AUDIT_NONE] = "none", [SVT_AUDIT_FAULTS] = "faults",
+	[SVT_AUDIT_PERIODIC] = "periodic", [SVT_AUDIT_FULL] = "full", [SVT_AUDIT_FULL + 1] = NULL,
+};
+
 const char *svt_audit_name(enum svt_audit_level a)
 {
-	static const char *const names[] = { "none", "faults", "periodic", "full" };
-	return (unsigned)a < 4 ? names[a] : "?";
+	return (unsigned)a <= SVT_AUDIT_FULL ? svt_audit_names[a] : "?";
 }
 
 int svt_audit_parse(const char *s)
 {
-	for (int i = 0; i < 4; i++)
-		if (strcmp(s, svt_audit_name((enum svt_audit_level)i)) == 0)
+	for (int i = 0; svt_audit_names[i]; i++)
+		if (strcmp(s, svt_audit_names[i]) == 0)
 			return i;
 	if (s[0] >= '0' && s[0] <= '3' && s[1] == '\0')
 		return s[0] - '0';

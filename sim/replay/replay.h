@@ -40,8 +40,11 @@ enum svt_audit_level {
 	SVT_AUDIT_PERIODIC,     /* + a full audit every 4096 inputs and at the end */
 	SVT_AUDIT_FULL,         /* + a full audit after every input */
 };
-const char *svt_audit_name(enum svt_audit_level a);
-int svt_audit_parse(const char *s);     /* -1 if unknown */
+/* The levels' names, indexed by level and ending with NULL: "none",
+ * "faults", "periodic", "full" (the word list of replay's --audit). */
+extern const char *const svt_audit_names[];
+const char *svt_audit_name(enum svt_audit_level a);     /* "?" if no level */
+int svt_audit_parse(const char *s);     /* a name above or its digit 0..3; -1 if unknown */
 
 struct svt_replay_config {
 	const char *path;       /* the trace, or its name when mem is set */

@@ -30,7 +30,7 @@
 
 #include "config.h"
 #include "export.h"
-#include "walk-print.h"
+#include "names.h"
 
 enum { TID_TOTALS = 0, TID_EXITS = 1, TID_DECISIONS = 2, TID_MEM = 3, TID_MARKS = 4, NTRACKS = 5 };
 
@@ -159,6 +159,13 @@ static void pfec(FILE *f, uint32_t ec)
 	putc('"', f);
 }
 
+/* A paging mode as common/names.h spells it; "invalid" for the register
+ * state no CPU can hold, which a damaged or hostile trace may reach. */
+static const char *mode_name(enum svt_mode m)
+{
+	return m == SVT_MODE_INVALID ? "invalid" : svt_mode_name(m);
+}
+
 /* Apply a CR write that took effect; the new mode's name if it changed. */
 static const char *cr_apply(struct px *p, const struct svt_trace_cr_write *cr)
 {
@@ -179,7 +186,7 @@ static const char *cr_apply(struct px *p, const struct svt_trace_cr_write *cr)
 		seen |= p->modes[i] == m;
 	if (!seen && p->nmodes < MAX_MODES)
 		p->modes[p->nmodes++] = m;
-	return svt_walk_mode_name(m);
+	return mode_name(m);
 }
 
 /* Write the pending input, with its DECISION d (at sequence number dseq) or none. */
@@ -374,7 +381,7 @@ static void metadata(struct px *p, struct svt_trace_reader *r, const struct svt_
 	if (p->track_mode) {
 		putc('[', f);
 		for (unsigned i = 0; i < p->nmodes; i++)
-			fprintf(f, "%s\"%s\"", i ? "," : "", svt_walk_mode_name(p->modes[i]));
+			fprintf(f, "%s\"%s\"", i ? "," : "", mode_name(p->modes[i]));
 		putc(']', f);
 	} else {
 		fputs("null", f);

@@ -2,25 +2,14 @@
  * walk-print.c — a guest page-table walk (svt_walk) printed as
  * `shadowvt walk` and `shadowvt demo` show it: as text, every level with
  * its entry, flags and rights and then the result, or as the JSON object
- * of shadowvt(1), "JSON output of walk" (a stable interface).
+ * of shadowvt(1), "JSON output of walk" (a stable interface).  Modes are
+ * spelled as everywhere else (common/names.h: "4level", "pae", ...).
  */
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "names.h"
 #include "walk-print.h"
-
-const char *svt_walk_mode_name(enum svt_mode m)
-{
-	switch (m) {
-	case SVT_MODE_NONE: return "none";
-	case SVT_MODE_2LEVEL: return "2-level";
-	case SVT_MODE_PAE: return "PAE";
-	case SVT_MODE_4LEVEL: return "4-level";
-	case SVT_MODE_5LEVEL: return "5-level";
-	case SVT_MODE_INVALID: break;
-	}
-	return "invalid";
-}
 
 static const char *access_name(enum svt_access_kind k)
 {
@@ -84,7 +73,7 @@ static const char *size_name(uint64_t sz)
 void svt_walk_print_text(FILE *f, const struct svt_regs *r, const struct svt_access *acc,
 			 const struct svt_walk *w)
 {
-	fprintf(f, "%s paging, %s of 0x%" PRIx64 " at CPL %u%s\n", svt_walk_mode_name(w->mode),
+	fprintf(f, "%s paging, %s of 0x%" PRIx64 " at CPL %u%s\n", svt_mode_name(w->mode),
 		access_name(acc->kind), acc->va, acc->cpl,
 		acc->implicit ? " (implicit supervisor access)" : "");
 	for (unsigned i = 0; i < w->nlevels; i++) {
@@ -154,7 +143,7 @@ void svt_walk_print_json(FILE *f, const struct svt_walk *w)
 		fprintf(f, "{\"fault\": true, \"error_code\": \"0x%" PRIx32 "\", \"cr2\": \"0x%" PRIx64 "\"",
 			w->error_code, w->cr2);
 	}
-	fprintf(f, ", \"mode\": \"%s\", \"levels\": [", svt_walk_mode_name(w->mode));
+	fprintf(f, ", \"mode\": \"%s\", \"levels\": [", svt_mode_name(w->mode));
 	for (unsigned i = 0; i < w->nlevels; i++) {
 		const struct svt_walk_level *l = &w->lv[i];
 		const char *fl[16];

@@ -9,9 +9,6 @@
 
 #include "svt.h"
 
-/* The paging mode as the walk printer names it: "none", "2-level", "PAE",
- * "4-level", "5-level", "invalid". */
-const char *svt_walk_mode_name(enum svt_mode m);
 /* The walk w of access acc under registers r, as text. */
 void svt_walk_print_text(FILE *f, const struct svt_regs *r, const struct svt_access *acc,
 			 const struct svt_walk *w);

@@ -49,6 +49,10 @@ extern const struct svt_cmd svt_cmd_run;
 /* util.c */
 extern const char *svt_progname;
 void svt_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A failure of the trace library (trace.h) said: its message on stderr,
+ * and the exit status it calls for (usage for SVT_TRACE_EARG, else input). */
+struct svt_trace_error;
+int svt_err_trace(const struct svt_trace_error *e);
 bool svt_parse_u64(const char *s, uint64_t *out);
 /* How bad an exit status is, for the worst of several runs: OK < NEGATIVE
  * < INTERRUPTED < anything else. */

@@ -1,6 +1,7 @@
 /*
  * util.c — small helpers every subcommand uses: error messages that name
- * the program, strict number parsing, exit statuses, UTF-8.
+ * the program (and the trace library's failures with their exit status),
+ * strict number parsing, exit statuses, UTF-8.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 
 #include "sim.h"
+#include "trace.h"
 
 const char *svt_progname = "shadowvt";
 
@@ -20,6 +22,12 @@ void svt_err(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+int svt_err_trace(const struct svt_trace_error *e)
+{
+	svt_err("%s", e->msg);
+	return e->status == SVT_TRACE_EARG ? SVT_EXIT_USAGE : SVT_EXIT_INPUT;
 }
 
 /* Decimal, 0x hex or 0 octal; the whole string, no sign, no overflow. */
