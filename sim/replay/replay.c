@@ -151,6 +151,38 @@ static bool regs_equal(const struct svt_emu_regs *a, const struct svt_emu_regs *
 	return memcmp(a, b, sizeof(*a)) == 0;
 }
 
+/* Any input but a FAULT ends a run of the same fault (forward progress). */
+static void progress_reset(struct rp *p)
+{
+	p->streak = 0;
+}
+
+/* INV-PROGRESS: a fault that comes back again and again although the core
+ * says each time that it fixed it or that the guest should retry, with
+ * nothing else happening: a livelock, reported once per run of them. */
+static void progress_check(struct rp *p, const struct svt_trace_fault *tf, enum svt_pf_outcome o)
+{
+	if (o != SVT_PF_FIXED && o != SVT_PF_RETRY) {
+		p->streak = 0;
+		return;
+	}
+	if (p->streak && tf->va == p->streak_va && tf->error_code == p->streak_ec &&
+	    tf->cpl == p->streak_cpl) {
+		if (++p->streak == RP_PROGRESS_MAX) {
+			snprintf(p->what, sizeof(p->what), "the same #PF (error code %#x, CPL %u) came "
+				 "%u times in a row with no other input, each answered %s: no forward "
+				 "progress", tf->error_code, tf->cpl, RP_PROGRESS_MAX,
+				 svt_trace_outcome_name(o));
+			rp_violation(p, SVT_INV_PROGRESS, tf->va, 0, 0, 0, 0, p->what);
+		}
+		return;
+	}
+	p->streak = 1;
+	p->streak_va = tf->va;
+	p->streak_ec = tf->error_code;
+	p->streak_cpl = tf->cpl;
+}
+
 static void fault(struct rp *p, const struct svt_trace_fault *tf)
 {
 	struct svt_fault f;
@@ -170,11 +202,13 @@ static void fault(struct rp *p, const struct svt_trace_fault *tf)
 		if (rp_shadow_allows(p, &acc, tf->rflags, tf->pkru, &mpa)) {
 			p->pending_skipped = true;
 			p->res->skipped++;
+			progress_reset(p);
 			return;
 		}
 	}
 	svt_trace_fault_to_core(tf, &p->regs, &f);
 	p->fo = svt_mmu_page_fault(p->mmu, &f, &p->fres);
+	progress_check(p, tf, p->fo);
 	if (p->cfg->audit >= SVT_AUDIT_FAULTS) {
 		if (p->fo == SVT_PF_INJECT)
 			rp_check_inject(p, tf, &p->fres);
@@ -239,6 +273,7 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		fault(p, &ev->u.fault);
 		return true;
 	case SVT_TRACE_CR_WRITE:
+		progress_reset(p);
 		rc = svt_trace_cr_apply(p->mmu, ev->u.cr.reg, ev->u.cr.val);
 		p->rc = rc;
 		p->pending = SVT_TRACE_CR_WRITE;
@@ -246,17 +281,20 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		after_input(p);
 		return true;
 	case SVT_TRACE_INVLPG:
+		progress_reset(p);
 		svt_mmu_invlpg(p->mmu, ev->u.invlpg_va);
 		p->pending = SVT_TRACE_UNKNOWN;
 		after_input(p);
 		return true;
 	case SVT_TRACE_INVPCID:
+		progress_reset(p);
 		p->rc = svt_mmu_invpcid(p->mmu, ev->u.invpcid.type, ev->u.invpcid.pcid, ev->u.invpcid.va);
 		p->pending = SVT_TRACE_INVPCID;
 		p->pending_seq = p->seq;
 		after_input(p);
 		return true;
 	case SVT_TRACE_FLUSH_ALL:
+		progress_reset(p);
 		svt_mmu_flush_all(p->mmu);
 		p->pending = SVT_TRACE_UNKNOWN;
 		after_input(p);
@@ -272,6 +310,7 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		p->pending = SVT_TRACE_UNKNOWN;
 		return true;
 	case SVT_TRACE_LOST:
+		progress_reset(p);      /* what was lost may have been anything */
 		if (p->res->lost == 0 && p->cfg->out)
 			fprintf(p->cfg->out, "%s: event %" PRIu64 ": %" PRIu64 " events lost; "
 				"decisions after this point may differ for that reason\n",

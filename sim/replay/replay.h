@@ -12,6 +12,8 @@
  *    metal would not raise; after every fixed fault the access must now
  *    go through the shadows, and bare metal must allow it too, through
  *    the same frame.
+ *  - INV-PROGRESS, at every audit level: the same fault RP_PROGRESS_MAX
+ *    times in a row, each fixed or retried, with no other input between.
  *  - INV-PERM, INV-FRAME (svt_mmu_audit_va at each fault), and per audit
  *    level whole-core audits: INV-PERM, INV-FRAME, INV-WP, INV-SYNC,
  *    INV-STRUCT (svt_mmu_audit).

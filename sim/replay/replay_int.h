@@ -13,6 +13,12 @@
 #define RP_INTERVAL     65536   /* events per timeline row */
 #define RP_PERIODIC     4096    /* inputs between audits at SVT_AUDIT_PERIODIC */
 #define RP_AUDIT_MAX    64
+/* INV-PROGRESS: this many times in a row the same fault (address, error
+ * code, CPL), each answered fixed or retry, with no other input between,
+ * is a livelock.  No architectural reason repeats a fault so: a fixed
+ * fault's access goes through, and the core's legitimate retries (a race,
+ * an unshadowed page, registers asked for) end after one or two. */
+#define RP_PROGRESS_MAX 64
 
 struct rp {
 	const struct svt_replay_config *cfg;
@@ -35,6 +41,11 @@ struct rp {
 	struct svt_fault_result fres;
 	int rc;
 	struct svt_trace_fault fault;   /* copy of the last FAULT */
+	/* forward progress: the same fault in a row, each fixed or retried */
+	uint64_t streak_va;
+	uint32_t streak_ec;
+	uint8_t streak_cpl;
+	uint64_t streak;                /* 0: no fault since the last other input */
 	struct svt_emu_regs regs;       /* its registers, updated by the core */
 	/* timeline */
 	struct svt_counters last;

@@ -1,0 +1,153 @@
+/*
+ * test-progress.c — INV-PROGRESS (sim/replay/replay.c): replay reports a
+ * fault that comes back RP_PROGRESS_MAX times in a row, each answered
+ * fixed or retry, with no other input between, as a livelock, once per
+ * run of them; fewer, or runs broken by another input or another fault,
+ * are not.  The traces are made here: 4-level tables in MEM records, the
+ * CR writes that turn paging on, then the faults.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "replay.h"
+#include "trace.h"
+
+struct buf {
+	uint8_t *p;
+	size_t n;
+};
+
+static int sink(void *ctx, const void *data, size_t len)
+{
+	struct buf *b = ctx;
+	uint8_t *q = realloc(b->p, b->n + len);
+	if (!q)
+		return -1;
+	memcpy(q + b->n, data, len);
+	b->p = q;
+	b->n += len;
+	return 0;
+}
+
+static void put(struct svt_trace_writer *w, const struct svt_trace_event *ev)
+{
+	cr_assert_eq(svt_trace_write(w, ev), SVT_TRACE_OK);
+}
+
+static void mem(struct svt_trace_writer *w, uint64_t gpa, uint64_t v)
+{
+	uint8_t d[8];
+	memcpy(d, &v, 8);
+	struct svt_trace_event ev = { .type = SVT_TRACE_MEM };
+	ev.u.mem.gpa = gpa;
+	ev.u.mem.len = 8;
+	ev.u.mem.data = d;
+	put(w, &ev);
+}
+
+static void cr(struct svt_trace_writer *w, unsigned reg, uint64_t v)
+{
+	struct svt_trace_event ev = { .type = SVT_TRACE_CR_WRITE };
+	ev.u.cr.reg = (uint8_t)reg;
+	ev.u.cr.val = v;
+	put(w, &ev);
+}
+
+static void fault(struct svt_trace_writer *w, uint64_t va, uint32_t ec)
+{
+	struct svt_trace_event ev = { .type = SVT_TRACE_FAULT };
+	ev.u.fault.va = va;
+	ev.u.fault.error_code = ec;
+	ev.u.fault.code_bits = 64;
+	put(w, &ev);
+}
+
+static void invlpg(struct svt_trace_writer *w, uint64_t va)
+{
+	struct svt_trace_event ev = { .type = SVT_TRACE_INVLPG };
+	ev.u.invlpg_va = va;
+	put(w, &ev);
+}
+
+/* The trace: paging on, then `script` (f: a fault at 0x400000, g: one at
+ * 0x401000, i: INVLPG), each letter repeated as its count says. */
+static struct buf make(const char *script)
+{
+	static const struct svt_trace_range ram[] = { { 0, 1024 } };
+	struct svt_trace_header h = {
+		.producer = "test-progress", .cpu_model = "synthetic", .guest = "a livelock",
+		.maxphyaddr = 46, .guest_frames = 1024, .ram = ram, .nram = 1,
+		.policy = { .oos = 2, .prefetch = 8, .emulate = true, .early_unshadow = true },
+		.pool_frames = 64,
+	};
+	struct buf b = { 0 };
+	struct svt_trace_error err;
+	struct svt_trace_writer *w = svt_trace_writer_open_sink(sink, &b, "mem", &h, 0, &err);
+	cr_assert_not_null(w, "%s", err.msg);
+	mem(w, 0x1000, 0x2000 | 7);
+	mem(w, 0x2000, 0x3000 | 7);
+	mem(w, 0x3000 + 2 * 8, 0x4000 | 7);     /* PD[2]: 0x400000 */
+	mem(w, 0x4000, 0x9000 | 0x67);          /* PT[0]: present, A and D set */
+	mem(w, 0x4008, 0xa000 | 0x67);
+	cr(w, SVT_TRACE_CR4, 0x20);
+	cr(w, SVT_TRACE_EFER, 0x100);
+	cr(w, SVT_TRACE_CR3, 0x1000);
+	cr(w, SVT_TRACE_CR0, 0x80010011);
+	for (const char *s = script; *s;) {
+		char c = *s++;
+		unsigned n = (unsigned)strtoul(s, (char **)&s, 10);
+		for (unsigned i = 0; i < n; i++) {
+			if (c == 'f')
+				fault(w, 0x400000, SVT_PFEC_U);
+			else if (c == 'g')
+				fault(w, 0x401000, SVT_PFEC_U);
+			else
+				invlpg(w, 0x400000);
+		}
+	}
+	cr_assert_eq(svt_trace_writer_close(w, &err), SVT_TRACE_OK, "%s", err.msg);
+	return b;
+}
+
+/* Replay; the number of INV-PROGRESS lines it prints. */
+static unsigned progress_reports(const char *script, struct svt_replay_result *res)
+{
+	struct buf b = make(script);
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *f = open_memstream(&out, &outlen);
+	cr_assert_not_null(f);
+	struct svt_replay_config cfg = {
+		.path = "mem", .mem = b.p, .mem_len = b.n, .audit = SVT_AUDIT_FAULTS, .show = 100,
+		.out = f,
+	};
+	svt_replay(&cfg, res);
+	fclose(f);
+	unsigned n = 0;
+	for (const char *p = out; (p = strstr(p, "INV-PROGRESS")) != NULL; p++)
+		n++;
+	free(out);
+	free(b.p);
+	return n;
+}
+
+Test(progress, a_fault_that_comes_back_without_end)
+{
+	struct svt_replay_result res;
+	cr_assert_eq(progress_reports("f200", &res), 1, "one report per run of them");
+	cr_assert_eq(res.violations, 1);
+	cr_assert_eq(progress_reports("f64", &res), 1);
+	cr_assert_eq(progress_reports("f64i1f64", &res), 2, "a new run after an INVLPG");
+}
+
+Test(progress, fewer_or_broken_runs_are_progress)
+{
+	struct svt_replay_result res;
+	cr_assert_eq(progress_reports("f63", &res), 0);
+	cr_assert_eq(res.violations, 0, "the trace is otherwise clean");
+	cr_assert_eq(progress_reports("f40i1f40i1f40", &res), 0, "INVLPG between");
+	cr_assert_eq(progress_reports("f40g1f40g1f40", &res), 0, "another fault between");
+}
