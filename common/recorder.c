@@ -282,11 +282,20 @@ static void evidence_entry(struct svt_recorder *r, uint64_t gpa, unsigned size, 
 {
 	uint8_t b[8] = { 0 };
 	*e = 0;
-	if (gpa >= r->c.note_limit || r->c.note_limit - gpa < size)
+	if (gpa >= r->c.note_limit || r->c.note_limit - gpa < 8)
 		return;         /* not RAM: a replayer reads all ones there too */
+	r->evidence_reads++;
+	if (r->c.direct) {
+		/* the whole aligned word holding the entry, as the core's
+		 * single-entry reads are noted (rec_read) */
+		uint64_t w = gpa & ~7ull, now;
+		__builtin_memcpy(&now, r->c.direct + w, 8);
+		note_word(r, slot_of(r, w >> 12, true), w, now);
+		*e = size == 8 ? now : (uint32_t)(now >> (8 * (gpa & 4)));
+		return;
+	}
 	if (r->c.raw->read_gpa(r->c.raw->ctx, gpa, b, size) != 0)
 		return;
-	r->evidence_reads++;
 	note_read(r, gpa, b, size);
 	for (unsigned i = 0; i < size; i++)
 		*e |= (uint64_t)b[i] << (8 * i);
@@ -299,12 +308,21 @@ static void evidence_entry(struct svt_recorder *r, uint64_t gpa, unsigned size, 
  * structure of the walk (which entry each level selects, where it stops)
  * is followed here; no rights, no reserved bits: judging is the replay's.
  */
+static void walk_entries(struct svt_recorder *r, uint64_t va);
+
 static void evidence_walk(struct svt_recorder *r, uint64_t va)
+{
+	if (!(r->c.evidence & SVT_EVIDENCE_WALK) || !(r->cr0 & (1ull << 31)))
+		return;         /* paging off: no walk */
+	uint64_t t = PROF_START();
+	walk_entries(r, va);
+	PROF_END(r, SVT_REC_PROF_READ, t);
+}
+
+static void walk_entries(struct svt_recorder *r, uint64_t va)
 {
 	const uint64_t P = 1, PS = 1ull << 7, ADDR = 0x000ffffffffff000ull;
 	uint64_t e;
-	if (!(r->c.evidence & SVT_EVIDENCE_WALK) || !(r->cr0 & (1ull << 31)))
-		return;         /* paging off: no walk */
 	if (!(r->cr4 & (1ull << 5))) {
 		/* 32-bit paging: PDE, then PTE unless a 4 MiB page (CR4.PSE) */
 		evidence_entry(r, (r->cr3 & 0xfffff000u) + ((va >> 22) & 0x3ff) * 4, 4, &e);

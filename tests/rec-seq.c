@@ -133,6 +133,7 @@ int main(void)
 	struct svt_recorder_config rc = {
 		.raw = &raw, .slots = slots, .nslots = 4, .hash = hash, .nhash = 4,
 		.note_limit = FRAMES * 4096ull, .emit = emit, .evidence = SVT_EVIDENCE_WALK,
+		.direct = ram,          /* as the hypervisor gives it */
 	};
 	if (!svt_recorder_init(&r, &rc))
 		return 1;
