@@ -126,6 +126,48 @@ void rp_check_fixed(struct rp *p, const struct svt_trace_fault *f)
 			     "the shadows send the access to another frame than bare metal");
 }
 
+/*
+ * INV-SYNC at a flush: after the guest's INVLPG of va (or INVPCID of va in
+ * the current PCID) the architecture lets no TLB keep a stale translation
+ * of va, out-of-sync pages or not.  Every access (read, write, fetch, at
+ * CPL 0 and 3) the shadows let through must go through on bare metal too,
+ * to the same frame: judged by the reference walker over the replayed
+ * guest memory (which holds the guest's walk for va where the trace has
+ * walk evidence), never by the core's propagation code.
+ */
+void rp_check_flushed(struct rp *p, uint64_t va, const char *flush)
+{
+	static const enum svt_access_kind kinds[3] = { SVT_ACC_READ, SVT_ACC_WRITE, SVT_ACC_FETCH };
+	static const char *const kind_names[3] = { "read", "write", "fetch" };
+	for (unsigned k = 0; k < 3; k++)
+		for (uint8_t cpl = 0; cpl <= 3; cpl += 3) {
+			struct svt_access acc = { .va = va, .kind = kinds[k], .cpl = cpl };
+			uint64_t mpa;
+			struct rm_out o;
+			if (!rp_shadow_allows(p, &acc, 0, 0, &mpa))
+				continue;
+			ref_walk(p, &acc, 0, 0, &o);
+			if (o.kind != RM_OK) {
+				snprintf(p->what, sizeof(p->what), "after %s the shadows still allow a "
+					 "CPL %u %s that the guest's tables forbid (#PF error code %#x)",
+					 flush, cpl, kind_names[k], o.pfec);
+				rp_violation(p, SVT_INV_SYNC, va, 0, o.n ? (unsigned)o.e[o.n - 1].level : 0,
+					     o.n ? o.e[o.n - 1].before : 0, 0, p->what);
+				return;
+			}
+			uint64_t gfn = svt_machine_m2g(&p->mach, mpa >> 12);
+			if (gfn != o.pa >> 12) {
+				snprintf(p->what, sizeof(p->what), "after %s the shadows send a CPL %u %s "
+					 "to frame %#llx; the guest's tables to %#llx", flush, cpl,
+					 kind_names[k], (unsigned long long)gfn,
+					 (unsigned long long)(o.pa >> 12));
+				rp_violation(p, SVT_INV_SYNC, va, o.pa >> 12, 1, o.e[o.n - 1].before, 0,
+					     p->what);
+				return;
+			}
+		}
+}
+
 /* ---- the guest's write, on bare-metal terms ------------------------------------ */
 
 struct bare {

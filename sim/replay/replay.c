@@ -283,12 +283,21 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 	case SVT_TRACE_INVLPG:
 		progress_reset(p);
 		svt_mmu_invlpg(p->mmu, ev->u.invlpg_va);
+		if (p->cfg->audit >= SVT_AUDIT_FAULTS)
+			rp_check_flushed(p, ev->u.invlpg_va, "INVLPG");
 		p->pending = SVT_TRACE_UNKNOWN;
 		after_input(p);
 		return true;
 	case SVT_TRACE_INVPCID:
 		progress_reset(p);
 		p->rc = svt_mmu_invpcid(p->mmu, ev->u.invpcid.type, ev->u.invpcid.pcid, ev->u.invpcid.va);
+		if (p->rc == 0 && ev->u.invpcid.type == 0 && p->cfg->audit >= SVT_AUDIT_FAULTS) {
+			/* one address, in the PCID it names: binding now only if current */
+			const struct svt_regs *g = svt_mmu_guest_regs(p->mmu);
+			uint64_t cur = (g->cr4 & SVT_CR4_PCIDE) ? (g->cr3 & 0xfff) : 0;
+			if (ev->u.invpcid.pcid == cur)
+				rp_check_flushed(p, ev->u.invpcid.va, "INVPCID");
+		}
 		p->pending = SVT_TRACE_INVPCID;
 		p->pending_seq = p->seq;
 		after_input(p);
