@@ -15,6 +15,7 @@
  * outside the arguments.
  */
 #include "emul.h"
+#include "walk_int.h"   /* SVT_BUG: the seeded bugs of test builds (mmu_int.h) */
 
 #define MAX_INSN_LEN 15
 
@@ -636,7 +637,8 @@ static int exec_one(struct svt_emu_regs *regs, int code_bits, const struct insn 
 	case SVT_EMU_OP_XCHG:
 	case SVT_EMU_OP_XADD:
 		new[0] = alu(d->op, old[0], src, size, &rflags);
-		reg_set(gpr, d->reg, size, rex, old[0]);
+		if (!(SVT_BUG(59) && d->op == SVT_EMU_OP_XCHG))
+			reg_set(gpr, d->reg, size, rex, old[0]);
 		break;
 	case SVT_EMU_OP_CMPXCHG: {
 		uint64_t acc = gpr[SVT_EMU_RAX] & size_mask(size);
@@ -646,7 +648,8 @@ static int exec_one(struct svt_emu_regs *regs, int code_bits, const struct insn 
 			new[0] = src;
 		} else {
 			new[0] = old[0];        /* written back, see emul.h */
-			reg_set(gpr, SVT_EMU_RAX, size, rex, old[0]);
+			if (!SVT_BUG(57))
+				reg_set(gpr, SVT_EMU_RAX, size, rex, old[0]);
 		}
 		break;
 	}
@@ -700,7 +703,8 @@ static int exec_one(struct svt_emu_regs *regs, int code_bits, const struct insn 
 	for (unsigned i = 0; i < 16; i++)
 		regs->gpr[i] = gpr[i];
 	regs->rflags = rflags;
-	regs->rip = next_rip(regs, code_bits, d->len);
+	if (!SVT_BUG(58))
+		regs->rip = next_rip(regs, code_bits, d->len);
 	res->complete = true;
 	return SVT_EMU_OK;
 }

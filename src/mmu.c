@@ -88,8 +88,8 @@ g_entry_t g_table_entry(struct svt_mmu *m, const struct sh_page *p, unsigned idx
 	*ok = true;
 	switch (p->type) {
 	case SH_PHYS:
-		return g_entry(((uint64_t)idx << 22) | SVT_PTE_P | SVT_PTE_RW | SVT_PTE_US |
-			       SVT_PTE_A | SVT_PTE_D | SVT_PTE_PS);
+		return g_entry(((uint64_t)idx << 22) | SVT_PTE_P | (SVT_BUG(60) ? 0 : SVT_PTE_RW) |
+			       SVT_PTE_US | SVT_PTE_A | SVT_PTE_D | SVT_PTE_PS);
 	case SH_PAE_ROOT:
 		return g_entry(m->v.g.pdpte[idx & 3]);
 	case SH_L1: case SH_L2: case SH_L3: case SH_L4: case SH_L5:
@@ -167,7 +167,7 @@ void sh_set_leaf(struct svt_mmu *m, uint32_t spi, unsigned idx, sh_entry_t val, 
 	uint32_t *aux = sp_aux(m, spi);
 	uint64_t g = svt_gfn_x(gfn);
 
-	if (sh_present(old) && sh_present(val) && aux[idx] == g) {
+	if (sh_present(old) && sh_present(val) && (aux[idx] == g || SVT_BUG(32))) {
 		sh_raw_set(m, spi, idx, val);
 		return;
 	}
@@ -202,7 +202,7 @@ void sh_set_child(struct svt_mmu *m, uint32_t spi, unsigned idx, sh_entry_t val,
 		if (!list_add(m, &SP(m, child)->parents, spi, idx)) {
 			val = SH_ENTRY_NONE;
 		} else {
-			SP(m, child)->refs++;
+			SP(m, child)->refs += !SVT_BUG(33);
 			aux[idx] = child;
 		}
 	}
@@ -284,7 +284,7 @@ static void sp_free(struct svt_mmu *m, uint32_t spi)
 		sh_clear(m, spi, i);
 	p->pins--;
 	hash_remove(m, spi);
-	if (sh_is_table(p->type) && gfn_is_ram(m, p->gfn)) {
+	if (sh_is_table(p->type) && gfn_is_ram(m, p->gfn) && !SVT_BUG(35)) {
 		struct gfn_info *gi = &m->d.gi[p->gfn];
 		gi->pt--;
 		if (gi->pt == 0 && gi->oos)
@@ -325,7 +325,7 @@ static bool evict_one(struct svt_mmu *m)
 
 	for (uint32_t i = 1; i <= m->d.cfg.pool_frames; i++) {
 		const struct sh_page *p = SP(m, i);
-		if (p->type == SH_FREE || p->pins || p->busy == m->d.epoch)
+		if (p->type == SH_FREE || p->pins || (p->busy == m->d.epoch && !SVT_BUG(48)))
 			continue;
 		if (best == SP_NONE || p->stamp < SP(m, best)->stamp)
 			best = i;
@@ -370,7 +370,7 @@ uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey, b
 		sp_touch(m, spi);
 		return spi;
 	}
-	if (sh_is_table(type) && gfn_is_ram(m, gfn) && m->d.gi[gfn].oos)
+	if (sh_is_table(type) && gfn_is_ram(m, gfn) && m->d.gi[gfn].oos && !SVT_BUG(44))
 		oos_resync_gfn(m, gfn);         /* in sync before it becomes another kind of table */
 	for (unsigned tries = 0; m->d.free_sp == SP_NONE; tries++)
 		if (tries > 64 || !evict_one(m))
@@ -401,7 +401,7 @@ uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey, b
 	m->d.c.shadows_made++;
 	mmu_event(m, SVT_EV_SHADOW_NEW, gfn, type, svt_mfn_x(p->mfn));
 	if (sh_is_table(type) && gfn_is_ram(m, gfn)) {
-		if (m->d.gi[gfn].pt++ == 0 && gfn_wp(m, gfn))
+		if (m->d.gi[gfn].pt++ == 0 && gfn_wp(m, gfn) && !SVT_BUG(30))
 			wp_gfn(m, gfn, true);
 	}
 	*made = true;
@@ -420,7 +420,7 @@ void wp_gfn(struct svt_mmu *m, uint64_t gfn, bool protect)
 		uint64_t e = sh_entry_x(sh_get(m, k->sp, k->idx));
 
 		if (protect) {
-			if (e & SVT_PTE_RW) {
+			if ((e & SVT_PTE_RW) && !(SVT_BUG(31) && SP(m, k->sp)->type == SH_FL1)) {
 				sh_raw_set(m, k->sp, k->idx, sh_entry(e & ~SVT_PTE_RW));
 				changed = true;
 			}
@@ -447,7 +447,7 @@ void unshadow_gfn(struct svt_mmu *m, uint64_t gfn)
 {
 	bool any = false;
 
-	for (unsigned t = SH_L1; t <= SH_L5; t++) {
+	for (unsigned t = SH_L1; t <= (SVT_BUG(34) ? SH_L1 : SH_L5); t++) {
 		uint32_t spi = sp_lookup(m, gfn, t, 0);
 		if (spi == SP_NONE)
 			continue;
@@ -565,7 +565,8 @@ static void set_root(struct svt_mmu *m)
 /* Mode-relevant state: a change of any of it drops every shadow. */
 static uint64_t shape_of(enum svt_mode mode, const struct svt_regs *g)
 {
-	return (uint64_t)(mode + 1) | ((g->cr4 & SVT_CR4_PSE) << 8) | ((g->efer & SVT_EFER_NXE) << 8);
+	return (uint64_t)(mode + 1) | ((g->cr4 & SVT_CR4_PSE) << 8) |
+	       (SVT_BUG(66) ? 0 : (g->efer & SVT_EFER_NXE) << 8);
 }
 
 /* What a register write flushes: nothing, the new CR3's address space
@@ -610,7 +611,7 @@ static int apply_regs(struct svt_mmu *m, const struct svt_regs *ng, bool load_pd
 	if (nmode == SVT_MODE_INVALID)
 		return SVT_E_GP;
 	if (nmode == SVT_MODE_PAE && load_pdptes) {
-		if (svt_pae_load_pdptes(&m->d.env, &n) != 0)
+		if (svt_pae_load_pdptes(&m->d.env, &n) != 0 && !SVT_BUG(18))
 			return SVT_E_GP;
 		root_changed = true;    /* the PAE root is built from the PDPTEs */
 	}
@@ -645,7 +646,8 @@ int svt_mmu_write_cr0(struct svt_mmu *m, uint64_t val)
 	uint64_t changed = m->v.g.cr0 ^ val;
 	bool pdptes = (changed & (SVT_CR0_PG | cd | nw)) != 0;
 	return apply_regs(m, &n, pdptes, false,
-			  (changed & (SVT_CR0_PG | SVT_CR0_WP | cd)) ? FLUSH_EVERYTHING : FLUSH_NONE);
+			  (changed & (SVT_CR0_PG | (SVT_BUG(67) ? 0 : SVT_CR0_WP) | cd)) ?
+			  FLUSH_EVERYTHING : FLUSH_NONE);
 }
 
 int svt_mmu_write_cr3(struct svt_mmu *m, uint64_t val)
@@ -655,10 +657,10 @@ int svt_mmu_write_cr3(struct svt_mmu *m, uint64_t val)
 
 	m->d.epoch++;
 	m->d.c.cr_writes++;
-	bool noflush = pcide && (val >> 63);
+	bool noflush = pcide && ((val >> 63) || SVT_BUG(41));
 	if (pcide)
 		val &= ~(1ull << 63);   /* no-flush: not part of CR3 */
-	if (lma && (val & svt_bits(63, m->v.g.maxphyaddr)))
+	if (lma && (val & svt_bits(63, m->v.g.maxphyaddr)) && !SVT_BUG(71))
 		return SVT_E_GP;
 	if (!lma)
 		val &= 0xffffffffu;
@@ -672,7 +674,7 @@ int svt_mmu_write_cr3(struct svt_mmu *m, uint64_t val)
 	 */
 	if (noflush)
 		m->d.c.cr3_noflush++;
-	int flush = noflush ? FLUSH_NONE : FLUSH_SPACE;
+	int flush = noflush || SVT_BUG(39) ? FLUSH_NONE : FLUSH_SPACE;
 	if (m->v.mode >= SVT_MODE_4LEVEL) {
 		/* No PDPTEs and no change of mode: apply_regs() would only
 		 * copy the registers twice (every PTI entry and exit) */
@@ -682,7 +684,8 @@ int svt_mmu_write_cr3(struct svt_mmu *m, uint64_t val)
 	}
 	struct svt_regs n = m->v.g;
 	n.cr3 = val;
-	return apply_regs(m, &n, m->v.mode == SVT_MODE_PAE, true, flush);
+	return apply_regs(m, &n, m->v.mode == SVT_MODE_PAE && !(SVT_BUG(17) && val == m->v.g.cr3),
+			  true, flush);
 }
 
 int svt_mmu_write_cr4(struct svt_mmu *m, uint64_t val)
@@ -694,15 +697,18 @@ int svt_mmu_write_cr4(struct svt_mmu *m, uint64_t val)
 
 	m->d.epoch++;
 	m->d.c.cr_writes++;
-	if ((val & ~svt_bits(24, 0)) || (val & (1ull << 15)) || (val & vmxe))
+	if (((val & ~svt_bits(24, 0)) && !SVT_BUG(68)) || (val & (1ull << 15)) || (val & vmxe))
 		return SVT_E_GP;
 	if (lma && (!(val & SVT_CR4_PAE) || (changed & SVT_CR4_LA57)))
 		return SVT_E_GP;
-	if ((val & SVT_CR4_PCIDE) && !(m->v.g.cr4 & SVT_CR4_PCIDE) && (!lma || (m->v.g.cr3 & 0xfff)))
+	if ((val & SVT_CR4_PCIDE) && !(m->v.g.cr4 & SVT_CR4_PCIDE) &&
+	    (!lma || ((m->v.g.cr3 & 0xfff) && !SVT_BUG(69))))
 		return SVT_E_GP;
 	n.cr4 = val;
-	bool pdptes = (changed & (SVT_CR4_PAE | SVT_CR4_PGE | SVT_CR4_PSE | SVT_CR4_SMEP)) != 0;
-	return apply_regs(m, &n, pdptes, false, changed ? FLUSH_EVERYTHING : FLUSH_NONE);
+	bool pdptes = (changed & (SVT_BUG(19) ? SVT_CR4_PAE :
+				  SVT_CR4_PAE | SVT_CR4_PGE | SVT_CR4_PSE | SVT_CR4_SMEP)) != 0;
+	return apply_regs(m, &n, pdptes, false,
+			  changed && !SVT_BUG(43) ? FLUSH_EVERYTHING : FLUSH_NONE);
 }
 
 int svt_mmu_write_efer(struct svt_mmu *m, uint64_t val)
@@ -714,7 +720,7 @@ int svt_mmu_write_efer(struct svt_mmu *m, uint64_t val)
 	m->d.c.cr_writes++;
 	if (val & ~known)
 		return SVT_E_GP;
-	if ((m->v.g.cr0 & SVT_CR0_PG) && ((val ^ m->v.g.efer) & SVT_EFER_LME))
+	if ((m->v.g.cr0 & SVT_CR0_PG) && ((val ^ m->v.g.efer) & SVT_EFER_LME) && !SVT_BUG(70))
 		return SVT_E_GP;
 	n.efer = (val & ~SVT_EFER_LMA) | (m->v.g.efer & SVT_EFER_LMA);
 	return apply_regs(m, &n, false, false,
@@ -727,7 +733,8 @@ void svt_mmu_invlpg(struct svt_mmu *m, uint64_t va)
 	m->d.epoch++;
 	if (m->v.mode < SVT_MODE_4LEVEL)
 		va &= 0xffffffffu;
-	oos_resync_va(m, va);
+	if (!SVT_BUG(38))
+		oos_resync_va(m, va);
 	m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_VA, va);
 }
 
@@ -747,10 +754,10 @@ int svt_mmu_invpcid(struct svt_mmu *m, unsigned type, uint64_t pcid, uint64_t va
 	}
 	m->d.c.invpcids++;
 	m->d.epoch++;
-	if (type == 0)
-		oos_resync_va(m, va);   /* one address (of any PCID: stricter, never wrong) */
-	else
+	if (type != 0)
 		oos_resync_all(m);
+	else if (!SVT_BUG(45))
+		oos_resync_va(m, va);   /* one address (of any PCID: stricter, never wrong) */
 	m->d.env.flush_tlb(m->d.env.ctx, type == 0 ? SVT_FLUSH_VA : SVT_FLUSH_ALL, va);
 	return 0;
 }
@@ -770,10 +777,11 @@ const struct svt_regs *svt_mmu_guest_regs(const struct svt_mmu *m)
 
 void svt_mmu_hw_state(const struct svt_mmu *m, struct svt_hw_state *hw)
 {
-	uint64_t cr4 = m->v.g.cr4 & ~(SVT_CR4_PGE | SVT_CR4_PCIDE | SVT_CR4_PSE);
+	uint64_t cr4 = m->v.g.cr4 & ~(SVT_CR4_PGE | SVT_CR4_PCIDE | SVT_CR4_PSE |
+				      (SVT_BUG(64) ? SVT_CR4_SMAP : 0));
 
 	hw->mode = m->d.smode;
-	hw->cr0 = m->v.g.cr0 | SVT_CR0_PE | SVT_CR0_PG | SVT_CR0_WP;
+	hw->cr0 = m->v.g.cr0 | SVT_CR0_PE | SVT_CR0_PG | (SVT_BUG(63) ? 0 : SVT_CR0_WP);
 	if (m->d.smode == SVT_MODE_2LEVEL)
 		cr4 &= ~(SVT_CR4_PAE | SVT_CR4_LA57);
 	else
@@ -787,7 +795,7 @@ void svt_mmu_hw_state(const struct svt_mmu *m, struct svt_hw_state *hw)
 	/* With PAE-format shadows NXE is always on, so that a fetch fault
 	 * carries I/D and the core can tell it from a read; shadow entries set
 	 * XD only where the guest's NXE gives it meaning. */
-	if (m->d.smode != SVT_MODE_2LEVEL)
+	if (m->d.smode != SVT_MODE_2LEVEL && !SVT_BUG(65))
 		hw->efer |= SVT_EFER_NXE;
 	hw->cr3 = m->v.root != SP_NONE ? svt_mfn_x(m->d.sp[m->v.root - 1].mfn) << 12 : 0;
 }

@@ -14,7 +14,7 @@ const char *svt_invariant_name(enum svt_invariant inv)
 {
 	static const char *const names[] = {
 		"INV-PERM", "INV-FRAME", "INV-WP", "INV-SYNC", "INV-STRUCT", "INV-FAULT", "INV-REPLAY",
-		"INV-PROGRESS",
+		"INV-PROGRESS", "INV-CR",
 	};
 	return (unsigned)inv < sizeof(names) / sizeof(names[0]) ? names[inv] : "INV-?";
 }
@@ -280,7 +280,7 @@ static void check_leaf(struct audit *a, uint64_t va, unsigned srights, sh_entry_
 			       "1:1 shadow maps the wrong frame");
 		return;
 	}
-	if (svt_walk(&m->d.env, &g, &acc, 0, &w) != SVT_WALK_OK) {
+	if (svt_walk(&m->d.env, &g, &acc, SVT_WALK_CORE, &w) != SVT_WALK_OK) {
 		report(a, SVT_INV_PERM, va, 0, spi, idx, w.error_code, se,
 		       "shadow maps an address the guest's tables do not");
 		return;

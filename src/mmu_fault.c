@@ -43,7 +43,7 @@ bool g_entry_valid(struct svt_mmu *m, g_entry_t ge, unsigned level, bool *large)
 	*large = level > 1 && (e & SVT_PTE_PS) && ps_is_page(m, level);
 	if (m->v.mode == SVT_MODE_NONE)
 		return true;
-	if (!(e & SVT_PTE_P) || !(e & SVT_PTE_A))
+	if (!(e & SVT_PTE_P) || (!(e & SVT_PTE_A) && !SVT_BUG(29)))
 		return false;
 	return (e & svt_rsvd_mask(&m->v.g, m->v.mode, level, *large)) == 0;
 }
@@ -90,12 +90,13 @@ sh_entry_t sh_leaf_from_guest(struct svt_mmu *m, g_entry_t ge, svt_gfn_t *gfn)
 	if (!svt_mfn_valid(mfn) || !mfn_fits(m, mfn))
 		return SH_ENTRY_NONE;
 	uint64_t flags = SVT_PTE_P | SVT_PTE_A | (g & SVT_PTE_US);
-	if ((g & SVT_PTE_RW) && (g & SVT_PTE_D) && !gfn_wp(m, svt_gfn_x(*gfn)))
+	if ((g & SVT_PTE_RW) && ((g & SVT_PTE_D) || SVT_BUG(21)) && !gfn_wp(m, svt_gfn_x(*gfn)))
 		flags |= SVT_PTE_RW | SVT_PTE_D;
 	if (m->d.esize == 8) {
-		if ((m->v.g.efer & SVT_EFER_NXE) && (g & SVT_PTE_XD))
+		if ((m->v.g.efer & SVT_EFER_NXE) && (g & SVT_PTE_XD) &&
+		    !(SVT_BUG(25) && m->v.mode == SVT_MODE_PAE))
 			flags |= SVT_PTE_XD;
-		if (m->v.mode >= SVT_MODE_4LEVEL)
+		if (m->v.mode >= SVT_MODE_4LEVEL && !SVT_BUG(26))
 			flags |= g & SVT_PTE_PKEY;
 	}
 	return sh_make(mfn, flags);
@@ -129,10 +130,11 @@ sh_entry_t sh_nonleaf(struct svt_mmu *m, g_entry_t ge, unsigned level, bool larg
 		return SH_ENTRY_NONE;
 	if (m->v.mode == SVT_MODE_PAE && level == 3)
 		return sh_make(mfn, SVT_PTE_P);
-	uint64_t flags = SVT_PTE_P | SVT_PTE_A | (g & (SVT_PTE_RW | SVT_PTE_US));
-	if (large && !(g & SVT_PTE_D))
+	uint64_t flags = SVT_PTE_P | SVT_PTE_A | (g & (SVT_PTE_RW | SVT_PTE_US)) |
+			 (SVT_BUG(23) ? SVT_PTE_US : 0);
+	if (large && !(g & SVT_PTE_D) && !SVT_BUG(22))
 		flags &= ~SVT_PTE_RW;   /* not writable until the guest's D is set */
-	if (m->d.esize == 8 && (m->v.g.efer & SVT_EFER_NXE) && (g & SVT_PTE_XD))
+	if (m->d.esize == 8 && (m->v.g.efer & SVT_EFER_NXE) && (g & SVT_PTE_XD) && !SVT_BUG(24))
 		flags |= SVT_PTE_XD;
 	return sh_make(mfn, flags);
 }
@@ -178,7 +180,7 @@ static void prefetch_l1_(struct svt_mmu *m, uint32_t spi, unsigned idx)
 		if (j == idx || sh_present(sh_get(m, spi, j)))
 			continue;
 		if (p->type == SH_FL1) {
-			svt_gfn_t gfn = svt_gfn(p->gfn + j);
+			svt_gfn_t gfn = svt_gfn(p->gfn + (SVT_BUG(47) ? idx : j));
 			sh_entry_t e = sh_leaf_splinter(m, gfn, p->pkey);
 			if (sh_entry_x(e) != 0) {
 				sh_set_leaf(m, spi, j, e, gfn);
@@ -203,6 +205,8 @@ static void prefetch_l1_(struct svt_mmu *m, uint32_t spi, unsigned idx)
 		for (unsigned k = j; k <= last; k++) {
 			bool large;
 			g_entry_t ge = g_entry(svt_le_load(buf + (size_t)(k - j) * m->d.esize, m->d.esize));
+			if (SVT_BUG(46))
+				ge.ge |= SVT_PTE_A;
 			if (k == idx || sh_present(sh_get(m, spi, k)) || !g_entry_valid(m, ge, 1, &large))
 				continue;
 			l1_install(m, spi, k, ge);
@@ -219,7 +223,7 @@ static bool link_child(struct svt_mmu *m, uint32_t spi, unsigned idx, sh_entry_t
 	const struct sh_page *cp = SP(m, c);
 	sh_entry_t old = sh_get(m, spi, idx);
 
-	if (cp->type == SH_L1 && gfn_is_ram(m, cp->gfn) && m->d.gi[cp->gfn].oos &&
+	if (!SVT_BUG(36) && cp->type == SH_L1 && gfn_is_ram(m, cp->gfn) && m->d.gi[cp->gfn].oos &&
 	    !(sh_present(old) && sp_aux(m, spi)[idx] == c))
 		oos_resync_gfn(m, cp->gfn);
 	if (sh_entry_x(val) == 0)
@@ -241,7 +245,8 @@ static bool propagate_large(struct svt_mmu *m, uint32_t spi, unsigned level, g_e
 		if (f2 == SP_NONE || !link_child(m, spi, idx, sh_nonleaf(m, ge, 3, true, f2), f2))
 			return false;
 		unsigned i2 = sh_index(m, va, 2);
-		uint32_t f1 = sp_get(m, base_gfn + (uint64_t)i2 * 512, SH_FL1, pkey, &made);
+		uint64_t piece = (uint64_t)i2 * (SVT_BUG(28) ? 256 : 512);
+		uint32_t f1 = sp_get(m, base_gfn + piece, SH_FL1, pkey, &made);
 		if (f1 == SP_NONE || !link_child(m, f2, i2, sh_splinter_link(m, f1), f1))
 			return false;
 		spi = f1;
@@ -289,8 +294,8 @@ static bool propagate(struct svt_mmu *m, const struct svt_walk *w, uint64_t va, 
 			if (write)
 				ge.ge |= SVT_PTE_D;
 			if (level > 1)
-				return propagate_large(m, spi, level, ge, va,
-						       (w->gpa & ~(w->page_size - 1)) >> 12);
+				return propagate_large(m, spi, level, ge, va, (w->gpa &
+					~((SVT_BUG(27) ? 0x200000 : w->page_size) - 1)) >> 12);
 			unsigned idx = sh_index(m, va, 1);
 			l1_install(m, spi, idx, ge);
 			prefetch_l1(m, spi, idx);
@@ -390,7 +395,7 @@ int hw_walk(struct svt_mmu *m, const struct svt_access *acc, uint64_t rflags, ui
 	if (hw.mode == SVT_MODE_PAE && m->v.root != SP_NONE)
 		for (unsigned i = 0; i < 4; i++)
 			r.pdpte[i] = sh_entry_x(sh_get(m, m->v.root, i));
-	return svt_walk(&senv, &r, acc, 0, w);
+	return svt_walk(&senv, &r, acc, SVT_WALK_CORE, w);
 }
 
 /* ---- the fault handler -------------------------------------------------- */
@@ -412,7 +417,8 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	bool user = (ec & SVT_PFEC_U) != 0;
 	struct svt_access acc = {
 		.va = m->v.mode >= SVT_MODE_4LEVEL ? f->va : (f->va & 0xffffffffu),
-		.kind = (ec & SVT_PFEC_W) ? SVT_ACC_WRITE : (ec & SVT_PFEC_I) ? SVT_ACC_FETCH : SVT_ACC_READ,
+		.kind = (ec & SVT_PFEC_W) ? SVT_ACC_WRITE :
+			((ec & SVT_PFEC_I) && !SVT_BUG(15)) ? SVT_ACC_FETCH : SVT_ACC_READ,
 		.cpl = user ? 3 : f->cpl,
 		.implicit = !user && f->cpl == 3,
 	};
@@ -444,7 +450,7 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	}
 
 	PROF_BEGIN(m, t0);
-	int wr = svt_walk(&m->d.env, &regs, &acc, 0, &w);
+	int wr = svt_walk(&m->d.env, &regs, &acc, SVT_WALK_CORE, &w);
 	PROF_END(m, t0, SVT_PROF_GWALK);
 	switch (wr) {
 	case SVT_WALK_OK:
@@ -452,7 +458,8 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	case SVT_WALK_PF:
 		/* (32-bit shadows without SMEP cannot tell a fetch from a read:
 		 * it is taken for a read; docs/core.md.) */
-		return pf_inject(m, f, res, w.error_code, w.cr2);
+		return pf_inject(m, f, res, w.error_code | (SVT_BUG(14) ? ec & SVT_PFEC_I : 0),
+				 w.cr2);
 	default:
 		m->d.c.env_errors++;
 		return pf_done(m, f, res, SVT_PF_RETRY);
@@ -460,7 +467,7 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	gfn = w.gpa >> 12;
 	if (!svt_mfn_valid(g_mfn(m, svt_gfn(gfn)))) {
 		apply_ad(m, &w);
-		res->gpa = w.gpa;
+		res->gpa = SVT_BUG(61) ? w.gpa & ~0xfffull : w.gpa;
 		return pf_done(m, f, res, SVT_PF_MMIO);
 	}
 
@@ -479,9 +486,10 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 		struct svt_access ia = acc;
 		struct svt_walk iw;
 		ia.implicit = true;
-		if (m->v.last_spurious_va == acc.va && m->v.last_spurious_ec == ec &&
+		if (!SVT_BUG(62) &&
+		    m->v.last_spurious_va == acc.va && m->v.last_spurious_ec == ec &&
 		    m->v.last_spurious_at + 1 == m->d.c.faults &&
-		    svt_walk(&m->d.env, &regs, &ia, 0, &iw) == SVT_WALK_PF)
+		    svt_walk(&m->d.env, &regs, &ia, SVT_WALK_CORE, &iw) == SVT_WALK_PF)
 			return pf_inject(m, f, res, iw.error_code, iw.cr2);
 		m->v.last_spurious_va = acc.va;
 		m->v.last_spurious_ec = ec;
@@ -495,7 +503,8 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	PROF_END(m, t2, SVT_PROF_PTWRITE);
 	if (o != PT_CONTINUE)
 		return (enum svt_pf_outcome)o;
-	apply_ad(m, &w);
+	if (!SVT_BUG(20))
+		apply_ad(m, &w);
 	if (w.nad > 0)
 		m->d.c.ad_faults++;
 	else

@@ -304,19 +304,87 @@ static inline bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
 }
 
 /*
- * Deliberately broken cores, for the tests only (tests/broken-core.sh
- * shows replay catching each).  A build with SVT_BROKEN defined reads
- * which bug to have from svt_broken, which that build's main() sets:
- *   1: frames shadowed as L1 page tables are not write-protected;
- *   2: injected #PFs lose the U/S bit of their error code.
- * The real core has neither the variable nor the bugs.
+ * Deliberately broken cores, for the tests only: each bug is a one- or
+ * two-line deviation guarded by SVT_BUG(n) (walk_int.h; the walker's by
+ * SVT_WBUG(n, flags), which touches only the core's own walks).  A build
+ * with SVT_BROKEN defined reads n from svt_broken, which that build's main()
+ * sets from $SVT_BROKEN; the real core has neither the variable nor the
+ * bugs.  tests/broken-core.sh shows replay catching 1 and 2; `make mutants`
+ * (tests/mutants.sh, which reads this list: keep one line per bug, "n:
+ * text") runs every one through synth, replay and the model harness, and
+ * tests/mutants-survivors.md explains those the product misses.
+ *   1: frames shadowed as L1 page tables are not write-protected
+ *   2: injected #PFs lose the U/S bit of their error code
+ *   3: walker: the U/S bit of non-leaf guest entries is ignored
+ *   4: walker: the R/W bit of non-leaf guest entries is ignored
+ *   5: walker: the XD bit of non-leaf guest entries is ignored
+ *   6: walker: reserved-bit faults are reported without RSVD in the error code
+ *   7: walker: a successful walk sets A in the leaf only, not in the upper levels
+ *   8: walker: reads set D in the leaf as writes do
+ *   9: walker: a write sets D only when the leaf's A was clear
+ *  10: walker: CR0.WP=0 ignored, supervisor writes to read-only pages fault
+ *  11: walker: SMEP ignored, supervisor fetches from user pages allowed
+ *  12: walker: RFLAGS.AC ignored, SMAP blocks every supervisor data access to user pages
+ *  13: walker: protection-key faults lose the PK bit of the error code
+ *  14: injected #PFs keep the hardware's I/D bit (forced NXE), not the guest walk's
+ *  15: the fault path ignores the I/D bit: fetch faults are handled as reads
+ *  16: CR2 of a fault on the 2nd page of a page-crossing emulated write is its 1st byte
+ *  17: a PAE CR3 load of the value CR3 already holds does not reload the PDPTEs
+ *  18: a PAE CR3 load whose PDPTEs have reserved bits set is accepted (old PDPTEs kept)
+ *  19: CR4 writes that change PGE, PSE or SMEP do not reload the PAE PDPTEs
+ *  20: the fault path propagates without setting the guest's A/D bits
+ *  21: shadow leaves are writable while the guest's D bit is clear
+ *  22: a splintered large page is writable before the guest's D bit is set
+ *  23: non-leaf shadow entries are always user-accessible (guest U/S not copied)
+ *  24: non-leaf shadow entries never carry XD (guest NX not copied)
+ *  25: PAE shadow leaves never carry XD
+ *  26: protection keys are not copied to shadow leaves
+ *  27: a large page is splintered from its 2 MiB-aligned base (wrong for 4 MiB and 1 GiB)
+ *  28: the 2 MiB pieces of a 1 GiB page are splintered 1 MiB apart
+ *  29: guest entries count as valid without their A bit
+ *  30: a frame that becomes a page table is not write-protected where already mapped
+ *  31: write protection skips splinter (FL1) leaves
+ *  32: a shadow leaf re-pointed to another frame stays on the old frame's reverse map
+ *  33: linking a child shadow does not count the reference
+ *  34: unshadowing a frame drops only its L1 shadow
+ *  35: freeing a table shadow does not lower the frame's page-table count
+ *  36: an out-of-sync L1 is linked under a new parent without a resync
+ *  37: INVLPG resyncs index va[20:12] (the wrong entry of a 2-level out-of-sync page)
+ *  38: INVLPG resyncs nothing
+ *  39: a CR3 load that flushes resyncs nothing
+ *  40: a CR3 load that flushes resyncs only out-of-sync pages linked right under the root
+ *  41: with CR4.PCIDE every CR3 load is taken as no-flush
+ *  42: a resync compares only the low 32 bits of 8-byte entries
+ *  43: CR4 writes resync and flush nothing
+ *  44: an out-of-sync page is shadowed as another level without a resync
+ *  45: INVPCID of one address resyncs nothing
+ *  46: prefetch installs entries the guest has not accessed (A clear)
+ *  47: prefetch in a splinter maps every neighbour to the faulting page's frame
+ *  48: eviction may free a shadow page in use by the current operation
+ *  49: early unshadow after a single write of zero
+ *  50: an emulated page-table write does not revalidate the shadows
+ *  51: revalidation never clears a non-leaf shadow entry
+ *  52: emulated writes are translated as reads (the guest's R/W not checked)
+ *  53: emulated accesses do not set the guest's A/D bits
+ *  54: supervisor writes only CR0.WP=0 allows are propagated, not emulated
+ *  55: with emulation off, writes to the current top-level table unshadow it
+ *  56: a write fault the core emulates is not marked as using the registers
+ *  57: emulator: CMPXCHG on compare failure leaves the accumulator unchanged
+ *  58: emulator: RIP is not advanced past an emulated instruction
+ *  59: emulator: XCHG does not load the register with the old memory value
+ *  60: paging off: the 1:1 tables are read-only
+ *  61: MMIO: the reported guest-physical address loses its page offset
+ *  62: a spurious fault repeated at once is retried again, never injected
+ *  63: the hardware's CR0.WP is the guest's, not forced on
+ *  64: the hardware's CR4 leaves out SMAP
+ *  65: EFER.NXE is not forced on for PAE-format shadows
+ *  66: an EFER.NXE change keeps the shadows
+ *  67: a CR0.WP change resyncs and flushes nothing
+ *  68: CR4 writes with reserved bits above bit 24 are accepted
+ *  69: setting CR4.PCIDE while CR3[11:0] is not 0 is accepted
+ *  70: changing EFER.LME while paging is on is accepted
+ *  71: an IA-32e CR3 load with bits set above MAXPHYADDR is accepted
  */
-#ifdef SVT_BROKEN
-extern unsigned svt_broken;
-#define SVT_BUG(n) (svt_broken == (n))
-#else
-#define SVT_BUG(n) 0
-#endif
 
 /* Must writes to gfn fault?  Exactly when it is an in-sync page table. */
 static inline bool gfn_wp(struct svt_mmu *m, uint64_t gfn)

@@ -84,7 +84,8 @@ static void oos_resync_slot(struct svt_mmu *m, unsigned s, bool keep)
 				}
 				uint64_t old = svt_le_load(snap + off + b, m->d.esize);
 				uint64_t cur = ok ? svt_le_load(buf + b, m->d.esize) : 0;
-				if (cur == old || !sh_present(sh_get(m, spi, i)))
+				if ((SVT_BUG(42) ? (uint32_t)cur == (uint32_t)old : cur == old) ||
+				    !sh_present(sh_get(m, spi, i)))
 					continue;
 				l1_install(m, spi, i, g_entry(cur));
 			}
@@ -118,7 +119,7 @@ void oos_resync_gfn(struct svt_mmu *m, uint64_t gfn)
  */
 void oos_resync_va(struct svt_mmu *m, uint64_t va)
 {
-	unsigned idx = (unsigned)(va >> 12) & (m->d.nents - 1);
+	unsigned idx = (unsigned)(va >> 12) & (SVT_BUG(37) ? 511 : m->d.nents - 1);
 
 	for (unsigned s = 0; s < SVT_OOS_MAX; s++) {
 		if (!m->d.oos[s].used)
@@ -191,7 +192,7 @@ static void resync_root(struct svt_mmu *m, uint32_t root)
 		unsigned budget = 256;
 		if (spi == SP_NONE || root == SP_NONE)
 			oos_resync_slot(m, s, false);
-		else if (sp_reaches(m, spi, root, 5, &budget))
+		else if (sp_reaches(m, spi, root, SVT_BUG(40) ? 1 : 5, &budget))
 			oos_resync_slot(m, s, true);
 	}
 }

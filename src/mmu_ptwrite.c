@@ -43,7 +43,8 @@ static int emu_xlate(struct emu_ctx *x, uint64_t la, enum svt_access_kind kind, 
 	if (m->v.mode == SVT_MODE_NONE) {
 		*gpa = la & 0xffffffffu;
 	} else {
-		switch (svt_walk(&m->d.env, &x->regs, &acc, SVT_WALK_SET_AD, &w)) {
+		switch (svt_walk(&m->d.env, &x->regs, &acc,
+				 (SVT_BUG(53) ? 0 : SVT_WALK_SET_AD) | SVT_WALK_CORE, &w)) {
 		case SVT_WALK_OK:
 			*gpa = w.gpa;
 			break;
@@ -129,7 +130,7 @@ static void revalidate(struct svt_mmu *m, uint64_t gfn, unsigned off, unsigned l
 			}
 			if (c != SP_NONE && c == sp_aux(m, spi)[idx])
 				sh_set_child(m, spi, idx, sh_nonleaf(m, ge, t, false, c), c);
-			else
+			else if (!SVT_BUG(51))
 				sh_clear(m, spi, idx);
 			changed |= sh_entry_x(sh_get(m, spi, idx)) != before;
 		}
@@ -166,7 +167,8 @@ static void note_pt_write(struct emu_ctx *x, uint64_t gfn, const uint8_t *val, u
 	else
 		m->v.last_wr_zeroes = zero;
 	m->v.last_wr_gfn = gfn;
-	if (m->d.cfg.policy.early_unshadow && m->v.last_wr_zeroes >= 2 && !is_root_gfn(m, gfn))
+	if (m->d.cfg.policy.early_unshadow && m->v.last_wr_zeroes >= (SVT_BUG(49) ? 1u : 2u) &&
+	    !is_root_gfn(m, gfn))
 		x->early_gfn = gfn;
 }
 
@@ -200,7 +202,9 @@ static int emu_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *v
 		unsigned chunk = 4096 - (unsigned)(a & 0xfff);
 		if (chunk > len - off)
 			chunk = len - off;
-		int rc = emu_xlate(x, a, SVT_ACC_WRITE, &gpa[n]);
+		int rc = emu_xlate(x, a, SVT_BUG(52) ? SVT_ACC_READ : SVT_ACC_WRITE, &gpa[n]);
+		if (rc && SVT_BUG(16) && rc == SVT_EMU_FAULT)
+			x->cr2 = la;
 		if (rc)
 			return rc;
 		if (m->d.env.read_gpa(m->d.env.ctx, gpa[n], cur + off, chunk) != 0)
@@ -219,7 +223,8 @@ static int emu_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *v
 		}
 		uint64_t gfn = gpa[k] >> 12;
 		if (gfn_is_ram(m, gfn) && m->d.gi[gfn].pt > 0) {
-			revalidate(m, gfn, (unsigned)(gpa[k] & 0xfff), plen[k]);
+			if (!SVT_BUG(50))
+				revalidate(m, gfn, (unsigned)(gpa[k] & 0xfff), plen[k]);
 			note_pt_write(x, gfn, (const uint8_t *)val + off, plen[k]);
 		}
 		off += plen[k];
@@ -255,7 +260,7 @@ int pt_or_wp0_write(struct svt_mmu *m, const struct svt_fault *f,
 	bool write = acc->kind == SVT_ACC_WRITE;
 	bool wp0 = false;
 
-	if (write && !user && !(regs->cr0 & SVT_CR0_WP)) {
+	if (write && !user && !(regs->cr0 & SVT_CR0_WP) && !SVT_BUG(54)) {
 		struct svt_regs r1 = *regs;
 		r1.cr0 |= SVT_CR0_WP;
 		wp0 = svt_check_rights(&r1, acc, w->rights, m->v.mode >= SVT_MODE_4LEVEL, w->pkey) != 0;
@@ -268,8 +273,8 @@ int pt_or_wp0_write(struct svt_mmu *m, const struct svt_fault *f,
 		return PT_CONTINUE;
 	}
 	/* Unshadowing cannot help with these: emulate whatever the policy. */
-	bool must = wp0 || is_root_gfn(m, gfn) || on_walk(m, w, gfn);
-	if (m->d.cfg.policy.emulate || must)
+	bool must = wp0 || (is_root_gfn(m, gfn) && !SVT_BUG(55)) || on_walk(m, w, gfn);
+	if ((m->d.cfg.policy.emulate || must) && !SVT_BUG(56))
 		res->used_regs = true;  /* nothing before here looks at them */
 	if ((m->d.cfg.policy.emulate || must) && f->regs == NULL) {
 		/* A caller may leave the registers out where it expects no

@@ -11,6 +11,29 @@
 
 #include "svt.h"
 
+/*
+ * Deliberately broken cores, for the tests only (the list of bugs is in
+ * mmu_int.h; `make mutants` runs them all).  A build with SVT_BROKEN
+ * defined reads which bug to have from svt_broken, which that build's
+ * main() sets; in the real core SVT_BUG(n) is the constant 0 and every
+ * seeded bug compiles away.
+ *
+ * SVT_WALK_CORE marks the core's own calls of svt_walk() (its walks of the
+ * guest's tables, and its model of the hardware's walk of the shadows), so
+ * that a seeded walker bug (SVT_WBUG) changes what the core decides and not
+ * what the modelled hardware that shares svt_walk() does (synth, replay);
+ * in the real core it is 0 and those calls pass the flags they always did.
+ */
+#ifdef SVT_BROKEN
+extern unsigned svt_broken;
+#define SVT_BUG(n) (svt_broken == (n))
+#define SVT_WALK_CORE (1u << 31)
+#else
+#define SVT_BUG(n) 0
+#define SVT_WALK_CORE 0u
+#endif
+#define SVT_WBUG(n, flags) (SVT_BUG(n) && ((flags) & SVT_WALK_CORE))
+
 /* Bits hi..lo inclusive; empty (0) when hi < lo. */
 static inline uint64_t svt_bits(unsigned hi, unsigned lo)
 {

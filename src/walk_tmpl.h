@@ -220,14 +220,17 @@ enum svt_walk_status FN(svt_walk)(const struct svt_env *env, const struct svt_re
 		}
 		if (e & FN(svt_rsvd_mask)(r, level, large)) {
 			l->rights = (uint8_t)rights;
-			return FN(fault)(w, svt_access_pfec(r, acc) | SVT_PFEC_P | SVT_PFEC_RSVD, va);
+			return FN(fault)(w, svt_access_pfec(r, acc) | SVT_PFEC_P |
+					 (SVT_WBUG(6, flags) ? 0 : SVT_PFEC_RSVD), va);
 		}
-		if (!(e & SVT_PTE_RW))
+		bool upper = !large && level > 1;
+		if (!(e & SVT_PTE_RW) && !(SVT_WBUG(4, flags) && upper))
 			rights &= ~SVT_RIGHT_W;
-		if (!(e & SVT_PTE_US))
+		if (!(e & SVT_PTE_US) && !(SVT_WBUG(3, flags) && upper))
 			rights &= ~SVT_RIGHT_U;
 #if GUEST_LEVELS != 2
-		if (e & SVT_PTE_XD) /* reserved, hence caught above, unless NXE */
+		/* XD: reserved, hence caught above, unless NXE */
+		if ((e & SVT_PTE_XD) && !(SVT_WBUG(5, flags) && upper))
 			rights &= ~SVT_RIGHT_X;
 #endif
 		l->rights = (uint8_t)rights;
@@ -246,19 +249,30 @@ enum svt_walk_status FN(svt_walk)(const struct svt_env *env, const struct svt_re
 #endif
 	w->rights = (uint8_t)rights;
 	uint32_t ec = svt_check_rights(r, acc, rights, IA32E, w->pkey);
+	bool sv = acc->cpl < 3 || acc->implicit;        /* a supervisor-mode access */
+	if (SVT_WBUG(10, flags) && !ec && acc->kind == SVT_ACC_WRITE && !(rights & SVT_RIGHT_W))
+		ec = svt_access_pfec(r, acc) | SVT_PFEC_P;
+	if (SVT_WBUG(11, flags) && acc->kind == SVT_ACC_FETCH && (rights & SVT_RIGHT_X) && sv)
+		ec = 0;
+	if (SVT_WBUG(12, flags) && !ec && (r->cr4 & SVT_CR4_SMAP) && sv &&
+	    acc->kind != SVT_ACC_FETCH && (rights & SVT_RIGHT_U))
+		ec = svt_access_pfec(r, acc) | SVT_PFEC_P;
+	if (SVT_WBUG(13, flags))
+		ec &= ~SVT_PFEC_PK;
 	if (ec)
 		return FN(fault)(w, ec, va);
 
 	/* Success: A on every entry used, D on the leaf for a write. */
 	for (unsigned i = 0; i < w->nlevels; i++) {
 		const struct svt_walk_level *l = &w->lv[i];
-		uint64_t nv = l->entry | SVT_PTE_A;
+		uint64_t nv = l->entry | (SVT_WBUG(7, flags) && l != leaf ? 0 : SVT_PTE_A);
 
 #if GUEST_LEVELS == 3
 		if (l->level == 3)
 			continue;
 #endif
-		if (l == leaf && acc->kind == SVT_ACC_WRITE)
+		if (l == leaf && (acc->kind == SVT_ACC_WRITE || SVT_WBUG(8, flags)) &&
+		    !(SVT_WBUG(9, flags) && (l->entry & SVT_PTE_A)))
 			nv |= SVT_PTE_D;
 		if (nv == l->entry)
 			continue;

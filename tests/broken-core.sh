@@ -6,6 +6,9 @@
 # the same traces clean.
 #   bug 1: L1 page tables are not write-protected (INV-WP, INV-PERM, INV-REPLAY)
 #   bug 2: injected #PFs lose the U/S bit of their error code (INV-FAULT, INV-REPLAY)
+#   bug 47: prefetch in a splintered large page maps every neighbour to the
+#           faulting page's frame (INV-FRAME from the check of the neighbours
+#           a fixed fault prefetched, under any policy)
 set -u
 . "$top_srcdir/tests/testlib.sh"
 bin="$top_builddir/shadowvt"
@@ -40,5 +43,13 @@ for m in 2level 4level; do
 	[ "$rc" -eq 1 ] && grep -q 'INV-FAULT' "$work/bad" && ! grep -q 'INV-REPLAY' "$work/bad" &&
 		pass "$m, bug 2, another policy: INV-FAULT without INV-REPLAY" ||
 		{ fail "$m, bug 2, another policy"; head -n 3 "$work/bad"; }
+
+	# the neighbours a fixed fault prefetched are checked, not only its own access
+	SVT_BROKEN=47 "$broken" replay --audit faults --policy oos=0 --show 1 "$t" > "$work/bad" 2>&1; rc=$?
+	[ "$rc" -eq 1 ] && ! grep -q 'INV-REPLAY' "$work/bad" &&
+		grep -Eq ': event [0-9]+: INV-FRAME .*: a neighbour the fault at 0x[0-9a-f]+ mapped: the shadows map frame 0x[0-9a-f]+, the guest.s tables 0x' "$work/bad" &&
+		pass "$m, bug 47: a wrong prefetched neighbour is INV-FRAME, with its event number" ||
+		{ fail "$m, bug 47: no INV-FRAME for the prefetched neighbours"; head -n 3 "$work/bad"; }
+	grep -m 1 -E 'INV-FRAME' "$work/bad" | sed 's/^/# /'
 done
 finish broken-core

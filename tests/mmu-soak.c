@@ -18,6 +18,8 @@
  * every log line as it happens; $SVT_MH_NOAUDIT leaves the core's audits
  * out (only the comparisons with bare metal judge).  Exit status: 0 every
  * run passed, 1 a run failed (its report is on stderr), 2 bad arguments.
+ * Built over a deliberately broken core (tests/mmu-soak-broken, for `make
+ * mutants`), $SVT_BROKEN picks the seeded bug (src/mmu_int.h; 0: none).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,10 @@
 #include <time.h>
 
 #include "mmu-harness.h"
+
+#ifdef SVT_BROKEN
+unsigned svt_broken;            /* the seeded bug (src/walk_int.h) */
+#endif
 
 static int usage(const char *why)
 {
@@ -54,6 +60,10 @@ int main(int argc, char **argv)
 	unsigned pool = 0;
 	uint64_t seed = 1, steps = 20000, runs = 1;
 	const char *env = getenv("SVT_SOAK_STEPS");
+#ifdef SVT_BROKEN
+	const char *bug = getenv("SVT_BROKEN");
+	svt_broken = bug ? (unsigned)atoi(bug) : 0;
+#endif
 
 	if (env && parse_u64(env, &steps) != 0)
 		return usage("SVT_SOAK_STEPS is not a number");

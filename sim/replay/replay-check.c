@@ -1,10 +1,14 @@
 /*
  * replay-check.c — the replay's independent checks: the reference walker
- * (sim/replay/refmodel.c) over the replayed guest memory, for INV-FAULT, and the
+ * (sim/replay/refmodel.c) over the replayed guest memory, for INV-FAULT,
+ * INV-SYNC at flushes and the neighbours a fixed fault prefetched; the
+ * control-register model (sim/replay/crmodel.c) for INV-CR; and the
  * guest's own retried write, performed on bare-metal terms (replay_int.h).
  */
+#include <inttypes.h>
 #include <string.h>
 
+#include "names.h"
 #include "refmodel.h"
 #include "replay_int.h"
 
@@ -80,26 +84,60 @@ void rp_check_inject(struct rp *p, const struct svt_trace_fault *f, const struct
 	}
 }
 
+/* The hardware as the core sets it up now: its registers (with the PAE
+ * PDPTE registers loaded from the shadow root), and whether it can walk. */
+struct hw_view {
+	struct svt_regs r;
+	enum svt_mode mode;
+	bool ok;
+};
+
+static void hw_view(struct rp *p, struct hw_view *v)
+{
+	struct svt_hw_state hw;
+	svt_mmu_hw_state(p->mmu, &hw);
+	memset(&v->r, 0, sizeof(v->r));
+	v->r.cr0 = hw.cr0;
+	v->r.cr3 = hw.cr3;
+	v->r.cr4 = hw.cr4;
+	v->r.efer = hw.efer;
+	v->r.maxphyaddr = 52;
+	v->r.features = SVT_FEAT_1GPAGE;
+	v->mode = hw.mode;
+	v->ok = hw.mode != SVT_MODE_PAE || svt_pae_load_pdptes(&p->hwenv, &v->r) == 0;
+}
+
+/* The hardware's walk of the shadows for acc (w filled as far as it went). */
+static enum svt_walk_status hw_walk(struct rp *p, struct hw_view *v, const struct svt_access *acc,
+				    uint64_t rflags, uint32_t pkru, struct svt_walk *w)
+{
+	struct svt_access a = *acc;
+	if (!v->ok)
+		return SVT_WALK_ENV;
+	if (v->mode < SVT_MODE_4LEVEL)
+		a.va &= 0xffffffffull;
+	v->r.rflags = rflags;
+	v->r.pkru = pkru;
+	return svt_walk(&p->hwenv, &v->r, &a, 0, w);
+}
+
+static bool hw_allows(struct rp *p, struct hw_view *v, const struct svt_access *acc,
+		      uint64_t rflags, uint32_t pkru, uint64_t *mpa)
+{
+	struct svt_walk w;
+	if (hw_walk(p, v, acc, rflags, pkru, &w) != SVT_WALK_OK)
+		return false;
+	*mpa = w.gpa;
+	return true;
+}
+
 /* The hardware's walk of the replay's shadows: does the access go through? */
 bool rp_shadow_allows(struct rp *p, const struct svt_access *acc, uint64_t rflags, uint32_t pkru,
 		      uint64_t *mpa)
 {
-	struct svt_hw_state hw;
-	svt_mmu_hw_state(p->mmu, &hw);
-	struct svt_regs r = {
-		.cr0 = hw.cr0, .cr3 = hw.cr3, .cr4 = hw.cr4, .efer = hw.efer, .rflags = rflags,
-		.pkru = pkru, .maxphyaddr = 52, .features = SVT_FEAT_1GPAGE,
-	};
-	struct svt_access a = *acc;
-	struct svt_walk w;
-	if (hw.mode < SVT_MODE_4LEVEL)
-		a.va &= 0xffffffffull;
-	if (hw.mode == SVT_MODE_PAE && svt_pae_load_pdptes(&p->hwenv, &r) != 0)
-		return false;
-	if (svt_walk(&p->hwenv, &r, &a, 0, &w) != SVT_WALK_OK)
-		return false;
-	*mpa = w.gpa;
-	return true;
+	struct hw_view v;
+	hw_view(p, &v);
+	return hw_allows(p, &v, acc, rflags, pkru, mpa);
 }
 
 /* After a fixed fault: where the shadows now let the access through, bare
@@ -166,6 +204,291 @@ void rp_check_flushed(struct rp *p, uint64_t va, const char *flush)
 				return;
 			}
 		}
+}
+
+/* ---- the neighbours a fixed fault prefetched ------------------------------------ */
+
+/*
+ * Prefetch (docs/core.md, "Policies") fills, with a fault, the entries of
+ * the faulting L1 table around the faulting one that the guest has
+ * accessed: policy.prefetch entries, half on each side.  The window
+ * checked here is at least that: (prefetch + 1) / 2 entries on each side,
+ * within the table (for a splintered large page, its FL1 shadow; while
+ * paging is off, the 1:1 tables').  Only the entries the shadows did not
+ * map before the fault and do after it are checked: those the fault made
+ * (prefetch, or a resync on the way) from the guest's entries as they are
+ * now.  Entries mapped before may be stale in an out-of-sync page, as a
+ * TLB may be until the guest's flush (INV-SYNC judges them there).
+ *
+ * Shadow tables have the guest's format, and shadows never map large
+ * pages: the neighbours of va are the other entries of the shadow L1
+ * table the hardware's walk of va reaches, read from it directly (one
+ * walk, not one per entry).
+ */
+
+/* The shadow L1 table the hardware's walk of va reaches (machine address,
+ * entry size), even where va's own entry is absent; false if the walk
+ * stops above it. */
+static bool shadow_l1(struct rp *p, struct hw_view *v, uint64_t va, uint64_t *table,
+		      unsigned *esize)
+{
+	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
+	struct svt_walk w;
+	enum svt_walk_status st = hw_walk(p, v, &acc, 1ull << 18, 0, &w);  /* RFLAGS.AC: no SMAP */
+	if ((st != SVT_WALK_OK && st != SVT_WALK_PF) || w.nlevels == 0 ||
+	    w.lv[w.nlevels - 1].level != 1)
+		return false;
+	*table = w.lv[w.nlevels - 1].table;
+	*esize = w.lv[w.nlevels - 1].size;
+	return true;
+}
+
+/* Is entry j of the shadow table present? */
+static bool shadow_present(struct rp *p, uint64_t table, unsigned esize, unsigned j)
+{
+	uint8_t raw[8] = { 0 };
+	if (p->hwenv.read_gpa(p->hwenv.ctx, table + (uint64_t)j * esize, raw, esize) != 0)
+		return false;
+	return (raw[0] & 1) != 0;
+}
+
+void rp_neighbours_before(struct rp *p, const struct svt_trace_fault *f)
+{
+	struct hw_view v;
+	unsigned half = (p->prefetch + 1) / 2, esize = 8;
+
+	p->nb_lo = p->nb_hi = 0;
+	p->nb_table = 0;
+	if (p->prefetch == 0)
+		return;
+	hw_view(p, &v);
+	bool mapped = shadow_l1(p, &v, f->va, &p->nb_table, &esize);
+	/* 2-level shadows (the guest's 32-bit paging, or paging off): 4-byte entries */
+	unsigned n = v.mode == SVT_MODE_2LEVEL ? 1024 : 512;
+	uint64_t va = v.mode < SVT_MODE_4LEVEL ? f->va & 0xffffffffull : f->va;
+	p->nb_idx = (unsigned)(va >> 12) & (n - 1);
+	p->nb_base = va & ~(((uint64_t)n << 12) - 1);
+	p->nb_lo = p->nb_idx > half ? p->nb_idx - half : 0;
+	p->nb_hi = p->nb_idx + half + 1 < n ? p->nb_idx + half + 1 : n;
+	if (!mapped)
+		p->nb_table = 0;
+	for (unsigned j = p->nb_lo; j < p->nb_hi; j++)
+		p->nb_mapped[j] = mapped && shadow_present(p, p->nb_table, esize, j);
+}
+
+/* A violation at a neighbour the fault at fva mapped: "a neighbour the
+ * fault at FVA mapped: the shadows ...". */
+static void nb_report(struct rp *p, enum svt_invariant inv, uint64_t va, uint64_t fva,
+		      const struct rm_out *o, const char *what)
+{
+	const struct rm_ent *leaf = o->n ? &o->e[o->n - 1] : NULL;
+	snprintf(p->what, sizeof(p->what), "a neighbour the fault at %#" PRIx64 " mapped: %s", fva,
+		 what);
+	rp_violation(p, inv, va, o->kind == RM_OK ? o->pa >> 12 : 0, leaf ? (unsigned)leaf->level : 0,
+		     leaf ? leaf->before : 0, 0, p->what);
+}
+
+/*
+ * The shadows' translation of va (the hardware's walk, an explicit
+ * supervisor read with RFLAGS.AC set and no key restrictions, which any
+ * valid translation allows) against the reference walker's: both valid,
+ * the same frame, no A bit left for bare metal to set, and no right the
+ * guest's tables do not give: writable only where the guest's walk is
+ * and its leaf is dirty, user-accessible only where it is (and, under
+ * SMEP or SMAP, supervisor-only only where it is: those make a user page
+ * less accessible to the kernel), executable only where it is, and the
+ * leaf's protection key under CR4.PKE.  One walk on each side per entry;
+ * the first wrong thing is reported.
+ */
+static void check_neighbour(struct rp *p, struct hw_view *v, uint64_t va, uint64_t fva)
+{
+	const uint64_t ac = 1ull << 18;
+	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
+	struct svt_walk w;
+	struct rm_out o;
+	char msg[160];
+
+	if (hw_walk(p, v, &acc, ac, 0, &w) != SVT_WALK_OK)
+		return;
+	ref_walk(p, &acc, ac, 0, &o);
+	if (o.kind != RM_OK) {
+		snprintf(msg, sizeof(msg), "the shadows map a page the guest's tables do not "
+			 "(#PF error code %#x)", o.pfec);
+		nb_report(p, SVT_INV_PERM, va, fva, &o, msg);
+		return;
+	}
+	uint64_t gfn = svt_machine_m2g(&p->mach, w.gpa >> 12);
+	if (gfn != o.pa >> 12) {
+		snprintf(msg, sizeof(msg), "the shadows map frame %#" PRIx64 ", the guest's "
+			 "tables %#" PRIx64, gfn, o.pa >> 12);
+		nb_report(p, SVT_INV_FRAME, va, fva, &o, msg);
+		return;
+	}
+	for (unsigned i = 0; i < o.n; i++)
+		if (!o.e[i].from_reg && o.e[i].after != o.e[i].before) {
+			snprintf(msg, sizeof(msg), "the shadows map a page through a level-%d "
+				 "guest entry without A (bare metal sets it first)", o.e[i].level);
+			nb_report(p, SVT_INV_PERM, va, fva, &o, msg);
+			return;
+		}
+	const struct svt_regs *g = svt_mmu_guest_regs(p->mmu);
+	bool sw = (w.rights & SVT_RIGHT_W) != 0, su = (w.rights & SVT_RIGHT_U) != 0,
+	     sx = (w.rights & SVT_RIGHT_X) != 0;
+	const char *bad = NULL;
+	if (sw && !o.w)
+		bad = "the shadows make writable a page the guest's tables make read-only";
+	else if (sw && o.n && !(o.e[o.n - 1].before & RM_E_D))
+		bad = "the shadows make writable a page whose guest leaf is not dirty "
+		      "(bare metal sets D first)";
+	else if (su && !o.u)
+		bad = "the shadows make user-accessible a supervisor page";
+	else if (!su && o.u && o.paging != RM_PAGING_OFF &&
+		 (g->cr4 & (SVT_CR4_SMEP | SVT_CR4_SMAP)))
+		bad = "the shadows make a user page supervisor-only, which under SMEP/SMAP lets the "
+		      "kernel at it";
+	else if (sx && !o.x)
+		bad = "the shadows make executable a page the guest's tables make XD";
+	else if ((g->cr4 & SVT_CR4_PKE) && o.u && o.paging >= RM_PAGING_4L && w.pkey != o.pkey)
+		bad = "the shadows give the page another protection key than the guest's leaf";
+	if (bad)
+		nb_report(p, SVT_INV_PERM, va, fva, &o, bad);
+}
+
+void rp_check_neighbours(struct rp *p, const struct svt_trace_fault *f)
+{
+	struct hw_view v;
+	uint64_t table;
+	unsigned esize;
+
+	if (p->nb_lo == p->nb_hi)
+		return;
+	hw_view(p, &v);
+	if (!shadow_l1(p, &v, f->va, &table, &esize))
+		return;
+	bool same = table == p->nb_table;       /* else a new shadow: all of it made now */
+	for (unsigned j = p->nb_lo; j < p->nb_hi; j++) {
+		if (j == p->nb_idx || (same && p->nb_mapped[j]) || !shadow_present(p, table, esize, j))
+			continue;
+		check_neighbour(p, &v, p->nb_base + ((uint64_t)j << 12), f->va);
+	}
+}
+
+/* ---- INV-CR: control-register writes against the model ------------------------- */
+
+void rp_cr_predict(struct rp *p, unsigned reg, uint64_t val, struct crm_out *pred)
+{
+	crm_write(&p->crm, p->h->maxphyaddr, (enum crm_reg)reg, val, ref_load, p, pred);
+}
+
+/* The core's registers, as the model's own from now on. */
+static void cr_follow(struct rp *p, const struct svt_regs *g)
+{
+	p->crm.cr0 = g->cr0;
+	p->crm.cr3 = g->cr3;
+	p->crm.cr4 = g->cr4;
+	p->crm.efer = g->efer;
+	memcpy(p->crm.pdpte, g->pdpte, sizeof(p->crm.pdpte));
+}
+
+/* The model's paging mode in the core's numbering (svt.h: by levels). */
+static int cr_mode(enum rm_paging m)
+{
+	switch (m) {
+	case RM_PAGING_OFF: return SVT_MODE_NONE;
+	case RM_PAGING_32: return SVT_MODE_2LEVEL;
+	case RM_PAGING_PAE: return SVT_MODE_PAE;
+	case RM_PAGING_4L: return SVT_MODE_4LEVEL;
+	case RM_PAGING_5L: return SVT_MODE_5LEVEL;
+	case RM_PAGING_BAD: break;
+	}
+	return SVT_MODE_INVALID;
+}
+
+/* The first register where the core and the model differ after an
+ * accepted write: its name, and both values; false if none. */
+static bool cr_differ(const struct svt_regs *g, const struct crm_regs *m, char *name, size_t len,
+		      uint64_t *core, uint64_t *model)
+{
+	const struct { const char *n; uint64_t c, m; } r[] = {
+		{ "CR0", g->cr0 & CRM_CR0_JUDGED, m->cr0 & CRM_CR0_JUDGED },
+		{ "CR3", g->cr3, m->cr3 }, { "CR4", g->cr4, m->cr4 }, { "EFER", g->efer, m->efer },
+	};
+	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
+		if (r[i].c != r[i].m) {
+			snprintf(name, len, "%s%s", r[i].n, i == 0 ? " (PE MP EM TS NE WP AM NW CD PG)" : "");
+			*core = r[i].c;
+			*model = r[i].m;
+			return true;
+		}
+	if (crm_paging(m) != RM_PAGING_PAE)
+		return false;
+	for (unsigned i = 0; i < 4; i++)
+		if (g->pdpte[i] != m->pdpte[i]) {
+			snprintf(name, len, "PDPTE register %u", i);
+			*core = g->pdpte[i];
+			*model = m->pdpte[i];
+			return true;
+		}
+	return false;
+}
+
+/*
+ * INV-CR: the core's decision on a CR write (rc: 0 or SVT_E_GP) and the
+ * registers and paging mode it reached, against the model.  Where the
+ * model does not judge, or after a difference (reported once), the model
+ * takes the core's registers and goes on from there: one wrong decision
+ * is one violation.
+ */
+void rp_check_cr(struct rp *p, unsigned reg, uint64_t val, int rc, const struct crm_out *pred)
+{
+	const struct svt_regs *g = svt_mmu_guest_regs(p->mmu);
+	char insn[64], name[48];
+	uint64_t cv, mv;
+
+	if (reg == CRM_EFER)
+		snprintf(insn, sizeof(insn), "WRMSR of %#" PRIx64 " to IA32_EFER", val);
+	else
+		snprintf(insn, sizeof(insn), "MOV of %#" PRIx64 " to %s", val,
+			 crm_reg_name((enum crm_reg)reg));
+	switch (pred->verdict) {
+	case CRM_UNJUDGED:
+		if (rc == 0)
+			cr_follow(p, g);
+		return;
+	case CRM_GP:
+		if (rc != 0)
+			return;
+		snprintf(p->what, sizeof(p->what), "%s: the core accepted it; the SDM raises #GP: %s",
+			 insn, pred->rule);
+		rp_violation(p, SVT_INV_CR, 0, 0, 0, val, 0, p->what);
+		cr_follow(p, g);
+		return;
+	case CRM_ACCEPT:
+		break;
+	}
+	if (rc != 0) {
+		snprintf(p->what, sizeof(p->what), "%s: the core raised #GP; the SDM's rules accept it%s",
+			 insn, pred->pdptes_loaded ? " (and the PDPTEs it loads)" : "");
+		rp_violation(p, SVT_INV_CR, 0, 0, 0, val, 0, p->what);
+		return;         /* nothing changed on either side */
+	}
+	int cmode = svt_paging_mode(g), mmode = cr_mode(crm_paging(&pred->next));
+	if (cr_differ(g, &pred->next, name, sizeof(name), &cv, &mv)) {
+		snprintf(p->what, sizeof(p->what), "%s: after it the core's %s is %#" PRIx64
+			 ", the SDM's %#" PRIx64, insn, name, cv, mv);
+		rp_violation(p, SVT_INV_CR, 0, 0, 0, val, 0, p->what);
+		cr_follow(p, g);
+		return;
+	}
+	if (cmode != mmode) {
+		snprintf(p->what, sizeof(p->what), "%s: after it the core's paging mode is %s, the SDM's %s",
+			 insn, cmode < 0 ? "invalid" : svt_mode_name(cmode),
+			 mmode < 0 ? "invalid" : svt_mode_name(mmode));
+		rp_violation(p, SVT_INV_CR, 0, 0, 0, val, 0, p->what);
+		cr_follow(p, g);
+		return;
+	}
+	p->crm = pred->next;
 }
 
 /* ---- the guest's write, on bare-metal terms ------------------------------------ */

@@ -207,13 +207,17 @@ static void fault(struct rp *p, const struct svt_trace_fault *tf)
 		}
 	}
 	svt_trace_fault_to_core(tf, &p->regs, &f);
+	if (p->cfg->audit >= SVT_AUDIT_FAULTS)
+		rp_neighbours_before(p, tf);
 	p->fo = svt_mmu_page_fault(p->mmu, &f, &p->fres);
 	progress_check(p, tf, p->fo);
 	if (p->cfg->audit >= SVT_AUDIT_FAULTS) {
-		if (p->fo == SVT_PF_INJECT)
+		if (p->fo == SVT_PF_INJECT) {
 			rp_check_inject(p, tf, &p->fres);
-		else if (p->fo == SVT_PF_FIXED)
+		} else if (p->fo == SVT_PF_FIXED) {
 			rp_check_fixed(p, tf);
+			rp_check_neighbours(p, tf);
+		}
 		audit_va(p, tf->va);
 	}
 	after_input(p);
@@ -272,14 +276,20 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 	case SVT_TRACE_FAULT:
 		fault(p, &ev->u.fault);
 		return true;
-	case SVT_TRACE_CR_WRITE:
+	case SVT_TRACE_CR_WRITE: {
+		struct crm_out pred;
 		progress_reset(p);
+		if (p->cfg->audit >= SVT_AUDIT_FAULTS)
+			rp_cr_predict(p, ev->u.cr.reg, ev->u.cr.val, &pred);
 		rc = svt_trace_cr_apply(p->mmu, ev->u.cr.reg, ev->u.cr.val);
 		p->rc = rc;
+		if (p->cfg->audit >= SVT_AUDIT_FAULTS)
+			rp_check_cr(p, ev->u.cr.reg, ev->u.cr.val, rc, &pred);
 		p->pending = SVT_TRACE_CR_WRITE;
 		p->pending_seq = p->seq;
 		after_input(p);
 		return true;
+	}
 	case SVT_TRACE_INVLPG:
 		progress_reset(p);
 		svt_mmu_invlpg(p->mmu, ev->u.invlpg_va);
@@ -348,6 +358,8 @@ static int setup(struct rp *p)
 		 mc.policy.prefetch == h->policy.prefetch && mc.policy.emulate == h->policy.emulate &&
 		 mc.policy.early_unshadow == h->policy.early_unshadow);
 	svt_policy_format(&mc.policy, mc.pool_frames, res->policy, sizeof(res->policy));
+	p->prefetch = mc.policy.prefetch;
+	crm_reset(&p->crm);
 	if (h->guest_frames > SVT_GMEM_MAX_FRAMES) {
 		snprintf(res->message, sizeof(res->message),
 			 "%s: the guest has %" PRIu64 " frames; replay handles up to %llu",

@@ -14,7 +14,13 @@
  *    the same frame.
  *  - INV-PROGRESS, at every audit level: the same fault RP_PROGRESS_MAX
  *    times in a row, each fixed or retried, with no other input between.
- *  - INV-PERM, INV-FRAME (svt_mmu_audit_va at each fault), and per audit
+ *  - INV-CR, at audit level faults and up: every CR0, CR3, CR4 and EFER
+ *    write judged by the independent control-register model
+ *    (sim/replay/crmodel.c): #GP or not, then the registers and paging
+ *    mode the core reached.
+ *  - INV-PERM, INV-FRAME (svt_mmu_audit_va at each fault; and, after a
+ *    fixed fault, the entries of its L1 table in the prefetch window that
+ *    the fault mapped, against the reference walker), and per audit
  *    level whole-core audits: INV-PERM, INV-FRAME, INV-WP, INV-SYNC,
  *    INV-STRUCT (svt_mmu_audit).
  *
@@ -38,7 +44,7 @@
 
 enum svt_audit_level {
 	SVT_AUDIT_NONE = 0,     /* decisions only (INV-REPLAY) */
-	SVT_AUDIT_FAULTS,       /* + INV-FAULT, INV-PERM/INV-FRAME at every fault */
+	SVT_AUDIT_FAULTS,       /* + INV-FAULT, INV-PERM/INV-FRAME at every fault, INV-CR */
 	SVT_AUDIT_PERIODIC,     /* + a full audit every 4096 inputs and at the end */
 	SVT_AUDIT_FULL,         /* + a full audit after every input */
 };

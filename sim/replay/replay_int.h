@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 
+#include "crmodel.h"
 #include "machine.h"
 #include "replay.h"
 #include "trace.h"
@@ -19,6 +20,7 @@
  * fault's access goes through, and the core's legitimate retries (a race,
  * an unshadowed page, registers asked for) end after one or two. */
 #define RP_PROGRESS_MAX 64
+#define RP_L1_ENTRIES   1024    /* the most entries an L1 table has (32-bit paging) */
 
 struct rp {
 	const struct svt_replay_config *cfg;
@@ -47,6 +49,17 @@ struct rp {
 	uint8_t streak_cpl;
 	uint64_t streak;                /* 0: no fault since the last other input */
 	struct svt_emu_regs regs;       /* its registers, updated by the core */
+	/* INV-CR: the control registers as the model of crmodel.h has them */
+	struct crm_regs crm;
+	/* prefetched neighbours of the fault being decided: entries [nb_lo,
+	 * nb_hi) of its L1 table (nb_idx its own), the linear address of the
+	 * table's entry 0, and which of them the shadow L1 table the hardware
+	 * reached before it had present */
+	unsigned prefetch;              /* the replay's policy's prefetch window */
+	unsigned nb_lo, nb_hi, nb_idx;
+	uint64_t nb_base;
+	uint64_t nb_table;              /* the shadow L1 table then (machine address), or 0 */
+	bool nb_mapped[RP_L1_ENTRIES];
 	/* timeline */
 	struct svt_counters last;
 	uint64_t iv_first, iv_events, iv_inputs_cr, iv_invlpg;
@@ -70,5 +83,16 @@ void rp_check_flushed(struct rp *p, uint64_t va, const char *flush);
 bool rp_shadow_allows(struct rp *p, const struct svt_access *acc, uint64_t rflags, uint32_t pkru,
 		      uint64_t *mpa);
 bool rp_bare_write(struct rp *p, const struct svt_trace_fault *f);
+/* Before a fault, at audit level faults and up: which entries of the
+ * prefetch window around its L1 entry the shadows map. */
+void rp_neighbours_before(struct rp *p, const struct svt_trace_fault *f);
+/* After a FIXED fault: the neighbours the fault mapped (prefetched),
+ * each access the shadows let through checked against the reference
+ * walker (INV-PERM: rights and A/D, INV-FRAME: the frame). */
+void rp_check_neighbours(struct rp *p, const struct svt_trace_fault *f);
+/* INV-CR: the model's verdict on a CR write, taken before the core sees
+ * it; then the core's answer (rc) and registers judged by it. */
+void rp_cr_predict(struct rp *p, unsigned reg, uint64_t val, struct crm_out *pred);
+void rp_check_cr(struct rp *p, unsigned reg, uint64_t val, int rc, const struct crm_out *pred);
 
 #endif
