@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ram-env.h"
 #include "rec_codec.h"
 #include "recorder.h"
 
@@ -28,45 +29,8 @@ static uint8_t *ram;
 static uint8_t pool[POOL][4096];
 static svt_mfn_t pool_mfns[POOL];
 
-static int env_read(void *ctx, uint64_t gpa, void *buf, size_t len)
-{
-	(void)ctx;
-	for (size_t i = 0; i < len; i++)
-		((uint8_t *)buf)[i] = gpa + i < FRAMES * 4096ull ? ram[gpa + i] : 0xff;
-	return 0;
-}
-
-static int env_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
-{
-	(void)ctx;
-	for (size_t i = 0; i < len; i++)
-		if (gpa + i < FRAMES * 4096ull)
-			ram[gpa + i] = ((const uint8_t *)buf)[i];
-	return 0;
-}
-
-static svt_mfn_t env_g2m(void *ctx, svt_gfn_t gfn)
-{
-	(void)ctx;
-	return svt_gfn_x(gfn) < FRAMES ? svt_mfn(svt_gfn_x(gfn)) : SVT_INVALID_MFN;
-}
-
-static void *env_map(void *ctx, svt_mfn_t f)
-{
-	uint64_t mfn = svt_mfn_x(f);
-	(void)ctx;
-	return mfn >= POOL_MFN0 && mfn < POOL_MFN0 + POOL ? pool[mfn - POOL_MFN0] : NULL;
-}
-
-static void env_flush(void *ctx, int kind, uint64_t va)
-{
-	(void)ctx, (void)kind, (void)va;
-}
-
-static const struct svt_env raw = {
-	.read_gpa = env_read, .write_gpa = env_write, .gfn_to_mfn = env_g2m, .map_mfn = env_map,
-	.flush_tlb = env_flush,
-};
+static struct ram_env re;
+static struct svt_env raw;
 
 /* the encoded stream, packet by packet as vmx/record.c makes it */
 static uint8_t out[64u << 20];
@@ -128,8 +92,9 @@ int main(void)
 		put_entry(0x4000 + 8 * (2048 + i), ((4 + i) << 12) | 7);
 
 	tr_state_reset(&st);
-	for (unsigned i = 0; i < POOL; i++)
-		pool_mfns[i] = svt_mfn(POOL_MFN0 + i);
+	re = (struct ram_env){ .ram = ram, .frames = FRAMES, .pool = pool, .npool = POOL,
+			       .pool_mfn0 = POOL_MFN0 };
+	ram_env_make(&re, &raw, pool_mfns);
 	struct svt_recorder_config rc = {
 		.raw = &raw, .slots = slots, .nslots = 4, .hash = hash, .nhash = 4,
 		.note_limit = FRAMES * 4096ull, .emit = emit, .evidence = SVT_EVIDENCE_WALK,

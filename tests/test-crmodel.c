@@ -18,6 +18,7 @@
 
 #include "crmodel.h"
 #include "replay.h"
+#include "trace-gen.h"
 #include "trace.h"
 
 #define CR0_PE  0x1ull
@@ -280,63 +281,14 @@ Test(crmodel, reserved_bits)
 
 /* ---- traces through the real core ------------------------------------------- */
 
-struct buf {
-	uint8_t *p;
-	size_t n;
-};
-
-static int sink(void *ctx, const void *data, size_t len)
-{
-	struct buf *b = ctx;
-	uint8_t *q = realloc(b->p, b->n + len);
-	if (!q)
-		return -1;
-	memcpy(q + b->n, data, len);
-	b->p = q;
-	b->n += len;
-	return 0;
-}
-
-static void put(struct svt_trace_writer *w, const struct svt_trace_event *ev)
-{
-	cr_assert_eq(svt_trace_write(w, ev), SVT_TRACE_OK);
-}
-
-static void mem(struct svt_trace_writer *w, uint64_t gpa, uint64_t v)
-{
-	uint8_t d[8];
-	for (unsigned i = 0; i < 8; i++)
-		d[i] = (uint8_t)(v >> (8 * i));
-	struct svt_trace_event ev = { .type = SVT_TRACE_MEM };
-	ev.u.mem.gpa = gpa;
-	ev.u.mem.len = 8;
-	ev.u.mem.data = d;
-	put(w, &ev);
-}
-
-static void cr(struct svt_trace_writer *w, unsigned reg, uint64_t v)
-{
-	struct svt_trace_event ev = { .type = SVT_TRACE_CR_WRITE };
-	ev.u.cr.reg = (uint8_t)reg;
-	ev.u.cr.val = v;
-	put(w, &ev);
-}
-
-static void fault(struct svt_trace_writer *w, uint64_t va, uint32_t ec)
-{
-	struct svt_trace_event ev = { .type = SVT_TRACE_FAULT };
-	ev.u.fault.va = va;
-	ev.u.fault.error_code = ec;
-	ev.u.fault.code_bits = 64;
-	put(w, &ev);
-}
+#define OK(x) cr_assert_eq((x), SVT_TRACE_OK)
 
 /*
  * A trace of `script`: "m GPA VALUE" (a MEM record), "0|3|4|e VALUE" (a
  * write of CR0, CR3, CR4 or EFER), "f VA ERRORCODE" (a fault), separated
  * by ';', numbers in hexadecimal.  MAXPHYADDR 36, prefetch 8.
  */
-static struct buf make(const char *script)
+static struct tg_buf make(const char *script)
 {
 	static const struct svt_trace_range ram_map[] = { { 0, 4096 } };
 	struct svt_trace_header h = {
@@ -345,9 +297,9 @@ static struct buf make(const char *script)
 		.policy = { .oos = 2, .prefetch = 8, .emulate = true, .early_unshadow = true },
 		.pool_frames = 64,
 	};
-	struct buf b = { 0 };
+	struct tg_buf b = { 0 };
 	struct svt_trace_error err;
-	struct svt_trace_writer *w = svt_trace_writer_open_sink(sink, &b, "mem", &h, 0, &err);
+	struct svt_trace_writer *w = svt_trace_writer_open_sink(tg_sink, &b, "mem", &h, 0, &err);
 	cr_assert_not_null(w, "%s", err.msg);
 	for (const char *s = script; *s;) {
 		while (*s == ' ' || *s == ';')
@@ -359,12 +311,12 @@ static struct buf make(const char *script)
 		if (c == 'm' || c == 'f')
 			v = strtoull(s, (char **)&s, 16);
 		switch (c) {
-		case 'm': mem(w, a, v); break;
-		case 'f': fault(w, a, (uint32_t)v); break;
-		case '0': cr(w, SVT_TRACE_CR0, a); break;
-		case '3': cr(w, SVT_TRACE_CR3, a); break;
-		case '4': cr(w, SVT_TRACE_CR4, a); break;
-		case 'e': cr(w, SVT_TRACE_EFER, a); break;
+		case 'm': OK(tg_put_mem64(w, a, v)); break;
+		case 'f': OK(tg_put_fault(w, a, (uint32_t)v)); break;
+		case '0': OK(tg_put_cr(w, SVT_TRACE_CR0, a)); break;
+		case '3': OK(tg_put_cr(w, SVT_TRACE_CR3, a)); break;
+		case '4': OK(tg_put_cr(w, SVT_TRACE_CR4, a)); break;
+		case 'e': OK(tg_put_cr(w, SVT_TRACE_EFER, a)); break;
 		default: cr_assert_fail("bad script at '%s'", s - 1);
 		}
 	}
@@ -375,7 +327,7 @@ static struct buf make(const char *script)
 /* Replay at `audit`; the printed report in *out (to free), the result in res. */
 static char *replay(const char *script, enum svt_audit_level audit, struct svt_replay_result *res)
 {
-	struct buf b = make(script);
+	struct tg_buf b = make(script);
 	char *out = NULL;
 	size_t outlen = 0;
 	FILE *f = open_memstream(&out, &outlen);

@@ -13,68 +13,14 @@
 #include <string.h>
 
 #include "replay.h"
+#include "trace-gen.h"
 #include "trace.h"
 
-struct buf {
-	uint8_t *p;
-	size_t n;
-};
-
-static int sink(void *ctx, const void *data, size_t len)
-{
-	struct buf *b = ctx;
-	uint8_t *q = realloc(b->p, b->n + len);
-	if (!q)
-		return -1;
-	memcpy(q + b->n, data, len);
-	b->p = q;
-	b->n += len;
-	return 0;
-}
-
-static void put(struct svt_trace_writer *w, const struct svt_trace_event *ev)
-{
-	cr_assert_eq(svt_trace_write(w, ev), SVT_TRACE_OK);
-}
-
-static void mem(struct svt_trace_writer *w, uint64_t gpa, uint64_t v)
-{
-	uint8_t d[8];
-	memcpy(d, &v, 8);
-	struct svt_trace_event ev = { .type = SVT_TRACE_MEM };
-	ev.u.mem.gpa = gpa;
-	ev.u.mem.len = 8;
-	ev.u.mem.data = d;
-	put(w, &ev);
-}
-
-static void cr(struct svt_trace_writer *w, unsigned reg, uint64_t v)
-{
-	struct svt_trace_event ev = { .type = SVT_TRACE_CR_WRITE };
-	ev.u.cr.reg = (uint8_t)reg;
-	ev.u.cr.val = v;
-	put(w, &ev);
-}
-
-static void fault(struct svt_trace_writer *w, uint64_t va, uint32_t ec)
-{
-	struct svt_trace_event ev = { .type = SVT_TRACE_FAULT };
-	ev.u.fault.va = va;
-	ev.u.fault.error_code = ec;
-	ev.u.fault.code_bits = 64;
-	put(w, &ev);
-}
-
-static void invlpg(struct svt_trace_writer *w, uint64_t va)
-{
-	struct svt_trace_event ev = { .type = SVT_TRACE_INVLPG };
-	ev.u.invlpg_va = va;
-	put(w, &ev);
-}
+#define OK(x) cr_assert_eq((x), SVT_TRACE_OK)
 
 /* The trace: paging on, then `script` (f: a fault at 0x400000, g: one at
  * 0x401000, i: INVLPG), each letter repeated as its count says. */
-static struct buf make(const char *script)
+static struct tg_buf make(const char *script)
 {
 	static const struct svt_trace_range ram[] = { { 0, 1024 } };
 	struct svt_trace_header h = {
@@ -83,29 +29,29 @@ static struct buf make(const char *script)
 		.policy = { .oos = 2, .prefetch = 8, .emulate = true, .early_unshadow = true },
 		.pool_frames = 64,
 	};
-	struct buf b = { 0 };
+	struct tg_buf b = { 0 };
 	struct svt_trace_error err;
-	struct svt_trace_writer *w = svt_trace_writer_open_sink(sink, &b, "mem", &h, 0, &err);
+	struct svt_trace_writer *w = svt_trace_writer_open_sink(tg_sink, &b, "mem", &h, 0, &err);
 	cr_assert_not_null(w, "%s", err.msg);
-	mem(w, 0x1000, 0x2000 | 7);
-	mem(w, 0x2000, 0x3000 | 7);
-	mem(w, 0x3000 + 2 * 8, 0x4000 | 7);     /* PD[2]: 0x400000 */
-	mem(w, 0x4000, 0x9000 | 0x67);          /* PT[0]: present, A and D set */
-	mem(w, 0x4008, 0xa000 | 0x67);
-	cr(w, SVT_TRACE_CR4, 0x20);
-	cr(w, SVT_TRACE_EFER, 0x100);
-	cr(w, SVT_TRACE_CR3, 0x1000);
-	cr(w, SVT_TRACE_CR0, 0x80010011);
+	OK(tg_put_mem64(w, 0x1000, 0x2000 | 7));
+	OK(tg_put_mem64(w, 0x2000, 0x3000 | 7));
+	OK(tg_put_mem64(w, 0x3000 + 2 * 8, 0x4000 | 7));     /* PD[2]: 0x400000 */
+	OK(tg_put_mem64(w, 0x4000, 0x9000 | 0x67));          /* PT[0]: present, A and D set */
+	OK(tg_put_mem64(w, 0x4008, 0xa000 | 0x67));
+	OK(tg_put_cr(w, SVT_TRACE_CR4, 0x20));
+	OK(tg_put_cr(w, SVT_TRACE_EFER, 0x100));
+	OK(tg_put_cr(w, SVT_TRACE_CR3, 0x1000));
+	OK(tg_put_cr(w, SVT_TRACE_CR0, 0x80010011));
 	for (const char *s = script; *s;) {
 		char c = *s++;
 		unsigned n = (unsigned)strtoul(s, (char **)&s, 10);
 		for (unsigned i = 0; i < n; i++) {
 			if (c == 'f')
-				fault(w, 0x400000, SVT_PFEC_U);
+				OK(tg_put_fault(w, 0x400000, SVT_PFEC_U));
 			else if (c == 'g')
-				fault(w, 0x401000, SVT_PFEC_U);
+				OK(tg_put_fault(w, 0x401000, SVT_PFEC_U));
 			else
-				invlpg(w, 0x400000);
+				OK(tg_put_invlpg(w, 0x400000));
 		}
 	}
 	cr_assert_eq(svt_trace_writer_close(w, &err), SVT_TRACE_OK, "%s", err.msg);
@@ -115,7 +61,7 @@ static struct buf make(const char *script)
 /* Replay; the number of INV-PROGRESS lines it prints. */
 static unsigned progress_reports(const char *script, struct svt_replay_result *res)
 {
-	struct buf b = make(script);
+	struct tg_buf b = make(script);
 	char *out = NULL;
 	size_t outlen = 0;
 	FILE *f = open_memstream(&out, &outlen);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ram-env.h"
 #include "recorder.h"
 
 #define FRAMES    1024
@@ -19,45 +20,8 @@
 static uint8_t *ram;
 static uint8_t pool[POOL][4096];
 
-static int env_read(void *ctx, uint64_t gpa, void *buf, size_t len)
-{
-	(void)ctx;
-	for (size_t i = 0; i < len; i++)
-		((uint8_t *)buf)[i] = gpa + i < FRAMES * 4096ull ? ram[gpa + i] : 0xff;
-	return 0;
-}
-
-static int env_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
-{
-	(void)ctx;
-	for (size_t i = 0; i < len; i++)
-		if (gpa + i < FRAMES * 4096ull)
-			ram[gpa + i] = ((const uint8_t *)buf)[i];
-	return 0;
-}
-
-static svt_mfn_t env_g2m(void *ctx, svt_gfn_t gfn)
-{
-	(void)ctx;
-	return svt_gfn_x(gfn) < FRAMES ? svt_mfn(svt_gfn_x(gfn)) : SVT_INVALID_MFN;
-}
-
-static void *env_map(void *ctx, svt_mfn_t mfn)
-{
-	(void)ctx;
-	uint64_t m = svt_mfn_x(mfn);
-	return m >= POOL_MFN0 && m < POOL_MFN0 + POOL ? pool[m - POOL_MFN0] : NULL;
-}
-
-static void env_flush(void *ctx, int kind, uint64_t va)
-{
-	(void)ctx, (void)kind, (void)va;
-}
-
-static const struct svt_env raw = {
-	.read_gpa = env_read, .write_gpa = env_write, .gfn_to_mfn = env_g2m, .map_mfn = env_map,
-	.flush_tlb = env_flush,
-};
+static struct ram_env re;
+static struct svt_env raw;
 
 /* the events, as (type, MEM range) */
 static struct { int type; uint64_t gpa; uint32_t len; uint8_t data[4096]; } evs[4096];
@@ -93,8 +57,9 @@ static void start(uint32_t evidence)
 	ram = calloc(FRAMES, 4096);
 	cr_assert_not_null(ram);
 	nev = 0;
-	for (unsigned i = 0; i < POOL; i++)
-		pool_mfns[i] = svt_mfn(POOL_MFN0 + i);
+	re = (struct ram_env){ .ram = ram, .frames = FRAMES, .pool = pool, .npool = POOL,
+			       .pool_mfn0 = POOL_MFN0 };
+	ram_env_make(&re, &raw, pool_mfns);
 	struct svt_recorder_config rc = {
 		.raw = &raw, .slots = slots, .nslots = 64, .hash = hash, .nhash = 64,
 		.note_limit = FRAMES * 4096ull, .emit = emit, .evidence = evidence,

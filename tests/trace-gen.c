@@ -355,3 +355,39 @@ bool tg_event_equal(const struct svt_trace_event *a, const struct svt_trace_even
 	}
 	return true;
 }
+
+int tg_put_mem64(struct svt_trace_writer *w, uint64_t gpa, uint64_t v)
+{
+	uint8_t d[8];
+	for (unsigned i = 0; i < 8; i++)
+		d[i] = (uint8_t)(v >> (8 * i));
+	struct svt_trace_event ev = { .type = SVT_TRACE_MEM };
+	ev.u.mem.gpa = gpa;
+	ev.u.mem.len = 8;
+	ev.u.mem.data = d;
+	return svt_trace_write(w, &ev);
+}
+
+int tg_put_cr(struct svt_trace_writer *w, unsigned reg, uint64_t v)
+{
+	struct svt_trace_event ev = { .type = SVT_TRACE_CR_WRITE };
+	ev.u.cr.reg = (uint8_t)reg;
+	ev.u.cr.val = v;
+	return svt_trace_write(w, &ev);
+}
+
+int tg_put_fault(struct svt_trace_writer *w, uint64_t va, uint32_t ec)
+{
+	struct svt_trace_event ev = { .type = SVT_TRACE_FAULT };
+	ev.u.fault.va = va;
+	ev.u.fault.error_code = ec;
+	ev.u.fault.code_bits = 64;
+	return svt_trace_write(w, &ev);
+}
+
+int tg_put_invlpg(struct svt_trace_writer *w, uint64_t va)
+{
+	struct svt_trace_event ev = { .type = SVT_TRACE_INVLPG };
+	ev.u.invlpg_va = va;
+	return svt_trace_write(w, &ev);
+}

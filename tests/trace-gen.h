@@ -58,6 +58,14 @@ void tg_guest_events(uint64_t seed, size_t n, struct tg_events *out);
  * writer's close status (0). */
 int tg_write(const struct tg_events *e, int level, size_t frame_size, struct tg_buf *buf);
 
+/* Single events for hand-made traces: svt_trace_write's status.  mem64
+ * writes one little-endian word; fault a FAULT at CPL 0 in 64-bit code
+ * without registers. */
+int tg_put_mem64(struct svt_trace_writer *w, uint64_t gpa, uint64_t v);
+int tg_put_cr(struct svt_trace_writer *w, unsigned reg, uint64_t v);
+int tg_put_fault(struct svt_trace_writer *w, uint64_t va, uint32_t ec);
+int tg_put_invlpg(struct svt_trace_writer *w, uint64_t va);
+
 /* Equal, or false with a reason in why (128 bytes). */
 bool tg_event_equal(const struct svt_trace_event *a, const struct svt_trace_event *b, char *why);
 
