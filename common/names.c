@@ -47,6 +47,8 @@ static const char *const mode_names[] = {
 };
 
 const char *const svt_mode_words[] = { "2level", "pae", "4level", "5level", NULL };
+_Static_assert(SVT_MODE_PAE == SVT_MODE_2LEVEL + 1 && SVT_MODE_4LEVEL == SVT_MODE_2LEVEL + 2 &&
+	       SVT_MODE_5LEVEL == SVT_MODE_2LEVEL + 3, "svt_mode_words[i] is mode 2level + i");
 
 #define NAME_OF(tab, v) ((v) < sizeof(tab) / sizeof((tab)[0]) && (tab)[v] ? (tab)[v] : "?")
 
@@ -68,12 +70,13 @@ const char *svt_mode_name(int mode)
 
 int svt_mode_parse(const char *s)
 {
-	for (unsigned m = SVT_MODE_2LEVEL; m <= SVT_MODE_5LEVEL; m++) {
-		const char *a = s, *b = mode_names[m];
+	/* svt_mode_words lists the modes from SVT_MODE_2LEVEL on, in order */
+	for (int i = 0; svt_mode_words[i]; i++) {
+		const char *a = s, *b = svt_mode_words[i];
 		while (*a && *a == *b)
 			a++, b++;
 		if (*a == '\0' && *b == '\0')
-			return (int)m;
+			return SVT_MODE_2LEVEL + i;
 	}
 	return -1;
 }

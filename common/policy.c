@@ -24,13 +24,19 @@ struct sbuf {
 	size_t len, used;       /* used: the full length, even past len */
 };
 
-static void sb_str(struct sbuf *b, const char *s)
+/* n bytes of s (or up to its NUL, with n = SIZE_MAX). */
+static void sb_strn(struct sbuf *b, const char *s, size_t n)
 {
-	for (; *s; s++, b->used++)
+	for (size_t i = 0; i < n && s[i]; i++, b->used++)
 		if (b->used + 1 < b->len)
-			b->p[b->used] = *s;
+			b->p[b->used] = s[i];
 	if (b->len)
 		b->p[b->used < b->len ? b->used : b->len - 1] = '\0';
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+	sb_strn(b, s, SIZE_MAX);
 }
 
 static void sb_num(struct sbuf *b, uint64_t v)
@@ -42,15 +48,6 @@ static void sb_num(struct sbuf *b, uint64_t v)
 		d[--i] = (char)('0' + v % 10);
 	while ((v /= 10) != 0);
 	sb_str(b, d + i);
-}
-
-static void sb_strn(struct sbuf *b, const char *s, size_t n)
-{
-	char c[2] = { 0, 0 };
-	for (size_t i = 0; i < n; i++) {
-		c[0] = s[i];
-		sb_str(b, c);
-	}
 }
 
 size_t svt_policy_format(const struct svt_policy *p, unsigned pool, char *buf, size_t len)
