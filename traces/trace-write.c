@@ -1,6 +1,6 @@
 /*
  * trace-write.c — the trace writer.  Events are encoded into the current
- * frame's buffer (trace-enc.c); once it holds frame_size bytes the frame is
+ * frame's buffer (common/rec-enc.c); once it holds frame_size bytes the frame is
  * compressed, checksummed, given its header and handed to the sink in one
  * piece, and the delta state starts afresh.  The writer only ever appends,
  * through the sink, and counts the bytes itself, so it works the same on a
