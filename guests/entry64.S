@@ -11,7 +11,9 @@
  *   a GDT with 64-bit ring-0 and ring-3 segments and a TSS (RSP0);
  *   probes: ring 0 probe_read/probe_write/probe_exec(va ...) and ring 3
  *   user_probe(kind, va, val), each returning 0 when the access went
- *   through and 1 after a #PF that pf_handler chose to abandon.
+ *   through and 1 after a #PF that pf_handler chose to abandon; ring 0
+ *   probe_cr4(val), 0 when the MOV to CR4 went through, 1 after a #GP;
+ *   trap_rflags, the RFLAGS image the last #PF or probed #GP pushed.
  */
 	.set MB_MAGIC, 0x1BADB002
 	.set MB_FLAGS, 0x00010003       /* aligned modules, memory info, a.out kludge */
@@ -129,7 +131,20 @@ trap\v:
 trap_common:
 	cmpq $14, (%rsp)
 	je pf_common
-	movq (%rsp), %rdi               /* vector */
+	/* #GP while gp_armed (probe_cr4): note the RFLAGS pushed, abandon */
+	cmpq $13, (%rsp)
+	jne 1f
+	cmpl $0, gp_armed
+	je 1f
+	movl $0, gp_armed
+	pushq %rax
+	movq 40(%rsp), %rax             /* RFLAGS: above RAX, vector, error code, RIP, CS */
+	movq %rax, trap_rflags
+	popq %rax
+	movq $probe_fail, 16(%rsp)      /* the saved RIP */
+	addq $16, %rsp                  /* vector, error code */
+	iretq
+1:	movq (%rsp), %rdi               /* vector */
 	movq 8(%rsp), %rsi              /* error code */
 	movq 16(%rsp), %rdx             /* RIP */
 	andq $-16, %rsp
@@ -148,6 +163,8 @@ pf_common:
 	pushq %r9
 	pushq %r10
 	pushq %r11
+	movq 104(%rsp), %rax            /* the RFLAGS pushed: above them, RIP and CS */
+	movq %rax, trap_rflags
 	movq 80(%rsp), %rdi             /* error code: above 9 registers and the vector */
 	movq %cr2, %rsi
 	movq 96(%rsp), %rdx             /* CS */
@@ -186,7 +203,14 @@ pf_common:
 	jmp user_out
 
 /* ---- ring-0 probes ---------------------------------------------------- */
-	.globl probe_read, probe_write, probe_exec
+	.globl probe_read, probe_write, probe_exec, probe_cr4
+probe_cr4:                              /* (val): 1 after a #GP */
+	movq %rsp, probe_rsp
+	movl $1, gp_armed
+	movq %rdi, %cr4
+	movl $0, gp_armed
+	xorl %eax, %eax
+	ret
 probe_read:                             /* (va, uint64_t *out) */
 	movq %rsp, probe_rsp
 	movq (%rdi), %rax
@@ -285,7 +309,10 @@ trap_stubs:
 mb_magic: .long 0
 mb_info:  .long 0
 user_armed: .long 0
+gp_armed:  .long 0
 	.align 8
+	.globl trap_rflags
+trap_rflags: .quad 0                    /* RFLAGS as the last #PF or armed #GP pushed it */
 probe_rsp: .quad 0
 kern_rsp:  .quad 0
 user_value: .quad 0

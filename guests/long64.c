@@ -21,6 +21,12 @@
  *              pages and CR4.PGE
  *   devices    the local APIC and the I/O APIC through uncached 2 MiB
  *              pages: device memory passes through the hypervisor
+ *   cpu        what the guest sees of the CPU's own state: CR0.ET; RFLAGS.RF
+ *              in the image a #PF pushes; CPUID.1:ECX.OSXSAVE following
+ *              CR4.OSXSAVE; with PKU, CPUID.7:ECX.OSPKE following CR4.PKE
+ *              and a ring-3 read of a key-1 page under PKRU.AD (set with
+ *              no exit); #GP for a reserved CR4 bit, with RF in what it
+ *              pushes
  */
 #include <stdint.h>
 
@@ -48,6 +54,8 @@ int probe_read(uint64_t va, uint64_t *out);
 int probe_write(uint64_t va, uint64_t val);
 int probe_exec(uint64_t va);
 int user_probe(int kind, uint64_t va, uint64_t val);
+int probe_cr4(uint64_t val);
+extern volatile uint64_t trap_rflags;
 void gmain(uint32_t magic, uint32_t info);
 void trap(uint64_t vec, uint64_t ec, uint64_t rip);
 uint64_t pf_handler(uint64_t ec, uint64_t cr2, uint64_t from_user);
@@ -696,6 +704,98 @@ static void part_devices(void)
 	flush_line();
 }
 
+/* ---- the CPU's own state ------------------------------------------------------------ */
+
+#define RF          (1ull << 16)
+#define CR4_OSXSAVE (1ull << 18)
+#define CR4_PKE     (1ull << 22)
+#define CR4_RSVD15  (1ull << 15)
+#define PKEY1       (1ull << 59)        /* protection key 1 in a leaf */
+#define PK_SLOT     500ull              /* the pt_test entry of the key-1 page */
+
+static inline void wrpkru(uint32_t v)
+{
+	__asm__ volatile(".byte 0x0f, 0x01, 0xef" :: "a"(v), "c"(0), "d"(0) : "memory");   /* WRPKRU */
+}
+
+static void part_cpu(void)
+{
+	uint32_t r[4];
+	uint64_t v, cr4 = get_cr4();
+	set_cr0(get_cr0() & ~(1ull << 4));             /* ET is hard-wired to 1 */
+	out("cpu: CR0.ET written 0 reads ");
+	outx((get_cr0() >> 4) & 1);
+	/* a #PF is a fault: the RFLAGS it pushes has RF set */
+	trap_rflags = 0;
+	int f = kread(0xc0000000ull, &v);               /* PDPT slot 3: not present */
+	out(", #PF");
+	outcome(f);
+	out(" RF ");
+	outx((trap_rflags & RF) >> 16);
+	flush_line();
+	cpuid(1, 0, r);
+	if ((r[2] >> 26) & 1) {
+		out("cpu: OSXSAVE ");
+		outx((r[2] >> 27) & 1);
+		set_cr4(cr4 | CR4_OSXSAVE);
+		cpuid(1, 0, r);
+		out(", with CR4.OSXSAVE ");
+		outx((r[2] >> 27) & 1);
+		set_cr4(cr4 & ~CR4_OSXSAVE);
+		cpuid(1, 0, r);
+		out(", without ");
+		outx((r[2] >> 27) & 1);
+		flush_line();
+		set_cr4(cr4);
+	} else {
+		say("cpu: no XSAVE on this CPU");
+	}
+	cpuid(7, 0, r);
+	if ((r[2] >> 3) & 1) {
+		out("cpu: OSPKE ");
+		outx((r[2] >> 4) & 1);
+		set_cr4(cr4 | CR4_PKE);
+		cpuid(7, 0, r);
+		out(", with CR4.PKE ");
+		outx((r[2] >> 4) & 1);
+		/* a user page with key 1, read from ring 3: the shadow is built
+		 * under PKRU 0; then PKRU.AD for key 1, set with no exit, must
+		 * fault (the hypervisor reads PKRU at the exit), then not again */
+		uint64_t va = TEST_VA + PK_SLOT * 0x1000;
+		pt_test[PK_SLOT] = new_frame(0x7e7e) | P | RW | US | PKEY1;
+		invlpg(va);
+		wrpkru(0);
+		out(", key 1 read");
+		outcome(uprobe(0, va, 0));
+		wrpkru(1u << 2);
+		out(", with PKRU.AD1");
+		outcome(uprobe(0, va, 0));
+		wrpkru(0);
+		out(", without");
+		outcome(uprobe(0, va, 0));
+		set_cr4(cr4);
+		flush_line();
+	} else {
+		say("cpu: no PKU on this CPU");
+	}
+	/* a reserved CR4 bit: #GP, a fault, so RF is set in what it pushes
+	 * (not tried under another hypervisor, CPUID.1:ECX[31]: QEMU 7.2's
+	 * TCG does not raise the #GP and the guest hangs) */
+	cpuid(1, 0, r);
+	if (r[2] >> 31) {
+		say("cpu: under another hypervisor: no CR4 probe");
+		return;
+	}
+	trap_rflags = 0;
+	f = probe_cr4(cr4 | CR4_RSVD15);
+	out("cpu: CR4 bit 15 ");
+	out(f ? "#GP RF " : "accepted ");
+	outx((trap_rflags & RF) >> 16);
+	flush_line();
+	if (!f)
+		set_cr4(cr4);
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 void gmain(uint32_t magic, uint32_t info)
@@ -744,6 +844,7 @@ void gmain(uint32_t magic, uint32_t info)
 	part_ptwrite();
 	part_pcid();
 	part_devices();
+	part_cpu();
 	say("done");
 	poweroff();
 }

@@ -627,10 +627,12 @@ static int apply_regs(struct svt_mmu *m, const struct svt_regs *ng, bool load_pd
 	return 0;
 }
 
-int svt_mmu_write_cr0(struct svt_mmu *m, uint64_t val)
+int svt_mmu_write_cr0_mode(struct svt_mmu *m, uint64_t val, bool code64)
 {
 	struct svt_regs n = m->v.g;
 	const uint64_t cd = 1ull << 30, nw = 1ull << 29;
+	const uint64_t old = m->v.g.cr0;
+	bool pg_off = (old & SVT_CR0_PG) && !(val & SVT_CR0_PG);
 
 	m->d.epoch++;
 	m->d.c.cr_writes++;
@@ -639,15 +641,30 @@ int svt_mmu_write_cr0(struct svt_mmu *m, uint64_t val)
 		return SVT_E_GP;
 	if ((val & SVT_CR0_PG) && (m->v.g.efer & SVT_EFER_LME) && !(m->v.g.cr4 & SVT_CR4_PAE))
 		return SVT_E_GP;
+	/* SDM Vol. 2B MOV: paging cannot be turned off while CR4.PCIDE = 1,
+	 * nor from 64-bit mode (CS.L = 1 in IA-32e mode); Vol. 3A 2.5: nor
+	 * can CR0.WP be cleared while CR4.CET = 1 */
+	if (pg_off && (m->v.g.cr4 & SVT_CR4_PCIDE) && !SVT_BUG(72))
+		return SVT_E_GP;
+	if (pg_off && code64 && (m->v.g.efer & SVT_EFER_LMA))
+		return SVT_E_GP;
+	if (!(val & SVT_CR0_WP) && (m->v.g.cr4 & SVT_CR4_CET) && !SVT_BUG(73))
+		return SVT_E_GP;
+	val |= SVT_CR0_ET;              /* hard-wired to 1 (P6 and later) */
 	n.cr0 = val;
 	n.efer &= ~SVT_EFER_LMA;
 	if ((val & SVT_CR0_PG) && (n.efer & SVT_EFER_LME))
 		n.efer |= SVT_EFER_LMA;
-	uint64_t changed = m->v.g.cr0 ^ val;
+	uint64_t changed = old ^ val;
 	bool pdptes = (changed & (SVT_CR0_PG | cd | nw)) != 0;
 	return apply_regs(m, &n, pdptes, false,
 			  (changed & (SVT_CR0_PG | (SVT_BUG(67) ? 0 : SVT_CR0_WP) | cd)) ?
 			  FLUSH_EVERYTHING : FLUSH_NONE);
+}
+
+int svt_mmu_write_cr0(struct svt_mmu *m, uint64_t val)
+{
+	return svt_mmu_write_cr0_mode(m, val, false);
 }
 
 int svt_mmu_write_cr3(struct svt_mmu *m, uint64_t val)
@@ -693,16 +710,26 @@ int svt_mmu_write_cr4(struct svt_mmu *m, uint64_t val)
 	struct svt_regs n = m->v.g;
 	bool lma = (m->v.g.efer & SVT_EFER_LMA) != 0;
 	uint64_t changed = m->v.g.cr4 ^ val;
-	const uint64_t vmxe = 1ull << 13;
 
 	m->d.epoch++;
 	m->d.c.cr_writes++;
-	if (((val & ~svt_bits(24, 0)) && !SVT_BUG(68)) || (val & (1ull << 15)) || (val & vmxe))
+	/* Bits 10:0 exist everywhere; of the others, those the CPU has
+	 * (SVT_FEAT_CR4_KNOWN); VMXE (13) is never offered to a guest, bit 15
+	 * and bits 63:25 are reserved (SDM Vol. 3A 2.5) */
+	uint32_t feat = m->v.g.features;
+	uint64_t have = svt_bits(10, 0) | ((feat & SVT_FEAT_CR4_KNOWN) ? feat & SVT_FEAT_CR4_OPTIONAL :
+					   SVT_FEAT_CR4_OPTIONAL);
+	uint64_t rsvd = val & ~have;
+	if (SVT_BUG(68))
+		rsvd &= svt_bits(24, 0);
+	if (rsvd)
 		return SVT_E_GP;
 	if (lma && (!(val & SVT_CR4_PAE) || (changed & SVT_CR4_LA57)))
 		return SVT_E_GP;
 	if ((val & SVT_CR4_PCIDE) && !(m->v.g.cr4 & SVT_CR4_PCIDE) &&
 	    (!lma || ((m->v.g.cr3 & 0xfff) && !SVT_BUG(69))))
+		return SVT_E_GP;
+	if ((val & SVT_CR4_CET) && !(m->v.g.cr0 & SVT_CR0_WP) && !SVT_BUG(73))
 		return SVT_E_GP;
 	n.cr4 = val;
 	bool pdptes = (changed & (SVT_BUG(19) ? SVT_CR4_PAE :

@@ -477,7 +477,11 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	 * it; re-running succeeds), or an implicit supervisor access at CPL < 3
 	 * that SMAP forbids whatever RFLAGS.AC says — the hardware does not
 	 * tell the two apart.  The first time, re-run; the same fault again at
-	 * once means it was implicit.
+	 * once means it was implicit.  A fault the core still cannot explain
+	 * (the guest's walk allows the access, so does the shadow, and the
+	 * hardware faulted MMU_SPURIOUS_MAX times in a row with no other input
+	 * between) is injected as the hardware reported it: re-running would
+	 * loop for ever (docs/core.md, "Faults the core cannot explain").
 	 */
 	PROF_BEGIN(m, t1);
 	bool allows = sh_maps(m, acc.va) && hw_walk(m, &acc, regs.rflags, regs.pkru, &hw) == SVT_WALK_OK;
@@ -486,14 +490,23 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 		struct svt_access ia = acc;
 		struct svt_walk iw;
 		ia.implicit = true;
-		if (!SVT_BUG(62) &&
-		    m->v.last_spurious_va == acc.va && m->v.last_spurious_ec == ec &&
-		    m->v.last_spurious_at + 1 == m->d.c.faults &&
-		    svt_walk(&m->d.env, &regs, &ia, SVT_WALK_CORE, &iw) == SVT_WALK_PF)
+		bool again = !SVT_BUG(62) && m->v.last_spurious_va == acc.va &&
+			     m->v.last_spurious_ec == ec && m->v.last_spurious_at + 1 == m->d.c.faults;
+		if (again && svt_walk(&m->d.env, &regs, &ia, SVT_WALK_CORE, &iw) == SVT_WALK_PF) {
+			m->v.spurious_repeats = 0;
 			return pf_inject(m, f, res, iw.error_code, iw.cr2);
+		}
+		/* nothing between: no other input moved the epoch */
+		bool same = again && m->v.last_spurious_epoch + 1 == m->d.epoch;
+		m->v.spurious_repeats = same ? m->v.spurious_repeats + 1 : 0;
 		m->v.last_spurious_va = acc.va;
 		m->v.last_spurious_ec = ec;
 		m->v.last_spurious_at = m->d.c.faults;
+		m->v.last_spurious_epoch = m->d.epoch;
+		if (m->v.spurious_repeats + 1 >= MMU_SPURIOUS_MAX) {
+			m->v.spurious_repeats = 0;
+			return pf_inject(m, f, res, ec, acc.va);
+		}
 		m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_VA, acc.va);
 		return pf_done(m, f, res, SVT_PF_RETRY);
 	}

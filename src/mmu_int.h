@@ -244,7 +244,13 @@ struct mmu_vcpu {
 	uint64_t last_spurious_va;
 	uint32_t last_spurious_ec;
 	uint64_t last_spurious_at;
+	uint32_t last_spurious_epoch;   /* d.epoch at that fault */
+	unsigned spurious_repeats;      /* times it came again at once, nothing between */
 };
+
+/* The times in a row the same fault, allowed by the guest's walk and by the
+ * shadow, is re-run before it is injected as the hardware reported it. */
+#define MMU_SPURIOUS_MAX 4
 
 struct svt_mmu {
 	struct mmu_domain d;            /* machine-wide: under the domain lock */
@@ -384,6 +390,8 @@ static inline bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
  *  69: setting CR4.PCIDE while CR3[11:0] is not 0 is accepted
  *  70: changing EFER.LME while paging is on is accepted
  *  71: an IA-32e CR3 load with bits set above MAXPHYADDR is accepted
+ *  72: clearing CR0.PG while CR4.PCIDE = 1 is accepted
+ *  73: CR4.CET with CR0.WP = 0 is accepted (setting CET, or clearing WP under it)
  */
 
 /* Must writes to gfn fault?  Exactly when it is an in-sync page table. */

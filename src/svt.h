@@ -21,6 +21,7 @@
 /* ---- architectural bits the interface speaks in ---------------------- */
 
 #define SVT_CR0_PE      (1ull << 0)
+#define SVT_CR0_ET      (1ull << 4)
 #define SVT_CR0_WP      (1ull << 16)
 #define SVT_CR0_PG      (1ull << 31)
 
@@ -29,9 +30,11 @@
 #define SVT_CR4_PGE     (1ull << 7)
 #define SVT_CR4_LA57    (1ull << 12)
 #define SVT_CR4_PCIDE   (1ull << 17)
+#define SVT_CR4_OSXSAVE (1ull << 18)
 #define SVT_CR4_SMEP    (1ull << 20)
 #define SVT_CR4_SMAP    (1ull << 21)
 #define SVT_CR4_PKE     (1ull << 22)
+#define SVT_CR4_CET     (1ull << 23)
 
 #define SVT_EFER_LME    (1ull << 8)
 #define SVT_EFER_LMA    (1ull << 10)
@@ -150,6 +153,21 @@ _Static_assert(SVT_MODE_NONE < SVT_MODE_2LEVEL && SVT_MODE_2LEVEL == 2 && SVT_MO
 
 /* CPU features the walker depends on (CPUID-reported). */
 #define SVT_FEAT_1GPAGE  (1u << 0)  /* CPUID.80000001H:EDX.Page1GB[26] */
+/*
+ * The CR4 bits the CPU has, for the shadow MMU's MOV-to-CR4 checks.  CR4
+ * bits 10:0 exist on every CPU the core runs on; the others it knows are
+ * optional (SVT_FEAT_CR4_OPTIONAL: UMIP, LA57, SMXE, FSGSBASE, PCIDE,
+ * OSXSAVE, KL, SMEP, SMAP, PKE, CET, PKS).  With SVT_FEAT_CR4_KNOWN, the
+ * features word's bits at those CR4 positions say which of them the CPU
+ * (as the hypervisor offers it: IA32_VMX_CR4_FIXED1 and CPUID) has, and a
+ * write setting one it lacks raises #GP.  Without it every optional bit
+ * counts as present (configurations and traces from before the field).
+ */
+#define SVT_FEAT_CR4_KNOWN     (1u << 1)
+#define SVT_FEAT_CR4_OPTIONAL  0x1ff5800u
+#define SVT_FEAT_ALL           (SVT_FEAT_1GPAGE | SVT_FEAT_CR4_KNOWN | SVT_FEAT_CR4_OPTIONAL)
+_Static_assert((SVT_FEAT_CR4_OPTIONAL & (SVT_FEAT_1GPAGE | SVT_FEAT_CR4_KNOWN)) == 0,
+	       "the CR4 feature bits sit at their CR4 positions, clear of the others");
 
 /*
  * The registers that decide a translation.  pdpte[] matters only in PAE
@@ -292,10 +310,19 @@ size_t svt_mmu_storage_size(const struct svt_mmu_config *cfg);
 struct svt_mmu *svt_mmu_init(void *storage, size_t len, const struct svt_mmu_config *cfg,
 			     const struct svt_env *env, const svt_mfn_t *pool_mfns);
 
-/* Control-register writes.  Return 0, or SVT_E_GP when the CPU would raise
- * #GP instead (the register is then unchanged). */
+/*
+ * Control-register writes.  Return 0, or SVT_E_GP when the CPU would raise
+ * #GP instead (the register is then unchanged).  The rules are the SDM's
+ * for MOV to CR and WRMSR (docs/core.md, "Control registers"); CR4 bits
+ * are checked against the CPU's (SVT_FEAT_CR4_KNOWN).  CR0.ET reads 1
+ * whatever is written.  svt_mmu_write_cr0() is a write from outside
+ * 64-bit mode (or one whose mode the caller does not know);
+ * svt_mmu_write_cr0_mode() says whether it came from 64-bit mode (IA-32e
+ * mode with CS.L = 1), where clearing CR0.PG raises #GP.
+ */
 #define SVT_E_GP  (-13)
 int svt_mmu_write_cr0(struct svt_mmu *m, uint64_t val);
+int svt_mmu_write_cr0_mode(struct svt_mmu *m, uint64_t val, bool code64);
 int svt_mmu_write_cr3(struct svt_mmu *m, uint64_t val);   /* PCID and bit 63 (no-flush) honoured */
 int svt_mmu_write_cr4(struct svt_mmu *m, uint64_t val);
 int svt_mmu_write_efer(struct svt_mmu *m, uint64_t val);
@@ -490,7 +517,7 @@ enum svt_event_kind {
 	SVT_EV_SHADOW_FREE,     /* a: gfn, b: type, c: mfn */
 	SVT_EV_UNSHADOW,        /* a: gfn */
 	SVT_EV_OOS,             /* a: gfn */
-	SVT_EV_RESYNC,          /* a: gfn */
+	SVT_EV_RESYNC,          /* a: gfn; b: 1 if it stays out of sync, 0 if protected again */
 	SVT_EV_EVICT,           /* a: gfn, b: type */
 	SVT_EV_RESET,
 };

@@ -10,13 +10,14 @@ set -u
 need bochs grub-mkrescue xorriso qemu-system-x86_64
 run="$top_srcdir/vmx/bochs-run.sh"
 hv="$top_builddir/vmx/hv.elf"
-# long64 runs on a CPU model with SMAP, and is recorded with out-of-sync
-# page tables off so that its page-table writes are emulated one by one.
+# long64 runs on a CPU model with SMAP and PKU, and is recorded with
+# out-of-sync page tables off so that its page-table writes are emulated
+# one by one.
 for g in hello paging-2level paging-pae paging-4level perm long64; do
 	elf="$top_builddir/guests/$g.elf"
 	pol=
 	if [ "$g" = long64 ]; then
-		export BOCHS_CPU=broadwell_ult; pol=oos=0
+		export BOCHS_CPU=tigerlake; pol=oos=0
 	else
 		unset BOCHS_CPU
 	fi
@@ -50,7 +51,9 @@ unset BOCHS_CPU
 
 # What long64 must have exercised, not skipped: the permission matrix at
 # CPL 3 and with SMEP, SMAP and RFLAGS.AC; 1 GiB pages; every page-table
-# write form, emulated by the core; INVPCID, intercepted.
+# write form, emulated by the core; INVPCID, intercepted; the CPU's own
+# state (CR0.ET, RF pushed by a #PF and a #GP, CPUID.OSXSAVE and OSPKE
+# following CR4, a protection-key fault whose PKRU the hypervisor read).
 c="$work/long64.svt.console"
 grep -q '^guest: features: 1g 0x1 nx 0x1 smep 0x1 smap 0x1 pcid 0x1 invpcid 0x1' "$c" &&
 	[ "$(grep -c '^guest: perm .* cpl3: ' "$c")" -eq 8 ] &&
@@ -59,7 +62,12 @@ grep -q '^guest: features: 1g 0x1 nx 0x1 smep 0x1 smap 0x1 pcid 0x1 invpcid 0x1'
 	grep -q '^guest: perm ro user cpl0 smap: read pf 0x1 ' "$c" &&
 	grep -q '^guest: devices: local APIC id 0x0 version 0x[0-9a-f]*, I/O APIC version 0x[0-9a-f]*' "$c" &&
 	"$top_builddir/shadowvt" info "$work/long64.svt" | grep -q '^device frames: .*(passed through)' &&
-	pass "long64: the matrix at CPL 0 and 3 with SMEP/SMAP/AC, 1 GiB pages, APICs passed through" ||
+	grep -q '^guest: cpu: CR0.ET written 0 reads 0x1, #PF pf 0x0 cr2 0xc0000000 RF 0x1' "$c" &&
+	grep -q '^guest: cpu: OSXSAVE 0x0, with CR4.OSXSAVE 0x1, without 0x0' "$c" &&
+	grep -q '^guest: cpu: CR4 bit 15 #GP RF 0x1' "$c" &&
+	grep -q '^guest: cpu: OSPKE 0x0, with CR4.PKE 0x1, key 1 read ok, with PKRU.AD1 pf 0x25 cr2 0x801f4000, without ok' "$c" &&
+	"$top_builddir/shadowvt" dump "$work/long64.svt" | grep -q 'FAULT va=0x801f4000 ec=0x25 cpl=3 .* pkru=0x4' &&
+	pass "long64: the matrix at CPL 0 and 3 with SMEP/SMAP/AC, 1 GiB pages, APICs passed through; CR0.ET, RF on injected faults, CPUID.OSXSAVE/OSPKE as CR4, PKRU read at the exit" ||
 	{ fail "long64: parts missing"; cat "$c"; }
 forms=$(sed -n 's/^guest: ptwrite \([a-z0-9+-]*\).*/\1/p' "$c" | LC_ALL=C sort -u | tr '\n' ' ')
 want=$(printf '%s\n' mov mov32 xchg cmpxchg cmpxchg-fail cmpxchg16b cmpxchg16b+8 xadd or and add sub xor \

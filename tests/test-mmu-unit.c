@@ -596,6 +596,50 @@ Test(mmu_unit, control_register_checks)
 	mach_fini();
 }
 
+/*
+ * A fault the core cannot explain: the hardware enforces PKRU.AD for key 1
+ * on a user page, and the core is told PKRU 0 (a caller that does not read
+ * it), so the guest's walk and the shadow both allow the read.  It is
+ * re-run three times in a row and injected the fourth, as the hardware
+ * reported it; an input between starts the count again.  Told the real
+ * PKRU, the core injects the protection-key fault at once.
+ */
+Test(mmu_unit, unexplained_fault_is_injected_not_retried_for_ever)
+{
+	const uint64_t va = 0x401000, key1 = 1ull << 59;
+	mach_init(32, plain);
+	enter_4level();
+	gwrite(0x4008, (17ull << 12) | P | RW | US | A | key1, 8);
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE | SVT_CR4_PKE), 0);
+	cr_assert_eq(access8(va, SVT_ACC_READ, 3, 0).kind, 0, "PKRU 0: the shadow is built");
+	M->pkru = 1u << 2;                      /* AD for key 1, in the hardware only */
+	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 3 };
+	struct svt_walk w;
+	cr_assert_eq(hw_walk(&acc, &w), SVT_WALK_PF);
+	cr_assert_eq(w.error_code, SVT_PFEC_P | SVT_PFEC_U | SVT_PFEC_PK);
+	struct svt_fault f = { .va = va, .error_code = w.error_code, .cpl = 3, .rflags = 2,
+			       .pkru = 0, .code_bits = 64 };
+	struct svt_fault_result fr;
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 3; i++)
+			cr_assert_eq(svt_mmu_page_fault(M->mmu, &f, &fr), SVT_PF_RETRY, "round %d try %d",
+				     round, i);
+		if (round == 0) {
+			svt_mmu_invlpg(M->mmu, 0x7000);         /* an input between: counted anew */
+			continue;
+		}
+		cr_assert_eq(svt_mmu_page_fault(M->mmu, &f, &fr), SVT_PF_INJECT, "the fourth in a row");
+		cr_assert_eq(fr.error_code, w.error_code, "as the hardware reported it");
+		cr_assert_eq(fr.cr2, va);
+	}
+	cr_assert_eq(svt_mmu_page_fault(M->mmu, &f, &fr), SVT_PF_RETRY, "then counted anew");
+	f.pkru = M->pkru;                       /* the caller reads PKRU: injected at once */
+	cr_assert_eq(svt_mmu_page_fault(M->mmu, &f, &fr), SVT_PF_INJECT);
+	cr_assert_eq(fr.error_code, SVT_PFEC_P | SVT_PFEC_U | SVT_PFEC_PK);
+	audit_clean();
+	mach_fini();
+}
+
 /* A 2-level and a PAE guest, each with a large page. */
 Test(mmu_unit, two_level_and_pae_guests)
 {

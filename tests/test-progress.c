@@ -4,7 +4,11 @@
  * fixed or retry, with no other input between, as a livelock, once per
  * run of them; fewer, or runs broken by another input or another fault,
  * are not.  The traces are made here: 4-level tables in MEM records, the
- * CR writes that turn paging on, then the faults.
+ * CR writes that turn paging on, then the faults.  The faults come again
+ * although the guest's tables allow the access: the real core injects
+ * such a fault the fourth time in a row (docs/core.md, "Faults the core
+ * cannot explain"), so the livelocks are made by a core with seeded bug 62,
+ * which retries it for ever; the real core makes none.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
@@ -17,6 +21,8 @@
 #include "trace.h"
 
 #define OK(x) cr_assert_eq((x), SVT_TRACE_OK)
+
+unsigned svt_broken = 62;       /* the core's seeded bug (src/walk_int.h); 0: none */
 
 /* The trace: paging on, then `script` (f: a fault at 0x400000, g: one at
  * 0x401000, i: INVLPG), each letter repeated as its count says. */
@@ -96,4 +102,13 @@ Test(progress, fewer_or_broken_runs_are_progress)
 	cr_assert_eq(res.violations, 0, "the trace is otherwise clean");
 	cr_assert_eq(progress_reports("f40i1f40i1f40", &res), 0, "INVLPG between");
 	cr_assert_eq(progress_reports("f40g1f40g1f40", &res), 0, "another fault between");
+}
+
+/* The real core injects the fault the fourth time: no livelock. */
+Test(progress, the_real_core_does_not_livelock)
+{
+	struct svt_replay_result res;
+	svt_broken = 0;
+	cr_assert_eq(progress_reports("f200", &res), 0);
+	svt_broken = 62;
 }

@@ -45,7 +45,7 @@ const char *tr_check_header(const struct svt_trace_header *h)
 		return "a header string is longer than 4096 bytes";
 	if (h->maxphyaddr < 32 || h->maxphyaddr > 52)
 		return "MAXPHYADDR not in 32..52";
-	if (h->features & ~(uint32_t)SVT_FEAT_1GPAGE)
+	if (h->features & ~(uint32_t)SVT_FEAT_ALL)
 		return "unknown CPU feature bits";
 	if (h->guest_frames > (1ull << (h->maxphyaddr - 12)))
 		return "guest_frames beyond MAXPHYADDR";

@@ -15,6 +15,9 @@ enum {
 	G_ES_BASE = 0x6806, G_INTR_STATE = 0x4824, G_ACTIVITY = 0x4826,
 };
 
+#define RFLAGS_RF       (1ull << 16)
+#define CR4_PKE         (1ull << 22)
+
 enum {
 	R_EXCEPTION = 0, R_EXTINT = 1, R_TRIPLE = 2, R_CPUID = 10, R_HLT = 12, R_INVLPG = 14,
 	R_CR = 28, R_IO = 30, R_RDMSR = 31, R_WRMSR = 32, R_BAD_GUEST = 33, R_XSETBV = 55,
@@ -34,19 +37,45 @@ static const uint64_t *hv_prof2;        /* the core's profile, svt_mmu_prof() */
 static uint64_t phase_prof[PROF_N];
 
 /* Past the instruction that exited; as it completed, any blocking by
- * STI or MOV SS it was under ends (SDM Vol. 3C, 27.3.1.5 says why). */
+ * STI or MOV SS it was under ends (SDM Vol. 3C, 27.3.1.5 says why), and
+ * so does RFLAGS.RF (the CPU clears it when an instruction completes,
+ * SDM Vol. 3A 18.3.1.1: set by a fault the instruction took before, it
+ * must not hide the next instruction's breakpoint). */
 static void advance(void)
 {
 	hv_vmwrite(G_RIP, hv_vmread(G_RIP) + hv_vmread(EXIT_ILEN));
 	uint64_t is = hv_vmread(G_INTR_STATE);
 	if (is & 3)
 		hv_vmwrite(G_INTR_STATE, is & ~3ull);
+	uint64_t fl = hv_vmread(G_RFLAGS);
+	if (fl & RFLAGS_RF)
+		hv_vmwrite(G_RFLAGS, fl & ~RFLAGS_RF);
+}
+
+/*
+ * Inject a fault-class hardware exception with its error code.  The CPU
+ * sets RFLAGS.RF in the RFLAGS image it pushes for a fault (SDM Vol. 3A
+ * 18.3.1.1; code breakpoints and #DB excepted), so that the return to the
+ * faulting instruction skips its instruction breakpoints; an injected
+ * event pushes the guest's RFLAGS as the VMCS holds it, so RF is set
+ * there first (KVM does the same for every fault it injects).
+ */
+static void inject_fault(unsigned vector, uint32_t ec)
+{
+	hv_vmwrite(ENTRY_INTR, 0x80000b00u | vector);   /* valid, hardware exception, error code */
+	hv_vmwrite(ENTRY_EC, ec);
+	hv_vmwrite(G_RFLAGS, hv_vmread(G_RFLAGS) | RFLAGS_RF);
 }
 
 static void inject_gp(void)
 {
-	hv_vmwrite(ENTRY_INTR, 0x80000b0du);    /* valid, hardware exception, error code, #GP */
-	hv_vmwrite(ENTRY_EC, 0);
+	inject_fault(13, 0);
+}
+
+static void inject_pf(uint32_t ec, uint64_t cr2)
+{
+	inject_fault(14, ec);
+	__asm__ volatile("mov %0, %%cr2" :: "r"(cr2));
 }
 
 static bool marked;
@@ -108,6 +137,27 @@ static unsigned fetch_insn(struct svt_mmu *mmu, const struct svt_env *env, uint6
 
 static bool wants_regs;         /* the core asked for the registers with the next write fault */
 
+/*
+ * The guest's PKRU.  VM exits do not switch PKRU, so after an exit the
+ * register still holds the guest's value; RDPKRU needs CR4.PKE, which the
+ * hypervisor's own CR4 leaves clear (its pages would otherwise be checked
+ * against the guest's keys), so PKE is set around the one instruction.
+ * Only a guest with CR4.PKE = 1 has keys that matter (the core accepts
+ * that bit only where the CPU has PKU).
+ */
+static uint32_t guest_pkru(const struct svt_regs *g)
+{
+	if (!(g->cr4 & CR4_PKE))
+		return 0;
+	uint64_t cr4;
+	uint32_t a, d;
+	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+	__asm__ volatile("mov %0, %%cr4" :: "r"(cr4 | CR4_PKE));
+	__asm__ volatile(".byte 0x0f, 0x01, 0xee" : "=a"(a), "=d"(d) : "c"(0));     /* RDPKRU */
+	__asm__ volatile("mov %0, %%cr4" :: "r"(cr4));
+	return a;
+}
+
 static void page_fault(struct svt_mmu *mmu, const struct svt_env *env, bool in_delivery)
 {
 	struct svt_emu_regs regs;
@@ -117,6 +167,7 @@ static void page_fault(struct svt_mmu *mmu, const struct svt_env *env, bool in_d
 	struct svt_fault f = {
 		.va = cr2, .error_code = ec, .cpl = (uint8_t)((hv_vmread(G_SS_AR) >> 5) & 3),
 		.rflags = hv_vmread(G_RFLAGS), .code_bits = code_bits(), .insn = insn,
+		.pkru = guest_pkru(svt_mmu_guest_regs(mmu)),
 	};
 	/* Only a write is ever emulated (under any policy), so only a write
 	 * comes with the registers and the instruction (a fault while an
@@ -150,12 +201,10 @@ static void page_fault(struct svt_mmu *mmu, const struct svt_env *env, bool in_d
 				gprs.gpr[i] = regs.gpr[i];
 		hv_vmwrite(G_RSP, regs.gpr[4]);
 		hv_vmwrite(G_RIP, regs.rip);
-		hv_vmwrite(G_RFLAGS, regs.rflags);
+		hv_vmwrite(G_RFLAGS, regs.rflags & ~RFLAGS_RF);        /* completed: as advance() */
 		break;
 	case SVT_PF_INJECT:
-		hv_vmwrite(ENTRY_INTR, 0x80000b0eu);    /* #PF with error code */
-		hv_vmwrite(ENTRY_EC, res.error_code);
-		__asm__ volatile("mov %0, %%cr2" :: "r"(res.cr2));
+		inject_pf(res.error_code, res.cr2);
 		break;
 	case SVT_PF_MMIO:
 		/* Outside guest RAM: the hypervisor's own memory, or a device
@@ -189,7 +238,14 @@ static void cr_access(struct svt_mmu *mmu)
 	if (type == 0) {
 		if (code_bits() != 64)
 			val &= 0xffffffffu;
-		if (cr == 0)
+		/* Clearing CR0.PG from 64-bit mode is #GP (SDM Vol. 2B MOV).
+		 * The core knows the rule (svt_mmu_write_cr0_mode()), but the
+		 * trace's CR_WRITE does not yet say which mode a write came
+		 * from, so the hypervisor decides it before the core, as it
+		 * does INVPCID's reserved bits: a replay sees no such write. */
+		if (cr == 0 && code_bits() == 64 && (g->efer & SVT_EFER_LMA) && !(val & SVT_CR0_PG))
+			rc = SVT_E_GP;
+		else if (cr == 0)
 			rc = hvrec_cr(mmu, 0, val);
 		else if (cr == 3)
 			rc = hvrec_cr(mmu, 1, val);
@@ -208,20 +264,56 @@ static void cr_access(struct svt_mmu *mmu)
 	hv_sync_hw(mmu);
 }
 
-static void cpuid(void)
+/* CPUID bits of the optional CR4 features (vmx.c's hv_cr4_features()):
+ * hidden where the guest cannot set the CR4 bit. */
+static const struct { uint8_t cr4, leaf, reg, bit; } cr4_cpuid[] = {
+	{ 11, 7, 2, 2 },        /* UMIP */
+	{ 12, 7, 2, 16 },       /* LA57 */
+	{ 14, 1, 2, 6 },        /* SMXE: SMX */
+	{ 16, 7, 1, 0 },        /* FSGSBASE */
+	{ 17, 1, 2, 17 },       /* PCIDE: PCID */
+	{ 18, 1, 2, 26 },       /* OSXSAVE: XSAVE */
+	{ 19, 7, 2, 23 },       /* KL */
+	{ 20, 7, 1, 7 },        /* SMEP */
+	{ 21, 7, 1, 20 },       /* SMAP */
+	{ 22, 7, 2, 3 },        /* PKE: PKU */
+	{ 23, 7, 2, 7 },        /* CET: CET_SS */
+	{ 23, 7, 3, 20 },       /* CET: IBT */
+	{ 24, 7, 2, 31 },       /* PKS */
+};
+
+/*
+ * CPUID as the CPU answers, less what the guest cannot use here (VMX,
+ * INVPCID and RDTSCP without their controls, the CR4 features not
+ * offered), and with the bits that mirror CR4 showing the guest's CR4, not
+ * the hypervisor's: CPUID.1:ECX.OSXSAVE[27] (CR4.OSXSAVE) and
+ * CPUID.7.0:ECX.OSPKE[4] (CR4.PKE).
+ */
+static void cpuid(const struct svt_mmu *mmu)
 {
-	uint32_t a = (uint32_t)gprs.gpr[0], c = (uint32_t)gprs.gpr[1], b, d;
-	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
-	if (gprs.gpr[0] == 1)
-		c &= ~(1u << 5);                /* no VMX */
-	if (gprs.gpr[0] == 7 && gprs.gpr[1] == 0 && !hv_invpcid)
-		b &= ~(1u << 10);               /* INVPCID would #UD in the guest */
-	if (gprs.gpr[0] == 0x80000001u && !hv_rdtscp)
-		d &= ~(1u << 27);               /* so would RDTSCP */
-	gprs.gpr[0] = a;
-	gprs.gpr[3] = b;
-	gprs.gpr[1] = c;
-	gprs.gpr[2] = d;
+	uint32_t leaf = (uint32_t)gprs.gpr[0], sub = (uint32_t)gprs.gpr[1];
+	uint32_t r[4] = { leaf, 0, sub, 0 };    /* EAX EBX ECX EDX */
+	uint64_t cr4 = svt_mmu_guest_regs(mmu)->cr4;
+	__asm__ volatile("cpuid" : "+a"(r[0]), "=b"(r[1]), "+c"(r[2]), "=d"(r[3]));
+	if (leaf == 1 || (leaf == 7 && sub == 0))
+		for (unsigned i = 0; i < sizeof(cr4_cpuid) / sizeof(cr4_cpuid[0]); i++)
+			if (cr4_cpuid[i].leaf == leaf && !((hv_cr4_offered >> cr4_cpuid[i].cr4) & 1))
+				r[cr4_cpuid[i].reg] &= ~(1u << cr4_cpuid[i].bit);
+	if (leaf == 1) {
+		r[2] &= ~(1u << 5);                     /* no VMX */
+		r[2] = (r[2] & ~(1u << 27)) | ((cr4 & SVT_CR4_OSXSAVE) ? 1u << 27 : 0);
+	}
+	if (leaf == 7 && sub == 0) {
+		if (!hv_invpcid)
+			r[1] &= ~(1u << 10);            /* INVPCID would #UD in the guest */
+		r[2] = (r[2] & ~(1u << 4)) | ((cr4 & SVT_CR4_PKE) ? 1u << 4 : 0);
+	}
+	if (leaf == 0x80000001u && !hv_rdtscp)
+		r[3] &= ~(1u << 27);                    /* so would RDTSCP */
+	gprs.gpr[0] = r[0];
+	gprs.gpr[3] = r[1];
+	gprs.gpr[1] = r[2];
+	gprs.gpr[2] = r[3];
 	advance();
 }
 
@@ -256,9 +348,7 @@ static void invpcid(struct svt_mmu *mmu, const struct svt_env *env)
 		uint64_t gpa = la + n;
 		if (r.cr0 & SVT_CR0_PG) {
 			if (svt_walk(env, &r, &acc, 0, &w) != SVT_WALK_OK) {
-				hv_vmwrite(ENTRY_INTR, 0x80000b0eu);
-				hv_vmwrite(ENTRY_EC, w.error_code);
-				__asm__ volatile("mov %0, %%cr2" :: "r"(w.cr2));
+				inject_pf(w.error_code, w.cr2);
 				return;
 			}
 			gpa = w.gpa;
@@ -286,17 +376,22 @@ static void invpcid(struct svt_mmu *mmu, const struct svt_env *env)
 	hv_sync_hw(mmu);
 }
 
-/* XSETBV for the guest, with the checks bare metal makes (a bad value
- * would #GP the hypervisor itself): XCR0 only, x87 always, AVX only with
- * SSE, only components the CPU has. */
+/* XSETBV for the guest, with the checks bare metal makes (SDM Vol. 2D
+ * XSETBV, Vol. 1 13.3; a bad value would #GP the hypervisor itself): CPL 0,
+ * XCR0 only, x87 always, AVX only with SSE, AVX-512's three components
+ * together and only with AVX, MPX's two together, AMX's two together, only
+ * components the CPU has.  (Without CR4.OSXSAVE the CPU raises #UD before
+ * the exit: the guest's CR4.OSXSAVE is the hardware's.) */
 static void xsetbv(void)
 {
 	uint32_t a = 0xd, b, c = 0, d;
 	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
 	uint64_t have = (uint64_t)d << 32 | a;
 	uint64_t val = (gprs.gpr[2] & 0xffffffffu) << 32 | (gprs.gpr[0] & 0xffffffffu);
+	uint64_t avx512 = val & 0xe0, mpx = val & 0x18, amx = val & 0x60000;
 	if ((uint32_t)gprs.gpr[1] != 0 || (val & ~have) || !(val & 1) || (val & 6) == 4 ||
-	    ((hv_vmread(G_SS_AR) >> 5) & 3) != 0) {
+	    (avx512 && (avx512 != 0xe0 || (val & 6) != 6)) || (mpx && mpx != 0x18) ||
+	    (amx && amx != 0x60000) || ((hv_vmread(G_SS_AR) >> 5) & 3) != 0) {
 		inject_gp();
 		return;
 	}
@@ -559,7 +654,7 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 			advance();
 			break;
 		case R_CPUID:
-			cpuid();
+			cpuid(mmu);
 			break;
 		case R_INTR_WINDOW:             /* a held interrupt may go in now */
 			break;

@@ -247,6 +247,7 @@ void hv_main(uint32_t magic, uint32_t info)
 	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000001u), "c"(0));
 	if (d & (1u << 26))
 		features |= SVT_FEAT_1GPAGE;
+	features |= hv_cr4_features();
 	struct svt_mmu_config cfg = {
 		.pool_frames = pool_frames, .guest_frames = GUEST_FRAMES, .maxphyaddr = maxphy,
 		.features = features, .links = pool_frames * 64, .policy = policy,

@@ -253,6 +253,41 @@ static void guest_state(const struct hv_guest *g)
 
 static uint32_t entry_ctls_base;
 bool hv_invpcid, hv_rdtscp, hv_act_hlt;
+uint64_t hv_cr4_offered;
+
+static void cpuid2(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+
+/*
+ * The optional CR4 bits the guest may set: those VMX operation allows
+ * (IA32_VMX_CR4_FIXED1), the CPU reports (CPUID) and this hypervisor
+ * supports.  SMXE, KL, CET and PKS are never offered: their instructions
+ * and MSRs (GETSEC, Key Locker, the CET and PKRS MSRs) are not virtualised
+ * here, and CPUID hides them.
+ */
+uint32_t hv_cr4_features(void)
+{
+	uint32_t l1[4], l7[4] = { 0 }, l0[4];
+	cpuid2(0, 0, l0);
+	cpuid2(1, 0, l1);
+	if (l0[0] >= 7)
+		cpuid2(7, 0, l7);
+	uint64_t cr4 = 0;
+	cr4 |= (l7[2] & (1u << 2)) ? 1ull << 11 : 0;            /* UMIP */
+	cr4 |= (l7[2] & (1u << 16)) ? 1ull << 12 : 0;           /* LA57 */
+	cr4 |= (l7[1] & (1u << 0)) ? 1ull << 16 : 0;            /* FSGSBASE */
+	cr4 |= (l1[2] & (1u << 17)) ? 1ull << 17 : 0;           /* PCIDE: CPUID.PCID */
+	cr4 |= (l1[2] & (1u << 26)) ? 1ull << 18 : 0;           /* OSXSAVE: CPUID.XSAVE */
+	cr4 |= (l7[1] & (1u << 7)) ? 1ull << 20 : 0;            /* SMEP */
+	cr4 |= (l7[1] & (1u << 20)) ? 1ull << 21 : 0;           /* SMAP */
+	cr4 |= (l7[2] & (1u << 3)) ? 1ull << 22 : 0;            /* PKE: CPUID.PKU */
+	if (l1[2] & (1u << 5))          /* VMX (without it vmx_on() stops the machine) */
+		cr4 &= rdmsr(MSR_VMX_CR4_FIXED1);
+	hv_cr4_offered = cr4;
+	return SVT_FEAT_CR4_KNOWN | (uint32_t)cr4;
+}
 
 /* After every call into the core: the hardware runs what the core says;
  * the guest reads its own CR0 and CR4 through the read shadows. */
