@@ -235,8 +235,21 @@ static void rec_flush(void *ctx, int kind, uint64_t va)
 
 static void rec_event(void *ctx, const struct svt_event *ev)
 {
-	const struct svt_env *raw = ((struct svt_recorder *)ctx)->c.raw;
-	raw->event(raw->ctx, ev);
+	struct svt_recorder *r = ctx;
+	const struct svt_env *raw = r->c.raw;
+	/* the tables out of sync, for the table evidence */
+	if (ev->kind == SVT_EV_OOS) {
+		r->oos[r->oos_next] = ev->a;
+		r->oos_next = (r->oos_next + 1) % SVT_REC_OOS_MAX;
+	} else if (ev->kind == SVT_EV_UNSHADOW || ev->kind == SVT_EV_RESET ||
+		   (ev->kind == SVT_EV_RESYNC && ev->b == 0) ||
+		   (ev->kind == SVT_EV_SHADOW_FREE && ev->b == 1)) {
+		for (unsigned i = 0; i < SVT_REC_OOS_MAX; i++)
+			if (ev->kind == SVT_EV_RESET || r->oos[i] == ev->a)
+				r->oos[i] = ~0ull;
+	}
+	if (raw->event)
+		raw->event(raw->ctx, ev);
 }
 
 static uint64_t rec_ticks(void *ctx)
@@ -251,6 +264,8 @@ bool svt_recorder_init(struct svt_recorder *r, const struct svt_recorder_config 
 	    cfg->nhash < 2 || (cfg->nhash & (cfg->nhash - 1)) != 0 || !cfg->emit)
 		return false;
 	memset(r, 0, sizeof(*r));
+	for (unsigned i = 0; i < SVT_REC_OOS_MAX; i++)
+		r->oos[i] = ~0ull;
 	r->c = *cfg;
 	r->last_slot = -1;
 	r->hash_shift = 64;
@@ -263,7 +278,7 @@ bool svt_recorder_init(struct svt_recorder *r, const struct svt_recorder_config 
 	r->env = (struct svt_env){
 		.ctx = r, .read_gpa = rec_read, .write_gpa = rec_write, .gfn_to_mfn = rec_g2m,
 		.map_mfn = rec_map, .flush_tlb = rec_flush,
-		.event = cfg->raw->event ? rec_event : NULL,
+		.event = rec_event,     /* the table evidence follows out-of-sync pages */
 		.ticks = cfg->raw->ticks ? rec_ticks : NULL,
 	};
 	return true;
@@ -351,6 +366,95 @@ static void walk_entries(struct svt_recorder *r, uint64_t va)
 	}
 }
 
+/* ---- evidence: the guest's own stores ----------------------------------- */
+
+void svt_recorder_guest_store(struct svt_recorder *r, uint64_t gpa, size_t len)
+{
+	if (!(r->c.evidence & SVT_EVIDENCE_STORES) || len == 0)
+		return;
+	uint64_t t = PROF_START();
+	for (uint64_t w = gpa & ~7ull; w < gpa + len; w += 8) {
+		uint64_t now;
+		if (w >= r->c.note_limit || r->c.note_limit - w < 8)
+			break;  /* not RAM: a replayer knows what lies there */
+		if (r->c.direct)
+			__builtin_memcpy(&now, r->c.direct + w, 8);
+		else if (r->c.raw->read_gpa(r->c.raw->ctx, w, &now, 8) != 0)
+			continue;
+		note_word(r, slot_of(r, w >> 12, true), w, now);
+	}
+	PROF_END(r, SVT_REC_PROF_READ, t);
+}
+
+/* ---- evidence: the tables a flush makes current ------------------------- */
+
+/*
+ * The words of the guest table at gpa (bytes of it from there) that the
+ * mirror holds: each one that memory now holds with another value is
+ * logged again (note_word).  What the mirror does not hold the replayer
+ * does not know either, and nothing it knows of this table is left stale.
+ */
+static void table_known(struct svt_recorder *r, struct svt_rec_slot *s, uint64_t gpa, unsigned len)
+{
+	unsigned off = (unsigned)(gpa & 0xfff), end = off + len;
+	if (r->c.direct && off == 0 && len == 4096) {
+		/* word by word where the mirror holds it */
+		const uint8_t *mem = r->c.direct + gpa;
+		for (unsigned b = 0; b < 8; b++) {
+			uint64_t known = s->known[b];
+			for (unsigned k = 0; known && k < 64; k++, known >>= 1) {
+				uint64_t now, had;
+				unsigned o = b * 512 + k * 8;
+				if (!(known & 1))
+					continue;
+				__builtin_memcpy(&now, mem + o, 8);
+				__builtin_memcpy(&had, s->data + o, 8);
+				if (now != had)
+					note_word(r, s, gpa + o, now);
+			}
+		}
+		return;
+	}
+	for (; off < end; off += 8) {
+		uint64_t bit = 1ull << ((off >> 3) & 63), now;
+		if (!(s->known[off >> 9] & bit))
+			continue;
+		uint64_t w = (gpa & ~0xfffull) + off;
+		if (r->c.direct)
+			__builtin_memcpy(&now, r->c.direct + w, 8);
+		else if (r->c.raw->read_gpa(r->c.raw->ctx, w, &now, 8) != 0)
+			continue;
+		note_word(r, s, w, now);
+	}
+}
+
+/*
+ * After a flush of the whole address space the core accepted: the guest
+ * tables that changed without exits, i.e. those the core let out of sync
+ * (the last SVT_REC_OOS_MAX of its SVT_EV_OOS events, while shadowed),
+ * as they were before the input (oos: the core may protect them again):
+ * the words of each that the replayer holds, logged again where memory
+ * now differs.  A table the core left writable without saying so is
+ * INV-WP's to find (shadowed in-sync tables are read-only).
+ */
+static void evidence_tables(struct svt_recorder *r, const uint64_t *oos)
+{
+	if (!(r->c.evidence & SVT_EVIDENCE_TABLES))
+		return;
+	uint64_t t = PROF_START();
+	for (unsigned i = 0; i < SVT_REC_OOS_MAX; i++) {
+		uint64_t gfn = oos[i];
+		if (gfn == ~0ull || (gfn << 12) >= r->c.note_limit)
+			continue;
+		struct svt_rec_slot *s = slot_of(r, gfn, false);
+		if (!s)
+			continue;       /* the replayer knows nothing of it to be stale */
+		r->evidence_tables++;
+		table_known(r, s, gfn << 12, 4096);
+	}
+	PROF_END(r, SVT_REC_PROF_READ, t);
+}
+
 /* ---- inputs -------------------------------------------------------------- */
 
 /* The input, after the MEM records of the reads it caused. */
@@ -406,16 +510,28 @@ int svt_recorder_cr(struct svt_recorder *r, struct svt_mmu *m, unsigned reg, uin
 	in.seq = 0;
 	in.u.cr.reg = (uint8_t)reg;
 	in.u.cr.val = val;
+	uint64_t oos[SVT_REC_OOS_MAX];
+	memcpy(oos, r->oos, sizeof(oos));
 	uint64_t t = PROF_START();
 	int rc = svt_trace_cr_apply(m, reg, val);
 	PROF_END(r, SVT_REC_PROF_CORE, t);
 	if (rc == 0) {
+		uint64_t cr4 = r->cr4;
 		switch (reg) {
 		case SVT_TRACE_CR0: r->cr0 = val; break;
 		case SVT_TRACE_CR3: r->cr3 = val; break;
 		case SVT_TRACE_CR4: r->cr4 = val; break;
 		default: r->efer = val; break;
 		}
+		/* the flushes of the SDM's "Invalidation of TLBs and
+		 * paging-structure caches" that cover the whole address space */
+		uint64_t ch = cr4 ^ r->cr4;
+		const uint64_t PSE = 1u << 4, PAE = 1u << 5, PGE = 1u << 7, PCIDE = 1u << 17,
+			       SMEP = 1u << 20;
+		if ((reg == SVT_TRACE_CR3 && !((r->cr4 & PCIDE) && (val >> 63))) ||
+		    (reg == SVT_TRACE_CR4 && ((ch & (PSE | PAE | PGE | SMEP)) ||
+					      ((ch & PCIDE) && !(r->cr4 & PCIDE)))))
+			evidence_tables(r, oos);
 	}
 	input(r, &in);
 	decision_rc(r, SVT_TRACE_CR_WRITE, rc);
@@ -446,9 +562,13 @@ int svt_recorder_invpcid(struct svt_recorder *r, struct svt_mmu *m, unsigned typ
 	in.u.invpcid.va = va;
 	if (type == 0)          /* one address */
 		evidence_walk(r, va);
+	uint64_t oos[SVT_REC_OOS_MAX];
+	memcpy(oos, r->oos, sizeof(oos));
 	uint64_t t = PROF_START();
 	int rc = svt_mmu_invpcid(m, type, pcid, va);
 	PROF_END(r, SVT_REC_PROF_CORE, t);
+	if (rc == 0 && type >= 1 && type <= 3)
+		evidence_tables(r, oos);        /* a context, or every context */
 	input(r, &in);
 	decision_rc(r, SVT_TRACE_INVPCID, rc);
 	return rc;
@@ -459,9 +579,12 @@ void svt_recorder_flush_all(struct svt_recorder *r, struct svt_mmu *m)
 	struct svt_trace_event in;
 	in.type = SVT_TRACE_FLUSH_ALL;
 	in.seq = 0;
+	uint64_t oos[SVT_REC_OOS_MAX];
+	memcpy(oos, r->oos, sizeof(oos));
 	uint64_t t = PROF_START();
 	svt_mmu_flush_all(m);
 	PROF_END(r, SVT_REC_PROF_CORE, t);
+	evidence_tables(r, oos);
 	input(r, &in);
 }
 

@@ -40,7 +40,8 @@ struct svt_rec_slot {
 	uint8_t data[4096];
 };
 
-#define SVT_REC_SLOTS_DEFAULT 1024      /* 4.6 MiB of mirror: the hypervisor's */
+#define SVT_REC_SLOTS_DEFAULT 1024
+#define SVT_REC_OOS_MAX 16             /* out-of-sync tables the table evidence covers */      /* 4.6 MiB of mirror: the hypervisor's */
 
 /* Where the recorder's time went, in time-stamp-counter ticks, in a
  * build with SVT_PROFILE defined (the hypervisor's); else zeros. */
@@ -85,6 +86,11 @@ struct svt_recorder {
 	 * (the recorder's own view, for the evidence walks). */
 	uint64_t cr0, cr3, cr4, efer;
 	uint64_t evidence_reads;        /* entries read for evidence */
+	uint64_t evidence_tables;       /* tables compared at flushes */
+	/* the guest frames the core last let out of sync (SVT_EV_OOS), for
+	 * the table evidence; ~0: none */
+	uint64_t oos[SVT_REC_OOS_MAX];
+	unsigned oos_next;
 };
 
 /* Start: the mirror empty.  Returns false if cfg is unusable. */
@@ -102,6 +108,11 @@ void svt_recorder_invlpg(struct svt_recorder *r, struct svt_mmu *m, uint64_t va)
 int svt_recorder_invpcid(struct svt_recorder *r, struct svt_mmu *m, unsigned type, uint64_t pcid,
 			 uint64_t va);
 void svt_recorder_flush_all(struct svt_recorder *r, struct svt_mmu *m);
+/* The guest stored len bytes at gpa outside the core (memory already
+ * holds them): with SVT_EVIDENCE_STORES, the words that changed what a
+ * replayer knows are logged ahead of the next input.  The producer calls
+ * it for the frames the evidence covers (trace_event.h). */
+void svt_recorder_guest_store(struct svt_recorder *r, uint64_t gpa, size_t len);
 /* A MARK (enum svt_trace_mark_kind) with len bytes of text (cut at
  * SVT_TRACE_MAX_MARK; no NUL inside). */
 void svt_recorder_mark(struct svt_recorder *r, unsigned kind, const char *text, size_t len);

@@ -23,9 +23,21 @@
  * INVPCID, every entry of the guest's page walk for the address, as the
  * guest's paging registers select it, down to the leaf or the first
  * entry that is not present.
+ * SVT_EVIDENCE_STORES: the guest's own stores to every frame the guest
+ * uses, or has used, as a page table (the producer knows which: synth's
+ * guest OS does), each logged as it happens, so that the replayer's copy
+ * of every page table is the guest's at every input, out-of-sync pages
+ * included.  The hypervisor cannot see such stores and does not claim it.
+ * SVT_EVIDENCE_TABLES: at each flush of a whole address space the core
+ * accepted (a CR3 load that flushes, a CR4 write that flushes, INVPCID of
+ * a context or of everything, FLUSH_ALL), every guest page table the core
+ * let out of sync (the last 16 it reported) whose words the replayer
+ * holds: each such word that changed since, logged again.
  */
 #define SVT_EVIDENCE_WALK       (1u << 0)
-#define SVT_EVIDENCE_KNOWN      SVT_EVIDENCE_WALK
+#define SVT_EVIDENCE_STORES     (1u << 1)
+#define SVT_EVIDENCE_TABLES     (1u << 2)
+#define SVT_EVIDENCE_KNOWN      (SVT_EVIDENCE_WALK | SVT_EVIDENCE_STORES | SVT_EVIDENCE_TABLES)
 
 /* A range of guest frames (RAM or devices, in headers and HELLO). */
 struct svt_trace_range {

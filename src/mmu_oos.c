@@ -92,7 +92,7 @@ static void oos_resync_slot(struct svt_mmu *m, unsigned s, bool keep)
 		}
 	}
 	m->d.c.resyncs++;
-	mmu_event(m, SVT_EV_RESYNC, gfn, 0, 0);
+	mmu_event(m, SVT_EV_RESYNC, gfn, keep && spi != SP_NONE, 0);
 	m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_ALL, 0);
 	if (keep && spi != SP_NONE) {
 		m->d.oos[s].age = ++m->d.oos_clock;

@@ -97,7 +97,8 @@ int main(void)
 	ram_env_make(&re, &raw, pool_mfns);
 	struct svt_recorder_config rc = {
 		.raw = &raw, .slots = slots, .nslots = 4, .hash = hash, .nhash = 4,
-		.note_limit = FRAMES * 4096ull, .emit = emit, .evidence = SVT_EVIDENCE_WALK,
+		.note_limit = FRAMES * 4096ull, .emit = emit,
+		.evidence = SVT_EVIDENCE_WALK | SVT_EVIDENCE_TABLES,
 		.direct = ram,          /* as the hypervisor gives it */
 	};
 	if (!svt_recorder_init(&r, &rc))

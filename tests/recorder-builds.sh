@@ -4,7 +4,7 @@
 # freestanding (as the hypervisor links them), gives byte-identical
 # records (tests/rec-seq.c), and the sequence exercises what it should:
 # MEM records, evictions from the mirror, emulated page-table writes,
-# walk evidence.
+# walk and table evidence.
 set -eu
 b=$top_builddir/tests
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT

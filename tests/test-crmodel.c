@@ -8,7 +8,12 @@
  * the SDM refuses are INV-CR violations, one each; what the model does not
  * judge is not reported; and faults whose neighbours the core prefetches
  * (4 KiB entries with and without A and D, a splintered 2 MiB page) replay
- * clean with the neighbour check on.
+ * clean with the neighbour check on.  Then the core alone against the
+ * model: every one-bit change of CR0, CR4 and IA32_EFER from seven
+ * register states, decided alike; the CR4 bits the CPU lacks; clearing
+ * CR0.PG from 64-bit mode.  The core is built with SVT_BROKEN (the tests
+ * choose svt_broken; 0 is the real core) so that INV-CR is shown to catch
+ * the control-register bugs 72 and 73 (src/mmu_int.h).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
@@ -39,6 +44,10 @@
 #define EFER_LME (1ull << 8)
 #define EFER_LMA (1ull << 10)
 #define EFER_NXE (1ull << 11)
+#define CR4_SMAP (1ull << 21)
+#define CR4_PKE (1ull << 22)
+
+unsigned svt_broken;            /* the core's seeded bug (src/walk_int.h); 0: none */
 
 /* ---- the model alone -------------------------------------------------------- */
 
@@ -115,6 +124,20 @@ Test(crmodel, reset)
 	cr_assert_eq(m.r.cr0, 0x60000010);
 	cr_assert_eq(m.r.cr3 | m.r.cr4 | m.r.efer, 0);
 	cr_assert_eq(crm_paging(&m.r), RM_PAGING_OFF);
+}
+
+/* The optional CR4 features: where the trace says the processor lacks
+ * one, setting it is #GP; the others, and those it has, are accepted. */
+Test(crmodel, cr4_features_the_processor_lacks)
+{
+	struct m m = fresh(36);
+	m.r.cr4_have = (1ull << 20) | (1ull << 18);             /* SMEP and OSXSAVE only */
+	accept(&m, CRM_CR4, (1ull << 20) | (1ull << 18) | 0x7ff);
+	refuse(&m, CRM_CR4, m.r.cr4 | (1ull << 21), "feature the processor does not have");
+	refuse(&m, CRM_CR4, m.r.cr4 | (1ull << 22), "feature the processor does not have");
+	refuse(&m, CRM_CR4, m.r.cr4 | (1ull << 12), "feature the processor does not have");
+	m = fresh(36);
+	accept(&m, CRM_CR4, (1ull << 21) | (1ull << 22) | (1ull << 12) | 0x7ff);   /* all present */
 }
 
 /* SDM Vol. 2B MOV to CR0: invalid combinations and reserved bits 63:32. */
@@ -366,8 +389,12 @@ Test(crmodel_replay, agreement_is_clean)
 		"3 1000; 4 20020; 3 8000000000001005;"          /* PCIDs, a no-flush load */
 		"3 1000001000;"                                 /* above MAXPHYADDR: #GP */
 		"4 10000020020; 4 28020; e 902;"                /* reserved CR4 and EFER bits: #GP */
-		"4 320020; 3 1000;";                            /* SMEP, SMAP */
+		"4 320020; 3 1000;"                             /* SMEP, SMAP */
+		"0 11;"                                         /* PG cleared under PCIDE: #GP */
+		"4 320020; 0 80000011; 4 820020; 0 80010011; 4 820020;" /* CET without WP: #GP, with */
+		"0 80000011;";                                  /* WP cleared under CET: #GP */
 	struct svt_replay_result res;
+	svt_broken = 0;
 	char *out = replay(script, SVT_AUDIT_FAULTS, &res);
 	cr_assert_eq(count(out, "INV-CR"), 0, "%s", out);
 	cr_assert_eq(res.violations, 0, "%s", out);
@@ -376,12 +403,12 @@ Test(crmodel_replay, agreement_is_clean)
 }
 
 /*
- * Writes the core accepts and the SDM refuses: CR0.PG cleared while
- * CR4.PCIDE = 1 (SDM 4.10.1), CR4.CET set while CR0.WP = 0 and CR0.WP
- * cleared while CR4.CET = 1 (SDM 2.5).  Each is one INV-CR; after one the
+ * Cores that accept what the SDM refuses (the seeded bugs 72: CR0.PG
+ * cleared while CR4.PCIDE = 1, SDM 4.10.1; 73: CR4.CET set while CR0.WP
+ * = 0 and CR0.WP cleared while CR4.CET = 1, SDM 2.5), and the real core on
+ * the same traces.  Each wrong acceptance is one INV-CR; after one the
  * model goes on from the core's registers, so what follows is judged
- * from there and is clean.  (If the core learns these rules, the writes
- * become agreements and this test must move them to agreement_is_clean.)
+ * from there and is clean.
  */
 Test(crmodel_replay, core_accepts_what_the_sdm_refuses)
 {
@@ -389,6 +416,7 @@ Test(crmodel_replay, core_accepts_what_the_sdm_refuses)
 			   "0 11;"                              /* PG cleared under PCIDE */
 			   "4 20; 0 80010011; 4 20020;";        /* on from the core's state: clean */
 	struct svt_replay_result res;
+	svt_broken = 72;
 	char *out = replay(pcid, SVT_AUDIT_FAULTS, &res);
 	cr_assert_eq(count(out, "INV-CR"), 1, "%s", out);
 	cr_assert_not_null(strstr(out, "MOV of 0x11 to CR0: the core accepted it; the SDM raises #GP: "
@@ -397,18 +425,30 @@ Test(crmodel_replay, core_accepts_what_the_sdm_refuses)
 	cr_assert_eq(res.status, SVT_RUN_VIOLATIONS);
 	free(out);
 
+	/* at audit level none nothing is judged */
+	out = replay(pcid, SVT_AUDIT_NONE, &res);
+	cr_assert_eq(count(out, "INV-CR"), 0, "%s", out);
+	cr_assert_eq(res.violations, 0);
+	free(out);
+
 	const char *cet = "0 11; 4 800000;"                    /* CET with WP clear */
 			  "0 10011; 4 800000; 0 11;";           /* WP cleared under CET */
+	svt_broken = 73;
 	out = replay(cet, SVT_AUDIT_FAULTS, &res);
 	cr_assert_eq(count(out, "INV-CR"), 2, "%s", out);
 	cr_assert_not_null(strstr(out, "CR4.CET set while CR0.WP = 0"), "%s", out);
 	cr_assert_not_null(strstr(out, "CR0.WP cleared while CR4.CET = 1"), "%s", out);
 	free(out);
 
-	/* at audit level none nothing is judged */
-	out = replay(pcid, SVT_AUDIT_NONE, &res);
+	/* the real core refuses all three: clean */
+	svt_broken = 0;
+	out = replay(pcid, SVT_AUDIT_FAULTS, &res);
 	cr_assert_eq(count(out, "INV-CR"), 0, "%s", out);
-	cr_assert_eq(res.violations, 0);
+	cr_assert_eq(res.status, SVT_RUN_CLEAN, "%s", out);
+	free(out);
+	out = replay(cet, SVT_AUDIT_FAULTS, &res);
+	cr_assert_eq(count(out, "INV-CR"), 0, "%s", out);
+	cr_assert_eq(res.status, SVT_RUN_CLEAN, "%s", out);
 	free(out);
 }
 
@@ -453,4 +493,231 @@ Test(crmodel_replay, prefetched_neighbours_clean)
 	cr_assert_eq(res.violations, 0, "%s", out);
 	cr_assert_eq(res.counters.prefetched > 0, true, "the core prefetched");
 	free(out);
+}
+
+/* ---- the core alone against the model ---------------------------------------- */
+
+/* Guest RAM for the core: ram[] above (16 frames, 1:1); its shadow pool. */
+#define POOL 32
+static uint8_t pool[POOL][4096] __attribute__((aligned(4096)));
+
+static int c_read(void *ctx, uint64_t gpa, void *buf, size_t len)
+{
+	(void)ctx;
+	if (gpa + len > sizeof(ram))
+		return -1;
+	memcpy(buf, ram + gpa, len);
+	return 0;
+}
+
+static int c_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
+{
+	(void)ctx;
+	if (gpa + len > sizeof(ram))
+		return -1;
+	memcpy(ram + gpa, buf, len);
+	return 0;
+}
+
+static svt_mfn_t c_g2m(void *ctx, svt_gfn_t g)
+{
+	(void)ctx;
+	return svt_gfn_x(g) < sizeof(ram) / 4096 ? svt_mfn(svt_gfn_x(g)) : SVT_INVALID_MFN;
+}
+
+static void *c_map(void *ctx, svt_mfn_t f)
+{
+	(void)ctx;
+	uint64_t i = svt_mfn_x(f) - 0x1000;
+	return i < POOL ? pool[i] : NULL;
+}
+
+static void c_flush(void *ctx, int kind, uint64_t va)
+{
+	(void)ctx, (void)kind, (void)va;
+}
+
+static const struct svt_env cenv = {
+	.read_gpa = c_read, .write_gpa = c_write, .gfn_to_mfn = c_g2m, .map_mfn = c_map,
+	.flush_tlb = c_flush,
+};
+
+/* A core as after reset, with the features given. */
+static struct svt_mmu *core(uint32_t features, void **store)
+{
+	struct svt_mmu_config cfg = {
+		.pool_frames = POOL, .guest_frames = sizeof(ram) / 4096, .maxphyaddr = 36,
+		.features = features, .policy = { .emulate = true },
+	};
+	svt_mfn_t mfns[POOL];
+	for (unsigned i = 0; i < POOL; i++)
+		mfns[i] = svt_mfn(0x1000 + i);
+	size_t sz = svt_mmu_storage_size(&cfg);
+	*store = aligned_alloc(8, (sz + 7) & ~(size_t)7);
+	cr_assert_not_null(*store);
+	struct svt_mmu *m = svt_mmu_init(*store, sz, &cfg, &cenv, mfns);
+	cr_assert_not_null(m);
+	return m;
+}
+
+static int core_write(struct svt_mmu *m, enum crm_reg reg, uint64_t val)
+{
+	switch (reg) {
+	case CRM_CR0: return svt_mmu_write_cr0(m, val);
+	case CRM_CR3: return svt_mmu_write_cr3(m, val);
+	case CRM_CR4: return svt_mmu_write_cr4(m, val);
+	case CRM_EFER: return svt_mmu_write_efer(m, val);
+	}
+	return 1;
+}
+
+static int mode_of(enum rm_paging p)
+{
+	switch (p) {
+	case RM_PAGING_OFF: return SVT_MODE_NONE;
+	case RM_PAGING_32: return SVT_MODE_2LEVEL;
+	case RM_PAGING_PAE: return SVT_MODE_PAE;
+	case RM_PAGING_4L: return SVT_MODE_4LEVEL;
+	case RM_PAGING_5L: return SVT_MODE_5LEVEL;
+	case RM_PAGING_BAD: break;
+	}
+	return SVT_MODE_INVALID;
+}
+
+struct crw {
+	enum crm_reg reg;
+	uint64_t val;
+};
+
+/* Register states to start from, each reached by writes both sides accept. */
+static const struct crw states[][6] = {
+	{ { CRM_CR0, CR0_PE | CR0_ET } },                                       /* protected mode */
+	{ { CRM_CR3, 0x1000 }, { CRM_CR0, CR0_PG | CR0_WP | CR0_PE | CR0_ET } },  /* 32-bit paging */
+	{ { CRM_CR4, CR4_PAE }, { CRM_CR3, 0x2000 },
+	  { CRM_CR0, CR0_PG | CR0_PE | CR0_ET } },                              /* PAE paging */
+	{ { CRM_EFER, EFER_LME | EFER_NXE }, { CRM_CR4, CR4_PAE }, { CRM_CR3, 0x1000 },
+	  { CRM_CR0, CR0_PG | CR0_WP | CR0_PE | CR0_ET } },                     /* 4-level */
+	{ { CRM_EFER, EFER_LME }, { CRM_CR4, CR4_PAE }, { CRM_CR3, 0x1000 },
+	  { CRM_CR0, CR0_PG | CR0_PE | CR0_ET }, { CRM_CR4, CR4_PAE | CR4_PCIDE } }, /* PCIDs */
+	{ { CRM_EFER, EFER_LME }, { CRM_CR4, CR4_PAE }, { CRM_CR3, 0x1000 },
+	  { CRM_CR0, CR0_PG | CR0_WP | CR0_PE | CR0_ET },
+	  { CRM_CR4, CR4_PAE | CR4_CET | CR4_SMEP } },                          /* CET */
+	{ { CRM_CR0, CR0_WP | CR0_PE | CR0_ET }, { CRM_CR4, CR4_CET | CR4_PSE } }, /* CET, no paging */
+};
+
+static void start(struct m *md, struct svt_mmu **c, void **store, unsigned s)
+{
+	*md = fresh(36);
+	poke(0x2000, 0x3001);                   /* a PAE PDPTE */
+	*c = core(SVT_FEAT_1GPAGE, store);
+	for (unsigned i = 0; i < 6 && states[s][i].val; i++) {
+		accept(md, states[s][i].reg, states[s][i].val);
+		cr_assert_eq(core_write(*c, states[s][i].reg, states[s][i].val), 0, "state %u write %u",
+			     s, i);
+	}
+}
+
+/*
+ * Every one-bit change of CR0 (bits 32:0), CR4 (32:0 and 40) and IA32_EFER
+ * (15:0 and 32) from each state: the core raises #GP exactly where the
+ * model does, and where both accept, the registers and paging mode agree.
+ */
+Test(crmodel_core, one_bit_changes_agree)
+{
+	unsigned judged = 0, gps = 0, accepts = 0;
+	svt_broken = 0;
+	for (unsigned s = 0; s < sizeof(states) / sizeof(states[0]); s++) {
+		for (unsigned k = 0; k < 3 * 42; k++) {
+			enum crm_reg reg = k < 42 ? CRM_CR0 : k < 84 ? CRM_CR4 : CRM_EFER;
+			unsigned bit = k % 42;
+			if (bit > 32 && !(reg == CRM_CR4 && bit == 40))
+				continue;
+			if (reg == CRM_EFER && bit > 15 && bit != 32)
+				continue;
+			struct m md;
+			struct svt_mmu *c;
+			void *store;
+			start(&md, &c, &store, s);
+			uint64_t cur = reg == CRM_CR0 ? md.r.cr0 : reg == CRM_CR4 ? md.r.cr4 : md.r.efer;
+			uint64_t val = cur ^ (1ull << bit);
+			struct crm_out o;
+			crm_write(&md.r, md.maxphy, reg, val, load, NULL, &o);
+			int rc = core_write(c, reg, val);
+			const struct svt_regs *g = svt_mmu_guest_regs(c);
+			if (o.verdict == CRM_GP) {
+				cr_assert_eq(rc, SVT_E_GP, "state %u: %s <- %#llx: the SDM raises #GP (%s), "
+					     "the core accepts", s, crm_reg_name(reg),
+					     (unsigned long long)val, o.rule);
+				gps++;
+			} else if (o.verdict == CRM_ACCEPT) {
+				cr_assert_eq(rc, 0, "state %u: %s <- %#llx: the core raises #GP", s,
+					     crm_reg_name(reg), (unsigned long long)val);
+				cr_assert_eq(g->cr0 & CRM_CR0_JUDGED, o.next.cr0 & CRM_CR0_JUDGED);
+				cr_assert_eq(g->cr4, o.next.cr4);
+				cr_assert_eq(g->efer, o.next.efer);
+				cr_assert_eq(g->cr3, o.next.cr3);
+				cr_assert_eq(svt_paging_mode(g), mode_of(crm_paging(&o.next)),
+					     "state %u: %s <- %#llx", s, crm_reg_name(reg),
+					     (unsigned long long)val);
+				cr_assert(g->cr0 & CR0_ET, "CR0.ET reads 1");
+				accepts++;
+			}
+			judged += o.verdict != CRM_UNJUDGED;
+			free(store);
+		}
+	}
+	/* the sweep judged what it is meant to, both ways */
+	cr_assert_geq(judged, 520, "%u", judged);
+	cr_assert_geq(gps, 140, "%u", gps);
+	cr_assert_geq(accepts, 370, "%u", accepts);
+}
+
+/* The CR4 bits the CPU lacks raise #GP; without SVT_FEAT_CR4_KNOWN every
+ * bit the core implements counts as present (old traces). */
+Test(crmodel_core, cr4_features_of_the_cpu)
+{
+	void *store;
+	svt_broken = 0;
+	struct svt_mmu *c = core(SVT_FEAT_1GPAGE | SVT_FEAT_CR4_KNOWN | SVT_CR4_SMEP, &store);
+	cr_assert_eq(svt_mmu_write_cr4(c, SVT_CR4_SMEP | CR4_PSE | 0x7ff), 0, "bits 10:0 and SMEP");
+	cr_assert_eq(svt_mmu_write_cr4(c, SVT_CR4_SMEP | CR4_SMAP), SVT_E_GP, "no SMAP");
+	cr_assert_eq(svt_mmu_write_cr4(c, CR4_PKE), SVT_E_GP, "no PKU");
+	cr_assert_eq(svt_mmu_write_cr4(c, SVT_CR4_OSXSAVE), SVT_E_GP, "no XSAVE");
+	cr_assert_eq(svt_mmu_write_cr4(c, CR4_LA57), SVT_E_GP, "no LA57");
+	cr_assert_eq(svt_mmu_guest_regs(c)->cr4, SVT_CR4_SMEP | CR4_PSE | 0x7ff, "unchanged");
+	free(store);
+	c = core(SVT_FEAT_1GPAGE | SVT_FEAT_CR4_KNOWN | SVT_FEAT_CR4_OPTIONAL, &store);
+	cr_assert_eq(svt_mmu_write_cr4(c, CR4_PKE | CR4_SMAP | SVT_CR4_OSXSAVE), 0);
+	cr_assert_eq(svt_mmu_write_cr4(c, 1ull << 13), SVT_E_GP, "VMXE is never offered");
+	cr_assert_eq(svt_mmu_write_cr4(c, 1ull << 15), SVT_E_GP, "bit 15 is reserved");
+	free(store);
+	c = core(SVT_FEAT_1GPAGE, &store);
+	cr_assert_eq(svt_mmu_write_cr4(c, CR4_PKE | CR4_SMAP | SVT_CR4_OSXSAVE), 0, "old traces");
+	cr_assert_eq(svt_mmu_write_cr4(c, 1ull << 25), SVT_E_GP);
+	free(store);
+}
+
+/* Clearing CR0.PG in IA-32e mode: #GP from 64-bit mode, allowed from
+ * compatibility mode (SDM Vol. 2B MOV); the mode comes from the caller. */
+Test(crmodel_core, paging_off_from_64_bit_mode)
+{
+	void *store;
+	svt_broken = 0;
+	memset(ram, 0, sizeof(ram));
+	struct svt_mmu *c = core(SVT_FEAT_1GPAGE, &store);
+	cr_assert_eq(svt_mmu_write_efer(c, EFER_LME), 0);
+	cr_assert_eq(svt_mmu_write_cr4(c, CR4_PAE), 0);
+	cr_assert_eq(svt_mmu_write_cr3(c, 0x1000), 0);
+	cr_assert_eq(svt_mmu_write_cr0_mode(c, CR0_PG | CR0_PE, true), 0, "turning paging on");
+	cr_assert_eq(svt_mmu_write_cr0_mode(c, CR0_PE, true), SVT_E_GP, "64-bit mode");
+	cr_assert_eq(svt_paging_mode(svt_mmu_guest_regs(c)), SVT_MODE_4LEVEL);
+	cr_assert_eq(svt_mmu_write_cr0_mode(c, CR0_PE, false), 0, "compatibility mode");
+	cr_assert_eq(svt_mmu_guest_regs(c)->efer, EFER_LME, "IA-32e mode left");
+	cr_assert_eq(svt_mmu_guest_regs(c)->cr0, CR0_PE | CR0_ET, "ET reads 1");
+	/* outside IA-32e mode, 64-bit mode cannot be: no #GP */
+	cr_assert_eq(svt_mmu_write_efer(c, 0), 0);
+	cr_assert_eq(svt_mmu_write_cr4(c, 0), 0);
+	cr_assert_eq(svt_mmu_write_cr0_mode(c, CR0_PG | CR0_PE, false), 0);
+	cr_assert_eq(svt_mmu_write_cr0_mode(c, CR0_PE, true), 0);
+	free(store);
 }

@@ -252,3 +252,115 @@ Test(evidence, none_without_paging_or_when_off)
 	fault(VA4, 0);
 	cr_assert_eq(rec.evidence_reads - before, 4, "still walking with paging on");
 }
+
+/* Store evidence: a guest store the core never sees (an out-of-sync page
+ * table) reaches the replayer before the next input, word by word where
+ * the value changed; an unchanged word, or evidence off, logs nothing. */
+Test(evidence, stores_reach_the_replayer_before_the_next_input)
+{
+	for (int on = 0; on < 2; on++) {
+		start(on ? SVT_EVIDENCE_STORES : 0);
+		build_4level();
+		fault(VA4, 0);                  /* the PT is read: the mirror holds it */
+		unsigned mark = nev;
+		put(0x4000 + 16, 0xa000 | 7, 8);        /* behind the core's back */
+		/* 0x4008 (PT[1], read by the fault) stored again unchanged */
+		svt_recorder_guest_store(&rec, 0x4000 + 8, 16);
+		svt_recorder_invlpg(&rec, mmu, VA4 + 0x1000 * 5);
+		unsigned inv = index_of(SVT_TRACE_INVLPG, mark);
+		cr_assert_eq(logged(mark, inv, 0x4000 + 16, 8, 0xa000 | 7), on == 1,
+			     "the changed word is logged ahead of the input (evidence %s)",
+			     on ? "on" : "off");
+		unsigned words = 0;    /* of the two stored (the core's own reads aside) */
+		for (unsigned i = mark; i < inv; i++)
+			if (evs[i].type == SVT_TRACE_MEM)
+				for (uint64_t w = evs[i].gpa; w < evs[i].gpa + evs[i].len; w += 8)
+					words += w == 0x4008 || w == 0x4010;
+		cr_assert_eq(words, on ? 1u : 0u, "only the changed word: %u words logged", words);
+		/* logged once: the core's later read of it adds nothing */
+		mark = nev;
+		fault(VA4 + 0x1000, 0);
+		unsigned f = index_of(SVT_TRACE_FAULT, mark);
+		for (unsigned i = mark; i < f && on; i++)
+			cr_assert(!(evs[i].type == SVT_TRACE_MEM && evs[i].gpa <= 0x4010 &&
+				    evs[i].gpa + evs[i].len > 0x4010), "logged twice");
+	}
+	/* a store outside RAM is not logged (a replayer knows what lies there) */
+	start(SVT_EVIDENCE_STORES);
+	unsigned mark = nev;
+	svt_recorder_guest_store(&rec, FRAMES * 4096ull, 8);
+	svt_recorder_flush_all(&rec, mmu);
+	cr_assert_eq(index_of(SVT_TRACE_FLUSH_ALL, mark), mark, "nothing before the input");
+}
+
+/* Table evidence: at a CR3 load that flushes, a word of an out-of-sync
+ * table that the replayer holds and that the guest changed without an
+ * exit is logged before the CR_WRITE; not at a PCID load with the
+ * no-flush bit, and not without the evidence. */
+static const uint64_t VA_PT = (1ull << 30) | (2ull << 21);      /* maps the PT */
+
+static void make_pt_out_of_sync(void);
+
+static void pt_out_of_sync(void)
+{
+	build_4level();
+	make_pt_out_of_sync();
+}
+
+static void make_pt_out_of_sync(void)
+{
+	put(0x3000 + 2 * 8, 0x5000 | 7, 8);     /* PD[2]: a second PT, */
+	put(0x5000, 0x4000 | 7, 8);             /* mapping the first, writable, at VA_PT */
+	fault(VA4, 0);                          /* PT[1] read: the replayer holds it */
+	fault(VA_PT, 0);                        /* a read of the PT through VA_PT */
+	fault(VA_PT + 8, SVT_PFEC_P | SVT_PFEC_W);      /* the guest writes its PT */
+	bool oos = false;
+	for (unsigned i = 0; i < SVT_REC_OOS_MAX; i++)
+		oos |= rec.oos[i] == 4;
+	cr_assert(oos, "the core let the PT out of sync (policy oos=2)");
+}
+
+Test(evidence, a_flushing_cr3_load_logs_the_out_of_sync_tables)
+{
+	for (int on = 0; on < 2; on++) {
+		start(on ? SVT_EVIDENCE_TABLES : 0);
+		pt_out_of_sync();
+		/* PT[3]: the replayer holds it (the core's snapshot read its
+		 * block).  The new root (an empty PML4 at 0x6000) does not reach
+		 * the PT, so a core resyncs nothing there: only the evidence,
+		 * which follows every out-of-sync table, tells the replayer */
+		put(0x4000 + 24, 0xb000 | 7, 8);
+		unsigned from = nev;
+		cr_assert_eq(svt_recorder_cr(&rec, mmu, SVT_TRACE_CR3, 0x6000), 0);
+		unsigned in = index_of(SVT_TRACE_CR_WRITE, from);
+		cr_assert_eq(logged(from, in, 0x4000 + 24, 8, 0xb000 | 7), on == 1,
+			     "the changed PTE logged before a flushing CR3 load (evidence %s)",
+			     on ? "on" : "off");
+		cr_assert_eq(rec.evidence_tables, on ? 1u : 0u, "tables compared: %llu",
+			     (unsigned long long)rec.evidence_tables);
+	}
+	/* PCIDs: the no-flush bit keeps every translation, so no evidence */
+	start(SVT_EVIDENCE_TABLES);
+	build_4level();
+	cr_assert_eq(svt_recorder_cr(&rec, mmu, SVT_TRACE_CR4, 0x20 | (1u << 17)), 0, "CR4.PCIDE");
+	make_pt_out_of_sync();
+	cr_assert_eq(rec.evidence_tables, 0, "nothing flushed yet");
+	put(0x4000 + 24, 0xb000 | 7, 8);
+	unsigned from = nev;
+	cr_assert_eq(svt_recorder_cr(&rec, mmu, SVT_TRACE_CR3, 0x6000 | (1ull << 63)), 0);
+	cr_assert_not(logged(from, index_of(SVT_TRACE_CR_WRITE, from), 0x4000 + 24, 8, 0xb000 | 7));
+	cr_assert_eq(rec.evidence_tables, 0);
+	/* INVPCID of every context is a flush of everything */
+	from = nev;
+	cr_assert_eq(svt_recorder_invpcid(&rec, mmu, 2, 0, 0), 0);
+	cr_assert(logged(from, index_of(SVT_TRACE_INVPCID, from), 0x4000 + 24, 8, 0xb000 | 7));
+	cr_assert_eq(rec.evidence_tables, 1);
+	/* a word in a block nobody read: the replayer holds nothing to be stale */
+	start(SVT_EVIDENCE_TABLES);
+	pt_out_of_sync();
+	put(0x4000 + 2048, 0xc000 | 7, 8);
+	from = nev;
+	svt_recorder_flush_all(&rec, mmu);
+	cr_assert_eq(rec.evidence_tables, 1);
+	cr_assert_not(logged(from, index_of(SVT_TRACE_FLUSH_ALL, from), 0x4000 + 2048, 8, 0xc000 | 7));
+}

@@ -8,6 +8,9 @@
 
 #include "trace_int.h"
 
+/* SVT_EVIDENCE_* bit by bit (traces/FORMAT.md, "Evidence") */
+static const char *const evidence_names[3] = { "walk", "stores", "tables" };
+
 static uint64_t reg_at(const struct svt_emu_regs *r, unsigned i)
 {
 	return i < 16 ? r->gpr[i] : i == 16 ? r->rip : i == 17 ? r->rflags : r->seg_base[i - 18];
@@ -234,7 +237,11 @@ static void info_json(FILE *f, const struct svt_trace_header *h, const struct sv
 		",\"frame_size\":%" PRIu32, h->policy.oos, h->policy.prefetch,
 		h->policy.early_unshadow ? "true" : "false", h->policy.emulate ? "true" : "false",
 		h->pool_frames, h->links, h->root_cache, h->frame_size);
-	fprintf(f, ",\"evidence\":[%s]", (h->evidence & SVT_EVIDENCE_WALK) ? "\"walk\"" : "");
+	fprintf(f, ",\"evidence\":[");
+	for (unsigned i = 0, n = 0; i < 3; i++)
+		if (h->evidence & (1u << i))
+			fprintf(f, "%s\"%s\"", n++ ? "," : "", evidence_names[i]);
+	fprintf(f, "]");
 	fprintf(f, ",\"file_size\":%" PRIu64 ",\"indexed\":%s,\"frames\":%" PRIu64
 		",\"events\":%" PRIu64 ",\"records\":%" PRIu64 ",\"lost\":%" PRIu64
 		",\"bytes_per_event\":%.3f,\"counts\":{", in->file_size,
@@ -271,7 +278,11 @@ void svt_trace_dump_info(FILE *f, const struct svt_trace_header *h,
 		"pool frames:     %" PRIu32 " (links %" PRIu32 ", root cache %" PRIu32 ")\n",
 		h->policy.oos, h->policy.prefetch, h->policy.early_unshadow ? "on" : "off",
 		h->policy.emulate ? "on" : "off", h->pool_frames, h->links, h->root_cache);
-	fprintf(f, "evidence:        %s%s\n", (h->evidence & SVT_EVIDENCE_WALK) ? "walk" : "none",
+	fprintf(f, "evidence:       ");
+	for (unsigned i = 0; i < 3; i++)
+		if (h->evidence & (1u << i))
+			fprintf(f, " %s", evidence_names[i]);
+	fprintf(f, "%s%s\n", (h->evidence & SVT_EVIDENCE_KNOWN) ? "" : " none",
 		(h->evidence & ~SVT_EVIDENCE_KNOWN) ? " (and kinds this reader does not know)" : "");
 	fprintf(f, "file size:       %" PRIu64 " bytes\nindex:           %s\n"
 		"frames:          %" PRIu64 " (target %" PRIu32 " bytes)\nevents:          %" PRIu64 "\n",

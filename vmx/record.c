@@ -122,6 +122,11 @@ void hvrec_prof(uint64_t *prof)
 	prof[PROF_READ] = hv_rec.prof[SVT_REC_PROF_READ];
 }
 
+/* The evidence the hypervisor logs: the walk at faults and flushes of one
+ * address, and the tables a flush of the whole address space makes
+ * current (it cannot see the guest's stores). */
+#define HV_EVIDENCE (SVT_EVIDENCE_WALK | SVT_EVIDENCE_TABLES)
+
 const struct svt_env *hvrec_init(const struct svt_env *raw, const struct svt_mmu_config *cfg,
 				 const char *guest, const struct hv_range *dev, unsigned ndev)
 {
@@ -129,7 +134,7 @@ const struct svt_env *hvrec_init(const struct svt_env *raw, const struct svt_mmu
 	struct svt_recorder_config rc = {
 		.raw = raw, .slots = mirror, .nslots = SVT_REC_SLOTS_DEFAULT, .hash = hash_head,
 		.nhash = MIRROR_HASH, .note_limit = HV_GUEST_TOP, .direct = hv_gpa(0), .emit = emit,
-		.evidence = SVT_EVIDENCE_WALK,
+		.evidence = HV_EVIDENCE,
 	};
 	if (!svt_recorder_init(&hv_rec, &rc))
 		hv_panic("the recorder refused its configuration");
@@ -155,7 +160,7 @@ const struct svt_env *hvrec_init(const struct svt_env *raw, const struct svt_mmu
 		.guest_frames = cfg->guest_frames, .pool_frames = cfg->pool_frames,
 		.links = cfg->links, .root_cache = cfg->root_cache, .policy = cfg->policy,
 		.guest = guest, .guest_len = strlen(guest), .has_cpu = true, .cpu = b,
-		.cpu_len = bl, .devices = devr, .ndevices = nd, .evidence = SVT_EVIDENCE_WALK,
+		.cpu_len = bl, .devices = devr, .ndevices = nd, .evidence = HV_EVIDENCE,
 	};
 	static uint8_t p[SVT_STREAM_HELLO_MAX];
 	send_packet(SVT_STREAM_HELLO, p, svt_stream_hello_put(&hl, p), 0);

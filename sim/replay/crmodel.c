@@ -30,6 +30,7 @@ void crm_reset(struct crm_regs *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->cr0 = CRM_CR0_RESET;
+	r->cr4_have = CRM_CR4_OPTIONAL;
 }
 
 const char *crm_reg_name(enum crm_reg reg)
@@ -173,6 +174,10 @@ static void write_cr4(const struct crm_regs *cur, uint64_t val, struct crm_out *
 
 	if (val & ~(CRM_CR4_FEATURES | CRM_CR4_MAYBE)) {
 		gp(out, "a reserved CR4 bit set (SDM Vol. 3A 2.5)");
+		return;
+	}
+	if (val & CRM_CR4_OPTIONAL & ~cur->cr4_have) {
+		gp(out, "a CR4 bit set for a feature the processor does not have (SDM Vol. 3A 2.5)");
 		return;
 	}
 	if (lma && !(val & CR4_PAE)) {

@@ -19,7 +19,8 @@
  * mode (#GP in 64-bit mode, legal in compatibility mode: CS.L is not in
  * the trace), and setting a CR4, CR3 or EFER bit that exists only on some
  * processors whose presence the trace does not record (CPUID).  The CR4
- * features the model takes as present are CRM_CR4_FEATURES.
+ * features the model takes as present are CRM_CR4_FEATURES, less the
+ * optional ones the trace says the processor lacks (crm_regs.cr4_have).
  */
 #ifndef CRMODEL_H
 #define CRMODEL_H
@@ -65,9 +66,20 @@ enum crm_reg { CRM_CR0 = 0, CRM_CR3 = 1, CRM_CR4 = 2, CRM_EFER = 3 };
 /* CR3 bits 62:61 (LAM_U57, LAM_U48) exist only with LAM. */
 #define CRM_CR3_MAYBE   (3ull << 61)
 
+/* The CR4 bits for features some processors lack (CPUID says which):
+ * UMIP (11, CPUID.7.0:ECX[2]), LA57 (12, 7.0:ECX[16]), SMXE (14, 1:ECX[6]),
+ * FSGSBASE (16, 7.0:EBX[0]), PCIDE (17, 1:ECX[17]), OSXSAVE (18,
+ * 1:ECX[26]), KL (19, 7.0:ECX[23]), SMEP (20, 7.0:EBX[7]), SMAP (21,
+ * 7.0:EBX[20]), PKE (22, 7.0:ECX[3]), CET (23, 7.0:ECX[7]), PKS (24,
+ * 7.0:ECX[31]).  Setting one the processor lacks is #GP. */
+#define CRM_CR4_OPTIONAL 0x1ff5800ull
+
 struct crm_regs {
 	uint64_t cr0, cr3, cr4, efer;
 	uint64_t pdpte[4];      /* PAE: the PDPTE registers as last loaded */
+	/* the optional CR4 features the processor has (CRM_CR4_OPTIONAL
+	 * bits; crm_reset: all of them, where the trace does not say) */
+	uint64_t cr4_have;
 };
 
 enum crm_verdict {
@@ -84,7 +96,9 @@ struct crm_out {
 	struct crm_regs next;   /* CRM_ACCEPT: the registers after the write */
 };
 
-/* The registers after reset: CR0 = 0x60000010, CR3 = CR4 = EFER = 0. */
+/* The registers after reset: CR0 = 0x60000010, CR3 = CR4 = EFER = 0;
+ * every optional CR4 feature present (set cr4_have after it where the
+ * trace says which the processor has). */
 void crm_reset(struct crm_regs *r);
 
 /*

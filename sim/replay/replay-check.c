@@ -6,6 +6,7 @@
  * guest's own retried write, performed on bare-metal terms (replay_int.h).
  */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "names.h"
@@ -63,6 +64,14 @@ void rp_check_inject(struct rp *p, const struct svt_trace_fault *f, const struct
 
 	rp_fault_access(f, &acc);
 	ref_walk(p, &acc, f->rflags, f->pkru, &o);
+	/* An emulated write that crosses into the next page: its first page
+	 * faulted in the shadows (a page table), the #PF is the second
+	 * page's, CR2 its first byte; bare metal is asked there. */
+	if (o.kind == RM_OK && acc.kind == SVT_ACC_WRITE && f->has_regs && f->insn_len &&
+	    res->cr2 == (f->va | 0xfff) + 1) {
+		acc.va = res->cr2;
+		ref_walk(p, &acc, f->rflags, f->pkru, &o);
+	}
 	if (o.kind == RM_OK) {
 		rp_violation(p, SVT_INV_FAULT, f->va, o.pa >> 12, 0, 0, 0,
 			     "#PF injected where bare metal translates the access");
@@ -81,6 +90,61 @@ void rp_check_inject(struct rp *p, const struct svt_trace_fault *f, const struct
 		uint64_t ge = o.n ? o.e[o.n - 1].before : 0;
 		rp_violation(p, SVT_INV_FAULT, f->va, 0, o.n ? (unsigned)o.e[o.n - 1].level : 0, ge, 0,
 			     p->what);
+	}
+}
+
+/*
+ * The guest's A and D bits at a fault (INV-FAULT): before the core runs,
+ * the reference walk of the fault's access over guest memory as it is
+ * (what bare metal would set: rm_ent.after); after it, every entry on
+ * that walk the core did not otherwise rewrite must hold no A or D bit
+ * bare metal would not set (a read never sets D; D is set in leaves
+ * only; a walk that faults sets nothing), and once the shadows let the
+ * access through, every one it would.  An emulated write's own target
+ * is not judged (the write may be to the entry itself).
+ */
+void rp_ad_before(struct rp *p, const struct svt_trace_fault *f)
+{
+	struct svt_access acc;
+	rp_fault_access(f, &acc);
+	ref_walk(p, &acc, f->rflags, f->pkru, &p->ad_ref);
+}
+
+void rp_check_ad(struct rp *p, const struct svt_trace_fault *f, enum svt_pf_outcome o)
+{
+	const struct rm_out *r = &p->ad_ref;
+	const uint64_t AD = RM_E_A | RM_E_D;
+	bool through = false;
+
+	if (o == SVT_PF_FIXED) {
+		struct svt_access acc;
+		uint64_t mpa;
+		rp_fault_access(f, &acc);
+		through = r->kind == RM_OK && rp_shadow_allows(p, &acc, f->rflags, f->pkru, &mpa);
+	}
+	for (unsigned i = 0; i < r->n; i++) {
+		const struct rm_ent *e = &r->e[i];
+		uint64_t now = 0;
+		if (e->from_reg)
+			continue;
+		if (o == SVT_PF_EMULATED && r->kind == RM_OK && e->pa < (r->pa & ~7ull) + 16 &&
+		    e->pa + e->bytes > (r->pa & ~7ull))
+			continue;
+		svt_gmem_read(&p->mach.mem, e->pa, &now, e->bytes);
+		if ((now & ~AD) != (e->before & ~AD))
+			continue;       /* rewritten: a page-table write, not an A/D update */
+		uint64_t allowed = (r->kind == RM_OK ? e->after : e->before) | e->before;
+		uint64_t extra = now & AD & ~allowed, missing = through ? e->after & AD & ~now : 0;
+		if (!extra && !missing)
+			continue;
+		snprintf(p->what, sizeof(p->what), "after the core handled the fault (%s) the guest's "
+			 "level-%d entry, %#" PRIx64 " before, is %#" PRIx64 ": it %s %s, which bare "
+			 "metal %s for this access", svt_trace_outcome_name(o), e->level, e->before,
+			 now, extra ? "has" : "lacks",
+			 ((extra | missing) & RM_E_D) ? ((extra | missing) & RM_E_A ? "A and D" : "D") : "A",
+			 extra ? "does not set" : "sets");
+		rp_violation(p, SVT_INV_FAULT, f->va, 0, (unsigned)e->level, e->before, 0, p->what);
+		return;
 	}
 }
 
@@ -160,7 +224,7 @@ void rp_check_fixed(struct rp *p, const struct svt_trace_fault *f)
 	}
 	uint64_t gfn = svt_machine_m2g(&p->mach, mpa >> 12);
 	if (gfn != o.pa >> 12)
-		rp_violation(p, SVT_INV_FRAME, f->va, o.pa >> 12, 1, o.e[o.n - 1].before, 0,
+		rp_violation(p, SVT_INV_FRAME, f->va, o.pa >> 12, 1, o.n ? o.e[o.n - 1].before : 0, 0,
 			     "the shadows send the access to another frame than bare metal");
 }
 
@@ -199,7 +263,7 @@ void rp_check_flushed(struct rp *p, uint64_t va, const char *flush)
 					 "to frame %#llx; the guest's tables to %#llx", flush, cpl,
 					 kind_names[k], (unsigned long long)gfn,
 					 (unsigned long long)(o.pa >> 12));
-				rp_violation(p, SVT_INV_SYNC, va, o.pa >> 12, 1, o.e[o.n - 1].before, 0,
+				rp_violation(p, SVT_INV_SYNC, va, o.pa >> 12, 1, o.n ? o.e[o.n - 1].before : 0, 0,
 					     p->what);
 				return;
 			}
@@ -276,16 +340,21 @@ void rp_neighbours_before(struct rp *p, const struct svt_trace_fault *f)
 		p->nb_mapped[j] = mapped && shadow_present(p, p->nb_table, esize, j);
 }
 
-/* A violation at a neighbour the fault at fva mapped: "a neighbour the
- * fault at FVA mapped: the shadows ...". */
-static void nb_report(struct rp *p, enum svt_invariant inv, uint64_t va, uint64_t fva,
+/* Why an entry is checked, and what a violation there is: "CONTEXT: the
+ * shadows ...", reported as INV (or, when INV is 0, as what went wrong:
+ * INV-PERM or INV-FRAME). */
+struct ent_why {
+	enum svt_invariant inv;
+	char context[120];
+};
+
+static void nb_report(struct rp *p, enum svt_invariant inv, uint64_t va, const struct ent_why *why,
 		      const struct rm_out *o, const char *what)
 {
 	const struct rm_ent *leaf = o->n ? &o->e[o->n - 1] : NULL;
-	snprintf(p->what, sizeof(p->what), "a neighbour the fault at %#" PRIx64 " mapped: %s", fva,
-		 what);
-	rp_violation(p, inv, va, o->kind == RM_OK ? o->pa >> 12 : 0, leaf ? (unsigned)leaf->level : 0,
-		     leaf ? leaf->before : 0, 0, p->what);
+	snprintf(p->what, sizeof(p->what), "%s: %s", why->context, what);
+	rp_violation(p, why->inv ? why->inv : inv, va, o->kind == RM_OK ? o->pa >> 12 : 0,
+		     leaf ? (unsigned)leaf->level : 0, leaf ? leaf->before : 0, 0, p->what);
 }
 
 /*
@@ -300,7 +369,7 @@ static void nb_report(struct rp *p, enum svt_invariant inv, uint64_t va, uint64_
  * leaf's protection key under CR4.PKE.  One walk on each side per entry;
  * the first wrong thing is reported.
  */
-static void check_neighbour(struct rp *p, struct hw_view *v, uint64_t va, uint64_t fva)
+static bool check_entry(struct rp *p, struct hw_view *v, uint64_t va, const struct ent_why *why)
 {
 	const uint64_t ac = 1ull << 18;
 	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
@@ -309,27 +378,27 @@ static void check_neighbour(struct rp *p, struct hw_view *v, uint64_t va, uint64
 	char msg[160];
 
 	if (hw_walk(p, v, &acc, ac, 0, &w) != SVT_WALK_OK)
-		return;
+		return true;
 	ref_walk(p, &acc, ac, 0, &o);
 	if (o.kind != RM_OK) {
 		snprintf(msg, sizeof(msg), "the shadows map a page the guest's tables do not "
 			 "(#PF error code %#x)", o.pfec);
-		nb_report(p, SVT_INV_PERM, va, fva, &o, msg);
-		return;
+		nb_report(p, SVT_INV_PERM, va, why, &o, msg);
+		return false;
 	}
 	uint64_t gfn = svt_machine_m2g(&p->mach, w.gpa >> 12);
 	if (gfn != o.pa >> 12) {
 		snprintf(msg, sizeof(msg), "the shadows map frame %#" PRIx64 ", the guest's "
 			 "tables %#" PRIx64, gfn, o.pa >> 12);
-		nb_report(p, SVT_INV_FRAME, va, fva, &o, msg);
-		return;
+		nb_report(p, SVT_INV_FRAME, va, why, &o, msg);
+		return false;
 	}
 	for (unsigned i = 0; i < o.n; i++)
 		if (!o.e[i].from_reg && o.e[i].after != o.e[i].before) {
 			snprintf(msg, sizeof(msg), "the shadows map a page through a level-%d "
 				 "guest entry without A (bare metal sets it first)", o.e[i].level);
-			nb_report(p, SVT_INV_PERM, va, fva, &o, msg);
-			return;
+			nb_report(p, SVT_INV_PERM, va, why, &o, msg);
+			return false;
 		}
 	const struct svt_regs *g = svt_mmu_guest_regs(p->mmu);
 	bool sw = (w.rights & SVT_RIGHT_W) != 0, su = (w.rights & SVT_RIGHT_U) != 0,
@@ -351,7 +420,8 @@ static void check_neighbour(struct rp *p, struct hw_view *v, uint64_t va, uint64
 	else if ((g->cr4 & SVT_CR4_PKE) && o.u && o.paging >= RM_PAGING_4L && w.pkey != o.pkey)
 		bad = "the shadows give the page another protection key than the guest's leaf";
 	if (bad)
-		nb_report(p, SVT_INV_PERM, va, fva, &o, bad);
+		nb_report(p, SVT_INV_PERM, va, why, &o, bad);
+	return bad == NULL;
 }
 
 void rp_check_neighbours(struct rp *p, const struct svt_trace_fault *f)
@@ -366,11 +436,398 @@ void rp_check_neighbours(struct rp *p, const struct svt_trace_fault *f)
 	if (!shadow_l1(p, &v, f->va, &table, &esize))
 		return;
 	bool same = table == p->nb_table;       /* else a new shadow: all of it made now */
+	struct ent_why why = { .inv = 0 };
+	snprintf(why.context, sizeof(why.context), "a neighbour the fault at %#" PRIx64 " mapped",
+		 f->va);
 	for (unsigned j = p->nb_lo; j < p->nb_hi; j++) {
 		if (j == p->nb_idx || (same && p->nb_mapped[j]) || !shadow_present(p, table, esize, j))
 			continue;
-		check_neighbour(p, &v, p->nb_base + ((uint64_t)j << 12), f->va);
+		check_entry(p, &v, p->nb_base + ((uint64_t)j << 12), &why);
 	}
+}
+
+/* ---- INV-SYNC: whole address spaces at flushes, and sync before link ---------- */
+
+#define SH_ADDR 0x000ffffffffff000ull
+
+/* The hardware's walk of va through the shadows: the level-2 table it
+ * read and the entry there (table 0: it did not get that far), and the
+ * level-1 table that entry leads to (0: none). */
+static void shadow_l2(struct rp *p, struct hw_view *v, uint64_t va, uint64_t *t2, uint64_t *e2,
+		      uint64_t *t1)
+{
+	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
+	struct svt_walk w;
+	*t2 = *e2 = *t1 = 0;
+	enum svt_walk_status st = hw_walk(p, v, &acc, 1ull << 18, 0, &w);
+	if (st != SVT_WALK_OK && st != SVT_WALK_PF)
+		return;
+	for (unsigned i = 0; i < w.nlevels; i++)
+		if (w.lv[i].level == 2) {
+			*t2 = w.lv[i].table;
+			*e2 = w.lv[i].entry;
+			if (i + 1 < w.nlevels && w.lv[i + 1].level == 1)
+				*t1 = w.lv[i + 1].table;
+		}
+}
+
+void rp_link_before(struct rp *p, const struct svt_trace_fault *f)
+{
+	struct hw_view v;
+	uint64_t t1;
+	hw_view(p, &v);
+	shadow_l2(p, &v, f->va, &p->lk_t2, &p->lk_e2, &t1);
+}
+
+/*
+ * Sync before link (docs/core.md, "Shadowing"): a shadow L1 table that
+ * the fault linked under a level-2 shadow entry that did not lead to it
+ * before must agree with the guest's tables as they are now, every entry
+ * of it, out of sync or not: no TLB can hold anything for the addresses
+ * the new link opens.  Judged entry by entry by the reference walker.
+ */
+void rp_check_link(struct rp *p, const struct svt_trace_fault *f)
+{
+	struct hw_view v;
+	uint64_t t2, e2, t1;
+
+	if (p->lk_t2 == 0 || p->res->lost)
+		return;
+	hw_view(p, &v);
+	shadow_l2(p, &v, f->va, &t2, &e2, &t1);
+	if (t1 == 0 || t2 != p->lk_t2 || ((p->lk_e2 & 1) && (p->lk_e2 & SH_ADDR) == (e2 & SH_ADDR)))
+		return;         /* no new link there, or not one this walk can tell */
+	unsigned esize = v.mode == SVT_MODE_2LEVEL ? 4 : 8, n = 4096 / esize;
+	uint64_t va = v.mode < SVT_MODE_4LEVEL ? f->va & 0xffffffffull : f->va;
+	uint64_t base = va & ~(((uint64_t)n << 12) - 1);
+	struct ent_why why = { .inv = SVT_INV_SYNC };
+	snprintf(why.context, sizeof(why.context), "the shadow L1 table at %#" PRIx64 " linked by the "
+		 "fault at %#" PRIx64 " (sync before link)", t1, f->va);
+	for (unsigned j = 0; j < n; j++)
+		if (shadow_present(p, t1, esize, j) &&
+		    !check_entry(p, &v, base + ((uint64_t)j << 12), &why))
+			return;
+}
+
+/*
+ * What a shadow L1 table looked like when it was last judged whole: its
+ * entries, the guest L1 table's entries then, and the rest the judgement
+ * of a leaf rests on (key: the registers, the shadow entries above it,
+ * the guest's entries above it).  A leaf whose shadow entry and guest
+ * entry are both as they were then, under the same key, is judged the
+ * same again, so it is skipped: exact, never a guess.  A bounded set
+ * (RP_TREE_SEEN tables, hashed by the table's machine address, a newer
+ * table taking a slot over).
+ */
+#define RP_TREE_SEEN 1024
+struct tree_seen {
+	uint64_t table;                 /* machine address; 0: a free slot */
+	uint64_t guest;                 /* the guest L1 table's address */
+	uint64_t key;
+	uint8_t sh[4096], gu[4096];
+};
+
+static uint64_t mix64(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+	return h * 0xff51afd7ed558ccdull;
+}
+
+static struct tree_seen *seen_slot(struct rp *p, uint64_t table)
+{
+	if (!p->tseen) {
+		p->tseen = calloc(RP_TREE_SEEN, sizeof(*p->tseen));
+		if (!p->tseen)
+			return NULL;    /* out of memory: judge every leaf every time */
+		p->ntseen = RP_TREE_SEEN;
+	}
+	uint64_t h = table >> 12;       /* splitmix64's finaliser */
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+	return &p->tseen[(h ^ (h >> 31)) % p->ntseen];
+}
+
+/* The reference walk of va: the guest's entries above its L1 entry mixed
+ * into *key, and the guest L1 table's address; false if the guest does
+ * not map va through an L1 table. */
+static bool guest_path(struct rp *p, uint64_t va, uint64_t *key, uint64_t *l1)
+{
+	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
+	struct rm_out o;
+	ref_walk(p, &acc, 1ull << 18, 0, &o);
+	if (o.kind != RM_OK || o.n == 0 || o.e[o.n - 1].level != 1)
+		return false;
+	for (unsigned i = 0; i + 1 < o.n; i++)
+		*key = mix64(*key, o.e[i].before);
+	*l1 = o.e[o.n - 1].table;
+	return true;
+}
+
+/* Every leaf of the shadow table at table (level, entries of esize bytes)
+ * mapping the addresses from base, reached through shadow entries whose
+ * values are mixed into up: false at the first violation. */
+static bool tree(struct rp *p, struct hw_view *v, const struct ent_why *why, uint64_t table,
+		 int level, unsigned esize, uint64_t base, bool keep_global, uint64_t up)
+{
+	uint8_t buf[4096];
+	unsigned n = 4096 / esize, shift = esize == 4 ? 12 + 10 * (level - 1) : 12 + 9 * (level - 1);
+	if (p->hwenv.read_gpa(p->hwenv.ctx, table, buf, sizeof(buf)) != 0)
+		return true;    /* not the pool's: the walks report what matters */
+	struct tree_seen *seen = NULL;
+	uint8_t gu[4096];
+	uint64_t key = up, l1 = 0;
+	bool same = false;
+	if (level == 1) {
+		unsigned j0 = 0;
+		while (j0 < n && !(buf[j0 * esize] & SVT_PTE_P))
+			j0++;
+		if (j0 == n)
+			return true;
+		uint64_t va0 = base | ((uint64_t)j0 << shift);
+		if (v->mode == SVT_MODE_4LEVEL && (va0 & (1ull << 47)))
+			va0 |= 0xffff000000000000ull;
+		else if (v->mode == SVT_MODE_5LEVEL && (va0 & (1ull << 56)))
+			va0 |= 0xff00000000000000ull;
+		if (guest_path(p, va0, &key, &l1) && (seen = seen_slot(p, table)) != NULL) {
+			svt_gmem_read(&p->mach.mem, l1, gu, 4096);
+			same = seen->table == table && seen->guest == l1 && seen->key == key;
+		}
+	}
+	for (unsigned j = 0; j < n; j++) {
+		uint64_t e = 0;
+		memcpy(&e, buf + j * esize, esize);
+		if (!(e & SVT_PTE_P))
+			continue;
+		if (same && memcmp(seen->sh + j * esize, buf + j * esize, esize) == 0 &&
+		    memcmp(seen->gu + j * esize, gu + j * esize, esize) == 0)
+			continue;       /* judged so before, under the same key */
+		uint64_t va = base | ((uint64_t)j << shift);
+		if (v->mode == SVT_MODE_4LEVEL && (va & (1ull << 47)))
+			va |= 0xffff000000000000ull;
+		else if (v->mode == SVT_MODE_5LEVEL && (va & (1ull << 56)))
+			va |= 0xff00000000000000ull;
+		if (level == 1 || (e & SVT_PTE_PS)) {
+			if (keep_global && (e & SVT_PTE_G))
+				continue;       /* a global translation outlives the flush */
+			if (!check_entry(p, v, va, why))
+				return false;
+		} else if (!tree(p, v, why, e & (esize == 4 ? 0xfffff000ull : SH_ADDR), level - 1,
+				 esize, va, keep_global, mix64(up, e))) {
+			return false;
+		}
+	}
+	if (seen) {
+		seen->table = table;
+		seen->guest = l1;
+		seen->key = key;
+		memcpy(seen->sh, buf, sizeof(buf));
+		memcpy(seen->gu, gu, sizeof(gu));
+	}
+	return true;
+}
+
+/*
+ * INV-SYNC after a flush of a whole address space (a CR3 load that
+ * flushes, a CR4 write that flushes, INVPCID of a context or of
+ * everything, FLUSH_ALL): every translation the current shadows give must
+ * be one the guest's tables give now, out-of-sync pages included; with
+ * keep_global, translations the hardware holds as global (CR4.PGE) are
+ * exempt, as a TLB may keep them.  Every present shadow leaf reachable
+ * from the current root is judged by the reference walker.
+ */
+void rp_check_tree(struct rp *p, const char *flush, bool keep_global)
+{
+	const struct svt_regs *g = svt_mmu_guest_regs(p->mmu);
+	struct hw_view v;
+
+	if (!(g->cr0 & SVT_CR0_PG) || p->res->lost)
+		return;         /* paging off: the 1:1 tables follow nothing the guest wrote */
+	hw_view(p, &v);
+	if (!v.ok)
+		return;
+	struct ent_why why = { .inv = SVT_INV_SYNC };
+	snprintf(why.context, sizeof(why.context), "after %s", flush);
+	keep_global = keep_global && (v.r.cr4 & SVT_CR4_PGE);
+	/* what the judgement of a leaf depends on besides memory: the
+	 * guest's and the hardware's registers, and whether globals count */
+	uint64_t up = mix64(mix64(mix64(mix64(0, g->cr0), g->cr4), g->efer), keep_global);
+	up = mix64(mix64(mix64(up, v.r.cr0), v.r.cr4), v.r.efer);
+	switch (v.mode) {
+	case SVT_MODE_2LEVEL:
+		tree(p, &v, &why, v.r.cr3 & 0xfffff000ull, 2, 4, 0, keep_global, up);
+		break;
+	case SVT_MODE_PAE:
+		for (unsigned i = 0; i < 4; i++)
+			if ((v.r.pdpte[i] & SVT_PTE_P) &&
+			    !tree(p, &v, &why, v.r.pdpte[i] & SH_ADDR, 2, 8, (uint64_t)i << 30,
+				  keep_global, mix64(up, v.r.pdpte[i])))
+				break;
+		break;
+	case SVT_MODE_4LEVEL:
+	case SVT_MODE_5LEVEL:
+		tree(p, &v, &why, v.r.cr3 & SH_ADDR, (int)v.mode, 8, 0, keep_global, up);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- INV-WP judged by the reference walker ----------------------------------- */
+
+/*
+ * Shadows stay exact only while every guest table they rest on is
+ * read-only to the guest, except out-of-sync L1 tables, of which the
+ * policy allows `oos` at once (docs/core.md, "Shadowing").  Which guest
+ * tables the current shadows rest on is found without the core: the
+ * reference walk of one leaf of each shadow L1 table gives every guest
+ * table above it and the L1 table itself.  Then every leaf of the current
+ * shadows the hardware may write through (R/W at every level) must not
+ * map one of them at level 2 and up, and map at most `oos` distinct
+ * level-1 ones.
+ */
+struct wp_state {
+	uint8_t *level;                 /* per guest frame: 1 + the table level the shadows rest on */
+	uint64_t *frames;               /* the frames set in level[], to clear */
+	size_t nframes, cap;
+	uint64_t *writable;             /* guest frames of writable leaves, and their addresses */
+	uint64_t *wva;
+	size_t nw, wcap;
+	bool oom;
+};
+
+static void wp_mark(struct rp *p, struct wp_state *st, uint64_t gfn, int level)
+{
+	if (gfn >= p->h->guest_frames)
+		return;
+	if (!st->level[gfn]) {
+		if (st->nframes == st->cap) {
+			size_t c = st->cap ? 2 * st->cap : 256;
+			uint64_t *f = realloc(st->frames, c * sizeof(*f));
+			if (!f) {
+				st->oom = true;
+				return;
+			}
+			st->frames = f, st->cap = c;
+		}
+		st->frames[st->nframes++] = gfn;
+	}
+	if (st->level[gfn] == 0 || st->level[gfn] > level + 1)
+		st->level[gfn] = (uint8_t)(level + 1);
+}
+
+static void wp_tree(struct rp *p, struct hw_view *v, struct wp_state *st, uint64_t table, int level,
+		    unsigned esize, uint64_t base, bool w)
+{
+	uint8_t buf[4096];
+	unsigned n = 4096 / esize, shift = esize == 4 ? 12 + 10 * (level - 1) : 12 + 9 * (level - 1);
+	bool marked = false;
+	if (p->hwenv.read_gpa(p->hwenv.ctx, table, buf, sizeof(buf)) != 0)
+		return;
+	for (unsigned j = 0; j < n && !st->oom; j++) {
+		uint64_t e = 0;
+		memcpy(&e, buf + j * esize, esize);
+		if (!(e & SVT_PTE_P))
+			continue;
+		uint64_t va = base | ((uint64_t)j << shift);
+		if (v->mode == SVT_MODE_4LEVEL && (va & (1ull << 47)))
+			va |= 0xffff000000000000ull;
+		else if (v->mode == SVT_MODE_5LEVEL && (va & (1ull << 56)))
+			va |= 0xff00000000000000ull;
+		bool ew = w && (e & SVT_PTE_RW);
+		if (level > 1 && !(e & SVT_PTE_PS)) {
+			wp_tree(p, v, st, e & (esize == 4 ? 0xfffff000ull : SH_ADDR), level - 1, esize, va,
+				ew);
+			continue;
+		}
+		if (!marked) {
+			/* the guest tables this shadow table rests on */
+			struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
+			struct rm_out o;
+			ref_walk(p, &acc, 1ull << 18, 0, &o);
+			for (unsigned i = 0; i < o.n; i++)
+				if (!o.e[i].from_reg)
+					wp_mark(p, st, o.e[i].table >> 12, o.e[i].level);
+			marked = true;
+		}
+		if (!ew)
+			continue;
+		if (st->nw == st->wcap) {
+			size_t c = st->wcap ? 2 * st->wcap : 256;
+			uint64_t *a = realloc(st->writable, c * sizeof(*a)), *b;
+			if (a)
+				st->writable = a;
+			b = a ? realloc(st->wva, c * sizeof(*b)) : NULL;
+			if (!a || !b) {
+				st->oom = true;
+				return;
+			}
+			st->wva = b, st->wcap = c;
+		}
+		uint64_t mfn = (e & (esize == 4 ? 0xfffff000ull : SH_ADDR)) >> 12;
+		st->writable[st->nw] = svt_machine_m2g(&p->mach, mfn);
+		st->wva[st->nw++] = va;
+	}
+}
+
+void rp_check_wp(struct rp *p)
+{
+	const struct svt_regs *g = svt_mmu_guest_regs(p->mmu);
+	struct hw_view v;
+	struct wp_state st = { .level = NULL };
+
+	if (!(g->cr0 & SVT_CR0_PG) || p->res->lost || p->h->guest_frames > SVT_GMEM_MAX_FRAMES)
+		return;
+	hw_view(p, &v);
+	if (!v.ok)
+		return;
+	st.level = calloc(p->h->guest_frames ? p->h->guest_frames : 1, 1);
+	if (!st.level)
+		return;
+	switch (v.mode) {
+	case SVT_MODE_2LEVEL:
+		wp_tree(p, &v, &st, v.r.cr3 & 0xfffff000ull, 2, 4, 0, true);
+		break;
+	case SVT_MODE_PAE:
+		for (unsigned i = 0; i < 4; i++)
+			if (v.r.pdpte[i] & SVT_PTE_P)
+				wp_tree(p, &v, &st, v.r.pdpte[i] & SH_ADDR, 2, 8, (uint64_t)i << 30, true);
+		break;
+	case SVT_MODE_4LEVEL:
+	case SVT_MODE_5LEVEL:
+		wp_tree(p, &v, &st, v.r.cr3 & SH_ADDR, (int)v.mode, 8, 0, true);
+		break;
+	default:
+		break;
+	}
+	/* the writable leaves against the tables; distinct L1 tables counted
+	 * by marking them level 0x80 | 1 once seen writable */
+	unsigned l1s = 0;
+	for (size_t i = 0; i < st.nw && !st.oom; i++) {
+		uint64_t gfn = st.writable[i];
+		if (gfn >= p->h->guest_frames || !st.level[gfn])
+			continue;
+		int lv = (st.level[gfn] & 0x7f) - 1;
+		if (lv >= 2) {
+			snprintf(p->what, sizeof(p->what), "the guest's level-%d table at gfn %#" PRIx64
+				 " is writable through the shadows, which rest on it", lv, gfn);
+			rp_violation(p, SVT_INV_WP, st.wva[i], gfn, (unsigned)lv, 0, 0, p->what);
+			break;
+		}
+		if (!(st.level[gfn] & 0x80)) {
+			st.level[gfn] |= 0x80;
+			if (++l1s > p->oos) {
+				snprintf(p->what, sizeof(p->what), "%u guest L1 tables the shadows rest on "
+					 "are writable through them; the policy lets %u be out of sync",
+					 l1s, p->oos);
+				rp_violation(p, SVT_INV_WP, st.wva[i], gfn, 1, 0, 0, p->what);
+				break;
+			}
+		}
+	}
+	free(st.level);
+	free(st.frames);
+	free(st.writable);
+	free(st.wva);
 }
 
 /* ---- INV-CR: control-register writes against the model ------------------------- */
