@@ -2,10 +2,11 @@
  * mmu-access.c — the accesses of the random guest and its programs: reads
  * and fetches of 1-8 bytes, implicit supervisor accesses, misaligned MOVs,
  * and write instructions of every kind the emulator knows (MOV, MOV imm,
- * XCHG, CMPXCHG either way, CMPXCHG8B, LOCK OR/AND/XOR/ADD/SUB, BTS/BTR,
- * STOS and MOVS with and without REP), at CPL 0-3, with RFLAGS.AC and
- * PKRU varied.  Where the guest OS needs its page tables to stay what it
- * built (mh_os_may_garble) a write puts back what is there.  The list of
+ * XCHG, CMPXCHG either way, CMPXCHG8B, CMPXCHG16B in 64-bit code, LOCK
+ * OR/AND/XOR/ADD/SUB, BTS/BTR, STOS and MOVS with and without REP), at
+ * CPL 0-3, with RFLAGS.AC and PKRU varied.  Where the guest OS needs its
+ * page tables to stay what it built (mh_os_may_garble) a write puts back
+ * what is there.  The list of
  * known core bugs the guest steers around is here too.
  */
 #include <string.h>
@@ -112,6 +113,7 @@ static uint64_t write_value(struct mh_machine *m, uint64_t va, unsigned size, un
 
 static bool known_unemulable(struct mh_machine *m, uint64_t va, unsigned cpl, bool implicit,
 			     bool insn_ok);
+static bool known_k11(struct mh_machine *m, uint64_t va, unsigned cpl, uint64_t src, uint64_t len);
 
 bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *ava)
 {
@@ -119,7 +121,7 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
 		[MH_W_MOV] = 24, [MH_W_MOVI] = 6, [MH_W_XCHG] = 8, [MH_W_CMPXCHG] = 12,
 		[MH_W_CMPXCHG8B] = 5, [MH_W_OR] = 4, [MH_W_AND] = 4, [MH_W_XOR] = 3,
 		[MH_W_ADD] = 3, [MH_W_SUB] = 2, [MH_W_BTS] = 5, [MH_W_BTR] = 5,
-		[MH_W_STOS] = 9, [MH_W_MOVS] = 8,
+		[MH_W_STOS] = 9, [MH_W_MOVS] = 8, [MH_W_CMPXCHG16B] = 3,
 	};
 	int bits = mh_code_bits(m);
 	unsigned total = 0, r, size;
@@ -134,7 +136,10 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
 		}
 		r -= weight[i];
 	}
-	size = op == MH_W_CMPXCHG8B ? 8 : 1u << mh_below(&m->rng, bits == 64 ? 4 : 3);
+	if (op == MH_W_CMPXCHG16B && bits != 64)
+		op = MH_W_CMPXCHG8B;
+	size = op == MH_W_CMPXCHG8B ? 8 : op == MH_W_CMPXCHG16B ? 16 :
+	       1u << mh_below(&m->rng, bits == 64 ? 4 : 3);
 	if ((op == MH_W_BTS || op == MH_W_BTR) && size == 1)
 		size = 4;
 	uint64_t va = page + mh_below(&m->rng, MH_PAGE / size) * size;
@@ -145,8 +150,15 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
 		return mh_data(m, va, size, SVT_ACC_READ, cpl, false, NULL, 0, &val, &e);
 	}
 	bool benign;
-	uint64_t cur = write_value(m, va, size, cpl, false, &benign);
-	uint64_t src = rand_value(m) & size_mask(size), cmp = cur, count = 0, src_va = 0;
+	unsigned q = size > 8 ? 8 : size;      /* CMPXCHG16B: the low quadword here */
+	uint64_t cur = write_value(m, va, q, cpl, false, &benign);
+	uint64_t src = rand_value(m) & size_mask(q), cmp = cur, count = 0, src_va = 0;
+	uint64_t cmp_hi = 0, src_hi = 0;
+	if (op == MH_W_CMPXCHG16B) {
+		bool b2;
+		cmp_hi = write_value(m, va + 8, 8, cpl, false, &b2);
+		src_hi = b2 ? cmp_hi : rand_value(m);
+	}
 	m->regs.rflags &= ~(uint64_t)SVT_EMU_DF;
 	if (benign) {
 		switch (op) {
@@ -156,8 +168,8 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
 		case MH_W_AND:
 			src = size_mask(size);
 			break;
-		case MH_W_CMPXCHG: case MH_W_CMPXCHG8B:
-			cmp = cur ^ 1;
+		case MH_W_CMPXCHG: case MH_W_CMPXCHG8B: case MH_W_CMPXCHG16B:
+			cmp = cur ^ 1;  /* the compare fails: the bytes written back */
 			break;
 		case MH_W_BTS: case MH_W_BTR: {
 			unsigned b0 = (unsigned)mh_below(&m->rng, 8 * size), b = 0;
@@ -182,7 +194,7 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
 		}
 	} else {
 		uint64_t room = (MH_PAGE - (va & 0xfff)) / size;
-		if (op == MH_W_CMPXCHG || op == MH_W_CMPXCHG8B)
+		if (op == MH_W_CMPXCHG || op == MH_W_CMPXCHG8B || op == MH_W_CMPXCHG16B)
 			cmp = mh_pct(&m->rng, 50) ? cur : rand_value(m);
 		if (op == MH_W_STOS && mh_pct(&m->rng, 50))
 			count = 1 + mh_below(&m->rng, room);
@@ -193,11 +205,17 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
 		}
 		if ((op == MH_W_STOS || op == MH_W_MOVS) && !count && mh_pct(&m->rng, 10))
 			m->regs.rflags |= SVT_EMU_DF;
+		if (op == MH_W_MOVS && known_k11(m, va, cpl, src_va, count ? count * size : size))
+			op = MH_W_STOS, count = 0, m->regs.rflags &= ~(uint64_t)SVT_EMU_DF;
 	}
 	struct mh_insn in;
 	struct mh_end end;
 	if (!mh_encode(m, op, size, bits, va, src, cmp, count, src_va, &in))
-		mh_encode(m, MH_W_MOV, size, bits, va, src, 0, 0, 0, &in);
+		mh_encode(m, MH_W_MOV, q, bits, va, src, 0, 0, 0, &in);
+	else if (op == MH_W_CMPXCHG16B) {
+		m->regs.gpr[SVT_EMU_RDX] = cmp_hi;
+		m->regs.gpr[SVT_EMU_RCX] = src_hi;
+	}
 	mh_log(m, " %s%s %u bytes at %#llx%s", count ? "rep " : "", mh_wop_name(op), size,
 	       (unsigned long long)va, benign ? " (keeping the bytes: a page table)" : "");
 	return mh_insn(m, in.b, in.len, cpl, &end);
@@ -221,9 +239,23 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
  *       core takes it for a read and applies what only reads obey (SMAP to
  *       a supervisor fetch from a user page), injecting a #PF bare metal
  *       does not raise.
+ *   K11 with emulation off (policy emulate=0), a MOVS whose destination
+ *       is a page table on the walk of its source: the destination's
+ *       write unshadows the table, the source's fault shadows it again,
+ *       and the instruction never completes (found with the harness's
+ *       CMPXCHG16B and repointed leaves, which changed its random runs).
  * K1, K5, K6, K8, K9 and K10 were core bugs this harness found; they are
  * fixed and no longer avoided.
  */
+static bool known_k11(struct mh_machine *m, uint64_t va, unsigned cpl, uint64_t src, uint64_t len)
+{
+	uint64_t gpa, cr2;
+	uint32_t ec;
+	if (!mh_avoid(m, 11) || m->policy.emulate || !m->os->levels ||
+	    mh_or_translate(m, va, SVT_ACC_WRITE, cpl, false, false, &gpa, &ec, &cr2) != 0)
+		return false;
+	return mh_or_walk_uses(m, src, gpa >> 12) || mh_or_walk_uses(m, src + len - 1, gpa >> 12);
+}
 static bool known_unemulable(struct mh_machine *m, uint64_t va, unsigned cpl, bool implicit,
 			     bool insn_ok)
 {

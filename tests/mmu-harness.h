@@ -269,7 +269,7 @@ struct mh_insn {
 enum mh_wop {
 	MH_W_MOV, MH_W_MOVI, MH_W_XCHG, MH_W_CMPXCHG, MH_W_CMPXCHG8B,
 	MH_W_OR, MH_W_AND, MH_W_XOR, MH_W_ADD, MH_W_SUB, MH_W_BTS, MH_W_BTR,
-	MH_W_STOS, MH_W_MOVS, MH_W_COUNT
+	MH_W_STOS, MH_W_MOVS, MH_W_CMPXCHG16B, MH_W_COUNT
 };
 const char *mh_wop_name(enum mh_wop op);
 /* Encode `op` of `size` bytes writing to va in code of `bits`; src is the

@@ -1,7 +1,7 @@
 /*
  * mmu-insn.c — the write instructions the random guest executes, encoded
  * as a kernel's compiler would emit them: MOV r/m and MOV imm, XCHG,
- * LOCK CMPXCHG, LOCK CMPXCHG8B, the LOCK-able ALU forms, BTS/BTR with an
+ * LOCK CMPXCHG, LOCK CMPXCHG8B and CMPXCHG16B, the LOCK-able ALU forms, BTS/BTR with an
  * immediate, STOS and MOVS with and without REP.  The destination is
  * always [rDI] (ModRM mod=00 rm=111); the encoder also loads the registers
  * the instruction reads into m->regs, so the caller only says what to
@@ -16,7 +16,7 @@ const char *mh_wop_name(enum mh_wop op)
 {
 	static const char *const n[MH_W_COUNT] = {
 		"mov", "mov-imm", "xchg", "cmpxchg", "cmpxchg8b", "or", "and", "xor", "add",
-		"sub", "bts", "btr", "stos", "movs",
+		"sub", "bts", "btr", "stos", "movs", "cmpxchg16b",
 	};
 	return (unsigned)op < MH_W_COUNT ? n[op] : "?";
 }
@@ -86,6 +86,24 @@ bool mh_encode(struct mh_machine *m, enum mh_wop op, unsigned size, int bits,
 	bool lock = mh_pct(&m->rng, 80);
 	unsigned r;
 
+	if (op == MH_W_CMPXCHG16B) {
+		/* 64-bit code, 16 aligned bytes: RDX:RAX the comparand, RCX:RBX
+		 * the source; cmp and src are the low quadwords, the caller sets
+		 * RDX and RCX */
+		if (bits != 64 || size != 16 || (va & 15))
+			return false;
+		set_reg(m, SVT_EMU_RDI, va, bits);
+		m->regs.gpr[SVT_EMU_RAX] = cmp;
+		m->regs.gpr[SVT_EMU_RBX] = src;
+		if (lock)
+			put(&e, 0xf0);
+		put(&e, 0x48);
+		put(&e, 0x0f);
+		put(&e, 0xc7);
+		put(&e, modrm_rdi(1));
+		out->len = e.n;
+		return true;
+	}
 	if (size != 1 && size != 2 && size != 4 && size != 8)
 		return false;
 	if (bits == 32 && size == 8 && op != MH_W_CMPXCHG8B)

@@ -3,7 +3,8 @@
  *
  * A step is one thing a guest OS or its programs do: an access
  * (mmu-access.c), a page-table change (map, unmap, flip rights, clear A/D,
- * free a table and reuse its frame as data), an address-space operation,
+ * repoint a present leaf to another frame and touch it at once after the
+ * flush, free a table and reuse its frame as data), an address-space operation,
  * an invalidation, a control-register write (valid, or one the SDM answers
  * with #GP), a PAE PDPTE change, or turning paging off and on (the
  * paging-off scenario lives mostly with paging off and builds new tables
@@ -76,7 +77,7 @@ static int pick_table(struct mh_machine *m, bool need_parent)
 	return -1;
 }
 
-enum { E_UNMAP, E_FLIP, E_CLEAR_AD };
+enum { E_UNMAP, E_FLIP, E_CLEAR_AD, E_REPOINT };
 
 static bool step_entry(struct mh_machine *m, int what, uint64_t *ava)
 {
@@ -127,6 +128,18 @@ static bool step_entry(struct mh_machine *m, int what, uint64_t *ava)
 		nv = v ^ b;
 		break;
 	}
+	case E_REPOINT: {
+		/* a present 4 KiB leaf moved to another data frame (page
+		 * migration); flushed and touched at once below */
+		uint64_t g = mh_below(&m->rng, m->gframes);
+		uint64_t fm = os->esize == 4 ? 0xfffff000ull : 0x000ffffffffff000ull;
+		if (T->level != 1 || !(v & P) || os->fstate[g] != MH_F_DATA)
+			return true;
+		nv = (v & ~fm) | (g << 12);
+		if (nv == v)
+			return true;
+		break;
+	}
 	default:
 		nv = v & ~(mh_pct(&m->rng, 50) ? SVT_PTE_A : mh_pct(&m->rng, 50) ? SVT_PTE_D :
 			   SVT_PTE_A | SVT_PTE_D);
@@ -140,6 +153,13 @@ static bool step_entry(struct mh_machine *m, int what, uint64_t *ava)
 	if (child >= 0 && !(nv & P) && !(nv >> 12)) {
 		os->t[t].child[i] = -1;         /* cleared: the table below is gone */
 		mh_os_release(m, child);
+	}
+	if (what == E_REPOINT) {        /* the address touched right after its flush */
+		uint64_t val;
+		struct mh_end e;
+		return mh_os_flush_pending(m, false) &&
+		       mh_data(m, *ava, 4, SVT_ACC_READ, (nv & SVT_PTE_US) ? 3 : 0, false, NULL, 0,
+			       &val, &e);
 	}
 	return true;
 }
@@ -380,8 +400,10 @@ bool mh_os_step(struct mh_machine *m, uint64_t *ava)
 		return step_entry(m, E_UNMAP, ava);
 	if (r < 730)
 		return step_entry(m, E_FLIP, ava);
-	if (r < 770)
+	if (r < 762)
 		return step_entry(m, E_CLEAR_AD, ava);
+	if (r < 770)
+		return step_entry(m, E_REPOINT, ava);
 	if (r < 800)
 		return step_free(m, ava);
 	if (r < 840)

@@ -58,7 +58,7 @@ static struct svt_regs hw_regs(const struct syn *s)
 {
 	struct svt_regs r = {
 		.cr0 = s->hw.cr0, .cr3 = s->hw.cr3, .cr4 = s->hw.cr4, .efer = s->hw.efer,
-		.rflags = 0x2, .maxphyaddr = 46, .features = SVT_FEAT_1GPAGE,
+		.rflags = s->rflags, .maxphyaddr = 46, .features = SVT_FEAT_1GPAGE,
 	};
 	return r;
 }
@@ -72,7 +72,10 @@ static int hw_xlate(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned
 	struct syn_tlbe *t = &s->tlb[(la >> 12) % SYN_TLB];
 
 	if (t->valid && t->vpn == la >> 12) {
-		bool ok = (cpl < 3 || t->u) && (k != SVT_ACC_WRITE || (t->w && t->dirty)) &&
+		/* a supervisor access to a user page under SMEP or SMAP: the
+		 * walk decides (RFLAGS.AC, the kind of access) */
+		bool smx = cpl < 3 && t->u && (s->hw.cr4 & (SVT_CR4_SMEP | SVT_CR4_SMAP));
+		bool ok = !smx && (cpl < 3 || t->u) && (k != SVT_ACC_WRITE || (t->w && t->dirty)) &&
 			  (k != SVT_ACC_FETCH || t->x);
 		if (ok) {
 			*mpa = (t->mfn << 12) | (la & 0xfff);
@@ -120,9 +123,193 @@ static int code_bits(const struct syn *s)
 	return (s->efer & SVT_EFER_LMA) ? 64 : 32;
 }
 
+/* Encode the instruction of in (a memory operand [rDI]) and load the
+ * registers it reads; returns its length. */
+static unsigned encode(struct syn *s, const struct syn_insn *in, uint8_t *insn)
+{
+	bool rexw = in->size == 8 && code_bits(s) == 64;
+	unsigned n = 0;
+
+	memset(&s->regs.gpr, 0, sizeof(s->regs.gpr));
+	switch (in->op) {
+	case SYN_MOV:
+	case SYN_XCHG:
+		if (rexw)
+			insn[n++] = 0x48;       /* REX.W */
+		insn[n++] = in->op == SYN_MOV ? 0x89 : 0x87;    /* MOV/XCHG r/m, r */
+		insn[n++] = 0x07;               /* [rDI], rAX */
+		s->regs.gpr[0] = in->val[0];
+		break;
+	case SYN_CMPXCHG:
+		insn[n++] = 0xf0;               /* LOCK */
+		if (rexw)
+			insn[n++] = 0x48;
+		insn[n++] = 0x0f;
+		insn[n++] = 0xb1;               /* CMPXCHG r/m, r */
+		insn[n++] = 0x0f;               /* [rDI], rCX */
+		s->regs.gpr[0] = in->cmp[0];
+		s->regs.gpr[1] = in->val[0];
+		break;
+	case SYN_CMPXCHG8B:
+	case SYN_CMPXCHG16B:
+		insn[n++] = 0xf0;
+		if (in->op == SYN_CMPXCHG16B)
+			insn[n++] = 0x48;
+		insn[n++] = 0x0f;
+		insn[n++] = 0xc7;               /* group 9 */
+		insn[n++] = 0x0f;               /* /1 [rDI] */
+		if (in->op == SYN_CMPXCHG8B) {
+			s->regs.gpr[0] = in->cmp[0] & 0xffffffffu;      /* EDX:EAX */
+			s->regs.gpr[2] = in->cmp[0] >> 32;
+			s->regs.gpr[3] = in->val[0] & 0xffffffffu;      /* ECX:EBX */
+			s->regs.gpr[1] = in->val[0] >> 32;
+		} else {
+			s->regs.gpr[0] = in->cmp[0];                    /* RDX:RAX */
+			s->regs.gpr[2] = in->cmp[1];
+			s->regs.gpr[3] = in->val[0];                    /* RCX:RBX */
+			s->regs.gpr[1] = in->val[1];
+		}
+		break;
+	}
+	s->regs.gpr[7] = in->va;
+	s->regs.rip = in->rip;
+	s->regs.rflags = s->rflags;
+	return n;
+}
+
+static uint64_t size_mask(unsigned size)
+{
+	return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
+}
+
+/* The results the CPU leaves after the core emulated the instruction. */
+static void emulated_results(struct syn *s, struct syn_insn *in)
+{
+	const uint64_t *g = s->regs.gpr;
+	switch (in->op) {
+	case SYN_MOV:
+		break;
+	case SYN_XCHG:
+		in->old[0] = g[0] & size_mask(in->size);
+		break;
+	case SYN_CMPXCHG:
+	case SYN_CMPXCHG8B:
+	case SYN_CMPXCHG16B:
+		in->ok = (s->regs.rflags & SVT_EMU_ZF) != 0;
+		if (in->op == SYN_CMPXCHG)
+			in->old[0] = g[0] & size_mask(in->size);
+		else if (in->op == SYN_CMPXCHG8B)
+			in->old[0] = (g[0] & 0xffffffffu) | (g[2] << 32);
+		else
+			in->old[0] = g[0], in->old[1] = g[2];
+		break;
+	}
+}
+
+/* The instruction performed by the hardware itself (the shadows allow the
+ * write): read the destination, compute, write.  size bytes at mpa[0]
+ * (first bytes of the page), the rest at mpa[1]. */
+static int native(struct syn *s, struct syn_insn *in, const uint64_t *mpa, unsigned first)
+{
+	uint8_t cur[16] = { 0 }, nv[16];
+	unsigned size = in->size;
+
+	if (svt_machine_read(&s->mach, mpa[0], cur, first) != 0 ||
+	    (first < size && svt_machine_read(&s->mach, mpa[1], cur + first, size - first) != 0))
+		return syn_fail(s, "read of %u bytes at %#llx failed", size, (unsigned long long)in->va), -1;
+	uint64_t m[2] = { 0, 0 };
+	memcpy(m, cur, size);
+	memcpy(nv, in->val, size);
+	if (in->op == SYN_XCHG) {
+		in->old[0] = m[0];
+	} else if (in->op != SYN_MOV) {
+		in->ok = (m[0] & size_mask(size)) == (in->cmp[0] & size_mask(size)) &&
+			 (size < 16 || m[1] == in->cmp[1]);
+		if (!in->ok) {
+			in->old[0] = m[0], in->old[1] = m[1];
+			memcpy(nv, cur, size);  /* a locked compare failure writes back what it read */
+		}
+	}
+	if (svt_machine_write(&s->mach, mpa[0], nv, first) != 0 ||
+	    (first < size && svt_machine_write(&s->mach, mpa[1], nv + first, size - first) != 0))
+		return syn_fail(s, "write of %u bytes at %#llx failed", size,
+				(unsigned long long)in->va), -1;
+	syn_stored(s, (svt_machine_m2g(&s->mach, mpa[0] >> 12) << 12) | (mpa[0] & 0xfff), first);
+	if (first < size)
+		syn_stored(s, (svt_machine_m2g(&s->mach, mpa[1] >> 12) << 12) | (mpa[1] & 0xfff),
+			   size - first);
+	return 0;
+}
+
+int syn_insn(struct syn *s, struct syn_insn *in, uint32_t *ec, uint64_t *cr2)
+{
+	s->emulated = false;
+	s->accesses++;
+	in->ok = false;
+	in->old[0] = in->old[1] = 0;
+	unsigned first = (unsigned)(4096 - (in->va & 0xfff));
+	if (first > in->size)
+		first = in->size;
+	for (unsigned tries = 0; tries < 32; tries++) {
+		uint64_t mpa[2] = { 0, 0 }, fva = in->va;
+		uint32_t e = 0;
+		/* every page the write touches is translated before anything is written */
+		int r = hw_xlate(s, in->va, SVT_ACC_WRITE, in->cpl, &mpa[0], &e);
+		if (r == 0 && first < in->size) {
+			fva = in->va + first;
+			r = hw_xlate(s, fva, SVT_ACC_WRITE, in->cpl, &mpa[1], &e);
+		}
+		if (r < 0)
+			return -1;
+		if (r == 2)
+			return syn_fail(s, "#GP on access to %#llx", (unsigned long long)fva), -1;
+		if (r == 0)
+			return native(s, in, mpa, first);
+		/* #PF: a VM exit, and the core decides. */
+		uint8_t insn[8];
+		unsigned n = encode(s, in, insn);
+		struct svt_fault f = {
+			.va = fva, .error_code = e, .cpl = (uint8_t)in->cpl, .rflags = s->rflags,
+			.code_bits = code_bits(s), .regs = &s->regs, .insn = insn, .insn_len = n,
+		};
+		struct svt_fault_result res;
+		enum svt_pf_outcome o = svt_recorder_fault(&s->rec.r, s->mmu, &f, &res);
+		syn_vm_entry(s);
+		switch (o) {
+		case SVT_PF_FIXED:
+		case SVT_PF_RETRY:
+			continue;
+		case SVT_PF_EMULATED:
+			s->emulated = true;
+			/* the CPU goes on at the RIP the core gives it */
+			if (s->regs.rip != in->rip + n)
+				return syn_fail(s, "the core emulated the %u-byte write at %#llx and resumed "
+						"the guest at %#llx, not after it (%#llx)", n,
+						(unsigned long long)in->rip, (unsigned long long)s->regs.rip,
+						(unsigned long long)(in->rip + n)), -1;
+			emulated_results(s, in);
+			return 0;
+		case SVT_PF_INJECT:
+			*ec = res.error_code;
+			*cr2 = res.cr2;
+			return 1;
+		default:
+			return syn_fail(s, "the core calls %#llx device memory (gpa %#llx)",
+					(unsigned long long)fva, (unsigned long long)res.gpa), -1;
+		}
+	}
+	return syn_fail(s, "livelock: write to %#llx (cpl %u) faults forever",
+			(unsigned long long)in->va, in->cpl), -1;
+}
+
 int syn_access(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
 	       unsigned size, uint64_t val, uint64_t rip, uint32_t *ec, uint64_t *cr2)
 {
+	if (k == SVT_ACC_WRITE) {
+		struct syn_insn in = { .op = SYN_MOV, .va = va, .size = size, .cpl = cpl, .rip = rip,
+				       .val = { val, 0 } };
+		return syn_insn(s, &in, ec, cr2);
+	}
 	s->emulated = false;
 	s->accesses++;
 	for (unsigned tries = 0; tries < 32; tries++) {
@@ -133,32 +320,13 @@ int syn_access(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
 			return -1;
 		if (r == 2)
 			return syn_fail(s, "#GP on access to %#llx", (unsigned long long)va), -1;
-		if (r == 0) {
-			if (k == SVT_ACC_WRITE && svt_machine_write(&s->mach, mpa, &val, size) != 0)
-				return syn_fail(s, "write of %u bytes at %#llx failed", size,
-						(unsigned long long)va), -1;
+		if (r == 0)
 			return 0;
-		}
 		/* #PF: a VM exit, and the core decides. */
 		struct svt_fault f = {
-			.va = va, .error_code = e, .cpl = (uint8_t)cpl, .rflags = 0x2,
+			.va = va, .error_code = e, .cpl = (uint8_t)cpl, .rflags = s->rflags,
 			.code_bits = code_bits(s),
 		};
-		uint8_t insn[3];
-		if (k == SVT_ACC_WRITE) {
-			unsigned n = 0;
-			if (size == 8)
-				insn[n++] = 0x48;       /* REX.W */
-			insn[n++] = 0x89;               /* MOV r/m, r */
-			insn[n++] = 0x07;               /* [rDI], rAX */
-			s->regs.gpr[0] = val;
-			s->regs.gpr[7] = va;
-			s->regs.rip = rip;
-			s->regs.rflags = 0x2;
-			f.regs = &s->regs;
-			f.insn = insn;
-			f.insn_len = n;
-		}
 		struct svt_fault_result res;
 		enum svt_pf_outcome o = svt_recorder_fault(&s->rec.r, s->mmu, &f, &res);
 		syn_vm_entry(s);
@@ -167,8 +335,8 @@ int syn_access(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
 		case SVT_PF_RETRY:
 			continue;
 		case SVT_PF_EMULATED:
-			s->emulated = true;
-			return 0;
+			return syn_fail(s, "the core emulated a %s of %#llx",
+					k == SVT_ACC_FETCH ? "fetch" : "read", (unsigned long long)va), -1;
 		case SVT_PF_INJECT:
 			*ec = res.error_code;
 			*cr2 = res.cr2;
@@ -180,6 +348,13 @@ int syn_access(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
 	}
 	return syn_fail(s, "livelock: access to %#llx (kind %d, cpl %u) faults forever",
 			(unsigned long long)va, (int)k, cpl), -1;
+}
+
+void syn_stored(struct syn *s, uint64_t gpa, unsigned len)
+{
+	uint64_t gfn = gpa >> 12;
+	if (gfn < s->cfg->guest_frames && s->ptever[gfn])
+		svt_recorder_guest_store(&s->rec.r, gpa, len);
 }
 
 int syn_cr(struct syn *s, enum svt_trace_cr reg, uint64_t val)
@@ -198,8 +373,27 @@ int syn_cr(struct syn *s, enum svt_trace_cr reg, uint64_t val)
 	return 0;
 }
 
+bool syn_cr_probe(struct syn *s, enum svt_trace_cr reg, uint64_t val, const char *what)
+{
+	int rc = svt_recorder_cr(&s->rec.r, s->mmu, reg, val);
+	syn_vm_entry(s);
+	if (rc == 0)
+		return syn_fail(s, "the core accepted CR%s write %#llx (%s); bare metal raises #GP",
+				reg == SVT_TRACE_CR0 ? "0" : reg == SVT_TRACE_CR3 ? "3" :
+				reg == SVT_TRACE_CR4 ? "4" : " EFER", (unsigned long long)val, what);
+	return true;
+}
+
 void syn_invlpg(struct syn *s, uint64_t va)
 {
 	svt_recorder_invlpg(&s->rec.r, s->mmu, va);
+	syn_vm_entry(s);
+}
+
+void syn_invpcid(struct syn *s, unsigned type, uint64_t pcid, uint64_t va)
+{
+	if (svt_recorder_invpcid(&s->rec.r, s->mmu, type, pcid, va) != 0)
+		syn_fail(s, "the core refused INVPCID type %u pcid %#llx va %#llx", type,
+			 (unsigned long long)pcid, (unsigned long long)va);
 	syn_vm_entry(s);
 }

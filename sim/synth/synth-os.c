@@ -22,13 +22,14 @@
 #define SITE_SET_PTE    0x1100
 #define SITE_CLEAR_PAGE 0x1200
 #define SITE_USER       0x401000
+#define SITE_UACCESS    0x1300
 
-static uint64_t ktext(const struct syn *s, uint64_t site)
+uint64_t syn_ktext(const struct syn *s, uint64_t site)
 {
 	return s->dmap + 0x100000 + site;
 }
 
-static uint64_t frame_mask(const struct syn *s)
+uint64_t syn_frame_mask(const struct syn *s)
 {
 	return s->esize == 4 ? 0xfffff000ull : 0x000ffffffffff000ull;
 }
@@ -61,7 +62,7 @@ uint64_t syn_read_entry(struct syn *s, uint64_t gpa)
 	return v;
 }
 
-static uint64_t kva(const struct syn *s, uint64_t gpa)
+uint64_t syn_kva(const struct syn *s, uint64_t gpa)
 {
 	return (s->cr0 & SVT_CR0_PG) ? s->dmap + gpa : gpa;
 }
@@ -70,10 +71,10 @@ static bool kwrite(struct syn *s, uint64_t gpa, unsigned size, uint64_t val, uin
 {
 	uint32_t ec;
 	uint64_t cr2;
-	int r = syn_access(s, kva(s, gpa), SVT_ACC_WRITE, 0, size, val, ktext(s, site), &ec, &cr2);
+	int r = syn_access(s, syn_kva(s, gpa), SVT_ACC_WRITE, 0, size, val, syn_ktext(s, site), &ec, &cr2);
 	if (r == 1)
 		return syn_fail(s, "the kernel's write to %#llx took #PF %#x at %#llx",
-				(unsigned long long)kva(s, gpa), ec, (unsigned long long)cr2);
+				(unsigned long long)syn_kva(s, gpa), ec, (unsigned long long)cr2);
 	return r == 0;
 }
 
@@ -105,6 +106,8 @@ uint64_t syn_alloc(struct syn *s, enum syn_fstate st)
 	uint64_t gpa = gfn << 12;
 	s->fstate[gfn] = (uint8_t)st;
 	s->fref[gfn] = 0;
+	if (st == SYN_F_PT)
+		s->ptever[gfn] = 1;
 	/* clear_page: the first store finds out whether the frame is still a
 	 * shadowed page table (then every store is a page-table write). */
 	if (!kwrite(s, gpa, 4, 0, SITE_CLEAR_PAGE))
@@ -114,6 +117,7 @@ uint64_t syn_alloc(struct syn *s, enum syn_fstate st)
 		if (!p)
 			return syn_fail(s, "out of host memory"), 0;
 		memset(p, 0, 4096);
+		syn_stored(s, gpa, 4096);
 		return gpa;
 	}
 	for (unsigned off = 4; off < 4096; off += 4) {
@@ -140,14 +144,14 @@ uint64_t syn_leaf(struct syn *s, uint64_t gfn, bool w, bool u, bool x)
 	return e;
 }
 
-static uint64_t table_entry(const struct syn *s, uint64_t t, int lv, bool user)
+uint64_t syn_table_entry(const struct syn *s, uint64_t t, int lv, bool user)
 {
 	if (s->levels == 3 && lv == 3)
 		return t | E_P;         /* PAE PDPTE: no rights bits */
 	return t | E_P | E_RW | E_A | (user ? E_US : 0);
 }
 
-static void reload_cr3(struct syn *s)
+void syn_reload_cr3(struct syn *s)
 {
 	syn_cr(s, SVT_TRACE_CR3, s->cr3 & ~(1ull << 63));
 }
@@ -168,15 +172,15 @@ uint64_t syn_pte(struct syn *s, uint64_t root, uint64_t va, bool create)
 			if (!create)
 				return 0;
 			uint64_t t = syn_alloc(s, SYN_F_PT);
-			if (!t || !syn_write_entry(s, eg, table_entry(s, t, lv, true)))
+			if (!t || !syn_write_entry(s, eg, syn_table_entry(s, t, lv, true)))
 				return 0;
 			if (s->levels == 3 && lv == 3 && root == cur_root(s))
-				reload_cr3(s);  /* the CPU reads PDPTEs at CR3 loads only */
+				syn_reload_cr3(s);  /* the CPU reads PDPTEs at CR3 loads only */
 			e = syn_read_entry(s, eg);
 		}
 		if (lv <= 3 && (e & E_PS) && !(s->levels == 3 && lv == 3))
 			return 0;       /* a large page: user space has none */
-		table = e & frame_mask(s);
+		table = e & syn_frame_mask(s);
 	}
 	return table + (uint64_t)syn_idx(s, 1, va) * s->esize;
 }
@@ -198,7 +202,7 @@ static bool map_dmap(struct syn *s)
 		for (int lv = top_level(s); lv >= 3; lv--) {
 			uint64_t eg = table + (uint64_t)syn_idx(s, lv, s->dmap) * s->esize;
 			uint64_t t = syn_alloc(s, SYN_F_PT);
-			if (!t || !syn_write_entry(s, eg, table_entry(s, t, lv, false)))
+			if (!t || !syn_write_entry(s, eg, syn_table_entry(s, t, lv, false)))
 				return false;
 			table = t;
 		}
@@ -319,7 +323,7 @@ static void owe_flush(struct syn *s, int p, uint64_t va, unsigned n)
 		syn_invlpg(s, va);
 		return;
 	}
-	reload_cr3(s);
+	syn_reload_cr3(s);
 }
 
 static bool table_empty(struct syn *s, uint64_t t, int lv)
@@ -341,7 +345,7 @@ static bool free_tables(struct syn *s, uint64_t table, int lv, bool *changed)
 		uint64_t e = syn_read_entry(s, eg);
 		if (!(e & E_P) || lv == 1)
 			continue;
-		uint64_t child = e & frame_mask(s);
+		uint64_t child = e & syn_frame_mask(s);
 		bool empty = lv - 1 == 1 ? table_empty(s, child, 1) : free_tables(s, child, lv - 1, changed);
 		if (!empty)
 			continue;
@@ -369,7 +373,7 @@ void syn_unmap_range(struct syn *s, int p, uint64_t va, uint64_t pages, bool fre
 			continue;
 		if (!syn_write_entry(s, pte, 0))
 			return;
-		uint64_t gfn = (e & frame_mask(s)) >> 12;
+		uint64_t gfn = (e & syn_frame_mask(s)) >> 12;
 		if (s->fref[gfn] > 0 && --s->fref[gfn] == 0)
 			syn_free(s, gfn << 12);
 		if (cleared++ == 0)
@@ -381,7 +385,7 @@ void syn_unmap_range(struct syn *s, int p, uint64_t va, uint64_t pages, bool fre
 	if (free_tbl && !s->failed)
 		free_tables(s, pr->root, top_level(s), &changed);
 	if (changed && s->levels == 3 && p == s->cur)
-		reload_cr3(s);
+		syn_reload_cr3(s);
 	else if (changed || cleared > 8)
 		owe_flush(s, p, first, 9);
 	else if (cleared > 0 && p != s->cur)
@@ -461,7 +465,7 @@ int syn_fork(struct syn *s, int parent)
 			uint64_t cpte = syn_pte(s, cp->root, a, true);
 			if (!cpte || !syn_write_entry(s, cpte, e))
 				return -1;
-			s->fref[(e & frame_mask(s)) >> 12]++;
+			s->fref[(e & syn_frame_mask(s)) >> 12]++;
 		}
 	}
 	if (wp)
@@ -481,7 +485,25 @@ static const struct syn_vma *find_vma(const struct syn *s, uint64_t va)
 	return NULL;
 }
 
-static bool handle_pf(struct syn *s, uint64_t cr2, uint32_t ec)
+/* The error code bare metal gives a #PF of a k access at cpl, the leaf
+ * present or not: P, W/R, U/S and I/D (no reserved bits in synth's
+ * tables, no protection keys). */
+uint32_t syn_expect_ec(const struct syn *s, enum svt_access_kind k, unsigned cpl, bool present)
+{
+	uint32_t ec = present ? SVT_PFEC_P : 0;
+	if (k == SVT_ACC_WRITE)
+		ec |= SVT_PFEC_W;
+	if (cpl == 3)
+		ec |= SVT_PFEC_U;
+	/* I/D: a fetch, with SMEP or with NXE in PAE-format paging (SDM 4.7) */
+	if (k == SVT_ACC_FETCH &&
+	    ((s->cr4 & SVT_CR4_SMEP) || (s->esize == 8 && (s->efer & SVT_EFER_NXE))))
+		ec |= SVT_PFEC_I;
+	return ec;
+}
+
+static bool handle_pf(struct syn *s, uint64_t cr2, uint32_t ec, uint64_t fva,
+		      enum svt_access_kind k, unsigned cpl)
 {
 	const struct syn_vma *m = find_vma(s, cr2);
 	uint64_t va = cr2 & ~0xfffull;
@@ -490,10 +512,19 @@ static bool handle_pf(struct syn *s, uint64_t cr2, uint32_t ec)
 	if (!m)
 		return syn_fail(s, "#PF %#x at %#llx outside every mapping", ec,
 				(unsigned long long)cr2);
+	if (cr2 != fva)
+		return syn_fail(s, "#PF of the access to %#llx has CR2 %#llx",
+				(unsigned long long)fva, (unsigned long long)cr2);
 	uint64_t pte = syn_pte(s, s->proc[s->cur].root, va, true);
 	if (!pte)
 		return false;
 	uint64_t e = syn_read_entry(s, pte);
+	uint32_t want = syn_expect_ec(s, k, cpl, (e & E_P) != 0);
+	if (ec != want)
+		return syn_fail(s, "#PF at %#llx (entry %#llx, %s at CPL %u) has error code %#x, "
+				"bare metal gives %#x", (unsigned long long)cr2, (unsigned long long)e,
+				k == SVT_ACC_WRITE ? "write" : k == SVT_ACC_FETCH ? "fetch" : "read",
+				cpl, ec, want);
 	if (!(e & E_P)) {
 		uint64_t g = syn_alloc(s, SYN_F_DATA);
 		if (!g)
@@ -503,7 +534,7 @@ static bool handle_pf(struct syn *s, uint64_t cr2, uint32_t ec)
 		return syn_write_entry(s, pte, syn_leaf(s, g >> 12, m->w, true, m->x));
 	}
 	if ((ec & SVT_PFEC_W) && m->w && !(e & E_RW)) {
-		uint64_t gfn = (e & frame_mask(s)) >> 12;
+		uint64_t gfn = (e & syn_frame_mask(s)) >> 12;
 		uint64_t ne;
 		if (s->fref[gfn] > 1) {
 			uint64_t g = syn_alloc(s, SYN_F_DATA);
@@ -525,19 +556,25 @@ static bool handle_pf(struct syn *s, uint64_t cr2, uint32_t ec)
 			(unsigned long long)cr2, (unsigned long long)e);
 }
 
-bool syn_user(struct syn *s, uint64_t va, enum svt_access_kind k)
+bool syn_user_at(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl)
 {
 	for (unsigned tries = 0; tries < 4; tries++) {
 		uint32_t ec;
 		uint64_t cr2;
 		unsigned size = (s->efer & SVT_EFER_LMA) ? 8 : 4;
-		int r = syn_access(s, va, k, 3, size, s->accesses & 0xffff, SITE_USER, &ec, &cr2);
+		int r = syn_access(s, va, k, cpl, size, s->accesses & 0xffff,
+				   cpl == 3 ? SITE_USER : syn_ktext(s, SITE_UACCESS), &ec, &cr2);
 		if (r <= 0)
 			return r == 0;
-		if (!handle_pf(s, cr2, ec))
+		if (!handle_pf(s, cr2, ec, va, k, cpl))
 			return false;
 	}
 	return syn_fail(s, "user access to %#llx keeps faulting", (unsigned long long)va);
+}
+
+bool syn_user(struct syn *s, uint64_t va, enum svt_access_kind k)
+{
+	return syn_user_at(s, va, k, 3);
 }
 
 void syn_touch_vma(struct syn *s, int p, unsigned i, unsigned n)

@@ -6,7 +6,7 @@
 
 #include "synth.h"
 
-static int nprocs(const struct syn *s)
+int syn_nprocs(const struct syn *s)
 {
 	int n = 0;
 	for (int p = 0; p < SYN_MAX_PROCS; p++)
@@ -14,9 +14,9 @@ static int nprocs(const struct syn *s)
 	return n;
 }
 
-static int random_proc(struct syn *s)
+int syn_random_proc(struct syn *s)
 {
-	int n = nprocs(s);
+	int n = syn_nprocs(s);
 	if (n == 0)
 		return -1;
 	int k = (int)syn_below(s, (uint64_t)n);
@@ -39,7 +39,7 @@ static bool image(struct syn *s, int p)
 	return !s->failed;
 }
 
-static int spawn(struct syn *s)
+int syn_spawn(struct syn *s)
 {
 	int p = syn_new_proc(s);
 	if (p < 0 || !image(s, p))
@@ -50,13 +50,13 @@ static int spawn(struct syn *s)
 /* fork, copy-on-write, maybe exec, exit */
 static void w_fork(struct syn *s)
 {
-	int parent = random_proc(s);
-	if (parent < 0 || nprocs(s) >= 12) {
-		if (nprocs(s) >= 12)
-			syn_exit_proc(s, random_proc(s));
-		if (spawn(s) < 0)
+	int parent = syn_random_proc(s);
+	if (parent < 0 || syn_nprocs(s) >= 12) {
+		if (syn_nprocs(s) >= 12)
+			syn_exit_proc(s, syn_random_proc(s));
+		if (syn_spawn(s) < 0)
 			return;
-		parent = random_proc(s);
+		parent = syn_random_proc(s);
 	}
 	syn_touch_vma(s, parent, (unsigned)syn_below(s, s->proc[parent].nvma), 4);
 	int c = syn_fork(s, parent);
@@ -80,7 +80,7 @@ static void w_fork(struct syn *s)
 /* mmap / touch / munmap churn in a few processes */
 static void w_mmap(struct syn *s)
 {
-	int p = nprocs(s) < 3 ? spawn(s) : random_proc(s);
+	int p = syn_nprocs(s) < 3 ? syn_spawn(s) : syn_random_proc(s);
 	if (p < 0)
 		return;
 	uint64_t va;
@@ -98,11 +98,11 @@ static void w_mmap(struct syn *s)
 /* many address spaces, round robin-ish */
 static void w_spaces(struct syn *s)
 {
-	if (nprocs(s) < 24) {
-		spawn(s);
+	if (syn_nprocs(s) < 24) {
+		syn_spawn(s);
 		return;
 	}
-	int p = random_proc(s);
+	int p = syn_random_proc(s);
 	for (unsigned k = 0; k < 4 && !s->failed; k++)
 		syn_touch_vma(s, p, (unsigned)syn_below(s, s->proc[p].nvma), 2);
 	if (syn_below(s, 20) == 0)
@@ -193,7 +193,7 @@ static void w_teardown(struct syn *s)
 {
 	int p = syn_new_proc(s);
 	if (p < 0) {
-		syn_exit_proc(s, random_proc(s));
+		syn_exit_proc(s, syn_random_proc(s));
 		return;
 	}
 	struct syn_proc *pr = &s->proc[p];
@@ -214,13 +214,17 @@ static void w_mix(struct syn *s)
 }
 
 const struct syn_workload syn_workloads[] = {
-	{ "fork", "fork/exec/exit churn: copy-on-write faults, address spaces made and torn down", false, w_fork },
-	{ "mmap", "mmap/touch/munmap churn in a few processes: demand faults, page tables freed", false, w_mmap },
-	{ "spaces", "24 address spaces with context switches (CR3 loads, shadow root cache)", false, w_spaces },
-	{ "spaces-pcid", "the same with PCIDs and no-flush CR3 loads (4level and 5level only)", true, w_spaces },
-	{ "directmap", "a kernel splitting, write-protecting and merging large pages of its direct map", false, w_directmap },
-	{ "teardown", "deep sparse address spaces built, used and torn down (early unshadow)", false, w_teardown },
-	{ "mix", "all of the above, interleaved", false, w_mix },
+	{ "fork", "fork/exec/exit churn: copy-on-write faults, address spaces made and torn down", false, w_fork, false },
+	{ "mmap", "mmap/touch/munmap churn in a few processes: demand faults, page tables freed", false, w_mmap, false },
+	{ "spaces", "24 address spaces with context switches (CR3 loads, shadow root cache)", false, w_spaces, false },
+	{ "spaces-pcid", "the same with PCIDs and no-flush CR3 loads (4level and 5level only)", true, w_spaces, false },
+	{ "directmap", "a kernel splitting, write-protecting and merging large pages of its direct map", false, w_directmap, false },
+	{ "teardown", "deep sparse address spaces built, used and torn down (early unshadow)", false, w_teardown, false },
+	{ "mix", "all of the above, interleaved", false, w_mix, false },
+	{ "atomic", "entries changed with CMPXCHG, 8B, 16B (compare failures) and cleared with XCHG, leaves "
+	  "repointed, touches right after INVLPG, one table under two parents, PCID flushes", false, syn_w_atomic, true },
+	{ "protect", "a CR0.WP=0 window, SMEP/SMAP with STAC/CLAC, EFER.NXE in 2level, PDPT edits and a CR4 "
+	  "toggle, page-crossing copies into page tables", false, syn_w_protect, false },
 };
 const unsigned syn_nworkloads = sizeof(syn_workloads) / sizeof(syn_workloads[0]);
 
@@ -248,7 +252,8 @@ int syn_run(const struct syn_config *cfg, struct svt_trace_writer *w, char *err,
 	s->levels = (int)cfg->mode;
 	s->esize = cfg->mode == SVT_MODE_2LEVEL ? 4 : 8;
 	s->ia32e = cfg->mode >= SVT_MODE_4LEVEL;
-	s->pcid = cfg->work->need_ia32e;
+	s->pcid = cfg->work->need_ia32e || (cfg->work->pcid_ia32e && s->ia32e);
+	s->rflags = 0x2;
 	s->next_pcid = 1;
 	switch (cfg->mode) {
 	case SVT_MODE_2LEVEL:
@@ -273,9 +278,10 @@ int syn_run(const struct syn_config *cfg, struct svt_trace_writer *w, char *err,
 		.features = SVT_FEAT_1GPAGE, .policy = cfg->policy,
 	};
 	s->fstate = calloc(cfg->guest_frames, 1);
+	s->ptever = calloc(cfg->guest_frames, 1);
 	s->fref = calloc(cfg->guest_frames, sizeof(*s->fref));
 	s->freel = calloc(cfg->guest_frames, sizeof(*s->freel));
-	if (!s->fstate || !s->fref || !s->freel ||
+	if (!s->fstate || !s->ptever || !s->fref || !s->freel ||
 	    svt_machine_init(&s->mach, cfg->guest_frames, cfg->pool) != 0 ||
 	    svt_rec_trace_init(&s->rec, &s->mach, w) != 0) {
 		snprintf(err, errlen, "out of memory");
@@ -295,6 +301,8 @@ int syn_run(const struct syn_config *cfg, struct svt_trace_writer *w, char *err,
 			s->rounds++;
 		}
 	}
+	if (cfg->counters && s->mmu)
+		*cfg->counters = *svt_mmu_counters(s->mmu);
 	if (s->rec.failed && !s->failed) {
 		const struct svt_trace_error *e = svt_trace_writer_error(w);
 		snprintf(err, errlen, "%s", e->status ? e->msg : "out of memory while recording");
@@ -308,6 +316,7 @@ out:
 	svt_machine_free(&s->mach);
 	free(s->store);
 	free(s->fstate);
+	free(s->ptever);
 	free(s->fref);
 	free(s->freel);
 	free(s);

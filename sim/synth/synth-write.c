@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "outfile.h"
 #include "sim.h"
 #include "synth.h"
 
@@ -22,14 +23,18 @@ int syn_write(const struct syn_config *cfg, const char *out, uint64_t frame_size
 		.producer = "shadowvt " PACKAGE_VERSION " synth", .cpu_model = "synthetic",
 		.guest = guest, .maxphyaddr = 46, .features = SVT_FEAT_1GPAGE,
 		.guest_frames = cfg->guest_frames, .ram = &ram, .nram = 1,
-		.policy = cfg->policy, .pool_frames = cfg->pool, .evidence = SVT_EVIDENCE_WALK,
+		.policy = cfg->policy, .pool_frames = cfg->pool,
+		.evidence = SVT_EVIDENCE_WALK | SVT_EVIDENCE_STORES,
 	};
 	struct svt_trace_error terr;
-	struct svt_trace_writer *w = strcmp(out, "-") == 0 ?
-		svt_trace_writer_open_file(stdout, "<stdout>", &h, cfg->level, &terr) :
-		svt_trace_writer_open(out, &h, cfg->level, &terr);
+	struct svt_outfile o;
 	*events = 0;
+	if (svt_outfile_open(&o, out, cfg->signals ? SVT_OUTFILE_SIGNALS : 0, err, errlen) != 0)
+		return SVT_EXIT_INPUT;
+	struct svt_trace_writer *w = svt_trace_writer_open_file(o.f, strcmp(out, "-") == 0 ?
+								"<stdout>" : out, &h, cfg->level, &terr);
 	if (!w) {
+		svt_outfile_abort(&o);
 		snprintf(err, errlen, "%s", terr.msg);
 		return terr.status == SVT_TRACE_EARG ? SVT_EXIT_USAGE : SVT_EXIT_INPUT;
 	}
@@ -39,9 +44,13 @@ int syn_write(const struct syn_config *cfg, const char *out, uint64_t frame_size
 	int rc = syn_run(cfg, w, why, sizeof(why));
 	*events = svt_trace_writer_seq(w);
 	if (svt_trace_writer_close(w, &terr) != SVT_TRACE_OK) {
+		svt_outfile_abort(&o);
 		snprintf(err, errlen, "%s", terr.msg);
 		return SVT_EXIT_INPUT;
 	}
+	/* a guest that misbehaved still leaves its trace, closed: exit 1 */
+	if (svt_outfile_commit(&o, err, errlen) != 0)
+		return SVT_EXIT_INPUT;
 	if (rc != 0) {
 		snprintf(err, errlen, "synth %s (%s, seed %" PRIu64 "): %s", cfg->work->name,
 			 svt_mode_name(cfg->mode), cfg->seed, why);

@@ -37,6 +37,7 @@ struct syn_workload {
 	const char *summary;
 	bool need_ia32e;        /* PCIDs: 4level and 5level only */
 	void (*step)(struct syn *s);    /* one round of the workload */
+	bool pcid_ia32e;        /* PCIDs in 4level and 5level, none in the others */
 };
 extern const struct syn_workload syn_workloads[];
 extern const unsigned syn_nworkloads;
@@ -51,6 +52,9 @@ struct syn_config {
 	unsigned pool;          /* shadow pool frames */
 	uint64_t guest_frames;  /* guest RAM */
 	int level;              /* zstd level */
+	bool signals;           /* syn_write: SIGINT and SIGTERM leave the old file, exit 4
+				 * (outfile.h; the synth command, not threads) */
+	struct svt_counters *counters;  /* if not NULL: the core's counters at the end */
 };
 
 /* Run the synthetic guest, writing the trace to w.  Returns 0, or -1 with
@@ -120,8 +124,10 @@ struct syn {
 	uint64_t dmap;          /* direct map: gpa x at dmap + x */
 	uint64_t ubase, utop;   /* user address space */
 	uint64_t cr0, cr3, cr4, efer;
+	uint64_t rflags;        /* the guest's RFLAGS (AC: STAC/CLAC) */
 	/* frames */
 	uint8_t *fstate;        /* enum syn_fstate per guest frame */
+	uint8_t *ptever;        /* per guest frame: ever a page table (store evidence) */
 	uint16_t *fref;         /* mappings of a data frame (copy-on-write) */
 	uint64_t *freel;
 	uint64_t nfree;
@@ -135,6 +141,29 @@ struct syn {
 	uint64_t accesses, injected, cow, demand, forks, execs, exits, switches;
 	bool emulated;          /* the last syn_access was emulated by the core */
 	unsigned rounds;
+	/* the kernel's 4 KiB mapping area (synth-kernel.c): its page table
+	 * (0: not made yet, 1: no room for it) and address */
+	uint64_t vmap_pt, vmap_va;
+};
+
+/* A write instruction of the guest, [rDI] its memory operand. */
+enum syn_insn_op {
+	SYN_MOV,        /* MOV r/m, rAX */
+	SYN_XCHG,       /* XCHG r/m, rAX: old gets what memory held */
+	SYN_CMPXCHG,    /* LOCK CMPXCHG r/m, rCX: rAX = cmp */
+	SYN_CMPXCHG8B,  /* LOCK CMPXCHG8B: EDX:EAX = cmp, ECX:EBX = val */
+	SYN_CMPXCHG16B, /* LOCK CMPXCHG16B (64-bit code): RDX:RAX = cmp, RCX:RBX = val */
+};
+struct syn_insn {
+	enum syn_insn_op op;
+	uint64_t va;
+	unsigned size;          /* bytes: 1 to 8, 16 for CMPXCHG16B */
+	unsigned cpl;
+	uint64_t rip;
+	uint64_t val[2];        /* the source (low 8 bytes, high 8 bytes) */
+	uint64_t cmp[2];        /* CMPXCHG*: the expected value */
+	uint64_t old[2];        /* out, XCHG and failed CMPXCHG*: the register(s) after it */
+	bool ok;                /* out, CMPXCHG*: ZF (the exchange happened) */
 };
 
 /* synth-hw.c: the hardware */
@@ -149,11 +178,31 @@ void syn_vm_entry(struct syn *s);               /* after every core call */
  * (*ec, *cr2), -1 failure. */
 int syn_access(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
 	       unsigned size, uint64_t val, uint64_t rip, uint32_t *ec, uint64_t *cr2);
+/* A write instruction (may cross a page: both pages are translated first,
+ * CR2 of a fault on the second is its first byte), performed by the
+ * hardware or emulated by the core; returns as syn_access. */
+int syn_insn(struct syn *s, struct syn_insn *in, uint32_t *ec, uint64_t *cr2);
 int syn_cr(struct syn *s, enum svt_trace_cr reg, uint64_t val);
 void syn_invlpg(struct syn *s, uint64_t va);
+void syn_invpcid(struct syn *s, unsigned type, uint64_t pcid, uint64_t va);
+/* A control-register write bare metal refuses with #GP, on purpose: false
+ * (and the run failed) if the core accepts it. */
+bool syn_cr_probe(struct syn *s, enum svt_trace_cr reg, uint64_t val, const char *what);
+
+/* synth-work.c: the workloads' building blocks */
+int syn_nprocs(const struct syn *s);
+int syn_random_proc(struct syn *s);             /* -1 if none */
+int syn_spawn(struct syn *s);                   /* a new process with an image touched a little */
+
+/* synth-kernel.c: the workloads that reach the core's less common paths */
+void syn_w_atomic(struct syn *s);
+void syn_w_protect(struct syn *s);
 
 /* synth-os.c: the operating system */
 bool syn_boot(struct syn *s);
+/* The guest stored len bytes at gpa (store evidence, trace_event.h:
+ * logged if the frame is or was a page table). */
+void syn_stored(struct syn *s, uint64_t gpa, unsigned len);
 uint64_t syn_alloc(struct syn *s, enum syn_fstate st);  /* a zeroed frame's gpa, 0 if none */
 void syn_free(struct syn *s, uint64_t gpa);
 uint64_t syn_read_entry(struct syn *s, uint64_t gpa);
@@ -173,6 +222,15 @@ void syn_drop_vma(struct syn *s, int p, unsigned i);
 /* A user access in the running process; handles the #PFs it injects as
  * the OS would.  false: the process touched nothing it owns (killed). */
 bool syn_user(struct syn *s, uint64_t va, enum svt_access_kind k);
+/* The same at any CPL (a kernel's access to user memory: put_user with
+ * RFLAGS.AC set under SMAP). */
+bool syn_user_at(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl);
+uint32_t syn_expect_ec(const struct syn *s, enum svt_access_kind k, unsigned cpl, bool present);
+uint64_t syn_ktext(const struct syn *s, uint64_t site);       /* a kernel code address */
+uint64_t syn_frame_mask(const struct syn *s);
+uint64_t syn_kva(const struct syn *s, uint64_t gpa);          /* through the direct map */
+uint64_t syn_table_entry(const struct syn *s, uint64_t t, int lv, bool user);
+void syn_reload_cr3(struct syn *s);
 void syn_touch_vma(struct syn *s, int p, unsigned i, unsigned n);
 
 #endif /* SVT_SYNTH_H */

@@ -1,0 +1,731 @@
+/*
+ * synth-kernel.c — the workloads that take the core down its less common
+ * paths (synth.h).
+ *
+ * "atomic": a kernel updating entries as Linux does with atomic
+ * instructions: LOCK CMPXCHG (CMPXCHG8B in 32-bit PAE code, CMPXCHG16B on
+ * a pair of entries) in a try-again loop whose first try expects a stale
+ * value, so that the compare fails (ptep_set_access_flags,
+ * ptep_test_and_clear_young, PAE set_pte_atomic); XCHG clears
+ * (ptep_get_and_clear); present leaves repointed to another frame (page
+ * migration); an address touched right after its INVLPG; one page table
+ * linked under a second parent (another process's directory, or a second
+ * slot of its own) after writes nobody flushed; and with PCIDs (4level,
+ * 5level) INVPCID of one address, and leaving a process whose pages are
+ * out of sync and dirty with a no-flush CR3 load and coming back with a
+ * flushing one.
+ *
+ * "protect": a kernel using the CPU's protections: a CR0.WP=0 window
+ * (writes to a read-only page and to page tables), SMEP and SMAP with
+ * STAC/CLAC (RFLAGS.AC) accesses to user memory, EFER.NXE toggled in
+ * 2level paging, in PAE a PDPT edit made visible by a CR4.PGE toggle
+ * rather than a CR3 load, page-crossing copies into a page table
+ * (through a 4 KiB kernel mapping) whose next page is absent or
+ * read-only, and control-register writes the SDM refuses with #GP.
+ *
+ * Everything the guest does is what a real kernel may do under the SDM: it
+ * flushes after every change that needs it.  The faults the kernel causes
+ * on purpose (a SMAP or SMEP probe, a write to a read-only page with
+ * CR0.WP=1, the second page of a copy) are checked against bare metal:
+ * error code and CR2, and no A bit set by the SMEP probe; as are the
+ * results of the atomic instructions (what a failed compare or an XCHG
+ * returns is what memory held) and the #GP of each refused write.
+ */
+#include "synth.h"
+
+#define E_P     SVT_PTE_P
+#define E_RW    SVT_PTE_RW
+#define E_US    SVT_PTE_US
+#define E_A     SVT_PTE_A
+#define E_D     SVT_PTE_D
+#define RFLAGS_AC (1ull << 18)
+
+/* code sites of the kernel's routines, for the trace */
+#define SITE_ATOMIC     0x1400
+#define SITE_COPY       0x1500
+#define SITE_WP0        0x1600
+#define SITE_PROBE      0x1700
+
+#define VMAP_PAGES      4       /* 0: a page table, 1: the page after it, 2: a read-only page */
+
+/* ---- atomic entry updates ------------------------------------------------------ */
+
+static int kinsn(struct syn *s, struct syn_insn *in, uint64_t gpa, uint64_t site)
+{
+	uint32_t ec;
+	uint64_t cr2;
+	in->va = syn_kva(s, gpa);
+	in->cpl = 0;
+	in->rip = syn_ktext(s, site);
+	int r = syn_insn(s, in, &ec, &cr2);
+	if (r == 1)
+		return syn_fail(s, "the kernel's atomic write to %#llx took #PF %#x at %#llx",
+				(unsigned long long)in->va, ec, (unsigned long long)cr2), -1;
+	return r;
+}
+
+/* One LOCK CMPXCHG of the entry at gpa (CMPXCHG8B for 8-byte entries in
+ * 32-bit code): 1 exchanged, 0 compare failure (*actual: what memory
+ * held), -1 failure. */
+static int pte_cmpxchg(struct syn *s, uint64_t gpa, uint64_t expect, uint64_t val, uint64_t *actual)
+{
+	struct syn_insn in = { .size = s->esize, .val = { val, 0 }, .cmp = { expect, 0 } };
+	in.op = s->esize == 8 && !(s->efer & SVT_EFER_LMA) ? SYN_CMPXCHG8B : SYN_CMPXCHG;
+	uint64_t before = syn_read_entry(s, gpa);
+	if (kinsn(s, &in, gpa, SITE_ATOMIC) != 0)
+		return -1;
+	if (in.ok) {
+		if (before != expect)
+			return syn_fail(s, "CMPXCHG of %#llx succeeded expecting %#llx; it held %#llx",
+					(unsigned long long)syn_kva(s, gpa), (unsigned long long)expect,
+					(unsigned long long)before), -1;
+		*actual = expect;
+		return 1;
+	}
+	if (in.old[0] != before)
+		return syn_fail(s, "CMPXCHG of %#llx failed and returned %#llx; memory held %#llx",
+				(unsigned long long)syn_kva(s, gpa), (unsigned long long)in.old[0],
+				(unsigned long long)before), -1;
+	*actual = in.old[0];
+	return 0;
+}
+
+/* Linux's try_cmpxchg loop: entry = (entry & ~clear) | set.  With stale,
+ * the first try expects a value the entry does not hold (as when the
+ * hardware set A or D since the kernel read it), so its compare fails. */
+static bool pte_update(struct syn *s, uint64_t gpa, uint64_t clear, uint64_t set, bool stale)
+{
+	uint64_t guess = syn_read_entry(s, gpa);
+	if (stale)
+		guess = (guess & (E_A | E_D)) ? guess & ~(E_A | E_D) : guess | E_A;
+	for (unsigned n = 0; n < 4; n++) {
+		uint64_t actual;
+		int r = pte_cmpxchg(s, gpa, guess, (guess & ~clear) | set, &actual);
+		if (r != 0)
+			return r == 1;
+		guess = actual;
+	}
+	return syn_fail(s, "the CMPXCHG loop on %#llx does not end",
+			(unsigned long long)syn_kva(s, gpa));
+}
+
+/* ptep_get_and_clear: XCHG with 0 (in 32-bit PAE code the low half, then
+ * the high half read and cleared with a MOV).  *old: the entry. */
+static bool pte_get_and_clear(struct syn *s, uint64_t gpa, uint64_t *old)
+{
+	uint64_t before = syn_read_entry(s, gpa);
+	bool pae32 = s->esize == 8 && !(s->efer & SVT_EFER_LMA);
+	struct syn_insn in = { .op = SYN_XCHG, .size = pae32 ? 4 : s->esize };
+	if (kinsn(s, &in, gpa, SITE_ATOMIC) != 0)
+		return false;
+	*old = in.old[0];
+	if (pae32) {
+		uint32_t hi;
+		svt_gmem_read(&s->mach.mem, gpa + 4, &hi, 4);
+		*old |= (uint64_t)hi << 32;
+		if (hi && !syn_write_entry(s, gpa, 0))
+			return false;
+		if (syn_read_entry(s, gpa) != 0)
+			return syn_fail(s, "the entry at %#llx is not clear after XCHG",
+					(unsigned long long)syn_kva(s, gpa));
+	}
+	if (*old != before)
+		return syn_fail(s, "XCHG of %#llx returned %#llx; the entry held %#llx",
+				(unsigned long long)syn_kva(s, gpa), (unsigned long long)*old,
+				(unsigned long long)before);
+	return true;
+}
+
+/* Two adjacent entries (gpa 16-byte aligned) changed at once with
+ * CMPXCHG16B, the first try stale. */
+static bool pair_update(struct syn *s, uint64_t gpa, uint64_t clear)
+{
+	uint64_t guess[2] = { syn_read_entry(s, gpa), syn_read_entry(s, gpa + 8) };
+	guess[0] ^= E_A;
+	for (unsigned n = 0; n < 4; n++) {
+		struct syn_insn in = {
+			.op = SYN_CMPXCHG16B, .size = 16, .cmp = { guess[0], guess[1] },
+			.val = { guess[0] & ~clear, guess[1] & ~clear },
+		};
+		uint64_t cur[2] = { syn_read_entry(s, gpa), syn_read_entry(s, gpa + 8) };
+		if (kinsn(s, &in, gpa, SITE_ATOMIC) != 0)
+			return false;
+		if (in.ok)
+			return true;
+		if (in.old[0] != cur[0] || in.old[1] != cur[1])
+			return syn_fail(s, "CMPXCHG16B of %#llx failed and returned %#llx:%#llx; memory "
+					"held %#llx:%#llx", (unsigned long long)syn_kva(s, gpa),
+					(unsigned long long)in.old[1], (unsigned long long)in.old[0],
+					(unsigned long long)cur[1], (unsigned long long)cur[0]);
+		guess[0] = in.old[0];
+		guess[1] = in.old[1];
+	}
+	return syn_fail(s, "the CMPXCHG16B loop on %#llx does not end",
+			(unsigned long long)syn_kva(s, gpa));
+}
+
+/* A present entry changed in place: set_pte_atomic (CMPXCHG8B) in PAE,
+ * one MOV elsewhere. */
+static bool pte_set_present(struct syn *s, uint64_t gpa, uint64_t val)
+{
+	if (s->esize == 8 && !(s->efer & SVT_EFER_LMA))
+		return pte_update(s, gpa, ~0ull, val, false);
+	return syn_write_entry(s, gpa, val);
+}
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static void flush_one(struct syn *s, int p, uint64_t va)
+{
+	if (p != s->cur) {
+		s->proc[p].stale = true;
+		return;
+	}
+	if (s->pcid && syn_below(s, 2))
+		syn_invpcid(s, 0, s->proc[p].pcid, va);        /* one address, this PCID */
+	else
+		syn_invlpg(s, va);
+}
+
+/* A process to work in, running, with a writable mapping touched; the
+ * index of that mapping, or -1. */
+static int setup(struct syn *s, int *pp)
+{
+	int p = syn_nprocs(s) < 3 ? syn_spawn(s) : syn_random_proc(s);
+	if (p < 0 || s->failed)
+		return -1;
+	struct syn_proc *pr = &s->proc[p];
+	while (pr->nvma > 8 && !s->failed)
+		syn_drop_vma(s, p, 3 + (unsigned)syn_below(s, pr->nvma - 3));
+	uint64_t va;
+	if (s->failed || !syn_add_vma(s, p, 8 + syn_below(s, 24), true, false, &va))
+		return -1;
+	unsigned i = pr->nvma - 1;
+	syn_switch(s, p);
+	for (uint64_t k = 0; k < pr->vma[i].pages && !s->failed; k++)
+		if (syn_below(s, 3) != 0)
+			syn_user(s, va + k * 4096, syn_below(s, 2) ? SVT_ACC_WRITE : SVT_ACC_READ);
+	*pp = p;
+	return s->failed ? -1 : (int)i;
+}
+
+/* The present leaves of mapping i of p: up to max (va, entry's gpa). */
+static unsigned present(struct syn *s, int p, unsigned i, uint64_t *va, uint64_t *pte, unsigned max)
+{
+	const struct syn_vma *m = &s->proc[p].vma[i];
+	unsigned n = 0;
+	for (uint64_t k = 0; k < m->pages && n < max; k++) {
+		uint64_t a = m->va + k * 4096, g = syn_pte(s, s->proc[p].root, a, false);
+		if (g && (syn_read_entry(s, g) & E_P)) {
+			va[n] = a;
+			pte[n++] = g;
+		}
+	}
+	return n;
+}
+
+/* The gpa of the level-2 entry of va under root, the tables above made on
+ * the way if create (0: none). */
+static uint64_t l2_entry(struct syn *s, uint64_t root, uint64_t va, bool create)
+{
+	uint64_t table = root;
+	for (int lv = s->levels; lv >= 3; lv--) {
+		uint64_t eg = table + (uint64_t)syn_idx(s, lv, va) * s->esize;
+		uint64_t e = syn_read_entry(s, eg);
+		if (!(e & E_P)) {
+			if (!create)
+				return 0;
+			uint64_t t = syn_alloc(s, SYN_F_PT);
+			if (!t || !syn_write_entry(s, eg, syn_table_entry(s, t, lv, true)))
+				return 0;
+			if (s->levels == 3 && root == (s->cur < 0 ? s->kroot : s->proc[s->cur].root))
+				syn_reload_cr3(s);
+			e = syn_read_entry(s, eg);
+		}
+		table = e & syn_frame_mask(s);
+	}
+	return table + (uint64_t)syn_idx(s, 2, va) * s->esize;
+}
+
+/* ---- atomic ------------------------------------------------------------------- */
+
+/* Page aging and write protection with CMPXCHG loops, then the accesses
+ * that set A again and take the copy-on-write fault. */
+static void age(struct syn *s, int p, uint64_t *va, uint64_t *pte, unsigned n)
+{
+	for (unsigned k = 0; k < n && !s->failed; k++) {
+		bool wp = syn_below(s, 3) == 0 && (syn_read_entry(s, pte[k]) & E_RW);
+		if (!pte_update(s, pte[k], wp ? E_RW : E_A, 0, k == 0 || syn_below(s, 3) == 0))
+			return;
+		flush_one(s, p, va[k]);
+		syn_user(s, va[k], wp ? SVT_ACC_WRITE : SVT_ACC_READ);
+	}
+	/* mprotect(PROT_EXEC) and back on one page: only the high half of an
+	 * 8-byte entry changes (XD); the page is fetched while executable */
+	uint64_t e = n ? syn_read_entry(s, pte[0]) : 0;
+	if (s->failed || s->esize != 8 || !(e & E_P) || !(e & SVT_PTE_XD))
+		return;
+	if (!pte_update(s, pte[0], SVT_PTE_XD, 0, false))
+		return;
+	flush_one(s, p, va[0]);
+	syn_user(s, va[0], SVT_ACC_FETCH);
+	if (!s->failed && pte_update(s, pte[0], 0, SVT_PTE_XD, false))
+		flush_one(s, p, va[0]);
+}
+
+/* ptep_get_and_clear, the flush, and the address touched at once: a
+ * demand fault maps a new frame. */
+static void clear_touch(struct syn *s, int p, uint64_t va, uint64_t pte)
+{
+	uint64_t old;
+	if (!pte_get_and_clear(s, pte, &old))
+		return;
+	uint64_t gfn = (old & syn_frame_mask(s)) >> 12;
+	if (s->fref[gfn] > 0 && --s->fref[gfn] == 0)
+		syn_free(s, gfn << 12);
+	flush_one(s, p, va);
+	syn_user(s, va, SVT_ACC_WRITE);
+}
+
+/* Page migration: the data moves to a new frame, the present leaf is
+ * repointed, flushed, used. */
+static void repoint(struct syn *s, int p, uint64_t va, uint64_t pte)
+{
+	uint64_t e = syn_read_entry(s, pte);
+	uint64_t gfn = (e & syn_frame_mask(s)) >> 12;
+	if (!(e & E_P) || s->fref[gfn] != 1)
+		return;
+	uint64_t g = syn_alloc(s, SYN_F_DATA);
+	if (!g)
+		return;
+	s->fref[g >> 12] = 1;
+	if (!pte_set_present(s, pte, (e & ~syn_frame_mask(s)) | g))
+		return;
+	flush_one(s, p, va);
+	s->fref[gfn] = 0;
+	syn_free(s, gfn << 12);
+	syn_user(s, va, syn_below(s, 2) ? SVT_ACC_WRITE : SVT_ACC_READ);
+}
+
+/* One page table of p under a second parent: entries written and not
+ * flushed, then the table linked by another directory entry (another
+ * process's, or p's own) and read through it; the link removed and
+ * flushed. */
+static void alias(struct syn *s, int p, unsigned i, uint64_t *va, uint64_t *pte, unsigned n)
+{
+	struct syn_proc *pr = &s->proc[p];
+	const struct syn_vma *m = &pr->vma[i];
+	uint64_t t = pte[0] & ~0xfffull;
+	uint64_t span = (uint64_t)syn_nent(s, 1) * 4096;        /* what one table maps */
+	uint64_t base = va[0] & ~(span - 1);
+
+	/* unflushed writes: a leaf made present (no flush needed), A cleared
+	 * in another (a stale TLB entry may keep it) */
+	for (uint64_t k = 0; k < m->pages; k++) {
+		uint64_t a = m->va + k * 4096;
+		if ((a & ~(span - 1)) != base)
+			continue;
+		uint64_t g = t + (uint64_t)syn_idx(s, 1, a) * s->esize;
+		if (syn_read_entry(s, g) & E_P)
+			continue;
+		uint64_t f = syn_alloc(s, SYN_F_DATA);
+		if (!f || !syn_write_entry(s, g, syn_leaf(s, f >> 12, m->w, true, m->x)))
+			return;
+		s->fref[f >> 12] = 1;
+		break;
+	}
+	if (n > 1 && !pte_update(s, pte[1], E_A, 0, false))
+		return;
+	pr->stale = true;       /* that A is the TLB's to keep until p's next flush */
+
+	/* the second parent */
+	int q = syn_below(s, 3) == 0 ? p : syn_random_proc(s);
+	struct syn_proc *qr = &s->proc[q];
+	uint64_t where = 0, l2 = 0;
+	for (unsigned tries = 0; tries < 8 && !where && !s->failed; tries++) {
+		uint64_t a = (s->ubase + syn_below(s, (s->utop - s->ubase) / span) * span);
+		bool used = false;
+		for (unsigned v = 0; v < qr->nvma; v++)
+			used |= a < qr->vma[v].va + qr->vma[v].pages * 4096 && qr->vma[v].va < a + span;
+		if (used)
+			continue;
+		l2 = l2_entry(s, qr->root, a, true);
+		if (l2 && !(syn_read_entry(s, l2) & E_P))
+			where = a;
+	}
+	if (!where || s->failed)
+		return;
+	if (!syn_write_entry(s, l2, syn_table_entry(s, t, 2, true)))
+		return;
+	syn_switch(s, q);
+	for (unsigned k = 0; k < syn_nent(s, 1) && !s->failed; k++) {
+		uint64_t e = syn_read_entry(s, t + (uint64_t)k * s->esize);
+		if ((e & E_P) && (e & E_US) && syn_below(s, 2))
+			syn_user(s, where + (uint64_t)k * 4096, SVT_ACC_READ);
+	}
+	if (s->failed || !syn_write_entry(s, l2, 0))
+		return;
+	if (q == s->cur)
+		syn_reload_cr3(s);
+	else
+		qr->stale = true;
+}
+
+void syn_w_atomic(struct syn *s)
+{
+	int p;
+	int i = setup(s, &p);
+	if (i < 0)
+		return;
+	uint64_t va[8], pte[8];
+	unsigned n = present(s, p, (unsigned)i, va, pte, 8);
+	if (n == 0)
+		return;
+	switch (syn_below(s, 6)) {
+	case 0:
+		age(s, p, va, pte, n);
+		break;
+	case 1:
+		for (unsigned k = 0; k < n && !s->failed; k += 2)
+			clear_touch(s, p, va[k], pte[k]);
+		break;
+	case 2:
+		for (unsigned k = 0; k < n && !s->failed; k += 1 + (unsigned)syn_below(s, 2))
+			repoint(s, p, va[k], pte[k]);
+		break;
+	case 3:
+		/* the same address invalidated and touched at once, unchanged */
+		for (unsigned k = 0; k < n && !s->failed; k++) {
+			flush_one(s, p, va[k]);
+			syn_user(s, va[k], SVT_ACC_READ);
+		}
+		if (s->esize == 8 && (s->efer & SVT_EFER_LMA)) {
+			/* two adjacent entries aged at once */
+			uint64_t g = pte[0] & ~15ull;
+			if (!pair_update(s, g, E_A))
+				return;
+			uint64_t a = va[0] - (pte[0] - g) / 8 * 4096;
+			flush_one(s, p, a);
+			flush_one(s, p, a + 4096);
+		}
+		break;
+	case 4:
+		alias(s, p, (unsigned)i, va, pte, n);
+		break;
+	default:
+		/* leave p with entries changed and not flushed: with PCIDs a
+		 * no-flush load of another process, then p's flushing load */
+		for (unsigned k = 0; k < n && !s->failed; k++)
+			if (!pte_update(s, pte[k], E_A, 0, syn_below(s, 2)))
+				return;
+		s->proc[p].stale = true;
+		if (s->pcid)    /* paging cannot be turned off while CR4.PCIDE = 1 */
+			syn_cr_probe(s, SVT_TRACE_CR0, s->cr0 & ~SVT_CR0_PG, "CR0.PG cleared with CR4.PCIDE=1");
+		int q = syn_random_proc(s);
+		if (q != p) {
+			syn_switch(s, q);
+			if (s->proc[q].nvma > 0)
+				syn_touch_vma(s, q, (unsigned)syn_below(s, s->proc[q].nvma), 4);
+			syn_switch(s, p);
+		} else {
+			syn_reload_cr3(s);
+			s->proc[p].stale = false;
+		}
+		for (unsigned k = 0; k < n && !s->failed; k++)
+			syn_user(s, va[k], SVT_ACC_READ);
+		break;
+	}
+}
+
+/* ---- protect ------------------------------------------------------------------ */
+
+/* The kernel's 4 KiB mapping area: one page table in the last level-2
+ * slot of the kernel half, where the direct map does not reach. */
+static bool vmap_init(struct syn *s)
+{
+	if (s->vmap_pt)
+		return s->vmap_pt != 1;
+	uint64_t big = s->esize == 4 ? 4ull << 20 : 2ull << 20;
+	uint64_t va, l2;
+	if (s->levels == 2)
+		va = 0xffc00000ull;
+	else if (s->levels == 3)
+		va = 0xffe00000ull;
+	else
+		va = s->dmap + 511 * big;
+	if (s->dmap + s->cfg->guest_frames * 4096 > (va & ~(big - 1))) {
+		s->vmap_pt = 1;
+		return false;
+	}
+	l2 = l2_entry(s, s->kroot, va, false);
+	uint64_t pt = syn_alloc(s, SYN_F_PT);
+	if (!l2 || !pt)
+		return false;
+	uint64_t e = syn_table_entry(s, pt, 2, false);
+	if (!syn_write_entry(s, l2, e))
+		return false;
+	if (s->levels == 2)     /* the kernel half lives in every root */
+		for (int p = 0; p < SYN_MAX_PROCS && !s->failed; p++)
+			if (s->proc[p].used)
+				syn_write_entry(s, s->proc[p].root + (l2 - s->kroot), e);
+	s->vmap_pt = pt;
+	s->vmap_va = va;
+	return !s->failed;
+}
+
+static bool vmap_set(struct syn *s, unsigned k, uint64_t gpa, bool w)
+{
+	uint64_t e = gpa | E_P | (w ? E_RW : 0);
+	if (s->esize == 8)
+		e |= SVT_PTE_XD;
+	return syn_write_entry(s, s->vmap_pt + k * s->esize, e);
+}
+
+static void vmap_clear(struct syn *s, unsigned k)
+{
+	if (syn_read_entry(s, s->vmap_pt + k * s->esize) & E_P) {
+		syn_write_entry(s, s->vmap_pt + k * s->esize, 0);
+		syn_invlpg(s, s->vmap_va + k * 4096);
+	}
+}
+
+/* A deliberate fault: the access must give #PF with error code want at
+ * CR2 va, as on bare metal. */
+static void probe(struct syn *s, uint64_t va, enum svt_access_kind k, uint32_t want, const char *what)
+{
+	uint32_t ec = 0;
+	uint64_t cr2 = 0;
+	int r = syn_access(s, va, k, 0, 4, 0x5a5a5a5a, syn_ktext(s, SITE_PROBE), &ec, &cr2);
+	if (r == 0)
+		syn_fail(s, "%s at %#llx went through; bare metal gives #PF %#x", what,
+			 (unsigned long long)va, want);
+	else if (r == 1 && (ec != want || cr2 != va))
+		syn_fail(s, "%s at %#llx: #PF %#x at %#llx; bare metal gives #PF %#x at %#llx", what,
+			 (unsigned long long)va, ec, (unsigned long long)cr2, want,
+			 (unsigned long long)va);
+}
+
+/* copy_to_user-like page-crossing copy into a page table, mapped at
+ * vmap page 0, whose next page is absent or read-only: #PF at the
+ * second page; the kernel maps it writable and copies again. */
+static void crossing(struct syn *s, uint64_t t)
+{
+	bool ro = syn_below(s, 2);
+	unsigned half = (s->efer & SVT_EFER_LMA) ? 4 : 2;
+	uint64_t scratch = syn_alloc(s, SYN_F_DATA);
+	if (!scratch || !vmap_set(s, 0, t, true) || (ro && !vmap_set(s, 1, scratch, false)))
+		return;
+	uint64_t tail = 0;
+	svt_gmem_read(&s->mach.mem, t + 4096 - half, &tail, half);
+	uint64_t more = (s->rounds & 0xffff) | 0x1000;
+	struct syn_insn in = {
+		.op = SYN_MOV, .va = s->vmap_va + 4096 - half, .size = 2 * half, .cpl = 0,
+		.rip = syn_ktext(s, SITE_COPY), .val = { tail | (more << (8 * half)), 0 },
+	};
+	uint32_t ec = 0;
+	uint64_t cr2 = 0;
+	int r = syn_insn(s, &in, &ec, &cr2);
+	uint32_t want = SVT_PFEC_W | (ro ? SVT_PFEC_P : 0);
+	if (r == 0)
+		syn_fail(s, "the copy across %#llx went through; its second page is %s",
+			 (unsigned long long)(s->vmap_va + 4096), ro ? "read-only" : "absent");
+	else if (r == 1 && (ec != want || cr2 != s->vmap_va + 4096))
+		syn_fail(s, "the copy to %#llx: #PF %#x at %#llx; bare metal gives #PF %#x at %#llx",
+			 (unsigned long long)in.va, ec, (unsigned long long)cr2, want,
+			 (unsigned long long)(s->vmap_va + 4096));
+	if (s->failed)
+		return;
+	/* the fixup: the second page mapped writable, the copy again */
+	if (!vmap_set(s, 1, scratch, true))
+		return;
+	if (ro)
+		syn_invlpg(s, s->vmap_va + 4096);
+	r = syn_insn(s, &in, &ec, &cr2);
+	if (r == 1)
+		syn_fail(s, "the copy to %#llx took #PF %#x at %#llx after the fixup",
+			 (unsigned long long)in.va, ec, (unsigned long long)cr2);
+	uint64_t got_tail = 0, got_more = 0;
+	svt_gmem_read(&s->mach.mem, t + 4096 - half, &got_tail, half);
+	svt_gmem_read(&s->mach.mem, scratch, &got_more, half);
+	if (!s->failed && (got_tail != tail || got_more != more))
+		syn_fail(s, "the copy to %#llx left %#llx and %#llx, not %#llx and %#llx",
+			 (unsigned long long)in.va, (unsigned long long)got_tail,
+			 (unsigned long long)got_more, (unsigned long long)tail,
+			 (unsigned long long)more);
+	vmap_clear(s, 0);
+	vmap_clear(s, 1);
+	syn_free(s, scratch);
+}
+
+/* CR0.WP=0: the kernel writes a read-only page and a page table, then
+ * with WP=1 again a write to the read-only page faults. */
+static void wp0(struct syn *s, uint64_t va, uint64_t pte)
+{
+	uint64_t ro = syn_alloc(s, SYN_F_DATA);
+	if (!ro || !vmap_set(s, 2, ro, false))
+		return;
+	uint64_t page = s->vmap_va + 2 * 4096;
+	uint32_t ec;
+	uint64_t cr2;
+	if (syn_cr(s, SVT_TRACE_CR0, s->cr0 & ~SVT_CR0_WP) != 0)
+		return;
+	int r = syn_access(s, page + 8 * syn_below(s, 512), SVT_ACC_WRITE, 0, 4, s->rounds,
+			   syn_ktext(s, SITE_WP0), &ec, &cr2);
+	if (r == 1)
+		syn_fail(s, "with CR0.WP=0 the kernel's write to read-only %#llx took #PF %#x",
+			 (unsigned long long)page, ec);
+	/* a page-table write in the window: write protection, flushed */
+	uint64_t e = syn_read_entry(s, pte);
+	if (!s->failed && (e & E_P) && syn_write_entry(s, pte, e & ~E_RW))
+		syn_invlpg(s, va);
+	if (!s->failed)
+		syn_cr_probe(s, SVT_TRACE_CR4, s->cr4 | SVT_CR4_CET, "CR4.CET with CR0.WP=0");
+	if (s->failed || syn_cr(s, SVT_TRACE_CR0, s->cr0 | SVT_CR0_WP) != 0)
+		return;
+	probe(s, page, SVT_ACC_WRITE, SVT_PFEC_P | SVT_PFEC_W, "with CR0.WP=1 a write to read-only");
+	vmap_clear(s, 2);
+	syn_free(s, ro);
+	if ((e & E_P) && (e & E_RW))
+		syn_user(s, va, SVT_ACC_WRITE);         /* copy-on-write gives it back */
+}
+
+/* SMEP and SMAP on: STAC, the kernel reads and writes user memory (demand
+ * faults included), CLAC, and the probes bare metal refuses. */
+static void smap(struct syn *s, int p, unsigned i, uint64_t va)
+{
+	uint64_t want = SVT_CR4_SMEP | SVT_CR4_SMAP;
+	if ((s->cr4 & want) != want && syn_cr(s, SVT_TRACE_CR4, s->cr4 | want) != 0)
+		return;
+	const struct syn_vma *m = &s->proc[p].vma[i];
+	s->rflags |= RFLAGS_AC;                 /* STAC */
+	syn_user_at(s, va, SVT_ACC_READ, 0);
+	for (unsigned k = 0; k < 3 && !s->failed; k++)
+		syn_user_at(s, m->va + syn_below(s, m->pages) * 4096, SVT_ACC_WRITE, 0);
+	s->rflags &= ~RFLAGS_AC;                /* CLAC */
+	if (s->failed)
+		return;
+	probe(s, va, SVT_ACC_READ, SVT_PFEC_P, "a SMAP read (RFLAGS.AC=0) of user");
+	/* SMEP: a fetch from user text */
+	for (unsigned v = 0; v < s->proc[p].nvma && !s->failed; v++) {
+		const struct syn_vma *x = &s->proc[p].vma[v];
+		if (!x->x)
+			continue;
+		uint64_t a = x->va + syn_below(s, x->pages) * 4096;
+		if (!syn_user(s, a, SVT_ACC_FETCH))
+			break;
+		/* A cleared (page aging) and flushed first: a fetch that
+		 * faults sets no A bit on bare metal */
+		uint64_t g = syn_pte(s, s->proc[p].root, a, false);
+		if (!g || !pte_update(s, g, E_A, 0, false))
+			break;
+		flush_one(s, p, a);
+		probe(s, a, SVT_ACC_FETCH, SVT_PFEC_P | SVT_PFEC_I, "a SMEP fetch from user");
+		if (!s->failed && (syn_read_entry(s, g) & E_A))
+			syn_fail(s, "the SMEP fetch from %#llx faulted and set A in its entry %#llx",
+				 (unsigned long long)a, (unsigned long long)syn_read_entry(s, g));
+		break;
+	}
+	if (!s->failed && syn_below(s, 2))
+		syn_cr(s, SVT_TRACE_CR4, s->cr4 & ~want);
+}
+
+/* Control-register writes the SDM refuses with #GP, as a test suite's
+ * guest makes them: a reserved CR4 bit; EFER.LME changed with paging on;
+ * in IA-32e mode a CR3 with bits above MAXPHYADDR, and CR4.PCIDE set with
+ * CR3[11:0] not 0; in PAE a CR3 whose PDPT has a reserved bit set.  Each
+ * refused write changes nothing. */
+static void cr_probes(struct syn *s)
+{
+	syn_cr_probe(s, SVT_TRACE_CR4, s->cr4 | (1ull << 30), "reserved CR4 bit 30");
+	if (!s->failed)
+		syn_cr_probe(s, SVT_TRACE_EFER, s->efer ^ SVT_EFER_LME, "EFER.LME changed with paging on");
+	if (!s->failed && s->ia32e) {
+		syn_cr_probe(s, SVT_TRACE_CR3, s->cr3 | (1ull << 50), "CR3 above MAXPHYADDR");
+		if (!s->failed && !s->pcid && syn_cr(s, SVT_TRACE_CR3, s->cr3 | SVT_PTE_PWT) == 0) {
+			syn_cr_probe(s, SVT_TRACE_CR4, s->cr4 | SVT_CR4_PCIDE, "CR4.PCIDE with CR3[11:0] not 0");
+			if (!s->failed)
+				syn_cr(s, SVT_TRACE_CR3, s->cr3 & ~(uint64_t)SVT_PTE_PWT);
+		}
+	}
+	if (!s->failed && s->levels == 3) {
+		uint64_t pdpt = syn_alloc(s, SYN_F_DATA);
+		if (!pdpt)
+			return;
+		/* a present PDPTE with R/W, reserved there */
+		if (syn_write_entry(s, pdpt, syn_read_entry(s, s->cr3 & 0xfffff000ull) | E_P | E_RW))
+			syn_cr_probe(s, SVT_TRACE_CR3, pdpt, "PAE CR3 whose PDPTE 0 has a reserved bit");
+		syn_free(s, pdpt);
+	}
+}
+
+/* PAE: a new page directory under an empty PDPTE of p, made visible by a
+ * CR4.PGE toggle (which reloads the PDPTEs) instead of a CR3 load; a
+ * mapping there used. */
+static void pdpt_edit(struct syn *s, int p)
+{
+	struct syn_proc *pr = &s->proc[p];
+	unsigned u = (unsigned)syn_below(s, 3);
+	uint64_t eg = pr->root + u * 8ull;
+	if (syn_read_entry(s, eg) & E_P)
+		return;
+	uint64_t va = (uint64_t)u << 30 | (syn_below(s, 256) << 21);
+	if (va < s->ubase)
+		va += s->ubase;
+	for (unsigned v = 0; v < pr->nvma; v++)
+		if (va < pr->vma[v].va + pr->vma[v].pages * 4096 && pr->vma[v].va < va + 8 * 4096)
+			return;
+	if (pr->nvma == SYN_MAX_VMAS)
+		return;
+	uint64_t pd = syn_alloc(s, SYN_F_PT);
+	if (!pd || !syn_write_entry(s, eg, syn_table_entry(s, pd, 3, true)))
+		return;
+	syn_switch(s, p);
+	uint64_t bit = syn_below(s, 2) ? SVT_CR4_PGE : SVT_CR4_SMEP;
+	if (syn_cr(s, SVT_TRACE_CR4, s->cr4 ^ bit) != 0 || syn_cr(s, SVT_TRACE_CR4, s->cr4 ^ bit) != 0)
+		return;
+	pr->vma[pr->nvma++] = (struct syn_vma){ .va = va, .pages = 8, .w = true };
+	for (unsigned k = 0; k < 4 && !s->failed; k++)
+		syn_user(s, va + syn_below(s, 8) * 4096, SVT_ACC_WRITE);
+}
+
+void syn_w_protect(struct syn *s)
+{
+	int p;
+	int i = setup(s, &p);
+	if (i < 0)
+		return;
+	uint64_t va[4], pte[4];
+	unsigned n = present(s, p, (unsigned)i, va, pte, 4);
+	if (n == 0)
+		return;
+	switch (syn_below(s, 6)) {
+	case 0:
+		if (vmap_init(s))
+			crossing(s, pte[0] & ~0xfffull);
+		break;
+	case 4:
+		cr_probes(s);
+		break;
+	case 1:
+		if (vmap_init(s))
+			wp0(s, va[0], pte[0]);
+		break;
+	case 2:
+		smap(s, p, (unsigned)i, va[0]);
+		break;
+	case 3:
+		if (s->levels == 3)
+			pdpt_edit(s, p);
+		else if (s->levels == 2)
+			syn_cr(s, SVT_TRACE_EFER, s->efer ^ SVT_EFER_NXE);
+		/* user text fetched: I/D as the guest's SMEP and NXE say */
+		for (unsigned v = 0; v < s->proc[p].nvma && !s->failed; v++)
+			if (s->proc[p].vma[v].x)
+				syn_touch_vma(s, p, v, 4);
+		break;
+	default:
+		if (syn_nprocs(s) > 6)
+			syn_exit_proc(s, syn_random_proc(s));
+		break;
+	}
+}
