@@ -84,6 +84,22 @@ static int fail(char *why, size_t whylen, const char *a, const char *s, size_t n
 	return -1;
 }
 
+/* "ITEM: what LO..HI", closing a parenthesis what opened */
+static int fail_range(char *why, size_t whylen, const char *s, size_t n, const char *what,
+		      uint64_t lo, uint64_t hi)
+{
+	struct sbuf sb = { why, whylen, 0 };
+	sb_strn(&sb, s, n);
+	sb_str(&sb, what);
+	sb_num(&sb, lo);
+	sb_str(&sb, "..");
+	sb_num(&sb, hi);
+	for (const char *p = what; *p; p++)
+		if (*p == '(')
+			sb_str(&sb, ")");
+	return -1;
+}
+
 int svt_policy_parse_n(const char *s, size_t n, struct svt_policy *p, unsigned *pool,
 		       unsigned *roots, unsigned max_pool, char *why, size_t whylen)
 {
@@ -114,25 +130,19 @@ int svt_policy_parse_n(const char *s, size_t n, struct svt_policy *p, unsigned *
 					  : "' (oos, prefetch, emulate, early, pool)");
 		uint64_t v = 0;
 		const char *d = eq + 1;
+		uint64_t hi = key == K_POOL ? max_pool : keys[key].hi;
 		if (d == item_end)
-			return fail(why, whylen, "", k, ilen, ": no value");
+			return fail_range(why, whylen, k, ilen, ": no value (a number in ", keys[key].lo, hi);
 		for (; d < item_end; d++) {
 			if (*d < '0' || *d > '9')
-				return fail(why, whylen, "", k, ilen, ": not a decimal number");
+				return fail_range(why, whylen, k, ilen, ": not a decimal number in ",
+						  keys[key].lo, hi);
 			v = v * 10 + (uint64_t)(*d - '0');
 			if (v > 0xffffffffu)
 				break;
 		}
-		uint64_t hi = key == K_POOL ? max_pool : keys[key].hi;
-		if (v < keys[key].lo || v > hi) {
-			struct sbuf sb = { why, whylen, 0 };
-			sb_strn(&sb, k, ilen);
-			sb_str(&sb, ": out of range ");
-			sb_num(&sb, keys[key].lo);
-			sb_str(&sb, "..");
-			sb_num(&sb, hi);
-			return -1;
-		}
+		if (v < keys[key].lo || v > hi)
+			return fail_range(why, whylen, k, ilen, ": out of range ", keys[key].lo, hi);
 		switch (key) {
 		case K_OOS: np.oos = (unsigned)v; break;
 		case K_PREFETCH: np.prefetch = (unsigned)v; break;

@@ -49,4 +49,75 @@ refused "a gzip payload that is not an ELF kernel" "$work/notelf" 'not decompres
 head -c 100000 /dev/urandom | gzip -c | head -c 2000 > "$work/cut"
 bzimage "$work/cutgz" 15 "$work/cut"
 refused "a gzip payload cut short" "$work/cutgz" 'damaged or cut short'
+
+# ---- --guest, through stand-ins for the engines' run scripts ($SHADOWVT_VMX) -------
+# A stand-in gets OUTDIR GUEST HV HV-ARGS as bochs-run.sh does, notes that it
+# ran, and does what $STANDIN says: the files it leaves and its exit status.
+vmx="$work/vmx"
+mkdir -p "$vmx"
+: > "$vmx/hv.elf"
+for e in bochs qemu; do
+	cat > "$vmx/$e-run.sh" <<'SH'
+: > "$1/ran"; : > "${0%/*}/ran"
+echo "the guest booted" > "$1/console.txt"; echo "hv: started" > "$1/hv.txt"
+: > "$1/stream.bin"; : > "$1/stream-lpt.bin"
+eval "$STANDIN"
+SH
+done
+# a Multiboot kernel the hypervisor could load: the header (a.out kludge) alone
+printf '\002\260\255\033\000\000\001\000\376\117\121\344' > "$work/mb.elf"
+head -c 20 /dev/zero >> "$work/mb.elf"
+standin() { # description status standin-commands [record options...]
+	what=$1 want=$2 STANDIN=$3; shift 3
+	rm -f "$vmx/ran" "$out" "$out".*
+	export STANDIN
+	PATH="${SPATH:-$PATH}" SHADOWVT_VMX="$vmx" "$bin" record -o "$out" "$@" > "$work/o" 2> "$work/e"; rc=$?
+	[ "$rc" -eq "$want" ] && pass "$what: exit $rc" || { fail "$what: exit $rc, expected $want"; cat "$work/o" "$work/e"; }
+}
+saw() { # description file pattern
+	grep -q "$3" "$2" && pass "  ...$1" || { fail "$1: no '$3'"; cat "$2"; }
+}
+
+# a guest that is not a Multiboot kernel: refused before any engine starts
+printf 'just some text, not a kernel\n' > "$work/text"
+standin "--guest a text file" 3 'exit 0' --guest "$work/text"
+[ ! -e "$vmx/ran" ] && pass "  ...no engine started" || fail "an engine started for a text file"
+saw "says why" "$work/e" 'text: not a Multiboot kernel: no Multiboot header in its first 8 KiB'
+standin "--guest a bzImage" 3 'exit 0' --guest "$work/old"
+[ ! -e "$vmx/ran" ] && pass "  ...no engine started" || fail "an engine started for a bzImage"
+saw "points to --kernel" "$work/e" 'a Linux bzImage, not a Multiboot kernel: record it with --kernel'
+{ cat "$work/mb.elf"; head -c 5000000 /dev/zero; } > "$work/big.elf"
+standin "--guest larger than the hypervisor loads" 3 'exit 0' --guest "$work/big.elf"
+[ ! -e "$vmx/ran" ] && pass "  ...no engine started" || fail "an engine started for a 5 MB guest"
+saw "says the limit" "$work/e" 'big.elf: 5000032 bytes: the hypervisor loads a guest of at most 4 MiB'
+
+# --timeout expiring before the hypervisor began: a timeout verdict, exit 1
+standin "a run that times out before recording began" 1 'exit 124' --guest "$work/mb.elf" --timeout 8
+saw "reported as a timeout" "$work/o" 'timed out after 8 s, before the hypervisor started recording: no trace written'
+grep -q 'HELLO' "$work/o" "$work/e" && fail "the timeout is reported as a missing HELLO" ||
+	pass "  ...not as a missing HELLO packet"
+[ ! -e "$out" ] && grep -q 'the guest booted' "$out.console" && grep -q 'hv: started' "$out.hv.log" &&
+	pass "  ...no trace; the console and the log beside -o" || { fail "files beside -o"; ls -l "$work"; }
+
+# the engine fails: what it said, not "is it installed?"
+standin "Bochs fails" 3 'echo "bochs: could not open ROM image" > "$1/bochs.out"; exit 1' --guest "$work/mb.elf"
+saw "Bochs's own reason" "$work/e" 'Bochs stopped with exit status 1 before the hypervisor started recording: bochs: could not open ROM image'
+grep -q 'installed' "$work/e" && fail "asks whether Bochs is installed" || pass "  ...not 'is it installed?'"
+grep -q 'could not open ROM' "$out.engine.log" && grep -q 'the guest booted' "$out.console" &&
+	pass "  ...its output, the console and the log beside -o" || { fail "files beside -o"; ls -l "$work"; }
+saw "and says where they are" "$work/e" "console, logs and output: $out.console, $out.hv.log, $out.engine.log$"
+standin "QEMU fails" 3 'echo "qemu-system-x86_64: -accel kvm: failed to initialize kvm: Permission denied" > "$1/qemu.out"; exit 1' \
+	--guest "$work/mb.elf" --engine qemu-kvm
+saw "QEMU's own reason" "$work/e" 'QEMU stopped with exit status 1 .*failed to initialize kvm: Permission denied'
+standin "QEMU without /dev/kvm" 3 'exit 126' --guest "$work/mb.elf" --engine qemu-kvm
+saw "points to a section that exists" "$work/e" 'see shadowvt(1), record --engine'
+mkdir -p "$work/bin" "$work/bin2"
+ln -s "$(command -v sh)" "$work/bin/sh"
+SPATH="$work/bin" standin "no Bochs on PATH" 3 'exit 127' --guest "$work/mb.elf"
+saw "says Bochs is not installed" "$work/e" 'Bochs is not installed: no bochs on PATH'
+printf '#!/bin/sh\nexit 0\n' > "$work/bin2/bochs"; chmod +x "$work/bin2/bochs"
+SPATH="$work/bin:$work/bin2" standin "Bochs installed, but it cannot start" 3 \
+	'echo "timeout: failed to run command: Permission denied" > "$1/bochs.out"; exit 127' --guest "$work/mb.elf"
+grep -q 'not installed' "$work/e" && fail "says Bochs is not installed" ||
+	saw "says what happened" "$work/e" 'Bochs did not run (.* exit status 127): timeout: failed to run command'
 finish record-cmd

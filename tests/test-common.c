@@ -60,9 +60,10 @@ Test(policy, errors_name_the_key_and_range_and_change_nothing)
 		{ "oos=1,", "a comma ends the policy" },
 		{ "oos", "'oos' is not KEY=VALUE" },
 		{ "=3", "'=3' is not KEY=VALUE" },
-		{ "oos=", "oos=: no value" },
-		{ "oos=0x2", "oos=0x2: not a decimal number" },
-		{ "oos=-1", "oos=-1: not a decimal number" },
+		{ "oos=", "oos=: no value (a number in 0..16)" },
+		{ "oos=0x2", "oos=0x2: not a decimal number in 0..16" },
+		{ "oos=-1", "oos=-1: not a decimal number in 0..16" },
+		{ "pool=1k", "pool=1k: not a decimal number in 16..65536" },
 		{ "bogus=1", "unknown key 'bogus' (oos, prefetch, emulate, early, pool, roots)" },
 		{ "", "empty policy" },
 	};
@@ -86,6 +87,8 @@ Test(policy, errors_name_the_key_and_range_and_change_nothing)
 	cr_assert_str_eq(why, "unknown key 'roots' (oos, prefetch, emulate, early, pool)");
 	cr_assert_eq(svt_policy_parse_n("pool=4096", 9, &p, &pool, NULL, SVT_POLICY_HV_POOL, why, 160), -1);
 	cr_assert_str_eq(why, "pool=4096: out of range 16..2048");
+	cr_assert_eq(svt_policy_parse_n("pool=", 5, &p, &pool, NULL, SVT_POLICY_HV_POOL, why, 160), -1);
+	cr_assert_str_eq(why, "pool=: no value (a number in 16..2048)");
 	/* only the first n bytes: the hypervisor's command line goes on */
 	cr_assert_eq(svt_policy_parse_n("oos=3 verbose", 5, &p, &pool, NULL, 2048, why, 160), 0);
 	cr_assert_eq(p.oos, 3);

@@ -242,3 +242,84 @@ Test(trace_bad, trailer_totals_lie)
 	free(b.p);
 	tg_free(&e);
 }
+
+/* svt_trace_verify_frames (shadowvt verify) over a verdict: what it and the
+ * open say of a file; 0 whole, else damaged. */
+static int verify_copy(const uint8_t *p, size_t len, uint64_t *frames, char *msg, size_t msglen)
+{
+	struct svt_trace_error err;
+	uint8_t *copy = malloc(len ? len : 1);
+	memcpy(copy, p, len);
+	struct svt_trace_reader *r = svt_trace_open_mem(copy, len, "bad.svt", 0, &err);
+	int rc = -1;
+	*frames = 0;
+	if (r == NULL)
+		snprintf(msg, msglen, "%s", err.msg);
+	else if (svt_trace_reader_warning(r))
+		snprintf(msg, msglen, "%s", svt_trace_reader_warning(r));
+	else if ((rc = svt_trace_verify_frames(r, frames)) != SVT_TRACE_OK)
+		snprintf(msg, msglen, "%s", svt_trace_reader_error(r)->msg);
+	svt_trace_close(r);
+	free(copy);
+	return rc;
+}
+
+Test(trace_bad, verify_frames_finds_every_flipped_byte)
+{
+	struct tg_events e = { 0 };
+	struct tg_buf b = { 0 };
+	struct svt_trace_error err;
+	struct svt_trace_info info;
+	struct svt_trace_event ev;
+	uint64_t frames;
+	size_t n = 0;
+	char msg[700];
+	small_trace(&e, &b, 60, 200);
+
+	/* a good trace: every frame passes, and the reader is back at the start */
+	struct svt_trace_reader *r = svt_trace_open_mem(b.p, b.n, "good.svt", 0, &err);
+	cr_assert_not_null(r, "%s", err.msg);
+	cr_assert_eq(svt_trace_verify_frames(r, &frames), SVT_TRACE_OK, "%s",
+		     svt_trace_reader_error(r)->msg);
+	cr_assert_eq(svt_trace_info(r, &info), SVT_TRACE_OK);
+	cr_assert(frames > 3 && frames == info.frames, "%llu frames", (unsigned long long)frames);
+	while (svt_trace_next(r, &ev) == SVT_TRACE_OK)
+		n++;
+	cr_assert_eq(n, e.n, "all events read after the check");
+	cr_assert_eq(svt_trace_next(r, &ev), SVT_TRACE_END, "%s", svt_trace_reader_error(r)->msg);
+	svt_trace_close(r);
+
+	/* any byte of it flipped: the open, the trailer and index, or a frame says so */
+	for (size_t i = 0; i < b.n; i++) {
+		static const uint8_t masks[] = { 0xff, 0x01, 0x80 };
+		for (int m = 0; m < 3; m++) {
+			b.p[i] ^= masks[m];
+			int rc = verify_copy(b.p, b.n, &frames, msg, sizeof(msg));
+			cr_assert_neq(rc, SVT_TRACE_OK, "byte %zu ^ %#x not noticed", i, masks[m]);
+			cr_assert(strncmp(msg, "bad.svt: ", 9) == 0, "%s", msg);
+			b.p[i] ^= masks[m];
+		}
+	}
+
+	/* a trailer whose totals lie, its checksum made right */
+	uint32_t tsize = svt_get32(b.p + b.n - 12);
+	uint8_t *t = b.p + b.n - tsize;
+	svt_put64(t + 8, svt_get64(t + 8) + 1);         /* one event more than the frames hold */
+	svt_put32(b.p + b.n - 16, svt_crc32c(0, t, tsize - 16));
+	cr_assert_eq(verify_copy(b.p, b.n, &frames, msg, sizeof(msg)), SVT_TRACE_EINPUT);
+	cr_assert(strstr(msg, "the trailer says") && strstr(msg, "the frames hold"), "%s", msg);
+	svt_put64(t + 8, svt_get64(t + 8) - 1);
+	svt_put32(b.p + b.n - 16, svt_crc32c(0, t, tsize - 16));
+
+	/* an index entry that points into a frame, its checksum made right */
+	uint64_t ix = index_offset(&b, &frames);
+	uint8_t *entry1 = b.p + ix + TR_INDEX_FIXED + 16;
+	svt_put64(entry1, svt_get64(entry1) + 5);
+	fix_index_crc(&b);
+	cr_assert_eq(verify_copy(b.p, b.n, &frames, msg, sizeof(msg)), SVT_TRACE_EINPUT);
+	cr_assert(strstr(msg, "bad.svt: frame 1, offset ") && strstr(msg, "does not match the index"),
+		  "%s", msg);
+	cr_assert_eq(frames, 1, "frame 0 passed");
+	free(b.p);
+	tg_free(&e);
+}

@@ -48,4 +48,49 @@ expect_status 2 "dump with two traces" "$bin" dump "$corp/guest.svt" "$corp/gues
 grep -qx "shadowvt dump: unexpected argument '$corp/guest.svt'" "$work/err" && pass "  ...names the extra one" ||
 	{ fail "extra argument message"; cat "$work/err"; }
 expect_status 2 "info unknown option" "$bin" info --bogus "$corp/guest.svt"
+
+# ---- verify: every checksum, the index and the totals, without the core -----------
+for f in guest guest-frames all-types all-types-stored empty-trace; do
+	expect_status 0 "verify $f.svt" "$bin" verify "$corp/$f.svt"
+	grep -q "$f.svt: good: " "$work/out" && pass "  ...good" || { fail "verify $f"; cat "$work/out"; }
+done
+for f in no-trailer truncated-mid-frame; do
+	expect_status 3 "verify $f.svt" "$bin" verify "$corp/$f.svt"
+	grep -q "$f.svt: DAMAGED: " "$work/out" && grep -q "^shadowvt verify: .*$f.svt" "$work/err" &&
+		pass "  ...damaged, named on stderr" || { fail "verify $f"; cat "$work/out" "$work/err"; }
+done
+t="$work/frames.svt"
+"$bin" synth -q --workload fork --events 20000 --frame-size 4096 -o "$t" || fail "synth"
+expect_status 0 "verify --json a good trace of many frames" "$bin" verify --json "$t"
+"$bin" info --json "$t" > "$work/info.json"
+[ -s "$work/out" ] && jq -e --slurpfile i "$work/info.json" '.status == "good" and .error == null and
+	.frame == null and .frames == $i[0].frames and .events == $i[0].events and .frames > 10 and
+	.bytes == $i[0].file_size' "$work/out" > /dev/null &&
+	pass "  ...its frames, events and bytes as info counts them" || { fail "verify JSON"; cat "$work/out"; }
+expect_status 0 "verify --records" "$bin" verify --records "$t"
+# one byte flipped inside the frames: info sees nothing, verify names the frame
+size=$(wc -c < "$t")
+at=$((size / 2))
+cp "$t" "$work/flip.svt"
+printf '\125' | dd of="$work/flip.svt" bs=1 seek=$at conv=notrunc 2>/dev/null
+cmp -s "$t" "$work/flip.svt" && { printf '\252' | dd of="$work/flip.svt" bs=1 seek=$at conv=notrunc 2>/dev/null; }
+expect_status 0 "info on a trace with a flipped byte (it reads only the header and trailer)" \
+	"$bin" info "$work/flip.svt"
+expect_status 3 "verify a trace with a flipped byte" "$bin" verify "$work/flip.svt"
+grep -Eq '^shadowvt verify: .*flip.svt: frame [0-9]+, offset [0-9]+, event [0-9]+: .*(checksum|zstd)' \
+	"$work/err" && pass "  ...the frame, offset and event named" || { fail "flip message"; cat "$work/err"; }
+expect_status 3 "verify --json a trace with a flipped byte" "$bin" verify --json "$work/flip.svt"
+[ -s "$work/out" ] && jq -e --argjson at $at '.status == "damaged" and .frame > 0 and .offset <= $at and
+	.offset + 4200 > $at and (.error | contains("flip.svt: frame"))' "$work/out" > /dev/null &&
+	pass "  ...JSON: the damaged frame holds the flipped byte" || { fail "flip JSON"; cat "$work/out"; }
+# the index: a byte flipped in the last frame's entry
+cp "$t" "$work/index.svt"
+printf '\377' | dd of="$work/index.svt" bs=1 seek=$((size - 200)) conv=notrunc 2>/dev/null
+expect_status 3 "verify a trace with a damaged index or trailer" "$bin" verify "$work/index.svt"
+grep -q 'trailer or index unusable' "$work/err" && pass "  ...says which" || { fail "index message"; cat "$work/err"; }
+expect_status 3 "verify: a good trace and a damaged one" "$bin" verify -q "$t" "$work/flip.svt"
+[ "$(wc -l < "$work/out")" -eq 1 ] && grep -q 'flip.svt: DAMAGED' "$work/out" &&
+	pass "  ...-q prints only the damaged one" || { fail "verify -q"; cat "$work/out"; }
+expect_status 3 "verify a missing file" "$bin" verify "$work/nope.svt"
+expect_status 2 "verify without a file" "$bin" verify
 finish trace-cmd

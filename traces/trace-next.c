@@ -320,3 +320,53 @@ int svt_trace_info(struct svt_trace_reader *r, struct svt_trace_info *info)
 	info->bytes_per_event = info->events ? (double)r->size / (double)info->events : 0.0;
 	return SVT_TRACE_OK;
 }
+
+int svt_trace_verify_frames(struct svt_trace_reader *r, uint64_t *frames)
+{
+	uint64_t off = r->data_start, no = 0, seq = 0, records = 0;
+	int rc = SVT_TRACE_OK;
+
+	memset(&r->err, 0, sizeof(r->err));
+	r->have_pending = false;
+	r->via_index = false;
+	r->full_pass = false;
+	*frames = 0;
+	while (off < r->data_end) {
+		r->seq = seq;
+		if ((rc = load_frame(r, off, no)) != SVT_TRACE_OK)
+			goto out;
+		if (r->fr.first_seq < seq) {
+			rc = FRAME_ERR(r, "frame starts at event %llu, before the end of the frame before it",
+				       (unsigned long long)r->fr.first_seq);
+			goto out;
+		}
+		seq = r->fr.first_seq + r->fr.nseq;
+		records += r->fr.nrec;
+		off = r->next_off;
+		*frames = ++no;
+	}
+	r->seq = seq;
+	if (!r->indexed) {
+		rc = tr_rerr(r, SVT_TRACE_EINPUT, SVT_TRACE_NONE, off, seq,
+			     "the frames end after %llu frame(s) but the file has no valid trailer and "
+			     "index: the trace may be incomplete", (unsigned long long)no);
+		goto out;
+	}
+	/* (the trailer's records per type add up to its records: load_trailer) */
+	if (no != r->tr.frames || seq != r->tr.events || records != r->tr.records)
+		rc = tr_rerr(r, SVT_TRACE_EINPUT, SVT_TRACE_NONE, off, seq,
+			     "the trailer says %llu events, %llu records in %llu frames; the frames hold "
+			     "%llu, %llu in %llu", (unsigned long long)r->tr.events,
+			     (unsigned long long)r->tr.records, (unsigned long long)r->tr.frames,
+			     (unsigned long long)seq, (unsigned long long)records,
+			     (unsigned long long)no);
+out:
+	/* back to the start, as after opening */
+	r->in_frame = false;
+	r->next_off = r->data_start;
+	r->next_no = 0;
+	r->seq = 0;
+	r->full_pass = true;
+	memset(r->counts, 0, sizeof(r->counts));
+	return rc;
+}

@@ -213,6 +213,19 @@ struct svt_trace_info {
 /* Fill *info (may scan frame headers when the file has no usable index). */
 int svt_trace_info(struct svt_trace_reader *r, struct svt_trace_info *info);
 
+/*
+ * Check the whole file frame by frame without decoding its records: every
+ * frame's header and its checksum, the checksum of its stored bytes, its
+ * decompression and the checksum of its content; the frames against the
+ * index, entry by entry; and the frame, event and record totals against
+ * the trailer.  SVT_TRACE_OK, or the first failure (svt_trace_reader_error
+ * says what and where; a file whose trailer or index is unusable fails
+ * here too).  *frames: the frames that passed.  The reader is then back
+ * at the first event, as after opening; after a failure svt_trace_next
+ * returns it until a seek.
+ */
+int svt_trace_verify_frames(struct svt_trace_reader *r, uint64_t *frames);
+
 void svt_trace_close(struct svt_trace_reader *r);
 
 /* ---- printing ------------------------------------------------------------ */

@@ -3,11 +3,12 @@
  * write its memory image for use with `shadowvt walk --mem`.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "demo.h"
+#include "outfile.h"
 #include "sim.h"
 #include "walk-print.h"
 
@@ -36,16 +37,21 @@ static int mem_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
 
 static int write_image(const char *path, const uint8_t *mem)
 {
-	FILE *f = fopen(path, "wb");
+	struct svt_outfile o;
+	char why[PATH_MAX + 200];
 
-	if (f == NULL) {
-		svt_err("%s: %s", path, strerror(errno));
+	if (svt_outfile_open(&o, path, SVT_OUTFILE_SIGNALS, why, sizeof(why)) != 0) {
+		svt_err("%s", why);
 		return SVT_EXIT_INPUT;
 	}
-	if (fwrite(mem, 1, SVT_DEMO_SIZE, f) != SVT_DEMO_SIZE || fclose(f) != 0) {
-		svt_err("%s: write failed: %s", path, strerror(errno));
+	fwrite(mem, 1, SVT_DEMO_SIZE, o.f);     /* a failure is the stream's error */
+	if (svt_outfile_commit(&o, why, sizeof(why)) != 0) {
+		svt_err("%s", why);
 		return SVT_EXIT_INPUT;
 	}
+	/* the image went to standard output: nothing else may */
+	if (strcmp(path, "-") == 0)
+		return SVT_EXIT_OK;
 	printf("wrote %s (%u bytes); walk it with:\n"
 	       "  shadowvt walk --mem %s --cr3 0x1000 --va 0x400123 --access read --cpl 3\n"
 	       "(the defaults select 4-level paging with MAXPHYADDR 46, as the demo uses)\n",
@@ -54,7 +60,7 @@ static int write_image(const char *path, const uint8_t *mem)
 }
 
 static const struct svt_opt demo_opts[] = {
-	{ SVT_OPT_PATH("output", 'o', "IMAGE"), .help = "write the demo's memory image instead" },
+	{ SVT_OPT_PATH("output", 'o', "IMAGE"), .help = "write the demo's memory image instead (-: standard output)" },
 	{ SVT_OPT_FLAG("json", 0), .help = "print each step as walk --json does" },
 	{ .name = NULL },
 };

@@ -1,13 +1,16 @@
 /*
  * cmd-export.c — `shadowvt export`: a trace as another tool's format, today
  * a Chrome/Perfetto trace-event JSON timeline (export.h).  The output is
- * written to OUT.tmp and renamed to OUT when done, so OUT is never half
- * written; a damaged trace still gives a complete JSON document of what
- * decoded (its metadata says "complete": false) and exit status 3.
+ * written to a temporary renamed to OUT when done, so OUT is never half
+ * written (outfile.h: devices and FIFOs are written through, SIGINT and
+ * SIGTERM leave the old file and exit 4); a damaged trace still gives a
+ * complete JSON document of what decoded (its metadata says "complete":
+ * false) and exit status 3.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,7 @@
 #include <unistd.h>
 
 #include "export.h"
+#include "outfile.h"
 #include "sim.h"
 #include "trace.h"
 
@@ -22,67 +26,8 @@
 
 static const char *const formats[] = { "perfetto", NULL };
 
-/* Where the document goes: stdout, or path.tmp renamed to path at the end. */
-struct out {
-	const char *path;
-	char *tmp;
-	FILE *f;
-};
-
 /* Static: stdout keeps using it after the command returns. */
 static char out_buffer[OUT_BUFFER];
-
-static int out_open(struct out *o, const char *path)
-{
-	o->path = path;
-	if (strcmp(path, "-") == 0) {
-		o->f = stdout;
-	} else {
-		size_t n = strlen(path);
-		if ((o->tmp = malloc(n + 5)) == NULL) {
-			svt_err("out of memory");
-			return -1;
-		}
-		memcpy(o->tmp, path, n);
-		memcpy(o->tmp + n, ".tmp", 5);
-		if ((o->f = fopen(o->tmp, "w")) == NULL) {
-			svt_err("%s: cannot create: %s", o->tmp, strerror(errno));
-			free(o->tmp);
-			o->tmp = NULL;
-			return -1;
-		}
-	}
-	setvbuf(o->f, out_buffer, _IOFBF, sizeof(out_buffer));
-	return 0;
-}
-
-/* Finish the output: 0, or -1 (said why) when it could not be written. */
-static int out_close(struct out *o)
-{
-	const char *name = o->f == stdout ? "standard output" : o->path;
-	int bad = ferror(o->f) != 0, err = bad ? errno : 0;
-
-	if (fflush(o->f) != 0 && !bad) {
-		bad = 1;
-		err = errno;
-	}
-	if (o->f != stdout) {
-		if (fclose(o->f) != 0 && !bad) {
-			bad = 1;
-			err = errno;
-		}
-		if (!bad && rename(o->tmp, o->path) != 0) {
-			svt_err("%s: cannot rename to %s: %s", o->tmp, o->path, strerror(errno));
-			bad = 2;
-		}
-		if (bad)
-			unlink(o->tmp);
-		free(o->tmp);
-	}
-	if (bad == 1)
-		svt_err("%s: cannot write: %s", name, err ? strerror(err) : "I/O error");
-	return bad ? -1 : 0;
-}
 
 static const struct svt_opt export_opts[] = {
 	{ SVT_OPT_WORD("format", 0, formats), .flags = SVT_OPT_REQUIRED, .help = "the output format" },
@@ -134,18 +79,23 @@ static int cmd_export_exec(const struct svt_args *a)
 	if (svt_trace_reader_warning(r))
 		svt_err("warning: %s", svt_trace_reader_warning(r));
 
-	struct out out = { 0 };
+	struct svt_outfile out;
 	struct svt_export_stats st;
-	if (out_open(&out, outpath) != 0) {
+	char why[PATH_MAX + 200];
+	if (svt_outfile_open(&out, outpath, SVT_OUTFILE_SIGNALS, why, sizeof(why)) != 0) {
+		svt_err("%s", why);
 		svt_trace_close(r);
 		return SVT_EXIT_INPUT;
 	}
+	setvbuf(out.f, out_buffer, _IOFBF, sizeof(out_buffer));
 	int rc = SVT_EXIT_OK;
 	if (svt_export_perfetto(r, &info, &eo, out.f, &st) != SVT_TRACE_OK)
 		rc = svt_err_trace(svt_trace_reader_error(r));
 	svt_trace_close(r);
-	if (out_close(&out) != 0)
+	if (svt_outfile_commit(&out, why, sizeof(why)) != 0) {
+		svt_err("%s", why);
 		return SVT_EXIT_INPUT;
+	}
 	if (rc != SVT_EXIT_OK)
 		svt_err("%s: %" PRIu64 " records before the error written; the timeline is marked "
 			"incomplete", strcmp(outpath, "-") == 0 ? "standard output" : outpath,

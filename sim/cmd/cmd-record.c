@@ -4,8 +4,11 @@
  * (stream.h; traces/FORMAT.md, "The live stream") into a trace file.
  * The run itself is the live library's (svt_live_record, live.h).
  */
+#define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "live.h"
 #include "sim.h"
@@ -29,6 +32,22 @@ static const struct svt_opt record_opts[] = {
 	{ SVT_OPT_PATH("output", 'o', "TRACE"), .flags = SVT_OPT_REQUIRED, .help = "the trace to write" },
 	{ .name = NULL },
 };
+
+/* Say which of the run's files are beside the trace (live.h). */
+static void saved_files(const char *out)
+{
+	static const char *const ext[] = { "console", "hv.log", "engine.log", "stream" };
+	char list[4 * (PATH_MAX + 16)] = "", path[PATH_MAX + 16];
+	size_t n = 0;
+
+	for (unsigned i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		snprintf(path, sizeof(path), "%s.%s", out, ext[i]);
+		if (access(path, F_OK) == 0 && n < sizeof(list))
+			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "", path);
+	}
+	if (n)
+		svt_err("record: the run's console, logs and output: %s", list);
+}
 
 static int record_exec(const struct svt_args *a)
 {
@@ -71,6 +90,8 @@ static int record_exec(const struct svt_args *a)
 	}
 	if (res.not_copied)
 		svt_err("record: could not copy the console and the log beside %s", out);
+	else if (res.saved && (rc != 0 || !res.clean))
+		saved_files(out);
 	if (res.kept[0])
 		svt_err("record: the run's files are kept in %s", res.kept);
 	if (res.not_removed[0])
@@ -79,6 +100,12 @@ static int record_exec(const struct svt_args *a)
 		return SVT_EXIT_INPUT;
 
 	const struct svt_stream_result *cv = &res.conv;
+	if (res.no_trace) {
+		printf("%s: %s\n", out, res.verdict);
+		if (res.last_words[0])
+			printf("%s: the hypervisor's last words: %s\n", out, res.last_words);
+		return SVT_EXIT_NEGATIVE;
+	}
 	printf("%s: %" PRIu64 " events from %" PRIu64 " packets, %" PRIu64 " lost, %" PRIu64
 	       " damaged bytes; guest '%s': %s\n", out, cv->events, cv->packets, cv->lost,
 	       cv->damaged_bytes, cv->guest, res.verdict);

@@ -6,70 +6,63 @@
  *
  * The database is opened read-only through db.c, so foreign, newer and
  * damaged files fail as they do for `shadowvt query` (exit 3, the file
- * named).  The page is written to FILE.tmp and renamed into place, or for
- * `-o -` built in memory and written at once: a failure never leaves half
- * a report.
+ * named).  The page is written through outfile.h (a temporary renamed into
+ * place; devices and FIFOs written through; SIGINT and SIGTERM leave the
+ * old file and exit 4), or for `-o -` built in memory and written at once:
+ * a failure never leaves half a report.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "outfile.h"
 #include "report.h"
 #include "sim.h"
 
 /* Write the page to out ("-": standard output), all or nothing. */
 static int write_report(struct report *rp, const char *out)
 {
-	bool to_stdout = strcmp(out, "-") == 0;
-	char *tmp = NULL, *buf = NULL;
-	const char *name = to_stdout ? "standard output" : out;
+	char *buf = NULL, why[PATH_MAX + 200];
 	size_t len = 0;
-	FILE *f = NULL;
-	int rc = SVT_EXIT_OK;
+	FILE *mem = NULL;
+	struct svt_outfile o;
 
-	errno = ENOMEM;
-	if (to_stdout)
-		f = open_memstream(&buf, &len);
-	else if ((tmp = malloc(strlen(out) + 5)) != NULL && sprintf(tmp, "%s.tmp", out) > 0)
-		f = fopen(name = tmp, "w");
-	if (f == NULL) {
-		svt_err("%s: cannot write: %s", name, strerror(errno));
-		free(tmp);
+	if (svt_outfile_open(&o, out, SVT_OUTFILE_SIGNALS, why, sizeof(why)) != 0) {
+		svt_err("%s", why);
 		return SVT_EXIT_INPUT;
 	}
-	if (report_page(f, rp) != 0) {
+	/* standard output: the page built in memory and written at once, so
+	 * a failure writes nothing */
+	bool to_stdout = o.f == stdout;
+	if (to_stdout && !(mem = open_memstream(&buf, &len))) {
+		svt_err("standard output: cannot write: %s", strerror(errno));
+		svt_outfile_abort(&o);
+		return SVT_EXIT_INPUT;
+	}
+	int bad = report_page(to_stdout ? mem : o.f, rp);
+	if (bad)
 		svt_err("%s", svt_db_error(rp->db));
-		rc = SVT_EXIT_INPUT;
+	if (mem && fclose(mem) != 0 && !bad) {
+		svt_err("standard output: cannot write: %s", strerror(errno));
+		bad = 1;
 	}
-	bool bad = fflush(f) != 0 || ferror(f);
-	int err = errno;
-	if (fclose(f) != 0 && !bad) {
-		bad = true;
-		err = errno;
-	}
-	if (bad && rc == SVT_EXIT_OK) {
-		svt_err("%s: cannot write: %s", name, strerror(err));
-		rc = SVT_EXIT_INPUT;
-	}
-	if (to_stdout) {
-		if (rc == SVT_EXIT_OK && (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0)) {
-			svt_err("standard output: cannot write: %s", strerror(errno));
-			rc = SVT_EXIT_INPUT;
-		}
+	if (bad) {
+		svt_outfile_abort(&o);
 		free(buf);
-		return rc;
+		return SVT_EXIT_INPUT;
 	}
-	if (rc == SVT_EXIT_OK && rename(tmp, out) != 0) {
-		svt_err("%s: cannot write: %s", out, strerror(errno));
-		rc = SVT_EXIT_INPUT;
+	if (to_stdout)
+		fwrite(buf, 1, len, o.f);       /* a failure is the stream's error */
+	free(buf);
+	if (svt_outfile_commit(&o, why, sizeof(why)) != 0) {
+		svt_err("%s", why);
+		return SVT_EXIT_INPUT;
 	}
-	if (rc != SVT_EXIT_OK)
-		remove(tmp);
-	free(tmp);
-	return rc;
+	return SVT_EXIT_OK;
 }
 
 static const struct svt_opt report_opts[] = {

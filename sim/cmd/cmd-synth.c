@@ -14,11 +14,92 @@
 #define SYN_DEFAULT_FRAMES 32768        /* 128 MiB */
 #define SYN_DEFAULT_POOL   512
 
-static void list(void)
+/* The counters that say which of the core's paths a run took; those every
+ * run moves (faults, CR writes, the pool's levels) are left out. */
+static const char *const reach_skip[] = { "faults", "cr_writes", "pool_used", "pool_free", NULL };
+
+static bool skipped(const char *name)
 {
+	for (unsigned i = 0; reach_skip[i]; i++)
+		if (strcmp(reach_skip[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* One short run of cfg into /dev/null, its counters in *c. */
+static int reach_run(const struct syn_config *cfg, struct svt_counters *c)
+{
+	struct svt_trace_range ram = { .gfn = 0, .count = cfg->guest_frames };
+	struct svt_trace_header h = {
+		.producer = "shadowvt synth --list", .cpu_model = "synthetic", .guest = "synth",
+		.maxphyaddr = 46, .features = SVT_FEAT_1GPAGE, .guest_frames = cfg->guest_frames,
+		.ram = &ram, .nram = 1, .policy = cfg->policy, .pool_frames = cfg->pool,
+	};
+	struct svt_trace_error terr;
+	char err[700];
+	FILE *f = fopen("/dev/null", "wb");
+	if (!f) {
+		svt_err("/dev/null: cannot open");
+		return SVT_EXIT_INPUT;
+	}
+	struct svt_trace_writer *w = svt_trace_writer_open_file(f, "/dev/null", &h, 1, &terr);
+	if (!w) {
+		fclose(f);
+		svt_err("%s", terr.msg);
+		return SVT_EXIT_INPUT;
+	}
+	struct syn_config run = *cfg;
+	run.counters = c;
+	int rc = syn_run(&run, w, err, sizeof(err));
+	svt_trace_writer_close(w, &terr);
+	fclose(f);
+	if (rc != 0) {
+		svt_err("synth --list: %s (%s): %s", cfg->work->name, svt_mode_name(cfg->mode), err);
+		return SVT_EXIT_NEGATIVE;
+	}
+	return SVT_EXIT_OK;
+}
+
+/* Each workload run briefly (LIST_EVENTS events, seed 1, the default
+ * policy) in 2level, pae and 4level (4level only where it needs PCIDs):
+ * the core's counters (svt.h, SVT_COUNTERS) that moved in any of them. */
+#define LIST_EVENTS 4000
+static int list(const struct syn_config *base)
+{
+	static const enum svt_mode modes[] = { SVT_MODE_2LEVEL, SVT_MODE_PAE, SVT_MODE_4LEVEL };
+	static const char *const names[] = {
+#define NAME(name, kind, what) #name,
+		SVT_COUNTERS(NAME)
+#undef NAME
+	};
 	printf("%-12s %s\n", "WORKLOAD", "WHAT IT DOES");
-	for (unsigned i = 0; i < syn_nworkloads; i++)
-		printf("%-12s %s\n", syn_workloads[i].name, syn_workloads[i].summary);
+	for (unsigned i = 0; i < syn_nworkloads; i++) {
+		const struct syn_workload *w = &syn_workloads[i];
+		bool moved[SVT_NCOUNTERS] = { false };
+		printf("%-12s %s\n", w->name, w->summary);
+		for (unsigned k = 0; k < sizeof(modes) / sizeof(modes[0]); k++) {
+			if (w->need_ia32e && modes[k] < SVT_MODE_4LEVEL)
+				continue;
+			struct svt_counters c;
+			struct syn_config cfg = *base;
+			cfg.work = w;
+			cfg.mode = modes[k];
+			cfg.events = LIST_EVENTS;
+			cfg.seed = 1;
+			int rc = reach_run(&cfg, &c);
+			if (rc != SVT_EXIT_OK)
+				return rc;
+			const uint64_t *v = (const uint64_t *)&c;
+			for (unsigned n = 0; n < SVT_NCOUNTERS; n++)
+				moved[n] |= v[n] != 0;
+		}
+		printf("%-12s reaches:", "");
+		for (unsigned n = 0; n < SVT_NCOUNTERS; n++)
+			if (moved[n] && !skipped(names[n]))
+				printf(" %s", names[n]);
+		printf("\n");
+	}
+	return SVT_EXIT_OK;
 }
 
 static const struct svt_opt synth_opts[] = {
@@ -43,7 +124,7 @@ static int synth_exec(const struct svt_args *a)
 		.mode = SVT_MODE_4LEVEL, .events = svt_args_num(a, "events", SYN_DEFAULT_EVENTS),
 		.seed = svt_args_num(a, "seed", 1),
 		.guest_frames = svt_args_num(a, "frames", SYN_DEFAULT_FRAMES),
-		.level = (int)svt_args_num(a, "level", 3),
+		.level = (int)svt_args_num(a, "level", 3), .signals = true,
 	};
 	const char *out = svt_args_str(a, "output", NULL);
 	const char *work = svt_args_str(a, "workload", NULL), *spec = svt_args_str(a, "policy", NULL);
@@ -51,10 +132,8 @@ static int synth_exec(const struct svt_args *a)
 	uint64_t frame_size = svt_args_num(a, "frame-size", 0);
 
 	svt_default_policy(&cfg.policy, &cfg.pool);
-	if (svt_args_has(a, "list")) {
-		list();
-		return SVT_EXIT_OK;
-	}
+	if (svt_args_has(a, "list"))
+		return list(&cfg);
 	if (svt_args_has(a, "mode"))
 		cfg.mode = (enum svt_mode)svt_mode_parse(svt_args_str(a, "mode", NULL));
 	if (work && !(cfg.work = syn_find_workload(work)))

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "config.h"
 #include "linux-image.h"
 #include "live.h"
+#include "outfile.h"
 #include "policy.h"
 #include "stream.h"
 
@@ -215,9 +217,132 @@ static int keep_tmp(const char *tmp, struct svt_live_result *res)
 	return -1;
 }
 
-/* Run the guest in dir; the stream it sent is then at stream. */
-static int run_guest(const struct svt_live_run *run, const char *dir, const char *tmp,
-		     struct svt_live_result *res, int *engine_rc, char *why, size_t whylen)
+/* ---- the guest kernel, checked before an emulator starts ------------------------ */
+
+#define MB_MAGIC        0x1BADB002u     /* Multiboot (v1) header magic */
+#define MB_SEARCH       8192            /* where the header must be */
+#define GUEST_MAX       (4u << 20)      /* the largest guest the hypervisor loads (vmx/mboot.c) */
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Is path a Multiboot kernel the hypervisor can load (vmx/mboot.c: a
+ * Multiboot header with its checksum in the first 8 KiB, 4-byte aligned;
+ * the a.out kludge's addresses, else an ELF32 i386 image; at most 4 MiB)?
+ * 0, or -1 with the reason in why. */
+static int check_guest(const char *path, char *why, size_t whylen)
+{
+	uint8_t head[MB_SEARCH];
+	struct stat st;
+	FILE *f = fopen(path, "rb");
+	size_t n = 0;
+
+	if (!f || fstat(fileno(f), &st) != 0) {
+		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	if (S_ISREG(st.st_mode))
+		n = fread(head, 1, sizeof(head), f);
+	fclose(f);
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "%s: not a regular file", path);
+		return -1;
+	}
+	if ((uint64_t)st.st_size > GUEST_MAX) {
+		snprintf(why, whylen, "%s: %jd bytes: the hypervisor loads a guest of at most 4 MiB",
+			 path, (intmax_t)st.st_size);
+		return -1;
+	}
+	for (size_t o = 0; o + 32 <= n; o += 4) {
+		const uint8_t *h = head + o;
+		if (le32(h) != MB_MAGIC || (uint32_t)(le32(h) + le32(h + 4) + le32(h + 8)) != 0)
+			continue;
+		if (le32(h + 4) & (1u << 16))
+			return 0;       /* the a.out kludge: the header has the addresses */
+		if (n >= 52 && le32(head) == 0x464c457fu && head[4] == 1 && head[18] == 3 && head[19] == 0)
+			return 0;       /* ELF32, i386 */
+		snprintf(why, whylen, "%s: its Multiboot header gives no load addresses and it is not an "
+			 "ELF32 i386 image: the hypervisor cannot load it", path);
+		return -1;
+	}
+	if (n >= 520 && memcmp(head + 514, "HdrS", 4) == 0)
+		snprintf(why, whylen, "%s: a Linux bzImage, not a Multiboot kernel: record it with "
+			 "--kernel", path);
+	else if (n >= 20 && le32(head) == 0x464c457fu && head[4] == 2)
+		snprintf(why, whylen, "%s: a 64-bit ELF without a Multiboot header: not a Multiboot "
+			 "kernel (a Linux vmlinux goes with --kernel)", path);
+	else
+		snprintf(why, whylen, "%s: not a Multiboot kernel: no Multiboot header in its first "
+			 "8 KiB", path);
+	return -1;
+}
+
+/* ---- the engine ------------------------------------------------------------------- */
+
+/* Is the program on $PATH? */
+static bool on_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[4200];
+
+	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+		size_t n = strcspn(p, ":");
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, n ? p : ".", prog);
+		if (access(buf, X_OK) == 0)
+			return true;
+		p += n + (p[n] == ':');
+	}
+	return false;
+}
+
+/* The last non-empty line of a file, or "". */
+static void last_line(const char *path, char *line, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	char buf[512];
+
+	line[0] = 0;
+	while (f && fgets(buf, sizeof(buf), f))
+		if (buf[strspn(buf, " \t\r\n")] != 0)
+			snprintf(line, len, "%s", buf);
+	if (f)
+		fclose(f);
+	line[strcspn(line, "\r\n")] = 0;
+}
+
+/* What the emulator said when it stopped: its output's last line, or for
+ * Bochs its log's first PANIC or ERROR line when there is one. */
+static void engine_words(const char *dir, bool qemu, char *line, size_t len)
+{
+	char path[4300], buf[512];
+
+	line[0] = 0;
+	if (!qemu) {
+		snprintf(path, sizeof(path), "%s/bochs.log", dir);
+		FILE *f = fopen(path, "r");
+		while (f && fgets(buf, sizeof(buf), f))
+			if (strstr(buf, "PANIC") || strstr(buf, "ERROR")) {
+				snprintf(line, len, "%s", buf);
+				line[strcspn(line, "\r\n")] = 0;
+				break;
+			}
+		if (f)
+			fclose(f);
+	}
+	if (!line[0]) {
+		snprintf(path, sizeof(path), "%s/%s.out", dir, qemu ? "qemu" : "bochs");
+		last_line(path, line, len);
+	}
+}
+
+/* Run the guest in dir; the stream it sent is then at stream.  -1 with
+ * the reason in why when the engine did not run it. */
+static int run_guest(const struct svt_live_run *run, const char *dir, int *engine_rc, char *why,
+		     size_t whylen)
 {
 	const char *guest = run->guest;
 	char vml[4300];
@@ -231,7 +356,7 @@ static int run_guest(const struct svt_live_run *run, const char *dir, const char
 			return -1;
 		guest = vml;
 	}
-	char hvp[4096], script[4096], hvargs[200];
+	char hvp[4096], script[4096], hvargs[200], said[512], iso[4300];
 	svt_vmx_paths(hvp, script, sizeof(hvp), run->engine);
 	snprintf(hvargs, sizeof(hvargs), "%s%s%s%s", run->linux_kernel ? "linux " : "",
 		 run->lpt ? "stream=lpt " : "", run->policy[0] ? "policy=" : "", run->policy);
@@ -240,16 +365,38 @@ static int run_guest(const struct svt_live_run *run, const char *dir, const char
 		.linux_kernel = run->linux_kernel, .initrd = run->initrd,
 	};
 	bool qemu = run->engine[0] == 'q';
-	*engine_rc = run_script(script, dir, guest, hvp, hvargs, &se);
-	if (*engine_rc == 126) {
-		snprintf(why, whylen, "%s: /dev/kvm cannot be opened: QEMU/KVM needs it (and "
-			 "nested VMX on an Intel host; see shadowvt(1), ENGINES)", script);
+	const char *name = qemu ? "QEMU" : "Bochs", *prog = qemu ? "qemu-system-x86_64" : "bochs";
+	if (access(script, R_OK) != 0) {
+		snprintf(why, whylen, "%s: %s (the run script; see SHADOWVT_VMX in shadowvt(1))", script,
+			 strerror(errno));
 		return -1;
 	}
-	if (*engine_rc == 125 || *engine_rc == 127 || (qemu && *engine_rc > 128)) {
-		snprintf(why, whylen, "could not run %s through %s (is it installed? "
-			 "see %s/%s.out)", qemu ? "QEMU" : "Bochs", script, dir, run->engine);
-		return keep_tmp(tmp, res);
+	*engine_rc = run_script(script, dir, guest, hvp, hvargs, &se);
+	engine_words(dir, qemu, said, sizeof(said));
+	snprintf(iso, sizeof(iso), "%s/boot.iso", dir);
+	if (*engine_rc == 126 && qemu) {
+		snprintf(why, whylen, "%s: /dev/kvm cannot be opened: QEMU/KVM needs it (and nested "
+			 "VMX on an Intel host; see shadowvt(1), record --engine)", script);
+		return -1;
+	}
+	if (*engine_rc == 127 && !on_path(prog)) {
+		snprintf(why, whylen, "%s is not installed: no %s on PATH (%s needs it)", name, prog,
+			 script);
+		return -1;
+	}
+	if (*engine_rc == 125 && access(iso, R_OK) != 0) {
+		char grub[4300];
+		snprintf(grub, sizeof(grub), "%s/grub.log", dir);
+		last_line(grub, said, sizeof(said));
+		snprintf(why, whylen, "could not build the boot ISO (grub-mkrescue, in %s)%s%s", script,
+			 said[0] ? ": " : "", said);
+		return -1;
+	}
+	if (*engine_rc == 125 || *engine_rc == 126 || *engine_rc == 127 ||
+	    (qemu && *engine_rc > 128)) {
+		snprintf(why, whylen, "%s did not run (%s exit status %d)%s%s", name, script, *engine_rc,
+			 said[0] ? ": " : "", said);
+		return -1;
 	}
 	return 0;
 }
@@ -276,10 +423,54 @@ static uint8_t *read_stream(const struct svt_live_run *run, const char *dir, con
 	return buf;
 }
 
+/* The trace: written through outfile.h (no half-written trace at the path). */
+struct out_ctx {
+	const char *path;
+	struct svt_outfile of;
+	bool open;
+	char err[4400];
+};
+
 static struct svt_trace_writer *open_out(void *ctx, const struct svt_trace_header *h,
 					  struct svt_trace_error *err)
 {
-	return svt_trace_writer_open(ctx, h, 3, err);
+	struct out_ctx *o = ctx;
+	struct svt_trace_writer *w;
+
+	if (svt_outfile_open(&o->of, o->path, SVT_OUTFILE_SIGNALS, o->err, sizeof(o->err)) != 0) {
+		snprintf(err->msg, sizeof(err->msg), "%.600s", o->err);
+		err->status = SVT_TRACE_EIO;
+		return NULL;
+	}
+	if (!(w = svt_trace_writer_open_file(o->of.f, o->path, h, 3, err))) {
+		svt_outfile_abort(&o->of);
+		return NULL;
+	}
+	o->open = true;
+	return w;
+}
+
+/* The run's files beside the trace: the guest's console and the
+ * hypervisor's log; when the run failed, the emulator's output too (and
+ * the stream, when it did not convert).  false if one could not be copied. */
+static bool save_beside(const struct svt_live_run *run, const char *dir, bool failed, bool stream)
+{
+	const char *from[] = { "console.txt", "hv.txt", run->engine[0] == 'q' ? "qemu.out" : "bochs.out",
+			       run->lpt ? "stream-lpt.bin" : "stream.bin" };
+	const char *to[] = { "console", "hv.log", "engine.log", "stream" };
+	bool ok = true;
+
+	for (unsigned i = 0; i < (stream ? 4u : failed ? 3u : 2u); i++) {
+		char f[4300], t[4300];
+		snprintf(f, sizeof(f), "%s/%s", dir, from[i]);
+		snprintf(t, sizeof(t), "%s.%s", run->out, to[i]);
+		struct stat st;
+		if (stat(f, &st) != 0 || (i == 3 && st.st_size == 0))
+			continue;       /* not made, or an empty stream */
+		if (copy_file(f, t) != 0)
+			ok = false;
+	}
+	return ok;
 }
 
 int svt_live_record(const struct svt_live_run *run, struct svt_live_result *res, char *why,
@@ -296,6 +487,8 @@ int svt_live_record(const struct svt_live_run *run, struct svt_live_result *res,
 			snprintf(why, whylen, "%s: %s", run->guest, strerror(errno));
 			return -1;
 		}
+		if (!run->linux_kernel && check_guest(run->guest, why, whylen) != 0)
+			return -1;
 		if (run->keep) {
 			snprintf(dir, sizeof(dir), "%s", run->keep);
 			mkdir(dir, 0777);
@@ -308,9 +501,12 @@ int svt_live_record(const struct svt_live_run *run, struct svt_live_result *res,
 			}
 			snprintf(tmp, sizeof(tmp), "%s", dir);
 		}
-		if (run_guest(run, dir, tmp, res, &engine_rc, why, whylen) != 0) {
-			if (!res->kept[0])
-				drop_tmp(tmp, res);
+		if (run_guest(run, dir, &engine_rc, why, whylen) != 0) {
+			res->not_copied = !save_beside(run, dir, true, false);
+			if (res->not_copied)
+				return keep_tmp(tmp, res);
+			res->saved = true;
+			drop_tmp(tmp, res);
 			return -1;
 		}
 		snprintf(path, sizeof(path), "%s/%s", dir,
@@ -322,7 +518,14 @@ int svt_live_record(const struct svt_live_run *run, struct svt_live_result *res,
 	uint8_t *buf = read_stream(run, dir, stream, &n);
 	if (!buf) {
 		snprintf(why, whylen, "%s: %s", stream, strerror(errno));
-		return keep_tmp(tmp, res);
+		if (!run->guest)
+			return -1;
+		res->not_copied = !save_beside(run, dir, true, false);
+		if (res->not_copied)
+			return keep_tmp(tmp, res);
+		res->saved = true;
+		drop_tmp(tmp, res);
+		return -1;
 	}
 	if (run->guest) {
 		char logp[4200];
@@ -330,27 +533,45 @@ int svt_live_record(const struct svt_live_run *run, struct svt_live_result *res,
 		last_log_line(logp, res->last_words, sizeof(res->last_words));
 	}
 	struct svt_stream_result *cv = &res->conv;
+	struct out_ctx oc = { .path = run->out };
 	int rc = svt_stream_convert(buf, n, "shadowvt " PACKAGE_VERSION " hypervisor (vmx)",
-				    open_out, (void *)run->out, cv);
+				    open_out, &oc, cv);
 	free(buf);
-	if (rc != 0) {
-		snprintf(why, whylen, "%s: %s", stream, cv->msg);
-		return keep_tmp(tmp, res);
+	if (oc.open && rc != 0)
+		svt_outfile_abort(&oc.of);
+	else if (oc.open && svt_outfile_commit(&oc.of, oc.err, sizeof(oc.err)) != 0) {
+		snprintf(cv->msg, sizeof(cv->msg), "%.600s", oc.err);
+		rc = -1;
 	}
+	bool timed_out = run->guest && engine_rc == 124;
+	if (rc != 0 && !cv->hello && timed_out) {
+		/* the engine was stopped before the hypervisor began: a timeout */
+		res->no_trace = true;
+		snprintf(res->verdict, sizeof(res->verdict), "timed out after %" PRIu64 " s, before the "
+			 "hypervisor started recording: no trace written", run->timeout);
+		rc = 0;
+	} else if (rc != 0 && !cv->hello && run->guest && engine_rc != 0) {
+		char said[512];
+		engine_words(dir, run->engine[0] == 'q', said, sizeof(said));
+		snprintf(why, whylen, "%s stopped with exit status %d before the hypervisor started "
+			 "recording%s%s", run->engine[0] == 'q' ? "QEMU" : "Bochs", engine_rc,
+			 said[0] ? ": " : "", said);
+	} else if (rc != 0) {
+		snprintf(why, whylen, "%s: %s", stream, cv->msg);
+	}
+	if (rc == 0 && !res->no_trace)
+		snprintf(res->verdict, sizeof(res->verdict), "%s", cv->end ? cv->verdict :
+			 timed_out ? "timed out" :
+			 "the stream ends without END: the hypervisor stopped early");
+	res->clean = rc == 0 && !res->no_trace && cv->end && cv->lost == 0 &&
+		     cv->damaged_bytes == 0 &&
+		     (strstr(res->verdict, "powered off") || strstr(res->verdict, "halted"));
 	if (run->guest) {
-		char from[4200], to[4200];
-		snprintf(from, sizeof(from), "%s/console.txt", dir);
-		snprintf(to, sizeof(to), "%s.console", run->out);
-		int cp = copy_file(from, to);
-		snprintf(from, sizeof(from), "%s/hv.txt", dir);
-		snprintf(to, sizeof(to), "%s.hv.log", run->out);
-		res->not_copied = cp != 0 || copy_file(from, to) != 0;
+		res->not_copied = !save_beside(run, dir, !res->clean, rc != 0);
+		if (res->not_copied && rc != 0)
+			return keep_tmp(tmp, res);
+		res->saved = !res->not_copied;
 		drop_tmp(tmp, res);
 	}
-	snprintf(res->verdict, sizeof(res->verdict), "%s", cv->end ? cv->verdict :
-		 engine_rc == 124 ? "timed out" :
-		 "the stream ends without END: the hypervisor stopped early");
-	res->clean = cv->end && cv->lost == 0 && cv->damaged_bytes == 0 &&
-		     (strstr(res->verdict, "powered off") || strstr(res->verdict, "halted"));
-	return 0;
+	return rc != 0 ? -1 : 0;
 }

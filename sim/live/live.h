@@ -41,13 +41,16 @@ struct svt_live_run {
 	uint64_t timeout;       /* seconds before the engine is stopped */
 	bool lpt;               /* the stream on LPT1 (spilling onto COM2), else COM2 */
 	const char *keep;       /* keep the run's files here, or NULL: a temporary directory */
-	const char *out;        /* the trace to write; OUT.console and OUT.hv.log beside it */
+	const char *out;        /* the trace to write; OUT.console and OUT.hv.log beside it,
+				 * and after a failure OUT.engine.log (and OUT.stream) */
 };
 
 struct svt_live_result {
 	struct svt_stream_result conv;  /* the conversion: counts, guest, END's verdict */
 	char verdict[256];      /* END's verdict, else "timed out" or why the stream stopped */
 	bool clean;             /* END arrived, nothing lost or damaged, the guest finished */
+	bool no_trace;          /* timed out before HELLO: no trace written (verdict says so) */
+	bool saved;             /* the run's files were copied beside out */
 	char last_words[600];   /* the hypervisor's last log line, or "" (only when it matters) */
 	bool not_copied;        /* the console and the log could not be copied beside out */
 	char kept[4096];        /* the temporary directory, kept for a message pointing into it */
@@ -56,12 +59,16 @@ struct svt_live_result {
 
 /*
  * Record run into run->out.  Returns 0 when the trace was written (its
- * verdict in *res, which may still not be clean), or -1 with a sentence
- * in why (a file that cannot be read, the engine that did not start, a
- * stream that does not convert); *res is filled in either way: what to
- * say besides (the hypervisor's last words, the directory kept, copies
- * and removals that failed).  The temporary directory is removed on every
- * way out but the ones whose message sends the user into it.
+ * verdict in *res, which may still not be clean), or the run timed out
+ * before the hypervisor began recording (res->no_trace); or -1 with a
+ * sentence in why (a file that cannot be read, a guest that is not a
+ * Multiboot kernel, refused before any emulator starts; the engine that
+ * did not start, with what it said; a stream that does not convert);
+ * *res is filled in either way: what to say besides (the hypervisor's
+ * last words, the files saved beside out, copies and removals that
+ * failed).  The trace is written through outfile.h; the temporary
+ * directory is removed unless the run's files could not be copied beside
+ * out.
  */
 int svt_live_record(const struct svt_live_run *run, struct svt_live_result *res, char *why,
 		    size_t whylen);

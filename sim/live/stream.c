@@ -60,6 +60,7 @@ static int hello(struct conv *c, const uint8_t *p, uint32_t len, const char *pro
 		return -1;
 	}
 	c->hello = true;
+	c->r->hello = true;
 	return 0;
 }
 

@@ -24,6 +24,7 @@ struct svt_stream_result {
 	uint64_t lost;                  /* events missing from the stream */
 	uint64_t damaged_bytes;         /* bytes that were no good packet */
 	uint64_t packets;               /* good packets */
+	bool hello;                     /* the HELLO packet arrived: a trace was begun */
 	bool end;                       /* the END packet arrived */
 	char verdict[256];              /* END's verdict, or "" */
 	char guest[256];                /* HELLO's guest name */

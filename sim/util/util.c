@@ -30,16 +30,23 @@ int svt_err_trace(const struct svt_trace_error *e)
 	return e->status == SVT_TRACE_EARG ? SVT_EXIT_USAGE : SVT_EXIT_INPUT;
 }
 
-/* Decimal, 0x hex or 0 octal; the whole string, no sign, no overflow. */
+/* Decimal or 0x hexadecimal, never octal ("010" is ten); the whole
+ * string, no sign, no space, no overflow. */
 bool svt_parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
+	int base = 10;
 
 	if (s == NULL || *s == '\0' || *s == '-' || *s == '+' || *s == ' ')
 		return false;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		if (s[2] == '\0' || s[2] == '-' || s[2] == '+' || s[2] == ' ')
+			return false;
+	}
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	v = strtoull(s, &end, base);
 	if (errno != 0 || *end != '\0')
 		return false;
 	*out = v;
