@@ -76,6 +76,8 @@ void svt_gmem_read(struct svt_gmem *g, uint64_t gpa, void *buf, size_t len)
 {
 	uint8_t *out = buf;
 
+	if (g->hook && gpa >> 12 < g->frames)
+		g->hook(g->hook_ctx, gpa, len, false);
 	if ((gpa & 0xfff) + len <= 4096 && gpa >> 12 < g->frames) {    /* the common case */
 		uint8_t **c = g->chunk[gpa >> (12 + SVT_GMEM_CHUNK_BITS)];
 		const uint8_t *p = c ? c[(gpa >> 12) & (CHUNK_PAGES - 1)] : NULL;
@@ -105,6 +107,8 @@ int svt_gmem_write(struct svt_gmem *g, uint64_t gpa, const void *buf, size_t len
 {
 	const uint8_t *in = buf;
 
+	if (g->hook && gpa >> 12 < g->frames)
+		g->hook(g->hook_ctx, gpa, len, true);
 	while (len > 0) {
 		size_t off = gpa & 0xfff, n = 4096 - off;
 		if (n > len)

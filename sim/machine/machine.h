@@ -33,6 +33,10 @@ struct svt_gmem {
 	uint8_t **slabs;        /* pages come from slabs of SVT_GMEM_SLAB pages */
 	size_t nslabs, slabcap;
 	unsigned slab_used;     /* pages taken from the last slab */
+	/* told of every read and write of RAM (NULL: nobody; replay's
+	 * on_mem, which shadowvt reduce uses to keep only the memory read) */
+	void (*hook)(void *ctx, uint64_t gpa, size_t len, bool write);
+	void *hook_ctx;
 };
 #define SVT_GMEM_SLAB 256
 
