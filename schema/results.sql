@@ -1,4 +1,4 @@
--- schema/results.sql: the shadowvt results database, schema version 3.
+-- schema/results.sql: the shadowvt results database, schema version 4.
 --
 -- This is the whole current schema, as a new database gets it; it is
 -- compiled into shadowvt (sim/results/results-sql.c), and `sqlite3 FILE <
@@ -20,7 +20,7 @@
 -- counter: never one per event.
 
 PRAGMA application_id = 1398166610;     -- 0x53565452, 'SVTR'
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;
 
 -- ---- tables ----------------------------------------------------------------
 
@@ -49,7 +49,9 @@ CREATE TABLE runs (
 	events INTEGER,                 -- events replayed
 	violations INTEGER,             -- violations found (rows stored may be fewer)
 	divergence_seq INTEGER,         -- first event where replay decisions diverged
-	message TEXT                    -- why it ended, if not cleanly
+	message TEXT,                   -- why it ended, if not cleanly
+	whatif TEXT                     -- 'recorded', 'exact' or 'approximate' (docs/replay.md,
+					-- What-ifs); NULL: an older shadowvt's run
 );
 CREATE INDEX runs_checksum ON runs (trace_checksum);
 
@@ -183,12 +185,29 @@ SELECT run, first_seq, last_seq, events, pool_used AS shadow_pages, pool_used * 
 	evictions, unshadows, oos, resyncs
 FROM timeline;
 
--- Policies side by side: every run of a trace (by checksum) that was
--- replayed more than once.
+-- Policies side by side, in groups (grp): every run of a trace (by
+-- checksum) that was replayed more than once ('trace CHECKSUM'), and the
+-- recorded-policy runs of a guest (by the header's guest string) recorded
+-- under more than one policy ('guest GUEST': the A/B between recordings).
+-- basis says what each row's numbers are (docs/replay.md, What-ifs):
+-- 'recorded' (a trace under its own policy), 'exact' (a what-if proven
+-- equal to recording under that policy), 'approximate' (a what-if that is
+-- not; also every what-if run of a database older than version 4), or
+-- 'recording' (a row of a guest group: a measurement).
 CREATE VIEW policy_compare AS
-SELECT r.trace_checksum AS checksum, r.trace, r.id AS run, r.policy, r.audit, r.status,
+SELECT 'trace ' || r.trace_checksum AS grp, r.trace_checksum AS checksum, r.trace, r.id AS run,
+	r.policy, r.audit, r.status,
 	t.exits, t.faults, t.emulated, t.peak_shadow_pages, t.evictions, t.resyncs,
-	r.violations
+	r.violations,
+	CASE WHEN r.recorded_policy = 1 THEN 'recorded' ELSE coalesce(r.whatif, 'approximate') END
+		AS basis
 FROM runs r LEFT JOIN run_totals t ON t.run = r.id
 WHERE r.trace_checksum IN (SELECT trace_checksum FROM runs WHERE trace_checksum IS NOT NULL
-			   GROUP BY trace_checksum HAVING count(*) > 1);
+			   GROUP BY trace_checksum HAVING count(*) > 1)
+UNION ALL
+SELECT 'guest ' || r.guest, r.trace_checksum, r.trace, r.id, r.policy, r.audit, r.status,
+	t.exits, t.faults, t.emulated, t.peak_shadow_pages, t.evictions, t.resyncs,
+	r.violations, 'recording'
+FROM runs r LEFT JOIN run_totals t ON t.run = r.id
+WHERE r.recorded_policy = 1 AND r.guest IN (SELECT guest FROM runs WHERE recorded_policy = 1 AND
+	coalesce(guest, '') <> '' GROUP BY guest HAVING count(DISTINCT policy) > 1);

@@ -162,9 +162,11 @@ Test(query, reports)
 	cr_assert_eq(rc, 0);
 	cr_assert_str_eq(out,
 		"checksum,trace,run,policy,status,exits,emulated,peak_shadow_pages,evictions,resyncs,"
-		"violations\r\n"
-		"crc32c:aa,a.svt,1,\"oos=2,prefetch=8\",violations,1645,200,59,0,100,40\r\n"
-		"crc32c:aa,a.svt,2,\"oos=0,prefetch=0\",clean,1745,300,59,0,100,0\r\n");
+		"violations,basis,group\r\n"
+		"crc32c:aa,a.svt,1,\"oos=2,prefetch=8\",violations,1645,200,59,0,100,40,approximate,"
+		"trace crc32c:aa\r\n"
+		"crc32c:aa,a.svt,2,\"oos=0,prefetch=0\",clean,1745,300,59,0,100,0,approximate,"
+		"trace crc32c:aa\r\n");
 	free(out);
 	out = tdb_report(db, "compare", NULL, 3, SVT_DB_JSON, &rc);
 	cr_assert_eq(rc, 0);

@@ -223,6 +223,34 @@ static void print_trend(const struct svt_db_rows *r, FILE *f)
 	}
 }
 
+/* Below the compare table: what its basis column means, and a warning
+ * where a row is a what-if that is not exact (docs/replay.md, What-ifs).
+ * The basis is column 11 of the compare report. */
+static void print_basis(const struct svt_db_rows *r, FILE *f)
+{
+	size_t approx = 0, exact = 0, recordings = 0;
+
+	for (size_t i = 0; r->ncols > 11 && i < r->nrows; i++) {
+		const char *b = cell_text(&r->cells[i * r->ncols + 11]);
+		approx += strcmp(b, "approximate") == 0;
+		exact += strcmp(b, "exact") == 0;
+		recordings += strcmp(b, "recording") == 0;
+	}
+	if (recordings)
+		fprintf(f, "\n%zu %s recordings of one guest under different policies: measured.\n",
+			recordings, recordings == 1 ? "row is one of the" : "rows are");
+	if (exact)
+		fprintf(f, "%s%zu %s: recording under that policy gives the same counters.\n",
+			recordings ? "" : "\n", exact, exact == 1 ? "row is an exact what-if" :
+			"rows are exact what-ifs");
+	if (approx)
+		fprintf(f, "%sWARNING: %zu %s, NOT %s: a trace holds only the exits its own policy took, "
+			"so a replay under another policy cannot make the exits that policy would add; no "
+			"error bound is proven (shadowvt(1), replay).\n", recordings || exact ? "" : "\n",
+			approx, approx == 1 ? "row is an APPROXIMATE what-if" :
+			"rows are APPROXIMATE what-ifs", approx == 1 ? "A MEASUREMENT" : "MEASUREMENTS");
+}
+
 int svt_db_report(struct svt_db *db, const char *name, const char *sql, int64_t run,
 		  enum svt_db_format fmt, FILE *f)
 {
@@ -244,6 +272,8 @@ int svt_db_report(struct svt_db *db, const char *name, const char *sql, int64_t 
 		svt_db_fail(db, "out of memory");
 	else if (sql == NULL && strcmp(name, "memory") == 0)
 		print_trend(&rows, f);
+	else if (sql == NULL && strcmp(name, "compare") == 0)
+		print_basis(&rows, f);
 	svt_db_rows_free(&rows);
 	return rc;
 }

@@ -39,6 +39,7 @@ static const char style[] =
 	".st-running{background:#fff3c4}.st-incomplete{background:#ffe0b3}"
 	".st-bad-input{color:#fff;background:#8e44ad}"
 	".meta,.cap,.none{color:#555}.cap{font-size:12px;margin:2px 0 14px}"
+	".warn{color:#7a1d12;background:#fdecea;border-left:4px solid #c0392b;padding:6px 10px}"
 	"svg.chart{display:block;max-width:100%;height:auto;margin:10px 0 2px}"
 	"svg.chart text{font:12px sans-serif;fill:#333}svg.chart text.ct{font-size:14px;font-weight:bold}"
 	"svg.chart .gl{stroke:#e4e4e4}svg.chart .bx{stroke:#888}"
@@ -211,19 +212,41 @@ static void compare_group(FILE *f, const struct report *rp, size_t first, size_t
 		{ "memory", "shadow memory: peak shadow pages (4 KiB each)", "pages", { SVT_DB_CMP_PEAK },
 		  { "peak shadow pages" } },
 	};
-	static const unsigned cols[] = { SVT_DB_CMP_POLICY, SVT_DB_CMP_EXITS, SVT_DB_CMP_FAULTS,
-		SVT_DB_CMP_EMULATED, SVT_DB_CMP_RESYNCS, SVT_DB_CMP_PEAK, SVT_DB_CMP_EVICTIONS,
-		SVT_DB_CMP_VIOLATIONS };
+	static const unsigned cols[] = { SVT_DB_CMP_POLICY, SVT_DB_CMP_BASIS, SVT_DB_CMP_EXITS,
+		SVT_DB_CMP_FAULTS, SVT_DB_CMP_EMULATED, SVT_DB_CMP_RESYNCS, SVT_DB_CMP_PEAK,
+		SVT_DB_CMP_EVICTIONS, SVT_DB_CMP_VIOLATIONS };
 	const struct svt_db_rows *c = &rp->compare;
 	struct bar { char label[256]; double v[2]; size_t row; } *bar = calloc(end - first, sizeof(*bar));
 	struct svg_group *gr = calloc(end - first, sizeof(*gr));
 	unsigned n = 0;
 
+	const char *grp = text(c, first, SVT_DB_CMP_GROUP);
+	size_t approx = 0;
+	for (size_t i = first; i < end; i++) {
+		const char *b = text(c, i, SVT_DB_CMP_BASIS);
+		approx += b != NULL && strcmp(b, "approximate") == 0;
+	}
 	fprintf(f, "<h3 id=\"compare-%u\">", g);
-	put(f, text(c, first, SVT_DB_CMP_TRACE));
-	fputs(" <code>", f);
-	put(f, text(c, first, SVT_DB_CMP_CHECKSUM));
-	fputs("</code></h3>\n<table>\n<thead><tr><th>run</th><th>status</th><th>policy</th><th>exits</th>"
+	if (grp != NULL && strncmp(grp, "guest ", 6) == 0) {
+		fputs("Recordings of one guest under different policies: <code>", f);
+		put(f, grp + 6);
+		fputs("</code></h3>\n<p>Each row is the guest recorded under its policy: measured, "
+		      "exact.</p>\n", f);
+	} else {
+		put(f, text(c, first, SVT_DB_CMP_TRACE));
+		fputs(" <code>", f);
+		put(f, text(c, first, SVT_DB_CMP_CHECKSUM));
+		fputs("</code></h3>\n", f);
+	}
+	if (approx > 0)
+		fprintf(f, "<p class=\"warn\"><strong>APPROXIMATE: %zu of these rows are one-trace "
+			"what-ifs, not measurements.</strong> The trace holds only the exits its own policy "
+			"took, so a replay under another policy cannot make the exits that policy would add "
+			"(faults on accesses the recorded shadows allowed, writes to pages the recording left "
+			"unprotected, refaults after evictions); no error bound is proven. Rows marked "
+			"<em>recorded</em>, <em>exact</em> or <em>recording</em> are what recording under "
+			"that policy measures (docs/replay.md, What-ifs).</p>\n", approx);
+	fputs("<table>\n<thead><tr><th>run</th><th>status</th><th>policy</th><th>basis</th><th>exits</th>"
 	      "<th>faults</th><th>emulated</th><th>resyncs</th><th>peak shadow pages</th>"
 	      "<th>evictions</th><th>violations</th></tr></thead>\n<tbody>\n", f);
 	for (size_t i = first; i < end; i++) {
@@ -233,6 +256,7 @@ static void compare_group(FILE *f, const struct report *rp, size_t first, size_t
 		long r = find(rp->run_id, rp->runs.nrows, id);
 		const char *st = r >= 0 ? text(&rp->runs, (size_t)r, SVT_DB_RUNS_STATUS) : NULL;
 		const char *policy = text(c, i, SVT_DB_CMP_POLICY);
+		const char *basis = text(c, i, SVT_DB_CMP_BASIS);
 
 		fprintf(f, "<tr><td class=\"n\"><a href=\"#run-%lld\">%lld</a></td><td>", (long long)id,
 			(long long)id);
@@ -243,10 +267,10 @@ static void compare_group(FILE *f, const struct report *rp, size_t first, size_t
 		fputs("</tr>\n", f);
 		if (bar == NULL || gr == NULL)
 			continue;
-		/* "#2 oos=0,prefetch=0 (incomplete)" */
-		snprintf(bar[n].label, sizeof(bar[n].label), "#%lld %s%s%s%s", (long long)id,
-			 policy ? policy : "?", finished(st) ? "" : " (", finished(st) ? "" : st ? st : "?",
-			 finished(st) ? "" : ")");
+		/* "#2 oos=0,prefetch=0 [approximate] (incomplete)" */
+		snprintf(bar[n].label, sizeof(bar[n].label), "#%lld %s [%s]%s%s%s", (long long)id,
+			 policy ? policy : "?", basis ? basis : "?", finished(st) ? "" : " (",
+			 finished(st) ? "" : st ? st : "?", finished(st) ? "" : ")");
 		bar[n].row = i;
 		gr[n].label = bar[n].label;
 		gr[n].v = bar[n].v;
@@ -276,11 +300,11 @@ static void compare_section(FILE *f, const struct report *rp)
 
 	fputs("<section id=\"compare\">\n<h2>Policy comparison</h2>\n", f);
 	for (size_t first = 0, end; first < c->nrows; first = end) {
-		const char *sum = text(c, first, SVT_DB_CMP_CHECKSUM);
+		const char *sum = text(c, first, SVT_DB_CMP_GROUP);
 		unsigned n = 0;
 
 		for (end = first; end < c->nrows; end++) {
-			const char *s = text(c, end, SVT_DB_CMP_CHECKSUM);
+			const char *s = text(c, end, SVT_DB_CMP_GROUP);
 			int64_t id;
 			if (s == NULL || sum == NULL || strcmp(s, sum) != 0)
 				break;
@@ -292,8 +316,8 @@ static void compare_section(FILE *f, const struct report *rp)
 			compare_group(f, rp, first, end, ++groups);
 	}
 	if (groups == 0)
-		fputs("<p class=\"none\">No trace was replayed more than once: there is nothing to"
-		      " compare.</p>\n", f);
+		fputs("<p class=\"none\">No trace was replayed more than once and no guest was recorded"
+		      " under more than one policy: there is nothing to compare.</p>\n", f);
 	fputs("</section>\n", f);
 }
 

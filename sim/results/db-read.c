@@ -46,9 +46,9 @@ static const char *const report_sql[] = {
 	" unshadows FROM shadow_memory WHERE ?1 <= 0 OR run = ?1 ORDER BY run, first_seq",
 
 	"SELECT checksum, trace, run, policy, status, exits, emulated, peak_shadow_pages,"
-	" evictions, resyncs, violations FROM policy_compare"
-	" WHERE ?1 <= 0 OR checksum = (SELECT trace_checksum FROM runs WHERE id = ?1)"
-	" ORDER BY checksum, exits, run",
+	" evictions, resyncs, violations, basis, grp AS 'group' FROM policy_compare"
+	" WHERE ?1 <= 0 OR grp IN (SELECT grp FROM policy_compare WHERE run = ?1)"
+	" ORDER BY grp, exits, run",
 };
 
 int svt_db_report_rows(struct svt_db *db, const char *name, int64_t run, struct svt_db_rows *out)
@@ -142,8 +142,8 @@ int svt_db_totals(struct svt_db *db, struct svt_db_totals **out, size_t *n)
 int svt_db_run_info(struct svt_db *db, int64_t run, struct svt_db_run_info *out)
 {
 	static const char sql[] =
-		"SELECT status, recorded_policy, events, violations, divergence_seq, seconds, message"
-		" FROM runs WHERE id = ?1";
+		"SELECT status, recorded_policy, events, violations, divergence_seq, seconds, message,"
+		" whatif FROM runs WHERE id = ?1";
 	sqlite3_stmt *st = db_prepare_read(db, "reading a run", sql, &run, 1);
 	struct svt_db_totals *t = NULL;
 	size_t n = 0;
@@ -164,6 +164,8 @@ int svt_db_run_info(struct svt_db *db, int64_t run, struct svt_db_run_info *out)
 			: sqlite3_column_int64(st, 4);
 		out->seconds = sqlite3_column_double(st, 5);
 		snprintf(out->message, sizeof(out->message), "%s", msg ? (const char *)msg : "");
+		const unsigned char *wi = sqlite3_column_text(st, 7);
+		snprintf(out->whatif, sizeof(out->whatif), "%s", wi ? (const char *)wi : "");
 		if (status < 0)
 			rc = svt_db_fail(db, "run %lld has no status this program knows", (long long)run);
 		else
@@ -208,7 +210,7 @@ int svt_db_compare(struct svt_db *db, struct svt_db_rows *out)
 {
 	static const char sql[] =
 		"SELECT checksum, trace, run, policy, exits, faults, emulated, resyncs, peak_shadow_pages,"
-		" evictions, violations FROM policy_compare ORDER BY checksum, run";
+		" evictions, violations, basis, grp FROM policy_compare ORDER BY grp, run";
 
 	return db_select(db, "report compare", sql, NULL, 0, out);
 }
