@@ -48,6 +48,15 @@ grep -q '^48 runs: 48 clean, 0 with violations, 0 bad input, 0 incomplete or not
 	pass "the database: 42 clean runs of 6 traces" || fail "the database after the first run: $(q "SELECT count(*), group_concat(DISTINCT status) FROM runs")"
 [ "$(q "SELECT count(*) FROM runs WHERE audit = 'periodic' AND recorded_policy = 1")" = 6 ] &&
 	pass "recorded-policy runs stored as such" || fail "recorded-policy runs"
+# what-ifs labelled (docs/replay.md): the summary, the database, the JUnit report
+n=$(grep -c '^  *what-if APPROXIMATE: not what recording under ' "$work/out")
+[ "$n" -ge 1 ] && grep -q "^WARNING: $n runs are APPROXIMATE what-ifs, NOT MEASUREMENTS" "$work/out" &&
+	[ "$(q "SELECT count(*) FROM runs WHERE whatif = 'approximate'")" -ge 1 ] &&
+	[ "$(q "SELECT count(*) FROM runs WHERE recorded_policy = 1 AND whatif <> 'recorded'")" = 0 ] &&
+	[ "$(xmllint --xpath 'count(//property[starts-with(@value, "APPROXIMATE, NOT A MEASUREMENT")])' \
+		"$work/res/junit.xml")" = "$n" ] &&
+	pass "what-ifs: $n approximate runs called so in the summary, the database and the JUnit report" ||
+	fail "what-if labels: $n in the summary; $(q "SELECT group_concat(whatif) FROM runs")"
 [ "$(q "SELECT count(*) FROM counters c JOIN runs r ON r.id = c.run WHERE c.name = 'evictions' AND c.value > 0 AND r.policy LIKE '%pool=16'")" -ge 1 ] &&
 	pass "small-pool evicts" || fail "small-pool does not evict"
 # the JUnit report: 48 runs x 8 invariants, + INV-REPLAY for the 12 under the recorded policy
@@ -75,6 +84,53 @@ grep -q '; 0 replayed, 42 cached, 6 shared$' "$work/out" && [ "$(grep -c ': reus
 	! grep -q ': synthesised ' "$work/out" && pass "re-run: every trace reused, every run cached" ||
 	{ fail "re-run"; tail -n 3 "$work/out"; }
 [ "$(q "SELECT count(*) FROM runs")" = 42 ] && pass "re-run adds no runs" || fail "re-run added runs"
+
+# ---- a core built differently is not served this build's results ----------------------
+# (the build identity: the executable's build-id, in --version and runs.tool_version)
+v=$("$bin" --version | sed -n 's/^build //p'); vb=$("$broken" --version | sed -n 's/^build //p')
+[ -n "$v" ] && [ -n "$vb" ] && [ "$v" != "$vb" ] && [ "$(q "SELECT count(DISTINCT tool_version) FROM runs")" = 1 ] &&
+	[ "$(q "SELECT tool_version FROM runs LIMIT 1")" = "$("$bin" --version | sed -n 's/^shadowvt //p') build $(echo "$v" | cut -c1-16)" ] &&
+	pass "--version shows the build identity, runs.tool_version holds it, shadowvt-broken's differs" ||
+	fail "build identity: '$v' '$vb' $(q "SELECT DISTINCT tool_version FROM runs")"
+cp -r "$work/res" "$work/res-b"
+SVT_BROKEN=1 "$broken" run -j 2 --results "$work/res-b" "$work/exp/policies.xml" > "$work/out" 2> "$work/err"; rc=$?
+[ "$rc" -eq 1 ] && grep -q '; 42 replayed, 0 cached, 6 shared$' "$work/out" &&
+	! grep -q '^48 runs: 48 clean' "$work/out" &&
+	[ "$(sqlite3 "$work/res-b/out/results.db" "SELECT count(DISTINCT tool_version) FROM runs")" = 2 ] &&
+	pass "a broken core on the clean build's database: nothing cached, every run replayed, violations (exit 1)" ||
+	{ fail "broken core served the cache: exit $rc"; tail -n 2 "$work/out"; }
+
+# ---- shards and the merge without a cluster (run --slurm-task, --slurm-merge) ------------
+# what the jobs of run --slurm do (docs/cluster.md), run here by hand
+mkdir -p "$work/sh"
+cp -r "$work/res/out" "$work/sh/" && rm -f "$work/sh/out/results.db"*
+list="$work/sh/list"
+printf 'replay 0 fork-4level@recorded\nreplay 1 fork-4level@off\n' > "$list"
+shards="$work/sh/out/results.slurm/shards"
+expect_status 2 "--slurm-task without SLURM_ARRAY_TASK_ID" "$bin" run --results "$work/sh" --slurm-task "$list" \
+	"$work/exp/policies.xml"
+grep -q 'SLURM_ARRAY_TASK_ID is not set' "$work/err" || fail "--slurm-task: no SLURM_ARRAY_TASK_ID message"
+SLURM_ARRAY_TASK_ID=0 "$bin" run --results "$work/sh" --slurm-task "$list" "$work/exp/policies.xml" > "$work/out" 2>&1 &&
+	[ -f "$shards/fork-4level@recorded.db" ] && [ ! -e "$work/sh/out/results.db" ] &&
+	pass "a replay task writes its shard, not the database" || { fail "replay task"; cat "$work/out"; }
+SLURM_ARRAY_TASK_ID=1 "$broken" run --results "$work/sh" --slurm-task "$list" "$work/exp/policies.xml" > /dev/null 2>&1
+cp "$shards/fork-4level@recorded.db" "$work/sh/saved.db"
+expect_status 4 "--slurm-merge with shards missing" "$bin" run --results "$work/sh" --slurm-merge "$work/exp/policies.xml"
+grep -q '^merge into .*: 1 shard(s) merged, 0 duplicate(s) dropped, 1 refused, 41 run(s) missing$' "$work/out" &&
+	grep -q 'refused: .*fork-4level@off.db: made by another build' "$work/err" && [ -f "$shards/fork-4level@off.db.refused" ] &&
+	grep -q '^shadowvt run: missing: fork-pae under off: no shard ' "$work/err" &&
+	[ "$(sqlite3 "$work/sh/out/results.db" "SELECT count(*) FROM runs")" = 1 ] && [ ! -e "$shards/fork-4level@recorded.db" ] &&
+	pass "the merge: one shard in, another build's refused, the missing named" ||
+	{ fail "merge"; cat "$work/out" "$work/err" | head -n 20; }
+cp "$work/sh/saved.db" "$shards/fork-4level@recorded.db"
+"$bin" run --results "$work/sh" --slurm-merge "$work/exp/policies.xml" > "$work/out" 2>&1
+grep -q ': 0 shard(s) merged, 1 duplicate(s) dropped, 0 refused' "$work/out" &&
+	[ "$(sqlite3 "$work/sh/out/results.db" "SELECT count(*) FROM runs")" = 1 ] &&
+	pass "the merge drops a shard whose run is in the database" || { fail "duplicate shard"; head -n 3 "$work/out"; }
+SLURM_ARRAY_TASK_ID=0 "$bin" run --results "$work/sh" --slurm-task "$list" "$work/exp/policies.xml" > "$work/out" 2>&1
+grep -q '^fork-4level under recorded: already in ' "$work/out" && [ ! -e "$shards/fork-4level@recorded.db" ] &&
+	pass "a task whose run is in the database does nothing" || { fail "task on a merged run"; cat "$work/out"; }
+expect_status 2 "--force with --slurm" "$bin" run --slurm --force "$work/exp/policies.xml"
 
 # ---- one parameter changed: only its trace and runs are redone -----------------------
 sed 's/name="mix-pae" workload="mix" mode="pae" events="20000" seed="3"/name="mix-pae" workload="mix" mode="pae" events="20000" seed="4"/' \
@@ -128,12 +184,13 @@ bad-knob-value.xml|5|prefetch=600: out of range 0..511|0
 duplicate-name.xml|5|input name 'a' is already used at line 3|0
 duplicate-policy.xml|6|policy name 'p' is already used at line 5|0
 missing-trace.xml|4|no-such-trace.svt: No such file or directory: expected an existing, readable file|0
+bad-execution.xml|4|<execution time="an hour">: expected a Slurm time limit|1
 missing-kernel.xml|3|no-such-kernel.elf: No such file or directory|0
 doctype-file.xml|2|a DOCTYPE is not allowed in an experiment file|0
 doctype-url.xml|2|a DOCTYPE is not allowed in an experiment file (this one names an external DTD)|0
 EOF
-[ "$(ls "$bad" | wc -l)" -eq 25 ] && pass "every malformed file is in the table" ||
-	fail "tests/experiments has $(ls "$bad" | wc -l) files, the table 25"
+[ "$(ls "$bad" | wc -l)" -eq 26 ] && pass "every malformed file is in the table" ||
+	fail "tests/experiments has $(ls "$bad" | wc -l) files, the table 26"
 
 # ---- usage ----------------------------------------------------------------------
 expect_status 2 "run without a file" "$bin" run
@@ -228,7 +285,9 @@ grep -q '^runs: 3 inputs x 8 policies = 24$' "$work/out" && pass "its plan: 3 in
 mkdir -p "$work/vmx" "$work/g"
 : > "$work/vmx/hv.elf"
 printf '#!/bin/sh\necho "$@" > "$(dirname "$0")/args"\nexit 127\n' > "$work/vmx/bochs-run.sh"
-: > "$work/g/k.elf"
+# a Multiboot header (the a.out kludge) alone: record refuses what is not a kernel
+printf '\002\260\255\033\000\000\001\000\376\117\121\344' > "$work/g/k.elf"
+head -c 20 /dev/zero >> "$work/g/k.elf"
 cat > "$work/g/exp.xml" <<'XML'
 <?xml version="1.0"?>
 <experiment xmlns="urn:shadowvt:experiment:1">

@@ -460,3 +460,78 @@ Test(db, concurrent_threads, .timeout = 120)
 	tdb_rmdir(dir);
 	free(path);
 }
+
+/* ---- shards and the merge (db-merge.c) ------------------------------------ */
+
+static void make_shard(const char *path, const char *policy, bool finish)
+{
+	struct svt_db *db = tdb_open(path, true);
+	int64_t run = tdb_run(db, "a.svt", "crc32c:00000001", policy);
+
+	tdb_fill(db, run, 300, 5, 20, 1);
+	if (finish)
+		tdb_end(db, run, SVT_RUN_VIOLATIONS, 5);
+	cr_assert_eq(svt_db_shard_seal(db), 0, "%s", svt_db_error(db));
+	svt_db_close(db);
+}
+
+Test(db, merge_shard)
+{
+	char *dir = tdb_dir(), *s1 = tdb_path(dir, "s1.db"), *s2 = tdb_path(dir, "s2.db");
+	char *s3 = tdb_path(dir, "s3.db"), *d = tdb_path(dir, "d.db"), err[700];
+	struct svt_db_shard k;
+
+	make_shard(s1, "oos=0", true);
+	make_shard(s2, "oos=1", true);
+	make_shard(s3, "oos=2", false);
+	/* sealed: one file, not WAL */
+	cr_assert_eq(tdb_int(s1, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'delete'"), 1);
+	cr_assert_eq(svt_db_shard_read(s1, &k, err, sizeof(err)), 0, "%s", err);
+	cr_assert(k.version == SVT_DB_VERSION && k.runs == 1 && k.status == SVT_RUN_VIOLATIONS);
+	cr_assert_str_eq(k.policy, "oos=0");
+	cr_assert_str_eq(k.tool_version, "test");
+
+	struct svt_db *db = tdb_open(d, true);
+	cr_assert_eq(svt_db_begin(db), 0);
+	int64_t id = svt_db_merge_shard(db, s1, "crc32c:00000001", "oos=0", "faults", "test", err,
+					sizeof(err));
+	cr_assert_gt(id, 0, "%s", err);
+	cr_assert_eq(svt_db_commit(db), 0, "%s", svt_db_error(db));
+	/* the same key again: a duplicate, nothing written */
+	cr_assert_eq(svt_db_begin(db), 0);
+	cr_assert_eq(svt_db_merge_shard(db, s1, "crc32c:00000001", "oos=0", "faults", "test", err,
+					sizeof(err)), 0);
+	svt_db_rollback(db);
+	/* another build, another trace, an unfinished run: refused */
+	cr_assert_eq(svt_db_merge_shard(db, s2, "crc32c:00000001", "oos=1", "faults", "other", err,
+					sizeof(err)), -1);
+	cr_assert(strstr(err, "made by another build (test), this is other"), "%s", err);
+	cr_assert_eq(svt_db_merge_shard(db, s2, "crc32c:00000002", "oos=1", "faults", "test", err,
+					sizeof(err)), -1);
+	cr_assert(strstr(err, "expected trace crc32c:00000002"), "%s", err);
+	cr_assert_eq(svt_db_merge_shard(db, s3, "crc32c:00000001", "oos=2", "faults", "test", err,
+					sizeof(err)), -1);
+	cr_assert(strstr(err, "did not finish (running)"), "%s", err);
+	/* merged, then rolled back: no row of it stays */
+	cr_assert_eq(svt_db_begin(db), 0);
+	cr_assert_gt(svt_db_merge_shard(db, s2, "crc32c:00000001", "oos=1", "faults", "test", err,
+					sizeof(err)), 0, "%s", err);
+	svt_db_rollback(db);
+	svt_db_close(db);
+
+	cr_assert_eq(tdb_int(d, "SELECT count(*) FROM runs"), 1);
+	cr_assert_eq(tdb_int(d, "SELECT count(*) FROM timeline"), 300);
+	cr_assert_eq(tdb_int(d, "SELECT count(*) FROM violations"), 5);
+	cr_assert_eq(tdb_int(d, "SELECT count(*) FROM counters"), 20);
+	cr_assert_eq(tdb_int(d, "SELECT sum(faults) FROM timeline"),
+		     tdb_int(s1, "SELECT sum(faults) FROM timeline"));
+	cr_assert_eq(tdb_int(d, "SELECT value FROM counters WHERE name = 'counter007'"), 7001);
+	cr_assert_eq(tdb_int(d, "SELECT status = 'violations' AND events = 123456 AND violations = 5"
+			     " AND seconds = 1.5 AND policy = 'oos=0' AND tool_version = 'test'"
+			     " AND started IS NOT NULL AND finished IS NOT NULL FROM runs"), 1);
+	tdb_rmdir(dir);
+	free(s1);
+	free(s2);
+	free(s3);
+	free(d);
+}

@@ -46,6 +46,10 @@ static void print_plan(const struct svt_experiment *e)
 	if (e->description)
 		printf("description: %s\n", e->description);
 	printf("results: %s; traces made in %s; audit %s\n", e->db, e->traces, svt_audit_name(e->audit));
+	if (e->partition || e->time || e->mem || e->array_max)
+		printf("--slurm defaults: partition %s, time %s, mem %s, array-max %u%s\n",
+		       e->partition ? e->partition : "(Slurm's)", e->time ? e->time : "(Slurm's)",
+		       e->mem ? e->mem : "(Slurm's)", e->array_max, e->array_max ? "" : " (no limit)");
 	printf("inputs (%zu):\n", e->ninputs);
 	for (size_t i = 0; i < e->ninputs; i++) {
 		const struct svt_exp_input *in = &e->inputs[i];
@@ -114,13 +118,16 @@ static void replay_one(struct pool *p, struct run_job *j, struct svt_db *db)
 	j->row.id = res->run;
 	j->row.status = res->status;
 	j->row.recorded_policy = !cfg.policy_given || strcmp(res->policy, j->t->recorded) == 0;
+	snprintf(j->row.whatif, sizeof(j->row.whatif), "%s", svt_whatif_name(res->whatif));
 	j->row.events = res->events;
 	j->row.violations = res->violations + res->divergences;
 	j->row.divergence = res->first_divergence;
 	j->row.seconds = res->seconds;
 	snprintf(j->row.message, sizeof(j->row.message), "%s", res->message);
-	if (res->run <= 0 && db)
-		snprintf(j->row.message, sizeof(j->row.message), "not stored: %s", svt_db_error(db));
+	if (res->store_error[0]) {      /* a result not stored is exit 3 (shadowvt(1)) */
+		snprintf(j->row.message, sizeof(j->row.message), "not stored: %s", res->store_error);
+		j->exit = SVT_EXIT_INPUT;
+	}
 	free(res);
 }
 
@@ -181,6 +188,7 @@ static int read_row(struct svt_db *db, struct run_row *r)
 	}
 	r->status = in->status;
 	r->recorded_policy = in->recorded_policy;
+	snprintf(r->whatif, sizeof(r->whatif), "%s", in->whatif);
 	r->events = in->events;
 	r->violations = in->violations;
 	r->divergence = in->divergence_seq;
@@ -216,6 +224,7 @@ static void summary(const struct svt_experiment *e, const struct run_job *jobs, 
 {
 	int wt = 5, wp = 6;
 	unsigned clean = 0, viol = 0, bad = 0, other = 0, cached = 0, shared = 0, replayed = 0;
+	unsigned approx = 0;
 
 	for (size_t i = 0; i < njobs; i++) {
 		int a = (int)strlen(jobs[i].t->in->name), b = (int)strlen(jobs[i].p->name);
@@ -254,7 +263,20 @@ static void summary(const struct svt_experiment *e, const struct run_job *jobs, 
 		if (r->divergence >= 0)
 			printf("%-*s  %-*s  first divergence (INV-REPLAY) at event %" PRId64 "\n", wt, "",
 			       wp, "", r->divergence);
+		if (!r->recorded_policy && strcmp(r->whatif, "exact") == 0) {
+			printf("%-*s  %-*s  what-if exact: recording under %s gives these counters\n",
+			       wt, "", wp, "", j->p->name);
+		} else if (!r->recorded_policy && r->status != SVT_RUN_NOT_RUN) {
+			printf("%-*s  %-*s  what-if APPROXIMATE: not what recording under %s measures\n",
+			       wt, "", wp, "", j->p->name);
+			approx++;
+		}
 	}
+	if (approx)
+		printf("WARNING: %u runs are APPROXIMATE what-ifs, NOT MEASUREMENTS: a trace holds only "
+		       "the exits its own policy took, so a replay under another policy cannot make the "
+		       "exits that policy would add; no error bound is proven (shadowvt(1), replay)\n",
+		       approx);
 	printf("%zu runs: %u clean, %u with violations, %u bad input, %u incomplete or not run; "
 	       "%u replayed, %u cached, %u shared\n", njobs, clean, viol, bad, other, replayed, cached,
 	       shared);
@@ -269,6 +291,17 @@ static const struct svt_opt run_opts[] = {
 	{ SVT_OPT_PATH("junit", 0, "FILE"), .help = "also write a JUnit XML report" },
 	{ SVT_OPT_NUM("jobs", 'j', "N", 1, 256), .help = "synthesise and replay N at a time" },
 	{ SVT_OPT_FLAG("quiet", 'q'), .help = "print only the summary" },
+	{ SVT_OPT_FLAG("slurm", 0), .help = "submit the experiment to a Slurm cluster (SLURM_CONF)" },
+	{ SVT_OPT_STRING("partition", 0, "P"), .help = "--slurm: the partition to submit to" },
+	{ SVT_OPT_NUM("array-max", 0, "N", 1, 100000),
+	  .help = "--slurm: at most N tasks of a job array running at once" },
+	{ SVT_OPT_STRING("time", 0, "T"), .help = "--slurm: each task's time limit (sbatch --time)" },
+	{ SVT_OPT_STRING("mem", 0, "M"), .help = "--slurm: each task's memory (sbatch --mem)" },
+	{ SVT_OPT_FLAG("status", 0), .help = "show what the cluster jobs have done, run, failed" },
+	{ SVT_OPT_PATH("slurm-task", 0, "LIST"),
+	  .help = "(the cluster jobs') do the task of LIST that SLURM_ARRAY_TASK_ID names" },
+	{ SVT_OPT_FLAG("slurm-merge", 0),
+	  .help = "(the cluster jobs') fold the shards into the results database" },
 	{ .name = NULL },
 };
 
@@ -281,9 +314,29 @@ static int run_exec(const struct svt_args *a)
 {
 	const char *results = svt_args_str(a, "results", NULL), *junit = svt_args_str(a, "junit", NULL);
 	bool check = svt_args_has(a, "check"), force = svt_args_has(a, "force");
-	bool quiet = svt_args_has(a, "quiet");
+	bool quiet = svt_args_has(a, "quiet"), slurm = svt_args_has(a, "slurm");
+	bool status = svt_args_has(a, "status"), merge = svt_args_has(a, "slurm-merge");
+	const char *task = svt_args_str(a, "slurm-task", NULL);
 	uint64_t n = svt_args_num(a, "jobs", 1);
+	struct run_slurm_opts so = {
+		.partition = svt_args_str(a, "partition", NULL), .time = svt_args_str(a, "time", NULL),
+		.mem = svt_args_str(a, "mem", NULL), .array_max = (unsigned)svt_args_num(a, "array-max", 0),
+		.results = results, .quiet = quiet,
+	};
 
+	if ((so.partition || so.time || so.mem || so.array_max) && !slurm) {
+		svt_err("run: --partition, --array-max, --time and --mem go with --slurm");
+		return SVT_EXIT_USAGE;
+	}
+	if (force && (slurm || status || merge || task)) {
+		svt_err("run: --force goes without --slurm: to redo an experiment on a cluster, give "
+			"it a new --results directory");
+		return SVT_EXIT_USAGE;
+	}
+	if (slurm + status + merge + (task != NULL) + check > 1) {
+		svt_err("run: --slurm, --status, --slurm-task, --slurm-merge and --check exclude each other");
+		return SVT_EXIT_USAGE;
+	}
 	struct svt_experiment *e = svt_exp_load(a->argv[0], results, stderr);
 	if (!e)
 		return SVT_EXIT_INPUT;
@@ -291,6 +344,17 @@ static int run_exec(const struct svt_args *a)
 		print_plan(e);
 		svt_exp_free(e);
 		return SVT_EXIT_OK;
+	}
+	if (status || task || slurm) {
+		int rc;
+		struct sigaction sa = { .sa_handler = on_signal };
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		rc = status ? run_slurm_status(e) : task ? run_slurm_task(e, task, &stop_flag) :
+		     run_slurm_submit(e, &so);
+		svt_exp_free(e);
+		return rc;
 	}
 
 	int worst = SVT_EXIT_OK;
@@ -321,7 +385,10 @@ static int run_exec(const struct svt_args *a)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	if (!(traces = run_make_traces(e, (unsigned)n, force, quiet, &stop_flag)) ||
+	int merged = merge ? run_slurm_merge(e, quiet) : SVT_EXIT_OK;
+	worse(&worst, merged);
+	if (!(traces = merge ? run_find_traces(e, SIZE_MAX) : run_make_traces(e, (unsigned)n, force, quiet,
+								     &stop_flag)) ||
 	    !(jobs = calloc(njobs ? njobs : 1, sizeof(*jobs)))) {
 		svt_err("run: out of memory");
 		worst = SVT_EXIT_INPUT;
@@ -332,41 +399,18 @@ static int run_exec(const struct svt_args *a)
 
 	/* Every trace under every policy: cached, the same as another job, or to replay. */
 	struct pool p = { .e = e, .jobs = jobs, .njobs = njobs, .quiet = quiet, .worst = SVT_EXIT_OK };
-	for (size_t k = 0; k < njobs; k++) {
-		struct run_job *j = &jobs[k];
-		j->t = &traces[k / e->npolicies];
-		j->p = &e->policies[k % e->npolicies];
-		j->same_as = -1;
-		j->row.divergence = -1;
-		j->row.status = SVT_RUN_NOT_RUN;        /* until it is replayed or read back */
-		snprintf(j->canon, sizeof(j->canon), "%s", j->p->recorded ? j->t->recorded : j->p->canon);
-		if (!j->t->ok) {
-			snprintf(j->row.message, sizeof(j->row.message), "%s", j->t->message);
-			j->row.recorded_policy = j->p->recorded;
-			j->exit = j->t->status;
-			continue;
-		}
-		for (size_t q = 0; q < k && j->canon[0]; q++)
-			if (jobs[q].t->ok && strcmp(jobs[q].canon, j->canon) == 0 &&
-			    strcmp(jobs[q].t->checksum, j->t->checksum) == 0) {
-				j->same_as = jobs[q].same_as >= 0 ? jobs[q].same_as : (int)q;
-				break;
-			}
-		if (j->same_as >= 0 || force || !j->canon[0])
-			continue;
-		int64_t id = svt_db_find_run(db, j->t->checksum, j->canon, svt_audit_name(e->audit),
-					     PACKAGE_VERSION);
-		if (id < 0) {
-			svt_err("run: %s", svt_db_error(db));
-			worst = SVT_EXIT_INPUT;
-			goto out;
-		}
-		if (id > 0) {
-			j->cached = true;
-			j->row.id = id;
-		}
+	if (run_plan(e, traces, jobs, db, force) != 0) {
+		svt_err("run: %s", svt_db_error(db));
+		worst = SVT_EXIT_INPUT;
+		goto out;
 	}
-	for (size_t k = 0; k < njobs; k++)
+	if (merge) {            /* the merge job: the summary of what is merged, nothing replayed */
+		for (size_t k = 0; k < njobs; k++)
+			if (!jobs[k].cached && jobs[k].same_as < 0 && jobs[k].t->ok)
+				snprintf(jobs[k].row.message, sizeof(jobs[k].row.message),
+					 "not in the database: no shard merged");
+	}
+	for (size_t k = 0; k < njobs && !merge; k++)
 		p.todo += !jobs[k].cached && jobs[k].same_as < 0 && jobs[k].t->ok;
 	if (!quiet)
 		printf("%s: %zu runs: %zu to replay, %zu cached or shared, %u thread(s)\n", e->name, njobs,
@@ -411,6 +455,9 @@ static int run_exec(const struct svt_args *a)
 	}
 	if (stop_flag)
 		worse(&worst, SVT_EXIT_INTERRUPTED);
+	/* The merge job succeeds when every run is in: violations are results. */
+	if (merge && worst == SVT_EXIT_NEGATIVE)
+		worst = SVT_EXIT_OK;
 out:
 	free(jobs);
 	if (traces)

@@ -428,6 +428,11 @@ struct svt_experiment *exp_build(struct exp_ctx *c, xmlNode *root)
 			}
 			e->engine_line = (unsigned)exp_line(n);
 			e->timeout = get_int(&b, n, "timeout", DEFAULT_TIMEOUT);
+		} else if (is(n, "execution")) {
+			e->partition = get(&b, n, "partition", false);
+			e->time = get(&b, n, "time", false);
+			e->mem = get(&b, n, "mem", false);
+			e->array_max = (unsigned)get_int(&b, n, "array-max", 0);
 		} else if (is(n, "policies")) {
 			list = n;
 		} else if (is(n, "synth") || is(n, "guest") || is(n, "trace")) {

@@ -63,6 +63,9 @@ static const struct attr_spec a_results[] = {
 static const struct attr_spec a_audit[] = { { "level", A_ENUM, true, 0, 0, audit_levels }, END };
 static const struct attr_spec a_engine[] = {
 	{ "name", A_ENUM, false, 0, 0, engines }, { "timeout", A_INT, false, 1, 86400, NULL }, END };
+static const struct attr_spec a_execution[] = {
+	{ "partition", A_WORD, false, 0, 0, NULL }, { "array-max", A_INT, false, 1, 100000, NULL },
+	{ "time", A_STRING, false, 0, 0, NULL }, { "mem", A_STRING, false, 0, 0, NULL }, END };
 static const struct attr_spec a_synth[] = {
 	NAME_REQ,
 	{ "workload", A_WORD, true, 0, 0, NULL },
@@ -98,7 +101,7 @@ static const struct attr_spec a_sweep[] = {
 static const struct elem_spec settings[] = {
 	{ "description", a_none, T_TEXT }, { "results", a_results, T_NONE },
 	{ "audit", a_audit, T_NONE }, { "engine", a_engine, T_NONE },
-	{ "policies", a_none, T_NONE }, { NULL, NULL, 0 } };
+	{ "policies", a_none, T_NONE }, { "execution", a_execution, T_NONE }, { NULL, NULL, 0 } };
 static const struct elem_spec inputs[] = {
 	{ "synth", a_synth, T_NONE }, { "guest", a_guest, T_NONE }, { "trace", a_trace, T_NONE },
 	{ NULL, NULL, 0 } };
@@ -348,9 +351,39 @@ static void check_content(struct exp_ctx *c, xmlNode *n, const struct elem_spec 
 	}
 }
 
+/* Only digits and the separators given, starting with a digit. */
+static bool digits_and(const char *s, const char *seps, size_t max)
+{
+	if (*s < '0' || *s > '9' || strlen(s) > max)
+		return false;
+	for (; *s; s++)
+		if ((*s < '0' || *s > '9') && !strchr(seps, *s))
+			return false;
+	return true;
+}
+
+/* <execution time mem>: as sbatch takes them ("90", "1-12:00:00"; "4000", "4G"). */
+static void check_execution(struct exp_ctx *c, xmlNode *k)
+{
+	xmlChar *t = xmlGetNoNsProp(k, (const xmlChar *)"time");
+	xmlChar *m = xmlGetNoNsProp(k, (const xmlChar *)"mem");
+	size_t ml = m ? strlen((const char *)m) : 0;
+
+	if (t && !digits_and((const char *)t, ":-", 16))
+		exp_error(c, exp_line(k), "<execution time=\"%.40s\">: expected a Slurm time limit "
+			  "(minutes, or [D-]HH:MM:SS)", (const char *)t);
+	if (m && (ml == 0 || !(digits_and((const char *)m, "", 15) ||
+			       (ml > 1 && strchr("KMGT", m[ml - 1]) && (m[ml - 1] = '\0', 1) &&
+				digits_and((const char *)m, "", 15)))))
+		exp_error(c, exp_line(k), "<execution mem=...>: expected megabytes, or a number with "
+			  "K, M, G or T");
+	xmlFree(t);
+	xmlFree(m);
+}
+
 unsigned exp_check_structure(struct exp_ctx *c, xmlNode *root)
 {
-	unsigned before = c->nerrors, count[5] = { 0 }, ninputs = 0;
+	unsigned before = c->nerrors, count[6] = { 0 }, ninputs = 0;
 
 	if (strcmp((const char *)root->name, "experiment") != 0 || !in_ns(root)) {
 		exp_error(c, exp_line(root), "the root element is <%s> %s%s: expected <experiment "
@@ -360,8 +393,8 @@ unsigned exp_check_structure(struct exp_ctx *c, xmlNode *root)
 		return c->nerrors - before;
 	}
 	check_attrs(c, root, a_experiment);
-	check_content(c, root, settings, inputs, "description, results, audit, engine, policies, synth, "
-		      "guest or trace", T_NONE);
+	check_content(c, root, settings, inputs, "description, results, audit, engine, policies, "
+		      "execution, synth, guest or trace", T_NONE);
 	for (xmlNode *k = root->children; k; k = k->next) {
 		const struct elem_spec *s;
 		if (k->type != XML_ELEMENT_NODE || !in_ns(k))
@@ -383,6 +416,8 @@ unsigned exp_check_structure(struct exp_ctx *c, xmlNode *root)
 		if (++count[i] == 2)
 			exp_error(c, exp_line(k), "<%s>: given twice: expected at most one", s->name);
 		check_attrs(c, k, s->attrs);
+		if (strcmp(s->name, "execution") == 0)
+			check_execution(c, k);
 		if (strcmp(s->name, "policies") != 0) {
 			check_content(c, k, NULL, NULL, "no content", s->text);
 			continue;

@@ -348,5 +348,8 @@ void svt_exp_free(struct svt_experiment *e)
 	free(e->db);
 	free(e->traces);
 	free(e->engine);
+	free(e->partition);
+	free(e->time);
+	free(e->mem);
 	free(e);
 }

@@ -77,6 +77,9 @@ struct svt_experiment {
 	struct svt_exp_policy *policies;
 	size_t npolicies;
 	unsigned sweep_dropped;         /* sweep points equal to an earlier policy */
+	/* <execution>: defaults for shadowvt run --slurm (NULL, 0: none) */
+	char *partition, *time, *mem;
+	unsigned array_max;
 };
 
 /*

@@ -56,6 +56,8 @@ int run_mkdirs(const char *path)
 	return 0;
 }
 
+static void identify(struct run_trace *t);
+
 /* ---- sidecars -------------------------------------------------------------- */
 
 static void sidecar_path(const struct run_trace *t, char *buf, size_t len)
@@ -296,11 +298,10 @@ static void identify(struct run_trace *t)
 	}
 }
 
-struct run_trace *run_make_traces(const struct svt_experiment *e, unsigned n, bool force, bool quiet,
-				  volatile sig_atomic_t *stop)
+/* Every input's trace path; nothing made, nothing read. */
+static struct run_trace *trace_paths(const struct svt_experiment *e)
 {
 	struct run_trace *t = calloc(e->ninputs ? e->ninputs : 1, sizeof(*t));
-	bool recorded = false;
 
 	if (!t)
 		return NULL;
@@ -319,6 +320,73 @@ struct run_trace *run_make_traces(const struct svt_experiment *e, unsigned n, bo
 			return NULL;
 		}
 	}
+	return t;
+}
+
+struct run_trace *run_find_traces(const struct svt_experiment *e, size_t only)
+{
+	struct run_trace *t = trace_paths(e);
+
+	for (size_t i = 0; t && i < e->ninputs; i++) {
+		if (only != SIZE_MAX && i != only)
+			continue;
+		if (access(t[i].path, R_OK) == 0) {
+			t[i].ok = true;
+			t[i].how = "given";
+			identify(&t[i]);
+		} else {
+			t[i].status = SVT_EXIT_INPUT;
+			snprintf(t[i].message, sizeof(t[i].message), "%s: %s", t[i].path, strerror(errno));
+		}
+	}
+	return t;
+}
+
+bool run_trace_current(const struct svt_experiment *e, struct run_trace *t)
+{
+	char params[PARAMS_MAX];
+
+	switch (t->in->kind) {
+	case SVT_EXP_SYNTH:
+		synth_params(t->in, params, sizeof(params));
+		return unchanged(t, params);
+	case SVT_EXP_GUEST:
+		return guest_params(e, t->in, params, sizeof(params)) && unchanged(t, params);
+	case SVT_EXP_TRACE:
+		break;
+	}
+	return access(t->path, R_OK) == 0;
+}
+
+void run_make_one(const struct svt_experiment *e, struct run_trace *t, bool force)
+{
+	bool recorded = false;
+
+	t->ok = false;
+	t->status = SVT_EXIT_OK;
+	t->message[0] = '\0';
+	if (t->in->kind == SVT_EXP_SYNTH)
+		make_synth(t, force);
+	else if (t->in->kind == SVT_EXP_GUEST)
+		make_guest(e, t, force, &recorded);
+	else if (access(t->path, R_OK) == 0)
+		t->ok = true;
+	else {
+		t->status = SVT_EXIT_INPUT;
+		snprintf(t->message, sizeof(t->message), "%s: %s", t->path, strerror(errno));
+	}
+	if (t->ok)
+		identify(t);
+}
+
+struct run_trace *run_make_traces(const struct svt_experiment *e, unsigned n, bool force, bool quiet,
+				  volatile sig_atomic_t *stop)
+{
+	struct run_trace *t = trace_paths(e);
+	bool recorded = false;
+
+	if (!t)
+		return NULL;
 	struct synth_pool sp = { .t = t, .n = e->ninputs, .force = force, .quiet = quiet, .stop = stop };
 	pthread_t tid[256];
 	unsigned started = 0;

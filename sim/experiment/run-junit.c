@@ -229,7 +229,22 @@ int run_junit(const char *path, const struct svt_experiment *e, struct run_job *
 			esc(m, t->path, true);
 			fputs("\"/>\n      <property name=\"checksum\" value=\"", m);
 			esc(m, t->checksum, true);
-			fputs("\"/>\n    </properties>\n", m);
+			fputs("\"/>\n", m);
+			/* each policy's what-if label (docs/replay.md, What-ifs) */
+			for (size_t k = 0; k < njobs; k++) {
+				const struct run_row *r = &jobs[k].row;
+				if (jobs[k].t != t || r->status == SVT_RUN_NOT_RUN)
+					continue;
+				fputs("      <property name=\"what-if ", m);
+				esc(m, jobs[k].p->name, true);
+				fputs("\" value=\"", m);
+				esc(m, r->recorded_policy ? "recorded: the trace's own policy" :
+				    strcmp(r->whatif, "exact") == 0 ? "exact: recording under this policy "
+				    "gives these counters" : "APPROXIMATE, NOT A MEASUREMENT: a replay "
+				    "cannot make the exits this policy would add", true);
+				fputs("\"/>\n", m);
+			}
+			fputs("    </properties>\n", m);
 		}
 		fwrite(sbody, 1, slen, m);
 		fputs("  </testsuite>\n", m);

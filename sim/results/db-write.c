@@ -51,10 +51,10 @@ static const char *const write_sql[ST_N] = {
 	[ST_RUN] = "INSERT INTO runs (trace, trace_checksum, guest, workload, policy,"
 		" recorded_policy, audit, tool_version, trace_events, pid, host, started, status)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
-		" strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'running')",
-	[ST_END] = "UPDATE runs SET finished = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),"
+		" coalesce(?12, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), 'running')",
+	[ST_END] = "UPDATE runs SET finished = coalesce(?8, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),"
 		" status = ?2, events = ?3, violations = ?4, divergence_seq = ?5, seconds = ?6,"
-		" message = ?7 WHERE id = ?1",
+		" message = ?7, whatif = coalesce(?9, whatif) WHERE id = ?1",
 	[ST_VIOL] = "INSERT INTO violations (run, seq, invariant, va, gfn, level, guest_entry,"
 		" shadow_entry, what, from_seq, to_seq)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -66,10 +66,13 @@ static const char *const write_sql[ST_N] = {
 
 struct db_writer {
 	sqlite3_stmt *st[ST_N];
+	bool in_txn;                    /* svt_db_begin: batches join its transaction */
 	unsigned nq;
 	struct timespec q_since;        /* when the oldest queued row came */
 	struct pending q[BATCH_ROWS];
 };
+
+static struct db_writer *writer(struct svt_db *db);
 
 static int64_t s64(uint64_t v)
 {
@@ -160,7 +163,7 @@ static int write_batch(struct svt_db *db, int64_t run, const struct svt_db_run_e
 
 	if (w->nq == 0 && e == NULL)
 		return 0;
-	if (db_exec(db, db->h, "BEGIN IMMEDIATE", "writing results") != 0) {
+	if (!w->in_txn && db_exec(db, db->h, "BEGIN IMMEDIATE", "writing results") != 0) {
 		drop_queue(w);
 		return -1;
 	}
@@ -176,9 +179,15 @@ static int write_batch(struct svt_db *db, int64_t run, const struct svt_db_run_e
 					   : sqlite3_bind_int64(st, 5, e->divergence_seq);
 		b |= sqlite3_bind_double(st, 6, e->seconds);
 		b |= bind_text(st, 7, e->message);
+		b |= bind_text(st, 8, e->finished);
+		b |= bind_text(st, 9, e->whatif);
 		rc = run_stmt(db, st, b, "ending the run");
 		if (rc == 0 && sqlite3_changes(db->h) != 1)
 			rc = db_fail(db, -1, "ending run %lld: there is no such run", (long long)run);
+	}
+	if (w->in_txn) {        /* svt_db_commit commits, or the failure rolls back */
+		drop_queue(w);
+		return rc;
 	}
 	if (rc == 0 && db_exec(db, db->h, "COMMIT", "committing results") != 0)
 		rc = -1;
@@ -186,6 +195,52 @@ static int write_batch(struct svt_db *db, int64_t run, const struct svt_db_run_e
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	drop_queue(w);
 	return rc;
+}
+
+int svt_db_begin(struct svt_db *db)
+{
+	struct db_writer *w = writer(db);
+
+	if (w == NULL)
+		return -1;
+	if (w->in_txn)
+		return db_fail(db, -1, "internal error: a transaction is already open");
+	if (write_batch(db, 0, NULL) != 0 ||
+	    db_exec(db, db->h, "BEGIN IMMEDIATE", "writing results") != 0)
+		return -1;
+	w->in_txn = true;
+	return 0;
+}
+
+int svt_db_commit(struct svt_db *db)
+{
+	struct db_writer *w = db->w;
+
+	if (w == NULL || !w->in_txn)
+		return db_fail(db, -1, "internal error: no transaction to commit");
+	if (write_batch(db, 0, NULL) != 0) {
+		svt_db_rollback(db);
+		return -1;
+	}
+	w->in_txn = false;
+	if (db_exec(db, db->h, "COMMIT", "committing results") != 0) {
+		if (!sqlite3_get_autocommit(db->h))
+			sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+void svt_db_rollback(struct svt_db *db)
+{
+	struct db_writer *w = db->w;
+
+	if (w == NULL)
+		return;
+	drop_queue(w);
+	w->in_txn = false;
+	if (!sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 }
 
 static int flush_hook(struct svt_db *db)
@@ -197,6 +252,8 @@ static void close_hook(struct svt_db *db)
 {
 	struct db_writer *w = db->w;
 
+	if (w == NULL)          /* closed already (a writer that could not be made) */
+		return;
 	write_batch(db, 0, NULL);       /* svt_db_flush first to see errors */
 	drop_queue(w);
 	for (int i = 0; i < ST_N; i++)
@@ -356,9 +413,11 @@ int64_t svt_db_run_begin(struct svt_db *db, const struct svt_db_run *r)
 	b |= bind_text(st, 7, r->audit);
 	b |= bind_text(st, 8, r->tool_version);
 	b |= sqlite3_bind_int64(st, 9, s64(r->trace_events));
-	b |= sqlite3_bind_int64(st, 10, (int64_t)getpid());
-	b |= sqlite3_bind_text(st, 11, host, -1, SQLITE_STATIC);
-	/* Outside a transaction: committed at once, so the run is visible. */
+	b |= sqlite3_bind_int64(st, 10, r->pid ? r->pid : (int64_t)getpid());
+	b |= sqlite3_bind_text(st, 11, r->host ? r->host : host, -1, SQLITE_STATIC);
+	b |= bind_text(st, 12, r->started);
+	/* Outside a transaction (unless svt_db_begin opened one): committed at
+	 * once, so the run is visible. */
 	if (run_stmt(db, st, b, "recording the run") != 0)
 		return -1;
 	return sqlite3_last_insert_rowid(db->h);

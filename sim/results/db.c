@@ -45,6 +45,9 @@ extern const char svt_results_sql[];    /* schema/results.sql (results-sql.c) */
  * of SVT_COUNTERS (src/svt.h); the new ones are NULL in old intervals.  A
  * counter added to that list is a step like this one, and a column at the
  * end of timeline in schema/results.sql.
+ *
+ * Version 4 adds runs.whatif, how a replay relates to recording under its
+ * policy (sim/replay/whatif.h); NULL in older runs.
  */
 static const char *const migrations[SVT_DB_VERSION] = {
 	[1] = "ALTER TABLE runs ADD COLUMN workload TEXT;"
@@ -60,6 +63,7 @@ static const char *const migrations[SVT_DB_VERSION] = {
 	      "ALTER TABLE timeline ADD COLUMN invpcids INTEGER;"
 	      "ALTER TABLE timeline ADD COLUMN pool_free INTEGER;"
 	      "ALTER TABLE timeline ADD COLUMN env_errors INTEGER;",
+	[3] = "ALTER TABLE runs ADD COLUMN whatif TEXT;",
 };
 
 static int vfail(struct svt_db *db, int status, const char *fmt, va_list ap)

@@ -22,7 +22,7 @@
 #include "svt.h"
 
 /* The schema version this program writes (PRAGMA user_version). */
-#define SVT_DB_VERSION 3
+#define SVT_DB_VERSION 4
 
 struct svt_db;
 
@@ -56,6 +56,10 @@ struct svt_db_run {
 	const char *audit;              /* audit level name */
 	const char *tool_version;
 	uint64_t trace_events;          /* events in the trace (sequence numbers) */
+	/* Where and when it ran: NULL and 0 mean here and now (the merge of a
+	 * cluster's shards, db-merge.c, keeps the shard's). */
+	const char *started, *host;
+	int64_t pid;
 };
 
 /* Insert the run (status 'running', started now, this pid) and commit.
@@ -110,12 +114,55 @@ struct svt_db_run_end {
 	int64_t divergence_seq;         /* first INV-REPLAY event, or -1 */
 	double seconds;                 /* replay wall time */
 	const char *message;            /* "" or why it ended (bad input: the reader's message) */
+	const char *finished;           /* NULL: now */
+	const char *whatif;             /* NULL: unchanged; "recorded", "exact", "approximate" */
 };
 /* Write the end of the run and commit everything pending. */
 int svt_db_run_end(struct svt_db *db, int64_t run, const struct svt_db_run_end *e);
 
 /* Commit what is pending now (rows are otherwise committed in batches). */
 int svt_db_flush(struct svt_db *db);
+
+/* One transaction around several runs (the merge): between svt_db_begin
+ * and svt_db_commit nothing is committed, run begin included, so a
+ * process killed in between leaves none of those rows.  svt_db_rollback
+ * drops them. */
+int svt_db_begin(struct svt_db *db);
+int svt_db_commit(struct svt_db *db);
+void svt_db_rollback(struct svt_db *db);
+
+/* ---- shards and the merge (db-merge.c) -------------------------------------
+ *
+ * A shard is a results database holding one finished run, written by one
+ * task of a cluster job (shadowvt run --slurm).  The merge copies its rows
+ * into the experiment's database through the write interface above.
+ */
+struct svt_db_shard {
+	int version;                    /* the shard's schema version */
+	int64_t runs;                   /* how many runs it holds (1 for a good shard) */
+	enum svt_db_run_status status;
+	char checksum[64], policy[128], audit[32], tool_version[160];
+};
+/* Make the database db (a shard, its only connection) one self-contained
+ * file, out of WAL mode, so that it can be copied and read where it is
+ * published without side files.  0, or -1 (svt_db_error). */
+int svt_db_shard_seal(struct svt_db *db);
+/* Read the shard at path: its schema version and its run's key and status.
+ * 0, or -1 with the message in err (not a results database, damaged). */
+int svt_db_shard_read(const char *path, struct svt_db_shard *out, char *err, size_t errlen);
+/*
+ * Copy the shard's one run, with its violations, timeline and counters,
+ * into db (inside the caller's svt_db_begin/svt_db_commit).  The shard must
+ * be of this schema version, hold exactly one finished run, and that run's
+ * trace checksum, policy, audit level and tool version (build identity)
+ * must be those given.  Returns the new run id (> 0); 0 when db already
+ * holds a finished run with that key (a duplicate: nothing is copied); -1
+ * with the message in err when the shard is refused or cannot be read, -2
+ * when writing db failed (svt_db_error).
+ */
+int64_t svt_db_merge_shard(struct svt_db *db, const char *path, const char *checksum,
+			   const char *policy, const char *audit, const char *tool_version, char *err,
+			   size_t errlen);
 
 /* db-find.c: the newest finished run (clean, violations or bad-input) of
  * the trace with this checksum, under this canonical policy and audit
@@ -182,6 +229,7 @@ int svt_db_totals(struct svt_db *db, struct svt_db_totals **out, size_t *n);
 struct svt_db_run_info {
 	enum svt_db_run_status status;
 	bool recorded_policy;
+	char whatif[16];                /* runs.whatif, "" if NULL */
 	uint64_t events;                /* replayed */
 	uint64_t violations;            /* found */
 	int64_t divergence_seq;         /* -1 if none */
@@ -209,8 +257,12 @@ enum svt_db_compare_column {
 	SVT_DB_CMP_CHECKSUM, SVT_DB_CMP_TRACE, SVT_DB_CMP_RUN, SVT_DB_CMP_POLICY, SVT_DB_CMP_EXITS,
 	SVT_DB_CMP_FAULTS, SVT_DB_CMP_EMULATED, SVT_DB_CMP_RESYNCS, SVT_DB_CMP_PEAK,
 	SVT_DB_CMP_EVICTIONS, SVT_DB_CMP_VIOLATIONS,
+	SVT_DB_CMP_BASIS,               /* recorded, exact, approximate or recording */
+	SVT_DB_CMP_GROUP,               /* "trace CHECKSUM" or "guest GUEST" */
 };
-/* Every run of a trace replayed more than once, by trace checksum and run. */
+/* Every run of a trace replayed more than once, and every recorded-policy
+ * run of a guest recorded under more than one policy: by group and run
+ * (schema/results.sql, policy_compare). */
 int svt_db_compare(struct svt_db *db, struct svt_db_rows *out);
 /* Run's timeline in at most `points` rows, each the largest values of its
  * share of the intervals: first_seq, last_seq, faults per 1,000 events,
