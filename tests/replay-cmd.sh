@@ -10,12 +10,26 @@ EVENTS=${SVT_TEST_EVENTS:-20000}
 
 # --list names every workload
 expect_status 0 "synth --list" "$bin" synth --list
-for w in fork mmap spaces spaces-pcid directmap teardown mix; do
+for w in fork mmap spaces spaces-pcid directmap teardown mix atomic protect; do
 	grep -q "^$w " "$work/out" || fail "--list lacks $w"
 done
+# ... and the core counters each one moved in its short runs (measured)
+reaches() {     # workload counter: the counter is (yes) or is not (no) on its line
+	if grep -A1 "^$1 " "$work/out" | grep -q "^  *reaches:.* $2\( \|$\)"; then
+		[ "$3" = yes ] && pass "--list: $1 reaches $2" || fail "--list: $1 reaches $2"
+	else
+		[ "$3" = no ] && pass "--list: $1 does not reach $2" || fail "--list: $1 lacks $2"
+	fi
+}
+reaches protect emulated_wp0 yes
+reaches atomic invpcids yes
+reaches atomic cr3_noflush yes
+reaches spaces-pcid cr3_noflush yes
+reaches fork emulated_wp0 no
+reaches mix invpcids no
 
 # every workload in every mode: synth, then replay with periodic audits
-for w in fork mmap spaces spaces-pcid directmap teardown mix; do
+for w in fork mmap spaces spaces-pcid directmap teardown mix atomic protect; do
 	for m in 2level pae 4level 5level; do
 		if [ "$w" = spaces-pcid ] && { [ "$m" = 2level ] || [ "$m" = pae ]; }; then
 			expect_status 2 "$w refuses $m" "$bin" synth --workload "$w" --mode "$m" -o "$work/x.svt"
@@ -41,7 +55,7 @@ expect_status 0 "synth mix, short" "$bin" synth -q --workload mix --mode pae --e
 expect_status 0 "replay --audit full" "$bin" replay --audit full "$work/short.svt"
 
 # a trace made under one policy replays clean under every other
-for t in fork-2level mix-4level directmap-pae spaces-pcid-5level; do
+for t in fork-2level mix-4level directmap-pae spaces-pcid-5level atomic-2level atomic-pae protect-4level protect-pae; do
 	bad=0
 	for i in $(seq 0 15); do
 		p="oos=$(( (i & 1) * 2 )),prefetch=$(( (i >> 1 & 1) * 8 )),emulate=$((i >> 2 & 1)),early=$((i >> 3 & 1))"
@@ -75,6 +89,9 @@ expect_status 2 "replay bad audit level" "$bin" replay --audit most "$work/a.svt
 expect_status 2 "replay bad policy" "$bin" replay --policy pool=3 "$work/a.svt"
 grep -q "bad policy 'pool=3': pool=3: out of range 16..65536" "$work/err" &&
 	pass "a bad policy names the key and its range" || fail "bad policy message: $(cat "$work/err")"
+expect_status 2 "replay --policy with a value that is no number" "$bin" replay --policy oos=x "$work/a.svt"
+grep -q "bad policy 'oos=x': oos=x: not a decimal number in 0..16" "$work/err" && pass "  ...with the range" ||
+	{ fail "not-a-number policy message"; cat "$work/err"; }
 expect_status 2 "replay --policy without a value" "$bin" replay "$work/a.svt" --policy
 grep -qx "shadowvt replay: option --policy needs a value SPEC|recorded" "$work/err" &&
 	pass "  ...says which value" || { fail "missing value message"; cat "$work/err"; }
@@ -111,6 +128,34 @@ jq -e '.[0].status == "bad-input" and .[0].events > 0' "$work/q" >/dev/null &&
 printf 'not a database\n' > "$work/notdb"
 expect_status 3 "replay --db into a file that is not a results database" "$bin" replay --db "$work/notdb" "$good"
 grep -q 'notdb' "$work/err" && pass "the database is named" || { fail "database not named"; cat "$work/err"; }
+
+# a database damaged past its schema: it opens, but storing the run fails:
+# exit 3, the message on stderr, the summary says nothing was stored
+"$bin" replay -q --db "$work/dmg.db" "$good" > /dev/null || fail "replay into dmg.db"
+head -c 20000 /dev/zero | tr '\0' '\377' | dd of="$work/dmg.db" bs=1 seek=8192 conv=notrunc 2>/dev/null
+expect_status 3 "replay --db into a damaged database" "$bin" replay --db "$work/dmg.db" "$good"
+grep -q 'results not stored in .*dmg.db' "$work/err" && ! grep -q 'malformed\|dmg.db' "$work/out" &&
+	pass "the failure to store is on stderr, not stdout" || { fail "store failure message"; cat "$work/out" "$work/err"; }
+grep -q ': clean: ' "$work/out" && grep -q 'results NOT stored' "$work/out" &&
+	pass "the summary says the results were not stored" || { fail "summary"; cat "$work/out"; }
+expect_status 3 "replay --json --db into a damaged database" "$bin" replay --json --db "$work/dmg.db" "$good"
+[ -s "$work/out" ] && jq -e '.stored == false and .run == null and (.store_error | length > 0) and .status == "clean"' \
+	"$work/out" > /dev/null && pass "JSON: stored false, with the error" || { fail "JSON store"; cat "$work/out"; }
+
+# --json: one object per trace on stdout, violation lines on stderr
+expect_status 3 "replay --json of a good and a truncated trace" "$bin" replay --json --db "$work/j.db" \
+	"$good" "$work/trunc.svt"
+[ "$(wc -l < "$work/out")" -eq 2 ] && jq -s -e 'length == 2' "$work/out" > /dev/null &&
+	pass "JSON: one object per line per trace" || { fail "JSON lines"; cat "$work/out"; }
+[ -s "$work/out" ] && jq -s -e '.[0].status == "clean" and .[0].events > 20000 and .[0].violations == 0 and .[0].stored
+	and .[0].run == 1 and .[0].recorded_policy and .[0].audit == "faults" and .[0].error == null
+	and .[0].first_divergence == null and .[1].status == "bad-input" and .[1].run == 2
+	and (.[1].error | contains("trunc.svt")) and .[1].events > 0' "$work/out" > /dev/null &&
+	pass "JSON: the fields (status, events, run, error)" || { fail "JSON fields"; cat "$work/out"; }
+expect_status 0 "replay --json (no database)" "$bin" replay --json --policy oos=0 "$good"
+[ -s "$work/out" ] && jq -e '.db == null and .stored == null and .recorded_policy == false and
+	(.policy | startswith("oos=0,"))' "$work/out" > /dev/null && pass "JSON: without a database" ||
+	{ fail "JSON without a database"; cat "$work/out"; }
 
 # interrupted replays: SIGINT ends the run as incomplete (exit 4); SIGKILL
 # leaves it 'running', shown as 'incomplete?', and the database intact

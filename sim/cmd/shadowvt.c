@@ -9,16 +9,19 @@
 #include "sim.h"
 
 static const struct svt_cmd *const commands[] = {
+	&svt_cmd_cut,
 	&svt_cmd_demo,
 	&svt_cmd_dump,
 	&svt_cmd_export,
 	&svt_cmd_info,
 	&svt_cmd_query,
 	&svt_cmd_record,
+	&svt_cmd_reduce,
 	&svt_cmd_replay,
 	&svt_cmd_report,
 	&svt_cmd_run,
 	&svt_cmd_synth,
+	&svt_cmd_verify,
 	&svt_cmd_walk,
 };
 
@@ -52,7 +55,7 @@ int main(int argc, char **argv)
 		return SVT_EXIT_OK;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("shadowvt %s\n", PACKAGE_VERSION);
+		printf("shadowvt %s\nbuild %s\n", PACKAGE_VERSION, svt_build_id());
 		return SVT_EXIT_OK;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {

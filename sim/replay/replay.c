@@ -12,6 +12,7 @@
 #include "config.h"
 #include "policy.h"
 #include "replay_int.h"
+#include "sim.h"
 #include "trace_int.h"
 
 const char *const svt_audit_names[] = {
@@ -41,12 +42,27 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* A write to the results database that failed: the first failure is kept
+ * for the summary (the run's results are then not all stored: exit 3). */
+static void stored(struct rp *p, int rc)
+{
+	if (rc != 0 && p->res->store_error[0] == '\0')
+		snprintf(p->res->store_error, sizeof(p->res->store_error), "%s",
+			 svt_db_error(p->cfg->db));
+}
+
 void rp_violation(struct rp *p, enum svt_invariant inv, uint64_t va, uint64_t gfn, unsigned level,
 		  uint64_t ge, uint64_t se, const char *what)
 {
 	struct svt_replay_result *res = p->res;
 	uint64_t n = res->violations + res->divergences;
 
+	if (!p->checking)
+		return;         /* before the range: the state is rebuilt, not checked */
+	if (res->first_violation < 0)
+		res->first_violation = (int64_t)p->seq;
+	if (p->cfg->on_violation && p->cfg->on_violation(p->cfg->hook_ctx, p->seq, inv, va, gfn))
+		p->hook_stop = true;
 	if (inv == SVT_INV_REPLAY) {
 		if (res->divergences++ == 0)
 			res->first_divergence = (int64_t)p->seq;
@@ -63,7 +79,7 @@ void rp_violation(struct rp *p, enum svt_invariant inv, uint64_t va, uint64_t gf
 			.level = level, .guest_entry = ge, .shadow_entry = se, .what = what,
 			.from_seq = p->reset_seq, .to_seq = p->seq,
 		};
-		svt_db_violation(p->cfg->db, p->run, &v);
+		stored(p, svt_db_violation(p->cfg->db, p->run, &v));
 	}
 }
 
@@ -83,6 +99,7 @@ static void on_event(void *ctx, const struct svt_event *ev)
 
 static void audit(struct rp *p, unsigned what)
 {
+	rp_check_wp(p);
 	unsigned n = svt_mmu_audit(p->mmu, what, p->vbuf, RP_AUDIT_MAX);
 	for (unsigned i = 0; i < n && i < RP_AUDIT_MAX; i++) {
 		const struct svt_violation *v = &p->vbuf[i];
@@ -106,12 +123,15 @@ static void audit_va(struct rp *p, uint64_t va)
 /* After each input: the audits the level asks for. */
 static void after_input(struct rp *p)
 {
-	p->res->inputs++;
+	if (p->checking)
+		p->res->inputs++;
 	if (p->cfg->audit == SVT_AUDIT_FULL) {
-		audit(p, SVT_AUDIT_ALL);
+		if (p->checking)
+			audit(p, SVT_AUDIT_ALL);
 	} else if (p->cfg->audit == SVT_AUDIT_PERIODIC && ++p->inputs_since_audit >= RP_PERIODIC) {
 		p->inputs_since_audit = 0;
-		audit(p, SVT_AUDIT_ALL);
+		if (p->checking)
+			audit(p, SVT_AUDIT_ALL);
 	}
 }
 
@@ -137,7 +157,7 @@ static void timeline(struct rp *p, bool last)
 		.first_seq = p->iv_first, .last_seq = p->seq, .events = p->iv_events,
 	};
 	counters_since(&iv.ctr, c, &p->last);
-	svt_db_interval(p->cfg->db, p->run, &iv);
+	stored(p, svt_db_interval(p->cfg->db, p->run, &iv));
 reset:
 	if (last || p->iv_events >= RP_INTERVAL || p->iv_events == 0) {
 		p->last = *c;
@@ -207,17 +227,24 @@ static void fault(struct rp *p, const struct svt_trace_fault *tf)
 		}
 	}
 	svt_trace_fault_to_core(tf, &p->regs, &f);
-	if (p->cfg->audit >= SVT_AUDIT_FAULTS)
+	bool check = p->cfg->audit >= SVT_AUDIT_FAULTS && p->checking;
+	if (check) {
 		rp_neighbours_before(p, tf);
+		rp_link_before(p, tf);
+		rp_ad_before(p, tf);
+	}
 	p->fo = svt_mmu_page_fault(p->mmu, &f, &p->fres);
 	progress_check(p, tf, p->fo);
-	if (p->cfg->audit >= SVT_AUDIT_FAULTS) {
+	if (check) {
 		if (p->fo == SVT_PF_INJECT) {
 			rp_check_inject(p, tf, &p->fres);
 		} else if (p->fo == SVT_PF_FIXED) {
 			rp_check_fixed(p, tf);
 			rp_check_neighbours(p, tf);
 		}
+		if (p->fo == SVT_PF_FIXED || p->fo == SVT_PF_RETRY)
+			rp_check_link(p, tf);
+		rp_check_ad(p, tf, p->fo);
 		audit_va(p, tf->va);
 	}
 	after_input(p);
@@ -257,6 +284,30 @@ static void decision(struct rp *p, const struct svt_trace_decision *d)
 	rp_violation(p, SVT_INV_REPLAY, p->fault.va, 0, 0, 0, 0, p->what);
 }
 
+/*
+ * After an accepted CR write: the flushes the SDM attaches to it
+ * ("Invalidation of TLBs and paging-structure caches"): a CR3 load
+ * flushes the new context's non-global translations unless CR4.PCIDE and
+ * bit 63 say not to; a CR4 write that changes PAE, PGE, PSE or SMEP, or
+ * clears PCIDE, flushes everything.  Then the whole address space is
+ * judged (rp_check_tree).
+ */
+static void cr_flushed(struct rp *p, unsigned reg, uint64_t val, uint64_t old_cr4)
+{
+	const struct svt_regs *g = svt_mmu_guest_regs(p->mmu);
+	if (p->cfg->audit < SVT_AUDIT_PERIODIC)
+		return;
+	if (reg == SVT_TRACE_CR3) {
+		if (!((g->cr4 & SVT_CR4_PCIDE) && (val >> 63)))
+			rp_check_tree(p, "a CR3 load that flushes", true);
+	} else if (reg == SVT_TRACE_CR4) {
+		uint64_t ch = old_cr4 ^ g->cr4;
+		if ((ch & (SVT_CR4_PAE | SVT_CR4_PGE | SVT_CR4_PSE | SVT_CR4_SMEP)) ||
+		    ((ch & SVT_CR4_PCIDE) && !(g->cr4 & SVT_CR4_PCIDE)))
+			rp_check_tree(p, "a CR4 write that flushes", false);
+	}
+}
+
 /* One event; false on a trace that makes no sense (message in res). */
 static bool event(struct rp *p, const struct svt_trace_event *ev)
 {
@@ -278,6 +329,7 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		return true;
 	case SVT_TRACE_CR_WRITE: {
 		struct crm_out pred;
+		uint64_t cr4 = svt_mmu_guest_regs(p->mmu)->cr4;
 		progress_reset(p);
 		if (p->cfg->audit >= SVT_AUDIT_FAULTS)
 			rp_cr_predict(p, ev->u.cr.reg, ev->u.cr.val, &pred);
@@ -285,6 +337,8 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		p->rc = rc;
 		if (p->cfg->audit >= SVT_AUDIT_FAULTS)
 			rp_check_cr(p, ev->u.cr.reg, ev->u.cr.val, rc, &pred);
+		if (rc == 0 && p->cfg->audit >= SVT_AUDIT_FAULTS && p->checking)
+			cr_flushed(p, ev->u.cr.reg, ev->u.cr.val, cr4);
 		p->pending = SVT_TRACE_CR_WRITE;
 		p->pending_seq = p->seq;
 		after_input(p);
@@ -293,7 +347,7 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 	case SVT_TRACE_INVLPG:
 		progress_reset(p);
 		svt_mmu_invlpg(p->mmu, ev->u.invlpg_va);
-		if (p->cfg->audit >= SVT_AUDIT_FAULTS)
+		if (p->cfg->audit >= SVT_AUDIT_FAULTS && p->checking)
 			rp_check_flushed(p, ev->u.invlpg_va, "INVLPG");
 		p->pending = SVT_TRACE_UNKNOWN;
 		after_input(p);
@@ -301,12 +355,25 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 	case SVT_TRACE_INVPCID:
 		progress_reset(p);
 		p->rc = svt_mmu_invpcid(p->mmu, ev->u.invpcid.type, ev->u.invpcid.pcid, ev->u.invpcid.va);
-		if (p->rc == 0 && ev->u.invpcid.type == 0 && p->cfg->audit >= SVT_AUDIT_FAULTS) {
+		if (p->rc == 0 && ev->u.invpcid.type == 0 && p->cfg->audit >= SVT_AUDIT_FAULTS &&
+		    p->checking) {
 			/* one address, in the PCID it names: binding now only if current */
 			const struct svt_regs *g = svt_mmu_guest_regs(p->mmu);
 			uint64_t cur = (g->cr4 & SVT_CR4_PCIDE) ? (g->cr3 & 0xfff) : 0;
 			if (ev->u.invpcid.pcid == cur)
 				rp_check_flushed(p, ev->u.invpcid.va, "INVPCID");
+		}
+		if (p->rc == 0 && p->cfg->audit >= SVT_AUDIT_FAULTS && p->checking) {
+			/* a context, in the PCID it names: binding now only if
+			 * current; every context always */
+			const struct svt_regs *g = svt_mmu_guest_regs(p->mmu);
+			uint64_t cur = (g->cr4 & SVT_CR4_PCIDE) ? (g->cr3 & 0xfff) : 0;
+			unsigned t = ev->u.invpcid.type;
+			if (t == 1 && ev->u.invpcid.pcid == cur)
+				rp_check_tree(p, "INVPCID of the current context", true);
+			else if (t == 2 || t == 3)
+				rp_check_tree(p, t == 2 ? "INVPCID of everything" :
+					      "INVPCID of every context", t == 3);
 		}
 		p->pending = SVT_TRACE_INVPCID;
 		p->pending_seq = p->seq;
@@ -315,6 +382,8 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 	case SVT_TRACE_FLUSH_ALL:
 		progress_reset(p);
 		svt_mmu_flush_all(p->mmu);
+		if (p->cfg->audit >= SVT_AUDIT_PERIODIC && p->checking)
+			rp_check_tree(p, "a flush of everything", false);
 		p->pending = SVT_TRACE_UNKNOWN;
 		after_input(p);
 		return true;
@@ -349,7 +418,18 @@ static int setup(struct rp *p)
 	struct svt_replay_result *res = p->res;
 
 	svt_trace_mmu_config(h, &mc);
-	if (p->cfg->policy_given) {
+	svt_policy_format(&h->policy, h->pool_frames, res->recorded, sizeof(res->recorded));
+	if (p->cfg->policy_given && p->cfg->policy_spec) {
+		/* the named knobs of the recorded policy (policy.h keeps the rest) */
+		char why[160];
+		const char *spec = p->cfg->policy_spec;
+		if (svt_policy_parse_n(spec, strlen(spec), &mc.policy, &mc.pool_frames, NULL,
+				       SVT_POLICY_MAX_POOL, why, sizeof(why)) != 0) {
+			snprintf(res->message, sizeof(res->message), "%s: policy '%s': %s",
+				 p->cfg->path, spec, why);
+			return -1;
+		}
+	} else if (p->cfg->policy_given) {
 		mc.policy = p->cfg->policy;
 		mc.pool_frames = p->cfg->pool;
 	}
@@ -359,7 +439,12 @@ static int setup(struct rp *p)
 		 mc.policy.early_unshadow == h->policy.early_unshadow);
 	svt_policy_format(&mc.policy, mc.pool_frames, res->policy, sizeof(res->policy));
 	p->prefetch = mc.policy.prefetch;
+	p->oos = mc.policy.oos;
+	p->mc_policy = mc.policy;
+	p->mc_pool = mc.pool_frames;
 	crm_reset(&p->crm);
+	if (h->features & SVT_FEAT_CR4_KNOWN)
+		p->crm.cr4_have = h->features & CRM_CR4_OPTIONAL;
 	if (h->guest_frames > SVT_GMEM_MAX_FRAMES) {
 		snprintf(res->message, sizeof(res->message),
 			 "%s: the guest has %" PRIu64 " frames; replay handles up to %llu",
@@ -408,6 +493,52 @@ bool svt_replay_checksum(const char *path, char *out, size_t len)
 	return ok;
 }
 
+/* The range asked for must lie in the trace (when its length is known). */
+static bool range_fits(struct rp *p, const struct svt_trace_info *info)
+{
+	const struct svt_replay_config *cfg = p->cfg;
+	char *msg = p->res->message;
+	size_t len = sizeof(p->res->message);
+	const char *what = NULL;
+	uint64_t n = 0;
+
+	if (cfg->to_set && cfg->to < cfg->from) {
+		snprintf(msg, len, "%s: --from %" PRIu64 " is after --to %" PRIu64, cfg->path,
+			 cfg->from, cfg->to);
+		return false;
+	}
+	if (!info->indexed || (cfg->from == 0 && !cfg->to_set))
+		return true;    /* unknown length: reading ends where the trace does */
+	if (cfg->from >= info->events)
+		what = "--from", n = cfg->from;
+	else if (cfg->to_set && cfg->to >= info->events)
+		what = "--to", n = cfg->to;
+	if (!what)
+		return true;
+	snprintf(msg, len, "%s: %s %" PRIu64 " is beyond the end: the trace has %" PRIu64
+		 " events (0..%" PRIu64 ")", cfg->path, what, n, info->events,
+		 info->events ? info->events - 1 : 0);
+	return false;
+}
+
+/* The state the range starts from, for the at_from hook. */
+static void at_from(struct rp *p)
+{
+	if (!p->cfg->at_from)
+		return;
+	struct svt_replay_state st = {
+		.seq = p->cfg->from, .mem = &p->mach.mem, .regs = svt_mmu_guest_regs(p->mmu),
+		.header = p->h,
+	};
+	p->cfg->at_from(p->cfg->hook_ctx, &st);
+}
+
+static void mem_hook(void *ctx, uint64_t gpa, size_t len, bool write)
+{
+	struct rp *p = ctx;
+	p->cfg->on_mem(p->cfg->hook_ctx, p->seq, gpa, len, write);
+}
+
 static void progress(const struct rp *p, uint64_t total, double t0, bool done)
 {
 	double dt = now() - t0;
@@ -429,6 +560,7 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 
 	memset(res, 0, sizeof(*res));
 	res->first_divergence = -1;
+	res->first_violation = -1;
 	res->status = SVT_RUN_BAD_INPUT;
 	if (!p) {
 		snprintf(res->message, sizeof(res->message), "%s: out of memory", cfg->path);
@@ -447,7 +579,16 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 	p->h = svt_trace_reader_header(p->r);
 	if (svt_trace_info(p->r, &info) != SVT_TRACE_OK)
 		info.events = 0;
+	if (!range_fits(p, &info)) {
+		svt_trace_close(p->r);
+		free(p);
+		return SVT_EXIT_USAGE;
+	}
 	bool ok = setup(p) == 0;
+	if (ok && cfg->on_mem) {
+		p->mach.mem.hook = mem_hook;
+		p->mach.mem.hook_ctx = p;
+	}
 	if (cfg->db) {
 		char sum[32];
 		if (cfg->mem)
@@ -462,30 +603,52 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 		struct svt_db_run run = {
 			.trace = cfg->path, .trace_checksum = sum, .guest = g, .workload = wl,
 			.policy = res->policy, .recorded_policy = p->same_policy,
-			.audit = svt_audit_name(cfg->audit), .tool_version = PACKAGE_VERSION,
+			.audit = svt_audit_name(cfg->audit), .tool_version = svt_tool_version(),
 			.trace_events = info.events,
 		};
 		p->run = svt_db_run_begin(cfg->db, &run);
-		if (p->run < 0 && cfg->out)
-			fprintf(cfg->out, "%s: %s\n", cfg->path, svt_db_error(cfg->db));
+		if (p->run <= 0)
+			stored(p, -1);
 	}
 	struct svt_trace_event ev;
 	int st = SVT_TRACE_OK;
-	bool stopped = false;
+	bool stopped = false, range_done = false, first_stop = false;
 	double last_draw = t0;
+	uint64_t seen = 0;
+	p->checking = cfg->from == 0;
+	if (ok && p->checking)
+		at_from(p);
 	while (ok) {
 		st = svt_trace_next(p->r, &ev);
 		if (st != SVT_TRACE_OK)
 			break;
+		if (cfg->to_set && ev.seq > cfg->to) {
+			range_done = true;
+			break;
+		}
 		p->seq = ev.seq;
+		if (!p->checking && ev.seq + svt_trace_event_span(&ev) > cfg->from) {
+			p->checking = true;
+			at_from(p);
+		}
 		if (!event(p, &ev)) {
 			ok = false;
 			break;
 		}
 		uint64_t span = svt_trace_event_span(&ev);
-		res->events += span;
+		seen += span;
+		if (p->checking)
+			res->events += span;
 		p->iv_events += span;
-		if ((res->events & 0xfff) == 0 || span > 1) {
+		if ((cfg->stop_at_first && res->first_violation >= 0) || p->hook_stop) {
+			first_stop = true;
+			break;
+		}
+		if ((seen & 0xff) == 0 && cfg->deadline > 0 && now() >= cfg->deadline) {
+			stopped = true;
+			break;
+		}
+		if ((seen & 0xfff) == 0 || span > 1) {
 			if (cfg->stop && *cfg->stop) {
 				stopped = true;
 				break;
@@ -499,15 +662,31 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 	}
 	if (cfg->progress)
 		progress(p, info.events, t0, true);
-	if (ok && !stopped && st != SVT_TRACE_END) {
+	if (ok && !stopped && !range_done && !first_stop && st != SVT_TRACE_END) {
 		snprintf(res->message, sizeof(res->message), "%s", svt_trace_reader_error(p->r)->msg);
 		ok = false;
 	}
 	if (p->mmu) {
-		if (ok && !stopped && cfg->audit >= SVT_AUDIT_PERIODIC)
+		/* the end-of-trace audit: only where the range reached the end */
+		if (ok && !stopped && !range_done && !first_stop && p->checking &&
+		    cfg->audit >= SVT_AUDIT_PERIODIC)
 			audit(p, SVT_AUDIT_ALL);
 		timeline(p, true);
 		res->counters = *svt_mmu_counters(p->mmu);
+		/* under another policy: the recording's counters too (whatif.h),
+		 * unless the reducer is driving (it needs no label) */
+		struct svt_counters rec_ctr;
+		double t_rec = now();
+		bool have_rec = !p->same_policy && ok && !stopped && !first_stop && !p->hook_stop &&
+			!cfg->at_from && !cfg->on_violation && !cfg->on_mem &&
+			svt_whatif_recorded(cfg, &rec_ctr);
+		t0 += now() - t_rec;    /* the run's time is this replay's own */
+		struct svt_whatif_in wi = {
+			.rec = p->h->policy, .rec_pool = p->h->pool_frames, .pol = p->mc_policy,
+			.pool = p->mc_pool, .c = &res->counters, .rc = have_rec ? &rec_ctr : NULL,
+			.skipped = res->skipped, .lost = res->lost,
+		};
+		res->whatif = svt_whatif_judge(&wi, res->whatif_why, sizeof(res->whatif_why));
 	}
 	res->seconds = now() - t0;
 	struct rusage ru;
@@ -533,21 +712,26 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 			{ "skipped_faults", res->skipped }, { "lost_events", res->lost },
 			{ "inputs", res->inputs }, { "peak_rss_kb", res->peak_rss_kb },
 		};
-		svt_db_counters(cfg->db, p->run, &res->counters);
+		stored(p, svt_db_counters(cfg->db, p->run, &res->counters));
 		for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
-			svt_db_counter(cfg->db, p->run, cs[i].n, cs[i].v);
+			stored(p, svt_db_counter(cfg->db, p->run, cs[i].n, cs[i].v));
+		/* a run whose results were not all stored says so in its message */
+		char msg[sizeof(res->message) + sizeof(res->store_error) + 32];
+		snprintf(msg, sizeof(msg), "%s%s%s%s", res->message,
+			 res->store_error[0] && res->message[0] ? "; " : "",
+			 res->store_error[0] ? "not all results stored: " : "", res->store_error);
 		struct svt_db_run_end e = {
 			.status = res->status, .events = res->events,
 			.violations = res->violations + res->divergences,
 			.divergence_seq = res->first_divergence, .seconds = res->seconds,
-			.message = res->message,
+			.message = msg, .whatif = p->mmu ? svt_whatif_name(res->whatif) : NULL,
 		};
-		if (svt_db_run_end(cfg->db, p->run, &e) != 0 && cfg->out)
-			fprintf(cfg->out, "%s: %s\n", cfg->path, svt_db_error(cfg->db));
+		stored(p, svt_db_run_end(cfg->db, p->run, &e));
 		res->run = p->run;
 	}
 	svt_trace_close(p->r);
 	svt_machine_free(&p->mach);
+	free(p->tseen);
 	free(p->store);
 	free(p);
 	return exit_status;

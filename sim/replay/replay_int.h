@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "crmodel.h"
+#include "refmodel.h"
 #include "machine.h"
 #include "replay.h"
 #include "trace.h"
@@ -34,6 +35,8 @@ struct rp {
 	bool same_policy;
 	int64_t run;            /* database run, or 0 */
 	uint64_t seq;           /* the event being replayed */
+	bool checking;          /* seq is in the range checked (cfg->from, cfg->to) */
+	bool hook_stop;         /* cfg->on_violation asked to end the run */
 	uint64_t reset_seq;     /* the last input after which the core had no shadows */
 	/* the input the next DECISION answers */
 	enum svt_trace_type pending;
@@ -56,10 +59,22 @@ struct rp {
 	 * table's entry 0, and which of them the shadow L1 table the hardware
 	 * reached before it had present */
 	unsigned prefetch;              /* the replay's policy's prefetch window */
+	unsigned oos;                   /* the replay's policy's out-of-sync pages */
+	struct svt_policy mc_policy;    /* the replay's policy and pool (whatif.h) */
+	unsigned mc_pool;
 	unsigned nb_lo, nb_hi, nb_idx;
 	uint64_t nb_base;
 	uint64_t nb_table;              /* the shadow L1 table then (machine address), or 0 */
 	bool nb_mapped[RP_L1_ENTRIES];
+	/* sync before link: the level-2 shadow table the hardware's walk of
+	 * the fault's address read before the fault (0: none), and its entry */
+	uint64_t lk_t2, lk_e2;
+	/* A/D: the reference walk of the fault's access before the core ran */
+	struct rm_out ad_ref;
+	/* whole-address-space checks: the shadow L1 tables found agreeing
+	 * (replay-check.c, struct tree_seen), ntseen slots, a power of two */
+	struct tree_seen *tseen;
+	unsigned ntseen;
 	/* timeline */
 	struct svt_counters last;
 	uint64_t iv_first, iv_events, iv_inputs_cr, iv_invlpg;
@@ -90,6 +105,23 @@ void rp_neighbours_before(struct rp *p, const struct svt_trace_fault *f);
  * each access the shadows let through checked against the reference
  * walker (INV-PERM: rights and A/D, INV-FRAME: the frame). */
 void rp_check_neighbours(struct rp *p, const struct svt_trace_fault *f);
+/* A/D bits at a fault: the reference walk before the core runs; after it,
+ * the guest's entries on that walk against what bare metal sets. */
+void rp_ad_before(struct rp *p, const struct svt_trace_fault *f);
+void rp_check_ad(struct rp *p, const struct svt_trace_fault *f, enum svt_pf_outcome o);
+/* Sync before link: before a fault, the level-2 shadow entry on its
+ * address's walk; after it, a shadow L1 newly linked there checked whole
+ * against the reference walker (INV-SYNC). */
+void rp_link_before(struct rp *p, const struct svt_trace_fault *f);
+void rp_check_link(struct rp *p, const struct svt_trace_fault *f);
+/* INV-SYNC after a flush of the whole address space (flush names it):
+ * every leaf of the current shadows against the reference walker;
+ * keep_global exempts the hardware's global translations. */
+void rp_check_tree(struct rp *p, const char *flush, bool keep_global);
+/* INV-WP judged without the core: the guest tables the current shadows
+ * rest on (reference walks) are never writable through them, but for at
+ * most the policy's out-of-sync count of L1 tables. */
+void rp_check_wp(struct rp *p);
 /* INV-CR: the model's verdict on a CR write, taken before the core sees
  * it; then the core's answer (rc) and registers judged by it. */
 void rp_cr_predict(struct rp *p, unsigned reg, uint64_t val, struct crm_out *pred);

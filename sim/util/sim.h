@@ -45,6 +45,9 @@ extern const struct svt_cmd svt_cmd_synth;
 extern const struct svt_cmd svt_cmd_replay;
 extern const struct svt_cmd svt_cmd_record;
 extern const struct svt_cmd svt_cmd_run;
+extern const struct svt_cmd svt_cmd_verify;
+extern const struct svt_cmd svt_cmd_cut;
+extern const struct svt_cmd svt_cmd_reduce;
 
 /* util.c */
 extern const char *svt_progname;
@@ -53,11 +56,20 @@ void svt_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * and the exit status it calls for (usage for SVT_TRACE_EARG, else input). */
 struct svt_trace_error;
 int svt_err_trace(const struct svt_trace_error *e);
+/* Decimal or 0x hexadecimal, never octal: true and *out, or false. */
 bool svt_parse_u64(const char *s, uint64_t *out);
 /* How bad an exit status is, for the worst of several runs: OK < NEGATIVE
  * < INTERRUPTED < anything else. */
 int svt_exit_rank(int status);
 /* Length of the valid UTF-8 sequence at s (1 for ASCII), or 0. */
 size_t svt_utf8_len(const unsigned char *s);
+
+/* buildid.c: this executable's build identity (its GNU build-id in hex),
+ * and the tool version the results database records: PACKAGE_VERSION and
+ * the identity's first 16 digits ("0.9 build 1a2b...").  shadowvt run's
+ * cache key includes it, so a differently built core is never served
+ * another build's results. */
+const char *svt_build_id(void);
+const char *svt_tool_version(void);
 
 #endif
