@@ -224,29 +224,6 @@ static unsigned present(struct syn *s, int p, unsigned i, uint64_t *va, uint64_t
 	return n;
 }
 
-/* The gpa of the level-2 entry of va under root, the tables above made on
- * the way if create (0: none). */
-static uint64_t l2_entry(struct syn *s, uint64_t root, uint64_t va, bool create)
-{
-	uint64_t table = root;
-	for (int lv = s->levels; lv >= 3; lv--) {
-		uint64_t eg = table + (uint64_t)syn_idx(s, lv, va) * s->esize;
-		uint64_t e = syn_read_entry(s, eg);
-		if (!(e & E_P)) {
-			if (!create)
-				return 0;
-			uint64_t t = syn_alloc(s, SYN_F_PT);
-			if (!t || !syn_write_entry(s, eg, syn_table_entry(s, t, lv, true)))
-				return 0;
-			if (s->levels == 3 && root == (s->cur < 0 ? s->kroot : s->proc[s->cur].root))
-				syn_reload_cr3(s);
-			e = syn_read_entry(s, eg);
-		}
-		table = e & syn_frame_mask(s);
-	}
-	return table + (uint64_t)syn_idx(s, 2, va) * s->esize;
-}
-
 /* ---- atomic ------------------------------------------------------------------- */
 
 /* Page aging and write protection with CMPXCHG loops, then the accesses
@@ -349,7 +326,7 @@ static void alias(struct syn *s, int p, unsigned i, uint64_t *va, uint64_t *pte,
 			used |= a < qr->vma[v].va + qr->vma[v].pages * 4096 && qr->vma[v].va < a + span;
 		if (used)
 			continue;
-		l2 = l2_entry(s, qr->root, a, true);
+		l2 = syn_entry(s, qr->root, a, 2, true);
 		if (l2 && !(syn_read_entry(s, l2) & E_P))
 			where = a;
 	}
@@ -457,7 +434,7 @@ static bool vmap_init(struct syn *s)
 		s->vmap_pt = 1;
 		return false;
 	}
-	l2 = l2_entry(s, s->kroot, va, false);
+	l2 = syn_entry(s, s->kroot, va, 2, false);
 	uint64_t pt = syn_alloc(s, SYN_F_PT);
 	if (!l2 || !pt)
 		return false;

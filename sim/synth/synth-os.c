@@ -161,11 +161,11 @@ static uint64_t cur_root(const struct syn *s)
 	return s->cur < 0 ? s->kroot : s->proc[s->cur].root;
 }
 
-uint64_t syn_pte(struct syn *s, uint64_t root, uint64_t va, bool create)
+uint64_t syn_entry(struct syn *s, uint64_t root, uint64_t va, int level, bool create)
 {
 	uint64_t table = root;
 
-	for (int lv = top_level(s); lv >= 2; lv--) {
+	for (int lv = top_level(s); lv > level; lv--) {
 		uint64_t eg = table + (uint64_t)syn_idx(s, lv, va) * s->esize;
 		uint64_t e = syn_read_entry(s, eg);
 		if (!(e & E_P)) {
@@ -182,7 +182,12 @@ uint64_t syn_pte(struct syn *s, uint64_t root, uint64_t va, bool create)
 			return 0;       /* a large page: user space has none */
 		table = e & syn_frame_mask(s);
 	}
-	return table + (uint64_t)syn_idx(s, 1, va) * s->esize;
+	return table + (uint64_t)syn_idx(s, level, va) * s->esize;
+}
+
+uint64_t syn_pte(struct syn *s, uint64_t root, uint64_t va, bool create)
+{
+	return syn_entry(s, root, va, 1, create);
 }
 
 /* ---- boot -------------------------------------------------------------------- */

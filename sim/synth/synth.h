@@ -210,6 +210,10 @@ bool syn_write_entry(struct syn *s, uint64_t gpa, uint64_t val);
 unsigned syn_idx(const struct syn *s, int lv, uint64_t va);
 unsigned syn_nent(const struct syn *s, int lv);
 /* The level-1 entry of va in root (gpa), made on the way if create; 0 if none. */
+/* The gpa of the level-`level` entry of va under root, the tables above
+ * made on the way if create; 0 if absent (not create) or under a large
+ * page.  syn_pte() is level 1. */
+uint64_t syn_entry(struct syn *s, uint64_t root, uint64_t va, int level, bool create);
 uint64_t syn_pte(struct syn *s, uint64_t root, uint64_t va, bool create);
 uint64_t syn_leaf(struct syn *s, uint64_t gfn, bool w, bool u, bool x);
 int syn_new_proc(struct syn *s);                /* -1 if none free */
