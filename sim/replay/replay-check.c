@@ -290,21 +290,33 @@ void rp_check_flushed(struct rp *p, uint64_t va, const char *flush)
  * walk, not one per entry).
  */
 
-/* The shadow L1 table the hardware's walk of va reaches (machine address,
- * entry size), even where va's own entry is absent; false if the walk
- * stops above it. */
-static bool shadow_l1(struct rp *p, struct hw_view *v, uint64_t va, uint64_t *table,
-		      unsigned *esize)
+/* What the hardware's walk of va through the shadows reads: the level-2
+ * table and its entry (t2 0: the walk stopped above it), and the shadow
+ * L1 table it reaches, with its entry size (t1 0: none), even where va's
+ * own entry is absent.  One walk serves the prefetched neighbours and
+ * sync before link. */
+struct sh_path {
+	uint64_t t2, e2, t1;
+	unsigned esize;
+};
+
+static void shadow_path(struct rp *p, struct hw_view *v, uint64_t va, struct sh_path *sp)
 {
 	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
 	struct svt_walk w;
+	sp->t2 = sp->e2 = sp->t1 = 0;
+	sp->esize = 8;
 	enum svt_walk_status st = hw_walk(p, v, &acc, 1ull << 18, 0, &w);  /* RFLAGS.AC: no SMAP */
-	if ((st != SVT_WALK_OK && st != SVT_WALK_PF) || w.nlevels == 0 ||
-	    w.lv[w.nlevels - 1].level != 1)
-		return false;
-	*table = w.lv[w.nlevels - 1].table;
-	*esize = w.lv[w.nlevels - 1].size;
-	return true;
+	if (st != SVT_WALK_OK && st != SVT_WALK_PF)
+		return;
+	for (unsigned i = 0; i < w.nlevels; i++)
+		if (w.lv[i].level == 2) {
+			sp->t2 = w.lv[i].table;
+			sp->e2 = w.lv[i].entry;
+		} else if (w.lv[i].level == 1) {
+			sp->t1 = w.lv[i].table;
+			sp->esize = w.lv[i].size;
+		}
 }
 
 /* Is entry j of the shadow table present? */
@@ -316,17 +328,23 @@ static bool shadow_present(struct rp *p, uint64_t table, unsigned esize, unsigne
 	return (raw[0] & 1) != 0;
 }
 
-void rp_neighbours_before(struct rp *p, const struct svt_trace_fault *f)
+void rp_shadow_before(struct rp *p, const struct svt_trace_fault *f)
 {
 	struct hw_view v;
-	unsigned half = (p->prefetch + 1) / 2, esize = 8;
+	struct sh_path sp;
+	unsigned half = (p->prefetch + 1) / 2;
 
+	hw_view(p, &v);
+	shadow_path(p, &v, f->va, &sp);
+	p->lk_t2 = sp.t2;       /* for sync before link */
+	p->lk_e2 = sp.e2;
 	p->nb_lo = p->nb_hi = 0;
 	p->nb_table = 0;
 	if (p->prefetch == 0)
 		return;
-	hw_view(p, &v);
-	bool mapped = shadow_l1(p, &v, f->va, &p->nb_table, &esize);
+	bool mapped = sp.t1 != 0;
+	unsigned esize = sp.esize;
+	p->nb_table = sp.t1;
 	/* 2-level shadows (the guest's 32-bit paging, or paging off): 4-byte entries */
 	unsigned n = v.mode == SVT_MODE_2LEVEL ? 1024 : 512;
 	uint64_t va = v.mode < SVT_MODE_4LEVEL ? f->va & 0xffffffffull : f->va;
@@ -334,8 +352,6 @@ void rp_neighbours_before(struct rp *p, const struct svt_trace_fault *f)
 	p->nb_base = va & ~(((uint64_t)n << 12) - 1);
 	p->nb_lo = p->nb_idx > half ? p->nb_idx - half : 0;
 	p->nb_hi = p->nb_idx + half + 1 < n ? p->nb_idx + half + 1 : n;
-	if (!mapped)
-		p->nb_table = 0;
 	for (unsigned j = p->nb_lo; j < p->nb_hi; j++)
 		p->nb_mapped[j] = mapped && shadow_present(p, p->nb_table, esize, j);
 }
@@ -424,16 +440,13 @@ static bool check_entry(struct rp *p, struct hw_view *v, uint64_t va, const stru
 	return bad == NULL;
 }
 
-void rp_check_neighbours(struct rp *p, const struct svt_trace_fault *f)
+static void check_neighbours(struct rp *p, struct hw_view *v, const struct sh_path *sp,
+			     const struct svt_trace_fault *f)
 {
-	struct hw_view v;
-	uint64_t table;
-	unsigned esize;
+	uint64_t table = sp->t1;
+	unsigned esize = sp->esize;
 
-	if (p->nb_lo == p->nb_hi)
-		return;
-	hw_view(p, &v);
-	if (!shadow_l1(p, &v, f->va, &table, &esize))
+	if (p->nb_lo == p->nb_hi || table == 0)
 		return;
 	bool same = table == p->nb_table;       /* else a new shadow: all of it made now */
 	struct ent_why why = { .inv = 0 };
@@ -442,42 +455,13 @@ void rp_check_neighbours(struct rp *p, const struct svt_trace_fault *f)
 	for (unsigned j = p->nb_lo; j < p->nb_hi; j++) {
 		if (j == p->nb_idx || (same && p->nb_mapped[j]) || !shadow_present(p, table, esize, j))
 			continue;
-		check_entry(p, &v, p->nb_base + ((uint64_t)j << 12), &why);
+		check_entry(p, v, p->nb_base + ((uint64_t)j << 12), &why);
 	}
 }
 
 /* ---- INV-SYNC: whole address spaces at flushes, and sync before link ---------- */
 
 #define SH_ADDR 0x000ffffffffff000ull
-
-/* The hardware's walk of va through the shadows: the level-2 table it
- * read and the entry there (table 0: it did not get that far), and the
- * level-1 table that entry leads to (0: none). */
-static void shadow_l2(struct rp *p, struct hw_view *v, uint64_t va, uint64_t *t2, uint64_t *e2,
-		      uint64_t *t1)
-{
-	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
-	struct svt_walk w;
-	*t2 = *e2 = *t1 = 0;
-	enum svt_walk_status st = hw_walk(p, v, &acc, 1ull << 18, 0, &w);
-	if (st != SVT_WALK_OK && st != SVT_WALK_PF)
-		return;
-	for (unsigned i = 0; i < w.nlevels; i++)
-		if (w.lv[i].level == 2) {
-			*t2 = w.lv[i].table;
-			*e2 = w.lv[i].entry;
-			if (i + 1 < w.nlevels && w.lv[i + 1].level == 1)
-				*t1 = w.lv[i + 1].table;
-		}
-}
-
-void rp_link_before(struct rp *p, const struct svt_trace_fault *f)
-{
-	struct hw_view v;
-	uint64_t t1;
-	hw_view(p, &v);
-	shadow_l2(p, &v, f->va, &p->lk_t2, &p->lk_e2, &t1);
-}
 
 /*
  * Sync before link (docs/core.md, "Shadowing"): a shadow L1 table that
@@ -486,27 +470,38 @@ void rp_link_before(struct rp *p, const struct svt_trace_fault *f)
  * of it, out of sync or not: no TLB can hold anything for the addresses
  * the new link opens.  Judged entry by entry by the reference walker.
  */
-void rp_check_link(struct rp *p, const struct svt_trace_fault *f)
+static void check_link(struct rp *p, struct hw_view *v, const struct sh_path *sp,
+		       const struct svt_trace_fault *f)
 {
-	struct hw_view v;
-	uint64_t t2, e2, t1;
+	uint64_t t1 = sp->t1;
 
-	if (p->lk_t2 == 0 || p->res->lost)
-		return;
-	hw_view(p, &v);
-	shadow_l2(p, &v, f->va, &t2, &e2, &t1);
-	if (t1 == 0 || t2 != p->lk_t2 || ((p->lk_e2 & 1) && (p->lk_e2 & SH_ADDR) == (e2 & SH_ADDR)))
+	if (p->lk_t2 == 0 || p->res->lost || t1 == 0 || sp->t2 != p->lk_t2 ||
+	    ((p->lk_e2 & 1) && (p->lk_e2 & SH_ADDR) == (sp->e2 & SH_ADDR)))
 		return;         /* no new link there, or not one this walk can tell */
-	unsigned esize = v.mode == SVT_MODE_2LEVEL ? 4 : 8, n = 4096 / esize;
-	uint64_t va = v.mode < SVT_MODE_4LEVEL ? f->va & 0xffffffffull : f->va;
+	unsigned esize = sp->esize, n = 4096 / esize;
+	uint64_t va = v->mode < SVT_MODE_4LEVEL ? f->va & 0xffffffffull : f->va;
 	uint64_t base = va & ~(((uint64_t)n << 12) - 1);
 	struct ent_why why = { .inv = SVT_INV_SYNC };
 	snprintf(why.context, sizeof(why.context), "the shadow L1 table at %#" PRIx64 " linked by the "
 		 "fault at %#" PRIx64 " (sync before link)", t1, f->va);
 	for (unsigned j = 0; j < n; j++)
 		if (shadow_present(p, t1, esize, j) &&
-		    !check_entry(p, &v, base + ((uint64_t)j << 12), &why))
+		    !check_entry(p, v, base + ((uint64_t)j << 12), &why))
 			return;
+}
+
+void rp_shadow_after(struct rp *p, const struct svt_trace_fault *f, enum svt_pf_outcome o)
+{
+	struct hw_view v;
+	struct sh_path sp;
+
+	if (o != SVT_PF_FIXED && o != SVT_PF_RETRY)
+		return;
+	hw_view(p, &v);
+	shadow_path(p, &v, f->va, &sp);
+	if (o == SVT_PF_FIXED)
+		check_neighbours(p, &v, &sp, f);
+	check_link(p, &v, &sp, f);
 }
 
 /*

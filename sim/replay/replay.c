@@ -229,8 +229,7 @@ static void fault(struct rp *p, const struct svt_trace_fault *tf)
 	svt_trace_fault_to_core(tf, &p->regs, &f);
 	bool check = p->cfg->audit >= SVT_AUDIT_FAULTS && p->checking;
 	if (check) {
-		rp_neighbours_before(p, tf);
-		rp_link_before(p, tf);
+		rp_shadow_before(p, tf);
 		rp_ad_before(p, tf);
 	}
 	p->fo = svt_mmu_page_fault(p->mmu, &f, &p->fres);
@@ -240,10 +239,8 @@ static void fault(struct rp *p, const struct svt_trace_fault *tf)
 			rp_check_inject(p, tf, &p->fres);
 		} else if (p->fo == SVT_PF_FIXED) {
 			rp_check_fixed(p, tf);
-			rp_check_neighbours(p, tf);
 		}
-		if (p->fo == SVT_PF_FIXED || p->fo == SVT_PF_RETRY)
-			rp_check_link(p, tf);
+		rp_shadow_after(p, tf, p->fo);
 		rp_check_ad(p, tf, p->fo);
 		audit_va(p, tf->va);
 	}

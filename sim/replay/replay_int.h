@@ -98,22 +98,19 @@ void rp_check_flushed(struct rp *p, uint64_t va, const char *flush);
 bool rp_shadow_allows(struct rp *p, const struct svt_access *acc, uint64_t rflags, uint32_t pkru,
 		      uint64_t *mpa);
 bool rp_bare_write(struct rp *p, const struct svt_trace_fault *f);
-/* Before a fault, at audit level faults and up: which entries of the
- * prefetch window around its L1 entry the shadows map. */
-void rp_neighbours_before(struct rp *p, const struct svt_trace_fault *f);
-/* After a FIXED fault: the neighbours the fault mapped (prefetched),
- * each access the shadows let through checked against the reference
- * walker (INV-PERM: rights and A/D, INV-FRAME: the frame). */
-void rp_check_neighbours(struct rp *p, const struct svt_trace_fault *f);
+/* Before a fault, at audit level faults and up: one walk of the shadows
+ * for its address notes which entries of the prefetch window around its
+ * L1 entry they map, and the level-2 entry on the way.  After a FIXED or
+ * RETRY fault, one walk again: the neighbours a FIXED fault mapped
+ * (prefetched) checked against the reference walker (INV-PERM: rights and
+ * A/D, INV-FRAME: the frame), and a shadow L1 newly linked at that level-2
+ * entry checked whole (sync before link, INV-SYNC). */
+void rp_shadow_before(struct rp *p, const struct svt_trace_fault *f);
+void rp_shadow_after(struct rp *p, const struct svt_trace_fault *f, enum svt_pf_outcome o);
 /* A/D bits at a fault: the reference walk before the core runs; after it,
  * the guest's entries on that walk against what bare metal sets. */
 void rp_ad_before(struct rp *p, const struct svt_trace_fault *f);
 void rp_check_ad(struct rp *p, const struct svt_trace_fault *f, enum svt_pf_outcome o);
-/* Sync before link: before a fault, the level-2 shadow entry on its
- * address's walk; after it, a shadow L1 newly linked there checked whole
- * against the reference walker (INV-SYNC). */
-void rp_link_before(struct rp *p, const struct svt_trace_fault *f);
-void rp_check_link(struct rp *p, const struct svt_trace_fault *f);
 /* INV-SYNC after a flush of the whole address space (flush names it):
  * every leaf of the current shadows against the reference walker;
  * keep_global exempts the hardware's global translations. */
