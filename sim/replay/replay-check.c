@@ -295,16 +295,19 @@ void rp_check_flushed(struct rp *p, uint64_t va, const char *flush)
  * L1 table it reaches, with its entry size (t1 0: none), even where va's
  * own entry is absent.  One walk serves the prefetched neighbours and
  * sync before link. */
+static uint64_t mix64(uint64_t h, uint64_t v);
+
 struct sh_path {
 	uint64_t t2, e2, t1;
 	unsigned esize;
+	uint64_t up;            /* the entries above level 1, mixed (tree_seen's key) */
 };
 
 static void shadow_path(struct rp *p, struct hw_view *v, uint64_t va, struct sh_path *sp)
 {
 	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
 	struct svt_walk w;
-	sp->t2 = sp->e2 = sp->t1 = 0;
+	sp->t2 = sp->e2 = sp->t1 = sp->up = 0;
 	sp->esize = 8;
 	enum svt_walk_status st = hw_walk(p, v, &acc, 1ull << 18, 0, &w);  /* RFLAGS.AC: no SMAP */
 	if (st != SVT_WALK_OK && st != SVT_WALK_PF)
@@ -317,6 +320,9 @@ static void shadow_path(struct rp *p, struct hw_view *v, uint64_t va, struct sh_
 			sp->t1 = w.lv[i].table;
 			sp->esize = w.lv[i].size;
 		}
+	for (unsigned i = 0; i < w.nlevels; i++)
+		if (w.lv[i].level > 1)
+			sp->up = mix64(sp->up, w.lv[i].entry);
 }
 
 /* Is entry j of the shadow table present? */
@@ -470,24 +476,23 @@ static void check_neighbours(struct rp *p, struct hw_view *v, const struct sh_pa
  * of it, out of sync or not: no TLB can hold anything for the addresses
  * the new link opens.  Judged entry by entry by the reference walker.
  */
+static uint64_t judge_key(struct rp *p, const struct hw_view *v, bool keep_global);
+static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why, uint64_t table,
+		     unsigned esize, uint64_t base, bool keep_global, uint64_t up);
+
 static void check_link(struct rp *p, struct hw_view *v, const struct sh_path *sp,
 		       const struct svt_trace_fault *f)
 {
-	uint64_t t1 = sp->t1;
-
-	if (p->lk_t2 == 0 || p->res->lost || t1 == 0 || sp->t2 != p->lk_t2 ||
+	if (p->lk_t2 == 0 || p->res->lost || sp->t1 == 0 || sp->t2 != p->lk_t2 ||
 	    ((p->lk_e2 & 1) && (p->lk_e2 & SH_ADDR) == (sp->e2 & SH_ADDR)))
 		return;         /* no new link there, or not one this walk can tell */
-	unsigned esize = sp->esize, n = 4096 / esize;
+	unsigned n = 4096 / sp->esize;
 	uint64_t va = v->mode < SVT_MODE_4LEVEL ? f->va & 0xffffffffull : f->va;
-	uint64_t base = va & ~(((uint64_t)n << 12) - 1);
 	struct ent_why why = { .inv = SVT_INV_SYNC };
 	snprintf(why.context, sizeof(why.context), "the shadow L1 table at %#" PRIx64 " linked by the "
-		 "fault at %#" PRIx64 " (sync before link)", t1, f->va);
-	for (unsigned j = 0; j < n; j++)
-		if (shadow_present(p, t1, esize, j) &&
-		    !check_entry(p, v, base + ((uint64_t)j << 12), &why))
-			return;
+		 "fault at %#" PRIx64 " (sync before link)", sp->t1, f->va);
+	judge_l1(p, v, &why, sp->t1, sp->esize, va & ~(((uint64_t)n << 12) - 1), false,
+		 mix64(judge_key(p, v, false), sp->up));
 }
 
 void rp_shadow_after(struct rp *p, const struct svt_trace_fault *f, enum svt_pf_outcome o)
@@ -543,73 +548,83 @@ static struct tree_seen *seen_slot(struct rp *p, uint64_t table)
 }
 
 /* The reference walk of va: the guest's entries above its L1 entry mixed
- * into *key, and the guest L1 table's address; false if the guest does
- * not map va through an L1 table. */
-static bool guest_path(struct rp *p, uint64_t va, uint64_t *key, uint64_t *l1)
+ * into *key and the guest L1 table's address in *l1 (*large false); or,
+ * for a large page (a splintered shadow), every entry of the walk mixed
+ * into *key (*large true).  False if the guest does not map va. */
+static bool guest_path(struct rp *p, uint64_t va, uint64_t *key, uint64_t *l1, bool *large)
 {
 	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
 	struct rm_out o;
 	ref_walk(p, &acc, 1ull << 18, 0, &o);
-	if (o.kind != RM_OK || o.n == 0 || o.e[o.n - 1].level != 1)
+	if (o.kind != RM_OK || o.n == 0)
 		return false;
-	for (unsigned i = 0; i + 1 < o.n; i++)
+	*large = o.e[o.n - 1].level != 1;
+	for (unsigned i = 0; i + !*large < o.n; i++)
 		*key = mix64(*key, o.e[i].before);
-	*l1 = o.e[o.n - 1].table;
+	*l1 = *large ? 0 : o.e[o.n - 1].table;
 	return true;
 }
 
-/* Every leaf of the shadow table at table (level, entries of esize bytes)
- * mapping the addresses from base, reached through shadow entries whose
- * values are mixed into up: false at the first violation. */
-static bool tree(struct rp *p, struct hw_view *v, const struct ent_why *why, uint64_t table,
-		 int level, unsigned esize, uint64_t base, bool keep_global, uint64_t up)
+/* The canonical linear address of a shadow entry's page (mode's width). */
+static uint64_t canon(const struct hw_view *v, uint64_t va)
 {
-	uint8_t buf[4096];
-	unsigned n = 4096 / esize, shift = esize == 4 ? 12 + 10 * (level - 1) : 12 + 9 * (level - 1);
+	if (v->mode == SVT_MODE_4LEVEL && (va & (1ull << 47)))
+		return va | 0xffff000000000000ull;
+	if (v->mode == SVT_MODE_5LEVEL && (va & (1ull << 56)))
+		return va | 0xff00000000000000ull;
+	return va;
+}
+
+/* What the judgement of a leaf depends on besides memory: the guest's and
+ * the hardware's registers, and whether global translations count. */
+static uint64_t judge_key(struct rp *p, const struct hw_view *v, bool keep_global)
+{
+	const struct svt_regs *g = svt_mmu_guest_regs(p->mmu);
+	uint64_t k = mix64(mix64(mix64(mix64(0, g->cr0), g->cr4), g->efer), keep_global);
+	return mix64(mix64(mix64(k, v->r.cr0), v->r.cr4), v->r.efer);
+}
+
+/* Every present leaf of the shadow L1 table at table (entries of esize
+ * bytes, mapping the addresses from base), reached through shadow entries
+ * mixed into up: false at the first violation.  Leaves judged before
+ * under the same key with the same shadow and guest entries are skipped
+ * (struct tree_seen). */
+static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why, uint64_t table,
+		     unsigned esize, uint64_t base, bool keep_global, uint64_t up)
+{
+	uint8_t buf[4096], gu[4096];
+	unsigned n = 4096 / esize, j0 = 0;
+	struct tree_seen *seen = NULL;
+	uint64_t key = up, l1 = 0;
+	bool same = false, large = false;
+
 	if (p->hwenv.read_gpa(p->hwenv.ctx, table, buf, sizeof(buf)) != 0)
 		return true;    /* not the pool's: the walks report what matters */
-	struct tree_seen *seen = NULL;
-	uint8_t gu[4096];
-	uint64_t key = up, l1 = 0;
-	bool same = false;
-	if (level == 1) {
-		unsigned j0 = 0;
-		while (j0 < n && !(buf[j0 * esize] & SVT_PTE_P))
-			j0++;
-		if (j0 == n)
-			return true;
-		uint64_t va0 = base | ((uint64_t)j0 << shift);
-		if (v->mode == SVT_MODE_4LEVEL && (va0 & (1ull << 47)))
-			va0 |= 0xffff000000000000ull;
-		else if (v->mode == SVT_MODE_5LEVEL && (va0 & (1ull << 56)))
-			va0 |= 0xff00000000000000ull;
-		if (guest_path(p, va0, &key, &l1) && (seen = seen_slot(p, table)) != NULL) {
+	while (j0 < n && !(buf[j0 * esize] & SVT_PTE_P))
+		j0++;
+	if (j0 == n)
+		return true;
+	if ((seen = seen_slot(p, table)) != NULL &&
+	    !guest_path(p, canon(v, base | ((uint64_t)j0 << 12)), &key, &l1, &large))
+		seen = NULL;
+	if (seen) {
+		/* a splinter's leaves all rest on the one guest entry in key */
+		if (large)
+			memset(gu, 0, sizeof(gu));
+		else
 			svt_gmem_read(&p->mach.mem, l1, gu, 4096);
-			same = seen->table == table && seen->guest == l1 && seen->key == key;
-		}
+		same = seen->table == table && seen->guest == l1 && seen->key == key;
 	}
-	for (unsigned j = 0; j < n; j++) {
+	for (unsigned j = j0; j < n; j++) {
 		uint64_t e = 0;
 		memcpy(&e, buf + j * esize, esize);
-		if (!(e & SVT_PTE_P))
-			continue;
+		if (!(e & SVT_PTE_P) || (keep_global && (e & SVT_PTE_G)))
+			continue;       /* a global translation outlives the flush */
 		if (same && memcmp(seen->sh + j * esize, buf + j * esize, esize) == 0 &&
 		    memcmp(seen->gu + j * esize, gu + j * esize, esize) == 0)
 			continue;       /* judged so before, under the same key */
-		uint64_t va = base | ((uint64_t)j << shift);
-		if (v->mode == SVT_MODE_4LEVEL && (va & (1ull << 47)))
-			va |= 0xffff000000000000ull;
-		else if (v->mode == SVT_MODE_5LEVEL && (va & (1ull << 56)))
-			va |= 0xff00000000000000ull;
-		if (level == 1 || (e & SVT_PTE_PS)) {
-			if (keep_global && (e & SVT_PTE_G))
-				continue;       /* a global translation outlives the flush */
-			if (!check_entry(p, v, va, why))
-				return false;
-		} else if (!tree(p, v, why, e & (esize == 4 ? 0xfffff000ull : SH_ADDR), level - 1,
-				 esize, va, keep_global, mix64(up, e))) {
+		if (!check_entry(p, v, canon(v, base | ((uint64_t)j << 12)), why))
 			return false;
-		}
 	}
 	if (seen) {
 		seen->table = table;
@@ -617,6 +632,36 @@ static bool tree(struct rp *p, struct hw_view *v, const struct ent_why *why, uin
 		seen->key = key;
 		memcpy(seen->sh, buf, sizeof(buf));
 		memcpy(seen->gu, gu, sizeof(gu));
+	}
+	return true;
+}
+
+/* Every leaf below the shadow table at table (level >= 2, entries of
+ * esize bytes, mapping the addresses from base), reached through shadow
+ * entries mixed into up: false at the first violation. */
+static bool tree(struct rp *p, struct hw_view *v, const struct ent_why *why, uint64_t table,
+		 int level, unsigned esize, uint64_t base, bool keep_global, uint64_t up)
+{
+	uint8_t buf[4096];
+	unsigned n = 4096 / esize, shift = esize == 4 ? 12 + 10 * (level - 1) : 12 + 9 * (level - 1);
+	if (p->hwenv.read_gpa(p->hwenv.ctx, table, buf, sizeof(buf)) != 0)
+		return true;
+	for (unsigned j = 0; j < n; j++) {
+		uint64_t e = 0;
+		memcpy(&e, buf + j * esize, esize);
+		if (!(e & SVT_PTE_P))
+			continue;
+		uint64_t va = canon(v, base | ((uint64_t)j << shift)),
+			 below = e & (esize == 4 ? 0xfffff000ull : SH_ADDR);
+		bool ok = true;
+		if (e & SVT_PTE_PS)     /* shadows never map large pages: judged as one */
+			ok = (keep_global && (e & SVT_PTE_G)) || check_entry(p, v, va, why);
+		else if (level == 2)
+			ok = judge_l1(p, v, why, below, esize, va, keep_global, mix64(up, e));
+		else
+			ok = tree(p, v, why, below, level - 1, esize, va, keep_global, mix64(up, e));
+		if (!ok)
+			return false;
 	}
 	return true;
 }
@@ -643,10 +688,7 @@ void rp_check_tree(struct rp *p, const char *flush, bool keep_global)
 	struct ent_why why = { .inv = SVT_INV_SYNC };
 	snprintf(why.context, sizeof(why.context), "after %s", flush);
 	keep_global = keep_global && (v.r.cr4 & SVT_CR4_PGE);
-	/* what the judgement of a leaf depends on besides memory: the
-	 * guest's and the hardware's registers, and whether globals count */
-	uint64_t up = mix64(mix64(mix64(mix64(0, g->cr0), g->cr4), g->efer), keep_global);
-	up = mix64(mix64(mix64(up, v.r.cr0), v.r.cr4), v.r.efer);
+	uint64_t up = judge_key(p, &v, keep_global);
 	switch (v.mode) {
 	case SVT_MODE_2LEVEL:
 		tree(p, &v, &why, v.r.cr3 & 0xfffff000ull, 2, 4, 0, keep_global, up);
