@@ -724,8 +724,6 @@ void rp_check_tree(struct rp *p, const char *flush, bool keep_global)
  */
 struct wp_state {
 	uint8_t *level;                 /* per guest frame: 1 + the table level the shadows rest on */
-	uint64_t *frames;               /* the frames set in level[], to clear */
-	size_t nframes, cap;
 	uint64_t *writable;             /* guest frames of writable leaves, and their addresses */
 	uint64_t *wva;
 	size_t nw, wcap;
@@ -734,21 +732,7 @@ struct wp_state {
 
 static void wp_mark(struct rp *p, struct wp_state *st, uint64_t gfn, int level)
 {
-	if (gfn >= p->h->guest_frames)
-		return;
-	if (!st->level[gfn]) {
-		if (st->nframes == st->cap) {
-			size_t c = st->cap ? 2 * st->cap : 256;
-			uint64_t *f = realloc(st->frames, c * sizeof(*f));
-			if (!f) {
-				st->oom = true;
-				return;
-			}
-			st->frames = f, st->cap = c;
-		}
-		st->frames[st->nframes++] = gfn;
-	}
-	if (st->level[gfn] == 0 || st->level[gfn] > level + 1)
+	if (gfn < p->h->guest_frames && (st->level[gfn] == 0 || st->level[gfn] > level + 1))
 		st->level[gfn] = (uint8_t)(level + 1);
 }
 
@@ -862,7 +846,6 @@ void rp_check_wp(struct rp *p)
 		}
 	}
 	free(st.level);
-	free(st.frames);
 	free(st.writable);
 	free(st.wva);
 }
