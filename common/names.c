@@ -10,6 +10,7 @@ static const char *const type_names[SVT_TRACE_NTYPES] = {
 	[SVT_TRACE_INVPCID] = "INVPCID",     [SVT_TRACE_FLUSH_ALL] = "FLUSH_ALL",
 	[SVT_TRACE_MEM] = "MEM",             [SVT_TRACE_DECISION] = "DECISION",
 	[SVT_TRACE_LOST] = "LOST",           [SVT_TRACE_MARK] = "MARK",
+	[SVT_TRACE_GUEST] = "GUEST",
 };
 
 static const char *const outcome_names[] = {
@@ -30,6 +31,16 @@ static const char *const lost_names[] = {
 static const char *const mark_names[] = {
 	[SVT_TRACE_MARK_PHASE] = "phase", [SVT_TRACE_MARK_CONSOLE] = "console",
 	[SVT_TRACE_MARK_NOTE] = "note",
+};
+
+static const char *const guest_kind_names[] = {
+	[SVT_GUEST_READ] = "read", [SVT_GUEST_FETCH] = "fetch", [SVT_GUEST_WRITE] = "write",
+	[SVT_GUEST_CLEAR] = "clear", [SVT_GUEST_RFLAGS] = "rflags",
+};
+
+static const char *const guest_op_names[] = {
+	[SVT_GUEST_MOV] = "mov", [SVT_GUEST_XCHG] = "xchg", [SVT_GUEST_CMPXCHG] = "cmpxchg",
+	[SVT_GUEST_CMPXCHG8B] = "cmpxchg8b", [SVT_GUEST_CMPXCHG16B] = "cmpxchg16b",
 };
 
 /* the order of struct svt_emu_regs (trace_event.h asserts it) */
@@ -62,6 +73,8 @@ const char *svt_trace_cr_name(unsigned reg) { return NAME_OF(cr_names, reg); }
 const char *svt_trace_lost_name(unsigned reason) { return NAME_OF(lost_names, reason); }
 const char *svt_trace_mark_name(unsigned kind) { return NAME_OF(mark_names, kind); }
 const char *svt_reg_name(unsigned i) { return NAME_OF(reg_names, i); }
+const char *svt_guest_kind_name(unsigned kind) { return NAME_OF(guest_kind_names, kind); }
+const char *svt_guest_op_name(unsigned op) { return NAME_OF(guest_op_names, op); }
 
 const char *svt_mode_name(int mode)
 {

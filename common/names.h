@@ -22,6 +22,9 @@ const char *svt_trace_lost_name(unsigned reason);
 const char *svt_trace_mark_name(unsigned kind);
 /* Slot i of the register file (TR_NREGS slots): "rax" ... "gs_base"; "?" otherwise. */
 const char *svt_reg_name(unsigned i);
+/* enum svt_trace_guest_kind and enum svt_trace_guest_op ("?" if unknown) */
+const char *svt_guest_kind_name(unsigned kind);
+const char *svt_guest_op_name(unsigned op);
 /* "none", "2level", "pae", "4level", "5level"; "?" otherwise. */
 const char *svt_mode_name(int mode);
 /* The mode a name above (other than "none") stands for, or -1. */

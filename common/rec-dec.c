@@ -155,6 +155,53 @@ static bool dec_mem(struct tr_state *st, const uint8_t *p, const uint8_t *end,
 	}
 }
 
+static bool dec_guest(struct tr_state *st, const uint8_t *p, const uint8_t *end,
+		      struct svt_trace_guest *g, const char **why)
+{
+	uint64_t head, v;
+
+	memset(g, 0, sizeof(*g));
+	NEED(svt_getv(&p, end, &head), "GUEST: truncated");
+	NEED(head < 256, "GUEST: head above 8 bits");
+	g->kind = head & 7;
+	g->flags = (head >> 3) & 7;
+	g->cpl = (uint8_t)(head >> 6);
+	NEED(g->kind < SVT_GUEST_NKINDS, "GUEST: unknown kind");
+	if (g->kind != SVT_GUEST_RFLAGS) {
+		NEED(svt_getv(&p, end, &v), "GUEST: truncated address");
+		g->va = st->guest_va += svt_unzz(v);
+	}
+	if (g->kind == SVT_GUEST_WRITE) {
+		NEED(end - p >= 2, "GUEST: truncated instruction");
+		g->op = *p++;
+		g->size = *p++;
+	}
+	if (g->kind == SVT_GUEST_WRITE || g->kind == SVT_GUEST_CLEAR) {
+		NEED(svt_getv(&p, end, &v), "GUEST: truncated code address");
+		g->rip = st->guest_rip += svt_unzz(v);
+	}
+	if (g->kind >= SVT_GUEST_WRITE) {
+		NEED(svt_getv(&p, end, &g->val[0]), "GUEST: truncated value");
+		if (g->size == 16)
+			NEED(svt_getv(&p, end, &g->val[1]), "GUEST: truncated value");
+	}
+	if (g->kind == SVT_GUEST_WRITE && g->op >= SVT_GUEST_CMPXCHG) {
+		NEED(svt_getv(&p, end, &g->cmp[0]), "GUEST: truncated compare value");
+		if (g->size == 16)
+			NEED(svt_getv(&p, end, &g->cmp[1]), "GUEST: truncated compare value");
+	}
+	if (g->flags & SVT_GUEST_INJECTED) {
+		NEED(svt_getv(&p, end, &v), "GUEST: truncated error code");
+		NEED(v <= UINT32_MAX, "GUEST: error code above 32 bits");
+		g->error_code = (uint32_t)v;
+		NEED(svt_getv(&p, end, &v), "GUEST: truncated CR2");
+		g->cr2 = g->va + svt_unzz(v);
+	}
+	const char *bad = tr_check_guest(g);
+	NEED(bad == NULL, bad);
+	return true;
+}
+
 static bool dec_decision(struct tr_state *st, const uint8_t *p, const uint8_t *end,
 			 struct svt_trace_decision *d, const char **why)
 {
@@ -237,6 +284,8 @@ static bool dec_payload(struct tr_state *st, uint64_t type, const uint8_t *p, co
 		NEED(v <= UINT32_MAX && v != SVT_TRACE_LOST_GAP, "LOST: bad reason");
 		ev->u.lost.reason = (uint32_t)v;
 		return true;
+	case SVT_TRACE_GUEST:
+		return dec_guest(st, p, end, &ev->u.guest, why);
 	case SVT_TRACE_MARK: {
 		struct svt_trace_mark *m = &ev->u.mark;
 		NEED(svt_getv(&p, end, &v), "MARK: truncated time");

@@ -47,6 +47,34 @@ static unsigned code_bits_code(uint8_t bits)
 	return bits == 16 ? 0 : bits == 32 ? 1 : 2;
 }
 
+const char *tr_check_guest(const struct svt_trace_guest *g)
+{
+	if (g->kind >= SVT_GUEST_NKINDS)
+		return "GUEST: unknown kind";
+	if (g->flags & ~SVT_GUEST_FLAGS)
+		return "GUEST: unknown flag bits";
+	if (g->cpl > 3)
+		return "GUEST: cpl above 3";
+	bool access = g->kind <= SVT_GUEST_WRITE;
+	if (!access && (g->cpl || (g->flags & SVT_GUEST_INJECTED)))
+		return "GUEST: cpl or an injected fault on an action that is no access";
+	if (g->kind == SVT_GUEST_WRITE) {
+		if (g->op > SVT_GUEST_CMPXCHG16B)
+			return "GUEST: unknown write instruction";
+		if (g->op == SVT_GUEST_CMPXCHG16B ? g->size != 16 :
+		    g->op == SVT_GUEST_CMPXCHG8B ? g->size != 8 :
+		    g->size != 1 && g->size != 2 && g->size != 4 && g->size != 8)
+			return "GUEST: write size not 1, 2, 4 or 8 (8 for CMPXCHG8B, 16 for CMPXCHG16B)";
+		if ((g->flags & SVT_GUEST_OK) && g->op < SVT_GUEST_CMPXCHG)
+			return "GUEST: an exchange flagged on a write that compares nothing";
+	} else if (g->op || g->size || (g->flags & SVT_GUEST_OK)) {
+		return "GUEST: an instruction given for an action that is no write";
+	}
+	if ((g->flags & SVT_GUEST_PT) && g->kind != SVT_GUEST_CLEAR)
+		return "GUEST: a page-table flag on an action that clears no page";
+	return NULL;
+}
+
 const char *tr_check_event(const struct svt_trace_event *ev)
 {
 	switch (ev->type) {
@@ -105,6 +133,8 @@ const char *tr_check_event(const struct svt_trace_event *ev)
 		if (svt_has_nul(ev->u.mark.text, ev->u.mark.len))
 			return "MARK: NUL in text";
 		return NULL;
+	case SVT_TRACE_GUEST:
+		return tr_check_guest(&ev->u.guest);
 	case SVT_TRACE_UNKNOWN:
 		if (ev->u.unknown.type < SVT_TRACE_NTYPES || ev->u.unknown.type > UINT32_MAX)
 			return "UNKNOWN: type code not in 10..2^32-1";
@@ -115,6 +145,39 @@ const char *tr_check_event(const struct svt_trace_event *ev)
 		return NULL;
 	}
 	return "unknown event type";
+}
+
+/* kind | flags << 3 | cpl << 6, then what the kind has (FORMAT.md, GUEST) */
+static uint8_t *enc_guest(struct tr_state *st, const struct svt_trace_guest *g, uint8_t *p)
+{
+	p += svt_putv(p, g->kind | (unsigned)g->flags << 3 | (unsigned)g->cpl << 6);
+	if (g->kind != SVT_GUEST_RFLAGS) {
+		p += svt_putv(p, svt_zz(g->va - st->guest_va));
+		st->guest_va = g->va;
+	}
+	if (g->kind == SVT_GUEST_WRITE) {
+		*p++ = g->op;
+		*p++ = g->size;
+	}
+	if (g->kind == SVT_GUEST_WRITE || g->kind == SVT_GUEST_CLEAR) {
+		p += svt_putv(p, svt_zz(g->rip - st->guest_rip));
+		st->guest_rip = g->rip;
+	}
+	if (g->kind >= SVT_GUEST_WRITE) {
+		p += svt_putv(p, g->val[0]);
+		if (g->size == 16)
+			p += svt_putv(p, g->val[1]);
+	}
+	if (g->kind == SVT_GUEST_WRITE && g->op >= SVT_GUEST_CMPXCHG) {
+		p += svt_putv(p, g->cmp[0]);
+		if (g->size == 16)
+			p += svt_putv(p, g->cmp[1]);
+	}
+	if (g->flags & SVT_GUEST_INJECTED) {
+		p += svt_putv(p, g->error_code);
+		p += svt_putv(p, svt_zz(g->cr2 - g->va));
+	}
+	return p;
 }
 
 static uint8_t *enc_fault(struct tr_state *st, const struct svt_trace_fault *f, uint8_t *p)
@@ -296,6 +359,8 @@ static uint8_t *enc_payload(struct tr_state *st, const struct svt_trace_event *e
 		p += svt_putv(p, ev->u.mark.len);
 		memcpy(p, ev->u.mark.text, ev->u.mark.len);
 		return p + ev->u.mark.len;
+	case SVT_TRACE_GUEST:
+		return enc_guest(st, &ev->u.guest, p);
 	case SVT_TRACE_UNKNOWN:
 		if (ev->u.unknown.len > 0)
 			memcpy(p, ev->u.unknown.data, ev->u.unknown.len);

@@ -50,13 +50,15 @@ struct tr_state {
 	uint64_t w64;                   /* last word of the previous W64 MEM */
 	uint32_t w32;                   /* last word of the previous W32 MEM */
 	uint64_t mark_time;
+	uint64_t guest_va, guest_rip;   /* previous GUEST's address and code address */
 };
 
 void tr_state_reset(struct tr_state *st);
 
 /* ---- records (rec-enc.c, rec-dec.c) ------------------------------------ */
 
-/* NULL if ev can be written, else why not. */
+/* NULL if ev can be written, else why not; tr_check_guest: a GUEST's payload. */
+const char *tr_check_guest(const struct svt_trace_guest *g);
 const char *tr_check_event(const struct svt_trace_event *ev);
 
 /* Encode a checked event as one record at out (room for TR_MAX_RECORD

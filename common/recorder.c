@@ -606,3 +606,15 @@ void svt_recorder_mark(struct svt_recorder *r, unsigned kind, const char *text, 
 	span_flush(r);
 	emit(r, &ev);
 }
+
+void svt_recorder_guest_action(struct svt_recorder *r, const struct svt_trace_guest *g)
+{
+	if (!(r->c.evidence & SVT_EVIDENCE_ACTIONS))
+		return;
+	struct svt_trace_event ev;
+	ev.type = SVT_TRACE_GUEST;
+	ev.seq = 0;
+	ev.u.guest = *g;
+	span_flush(r);
+	emit(r, &ev);
+}

@@ -116,5 +116,8 @@ void svt_recorder_guest_store(struct svt_recorder *r, uint64_t gpa, size_t len);
 /* A MARK (enum svt_trace_mark_kind) with len bytes of text (cut at
  * SVT_TRACE_MAX_MARK; no NUL inside). */
 void svt_recorder_mark(struct svt_recorder *r, unsigned kind, const char *text, size_t len);
+/* With SVT_EVIDENCE_ACTIONS: an action of the guest, after it was done
+ * (trace_event.h, struct svt_trace_guest); nothing otherwise. */
+void svt_recorder_guest_action(struct svt_recorder *r, const struct svt_trace_guest *g);
 
 #endif /* SVT_RECORDER_H */

@@ -37,7 +37,20 @@
 #define SVT_EVIDENCE_WALK       (1u << 0)
 #define SVT_EVIDENCE_STORES     (1u << 1)
 #define SVT_EVIDENCE_TABLES     (1u << 2)
-#define SVT_EVIDENCE_KNOWN      (SVT_EVIDENCE_WALK | SVT_EVIDENCE_STORES | SVT_EVIDENCE_TABLES)
+/*
+ * SVT_EVIDENCE_ACTIONS: every action of the guest at the hardware's
+ * interface, whatever the core made of it, as GUEST records (and the
+ * CR_WRITE, INVLPG and INVPCID records every policy takes alike): each
+ * read, fetch and write instruction with the outcome the guest saw, its
+ * RFLAGS, each page cleared.  The guest's part of the run, complete: a
+ * replayer can run it against a core under another policy on the same
+ * hardware model and get the exits recording under that policy takes
+ * (docs/replay.md, "What-ifs").  Only a producer that sees every access
+ * can log it (synth does; the hypervisor cannot).
+ */
+#define SVT_EVIDENCE_ACTIONS    (1u << 3)
+#define SVT_EVIDENCE_KNOWN      (SVT_EVIDENCE_WALK | SVT_EVIDENCE_STORES | SVT_EVIDENCE_TABLES | \
+				 SVT_EVIDENCE_ACTIONS)
 
 /* A range of guest frames (RAM or devices, in headers and HELLO). */
 struct svt_trace_range {
@@ -63,8 +76,9 @@ enum svt_trace_type {
 	SVT_TRACE_DECISION = 7, /* the core's answer to the preceding input */
 	SVT_TRACE_LOST = 8,     /* events the recorder dropped, or a gap in the file */
 	SVT_TRACE_MARK = 9,     /* a timestamped phase or console marker */
+	SVT_TRACE_GUEST = 10,   /* an action of the guest (SVT_EVIDENCE_ACTIONS) */
 };
-#define SVT_TRACE_NTYPES 10     /* counts[] is indexed by type; [0] counts unknown types */
+#define SVT_TRACE_NTYPES 11     /* counts[] is indexed by type; [0] counts unknown types */
 
 enum svt_trace_cr { SVT_TRACE_CR0 = 0, SVT_TRACE_CR3 = 1, SVT_TRACE_CR4 = 2, SVT_TRACE_EFER = 3 };
 
@@ -142,6 +156,42 @@ struct svt_trace_mark {
 	char text[SVT_TRACE_MAX_MARK + 1];      /* NUL-terminated, no NUL inside */
 };
 
+/*
+ * A GUEST record (SVT_EVIDENCE_ACTIONS), logged after the action with the
+ * outcome the guest saw, so after the FAULT records it caused.
+ * READ, FETCH: an access of va at cpl.  WRITE: a write instruction whose
+ * memory operand is va (op, size bytes, at code address rip; val the
+ * source, cmp the expected value of the CMPXCHG forms; 16 bytes only for
+ * CMPXCHG16B).  CLEAR: the kernel clears the frame at gpa val[0], at
+ * kernel address va, from code at rip (a clear_page: SVT_GUEST_PT if the
+ * frame becomes a page table).  RFLAGS: the guest's RFLAGS is val[0] from
+ * here on.  Outcome flags: SVT_GUEST_INJECTED (a #PF, error_code and cr2
+ * delivered to the guest), SVT_GUEST_OK (a CMPXCHG form exchanged).
+ */
+enum svt_trace_guest_kind {
+	SVT_GUEST_READ = 0, SVT_GUEST_FETCH = 1, SVT_GUEST_WRITE = 2, SVT_GUEST_CLEAR = 3,
+	SVT_GUEST_RFLAGS = 4,
+};
+#define SVT_GUEST_NKINDS        5
+enum svt_trace_guest_op {
+	SVT_GUEST_MOV = 0, SVT_GUEST_XCHG = 1, SVT_GUEST_CMPXCHG = 2, SVT_GUEST_CMPXCHG8B = 3,
+	SVT_GUEST_CMPXCHG16B = 4,
+};
+#define SVT_GUEST_INJECTED      0x01u
+#define SVT_GUEST_OK            0x02u
+#define SVT_GUEST_PT            0x04u
+#define SVT_GUEST_FLAGS         0x07u
+struct svt_trace_guest {
+	uint8_t kind;           /* enum svt_trace_guest_kind */
+	uint8_t op;             /* WRITE: enum svt_trace_guest_op; else 0 */
+	uint8_t size;           /* WRITE: 1, 2, 4, 8 or 16 (CMPXCHG16B); else 0 */
+	uint8_t cpl;            /* READ, FETCH, WRITE: 0..3; else 0 */
+	uint8_t flags;          /* SVT_GUEST_* */
+	uint32_t error_code;    /* INJECTED */
+	uint64_t va, rip, cr2;  /* cr2: INJECTED */
+	uint64_t val[2], cmp[2];
+};
+
 /* A record of a type this reader does not know; written as is by the writer. */
 struct svt_trace_unknown {
 	uint64_t type;          /* on-disk type code, >= SVT_TRACE_NTYPES */
@@ -167,6 +217,7 @@ struct svt_trace_event {
 		struct svt_trace_decision decision;
 		struct svt_trace_lost lost;
 		struct svt_trace_mark mark;
+		struct svt_trace_guest guest;
 		struct svt_trace_unknown unknown;
 	} u;
 };

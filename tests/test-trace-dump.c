@@ -120,7 +120,7 @@ Test(trace_dump, every_type_text_and_json)
 {
 	static const char *const text_has[SVT_TRACE_NTYPES] = {
 		"UNKNOWN code=", "FAULT va=0x", "CR_WRITE ", "INVLPG va=0x", "INVPCID type=",
-		"FLUSH_ALL", "MEM gpa=0x", "DECISION ", "LOST count=", "MARK time=",
+		"FLUSH_ALL", "MEM gpa=0x", "DECISION ", "LOST count=", "MARK time=", "GUEST ",
 	};
 	struct tg_events e = { 0 };
 	struct tg_rng g = { 3 };

@@ -246,8 +246,46 @@ void tg_random_event(struct tg_rng *g, int t, struct tg_events *out)
 		for (unsigned i = 0; i < ev.u.mark.len; i++)
 			ev.u.mark.text[i] = (char)(1 + tg_below(g, 255));
 		break;
+	case SVT_TRACE_GUEST: {
+		/* canonical: only the fields the kind has (what decoding gives back) */
+		struct svt_trace_guest *x = &ev.u.guest;
+		x->kind = (uint8_t)tg_below(g, SVT_GUEST_NKINDS);
+		if (x->kind == SVT_GUEST_RFLAGS) {
+			x->val[0] = edgy(g);
+			break;
+		}
+		x->va = edgy(g);
+		if (x->kind == SVT_GUEST_CLEAR) {
+			x->rip = edgy(g);
+			x->val[0] = edgy(g);
+			x->flags = tg_below(g, 2) ? SVT_GUEST_PT : 0;
+			break;
+		}
+		x->cpl = (uint8_t)tg_below(g, 4);
+		if (x->kind == SVT_GUEST_WRITE) {
+			static const uint8_t sizes[] = { 1, 2, 4, 8 };
+			x->op = (uint8_t)tg_below(g, SVT_GUEST_CMPXCHG16B + 1);
+			x->size = x->op == SVT_GUEST_CMPXCHG16B ? 16 : x->op == SVT_GUEST_CMPXCHG8B ? 8 :
+				  sizes[tg_below(g, 4)];
+			x->rip = edgy(g);
+			x->val[0] = edgy(g);
+			x->val[1] = x->size == 16 ? edgy(g) : 0;
+			if (x->op >= SVT_GUEST_CMPXCHG) {
+				x->cmp[0] = edgy(g);
+				x->cmp[1] = x->size == 16 ? edgy(g) : 0;
+				x->flags |= tg_below(g, 2) ? SVT_GUEST_OK : 0;
+			}
+		}
+		if (tg_below(g, 3) == 0) {
+			x->flags |= SVT_GUEST_INJECTED;
+			x->error_code = (uint32_t)tg_next(g);
+			x->cr2 = edgy(g);
+		}
+		break;
+	}
 	case SVT_TRACE_UNKNOWN:
-		ev.u.unknown.type = SVT_TRACE_NTYPES + tg_below(g, 2) * tg_below(g, UINT32_MAX - 9);
+		ev.u.unknown.type = SVT_TRACE_NTYPES +
+			tg_below(g, 2) * tg_below(g, UINT32_MAX - SVT_TRACE_NTYPES + 1);
 		ev.u.unknown.len = (uint32_t)tg_below(g, 300);
 		random_data(g, data, ev.u.unknown.len ? ev.u.unknown.len : 1);
 		ev.u.unknown.data = data;
@@ -347,6 +385,15 @@ bool tg_event_equal(const struct svt_trace_event *a, const struct svt_trace_even
 		     a->u.mark.len != b->u.mark.len ||
 		     memcmp(a->u.mark.text, b->u.mark.text, a->u.mark.len) != 0, "MARK differs");
 		return true;
+	case SVT_TRACE_GUEST: {
+		const struct svt_trace_guest *x = &a->u.guest, *y = &b->u.guest;
+		DIFF(x->kind != y->kind || x->op != y->op || x->size != y->size || x->cpl != y->cpl ||
+		     x->flags != y->flags || x->error_code != y->error_code || x->va != y->va ||
+		     x->rip != y->rip || x->cr2 != y->cr2 || x->val[0] != y->val[0] ||
+		     x->val[1] != y->val[1] || x->cmp[0] != y->cmp[0] || x->cmp[1] != y->cmp[1],
+		     "GUEST differs");
+		return true;
+	}
 	case SVT_TRACE_UNKNOWN:
 		DIFF(a->u.unknown.type != b->u.unknown.type || a->u.unknown.len != b->u.unknown.len ||
 		     (a->u.unknown.len && memcmp(a->u.unknown.data, b->u.unknown.data,

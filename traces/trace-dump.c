@@ -9,7 +9,7 @@
 #include "trace_int.h"
 
 /* SVT_EVIDENCE_* bit by bit (traces/FORMAT.md, "Evidence") */
-static const char *const evidence_names[3] = { "walk", "stores", "tables" };
+static const char *const evidence_names[4] = { "walk", "stores", "tables", "actions" };
 
 static uint64_t reg_at(const struct svt_emu_regs *r, unsigned i)
 {
@@ -118,6 +118,34 @@ static void dump_json(FILE *f, const struct svt_trace_event *ev)
 			svt_trace_mark_name(ev->u.mark.kind));
 		json_str(f, ev->u.mark.text, ev->u.mark.len);
 		break;
+	case SVT_TRACE_GUEST: {
+		const struct svt_trace_guest *g = &ev->u.guest;
+		fprintf(f, ",\"kind\":\"%s\"", svt_guest_kind_name(g->kind));
+		if (g->kind != SVT_GUEST_RFLAGS)
+			fprintf(f, ",\"va\":\"0x%" PRIx64 "\"", g->va);
+		if (g->kind <= SVT_GUEST_WRITE)
+			fprintf(f, ",\"cpl\":%u", g->cpl);
+		if (g->kind == SVT_GUEST_WRITE)
+			fprintf(f, ",\"op\":\"%s\",\"size\":%u", svt_guest_op_name(g->op), g->size);
+		if (g->kind == SVT_GUEST_WRITE || g->kind == SVT_GUEST_CLEAR)
+			fprintf(f, ",\"rip\":\"0x%" PRIx64 "\"", g->rip);
+		if (g->kind >= SVT_GUEST_WRITE)
+			fprintf(f, ",\"val\":\"0x%" PRIx64 "\"", g->val[0]);
+		if (g->size == 16)
+			fprintf(f, ",\"val_hi\":\"0x%" PRIx64 "\"", g->val[1]);
+		if (g->kind == SVT_GUEST_WRITE && g->op >= SVT_GUEST_CMPXCHG) {
+			fprintf(f, ",\"cmp\":\"0x%" PRIx64 "\",\"exchanged\":%s", g->cmp[0],
+				(g->flags & SVT_GUEST_OK) ? "true" : "false");
+			if (g->size == 16)
+				fprintf(f, ",\"cmp_hi\":\"0x%" PRIx64 "\"", g->cmp[1]);
+		}
+		if (g->kind == SVT_GUEST_CLEAR)
+			fprintf(f, ",\"page_table\":%s", (g->flags & SVT_GUEST_PT) ? "true" : "false");
+		if (g->flags & SVT_GUEST_INJECTED)
+			fprintf(f, ",\"injected_ec\":\"0x%" PRIx32 "\",\"injected_cr2\":\"0x%" PRIx64
+				"\"", g->error_code, g->cr2);
+		break;
+	}
 	case SVT_TRACE_UNKNOWN:
 		fprintf(f, ",\"code\":%" PRIu64 ",\"len\":%" PRIu32, ev->u.unknown.type,
 			ev->u.unknown.len);
@@ -200,6 +228,29 @@ static void dump_text(FILE *f, const struct svt_trace_event *ev)
 			svt_trace_mark_name(ev->u.mark.kind));
 		text_str(f, ev->u.mark.text, ev->u.mark.len);
 		break;
+	case SVT_TRACE_GUEST: {
+		const struct svt_trace_guest *g = &ev->u.guest;
+		fprintf(f, " %s", svt_guest_kind_name(g->kind));
+		if (g->kind == SVT_GUEST_WRITE)
+			fprintf(f, " %s/%u", svt_guest_op_name(g->op), g->size);
+		if (g->kind != SVT_GUEST_RFLAGS)
+			fprintf(f, " va=0x%" PRIx64, g->va);
+		if (g->kind <= SVT_GUEST_WRITE)
+			fprintf(f, " cpl=%u", g->cpl);
+		if (g->kind == SVT_GUEST_WRITE || g->kind == SVT_GUEST_CLEAR)
+			fprintf(f, " rip=0x%" PRIx64, g->rip);
+		if (g->kind == SVT_GUEST_CLEAR)
+			fprintf(f, " gpa=0x%" PRIx64 "%s", g->val[0],
+				(g->flags & SVT_GUEST_PT) ? " page-table" : "");
+		else if (g->kind >= SVT_GUEST_WRITE)
+			fprintf(f, " val=0x%" PRIx64, g->val[0]);
+		if (g->kind == SVT_GUEST_WRITE && g->op >= SVT_GUEST_CMPXCHG)
+			fprintf(f, " cmp=0x%" PRIx64 " %s", g->cmp[0],
+				(g->flags & SVT_GUEST_OK) ? "exchanged" : "unequal");
+		if (g->flags & SVT_GUEST_INJECTED)
+			fprintf(f, " injected ec=0x%" PRIx32 " cr2=0x%" PRIx64, g->error_code, g->cr2);
+		break;
+	}
 	case SVT_TRACE_UNKNOWN:
 		fprintf(f, " code=%" PRIu64 " len=%" PRIu32, ev->u.unknown.type, ev->u.unknown.len);
 		break;
@@ -238,7 +289,7 @@ static void info_json(FILE *f, const struct svt_trace_header *h, const struct sv
 		h->policy.early_unshadow ? "true" : "false", h->policy.emulate ? "true" : "false",
 		h->pool_frames, h->links, h->root_cache, h->frame_size);
 	fprintf(f, ",\"evidence\":[");
-	for (unsigned i = 0, n = 0; i < 3; i++)
+	for (unsigned i = 0, n = 0; i < 4; i++)
 		if (h->evidence & (1u << i))
 			fprintf(f, "%s\"%s\"", n++ ? "," : "", evidence_names[i]);
 	fprintf(f, "]");
@@ -279,7 +330,7 @@ void svt_trace_dump_info(FILE *f, const struct svt_trace_header *h,
 		h->policy.oos, h->policy.prefetch, h->policy.early_unshadow ? "on" : "off",
 		h->policy.emulate ? "on" : "off", h->pool_frames, h->links, h->root_cache);
 	fprintf(f, "evidence:       ");
-	for (unsigned i = 0; i < 3; i++)
+	for (unsigned i = 0; i < 4; i++)
 		if (h->evidence & (1u << i))
 			fprintf(f, " %s", evidence_names[i]);
 	fprintf(f, "%s%s\n", (h->evidence & SVT_EVIDENCE_KNOWN) ? "" : " none",

@@ -20,7 +20,7 @@
 static void event(struct fz *f, struct svt_trace_event *ev, uint8_t *mem, uint64_t frames)
 {
 	memset(ev, 0, sizeof(*ev));
-	switch (fz_u8(f) % 10) {
+	switch (fz_u8(f) % 11) {
 	case 0:
 	case 1:
 		ev->type = SVT_TRACE_MEM;
@@ -84,6 +84,27 @@ static void event(struct fz *f, struct svt_trace_event *ev, uint8_t *mem, uint64
 		ev->u.lost.count = 1 + fz_u8(f);
 		ev->u.lost.reason = fz_u8(f) % 3;
 		break;
+	case 9: {
+		/* a guest action (what a what-if regenerates from), valid or not */
+		struct svt_trace_guest *g = &ev->u.guest;
+		ev->type = SVT_TRACE_GUEST;
+		g->kind = fz_u8(f) % (SVT_GUEST_NKINDS + 1);
+		g->cpl = fz_u8(f) & 3;
+		g->va = fz_u8(f) & 1 ? fz_u64(f, 8) : fz_u64(f, 3) % ((frames + 2) << 12);
+		g->rip = fz_u64(f, 8);
+		g->val[0] = fz_u8(f) & 1 ? fz_u64(f, 8) : (fz_u64(f, 3) % ((frames + 2) << 12));
+		g->cmp[0] = fz_u64(f, 8);
+		if (g->kind == SVT_GUEST_WRITE) {
+			g->op = fz_u8(f) % 6;
+			g->size = (uint8_t[]){ 1, 2, 4, 8, 16, 3 }[fz_u8(f) % 6];
+		} else if (g->kind != SVT_GUEST_READ && g->kind != SVT_GUEST_FETCH) {
+			g->cpl = 0;
+		}
+		g->flags = fz_u8(f) & 7;
+		g->error_code = fz_u8(f);
+		g->cr2 = fz_u64(f, 8);
+		break;
+	}
 	default:
 		ev->type = SVT_TRACE_FLUSH_ALL;
 		break;
@@ -112,6 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.policy = { .oos = pb & 3, .prefetch = (pb >> 2) & 15, .emulate = (pb >> 6) & 1,
 			    .early_unshadow = pb >> 7 },
 		.pool_frames = 16 + fz_u8(&f) % 48,
+		.evidence = fz_u8(&f) & 1 ? SVT_EVIDENCE_ACTIONS : 0,
 	};
 	struct fz_sink s = { 0 };
 	struct svt_trace_error err;
