@@ -3,13 +3,15 @@
 # (docs/replay.md, What-ifs; `make bench-whatif`; tests/whatif.sh runs it
 # small).
 #
-# For every synth workload x mode x policy P of the matrix below, the guest
-# is recorded under P (`synth --policy P`, the same seed: what recording
-# under P measures) and each base trace (the same guest recorded under a
-# base policy B) is replayed under P (what the one-trace what-if
-# predicts).  Both go into one results database; the script prints, per
-# base and counter, how far the predictions are from the recordings, the
-# same split by the replay's what-if label, and the share labelled exact.
+# For every synth workload x mode, a base trace is recorded under each base
+# policy B; for every policy P of the matrix below the same guest is
+# recorded under P (`synth --like BASE --policy P`: the same workload and
+# seed, exactly as many guest actions as the base: what recording under P
+# measures), and the base trace is replayed under P (what the one-trace
+# what-if predicts).  Each base's runs go into a results database of its
+# own; the script prints, per base and counter, how far the predictions
+# are from the recordings, the same split by the replay's what-if label,
+# and the share labelled exact.
 # It exits 1 if any pair labelled exact or recorded differs from its
 # recording in any counter (pool_free and peak_rss_kb aside: the pool's
 # size less its use, and the process), 2 on a failure to run.
@@ -73,30 +75,37 @@ for w in $workloads; do
 		# spaces-pcid needs PCIDs: 4level and 5level only
 		case "$w:$m" in spaces-pcid:2level|spaces-pcid:pae) continue ;; esac
 		ncase=$((ncase + 1))
-		i=0
-		echo "$policies" | while read -r p; do
-			i=$((i + 1))
-			"$sv" synth -q --workload "$w" --mode "$m" --seed "$seed" --events "$events" \
-				--policy "$p" -o "$dir/$w-$m-p$i.svt" || exit 2
-		done || fail "synth $w $m failed"
+		for b in $bases; do
+			pb=$(echo "$policies" | sed -n "${b}p")
+			base=$dir/$w-$m-base$b.svt
+			"$sv" synth -q --workload "$w" --mode "$m" --seed "$seed" \
+				--events "$events" --policy "$pb" -o "$base" || fail "synth $w $m $pb failed"
+			# the truth: exactly this guest recorded under each policy
+			i=0
+			echo "$policies" | while read -r p; do
+				i=$((i + 1))
+				"$sv" synth -q --like "$base" --policy "$p" -o "$dir/$w-$m-b$b-p$i.svt" ||
+					exit 2
+			done || fail "synth --like $base failed"
+		done
 	done
 done
 t1=$(date +%s)
-# the recordings, replayed under their own policy: what recording measures
-"$sv" replay -q -j "$jobs" --audit none --db "$db" "$dir"/*.svt >/dev/null ||
-	fail "replaying the recordings failed"
-# the what-ifs: each base trace under every policy
+: >"$dir/pairs.txt"
 for b in $bases; do
+	db=$dir/whatif-$b.db
+	rm -f "$db"
+	# the recordings, replayed under their own policy: what recording measures
+	"$sv" replay -q -j "$jobs" --audit none --db "$db" "$dir"/*-b"$b"-p*.svt "$dir"/*-base"$b".svt \
+		>/dev/null || fail "replaying the recordings failed"
+	# the what-ifs: the base traces under every policy
 	echo "$policies" | while read -r p; do
-		"$sv" replay -q -j "$jobs" --audit none --policy "$p" --db "$db" "$dir"/*-p"$b".svt \
+		"$sv" replay -q -j "$jobs" --audit none --policy "$p" --db "$db" "$dir"/*-base"$b".svt \
 			>/dev/null || exit 2
 	done || fail "replaying the base traces $b failed"
-done
-t2=$(date +%s)
-
-# pairs: a what-if run (base trace under P) and the recording under P of
-# the same guest; one row per pair and counter
-sqlite3 "$db" >"$dir/pairs.txt" <<'SQL' || fail "sqlite3 failed"
+	# pairs: a what-if run (base trace under P) and the recording under P of
+	# the same guest; one row per pair and counter
+	sqlite3 "$db" >>"$dir/pairs.txt" <<'SQL' || fail "sqlite3 failed"
 .mode list
 .separator ' '
 CREATE TEMP VIEW pair AS
@@ -104,15 +113,18 @@ SELECT * FROM (SELECT p.id AS pid, p.policy AS policy, p.whatif AS label,
 	(SELECT b.policy FROM runs b WHERE b.trace = p.trace AND b.recorded_policy = 1
 	 ORDER BY b.id LIMIT 1) AS base,
 	(SELECT t.id FROM runs t WHERE t.recorded_policy = 1 AND t.guest = p.guest AND
-	 t.policy = p.policy AND t.id <> p.id ORDER BY t.id LIMIT 1) AS tid,
+	 t.policy = p.policy AND t.id <> p.id AND t.trace NOT GLOB '*-base[0-9]*.svt'
+	 ORDER BY t.id LIMIT 1) AS tid,
 	replace(substr(p.guest, 7, instr(p.guest, ' seed=') - 7), ' ', ':') AS gcase
-	FROM runs p WHERE p.status IN ('clean', 'violations'))
+	FROM runs p WHERE p.status IN ('clean', 'violations') AND p.trace GLOB '*-base[0-9]*.svt')
 WHERE tid IS NOT NULL AND base IS NOT NULL;
 SELECT x.base, x.policy, x.label, x.gcase, cp.name, ct.value, cp.value
 FROM pair x JOIN counters cp ON cp.run = x.pid JOIN counters ct ON ct.run = x.tid AND ct.name = cp.name
 WHERE cp.name NOT IN ('pool_free', 'peak_rss_kb')
 ORDER BY x.base, x.policy, x.gcase, cp.name;
 SQL
+done
+t2=$(date +%s)
 npairs=$(awk '{ print $1, $2, $4 }' "$dir/pairs.txt" | sort -u | wc -l)
 [ "$npairs" -gt 0 ] || fail "no pairs (see $db)"
 echo "# what-if ground truth: $ncase workload x mode cases, $(echo "$policies" | wc -l) policies," \

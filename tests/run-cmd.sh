@@ -48,14 +48,18 @@ grep -q '^48 runs: 48 clean, 0 with violations, 0 bad input, 0 incomplete or not
 	pass "the database: 42 clean runs of 6 traces" || fail "the database after the first run: $(q "SELECT count(*), group_concat(DISTINCT status) FROM runs")"
 [ "$(q "SELECT count(*) FROM runs WHERE audit = 'periodic' AND recorded_policy = 1")" = 6 ] &&
 	pass "recorded-policy runs stored as such" || fail "recorded-policy runs"
-# what-ifs labelled (docs/replay.md): the summary, the database, the JUnit report
-n=$(grep -c '^  *what-if APPROXIMATE: not what recording under ' "$work/out")
-[ "$n" -ge 1 ] && grep -q "^WARNING: $n runs are APPROXIMATE what-ifs, NOT MEASUREMENTS" "$work/out" &&
-	[ "$(q "SELECT count(*) FROM runs WHERE whatif = 'approximate'")" -ge 1 ] &&
+# what-ifs labelled (docs/replay.md): the summary, the database, the JUnit
+# report.  Synth traces log the guest's actions: every what-if is
+# regenerated, so exact, and called so.
+n=$(grep -c '^  *what-if exact: recording under ' "$work/out")
+[ "$n" -eq 36 ] && ! grep -q "APPROXIMATE" "$work/out" &&
+	[ "$(q "SELECT count(*) FROM runs WHERE whatif = 'exact' AND recorded_policy = 0")" = 36 ] &&
 	[ "$(q "SELECT count(*) FROM runs WHERE recorded_policy = 1 AND whatif <> 'recorded'")" = 0 ] &&
-	[ "$(xmllint --xpath 'count(//property[starts-with(@value, "APPROXIMATE, NOT A MEASUREMENT")])' \
-		"$work/res/junit.xml")" = "$n" ] &&
-	pass "what-ifs: $n approximate runs called so in the summary, the database and the JUnit report" ||
+	[ "$(xmllint --xpath 'count(//property[starts-with(@value, "exact: recording under")])' \
+		"$work/res/junit.xml")" -ge 1 ] &&
+	[ "$(xmllint --xpath 'count(//property[starts-with(@value, "APPROXIMATE")])' \
+		"$work/res/junit.xml")" = 0 ] &&
+	pass "what-ifs: $n exact (regenerated) runs called so in the summary, the database and the JUnit report" ||
 	fail "what-if labels: $n in the summary; $(q "SELECT group_concat(whatif) FROM runs")"
 [ "$(q "SELECT count(*) FROM counters c JOIN runs r ON r.id = c.run WHERE c.name = 'evictions' AND c.value > 0 AND r.policy LIKE '%pool=16'")" -ge 1 ] &&
 	pass "small-pool evicts" || fail "small-pool does not evict"
@@ -188,9 +192,10 @@ bad-execution.xml|4|<execution time="an hour">: expected a Slurm time limit|1
 missing-kernel.xml|3|no-such-kernel.elf: No such file or directory|0
 doctype-file.xml|2|a DOCTYPE is not allowed in an experiment file|0
 doctype-url.xml|2|a DOCTYPE is not allowed in an experiment file (this one names an external DTD)|0
+many-errors.xml|6|<synth workload="frobnicate">: unknown workload|1
 EOF
-[ "$(ls "$bad" | wc -l)" -eq 26 ] && pass "every malformed file is in the table" ||
-	fail "tests/experiments has $(ls "$bad" | wc -l) files, the table 26"
+[ "$(ls "$bad" | wc -l)" -eq 27 ] && pass "every malformed file is in the table" ||
+	fail "tests/experiments has $(ls "$bad" | wc -l) files, the table 27"
 
 # ---- usage ----------------------------------------------------------------------
 expect_status 2 "run without a file" "$bin" run

@@ -1,12 +1,20 @@
 /*
  * test-whatif.c — the what-if label's rules (sim/replay/whatif.c) on
  * hand-made counters: which differences are judged exact, with the
- * recording's counters and without them, and what the sentence says.
+ * recording's counters and without them, and what the sentence says; and
+ * regeneration (sim/synth/synth-regen.c) on traces made here: a guest
+ * whose logged outcome the core under the new policy gives is run again
+ * (exact), one that would have seen another outcome, or whose actions
+ * are not all in the trace, is not (approximate, and why).
  * tests/whatif.sh checks the labels against recordings.
  */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "replay.h"
+#include "synth.h"
+#include "trace.h"
 #include "whatif.h"
 
 static const struct svt_policy def = { .oos = 2, .prefetch = 8, .emulate = true,
@@ -88,4 +96,171 @@ Test(whatif, with_the_recordings_counters)
 	struct svt_counters oos1 = { .oos = 1 };
 	cr_assert_eq(judge(def, 512, p, 512, &oos1, &idle, 0, why), SVT_WHATIF_APPROX,
 		     "P took a page out of sync");
+}
+
+/* ---- regeneration ---------------------------------------------------------- */
+
+struct buf {
+	uint8_t *p;
+	size_t len;
+};
+
+static int sink(void *ctx, const void *data, size_t len)
+{
+	struct buf *b = ctx;
+	uint8_t *p = realloc(b->p, b->len + len);
+	if (!p)
+		return -1;
+	memcpy(p + b->len, data, len);
+	b->p = p;
+	b->len += len;
+	return 0;
+}
+
+/* A guest with its actions logged: protected mode without paging, then a
+ * read of 0x5000 at CPL 0 (no #PF on any core: nothing translates it),
+ * the trace saying the guest saw one when inject is true; lost: events
+ * lost after it. */
+static struct buf guest_trace(bool inject, bool lost)
+{
+	static const struct svt_trace_range ram[] = { { 0, 1024 } };
+	struct svt_trace_header h = {
+		.producer = "test-whatif", .cpu_model = "synthetic",
+		.guest = "synth workload=none mode=4level", .maxphyaddr = 46,
+		.guest_frames = 1024, .ram = ram, .nram = 1, .policy = def, .pool_frames = 64,
+		.evidence = SVT_EVIDENCE_ACTIONS,
+	};
+	struct buf b = { 0 };
+	struct svt_trace_error err;
+	struct svt_trace_writer *w = svt_trace_writer_open_sink(sink, &b, "mem", &h, 0, &err);
+	cr_assert_not_null(w, "%s", err.msg);
+	struct svt_trace_event ev = { .type = SVT_TRACE_CR_WRITE };
+	ev.u.cr.reg = SVT_TRACE_CR0;
+	ev.u.cr.val = 0x11;     /* PE, ET */
+	cr_assert_eq(svt_trace_write(w, &ev), SVT_TRACE_OK);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = SVT_TRACE_GUEST;
+	ev.u.guest.kind = SVT_GUEST_READ;
+	ev.u.guest.va = 0x5000;
+	if (inject) {
+		ev.u.guest.flags = SVT_GUEST_INJECTED;
+		ev.u.guest.cr2 = 0x5000;
+	}
+	cr_assert_eq(svt_trace_write(w, &ev), SVT_TRACE_OK);
+	if (lost) {
+		memset(&ev, 0, sizeof(ev));
+		ev.type = SVT_TRACE_LOST;
+		ev.u.lost.count = 3;
+		cr_assert_eq(svt_trace_write(w, &ev), SVT_TRACE_OK);
+	}
+	cr_assert_eq(svt_trace_writer_close(w, &err), SVT_TRACE_OK, "%s", err.msg);
+	return b;
+}
+
+/* Replayed under oos=0 (the trace's policy otherwise): the result. */
+static struct svt_replay_result *whatif(const struct buf *b)
+{
+	struct svt_replay_config cfg = {
+		.path = "guest.svt", .mem = b->p, .mem_len = b->len, .policy_given = true,
+		.policy_spec = "oos=0", .audit = SVT_AUDIT_FAULTS,
+	};
+	struct svt_replay_result *res = malloc(sizeof(*res));
+	cr_assert_not_null(res);
+	svt_replay(&cfg, res);
+	return res;
+}
+
+Test(regenerate, same_outcome_is_exact)
+{
+	struct buf b = guest_trace(false, false);
+	void *out;
+	size_t len;
+	char err[600];
+	struct syn_regen rg = { .path = "guest.svt", .mem = b.p, .mem_len = b.len,
+				.policy = off, .pool = 64 };
+	cr_assert_eq(syn_regenerate(&rg, &out, &len, err, sizeof(err)), 0, "%s", err);
+	/* the regenerated trace: the read again, logged with its outcome */
+	struct svt_trace_error e;
+	struct svt_trace_reader *r = svt_trace_open_mem(out, len, "regen", 0, &e);
+	cr_assert_not_null(r, "%s", e.msg);
+	cr_assert_eq(svt_trace_reader_header(r)->policy.oos, 0);
+	struct svt_trace_event ev;
+	unsigned reads = 0;
+	while (svt_trace_next(r, &ev) == SVT_TRACE_OK)
+		if (ev.type == SVT_TRACE_GUEST && ev.u.guest.kind == SVT_GUEST_READ &&
+		    ev.u.guest.va == 0x5000 && ev.u.guest.flags == 0)
+			reads++;
+	cr_assert_eq(reads, 1);
+	svt_trace_close(r);
+	free(out);
+
+	struct svt_replay_result *res = whatif(&b);
+	cr_assert_eq(res->status, SVT_RUN_CLEAN, "%s", res->message);
+	cr_assert_eq(res->whatif, SVT_WHATIF_EXACT, "%s", res->whatif_why);
+	cr_assert(strstr(res->whatif_why, "regenerated") != NULL, "%s", res->whatif_why);
+	free(res);
+	free(b.p);
+}
+
+Test(regenerate, another_outcome_is_not)
+{
+	struct buf b = guest_trace(true, false);
+	void *out;
+	size_t len;
+	char err[600];
+	struct syn_regen rg = { .path = "guest.svt", .mem = b.p, .mem_len = b.len,
+				.policy = off, .pool = 64 };
+	cr_assert_eq(syn_regenerate(&rg, &out, &len, err, sizeof(err)), 1, "%s", err);
+	cr_assert(strstr(err, "would have seen no #PF at 0x5000") != NULL, "%s", err);
+	cr_assert_null(out);
+
+	struct svt_replay_result *res = whatif(&b);
+	cr_assert_eq(res->whatif, SVT_WHATIF_APPROX, "%s", res->whatif_why);
+	cr_assert(strstr(res->whatif_why, "not regenerated: ") != NULL &&
+		  strstr(res->whatif_why, "would have seen no #PF") != NULL, "%s", res->whatif_why);
+	free(res);
+	free(b.p);
+}
+
+Test(regenerate, lost_events_are_not)
+{
+	struct buf b = guest_trace(false, true);
+	struct svt_replay_result *res = whatif(&b);
+	cr_assert_eq(res->whatif, SVT_WHATIF_APPROX, "%s", res->whatif_why);
+	cr_assert(strstr(res->whatif_why, "events lost: the guest's actions are not all in the "
+			 "trace") != NULL, "%s", res->whatif_why);
+	free(res);
+	free(b.p);
+}
+
+Test(regenerate, no_actions_logged)
+{
+	struct buf b = guest_trace(false, false);
+	/* the same events under a header without SVT_EVIDENCE_ACTIONS: the
+	 * file's inputs replayed, judged by the label's rules */
+	struct svt_trace_error e;
+	struct svt_trace_reader *r = svt_trace_open_mem(b.p, b.len, "g", 0, &e);
+	cr_assert_not_null(r);
+	struct svt_trace_header h = *svt_trace_reader_header(r);
+	h.evidence = 0;
+	struct buf c = { 0 };
+	struct svt_trace_writer *w = svt_trace_writer_open_sink(sink, &c, "mem", &h, 0, &e);
+	cr_assert_not_null(w, "%s", e.msg);
+	struct svt_trace_event ev;
+	while (svt_trace_next(r, &ev) == SVT_TRACE_OK)
+		cr_assert_eq(svt_trace_write(w, &ev), SVT_TRACE_OK);
+	cr_assert_eq(svt_trace_writer_close(w, &e), SVT_TRACE_OK);
+	svt_trace_close(r);
+	void *out;
+	size_t len;
+	char err[600];
+	struct syn_regen rg = { .path = "g.svt", .mem = c.p, .mem_len = c.len, .policy = off,
+				.pool = 64 };
+	cr_assert_eq(syn_regenerate(&rg, &out, &len, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "does not log the guest's actions") != NULL, "%s", err);
+	struct svt_replay_result *res = whatif(&c);
+	cr_assert(strstr(res->whatif_why, "regenerated") == NULL, "%s", res->whatif_why);
+	free(res);
+	free(b.p);
+	free(c.p);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "policy.h"
+#include "progress.h"
 #include "sim.h"
 #include "synth.h"
 
@@ -112,9 +113,13 @@ static const struct svt_opt synth_opts[] = {
 	{ SVT_OPT_NUM("level", 0, "L", 0, 19), .help = "the zstd level (default 3)" },
 	{ SVT_OPT_NUM("frame-size", 0, "BYTES", SVT_TRACE_FRAME_MIN, SVT_TRACE_FRAME_MAX),
 	  .help = "events per trace frame, before compression" },
-	{ SVT_OPT_FLAG("quiet", 'q'), .help = "print nothing when done" },
+	{ SVT_OPT_FLAG("quiet", 'q'), .help = "no progress line, nothing printed when done" },
 	{ SVT_OPT_PATH("output", 'o', "FILE"), .help = "the trace to write (-: standard output)" },
 	{ SVT_OPT_FLAG("list", 0), .help = "describe the workloads, and do nothing else" },
+	{ SVT_OPT_FLAG("no-actions", 0),
+	  .help = "log not the guest's actions (smaller; what-ifs then approximate)" },
+	{ SVT_OPT_PATH("like", 0, "TRACE"),
+	  .help = "run exactly the guest of TRACE (a synth trace) under --policy" },
 	{ .name = NULL },
 };
 
@@ -129,6 +134,7 @@ static int synth_exec(const struct svt_args *a)
 	const char *out = svt_args_str(a, "output", NULL);
 	const char *work = svt_args_str(a, "workload", NULL), *spec = svt_args_str(a, "policy", NULL);
 	bool quiet = svt_args_has(a, "quiet");
+	cfg.no_actions = svt_args_has(a, "no-actions");
 	uint64_t frame_size = svt_args_num(a, "frame-size", 0);
 
 	svt_default_policy(&cfg.policy, &cfg.pool);
@@ -136,6 +142,21 @@ static int synth_exec(const struct svt_args *a)
 		return list(&cfg);
 	if (svt_args_has(a, "mode"))
 		cfg.mode = (enum svt_mode)svt_mode_parse(svt_args_str(a, "mode", NULL));
+	const char *like = svt_args_str(a, "like", NULL);
+	char guest[256];
+	if (like) {
+		static const char *const own[] = { "workload", "mode", "seed", "events", "frames",
+						   NULL };
+		for (unsigned i = 0; own[i]; i++)
+			if (svt_args_has(a, own[i]))
+				return svt_usage(&svt_cmd_synth, "--like takes the guest from the trace: "
+						 "no --%s with it", own[i]);
+		char lerr[600];
+		if (syn_like(like, &cfg, guest, sizeof(guest), lerr, sizeof(lerr)) != 0) {
+			svt_err("%s", lerr);
+			return SVT_EXIT_INPUT;
+		}
+	}
 	if (work && !(cfg.work = syn_find_workload(work)))
 		return svt_usage(&svt_cmd_synth, "unknown workload '%s' (--list shows them)", work);
 	char pwhy[160];
@@ -155,6 +176,9 @@ static int synth_exec(const struct svt_args *a)
 	char policy[128], err[700];
 	uint64_t events = 0;
 	svt_policy_format(&cfg.policy, cfg.pool, policy, sizeof(policy));
+	struct svt_progress prog;
+	svt_progress_start(&prog, quiet);
+	cfg.progress = &prog;
 	int rc = syn_write(&cfg, out, frame_size, &events, err, sizeof(err));
 	if (rc != SVT_EXIT_OK) {
 		svt_err("%s", err);

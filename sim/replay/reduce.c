@@ -212,7 +212,7 @@ static int capture(const char *path, const void *mem, size_t len, uint64_t at, s
 }
 
 /* Events from..to (to: inclusive, or ~0) of a trace into l; without
- * markers, no MARK or LOST. */
+ * markers, no MARK, LOST or GUEST. */
 static int read_events(struct svt_trace_reader *r, uint64_t from, uint64_t to, bool markers,
 		       struct rd_list *l, char *msg, size_t msglen)
 {
@@ -224,7 +224,8 @@ static int read_events(struct svt_trace_reader *r, uint64_t from, uint64_t to, b
 		return SVT_EXIT_INPUT;
 	}
 	while ((st = svt_trace_next(r, &ev)) == SVT_TRACE_OK && ev.seq <= to)
-		if ((markers || (ev.type != SVT_TRACE_MARK && ev.type != SVT_TRACE_LOST)) &&
+		if ((markers || (ev.type != SVT_TRACE_MARK && ev.type != SVT_TRACE_LOST &&
+				 ev.type != SVT_TRACE_GUEST)) &&
 		    list_push(l, &ev) != 0) {
 			snprintf(msg, msglen, "out of memory");
 			return SVT_EXIT_INPUT;
@@ -298,8 +299,10 @@ int svt_cut(const struct svt_cut_config *cfg, struct svt_rd_bytes *out,
 	/* the state records, then the window streamed from the original */
 	st = SVT_EXIT_INPUT;
 	out->len = 0;
-	w = svt_trace_writer_open_sink(bytes_sink, out, "(cut)", svt_trace_reader_header(r),
-				       cfg->level, &err);
+	/* a window of the guest's actions, not its run: not to be run again */
+	struct svt_trace_header h = *svt_trace_reader_header(r);
+	h.evidence &= ~SVT_EVIDENCE_ACTIONS;
+	w = svt_trace_writer_open_sink(bytes_sink, out, "(cut)", &h, cfg->level, &err);
 	if (!w) {
 		snprintf(res->message, sizeof(res->message), "%s", err.msg);
 		goto out;
@@ -439,6 +442,7 @@ struct rd {
 	const struct svt_reduce_config *cfg;
 	struct svt_reduce_result *res;
 	const struct svt_trace_header *h;
+	struct svt_trace_header hdr;    /* h, without SVT_EVIDENCE_ACTIONS */
 	struct svt_trace_reader *r;     /* the original */
 	struct rd_list all;             /* its events all_from..E, markers left out */
 	uint64_t all_from;
@@ -754,7 +758,10 @@ int svt_reduce(const struct svt_reduce_config *cfg, struct svt_rd_bytes *out,
 		snprintf(res->message, sizeof(res->message), "%s", err.msg);
 		return SVT_EXIT_INPUT;
 	}
-	d.h = svt_trace_reader_header(r);
+	/* a reduced trace holds part of the guest's actions: not to be run again */
+	d.hdr = *svt_trace_reader_header(r);
+	d.hdr.evidence &= ~SVT_EVIDENCE_ACTIONS;
+	d.h = &d.hdr;
 	if (svt_trace_info(r, &info) == SVT_TRACE_OK) {
 		res->in_events = info.events;
 		res->in_bytes = info.file_size;

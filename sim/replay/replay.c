@@ -13,6 +13,7 @@
 #include "policy.h"
 #include "replay_int.h"
 #include "sim.h"
+#include "synth.h"
 #include "trace_int.h"
 
 const char *const svt_audit_names[] = {
@@ -470,6 +471,53 @@ static int setup(struct rp *p)
 	return 0;
 }
 
+/*
+ * A what-if on a trace that logged the guest's actions: the guest run
+ * again against the core under this policy (synth.h, syn_regenerate), and
+ * that trace replayed in place of the file.  Not for a range or the
+ * reducer's hooks (their event numbers are the file's).  When the guest
+ * would have taken another path, or the run fails, the replay goes on
+ * with the file as recorded (an approximate what-if) and regen_why says
+ * why; false only when stopped.
+ */
+static bool regenerate(struct rp *p)
+{
+	const struct svt_replay_config *cfg = p->cfg;
+	if (p->same_policy || !(p->h->evidence & SVT_EVIDENCE_ACTIONS) || cfg->at_from ||
+	    cfg->on_violation || cfg->on_mem)
+		return true;
+	if (cfg->from != 0 || cfg->to_set) {
+		snprintf(p->regen_why, sizeof(p->regen_why), "a range (--from, --to) is of the "
+			 "file's events");
+		return true;
+	}
+	struct syn_regen rg = {
+		.path = cfg->path, .mem = cfg->mem, .mem_len = cfg->mem_len,
+		.policy = p->mc_policy, .pool = p->mc_pool, .stop = cfg->stop,
+	};
+	char why[sizeof(p->regen_why)];
+	int rc = syn_regenerate(&rg, &p->regen, &p->regen_len, why, sizeof(why));
+	if (rc == 2)
+		return false;
+	if (rc != 0) {
+		snprintf(p->regen_why, sizeof(p->regen_why), "%s", why);
+		p->regen_diverged = rc == 1;
+		return true;
+	}
+	struct svt_trace_error err;
+	struct svt_trace_reader *r = svt_trace_open_mem(p->regen, p->regen_len, cfg->path, 0, &err);
+	if (!r) {
+		snprintf(p->regen_why, sizeof(p->regen_why), "%.500s", err.msg);
+		return true;
+	}
+	svt_trace_close(p->r);
+	p->r = r;
+	p->h = svt_trace_reader_header(r);
+	p->same_policy = true;
+	p->regenerated = true;
+	return true;
+}
+
 bool svt_replay_checksum(const char *path, char *out, size_t len)
 {
 	FILE *f = fopen(path, "rb");
@@ -610,12 +658,14 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 	struct svt_trace_event ev;
 	int st = SVT_TRACE_OK;
 	bool stopped = false, range_done = false, first_stop = false;
+	if (ok && !regenerate(p))
+		stopped = true;         /* interrupted while regenerating */
 	double last_draw = t0;
-	uint64_t seen = 0;
+	uint64_t seen = 0, published = 0;
 	p->checking = cfg->from == 0;
 	if (ok && p->checking)
 		at_from(p);
-	while (ok) {
+	while (ok && !stopped) {
 		st = svt_trace_next(p->r, &ev);
 		if (st != SVT_TRACE_OK)
 			break;
@@ -651,6 +701,10 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 				break;
 			}
 			timeline(p, false);
+			if (cfg->events_seen) {
+				__atomic_fetch_add(cfg->events_seen, seen - published, __ATOMIC_RELAXED);
+				published = seen;
+			}
 			if (cfg->progress && now() - last_draw >= 0.25) {
 				progress(p, info.events, t0, false);
 				last_draw = now();
@@ -659,6 +713,8 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 	}
 	if (cfg->progress)
 		progress(p, info.events, t0, true);
+	if (cfg->events_seen)
+		__atomic_fetch_add(cfg->events_seen, seen - published, __ATOMIC_RELAXED);
 	if (ok && !stopped && !range_done && !first_stop && st != SVT_TRACE_END) {
 		snprintf(res->message, sizeof(res->message), "%s", svt_trace_reader_error(p->r)->msg);
 		ok = false;
@@ -674,7 +730,8 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 		 * unless the reducer is driving (it needs no label) */
 		struct svt_counters rec_ctr;
 		double t_rec = now();
-		bool have_rec = !p->same_policy && ok && !stopped && !first_stop && !p->hook_stop &&
+		bool have_rec = !p->same_policy && !p->regenerated && ok && !stopped && !first_stop &&
+			!p->hook_stop &&
 			!cfg->at_from && !cfg->on_violation && !cfg->on_mem &&
 			svt_whatif_recorded(cfg, &rec_ctr);
 		t0 += now() - t_rec;    /* the run's time is this replay's own */
@@ -684,6 +741,23 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 			.skipped = res->skipped, .lost = res->lost,
 		};
 		res->whatif = svt_whatif_judge(&wi, res->whatif_why, sizeof(res->whatif_why));
+		if (p->regenerated) {
+			res->whatif = SVT_WHATIF_EXACT;
+			snprintf(res->whatif_why, sizeof(res->whatif_why), "regenerated: the guest's "
+				 "actions, logged in the trace, run again against the core under this "
+				 "policy on the hardware model that recorded them, which is what "
+				 "recording under it measures (event numbers are the regenerated "
+				 "trace's: `shadowvt synth --like` writes it)");
+		} else if (p->regen_diverged) {
+			/* whatever the file's inputs say, recording differs */
+			res->whatif = SVT_WHATIF_APPROX;
+			snprintf(res->whatif_why, sizeof(res->whatif_why), "not regenerated: %s; the "
+				 "file's inputs replayed instead, no error bound", p->regen_why);
+		} else if (p->regen_why[0] && res->whatif == SVT_WHATIF_APPROX) {
+			size_t n = strlen(res->whatif_why);
+			snprintf(res->whatif_why + n, sizeof(res->whatif_why) - n,
+				 "; not regenerated: %s", p->regen_why);
+		}
 	}
 	res->seconds = now() - t0;
 	struct rusage ru;
@@ -727,6 +801,7 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 		res->run = p->run;
 	}
 	svt_trace_close(p->r);
+	free(p->regen);
 	svt_machine_free(&p->mach);
 	free(p->tseen);
 	free(p->store);

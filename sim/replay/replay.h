@@ -83,6 +83,8 @@ struct svt_replay_config {
 	enum svt_audit_level audit;
 	struct svt_db *db;      /* NULL: no database */
 	bool progress;          /* draw a progress line on stderr */
+	uint64_t *events_seen;  /* not NULL: the events read are added to it as the
+				 * replay goes (atomically; for an aggregate line) */
 	unsigned show;          /* violations to print (more are counted) */
 	unsigned store;         /* violations to store in the database */
 	FILE *out;              /* violation lines and the summary */
@@ -134,7 +136,7 @@ struct svt_replay_result {
 	/* How this replay's counters relate to recording the same guest under
 	 * res->policy (whatif.h): recorded, exact or approximate, and why. */
 	enum svt_whatif whatif;
-	char whatif_why[300];
+	char whatif_why[1024];
 	char message[700];      /* bad input: where and what */
 	char store_error[600];  /* cfg->db: the first write that failed, or "" */
 	int64_t run;            /* the run's id in cfg->db, or 0 */

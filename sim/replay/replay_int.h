@@ -33,6 +33,13 @@ struct rp {
 	void *store;
 	struct svt_mmu *mmu;
 	bool same_policy;
+	/* a what-if run by regenerating the trace under the policy (whatif.h):
+	 * the regenerated trace (replayed in place of the file), or why not */
+	bool regenerated;
+	bool regen_diverged;    /* the guest would have taken another path */
+	void *regen;
+	size_t regen_len;
+	char regen_why[600];
 	int64_t run;            /* database run, or 0 */
 	uint64_t seq;           /* the event being replayed */
 	bool checking;          /* seq is in the range checked (cfg->from, cfg->to) */

@@ -311,6 +311,23 @@ static void one(struct px *p, const struct svt_trace_event *ev)
 		hex(f, "gpa", ev->u.mem.gpa);
 		fprintf(f, ",\"len\":%" PRIu32 "}}", ev->u.mem.len);
 		break;
+	case SVT_TRACE_GUEST: {
+		/* the guest's actions beside its memory (--no-mem: neither) */
+		const struct svt_trace_guest *g = &ev->u.guest;
+		if (p->o->no_mem)
+			break;
+		ev_open(p, 'i', ev->seq, TID_MEM);
+		fprintf(f, ",\"s\":\"t\",\"cat\":\"guest\",\"name\":\"%s\",\"args\":{\"seq\":%" PRIu64,
+			svt_guest_kind_name(g->kind), ev->seq);
+		if (g->kind != SVT_GUEST_RFLAGS)
+			hex(f, "va", g->va);
+		else
+			hex(f, "rflags", g->val[0]);
+		if (g->flags & SVT_GUEST_INJECTED)
+			fprintf(f, ",\"injected_ec\":%" PRIu32, g->error_code);
+		fputs("}}", f);
+		break;
+	}
 	case SVT_TRACE_LOST:
 		p->lost += ev->u.lost.count;
 		ev_open(p, 'i', ev->seq, TID_MARKS);
@@ -438,6 +455,8 @@ int svt_export_perfetto(struct svt_trace_reader *r, const struct svt_trace_info 
 		last = ev.seq;
 		if (++p.since >= p.every)
 			totals(&p, ev.seq);
+		if (o->progress && (st->records & 1023) == 0)
+			o->progress(o->progress_ctx, ev.seq);
 	}
 	flush_exit(&p, NULL, 0);
 	if (p.since > 0)

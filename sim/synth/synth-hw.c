@@ -35,9 +35,31 @@ bool syn_fail(struct syn *s, const char *fmt, ...)
 	return false;
 }
 
+/* The action limit (syn_config.actions) reached: the hardware does nothing more. */
+static bool act_stop(const struct syn *s)
+{
+	return !s->in_clear && s->cfg->actions && s->actions >= s->cfg->actions;
+}
+
 bool syn_done(const struct syn *s)
 {
-	return s->failed || s->rec.failed || svt_trace_writer_seq(s->rec.w) >= s->cfg->events;
+	return s->failed || s->rec.failed || svt_trace_writer_seq(s->rec.w) >= s->cfg->events ||
+	       act_stop(s);
+}
+
+/* Log an action done (SVT_EVIDENCE_ACTIONS), RFLAGS first if it changed:
+ * not the stores inside syn_clear, which is one action. */
+static void act_log(struct syn *s, struct svt_trace_guest *g)
+{
+	if (s->in_clear)
+		return;
+	if (s->rflags != s->act_rflags) {
+		struct svt_trace_guest rf = { .kind = SVT_GUEST_RFLAGS, .val = { s->rflags, 0 } };
+		svt_recorder_guest_action(&s->rec.r, &rf);
+		s->act_rflags = s->rflags;
+	}
+	svt_recorder_guest_action(&s->rec.r, g);
+	s->actions++;
 }
 
 static void tlb_flush(struct syn *s)
@@ -241,7 +263,7 @@ static int native(struct syn *s, struct syn_insn *in, const uint64_t *mpa, unsig
 	return 0;
 }
 
-int syn_insn(struct syn *s, struct syn_insn *in, uint32_t *ec, uint64_t *cr2)
+static int insn_do(struct syn *s, struct syn_insn *in, uint32_t *ec, uint64_t *cr2)
 {
 	s->emulated = false;
 	s->accesses++;
@@ -302,14 +324,43 @@ int syn_insn(struct syn *s, struct syn_insn *in, uint32_t *ec, uint64_t *cr2)
 			(unsigned long long)in->va, in->cpl), -1;
 }
 
-int syn_access(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
-	       unsigned size, uint64_t val, uint64_t rip, uint32_t *ec, uint64_t *cr2)
+int syn_insn(struct syn *s, struct syn_insn *in, uint32_t *ec, uint64_t *cr2)
 {
-	if (k == SVT_ACC_WRITE) {
-		struct syn_insn in = { .op = SYN_MOV, .va = va, .size = size, .cpl = cpl, .rip = rip,
-				       .val = { val, 0 } };
-		return syn_insn(s, &in, ec, cr2);
+	if (act_stop(s)) {
+		in->ok = false;
+		in->old[0] = in->old[1] = 0;
+		s->emulated = false;
+		return 0;
 	}
+	int r = insn_do(s, in, ec, cr2);
+	if (r < 0)
+		return r;
+	static const uint8_t ops[] = {
+		[SYN_MOV] = SVT_GUEST_MOV, [SYN_XCHG] = SVT_GUEST_XCHG,
+		[SYN_CMPXCHG] = SVT_GUEST_CMPXCHG, [SYN_CMPXCHG8B] = SVT_GUEST_CMPXCHG8B,
+		[SYN_CMPXCHG16B] = SVT_GUEST_CMPXCHG16B,
+	};
+	bool cmp = in->op == SYN_CMPXCHG || in->op == SYN_CMPXCHG8B || in->op == SYN_CMPXCHG16B;
+	struct svt_trace_guest g = {
+		.kind = SVT_GUEST_WRITE, .op = ops[in->op], .size = (uint8_t)in->size,
+		.cpl = (uint8_t)in->cpl, .va = in->va, .rip = in->rip,
+		.val = { in->val[0], in->size == 16 ? in->val[1] : 0 },
+		.cmp = { cmp ? in->cmp[0] : 0, cmp && in->size == 16 ? in->cmp[1] : 0 },
+	};
+	if (cmp && in->ok)
+		g.flags |= SVT_GUEST_OK;
+	if (r == 1) {
+		g.flags |= SVT_GUEST_INJECTED;
+		g.error_code = *ec;
+		g.cr2 = *cr2;
+	}
+	act_log(s, &g);
+	return r;
+}
+
+static int access_do(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
+		     uint32_t *ec, uint64_t *cr2)
+{
 	s->emulated = false;
 	s->accesses++;
 	for (unsigned tries = 0; tries < 32; tries++) {
@@ -350,6 +401,80 @@ int syn_access(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
 			(unsigned long long)va, (int)k, cpl), -1;
 }
 
+int syn_access(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
+	       unsigned size, uint64_t val, uint64_t rip, uint32_t *ec, uint64_t *cr2)
+{
+	if (k == SVT_ACC_WRITE) {
+		struct syn_insn in = { .op = SYN_MOV, .va = va, .size = size, .cpl = cpl, .rip = rip,
+				       .val = { val, 0 } };
+		return syn_insn(s, &in, ec, cr2);
+	}
+	if (act_stop(s)) {
+		s->emulated = false;
+		return 0;
+	}
+	int r = access_do(s, va, k, cpl, ec, cr2);
+	if (r < 0)
+		return r;
+	struct svt_trace_guest g = {
+		.kind = k == SVT_ACC_FETCH ? SVT_GUEST_FETCH : SVT_GUEST_READ, .cpl = (uint8_t)cpl,
+		.va = va,
+	};
+	if (r == 1) {
+		g.flags = SVT_GUEST_INJECTED;
+		g.error_code = *ec;
+		g.cr2 = *cr2;
+	}
+	act_log(s, &g);
+	return r;
+}
+
+bool syn_clear(struct syn *s, uint64_t gpa, uint64_t kva, uint64_t rip, bool pt)
+{
+	if (act_stop(s))
+		return true;
+	uint64_t gfn = gpa >> 12;
+	if (pt && gfn < s->cfg->guest_frames)
+		s->ptever[gfn] = 1;
+	s->in_clear = true;
+	bool ok = false;
+	uint32_t ec;
+	uint64_t cr2;
+	int r = syn_access(s, kva, SVT_ACC_WRITE, 0, 4, 0, rip, &ec, &cr2);
+	if (r == 0 && !s->emulated) {
+		/* the rest of the stores find the translation in the TLB */
+		uint8_t *p = svt_gmem_page(&s->mach.mem, gfn, true);
+		if (p) {
+			memset(p, 0, 4096);
+			syn_stored(s, gpa, 4096);
+			ok = true;
+		} else {
+			syn_fail(s, "out of host memory");
+		}
+	} else if (r == 0) {
+		ok = true;
+		for (unsigned off = 4; off < 4096 && ok; off += 4) {
+			uint32_t cur;
+			svt_gmem_read(&s->mach.mem, gpa + off, &cur, 4);
+			if (cur != 0)
+				r = syn_access(s, kva + off, SVT_ACC_WRITE, 0, 4, 0, rip, &ec, &cr2);
+			ok = r == 0;
+		}
+	}
+	if (r == 1)
+		syn_fail(s, "the kernel's write to %#llx took #PF %#x at %#llx",
+			 (unsigned long long)kva, ec, (unsigned long long)cr2);
+	s->in_clear = false;
+	if (ok) {
+		struct svt_trace_guest g = {
+			.kind = SVT_GUEST_CLEAR, .flags = pt ? SVT_GUEST_PT : 0, .va = kva, .rip = rip,
+			.val = { gpa, 0 },
+		};
+		act_log(s, &g);
+	}
+	return ok;
+}
+
 void syn_stored(struct syn *s, uint64_t gpa, unsigned len)
 {
 	uint64_t gfn = gpa >> 12;
@@ -359,6 +484,9 @@ void syn_stored(struct syn *s, uint64_t gpa, unsigned len)
 
 int syn_cr(struct syn *s, enum svt_trace_cr reg, uint64_t val)
 {
+	if (act_stop(s))
+		return 0;
+	s->actions++;
 	int rc = svt_recorder_cr(&s->rec.r, s->mmu, reg, val);
 	syn_vm_entry(s);
 	if (rc != 0)
@@ -375,6 +503,9 @@ int syn_cr(struct syn *s, enum svt_trace_cr reg, uint64_t val)
 
 bool syn_cr_probe(struct syn *s, enum svt_trace_cr reg, uint64_t val, const char *what)
 {
+	if (act_stop(s))
+		return true;
+	s->actions++;
 	int rc = svt_recorder_cr(&s->rec.r, s->mmu, reg, val);
 	syn_vm_entry(s);
 	if (rc == 0)
@@ -386,12 +517,18 @@ bool syn_cr_probe(struct syn *s, enum svt_trace_cr reg, uint64_t val, const char
 
 void syn_invlpg(struct syn *s, uint64_t va)
 {
+	if (act_stop(s))
+		return;
+	s->actions++;
 	svt_recorder_invlpg(&s->rec.r, s->mmu, va);
 	syn_vm_entry(s);
 }
 
 void syn_invpcid(struct syn *s, unsigned type, uint64_t pcid, uint64_t va)
 {
+	if (act_stop(s))
+		return;
+	s->actions++;
 	if (svt_recorder_invpcid(&s->rec.r, s->mmu, type, pcid, va) != 0)
 		syn_fail(s, "the core refused INVPCID type %u pcid %#llx va %#llx", type,
 			 (unsigned long long)pcid, (unsigned long long)va);

@@ -106,26 +106,9 @@ uint64_t syn_alloc(struct syn *s, enum syn_fstate st)
 	uint64_t gpa = gfn << 12;
 	s->fstate[gfn] = (uint8_t)st;
 	s->fref[gfn] = 0;
-	if (st == SYN_F_PT)
-		s->ptever[gfn] = 1;
-	/* clear_page: the first store finds out whether the frame is still a
-	 * shadowed page table (then every store is a page-table write). */
-	if (!kwrite(s, gpa, 4, 0, SITE_CLEAR_PAGE))
+	/* clear_page */
+	if (!syn_clear(s, gpa, syn_kva(s, gpa), syn_ktext(s, SITE_CLEAR_PAGE), st == SYN_F_PT))
 		return 0;
-	if (!s->emulated) {
-		uint8_t *p = svt_gmem_page(&s->mach.mem, gfn, true);
-		if (!p)
-			return syn_fail(s, "out of host memory"), 0;
-		memset(p, 0, 4096);
-		syn_stored(s, gpa, 4096);
-		return gpa;
-	}
-	for (unsigned off = 4; off < 4096; off += 4) {
-		uint32_t cur;
-		svt_gmem_read(&s->mach.mem, gpa + off, &cur, 4);
-		if (cur != 0 && !kwrite(s, gpa + off, 4, 0, SITE_CLEAR_PAGE))
-			return 0;
-	}
 	return gpa;
 }
 

@@ -252,8 +252,9 @@ int syn_run(const struct syn_config *cfg, struct svt_trace_writer *w, char *err,
 	s->levels = (int)cfg->mode;
 	s->esize = cfg->mode == SVT_MODE_2LEVEL ? 4 : 8;
 	s->ia32e = cfg->mode >= SVT_MODE_4LEVEL;
-	s->pcid = cfg->work->need_ia32e || (cfg->work->pcid_ia32e && s->ia32e);
+	s->pcid = cfg->work && (cfg->work->need_ia32e || (cfg->work->pcid_ia32e && s->ia32e));
 	s->rflags = 0x2;
+	s->act_rflags = s->rflags;
 	s->next_pcid = 1;
 	switch (cfg->mode) {
 	case SVT_MODE_2LEVEL:
@@ -287,6 +288,8 @@ int syn_run(const struct syn_config *cfg, struct svt_trace_writer *w, char *err,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
+	if (cfg->no_actions)
+		s->rec.r.c.evidence &= ~SVT_EVIDENCE_ACTIONS;
 	svt_machine_hw_env(&s->mach, &s->hwenv);
 	size_t len = svt_mmu_storage_size(&mc);
 	s->store = aligned_alloc(64, (len + 63) & ~(size_t)63);
@@ -295,7 +298,9 @@ int syn_run(const struct syn_config *cfg, struct svt_trace_writer *w, char *err,
 		goto out;
 	}
 	syn_vm_entry(s);
-	if (syn_boot(s)) {
+	if (cfg->script) {
+		syn_pump(s);
+	} else if (syn_boot(s)) {
 		while (!syn_done(s)) {
 			cfg->work->step(s);
 			s->rounds++;
@@ -303,6 +308,8 @@ int syn_run(const struct syn_config *cfg, struct svt_trace_writer *w, char *err,
 	}
 	if (cfg->counters && s->mmu)
 		*cfg->counters = *svt_mmu_counters(s->mmu);
+	if (cfg->diverged)
+		*cfg->diverged = s->diverged;
 	if (s->rec.failed && !s->failed) {
 		const struct svt_trace_error *e = svt_trace_writer_error(w);
 		snprintf(err, errlen, "%s", e->status ? e->msg : "out of memory while recording");

@@ -21,6 +21,7 @@
 #ifndef SVT_SYNTH_H
 #define SVT_SYNTH_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -55,6 +56,20 @@ struct syn_config {
 	bool signals;           /* syn_write: SIGINT and SIGTERM leave the old file, exit 4
 				 * (outfile.h; the synth command, not threads) */
 	struct svt_counters *counters;  /* if not NULL: the core's counters at the end */
+	/* The guest's actions (trace_event.h, SVT_EVIDENCE_ACTIONS): every
+	 * trace synth writes logs them.  actions: stop after this many (0: no
+	 * limit; the hardware does nothing after it), so that another policy
+	 * runs exactly the guest of a trace (synth --like).  guest: the
+	 * header's guest string (NULL: made from the fields above). */
+	uint64_t actions;
+	const char *guest;
+	bool no_actions;        /* log no actions (synth --no-actions) */
+	/* Regeneration (synth-regen.c): not the workload but the actions of
+	 * this trace, run against the core; stop: end early when set. */
+	struct svt_trace_reader *script;
+	volatile sig_atomic_t *stop;
+	bool *diverged;         /* if not NULL: set when the guest saw another outcome */
+	struct svt_progress *progress;  /* syn_write: the status line to draw (progress.h), or NULL */
 };
 
 /* Run the synthetic guest, writing the trace to w.  Returns 0, or -1 with
@@ -62,6 +77,36 @@ struct syn_config {
  * failed). */
 int syn_run(const struct syn_config *cfg, struct svt_trace_writer *w, char *err, size_t errlen);
 
+
+/*
+ * synth-regen.c: the guest of a trace that logged its actions
+ * (SVT_EVIDENCE_ACTIONS), run again against the core under another
+ * policy and pool on the same modelled hardware: the trace recording
+ * that guest under them gives (docs/replay.md, "What-ifs").  The trace is
+ * path, or mem (mem_len bytes) when mem is not NULL.  Returns 0 with the
+ * new trace in *out (malloc'd, *out_len bytes); 1 when the guest would
+ * have seen another outcome under this policy at some action (the
+ * recording would take another path from there: message in err); 2 when
+ * stopped; -1 on failure (bad trace, no actions logged, out of memory:
+ * message in err).
+ */
+struct syn_regen {
+	const char *path;
+	const void *mem;
+	size_t mem_len;
+	struct svt_policy policy;
+	unsigned pool;
+	volatile sig_atomic_t *stop;
+};
+int syn_regenerate(const struct syn_regen *rg, void **out, size_t *out_len, char *err,
+		   size_t errlen);
+/* synth --like: cfg's workload, mode, seed, frames and guest string (in
+ * guest) those of the synth trace at path, with no event limit and its
+ * number of actions (every GUEST record but RFLAGS, every CR_WRITE,
+ * INVLPG and INVPCID) as the limit, so that syn_write runs exactly its
+ * guest (under cfg's policy).  0, or -1 with a message. */
+int syn_like(const char *path, struct syn_config *cfg, char *guest, size_t guestlen, char *err,
+	     size_t errlen);
 
 /* synth-write.c: run the synthetic guest into the trace file out ("-": stdout)
  * with the header shadowvt synth writes, frames of frame_size bytes (0:
@@ -144,6 +189,11 @@ struct syn {
 	/* the kernel's 4 KiB mapping area (synth-kernel.c): its page table
 	 * (0: not made yet, 1: no room for it) and address */
 	uint64_t vmap_pt, vmap_va;
+	/* the action log (SVT_EVIDENCE_ACTIONS) */
+	uint64_t actions;       /* actions done (GUEST, CR_WRITE, INVLPG, INVPCID) */
+	uint64_t act_rflags;    /* RFLAGS as the log last gave it */
+	bool in_clear;          /* inside syn_clear: its stores are not actions of their own */
+	bool diverged;          /* regeneration: the guest saw another outcome */
 };
 
 /* A write instruction of the guest, [rDI] its memory operand. */
@@ -183,6 +233,13 @@ int syn_access(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
  * hardware or emulated by the core; returns as syn_access. */
 int syn_insn(struct syn *s, struct syn_insn *in, uint32_t *ec, uint64_t *cr2);
 int syn_cr(struct syn *s, enum svt_trace_cr reg, uint64_t val);
+/* clear_page: the kernel zeroes the frame at gpa through kva from code at
+ * rip (the first store finds out whether the frame is still a shadowed
+ * page table: then every store is a page-table write); pt: the frame
+ * becomes a page table (store evidence).  false: failed. */
+bool syn_clear(struct syn *s, uint64_t gpa, uint64_t kva, uint64_t rip, bool pt);
+/* synth-regen.c: run the actions of cfg->script (syn_run calls it). */
+void syn_pump(struct syn *s);
 void syn_invlpg(struct syn *s, uint64_t va);
 void syn_invpcid(struct syn *s, unsigned type, uint64_t pcid, uint64_t va);
 /* A control-register write bare metal refuses with #GP, on purpose: false
