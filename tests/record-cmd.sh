@@ -2,7 +2,10 @@
 # shadowvt record without an emulator: usage errors, and kernels that
 # --kernel must refuse with exit status 3 and a message saying why
 # (not a bzImage, an old boot protocol, a payload outside the file, a
-# compression it does not read, a payload that is not an x86-64 ELF).
+# compression it does not read, a payload that is not an x86-64 ELF);
+# Multiboot guests that --guest must refuse before an engine starts, and
+# ones it must accept (Multiboot 1 and 2, ELF32, ELF64, their own
+# addresses), with their modules.
 set -u
 . "$top_srcdir/tests/testlib.sh"
 bin="$top_builddir/shadowvt"
@@ -82,14 +85,70 @@ saw() { # description file pattern
 printf 'just some text, not a kernel\n' > "$work/text"
 standin "--guest a text file" 3 'exit 0' --guest "$work/text"
 [ ! -e "$vmx/ran" ] && pass "  ...no engine started" || fail "an engine started for a text file"
-saw "says why" "$work/e" 'text: not a Multiboot kernel: no Multiboot header in its first 8 KiB'
+saw "says why" "$work/e" 'text: not a Multiboot kernel: no Multiboot header (v2 in the first 32 KiB, v1 in the first 8 KiB)'
+# Multiboot images built byte by byte: bytes HEX..., le16/le32 VALUE
+bytes() { for h in "$@"; do printf "\\$(printf %o "0x$h")"; done; }
+le16() { bytes "$(printf %02x $(($1 & 255)))" "$(printf %02x $((($1 >> 8) & 255)))"; }
+le32() { le16 $(($1 & 65535)); le16 $((($1 >> 16) & 65535)); }
+mb2hdr() { # ARCH LENGTH: a Multiboot2 header's first 16 bytes
+	le32 $((0xE85250D6)); le32 "$1"; le32 "$2"; le32 $(((0x100000000 - ((0xE85250D6 + $1 + $2) & 0xffffffff)) & 0xffffffff))
+}
+# v2, its own addresses: address tag (load the file from its start at 1 MiB), entry tag, end
+{ mb2hdr 0 64; le16 2; le16 0; le32 24; le32 $((0x100000)); le32 $((0x100000)); le32 0; le32 0
+  le16 3; le16 0; le32 12; le32 $((0x100040)); le32 0; le16 0; le16 0; le32 8; head -c 64 /dev/zero; } > "$work/mb2.bin"
+{ mb2hdr 4 64; tail -c +17 "$work/mb2.bin"; } > "$work/mb2-arch.bin"
+{ mb2hdr 0 48; le16 5; le16 0; le32 20; le32 640; le32 480; le32 32; le32 0; le16 0; le16 0; le32 8; } > "$work/mb2-fb.bin"
+{ mb2hdr 0 88; tail -c +17 "$work/mb2.bin" | head -c 40; le16 5; le16 1; le32 20; le32 640; le32 480; le32 32; le32 0
+  le16 0; le16 0; le32 8; head -c 64 /dev/zero; } > "$work/mb2-fbopt.bin"
+{ mb2hdr 0 40; le16 1; le16 0; le32 12; le32 9; le32 0; le16 0; le16 0; le32 8; } > "$work/mb2-req.bin"
+{ le32 $((0x1BADB002)); le32 4; le32 $((0x100000000 - 0x1BADB006)); head -c 64 /dev/zero; } > "$work/mb1-video.bin"
+{ le32 $((0x1BADB002)); le32 0; le32 $((0x100000000 - 0x1BADB002)); head -c 64 /dev/zero; } > "$work/mb1-noaddr.bin"
+g64="$top_builddir/guests/mb1-elf64.elf"
+{ head -c 72 "$g64"; le32 $((0x7fffff00)); tail -c +77 "$g64"; } > "$work/mb1-badph.elf"
+refused_guest() { # what file message
+	standin "--guest $1" 3 'exit 0' --guest "$2"
+	[ ! -e "$vmx/ran" ] && saw "no engine started; says why" "$work/e" "$3" ||
+		{ fail "an engine started for $1"; cat "$work/e"; }
+}
+refused_guest "Multiboot2 for another architecture" "$work/mb2-arch.bin" \
+	'mb2-arch.bin: a Multiboot kernel the hypervisor cannot load: a Multiboot2 header for another architecture than i386 (file offset 0x4)'
+refused_guest "Multiboot2 asking for a framebuffer" "$work/mb2-fb.bin" 'asks for a framebuffer, which the hypervisor does not set'
+refused_guest "Multiboot2 requesting ELF sections (tag 9)" "$work/mb2-req.bin" \
+	'requests an information tag the hypervisor does not give (not optional) (file offset 0x18)'
+refused_guest "Multiboot asking for a video mode" "$work/mb1-video.bin" 'asks for a video mode (flag 2)'
+refused_guest "Multiboot without addresses, not ELF" "$work/mb1-noaddr.bin" 'no a.out addresses in the Multiboot header, and not an ELF file'
+refused_guest "ELF64 Multiboot with a segment outside the file" "$work/mb1-badph.elf" \
+	"a segment's bytes lie outside the file (file offset 0x40)"
+# accepted: the stand-in engine runs, and gets the modules one a line
+for g in "$work/mb2.bin" "$work/mb2-fbopt.bin" "$g64" "$top_builddir/guests/mb2-elf32.elf" \
+	"$top_builddir/guests/mb2-elf64.elf" "$top_builddir/guests/hello.elf" "$top_builddir/guests/long64.elf"; do
+	standin "--guest ${g##*/} is loadable" 1 'exit 124' --guest "$g" --timeout 5
+	[ -e "$vmx/ran" ] || fail "no engine started for ${g##*/}"
+done
+printf 'module text\n' > "$work/m0.txt"
+standin "--guest with two modules" 1 'printf "%s" "$GUEST_MODULES" > "$1/mods"; exit 124' \
+	--guest "$g64" --module "$work/m0.txt" --module "$work/mb2.bin" --timeout 5 --keep "$work/keep"
+[ "$(cat "$work/keep/mods")" = "$work/m0.txt
+$work/mb2.bin" ] && pass "  ...the run script gets them in GUEST_MODULES, one a line" ||
+	{ fail "GUEST_MODULES"; cat "$work/keep/mods"; }
+cp "$work/m0.txt" "$work/bad name.txt"
+standin "--module with a blank in its name" 3 'exit 0' --guest "$g64" --module "$work/bad name.txt"
+saw "says why" "$work/e" "a module's file name may hold only letters, digits"
+standin "--module that does not exist" 3 'exit 0' --guest "$g64" --module "$work/nothere"
+saw "says why" "$work/e" "nothere: No such file or directory"
+head -c 4190000 /dev/zero > "$work/big.mod"
+standin "--guest and modules over 4 MiB together" 3 'exit 0' --guest "$g64" --module "$work/big.mod"
+saw "says the limit" "$work/e" 'bytes with its modules: the hypervisor loads a guest and its modules of at most 4 MiB together'
+expect_status 2 "--module with --kernel" "$bin" record --kernel a --module "$work/m0.txt" -o "$out"
+set --; for i in $(seq 17); do set -- "$@" --module "$work/m0.txt"; done
+expect_status 2 "17 modules" "$bin" record --guest "$g64" "$@" -o "$out"
 standin "--guest a bzImage" 3 'exit 0' --guest "$work/old"
 [ ! -e "$vmx/ran" ] && pass "  ...no engine started" || fail "an engine started for a bzImage"
 saw "points to --kernel" "$work/e" 'a Linux bzImage, not a Multiboot kernel: record it with --kernel'
 { cat "$work/mb.elf"; head -c 5000000 /dev/zero; } > "$work/big.elf"
 standin "--guest larger than the hypervisor loads" 3 'exit 0' --guest "$work/big.elf"
 [ ! -e "$vmx/ran" ] && pass "  ...no engine started" || fail "an engine started for a 5 MB guest"
-saw "says the limit" "$work/e" 'big.elf: 5000032 bytes: the hypervisor loads a guest of at most 4 MiB'
+saw "says the limit" "$work/e" 'big.elf: 5000032 bytes: the hypervisor loads a guest and its modules of at most 4 MiB together'
 
 # --timeout expiring before the hypervisor began: a timeout verdict, exit 1
 standin "a run that times out before recording began" 1 'exit 124' --guest "$work/mb.elf" --timeout 8

@@ -610,7 +610,7 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 			hv_panic("the core refused long mode for the Linux entry");
 		gprs.gpr[6] = g->info;          /* RSI: the zero page */
 	} else {
-		gprs.gpr[0] = 0x2badb002u;
+		gprs.gpr[0] = g->magic;
 		gprs.gpr[3] = g->info;
 	}
 	hv_sync_hw(mmu);

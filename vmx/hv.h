@@ -72,6 +72,7 @@ __attribute__((noreturn)) void hv_poweroff(int code);
 /* mboot.c: the guest, loaded as a Multiboot loader would */
 struct hv_guest {
 	uint32_t entry;
+	uint32_t magic;         /* EAX at the entry: the Multiboot 1 or 2 boot magic */
 	uint32_t info;          /* guest-physical address of its Multiboot information
 				   (Linux: its zero page) */
 	const char *name;

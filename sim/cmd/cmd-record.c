@@ -8,10 +8,17 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "live.h"
+#include "progress.h"
 #include "sim.h"
+#include "stream_fmt.h"
+
+#define MODULES_MAX 16    /* the guest modules the hypervisor passes (vmx/mboot.c) */
 
 static const char *const engine_words[] = { "bochs", "qemu-kvm", NULL };
 static const char *const channel_words[] = { "lpt", "com2", NULL };
@@ -19,6 +26,8 @@ static const char *const channel_words[] = { "lpt", "com2", NULL };
 static const struct svt_opt record_opts[] = {
 	{ SVT_OPT_PATH("guest", 0, "KERNEL"), .help = "the Multiboot guest kernel to run" },
 	{ SVT_OPT_STRING("guest-args", 0, "ARGS"), .help = "the guest's command line" },
+	{ SVT_OPT_PATH("module", 0, "FILE"), .flags = SVT_OPT_MANY,
+	  .help = "a Multiboot module for the guest (up to 16)" },
 	{ SVT_OPT_PATH("kernel", 0, "VMLINUZ"), .help = "a Linux kernel to boot instead" },
 	{ SVT_OPT_PATH("initrd", 0, "FILE"), .help = "its initrd (with --kernel)" },
 	{ SVT_OPT_STRING("append", 0, "CMDLINE"), .help = "its command line (with --kernel)" },
@@ -30,8 +39,107 @@ static const struct svt_opt record_opts[] = {
 	{ SVT_OPT_WORD("channel", 0, channel_words), .help = "where the stream goes (default lpt)" },
 	{ SVT_OPT_PATH("keep", 0, "DIR"), .help = "keep the run's files in DIR" },
 	{ SVT_OPT_PATH("output", 'o', "TRACE"), .flags = SVT_OPT_REQUIRED, .help = "the trace to write" },
+	{ SVT_OPT_FLAG("quiet", 'q'), .help = "no status line, no console lines as it runs" },
 	{ .name = NULL },
 };
+
+/* ---- while the engine runs: the guest's console and the stream so far ---- */
+
+struct watch {
+	struct svt_progress p;
+	uint64_t timeout;
+	long console_at;        /* bytes of console.txt shown */
+	char line[200];         /* a console line not yet ended */
+	size_t len;
+	long stream_at;         /* bytes of the stream looked at */
+	uint64_t packets, events, stream_bytes;
+	uint8_t *buf;           /* one packet */
+};
+
+/* New console lines, each shown above the status line. */
+static void console(struct watch *w, const char *dir)
+{
+	char path[PATH_MAX], buf[4096];
+	snprintf(path, sizeof(path), "%s/console.txt", dir);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return;
+	size_t n;
+	if (fseek(f, w->console_at, SEEK_SET) == 0)
+		while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+			w->console_at += (long)n;
+			for (size_t i = 0; i < n; i++) {
+				unsigned char c = (unsigned char)buf[i];
+				if (c == '\n' || w->len + 1 == sizeof(w->line)) {
+					w->line[w->len] = '\0';
+					svt_progress_log(&w->p, "guest: %s", w->line);
+					w->len = 0;
+				}
+				if (c != '\n' && c != '\r')   /* control characters shown as '.' */
+					w->line[w->len++] = c < 0x20 || c == 0x7f ? '.' : (char)c;
+			}
+		}
+	fclose(f);
+}
+
+/* The good packets the hypervisor has sent so far (traces/FORMAT.md, "The
+ * live stream"), counted; the first event number of the last RECORDS kept.
+ * A packet not all there yet is looked at again next time; damage is
+ * stepped over a byte at a time, as the conversion does. */
+static void stream(struct watch *w, const char *dir)
+{
+	char path[PATH_MAX];
+	FILE *f = NULL;
+	for (unsigned i = 0; i < 2 && !f; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, i ? "stream.bin" : "stream-lpt.bin");
+		f = fopen(path, "rb");
+	}
+	if (!f)
+		return;
+	if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > 0)
+		w->stream_bytes = (uint64_t)ftell(f);
+	size_t most = SVT_STREAM_HDR + SVT_STREAM_MAX_PAYLOAD + SVT_STREAM_CRC;
+	if (!w->buf && !(w->buf = malloc(most))) {
+		fclose(f);
+		return;
+	}
+	for (;;) {
+		struct svt_stream_packet pk;
+		uint8_t *b = w->buf;
+		if (fseek(f, w->stream_at, SEEK_SET) != 0 ||
+		    fread(b, 1, SVT_STREAM_HDR, f) != SVT_STREAM_HDR)
+			break;
+		uint32_t len = svt_get32(b + 20);
+		if (memcmp(b, "SVTL", 4) == 0 && len <= SVT_STREAM_MAX_PAYLOAD) {
+			size_t rest = len + SVT_STREAM_CRC;
+			if (fread(b + SVT_STREAM_HDR, 1, rest, f) != rest)
+				break;          /* not all there yet */
+			if (svt_stream_packet_get(b, SVT_STREAM_HDR + rest, &pk)) {
+				w->stream_at += (long)(SVT_STREAM_HDR + rest);
+				w->packets++;
+				if (pk.type == SVT_STREAM_RECORDS && pk.first > w->events)
+					w->events = pk.first;
+				continue;
+			}
+		}
+		w->stream_at++;
+	}
+	fclose(f);
+}
+
+static void watch(void *ctx, const char *dir)
+{
+	struct watch *w = ctx;
+	char events[32], size[32];
+
+	console(w, dir);
+	stream(w, dir);
+	double t = svt_progress_elapsed(&w->p);
+	svt_progress_count(events, sizeof(events), w->events);
+	svt_progress_bytes(size, sizeof(size), w->stream_bytes);
+	svt_progress_draw(&w->p, "record: %.0f s of %" PRIu64 ", %s events in %" PRIu64
+			  " packets (%s)", t, w->timeout, events, w->packets, size);
+}
 
 /* Say which of the run's files are beside the trace (live.h). */
 static void saved_files(const char *out)
@@ -69,6 +177,8 @@ static int record_exec(const struct svt_args *a)
 		.out = out,
 	};
 	char policy[160], pwhy[160], why[10000];
+	const char *modules[MODULES_MAX];
+	unsigned nmod = svt_args_count(a, "module");
 
 	if (spec) {
 		if (svt_live_policy(spec, policy, sizeof(policy), pwhy, sizeof(pwhy)) != 0)
@@ -80,9 +190,27 @@ static int record_exec(const struct svt_args *a)
 				 "to convert");
 	if (run.initrd && !kernel)
 		return svt_usage(&svt_cmd_record, "--initrd goes with --kernel");
+	if (nmod && !guest)
+		return svt_usage(&svt_cmd_record, "--module goes with --guest");
+	if (nmod > MODULES_MAX)
+		return svt_usage(&svt_cmd_record, "%u modules: the hypervisor passes at most %u", nmod,
+				 MODULES_MAX);
+	for (unsigned i = 0; i < nmod; i++)
+		modules[i] = svt_args_nth(a, "module", i)->str;
+	run.modules = modules;
+	run.nmodules = nmod;
 
+	/* the console and the stream as they come, on a terminal */
+	struct watch w = { .timeout = run.timeout };
+	svt_progress_start(&w.p, svt_args_has(a, "quiet"));
+	if (w.p.on && !run.stream) {
+		run.watch = watch;
+		run.watch_ctx = &w;
+	}
 	struct svt_live_result res;
 	int rc = svt_live_record(&run, &res, why, sizeof(why));
+	svt_progress_end(&w.p);
+	free(w.buf);
 	if (rc != 0) {
 		svt_err("record: %s", why);
 		if (res.last_words[0])

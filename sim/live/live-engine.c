@@ -16,11 +16,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "bytes.h"
 #include "linux-image.h"
 #include "live.h"
+#include "mbimage.h"
 #include "outfile.h"
 #include "policy.h"
 #include "stream.h"
@@ -72,8 +75,12 @@ int svt_live_policy(const char *spec, char *policy, size_t len, char *why, size_
 struct script_env {
 	uint64_t timeout;
 	const char *args;       /* GUEST_ARGS */
+	const char *const *modules;     /* GUEST_MODULES, one a line */
+	unsigned nmodules;
 	bool linux_kernel;      /* set GUEST_INITRD (or unset it), and Linux's memory and CPU */
 	const char *initrd;
+	void (*watch)(void *ctx, const char *dir);      /* live.h: while the engine runs */
+	void *watch_ctx;
 };
 
 /* Run the engine's script with arguments as they are (no shell parsing of
@@ -91,6 +98,22 @@ static int run_script(const char *script, const char *dir, const char *guest, co
 		setenv("BOCHS_TIMEOUT", t, 1);
 		setenv("QEMU_TIMEOUT", t, 1);
 		setenv("GUEST_ARGS", se->args, 1);
+		unsetenv("GUEST_MODULES");
+		if (se->nmodules) {
+			size_t len = 0, at = 0;
+			for (unsigned i = 0; i < se->nmodules; i++)
+				len += strlen(se->modules[i]) + 1;
+			char *m = malloc(len);  /* the child's, until it execs */
+			if (!m)
+				_exit(127);
+			for (unsigned i = 0; i < se->nmodules; i++) {
+				size_t l = strlen(se->modules[i]);
+				memcpy(m + at, se->modules[i], l);
+				at += l;
+				m[at++] = i + 1 < se->nmodules ? '\n' : 0;
+			}
+			setenv("GUEST_MODULES", m, 1);
+		}
 		if (se->linux_kernel) {
 			if (se->initrd)
 				setenv("GUEST_INITRD", se->initrd, 1);
@@ -103,8 +126,20 @@ static int run_script(const char *script, const char *dir, const char *guest, co
 		_exit(127);
 	}
 	int st;
-	if (waitpid(pid, &st, 0) < 0)
+	pid_t got = 0;
+	/* with a watcher, look in every 200 ms while the engine runs */
+	const struct timespec tick = { .tv_nsec = 200 * 1000 * 1000 };
+	while (se->watch && (got = waitpid(pid, &st, WNOHANG)) == 0) {
+		se->watch(se->watch_ctx, dir);
+		nanosleep(&tick, NULL);
+	}
+	if (se->watch) {
+		if (got < 0 && waitpid(pid, &st, 0) < 0)
+			return 127;
+		se->watch(se->watch_ctx, dir);  /* what came at the end */
+	} else if (waitpid(pid, &st, 0) < 0) {
 		return 127;
+	}
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 125;
 }
 
@@ -219,66 +254,96 @@ static int keep_tmp(const char *tmp, struct svt_live_result *res)
 
 /* ---- the guest kernel, checked before an emulator starts ------------------------ */
 
-#define MB_MAGIC        0x1BADB002u     /* Multiboot (v1) header magic */
-#define MB_SEARCH       8192            /* where the header must be */
-#define GUEST_MAX       (4u << 20)      /* the largest guest the hypervisor loads (vmx/mboot.c) */
+#define GUEST_MAX       (4u << 20)      /* the kernel and its modules (vmx/mboot.c) */
 
-static uint32_t le32(const uint8_t *p)
+/* A regular file's bytes (at most max + 1 of them are read), or NULL with
+ * the reason in why. */
+static uint8_t *read_small(const char *path, size_t max, size_t *n, off_t *size, char *why,
+			   size_t whylen)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* Is path a Multiboot kernel the hypervisor can load (vmx/mboot.c: a
- * Multiboot header with its checksum in the first 8 KiB, 4-byte aligned;
- * the a.out kludge's addresses, else an ELF32 i386 image; at most 4 MiB)?
- * 0, or -1 with the reason in why. */
-static int check_guest(const char *path, char *why, size_t whylen)
-{
-	uint8_t head[MB_SEARCH];
 	struct stat st;
 	FILE *f = fopen(path, "rb");
-	size_t n = 0;
-
 	if (!f || fstat(fileno(f), &st) != 0) {
 		snprintf(why, whylen, "%s: %s", path, strerror(errno));
 		if (f)
 			fclose(f);
-		return -1;
+		return NULL;
 	}
-	if (S_ISREG(st.st_mode))
-		n = fread(head, 1, sizeof(head), f);
-	fclose(f);
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(why, whylen, "%s: not a regular file", path);
+		fclose(f);
+		return NULL;
+	}
+	*size = st.st_size;
+	uint8_t *b = malloc(max + 1);
+	*n = b ? fread(b, 1, max + 1, f) : 0;
+	if (!b || ferror(f)) {
+		snprintf(why, whylen, "%s: %s", path, b ? strerror(errno) : "out of memory");
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	return b;
+}
+
+/*
+ * Is path a Multiboot kernel the hypervisor can load (common/mbimage.c,
+ * the parser vmx/mboot.c loads it with: a Multiboot2 or Multiboot header,
+ * its addresses or ELF32/ELF64 program headers, every field inside the
+ * file), and are it and its modules at most 4 MiB together?  0, or -1
+ * with the reason in why.  Guest RAM is the hypervisor's to check: how
+ * much there is depends on the machine.
+ */
+static int check_guest(const struct svt_live_run *run, char *why, size_t whylen)
+{
+	const char *path = run->guest;
+	off_t size, msize;
+	size_t n, mn;
+	uint64_t total = 0;
+
+	for (unsigned i = 0; i < run->nmodules; i++) {
+		const char *m = run->modules[i], *base = strrchr(m, '/');
+		base = base ? base + 1 : m;
+		if (!*base || strspn(base, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				      "0123456789._,+-") != strlen(base) || strchr(m, '\n')) {
+			snprintf(why, whylen, "%s: a module's file name may hold only letters, digits "
+				 "and . _ , + - (it is the module's command line)", m);
+			return -1;
+		}
+		uint8_t *b = read_small(m, 0, &mn, &msize, why, whylen);
+		if (!b)
+			return -1;
+		free(b);
+		total += (uint64_t)msize;
+	}
+	uint8_t *img = read_small(path, GUEST_MAX, &n, &size, why, whylen);
+	if (!img)
+		return -1;
+	total += (uint64_t)size;
+	if (total > GUEST_MAX) {
+		snprintf(why, whylen, "%s: %" PRIu64 " bytes%s: the hypervisor loads a guest and its "
+			 "modules of at most 4 MiB together", path, total,
+			 run->nmodules ? " with its modules" : "");
+		free(img);
 		return -1;
 	}
-	if ((uint64_t)st.st_size > GUEST_MAX) {
-		snprintf(why, whylen, "%s: %jd bytes: the hypervisor loads a guest of at most 4 MiB",
-			 path, (intmax_t)st.st_size);
-		return -1;
+	struct svt_mb_image im;
+	int rc = svt_mb_parse(img, n, &im);
+	if (rc != 0 && im.err_off == SVT_MB_NO_OFFSET) {
+		if (n >= 520 && memcmp(img + 514, "HdrS", 4) == 0)
+			snprintf(why, whylen, "%s: a Linux bzImage, not a Multiboot kernel: record it "
+				 "with --kernel", path);
+		else if (n >= 20 && svt_get32(img) == 0x464c457fu && img[4] == 2)
+			snprintf(why, whylen, "%s: a 64-bit ELF without a Multiboot header: not a "
+				 "Multiboot kernel (a Linux vmlinux goes with --kernel)", path);
+		else
+			snprintf(why, whylen, "%s: not a Multiboot kernel: %s", path, im.err);
+	} else if (rc != 0) {
+		snprintf(why, whylen, "%s: a Multiboot kernel the hypervisor cannot load: %s (file "
+			 "offset %#" PRIx32 ")", path, im.err, im.err_off);
 	}
-	for (size_t o = 0; o + 32 <= n; o += 4) {
-		const uint8_t *h = head + o;
-		if (le32(h) != MB_MAGIC || (uint32_t)(le32(h) + le32(h + 4) + le32(h + 8)) != 0)
-			continue;
-		if (le32(h + 4) & (1u << 16))
-			return 0;       /* the a.out kludge: the header has the addresses */
-		if (n >= 52 && le32(head) == 0x464c457fu && head[4] == 1 && head[18] == 3 && head[19] == 0)
-			return 0;       /* ELF32, i386 */
-		snprintf(why, whylen, "%s: its Multiboot header gives no load addresses and it is not an "
-			 "ELF32 i386 image: the hypervisor cannot load it", path);
-		return -1;
-	}
-	if (n >= 520 && memcmp(head + 514, "HdrS", 4) == 0)
-		snprintf(why, whylen, "%s: a Linux bzImage, not a Multiboot kernel: record it with "
-			 "--kernel", path);
-	else if (n >= 20 && le32(head) == 0x464c457fu && head[4] == 2)
-		snprintf(why, whylen, "%s: a 64-bit ELF without a Multiboot header: not a Multiboot "
-			 "kernel (a Linux vmlinux goes with --kernel)", path);
-	else
-		snprintf(why, whylen, "%s: not a Multiboot kernel: no Multiboot header in its first "
-			 "8 KiB", path);
-	return -1;
+	free(img);
+	return rc;
 }
 
 /* ---- the engine ------------------------------------------------------------------- */
@@ -362,7 +427,9 @@ static int run_guest(const struct svt_live_run *run, const char *dir, int *engin
 		 run->lpt ? "stream=lpt " : "", run->policy[0] ? "policy=" : "", run->policy);
 	const struct script_env se = {
 		.timeout = run->timeout, .args = run->args,
+		.modules = run->modules, .nmodules = run->nmodules,
 		.linux_kernel = run->linux_kernel, .initrd = run->initrd,
+		.watch = run->watch, .watch_ctx = run->watch_ctx,
 	};
 	bool qemu = run->engine[0] == 'q';
 	const char *name = qemu ? "QEMU" : "Bochs", *prog = qemu ? "qemu-system-x86_64" : "bochs";
@@ -487,7 +554,7 @@ int svt_live_record(const struct svt_live_run *run, struct svt_live_result *res,
 			snprintf(why, whylen, "%s: %s", run->guest, strerror(errno));
 			return -1;
 		}
-		if (!run->linux_kernel && check_guest(run->guest, why, whylen) != 0)
+		if (!run->linux_kernel && check_guest(run, why, whylen) != 0)
 			return -1;
 		if (run->keep) {
 			snprintf(dir, sizeof(dir), "%s", run->keep);

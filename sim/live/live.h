@@ -35,6 +35,8 @@ struct svt_live_run {
 	bool linux_kernel;      /* guest is a Linux bzImage (else a Multiboot kernel) */
 	const char *initrd;     /* with linux_kernel: its initrd, or NULL */
 	const char *args;       /* the guest's command line */
+	const char *const *modules;     /* the Multiboot guest's modules (files), in order */
+	unsigned nmodules;
 	const char *stream;     /* without guest: the saved live stream */
 	const char *engine;     /* "bochs" or "qemu" */
 	const char *policy;     /* the hypervisor's policy (svt_live_policy), "" for its own */
@@ -43,6 +45,11 @@ struct svt_live_run {
 	const char *keep;       /* keep the run's files here, or NULL: a temporary directory */
 	const char *out;        /* the trace to write; OUT.console and OUT.hv.log beside it,
 				 * and after a failure OUT.engine.log (and OUT.stream) */
+	/* if not NULL: called about every 200 ms while the engine runs, and
+	 * once after, with the run's directory (console.txt, the stream file
+	 * stream-lpt.bin or stream.bin as they grow): record's progress */
+	void (*watch)(void *ctx, const char *dir);
+	void *watch_ctx;
 };
 
 struct svt_live_result {
@@ -62,7 +69,9 @@ struct svt_live_result {
  * verdict in *res, which may still not be clean), or the run timed out
  * before the hypervisor began recording (res->no_trace); or -1 with a
  * sentence in why (a file that cannot be read, a guest that is not a
- * Multiboot kernel, refused before any emulator starts; the engine that
+ * Multiboot kernel the hypervisor loads (common/mbimage.h), a module that
+ * cannot be read or whose name is not a plain word, a guest and modules
+ * over 4 MiB together, refused before any emulator starts; the engine that
  * did not start, with what it said; a stream that does not convert);
  * *res is filled in either way: what to say besides (the hypervisor's
  * last words, the files saved beside out, copies and removals that
