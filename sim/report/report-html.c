@@ -293,88 +293,187 @@ static void compare_group(FILE *f, const struct report *rp, size_t first, size_t
 	free(gr);
 }
 
+/* The end of the comparison group whose first row is first, and in *n
+ * how many of its runs are shown (2 or more: the group is compared). */
+static size_t group_end(const struct report *rp, size_t first, unsigned *n)
+{
+	const struct svt_db_rows *c = &rp->compare;
+	const char *sum = text(c, first, SVT_DB_CMP_GROUP);
+	size_t end;
+
+	*n = 0;
+	for (end = first; end < c->nrows; end++) {
+		const char *s = text(c, end, SVT_DB_CMP_GROUP);
+		int64_t id;
+		if (s == NULL || sum == NULL || strcmp(s, sum) != 0)
+			break;
+		*n += compare_run(rp, end, &id);
+	}
+	return end > first ? end : first + 1;
+}
+
 static void compare_section(FILE *f, const struct report *rp)
 {
 	const struct svt_db_rows *c = &rp->compare;
-	unsigned groups = 0;
+	unsigned groups = 0, n;
 
 	fputs("<section id=\"compare\">\n<h2>Policy comparison</h2>\n", f);
 	for (size_t first = 0, end; first < c->nrows; first = end) {
-		const char *sum = text(c, first, SVT_DB_CMP_GROUP);
-		unsigned n = 0;
-
-		for (end = first; end < c->nrows; end++) {
-			const char *s = text(c, end, SVT_DB_CMP_GROUP);
-			int64_t id;
-			if (s == NULL || sum == NULL || strcmp(s, sum) != 0)
-				break;
-			n += compare_run(rp, end, &id);
-		}
-		if (end == first)
-			end++;
+		end = group_end(rp, first, &n);
 		if (n >= 2)
 			compare_group(f, rp, first, end, ++groups);
 	}
 	if (groups == 0)
 		fputs("<p class=\"none\">No trace was replayed more than once and no guest was recorded"
 		      " under more than one policy: there is nothing to compare.</p>\n", f);
+	else
+		fputs("<p class=\"cap\">In the sections of the runs below, the runs compared here"
+		      " (with the runs compared with them) draw their fault and exit mix and their"
+		      " timeline on one set of scales, so that a longer bar or a higher line is a"
+		      " larger number; the other runs have scales of their own.</p>\n", f);
 	fputs("</section>\n", f);
 }
 
-/* Run id's fault and exit mix (its totals t): two stacked bars. */
-static void mix_chart(FILE *f, int64_t id, const struct svt_db_totals *t)
-{
-	static const char *const exits[] = { "page faults", "CR writes", "INVLPG/INVPCID", "TLB flushes" };
-	static const char *const faults[] = { "fixed (propagated)", "fixed (A/D bits)", "injected #PF",
-		"emulated writes", "MMIO", "retries" };
-	const struct svt_counters *c = &t->ctr;
-	double ev[4] = { n64(c->faults), n64(c->cr_writes), n64(c->invlpgs), n64(c->flushes) };
-	double fv[6] = { n64(c->fixed), n64(c->ad_faults), n64(c->injected), n64(c->emulated),
-			 n64(c->mmio), n64(c->retries) };
-	double events = n64(t->events), nexits = n64(t->exits);
-	char id_s[48], title[200], b[2][32];
+/*
+ * A run's fault and exit mix: two stacked bars.  Each bar's number is the
+ * counter that query's fault_mix and summary show (exits, faults); the
+ * segments are what they were.  Exits are exactly their segments (the
+ * database sums them so); the faults' outcomes need not add up to the
+ * faults: the core counts a fault fixed before it makes the shadow entry,
+ * and counts it again as retried or emulated if that fails or the write
+ * turns out to hit a page table (src/mmu_fault.c).
+ */
+struct mix {
+	double ev[4], fv[7];
+	struct svg_stack rows[2];
+};
 
-	const struct svg_stack rows[] = {
-		{ .label = "exits", .n = 4, .names = exits, .v = ev },
-		{ .label = "page faults", .n = 6, .names = faults, .v = fv },
-	};
+static void mix_of(const struct svt_db_totals *t, struct mix *m)
+{
+	static const char *const exits[] = { "page faults", "CR writes", "INVLPG", "TLB flushes" };
+	static const char *const faults[] = { "fixed (propagated)", "fixed (A/D bits)",
+		"injected #PF", "emulated writes", "emulated with CR0.WP=0", "MMIO", "retries" };
+	const struct svt_counters *c = &t->ctr;
+	const double ev[4] = { n64(c->faults), n64(c->cr_writes), n64(c->invlpgs), n64(c->flushes) };
+	const double fv[7] = { n64(c->fixed), n64(c->ad_faults), n64(c->injected), n64(c->emulated),
+		n64(c->emulated_wp0), n64(c->mmio), n64(c->retries) };
+
+	memcpy(m->ev, ev, sizeof(ev));
+	memcpy(m->fv, fv, sizeof(fv));
+	m->rows[0] = (struct svg_stack){ .label = "exits", .n = 4, .names = exits, .v = m->ev,
+					 .total = n64(t->exits) };
+	m->rows[1] = (struct svg_stack){ .label = "page faults", .n = 7, .names = faults, .v = m->fv,
+					 .total = n64(c->faults) };
+}
+
+/* (No libm: fmax() without it.) */
+static double dmax(double a, double b)
+{
+	return a > b ? a : b;
+}
+
+static double row_sum(const struct svg_stack *s)
+{
+	double t = 0;
+
+	for (unsigned i = 0; i < s->n; i++)
+		t += isfinite(s->v[i]) && s->v[i] > 0 ? s->v[i] : 0;
+	return t;
+}
+
+/* The longest bar of m: its number or its segments, whichever is longer. */
+static double mix_max(const struct mix *m)
+{
+	double max = 0;
+
+	for (unsigned r = 0; r < 2; r++) {
+		double t = m->rows[r].total, sum = row_sum(&m->rows[r]);
+		max = dmax(max, dmax(isfinite(t) ? t : 0, sum));
+	}
+	return max;
+}
+
+/* Run id's fault and exit mix (its totals t), on a value axis to vmax at
+ * least (0: its own). */
+static void mix_chart(FILE *f, int64_t id, const struct svt_db_totals *t, double vmax)
+{
+	struct mix m;
+	double events = n64(t->events), nexits = n64(t->exits);
+	char id_s[48], title[200], b[3][32];
+
+	mix_of(t, &m);
 	snprintf(id_s, sizeof(id_s), "mix-run-%lld", (long long)id);
 	snprintf(title, sizeof(title), "Run %lld: fault and exit mix (%s exits in %s events, %.1f%%)",
 		 (long long)id, svg_count(b[0], sizeof(b[0]), nexits), svg_count(b[1], sizeof(b[1]), events),
 		 events > 0 && nexits >= 0 ? 100.0 * nexits / events : 0.0);
-	svg_stacked_bars(f, &(struct svg_chart){ .id = id_s, .title = title, .unit = "events" }, rows, 2);
+	svg_stacked_bars(f, &(struct svg_chart){ .id = id_s, .title = title,
+		.unit = "number of exits (upper bar) and of page faults (lower bar)", .vmax = vmax },
+		m.rows, 2);
+	for (unsigned r = 0; r < 2; r++) {
+		double sum = row_sum(&m.rows[r]), total = m.rows[r].total;
+
+		if (!isfinite(total) || sum == total)
+			continue;
+		fprintf(f, "<p class=\"cap\">The %s&#39; segments add up to %s, %s %s than the %s %s"
+			" the bar&#39;s number counts", m.rows[r].label, svg_count(b[0], sizeof(b[0]), sum),
+			svg_count(b[1], sizeof(b[1]), sum > total ? sum - total : total - sum),
+			sum > total ? "more" : "fewer", svg_count(b[2], sizeof(b[2]), total),
+			m.rows[r].label);
+		fputs(sum > total && r == 1 ? ": a fault fixed and then retried (its shadow entry could"
+		      " not be made) or emulated (the write hit a page table) is counted under both.</p>\n"
+		      : ": some ended in no outcome counted here.</p>\n", f);
+	}
 }
 
-/* Run id's timeline: faults per interval and shadow pages, bucketed. */
-static int timeline_chart(FILE *f, struct report *rp, int64_t id)
+/*
+ * Run id's timeline as points (bucketed): in *v (malloc'd, NULL if there
+ * is none) x0, x1, the faults per 1,000 events and the shadow pages, t's
+ * rows each, described by *l; *intervals: how many intervals they are.
+ * 0, or -1 with the message in svt_db_error.
+ */
+static int timeline_read(struct report *rp, int64_t id, struct svt_db_rows *t, double **v,
+			 struct svg_lines *l, double *intervals)
+{
+	*v = NULL;
+	*intervals = 0;
+	if (svt_db_timeline_points(rp->db, id, TIMELINE_POINTS, t) != 0)
+		return -1;
+	if (t->nrows == 0 || t->ncols != 5)
+		return 0;
+	if ((*v = calloc(4 * t->nrows, sizeof(**v))) == NULL)
+		return svt_db_fail(rp->db, "out of memory");
+	for (size_t i = 0; i < t->nrows; i++) {
+		for (unsigned c = 0; c < 4; c++)
+			(*v)[c * t->nrows + i] = num(t, i, c);
+		*intervals += isfinite(num(t, i, 4)) ? num(t, i, 4) : 0;
+	}
+	*l = (struct svg_lines){
+		.n = t->nrows, .x0 = *v, .x1 = *v + t->nrows, .y = { *v + 2 * t->nrows, *v + 3 * t->nrows },
+		.xname = "events", .yname = { "faults per 1,000 events", "shadow pages in use" },
+	};
+	return 0;
+}
+
+/* Run id's timeline: faults per interval and shadow pages, bucketed;
+ * on the ranges shared, if not NULL. */
+static int timeline_chart(FILE *f, struct report *rp, int64_t id, const struct svg_range *shared)
 {
 	struct svt_db_rows t;
-	double *v;
-	double intervals = 0;
+	struct svg_lines l;
+	double *v, intervals;
 	char id_s[48], title[80], b[2][32];
 
-	if (svt_db_timeline_points(rp->db, id, TIMELINE_POINTS, &t) != 0) {
+	if (timeline_read(rp, id, &t, &v, &l, &intervals) != 0) {
+		free(v);
 		svt_db_rows_free(&t);
 		return -1;
 	}
-	if (t.nrows == 0 || t.ncols != 5) {
+	if (v == NULL) {
 		fputs("<p class=\"none\">No timeline was recorded for this run.</p>\n", f);
 		svt_db_rows_free(&t);
 		return 0;
 	}
-	if ((v = calloc(4 * t.nrows, sizeof(*v))) == NULL) {
-		svt_db_rows_free(&t);
-		return svt_db_fail(rp->db, "out of memory");
-	}
-	for (size_t i = 0; i < t.nrows; i++) {
-		for (unsigned c = 0; c < 4; c++)
-			v[c * t.nrows + i] = num(&t, i, c);
-		intervals += isfinite(num(&t, i, 4)) ? num(&t, i, 4) : 0;
-	}
-	struct svg_lines l = {
-		.n = t.nrows, .x0 = v, .x1 = v + t.nrows, .y = { v + 2 * t.nrows, v + 3 * t.nrows },
-		.xname = "events", .yname = { "faults per 1,000 events", "shadow pages in use" },
-	};
+	l.shared = shared;
 	snprintf(id_s, sizeof(id_s), "timeline-run-%lld", (long long)id);
 	snprintf(title, sizeof(title), "Run %lld: faults and shadow pages over time", (long long)id);
 	svg_line_chart(f, &(struct svg_chart){ .id = id_s, .title = title, .unit = "events" }, &l);
@@ -432,6 +531,29 @@ static int violations_table(FILE *f, struct report *rp, int64_t id, size_t r)
 	return 0;
 }
 
+/* Which runs run r shares its scales with. */
+static void scale_note(FILE *f, const struct report *rp, size_t r)
+{
+	unsigned n = 0, others = 0;
+
+	for (size_t k = 0; k < rp->runs.nrows; k++)
+		others += k != r && rp->scale[k].set == rp->scale[r].set && shown(rp, rp->run_id[k]);
+	fprintf(f, "<p class=\"cap\">On one set of scales with the run%s it is compared with (",
+		others == 1 ? "" : "s");
+	for (size_t k = 0; k < rp->runs.nrows; k++) {
+		if (k == r || rp->scale[k].set != rp->scale[r].set || !shown(rp, rp->run_id[k]))
+			continue;
+		if (n == 20) {
+			fputs(", \xe2\x80\xa6", f);   /* U+2026 */
+			break;
+		}
+		fprintf(f, "%s<a href=\"#run-%lld\">run %lld</a>", n++ > 0 ? ", " : "",
+			(long long)rp->run_id[k], (long long)rp->run_id[k]);
+	}
+	fputs("): the fault and exit mix on the same value axis, the timeline on the same"
+	      " axes.</p>\n", f);
+}
+
 static int run_section(FILE *f, struct report *rp, size_t r)
 {
 	int64_t id = rp->run_id[r];
@@ -461,11 +583,90 @@ static int run_section(FILE *f, struct report *rp, size_t r)
 	}
 	if (!finished(st))
 		fputs("<p class=\"none\">The run did not finish: what follows is what it stored.</p>\n", f);
+	const struct report_scale *sc = &rp->scale[r];
+	struct svg_range shared = { sc->xlo, sc->xhi, { sc->ymax[0], sc->ymax[1] } };
+	if (sc->set != 0)
+		scale_note(f, rp, r);
 	if (t >= 0)
-		mix_chart(f, id, &rp->totals[t]);
-	if (timeline_chart(f, rp, id) != 0 || violations_table(f, rp, id, r) != 0)
+		mix_chart(f, id, &rp->totals[t], sc->set != 0 ? sc->mix : 0);
+	if (timeline_chart(f, rp, id, sc->set != 0 && sc->has_line ? &shared : NULL) != 0 ||
+	    violations_table(f, rp, id, r) != 0)
 		return -1;
 	fputs("</section>\n", f);
+	return 0;
+}
+
+/* rp->scale: the runs compared (the comparison's groups, joined where a
+ * run is in two) in sets, each set's ranges the widest of its runs'. */
+static int scales_make(struct report *rp)
+{
+	size_t nr = rp->runs.nrows;
+	struct report_scale *sc = calloc(nr + 1, sizeof(*sc)), *set;
+	unsigned sets = 0, n;
+
+	if ((rp->scale = sc) == NULL)
+		return svt_db_fail(rp->db, "out of memory");
+	for (size_t first = 0, end; first < rp->compare.nrows; first = end) {
+		end = group_end(rp, first, &n);
+		if (n < 2)
+			continue;
+		sets++;
+		for (size_t i = first; i < end; i++) {
+			int64_t id;
+			long r = compare_run(rp, i, &id) ? find(rp->run_id, nr, id) : -1;
+			unsigned old = r >= 0 ? sc[r].set : 0;
+
+			for (size_t k = 0; old != 0 && k < nr; k++)   /* join the set it is in */
+				if (sc[k].set == old)
+					sc[k].set = sets;
+			if (r >= 0)
+				sc[r].set = sets;
+		}
+	}
+	if (sets == 0)
+		return 0;
+	if ((set = calloc(sets + 1, sizeof(*set))) == NULL)
+		return svt_db_fail(rp->db, "out of memory");
+	for (size_t r = 0; r < nr; r++) {
+		struct report_scale *s = &set[sc[r].set];
+		long t = find(rp->tot_id, rp->ntotals, rp->run_id[r]);
+		struct svt_db_rows rows;
+		struct svg_lines l;
+		struct svg_range range = { s->xlo, s->xhi, { s->ymax[0], s->ymax[1] } };
+		double *v, intervals;
+		struct mix m;
+
+		if (sc[r].set == 0)
+			continue;
+		if (t >= 0) {
+			mix_of(&rp->totals[t], &m);
+			s->mix = dmax(s->mix, mix_max(&m));
+		}
+		if (timeline_read(rp, rp->run_id[r], &rows, &v, &l, &intervals) != 0) {
+			free(v);
+			svt_db_rows_free(&rows);
+			free(set);
+			return -1;
+		}
+		if (v != NULL) {
+			svg_line_range(&l, &range, s->has_line);
+			s->has_line = true;
+			s->xlo = range.xlo;
+			s->xhi = range.xhi;
+			s->ymax[0] = range.ymax[0];
+			s->ymax[1] = range.ymax[1];
+		}
+		free(v);
+		svt_db_rows_free(&rows);
+	}
+	for (size_t r = 0; r < nr; r++) {
+		if (sc[r].set != 0) {
+			unsigned k = sc[r].set;
+			sc[r] = set[k];
+			sc[r].set = k;
+		}
+	}
+	free(set);
 	return 0;
 }
 
@@ -500,6 +701,8 @@ int report_page(FILE *f, struct report *rp)
 			fprintf(f, " | <a href=\"#run-%lld\">run %lld</a>", (long long)rp->run_id[i],
 				(long long)rp->run_id[i]);
 	fputs("</p>\n</header>\n", f);
+	if (scales_make(rp) != 0)
+		return -1;
 	if (nshown == 0) {
 		fputs("<p class=\"none\" id=\"runs\">This results database holds no runs.</p>\n"
 		      "<p id=\"compare\"></p>\n", f);
@@ -544,4 +747,5 @@ void report_free(struct report *rp)
 	free(rp->run_id);
 	free(rp->tot_id);
 	free(rp->vc_id);
+	free(rp->scale);
 }

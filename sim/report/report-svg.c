@@ -26,6 +26,7 @@
 static const char *const palette[] = {
 	"#0072b2", "#e69f00", "#009e73", "#d55e00", "#cc79a7",
 	"#56b4e9", "#7f7f7f", "#b8a200", "#332288", "#882255",
+	"#a6761d",      /* eleven: the mix chart's segments, each its own */
 };
 #define NPALETTE (sizeof(palette) / sizeof(palette[0]))
 
@@ -307,21 +308,46 @@ static void row_label(FILE *f, const char *s, double x, double y, double w)
 
 /* ---- stacked bars ------------------------------------------------------- */
 
+/* A segment's value, junk as 0. */
+static double seg(const struct svg_stack *s, unsigned i)
+{
+	return isfinite(s->v[i]) && s->v[i] > 0 ? s->v[i] : 0;
+}
+
+static double seg_sum(const struct svg_stack *s)
+{
+	double t = 0;
+
+	for (unsigned i = 0; i < s->n; i++)
+		t += seg(s, i);
+	return t;
+}
+
+/* The bar's value: its total, or the segments' sum. */
+static double bar_total(const struct svg_stack *s)
+{
+	return isfinite(s->total) && s->total >= 0 ? s->total : seg_sum(s);
+}
+
+/* Where the bar ends: the longer of its segments and its value. */
+static double bar_end(const struct svg_stack *s)
+{
+	double t = bar_total(s), sum = seg_sum(s);
+
+	return sum > t ? sum : t;
+}
+
 void svg_stacked_bars(FILE *f, const struct svg_chart *c, const struct svg_stack *rows,
 		      unsigned nrows)
 {
 	const double row_h = 28, bar_h = 18;
-	double max = 0, lw, x0, x1, y0 = 0, y = 0, h = 0;
+	double max = isfinite(c->vmax) && c->vmax > 0 ? c->vmax : 0, lw, x0, x1, y0 = 0, y = 0, h = 0;
 	unsigned color = 0;
 	char b[32], b2[32];
 
-	for (unsigned r = 0; r < nrows; r++) {
-		double t = 0;
-		for (unsigned i = 0; i < rows[r].n; i++)
-			t += isfinite(rows[r].v[i]) && rows[r].v[i] > 0 ? rows[r].v[i] : 0;
-		if (t > max)
-			max = t;
-	}
+	for (unsigned r = 0; r < nrows; r++)
+		if (bar_end(&rows[r]) > max)
+			max = bar_end(&rows[r]);
 	struct axis a = axis_for(0, max);
 	lw = 60;
 	for (unsigned r = 0; r < nrows; r++)
@@ -346,13 +372,11 @@ void svg_stacked_bars(FILE *f, const struct svg_chart *c, const struct svg_stack
 	color = 0;
 	for (unsigned r = 0; r < nrows; r++) {
 		const struct svg_stack *s = &rows[r];
-		double total = 0, at = 0, yb = y0 + r * row_h + (row_h - bar_h) / 2;
+		double total = bar_total(s), at = 0, yb = y0 + r * row_h + (row_h - bar_h) / 2;
 
-		for (unsigned i = 0; i < s->n; i++)
-			total += isfinite(s->v[i]) && s->v[i] > 0 ? s->v[i] : 0;
 		row_label(f, s->label, x0 - 6, yb + bar_h / 2, lw);
 		for (unsigned i = 0; i < s->n; i++, color++) {
-			double v = isfinite(s->v[i]) && s->v[i] > 0 ? s->v[i] : 0;
+			double v = seg(s, i);
 			double px = axis_pos(&a, x0, x1, at), pw = axis_pos(&a, x0, x1, at + v) - px;
 
 			at += v;
@@ -363,11 +387,12 @@ void svg_stacked_bars(FILE *f, const struct svg_chart *c, const struct svg_stack
 			svg_text(f, s->label, 0);
 			fputs(": ", f);
 			svg_text(f, s->names[i], 0);
-			fprintf(f, " %s (%.1f%%)</title></rect>\n", svg_count(b, sizeof(b), v),
-				100.0 * v / total);
+			fprintf(f, " %s (%.1f%% of %s)</title></rect>\n", svg_count(b, sizeof(b), v),
+				total > 0 ? 100.0 * v / total : 0.0, svg_count(b2, sizeof(b2), total));
 		}
+		/* the bar's value, which may differ from its segments' sum */
 		fprintf(f, "<text class=\"bl\" x=\"%.1f\" y=\"%.1f\">%s</text>\n",
-			axis_pos(&a, x0, x1, total) + 4, yb + bar_h / 2 + 4,
+			axis_pos(&a, x0, x1, bar_end(s)) + 4, yb + bar_h / 2 + 4,
 			total > 0 ? svg_count(b2, sizeof(b2), total) : "0");
 	}
 	fputs("</svg>\n", f);
@@ -380,7 +405,7 @@ void svg_grouped_bars(FILE *f, const struct svg_chart *c, const char *const *ser
 {
 	const double bar_h = 14, gap = 3, pad = 12;
 	const double group_h = nseries * (bar_h + gap) - gap + pad;
-	double max = 0, lw, x0, x1, y0, h;
+	double max = isfinite(c->vmax) && c->vmax > 0 ? c->vmax : 0, lw, x0, x1, y0, h;
 	char b[32];
 
 	for (unsigned g = 0; g < ngroups; g++)
@@ -436,23 +461,32 @@ static double yval(const struct svg_lines *l, unsigned s, size_t i)
 	return isfinite(v) && v > 0 ? v : 0;
 }
 
+void svg_line_range(const struct svg_lines *l, struct svg_range *r, bool add)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		if ((!add && i == 0) || l->x0[i] < r->xlo)
+			r->xlo = l->x0[i];
+		if (l->x1[i] > r->xhi)
+			r->xhi = l->x1[i];
+		for (unsigned s = 0; s < 2; s++)
+			if (yval(l, s, i) > r->ymax[s])
+				r->ymax[s] = yval(l, s, i);
+	}
+}
+
 void svg_line_chart(FILE *f, const struct svg_chart *c, const struct svg_lines *l)
 {
 	const double h = 320, x0 = 72, x1 = CHART_W - 72, y0 = 56, y1 = h - 52;
-	double xlo = 0, xhi = 0, max[2] = { 0, 0 };
+	struct svg_range r = { 0 };
 	char b[3][32];
 	const char *names[2];
 	char leg[2][200];
 
-	for (size_t i = 0; i < l->n; i++) {
-		if (i == 0 || l->x0[i] < xlo)
-			xlo = l->x0[i];
-		if (l->x1[i] > xhi)
-			xhi = l->x1[i];
-		for (unsigned s = 0; s < 2; s++)
-			if (yval(l, s, i) > max[s])
-				max[s] = yval(l, s, i);
-	}
+	/* the shared ranges, widened to the points should a caller's be short */
+	if (l->shared != NULL)
+		r = *l->shared;
+	svg_line_range(l, &r, l->shared != NULL);
+	double xlo = r.xlo, xhi = r.xhi, *max = r.ymax;
 	struct axis ax = axis_for(xlo, xhi > xlo ? xhi : xlo + 1);
 	struct axis ay = axis_for(0, max[0]);
 	struct axis ay2 = axis_k(max[1], ay.k);

@@ -32,6 +32,23 @@ struct report {
 	struct svt_db_totals *totals;   /* the runs' timelines summed */
 	size_t ntotals;
 	int64_t *run_id, *tot_id, *vc_id;       /* the run ids of runs, totals, vcount */
+	/* report_page: per row of runs, the scales its charts are drawn on */
+	struct report_scale *scale;
+};
+
+/*
+ * Runs meant to be compared side by side (the runs of one trace, or the
+ * recordings of one guest: the policy comparison's groups, joined where
+ * they share a run) are drawn on one set of scales, so that a longer bar
+ * or a higher line is a larger number: the mix chart's value axis, and
+ * the timeline's event axis and both its y axes.  Runs in no group get
+ * scales of their own.
+ */
+struct report_scale {
+	unsigned set;                   /* 0: none; else the set's number */
+	double mix;                     /* the mix chart's longest bar */
+	bool has_line;                  /* a timeline, with these ranges: */
+	double xlo, xhi, ymax[2];
 };
 
 /* Read what the page needs but the per-run queries (the runs, their
@@ -70,15 +87,22 @@ char *svg_short(char *buf, size_t len, double v);
 struct svg_chart {
 	const char *id;
 	const char *title;      /* the visible heading and the accessible name */
-	const char *unit;       /* the value axis's name ("events", "pages") */
+	const char *unit;       /* the value axis's name ("exits", "pages") */
+	double vmax;            /* > 0: the value axis covers 0..vmax at least (one scale
+				 * for charts drawn side by side); else the data's */
 };
 
-/* One bar of a stacked bar chart: n segments, left to right. */
+/* One bar of a stacked bar chart: n segments, left to right, and the
+ * bar's value, printed at its end: what the segments are shares of (their
+ * tooltips' percentages).  The segments may add up to more or less than
+ * total (categories that overlap or miss some); a non-finite or negative
+ * total is their sum. */
 struct svg_stack {
 	const char *label;
 	unsigned n;
 	const char *const *names;
 	const double *v;
+	double total;
 };
 
 /* Stacked horizontal bars, one per row, on one value axis.  Segments get
@@ -98,14 +122,23 @@ void svg_grouped_bars(FILE *f, const struct svg_chart *c, const char *const *ser
 		      unsigned nseries, const struct svg_group *groups, unsigned ngroups);
 
 /* A line chart: n points; point i covers x0[i]..x1[i] and is drawn at
- * x1[i]; series 0 on the left y axis, series 1 on the right. */
+ * x1[i]; series 0 on the left y axis, series 1 on the right.  shared, if
+ * not NULL: the axes cover these ranges at least (one set of scales for
+ * charts drawn side by side); else the data's. */
+struct svg_range {
+	double xlo, xhi, ymax[2];
+};
 struct svg_lines {
 	size_t n;
 	const double *x0, *x1;
 	const double *y[2];
 	const char *xname;
 	const char *yname[2];
+	const struct svg_range *shared;
 };
 void svg_line_chart(FILE *f, const struct svg_chart *c, const struct svg_lines *l);
+/* The ranges of l's points as svg_line_chart reads them: widening *r if
+ * add, else replacing it. */
+void svg_line_range(const struct svg_lines *l, struct svg_range *r, bool add);
 
 #endif /* SVT_REPORT_H */
