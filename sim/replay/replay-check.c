@@ -300,14 +300,18 @@ static uint64_t mix64(uint64_t h, uint64_t v);
 struct sh_path {
 	uint64_t t2, e2, t1;
 	unsigned esize;
-	uint64_t up;            /* the entries above level 1, mixed (tree_seen's key) */
+	uint64_t up;            /* seed and the entries above level 1, mixed (tree_seen's key) */
 };
 
-static void shadow_path(struct rp *p, struct hw_view *v, uint64_t va, struct sh_path *sp)
+/* (seed: judge_key's, so that up is what rp_check_tree's walk down to the
+ * same L1 table mixes, and either judgement of it serves the other) */
+static void shadow_path(struct rp *p, struct hw_view *v, uint64_t va, uint64_t seed,
+			struct sh_path *sp)
 {
 	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
 	struct svt_walk w;
-	sp->t2 = sp->e2 = sp->t1 = sp->up = 0;
+	sp->t2 = sp->e2 = sp->t1 = 0;
+	sp->up = seed;
 	sp->esize = 8;
 	enum svt_walk_status st = hw_walk(p, v, &acc, 1ull << 18, 0, &w);  /* RFLAGS.AC: no SMAP */
 	if (st != SVT_WALK_OK && st != SVT_WALK_PF)
@@ -341,7 +345,7 @@ void rp_shadow_before(struct rp *p, const struct svt_trace_fault *f)
 	unsigned half = (p->prefetch + 1) / 2;
 
 	hw_view(p, &v);
-	shadow_path(p, &v, f->va, &sp);
+	shadow_path(p, &v, f->va, 0, &sp);
 	p->lk_t2 = sp.t2;       /* for sync before link */
 	p->lk_e2 = sp.e2;
 	p->nb_lo = p->nb_hi = 0;
@@ -476,7 +480,7 @@ static void check_neighbours(struct rp *p, struct hw_view *v, const struct sh_pa
  * of it, out of sync or not: no TLB can hold anything for the addresses
  * the new link opens.  Judged entry by entry by the reference walker.
  */
-static uint64_t judge_key(struct rp *p, const struct hw_view *v, bool keep_global);
+static uint64_t judge_key(struct rp *p, const struct hw_view *v);
 static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why, uint64_t table,
 		     unsigned esize, uint64_t base, bool keep_global, uint64_t up);
 
@@ -491,8 +495,7 @@ static void check_link(struct rp *p, struct hw_view *v, const struct sh_path *sp
 	struct ent_why why = { .inv = SVT_INV_SYNC };
 	snprintf(why.context, sizeof(why.context), "the shadow L1 table at %#" PRIx64 " linked by the "
 		 "fault at %#" PRIx64 " (sync before link)", sp->t1, f->va);
-	judge_l1(p, v, &why, sp->t1, sp->esize, va & ~(((uint64_t)n << 12) - 1), false,
-		 mix64(judge_key(p, v, false), sp->up));
+	judge_l1(p, v, &why, sp->t1, sp->esize, va & ~(((uint64_t)n << 12) - 1), false, sp->up);
 }
 
 void rp_shadow_after(struct rp *p, const struct svt_trace_fault *f, enum svt_pf_outcome o)
@@ -503,7 +506,7 @@ void rp_shadow_after(struct rp *p, const struct svt_trace_fault *f, enum svt_pf_
 	if (o != SVT_PF_FIXED && o != SVT_PF_RETRY)
 		return;
 	hw_view(p, &v);
-	shadow_path(p, &v, f->va, &sp);
+	shadow_path(p, &v, f->va, judge_key(p, &v), &sp);
 	if (o == SVT_PF_FIXED)
 		check_neighbours(p, &v, &sp, f);
 	check_link(p, &v, &sp, f);
@@ -524,6 +527,7 @@ struct tree_seen {
 	uint64_t table;                 /* machine address; 0: a free slot */
 	uint64_t guest;                 /* the guest L1 table's address */
 	uint64_t key;
+	bool gskip;                     /* the global leaves were left unjudged (keep_global) */
 	uint8_t sh[4096], gu[4096];
 };
 
@@ -575,30 +579,73 @@ static uint64_t canon(const struct hw_view *v, uint64_t va)
 	return va;
 }
 
-/* What the judgement of a leaf depends on besides memory: the guest's and
- * the hardware's registers, and whether global translations count. */
-static uint64_t judge_key(struct rp *p, const struct hw_view *v, bool keep_global)
+/* What the judgement of a leaf depends on besides memory: the bits of the
+ * guest's and the hardware's registers that the two walkers and
+ * check_entry read (svt_walk, rm_translate: the paging mode, CR0.WP,
+ * CR4.PSE, SMEP, SMAP, PKE, EFER.NXE).  Not CR4.PGE: a toggle of it, as
+ * guests flush their global entries, changes no judgement; which leaves
+ * a flush leaves unjudged is struct tree_seen's gskip. */
+#define JK_CR0  (SVT_CR0_PE | SVT_CR0_WP | SVT_CR0_PG)
+#define JK_CR4  (SVT_CR4_PSE | SVT_CR4_PAE | SVT_CR4_LA57 | SVT_CR4_PCIDE | SVT_CR4_SMEP | \
+		 SVT_CR4_SMAP | SVT_CR4_PKE)
+#define JK_EFER (SVT_EFER_LME | SVT_EFER_LMA | SVT_EFER_NXE)
+static uint64_t judge_key(struct rp *p, const struct hw_view *v)
 {
 	const struct svt_regs *g = svt_mmu_guest_regs(p->mmu);
-	uint64_t k = mix64(mix64(mix64(mix64(0, g->cr0), g->cr4), g->efer), keep_global);
-	return mix64(mix64(mix64(k, v->r.cr0), v->r.cr4), v->r.efer);
+	uint64_t k = mix64(mix64(mix64(0, g->cr0 & JK_CR0), g->cr4 & JK_CR4), g->efer & JK_EFER);
+	return mix64(mix64(mix64(k, v->r.cr0 & JK_CR0), v->r.cr4 & JK_CR4), v->r.efer & JK_EFER);
+}
+
+/* The page of machine memory at pa (page aligned) for reading: the pool
+ * frame itself, else a copy in tmp (guest RAM through its machine frame,
+ * read as svt_machine_read reads it); NULL where pa is neither. */
+static const uint8_t *mach_page(struct rp *p, uint64_t pa, uint8_t *tmp)
+{
+	uint64_t mfn = pa >> 12;
+	if (!(pa & 0xfff) && mfn >= SVT_POOL_MFN0 && mfn - SVT_POOL_MFN0 < p->mach.pool_frames)
+		return p->mach.pool + (mfn - SVT_POOL_MFN0) * 4096;
+	return p->hwenv.read_gpa(p->hwenv.ctx, pa, tmp, 4096) == 0 ? tmp : NULL;
+}
+
+/* The guest page at gpa (page aligned) as svt_gmem_read reads it: the page
+ * itself where it exists and nobody watches reads (on_mem), zeros where
+ * it does not, else a copy in tmp. */
+static const uint8_t *guest_page(struct rp *p, uint64_t gpa, uint8_t *tmp)
+{
+	static const uint8_t zero[4096];
+	if (!p->mach.mem.hook && !(gpa & 0xfff)) {
+		const uint8_t *pg = svt_gmem_page(&p->mach.mem, gpa >> 12, false);
+		return pg ? pg : zero;
+	}
+	svt_gmem_read(&p->mach.mem, gpa, tmp, 4096);
+	return tmp;
+}
+
+static inline uint64_t ent_load(const uint8_t *b, unsigned esize)
+{
+	uint64_t e = 0;
+	memcpy(&e, b, esize);   /* little-endian host, as the walkers assume */
+	return e;
 }
 
 /* Every present leaf of the shadow L1 table at table (entries of esize
  * bytes, mapping the addresses from base), reached through shadow entries
  * mixed into up: false at the first violation.  Leaves judged before
  * under the same key with the same shadow and guest entries are skipped
- * (struct tree_seen). */
+ * (struct tree_seen); a table whose every entry and guest entry is as
+ * then is skipped whole, which skips exactly the same leaves. */
 static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why, uint64_t table,
 		     unsigned esize, uint64_t base, bool keep_global, uint64_t up)
 {
-	uint8_t buf[4096], gu[4096];
+	static const uint8_t zero[4096];
+	uint8_t sbuf[4096], gbuf[4096];
+	const uint8_t *buf, *gu = zero;
 	unsigned n = 4096 / esize, j0 = 0;
 	struct tree_seen *seen = NULL;
 	uint64_t key = up, l1 = 0;
 	bool same = false, large = false;
 
-	if (p->hwenv.read_gpa(p->hwenv.ctx, table, buf, sizeof(buf)) != 0)
+	if (!(buf = mach_page(p, table, sbuf)))
 		return true;    /* not the pool's: the walks report what matters */
 	while (j0 < n && !(buf[j0 * esize] & SVT_PTE_P))
 		j0++;
@@ -609,19 +656,20 @@ static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why,
 		seen = NULL;
 	if (seen) {
 		/* a splinter's leaves all rest on the one guest entry in key */
-		if (large)
-			memset(gu, 0, sizeof(gu));
-		else
-			svt_gmem_read(&p->mach.mem, l1, gu, 4096);
+		if (!large)
+			gu = guest_page(p, l1, gbuf);
 		same = seen->table == table && seen->guest == l1 && seen->key == key;
+		if (same && (keep_global || !seen->gskip) && memcmp(seen->sh, buf, 4096) == 0 &&
+		    memcmp(seen->gu, gu, 4096) == 0)
+			return true;    /* every leaf judged so before, under the same key */
 	}
 	for (unsigned j = j0; j < n; j++) {
-		uint64_t e = 0;
-		memcpy(&e, buf + j * esize, esize);
+		uint64_t e = ent_load(buf + j * esize, esize);
 		if (!(e & SVT_PTE_P) || (keep_global && (e & SVT_PTE_G)))
 			continue;       /* a global translation outlives the flush */
-		if (same && memcmp(seen->sh + j * esize, buf + j * esize, esize) == 0 &&
-		    memcmp(seen->gu + j * esize, gu + j * esize, esize) == 0)
+		if (same && ent_load(seen->sh + j * esize, esize) == e &&
+		    ent_load(seen->gu + j * esize, esize) == ent_load(gu + j * esize, esize) &&
+		    !(seen->gskip && (e & SVT_PTE_G)))
 			continue;       /* judged so before, under the same key */
 		if (!check_entry(p, v, canon(v, base | ((uint64_t)j << 12)), why))
 			return false;
@@ -630,8 +678,9 @@ static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why,
 		seen->table = table;
 		seen->guest = l1;
 		seen->key = key;
-		memcpy(seen->sh, buf, sizeof(buf));
-		memcpy(seen->gu, gu, sizeof(gu));
+		seen->gskip = keep_global;
+		memcpy(seen->sh, buf, 4096);
+		memcpy(seen->gu, gu, 4096);
 	}
 	return true;
 }
@@ -642,15 +691,15 @@ static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why,
 static bool tree(struct rp *p, struct hw_view *v, const struct ent_why *why, uint64_t table,
 		 int level, unsigned esize, uint64_t base, bool keep_global, uint64_t up)
 {
-	uint8_t buf[4096];
+	uint8_t tmp[4096];
+	const uint8_t *buf = mach_page(p, table, tmp);
 	unsigned n = 4096 / esize, shift = esize == 4 ? 12 + 10 * (level - 1) : 12 + 9 * (level - 1);
-	if (p->hwenv.read_gpa(p->hwenv.ctx, table, buf, sizeof(buf)) != 0)
+	if (!buf)
 		return true;
 	for (unsigned j = 0; j < n; j++) {
-		uint64_t e = 0;
-		memcpy(&e, buf + j * esize, esize);
-		if (!(e & SVT_PTE_P))
+		if (!(buf[j * esize] & SVT_PTE_P))
 			continue;
+		uint64_t e = ent_load(buf + j * esize, esize);
 		uint64_t va = canon(v, base | ((uint64_t)j << shift)),
 			 below = e & (esize == 4 ? 0xfffff000ull : SH_ADDR);
 		bool ok = true;
@@ -688,7 +737,7 @@ void rp_check_tree(struct rp *p, const char *flush, bool keep_global)
 	struct ent_why why = { .inv = SVT_INV_SYNC };
 	snprintf(why.context, sizeof(why.context), "after %s", flush);
 	keep_global = keep_global && (v.r.cr4 & SVT_CR4_PGE);
-	uint64_t up = judge_key(p, &v, keep_global);
+	uint64_t up = judge_key(p, &v);
 	switch (v.mode) {
 	case SVT_MODE_2LEVEL:
 		tree(p, &v, &why, v.r.cr3 & 0xfffff000ull, 2, 4, 0, keep_global, up);
