@@ -510,7 +510,7 @@ static bool regenerate(struct rp *p)
 		snprintf(p->regen_why, sizeof(p->regen_why), "%.500s", err.msg);
 		return true;
 	}
-	svt_trace_close(p->r);
+	p->r_file = p->r;
 	p->r = r;
 	p->h = svt_trace_reader_header(r);
 	p->same_policy = true;
@@ -801,6 +801,8 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 		res->run = p->run;
 	}
 	svt_trace_close(p->r);
+	if (p->r_file)
+		svt_trace_close(p->r_file);
 	free(p->regen);
 	svt_machine_free(&p->mach);
 	free(p->tseen);

@@ -37,6 +37,8 @@ struct rp {
 	 * the regenerated trace (replayed in place of the file), or why not */
 	bool regenerated;
 	bool regen_diverged;    /* the guest would have taken another path */
+	struct svt_trace_reader *r_file;        /* the file's reader, kept open (the
+						 * machine holds its header's ranges) */
 	void *regen;
 	size_t regen_len;
 	char regen_why[600];
