@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "db.h"
 #include "export.h"
 #include "policy.h"
+#include "progress.h"
 #include "replay.h"
 #include "sim.h"
 
@@ -27,6 +29,12 @@ struct job {
 	pthread_mutex_t lock;
 	int worst;              /* exit status so far */
 	bool json;              /* summaries as JSON objects */
+	/* -j N on a terminal: one line for all, drawn by the main thread */
+	struct svt_progress prog;
+	uint64_t events;        /* read by every replay so far (replay.h events_seen) */
+	uint64_t violations;    /* in the traces done */
+	int done;               /* traces done */
+	unsigned active;        /* worker threads still working */
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -154,6 +162,7 @@ static void *worker(void *arg)
 			fprintf(stderr, "shadowvt replay: %s\n", msg);
 			j->worst = SVT_EXIT_INPUT;
 			j->next = j->nfiles;
+			j->active--;    /* (the drawing thread waits for none) */
 			pthread_mutex_unlock(&j->lock);
 			return NULL;
 		}
@@ -178,6 +187,9 @@ static void *worker(void *arg)
 		if (st == SVT_EXIT_NEGATIVE && res->status == SVT_RUN_INCOMPLETE)
 			st = SVT_EXIT_INTERRUPTED;
 		pthread_mutex_lock(&j->lock);
+		svt_progress_end(&j->prog);
+		j->done++;
+		j->violations += res->violations + res->divergences;
 		st = report(j, &cfg, res, st);
 		fflush(stdout);
 		if (svt_exit_rank(st) > svt_exit_rank(j->worst))
@@ -194,7 +206,22 @@ static void *worker(void *arg)
 		}
 		svt_db_close(db);
 	}
+	pthread_mutex_lock(&j->lock);
+	j->active--;
+	pthread_mutex_unlock(&j->lock);
 	return NULL;
+}
+
+/* The -j N line: traces done, the rate over all of them (under j->lock). */
+static void draw(struct job *j)
+{
+	uint64_t ev = __atomic_load_n(&j->events, __ATOMIC_RELAXED);
+	char n[32], rate[32];
+
+	svt_progress_count(n, sizeof(n), ev);
+	svt_progress_rate(rate, sizeof(rate), ev, svt_progress_elapsed(&j->prog));
+	svt_progress_draw(&j->prog, "replay: %d/%d traces done, %s events, %s events/s, %" PRIu64
+			  " violations", j->done, j->nfiles, n, rate, j->violations);
 }
 
 static const struct svt_opt replay_opts[] = {
@@ -251,6 +278,9 @@ static int replay_exec(const struct svt_args *a)
 	j.json = svt_args_has(a, "json");
 	j.base.out = quiet ? NULL : j.json ? stderr : stdout;
 	j.base.progress = !quiet && jobs == 1 && isatty(STDERR_FILENO);
+	svt_progress_start(&j.prog, quiet || jobs == 1);
+	if (j.prog.on)
+		j.base.events_seen = &j.events;
 	j.base.stop = &stop_flag;
 	pthread_mutex_init(&j.lock, NULL);
 
@@ -259,14 +289,35 @@ static int replay_exec(const struct svt_args *a)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	/* -j N with a line to draw: N threads replay, this one draws */
 	pthread_t tid[256];
-	unsigned started = 0;
-	for (unsigned i = 1; i < jobs; i++)
+	unsigned started = 0, want = j.prog.on ? (unsigned)jobs : (unsigned)jobs - 1;
+	j.active = want + !j.prog.on;
+	for (unsigned i = 0; i < want; i++)
 		if (pthread_create(&tid[started], NULL, worker, &j) == 0)
 			started++;
-	worker(&j);
+	pthread_mutex_lock(&j.lock);
+	j.active -= want - started;
+	j.active += j.prog.on && started == 0;
+	pthread_mutex_unlock(&j.lock);
+	if (!j.prog.on || started == 0) {
+		worker(&j);
+	} else {
+		const struct timespec tick = { .tv_nsec = 50 * 1000 * 1000 };
+		for (;;) {
+			pthread_mutex_lock(&j.lock);
+			unsigned active = j.active;
+			if (active)
+				draw(&j);
+			pthread_mutex_unlock(&j.lock);
+			if (!active)
+				break;
+			nanosleep(&tick, NULL);
+		}
+	}
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(tid[i], NULL);
+	svt_progress_end(&j.prog);
 	pthread_mutex_destroy(&j.lock);
 	if (stop_flag && j.worst == SVT_EXIT_OK)
 		j.worst = SVT_EXIT_INTERRUPTED;

@@ -13,11 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "db.h"
 #include "experiment.h"
+#include "export.h"
 #include "policy.h"
+#include "progress.h"
 #include "replay.h"
 #include "run.h"
 #include "sim.h"
@@ -91,17 +94,36 @@ struct pool {
 	const struct svt_experiment *e;
 	struct run_job *jobs;
 	size_t njobs, next, done, todo;
+	size_t skipped;         /* cached or shared: not replayed */
+	size_t failed;          /* replays that gave no verdict (bad input, not stored, ...) */
+	unsigned active;        /* worker threads still working */
 	bool quiet;
 	pthread_mutex_t lock;
 	int worst;
+	struct svt_progress prog;       /* the status line (on: drawn by the main thread) */
+	uint64_t events;        /* read by the replays so far (replay.h events_seen) */
 };
+
+/* The status line: replays done, cached, failed, the rate (under p->lock). */
+static void draw(struct pool *p)
+{
+	uint64_t ev = __atomic_load_n(&p->events, __ATOMIC_RELAXED);
+	double t = svt_progress_elapsed(&p->prog);
+	char eta[32], rate[32];
+
+	svt_progress_eta(eta, sizeof(eta), p->done, p->todo, t);
+	svt_progress_rate(rate, sizeof(rate), ev, t);
+	svt_progress_draw(&p->prog, "run %s: %zu/%zu replayed, %zu cached, %zu failed, "
+			  "%s events/s, ETA %s", p->e->name, p->done, p->todo, p->skipped, p->failed,
+			  rate, eta);
+}
 
 static void replay_one(struct pool *p, struct run_job *j, struct svt_db *db)
 {
 	struct svt_replay_config cfg = {
 		.path = j->t->path, .policy_given = !j->p->recorded, .policy = j->p->policy,
 		.pool = j->p->pool, .audit = p->e->audit, .db = db, .show = 0, .store = 1000,
-		.stop = &stop_flag,
+		.stop = &stop_flag, .events_seen = p->prog.on ? &p->events : NULL,
 	};
 	struct svt_replay_result *res = malloc(sizeof(*res));
 
@@ -131,9 +153,8 @@ static void replay_one(struct pool *p, struct run_job *j, struct svt_db *db)
 	free(res);
 }
 
-static void *worker(void *arg)
+static void work(struct pool *p)
 {
-	struct pool *p = arg;
 	struct svt_db *db;
 	char msg[600];
 	int st;
@@ -143,7 +164,7 @@ static void *worker(void *arg)
 		fprintf(stderr, "shadowvt run: %s\n", msg);
 		worse(&p->worst, SVT_EXIT_INPUT);
 		pthread_mutex_unlock(&p->lock);
-		return NULL;
+		return;
 	}
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
@@ -158,9 +179,13 @@ static void *worker(void *arg)
 		replay_one(p, j, db);
 		pthread_mutex_lock(&p->lock);
 		p->done++;
-		if (!p->quiet)
+		p->failed += j->exit == SVT_EXIT_INPUT || j->row.status == SVT_RUN_BAD_INPUT ||
+			     j->row.status == SVT_RUN_NOT_RUN;
+		if (!p->quiet) {
+			svt_progress_end(&p->prog);
 			printf("[%zu/%zu] %s under %s: %s (%.2f s)\n", p->done, p->todo, j->t->in->name,
 			       j->p->name, svt_db_run_status_name(j->row.status), j->row.seconds);
+		}
 		fflush(stdout);
 		pthread_mutex_unlock(&p->lock);
 	}
@@ -171,7 +196,55 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&p->lock);
 	}
 	svt_db_close(db);
+}
+
+/* One replaying thread; the count of them is what the drawing thread waits on. */
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+
+	work(p);
+	pthread_mutex_lock(&p->lock);
+	p->active--;
+	pthread_mutex_unlock(&p->lock);
 	return NULL;
+}
+
+/* The replays in n threads; with the status line on, the calling thread
+ * draws it while they work, else it is one of them. */
+static void replay_all(struct pool *p, unsigned n)
+{
+	pthread_t tid[256];
+	unsigned started = 0, want = p->prog.on ? n : n - 1;
+
+	pthread_mutex_lock(&p->lock);
+	p->active = want + !p->prog.on;
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned i = 0; i < want && i < 256; i++)
+		if (pthread_create(&tid[started], NULL, worker, p) == 0)
+			started++;
+	pthread_mutex_lock(&p->lock);
+	p->active -= want - started;
+	p->active += p->prog.on && started == 0;        /* then this thread works after all */
+	pthread_mutex_unlock(&p->lock);
+	if (!p->prog.on || started == 0) {
+		worker(p);
+	} else {
+		const struct timespec tick = { .tv_nsec = 50 * 1000 * 1000 };
+		for (;;) {
+			pthread_mutex_lock(&p->lock);
+			unsigned active = p->active;
+			if (active)
+				draw(p);
+			pthread_mutex_unlock(&p->lock);
+			if (!active)
+				break;
+			nanosleep(&tick, NULL);
+		}
+	}
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+	svt_progress_end(&p->prog);
 }
 
 /* ---- the database's view of a run ------------------------------------------ */
@@ -220,11 +293,47 @@ static int status_exit(enum svt_db_run_status status)
 
 /* ---- the summary ------------------------------------------------------------ */
 
+/* The runs counted by outcome (the summary's last line, run --json). */
+struct tally {
+	unsigned clean, viol, bad, other;       /* by status; other: incomplete or not run */
+	unsigned replayed, cached, shared;
+	unsigned exact, approx;                 /* what-ifs (docs/replay.md) */
+	unsigned traces_failed;                 /* inputs whose trace could not be made */
+};
+
+static bool approximate(const struct run_row *r)
+{
+	return !r->recorded_policy && strcmp(r->whatif, "exact") != 0 &&
+	       r->status != SVT_RUN_NOT_RUN;
+}
+
+static void tally(const struct svt_experiment *e, const struct run_job *jobs, size_t njobs,
+		  struct tally *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (size_t i = 0; i < njobs; i++) {
+		const struct run_job *j = &jobs[i];
+		const struct run_row *r = &j->row;
+		t->clean += r->status == SVT_RUN_CLEAN;
+		t->viol += r->status == SVT_RUN_VIOLATIONS;
+		t->bad += r->status == SVT_RUN_BAD_INPUT;
+		t->other += r->status != SVT_RUN_CLEAN && r->status != SVT_RUN_VIOLATIONS &&
+			    r->status != SVT_RUN_BAD_INPUT;
+		t->shared += j->same_as >= 0;
+		t->cached += j->cached && j->same_as < 0;
+		t->replayed += !j->cached && j->same_as < 0 && j->t->ok &&
+			       r->status != SVT_RUN_NOT_RUN;
+		t->exact += !r->recorded_policy && strcmp(r->whatif, "exact") == 0;
+		t->approx += approximate(r);
+	}
+	for (size_t i = 0; e->npolicies && i < njobs; i += e->npolicies)
+		t->traces_failed += !jobs[i].t->ok;
+}
+
 static void summary(const struct svt_experiment *e, const struct run_job *jobs, size_t njobs)
 {
 	int wt = 5, wp = 6;
-	unsigned clean = 0, viol = 0, bad = 0, other = 0, cached = 0, shared = 0, replayed = 0;
-	unsigned approx = 0;
+	struct tally t;
 
 	for (size_t i = 0; i < njobs; i++) {
 		int a = (int)strlen(jobs[i].t->in->name), b = (int)strlen(jobs[i].p->name);
@@ -247,17 +356,6 @@ static void summary(const struct svt_experiment *e, const struct run_job *jobs, 
 		       j->t->in->name, wp, j->p->name, svt_db_run_status_name(r->status), r->events,
 		       r->violations, exits, faults, r->seconds,
 		       j->same_as >= 0 ? "  shared" : j->cached ? "  cached" : "");
-		if (r->status == SVT_RUN_CLEAN)
-			clean++;
-		else if (r->status == SVT_RUN_VIOLATIONS)
-			viol++;
-		else if (r->status == SVT_RUN_BAD_INPUT)
-			bad++;
-		else
-			other++;
-		shared += j->same_as >= 0;
-		cached += j->cached && j->same_as < 0;
-		replayed += !j->cached && j->same_as < 0 && j->t->ok && r->status != SVT_RUN_NOT_RUN;
 		if (r->message[0] && r->status != SVT_RUN_CLEAN)
 			printf("%-*s  %-*s  %s\n", wt, "", wp, "", r->message);
 		if (r->divergence >= 0)
@@ -266,20 +364,83 @@ static void summary(const struct svt_experiment *e, const struct run_job *jobs, 
 		if (!r->recorded_policy && strcmp(r->whatif, "exact") == 0) {
 			printf("%-*s  %-*s  what-if exact: recording under %s gives these counters\n",
 			       wt, "", wp, "", j->p->name);
-		} else if (!r->recorded_policy && r->status != SVT_RUN_NOT_RUN) {
+		} else if (approximate(r)) {
 			printf("%-*s  %-*s  what-if APPROXIMATE: not what recording under %s measures\n",
 			       wt, "", wp, "", j->p->name);
-			approx++;
 		}
 	}
-	if (approx)
+	tally(e, jobs, njobs, &t);
+	if (t.approx)
 		printf("WARNING: %u runs are APPROXIMATE what-ifs, NOT MEASUREMENTS: a trace holds only "
 		       "the exits its own policy took, so a replay under another policy cannot make the "
 		       "exits that policy would add; no error bound is proven (shadowvt(1), replay)\n",
-		       approx);
+		       t.approx);
 	printf("%zu runs: %u clean, %u with violations, %u bad input, %u incomplete or not run; "
-	       "%u replayed, %u cached, %u shared\n", njobs, clean, viol, bad, other, replayed, cached,
-	       shared);
+	       "%u replayed, %u cached, %u shared\n", njobs, t.clean, t.viol, t.bad, t.other,
+	       t.replayed, t.cached, t.shared);
+}
+
+static void json_str(const char *s)
+{
+	if (s && *s)
+		svt_json_str(stdout, s, strlen(s));
+	else
+		fputs("null", stdout);
+}
+
+/* run --json: the summary as one JSON object (shadowvt(1), run). */
+static void summary_json(const struct svt_experiment *e, const struct run_job *jobs, size_t njobs,
+			 int status)
+{
+	struct tally t;
+
+	tally(e, jobs, njobs, &t);
+	fputs("{\"experiment\": ", stdout);
+	json_str(e->name);
+	fputs(", \"file\": ", stdout);
+	json_str(e->file);
+	fputs(", \"db\": ", stdout);
+	json_str(e->db);
+	printf(", \"audit\": \"%s\", \"runs\": %zu, \"clean\": %u, \"violations\": %u, "
+	       "\"bad_input\": %u, \"incomplete\": %u, \"failed\": %u, \"replayed\": %u, "
+	       "\"cached\": %u, \"shared\": %u, \"traces_failed\": %u, \"whatif_exact\": %u, "
+	       "\"whatif_approximate\": %u, \"exit_status\": %d, \"results\": [",
+	       svt_audit_name(e->audit), njobs, t.clean, t.viol, t.bad, t.other, t.bad + t.other,
+	       t.replayed, t.cached, t.shared, t.traces_failed, t.exact, t.approx, status);
+	for (size_t i = 0; i < njobs; i++) {
+		const struct run_job *j = &jobs[i];
+		const struct run_row *r = &j->row;
+		fputs(i ? ",\n  {\"trace\": " : "\n  {\"trace\": ", stdout);
+		json_str(j->t->in->name);
+		fputs(", \"policy\": ", stdout);
+		json_str(j->p->name);
+		fputs(", \"spec\": ", stdout);
+		json_str(j->canon);
+		printf(", \"status\": \"%s\", \"events\": %" PRIu64 ", \"violations\": %" PRIu64,
+		       svt_db_run_status_name(r->status), r->events, r->violations);
+		if (r->has_totals)
+			printf(", \"exits\": %" PRIu64 ", \"faults\": %" PRIu64, r->exits, r->faults);
+		else
+			fputs(", \"exits\": null, \"faults\": null", stdout);
+		printf(", \"seconds\": %.3f, \"cached\": %s, \"shared\": %s, \"recorded_policy\": %s, "
+		       "\"whatif\": ", r->seconds, j->cached && j->same_as < 0 ? "true" : "false",
+		       j->same_as >= 0 ? "true" : "false", r->recorded_policy ? "true" : "false");
+		json_str(r->whatif);
+		fputs(", \"first_divergence\": ", stdout);
+		if (r->divergence >= 0)
+			printf("%" PRId64, r->divergence);
+		else
+			fputs("null", stdout);
+		fputs(", \"run\": ", stdout);
+		if (r->id > 0)
+			printf("%" PRId64, r->id);
+		else
+			fputs("null", stdout);
+		fputs(", \"message\": ", stdout);
+		json_str(r->status != SVT_RUN_CLEAN ? r->message : NULL);
+		fputc('}', stdout);
+	}
+	fputs(njobs ? "\n]}\n" : "]}\n", stdout);
 }
 
 /* ---- the command ------------------------------------------------------------- */
@@ -290,7 +451,8 @@ static const struct svt_opt run_opts[] = {
 	{ SVT_OPT_PATH("results", 0, "DIR"), .help = "resolve <results> paths against DIR" },
 	{ SVT_OPT_PATH("junit", 0, "FILE"), .help = "also write a JUnit XML report" },
 	{ SVT_OPT_NUM("jobs", 'j', "N", 1, 256), .help = "synthesise and replay N at a time" },
-	{ SVT_OPT_FLAG("quiet", 'q'), .help = "print only the summary" },
+	{ SVT_OPT_FLAG("quiet", 'q'), .help = "print only the summary (no progress line)" },
+	{ SVT_OPT_FLAG("json", 0), .help = "the summary as a JSON object, and nothing else on stdout" },
 	{ SVT_OPT_FLAG("slurm", 0), .help = "submit the experiment to a Slurm cluster (SLURM_CONF)" },
 	{ SVT_OPT_STRING("partition", 0, "P"), .help = "--slurm: the partition to submit to" },
 	{ SVT_OPT_NUM("array-max", 0, "N", 1, 100000),
@@ -315,6 +477,7 @@ static int run_exec(const struct svt_args *a)
 	const char *results = svt_args_str(a, "results", NULL), *junit = svt_args_str(a, "junit", NULL);
 	bool check = svt_args_has(a, "check"), force = svt_args_has(a, "force");
 	bool quiet = svt_args_has(a, "quiet"), slurm = svt_args_has(a, "slurm");
+	bool json = svt_args_has(a, "json");
 	bool status = svt_args_has(a, "status"), merge = svt_args_has(a, "slurm-merge");
 	const char *task = svt_args_str(a, "slurm-task", NULL);
 	uint64_t n = svt_args_num(a, "jobs", 1);
@@ -335,6 +498,11 @@ static int run_exec(const struct svt_args *a)
 	}
 	if (slurm + status + merge + (task != NULL) + check > 1) {
 		svt_err("run: --slurm, --status, --slurm-task, --slurm-merge and --check exclude each other");
+		return SVT_EXIT_USAGE;
+	}
+	if (json && (slurm || status || task || check)) {
+		svt_err("run: --json goes with a run here or --slurm-merge, not with --slurm, --status, "
+			"--slurm-task or --check");
 		return SVT_EXIT_USAGE;
 	}
 	struct svt_experiment *e = svt_exp_load(a->argv[0], results, stderr);
@@ -385,20 +553,25 @@ static int run_exec(const struct svt_args *a)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	int merged = merge ? run_slurm_merge(e, quiet) : SVT_EXIT_OK;
+	bool chat = !quiet && !json;   /* with --json, nothing but the object on stdout */
+	int merged = merge ? run_slurm_merge(e, !chat) : SVT_EXIT_OK;
 	worse(&worst, merged);
-	if (!(traces = merge ? run_find_traces(e, SIZE_MAX) : run_make_traces(e, (unsigned)n, force, quiet,
-								     &stop_flag)) ||
+	struct svt_progress making;
+	svt_progress_start(&making, quiet);
+	if (!(traces = merge ? run_find_traces(e, SIZE_MAX) : run_make_traces(e, (unsigned)n, force, !chat,
+								     &stop_flag, &making)) ||
 	    !(jobs = calloc(njobs ? njobs : 1, sizeof(*jobs)))) {
+		svt_progress_end(&making);
 		svt_err("run: out of memory");
 		worst = SVT_EXIT_INPUT;
 		goto out;
 	}
+	svt_progress_end(&making);
 	for (size_t i = 0; i < e->ninputs; i++)
 		worse(&worst, traces[i].status);
 
 	/* Every trace under every policy: cached, the same as another job, or to replay. */
-	struct pool p = { .e = e, .jobs = jobs, .njobs = njobs, .quiet = quiet, .worst = SVT_EXIT_OK };
+	struct pool p = { .e = e, .jobs = jobs, .njobs = njobs, .quiet = !chat, .worst = SVT_EXIT_OK };
 	if (run_plan(e, traces, jobs, db, force) != 0) {
 		svt_err("run: %s", svt_db_error(db));
 		worst = SVT_EXIT_INPUT;
@@ -412,20 +585,15 @@ static int run_exec(const struct svt_args *a)
 	}
 	for (size_t k = 0; k < njobs && !merge; k++)
 		p.todo += !jobs[k].cached && jobs[k].same_as < 0 && jobs[k].t->ok;
-	if (!quiet)
+	p.skipped = njobs - p.todo;
+	if (chat)
 		printf("%s: %zu runs: %zu to replay, %zu cached or shared, %u thread(s)\n", e->name, njobs,
 		       p.todo, njobs - p.todo, (unsigned)n);
 	fflush(stdout);
 	pthread_mutex_init(&p.lock, NULL);
-	pthread_t tid[256];
-	unsigned started = 0;
-	for (unsigned i = 1; i < n && i < p.todo; i++)
-		if (pthread_create(&tid[started], NULL, worker, &p) == 0)
-			started++;
+	svt_progress_start(&p.prog, quiet);
 	if (p.todo)
-		worker(&p);
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(tid[i], NULL);
+		replay_all(&p, (unsigned)(n < p.todo ? n : p.todo));
 	pthread_mutex_destroy(&p.lock);
 	worse(&worst, p.worst);
 
@@ -448,7 +616,8 @@ static int run_exec(const struct svt_args *a)
 			j->row.recorded_policy = true;
 		worse(&worst, j->t->ok ? status_exit(j->row.status) : j->exit);
 	}
-	summary(e, jobs, njobs);
+	if (!json)
+		summary(e, jobs, njobs);
 	if (junit && run_junit(junit, e, jobs, njobs, db, msg, sizeof(msg)) != 0) {
 		svt_err("run: --junit: %s", msg);
 		worse(&worst, SVT_EXIT_INPUT);
@@ -458,6 +627,8 @@ static int run_exec(const struct svt_args *a)
 	/* The merge job succeeds when every run is in: violations are results. */
 	if (merge && worst == SVT_EXIT_NEGATIVE)
 		worst = SVT_EXIT_OK;
+	if (json)
+		summary_json(e, jobs, njobs, worst);
 out:
 	free(jobs);
 	if (traces)

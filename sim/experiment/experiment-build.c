@@ -71,9 +71,11 @@ struct build {
 	bool oom;
 };
 
+/* An element of the experiment namespace (one outside it is the table's to report). */
 static bool is(const xmlNode *n, const char *name)
 {
-	return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
+	return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0 && n->ns &&
+	       n->ns->href && strcmp((const char *)n->ns->href, SVT_EXP_NAMESPACE) == 0;
 }
 
 static char *xdup(struct build *b, const char *s)
@@ -108,7 +110,7 @@ static uint64_t get_int(struct build *b, const xmlNode *n, const char *name, uin
 	uint64_t v = def;
 
 	if (s && !exp_parse_int(s, 0, UINT64_MAX, &v))
-		v = def;                /* cannot happen: the structure was checked */
+		v = def;                /* the table reported it */
 	free(s);
 	return v;
 }
@@ -144,12 +146,11 @@ static void synth(struct build *b, const xmlNode *n, struct svt_exp_input *in)
 {
 	char *mode = get(b, n, "mode", false), *pol = get(b, n, "policy", false), why[300];
 	const struct syn_workload *w = NULL;
+	int m = mode ? svt_mode_parse(mode) : -1;
 
 	in->kind = SVT_EXP_SYNTH;
 	in->workload = get(b, n, "workload", false);
-	in->mode = SVT_MODE_4LEVEL;
-	if (mode)
-		in->mode = (enum svt_mode)svt_mode_parse(mode);
+	in->mode = m >= 0 ? (enum svt_mode)m : SVT_MODE_4LEVEL;       /* a bad one: the table's */
 	in->events = get_int(b, n, "events", DEFAULT_EVENTS);
 	in->seed = get_int(b, n, "seed", 1);
 	in->frames = get_int(b, n, "frames", DEFAULT_FRAMES);
@@ -158,7 +159,7 @@ static void synth(struct build *b, const xmlNode *n, struct svt_exp_input *in)
 	svt_default_policy(&in->policy, &in->pool);
 	in->policy_given = pol != NULL;
 	if (pol && !exp_parse_policy(pol, &in->policy, &in->pool, why, sizeof(why)))
-		exp_error(b->c, exp_line(n), "<synth policy>: %s", why);
+		svt_default_policy(&in->policy, &in->pool);     /* the table reported it */
 	if (in->workload && !(w = syn_find_workload(in->workload))) {
 		char list[300];
 		size_t k = 0;
@@ -167,7 +168,7 @@ static void synth(struct build *b, const xmlNode *n, struct svt_exp_input *in)
 					      i + 1 == syn_nworkloads ? " or " : ", ", syn_workloads[i].name);
 		exp_error(b->c, exp_line(n), "<synth workload=\"%s\">: unknown workload: expected %s",
 			  in->workload, list);
-	} else if (in->workload && w->need_ia32e && in->mode < SVT_MODE_4LEVEL) {
+	} else if (in->workload && w->need_ia32e && mode && m >= 0 && in->mode < SVT_MODE_4LEVEL) {
 		exp_error(b->c, exp_line(n), "<synth workload=\"%s\" mode=\"%s\">: this workload uses "
 			  "PCIDs: expected mode 4level or 5level", in->workload, mode);
 	}
@@ -190,7 +191,7 @@ static void guest(struct build *b, const xmlNode *n, struct svt_exp_input *in)
 	svt_default_policy(&in->policy, &in->pool);
 	in->policy_given = pol != NULL;
 	if (pol && !exp_parse_policy(pol, &in->policy, &in->pool, why, sizeof(why)))
-		exp_error(b->c, exp_line(n), "<guest policy>: %s", why);
+		svt_default_policy(&in->policy, &in->pool);     /* the table reported it */
 	if (in->shipped) {
 		if (!(in->kernel = svt_exp_shipped_kernel(in->shipped))) {
 			char list[300];
@@ -283,7 +284,7 @@ static void sweep(struct build *b, const xmlNode *n)
 
 	svt_default_policy(&bp, &bpool);
 	if (base && !exp_parse_policy(base, &bp, &bpool, why, sizeof(why)))
-		exp_error(b->c, exp_line(n), "<sweep base>: %s", why);
+		svt_default_policy(&bp, &bpool);                /* the table reported it */
 	free(base);
 	const unsigned bv[5] = { bp.oos, bp.prefetch, bp.emulate, bp.early_unshadow, bpool };
 	for (int k = 0; k < 5; k++) {
@@ -349,7 +350,7 @@ static void policies(struct build *b, const xmlNode *list)
 			xmlFree(v);
 			svt_default_policy(&pol, &pool);
 			if (spec && !exp_parse_policy(exp_trim(spec), &pol, &pool, why, sizeof(why)))
-				exp_error(b->c, exp_line(n), "<policy>: %s", why);
+				svt_default_policy(&pol, &pool);        /* the table reported it */
 			svt_exp_policy_name(&pol, pool, name, sizeof(name));
 			if ((p = add_policy(b, n, nm ? nm : name))) {
 				p->policy = pol;
@@ -418,7 +419,8 @@ struct svt_experiment *exp_build(struct exp_ctx *c, xmlNode *root)
 			traces = get(&b, n, "traces", true);
 		} else if (is(n, "audit")) {
 			char *v = get(&b, n, "level", false);
-			e->audit = (enum svt_audit_level)(v ? svt_audit_parse(v) : SVT_AUDIT_FAULTS);
+			int lv = v ? svt_audit_parse(v) : -1;
+			e->audit = lv >= 0 ? (enum svt_audit_level)lv : SVT_AUDIT_FAULTS;
 			free(v);
 		} else if (is(n, "engine")) {
 			char *v = get(&b, n, "name", false);
@@ -455,7 +457,7 @@ struct svt_experiment *exp_build(struct exp_ctx *c, xmlNode *root)
 		}
 	}
 	for (size_t i = 0; i < e->ninputs; i++)
-		if (e->inputs[i].kind == SVT_EXP_GUEST && e->engine && strcmp(e->engine, "bochs") != 0) {
+		if (e->inputs[i].kind == SVT_EXP_GUEST && e->engine && strcmp(e->engine, "qemu-kvm") == 0) {
 			exp_error(c, e->engine_line, "<engine name=\"%s\">: this shadowvt records guests "
 				  "under Bochs only: expected bochs (the guest at line %u needs recording)",
 				  e->engine, e->inputs[i].line);

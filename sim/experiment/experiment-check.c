@@ -381,11 +381,16 @@ static void check_execution(struct exp_ctx *c, xmlNode *k)
 	xmlFree(m);
 }
 
+bool exp_is_root(const xmlNode *root)
+{
+	return strcmp((const char *)root->name, "experiment") == 0 && in_ns(root);
+}
+
 unsigned exp_check_structure(struct exp_ctx *c, xmlNode *root)
 {
 	unsigned before = c->nerrors, count[6] = { 0 }, ninputs = 0;
 
-	if (strcmp((const char *)root->name, "experiment") != 0 || !in_ns(root)) {
+	if (!exp_is_root(root)) {
 		exp_error(c, exp_line(root), "the root element is <%s> %s%s: expected <experiment "
 			  "xmlns=\"%s\">", root->name, root->ns && root->ns->href ? "in namespace " :
 			  "in no namespace", root->ns && root->ns->href ? (const char *)root->ns->href : "",

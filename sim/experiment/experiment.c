@@ -30,27 +30,75 @@
 
 #define MAX_SCHEMA_MSGS 20
 
+static void put(const struct exp_ctx *c, long line, const char *msg)
+{
+	if (line > 0)
+		fprintf(c->err, "%s:%ld: %s\n", c->file, line, msg);
+	else
+		fprintf(c->err, "%s: %s\n", c->file, msg);
+}
+
 void exp_error(struct exp_ctx *c, long line, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
 
-	if (c->err && c->nerrors < SVT_EXP_MAX_ERRORS) {
-		va_start(ap, fmt);
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-		va_end(ap);
-		/* one line per message, whatever the file held */
-		for (char *p = msg; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				*p = ' ';
-		if (line > 0)
-			fprintf(c->err, "%s:%ld: %s\n", c->file, line, msg);
-		else
-			fprintf(c->err, "%s: %s\n", c->file, msg);
-	} else if (c->err && c->nerrors == SVT_EXP_MAX_ERRORS) {
-		fprintf(c->err, "%s: more problems not shown\n", c->file);
-	}
 	c->nerrors++;
+	if (!c->err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* one line per message, whatever the file held */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	if (!c->msgs)
+		c->msgs = calloc(EXP_KEEP, sizeof(*c->msgs));
+	if (!c->msgs) {                 /* no memory to sort them: as they come */
+		if (c->nerrors <= SVT_EXP_MAX_ERRORS)
+			put(c, line, msg);
+		return;
+	}
+	if (c->nmsgs < EXP_KEEP) {
+		struct exp_msg *m = &c->msgs[c->nmsgs];
+		m->line = line > 0 ? line : 0;
+		m->order = c->nmsgs++;
+		snprintf(m->text, sizeof(m->text), "%s", msg);
+	}
+}
+
+static int by_line(const void *a, const void *b)
+{
+	const struct exp_msg *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+void exp_flush(struct exp_ctx *c)
+{
+	unsigned shown = 0, same = 0;
+
+	if (!c->msgs)
+		return;
+	qsort(c->msgs, c->nmsgs, sizeof(*c->msgs), by_line);
+	for (unsigned i = 0; i < c->nmsgs; i++) {
+		const struct exp_msg *m = &c->msgs[i];
+		if (i > 0 && m->line == m[-1].line && strcmp(m->text, m[-1].text) == 0) {
+			same++;
+			continue;
+		}
+		if (shown++ < SVT_EXP_MAX_ERRORS)
+			put(c, m->line, m->text);
+	}
+	if (c->nerrors - same > SVT_EXP_MAX_ERRORS)
+		fprintf(c->err, "%s: %u more problems not shown\n", c->file,
+			c->nerrors - same - SVT_EXP_MAX_ERRORS);
+	free(c->msgs);
+	c->msgs = NULL;
+	c->nmsgs = 0;
 }
 
 long exp_line(const xmlNode *n)
@@ -221,12 +269,14 @@ struct svt_experiment *svt_exp_load_mem(const char *buf, size_t len, const char 
 
 	if (!l) {
 		exp_error(&c, 0, "out of memory");
+		exp_flush(&c);
 		return NULL;
 	}
 	l->c = &c;
 	if (len > SVT_EXP_MAX_BYTES) {
 		exp_error(&c, 1, "the file is %zu bytes; an experiment file is at most %u", len,
 			  SVT_EXP_MAX_BYTES);
+		exp_flush(&c);
 		free(l);
 		return NULL;
 	}
@@ -248,19 +298,23 @@ struct svt_experiment *svt_exp_load_mem(const char *buf, size_t len, const char 
 			  l->nmsgs ? ": " : "", l->nmsgs ? l->msgs[0].text : "");
 		goto out;
 	}
-	if (exp_check_structure(&c, root) > 0)
-		goto out;
-	if (!valid) {
-		/* A problem the table did not explain: libxml2's words, then. */
+	/* Every problem in one pass: the table's, libxml2's where the table
+	 * found none, and the checks no schema makes, each on its own element. */
+	if (exp_check_structure(&c, root) == 0 && !valid) {
 		for (unsigned i = 0; i < l->nmsgs; i++)
 			exp_error(&c, l->msgs[i].line > 0 ? l->msgs[i].line : exp_line(root),
 				  "does not match schema/experiment.rng: %s", l->msgs[i].text);
 		if (l->nmsgs == 0)
 			exp_error(&c, exp_line(root), "does not match schema/experiment.rng");
-		goto out;
 	}
-	e = exp_build(&c, root);
+	if (exp_is_root(root))
+		e = exp_build(&c, root);
+	if (c.nerrors) {
+		svt_exp_free(e);
+		e = NULL;
+	}
 out:
+	exp_flush(&c);
 	if (l->glen && err) {           /* a generic message without its newline */
 		l->generic[l->glen] = '\0';
 		fprintf(err, "%s: libxml2: %s\n", name, l->generic);
@@ -318,6 +372,7 @@ struct svt_experiment *svt_exp_load(const char *path, const char *results_dir, F
 	free(dir);
 	return e;
 fail:
+	exp_flush(&c);
 	if (fd >= 0)
 		close(fd);
 	free(buf);

@@ -85,9 +85,11 @@ struct svt_experiment {
 /*
  * Read and check the experiment file at path.  results_dir, if not NULL,
  * replaces the experiment file's directory as the base of the <results>
- * paths (shadowvt run --results).  Problems are printed to err (may be
- * NULL: silent), at most SVT_EXP_MAX_ERRORS of them.  Returns the
- * experiment, or NULL when the file cannot be read or is not a valid
+ * paths (shadowvt run --results).  Every problem is found in one pass (the
+ * file's structure, the schema, and the checks no schema makes: names,
+ * workloads, policies, files) and printed to err (may be NULL: silent) in
+ * the order of their lines, at most SVT_EXP_MAX_ERRORS of them.  Returns
+ * the experiment, or NULL when the file cannot be read or is not a valid
  * experiment.
  */
 #define SVT_EXP_MAX_ERRORS      20

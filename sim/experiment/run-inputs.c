@@ -24,6 +24,7 @@
 
 #include "live.h"
 #include "policy.h"
+#include "progress.h"
 #include "replay.h"
 #include "run.h"
 #include "sim.h"
@@ -114,14 +115,14 @@ static void synth_params(const struct svt_exp_input *in, char *buf, size_t len)
 		 svt_mode_name(in->mode), in->events, in->seed, in->frames, in->level, in->frame_size, pol);
 }
 
-static void make_synth(struct run_trace *t, bool force)
+static void make_synth(struct run_trace *t, bool force, struct svt_progress *prog)
 {
 	const struct svt_exp_input *in = t->in;
 	char params[600], tmp[4200];
 	struct syn_config cfg = {
 		.work = syn_find_workload(in->workload), .mode = in->mode, .events = in->events,
 		.seed = in->seed, .policy = in->policy, .pool = in->pool, .guest_frames = in->frames,
-		.level = in->level,
+		.level = in->level, .progress = prog,
 	};
 	uint64_t events;
 
@@ -159,6 +160,10 @@ struct synth_pool {
 	bool force, quiet;
 	volatile sig_atomic_t *stop;
 	pthread_mutex_t lock;
+	struct svt_progress *prog;      /* the status line, or NULL */
+	bool alone;                     /* one thread: syn_write draws the line itself */
+	size_t made, nsynth;
+	const char *name;               /* the experiment's */
 };
 
 static void *synth_worker(void *arg)
@@ -174,13 +179,19 @@ static void *synth_worker(void *arg)
 		if (i == SIZE_MAX)
 			return NULL;
 		struct run_trace *t = &sp->t[i];
-		make_synth(t, sp->force);
+		make_synth(t, sp->force, sp->alone ? sp->prog : NULL);
 		pthread_mutex_lock(&sp->lock);
+		if (sp->prog)
+			svt_progress_end(sp->prog);
 		if (!t->ok)
 			fprintf(stderr, "shadowvt run: %s: %s\n", t->in->name, t->message);
 		else if (!sp->quiet)
 			printf("%s: %s %s\n", t->in->name, t->how, t->path);
 		fflush(stdout);
+		sp->made++;
+		if (sp->prog && !sp->alone)
+			svt_progress_draw(sp->prog, "run %s: %zu/%zu traces made", sp->name, sp->made,
+					  sp->nsynth);
 		pthread_mutex_unlock(&sp->lock);
 	}
 }
@@ -366,7 +377,7 @@ void run_make_one(const struct svt_experiment *e, struct run_trace *t, bool forc
 	t->status = SVT_EXIT_OK;
 	t->message[0] = '\0';
 	if (t->in->kind == SVT_EXP_SYNTH)
-		make_synth(t, force);
+		make_synth(t, force, NULL);
 	else if (t->in->kind == SVT_EXP_GUEST)
 		make_guest(e, t, force, &recorded);
 	else if (access(t->path, R_OK) == 0)
@@ -380,14 +391,17 @@ void run_make_one(const struct svt_experiment *e, struct run_trace *t, bool forc
 }
 
 struct run_trace *run_make_traces(const struct svt_experiment *e, unsigned n, bool force, bool quiet,
-				  volatile sig_atomic_t *stop)
+				  volatile sig_atomic_t *stop, struct svt_progress *prog)
 {
 	struct run_trace *t = trace_paths(e);
 	bool recorded = false;
 
 	if (!t)
 		return NULL;
-	struct synth_pool sp = { .t = t, .n = e->ninputs, .force = force, .quiet = quiet, .stop = stop };
+	struct synth_pool sp = { .t = t, .n = e->ninputs, .force = force, .quiet = quiet, .stop = stop,
+				 .prog = prog && prog->on ? prog : NULL, .alone = n <= 1, .name = e->name };
+	for (size_t i = 0; i < e->ninputs; i++)
+		sp.nsynth += t[i].in->kind == SVT_EXP_SYNTH;
 	pthread_t tid[256];
 	unsigned started = 0;
 	pthread_mutex_init(&sp.lock, NULL);

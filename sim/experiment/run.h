@@ -54,9 +54,11 @@ struct run_job {
 /* run-inputs.c: make every input's trace (synth in n threads, guests one
  * at a time), reusing what is unchanged unless force.  Returns the traces
  * (e->ninputs of them; free with run_traces_free), NULL when out of
- * memory.  stop: set by a signal. */
+ * memory.  stop: set by a signal.  prog (NULL: none): the status line,
+ * the synth's own with one thread, else the traces made. */
+struct svt_progress;
 struct run_trace *run_make_traces(const struct svt_experiment *e, unsigned n, bool force, bool quiet,
-				  volatile sig_atomic_t *stop);
+				  volatile sig_atomic_t *stop, struct svt_progress *prog);
 void run_traces_free(struct run_trace *t, size_t n);
 /* The traces without making any: each input's path, and for those whose
  * file exists (only that input's, unless only is SIZE_MAX), ok with its

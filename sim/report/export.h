@@ -30,6 +30,10 @@ struct svt_export_opts {
 	bool no_mem;                    /* leave MEM records out */
 	uint64_t counter_every;         /* records per totals sample; 0: the default */
 	const char *name;               /* the trace as the metadata names it */
+	/* if not NULL: called every 1024 records with the event just written
+	 * (the export command's progress line) */
+	void (*progress)(void *ctx, uint64_t seq);
+	void *progress_ctx;
 };
 
 struct svt_export_stats {
