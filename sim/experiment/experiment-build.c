@@ -411,10 +411,14 @@ struct svt_experiment *exp_build(struct exp_ctx *c, xmlNode *root)
 		if (n->type != XML_ELEMENT_NODE)
 			continue;
 		if (is(n, "description")) {
+			/* a repeated element is the table's to report: the last one counts */
 			xmlChar *v = xmlNodeGetContent(n);
+			free(e->description);
 			e->description = xdup(&b, v ? (const char *)v : "");
 			xmlFree(v);
 		} else if (is(n, "results")) {
+			free(db);
+			free(traces);
 			db = get(&b, n, "db", true);
 			traces = get(&b, n, "traces", true);
 		} else if (is(n, "audit")) {
@@ -431,6 +435,9 @@ struct svt_experiment *exp_build(struct exp_ctx *c, xmlNode *root)
 			e->engine_line = (unsigned)exp_line(n);
 			e->timeout = get_int(&b, n, "timeout", DEFAULT_TIMEOUT);
 		} else if (is(n, "execution")) {
+			free(e->partition);
+			free(e->time);
+			free(e->mem);
 			e->partition = get(&b, n, "partition", false);
 			e->time = get(&b, n, "time", false);
 			e->mem = get(&b, n, "mem", false);
