@@ -12,6 +12,10 @@
  *   through itself (2-level); and, where the guest has an IDT (2-level and
  *   PAE: interrupts in long mode need 64-bit code), a #PF handler for
  *   demand paging and copy-on-write, printing CR2 and the error code.
+ *   Memory types: the large page is write-through by its PAT bit (bit 12
+ *   of a large-page entry) and PWT, PAT index 5; the 4 KiB page at
+ *   0x302000 is uncached (PCD PWT, index 3).  The shadows must carry both
+ *   (the replay's INV-FRAME compares them with the guest's leaves).
  */
 #include <stdint.h>
 
@@ -37,6 +41,9 @@ typedef uint64_t pte_t;
 #define A 0x20u
 #define D 0x40u
 #define PS 0x80u
+#define PWT 0x8u
+#define PCD 0x10u
+#define PAT_LARGE 0x1000u       /* the PAT bit of an entry that maps a large page */
 
 static inline void invlpg(uintptr_t va)
 {
@@ -109,11 +116,12 @@ static void build(void)
 	for (unsigned t = 0; t < NPT; t++)
 		for (unsigned i = 0; i < NENT; i++)
 			pt[t][i] = (pte_t)((t * NENT + i) * 4096u) | P | RW;
+	pt[0x302000 / 4096 / NENT][(0x302000 / 4096) % NENT] |= PCD | PWT;      /* UC */
 	pte_t *d = dir();
 	for (unsigned t = 0; t < NPT; t++)
 		d[t] = (pte_t)(uintptr_t)pt[t] | P | RW;
 	/* a large page at 1 GiB + 0x10000000 mapping physical 0x400000 (or 0x400000 aligned) */
-	d[(0x50000000u / LARGE) % NENT - 1] = (pte_t)0x400000 | P | RW | PS;
+	d[(0x50000000u / LARGE) % NENT - 1] = (pte_t)0x400000 | P | RW | PS | PAT_LARGE | PWT;
 	d[(0x50000000u / LARGE) % NENT] = (pte_t)(uintptr_t)ptx | P | RW;
 #if MODE == 2
 	top[1023] = (pte_t)(uintptr_t)top | P | RW;     /* self-map */
@@ -127,7 +135,7 @@ static void build(void)
 #endif
 #if MODE >= 3
 	/* 0x50000000 is in the second GiB: its PDEs are in pd2 */
-	pd2[((0x50000000u - 0x40000000u) / LARGE) - 1] = (pte_t)0x400000 | P | RW | PS;
+	pd2[((0x50000000u - 0x40000000u) / LARGE) - 1] = (pte_t)0x400000 | P | RW | PS | PAT_LARGE | PWT;
 	pd2[(0x50000000u - 0x40000000u) / LARGE] = (pte_t)(uintptr_t)ptx | P | RW;
 	pd[(0x50000000u / LARGE) % NENT - 1] = 0;
 	pd[(0x50000000u / LARGE) % NENT] = 0;
@@ -188,6 +196,10 @@ void gmain(uint32_t magic, uint32_t info)
 		&pd2[((0x50000000u - 0x40000000u) / LARGE) - 1]
 #endif
 		) & (A | D)));
+
+	/* the uncached page (the large page above is write-through) */
+	*(volatile uint32_t *)0x302010 = 0x55555555;
+	line("uncached page reads", *(volatile uint32_t *)0x302010);
 
 	/* remap through a page-table write, then INVLPG */
 	volatile uint32_t *b = (volatile uint32_t *)0x301000;

@@ -22,6 +22,10 @@ _Static_assert(((SVT_PTE_P | SVT_PTE_RW | SVT_PTE_US | SVT_PTE_A | SVT_PTE_D) & 
 _Static_assert(((SVT_PTE_XD | SVT_PTE_PKEY) & 0x000ffffffffff000ull) == 0,
 	       "XD and the protection key lie above the frame field");
 _Static_assert((0xfffffull << 12) == 0xfffff000u, "a 4-byte entry's frame field is 20 bits");
+_Static_assert((SH_PTE_MT & ~0xfffull) == 0 && (SH_PTE_PAT_LARGE & 0xfffull) == 0,
+	       "a 4 KiB leaf's memory type lies below the frame field, a large page's PAT bit in it");
+_Static_assert((SPLINTER_PKEY | 7u << SPLINTER_MT_SHIFT) <= 0xff,
+	       "a splinter key (protection key, PAT index) fits sh_page.pkey");
 
 static bool ps_is_page(const struct svt_mmu *m, unsigned level)
 {
@@ -89,7 +93,9 @@ sh_entry_t sh_leaf_from_guest(struct svt_mmu *m, g_entry_t ge, svt_gfn_t *gfn)
 	svt_mfn_t mfn = g_mfn(m, *gfn);
 	if (!svt_mfn_valid(mfn) || !mfn_fits(m, mfn))
 		return SH_ENTRY_NONE;
-	uint64_t flags = SVT_PTE_P | SVT_PTE_A | (g & SVT_PTE_US);
+	/* the memory type bits PWT, PCD and PAT sit where a 4 KiB shadow
+	 * leaf has them, in every guest format */
+	uint64_t flags = SVT_PTE_P | SVT_PTE_A | (g & (SVT_PTE_US | SH_PTE_MT));
 	if ((g & SVT_PTE_RW) && ((g & SVT_PTE_D) || SVT_BUG(21)) && !gfn_wp(m, svt_gfn_x(*gfn)))
 		flags |= SVT_PTE_RW | SVT_PTE_D;
 	if (m->d.esize == 8) {
@@ -102,12 +108,32 @@ sh_entry_t sh_leaf_from_guest(struct svt_mmu *m, g_entry_t ge, svt_gfn_t *gfn)
 	return sh_make(mfn, flags);
 }
 
-/* Shadow leaf for one 4 KiB piece of a guest superpage: the guest's
- * restrictions are in the shadow entry above; only write protection of
- * page-table frames and the protection key live here. */
-sh_entry_t sh_leaf_splinter(struct svt_mmu *m, svt_gfn_t gfn, unsigned pkey)
+/*
+ * The key of a guest large page's splinter shadows (FL1, FL2; guest entry
+ * ge maps the page): what every 4 KiB piece carries besides its frame and
+ * write protection.  Bits 3:0 the protection key (IA-32e), bits 6:4 the
+ * memory type, the PAT index PAT:PCD:PWT (SDM 4.9.2, 11.12.3), its PAT bit
+ * read from bit 12, where every entry that maps a large page holds it
+ * (4 MiB PDEs included; bit 7 is PS there).  Mappings of one large frame
+ * with other memory types get other splinters.
+ */
+unsigned sh_splinter_key(const struct svt_mmu *m, g_entry_t ge)
+{
+	uint64_t g = g_entry_x(ge);
+	unsigned mt = ((g & SVT_PTE_PWT) ? 1u : 0) | ((g & SVT_PTE_PCD) ? 2u : 0) |
+		      ((g & SH_PTE_PAT_LARGE) ? 4u : 0);
+
+	return (m->v.mode >= SVT_MODE_4LEVEL ? svt_pte_pkey(g) : 0) | mt << SPLINTER_MT_SHIFT;
+}
+
+/* Shadow leaf for one 4 KiB piece of a guest superpage whose splinter key
+ * is key: the guest's restrictions are in the shadow entry above; only
+ * write protection of page-table frames, the protection key and the
+ * memory type (its PAT bit moved to bit 7, a 4 KiB entry's) live here. */
+sh_entry_t sh_leaf_splinter(struct svt_mmu *m, svt_gfn_t gfn, unsigned key)
 {
 	svt_mfn_t mfn = g_mfn(m, gfn);
+	unsigned mt = key >> SPLINTER_MT_SHIFT;
 
 	if (!svt_mfn_valid(mfn) || !mfn_fits(m, mfn))
 		return SH_ENTRY_NONE;
@@ -115,7 +141,9 @@ sh_entry_t sh_leaf_splinter(struct svt_mmu *m, svt_gfn_t gfn, unsigned pkey)
 	if (!gfn_wp(m, svt_gfn_x(gfn)))
 		flags |= SVT_PTE_RW | SVT_PTE_D;
 	if (m->v.mode >= SVT_MODE_4LEVEL)
-		flags |= (uint64_t)pkey << SVT_PTE_PKEY_SHIFT;
+		flags |= (uint64_t)(key & SPLINTER_PKEY) << SVT_PTE_PKEY_SHIFT;
+	flags |= ((mt & 1) ? SVT_PTE_PWT : 0) | ((mt & 2) ? SVT_PTE_PCD : 0) |
+		 ((mt & 4) && !SVT_BUG(74) ? SH_PTE_PAT : 0);
 	return sh_make(mfn, flags);
 }
 
@@ -236,29 +264,29 @@ static bool link_child(struct svt_mmu *m, uint32_t spi, unsigned idx, sh_entry_t
 static bool propagate_large(struct svt_mmu *m, uint32_t spi, unsigned level, g_entry_t ge,
 			    uint64_t va, uint64_t base_gfn)
 {
-	unsigned pkey = m->v.mode >= SVT_MODE_4LEVEL ? svt_pte_pkey(g_entry_x(ge)) : 0;
+	unsigned key = sh_splinter_key(m, ge);
 	unsigned idx = sh_index(m, va, level);
 	bool made;
 
 	if (level == 3) {
-		uint32_t f2 = sp_get(m, base_gfn, SH_FL2, pkey, &made);
+		uint32_t f2 = sp_get(m, base_gfn, SH_FL2, key, &made);
 		if (f2 == SP_NONE || !link_child(m, spi, idx, sh_nonleaf(m, ge, 3, true, f2), f2))
 			return false;
 		unsigned i2 = sh_index(m, va, 2);
 		uint64_t piece = (uint64_t)i2 * (SVT_BUG(28) ? 256 : 512);
-		uint32_t f1 = sp_get(m, base_gfn + piece, SH_FL1, pkey, &made);
+		uint32_t f1 = sp_get(m, base_gfn + piece, SH_FL1, key, &made);
 		if (f1 == SP_NONE || !link_child(m, f2, i2, sh_splinter_link(m, f1), f1))
 			return false;
 		spi = f1;
 	} else {
-		uint32_t f1 = sp_get(m, base_gfn, SH_FL1, pkey, &made);
+		uint32_t f1 = sp_get(m, base_gfn, SH_FL1, key, &made);
 		if (f1 == SP_NONE || !link_child(m, spi, idx, sh_nonleaf(m, ge, 2, true, f1), f1))
 			return false;
 		spi = f1;
 	}
 	unsigned i1 = sh_index(m, va, 1);
 	svt_gfn_t gfn = svt_gfn(SP(m, spi)->gfn + i1);
-	sh_set_leaf(m, spi, i1, sh_leaf_splinter(m, gfn, pkey), gfn);
+	sh_set_leaf(m, spi, i1, sh_leaf_splinter(m, gfn, key), gfn);
 	prefetch_l1(m, spi, i1);
 	return sh_present(sh_get(m, spi, i1));
 }
@@ -405,6 +433,7 @@ static void apply_ad(struct svt_mmu *m, const struct svt_walk *w)
 	for (unsigned i = 0; i < w->nad; i++) {
 		uint8_t raw[8];
 		svt_le_store(raw, w->ad[i].new, w->ad[i].size);
+		audit_gfn_dirty(m, w->ad[i].gpa >> 12);
 		if (m->d.env.write_gpa(m->d.env.ctx, w->ad[i].gpa, raw, w->ad[i].size) != 0)
 			m->d.c.env_errors++;
 	}

@@ -99,10 +99,13 @@ struct sh_page {
 	uint32_t busy;          /* == d.epoch: in use by the current operation */
 	uint8_t type;           /* enum sh_type */
 	uint8_t level;          /* paging level of its entries, 1..5 */
-	uint8_t pkey;           /* FL1/FL2: protection key of the splintered page */
+	uint8_t pkey;           /* FL1/FL2: the splintered page's key, sh_splinter_key() */
 	uint8_t pins;           /* root cache and current root */
 	uint16_t present;       /* entries with P set (sh_raw_set keeps it) */
 	uint16_t lo, hi;        /* every entry with P set is in [lo, hi) (sh_raw_set) */
+	uint8_t alogged;        /* incremental audit: 1 in its log, 2 above a page in it */
+	uint8_t aused;          /* ... in use at the last audit, */
+	uint16_t aleaves;       /* ... with this many RAM leaves */
 };
 
 struct sh_link {
@@ -115,7 +118,8 @@ struct gfn_info {
 	uint32_t rmap;          /* link list of shadow leaves mapping this frame */
 	uint16_t pt;            /* table-type shadows of this frame */
 	uint8_t oos;            /* out-of-sync slot + 1, or 0 */
-	uint8_t pad;
+	uint8_t alogged;        /* incremental audit: in its log */
+	uint32_t armap;         /* ... reverse-map nodes at the last audit */
 };
 
 /*
@@ -161,6 +165,34 @@ struct oos_slot {
 
 #define SVT_ROOT_CACHE_MAX 64
 _Static_assert(SVT_ROOT_CACHE_MAX >= 4, "the default root cache (4) fits");
+
+/*
+ * The incremental audit's log (svt_mmu_audit() with SVT_AUDIT_INCR, in
+ * mmu_audit.c): what changed since the last audit.  The core notes every
+ * shadow page whose entries, keys, links or counts it changes and every
+ * guest frame whose reverse map, frame-table entry or snapshot it changes
+ * or whose memory it writes (audit_sp_dirty(), audit_gfn_dirty()), once
+ * each (alogged); a full log (overflow) makes the next audit a whole one.
+ * The free-link list is a stack whose nodes each hold their depth in idx
+ * (link_alloc(), list_del()): lo_depth is the deepest node taken off it
+ * since the last audit, so everything below it is as that audit saw it.
+ * The rest is the audit's own: the totals and registers it last saw.
+ */
+#define AUDIT_LOG_SP  1024
+#define AUDIT_LOG_GFN 2048
+struct audit_log {
+	uint32_t sp[AUDIT_LOG_SP];
+	uint64_t gfn[AUDIT_LOG_GFN];
+	unsigned nsp, ngfn;
+	bool overflow;
+	bool valid;             /* a whole audit has set what follows */
+	uint32_t lo_depth;      /* UINT32_MAX: nothing taken */
+	uint32_t head_depth;    /* free links at the last audit */
+	uint64_t used, leaves, rmaps;
+	uint64_t cr0, cr3, cr4, efer, pdpte[4];
+	uint32_t root;
+	enum svt_mode mode;
+};
 
 /*
  * The state, in two parts: what the machine shares (struct mmu_domain:
@@ -228,6 +260,7 @@ struct mmu_domain {
 	struct oos_slot oos[SVT_OOS_MAX];
 	uint8_t *snap;                  /* [SVT_OOS_MAX * SH_PAGE_SIZE] */
 	uint32_t oos_clock;
+	struct audit_log al;
 };
 
 struct mmu_vcpu {
@@ -283,6 +316,29 @@ static inline unsigned sh_next_present(struct svt_mmu *m, uint32_t spi, unsigned
 	while (from < end && !(p[(size_t)from * es] & 1))
 		from++;
 	return from < end ? from : to;
+}
+
+/* Note a change for the incremental audit (struct audit_log). */
+static inline void audit_sp_dirty(struct svt_mmu *m, uint32_t spi)
+{
+	struct sh_page *p = SP(m, spi);
+	if (p->alogged == 1)
+		return;
+	if (p->alogged == 0 && m->d.al.nsp < AUDIT_LOG_SP)
+		m->d.al.sp[m->d.al.nsp++] = spi;
+	else if (p->alogged == 0)
+		m->d.al.overflow = true;
+	p->alogged = 1;
+}
+static inline void audit_gfn_dirty(struct svt_mmu *m, uint64_t gfn)
+{
+	if (gfn >= m->d.cfg.guest_frames || m->d.gi[gfn].alogged)
+		return;
+	m->d.gi[gfn].alogged = 1;
+	if (m->d.al.ngfn < AUDIT_LOG_GFN)
+		m->d.al.gfn[m->d.al.ngfn++] = gfn;
+	else
+		m->d.al.overflow = true;
 }
 
 /* mmu.c */
@@ -392,6 +448,7 @@ static inline bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
  *  71: an IA-32e CR3 load with bits set above MAXPHYADDR is accepted
  *  72: clearing CR0.PG while CR4.PCIDE = 1 is accepted
  *  73: CR4.CET with CR0.WP = 0 is accepted (setting CET, or clearing WP under it)
+ *  74: splinter leaves drop the guest large page's PAT bit (not moved from bit 12 to 7)
  */
 
 /* Must writes to gfn fault?  Exactly when it is an in-sync page table. */
@@ -416,7 +473,17 @@ static inline uint64_t g_frame(const struct svt_mmu *m, g_entry_t ge)
 
 /* mmu_fault.c: entries, propagation, the fault path */
 sh_entry_t sh_leaf_from_guest(struct svt_mmu *m, g_entry_t ge, svt_gfn_t *gfn);
-sh_entry_t sh_leaf_splinter(struct svt_mmu *m, svt_gfn_t gfn, unsigned pkey);
+/* The memory type bits (SDM 4.9.2): PWT and PCD sit at bits 3 and 4 of
+ * every entry that maps a page; PAT at bit 7 of a 4 KiB entry (every
+ * shadow leaf), at bit 12 of one that maps a large page.  A splinter key
+ * (sh_splinter_key) holds the protection key and the PAT index. */
+#define SH_PTE_PAT        (1ull << 7)
+#define SH_PTE_PAT_LARGE  (1ull << 12)
+#define SH_PTE_MT         (SVT_PTE_PWT | SVT_PTE_PCD | SH_PTE_PAT)
+#define SPLINTER_PKEY     0xfu
+#define SPLINTER_MT_SHIFT 4
+unsigned sh_splinter_key(const struct svt_mmu *m, g_entry_t ge);
+sh_entry_t sh_leaf_splinter(struct svt_mmu *m, svt_gfn_t gfn, unsigned key);
 sh_entry_t sh_nonleaf(struct svt_mmu *m, g_entry_t ge, unsigned level, bool large, uint32_t child);
 uint64_t g_frame_of(const struct svt_mmu *m, g_entry_t ge, unsigned level);
 bool g_entry_valid(struct svt_mmu *m, g_entry_t ge, unsigned level, bool *large);

@@ -49,6 +49,22 @@ for g in hello paging-2level paging-pae paging-4level perm long64; do
 done
 unset BOCHS_CPU
 
+# Memory types: each paging guest maps a write-through large page (PAT bit
+# 12 and PWT: PAT index 5) and an uncached 4 KiB page (PCD PWT).  Its clean
+# replay above compared every shadow leaf's PAT index with the reference
+# walk's (INV-FRAME); a core that drops the PAT bit when it splinters
+# (seeded bug 74) must be caught on the same trace.
+for g in paging-2level paging-pae paging-4level; do
+	rc=none
+	grep -q '^guest: uncached page reads 0x55555555' "$work/$g.svt.console" &&
+		{ SVT_BROKEN=74 "$top_builddir/tests/shadowvt-broken" replay --audit full --show 1 \
+			"$work/$g.svt" > "$work/rep" 2>&1; rc=$?; }
+	[ "$rc" = 1 ] && grep -Eq \
+		': event [0-9]+: INV-FRAME .*PAT index 1 \(PAT:PCD:PWT\), the guest.s leaf with 5' "$work/rep" &&
+		pass "$g: a splinter without the large page's PAT bit is INV-FRAME" ||
+		{ fail "$g: memory types"; head -n 3 "$work/rep"; }
+done
+
 # What long64 must have exercised, not skipped: the permission matrix at
 # CPL 3 and with SMEP, SMAP and RFLAGS.AC; 1 GiB pages; every page-table
 # write form, emulated by the core; INVPCID, intercepted; the CPU's own

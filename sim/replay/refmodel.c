@@ -85,6 +85,7 @@ struct fmt {
 	enum addr_rule addr;
 	int addr_lo;
 	uint64_t page_bytes;
+	int pat_bit;            /* maps_page: where the PAT bit is */
 };
 
 static const struct fmt formats[NFMT] = {
@@ -92,10 +93,12 @@ static const struct fmt formats[NFMT] = {
 		.hi = HI_NONE, .addr = AD_32, .addr_lo = 12 },
 	[F32_4M] = { .name = "PDE(4M)", .bytes = 4, .maps_page = true,
 		.has_rw_us = true, .hi = HI_PSE36,
-		.addr = AD_PSE36, .addr_lo = 22, .page_bytes = 4ull << 20 },
+		.addr = AD_PSE36, .addr_lo = 22, .page_bytes = 4ull << 20,
+		.pat_bit = RM_PAT_BIT_BIG },
 	[F32_PTE] = { .name = "PTE", .bytes = 4, .maps_page = true,
 		.has_rw_us = true, .hi = HI_NONE, .addr = AD_32,
-		.addr_lo = 12, .page_bytes = 4096 },
+		.addr_lo = 12, .page_bytes = 4096,
+		.pat_bit = RM_PAT_BIT_4K },
 	[FPAE_PDPTE] = { .name = "PDPTE", .bytes = 8, .hi = HI_PAE_PDPTE,
 		.always_rsvd = SPAN(2, 1) | SPAN(8, 5), .addr = AD_M,
 		.addr_lo = 12 },
@@ -105,10 +108,12 @@ static const struct fmt formats[NFMT] = {
 	[FPAE_2M] = { .name = "PDE(2M)", .bytes = 8, .maps_page = true,
 		.has_rw_us = true, .has_xd = true, .hi = HI_PAE,
 		.always_rsvd = SPAN(20, 13), .addr = AD_M, .addr_lo = 21,
-		.page_bytes = 2ull << 20 },
+		.page_bytes = 2ull << 20,
+		.pat_bit = RM_PAT_BIT_BIG },
 	[FPAE_PTE] = { .name = "PTE", .bytes = 8, .maps_page = true,
 		.has_rw_us = true, .has_xd = true, .hi = HI_PAE,
-		.addr = AD_M, .addr_lo = 12, .page_bytes = 4096 },
+		.addr = AD_M, .addr_lo = 12, .page_bytes = 4096,
+		.pat_bit = RM_PAT_BIT_4K },
 	[FE_TOP] = { .name = "PML4E/PML5E", .bytes = 8, .has_rw_us = true,
 		.has_xd = true, .hi = HI_IA32E,
 		.always_rsvd = B(7), .addr = AD_M, .addr_lo = 12 },
@@ -118,18 +123,21 @@ static const struct fmt formats[NFMT] = {
 	[FE_1G] = { .name = "PDPTE(1G)", .bytes = 8, .maps_page = true,
 		.has_rw_us = true, .has_xd = true, .has_pkey = true,
 		.hi = HI_IA32E, .always_rsvd = SPAN(29, 13),
-		.addr = AD_M, .addr_lo = 30, .page_bytes = 1ull << 30 },
+		.addr = AD_M, .addr_lo = 30, .page_bytes = 1ull << 30,
+		.pat_bit = RM_PAT_BIT_BIG },
 	[FE_DIR] = { .name = "PDE", .bytes = 8, .has_rw_us = true,
 		.has_xd = true, .hi = HI_IA32E, .addr = AD_M,
 		.addr_lo = 12 },
 	[FE_2M] = { .name = "PDE(2M)", .bytes = 8, .maps_page = true,
 		.has_rw_us = true, .has_xd = true, .has_pkey = true,
 		.hi = HI_IA32E, .always_rsvd = SPAN(20, 13),
-		.addr = AD_M, .addr_lo = 21, .page_bytes = 2ull << 20 },
+		.addr = AD_M, .addr_lo = 21, .page_bytes = 2ull << 20,
+		.pat_bit = RM_PAT_BIT_BIG },
 	[FE_PTE] = { .name = "PTE", .bytes = 8, .maps_page = true,
 		.has_rw_us = true, .has_xd = true, .has_pkey = true,
 		.hi = HI_IA32E, .addr = AD_M, .addr_lo = 12,
-		.page_bytes = 4096 },
+		.page_bytes = 4096,
+		.pat_bit = RM_PAT_BIT_4K },
 };
 
 static bool nxe_on(const struct rm_cpu *c)
@@ -374,6 +382,12 @@ static bool pkey_fault(const struct rm_cpu *c, enum rm_paging p,
  * The translation
  */
 
+unsigned rm_pat_index(uint64_t e, int pat_bit)
+{
+	return (unsigned)(((e >> pat_bit) & 1) << 2 | ((e & RM_E_PCD) ? 2 : 0) |
+			  ((e & RM_E_PWT) ? 1 : 0));
+}
+
 void rm_translate(const struct rm_cpu *c, const struct rm_req *r,
 		  rm_load_fn load, void *ctx, struct rm_out *o)
 {
@@ -489,6 +503,7 @@ void rm_translate(const struct rm_cpu *c, const struct rm_req *r,
 	}
 	if (leaf->has_pkey)
 		o->pkey = (unsigned)((leaf_entry >> 59) & 0xf);
+	o->pat_index = rm_pat_index(leaf_entry, leaf->pat_bit);
 
 	{
 		bool pf = page_rights_fault(c, r, user_access, rt);
@@ -501,6 +516,7 @@ void rm_translate(const struct rm_cpu *c, const struct rm_req *r,
 			o->pa = 0;
 			o->page_bytes = 0;
 			o->pkey = 0;
+			o->pat_index = 0;
 			return;
 		}
 	}

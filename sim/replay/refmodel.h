@@ -2,7 +2,8 @@
  * refmodel.h — an independent reference model of IA-32 / Intel 64 paging
  * (Intel SDM Vol. 3A, chapter 4).  The tests compare the core's walker
  * against it, and `shadowvt replay` checks every injected #PF with it
- * (INV-FAULT).
+ * (INV-FAULT) and every shadow leaf it judges (INV-PERM, INV-FRAME: the
+ * frame, the rights and the memory type).
  *
  * It shares no code and no types with src/: it must stay an independent
  * second opinion, so it never calls the core.  It is written for clarity, not
@@ -40,6 +41,13 @@
 #define RM_E_D          (1ull << 6)
 #define RM_E_PS         (1ull << 7)
 #define RM_E_XD         (1ull << 63)
+/* Memory type (SDM 4.9.2, 11.12.3): the PAT index is PAT:PCD:PWT, with the
+ * PAT bit at bit 7 of a 4 KiB entry (PTE) and at bit 12 of an entry that
+ * maps a larger page (where bit 7 is PS). */
+#define RM_E_PWT        (1ull << 3)
+#define RM_E_PCD        (1ull << 4)
+#define RM_PAT_BIT_4K   7
+#define RM_PAT_BIT_BIG  12
 
 /* #PF error code bits (SDM 4.7). */
 #define RM_PF_P         (1u << 0)
@@ -111,11 +119,17 @@ struct rm_out {
 	uint64_t page_bytes;    /* RM_OK with paging: 4K, 2M, 4M or 1G */
 	bool w, u, x;           /* RM_OK with paging: rights of the translation */
 	unsigned pkey;          /* RM_OK, IA-32e: protection key of the leaf */
+	unsigned pat_index;     /* RM_OK: the leaf's PAT index (PAT:PCD:PWT, 0..7); 0 with
+				   paging off, where the PAT is not used (SDM 11.12.3) */
 	unsigned n;             /* entries read, top first */
 	struct rm_ent e[5];
 };
 
 enum rm_paging rm_paging_of(const struct rm_cpu *cpu);
+
+/* The PAT index (PAT:PCD:PWT) an entry that maps a page selects, its PAT
+ * bit at bit pat_bit (RM_PAT_BIT_4K or RM_PAT_BIT_BIG). */
+unsigned rm_pat_index(uint64_t e, int pat_bit);
 const char *rm_paging_name(enum rm_paging p);
 
 /* Translate one access.  Never modifies memory: the A/D bits the access
