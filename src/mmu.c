@@ -65,6 +65,7 @@ void sh_raw_set(struct svt_mmu *m, uint32_t spi, unsigned idx, sh_entry_t e)
 	struct sh_page *sp = SP(m, spi);
 	uint8_t *p = sp->map + (size_t)idx * m->d.esize;
 	uint64_t val = sh_entry_x(e);
+	audit_sp_dirty(m, spi);
 	/* P is bit 0 of the entry's first byte */
 	sp->present += (uint16_t)((val & SVT_PTE_P) - (p[0] & SVT_PTE_P));
 	if (val & SVT_PTE_P) {
@@ -111,6 +112,8 @@ static uint32_t link_alloc(struct svt_mmu *m)
 		if (tries > 64 || !evict_one(m))
 			return 0;
 	uint32_t l = m->d.free_link;
+	if (m->d.links[l - 1].idx < m->d.al.lo_depth)
+		m->d.al.lo_depth = m->d.links[l - 1].idx;       /* its depth (list_del) */
 	m->d.free_link = m->d.links[l - 1].next;
 	m->d.links_used++;
 	return l;
@@ -138,6 +141,8 @@ static void list_del(struct svt_mmu *m, uint32_t *head, uint32_t spi, unsigned i
 			*pl = k->next;
 			k->next = m->d.free_link;
 			k->sp = 0;
+			/* a free link's idx: its depth in the free stack (the audit's) */
+			k->idx = m->d.free_link ? m->d.links[m->d.free_link - 1].idx + 1 : 1;
 			m->d.free_link = l;
 			m->d.links_used--;
 			return;
@@ -154,6 +159,7 @@ static void child_release(struct svt_mmu *m, uint32_t spi, unsigned idx, uint32_
 {
 	struct sh_page *c = SP(m, child);
 
+	audit_sp_dirty(m, child);
 	list_del(m, &c->parents, spi, idx);
 	c->refs--;
 	if (c->refs == 0 && c->pins == 0 && c->busy != m->d.epoch)
@@ -167,6 +173,10 @@ void sh_set_leaf(struct svt_mmu *m, uint32_t spi, unsigned idx, sh_entry_t val, 
 	uint32_t *aux = sp_aux(m, spi);
 	uint64_t g = svt_gfn_x(gfn);
 
+	if (sh_present(old))
+		audit_gfn_dirty(m, aux[idx]);
+	if (sh_present(val))
+		audit_gfn_dirty(m, g);
 	if (sh_present(old) && sh_present(val) && (aux[idx] == g || SVT_BUG(32))) {
 		sh_raw_set(m, spi, idx, val);
 		return;
@@ -199,6 +209,7 @@ void sh_set_child(struct svt_mmu *m, uint32_t spi, unsigned idx, sh_entry_t val,
 		return;
 	}
 	if (sh_present(val)) {
+		audit_sp_dirty(m, child);
 		if (!list_add(m, &SP(m, child)->parents, spi, idx)) {
 			val = SH_ENTRY_NONE;
 		} else {
@@ -249,11 +260,14 @@ void sp_touch(struct svt_mmu *m, uint32_t spi)
 static void hash_remove(struct svt_mmu *m, uint32_t spi)
 {
 	struct sh_page *p = SP(m, spi);
+	uint32_t prev = SP_NONE;
 
 	for (uint32_t *pi = &m->d.hash[bucket(m, p->gfn, p->type, p->pkey)]; *pi != SP_NONE;
-	     pi = &SP(m, *pi)->hash_next) {
+	     prev = *pi, pi = &SP(m, *pi)->hash_next) {
 		if (*pi == spi) {
 			*pi = p->hash_next;
+			if (prev != SP_NONE)
+				audit_sp_dirty(m, prev);        /* its hash_next changed */
 			return;
 		}
 	}
@@ -283,6 +297,9 @@ static void sp_free(struct svt_mmu *m, uint32_t spi)
 	     i = sh_next_present(m, spi, i + 1, n))     /* most entries are empty */
 		sh_clear(m, spi, i);
 	p->pins--;
+	audit_sp_dirty(m, spi);
+	if (sh_is_table(p->type))
+		audit_gfn_dirty(m, p->gfn);
 	hash_remove(m, spi);
 	if (sh_is_table(p->type) && gfn_is_ram(m, p->gfn) && !SVT_BUG(35)) {
 		struct gfn_info *gi = &m->d.gi[p->gfn];
@@ -398,6 +415,9 @@ uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey, b
 	p->hash_next = m->d.hash[b];
 	m->d.hash[b] = spi;
 	sp_touch(m, spi);
+	audit_sp_dirty(m, spi);
+	if (sh_is_table(type))
+		audit_gfn_dirty(m, gfn);
 	m->d.c.shadows_made++;
 	mmu_event(m, SVT_EV_SHADOW_NEW, gfn, type, svt_mfn_x(p->mfn));
 	if (sh_is_table(type) && gfn_is_ram(m, gfn)) {
@@ -920,8 +940,11 @@ struct svt_mmu *svt_mmu_init(void *storage, size_t len, const struct svt_mmu_con
 		p->hash_next = i < cfg->pool_frames ? i + 1 : SP_NONE;
 	}
 	m->d.free_sp = 1;
-	for (uint32_t i = 1; i <= l.nlinks; i++)
+	for (uint32_t i = 1; i <= l.nlinks; i++) {
 		m->d.links[i - 1].next = i < l.nlinks ? i + 1 : 0;
+		m->d.links[i - 1].idx = l.nlinks - i + 1;     /* depth (list_del) */
+	}
+	m->d.al.lo_depth = UINT32_MAX;
 	m->d.free_link = 1;
 	m->d.c.pool_free = cfg->pool_frames;
 	m->v.last_wr_gfn = ~0ull;

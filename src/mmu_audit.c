@@ -72,10 +72,96 @@ static bool within(sh_entry_t se, sh_entry_t swant)
 
 /* ---- INV-STRUCT ----------------------------------------------------------- */
 
-static void audit_struct(struct audit *a)
+/* INV-STRUCT of shadow page i, in use: its hash key, its parents, its
+ * entries and their counts.  Returns its leaves that map RAM. */
+static unsigned struct_page(struct audit *a, uint32_t i)
 {
 	struct svt_mmu *m = a->m;
-	uint64_t used = 0, free_n = 0, leaves = 0, rmaps = 0;
+	struct sh_page *p = SP(m, i);
+	unsigned leaves = 0;
+
+	if (sp_lookup(m, p->gfn, p->type, p->pkey) != i)
+		report(a, SVT_INV_STRUCT, 0, p->gfn, i, 0, 0, 0, "shadow page not found by its hash key");
+	/* parents: the list matches refs and each entry points here */
+	uint32_t nparents = 0;
+	for (uint32_t l = p->parents; l != 0 && nparents <= m->d.nlinks; l = m->d.links[l - 1].next) {
+		const struct sh_link *k = &m->d.links[l - 1];
+		nparents++;
+		if (k->sp == 0 || k->sp > m->d.cfg.pool_frames || SP(m, k->sp)->type == SH_FREE ||
+		    !sh_present(sh_get(m, k->sp, k->idx)) || sp_aux(m, k->sp)[k->idx] != i ||
+		    !maps_mfn(m, sh_get(m, k->sp, k->idx), p->mfn))
+			report(a, SVT_INV_STRUCT, 0, p->gfn, i, k->idx, 0, 0,
+			       "back-pointer to an entry that does not point here");
+	}
+	if (nparents != p->refs)
+		report(a, SVT_INV_STRUCT, 0, p->gfn, i, 0, nparents, p->refs,
+		       "reference count differs from the number of back-pointers");
+	/* children and leaves */
+	unsigned n = sp_nents(m, p), present = 0;
+	for (unsigned idx = 0; idx < n; idx++) {
+		sh_entry_t e = sh_get(m, i, idx);
+		if (!sh_present(e))
+			continue;
+		present++;
+		if (idx < p->lo || idx >= p->hi)
+			report(a, SVT_INV_STRUCT, 0, p->gfn, i, idx, p->lo, p->hi,
+			       "a present entry outside the page's present range");
+		if (p->level == 1) {
+			/* (a passed-through device frame has no reverse map) */
+			if (gfn_is_ram(m, sp_aux(m, i)[idx]))
+				leaves++;
+			continue;
+		}
+		uint32_t c = sp_aux(m, i)[idx];
+		if (c == SP_NONE || c > m->d.cfg.pool_frames || SP(m, c)->type == SH_FREE ||
+		    !maps_mfn(m, e, SP(m, c)->mfn))
+			report(a, SVT_INV_STRUCT, 0, p->gfn, i, idx, 0, sh_entry_x(e),
+			       "non-leaf entry does not point to the shadow page noted for it");
+	}
+	if (present != p->present)
+		report(a, SVT_INV_STRUCT, 0, p->gfn, i, 0, present, p->present,
+		       "count of present entries is off");
+	return leaves;
+}
+
+/* INV-STRUCT of guest frame gfn: its reverse map, its page-table count, its
+ * out-of-sync slot.  Returns its reverse-map nodes (at most budget + 1). */
+static uint32_t struct_gfn(struct audit *a, uint64_t gfn, uint64_t budget)
+{
+	struct svt_mmu *m = a->m;
+	svt_mfn_t mfn = SVT_INVALID_MFN;
+	unsigned pt = 0;
+	uint32_t rmaps = 0;
+
+	for (uint32_t l = m->d.gi[gfn].rmap; l != 0; l = m->d.links[l - 1].next) {
+		const struct sh_link *k = &m->d.links[l - 1];
+		if (++rmaps > budget)
+			break;
+		if (!svt_mfn_valid(mfn))
+			mfn = m->d.env.gfn_to_mfn(m->d.env.ctx, svt_gfn(gfn));
+		sh_entry_t e = k->sp && k->sp <= m->d.cfg.pool_frames ? sh_get(m, k->sp, k->idx) :
+									 SH_ENTRY_NONE;
+		if (SP(m, k->sp)->level != 1 || !sh_present(e) ||
+		    sp_aux(m, k->sp)[k->idx] != gfn || !maps_mfn(m, e, mfn))
+			report(a, SVT_INV_STRUCT, 0, gfn, k->sp, k->idx, 0, sh_entry_x(e),
+			       "reverse-map node for an entry that does not map the frame");
+	}
+	for (unsigned t = SH_L1; t <= SH_L5; t++)
+		pt += sp_lookup(m, gfn, t, 0) != SP_NONE;
+	if (pt != m->d.gi[gfn].pt)
+		report(a, SVT_INV_STRUCT, 0, gfn, SP_NONE, 0, pt, m->d.gi[gfn].pt,
+		       "page-table count differs from the shadows of the frame");
+	unsigned s = m->d.gi[gfn].oos;
+	if (s && (!m->d.oos[s - 1].used || m->d.oos[s - 1].gfn != gfn || pt != 1))
+		report(a, SVT_INV_STRUCT, 0, gfn, SP_NONE, 0, 0, 0, "out-of-sync slot inconsistent");
+	return rmaps;
+}
+
+/* The free shadow pages: returns how many, at most pool_frames + 1. */
+static uint64_t free_pages(struct audit *a)
+{
+	struct svt_mmu *m = a->m;
+	uint64_t free_n = 0;
 
 	for (uint32_t i = m->d.free_sp; i != SP_NONE; i = SP(m, i)->hash_next) {
 		if (SP(m, i)->type != SH_FREE || ++free_n > m->d.cfg.pool_frames) {
@@ -83,109 +169,85 @@ static void audit_struct(struct audit *a)
 			break;
 		}
 	}
+	return free_n;
+}
+
+/* Is free link l (1-based) a free node whose idx is its depth in the free
+ * stack: one more than the next node's, 1 at the bottom? */
+static bool free_link_ok(const struct svt_mmu *m, uint32_t l)
+{
+	if (l == 0 || l > m->d.nlinks)
+		return false;
+	const struct sh_link *k = &m->d.links[l - 1];
+	if (k->sp != 0)
+		return false;
+	if (k->next == 0)
+		return k->idx == 1;
+	return k->next <= m->d.nlinks && m->d.links[k->next - 1].sp == 0 &&
+	       m->d.links[k->next - 1].idx + 1 == k->idx;
+}
+
+static void audit_struct(struct audit *a)
+{
+	struct svt_mmu *m = a->m;
+	uint64_t used = 0, free_n = free_pages(a), leaves = 0, rmaps = 0;
+
 	for (uint32_t i = 1; i <= m->d.cfg.pool_frames; i++) {
 		struct sh_page *p = SP(m, i);
+		p->aused = p->type != SH_FREE;
+		p->aleaves = 0;
 		if (p->type == SH_FREE)
 			continue;
 		used++;
-		if (sp_lookup(m, p->gfn, p->type, p->pkey) != i)
-			report(a, SVT_INV_STRUCT, 0, p->gfn, i, 0, 0, 0, "shadow page not found by its hash key");
-		/* parents: the list matches refs and each entry points here */
-		uint32_t nparents = 0;
-		for (uint32_t l = p->parents; l != 0 && nparents <= m->d.nlinks; l = m->d.links[l - 1].next) {
-			const struct sh_link *k = &m->d.links[l - 1];
-			nparents++;
-			if (k->sp == 0 || k->sp > m->d.cfg.pool_frames || SP(m, k->sp)->type == SH_FREE ||
-			    !sh_present(sh_get(m, k->sp, k->idx)) || sp_aux(m, k->sp)[k->idx] != i ||
-			    !maps_mfn(m, sh_get(m, k->sp, k->idx), p->mfn))
-				report(a, SVT_INV_STRUCT, 0, p->gfn, i, k->idx, 0, 0,
-				       "back-pointer to an entry that does not point here");
-		}
-		if (nparents != p->refs)
-			report(a, SVT_INV_STRUCT, 0, p->gfn, i, 0, nparents, p->refs,
-			       "reference count differs from the number of back-pointers");
-		/* children and leaves */
-		unsigned n = sp_nents(m, p), present = 0;
-		for (unsigned idx = 0; idx < n; idx++) {
-			sh_entry_t e = sh_get(m, i, idx);
-			if (!sh_present(e))
-				continue;
-			present++;
-			if (idx < p->lo || idx >= p->hi)
-				report(a, SVT_INV_STRUCT, 0, p->gfn, i, idx, p->lo, p->hi,
-				       "a present entry outside the page's present range");
-			if (p->level == 1) {
-				/* (a passed-through device frame has no reverse map) */
-				if (gfn_is_ram(m, sp_aux(m, i)[idx]))
-					leaves++;
-				continue;
-			}
-			uint32_t c = sp_aux(m, i)[idx];
-			if (c == SP_NONE || c > m->d.cfg.pool_frames || SP(m, c)->type == SH_FREE ||
-			    !maps_mfn(m, e, SP(m, c)->mfn))
-				report(a, SVT_INV_STRUCT, 0, p->gfn, i, idx, 0, sh_entry_x(e),
-				       "non-leaf entry does not point to the shadow page noted for it");
-		}
-		if (present != p->present)
-			report(a, SVT_INV_STRUCT, 0, p->gfn, i, 0, present, p->present,
-			       "count of present entries is off");
+		p->aleaves = (uint16_t)struct_page(a, i);
+		leaves += p->aleaves;
 	}
 	if (used != m->d.c.pool_used || used + free_n != m->d.cfg.pool_frames)
 		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, used, free_n, "pool accounting is off");
 	/* reverse maps */
-	for (uint64_t gfn = 0; gfn < m->d.cfg.guest_frames; gfn++) {
-		svt_mfn_t mfn = SVT_INVALID_MFN;
-		unsigned pt = 0;
-		for (uint32_t l = m->d.gi[gfn].rmap; l != 0; l = m->d.links[l - 1].next) {
-			const struct sh_link *k = &m->d.links[l - 1];
-			if (++rmaps > m->d.nlinks)
-				break;
-			if (!svt_mfn_valid(mfn))
-				mfn = m->d.env.gfn_to_mfn(m->d.env.ctx, svt_gfn(gfn));
-			sh_entry_t e = k->sp && k->sp <= m->d.cfg.pool_frames ? sh_get(m, k->sp, k->idx) :
-										 SH_ENTRY_NONE;
-			if (SP(m, k->sp)->level != 1 || !sh_present(e) ||
-			    sp_aux(m, k->sp)[k->idx] != gfn || !maps_mfn(m, e, mfn))
-				report(a, SVT_INV_STRUCT, 0, gfn, k->sp, k->idx, 0, sh_entry_x(e),
-				       "reverse-map node for an entry that does not map the frame");
-		}
-		for (unsigned t = SH_L1; t <= SH_L5; t++)
-			pt += sp_lookup(m, gfn, t, 0) != SP_NONE;
-		if (pt != m->d.gi[gfn].pt)
-			report(a, SVT_INV_STRUCT, 0, gfn, SP_NONE, 0, pt, m->d.gi[gfn].pt,
-			       "page-table count differs from the shadows of the frame");
-		unsigned s = m->d.gi[gfn].oos;
-		if (s && (!m->d.oos[s - 1].used || m->d.oos[s - 1].gfn != gfn || pt != 1))
-			report(a, SVT_INV_STRUCT, 0, gfn, SP_NONE, 0, 0, 0, "out-of-sync slot inconsistent");
+	for (uint64_t gfn = 0; gfn < m->d.cfg.guest_frames && rmaps <= m->d.nlinks; gfn++) {
+		m->d.gi[gfn].armap = struct_gfn(a, gfn, m->d.nlinks - rmaps);
+		rmaps += m->d.gi[gfn].armap;
 	}
 	if (rmaps != leaves)
 		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, rmaps, leaves,
 		       "reverse-map nodes differ from present shadow leaves");
 	uint32_t freelinks = 0;
-	for (uint32_t l = m->d.free_link; l != 0 && freelinks <= m->d.nlinks; l = m->d.links[l - 1].next)
+	for (uint32_t l = m->d.free_link; l != 0 && freelinks <= m->d.nlinks; l = m->d.links[l - 1].next) {
 		freelinks++;
+		if (!free_link_ok(m, l)) {
+			report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, l, freelinks,
+			       "free-link stack holds a link in use, or a wrong depth");
+			break;
+		}
+	}
 	if (freelinks + m->d.links_used != m->d.nlinks)
 		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, freelinks, m->d.links_used, "link accounting is off");
 	if (m->v.root == SP_NONE || SP(m, m->v.root)->type == SH_FREE)
 		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, 0, 0, "no current root");
+	m->d.al.used = used;
+	m->d.al.leaves = leaves;
+	m->d.al.rmaps = rmaps;
+	m->d.al.head_depth = freelinks;
 }
 
 /* ---- INV-SYNC and INV-WP --------------------------------------------------- */
 
-static void audit_entries(struct audit *a)
+/* INV-SYNC and INV-WP of entries [from, to) of shadow page i. */
+static void audit_page_entries(struct audit *a, uint32_t i, unsigned from, unsigned to)
 {
 	struct svt_mmu *m = a->m;
 
-	for (uint32_t i = 1; i <= m->d.cfg.pool_frames; i++) {
+	{
 		const struct sh_page *p = SP(m, i);
-		unsigned n = sp_nents(m, p);
+		unsigned n = to < sp_nents(m, p) ? to : sp_nents(m, p);
 		bool oos = sh_is_table(p->type) && gfn_is_ram(m, p->gfn) && m->d.gi[p->gfn].oos;
 
 		if (p->type == SH_FREE)
-			continue;
+			return;
 		if (p->type == SH_PAE_ROOT && i != m->v.root)
-			continue;       /* built from PDPTEs loaded earlier */
-		for (unsigned idx = 0; idx < n; idx++) {
+			return;         /* built from PDPTEs loaded earlier */
+		for (unsigned idx = from; idx < n; idx++) {
 			sh_entry_t e = sh_get(m, i, idx), want = SH_ENTRY_NONE;
 			svt_gfn_t gfn;
 			bool ok = true, large = false;
@@ -233,7 +295,7 @@ static void audit_entries(struct audit *a)
 					(g_frame_of(m, ge, p->level) >> 12)) : g_frame_of(m, ge, 1) >> 12;
 				unsigned ct = large ? (p->level == 3 ? SH_FL2 : SH_FL1) :
 					(p->type == SH_PAE_ROOT ? SH_L2 : p->level - 1u);
-				unsigned key = large && m->v.mode >= SVT_MODE_4LEVEL ? svt_pte_pkey(g_entry_x(ge)) : 0;
+				unsigned key = large ? sh_splinter_key(m, ge) : 0;
 				const struct sh_page *cp = SP(m, c);
 				if (cp->gfn != base || cp->type != ct || cp->pkey != key) {
 					want = SH_ENTRY_NONE;
@@ -250,6 +312,12 @@ static void audit_entries(struct audit *a)
 							: "shadow entry present where the guest entry allows none");
 		}
 	}
+}
+
+static void audit_entries(struct audit *a)
+{
+	for (uint32_t i = 1; i <= a->m->d.cfg.pool_frames; i++)
+		audit_page_entries(a, i, 0, SH_MAX_ENTRIES);
 }
 
 /* ---- INV-PERM and INV-FRAME --------------------------------------------- */
@@ -311,7 +379,11 @@ static void check_leaf(struct audit *a, uint64_t va, unsigned srights, sh_entry_
 		       "shadow maps a different machine frame than the guest frame's");
 }
 
-static void walk_tree(struct walkctx *wc, uint32_t spi, uint64_t va, unsigned rights, unsigned depth)
+/* The translations under shadow page spi; all false (an incremental
+ * audit): only those under pages in the audit's log, descending only
+ * through pages marked as above one (struct audit_log). */
+static void walk_tree(struct walkctx *wc, uint32_t spi, uint64_t va, unsigned rights, unsigned depth,
+		      bool all)
 {
 	struct audit *a = wc->a;
 	struct svt_mmu *m = a->m;
@@ -321,7 +393,10 @@ static void walk_tree(struct walkctx *wc, uint32_t spi, uint64_t va, unsigned ri
 
 	if (depth > 6)
 		return;
-	for (unsigned idx = 0; idx < n; idx++) {
+	all = all || p->alogged == 1;
+	if (!all && p->level == 1)
+		return;
+	for (unsigned idx = sh_next_present(m, spi, 0, n); idx < n; idx = sh_next_present(m, spi, idx + 1, n)) {
 		sh_entry_t se = sh_get(m, spi, idx);
 		uint64_t e = sh_entry_x(se);
 		if (!(e & SVT_PTE_P))
@@ -342,7 +417,7 @@ static void walk_tree(struct walkctx *wc, uint32_t spi, uint64_t va, unsigned ri
 				r &= ~SVT_RIGHT_X;
 		}
 		if (p->level == 1) {
-			if (oos)
+			if (oos || !all)
 				continue;       /* may be stale until the next flush: INV-SYNC covers it */
 			uint64_t cva = v;
 			if (m->d.smode >= SVT_MODE_4LEVEL) {
@@ -350,25 +425,217 @@ static void walk_tree(struct walkctx *wc, uint32_t spi, uint64_t va, unsigned ri
 				cva = (uint64_t)((int64_t)(v << (64 - bits)) >> (64 - bits));
 			}
 			check_leaf(a, cva, r, se, spi, idx);
-		} else {
-			walk_tree(wc, sp_aux(m, spi)[idx], v, r, depth + 1);
+		} else if (all || (sp_aux(m, spi)[idx] - 1u < m->d.cfg.pool_frames &&
+				   SP(m, sp_aux(m, spi)[idx])->alogged)) {
+			walk_tree(wc, sp_aux(m, spi)[idx], v, r, depth + 1, all);
 		}
 	}
+}
+
+/* ---- the incremental audit ----------------------------------------------- */
+
+static void log_save_regs(struct svt_mmu *m)
+{
+	struct audit_log *al = &m->d.al;
+	al->cr0 = m->v.g.cr0, al->cr3 = m->v.g.cr3, al->cr4 = m->v.g.cr4, al->efer = m->v.g.efer;
+	for (unsigned i = 0; i < 4; i++)
+		al->pdpte[i] = m->v.g.pdpte[i];
+	al->root = m->v.root;
+	al->mode = m->v.mode;
+}
+
+/* After a whole audit: the log starts over (audit_struct() set the totals). */
+static void log_reset(struct svt_mmu *m)
+{
+	for (uint32_t i = 1; i <= m->d.cfg.pool_frames; i++)
+		SP(m, i)->alogged = 0;
+	for (uint64_t g = 0; g < m->d.cfg.guest_frames; g++)
+		m->d.gi[g].alogged = 0;
+	m->d.al.nsp = m->d.al.ngfn = 0;
+	m->d.al.overflow = false;
+	m->d.al.lo_depth = UINT32_MAX;
+	m->d.al.valid = true;
+	log_save_regs(m);
+}
+
+static void audit_whole(struct audit *a)
+{
+	struct svt_mmu *m = a->m;
+	audit_struct(a);
+	audit_entries(a);
+	if (m->v.root != SP_NONE) {
+		struct walkctx wc = { .a = a };
+		walk_tree(&wc, m->v.root, 0, SVT_RIGHT_W | SVT_RIGHT_U | SVT_RIGHT_X, 0, true);
+	}
+	log_reset(m);
+}
+
+/*
+ * What changed since the last audit (struct audit_log), checked as the
+ * whole audit checks it: each frame in the log (reverse map, counts, slot;
+ * INV-WP and INV-SYNC of the leaves mapping it), each shadow page in the
+ * log or shadowing such a frame (INV-STRUCT of the page and of the hash
+ * chain after it, INV-SYNC and INV-WP of its entries), the translations
+ * under those pages (every one after a new root or CR3), the totals kept
+ * since the last whole audit and the free-link stack above the deepest
+ * node taken from it.
+ */
+static void audit_incr(struct audit *a)
+{
+	struct svt_mmu *m = a->m;
+	struct audit_log *al = &m->d.al;
+	bool walk_all = false;
+
+	if (!al->valid || al->overflow || al->cr0 != m->v.g.cr0 || al->cr4 != m->v.g.cr4 ||
+	    al->efer != m->v.g.efer || al->mode != m->v.mode) {
+		audit_whole(a);
+		return;
+	}
+	if (al->cr3 != m->v.g.cr3 || al->root != m->v.root || al->pdpte[0] != m->v.g.pdpte[0] ||
+	    al->pdpte[1] != m->v.g.pdpte[1] || al->pdpte[2] != m->v.g.pdpte[2] ||
+	    al->pdpte[3] != m->v.g.pdpte[3]) {
+		walk_all = true;
+		if (m->v.root != SP_NONE)
+			audit_sp_dirty(m, m->v.root);   /* a PAE root's entries are the PDPTEs */
+	}
+	for (unsigned j = 0; j < al->ngfn; j++) {
+		uint64_t g = al->gfn[j];
+		struct gfn_info *gi = &m->d.gi[g];
+		uint32_t n = struct_gfn(a, g, m->d.nlinks);
+		al->rmaps += (uint64_t)n - gi->armap;
+		gi->armap = n;
+		unsigned k = 0;
+		for (uint32_t l = gi->rmap; l != 0 && k <= m->d.nlinks; l = m->d.links[l - 1].next, k++) {
+			const struct sh_link *lk = &m->d.links[l - 1];
+			if (lk->sp - 1u < m->d.cfg.pool_frames)
+				audit_page_entries(a, lk->sp, lk->idx, lk->idx + 1);
+		}
+		for (unsigned t = SH_L1; t <= SH_L5; t++) {
+			uint32_t spi = sp_lookup(m, g, t, 0);
+			if (spi != SP_NONE)
+				audit_sp_dirty(m, spi);         /* its guest entries may have changed */
+		}
+	}
+	if (al->overflow) {
+		a->n = 0;
+		audit_whole(a);
+		return;
+	}
+	for (unsigned j = 0; j < al->nsp; j++) {
+		uint32_t i = al->sp[j];
+		struct sh_page *p = SP(m, i);
+		if (p->type == SH_FREE) {
+			al->used -= p->aused;
+			al->leaves -= p->aused ? p->aleaves : 0;
+			p->aused = 0;
+			p->aleaves = 0;
+			continue;
+		}
+		unsigned lv = struct_page(a, i);
+		al->used += !p->aused;
+		al->leaves += (uint64_t)lv - (p->aused ? p->aleaves : 0);
+		p->aused = 1;
+		p->aleaves = (uint16_t)lv;
+		/* the hash chain from here (a page before it that changed is in the log) */
+		unsigned hops = 0;
+		for (uint32_t q = p->hash_next; q != SP_NONE; q = SP(m, q)->hash_next) {
+			if (q > m->d.cfg.pool_frames || ++hops > m->d.cfg.pool_frames ||
+			    SP(m, q)->type == SH_FREE ||
+			    sp_lookup(m, SP(m, q)->gfn, SP(m, q)->type, SP(m, q)->pkey) != q) {
+				report(a, SVT_INV_STRUCT, 0, p->gfn, i, 0, q, 0,
+				       "hash chain holds a free page, loops, or hides a page");
+				break;
+			}
+		}
+		/* each leaf maps its noted frame, as its reverse-map node says */
+		if (p->level == 1) {
+			unsigned n = sp_nents(m, p);
+			for (unsigned idx = sh_next_present(m, i, 0, n); idx < n;
+			     idx = sh_next_present(m, i, idx + 1, n)) {
+				uint32_t g = sp_aux(m, i)[idx];
+				if (gfn_is_ram(m, g) &&
+				    !maps_mfn(m, sh_get(m, i, idx), m->d.env.gfn_to_mfn(m->d.env.ctx, svt_gfn(g))))
+					report(a, SVT_INV_STRUCT, 0, g, i, idx, 0, sh_entry_x(sh_get(m, i, idx)),
+					       "reverse-map node for an entry that does not map the frame");
+			}
+		}
+		audit_page_entries(a, i, 0, SH_MAX_ENTRIES);
+	}
+	uint64_t free_n = free_pages(a);
+	if (al->used != m->d.c.pool_used || al->used + free_n != m->d.cfg.pool_frames)
+		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, al->used, free_n, "pool accounting is off");
+	if (al->rmaps != al->leaves)
+		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, al->rmaps, al->leaves,
+		       "reverse-map nodes differ from present shadow leaves");
+	/* the free-link stack: below depth lo - 1 it is as the last audit saw it */
+	uint32_t h = m->d.free_link;
+	uint32_t hd = h && h <= m->d.nlinks ? m->d.links[h - 1].idx : 0;
+	uint32_t lo = al->lo_depth < al->head_depth + 1 ? al->lo_depth : al->head_depth + 1;
+	bool ok = (h == 0 || free_link_ok(m, h)) && hd + m->d.links_used == m->d.nlinks && hd + 1 >= lo;
+	for (uint32_t l = h, d = hd; ok && l != 0 && d >= lo; d--, l = m->d.links[l - 1].next)
+		ok = free_link_ok(m, l) && m->d.links[l - 1].idx == d;
+	if (!ok)
+		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, hd, m->d.links_used, "link accounting is off");
+	al->head_depth = hd;
+	al->lo_depth = UINT32_MAX;
+	if (m->v.root == SP_NONE || SP(m, m->v.root)->type == SH_FREE)
+		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, 0, 0, "no current root");
+	/* the translations: mark the pages above those in the log */
+	for (unsigned j = 0; j < al->nsp && !walk_all; j++) {
+		const struct sh_page *p = SP(m, al->sp[j]);
+		unsigned k = 0;
+		if (p->type == SH_FREE)
+			continue;
+		for (uint32_t l = p->parents; l != 0 && k++ <= m->d.nlinks; l = m->d.links[l - 1].next) {
+			uint32_t q = m->d.links[l - 1].sp;
+			if (q - 1u >= m->d.cfg.pool_frames || SP(m, q)->alogged)
+				continue;
+			if (al->nsp == AUDIT_LOG_SP) {
+				walk_all = true;
+				break;
+			}
+			SP(m, q)->alogged = 2;
+			al->sp[al->nsp++] = q;
+		}
+	}
+	if (m->v.root != SP_NONE) {
+		struct walkctx wc = { .a = a };
+		walk_tree(&wc, m->v.root, 0, SVT_RIGHT_W | SVT_RIGHT_U | SVT_RIGHT_X, 0, walk_all);
+	}
+	for (unsigned j = 0; j < al->nsp; j++)
+		SP(m, al->sp[j])->alogged = 0;
+	for (unsigned j = 0; j < al->ngfn; j++)
+		m->d.gi[al->gfn[j]].alogged = 0;
+	al->nsp = al->ngfn = 0;
+	log_save_regs(m);
 }
 
 unsigned svt_mmu_audit(struct svt_mmu *m, unsigned what, struct svt_violation *out, unsigned max)
 {
 	struct audit a = { .m = m, .out = out, .max = max, .n = 0 };
 
+	if ((what & SVT_AUDIT_ALL) == SVT_AUDIT_ALL) {
+		if (what & SVT_AUDIT_INCR)
+			audit_incr(&a);
+		else
+			audit_whole(&a);
+		return a.n;
+	}
 	if (what & SVT_AUDIT_STRUCT)
 		audit_struct(&a);
 	if (what & SVT_AUDIT_ENTRIES)
 		audit_entries(&a);
 	if ((what & SVT_AUDIT_WALK) && m->v.root != SP_NONE) {
 		struct walkctx wc = { .a = &a };
-		walk_tree(&wc, m->v.root, 0, SVT_RIGHT_W | SVT_RIGHT_U | SVT_RIGHT_X, 0);
+		walk_tree(&wc, m->v.root, 0, SVT_RIGHT_W | SVT_RIGHT_U | SVT_RIGHT_X, 0, true);
 	}
 	return a.n;
+}
+
+void svt_mmu_audit_note(struct svt_mmu *m, uint64_t gpa, uint64_t len)
+{
+	for (uint64_t g = gpa >> 12; len > 0 && g <= (gpa + len - 1) >> 12; g++)
+		audit_gfn_dirty(m, g);
 }
 
 unsigned svt_mmu_audit_va(struct svt_mmu *m, uint64_t va, struct svt_violation *out, unsigned max)

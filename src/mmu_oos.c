@@ -37,6 +37,7 @@ void l1_install(struct svt_mmu *m, uint32_t spi, unsigned idx, g_entry_t ge)
 	const struct sh_page *p = SP(m, spi);
 
 	sh_set_leaf(m, spi, idx, e, gfn);
+	audit_gfn_dirty(m, p->gfn);     /* its snapshot, read by the audit */
 	if (gfn_is_ram(m, p->gfn) && m->d.gi[p->gfn].oos)
 		svt_le_store(snap_of(m, m->d.gi[p->gfn].oos - 1) + (size_t)idx * m->d.esize,
 			     g_entry_x(ge), m->d.esize);
@@ -45,6 +46,7 @@ void l1_install(struct svt_mmu *m, uint32_t spi, unsigned idx, g_entry_t ge)
 void oos_drop(struct svt_mmu *m, uint64_t gfn)
 {
 	unsigned s = m->d.gi[gfn].oos;
+	audit_gfn_dirty(m, gfn);
 	if (s) {
 		m->d.oos[s - 1].used = false;
 		m->d.gi[gfn].oos = 0;
@@ -93,6 +95,7 @@ static void oos_resync_slot(struct svt_mmu *m, unsigned s, bool keep)
 	}
 	m->d.c.resyncs++;
 	mmu_event(m, SVT_EV_RESYNC, gfn, keep && spi != SP_NONE, 0);
+	audit_gfn_dirty(m, gfn);
 	m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_ALL, 0);
 	if (keep && spi != SP_NONE) {
 		m->d.oos[s].age = ++m->d.oos_clock;
@@ -233,6 +236,7 @@ static void oos_mark_(struct svt_mmu *m, uint64_t gfn)
 	 * later: the pieces of the page with none are not read. */
 	uint8_t *snap = snap_of(m, s);
 	uint32_t spi = sp_lookup(m, gfn, SH_L1, 0);
+	audit_gfn_dirty(m, gfn);
 	for (unsigned off = 0; off < SH_PAGE_SIZE; off += OOS_PIECE) {
 		unsigned e0 = off / m->d.esize, e1 = (off + OOS_PIECE) / m->d.esize;
 		if (spi != SP_NONE && sh_next_present(m, spi, e0, e1) == e1)

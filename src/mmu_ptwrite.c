@@ -147,6 +147,7 @@ void svt_mmu_guest_wrote(struct svt_mmu *m, uint64_t gpa, uint64_t len)
 		unsigned n = 4096 - off;
 		if (n > len)
 			n = (unsigned)len;
+		audit_gfn_dirty(m, gfn);
 		if (gfn_protected(m, gfn))
 			revalidate(m, gfn, off, n);
 		gpa += n;
@@ -222,6 +223,7 @@ static int emu_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *v
 			return EMU_NOT_RAM;
 		}
 		uint64_t gfn = gpa[k] >> 12;
+		audit_gfn_dirty(m, gfn);
 		if (gfn_is_ram(m, gfn) && m->d.gi[gfn].pt > 0) {
 			if (!SVT_BUG(50))
 				revalidate(m, gfn, (unsigned)(gpa[k] & 0xfff), plen[k]);

@@ -500,11 +500,22 @@ struct svt_violation {
 #define SVT_AUDIT_ENTRIES (1u << 1)   /* INV-SYNC, INV-WP: every entry of every shadow */
 #define SVT_AUDIT_WALK    (1u << 2)   /* INV-PERM, INV-FRAME: every translation of the current root */
 #define SVT_AUDIT_ALL     (SVT_AUDIT_STRUCT | SVT_AUDIT_ENTRIES | SVT_AUDIT_WALK)
+/* With SVT_AUDIT_ALL: only what changed since the last audit with all
+ * three (the shadow pages, links and frames the core changed, the frames
+ * noted by svt_mmu_audit_note(), every translation after a new root or
+ * CR3), and the whole audit where the core's log of changes overflowed or
+ * CR0, CR4 or EFER changed.  From a state the last audit found clean it
+ * finds a violation exactly when the whole audit would; a violation that
+ * stays is reported when it appears, not again. */
+#define SVT_AUDIT_INCR    (1u << 3)
 
 /* Check the invariants; store up to max violations in out; return how many
  * were found (which may exceed max). */
 unsigned svt_mmu_audit(struct svt_mmu *m, unsigned what, struct svt_violation *out,
 		       unsigned max);
+/* Guest memory [gpa, gpa + len) changed behind the core (a trace's memory
+ * records): the next incremental audit checks what it feeds. */
+void svt_mmu_audit_note(struct svt_mmu *m, uint64_t gpa, uint64_t len);
 /* INV-PERM and INV-FRAME for the translation of one address. */
 unsigned svt_mmu_audit_va(struct svt_mmu *m, uint64_t va, struct svt_violation *out,
 			  unsigned max);

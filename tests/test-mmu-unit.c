@@ -835,3 +835,130 @@ Test(mmu_unit, profile_counts_ticks_only_with_a_clock)
 	audit_clean();
 	mach_fini();
 }
+
+/* ---- memory types ------------------------------------------------------ */
+
+#define PWT 0x8ull
+#define PCD 0x10ull
+#define PAT4K 0x80ull                   /* PAT in a 4 KiB entry (PS elsewhere) */
+#define PATBIG 0x1000ull                /* PAT in an entry that maps a large page */
+
+/* The flags that give PAT index mt (PAT:PCD:PWT, SDM 11.12.3) in an entry
+ * whose PAT bit is pat. */
+static uint64_t mt_bits(unsigned mt, uint64_t pat)
+{
+	return ((mt & 1) ? PWT : 0) | ((mt & 2) ? PCD : 0) | ((mt & 4) ? pat : 0);
+}
+
+/* The PAT index of the shadow leaf the hardware uses for va, read as the
+ * CPU reads a 4 KiB entry (shadows never map large pages); *mpa the
+ * machine address reached. */
+static unsigned shadow_mt(uint64_t va, uint64_t *mpa)
+{
+	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
+	struct svt_walk w;
+	cr_assert_eq(hw_walk(&acc, &w), SVT_WALK_OK, "va %#lx is mapped in the shadows",
+		     (unsigned long)va);
+	cr_assert_eq(w.lv[w.nlevels - 1].level, 1, "a 4 KiB shadow leaf");
+	uint64_t e = w.lv[w.nlevels - 1].entry;
+	if (mpa)
+		*mpa = w.gpa;
+	return ((e & PWT) ? 1u : 0) | ((e & PCD) ? 2u : 0) | ((e & PAT4K) ? 4u : 0);
+}
+
+/* Fault va in (a supervisor read), then its shadow leaf's PAT index. */
+static unsigned faulted_mt(uint64_t va, uint64_t gfn)
+{
+	uint64_t mpa;
+	cr_assert_eq(access8(va, SVT_ACC_READ, 0, 0).kind, 0);
+	unsigned mt = shadow_mt(va, &mpa);
+	cr_assert_eq(mpa, g2m(gfn) * 4096 + (va & 0xfff), "va %#lx: the frame is the guest's",
+		     (unsigned long)va);
+	return mt;
+}
+
+Test(mmu_unit, memory_types_reach_4level_leaves_and_splinters)
+{
+	struct svt_policy pol = { .prefetch = 16, .emulate = true };
+	mach_init(32, pol);
+	build_4level();
+	/* PT entries 0..7 (va 0x400000..) carry PAT indexes 0..7, all accessed
+	 * so that prefetch fills them from the first fault */
+	for (unsigned i = 0; i < 8; i++)
+		gwrite(0x4000 + 8 * i, gread(0x4000 + 8 * i, 8) | A | mt_bits(i, PAT4K), 8);
+	/* the 1 GiB direct map: PAT index 5; PD[3] (va 0x600000) a 2 MiB page
+	 * at gpa 0 with index 6, PD[4] (va 0x800000) the same page with 1 */
+	gwrite(0x2008, gread(0x2008, 8) | mt_bits(5, PATBIG), 8);
+	gwrite(0x3000 + 8 * 3, 0 | P | RW | US | PS | A | D | mt_bits(6, PATBIG), 8);
+	gwrite(0x3000 + 8 * 4, 0 | P | RW | US | PS | A | D | mt_bits(1, PATBIG), 8);
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE), 0);
+	cr_assert_eq(svt_mmu_write_efer(M->mmu, SVT_EFER_LME | SVT_EFER_NXE), 0);
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x1000), 0);
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG | SVT_CR0_WP), 0);
+
+	cr_assert_eq(faulted_mt(0x400000, 16), 0);
+	unsigned faults = (unsigned)svt_mmu_counters(M->mmu)->faults;
+	for (unsigned i = 1; i < 8; i++)
+		cr_assert_eq(shadow_mt(0x400000 + 0x1000 * i, NULL), i, "prefetched PTE %u", i);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->faults, faults, "all prefetched");
+	for (unsigned i = 0; i < 8; i++)
+		cr_assert_eq(faulted_mt(0x400000 + 0x1000 * i, 16 + i), i, "PTE %u", i);
+
+	/* splinters: the PAT bit moves from bit 12 to bit 7 (and the frame
+	 * stays the guest's: bit 12 is a frame bit in a 4 KiB entry) */
+	cr_assert_eq(faulted_mt(0x40021000, 0x21), 5, "1 GiB page");
+	cr_assert_eq(shadow_mt(0x40022000, NULL), 5, "prefetched piece of the 1 GiB page");
+	cr_assert_eq(faulted_mt(0x620000, 0x20), 6, "2 MiB page");
+	cr_assert_eq(shadow_mt(0x621000, NULL), 6, "prefetched piece of the 2 MiB page");
+	cr_assert_eq(faulted_mt(0x820000, 0x20), 1, "the same 2 MiB frame, another type");
+	cr_assert_eq(shadow_mt(0x620000, NULL), 6, "each mapping keeps its own type");
+	audit_clean();
+
+	/* the guest changes a leaf's type through the direct map (emulated
+	 * writes to its shadowed tables), then INVLPG: the shadow follows */
+	uint64_t pte = (gread(0x4010, 8) & ~mt_bits(7, PAT4K)) | mt_bits(4, PAT4K);
+	uint64_t pde = (gread(0x3018, 8) & ~mt_bits(7, PATBIG)) | mt_bits(3, PATBIG);
+	cr_assert_eq(access8(0x40004010, SVT_ACC_WRITE, 0, pte).kind, 0);
+	cr_assert_eq(access8(0x40003018, SVT_ACC_WRITE, 0, pde).kind, 0);
+	svt_mmu_invlpg(M->mmu, 0x402000);
+	svt_mmu_invlpg(M->mmu, 0x620000);
+	cr_assert_eq(faulted_mt(0x402000, 18), 4);
+	cr_assert_eq(faulted_mt(0x620000, 0x20), 3);
+	audit_clean();
+	mach_fini();
+}
+
+Test(mmu_unit, memory_types_in_2level_and_pae_guests)
+{
+	mach_init(32, plain);
+	/* paging off: the 1:1 tables use PAT index 0 (the PAT is not used) */
+	cr_assert_eq(faulted_mt(0x5000, 5), 0);
+	/* 2-level: PDE[0] a 4 MiB page at 0 with index 5 (PAT at bit 12, as
+	 * in every large-page entry); PDE[1] -> PT gfn 2 whose entries 3 and
+	 * 4 map gfns 30 (index 6, PAT at bit 7) and 31 (index 0) */
+	gwrite(0x1000, 0 | P | RW | US | PS | mt_bits(5, PATBIG), 4);
+	gwrite(0x1004, 0x2000 | P | RW | US, 4);
+	gwrite(0x2000 + 4 * 3, (30ull << 12) | P | RW | US | mt_bits(6, PAT4K), 4);
+	gwrite(0x2000 + 4 * 4, (31ull << 12) | P | RW | US, 4);
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PSE), 0);
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x1000), 0);
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG | SVT_CR0_WP), 0);
+	cr_assert_eq(faulted_mt(0x9000, 9), 5, "4 MiB page splintered");
+	cr_assert_eq(faulted_mt(0x403000, 30), 6);
+	cr_assert_eq(faulted_mt(0x404000, 31), 0);
+	audit_clean();
+	/* PAE: PDPT at 0x3020 -> PD gfn 4; PD[0] a 2 MiB page at 0 with index
+	 * 7; PD[1] -> PT gfn 5, entry 2 maps gfn 40 with index 5 */
+	gwrite(0x3020, 0x4000 | P, 8);
+	gwrite(0x4000, 0 | P | RW | PS | mt_bits(7, PATBIG), 8);
+	gwrite(0x4008, 0x5000 | P | RW, 8);
+	gwrite(0x5000 + 8 * 2, (40ull << 12) | P | RW | mt_bits(5, PAT4K), 8);
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE), 0);
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE), 0);
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x3020), 0);
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG | SVT_CR0_WP), 0);
+	cr_assert_eq(faulted_mt(0x7000, 7), 7, "2 MiB page splintered");
+	cr_assert_eq(faulted_mt(0x202000, 40), 5);
+	audit_clean();
+	mach_fini();
+}

@@ -185,23 +185,53 @@ static enum svt_walk_status hw_walk(struct rp *p, struct hw_view *v, const struc
 	return svt_walk(&p->hwenv, &v->r, &a, 0, w);
 }
 
+/* The memory type the hardware's successful walk w of the shadows gives:
+ * the PAT index (PAT:PCD:PWT) of its leaf, read here where the SDM puts
+ * the bits for the leaf's page size (refmodel.h), not by the core. */
+static unsigned hw_pat_index(const struct svt_walk *w)
+{
+	const struct svt_walk_level *l = &w->lv[w->nlevels - 1];
+	return rm_pat_index(l->entry, l->level > 1 ? RM_PAT_BIT_BIG : RM_PAT_BIT_4K);
+}
+
 static bool hw_allows(struct rp *p, struct hw_view *v, const struct svt_access *acc,
-		      uint64_t rflags, uint32_t pkru, uint64_t *mpa)
+		      uint64_t rflags, uint32_t pkru, uint64_t *mpa, unsigned *pat)
 {
 	struct svt_walk w;
 	if (hw_walk(p, v, acc, rflags, pkru, &w) != SVT_WALK_OK)
 		return false;
 	*mpa = w.gpa;
+	if (pat)
+		*pat = hw_pat_index(&w);
 	return true;
 }
 
-/* The hardware's walk of the replay's shadows: does the access go through? */
-bool rp_shadow_allows(struct rp *p, const struct svt_access *acc, uint64_t rflags, uint32_t pkru,
-		      uint64_t *mpa)
+/* The hardware's walk of the replay's shadows: does the access go through?
+ * (pat, where not NULL: the memory type it goes through with) */
+static bool shadow_allows_mt(struct rp *p, const struct svt_access *acc, uint64_t rflags,
+			     uint32_t pkru, uint64_t *mpa, unsigned *pat)
 {
 	struct hw_view v;
 	hw_view(p, &v);
-	return hw_allows(p, &v, acc, rflags, pkru, mpa);
+	return hw_allows(p, &v, acc, rflags, pkru, mpa, pat);
+}
+
+bool rp_shadow_allows(struct rp *p, const struct svt_access *acc, uint64_t rflags, uint32_t pkru,
+		      uint64_t *mpa)
+{
+	return shadow_allows_mt(p, acc, rflags, pkru, mpa, NULL);
+}
+
+/* INV-FRAME's memory type: the shadows must map a frame with the memory
+ * type the guest's leaf gives it (vmx/ runs the guest with its own
+ * IA32_PAT, so the same index is the same type).  NULL where they do. */
+static const char *memtype_differs(unsigned shadow, const struct rm_out *o, char *msg, size_t len)
+{
+	if (shadow == o->pat_index)
+		return NULL;
+	snprintf(msg, len, "the shadows map the page with PAT index %u (PAT:PCD:PWT), the "
+		 "guest's leaf with %u", shadow, o->pat_index);
+	return msg;
 }
 
 /* After a fixed fault: where the shadows now let the access through, bare
@@ -210,10 +240,12 @@ void rp_check_fixed(struct rp *p, const struct svt_trace_fault *f)
 {
 	struct svt_access acc;
 	uint64_t mpa;
+	unsigned pat;
 	struct rm_out o;
+	char msg[160];
 
 	rp_fault_access(f, &acc);
-	if (!rp_shadow_allows(p, &acc, f->rflags, f->pkru, &mpa))
+	if (!shadow_allows_mt(p, &acc, f->rflags, f->pkru, &mpa, &pat))
 		return;         /* the guest re-runs and faults again: not wrong by itself */
 	ref_walk(p, &acc, f->rflags, f->pkru, &o);
 	if (o.kind != RM_OK) {
@@ -226,6 +258,9 @@ void rp_check_fixed(struct rp *p, const struct svt_trace_fault *f)
 	if (gfn != o.pa >> 12)
 		rp_violation(p, SVT_INV_FRAME, f->va, o.pa >> 12, 1, o.n ? o.e[o.n - 1].before : 0, 0,
 			     "the shadows send the access to another frame than bare metal");
+	else if (memtype_differs(pat, &o, msg, sizeof(msg)))
+		rp_violation(p, SVT_INV_FRAME, f->va, o.pa >> 12, o.n ? (unsigned)o.e[o.n - 1].level : 0,
+			     o.n ? o.e[o.n - 1].before : 0, 0, msg);
 }
 
 /*
@@ -245,8 +280,10 @@ void rp_check_flushed(struct rp *p, uint64_t va, const char *flush)
 		for (uint8_t cpl = 0; cpl <= 3; cpl += 3) {
 			struct svt_access acc = { .va = va, .kind = kinds[k], .cpl = cpl };
 			uint64_t mpa;
+			unsigned pat;
 			struct rm_out o;
-			if (!rp_shadow_allows(p, &acc, 0, 0, &mpa))
+			char msg[160];
+			if (!shadow_allows_mt(p, &acc, 0, 0, &mpa, &pat))
 				continue;
 			ref_walk(p, &acc, 0, 0, &o);
 			if (o.kind != RM_OK) {
@@ -265,6 +302,13 @@ void rp_check_flushed(struct rp *p, uint64_t va, const char *flush)
 					 (unsigned long long)(o.pa >> 12));
 				rp_violation(p, SVT_INV_SYNC, va, o.pa >> 12, 1, o.n ? o.e[o.n - 1].before : 0, 0,
 					     p->what);
+				return;
+			}
+			if (memtype_differs(pat, &o, msg, sizeof(msg))) {
+				snprintf(p->what, sizeof(p->what), "after %s: %s", flush, msg);
+				rp_violation(p, SVT_INV_FRAME, va, o.pa >> 12,
+					     o.n ? (unsigned)o.e[o.n - 1].level : 0,
+					     o.n ? o.e[o.n - 1].before : 0, 0, p->what);
 				return;
 			}
 		}
@@ -387,7 +431,8 @@ static void nb_report(struct rp *p, enum svt_invariant inv, uint64_t va, const s
  * The shadows' translation of va (the hardware's walk, an explicit
  * supervisor read with RFLAGS.AC set and no key restrictions, which any
  * valid translation allows) against the reference walker's: both valid,
- * the same frame, no A bit left for bare metal to set, and no right the
+ * the same frame with the same memory type (the PAT index, each side's
+ * read at its leaf's position), no A bit left for bare metal to set, and no right the
  * guest's tables do not give: writable only where the guest's walk is
  * and its leaf is dirty, user-accessible only where it is (and, under
  * SMEP or SMAP, supervisor-only only where it is: those make a user page
@@ -416,6 +461,10 @@ static bool check_entry(struct rp *p, struct hw_view *v, uint64_t va, const stru
 	if (gfn != o.pa >> 12) {
 		snprintf(msg, sizeof(msg), "the shadows map frame %#" PRIx64 ", the guest's "
 			 "tables %#" PRIx64, gfn, o.pa >> 12);
+		nb_report(p, SVT_INV_FRAME, va, why, &o, msg);
+		return false;
+	}
+	if (memtype_differs(hw_pat_index(&w), &o, msg, sizeof(msg))) {
 		nb_report(p, SVT_INV_FRAME, va, why, &o, msg);
 		return false;
 	}

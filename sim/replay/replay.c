@@ -89,6 +89,8 @@ void rp_guest_write(struct rp *p, uint64_t gpa, const void *buf, unsigned len)
 	svt_gmem_write(&p->mach.mem, gpa, buf, len);
 	if (!p->same_policy)
 		svt_mmu_guest_wrote(p->mmu, gpa, len);
+	else if (p->cfg->audit == SVT_AUDIT_FULL)
+		svt_mmu_audit_note(p->mmu, gpa, len);
 }
 
 static void on_event(void *ctx, const struct svt_event *ev)
@@ -98,9 +100,9 @@ static void on_event(void *ctx, const struct svt_event *ev)
 		p->reset_seq = p->seq;
 }
 
-static void audit(struct rp *p, unsigned what)
+/* The core's own audit (svt_mmu_audit), its violations reported. */
+static void audit_core(struct rp *p, unsigned what)
 {
-	rp_check_wp(p);
 	unsigned n = svt_mmu_audit(p->mmu, what, p->vbuf, RP_AUDIT_MAX);
 	for (unsigned i = 0; i < n && i < RP_AUDIT_MAX; i++) {
 		const struct svt_violation *v = &p->vbuf[i];
@@ -109,6 +111,15 @@ static void audit(struct rp *p, unsigned what)
 	}
 	if (n > RP_AUDIT_MAX)
 		p->res->violations += n - RP_AUDIT_MAX;
+}
+
+static void audit(struct rp *p, unsigned what)
+{
+	/* the hardware view's write protection: a walk of every table, so at
+	 * level full as often as at periodic, not after every input */
+	if (!(what & SVT_AUDIT_INCR) || p->inputs_since_audit % RP_PERIODIC == 0)
+		rp_check_wp(p);
+	audit_core(p, what);
 }
 
 static void audit_va(struct rp *p, uint64_t va)
@@ -127,8 +138,16 @@ static void after_input(struct rp *p)
 	if (p->checking)
 		p->res->inputs++;
 	if (p->cfg->audit == SVT_AUDIT_FULL) {
-		if (p->checking)
-			audit(p, SVT_AUDIT_ALL);
+		/* what this input changed; the whole audit now and then */
+		bool whole = ++p->inputs_since_audit >= RP_FULL_WHOLE;
+		if (whole)
+			p->inputs_since_audit = 0;
+		if (p->checking && p->audit_whole)
+			audit_core(p, SVT_AUDIT_ALL);   /* INV-WP without the core as below */
+		else if (p->checking)
+			audit(p, whole ? SVT_AUDIT_ALL : SVT_AUDIT_ALL | SVT_AUDIT_INCR);
+		if (p->checking && p->audit_whole && (whole || p->inputs_since_audit % RP_PERIODIC == 0))
+			rp_check_wp(p);
 	} else if (p->cfg->audit == SVT_AUDIT_PERIODIC && ++p->inputs_since_audit >= RP_PERIODIC) {
 		p->inputs_since_audit = 0;
 		if (p->checking)
@@ -315,6 +334,8 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 	case SVT_TRACE_MEM:
 		if (p->same_policy) {
 			svt_gmem_write(&p->mach.mem, ev->u.mem.gpa, ev->u.mem.data, ev->u.mem.len);
+			if (p->cfg->audit == SVT_AUDIT_FULL)
+				svt_mmu_audit_note(p->mmu, ev->u.mem.gpa, ev->u.mem.len);
 		} else {
 			uint8_t cur[SVT_TRACE_MAX_MEM];
 			svt_gmem_read(&p->mach.mem, ev->u.mem.gpa, cur, ev->u.mem.len);
@@ -612,6 +633,8 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 		return exit_status;
 	}
 	p->cfg = cfg;
+	const char *aw = getenv("SVT_AUDIT_WHOLE");
+	p->audit_whole = aw && strcmp(aw, "1") == 0;
 	p->res = res;
 	double t0 = now();
 	p->r = cfg->mem ? svt_trace_open_mem(cfg->mem, cfg->mem_len, cfg->path, 0, &err) :

@@ -14,6 +14,9 @@
 
 #define RP_INTERVAL     65536   /* events per timeline row */
 #define RP_PERIODIC     4096    /* inputs between audits at SVT_AUDIT_PERIODIC */
+#define RP_FULL_WHOLE   65536   /* inputs between whole audits at SVT_AUDIT_FULL */
+/* SVT_AUDIT_WHOLE=1 in the environment: at SVT_AUDIT_FULL the whole audit
+ * after every input, as before the incremental one (its oracle in the tests) */
 #define RP_AUDIT_MAX    64
 /* INV-PROGRESS: this many times in a row the same fault (address, error
  * code, CPL), each answered fixed or retry, with no other input between,
@@ -35,6 +38,7 @@ struct rp {
 	bool same_policy;
 	/* a what-if run by regenerating the trace under the policy (whatif.h):
 	 * the regenerated trace (replayed in place of the file), or why not */
+	bool audit_whole;       /* SVT_AUDIT_WHOLE (RP_FULL_WHOLE) */
 	bool regenerated;
 	bool regen_diverged;    /* the guest would have taken another path */
 	struct svt_trace_reader *r_file;        /* the file's reader, kept open (the
