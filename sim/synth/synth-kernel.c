@@ -21,7 +21,13 @@
  * 2level paging, in PAE a PDPT edit made visible by a CR4.PGE toggle
  * rather than a CR3 load, page-crossing copies into a page table
  * (through a 4 KiB kernel mapping) whose next page is absent or
- * read-only, and control-register writes the SDM refuses with #GP.
+ * read-only, control-register writes the SDM refuses with #GP, in PAE and
+ * 4level a fetch with EFER.NXE clear from an unmapped page (no I/D bit
+ * without SMEP), a clean large page (A and D clear) read, then written: A
+ * on the read alone, D only with the write, a write under a read-only
+ * level-2 entry, a read through a leaf with a reserved bit set, and in
+ * 4level and 5level a 1 GiB page written and read.  "atomic" also ages a level-2 entry (A cleared, flushed,
+ * set again by the next walk).
  *
  * Everything the guest does is what a real kernel may do under the SDM: it
  * flushes after every change that needs it.  The faults the kernel causes
@@ -236,6 +242,18 @@ static void age(struct syn *s, int p, uint64_t *va, uint64_t *pte, unsigned n)
 			return;
 		flush_one(s, p, va[k]);
 		syn_user(s, va[k], wp ? SVT_ACC_WRITE : SVT_ACC_READ);
+	}
+	/* the A bit of the level-2 entry above va[0] cleared too (an OS aging
+	 * its page tables) and flushed: the next walk sets it again (SDM 4.8) */
+	uint64_t l2 = n && !s->failed ? syn_entry(s, s->proc[p].root, va[0], 2, false) : 0;
+	if (l2 && p == s->cur && syn_below(s, 2) && (syn_read_entry(s, l2) & (E_P | E_A | SVT_PTE_PS)) == (E_P | E_A) &&
+	    pte_update(s, l2, E_A, 0, false)) {
+		flush_one(s, p, va[0]);
+		syn_user(s, va[0], SVT_ACC_READ);
+		if (!s->failed && !(syn_read_entry(s, l2) & E_A))
+			syn_fail(s, "a read of %#llx after the A bit of its level-2 entry %#llx was "
+				 "cleared and flushed left it clear", (unsigned long long)va[0],
+				 (unsigned long long)syn_read_entry(s, l2));
 	}
 	/* mprotect(PROT_EXEC) and back on one page: only the high half of an
 	 * 8-byte entry changes (XD); the page is fetched while executable */
@@ -665,6 +683,149 @@ static void pdpt_edit(struct syn *s, int p)
 		syn_user(s, va + syn_below(s, 8) * 4096, SVT_ACC_WRITE);
 }
 
+/* PAE and 4level: EFER.NXE cleared, a kernel fetch from a user address
+ * no mapping covers (its walk ends at an entry that is not present, with
+ * no XD bit on the way): the #PF has the I/D bit only under SMEP (SDM
+ * 4.7); NXE set again.  Nothing else runs in between (the direct map has
+ * XD set, reserved without NXE). */
+static void nxe_off(struct syn *s)
+{
+	if (s->esize != 8 || s->cur < 0)
+		return;
+	const struct syn_proc *pr = &s->proc[s->cur];
+	uint64_t va = s->utop - 4096 * (1 + syn_below(s, 64));
+	for (unsigned v = 0; v < pr->nvma; v++)
+		if (va >= pr->vma[v].va && va < pr->vma[v].va + pr->vma[v].pages * 4096)
+			return;
+	if (syn_pte(s, pr->root, va, false) && (syn_read_entry(s, syn_pte(s, pr->root, va, false)) & E_P))
+		return;
+	if (syn_cr(s, SVT_TRACE_EFER, s->efer & ~SVT_EFER_NXE) != 0)
+		return;
+	probe(s, va, SVT_ACC_FETCH, (s->cr4 & SVT_CR4_SMEP) ? SVT_PFEC_I : 0,
+	      "a fetch with EFER.NXE clear from an unmapped page");
+	if (!s->failed)
+		syn_cr(s, SVT_TRACE_EFER, s->efer | SVT_EFER_NXE);
+}
+
+/* A clean large page (A and D clear) over RAM in the kernel half, below
+ * the 4 KiB mapping area: a read, then the same value written back.  Bare
+ * metal sets A on the read and not D, and D with the write; a shadow of it
+ * (a splintered large page) must not let the write through before D is
+ * set.  Then unmapped and flushed. */
+static void clean_big(struct syn *s)
+{
+	if (!vmap_init(s))
+		return;
+	uint64_t big = s->esize == 4 ? 4ull << 20 : 2ull << 20;
+	uint64_t va = s->vmap_va - big, nbig = s->cfg->guest_frames * 4096 / big;
+	if (nbig < 2 || s->dmap + s->cfg->guest_frames * 4096 > va)
+		return;
+	uint64_t l2 = syn_entry(s, s->kroot, va, 2, false);
+	if (!l2 || (syn_read_entry(s, l2) & E_P))
+		return;
+	uint64_t gpa = (1 + syn_below(s, nbig - 1)) * big, off = syn_below(s, big / 4) * 4;
+	uint64_t e = gpa | E_P | E_RW | SVT_PTE_PS;
+	if (s->esize == 8)
+		e |= SVT_PTE_XD;
+	/* the kernel half lives in every root in 2level */
+	for (int p = -1; p < SYN_MAX_PROCS && !s->failed; p++)
+		if (p < 0 ? true : s->proc[p].used && s->levels == 2)
+			syn_write_entry(s, (p < 0 ? s->kroot : s->proc[p].root) + (l2 - s->kroot), e);
+	uint32_t v = 0, ec = 0;
+	uint64_t cr2 = 0;
+	/* the entry the walk reads: the running root's own copy in 2level */
+	uint64_t cl2 = s->levels == 2 && s->cur >= 0 ? s->proc[s->cur].root + (l2 - s->kroot) : l2;
+	svt_gmem_read(&s->mach.mem, gpa + off, &v, 4);
+	if (!s->failed && syn_access(s, va + off, SVT_ACC_READ, 0, 4, 0, syn_ktext(s, SITE_PROBE),
+				     &ec, &cr2) != 0)
+		syn_fail(s, "a read of the clean large page at %#llx took #PF %#x",
+			 (unsigned long long)(va + off), ec);
+	else if (!s->failed && (syn_read_entry(s, cl2) & (E_A | E_D)) != E_A)
+		syn_fail(s, "a read of the clean large page at %#llx left its entry %#llx "
+			 "(bare metal: A set, D clear)", (unsigned long long)(va + off),
+			 (unsigned long long)syn_read_entry(s, cl2));
+	else if (!s->failed && syn_access(s, va + off, SVT_ACC_WRITE, 0, 4, v,
+					  syn_ktext(s, SITE_PROBE), &ec, &cr2) != 0)
+		syn_fail(s, "a write of the clean large page at %#llx took #PF %#x",
+			 (unsigned long long)(va + off), ec);
+	else if (!s->failed && !(syn_read_entry(s, cl2) & E_D))
+		syn_fail(s, "a write of the clean large page at %#llx left D clear in its entry "
+			 "%#llx", (unsigned long long)(va + off),
+			 (unsigned long long)syn_read_entry(s, cl2));
+	for (int p = -1; p < SYN_MAX_PROCS && !s->failed; p++)
+		if (p < 0 ? true : s->proc[p].used && s->levels == 2)
+			syn_write_entry(s, (p < 0 ? s->kroot : s->proc[p].root) + (l2 - s->kroot), 0);
+	if (!s->failed)
+		syn_invlpg(s, va + off);
+}
+
+/* 4level and 5level: a 1 GiB page over guest-physical 0 in the kernel
+ * half, the slot after the direct map's (which fits in its first GiB): a
+ * value written through it at a frame of the kernel's own must land in
+ * that frame (a splinter of the wrong piece would put it elsewhere), a
+ * read too; then unmapped and flushed. */
+static void one_gig(struct syn *s)
+{
+	uint64_t va = s->dmap + (1ull << 30);
+	if (s->levels < 4 || s->cfg->guest_frames * 4096 > (1ull << 30))
+		return;
+	uint64_t l3 = syn_entry(s, s->kroot, va, 3, false);
+	if (!l3 || (syn_read_entry(s, l3) & E_P))
+		return;
+	uint64_t f = syn_alloc(s, SYN_F_DATA);
+	if (!f)
+		return;
+	uint64_t off = syn_below(s, 1024) * 4, val = 0x5eed0000u | syn_below(s, 0x10000);
+	uint32_t ec = 0, got = 0;
+	uint64_t cr2 = 0;
+	if (!syn_write_entry(s, l3, E_P | E_RW | E_A | E_D | SVT_PTE_PS | SVT_PTE_XD))
+		goto out;
+	if (syn_access(s, va + f + off, SVT_ACC_WRITE, 0, 4, val, syn_ktext(s, SITE_PROBE), &ec,
+		       &cr2) != 0 ||
+	    syn_access(s, va + f + off, SVT_ACC_READ, 0, 4, 0, 0, &ec, &cr2) != 0) {
+		syn_fail(s, "an access through the 1 GiB page at %#llx took #PF %#x",
+			 (unsigned long long)(va + f + off), ec);
+		goto out;
+	}
+	svt_gmem_read(&s->mach.mem, f + off, &got, 4);
+	if (got != val)
+		syn_fail(s, "%#llx written through the 1 GiB page at %#llx, but its frame %#llx "
+			 "holds %#x", (unsigned long long)val, (unsigned long long)(va + f + off),
+			 (unsigned long long)(f + off), got);
+	if (!s->failed && syn_write_entry(s, l3, 0))
+		syn_invlpg(s, va + f + off);
+out:
+	syn_free(s, f);
+}
+
+/* A read-only level-2 entry over a writable leaf (R/W=0 above: the whole
+ * range write-protected at once), flushed: a kernel write there must fault
+ * with CR0.WP=1 (SDM 4.6: every level's R/W counts); R/W set again and
+ * flushed. */
+static void ro_upper(struct syn *s, int p, uint64_t va)
+{
+	uint64_t l2 = syn_entry(s, s->proc[p].root, va, 2, false);
+	uint64_t e = l2 ? syn_read_entry(s, l2) : 0;
+	if (p != s->cur || !(s->cr0 & SVT_CR0_WP) || (e & (E_P | E_RW | SVT_PTE_PS)) != (E_P | E_RW))
+		return;
+	if (!syn_write_entry(s, l2, e & ~(uint64_t)E_RW))
+		return;
+	flush_one(s, p, va);
+	probe(s, va, SVT_ACC_WRITE, SVT_PFEC_P | SVT_PFEC_W, "a write under a read-only level-2 entry");
+	if (!s->failed && syn_write_entry(s, l2, syn_read_entry(s, l2) | E_RW))
+		flush_one(s, p, va);
+	/* 8-byte entries: an address bit above MAXPHYADDR (46) set in the
+	 * leaf, reserved: any access faults with RSVD (SDM 4.7) */
+	uint64_t pte = s->esize == 8 && !s->failed ? syn_pte(s, s->proc[p].root, va, false) : 0;
+	uint64_t l1 = pte ? syn_read_entry(s, pte) : 0;
+	if (!(l1 & E_P) || !syn_write_entry(s, pte, l1 | (1ull << 50)))
+		return;
+	flush_one(s, p, va);
+	probe(s, va, SVT_ACC_READ, SVT_PFEC_P | SVT_PFEC_RSVD, "a read through a leaf with bit 50 set");
+	if (!s->failed && syn_write_entry(s, pte, syn_read_entry(s, pte) & ~(1ull << 50)))
+		flush_one(s, p, va);
+}
+
 void syn_w_protect(struct syn *s)
 {
 	int p;
@@ -675,10 +836,22 @@ void syn_w_protect(struct syn *s)
 	unsigned n = present(s, p, (unsigned)i, va, pte, 4);
 	if (n == 0)
 		return;
-	switch (syn_below(s, 6)) {
+	switch (syn_below(s, 9)) {
 	case 0:
 		if (vmap_init(s))
 			crossing(s, pte[0] & ~0xfffull);
+		break;
+	case 5:
+		nxe_off(s);
+		break;
+	case 6:
+		if (s->levels >= 4 && syn_below(s, 2))
+			one_gig(s);
+		else
+			clean_big(s);
+		break;
+	case 7:
+		ro_upper(s, p, va[0]);
 		break;
 	case 4:
 		cr_probes(s);
