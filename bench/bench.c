@@ -240,8 +240,10 @@ static void *pair_run(void *arg)
 static int synth(const char *dir, const struct syn_workload *w, enum svt_mode mode, uint64_t events,
 		 uint64_t seed, char *path, size_t len)
 {
+	/* no guest actions: every event one the replay must handle (GUEST
+	 * records would inflate events/s; live traces have none) */
 	struct syn_config cfg = { .work = w, .mode = mode, .events = events, .seed = seed,
-				  .guest_frames = 32768, .level = 3 };
+				  .guest_frames = 32768, .level = 3, .no_actions = true };
 	svt_default_policy(&cfg.policy, &cfg.pool);
 	snprintf(path, len, "%s/%s-%" PRIu64 ".svt", dir, w->name, seed);
 	struct svt_trace_range ram = { 0, cfg.guest_frames };
