@@ -727,6 +727,8 @@ static void clean_big(struct syn *s)
 	uint64_t e = gpa | E_P | E_RW | SVT_PTE_PS;
 	if (s->esize == 8)
 		e |= SVT_PTE_XD;
+	if (syn_below(s, 2))            /* write-through by the PAT (index 5: PAT, PWT) */
+		e |= (1ull << 12) | SVT_PTE_PWT;
 	/* the kernel half lives in every root in 2level */
 	for (int p = -1; p < SYN_MAX_PROCS && !s->failed; p++)
 		if (p < 0 ? true : s->proc[p].used && s->levels == 2)
