@@ -9,11 +9,14 @@
  *   a storm of writes to one entry; a page table written through a second,
  *   data mapping of the same frame.
  *
- * Then it prints "guest: contained part next" and reads memory above
- * its RAM (where the hypervisor lives): natively that is plain RAM; under
- * the hypervisor the run must end there with a verdict, the hypervisor
- * untouched.
+ * Then it reads and writes memory with nothing behind it, as bare metal
+ * does: the first address above 1 MiB that its memory map does not cover
+ * (natively the end of the machine's memory; under the hypervisor, the
+ * hypervisor's own image) and 4 GiB.  Reads give all ones and writes are
+ * dropped, natively and under the hypervisor alike, and the guest
+ * finishes: the hypervisor is untouched.
  */
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "glib.h"
@@ -57,12 +60,36 @@ uint32_t pf_handler(uint32_t ec, uint32_t cr2)
 	poweroff();
 }
 
+/* The first address at or above 1 MiB that no entry of the loader's
+ * memory map covers, whatever the entry's type (0 without a map). */
+static uint32_t mmap_hole(uint32_t info)
+{
+	const uint8_t *mbi = (const uint8_t *)(uintptr_t)info;
+	if (!(*(const uint32_t *)mbi & (1u << 6)))
+		return 0;
+	uint32_t len = *(const uint32_t *)(mbi + 44), addr = *(const uint32_t *)(mbi + 48);
+	uint64_t at = 0x100000;
+	for (bool moved = true; moved;) {
+		moved = false;
+		for (uint32_t off = 0; off + 24 <= len;) {
+			const uint8_t *e = (const uint8_t *)(uintptr_t)(addr + off);
+			uint64_t b = *(const uint64_t *)(e + 4), l = *(const uint64_t *)(e + 12);
+			if (b <= at && at < b + l) {
+				at = b + l;
+				moved = true;
+			}
+			off += *(const uint32_t *)e + 4;
+		}
+	}
+	return at >= (1ull << 32) ? 0 : (uint32_t)at;
+}
+
 void gmain(uint32_t magic, uint32_t info);
 void gmain(uint32_t magic, uint32_t info)
 {
 	(void)magic;
-	(void)info;
 	serial_init();
+	uint32_t hole = mmap_hole(info);
 	setup_pf_idt();
 
 	/* identity map of 32 MiB, in every address space */
@@ -143,11 +170,43 @@ void gmain(uint32_t magic, uint32_t info)
 	line("entry written through an alias maps", *(volatile uint32_t *)0x02001000);
 	line("faults taken", faults);
 
-	puts_("guest: contained part next\n");
-	/* 6. memory above this guest's RAM: 100 MiB (the hypervisor's, under it) */
-	pd[0][0x3a0] = 0x6400000 | P | RW | PS;
+	/* 6. memory with nothing behind it: the first address above 1 MiB
+	 * that no entry of the memory map covers (natively the end of the
+	 * machine's memory; under the hypervisor its own image), and 4 GiB
+	 * through a PSE-36 large page.  Bare metal reads all ones there and
+	 * drops writes; so must the hypervisor, and the guest goes on. */
+	pd[0][0x3a0] = (hole & ~0x3fffffu) | P | RW | PS;
+	pd[0][0x3a1] = (1u << 13) | P | RW | PS;        /* PSE-36: physical 4 GiB */
 	barrier();
-	line("memory at 100 MiB read", *(volatile uint32_t *)0xe8000000 != 0x12345678);
+	line("memory map has a hole above 1 MiB, 4 MiB aligned", hole > 0x100000 && !(hole & 0x3fffff));
+	volatile uint32_t *nothing = (volatile uint32_t *)(0xe8000000u + (hole & 0x3fffffu));
+	line("nothing there: 4-byte read", nothing[0]);
+	nothing[1] = 0x12345678;
+	line("after a write of 0x12345678, reads", nothing[1]);
+	uint32_t v;
+	__asm__ volatile("movzbl 9(%1), %0" : "=r"(v) : "r"(nothing) : "memory");
+	line("movzx of a byte", v);
+	__asm__ volatile("movswl 10(%1), %0" : "=r"(v) : "r"(nothing) : "memory");
+	line("movsx of a word", v);
+	v = 0x11223344;
+	__asm__ volatile("movb 12(%1), %b0" : "+q"(v) : "r"(nothing) : "memory");
+	line("mov of a byte into a register's low byte", v);
+	v = 0x11223344;
+	__asm__ volatile("movw 12(%1), %w0" : "+r"(v) : "r"(nothing) : "memory");
+	line("mov of a word into a register's low half", v);
+	uint32_t esi = (uint32_t)(uintptr_t)&nothing[8];
+	__asm__ volatile("cld; lodsl" : "=a"(v), "+S"(esi) :: "memory");
+	line("lodsd", v);
+	line("... advances esi by", esi - (uint32_t)(uintptr_t)&nothing[8]);
+	uint32_t edi = (uint32_t)(uintptr_t)&nothing[16], ecx = 8;
+	__asm__ volatile("cld; rep stosl" : "+D"(edi), "+c"(ecx) : "a"(0xa5a5a5a5u) : "memory");
+	line("rep stosd of 8: ecx after", ecx);
+	line("... then reads", nothing[20]);
+	__asm__ volatile("lock orl $1, (%0)" :: "r"(&nothing[24]) : "memory");
+	line("lock or, then reads", nothing[24]);
+	volatile uint32_t *high = (volatile uint32_t *)0xe8400000u;
+	high[3] = 0x5a5a5a5a;
+	line("at 4 GiB (PSE-36): read after a write", high[3]);
 	puts_("guest: done\n");
 	poweroff();
 }

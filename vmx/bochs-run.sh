@@ -9,12 +9,17 @@
 # hypervisor's log) and OUTDIR/bochs.log; exits with Bochs's
 # status (124 if it ran past $BOCHS_TIMEOUT seconds, default 120).  $BOCHS_CPU
 # picks the CPU model (default corei7_haswell_4770; broadwell_ult has SMAP),
-# $BOCHS_MEGS the memory (default 128 MiB).
+# $BOCHS_MEGS the memory (default 128 MiB; above 2048, Bochs's "memory:").
 set -u
 out=$1 guest=$2 hv=${3:-} hvargs=${4:-}
 sh "$(dirname "$0")/mkiso.sh" "$out" "$guest" "$hv" "$hvargs" || exit 125
+# Bochs 2.7 takes "megs" up to 2048 only (its host allocation); above
+# that, the guest's memory is given with "memory:" and Bochs pages it
+# through 2048 MiB of host memory.
+megs=${BOCHS_MEGS:-128}
+if [ "$megs" -gt 2048 ]; then mem="memory: guest=$megs, host=2048"; else mem="megs: $megs"; fi
 cat > "$out/bochsrc" <<EOB
-megs: ${BOCHS_MEGS:-128}
+$mem
 pci: enabled=1, chipset=i440fx
 cpu: model=${BOCHS_CPU:-corei7_haswell_4770}, count=1, ips=50000000, reset_on_triple_fault=0
 romimage: file=/usr/share/bochs/BIOS-bochs-latest

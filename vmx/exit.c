@@ -26,6 +26,8 @@ enum {
 
 static struct hv_gprs gprs;
 bool hv_verbose;                /* log every exit (the hypervisor's command line says "verbose") */
+bool hv_strict_memory;          /* "strict-memory" on the command line */
+static uint64_t nothing_reads, nothing_writes;  /* pieces read as all ones, writes dropped */
 static uint64_t exits[64];
 static uint64_t exit_ticks[64];         /* TSC ticks in the hypervisor per exit reason */
 
@@ -87,6 +89,9 @@ static __attribute__((noreturn)) void finish(const char *why, int code)
 		log_phase();
 	hvrec_end(why);
 	hv_printf("hv: %s (%lu events recorded)\n", why, hvrec_events());
+	if (nothing_reads || nothing_writes)
+		hv_printf("hv: memory with nothing behind it: %lu reads gave all ones, %lu writes "
+			  "dropped\n", nothing_reads, nothing_writes);
 	hv_printf("hv: exits:");
 	for (int i = 0; i < 64; i++)
 		if (exits[i])
@@ -158,6 +163,76 @@ static uint32_t guest_pkru(const struct svt_regs *g)
 	return a;
 }
 
+/*
+ * An access the core found to have nothing behind it (SVT_PF_MMIO: not
+ * guest RAM, not a device passed through; the hypervisor's own memory is
+ * such a place for the guest).  Bare metal reads all ones there and drops
+ * the write, and so does mmio.c, with the instruction's registers; the
+ * core's decision is already in the trace.  With "strict-memory", or for an
+ * access the hypervisor cannot complete (a fetch, an event's delivery, an
+ * instruction mmio.c does not do), the guest is stopped.
+ */
+static void nothing_there(struct svt_mmu *mmu, const struct svt_env *env, struct svt_fault *f,
+			  struct svt_emu_regs *regs, uint8_t *insn, uint64_t gpa, bool in_delivery)
+{
+	uint64_t rip = hv_vmread(G_RIP);
+	const char *why = NULL;
+
+	if (hv_strict_memory) {
+		hv_printf("hv: access to gpa %#lx at rip %#lx\n", gpa, rip);
+		finish("the guest touched memory outside its RAM: stopped", 4);
+	}
+	if (!f->regs) {                 /* a read, or a user-mode write: take them now */
+		for (int i = 0; i < 16; i++)
+			regs->gpr[i] = gprs.gpr[i];
+		regs->gpr[4] = hv_vmread(G_RSP);
+		regs->rip = rip;
+		regs->rflags = f->rflags;
+		for (int s = 0; s < 6; s++)
+			regs->seg_base[s] = hv_vmread(G_ES_BASE + 2 * (uint64_t)s);
+		f->insn_len = in_delivery ? 0 : fetch_insn(mmu, env, regs->seg_base[1] + rip, insn);
+	}
+	uint64_t ip = regs->seg_base[1] + rip;
+	struct hv_mmio_result mr = { 0 };
+	enum hv_mmio_rc rc = HV_MMIO_UNHANDLED;
+	if (in_delivery)
+		why = "while delivering an event (the IDT, the TSS or the stack)";
+	else if ((f->error_code & SVT_PFEC_I) || (f->va >= ip && f->va - ip < 15))
+		why = "by fetching an instruction there";
+	else
+		rc = hv_mmio(env, svt_mmu_guest_regs(mmu), f->cpl, (f->error_code & SVT_PFEC_W) != 0,
+			     regs, f->code_bits, insn, f->insn_len, &mr);
+	if (rc == HV_MMIO_UNHANDLED) {
+		char bytes[15 * 3 + 1] = "", *p = bytes;
+		for (unsigned i = 0; i < f->insn_len; i++, p += 3) {
+			p[0] = "0123456789abcdef"[insn[i] >> 4];
+			p[1] = "0123456789abcdef"[insn[i] & 15];
+			p[2] = i + 1 < f->insn_len ? ' ' : 0;
+		}
+		hv_printf("hv: access to gpa %#lx at rip %#lx %s; instruction bytes: %s\n", gpa, rip,
+			  why ? why : "by an instruction the hypervisor does not emulate there",
+			  f->insn_len ? bytes : "(none)");
+		finish("the guest touched memory with nothing behind it by an instruction "
+		       "not emulated: stopped", 4);
+	}
+	nothing_reads += mr.reads;
+	nothing_writes += mr.writes;
+	if (hv_verbose)
+		hv_printf("hv: nothing at gpa %#lx: rip %#lx, %u read as ones, %u writes dropped%s\n",
+			  gpa, rip, mr.reads, mr.writes, rc == HV_MMIO_FAULT ? ", then #PF" : "");
+	for (int i = 0; i < 16; i++)
+		if (i != 4)
+			gprs.gpr[i] = regs->gpr[i];
+	hv_vmwrite(G_RSP, regs->gpr[4]);
+	if (rc == HV_MMIO_FAULT) {
+		hv_vmwrite(G_RFLAGS, regs->rflags);
+		inject_pf(mr.error_code, mr.cr2);
+		return;
+	}
+	hv_vmwrite(G_RIP, regs->rip);
+	hv_vmwrite(G_RFLAGS, regs->rflags & ~RFLAGS_RF);        /* completed: as advance() */
+}
+
 static void page_fault(struct svt_mmu *mmu, const struct svt_env *env, bool in_delivery)
 {
 	struct svt_emu_regs regs;
@@ -207,10 +282,8 @@ static void page_fault(struct svt_mmu *mmu, const struct svt_env *env, bool in_d
 		inject_pf(res.error_code, res.cr2);
 		break;
 	case SVT_PF_MMIO:
-		/* Outside guest RAM: the hypervisor's own memory, or a device
-		 * this hypervisor does not pass through yet.  Stop the guest. */
-		hv_printf("hv: access to gpa %#lx at rip %#lx\n", res.gpa, hv_vmread(G_RIP));
-		finish("the guest touched memory outside its RAM: stopped", 4);
+		nothing_there(mmu, env, &f, &regs, insn, res.gpa, in_delivery);
+		break;
 	}
 }
 

@@ -199,6 +199,8 @@ void hv_main(uint32_t magic, uint32_t info)
 			hv_verbose = true;
 		if (memcmp(c, "stream=lpt", 10) == 0)
 			hv_stream_lpt = true;
+		if (memcmp(c, "strict-memory", 13) == 0)
+			hv_strict_memory = true;
 		if (memcmp(c, "policy=", 7) == 0) {
 			/* "policy=SPEC" up to a blank (shadowvt(1), POLICIES) */
 			size_t n = 0;

@@ -95,6 +95,26 @@ void hv_main(uint32_t magic, uint32_t info);
 
 /* exit.c */
 extern bool hv_verbose;
+/* "strict-memory": an access to memory with nothing behind it stops the
+ * guest, instead of reading all ones and dropping writes (mmio.c) */
+extern bool hv_strict_memory;
+
+/* mmio.c: an instruction whose access the core found to have nothing
+ * behind it (SVT_PF_MMIO), performed as bare metal does: reads all ones,
+ * writes dropped.  DONE: *regs updated (RIP past it, or for REP as far as
+ * it got); FAULT: inject #PF(error_code) at cr2, *regs as the CPU leaves
+ * them; UNHANDLED: nothing changed, not an instruction done here. */
+enum hv_mmio_rc { HV_MMIO_DONE, HV_MMIO_FAULT, HV_MMIO_UNHANDLED };
+struct hv_mmio_result {
+	bool fault;
+	uint32_t error_code;
+	uint64_t cr2;
+	unsigned len;           /* the instruction's length, where decoded */
+	unsigned reads, writes; /* pieces read as all ones, writes dropped */
+};
+enum hv_mmio_rc hv_mmio(const struct svt_env *env, const struct svt_regs *paging, uint8_t cpl,
+			bool write, struct svt_emu_regs *regs, int bits, const uint8_t *insn,
+			unsigned insn_len, struct hv_mmio_result *out);
 /* record.c */
 extern bool hv_stream_lpt;              /* "stream=lpt": the trace stream on LPT1, else COM2 */
 

@@ -37,6 +37,8 @@ static const struct svt_opt record_opts[] = {
 	{ SVT_OPT_NUM("timeout", 0, "S", 1, 86400),
 	  .help = "stop the run after S seconds (300; 3600 with --kernel)" },
 	{ SVT_OPT_WORD("channel", 0, channel_words), .help = "where the stream goes (default lpt)" },
+	{ SVT_OPT_FLAG("strict-memory", 0),
+	  .help = "stop the guest where it touches memory with nothing behind it" },
 	{ SVT_OPT_PATH("keep", 0, "DIR"), .help = "keep the run's files in DIR" },
 	{ SVT_OPT_PATH("output", 'o', "TRACE"), .flags = SVT_OPT_REQUIRED, .help = "the trace to write" },
 	{ SVT_OPT_FLAG("quiet", 'q'), .help = "no status line, no console lines as it runs" },
@@ -173,6 +175,7 @@ static int record_exec(const struct svt_args *a)
 		.policy = "",
 		.timeout = svt_args_num(a, "timeout", kernel ? 3600 : 300),
 		.lpt = svt_args_word(a, "channel", 0) == 0,
+		.strict_memory = svt_args_has(a, "strict-memory"),
 		.keep = svt_args_str(a, "keep", NULL),
 		.out = out,
 	};

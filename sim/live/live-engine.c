@@ -421,10 +421,11 @@ static int run_guest(const struct svt_live_run *run, const char *dir, int *engin
 			return -1;
 		guest = vml;
 	}
-	char hvp[4096], script[4096], hvargs[200], said[512], iso[4300];
+	char hvp[4096], script[4096], hvargs[240], said[512], iso[4300];
 	svt_vmx_paths(hvp, script, sizeof(hvp), run->engine);
-	snprintf(hvargs, sizeof(hvargs), "%s%s%s%s", run->linux_kernel ? "linux " : "",
-		 run->lpt ? "stream=lpt " : "", run->policy[0] ? "policy=" : "", run->policy);
+	snprintf(hvargs, sizeof(hvargs), "%s%s%s%s%s", run->linux_kernel ? "linux " : "",
+		 run->lpt ? "stream=lpt " : "", run->strict_memory ? "strict-memory " : "",
+		 run->policy[0] ? "policy=" : "", run->policy);
 	const struct script_env se = {
 		.timeout = run->timeout, .args = run->args,
 		.modules = run->modules, .nmodules = run->nmodules,

@@ -42,6 +42,8 @@ struct svt_live_run {
 	const char *policy;     /* the hypervisor's policy (svt_live_policy), "" for its own */
 	uint64_t timeout;       /* seconds before the engine is stopped */
 	bool lpt;               /* the stream on LPT1 (spilling onto COM2), else COM2 */
+	bool strict_memory;     /* stop the guest at memory with nothing behind it (else all
+				 * ones, writes dropped) */
 	const char *keep;       /* keep the run's files here, or NULL: a temporary directory */
 	const char *out;        /* the trace to write; OUT.console and OUT.hv.log beside it,
 				 * and after a failure OUT.engine.log (and OUT.stream) */
