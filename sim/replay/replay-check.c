@@ -133,8 +133,17 @@ void rp_check_ad(struct rp *p, const struct svt_trace_fault *f, enum svt_pf_outc
 		svt_gmem_read(&p->mach.mem, e->pa, &now, e->bytes);
 		if ((now & ~AD) != (e->before & ~AD))
 			continue;       /* rewritten: a page-table write, not an A/D update */
-		uint64_t allowed = (r->kind == RM_OK ? e->after : e->before) | e->before;
-		uint64_t extra = now & AD & ~allowed, missing = through ? e->after & AD & ~now : 0;
+		/* one word may be an entry at several levels of the walk (a table
+		 * that maps itself): bare metal's updates of each level add up */
+		uint64_t allowed = 0, want = 0;
+		for (unsigned j = 0; j < r->n; j++) {
+			const struct rm_ent *x = &r->e[j];
+			if (x->from_reg || x->pa != e->pa)
+				continue;
+			allowed |= (r->kind == RM_OK ? x->after : x->before) | x->before;
+			want |= x->after;
+		}
+		uint64_t extra = now & AD & ~allowed, missing = through ? want & AD & ~now : 0;
 		if (!extra && !missing)
 			continue;
 		snprintf(p->what, sizeof(p->what), "after the core handled the fault (%s) the guest's "
