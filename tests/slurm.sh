@@ -111,7 +111,7 @@ cat > "$work/exp/kill.xml" <<'EOF'
   <audit level="periodic"/>
   <execution time="10" array-max="4"/>
   <synth name="fork" workload="fork" mode="4level" events="20000" seed="1"/>
-  <synth name="big" workload="mix" mode="4level" events="300000" seed="9"/>
+  <synth name="big" workload="mix" mode="4level" events="2000000" seed="9"/>
   <policies><recorded/><policy name="off">oos=0,prefetch=0,emulate=0,early=0</policy>
     <policy name="unshadow">emulate=0</policy></policies>
 </experiment>
