@@ -257,7 +257,7 @@ grep -q '^cut  *recorded  *bad-input ' "$work/out" && grep -q '^fork  *recorded 
 cat > "$work/v/slow.xml" <<'EOF'
 <?xml version="1.0"?>
 <experiment xmlns="urn:shadowvt:experiment:1" name="slow">
-  <synth name="slow" workload="mix" events="200000"/>
+  <synth name="slow" workload="mix" events="2000000"/>
   <audit level="full"/>
 </experiment>
 EOF
