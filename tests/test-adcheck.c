@@ -24,17 +24,10 @@
  * self false: an ordinary chain 0x2000 -> 0x3000 -> 0x4000 -> page 0x9000. */
 static struct tg_buf make(bool self)
 {
-	static const struct svt_trace_range ram[] = { { 0, 1024 } };
-	struct svt_trace_header h = {
-		.producer = "test-adcheck", .cpu_model = "synthetic", .guest = "a table mapping itself",
-		.maxphyaddr = 46, .guest_frames = 1024, .ram = ram, .nram = 1,
-		.policy = { .oos = 2, .prefetch = 8, .emulate = true, .early_unshadow = true },
-		.pool_frames = 64,
-	};
 	struct tg_buf b = { 0 };
 	struct svt_trace_error err;
-	struct svt_trace_writer *w = svt_trace_writer_open_sink(tg_sink, &b, "mem", &h, 0, &err);
-	cr_assert_not_null(w, "%s", err.msg);
+	struct svt_trace_writer *w = tg_open_guest(&b, "a table mapping itself", 1024, 46);
+	cr_assert_not_null(w);
 	OK(tg_put_mem64(w, 0x1000, 0x2000 | 3));
 	if (self) {
 		OK(tg_put_mem64(w, 0x2000, 0x2000 | 3));
@@ -43,10 +36,7 @@ static struct tg_buf make(bool self)
 		OK(tg_put_mem64(w, 0x3000, 0x4000 | 3));
 		OK(tg_put_mem64(w, 0x4000, 0x9000 | 3));
 	}
-	OK(tg_put_cr(w, SVT_TRACE_CR4, 0x20));
-	OK(tg_put_cr(w, SVT_TRACE_EFER, 0x100));
-	OK(tg_put_cr(w, SVT_TRACE_CR3, 0x1000));
-	OK(tg_put_cr(w, SVT_TRACE_CR0, 0x80010011));
+	OK(tg_put_paging_4level(w, 0x1000));
 	/* a supervisor write at va 0x10: A at every level, D in the leaf */
 	OK(tg_put_fault(w, 0x10, SVT_PFEC_W));
 	cr_assert_eq(svt_trace_writer_close(w, &err), SVT_TRACE_OK, "%s", err.msg);

@@ -313,17 +313,10 @@ Test(crmodel, reserved_bits)
  */
 static struct tg_buf make(const char *script)
 {
-	static const struct svt_trace_range ram_map[] = { { 0, 4096 } };
-	struct svt_trace_header h = {
-		.producer = "test-crmodel", .cpu_model = "synthetic", .guest = "control registers",
-		.maxphyaddr = 36, .guest_frames = 4096, .ram = ram_map, .nram = 1,
-		.policy = { .oos = 2, .prefetch = 8, .emulate = true, .early_unshadow = true },
-		.pool_frames = 64,
-	};
 	struct tg_buf b = { 0 };
 	struct svt_trace_error err;
-	struct svt_trace_writer *w = svt_trace_writer_open_sink(tg_sink, &b, "mem", &h, 0, &err);
-	cr_assert_not_null(w, "%s", err.msg);
+	struct svt_trace_writer *w = tg_open_guest(&b, "control registers", 4096, 36);
+	cr_assert_not_null(w);
 	for (const char *s = script; *s;) {
 		while (*s == ' ' || *s == ';')
 			s++;

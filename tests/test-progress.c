@@ -28,26 +28,16 @@ unsigned svt_broken = 62;       /* the core's seeded bug (src/walk_int.h); 0: no
  * 0x401000, i: INVLPG), each letter repeated as its count says. */
 static struct tg_buf make(const char *script)
 {
-	static const struct svt_trace_range ram[] = { { 0, 1024 } };
-	struct svt_trace_header h = {
-		.producer = "test-progress", .cpu_model = "synthetic", .guest = "a livelock",
-		.maxphyaddr = 46, .guest_frames = 1024, .ram = ram, .nram = 1,
-		.policy = { .oos = 2, .prefetch = 8, .emulate = true, .early_unshadow = true },
-		.pool_frames = 64,
-	};
 	struct tg_buf b = { 0 };
 	struct svt_trace_error err;
-	struct svt_trace_writer *w = svt_trace_writer_open_sink(tg_sink, &b, "mem", &h, 0, &err);
-	cr_assert_not_null(w, "%s", err.msg);
+	struct svt_trace_writer *w = tg_open_guest(&b, "a livelock", 1024, 46);
+	cr_assert_not_null(w);
 	OK(tg_put_mem64(w, 0x1000, 0x2000 | 7));
 	OK(tg_put_mem64(w, 0x2000, 0x3000 | 7));
 	OK(tg_put_mem64(w, 0x3000 + 2 * 8, 0x4000 | 7));     /* PD[2]: 0x400000 */
 	OK(tg_put_mem64(w, 0x4000, 0x9000 | 0x67));          /* PT[0]: present, A and D set */
 	OK(tg_put_mem64(w, 0x4008, 0xa000 | 0x67));
-	OK(tg_put_cr(w, SVT_TRACE_CR4, 0x20));
-	OK(tg_put_cr(w, SVT_TRACE_EFER, 0x100));
-	OK(tg_put_cr(w, SVT_TRACE_CR3, 0x1000));
-	OK(tg_put_cr(w, SVT_TRACE_CR0, 0x80010011));
+	OK(tg_put_paging_4level(w, 0x1000));
 	for (const char *s = script; *s;) {
 		char c = *s++;
 		unsigned n = (unsigned)strtoul(s, (char **)&s, 10);

@@ -14,6 +14,7 @@
 
 #include "replay.h"
 #include "synth.h"
+#include "trace-gen.h"
 #include "trace.h"
 #include "whatif.h"
 
@@ -100,28 +101,11 @@ Test(whatif, with_the_recordings_counters)
 
 /* ---- regeneration ---------------------------------------------------------- */
 
-struct buf {
-	uint8_t *p;
-	size_t len;
-};
-
-static int sink(void *ctx, const void *data, size_t len)
-{
-	struct buf *b = ctx;
-	uint8_t *p = realloc(b->p, b->len + len);
-	if (!p)
-		return -1;
-	memcpy(p + b->len, data, len);
-	b->p = p;
-	b->len += len;
-	return 0;
-}
-
 /* A guest with its actions logged: protected mode without paging, then a
  * read of 0x5000 at CPL 0 (no #PF on any core: nothing translates it),
  * the trace saying the guest saw one when inject is true; lost: events
  * lost after it. */
-static struct buf guest_trace(bool inject, bool lost)
+static struct tg_buf guest_trace(bool inject, bool lost)
 {
 	static const struct svt_trace_range ram[] = { { 0, 1024 } };
 	struct svt_trace_header h = {
@@ -130,9 +114,9 @@ static struct buf guest_trace(bool inject, bool lost)
 		.guest_frames = 1024, .ram = ram, .nram = 1, .policy = def, .pool_frames = 64,
 		.evidence = SVT_EVIDENCE_ACTIONS,
 	};
-	struct buf b = { 0 };
+	struct tg_buf b = { 0 };
 	struct svt_trace_error err;
-	struct svt_trace_writer *w = svt_trace_writer_open_sink(sink, &b, "mem", &h, 0, &err);
+	struct svt_trace_writer *w = svt_trace_writer_open_sink(tg_sink, &b, "mem", &h, 0, &err);
 	cr_assert_not_null(w, "%s", err.msg);
 	struct svt_trace_event ev = { .type = SVT_TRACE_CR_WRITE };
 	ev.u.cr.reg = SVT_TRACE_CR0;
@@ -158,10 +142,10 @@ static struct buf guest_trace(bool inject, bool lost)
 }
 
 /* Replayed under oos=0 (the trace's policy otherwise): the result. */
-static struct svt_replay_result *whatif(const struct buf *b)
+static struct svt_replay_result *whatif(const struct tg_buf *b)
 {
 	struct svt_replay_config cfg = {
-		.path = "guest.svt", .mem = b->p, .mem_len = b->len, .policy_given = true,
+		.path = "guest.svt", .mem = b->p, .mem_len = b->n, .policy_given = true,
 		.policy_spec = "oos=0", .audit = SVT_AUDIT_FAULTS,
 	};
 	struct svt_replay_result *res = malloc(sizeof(*res));
@@ -172,11 +156,11 @@ static struct svt_replay_result *whatif(const struct buf *b)
 
 Test(regenerate, same_outcome_is_exact)
 {
-	struct buf b = guest_trace(false, false);
+	struct tg_buf b = guest_trace(false, false);
 	void *out;
 	size_t len;
 	char err[600];
-	struct syn_regen rg = { .path = "guest.svt", .mem = b.p, .mem_len = b.len,
+	struct syn_regen rg = { .path = "guest.svt", .mem = b.p, .mem_len = b.n,
 				.policy = off, .pool = 64 };
 	cr_assert_eq(syn_regenerate(&rg, &out, &len, err, sizeof(err)), 0, "%s", err);
 	/* the regenerated trace: the read again, logged with its outcome */
@@ -204,11 +188,11 @@ Test(regenerate, same_outcome_is_exact)
 
 Test(regenerate, another_outcome_is_not)
 {
-	struct buf b = guest_trace(true, false);
+	struct tg_buf b = guest_trace(true, false);
 	void *out;
 	size_t len;
 	char err[600];
-	struct syn_regen rg = { .path = "guest.svt", .mem = b.p, .mem_len = b.len,
+	struct syn_regen rg = { .path = "guest.svt", .mem = b.p, .mem_len = b.n,
 				.policy = off, .pool = 64 };
 	cr_assert_eq(syn_regenerate(&rg, &out, &len, err, sizeof(err)), 1, "%s", err);
 	cr_assert(strstr(err, "would have seen no #PF at 0x5000") != NULL, "%s", err);
@@ -224,7 +208,7 @@ Test(regenerate, another_outcome_is_not)
 
 Test(regenerate, lost_events_are_not)
 {
-	struct buf b = guest_trace(false, true);
+	struct tg_buf b = guest_trace(false, true);
 	struct svt_replay_result *res = whatif(&b);
 	cr_assert_eq(res->whatif, SVT_WHATIF_APPROX, "%s", res->whatif_why);
 	cr_assert(strstr(res->whatif_why, "events lost: the guest's actions are not all in the "
@@ -235,16 +219,16 @@ Test(regenerate, lost_events_are_not)
 
 Test(regenerate, no_actions_logged)
 {
-	struct buf b = guest_trace(false, false);
+	struct tg_buf b = guest_trace(false, false);
 	/* the same events under a header without SVT_EVIDENCE_ACTIONS: the
 	 * file's inputs replayed, judged by the label's rules */
 	struct svt_trace_error e;
-	struct svt_trace_reader *r = svt_trace_open_mem(b.p, b.len, "g", 0, &e);
+	struct svt_trace_reader *r = svt_trace_open_mem(b.p, b.n, "g", 0, &e);
 	cr_assert_not_null(r);
 	struct svt_trace_header h = *svt_trace_reader_header(r);
 	h.evidence = 0;
-	struct buf c = { 0 };
-	struct svt_trace_writer *w = svt_trace_writer_open_sink(sink, &c, "mem", &h, 0, &e);
+	struct tg_buf c = { 0 };
+	struct svt_trace_writer *w = svt_trace_writer_open_sink(tg_sink, &c, "mem", &h, 0, &e);
 	cr_assert_not_null(w, "%s", e.msg);
 	struct svt_trace_event ev;
 	while (svt_trace_next(r, &ev) == SVT_TRACE_OK)
@@ -254,7 +238,7 @@ Test(regenerate, no_actions_logged)
 	void *out;
 	size_t len;
 	char err[600];
-	struct syn_regen rg = { .path = "g.svt", .mem = c.p, .mem_len = c.len, .policy = off,
+	struct syn_regen rg = { .path = "g.svt", .mem = c.p, .mem_len = c.n, .policy = off,
 				.pool = 64 };
 	cr_assert_eq(syn_regenerate(&rg, &out, &len, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "does not log the guest's actions") != NULL, "%s", err);

@@ -423,6 +423,33 @@ int tg_put_cr(struct svt_trace_writer *w, unsigned reg, uint64_t v)
 	return svt_trace_write(w, &ev);
 }
 
+struct svt_trace_writer *tg_open_guest(struct tg_buf *buf, const char *guest, uint64_t frames,
+				       uint8_t maxphy)
+{
+	const struct svt_trace_range ram = { 0, frames };
+	struct svt_trace_header h = {
+		.producer = "trace-gen", .cpu_model = "synthetic", .guest = guest,
+		.maxphyaddr = maxphy, .guest_frames = frames, .ram = &ram, .nram = 1,
+		.policy = { .oos = 2, .prefetch = 8, .emulate = true, .early_unshadow = true },
+		.pool_frames = 64,
+	};
+	struct svt_trace_error err;
+	struct svt_trace_writer *w = svt_trace_writer_open_sink(tg_sink, buf, "mem", &h, 0, &err);
+	if (!w)
+		fprintf(stderr, "%s\n", err.msg);
+	return w;
+}
+
+int tg_put_paging_4level(struct svt_trace_writer *w, uint64_t cr3)
+{
+	int rc = tg_put_cr(w, SVT_TRACE_CR4, 0x20);
+	if (rc == 0)
+		rc = tg_put_cr(w, SVT_TRACE_EFER, 0x100);
+	if (rc == 0)
+		rc = tg_put_cr(w, SVT_TRACE_CR3, cr3);
+	return rc == 0 ? tg_put_cr(w, SVT_TRACE_CR0, 0x80010011) : rc;
+}
+
 int tg_put_fault(struct svt_trace_writer *w, uint64_t va, uint32_t ec)
 {
 	struct svt_trace_event ev = { .type = SVT_TRACE_FAULT };

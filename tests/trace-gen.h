@@ -40,6 +40,14 @@ void tg_free(struct tg_events *e);
 
 /* A header with a RAM map with a hole, and a policy. */
 void tg_header(struct svt_trace_header *h);
+/* A writer into buf for a guest made up by a test: guest frames 0..frames-1
+ * all RAM, MAXPHYADDR maxphy, the default policy, a 64-frame pool.  NULL
+ * (the writer's message on stderr) if refused. */
+struct svt_trace_writer *tg_open_guest(struct tg_buf *buf, const char *guest, uint64_t frames,
+				       uint8_t maxphy);
+/* 4-level paging on with CR3 = cr3: CR4.PAE, EFER.LME, CR3, then CR0 with
+ * PG, WP, ET and PE.  0, or the writer's status. */
+int tg_put_paging_4level(struct svt_trace_writer *w, uint64_t cr3);
 
 /* One random event (of type t, or any type when t < 0). */
 void tg_random_event(struct tg_rng *g, int t, struct tg_events *out);

@@ -47,12 +47,18 @@ bool syn_done(const struct syn *s)
 	       act_stop(s);
 }
 
-/* Log an action done (SVT_EVIDENCE_ACTIONS), RFLAGS first if it changed:
- * not the stores inside syn_clear, which is one action. */
-static void act_log(struct syn *s, struct svt_trace_guest *g)
+/* Log an action done (SVT_EVIDENCE_ACTIONS) with its outcome r (1: the
+ * #PF ec, cr2 delivered), RFLAGS first if it changed: not the stores inside
+ * syn_clear, which is one action. */
+static void act_log(struct syn *s, struct svt_trace_guest *g, int r, uint32_t ec, uint64_t cr2)
 {
 	if (s->in_clear)
 		return;
+	if (r == 1) {
+		g->flags |= SVT_GUEST_INJECTED;
+		g->error_code = ec;
+		g->cr2 = cr2;
+	}
 	if (s->rflags != s->act_rflags) {
 		struct svt_trace_guest rf = { .kind = SVT_GUEST_RFLAGS, .val = { s->rflags, 0 } };
 		svt_recorder_guest_action(&s->rec.r, &rf);
@@ -349,12 +355,7 @@ int syn_insn(struct syn *s, struct syn_insn *in, uint32_t *ec, uint64_t *cr2)
 	};
 	if (cmp && in->ok)
 		g.flags |= SVT_GUEST_OK;
-	if (r == 1) {
-		g.flags |= SVT_GUEST_INJECTED;
-		g.error_code = *ec;
-		g.cr2 = *cr2;
-	}
-	act_log(s, &g);
+	act_log(s, &g, r, r == 1 ? *ec : 0, r == 1 ? *cr2 : 0);
 	return r;
 }
 
@@ -420,12 +421,7 @@ int syn_access(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
 		.kind = k == SVT_ACC_FETCH ? SVT_GUEST_FETCH : SVT_GUEST_READ, .cpl = (uint8_t)cpl,
 		.va = va,
 	};
-	if (r == 1) {
-		g.flags = SVT_GUEST_INJECTED;
-		g.error_code = *ec;
-		g.cr2 = *cr2;
-	}
-	act_log(s, &g);
+	act_log(s, &g, r, r == 1 ? *ec : 0, r == 1 ? *cr2 : 0);
 	return r;
 }
 
@@ -470,7 +466,7 @@ bool syn_clear(struct syn *s, uint64_t gpa, uint64_t kva, uint64_t rip, bool pt)
 			.kind = SVT_GUEST_CLEAR, .flags = pt ? SVT_GUEST_PT : 0, .va = kva, .rip = rip,
 			.val = { gpa, 0 },
 		};
-		act_log(s, &g);
+		act_log(s, &g, 0, 0, 0);
 	}
 	return ok;
 }

@@ -16,6 +16,7 @@
  * result), and both are checked here action by action against what the
  * trace says the guest saw; the first difference ends the run (return 1).
  */
+#define _POSIX_C_SOURCE 200809L        /* open_memstream */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -168,30 +169,6 @@ void syn_pump(struct syn *s)
 	}
 }
 
-/* The regenerated trace, in memory. */
-struct membuf {
-	uint8_t *p;
-	size_t len, cap;
-};
-
-static int to_mem(void *ctx, const void *buf, size_t len)
-{
-	struct membuf *m = ctx;
-	if (len > m->cap - m->len) {
-		size_t cap = m->cap ? m->cap : 1 << 20;
-		while (cap - m->len < len)
-			cap *= 2;
-		uint8_t *p = realloc(m->p, cap);
-		if (!p)
-			return -1;
-		m->p = p;
-		m->cap = cap;
-	}
-	memcpy(m->p + m->len, buf, len);
-	m->len += len;
-	return 0;
-}
-
 int syn_regenerate(const struct syn_regen *rg, void **out, size_t *out_len, char *err,
 		   size_t errlen)
 {
@@ -216,24 +193,23 @@ int syn_regenerate(const struct syn_regen *rg, void **out, size_t *out_len, char
 	struct svt_trace_header nh = *h;
 	nh.policy = rg->policy;
 	nh.pool_frames = rg->pool;
+	/* (the mode is the guest's to set by its CR writes: the hardware
+	 * model reads only what the core gives it) */
 	struct syn_config cfg = {
 		.mode = SVT_MODE_4LEVEL, .events = UINT64_MAX, .policy = rg->policy,
 		.pool = rg->pool, .guest_frames = h->guest_frames, .level = 1,
 		.script = r, .stop = rg->stop, .diverged = &div,
 	};
-	const char *m = h->guest ? strstr(h->guest, " mode=") : NULL;
-	if (m) {
-		char word[16] = "";
-		sscanf(m + 6, "%15[a-z0-9]", word);
-		int mode = svt_mode_parse(word);
-		if (mode > 0)
-			cfg.mode = (enum svt_mode)mode;
-	}
-	struct membuf mb = { 0 };
-	struct svt_trace_writer *w = svt_trace_writer_open_sink(to_mem, &mb, "the regenerated trace",
-								&nh, cfg.level, &terr);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct svt_trace_writer *w = f ? svt_trace_writer_open_file(f, "the regenerated trace", &nh,
+								    cfg.level, &terr) : NULL;
 	if (!w) {
-		snprintf(err, errlen, "%s", terr.msg);
+		snprintf(err, errlen, "%s", f ? terr.msg : "out of memory");
+		if (f)
+			fclose(f);
+		free(buf);
 		svt_trace_close(r);
 		return -1;
 	}
@@ -241,14 +217,15 @@ int syn_regenerate(const struct syn_regen *rg, void **out, size_t *out_len, char
 	int rc = syn_run(&cfg, w, why, sizeof(why));
 	bool stopped = rc != 0 && rg->stop && *rg->stop;
 	bool closed = svt_trace_writer_close(w, &terr) == SVT_TRACE_OK;
+	bool flushed = fclose(f) == 0;
 	svt_trace_close(r);
-	if (rc != 0 || !closed) {
-		snprintf(err, errlen, "%s", rc != 0 ? why : terr.msg);
-		free(mb.p);
+	if (rc != 0 || !closed || !flushed) {
+		snprintf(err, errlen, "%s", rc != 0 ? why : closed ? "out of memory" : terr.msg);
+		free(buf);
 		return stopped ? 2 : div ? 1 : -1;
 	}
-	*out = mb.p;
-	*out_len = mb.len;
+	*out = buf;
+	*out_len = len;
 	return 0;
 }
 
