@@ -72,8 +72,8 @@ t0=$(date +%s)
 ncase=0
 for w in $workloads; do
 	for m in $modes; do
-		# spaces-pcid needs PCIDs: 4level and 5level only
-		case "$w:$m" in spaces-pcid:2level|spaces-pcid:pae) continue ;; esac
+		# spaces-pcid (PCIDs) and pkeys (protection keys): 4level and 5level only
+		case "$w:$m" in spaces-pcid:2level|spaces-pcid:pae|pkeys:2level|pkeys:pae) continue ;; esac
 		ncase=$((ncase + 1))
 		for b in $bases; do
 			pb=$(echo "$policies" | sed -n "${b}p")

@@ -10,7 +10,7 @@ static const char *const type_names[SVT_TRACE_NTYPES] = {
 	[SVT_TRACE_INVPCID] = "INVPCID",     [SVT_TRACE_FLUSH_ALL] = "FLUSH_ALL",
 	[SVT_TRACE_MEM] = "MEM",             [SVT_TRACE_DECISION] = "DECISION",
 	[SVT_TRACE_LOST] = "LOST",           [SVT_TRACE_MARK] = "MARK",
-	[SVT_TRACE_GUEST] = "GUEST",
+	[SVT_TRACE_GUEST] = "GUEST",         [SVT_TRACE_CPU] = "CPU",
 };
 
 static const char *const outcome_names[] = {
@@ -35,7 +35,7 @@ static const char *const mark_names[] = {
 
 static const char *const guest_kind_names[] = {
 	[SVT_GUEST_READ] = "read", [SVT_GUEST_FETCH] = "fetch", [SVT_GUEST_WRITE] = "write",
-	[SVT_GUEST_CLEAR] = "clear", [SVT_GUEST_RFLAGS] = "rflags",
+	[SVT_GUEST_CLEAR] = "clear", [SVT_GUEST_RFLAGS] = "rflags", [SVT_GUEST_PKRU] = "pkru",
 };
 
 static const char *const guest_op_names[] = {

@@ -76,10 +76,10 @@ void svt_trace_event_decision(const struct svt_fault *f, enum svt_pf_outcome o,
 		memset(&d->regs, 0, sizeof(d->regs));
 }
 
-int svt_trace_cr_apply(struct svt_mmu *m, unsigned reg, uint64_t val)
+int svt_trace_cr_apply(struct svt_mmu *m, unsigned reg, uint64_t val, bool code64)
 {
 	switch (reg) {
-	case SVT_TRACE_CR0: return svt_mmu_write_cr0(m, val);
+	case SVT_TRACE_CR0: return svt_mmu_write_cr0_mode(m, val, code64);
 	case SVT_TRACE_CR3: return svt_mmu_write_cr3(m, val);
 	case SVT_TRACE_CR4: return svt_mmu_write_cr4(m, val);
 	default: return svt_mmu_write_efer(m, val);

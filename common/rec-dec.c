@@ -167,7 +167,7 @@ static bool dec_guest(struct tr_state *st, const uint8_t *p, const uint8_t *end,
 	g->flags = (head >> 3) & 7;
 	g->cpl = (uint8_t)(head >> 6);
 	NEED(g->kind < SVT_GUEST_NKINDS, "GUEST: unknown kind");
-	if (g->kind != SVT_GUEST_RFLAGS) {
+	if (g->kind != SVT_GUEST_RFLAGS && g->kind != SVT_GUEST_PKRU) {
 		NEED(svt_getv(&p, end, &v), "GUEST: truncated address");
 		g->va = st->guest_va += svt_unzz(v);
 	}
@@ -199,6 +199,44 @@ static bool dec_guest(struct tr_state *st, const uint8_t *p, const uint8_t *end,
 	}
 	const char *bad = tr_check_guest(g);
 	NEED(bad == NULL, bad);
+	return true;
+}
+
+static bool dec_cpu(const uint8_t *p, const uint8_t *end, struct svt_trace_cpu *c,
+		    const char **why)
+{
+	uint64_t v;
+
+	memset(c, 0, sizeof(*c));
+	NEED(svt_getv(&p, end, &v), "CPU: truncated");
+	NEED(v < SVT_CPU_NKINDS, "CPU: unknown kind");
+	c->kind = (uint8_t)v;
+	if (c->kind == SVT_CPU_CPUID) {
+		NEED(svt_getv(&p, end, &v), "CPU: truncated leaf");
+		NEED(v <= UINT32_MAX, "CPU: leaf above 32 bits");
+		c->leaf = (uint32_t)v;
+		NEED(svt_getv(&p, end, &v), "CPU: truncated subleaf");
+		NEED(v <= UINT32_MAX, "CPU: subleaf above 32 bits");
+		c->subleaf = (uint32_t)v;
+		for (unsigned i = 0; i < 4; i++) {
+			NEED(svt_getv(&p, end, &v), "CPU: truncated CPUID result");
+			NEED(v <= UINT32_MAX, "CPU: CPUID result above 32 bits");
+			c->out[i] = (uint32_t)v;
+		}
+		return true;
+	}
+	NEED(svt_getv(&p, end, &v), "CPU: truncated vector");
+	NEED(v < 64, "CPU: vector above 31 or unknown flag bits");
+	c->vector = (uint8_t)(v & 31);
+	c->has_ec = (v >> 5) & 1;
+	if (c->has_ec) {
+		NEED(svt_getv(&p, end, &v), "CPU: truncated error code");
+		NEED(v <= UINT32_MAX, "CPU: error code above 32 bits");
+		c->error_code = (uint32_t)v;
+	}
+	if (c->vector == 14)
+		NEED(svt_getv(&p, end, &c->cr2), "CPU: truncated CR2");
+	NEED(svt_getv(&p, end, &c->rflags), "CPU: truncated RFLAGS");
 	return true;
 }
 
@@ -258,6 +296,12 @@ static bool dec_payload(struct tr_state *st, uint64_t type, const uint8_t *p, co
 		NEED(svt_getv(&p, end, &v), "CR_WRITE: truncated value");
 		ev->u.cr.val = st->cr[ev->u.cr.reg] ^ v;
 		st->cr[ev->u.cr.reg] = ev->u.cr.val;
+		ev->u.cr.code64 = false;
+		if (p < end) {          /* the mode flags, appended in 1.4 */
+			NEED(svt_getv(&p, end, &v), "CR_WRITE: truncated mode");
+			NEED(!(v & ~(uint64_t)TR_CR_CODE64), "CR_WRITE: unknown mode bits");
+			ev->u.cr.code64 = (v & TR_CR_CODE64) != 0;
+		}
 		return true;
 	case SVT_TRACE_INVLPG:
 		NEED(svt_getv(&p, end, &v), "INVLPG: truncated");
@@ -286,6 +330,8 @@ static bool dec_payload(struct tr_state *st, uint64_t type, const uint8_t *p, co
 		return true;
 	case SVT_TRACE_GUEST:
 		return dec_guest(st, p, end, &ev->u.guest, why);
+	case SVT_TRACE_CPU:
+		return dec_cpu(p, end, &ev->u.cpu, why);
 	case SVT_TRACE_MARK: {
 		struct svt_trace_mark *m = &ev->u.mark;
 		NEED(svt_getv(&p, end, &v), "MARK: truncated time");

@@ -72,6 +72,28 @@ const char *tr_check_guest(const struct svt_trace_guest *g)
 	}
 	if ((g->flags & SVT_GUEST_PT) && g->kind != SVT_GUEST_CLEAR)
 		return "GUEST: a page-table flag on an action that clears no page";
+	if (g->kind == SVT_GUEST_PKRU && g->val[0] > UINT32_MAX)
+		return "GUEST: PKRU above 32 bits";
+	return NULL;
+}
+
+const char *tr_check_cpu(const struct svt_trace_cpu *c)
+{
+	if (c->kind >= SVT_CPU_NKINDS)
+		return "CPU: unknown kind";
+	if (c->kind == SVT_CPU_CPUID) {
+		if (c->vector || c->has_ec || c->error_code || c->cr2 || c->rflags)
+			return "CPU: an exception's fields given for a CPUID";
+		return NULL;
+	}
+	if (c->vector > 31)
+		return "CPU: exception vector above 31";
+	if (c->leaf || c->subleaf || c->out[0] || c->out[1] || c->out[2] || c->out[3])
+		return "CPU: CPUID fields given for an injected exception";
+	if (!c->has_ec && c->error_code)
+		return "CPU: an error code given for an exception without one";
+	if (c->vector != 14 && c->cr2)
+		return "CPU: CR2 given for an exception that is no #PF";
 	return NULL;
 }
 
@@ -135,9 +157,11 @@ const char *tr_check_event(const struct svt_trace_event *ev)
 		return NULL;
 	case SVT_TRACE_GUEST:
 		return tr_check_guest(&ev->u.guest);
+	case SVT_TRACE_CPU:
+		return tr_check_cpu(&ev->u.cpu);
 	case SVT_TRACE_UNKNOWN:
 		if (ev->u.unknown.type < SVT_TRACE_NTYPES || ev->u.unknown.type > UINT32_MAX)
-			return "UNKNOWN: type code not in 10..2^32-1";
+			return "UNKNOWN: type code not in 12..2^32-1";
 		if (ev->u.unknown.len > SVT_TRACE_MAX_MEM)
 			return "UNKNOWN: payload longer than 4096 bytes";
 		if (ev->u.unknown.len > 0 && ev->u.unknown.data == NULL)
@@ -151,7 +175,7 @@ const char *tr_check_event(const struct svt_trace_event *ev)
 static uint8_t *enc_guest(struct tr_state *st, const struct svt_trace_guest *g, uint8_t *p)
 {
 	p += svt_putv(p, g->kind | (unsigned)g->flags << 3 | (unsigned)g->cpl << 6);
-	if (g->kind != SVT_GUEST_RFLAGS) {
+	if (g->kind != SVT_GUEST_RFLAGS && g->kind != SVT_GUEST_PKRU) {
 		p += svt_putv(p, svt_zz(g->va - st->guest_va));
 		st->guest_va = g->va;
 	}
@@ -320,6 +344,27 @@ static uint8_t *enc_decision(struct tr_state *st, const struct svt_trace_decisio
 	return p;
 }
 
+/* kind, then CPUID: leaf, subleaf, EAX..EDX; INJECT: vector | has_ec << 5,
+ * the error code if any, CR2 if vector 14, RFLAGS (FORMAT.md, CPU) */
+static uint8_t *enc_cpu(const struct svt_trace_cpu *c, uint8_t *p)
+{
+	p += svt_putv(p, c->kind);
+	if (c->kind == SVT_CPU_CPUID) {
+		p += svt_putv(p, c->leaf);
+		p += svt_putv(p, c->subleaf);
+		for (unsigned i = 0; i < 4; i++)
+			p += svt_putv(p, c->out[i]);
+		return p;
+	}
+	p += svt_putv(p, (uint64_t)c->vector | (c->has_ec ? 1u << 5 : 0));
+	if (c->has_ec)
+		p += svt_putv(p, c->error_code);
+	if (c->vector == 14)
+		p += svt_putv(p, c->cr2);
+	p += svt_putv(p, c->rflags);
+	return p;
+}
+
 static uint8_t *enc_payload(struct tr_state *st, const struct svt_trace_event *ev, uint8_t *p)
 {
 	switch (ev->type) {
@@ -330,6 +375,8 @@ static uint8_t *enc_payload(struct tr_state *st, const struct svt_trace_event *e
 		*p++ = (uint8_t)r;
 		p += svt_putv(p, ev->u.cr.val ^ st->cr[r]);
 		st->cr[r] = ev->u.cr.val;
+		if (ev->u.cr.code64)
+			*p++ = TR_CR_CODE64;    /* appended in 1.4; absent: 0 */
 		return p;
 	}
 	case SVT_TRACE_INVLPG:
@@ -361,6 +408,8 @@ static uint8_t *enc_payload(struct tr_state *st, const struct svt_trace_event *e
 		return p + ev->u.mark.len;
 	case SVT_TRACE_GUEST:
 		return enc_guest(st, &ev->u.guest, p);
+	case SVT_TRACE_CPU:
+		return enc_cpu(&ev->u.cpu, p);
 	case SVT_TRACE_UNKNOWN:
 		if (ev->u.unknown.len > 0)
 			memcpy(p, ev->u.unknown.data, ev->u.unknown.len);

@@ -29,6 +29,9 @@
 #define TR_D_INJECT     0x02u
 #define TR_D_GPA        0x04u
 
+/* CR_WRITE's mode flags, appended in 1.4 (absent: 0) */
+#define TR_CR_CODE64    0x01u
+
 /* MEM encodings (low two bits of the length-and-encoding varint) */
 #define TR_MEM_RAW      0
 #define TR_MEM_W64      1
@@ -57,8 +60,10 @@ void tr_state_reset(struct tr_state *st);
 
 /* ---- records (rec-enc.c, rec-dec.c) ------------------------------------ */
 
-/* NULL if ev can be written, else why not; tr_check_guest: a GUEST's payload. */
+/* NULL if ev can be written, else why not; tr_check_guest, tr_check_cpu:
+ * a GUEST's, a CPU's payload. */
 const char *tr_check_guest(const struct svt_trace_guest *g);
+const char *tr_check_cpu(const struct svt_trace_cpu *c);
 const char *tr_check_event(const struct svt_trace_event *ev);
 
 /* Encode a checked event as one record at out (room for TR_MAX_RECORD

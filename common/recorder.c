@@ -505,15 +505,22 @@ enum svt_pf_outcome svt_recorder_fault(struct svt_recorder *r, struct svt_mmu *m
 
 int svt_recorder_cr(struct svt_recorder *r, struct svt_mmu *m, unsigned reg, uint64_t val)
 {
+	return svt_recorder_cr_mode(r, m, reg, val, false);
+}
+
+int svt_recorder_cr_mode(struct svt_recorder *r, struct svt_mmu *m, unsigned reg, uint64_t val,
+			 bool code64)
+{
 	struct svt_trace_event in;
 	in.type = SVT_TRACE_CR_WRITE;
 	in.seq = 0;
 	in.u.cr.reg = (uint8_t)reg;
+	in.u.cr.code64 = code64;
 	in.u.cr.val = val;
 	uint64_t oos[SVT_REC_OOS_MAX];
 	memcpy(oos, r->oos, sizeof(oos));
 	uint64_t t = PROF_START();
-	int rc = svt_trace_cr_apply(m, reg, val);
+	int rc = svt_trace_cr_apply(m, reg, val, code64);
 	PROF_END(r, SVT_REC_PROF_CORE, t);
 	if (rc == 0) {
 		uint64_t cr4 = r->cr4;
@@ -615,6 +622,18 @@ void svt_recorder_guest_action(struct svt_recorder *r, const struct svt_trace_gu
 	ev.type = SVT_TRACE_GUEST;
 	ev.seq = 0;
 	ev.u.guest = *g;
+	span_flush(r);
+	emit(r, &ev);
+}
+
+void svt_recorder_cpu(struct svt_recorder *r, const struct svt_trace_cpu *c)
+{
+	if (!(r->c.evidence & SVT_EVIDENCE_CPU))
+		return;
+	struct svt_trace_event ev;
+	ev.type = SVT_TRACE_CPU;
+	ev.seq = 0;
+	ev.u.cpu = *c;
 	span_flush(r);
 	emit(r, &ev);
 }

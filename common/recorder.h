@@ -104,6 +104,10 @@ const struct svt_env *svt_recorder_env(const struct svt_recorder *r);
 enum svt_pf_outcome svt_recorder_fault(struct svt_recorder *r, struct svt_mmu *m,
 				       const struct svt_fault *f, struct svt_fault_result *res);
 int svt_recorder_cr(struct svt_recorder *r, struct svt_mmu *m, unsigned reg, uint64_t val);
+/* As svt_recorder_cr, saying whether the write came from 64-bit mode
+ * (svt_mmu_write_cr0_mode(); recorded either way). */
+int svt_recorder_cr_mode(struct svt_recorder *r, struct svt_mmu *m, unsigned reg, uint64_t val,
+			 bool code64);
 void svt_recorder_invlpg(struct svt_recorder *r, struct svt_mmu *m, uint64_t va);
 int svt_recorder_invpcid(struct svt_recorder *r, struct svt_mmu *m, unsigned type, uint64_t pcid,
 			 uint64_t va);
@@ -119,5 +123,8 @@ void svt_recorder_mark(struct svt_recorder *r, unsigned kind, const char *text, 
 /* With SVT_EVIDENCE_ACTIONS: an action of the guest, after it was done
  * (trace_event.h, struct svt_trace_guest); nothing otherwise. */
 void svt_recorder_guest_action(struct svt_recorder *r, const struct svt_trace_guest *g);
+/* With SVT_EVIDENCE_CPU: a CPUID the producer answered or an exception it
+ * injected (trace_event.h, struct svt_trace_cpu); nothing otherwise. */
+void svt_recorder_cpu(struct svt_recorder *r, const struct svt_trace_cpu *c);
 
 #endif /* SVT_RECORDER_H */

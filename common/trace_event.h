@@ -49,8 +49,20 @@
  * can log it (synth does; the hypervisor cannot).
  */
 #define SVT_EVIDENCE_ACTIONS    (1u << 3)
+/*
+ * SVT_EVIDENCE_MODE: every CR_WRITE says whether the instruction ran in
+ * 64-bit mode (IA-32e mode with CS.L = 1), where clearing CR0.PG raises
+ * #GP; without it a replayer cannot judge such a write.
+ * SVT_EVIDENCE_CPU: CPU records: what the producer showed the guest of the
+ * processor besides paging, decided outside the core: each CPUID it
+ * answered (leaf, subleaf, the four registers the guest got) and each
+ * exception it injected (vector, error code, CR2 of a #PF, the RFLAGS the
+ * delivery pushes).  The hypervisor logs both; synth neither.
+ */
+#define SVT_EVIDENCE_MODE       (1u << 4)
+#define SVT_EVIDENCE_CPU        (1u << 5)
 #define SVT_EVIDENCE_KNOWN      (SVT_EVIDENCE_WALK | SVT_EVIDENCE_STORES | SVT_EVIDENCE_TABLES | \
-				 SVT_EVIDENCE_ACTIONS)
+				 SVT_EVIDENCE_ACTIONS | SVT_EVIDENCE_MODE | SVT_EVIDENCE_CPU)
 
 /* A range of guest frames (RAM or devices, in headers and HELLO). */
 struct svt_trace_range {
@@ -77,8 +89,9 @@ enum svt_trace_type {
 	SVT_TRACE_LOST = 8,     /* events the recorder dropped, or a gap in the file */
 	SVT_TRACE_MARK = 9,     /* a timestamped phase or console marker */
 	SVT_TRACE_GUEST = 10,   /* an action of the guest (SVT_EVIDENCE_ACTIONS) */
+	SVT_TRACE_CPU = 11,     /* CPUID answered, an exception injected (SVT_EVIDENCE_CPU) */
 };
-#define SVT_TRACE_NTYPES 11     /* counts[] is indexed by type; [0] counts unknown types */
+#define SVT_TRACE_NTYPES 12     /* counts[] is indexed by type; [0] counts unknown types */
 
 enum svt_trace_cr { SVT_TRACE_CR0 = 0, SVT_TRACE_CR3 = 1, SVT_TRACE_CR4 = 2, SVT_TRACE_EFER = 3 };
 
@@ -112,6 +125,7 @@ struct svt_trace_fault {
 
 struct svt_trace_cr_write {
 	uint8_t reg;            /* enum svt_trace_cr */
+	bool code64;            /* from 64-bit mode (meaningful under SVT_EVIDENCE_MODE) */
 	uint64_t val;
 };
 
@@ -165,14 +179,16 @@ struct svt_trace_mark {
  * CMPXCHG16B).  CLEAR: the kernel clears the frame at gpa val[0], at
  * kernel address va, from code at rip (a clear_page: SVT_GUEST_PT if the
  * frame becomes a page table).  RFLAGS: the guest's RFLAGS is val[0] from
- * here on.  Outcome flags: SVT_GUEST_INJECTED (a #PF, error_code and cr2
- * delivered to the guest), SVT_GUEST_OK (a CMPXCHG form exchanged).
+ * here on.  PKRU: the guest's PKRU is val[0] (below 2^32) from here on (a
+ * WRPKRU, which is no exit).  Outcome flags: SVT_GUEST_INJECTED (a #PF,
+ * error_code and cr2 delivered to the guest), SVT_GUEST_OK (a CMPXCHG form
+ * exchanged).
  */
 enum svt_trace_guest_kind {
 	SVT_GUEST_READ = 0, SVT_GUEST_FETCH = 1, SVT_GUEST_WRITE = 2, SVT_GUEST_CLEAR = 3,
-	SVT_GUEST_RFLAGS = 4,
+	SVT_GUEST_RFLAGS = 4, SVT_GUEST_PKRU = 5,
 };
-#define SVT_GUEST_NKINDS        5
+#define SVT_GUEST_NKINDS        6
 enum svt_trace_guest_op {
 	SVT_GUEST_MOV = 0, SVT_GUEST_XCHG = 1, SVT_GUEST_CMPXCHG = 2, SVT_GUEST_CMPXCHG8B = 3,
 	SVT_GUEST_CMPXCHG16B = 4,
@@ -190,6 +206,28 @@ struct svt_trace_guest {
 	uint32_t error_code;    /* INJECTED */
 	uint64_t va, rip, cr2;  /* cr2: INJECTED */
 	uint64_t val[2], cmp[2];
+};
+
+/*
+ * A CPU record (SVT_EVIDENCE_CPU), logged once the producer has decided
+ * it, after the input and DECISION it follows from, if any.
+ * CPUID: the guest executed CPUID with EAX = leaf, ECX = subleaf and got
+ * out[] = EAX, EBX, ECX, EDX.
+ * INJECT: the producer delivered exception `vector` (0..31) to the guest,
+ * with error_code if has_ec, CR2 = cr2 for a #PF (vector 14; else 0),
+ * the delivery pushing RFLAGS = rflags.
+ */
+enum svt_trace_cpu_kind { SVT_CPU_CPUID = 0, SVT_CPU_INJECT = 1 };
+#define SVT_CPU_NKINDS          2
+struct svt_trace_cpu {
+	uint8_t kind;           /* enum svt_trace_cpu_kind */
+	uint8_t vector;         /* INJECT */
+	bool has_ec;            /* INJECT */
+	uint32_t leaf, subleaf; /* CPUID */
+	uint32_t out[4];        /* CPUID: EAX EBX ECX EDX */
+	uint32_t error_code;    /* INJECT, has_ec */
+	uint64_t cr2;           /* INJECT of vector 14 */
+	uint64_t rflags;        /* INJECT */
 };
 
 /* A record of a type this reader does not know; written as is by the writer. */
@@ -218,6 +256,7 @@ struct svt_trace_event {
 		struct svt_trace_lost lost;
 		struct svt_trace_mark mark;
 		struct svt_trace_guest guest;
+		struct svt_trace_cpu cpu;
 		struct svt_trace_unknown unknown;
 	} u;
 };
@@ -237,8 +276,9 @@ void svt_trace_fault_to_core(const struct svt_trace_fault *tf, struct svt_emu_re
 void svt_trace_event_fault(const struct svt_fault *f, struct svt_trace_event *ev);
 void svt_trace_event_decision(const struct svt_fault *f, enum svt_pf_outcome o,
 			      const struct svt_fault_result *res, struct svt_trace_event *ev);
-/* Hand a CR_WRITE (enum svt_trace_cr) to the core: its return value. */
-int svt_trace_cr_apply(struct svt_mmu *m, unsigned reg, uint64_t val);
+/* Hand a CR_WRITE (enum svt_trace_cr) to the core: its return value.
+ * code64: the write came from 64-bit mode (false where unknown). */
+int svt_trace_cr_apply(struct svt_mmu *m, unsigned reg, uint64_t val, bool code64);
 
 
 #endif /* SVT_TRACE_EVENT_H */

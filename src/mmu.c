@@ -666,7 +666,7 @@ int svt_mmu_write_cr0_mode(struct svt_mmu *m, uint64_t val, bool code64)
 	 * can CR0.WP be cleared while CR4.CET = 1 */
 	if (pg_off && (m->v.g.cr4 & SVT_CR4_PCIDE) && !SVT_BUG(72))
 		return SVT_E_GP;
-	if (pg_off && code64 && (m->v.g.efer & SVT_EFER_LMA))
+	if (pg_off && code64 && (m->v.g.efer & SVT_EFER_LMA) && !SVT_BUG(75))
 		return SVT_E_GP;
 	if (!(val & SVT_CR0_WP) && (m->v.g.cr4 & SVT_CR4_CET) && !SVT_BUG(73))
 		return SVT_E_GP;

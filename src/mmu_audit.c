@@ -14,7 +14,7 @@ const char *svt_invariant_name(enum svt_invariant inv)
 {
 	static const char *const names[] = {
 		"INV-PERM", "INV-FRAME", "INV-WP", "INV-SYNC", "INV-STRUCT", "INV-FAULT", "INV-REPLAY",
-		"INV-PROGRESS", "INV-CR",
+		"INV-PROGRESS", "INV-CR", "INV-CPU",
 	};
 	return (unsigned)inv < sizeof(names) / sizeof(names[0]) ? names[inv] : "INV-?";
 }

@@ -479,7 +479,7 @@ const uint64_t *svt_mmu_prof(const struct svt_mmu *m);
 
 enum svt_invariant {
 	SVT_INV_PERM, SVT_INV_FRAME, SVT_INV_WP, SVT_INV_SYNC, SVT_INV_STRUCT,
-	SVT_INV_FAULT, SVT_INV_REPLAY, SVT_INV_PROGRESS, SVT_INV_CR,
+	SVT_INV_FAULT, SVT_INV_REPLAY, SVT_INV_PROGRESS, SVT_INV_CR, SVT_INV_CPU,
 };
 const char *svt_invariant_name(enum svt_invariant inv);   /* "INV-PERM", ... */
 

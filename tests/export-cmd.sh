@@ -92,9 +92,10 @@ jq -s '.[0].counts as $c | .[1].traceEvents as $e |
 	([$e[] | select(.cat == "mark" and .ph == "i" and .s == "g")] | length) == $c.MARK and
 	([$e[] | select(.cat == "lost" and .ph == "i" and .s == "g")] | length) == $c.LOST and
 	([$e[] | select(.cat == "unknown")] | length) == $c.UNKNOWN and
+	$c.CPU > 0 and ([$e[] | select(.cat == "cpu")] | length) == $c.CPU and
 	([$e[] | select(.cat == "lost") | .args.count] | add) == .[0].lost' \
 	"$work/all-info.json" "$work/all.json" | grep -qx true &&
-	pass "MARK and LOST as global instant events, with counts" || fail "MARK/LOST events"
+	pass "MARK, LOST and CPU records as instant events, with counts" || fail "MARK/LOST/CPU events"
 iconv -f UTF-8 -t UTF-8 "$work/all.json" > /dev/null 2>&1 && pass "output is valid UTF-8" ||
 	fail "output is not UTF-8"
 tr -d '\n' < "$work/all.json" | LC_ALL=C grep -q '[[:cntrl:]]' && fail "raw control characters" ||

@@ -74,12 +74,13 @@ static void poke(uint64_t pa, uint64_t v)
 struct m {
 	struct crm_regs r;
 	unsigned maxphy;
+	enum crm_code code;     /* the code the writes come from (unknown: 0) */
 };
 
 /* Write; on acceptance the registers move on. */
 static enum crm_verdict wr(struct m *m, enum crm_reg reg, uint64_t val, struct crm_out *o)
 {
-	crm_write(&m->r, m->maxphy, reg, val, load, NULL, o);
+	crm_write(&m->r, m->maxphy, reg, val, m->code, load, NULL, o);
 	if (o->verdict == CRM_ACCEPT)
 		m->r = o->next;
 	return o->verdict;
@@ -254,6 +255,30 @@ Test(crmodel, ia32e)
 	cr_assert(!o.pdptes_loaded);
 }
 
+/* Clearing CR0.PG in IA-32e mode where the trace says the code's mode:
+ * #GP from 64-bit mode, leaving IA-32e mode from compatibility mode. */
+Test(crmodel, paging_off_mode_known)
+{
+	struct m m = fresh(36);
+	accept(&m, CRM_EFER, EFER_LME);
+	accept(&m, CRM_CR4, CR4_PAE);
+	accept(&m, CRM_CR3, 0x1000);
+	accept(&m, CRM_CR0, CR0_PG | CR0_PE);
+	m.code = CRM_CODE_64;
+	refuse(&m, CRM_CR0, CR0_PE, "CR0.PG cleared in 64-bit mode");
+	accept(&m, CRM_CR0, CR0_PG | CR0_WP | CR0_PE);  /* other CR0 bits: fine */
+	m.code = CRM_CODE_OTHER;
+	accept(&m, CRM_CR0, CR0_PE);
+	cr_assert_eq(m.r.efer, EFER_LME, "IA-32e mode left: LMA clear");
+	cr_assert_eq(crm_paging(&m.r), RM_PAGING_OFF);
+	/* outside IA-32e mode there is no 64-bit mode to refuse it */
+	m.code = CRM_CODE_64;
+	accept(&m, CRM_EFER, 0);
+	accept(&m, CRM_CR4, 0);
+	accept(&m, CRM_CR0, CR0_PG | CR0_PE);
+	accept(&m, CRM_CR0, CR0_PE);
+}
+
 /* PCIDs (SDM 4.10.1, 4.10.4.1). */
 Test(crmodel, pcide)
 {
@@ -308,14 +333,18 @@ Test(crmodel, reserved_bits)
 
 /*
  * A trace of `script`: "m GPA VALUE" (a MEM record), "0|3|4|e VALUE" (a
- * write of CR0, CR3, CR4 or EFER), "f VA ERRORCODE" (a fault), separated
- * by ';', numbers in hexadecimal.  MAXPHYADDR 36, prefetch 8.
+ * write of CR0, CR3, CR4 or EFER), "x VALUE" (a write of CR0 from 64-bit
+ * mode), "f VA ERRORCODE" (a fault), separated by ';', numbers in
+ * hexadecimal.  MAXPHYADDR 36, prefetch 8; the header claims `evidence`.
  */
+static uint32_t evidence;
+
 static struct tg_buf make(const char *script)
 {
 	struct tg_buf b = { 0 };
 	struct svt_trace_error err;
-	struct svt_trace_writer *w = tg_open_guest(&b, "control registers", 4096, 36);
+	struct svt_trace_writer *w = tg_open_guest_ev(&b, "control registers", 4096, 36, evidence,
+						      0);
 	cr_assert_not_null(w);
 	for (const char *s = script; *s;) {
 		while (*s == ' ' || *s == ';')
@@ -333,6 +362,14 @@ static struct tg_buf make(const char *script)
 		case '3': OK(tg_put_cr(w, SVT_TRACE_CR3, a)); break;
 		case '4': OK(tg_put_cr(w, SVT_TRACE_CR4, a)); break;
 		case 'e': OK(tg_put_cr(w, SVT_TRACE_EFER, a)); break;
+		case 'x': {
+			struct svt_trace_event ev = { .type = SVT_TRACE_CR_WRITE };
+			ev.u.cr.reg = SVT_TRACE_CR0;
+			ev.u.cr.code64 = true;
+			ev.u.cr.val = a;
+			OK(svt_trace_write(w, &ev));
+			break;
+		}
 		default: cr_assert_fail("bad script at '%s'", s - 1);
 		}
 	}
@@ -443,6 +480,41 @@ Test(crmodel_replay, core_accepts_what_the_sdm_refuses)
 	cr_assert_eq(count(out, "INV-CR"), 0, "%s", out);
 	cr_assert_eq(res.status, SVT_RUN_CLEAN, "%s", out);
 	free(out);
+}
+
+/*
+ * A trace that says the mode of each CR write (EVIDENCE `mode`): clearing
+ * CR0.PG from 64-bit mode is judged.  The real core refuses it (the model
+ * agrees: clean); a core with seeded bug 75 accepts it: INV-CR.  From
+ * compatibility mode both accept, and leave IA-32e mode.
+ */
+Test(crmodel_replay, paging_off_from_64_bit_mode)
+{
+	const char *script = "m 1000 2007; 4 20; e 100; 3 1000; 0 80010011;"
+			     "x 10011;"                 /* from 64-bit mode: #GP */
+			     "0 10011;"                 /* from compatibility mode: off */
+			     "0 80010011; x 80000011;"; /* on again; WP cleared: fine */
+	struct svt_replay_result res;
+	evidence = SVT_EVIDENCE_MODE;
+	svt_broken = 0;
+	char *out = replay(script, SVT_AUDIT_FAULTS, &res);
+	cr_assert_eq(count(out, "INV-CR"), 0, "%s", out);
+	cr_assert_eq(res.status, SVT_RUN_CLEAN, "%s", out);
+	free(out);
+	svt_broken = 75;
+	out = replay(script, SVT_AUDIT_FAULTS, &res);
+	cr_assert_eq(count(out, "INV-CR"), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "MOV of 0x10011 to CR0: the core accepted it; the SDM raises "
+				  "#GP: CR0.PG cleared in 64-bit mode"), "%s", out);
+	free(out);
+	/* the same bug, paging turned off from compatibility mode: right */
+	out = replay("m 1000 2007; 4 20; e 100; 3 1000; 0 80010011; 0 10011;", SVT_AUDIT_FAULTS,
+		     &res);
+	cr_assert_eq(count(out, "INV-CR"), 0, "%s", out);
+	cr_assert_eq(res.status, SVT_RUN_CLEAN, "%s", out);
+	free(out);
+	evidence = 0;
+	svt_broken = 0;
 }
 
 /* What the trace cannot settle is not judged, and the model then goes on
@@ -634,7 +706,7 @@ Test(crmodel_core, one_bit_changes_agree)
 			uint64_t cur = reg == CRM_CR0 ? md.r.cr0 : reg == CRM_CR4 ? md.r.cr4 : md.r.efer;
 			uint64_t val = cur ^ (1ull << bit);
 			struct crm_out o;
-			crm_write(&md.r, md.maxphy, reg, val, load, NULL, &o);
+			crm_write(&md.r, md.maxphy, reg, val, CRM_CODE_UNKNOWN, load, NULL, &o);
 			int rc = core_write(c, reg, val);
 			const struct svt_regs *g = svt_mmu_guest_regs(c);
 			if (o.verdict == CRM_GP) {

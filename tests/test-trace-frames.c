@@ -185,6 +185,38 @@ Test(trace_frames, bad_records)
 	expect_error(cr, 4, 1, 1, "CR_WRITE: unknown register");
 	static const uint8_t mark[] = { 9, 5, 0, 0, 2, 'a', 0 };
 	expect_error(mark, 7, 1, 1, "MARK: NUL in text");
+	static const uint8_t kind6[] = { 10, 2, 6, 0 };
+	expect_error(kind6, 4, 1, 1, "GUEST: unknown kind");
+	static const uint8_t pkru33[] = { 10, 6, 5, 0x80, 0x80, 0x80, 0x80, 0x10 };     /* 2^32 */
+	expect_error(pkru33, 8, 1, 1, "GUEST: PKRU above 32 bits");
+	static const uint8_t pkru_cpl[] = { 10, 3, 0xc5, 0x01, 0 };      /* head 5 | CPL 3 << 6 */
+	expect_error(pkru_cpl, 5, 1, 1,
+		     "GUEST: cpl or an injected fault on an action that is no access");
+}
+
+/* GUEST kind 5, PKRU: no address, its value a varint; the next access's
+ * address is a delta from the access before the PKRU record. */
+Test(trace_frames, guest_pkru)
+{
+	static const uint8_t c[] = {
+		10, 3, 0, 0x80, 0x40,                           /* READ va 0x1000 cpl 0 */
+		10, 6, 5, 0xd4, 0xaa, 0xd5, 0xaa, 0x05,         /* PKRU 0x55555554 */
+		10, 4, 0xc0, 0x01, 0x80, 0x40,                  /* READ va 0x2000 cpl 3 */
+	};
+	struct raw f = { c, sizeof(c), 3, 0, 3, false };
+	struct tg_buf b = { 0 };
+	struct svt_trace_event evs[8];
+	struct svt_trace_error err;
+	size_t n;
+	build(&b, &f, 1);
+	cr_assert_eq(read_all(&b, evs, &n, &err), SVT_TRACE_END, "%s", err.msg);
+	cr_assert_eq(n, 3);
+	cr_assert(evs[1].type == SVT_TRACE_GUEST && evs[1].u.guest.kind == SVT_GUEST_PKRU &&
+		  evs[1].u.guest.val[0] == 0x55555554u && evs[1].u.guest.va == 0 &&
+		  evs[1].u.guest.cpl == 0 && evs[1].seq == 1);
+	cr_assert(evs[2].u.guest.kind == SVT_GUEST_READ && evs[2].u.guest.va == 0x2000 &&
+		  evs[2].u.guest.cpl == 3);
+	free(b.p);
 }
 
 Test(trace_frames, counts_gaps_overlaps)

@@ -191,7 +191,25 @@ void tg_random_event(struct tg_rng *g, int t, struct tg_events *out)
 	case SVT_TRACE_CR_WRITE:
 		ev.u.cr.reg = (uint8_t)tg_below(g, 4);
 		ev.u.cr.val = edgy(g);
+		ev.u.cr.code64 = tg_below(g, 2) != 0;
 		break;
+	case SVT_TRACE_CPU: {
+		struct svt_trace_cpu *c = &ev.u.cpu;
+		c->kind = (uint8_t)tg_below(g, SVT_CPU_NKINDS);
+		if (c->kind == SVT_CPU_CPUID) {
+			c->leaf = (uint32_t)(tg_below(g, 2) ? tg_below(g, 8) : tg_next(g));
+			c->subleaf = (uint32_t)(tg_below(g, 2) ? 0 : tg_next(g));
+			for (unsigned i = 0; i < 4; i++)
+				c->out[i] = (uint32_t)tg_next(g);
+			break;
+		}
+		c->vector = (uint8_t)(tg_below(g, 2) ? 14 : tg_below(g, 32));
+		c->has_ec = tg_below(g, 2) != 0;
+		c->error_code = c->has_ec ? (uint32_t)tg_next(g) : 0;
+		c->cr2 = c->vector == 14 ? edgy(g) : 0;
+		c->rflags = edgy(g);
+		break;
+	}
 	case SVT_TRACE_INVLPG:
 		ev.u.invlpg_va = edgy(g);
 		break;
@@ -252,6 +270,10 @@ void tg_random_event(struct tg_rng *g, int t, struct tg_events *out)
 		x->kind = (uint8_t)tg_below(g, SVT_GUEST_NKINDS);
 		if (x->kind == SVT_GUEST_RFLAGS) {
 			x->val[0] = edgy(g);
+			break;
+		}
+		if (x->kind == SVT_GUEST_PKRU) {
+			x->val[0] = (uint32_t)edgy(g);
 			break;
 		}
 		x->va = edgy(g);
@@ -352,8 +374,17 @@ bool tg_event_equal(const struct svt_trace_event *a, const struct svt_trace_even
 		return true;
 	}
 	case SVT_TRACE_CR_WRITE:
-		DIFF(a->u.cr.reg != b->u.cr.reg || a->u.cr.val != b->u.cr.val, "CR_WRITE differs");
+		DIFF(a->u.cr.reg != b->u.cr.reg || a->u.cr.val != b->u.cr.val ||
+		     a->u.cr.code64 != b->u.cr.code64, "CR_WRITE differs");
 		return true;
+	case SVT_TRACE_CPU: {
+		const struct svt_trace_cpu *x = &a->u.cpu, *y = &b->u.cpu;
+		DIFF(x->kind != y->kind || x->vector != y->vector || x->has_ec != y->has_ec ||
+		     x->leaf != y->leaf || x->subleaf != y->subleaf ||
+		     memcmp(x->out, y->out, sizeof(x->out)) != 0 || x->error_code != y->error_code ||
+		     x->cr2 != y->cr2 || x->rflags != y->rflags, "CPU differs");
+		return true;
+	}
 	case SVT_TRACE_INVLPG:
 		DIFF(a->u.invlpg_va != b->u.invlpg_va, "INVLPG differs");
 		return true;
@@ -426,12 +457,18 @@ int tg_put_cr(struct svt_trace_writer *w, unsigned reg, uint64_t v)
 struct svt_trace_writer *tg_open_guest(struct tg_buf *buf, const char *guest, uint64_t frames,
 				       uint8_t maxphy)
 {
+	return tg_open_guest_ev(buf, guest, frames, maxphy, 0, 0);
+}
+
+struct svt_trace_writer *tg_open_guest_ev(struct tg_buf *buf, const char *guest, uint64_t frames,
+					  uint8_t maxphy, uint32_t evidence, uint32_t features)
+{
 	const struct svt_trace_range ram = { 0, frames };
 	struct svt_trace_header h = {
 		.producer = "trace-gen", .cpu_model = "synthetic", .guest = guest,
 		.maxphyaddr = maxphy, .guest_frames = frames, .ram = &ram, .nram = 1,
 		.policy = { .oos = 2, .prefetch = 8, .emulate = true, .early_unshadow = true },
-		.pool_frames = 64,
+		.pool_frames = 64, .evidence = evidence, .features = features,
 	};
 	struct svt_trace_error err;
 	struct svt_trace_writer *w = svt_trace_writer_open_sink(tg_sink, buf, "mem", &h, 0, &err);

@@ -45,6 +45,10 @@ void tg_header(struct svt_trace_header *h);
  * (the writer's message on stderr) if refused. */
 struct svt_trace_writer *tg_open_guest(struct tg_buf *buf, const char *guest, uint64_t frames,
 				       uint8_t maxphy);
+/* As tg_open_guest, the header claiming evidence (SVT_EVIDENCE_*) and
+ * features (SVT_FEAT_*). */
+struct svt_trace_writer *tg_open_guest_ev(struct tg_buf *buf, const char *guest, uint64_t frames,
+					  uint8_t maxphy, uint32_t evidence, uint32_t features);
 /* 4-level paging on with CR3 = cr3: CR4.PAE, EFER.LME, CR3, then CR0 with
  * PG, WP, ET and PE.  0, or the writer's status. */
 int tg_put_paging_4level(struct svt_trace_writer *w, uint64_t cr3);

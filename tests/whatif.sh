@@ -106,6 +106,29 @@ expect_status 0 "info of the cut" "$bin" info "$work/cut.svt"
 grep "^evidence:" "$work/out" | grep -vq actions && pass "  ...a cut does not claim the guest's actions" ||
 	{ fail "cut kept the actions flag"; cat "$work/out"; }
 
+# regeneration with protection keys: PKRU, logged as a guest action (WRPKRU
+# is no exit), is what each access ran under, in 4level and 5level
+for m in 4level 5level; do
+	k=$work/pk-$m.svt
+	rm -f "$work/pk.db"
+	expect_status 0 "synth pkeys $m" "$bin" synth -q --workload pkeys --mode "$m" --events 8000 \
+		--seed 3 -o "$k"
+	"$bin" dump "$k" | grep -q ' GUEST pkru val=0x' && pass "  ...logs its PKRU values" ||
+		fail "no PKRU action in the pkeys $m trace"
+	expect_status 0 "replay pkeys $m --policy $P" "$bin" replay --json --db "$work/pk.db" \
+		--policy "$P" "$k"
+	jq -e '.whatif == "exact" and (.whatif_why | startswith("regenerated"))' "$work/out" \
+		>/dev/null && pass "  ...labelled exact: regenerated" ||
+		{ fail "pkeys $m not regenerated"; cat "$work/out"; }
+	expect_status 0 "synth --like pkeys $m under $P" "$bin" synth -q --like "$k" --policy "$P" \
+		-o "$work/pk-truth.svt"
+	expect_status 0 "replay that recording" "$bin" replay --db "$work/pk.db" "$work/pk-truth.svt"
+	w1=$(sqlite3 "$work/pk.db" "$(printf "$q" 1)" | tr '\n' ' ')
+	w2=$(sqlite3 "$work/pk.db" "$(printf "$q" 2)" | tr '\n' ' ')
+	[ -n "$w1" ] && [ "$w1" = "$w2" ] && pass "  ...every counter is the recording's" ||
+		{ fail "pkeys $m what-if: $w1"; echo "recording: $w2"; }
+done
+
 # the ground truth, small
 WHATIF_EVENTS=${SVT_WHATIF_EVENTS:-2000} WHATIF_DIR=$work/gt sh "$top_srcdir/bench/whatif.sh" "$bin" \
 	> "$work/gt.txt" 2>&1

@@ -9,7 +9,11 @@
 #include "trace_int.h"
 
 /* SVT_EVIDENCE_* bit by bit (traces/FORMAT.md, "Evidence") */
-static const char *const evidence_names[4] = { "walk", "stores", "tables", "actions" };
+static const char *const evidence_names[] = {
+	"walk", "stores", "tables", "actions", "mode", "cpu",
+};
+#define NEVIDENCE (sizeof(evidence_names) / sizeof(evidence_names[0]))
+_Static_assert(SVT_EVIDENCE_KNOWN == (1u << NEVIDENCE) - 1, "a name for every kind of evidence");
 
 static uint64_t reg_at(const struct svt_emu_regs *r, unsigned i)
 {
@@ -77,6 +81,8 @@ static void dump_json(FILE *f, const struct svt_trace_event *ev)
 	case SVT_TRACE_CR_WRITE:
 		fprintf(f, ",\"reg\":\"%s\",\"value\":\"0x%" PRIx64 "\"",
 			svt_trace_cr_name(ev->u.cr.reg), ev->u.cr.val);
+		if (ev->u.cr.code64)
+			fputs(",\"code64\":true", f);
 		break;
 	case SVT_TRACE_INVLPG:
 		fprintf(f, ",\"va\":\"0x%" PRIx64 "\"", ev->u.invlpg_va);
@@ -121,7 +127,7 @@ static void dump_json(FILE *f, const struct svt_trace_event *ev)
 	case SVT_TRACE_GUEST: {
 		const struct svt_trace_guest *g = &ev->u.guest;
 		fprintf(f, ",\"kind\":\"%s\"", svt_guest_kind_name(g->kind));
-		if (g->kind != SVT_GUEST_RFLAGS)
+		if (g->kind != SVT_GUEST_RFLAGS && g->kind != SVT_GUEST_PKRU)
 			fprintf(f, ",\"va\":\"0x%" PRIx64 "\"", g->va);
 		if (g->kind <= SVT_GUEST_WRITE)
 			fprintf(f, ",\"cpl\":%u", g->cpl);
@@ -144,6 +150,23 @@ static void dump_json(FILE *f, const struct svt_trace_event *ev)
 		if (g->flags & SVT_GUEST_INJECTED)
 			fprintf(f, ",\"injected_ec\":\"0x%" PRIx32 "\",\"injected_cr2\":\"0x%" PRIx64
 				"\"", g->error_code, g->cr2);
+		break;
+	}
+	case SVT_TRACE_CPU: {
+		const struct svt_trace_cpu *c = &ev->u.cpu;
+		if (c->kind == SVT_CPU_CPUID) {
+			fprintf(f, ",\"kind\":\"cpuid\",\"leaf\":\"0x%" PRIx32 "\",\"subleaf\":\"0x%"
+				PRIx32 "\",\"eax\":\"0x%" PRIx32 "\",\"ebx\":\"0x%" PRIx32 "\",\"ecx\":\"0x%"
+				PRIx32 "\",\"edx\":\"0x%" PRIx32 "\"", c->leaf, c->subleaf, c->out[0],
+				c->out[1], c->out[2], c->out[3]);
+			break;
+		}
+		fprintf(f, ",\"kind\":\"inject\",\"vector\":%u", c->vector);
+		if (c->has_ec)
+			fprintf(f, ",\"error_code\":\"0x%" PRIx32 "\"", c->error_code);
+		if (c->vector == 14)
+			fprintf(f, ",\"cr2\":\"0x%" PRIx64 "\"", c->cr2);
+		fprintf(f, ",\"rflags\":\"0x%" PRIx64 "\"", c->rflags);
 		break;
 	}
 	case SVT_TRACE_UNKNOWN:
@@ -179,7 +202,8 @@ static void dump_text(FILE *f, const struct svt_trace_event *ev)
 		break;
 	}
 	case SVT_TRACE_CR_WRITE:
-		fprintf(f, " %s=0x%" PRIx64, svt_trace_cr_name(ev->u.cr.reg), ev->u.cr.val);
+		fprintf(f, " %s=0x%" PRIx64 "%s", svt_trace_cr_name(ev->u.cr.reg), ev->u.cr.val,
+			ev->u.cr.code64 ? " 64-bit" : "");
 		break;
 	case SVT_TRACE_INVLPG:
 		fprintf(f, " va=0x%" PRIx64, ev->u.invlpg_va);
@@ -233,7 +257,7 @@ static void dump_text(FILE *f, const struct svt_trace_event *ev)
 		fprintf(f, " %s", svt_guest_kind_name(g->kind));
 		if (g->kind == SVT_GUEST_WRITE)
 			fprintf(f, " %s/%u", svt_guest_op_name(g->op), g->size);
-		if (g->kind != SVT_GUEST_RFLAGS)
+		if (g->kind != SVT_GUEST_RFLAGS && g->kind != SVT_GUEST_PKRU)
 			fprintf(f, " va=0x%" PRIx64, g->va);
 		if (g->kind <= SVT_GUEST_WRITE)
 			fprintf(f, " cpl=%u", g->cpl);
@@ -249,6 +273,22 @@ static void dump_text(FILE *f, const struct svt_trace_event *ev)
 				(g->flags & SVT_GUEST_OK) ? "exchanged" : "unequal");
 		if (g->flags & SVT_GUEST_INJECTED)
 			fprintf(f, " injected ec=0x%" PRIx32 " cr2=0x%" PRIx64, g->error_code, g->cr2);
+		break;
+	}
+	case SVT_TRACE_CPU: {
+		const struct svt_trace_cpu *c = &ev->u.cpu;
+		if (c->kind == SVT_CPU_CPUID) {
+			fprintf(f, " cpuid leaf=0x%" PRIx32 " sub=0x%" PRIx32 " eax=0x%" PRIx32
+				" ebx=0x%" PRIx32 " ecx=0x%" PRIx32 " edx=0x%" PRIx32, c->leaf,
+				c->subleaf, c->out[0], c->out[1], c->out[2], c->out[3]);
+			break;
+		}
+		fprintf(f, " inject vector=%u", c->vector);
+		if (c->has_ec)
+			fprintf(f, " ec=0x%" PRIx32, c->error_code);
+		if (c->vector == 14)
+			fprintf(f, " cr2=0x%" PRIx64, c->cr2);
+		fprintf(f, " rflags=0x%" PRIx64, c->rflags);
 		break;
 	}
 	case SVT_TRACE_UNKNOWN:
@@ -289,7 +329,7 @@ static void info_json(FILE *f, const struct svt_trace_header *h, const struct sv
 		h->policy.early_unshadow ? "true" : "false", h->policy.emulate ? "true" : "false",
 		h->pool_frames, h->links, h->root_cache, h->frame_size);
 	fprintf(f, ",\"evidence\":[");
-	for (unsigned i = 0, n = 0; i < 4; i++)
+	for (unsigned i = 0, n = 0; i < NEVIDENCE; i++)
 		if (h->evidence & (1u << i))
 			fprintf(f, "%s\"%s\"", n++ ? "," : "", evidence_names[i]);
 	fprintf(f, "]");
@@ -330,7 +370,7 @@ void svt_trace_dump_info(FILE *f, const struct svt_trace_header *h,
 		h->policy.oos, h->policy.prefetch, h->policy.early_unshadow ? "on" : "off",
 		h->policy.emulate ? "on" : "off", h->pool_frames, h->links, h->root_cache);
 	fprintf(f, "evidence:       ");
-	for (unsigned i = 0; i < 4; i++)
+	for (unsigned i = 0; i < NEVIDENCE; i++)
 		if (h->evidence & (1u << i))
 			fprintf(f, " %s", evidence_names[i]);
 	fprintf(f, "%s%s\n", (h->evidence & SVT_EVIDENCE_KNOWN) ? "" : " none",

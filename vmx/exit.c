@@ -308,27 +308,24 @@ static void cr_access(struct svt_mmu *mmu)
 		advance();
 		return;
 	}
+	/* The mode goes to the core and into the trace (EVIDENCE `mode`):
+	 * clearing CR0.PG from 64-bit mode is #GP (SDM Vol. 2B MOV), the
+	 * core's rule, judged in replay by the control-register model. */
+	bool code64 = code_bits() == 64;
 	if (type == 0) {
-		if (code_bits() != 64)
+		if (!code64)
 			val &= 0xffffffffu;
-		/* Clearing CR0.PG from 64-bit mode is #GP (SDM Vol. 2B MOV).
-		 * The core knows the rule (svt_mmu_write_cr0_mode()), but the
-		 * trace's CR_WRITE does not yet say which mode a write came
-		 * from, so the hypervisor decides it before the core, as it
-		 * does INVPCID's reserved bits: a replay sees no such write. */
-		if (cr == 0 && code_bits() == 64 && (g->efer & SVT_EFER_LMA) && !(val & SVT_CR0_PG))
-			rc = SVT_E_GP;
-		else if (cr == 0)
-			rc = hvrec_cr(mmu, 0, val);
+		if (cr == 0)
+			rc = hvrec_cr_mode(mmu, 0, val, code64);
 		else if (cr == 3)
-			rc = hvrec_cr(mmu, 1, val);
+			rc = hvrec_cr_mode(mmu, 1, val, code64);
 		else if (cr == 4)
-			rc = hvrec_cr(mmu, 2, val);
+			rc = hvrec_cr_mode(mmu, 2, val, code64);
 	} else if (type == 2) {         /* CLTS */
-		rc = hvrec_cr(mmu, 0, g->cr0 & ~8ull);
+		rc = hvrec_cr_mode(mmu, 0, g->cr0 & ~8ull, code64);
 	} else {                        /* LMSW: PE can be set, not cleared; MP, EM, TS */
 		uint64_t src = (q >> 16) & 0xf;
-		rc = hvrec_cr(mmu, 0, (g->cr0 & ~0xeull) | src | (g->cr0 & 1));
+		rc = hvrec_cr_mode(mmu, 0, (g->cr0 & ~0xeull) | src | (g->cr0 & 1), code64);
 	}
 	if (rc == SVT_E_GP)
 		inject_gp();
@@ -387,6 +384,9 @@ static void cpuid(const struct svt_mmu *mmu)
 	gprs.gpr[3] = r[1];
 	gprs.gpr[1] = r[2];
 	gprs.gpr[2] = r[3];
+	struct svt_trace_cpu c = { .kind = SVT_CPU_CPUID, .leaf = leaf, .subleaf = sub,
+				   .out = { r[0], r[1], r[2], r[3] } };
+	hvrec_cpu(&c);          /* what the guest got (EVIDENCE `cpu`) */
 	advance();
 }
 
@@ -592,7 +592,7 @@ static void msr(struct svt_mmu *mmu, bool write)
 	}
 	if (write) {
 		uint64_t v = (gprs.gpr[2] << 32) | (uint32_t)gprs.gpr[0];
-		if (hvrec_cr(mmu, 3, v) == SVT_E_GP) {
+		if (hvrec_cr_mode(mmu, 3, v, code_bits() == 64) == SVT_E_GP) {
 			inject_gp();
 			return;
 		}
@@ -662,6 +662,23 @@ static void complete_events(uint32_t vec)
 	} else {
 		window(true);
 	}
+}
+
+/* The hardware exception this entry delivers, as the guest will get it
+ * (EVIDENCE `cpu`): whichever path chose it (the core's decision, the
+ * hypervisor's own #GP, a #DF or a re-delivery by complete_events). */
+static void log_injection(void)
+{
+	uint32_t inj = (uint32_t)hv_vmread(ENTRY_INTR);
+	if (!(inj & 0x80000000u) || ((inj >> 8) & 7) != 3)
+		return;
+	struct svt_trace_cpu c = { .kind = SVT_CPU_INJECT, .vector = (uint8_t)(inj & 31),
+				   .has_ec = (inj >> 11) & 1, .rflags = hv_vmread(G_RFLAGS) };
+	if (c.has_ec)
+		c.error_code = (uint32_t)hv_vmread(ENTRY_EC);
+	if (c.vector == 14)
+		__asm__ volatile("mov %%cr2, %0" : "=r"(c.cr2));
+	hvrec_cpu(&c);
 }
 
 void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_env *env)
@@ -765,6 +782,7 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 			finish("the guest stopped: a VM exit the hypervisor does not handle", 2);
 		}
 		complete_events(vectoring);
+		log_injection();
 		exit_ticks[reason & 63] += rdtsc() - t0 - log_ticks;
 		log_ticks = 0;
 	}

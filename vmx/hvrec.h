@@ -29,6 +29,17 @@ static inline int hvrec_cr(struct svt_mmu *mmu, unsigned reg, uint64_t val)  /* 
 	return svt_recorder_cr(&hv_rec, mmu, reg, val);
 }
 
+static inline int hvrec_cr_mode(struct svt_mmu *mmu, unsigned reg, uint64_t val, bool code64)
+{
+	return svt_recorder_cr_mode(&hv_rec, mmu, reg, val, code64);
+}
+
+/* A CPUID answered, an exception injected (EVIDENCE `cpu`). */
+static inline void hvrec_cpu(const struct svt_trace_cpu *c)
+{
+	svt_recorder_cpu(&hv_rec, c);
+}
+
 static inline void hvrec_invlpg(struct svt_mmu *mmu, uint64_t va)
 {
 	svt_recorder_invlpg(&hv_rec, mmu, va);

@@ -124,8 +124,10 @@ void hvrec_prof(uint64_t *prof)
 
 /* The evidence the hypervisor logs: the walk at faults and flushes of one
  * address, and the tables a flush of the whole address space makes
- * current (it cannot see the guest's stores). */
-#define HV_EVIDENCE (SVT_EVIDENCE_WALK | SVT_EVIDENCE_TABLES)
+ * current (it cannot see the guest's stores); the mode of every CR write;
+ * every CPUID it answered and exception it injected. */
+#define HV_EVIDENCE (SVT_EVIDENCE_WALK | SVT_EVIDENCE_TABLES | SVT_EVIDENCE_MODE | \
+		     SVT_EVIDENCE_CPU)
 
 const struct svt_env *hvrec_init(const struct svt_env *raw, const struct svt_mmu_config *cfg,
 				 const char *guest, const struct hv_range *dev, unsigned ndev)

@@ -3,7 +3,7 @@
  * so CI systems show them as tests.  One <testsuite> per trace; in it one
  * <testcase classname="TRACE" name="POLICY: INV-XXX"> per policy and
  * invariant: INV-REPLAY for runs under the policy the trace was recorded
- * with, and INV-PROGRESS, INV-CR, INV-FAULT, INV-PERM, INV-FRAME, INV-WP,
+ * with, and INV-PROGRESS, INV-CR, INV-CPU, INV-FAULT, INV-PERM, INV-FRAME, INV-WP,
  * INV-SYNC, INV-STRUCT for every run.  An invariant the audit level does
  * not check is <skipped>; a violated one has a <failure> listing its first violations
  * (svt_db_first_violations); a run on a bad trace, an interrupted one or
@@ -22,8 +22,8 @@
 #include "run.h"
 
 static const char *const invariants[] = {
-	"INV-REPLAY", "INV-PROGRESS", "INV-CR", "INV-FAULT", "INV-PERM", "INV-FRAME", "INV-WP",
-	"INV-SYNC", "INV-STRUCT",
+	"INV-REPLAY", "INV-PROGRESS", "INV-CR", "INV-CPU", "INV-FAULT", "INV-PERM", "INV-FRAME",
+	"INV-WP", "INV-SYNC", "INV-STRUCT",
 };
 #define NINV (sizeof(invariants) / sizeof(invariants[0]))
 
@@ -33,7 +33,8 @@ bool run_checks(enum svt_audit_level a, const char *inv, bool recorded_policy)
 		return recorded_policy;
 	if (strcmp(inv, "INV-PROGRESS") == 0)
 		return true;
-	if (strcmp(inv, "INV-CR") == 0 || strcmp(inv, "INV-FAULT") == 0 ||
+	if (strcmp(inv, "INV-CR") == 0 || strcmp(inv, "INV-CPU") == 0 ||
+	    strcmp(inv, "INV-FAULT") == 0 ||
 	    strcmp(inv, "INV-PERM") == 0 || strcmp(inv, "INV-FRAME") == 0)
 		return a >= SVT_AUDIT_FAULTS;
 	return a >= SVT_AUDIT_PERIODIC;

@@ -89,7 +89,8 @@ static void unjudged(struct crm_out *out, const char *why)
 }
 
 /* MOV to CR0 (SDM Vol. 2B MOV; Vol. 3A 2.5, 4.1.2, 4.10.1, 9.8.5). */
-static void write_cr0(const struct crm_regs *cur, uint64_t val, struct crm_out *out)
+static void write_cr0(const struct crm_regs *cur, uint64_t val, enum crm_code code,
+		      struct crm_out *out)
 {
 	uint64_t old = cur->cr0;
 	bool lma = (cur->efer & EFER_LMA) != 0;
@@ -118,7 +119,11 @@ static void write_cr0(const struct crm_regs *cur, uint64_t val, struct crm_out *
 		gp(out, "CR0.WP cleared while CR4.CET = 1 (SDM Vol. 3A 2.5)");
 		return;
 	}
-	if (!(val & CR0_PG) && (old & CR0_PG) && lma) {
+	if (!(val & CR0_PG) && (old & CR0_PG) && lma && code == CRM_CODE_64) {
+		gp(out, "CR0.PG cleared in 64-bit mode (SDM Vol. 2B MOV)");
+		return;
+	}
+	if (!(val & CR0_PG) && (old & CR0_PG) && lma && code == CRM_CODE_UNKNOWN) {
 		unjudged(out, "CR0.PG cleared in IA-32e mode: #GP in 64-bit mode, allowed in "
 			 "compatibility mode, and the trace does not say which (CS.L)");
 		return;
@@ -236,7 +241,7 @@ static void write_efer(const struct crm_regs *cur, uint64_t val, struct crm_out 
 }
 
 void crm_write(const struct crm_regs *cur, unsigned maxphyaddr, enum crm_reg reg, uint64_t val,
-	       rm_load_fn load, void *ctx, struct crm_out *out)
+	       enum crm_code code, rm_load_fn load, void *ctx, struct crm_out *out)
 {
 	out->verdict = CRM_ACCEPT;
 	out->rule = NULL;
@@ -244,7 +249,7 @@ void crm_write(const struct crm_regs *cur, unsigned maxphyaddr, enum crm_reg reg
 	out->next = *cur;
 	switch (reg) {
 	case CRM_CR0:
-		write_cr0(cur, val, out);
+		write_cr0(cur, val, code, out);
 		break;
 	case CRM_CR3:
 		write_cr3(cur, maxphyaddr, val, out);

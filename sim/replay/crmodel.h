@@ -16,8 +16,8 @@
  *
  * Where the answer depends on what a trace does not hold, the model does
  * not judge (CRM_UNJUDGED, with the reason): clearing CR0.PG in IA-32e
- * mode (#GP in 64-bit mode, legal in compatibility mode: CS.L is not in
- * the trace), and setting a CR4, CR3 or EFER bit that exists only on some
+ * mode (#GP in 64-bit mode, legal in compatibility mode) where the trace
+ * does not say which (CS.L: EVIDENCE bit `mode`), and setting a CR4, CR3 or EFER bit that exists only on some
  * processors whose presence the trace does not record (CPUID).  The CR4
  * features the model takes as present are CRM_CR4_FEATURES, less the
  * optional ones the trace says the processor lacks (crm_regs.cr4_have).
@@ -101,14 +101,17 @@ struct crm_out {
  * trace says which the processor has). */
 void crm_reset(struct crm_regs *r);
 
+/* Which code the write came from: the trace says (SVT_EVIDENCE_MODE) or not. */
+enum crm_code { CRM_CODE_UNKNOWN, CRM_CODE_OTHER, CRM_CODE_64 };
+
 /*
- * Judge a write of val to reg, the registers being *cur and the guest's
- * MAXPHYADDR maxphyaddr (32..52).  Guest-physical memory is read through
+ * Judge a write of val to reg from code `code`, the registers being *cur
+ * and the guest's MAXPHYADDR maxphyaddr (32..52).  Guest-physical memory is read through
  * load (refmodel.h) only for the four PDPTEs of a write that makes or
  * keeps PAE paging active and must load them.
  */
 void crm_write(const struct crm_regs *cur, unsigned maxphyaddr, enum crm_reg reg, uint64_t val,
-	       rm_load_fn load, void *ctx, struct crm_out *out);
+	       enum crm_code code, rm_load_fn load, void *ctx, struct crm_out *out);
 
 /* The paging mode the registers select (refmodel.c's rm_paging_of). */
 enum rm_paging crm_paging(const struct crm_regs *r);

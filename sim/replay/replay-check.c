@@ -959,9 +959,12 @@ void rp_check_wp(struct rp *p)
 
 /* ---- INV-CR: control-register writes against the model ------------------------- */
 
-void rp_cr_predict(struct rp *p, unsigned reg, uint64_t val, struct crm_out *pred)
+void rp_cr_predict(struct rp *p, unsigned reg, uint64_t val, bool code64,
+		   struct crm_out *pred)
 {
-	crm_write(&p->crm, p->h->maxphyaddr, (enum crm_reg)reg, val, ref_load, p, pred);
+	enum crm_code code = code64 ? CRM_CODE_64 :
+		(p->h->evidence & SVT_EVIDENCE_MODE) ? CRM_CODE_OTHER : CRM_CODE_UNKNOWN;
+	crm_write(&p->crm, p->h->maxphyaddr, (enum crm_reg)reg, val, code, ref_load, p, pred);
 }
 
 /* The core's registers, as the model's own from now on. */

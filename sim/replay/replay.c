@@ -344,15 +344,17 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		}
 		return true;
 	case SVT_TRACE_FAULT:
+		rp_cpu_input(p);
 		fault(p, &ev->u.fault);
 		return true;
 	case SVT_TRACE_CR_WRITE: {
 		struct crm_out pred;
 		uint64_t cr4 = svt_mmu_guest_regs(p->mmu)->cr4;
+		rp_cpu_input(p);
 		progress_reset(p);
 		if (p->cfg->audit >= SVT_AUDIT_FAULTS)
-			rp_cr_predict(p, ev->u.cr.reg, ev->u.cr.val, &pred);
-		rc = svt_trace_cr_apply(p->mmu, ev->u.cr.reg, ev->u.cr.val);
+			rp_cr_predict(p, ev->u.cr.reg, ev->u.cr.val, ev->u.cr.code64, &pred);
+		rc = svt_trace_cr_apply(p->mmu, ev->u.cr.reg, ev->u.cr.val, ev->u.cr.code64);
 		p->rc = rc;
 		if (p->cfg->audit >= SVT_AUDIT_FAULTS)
 			rp_check_cr(p, ev->u.cr.reg, ev->u.cr.val, rc, &pred);
@@ -364,6 +366,7 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		return true;
 	}
 	case SVT_TRACE_INVLPG:
+		rp_cpu_input(p);
 		progress_reset(p);
 		svt_mmu_invlpg(p->mmu, ev->u.invlpg_va);
 		if (p->cfg->audit >= SVT_AUDIT_FAULTS && p->checking)
@@ -372,6 +375,7 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		after_input(p);
 		return true;
 	case SVT_TRACE_INVPCID:
+		rp_cpu_input(p);
 		progress_reset(p);
 		p->rc = svt_mmu_invpcid(p->mmu, ev->u.invpcid.type, ev->u.invpcid.pcid, ev->u.invpcid.va);
 		if (p->rc == 0 && ev->u.invpcid.type == 0 && p->cfg->audit >= SVT_AUDIT_FAULTS &&
@@ -399,6 +403,7 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		after_input(p);
 		return true;
 	case SVT_TRACE_FLUSH_ALL:
+		rp_cpu_input(p);
 		progress_reset(p);
 		svt_mmu_flush_all(p->mmu);
 		if (p->cfg->audit >= SVT_AUDIT_PERIODIC && p->checking)
@@ -414,7 +419,11 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 			return false;
 		}
 		decision(p, &ev->u.decision);
+		rp_cpu_decision(p, &ev->u.decision);
 		p->pending = SVT_TRACE_UNKNOWN;
+		return true;
+	case SVT_TRACE_CPU:
+		rp_cpu_record(p, &ev->u.cpu);
 		return true;
 	case SVT_TRACE_LOST:
 		progress_reset(p);      /* what was lost may have been anything */
@@ -424,6 +433,7 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 				p->cfg->path, p->seq, ev->u.lost.count);
 		p->res->lost += ev->u.lost.count;
 		p->pending = SVT_TRACE_UNKNOWN;
+		p->inj_vector = -1;
 		return true;
 	default:
 		return true;    /* MARK, and types this reader does not know */
@@ -462,6 +472,7 @@ static int setup(struct rp *p)
 	p->mc_policy = mc.policy;
 	p->mc_pool = mc.pool_frames;
 	crm_reset(&p->crm);
+	p->inj_vector = -1;
 	if (h->features & SVT_FEAT_CR4_KNOWN)
 		p->crm.cr4_have = h->features & CRM_CR4_OPTIONAL;
 	if (h->guest_frames > SVT_GMEM_MAX_FRAMES) {

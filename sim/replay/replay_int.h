@@ -67,6 +67,11 @@ struct rp {
 	struct svt_emu_regs regs;       /* its registers, updated by the core */
 	/* INV-CR: the control registers as the model of crmodel.h has them */
 	struct crm_regs crm;
+	/* INV-CPU: the exception a recorded decision asks the producer to
+	 * deliver (vector, -1 none), at event inj_seq, not yet seen delivered */
+	int inj_vector;
+	uint32_t inj_ec;
+	uint64_t inj_cr2, inj_seq;
 	/* prefetched neighbours of the fault being decided: entries [nb_lo,
 	 * nb_hi) of its L1 table (nb_idx its own), the linear address of the
 	 * table's entry 0, and which of them the shadow L1 table the hardware
@@ -134,7 +139,17 @@ void rp_check_tree(struct rp *p, const char *flush, bool keep_global);
 void rp_check_wp(struct rp *p);
 /* INV-CR: the model's verdict on a CR write, taken before the core sees
  * it; then the core's answer (rc) and registers judged by it. */
-void rp_cr_predict(struct rp *p, unsigned reg, uint64_t val, struct crm_out *pred);
+void rp_cr_predict(struct rp *p, unsigned reg, uint64_t val, bool code64,
+		   struct crm_out *pred);
 void rp_check_cr(struct rp *p, unsigned reg, uint64_t val, int rc, const struct crm_out *pred);
+/* INV-CPU (replay-cpu.c), at audit level faults and up, for traces with
+ * SVT_EVIDENCE_CPU: rp_cpu_decision after each recorded DECISION notes the
+ * exception it asks for; rp_cpu_record judges a CPU record (CPUID against
+ * the model's CR4 and the header's CPU features; an injection's RF and
+ * whether it is the one decided); rp_cpu_input before each input reports
+ * a decided exception that was never delivered. */
+void rp_cpu_decision(struct rp *p, const struct svt_trace_decision *d);
+void rp_cpu_record(struct rp *p, const struct svt_trace_cpu *c);
+void rp_cpu_input(struct rp *p);
 
 #endif

@@ -319,10 +319,12 @@ static void one(struct px *p, const struct svt_trace_event *ev)
 		ev_open(p, 'i', ev->seq, TID_MEM);
 		fprintf(f, ",\"s\":\"t\",\"cat\":\"guest\",\"name\":\"%s\",\"args\":{\"seq\":%" PRIu64,
 			svt_guest_kind_name(g->kind), ev->seq);
-		if (g->kind != SVT_GUEST_RFLAGS)
-			hex(f, "va", g->va);
-		else
+		if (g->kind == SVT_GUEST_RFLAGS)
 			hex(f, "rflags", g->val[0]);
+		else if (g->kind == SVT_GUEST_PKRU)
+			hex(f, "pkru", g->val[0]);
+		else
+			hex(f, "va", g->va);
 		if (g->flags & SVT_GUEST_INJECTED)
 			fprintf(f, ",\"injected_ec\":%" PRIu32, g->error_code);
 		fputs("}}", f);
@@ -346,6 +348,26 @@ static void one(struct px *p, const struct svt_trace_event *ev)
 			svt_json_str(f, m->text, m->len);
 		fprintf(f, ",\"args\":{\"seq\":%" PRIu64 ",\"kind\":\"%s\",\"time_ns\":%" PRIu64 "}}",
 			ev->seq, svt_trace_mark_name(m->kind), m->time);
+		break;
+	}
+	case SVT_TRACE_CPU: {
+		/* what the hypervisor showed the guest: on the decisions' track */
+		const struct svt_trace_cpu *c = &ev->u.cpu;
+		ev_open(p, 'i', ev->seq, TID_DECISIONS);
+		if (c->kind == SVT_CPU_CPUID) {
+			fprintf(f, ",\"s\":\"t\",\"cat\":\"cpu\",\"name\":\"CPUID\",\"args\":{\"seq\":%"
+				PRIu64, ev->seq);
+			hex(f, "leaf", c->leaf);
+			hex(f, "subleaf", c->subleaf);
+			hex(f, "ecx", c->out[2]);
+		} else {
+			fprintf(f, ",\"s\":\"t\",\"cat\":\"cpu\",\"name\":\"inject %u\",\"args\":"
+				"{\"seq\":%" PRIu64, c->vector, ev->seq);
+			if (c->has_ec)
+				hex(f, "error_code", c->error_code);
+			hex(f, "rflags", c->rflags);
+		}
+		fputs("}}", f);
 		break;
 	}
 	default:

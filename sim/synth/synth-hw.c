@@ -48,8 +48,8 @@ bool syn_done(const struct syn *s)
 }
 
 /* Log an action done (SVT_EVIDENCE_ACTIONS) with its outcome r (1: the
- * #PF ec, cr2 delivered), RFLAGS first if it changed: not the stores inside
- * syn_clear, which is one action. */
+ * #PF ec, cr2 delivered), RFLAGS and PKRU first if they changed: not the
+ * stores inside syn_clear, which is one action. */
 static void act_log(struct syn *s, struct svt_trace_guest *g, int r, uint32_t ec, uint64_t cr2)
 {
 	if (s->in_clear)
@@ -63,6 +63,11 @@ static void act_log(struct syn *s, struct svt_trace_guest *g, int r, uint32_t ec
 		struct svt_trace_guest rf = { .kind = SVT_GUEST_RFLAGS, .val = { s->rflags, 0 } };
 		svt_recorder_guest_action(&s->rec.r, &rf);
 		s->act_rflags = s->rflags;
+	}
+	if (s->pkru != s->act_pkru) {
+		struct svt_trace_guest pk = { .kind = SVT_GUEST_PKRU, .val = { s->pkru, 0 } };
+		svt_recorder_guest_action(&s->rec.r, &pk);
+		s->act_pkru = s->pkru;
 	}
 	svt_recorder_guest_action(&s->rec.r, g);
 	s->actions++;
@@ -86,9 +91,21 @@ static struct svt_regs hw_regs(const struct syn *s)
 {
 	struct svt_regs r = {
 		.cr0 = s->hw.cr0, .cr3 = s->hw.cr3, .cr4 = s->hw.cr4, .efer = s->hw.efer,
-		.rflags = s->rflags, .maxphyaddr = 46, .features = SVT_FEAT_1GPAGE,
+		.rflags = s->rflags, .pkru = s->pkru, .maxphyaddr = 46, .features = SVT_FEAT_1GPAGE,
 	};
 	return r;
+}
+
+/* A data access to a user page in the TLB that PKRU forbids (SDM Vol. 3A
+ * 4.6.2): the TLB holds the key, the CPU checks PKRU at every access. */
+static bool tlb_pk_denies(const struct syn *s, const struct syn_tlbe *t, enum svt_access_kind k,
+			  unsigned cpl)
+{
+	if (s->hw.mode < SVT_MODE_4LEVEL || !(s->hw.cr4 & SVT_CR4_PKE) || !t->u ||
+	    k == SVT_ACC_FETCH)
+		return false;
+	bool ad = (s->pkru >> (2 * t->pkey)) & 1, wd = (s->pkru >> (2 * t->pkey + 1)) & 1;
+	return ad || (wd && k == SVT_ACC_WRITE && (cpl == 3 || (s->hw.cr0 & SVT_CR0_WP)));
 }
 
 /* Translate through the TLB and the shadow tables: 0 (machine address in
@@ -104,7 +121,7 @@ static int hw_xlate(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned
 		 * walk decides (RFLAGS.AC, the kind of access) */
 		bool smx = cpl < 3 && t->u && (s->hw.cr4 & (SVT_CR4_SMEP | SVT_CR4_SMAP));
 		bool ok = !smx && (cpl < 3 || t->u) && (k != SVT_ACC_WRITE || (t->w && t->dirty)) &&
-			  (k != SVT_ACC_FETCH || t->x);
+			  (k != SVT_ACC_FETCH || t->x) && !tlb_pk_denies(s, t, k, cpl);
 		if (ok) {
 			*mpa = (t->mfn << 12) | (la & 0xfff);
 			return 0;
@@ -141,6 +158,7 @@ static int hw_xlate(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned
 	t->w = (w.rights & SVT_RIGHT_W) != 0;
 	t->u = (w.rights & SVT_RIGHT_U) != 0;
 	t->x = (w.rights & SVT_RIGHT_X) != 0;
+	t->pkey = w.pkey;
 	t->dirty = k == SVT_ACC_WRITE || (w.lv[w.nlevels - 1].entry & SVT_PTE_D);
 	*mpa = w.gpa;
 	return 0;
@@ -298,7 +316,8 @@ static int insn_do(struct syn *s, struct syn_insn *in, uint32_t *ec, uint64_t *c
 		unsigned n = encode(s, in, insn);
 		struct svt_fault f = {
 			.va = fva, .error_code = e, .cpl = (uint8_t)in->cpl, .rflags = s->rflags,
-			.code_bits = code_bits(s), .regs = &s->regs, .insn = insn, .insn_len = n,
+			.pkru = s->pkru, .code_bits = code_bits(s), .regs = &s->regs, .insn = insn,
+			.insn_len = n,
 		};
 		struct svt_fault_result res;
 		enum svt_pf_outcome o = svt_recorder_fault(&s->rec.r, s->mmu, &f, &res);
@@ -377,7 +396,7 @@ static int access_do(struct syn *s, uint64_t va, enum svt_access_kind k, unsigne
 		/* #PF: a VM exit, and the core decides. */
 		struct svt_fault f = {
 			.va = va, .error_code = e, .cpl = (uint8_t)cpl, .rflags = s->rflags,
-			.code_bits = code_bits(s),
+			.pkru = s->pkru, .code_bits = code_bits(s),
 		};
 		struct svt_fault_result res;
 		enum svt_pf_outcome o = svt_recorder_fault(&s->rec.r, s->mmu, &f, &res);

@@ -4,7 +4,7 @@
  *
  * A trace with SVT_EVIDENCE_ACTIONS holds the guest's whole part of the
  * run: every access and write instruction it made (with the outcome it
- * saw), every page it cleared, its RFLAGS, and the CR writes, INVLPGs and
+ * saw), every page it cleared, its RFLAGS and PKRU, and the CR writes, INVLPGs and
  * INVPCIDs, which every policy takes as exits alike.  What the core made
  * of them (FAULT, DECISION, MEM) depends on the policy and is not used.
  * Running those actions on the same modelled hardware (synth-hw.c: the
@@ -59,6 +59,9 @@ static void action(struct syn *s, const struct svt_trace_guest *g, uint64_t seq)
 	switch (g->kind) {
 	case SVT_GUEST_RFLAGS:
 		s->rflags = g->val[0];
+		return;
+	case SVT_GUEST_PKRU:
+		s->pkru = (uint32_t)g->val[0];  /* below 2^32: the decoder checks */
 		return;
 	case SVT_GUEST_CLEAR:
 		if ((g->val[0] & 0xfff) || (g->val[0] >> 12) >= s->cfg->guest_frames) {
@@ -126,7 +129,8 @@ void syn_pump(struct syn *s)
 		case SVT_TRACE_CR_WRITE: {
 			/* syn_cr, which would refuse a refusal */
 			s->actions++;
-			rc = svt_recorder_cr(&s->rec.r, s->mmu, ev.u.cr.reg, ev.u.cr.val);
+			rc = svt_recorder_cr_mode(&s->rec.r, s->mmu, ev.u.cr.reg, ev.u.cr.val,
+						  ev.u.cr.code64);
 			syn_vm_entry(s);
 			const struct svt_regs *g = svt_mmu_guest_regs(s->mmu);
 			s->cr0 = g->cr0;
@@ -268,12 +272,13 @@ int syn_like(const char *path, struct syn_config *cfg, char *guest, size_t guest
 	cfg->events = UINT64_MAX;
 	snprintf(guest, guestlen, "%s", g);
 	cfg->guest = guest;
-	/* the actions: every GUEST but RFLAGS, every CR_WRITE, INVLPG, INVPCID */
+	/* the actions: every GUEST but RFLAGS and PKRU, every CR_WRITE, INVLPG, INVPCID */
 	struct svt_trace_event ev;
 	uint64_t n = 0;
 	int st;
 	while ((st = svt_trace_next(r, &ev)) == SVT_TRACE_OK) {
-		if ((ev.type == SVT_TRACE_GUEST && ev.u.guest.kind != SVT_GUEST_RFLAGS) ||
+		if ((ev.type == SVT_TRACE_GUEST && ev.u.guest.kind != SVT_GUEST_RFLAGS &&
+		     ev.u.guest.kind != SVT_GUEST_PKRU) ||
 		    ev.type == SVT_TRACE_CR_WRITE || ev.type == SVT_TRACE_INVLPG ||
 		    ev.type == SVT_TRACE_INVPCID)
 			n++;

@@ -225,6 +225,9 @@ const struct syn_workload syn_workloads[] = {
 	  "repointed, touches right after INVLPG, one table under two parents, PCID flushes", false, syn_w_atomic, true },
 	{ "protect", "a CR0.WP=0 window, SMEP/SMAP with STAC/CLAC, EFER.NXE in 2level, PDPT edits and a CR4 "
 	  "toggle, page-crossing copies into page tables", false, syn_w_protect, false },
+	{ "pkeys", "protection keys (4level and 5level only, with PCIDs): keys set and changed under "
+	  "INVLPG, user and kernel reads and writes under WRPKRU values, a CR0.WP=0 window", true,
+	  syn_w_pkeys, false },
 };
 const unsigned syn_nworkloads = sizeof(syn_workloads) / sizeof(syn_workloads[0]);
 

@@ -102,7 +102,7 @@ int syn_regenerate(const struct syn_regen *rg, void **out, size_t *out_len, char
 		   size_t errlen);
 /* synth --like: cfg's workload, mode, seed, frames and guest string (in
  * guest) those of the synth trace at path, with no event limit and its
- * number of actions (every GUEST record but RFLAGS, every CR_WRITE,
+ * number of actions (every GUEST record but RFLAGS and PKRU, every CR_WRITE,
  * INVLPG and INVPCID) as the limit, so that syn_write runs exactly its
  * guest (under cfg's policy).  0, or -1 with a message. */
 int syn_like(const char *path, struct syn_config *cfg, char *guest, size_t guestlen, char *err,
@@ -142,6 +142,7 @@ struct syn_proc {
 
 struct syn_tlbe {
 	bool valid, w, u, x, dirty;
+	uint8_t pkey;           /* the shadow leaf's protection key (IA-32e) */
 	uint64_t vpn, mfn;
 };
 
@@ -170,6 +171,7 @@ struct syn {
 	uint64_t ubase, utop;   /* user address space */
 	uint64_t cr0, cr3, cr4, efer;
 	uint64_t rflags;        /* the guest's RFLAGS (AC: STAC/CLAC) */
+	uint32_t pkru;          /* the guest's PKRU (WRPKRU is no exit: the CPU uses it as is) */
 	/* frames */
 	uint8_t *fstate;        /* enum syn_fstate per guest frame */
 	uint8_t *ptever;        /* per guest frame: ever a page table (store evidence) */
@@ -192,6 +194,7 @@ struct syn {
 	/* the action log (SVT_EVIDENCE_ACTIONS) */
 	uint64_t actions;       /* actions done (GUEST, CR_WRITE, INVLPG, INVPCID) */
 	uint64_t act_rflags;    /* RFLAGS as the log last gave it */
+	uint32_t act_pkru;      /* PKRU as the log last gave it */
 	bool in_clear;          /* inside syn_clear: its stores are not actions of their own */
 	bool diverged;          /* regeneration: the guest saw another outcome */
 };
@@ -254,6 +257,9 @@ int syn_spawn(struct syn *s);                   /* a new process with an image t
 /* synth-kernel.c: the workloads that reach the core's less common paths */
 void syn_w_atomic(struct syn *s);
 void syn_w_protect(struct syn *s);
+
+/* synth-pkeys.c: protection keys (4level and 5level) */
+void syn_w_pkeys(struct syn *s);
 
 /* synth-os.c: the operating system */
 bool syn_boot(struct syn *s);

@@ -43,6 +43,13 @@ static void check_event(const struct svt_trace_event *ev)
 	case SVT_TRACE_MARK:
 		FZ_CHECK(ev->u.mark.len <= 255 && strlen(ev->u.mark.text) == ev->u.mark.len, "MARK");
 		break;
+	case SVT_TRACE_GUEST: {
+		/* what the decoder accepts is what the writer accepts (a PKRU
+		 * below 2^32, no kind above 5) */
+		const char *bad = tr_check_guest(&ev->u.guest);
+		FZ_CHECK(bad == NULL, "GUEST decoded yet refused: %s", bad);
+		break;
+	}
 	case SVT_TRACE_UNKNOWN:
 		FZ_CHECK(ev->u.unknown.type >= SVT_TRACE_NTYPES, "unknown type %llu",
 			 (unsigned long long)ev->u.unknown.type);
