@@ -15,6 +15,19 @@ enum {
 	G_ES_BASE = 0x6806, G_INTR_STATE = 0x4824, G_ACTIVITY = 0x4826,
 };
 
+/*
+ * Seeded hypervisor bugs, for tests/hv-broken.sh only (make builds
+ * vmx/hv-broken-N.elf with HV_BROKEN=N): two of the differences from bare
+ * metal kvm-unit-tests found, put back so that replay is shown to catch
+ * them on the traces they make (INV-CPU).
+ *   1: CPUID.OSXSAVE and CPUID.OSPKE as the CPU answers in VMX root
+ *      operation, mirroring the hypervisor's own CR4, not the guest's
+ *   2: injected faults leave RFLAGS.RF as it was
+ */
+#ifndef HV_BROKEN
+#define HV_BROKEN 0
+#endif
+
 #define RFLAGS_RF       (1ull << 16)
 #define CR4_PKE         (1ull << 22)
 
@@ -66,7 +79,8 @@ static void inject_fault(unsigned vector, uint32_t ec)
 {
 	hv_vmwrite(ENTRY_INTR, 0x80000b00u | vector);   /* valid, hardware exception, error code */
 	hv_vmwrite(ENTRY_EC, ec);
-	hv_vmwrite(G_RFLAGS, hv_vmread(G_RFLAGS) | RFLAGS_RF);
+	if (HV_BROKEN != 2)
+		hv_vmwrite(G_RFLAGS, hv_vmread(G_RFLAGS) | RFLAGS_RF);
 }
 
 static void inject_gp(void)
@@ -371,12 +385,14 @@ static void cpuid(const struct svt_mmu *mmu)
 				r[cr4_cpuid[i].reg] &= ~(1u << cr4_cpuid[i].bit);
 	if (leaf == 1) {
 		r[2] &= ~(1u << 5);                     /* no VMX */
-		r[2] = (r[2] & ~(1u << 27)) | ((cr4 & SVT_CR4_OSXSAVE) ? 1u << 27 : 0);
+		if (HV_BROKEN != 1)
+			r[2] = (r[2] & ~(1u << 27)) | ((cr4 & SVT_CR4_OSXSAVE) ? 1u << 27 : 0);
 	}
 	if (leaf == 7 && sub == 0) {
 		if (!hv_invpcid)
 			r[1] &= ~(1u << 10);            /* INVPCID would #UD in the guest */
-		r[2] = (r[2] & ~(1u << 4)) | ((cr4 & SVT_CR4_PKE) ? 1u << 4 : 0);
+		if (HV_BROKEN != 1)
+			r[2] = (r[2] & ~(1u << 4)) | ((cr4 & SVT_CR4_PKE) ? 1u << 4 : 0);
 	}
 	if (leaf == 0x80000001u && !hv_rdtscp)
 		r[3] &= ~(1u << 27);                    /* so would RDTSCP */

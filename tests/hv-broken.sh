@@ -1,0 +1,54 @@
+#!/bin/sh
+# Replay catches the hypervisor's own differences from bare metal on the
+# traces they make.  long64 (its CPUID lines, its faults) is recorded in
+# Bochs under the real hypervisor and under builds with a seeded
+# hypervisor bug (vmx/exit.c, HV_BROKEN): the real one's trace holds CPU
+# records (EVIDENCE `cpu`) and replays clean; each broken one's is
+# reported as INV-CPU, naming the rule, though its core decisions are all
+# right (no INV-REPLAY, no other invariant).
+#   1: CPUID.OSXSAVE and OSPKE show the hypervisor's CR4, not the guest's
+#   2: injected faults leave RFLAGS.RF clear
+set -u
+. "$top_srcdir/tests/testlib.sh"
+need bochs grub-mkrescue xorriso
+bin=$top_builddir/shadowvt
+elf=$top_builddir/guests/long64.elf
+
+# record NAME HV_ELF: long64 under that hypervisor into $work/NAME.svt
+record() {
+	mkdir -p "$work/$1-vmx"
+	cp "$2" "$work/$1-vmx/hv.elf"
+	for s in bochs-run.sh mkiso.sh; do ln -sf "$top_srcdir/vmx/$s" "$work/$1-vmx/$s"; done
+	BOCHS_CPU=tigerlake SHADOWVT_VMX="$work/$1-vmx" "$bin" record --guest "$elf" --timeout 120 \
+		--policy oos=0 -o "$work/$1.svt" > "$work/$1.rec" 2>&1
+	rc=$?
+	[ "$rc" -eq 0 ] && grep -q 'the guest powered off' "$work/$1.rec" &&
+		pass "$1: long64 recorded to its end" ||
+		{ fail "$1: record exit $rc"; tail -n 5 "$work/$1.rec"; }
+}
+
+record real "$top_builddir/vmx/hv.elf"
+"$bin" info --json "$work/real.svt" > "$work/info" 2>&1
+jq -e '(.evidence | index("cpu")) and (.evidence | index("mode")) and .counts.CPU > 0' \
+	"$work/info" > /dev/null &&
+	pass "real: the trace claims and holds CPU records ($(jq .counts.CPU "$work/info"))" ||
+	{ fail "real: no CPU records"; cat "$work/info"; }
+"$bin" replay --audit full "$work/real.svt" > "$work/real.rep" 2>&1 &&
+	grep -q ': clean: ' "$work/real.rep" && pass "real: replays clean with full audits" ||
+	{ fail "real: replay"; head -n 5 "$work/real.rep"; }
+
+# broken N PATTERN: the trace of hv-broken-N is INV-CPU matching PATTERN, nothing else
+broken() {
+	record "broken-$1" "$top_builddir/vmx/hv-broken-$1.elf"
+	"$bin" replay --show 20 "$work/broken-$1.svt" > "$work/broken-$1.rep" 2>&1
+	rc=$?
+	other=$(grep -o ': INV-[A-Z]*' "$work/broken-$1.rep" | sort -u | grep -vx ': INV-CPU')
+	[ "$rc" -eq 1 ] && grep -Eq ": INV-CPU .*$2" "$work/broken-$1.rep" && [ -z "$other" ] &&
+		pass "broken-$1: INV-CPU, $3" ||
+		{ fail "broken-$1: replay exit $rc, other: '$other'"; head -n 5 "$work/broken-$1.rep"; }
+}
+broken 1 'CPUID.0x1:ECX\[27\] is 1: OSXSAVE must be CR4.OSXSAVE, which is 0' \
+	"CPUID.OSXSAVE not the guest's CR4"
+broken 2 '#PF delivered with RFLAGS 0x[0-9a-f]*: RF clear' "a #PF delivered without RF"
+
+finish hv-broken
