@@ -26,8 +26,19 @@
  * without SMEP), a clean large page (A and D clear) read, then written: A
  * on the read alone, D only with the write, a write under a read-only
  * level-2 entry, a read through a leaf with a reserved bit set, and in
- * 4level and 5level a 1 GiB page written and read.  "atomic" also ages a level-2 entry (A cleared, flushed,
- * set again by the next walk).
+ * 4level and 5level a 1 GiB page written and read; mprotect adding and
+ * removing PROT_EXEC over a range (8-byte entries: XD alone changes, in
+ * the high half, by plain stores to a page table the core may have out of
+ * sync) flushed by one CR3 load, then fetches that must fault; leaves made
+ * read-only or not present and flushed by a CR4.PGE toggle alone, then
+ * user writes that must fault; and in PAE, 4level and 5level, with
+ * EFER.NXE clear and SMAP without SMEP, a kernel fetch from a user page
+ * no shadow maps yet (it goes through), and after a flushing CR3 load a
+ * user read through a leaf with XD (reserved without NXE: #PF with RSVD).
+ * Where the core emulates a write (CR0.WP=0, a copy into a page table
+ * through a mapping with A and D clear), the A and D bits of the access's
+ * walk are checked as bare metal sets them.  "atomic" also ages a level-2
+ * entry (A cleared, flushed, set again by the next walk).
  *
  * Everything the guest does is what a real kernel may do under the SDM: it
  * flushes after every change that needs it.  The faults the kernel causes
@@ -51,6 +62,7 @@
 #define SITE_COPY       0x1500
 #define SITE_WP0        0x1600
 #define SITE_PROBE      0x1700
+#define SITE_UTEXT      0x401000        /* a user process's code */
 
 #define VMAP_PAGES      4       /* 0: a page table, 1: the page after it, 2: a read-only page */
 
@@ -484,13 +496,15 @@ static void vmap_clear(struct syn *s, unsigned k)
 	}
 }
 
-/* A deliberate fault: the access must give #PF with error code want at
- * CR2 va, as on bare metal. */
-static void probe(struct syn *s, uint64_t va, enum svt_access_kind k, uint32_t want, const char *what)
+/* A deliberate fault: the access at cpl must give #PF with error code
+ * want at CR2 va, as on bare metal. */
+static void probe_at(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
+		     uint32_t want, const char *what)
 {
 	uint32_t ec = 0;
 	uint64_t cr2 = 0;
-	int r = syn_access(s, va, k, 0, 4, 0x5a5a5a5a, syn_ktext(s, SITE_PROBE), &ec, &cr2);
+	uint64_t rip = cpl == 3 ? SITE_UTEXT : syn_ktext(s, SITE_PROBE);
+	int r = syn_access(s, va, k, cpl, 4, 0x5a5a5a5a, rip, &ec, &cr2);
 	if (r == 0)
 		syn_fail(s, "%s at %#llx went through; bare metal gives #PF %#x", what,
 			 (unsigned long long)va, want);
@@ -498,6 +512,33 @@ static void probe(struct syn *s, uint64_t va, enum svt_access_kind k, uint32_t w
 		syn_fail(s, "%s at %#llx: #PF %#x at %#llx; bare metal gives #PF %#x at %#llx", what,
 			 (unsigned long long)va, ec, (unsigned long long)cr2, want,
 			 (unsigned long long)va);
+}
+
+static void probe(struct syn *s, uint64_t va, enum svt_access_kind k, uint32_t want,
+		  const char *what)
+{
+	probe_at(s, va, k, 0, want, what);
+}
+
+/* After an access to va that went through, whoever performed it (the
+ * hardware, or the core emulating it): bare metal has set A in every entry
+ * of its walk in the running root (PAE PDPTEs have none) and, for a write,
+ * D in the leaf (SDM 4.8). */
+static void check_ad(struct syn *s, uint64_t va, bool write, const char *what)
+{
+	uint64_t root = s->cur < 0 ? s->kroot : s->proc[s->cur].root;
+	for (int lv = s->levels; lv >= 1 && !s->failed; lv--) {
+		if (s->levels == 3 && lv == 3)
+			continue;
+		uint64_t g = syn_entry(s, root, va, lv, false);
+		uint64_t e = g ? syn_read_entry(s, g) : 0;
+		uint64_t want = E_P | E_A | (lv == 1 && write ? E_D : 0);
+		if ((e & want) != want)
+			syn_fail(s, "%s %#llx went through, but its level-%d entry at %#llx is "
+				 "%#llx (bare metal: A%s set)", what, (unsigned long long)va, lv,
+				 (unsigned long long)g, (unsigned long long)e,
+				 lv == 1 && write ? " and D" : "");
+	}
 }
 
 /* copy_to_user-like page-crossing copy into a page table, mapped at
@@ -547,6 +588,12 @@ static void crossing(struct syn *s, uint64_t t)
 			 (unsigned long long)in.va, (unsigned long long)got_tail,
 			 (unsigned long long)got_more, (unsigned long long)tail,
 			 (unsigned long long)more);
+	/* the mapping of the page table had A and D clear: the copy (emulated
+	 * or not) set them, on both pages */
+	if (!s->failed && r == 0) {
+		check_ad(s, in.va, true, "the copy to");
+		check_ad(s, s->vmap_va + 4096, true, "the copy to");
+	}
 	vmap_clear(s, 0);
 	vmap_clear(s, 1);
 	syn_free(s, scratch);
@@ -569,6 +616,8 @@ static void wp0(struct syn *s, uint64_t va, uint64_t pte)
 	if (r == 1)
 		syn_fail(s, "with CR0.WP=0 the kernel's write to read-only %#llx took #PF %#x",
 			 (unsigned long long)page, ec);
+	else if (r == 0)        /* emulated: the core walks for it, A and D as bare metal */
+		check_ad(s, page, true, "with CR0.WP=0 the kernel's write to read-only");
 	/* a page-table write in the window: write protection, flushed */
 	uint64_t e = syn_read_entry(s, pte);
 	if (!s->failed && (e & E_P) && syn_write_entry(s, pte, e & ~E_RW))
@@ -828,6 +877,127 @@ static void ro_upper(struct syn *s, int p, uint64_t va)
 		flush_one(s, p, va);
 }
 
+/* 8-byte entries: mprotect(PROT_EXEC) and back over mapping i of p (the
+ * running process), as a kernel changes a range: plain MOV stores to
+ * every present leaf (only XD, in the high half, changes), one flushing
+ * CR3 load for them all (more than a few entries).  A few pages are
+ * fetched while executable; after XD is set again and flushed, a fetch
+ * from them must fault (SDM 4.6) however stale the translation was. */
+static void xd_mprotect(struct syn *s, int p, unsigned i)
+{
+	uint64_t va[32], pte[32];
+	unsigned n = present(s, p, i, va, pte, 32);
+	struct syn_vma *m = &s->proc[p].vma[i];
+	if (s->esize != 8 || p != s->cur || m->x || n == 0)
+		return;
+	unsigned pick[3] = { 0, n - 1, (unsigned)syn_below(s, n) };
+	for (int set = 0; set < 2 && !s->failed; set++) {
+		for (unsigned k = 0; k < n && !s->failed; k++) {
+			uint64_t e = syn_read_entry(s, pte[k]);
+			syn_write_entry(s, pte[k], set ? e | SVT_PTE_XD : e & ~SVT_PTE_XD);
+		}
+		m->x = !set;
+		if (!s->failed)
+			syn_reload_cr3(s);
+		for (unsigned k = 0; k < 3 && !s->failed; k++) {
+			if (!set)
+				syn_user(s, va[pick[k]], SVT_ACC_FETCH);
+			else
+				probe_at(s, va[pick[k]], SVT_ACC_FETCH, 3,
+					 syn_expect_ec(s, SVT_ACC_FETCH, 3, true),
+					 "a fetch (XD set by mprotect, then a CR3 load)");
+		}
+	}
+}
+
+/* A few writable leaves of mapping i of p (the running process), written
+ * first, then made read-only or not present with MOV stores and flushed
+ * by a CR4.PGE toggle alone (which flushes every TLB entry, SDM 4.10.4.1):
+ * a user write there must fault.  Each leaf put back and flushed. */
+static void pge_flush(struct syn *s, int p, unsigned i)
+{
+	uint64_t va[32], pte[32], old[3];
+	unsigned n = present(s, p, i, va, pte, 32), used = 0, at[3];
+	if (p != s->cur || !(s->cr4 & SVT_CR4_PGE))
+		return;
+	for (unsigned k = (unsigned)syn_below(s, 4); k < n && used < 3 && !s->failed; k += 2) {
+		uint64_t e = syn_read_entry(s, pte[k]);
+		if (!(e & E_RW) || !syn_user(s, va[k], SVT_ACC_WRITE))
+			continue;
+		old[used] = syn_read_entry(s, pte[k]);
+		at[used++] = k;
+	}
+	if (used == 0 || s->failed)
+		return;
+	for (unsigned u = 0; u < used && !s->failed; u++)
+		syn_write_entry(s, pte[at[u]], old[u] & ~(u == 2 ? E_P : E_RW));
+	if (s->failed || syn_cr(s, SVT_TRACE_CR4, s->cr4 ^ SVT_CR4_PGE) != 0 ||
+	    syn_cr(s, SVT_TRACE_CR4, s->cr4 ^ SVT_CR4_PGE) != 0)
+		return;
+	for (unsigned u = 0; u < used && !s->failed; u++)
+		probe_at(s, va[at[u]], SVT_ACC_WRITE, 3, syn_expect_ec(s, SVT_ACC_WRITE, 3, u != 2),
+			 u == 2 ? "after a CR4.PGE toggle a user write to unmapped" :
+			 "after a CR4.PGE toggle a user write to write-protected");
+	for (unsigned u = 0; u < used && !s->failed; u++)
+		if (syn_write_entry(s, pte[at[u]], old[u]))
+			flush_one(s, p, va[at[u]]);
+}
+
+/* PAE, 4level and 5level: EFER.NXE cleared, with SMAP and not SMEP.  A
+ * kernel fetch from a user page no shadow maps yet (a fresh executable
+ * page at a free address) goes through: SMAP restricts data accesses only
+ * (SDM 4.6).  Then, after a flushing CR3 load, a user read of va (read
+ * before, its leaf has XD) faults with RSVD: bit 63 is reserved without
+ * NXE (SDM 4.7).  NXE and CR4 as they were, the page unmapped.  Nothing
+ * else runs with NXE clear (the direct map has XD). */
+static void nxe_stale(struct syn *s, int p, uint64_t va)
+{
+	const struct syn_proc *pr = &s->proc[p];
+	uint64_t g = syn_pte(s, pr->root, va, false), e = g ? syn_read_entry(s, g) : 0;
+	if (s->esize != 8 || p != s->cur || !(s->efer & SVT_EFER_NXE) ||
+	    (e & (E_P | SVT_PTE_XD)) != (E_P | SVT_PTE_XD))
+		return;
+	uint64_t tva = s->utop - 4096 * (65 + syn_below(s, 64));
+	for (unsigned v = 0; v < pr->nvma; v++)
+		if (tva >= pr->vma[v].va && tva < pr->vma[v].va + pr->vma[v].pages * 4096)
+			return;
+	uint64_t tpte = syn_pte(s, pr->root, tva, true);
+	if (!tpte || (syn_read_entry(s, tpte) & E_P))
+		return;
+	uint64_t f = syn_alloc(s, SYN_F_DATA);
+	if (!f)
+		return;
+	uint64_t cr4 = s->cr4, want = (cr4 | SVT_CR4_SMAP) & ~SVT_CR4_SMEP;
+	uint32_t ec = 0;
+	uint64_t cr2 = 0;
+	if (!syn_write_entry(s, tpte, syn_leaf(s, f >> 12, false, true, true)) ||
+	    !syn_user(s, va, SVT_ACC_READ) ||
+	    (want != cr4 && syn_cr(s, SVT_TRACE_CR4, want) != 0))
+		goto out;
+	s->rflags &= ~RFLAGS_AC;
+	if (syn_cr(s, SVT_TRACE_EFER, s->efer & ~SVT_EFER_NXE) != 0)
+		goto out;
+	if (syn_access(s, tva, SVT_ACC_FETCH, 0, 4, 0, syn_ktext(s, SITE_PROBE), &ec, &cr2) == 1)
+		syn_fail(s, "with EFER.NXE clear, CR4.SMAP set and SMEP clear, a kernel fetch from "
+			 "user %#llx took #PF %#x (bare metal: SMAP restricts data accesses only)",
+			 (unsigned long long)tva, ec);
+	if (!s->failed)
+		syn_reload_cr3(s);
+	if (!s->failed)
+		probe_at(s, va, SVT_ACC_READ, 3,
+			 syn_expect_ec(s, SVT_ACC_READ, 3, true) | SVT_PFEC_RSVD,
+			 "with EFER.NXE clear, after a flushing CR3 load, a user read through "
+			 "a leaf with XD");
+	if (!s->failed)
+		syn_cr(s, SVT_TRACE_EFER, s->efer | SVT_EFER_NXE);
+	if (!s->failed && want != cr4)
+		syn_cr(s, SVT_TRACE_CR4, cr4);
+out:
+	if (!s->failed && syn_write_entry(s, tpte, 0))
+		flush_one(s, p, tva);
+	syn_free(s, f);
+}
+
 void syn_w_protect(struct syn *s)
 {
 	int p;
@@ -838,10 +1008,19 @@ void syn_w_protect(struct syn *s)
 	unsigned n = present(s, p, (unsigned)i, va, pte, 4);
 	if (n == 0)
 		return;
-	switch (syn_below(s, 9)) {
+	switch (syn_below(s, 12)) {
 	case 0:
 		if (vmap_init(s))
 			crossing(s, pte[0] & ~0xfffull);
+		break;
+	case 9:
+		xd_mprotect(s, p, (unsigned)i);
+		break;
+	case 10:
+		pge_flush(s, p, (unsigned)i);
+		break;
+	case 11:
+		nxe_stale(s, p, va[0]);
 		break;
 	case 5:
 		nxe_off(s);
