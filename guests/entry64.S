@@ -12,7 +12,8 @@
  *   probes: ring 0 probe_read/probe_write/probe_exec(va ...) and ring 3
  *   user_probe(kind, va, val), each returning 0 when the access went
  *   through and 1 after a #PF that pf_handler chose to abandon; ring 0
- *   probe_cr4(val), 0 when the MOV to CR4 went through, 1 after a #GP;
+ *   probe_cr4(val) and probe_cr0(val), 0 when the MOV to CR4 or CR0 went
+ *   through, 1 after a #GP;
  *   trap_rflags, the RFLAGS image the last #PF or probed #GP pushed.
  */
 	.set MB_MAGIC, 0x1BADB002
@@ -203,11 +204,18 @@ pf_common:
 	jmp user_out
 
 /* ---- ring-0 probes ---------------------------------------------------- */
-	.globl probe_read, probe_write, probe_exec, probe_cr4
+	.globl probe_read, probe_write, probe_exec, probe_cr4, probe_cr0
 probe_cr4:                              /* (val): 1 after a #GP */
 	movq %rsp, probe_rsp
 	movl $1, gp_armed
 	movq %rdi, %cr4
+	movl $0, gp_armed
+	xorl %eax, %eax
+	ret
+probe_cr0:                              /* (val): 1 after a #GP */
+	movq %rsp, probe_rsp
+	movl $1, gp_armed
+	movq %rdi, %cr0
 	movl $0, gp_armed
 	xorl %eax, %eax
 	ret

@@ -55,6 +55,7 @@ int probe_write(uint64_t va, uint64_t val);
 int probe_exec(uint64_t va);
 int user_probe(int kind, uint64_t va, uint64_t val);
 int probe_cr4(uint64_t val);
+int probe_cr0(uint64_t val);
 extern volatile uint64_t trap_rflags;
 void gmain(uint32_t magic, uint32_t info);
 void trap(uint64_t vec, uint64_t ec, uint64_t rip);
@@ -794,6 +795,16 @@ static void part_cpu(void)
 	flush_line();
 	if (!f)
 		set_cr4(cr4);
+	/* clearing CR0.PG in 64-bit mode: #GP (SDM Vol. 2B MOV) */
+	uint64_t cr0 = get_cr0();
+	trap_rflags = 0;
+	f = probe_cr0(cr0 & ~(1ull << 31));
+	out("cpu: CR0.PG cleared in 64-bit mode: ");
+	out(f ? "#GP RF " : "accepted ");
+	outx((trap_rflags & RF) >> 16);
+	flush_line();
+	if (!f)
+		set_cr0(cr0);
 }
 
 /* ---- main ------------------------------------------------------------------------ */

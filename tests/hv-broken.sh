@@ -37,6 +37,20 @@ jq -e '(.evidence | index("cpu")) and (.evidence | index("mode")) and .counts.CP
 	grep -q ': clean: ' "$work/real.rep" && pass "real: replays clean with full audits" ||
 	{ fail "real: replay"; head -n 5 "$work/real.rep"; }
 
+# Clearing CR0.PG in 64-bit mode (long64 tries it): the core refuses it
+# from the mode the hypervisor passes and logs (EVIDENCE `mode`), the guest
+# gets the #GP; a core that accepts it (seeded core bug 75) replayed over
+# that trace is INV-CR by the control-register model.
+grep -q '^guest: cpu: CR0.PG cleared in 64-bit mode: #GP RF 0x1' "$work/real.svt.console" &&
+	pass "real: clearing CR0.PG in 64-bit mode is #GP, RF set" ||
+	{ fail "real: the CR0.PG probe"; grep 'CR0.PG' "$work/real.svt.console"; }
+SVT_BROKEN=75 "$top_builddir/tests/shadowvt-broken" replay --show 5 "$work/real.svt" \
+	> "$work/b75.rep" 2>&1
+rc=$?
+[ "$rc" -eq 1 ] && grep -q ': INV-CR .*the core accepted it; the SDM raises #GP: CR0.PG cleared in 64-bit mode' \
+	"$work/b75.rep" && pass "core bug 75 over that trace: INV-CR" ||
+	{ fail "core bug 75: replay exit $rc"; head -n 5 "$work/b75.rep"; }
+
 # broken N PATTERN: the trace of hv-broken-N is INV-CPU matching PATTERN, nothing else
 broken() {
 	record "broken-$1" "$top_builddir/vmx/hv-broken-$1.elf"
