@@ -273,6 +273,43 @@ void rp_check_fixed(struct rp *p, const struct svt_trace_fault *f)
 }
 
 /*
+ * A fault the core answered MMIO (nothing behind the address): bare
+ * metal's walk of the access must succeed, to the very guest-physical
+ * address the core reports (the device model acts on it), which must be
+ * neither guest RAM nor a device passed through.
+ */
+void rp_check_mmio(struct rp *p, const struct svt_trace_fault *f,
+		   const struct svt_fault_result *res)
+{
+	struct svt_access acc;
+	struct rm_out o;
+
+	rp_fault_access(f, &acc);
+	ref_walk(p, &acc, f->rflags, f->pkru, &o);
+	if (o.kind != RM_OK) {
+		snprintf(p->what, sizeof(p->what), "the core sends the access to gpa %#" PRIx64
+			 " as memory with nothing behind it; bare metal faults (#PF error code %#x)",
+			 res->gpa, o.pfec);
+		rp_violation(p, SVT_INV_FAULT, f->va, 0, 0, 0, 0, p->what);
+		return;
+	}
+	if (o.pa != res->gpa) {
+		snprintf(p->what, sizeof(p->what), "the core sends the access to gpa %#" PRIx64
+			 " as memory with nothing behind it; bare metal's walk gives gpa %#" PRIx64,
+			 res->gpa, o.pa);
+		rp_violation(p, SVT_INV_FRAME, f->va, o.pa >> 12, o.n ? (unsigned)o.e[o.n - 1].level : 0,
+			     o.n ? o.e[o.n - 1].before : 0, 0, p->what);
+		return;
+	}
+	if (svt_mfn_valid(p->mach.env.gfn_to_mfn(p->mach.env.ctx, svt_gfn(o.pa >> 12)))) {
+		snprintf(p->what, sizeof(p->what), "the core sends the access to gpa %#" PRIx64
+			 " as memory with nothing behind it, but guest RAM or a device is there",
+			 res->gpa);
+		rp_violation(p, SVT_INV_FRAME, f->va, o.pa >> 12, 0, 0, 0, p->what);
+	}
+}
+
+/*
  * INV-SYNC at a flush: after the guest's INVLPG of va (or INVPCID of va in
  * the current PCID) the architecture lets no TLB keep a stale translation
  * of va, out-of-sync pages or not.  Every access (read, write, fetch, at

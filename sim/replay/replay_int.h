@@ -111,6 +111,10 @@ void rp_guest_write(struct rp *p, uint64_t gpa, const void *buf, unsigned len);
 void rp_fault_access(const struct svt_trace_fault *f, struct svt_access *acc);
 void rp_check_inject(struct rp *p, const struct svt_trace_fault *f, const struct svt_fault_result *res);
 void rp_check_fixed(struct rp *p, const struct svt_trace_fault *f);
+/* A fault answered MMIO: bare metal's walk reaches the core's gpa, and
+ * nothing is there (INV-FAULT, INV-FRAME). */
+void rp_check_mmio(struct rp *p, const struct svt_trace_fault *f,
+		   const struct svt_fault_result *res);
 /* INV-SYNC for va after a flush of it (flush: "INVLPG", "INVPCID"). */
 void rp_check_flushed(struct rp *p, uint64_t va, const char *flush);
 bool rp_shadow_allows(struct rp *p, const struct svt_access *acc, uint64_t rflags, uint32_t pkru,

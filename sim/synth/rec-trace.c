@@ -24,7 +24,8 @@ int svt_rec_trace_init(struct svt_rec_trace *rt, struct svt_machine *m, struct s
 		.raw = &m->env, .slots = rt->slots, .nslots = SVT_REC_SLOTS_DEFAULT,
 		.hash = rt->hash, .nhash = REC_HASH, .note_limit = m->mem.frames << 12,
 		.emit = to_writer, .emit_ctx = rt,
-		.evidence = SVT_EVIDENCE_WALK | SVT_EVIDENCE_STORES | SVT_EVIDENCE_ACTIONS,
+		.evidence = SVT_EVIDENCE_WALK | SVT_EVIDENCE_STORES | SVT_EVIDENCE_ACTIONS |
+			    SVT_EVIDENCE_MODE,
 	};
 	if (!rt->slots || !rt->hash || !svt_recorder_init(&rt->r, &c)) {
 		svt_rec_trace_free(rt);

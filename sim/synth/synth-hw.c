@@ -340,9 +340,18 @@ static int insn_do(struct syn *s, struct syn_insn *in, uint32_t *ec, uint64_t *c
 			*ec = res.error_code;
 			*cr2 = res.cr2;
 			return 1;
+		case SVT_PF_MMIO:
+			/* nothing behind it: the write is dropped, as on bare
+			 * metal (only a plain MOV: an exchange would need the
+			 * old value, all ones, which no caller asks of it) */
+			if (in->op != SYN_MOV)
+				return syn_fail(s, "an exchange at %#llx where nothing is",
+						(unsigned long long)fva), -1;
+			s->regs.rip = in->rip + n;
+			return 0;
 		default:
-			return syn_fail(s, "the core calls %#llx device memory (gpa %#llx)",
-					(unsigned long long)fva, (unsigned long long)res.gpa), -1;
+			return syn_fail(s, "the core answered %d for a write of %#llx", (int)o,
+					(unsigned long long)fva), -1;
 		}
 	}
 	return syn_fail(s, "livelock: write to %#llx (cpl %u) faults forever",
@@ -412,9 +421,12 @@ static int access_do(struct syn *s, uint64_t va, enum svt_access_kind k, unsigne
 			*ec = res.error_code;
 			*cr2 = res.cr2;
 			return 1;
+		case SVT_PF_MMIO:
+			/* nothing behind it: the read gives all ones, as on bare metal */
+			return 0;
 		default:
-			return syn_fail(s, "the core calls %#llx device memory (gpa %#llx)",
-					(unsigned long long)va, (unsigned long long)res.gpa), -1;
+			return syn_fail(s, "the core answered %d for an access to %#llx", (int)o,
+					(unsigned long long)va), -1;
 		}
 	}
 	return syn_fail(s, "livelock: access to %#llx (kind %d, cpl %u) faults forever",
@@ -497,12 +509,19 @@ void syn_stored(struct syn *s, uint64_t gpa, unsigned len)
 		svt_recorder_guest_store(&s->rec.r, gpa, len);
 }
 
+/* The synthetic kernel's code is 64-bit wherever IA-32e mode is active:
+ * the mode of its CR writes (EVIDENCE `mode`). */
+static bool code64(const struct syn *s)
+{
+	return s->ia32e && (s->efer & SVT_EFER_LMA);
+}
+
 int syn_cr(struct syn *s, enum svt_trace_cr reg, uint64_t val)
 {
 	if (act_stop(s))
 		return 0;
 	s->actions++;
-	int rc = svt_recorder_cr(&s->rec.r, s->mmu, reg, val);
+	int rc = svt_recorder_cr_mode(&s->rec.r, s->mmu, reg, val, code64(s));
 	syn_vm_entry(s);
 	if (rc != 0)
 		return syn_fail(s, "the core refused CR%s write %#llx",
@@ -521,7 +540,7 @@ bool syn_cr_probe(struct syn *s, enum svt_trace_cr reg, uint64_t val, const char
 	if (act_stop(s))
 		return true;
 	s->actions++;
-	int rc = svt_recorder_cr(&s->rec.r, s->mmu, reg, val);
+	int rc = svt_recorder_cr_mode(&s->rec.r, s->mmu, reg, val, code64(s));
 	syn_vm_entry(s);
 	if (rc == 0)
 		return syn_fail(s, "the core accepted CR%s write %#llx (%s); bare metal raises #GP",

@@ -496,6 +496,32 @@ static void vmap_clear(struct syn *s, unsigned k)
 	}
 }
 
+/* Memory with nothing behind it, as a driver's mapping of a device the
+ * machine lacks: a kernel mapping (vmap page 3) of a frame beyond guest
+ * RAM, read and written at an offset inside the page.  Bare metal reads
+ * all ones and drops the writes, with no fault; the core answers MMIO with
+ * the access's guest-physical address, which replay judges. */
+static void mmio(struct syn *s)
+{
+	if (!vmap_init(s))
+		return;
+	uint64_t gpa = (s->cfg->guest_frames + 1 + syn_below(s, 16)) << 12;
+	uint64_t va = s->vmap_va + 3 * 4096 + 8 * syn_below(s, 512);
+	if (!vmap_set(s, 3, gpa, true))
+		return;
+	syn_invlpg(s, s->vmap_va + 3 * 4096);
+	for (unsigned n = 0; n < 2 && !s->failed; n++) {
+		uint32_t ec = 0;
+		uint64_t cr2 = 0;
+		enum svt_access_kind k = n == 0 ? SVT_ACC_READ : SVT_ACC_WRITE;
+		if (syn_access(s, va, k, 0, 8, ~0ull, syn_ktext(s, SITE_PROBE), &ec, &cr2) == 1)
+			syn_fail(s, "a %s of %#llx, mapped to %#llx where nothing is, took #PF %#x "
+				 "(bare metal: all ones, no fault)", n == 0 ? "read" : "write",
+				 (unsigned long long)va, (unsigned long long)gpa, ec);
+	}
+	vmap_clear(s, 3);
+}
+
 /* A deliberate fault: the access at cpl must give #PF with error code
  * want at CR2 va, as on bare metal. */
 static void probe_at(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
@@ -684,7 +710,9 @@ static void cr_probes(struct syn *s)
 	if (!s->failed)
 		syn_cr_probe(s, SVT_TRACE_EFER, s->efer ^ SVT_EFER_LME, "EFER.LME changed with paging on");
 	if (!s->failed && s->ia32e) {
-		syn_cr_probe(s, SVT_TRACE_CR3, s->cr3 | (1ull << 50), "CR3 above MAXPHYADDR");
+		syn_cr_probe(s, SVT_TRACE_CR0, s->cr0 & ~SVT_CR0_PG, "CR0.PG cleared in 64-bit mode");
+		if (!s->failed)
+			syn_cr_probe(s, SVT_TRACE_CR3, s->cr3 | (1ull << 50), "CR3 above MAXPHYADDR");
 		if (!s->failed && !s->pcid && syn_cr(s, SVT_TRACE_CR3, s->cr3 | SVT_PTE_PWT) == 0) {
 			syn_cr_probe(s, SVT_TRACE_CR4, s->cr4 | SVT_CR4_PCIDE, "CR4.PCIDE with CR3[11:0] not 0");
 			if (!s->failed)
@@ -853,6 +881,85 @@ out:
  * range write-protected at once), flushed: a kernel write there must fault
  * with CR0.WP=1 (SDM 4.6: every level's R/W counts); R/W set again and
  * flushed. */
+/*
+ * One frame as page tables of two levels (4- and 5-level paging): the
+ * running process's L1 table T of va is written without a flush (so the
+ * core may hold it out of sync), then a level-3 entry of an unused user
+ * gigabyte is pointed at T, making it a page directory there too.  Entry
+ * k of T, a present user leaf mapping data frame D, is then a directory
+ * entry whose page table is D: the kernel puts a read-only user leaf for
+ * frame X in D's entry j, and a user read through the alias at (k, j)
+ * must go through, as on bare metal, to X.  D's word is restored, the
+ * link removed and the address space flushed.  What the core may not do
+ * is shadow the out-of-sync T as a directory without bringing it in sync
+ * first.
+ */
+static void two_levels(struct syn *s, int p, uint64_t va, uint64_t pte)
+{
+	struct syn_proc *pr = &s->proc[p];
+	uint64_t t = pte & ~0xfffull, span = 1ull << 30;
+	if (s->levels < 4 || p != s->cur)
+		return;
+	if (!pte_update(s, pte, E_A, 0, false))
+		return;
+	pr->stale = true;       /* the A just cleared is the TLB's to keep until a flush */
+	unsigned n1 = syn_nent(s, 1), k = n1;
+	uint64_t pde = 0;
+	for (unsigned j = syn_below(s, n1), n = 0; n < n1; n++) {
+		unsigned x = (j + n) % n1;
+		uint64_t e = syn_read_entry(s, t + (uint64_t)x * s->esize);
+		/* as a directory entry: present, user, no PS (bit 7), and XD
+		 * only where EFER.NXE makes it no reserved bit */
+		if ((e & (E_P | E_US | SVT_PTE_PS)) == (E_P | E_US) &&
+		    (!(e & SVT_PTE_XD) || (s->efer & SVT_EFER_NXE)) &&
+		    ((e & ~0xfffull & ~SVT_PTE_XD) >> 12) < s->cfg->guest_frames) {
+			k = x;
+			pde = e;
+			break;
+		}
+	}
+	if (k == n1)
+		return;
+	uint64_t where = 0, l3 = 0, lo = (s->ubase + span - 1) & ~(span - 1);
+	if (s->utop < lo + span)
+		return;
+	for (unsigned tries = 0; tries < 8 && !where && !s->failed; tries++) {
+		uint64_t a = lo + syn_below(s, (s->utop - lo) / span) * span;   /* 1 GiB aligned */
+		bool used = (va & ~(span - 1)) == a;
+		for (unsigned v = 0; v < pr->nvma; v++)
+			used |= a < pr->vma[v].va + pr->vma[v].pages * 4096 && pr->vma[v].va < a + span;
+		if (used)
+			continue;
+		l3 = syn_entry(s, pr->root, a, 3, true);
+		if (l3 && !(syn_read_entry(s, l3) & E_P))
+			where = a;
+	}
+	if (!where || s->failed)
+		return;
+	unsigned j = syn_below(s, n1);
+	uint64_t d = (pde & ~0xfffull & ~SVT_PTE_XD) + (uint64_t)j * s->esize;
+	uint64_t x = syn_alloc(s, SYN_F_DATA);
+	if (!x)
+		return;
+	uint64_t old = syn_read_entry(s, d);
+	s->ptever[d >> 12] = 1;         /* D is a page table now: its stores are evidence */
+	if (syn_write_entry(s, d, syn_leaf(s, x >> 12, false, true, false)) &&
+	    syn_write_entry(s, l3, syn_table_entry(s, t, 3, true))) {
+		uint64_t a = where + (uint64_t)k * (2ull << 20) + (uint64_t)j * 4096;
+		uint32_t ec = 0;
+		uint64_t cr2 = 0;
+		if (syn_access(s, a, SVT_ACC_READ, 3, 4, 0, SITE_UTEXT, &ec, &cr2) == 1)
+			syn_fail(s, "a user read at %#llx through an L1 table linked as a page "
+				 "directory too took #PF %#x; bare metal reads frame %#llx",
+				 (unsigned long long)a, ec, (unsigned long long)x);
+		if (!s->failed && syn_write_entry(s, l3, 0))
+			syn_reload_cr3(s);
+	}
+	if (!s->failed)
+		syn_write_entry(s, d, old);
+	syn_free(s, x);
+}
+
 static void ro_upper(struct syn *s, int p, uint64_t va)
 {
 	uint64_t l2 = syn_entry(s, s->proc[p].root, va, 2, false);
@@ -1032,10 +1139,15 @@ void syn_w_protect(struct syn *s)
 			clean_big(s);
 		break;
 	case 7:
-		ro_upper(s, p, va[0]);
+		if (s->levels >= 4 && syn_below(s, 2))
+			two_levels(s, p, va[0], pte[0]);
+		else
+			ro_upper(s, p, va[0]);
 		break;
 	case 4:
 		cr_probes(s);
+		if (!s->failed)
+			mmio(s);
 		break;
 	case 1:
 		if (vmap_init(s))
