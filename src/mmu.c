@@ -737,7 +737,8 @@ int svt_mmu_write_cr4(struct svt_mmu *m, uint64_t val)
 	 * (SVT_FEAT_CR4_KNOWN); VMXE (13) is never offered to a guest, bit 15
 	 * and bits 63:25 are reserved (SDM Vol. 3A 2.5) */
 	uint32_t feat = m->v.g.features;
-	uint64_t have = svt_bits(10, 0) | ((feat & SVT_FEAT_CR4_KNOWN) ? feat & SVT_FEAT_CR4_OPTIONAL :
+	uint64_t have = svt_bits(10, 0) | ((feat & SVT_FEAT_CR4_KNOWN) && !SVT_BUG(76) ?
+					   feat & SVT_FEAT_CR4_OPTIONAL :
 					   SVT_FEAT_CR4_OPTIONAL);
 	uint64_t rsvd = val & ~have;
 	if (SVT_BUG(68))

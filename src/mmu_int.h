@@ -450,6 +450,7 @@ static inline bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
  *  73: CR4.CET with CR0.WP = 0 is accepted (setting CET, or clearing WP under it)
  *  74: splinter leaves drop the guest large page's PAT bit (not moved from bit 12 to 7)
  *  75: clearing CR0.PG from 64-bit mode is accepted
+ *  76: CR4 bits of features the CPU lacks are accepted (the CPU's features ignored)
  */
 
 /* Must writes to gfn fault?  Exactly when it is an in-sync page table. */

@@ -337,14 +337,14 @@ Test(crmodel, reserved_bits)
  * mode), "f VA ERRORCODE" (a fault), separated by ';', numbers in
  * hexadecimal.  MAXPHYADDR 36, prefetch 8; the header claims `evidence`.
  */
-static uint32_t evidence;
+static uint32_t evidence, hdr_features;
 
 static struct tg_buf make(const char *script)
 {
 	struct tg_buf b = { 0 };
 	struct svt_trace_error err;
 	struct svt_trace_writer *w = tg_open_guest_ev(&b, "control registers", 4096, 36, evidence,
-						      0);
+						      hdr_features);
 	cr_assert_not_null(w);
 	for (const char *s = script; *s;) {
 		while (*s == ' ' || *s == ';')
@@ -514,6 +514,38 @@ Test(crmodel_replay, paging_off_from_64_bit_mode)
 	cr_assert_eq(res.status, SVT_RUN_CLEAN, "%s", out);
 	free(out);
 	evidence = 0;
+	svt_broken = 0;
+}
+
+/*
+ * A trace whose header says which optional CR4 features the CPU has (here
+ * SMEP alone): setting a bit of one it lacks is #GP.  The real core agrees;
+ * a core that ignores the CPU's features (seeded bug 76) accepts CR4.PKE
+ * and CR4.SMAP and is INV-CR twice; without the header's word the same
+ * trace is clean, every feature counting as present.
+ */
+Test(crmodel_replay, cr4_features_the_cpu_lacks)
+{
+	const char *script = "4 100020;"            /* SMEP: the CPU has it */
+			     "4 500020;"            /* PKE: it does not */
+			     "4 300020;";           /* SMAP: nor that */
+	struct svt_replay_result res;
+	hdr_features = SVT_FEAT_CR4_KNOWN | SVT_CR4_SMEP;
+	svt_broken = 0;
+	char *out = replay(script, SVT_AUDIT_FAULTS, &res);
+	cr_assert_eq(count(out, "INV-CR"), 0, "%s", out);
+	cr_assert_eq(res.status, SVT_RUN_CLEAN, "%s", out);
+	free(out);
+	svt_broken = 76;
+	out = replay(script, SVT_AUDIT_FAULTS, &res);
+	cr_assert_eq(count(out, "INV-CR"), 2, "%s", out);
+	cr_assert_not_null(strstr(out, "MOV of 0x500020 to CR4: the core accepted it; the SDM raises "
+				  "#GP"), "%s", out);
+	free(out);
+	hdr_features = 0;
+	out = replay(script, SVT_AUDIT_FAULTS, &res);
+	cr_assert_eq(count(out, "INV-CR"), 0, "%s", out);
+	free(out);
 	svt_broken = 0;
 }
 

@@ -33,7 +33,7 @@ static int reach_run(const struct syn_config *cfg, struct svt_counters *c)
 	struct svt_trace_range ram = { .gfn = 0, .count = cfg->guest_frames };
 	struct svt_trace_header h = {
 		.producer = "shadowvt synth --list", .cpu_model = "synthetic", .guest = "synth",
-		.maxphyaddr = 46, .features = SVT_FEAT_1GPAGE, .guest_frames = cfg->guest_frames,
+		.maxphyaddr = 46, .features = SYN_FEATURES, .guest_frames = cfg->guest_frames,
 		.ram = &ram, .nram = 1, .policy = cfg->policy, .pool_frames = cfg->pool,
 	};
 	struct svt_trace_error terr;

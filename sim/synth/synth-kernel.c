@@ -708,6 +708,8 @@ static void cr_probes(struct syn *s)
 {
 	syn_cr_probe(s, SVT_TRACE_CR4, s->cr4 | (1ull << 30), "reserved CR4 bit 30");
 	if (!s->failed)
+		syn_cr_probe(s, SVT_TRACE_CR4, s->cr4 | (1ull << 24), "CR4.PKS on a CPU without PKS");
+	if (!s->failed)
 		syn_cr_probe(s, SVT_TRACE_EFER, s->efer ^ SVT_EFER_LME, "EFER.LME changed with paging on");
 	if (!s->failed && s->ia32e) {
 		syn_cr_probe(s, SVT_TRACE_CR0, s->cr0 & ~SVT_CR0_PG, "CR0.PG cleared in 64-bit mode");

@@ -37,7 +37,6 @@
 /* The CPU features synth runs the core with and writes in the header
  * (synth-work.c, synth-write.c).  Without SVT_FEAT_CR4_KNOWN every
  * optional CR4 bit, PKE included, counts as present (svt.h). */
-#define SYN_FEATURES    SVT_FEAT_1GPAGE
 
 static bool pke_offered(void)
 {

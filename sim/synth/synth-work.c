@@ -279,7 +279,7 @@ int syn_run(const struct syn_config *cfg, struct svt_trace_writer *w, char *err,
 	}
 	struct svt_mmu_config mc = {
 		.pool_frames = cfg->pool, .guest_frames = cfg->guest_frames, .maxphyaddr = 46,
-		.features = SVT_FEAT_1GPAGE, .policy = cfg->policy,
+		.features = SYN_FEATURES, .policy = cfg->policy,
 	};
 	s->fstate = calloc(cfg->guest_frames, 1);
 	s->ptever = calloc(cfg->guest_frames, 1);

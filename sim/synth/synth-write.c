@@ -57,7 +57,7 @@ int syn_write(const struct syn_config *cfg, const char *out, uint64_t frame_size
 	struct svt_trace_range ram = { .gfn = 0, .count = cfg->guest_frames };
 	struct svt_trace_header h = {
 		.producer = "shadowvt " PACKAGE_VERSION " synth", .cpu_model = "synthetic",
-		.guest = cfg->guest ? cfg->guest : guest, .maxphyaddr = 46, .features = SVT_FEAT_1GPAGE,
+		.guest = cfg->guest ? cfg->guest : guest, .maxphyaddr = 46, .features = SYN_FEATURES,
 		.guest_frames = cfg->guest_frames, .ram = &ram, .nram = 1,
 		.policy = cfg->policy, .pool_frames = cfg->pool,
 		.evidence = SVT_EVIDENCE_WALK | SVT_EVIDENCE_STORES | SVT_EVIDENCE_MODE |

@@ -261,6 +261,12 @@ void syn_w_protect(struct syn *s);
 /* synth-pkeys.c: protection keys (4level and 5level) */
 void syn_w_pkeys(struct syn *s);
 
+/* The synthetic CPU: 1 GiB pages, and every optional CR4 feature but Key
+ * Locker (bit 19) and PKS (bit 24), which the guest never uses (a CR4
+ * write setting either is #GP, and the protect workload tries it). */
+#define SYN_FEATURES    (SVT_FEAT_1GPAGE | SVT_FEAT_CR4_KNOWN | \
+			 (SVT_FEAT_CR4_OPTIONAL & ~((1u << 19) | (1u << 24))))
+
 /* synth-os.c: the operating system */
 bool syn_boot(struct syn *s);
 /* The guest stored len bytes at gpa (store evidence, trace_event.h:
