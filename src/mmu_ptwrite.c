@@ -249,6 +249,64 @@ static bool on_walk(const struct svt_mmu *m, const struct svt_walk *w, uint64_t 
 }
 
 /*
+ * Does the instruction read (a MOVS source) through a walk that uses page
+ * table gfn?  Unshadowing gfn for its write would then loop for ever: the
+ * read's fault shadows the table again, the write's fault unshadows it.
+ * A dry run of the emulator: the first plain read stops it, after a walk
+ * that sets no A/D bit; nothing is written, the registers are a copy.
+ */
+struct src_probe {
+	struct svt_mmu *m;
+	const struct svt_regs *regs;
+	const struct svt_access *acc;
+	uint64_t gfn;
+	bool uses;
+};
+
+#define PROBE_STOP 0x101                /* callback code: the probe is over */
+
+static int probe_read(void *ctx, uint64_t la, void *buf, unsigned len, unsigned flags)
+{
+	struct src_probe *p = ctx;
+	struct svt_mmu *m = p->m;
+	uint64_t mask = m->v.mode >= SVT_MODE_4LEVEL ? ~0ull : 0xffffffffull;
+
+	(void)buf;
+	if (flags & SVT_EMU_RD_DEST)
+		return PROBE_STOP;      /* no source before the destination */
+	for (unsigned k = 0; k < 2 && !p->uses; k++) {
+		struct svt_access a = { .va = (la + (k ? len - 1 : 0)) & mask, .kind = SVT_ACC_READ,
+					.cpl = p->acc->cpl, .implicit = p->acc->implicit };
+		struct svt_walk w;
+		struct svt_regs r = *p->regs;
+		if (svt_walk(&m->d.env, &r, &a, SVT_WALK_CORE, &w) == SVT_WALK_OK)
+			p->uses = on_walk(m, &w, p->gfn);
+	}
+	return PROBE_STOP;
+}
+
+static int probe_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *val, unsigned len)
+{
+	(void)ctx, (void)la, (void)expect, (void)val, (void)len;
+	return PROBE_STOP;
+}
+
+static bool src_walk_uses(struct svt_mmu *m, const struct svt_fault *f, const struct svt_regs *regs,
+			  const struct svt_access *acc, uint64_t gfn)
+{
+	struct src_probe p = { .m = m, .regs = regs, .acc = acc, .gfn = gfn };
+	struct svt_emu_mem mem = { .ctx = &p, .read = probe_read, .cmpxchg = probe_cmpxchg,
+				   .misaligned_ok = true };
+	struct svt_emu_regs r = *f->regs;
+	struct svt_emu_result er;
+
+	if (m->v.mode == SVT_MODE_NONE)
+		return false;
+	(void)svt_emulate(&r, f->code_bits, f->insn, f->insn_len, &mem, &er);
+	return p.uses;
+}
+
+/*
  * A write the shadows must not let through: to a page table in sync, or a
  * supervisor write the guest allows under CR0.WP=0 that the hardware (WP=1)
  * forbids (a read-only page, or PKRU.WD).  Out of sync (policy), emulate,
@@ -276,6 +334,11 @@ int pt_or_wp0_write(struct svt_mmu *m, const struct svt_fault *f,
 	}
 	/* Unshadowing cannot help with these: emulate whatever the policy. */
 	bool must = wp0 || (is_root_gfn(m, gfn) && !SVT_BUG(55)) || on_walk(m, w, gfn);
+	/* With emulation off, a MOVS whose source the table translates is
+	 * emulated too (looking costs a decode, on an unshadow's path only). */
+	if (!must && !m->d.cfg.policy.emulate && f->regs != NULL && f->insn != NULL &&
+	    f->insn_len > 0)
+		must = src_walk_uses(m, f, regs, acc, gfn);
 	if ((m->d.cfg.policy.emulate || must) && !SVT_BUG(56))
 		res->used_regs = true;  /* nothing before here looks at them */
 	if ((m->d.cfg.policy.emulate || must) && f->regs == NULL) {

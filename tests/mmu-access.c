@@ -113,7 +113,6 @@ static uint64_t write_value(struct mh_machine *m, uint64_t va, unsigned size, un
 
 static bool known_unemulable(struct mh_machine *m, uint64_t va, unsigned cpl, bool implicit,
 			     bool insn_ok);
-static bool known_k11(struct mh_machine *m, uint64_t va, unsigned cpl, uint64_t src, uint64_t len);
 
 bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *ava)
 {
@@ -205,8 +204,6 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
 		}
 		if ((op == MH_W_STOS || op == MH_W_MOVS) && !count && mh_pct(&m->rng, 10))
 			m->regs.rflags |= SVT_EMU_DF;
-		if (op == MH_W_MOVS && known_k11(m, va, cpl, src_va, count ? count * size : size))
-			op = MH_W_STOS, count = 0, m->regs.rflags &= ~(uint64_t)SVT_EMU_DF;
 	}
 	struct mh_insn in;
 	struct mh_end end;
@@ -239,23 +236,11 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
  *       core takes it for a read and applies what only reads obey (SMAP to
  *       a supervisor fetch from a user page), injecting a #PF bare metal
  *       does not raise.
- *   K11 with emulation off (policy emulate=0), a MOVS whose destination
- *       is a page table on the walk of its source: the destination's
- *       write unshadows the table, the source's fault shadows it again,
- *       and the instruction never completes (found with the harness's
- *       CMPXCHG16B and repointed leaves, which changed its random runs).
- * K1, K5, K6, K8, K9 and K10 were core bugs this harness found; they are
- * fixed and no longer avoided.
+ * K1, K5, K6, K8, K9 and K10 were core bugs this harness found, K11 a
+ * limitation (with emulation off, a MOVS whose destination is a page table
+ * on the walk of its source never completed); they are fixed and no longer
+ * avoided.
  */
-static bool known_k11(struct mh_machine *m, uint64_t va, unsigned cpl, uint64_t src, uint64_t len)
-{
-	uint64_t gpa, cr2;
-	uint32_t ec;
-	if (!mh_avoid(m, 11) || m->policy.emulate || !m->os->levels ||
-	    mh_or_translate(m, va, SVT_ACC_WRITE, cpl, false, false, &gpa, &ec, &cr2) != 0)
-		return false;
-	return mh_or_walk_uses(m, src, gpa >> 12) || mh_or_walk_uses(m, src + len - 1, gpa >> 12);
-}
 static bool known_unemulable(struct mh_machine *m, uint64_t va, unsigned cpl, bool implicit,
 			     bool insn_ok)
 {
