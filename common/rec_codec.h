@@ -73,7 +73,8 @@ size_t tr_encode(struct tr_state *st, const struct svt_trace_event *ev, uint8_t 
 /*
  * Decode the record at *p (before end) into ev (seq not set), updating st
  * and advancing *p past the record.  membuf (SVT_TRACE_MAX_MEM bytes)
- * receives MEM contents that are not stored raw.  On bad input returns
+ * receives MEM contents stored in the word encodings (raw ones point into
+ * the frame, zero-filled ones at a constant page of zeros).  On bad input returns
  * false with *why set.
  */
 bool tr_decode(struct tr_state *st, const uint8_t **p, const uint8_t *end,

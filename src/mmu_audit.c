@@ -322,15 +322,73 @@ static void audit_entries(struct audit *a)
 
 /* ---- INV-PERM and INV-FRAME --------------------------------------------- */
 
+/*
+ * A walk of the translations.  With cache (the incremental and the whole
+ * audit, whose logs of changes say when a cache goes stale): a table-type
+ * shadow page whose translations were all found clean keeps the context it
+ * was reached in (sh_page.actx, audit_ctx()), and a later walk that
+ * reaches it in the same context, nothing under it having changed since
+ * (the page and every page above a changed one lose their context,
+ * audit_incr()), skips it: each check below it would read the same
+ * entries, shadow and guest, and find them clean again.  That holds only
+ * if the guest's walks below it read no guest table other than those the
+ * shadow pages under it shadow (whose changes the log notes): gfn_at[]
+ * holds, per level below the root's, the guest frame the table-type page
+ * on the current path shadows (~0: none, a splinter), and bad counts the
+ * leaves whose guest walk read another table.
+ */
 struct walkctx {
 	struct audit *a;
-	uint64_t va_mask;
+	bool cache;
+	unsigned top;                   /* the root's level */
+	uint64_t gfn_at[6];
+	unsigned bad;
+	struct svt_env env;             /* the walks' own: rd_cached() */
+	struct {
+		uint64_t gpa, val;
+		unsigned len;           /* 0: empty */
+	} rd[8];
 };
+
+/*
+ * The walks' reads of guest memory, kept for the rest of the walk of the
+ * translations: nothing changes guest memory during an audit, and the walk
+ * of each leaf reads the entries above it again, as the walk of the leaf
+ * before it did (one read kept per (gpa >> 12) % 8: the upper tables are
+ * usually different frames).  Reads that fail are not kept.
+ */
+static int rd_cached(void *ctx, uint64_t gpa, void *buf, size_t len)
+{
+	struct walkctx *wc = ctx;
+	const struct svt_env *env = &wc->a->m->d.env;
+
+	if (len > 8)
+		return env->read_gpa(env->ctx, gpa, buf, len);
+	unsigned k = (unsigned)(gpa >> 12) & 7;
+	if (wc->rd[k].len == len && wc->rd[k].gpa == gpa) {
+		svt_le_store(buf, wc->rd[k].val, (unsigned)len);
+		return 0;
+	}
+	int rc = env->read_gpa(env->ctx, gpa, buf, len);
+	if (rc == 0) {
+		wc->rd[k].gpa = gpa;
+		wc->rd[k].val = svt_le_load(buf, (unsigned)len);
+		wc->rd[k].len = (unsigned)len;
+	}
+	return rc;
+}
+
+static void walkctx_init(struct walkctx *wc, struct audit *a, bool cache)
+{
+	*wc = (struct walkctx){ .a = a, .cache = cache && a->m->v.mode != SVT_MODE_NONE };
+	/* all a walk without SVT_WALK_SET_AD calls */
+	wc->env = (struct svt_env){ .ctx = wc, .read_gpa = rd_cached };
+}
 
 /* Check one present shadow leaf: the guest's own walk of va must allow at
  * least what the shadow grants, through the frame it maps. */
-static void check_leaf(struct audit *a, uint64_t va, unsigned srights, sh_entry_t sh,
-		       uint32_t spi, unsigned idx)
+static void check_leaf(struct audit *a, struct walkctx *wc, uint64_t va, unsigned srights,
+		       sh_entry_t sh, uint32_t spi, unsigned idx)
 {
 	uint64_t se = sh_entry_x(sh);
 	struct svt_mmu *m = a->m;
@@ -348,10 +406,15 @@ static void check_leaf(struct audit *a, uint64_t va, unsigned srights, sh_entry_
 			       "1:1 shadow maps the wrong frame");
 		return;
 	}
-	if (svt_walk(&m->d.env, &g, &acc, SVT_WALK_CORE, &w) != SVT_WALK_OK) {
+	if (svt_walk(wc ? &wc->env : &m->d.env, &g, &acc, SVT_WALK_CORE, &w) != SVT_WALK_OK) {
 		report(a, SVT_INV_PERM, va, 0, spi, idx, w.error_code, se,
 		       "shadow maps an address the guest's tables do not");
 		return;
+	}
+	for (unsigned l = 0; wc && wc->cache && l < w.nlevels; l++) {
+		const struct svt_walk_level *lv = &w.lv[l];
+		if (lv->level < wc->top && lv->table >> 12 != wc->gfn_at[lv->level])
+			wc->bad++;      /* a table no shadow page on this path shadows */
 	}
 	for (unsigned l = 0; l < w.nlevels; l++) {
 		if (m->v.mode == SVT_MODE_PAE && w.lv[l].level == 3)
@@ -379,23 +442,85 @@ static void check_leaf(struct audit *a, uint64_t va, unsigned srights, sh_entry_
 		       "shadow maps a different machine frame than the guest frame's");
 }
 
+/* va as the guest's walk takes it: sign-extended from bit 47 or 56 where
+ * the shadow has four or five levels. */
+static uint64_t canonical(const struct svt_mmu *m, uint64_t v)
+{
+	if (m->d.smode < SVT_MODE_4LEVEL)
+		return v;
+	unsigned bits = m->d.smode == SVT_MODE_5LEVEL ? 57 : 48;
+	return (uint64_t)((int64_t)(v << (64 - bits)) >> (64 - bits));
+}
+
+/*
+ * The context table-type shadow page p is reached in at va (the bits
+ * above its own; the lower 12 are clear) with shadow rights r: what every
+ * check under p reads from outside it.  That is va and r, and of the
+ * guest's walk the part above p's level: it must reach the table p
+ * shadows, through entries whose A bits are set, and it contributes only
+ * its rights (SVT_RIGHT_*, as the walker accumulates them) to the walks
+ * below (CR0, CR4, EFER and the mode are those of the last audit, or the
+ * audit is a whole one).  Packed as va | rights << 4 | r << 1 | 1; 0 where
+ * the walk above does not reach p's table (then p is walked, and not
+ * cached).
+ */
+static uint64_t audit_ctx(struct walkctx *wc, const struct sh_page *p, uint64_t va, unsigned r)
+{
+	struct svt_mmu *m = wc->a->m;
+	struct svt_access acc = { .va = canonical(m, va), .kind = SVT_ACC_READ, .cpl = 0 };
+	struct svt_regs g = m->v.g;
+	struct svt_walk w;
+	unsigned grights = SVT_RIGHT_W | SVT_RIGHT_U | SVT_RIGHT_X;
+
+	if (!wc->cache || !sh_is_table(p->type) || p->level >= wc->top || (va & 0xfff))
+		return 0;
+	g.cr4 &= ~(SVT_CR4_SMAP | SVT_CR4_SMEP | SVT_CR4_PKE);      /* as check_leaf() */
+	if (svt_walk(&wc->env, &g, &acc, SVT_WALK_CORE, &w) == SVT_WALK_ENV)
+		return 0;
+	for (unsigned l = 0; l < w.nlevels; l++) {
+		const struct svt_walk_level *lv = &w.lv[l];
+		if (lv->level <= p->level)
+			return lv->level == p->level && lv->table == p->gfn << 12 ?
+			       va | (uint64_t)grights << 4 | (uint64_t)(r & 7) << 1 | 1 : 0;
+		if (!(m->v.mode == SVT_MODE_PAE && lv->level == 3) && !(lv->entry & SVT_PTE_A))
+			return 0;
+		grights = lv->rights;
+	}
+	return 0;
+}
+
 /* The translations under shadow page spi; all false (an incremental
  * audit): only those under pages in the audit's log, descending only
- * through pages marked as above one (struct audit_log). */
+ * through pages marked as above one (struct audit_log).  Below the root,
+ * a page found clean before in the same context is skipped (struct
+ * walkctx). */
 static void walk_tree(struct walkctx *wc, uint32_t spi, uint64_t va, unsigned rights, unsigned depth,
 		      bool all)
 {
 	struct audit *a = wc->a;
 	struct svt_mmu *m = a->m;
-	const struct sh_page *p = SP(m, spi);
+	struct sh_page *p = SP(m, spi);
 	unsigned n = sp_nents(m, p);
 	bool oos = p->type == SH_L1 && gfn_is_ram(m, p->gfn) && m->d.gi[p->gfn].oos;
+	uint64_t ctx = 0;
+	unsigned n0 = a->n, bad0 = wc->bad;
 
 	if (depth > 6)
 		return;
 	all = all || p->alogged == 1;
 	if (!all && p->level == 1)
 		return;
+	if (all && depth > 0 && wc->cache) {
+		ctx = audit_ctx(wc, p, va, rights);
+		if (ctx != 0 && p->actx == ctx)
+			return;
+	}
+	if (depth == 0)
+		wc->top = p->level;
+	for (unsigned l = 0; l < p->level && l < 6; l++)
+		wc->gfn_at[l] = ~0ull;
+	if (p->level < 6)
+		wc->gfn_at[p->level] = sh_is_table(p->type) ? p->gfn : ~0ull;
 	for (unsigned idx = sh_next_present(m, spi, 0, n); idx < n; idx = sh_next_present(m, spi, idx + 1, n)) {
 		sh_entry_t se = sh_get(m, spi, idx);
 		uint64_t e = sh_entry_x(se);
@@ -419,17 +544,14 @@ static void walk_tree(struct walkctx *wc, uint32_t spi, uint64_t va, unsigned ri
 		if (p->level == 1) {
 			if (oos || !all)
 				continue;       /* may be stale until the next flush: INV-SYNC covers it */
-			uint64_t cva = v;
-			if (m->d.smode >= SVT_MODE_4LEVEL) {
-				unsigned bits = m->d.smode == SVT_MODE_5LEVEL ? 57 : 48;
-				cva = (uint64_t)((int64_t)(v << (64 - bits)) >> (64 - bits));
-			}
-			check_leaf(a, cva, r, se, spi, idx);
+			check_leaf(a, wc, canonical(m, v), r, se, spi, idx);
 		} else if (all || (sp_aux(m, spi)[idx] - 1u < m->d.cfg.pool_frames &&
 				   SP(m, sp_aux(m, spi)[idx])->alogged)) {
 			walk_tree(wc, sp_aux(m, spi)[idx], v, r, depth + 1, all);
 		}
 	}
+	if (all && depth > 0 && wc->cache)
+		p->actx = ctx != 0 && a->n == n0 && wc->bad == bad0 ? ctx : 0;
 }
 
 /* ---- the incremental audit ----------------------------------------------- */
@@ -458,13 +580,24 @@ static void log_reset(struct svt_mmu *m)
 	log_save_regs(m);
 }
 
-static void audit_whole(struct audit *a)
+/* No translations known clean: the log since then is lost (or the
+ * registers every context assumes changed). */
+static void ctx_reset(struct svt_mmu *m)
+{
+	for (uint32_t i = 1; i <= m->d.cfg.pool_frames; i++)
+		SP(m, i)->actx = 0;
+}
+
+/* cache: for the incremental audits after it (struct walkctx) */
+static void audit_whole(struct audit *a, bool cache)
 {
 	struct svt_mmu *m = a->m;
 	audit_struct(a);
 	audit_entries(a);
+	ctx_reset(m);
 	if (m->v.root != SP_NONE) {
-		struct walkctx wc = { .a = a };
+		struct walkctx wc;
+		walkctx_init(&wc, a, cache);
 		walk_tree(&wc, m->v.root, 0, SVT_RIGHT_W | SVT_RIGHT_U | SVT_RIGHT_X, 0, true);
 	}
 	log_reset(m);
@@ -476,20 +609,28 @@ static void audit_whole(struct audit *a)
  * INV-WP and INV-SYNC of the leaves mapping it), each shadow page in the
  * log or shadowing such a frame (INV-STRUCT of the page and of the hash
  * chain after it, INV-SYNC and INV-WP of its entries), the translations
- * under those pages (every one after a new root or CR3), the totals kept
- * since the last whole audit and the free-link stack above the deepest
- * node taken from it.
+ * under those pages (every one after a new root or CR3, less those under
+ * pages found clean before in the same context: struct walkctx), the
+ * totals kept since the last whole audit and the free-link stack above the
+ * deepest node taken from it.  After a change of CR0, CR4 or EFER: every
+ * entry and every translation, the bookkeeping as it changed.
  */
 static void audit_incr(struct audit *a)
 {
 	struct svt_mmu *m = a->m;
 	struct audit_log *al = &m->d.al;
 	bool walk_all = false;
+	/* CR0, CR4 and EFER bear on every entry and translation, not on
+	 * the bookkeeping: all of those then, the rest as it changed */
+	bool regs = al->cr0 != m->v.g.cr0 || al->cr4 != m->v.g.cr4 || al->efer != m->v.g.efer;
 
-	if (!al->valid || al->overflow || al->cr0 != m->v.g.cr0 || al->cr4 != m->v.g.cr4 ||
-	    al->efer != m->v.g.efer || al->mode != m->v.mode) {
-		audit_whole(a);
+	if (!al->valid || al->overflow || al->mode != m->v.mode) {
+		audit_whole(a, true);
 		return;
+	}
+	if (regs) {
+		walk_all = true;
+		ctx_reset(m);
 	}
 	if (al->cr3 != m->v.g.cr3 || al->root != m->v.root || al->pdpte[0] != m->v.g.pdpte[0] ||
 	    al->pdpte[1] != m->v.g.pdpte[1] || al->pdpte[2] != m->v.g.pdpte[2] ||
@@ -505,7 +646,8 @@ static void audit_incr(struct audit *a)
 		al->rmaps += (uint64_t)n - gi->armap;
 		gi->armap = n;
 		unsigned k = 0;
-		for (uint32_t l = gi->rmap; l != 0 && k <= m->d.nlinks; l = m->d.links[l - 1].next, k++) {
+		for (uint32_t l = regs ? 0 : gi->rmap; l != 0 && k <= m->d.nlinks;
+		     l = m->d.links[l - 1].next, k++) {
 			const struct sh_link *lk = &m->d.links[l - 1];
 			if (lk->sp - 1u < m->d.cfg.pool_frames)
 				audit_page_entries(a, lk->sp, lk->idx, lk->idx + 1);
@@ -518,7 +660,7 @@ static void audit_incr(struct audit *a)
 	}
 	if (al->overflow) {
 		a->n = 0;
-		audit_whole(a);
+		audit_whole(a, true);
 		return;
 	}
 	for (unsigned j = 0; j < al->nsp; j++) {
@@ -559,8 +701,11 @@ static void audit_incr(struct audit *a)
 					       "reverse-map node for an entry that does not map the frame");
 			}
 		}
-		audit_page_entries(a, i, 0, SH_MAX_ENTRIES);
+		if (!regs)
+			audit_page_entries(a, i, 0, SH_MAX_ENTRIES);
 	}
+	if (regs)
+		audit_entries(a);
 	uint64_t free_n = free_pages(a);
 	if (al->used != m->d.c.pool_used || al->used + free_n != m->d.cfg.pool_frames)
 		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, al->used, free_n, "pool accounting is off");
@@ -580,10 +725,13 @@ static void audit_incr(struct audit *a)
 	al->lo_depth = UINT32_MAX;
 	if (m->v.root == SP_NONE || SP(m, m->v.root)->type == SH_FREE)
 		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, 0, 0, "no current root");
-	/* the translations: mark the pages above those in the log */
-	for (unsigned j = 0; j < al->nsp && !walk_all; j++) {
-		const struct sh_page *p = SP(m, al->sp[j]);
+	/* the translations: mark the pages above those in the log; none of
+	 * them keeps a context it was found clean in (struct walkctx) */
+	bool lost = false;
+	for (unsigned j = 0; j < al->nsp; j++) {
+		struct sh_page *p = SP(m, al->sp[j]);
 		unsigned k = 0;
+		p->actx = 0;
 		if (p->type == SH_FREE)
 			continue;
 		for (uint32_t l = p->parents; l != 0 && k++ <= m->d.nlinks; l = m->d.links[l - 1].next) {
@@ -591,15 +739,18 @@ static void audit_incr(struct audit *a)
 			if (q - 1u >= m->d.cfg.pool_frames || SP(m, q)->alogged)
 				continue;
 			if (al->nsp == AUDIT_LOG_SP) {
-				walk_all = true;
+				walk_all = lost = true;
 				break;
 			}
 			SP(m, q)->alogged = 2;
 			al->sp[al->nsp++] = q;
 		}
 	}
+	if (lost)
+		ctx_reset(m);
 	if (m->v.root != SP_NONE) {
-		struct walkctx wc = { .a = a };
+		struct walkctx wc;
+		walkctx_init(&wc, a, true);
 		walk_tree(&wc, m->v.root, 0, SVT_RIGHT_W | SVT_RIGHT_U | SVT_RIGHT_X, 0, walk_all);
 	}
 	for (unsigned j = 0; j < al->nsp; j++)
@@ -618,7 +769,7 @@ unsigned svt_mmu_audit(struct svt_mmu *m, unsigned what, struct svt_violation *o
 		if (what & SVT_AUDIT_INCR)
 			audit_incr(&a);
 		else
-			audit_whole(&a);
+			audit_whole(&a, false);
 		return a.n;
 	}
 	if (what & SVT_AUDIT_STRUCT)
@@ -626,7 +777,8 @@ unsigned svt_mmu_audit(struct svt_mmu *m, unsigned what, struct svt_violation *o
 	if (what & SVT_AUDIT_ENTRIES)
 		audit_entries(&a);
 	if ((what & SVT_AUDIT_WALK) && m->v.root != SP_NONE) {
-		struct walkctx wc = { .a = &a };
+		struct walkctx wc;
+		walkctx_init(&wc, &a, false);
 		walk_tree(&wc, m->v.root, 0, SVT_RIGHT_W | SVT_RIGHT_U | SVT_RIGHT_X, 0, true);
 	}
 	return a.n;
@@ -664,6 +816,6 @@ unsigned svt_mmu_audit_va(struct svt_mmu *m, uint64_t va, struct svt_violation *
 	unsigned r = w.rights;
 	if (!(m->v.g.efer & SVT_EFER_NXE) || m->d.esize == 4)
 		r |= SVT_RIGHT_X;
-	check_leaf(&a, acc.va, r, sh_entry(w.lv[w.nlevels - 1].entry), spi, idx);
+	check_leaf(&a, NULL, acc.va, r, sh_entry(w.lv[w.nlevels - 1].entry), spi, idx);
 	return a.n;
 }

@@ -106,6 +106,8 @@ struct sh_page {
 	uint8_t alogged;        /* incremental audit: 1 in its log, 2 above a page in it */
 	uint8_t aused;          /* ... in use at the last audit, */
 	uint16_t aleaves;       /* ... with this many RAM leaves */
+	uint64_t actx;          /* ... translations under it found clean in this context, 0: none
+				 * (mmu_audit.c, audit_ctx()) */
 };
 
 struct sh_link {

@@ -502,9 +502,11 @@ struct svt_violation {
 #define SVT_AUDIT_ALL     (SVT_AUDIT_STRUCT | SVT_AUDIT_ENTRIES | SVT_AUDIT_WALK)
 /* With SVT_AUDIT_ALL: only what changed since the last audit with all
  * three (the shadow pages, links and frames the core changed, the frames
- * noted by svt_mmu_audit_note(), every translation after a new root or
- * CR3), and the whole audit where the core's log of changes overflowed or
- * CR0, CR4 or EFER changed.  From a state the last audit found clean it
+ * noted by svt_mmu_audit_note(); after a new root or CR3 the translations
+ * under every shadow table not found clean before from the same place
+ * with the same rights above it; after a CR0, CR4 or EFER change every
+ * entry and translation), and the whole audit where the core's log of
+ * changes overflowed or the paging mode changed.  From a state the last audit found clean it
  * finds a violation exactly when the whole audit would; a violation that
  * stays is reported when it appears, not again. */
 #define SVT_AUDIT_INCR    (1u << 3)

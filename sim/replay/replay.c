@@ -259,6 +259,8 @@ static void fault(struct rp *p, const struct svt_trace_fault *tf)
 			rp_check_inject(p, tf, &p->fres);
 		} else if (p->fo == SVT_PF_FIXED) {
 			rp_check_fixed(p, tf);
+		} else if (p->fo == SVT_PF_MMIO) {
+			rp_check_mmio(p, tf, &p->fres);
 		}
 		rp_shadow_after(p, tf, p->fo);
 		rp_check_ad(p, tf, p->fo);
@@ -708,7 +710,8 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 			break;
 		}
 		p->seq = ev.seq;
-		if (!p->checking && ev.seq + svt_trace_event_span(&ev) > cfg->from) {
+		uint64_t span = svt_trace_event_span(&ev);      /* event() leaves ev as it is */
+		if (!p->checking && ev.seq + span > cfg->from) {
 			p->checking = true;
 			at_from(p);
 		}
@@ -716,7 +719,6 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 			ok = false;
 			break;
 		}
-		uint64_t span = svt_trace_event_span(&ev);
 		seen += span;
 		if (p->checking)
 			res->events += span;
