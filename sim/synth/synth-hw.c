@@ -509,11 +509,12 @@ void syn_stored(struct syn *s, uint64_t gpa, unsigned len)
 		svt_recorder_guest_store(&s->rec.r, gpa, len);
 }
 
-/* The synthetic kernel's code is 64-bit wherever IA-32e mode is active:
- * the mode of its CR writes (EVIDENCE `mode`). */
+/* The synthetic kernel's code is 64-bit wherever IA-32e mode is active,
+ * but where it runs a compatibility-mode segment on purpose: the mode of
+ * its CR writes (EVIDENCE `mode`). */
 static bool code64(const struct syn *s)
 {
-	return s->ia32e && (s->efer & SVT_EFER_LMA);
+	return s->ia32e && (s->efer & SVT_EFER_LMA) && !s->compat;
 }
 
 int syn_cr(struct syn *s, enum svt_trace_cr reg, uint64_t val)

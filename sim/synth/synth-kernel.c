@@ -426,8 +426,15 @@ void syn_w_atomic(struct syn *s)
 			if (!pte_update(s, pte[k], E_A, 0, syn_below(s, 2)))
 				return;
 		s->proc[p].stale = true;
-		if (s->pcid)    /* paging cannot be turned off while CR4.PCIDE = 1 */
+		if (s->pcid) {
+			/* paging cannot be turned off while CR4.PCIDE = 1;
+			 * tried from a compatibility-mode code segment, as an
+			 * OS leaving long mode does (from 64-bit code it would
+			 * be #GP for that reason alone) */
+			s->compat = true;
 			syn_cr_probe(s, SVT_TRACE_CR0, s->cr0 & ~SVT_CR0_PG, "CR0.PG cleared with CR4.PCIDE=1");
+			s->compat = false;
+		}
 		int q = syn_random_proc(s);
 		if (q != p) {
 			syn_switch(s, q);
@@ -954,6 +961,16 @@ static void two_levels(struct syn *s, int p, uint64_t va, uint64_t pte)
 			syn_fail(s, "a user read at %#llx through an L1 table linked as a page "
 				 "directory too took #PF %#x; bare metal reads frame %#llx",
 				 (unsigned long long)a, ec, (unsigned long long)x);
+		/* T's entry k cleared, then INVLPG of the alias: bare metal's
+		 * walk now stops at the directory entry (T, a directory here,
+		 * must not be left writable and stale in the shadows) */
+		if (!s->failed && syn_write_entry(s, t + (uint64_t)k * s->esize, 0)) {
+			syn_invlpg(s, a);
+			probe_at(s, a, SVT_ACC_READ, 3, SVT_PFEC_U, "a user read through a page "
+				 "directory entry cleared and flushed (an L1 table linked as a directory)");
+			if (!s->failed)
+				syn_write_entry(s, t + (uint64_t)k * s->esize, pde);
+		}
 		if (!s->failed && syn_write_entry(s, l3, 0))
 			syn_reload_cr3(s);
 	}

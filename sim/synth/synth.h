@@ -167,6 +167,7 @@ struct syn {
 	int levels;             /* 2, 3 (PAE), 4, 5 */
 	unsigned esize;         /* bytes per entry */
 	bool ia32e;
+	bool compat;            /* the kernel runs compatibility-mode code (CR writes' mode) */
 	uint64_t dmap;          /* direct map: gpa x at dmap + x */
 	uint64_t ubase, utop;   /* user address space */
 	uint64_t cr0, cr3, cr4, efer;
