@@ -73,9 +73,9 @@ n=$(xmllint --xpath 'count(//testcase)' "$work/res/junit.xml")
 s=$(xmllint --xpath 'count(/testsuites/testsuite)' "$work/res/junit.xml")
 f=$(xmllint --xpath 'count(//failure) + count(//error) + count(//skipped)' "$work/res/junit.xml")
 r=$(xmllint --xpath 'count(//testcase[contains(@name, ": INV-REPLAY")])' "$work/res/junit.xml")
-[ "$n" = 396 ] && [ "$s" = 6 ] && [ "$f" = 0 ] && [ "$r" = 12 ] &&
-	[ "$(xmllint --xpath 'string(/testsuites/@tests)' "$work/res/junit.xml")" = 396 ] &&
-	pass "junit: 396 test cases in 6 suites, none failed or skipped" ||
+[ "$n" = 444 ] && [ "$s" = 6 ] && [ "$f" = 0 ] && [ "$r" = 12 ] &&
+	[ "$(xmllint --xpath 'string(/testsuites/@tests)' "$work/res/junit.xml")" = 444 ] &&
+	pass "junit: 444 test cases in 6 suites, none failed or skipped" ||
 	fail "junit: $n test cases, $s suites, $f failed/errors/skipped, $r INV-REPLAY"
 xmllint --xpath 'string(//testsuite[@name="mix-pae"]/testcase[@name="off: INV-WP"]/@classname)' \
 	"$work/res/junit.xml" | grep -qx 'mix-pae' && pass "junit: classname is the trace, name POLICY: INV" ||
@@ -246,7 +246,7 @@ EOF
 expect_status 3 "a damaged trace: exit 3" "$bin" run -q --junit "$work/v/bj.xml" "$work/v/bad.xml"
 grep -q '^cut  *recorded  *bad-input ' "$work/out" && grep -q '^fork  *recorded  *clean ' "$work/out" &&
 	pass "the damaged trace is bad-input, the good one clean" || { fail "bad-input summary"; cat "$work/out"; }
-[ "$(xmllint --xpath 'count(//testsuite[@name="cut"]//error)' "$work/v/bj.xml")" = 9 ] &&
+[ "$(xmllint --xpath 'count(//testsuite[@name="cut"]//error)' "$work/v/bj.xml")" = 10 ] &&
 	[ "$(xmllint --xpath 'count(//testsuite[@name="fork"]//skipped)' "$work/v/bj.xml")" = 3 ] &&
 	xmllint --xpath 'string(//testsuite[@name="fork"]//skipped/@message)' "$work/v/bj.xml" |
 	grep -q 'not checked at audit level faults' &&
