@@ -9,7 +9,9 @@
 #
 # $KUT is kvm-unit-tests' source: a clone (directory) or a release tarball;
 # by default ../shared/third-party/kvm-unit-tests-*.tar.xz next to the
-# source tree.  Missing source is a failure.  It is built out of the
+# source tree, or, in a git clone of a checkout that has it there (its
+# origin a local directory, as `git clone . /tmp/c` makes), next to that
+# checkout.  Missing source is a failure.  It is built out of the
 # project's tree, in $top_builddir/kut/ (their ./configure && make), with
 # one addition of ours: guests/kut-shim.c, linked in by a wrapper around
 # ld (see that file).  The other adaptations to Bochs are boot arguments:
@@ -27,7 +29,14 @@ start=$(date +%s)
 
 src=${KUT:-}
 if [ -z "$src" ]; then
-	for f in "$top_srcdir"/../shared/third-party/kvm-unit-tests-*.tar.xz; do src=$f; done
+	origin=$(git -C "$top_srcdir" config --get remote.origin.url 2>/dev/null || true)
+	for d in "$top_srcdir" ${origin:+"$origin"}; do
+		[ -d "$d" ] || continue
+		for f in "$d"/../shared/third-party/kvm-unit-tests-*.tar.xz; do
+			[ -e "$f" ] && src=$f
+		done
+		[ -n "$src" ] && break
+	done
 fi
 if [ -z "$src" ] || [ ! -e "$src" ]; then
 	echo "FAIL - kvm-unit-tests' source not found (${src:-../shared/third-party/kvm-unit-tests-*.tar.xz});" \
