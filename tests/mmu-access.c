@@ -111,8 +111,45 @@ static uint64_t write_value(struct mh_machine *m, uint64_t va, unsigned size, un
 	return rand_value(m) & size_mask(size);
 }
 
+/* write_value() for a write that may cross into the next page: each part
+ * is judged where it lands, and if either may only keep its bytes, both
+ * do (a part that does not translate is never written: any value). */
+static uint64_t write_value2(struct mh_machine *m, uint64_t va, unsigned size, unsigned cpl,
+			     bool *benign)
+{
+	unsigned first = (unsigned)(MH_PAGE - (va & 0xfff));
+	if (first >= size)
+		return write_value(m, va, size, cpl, false, benign);
+	uint64_t cur = 0, gpa, cr2;
+	uint32_t ec;
+	*benign = false;
+	for (unsigned part = 0; part < 2; part++) {
+		unsigned off = part ? first : 0, n = part ? size - first : first;
+		if (mh_or_translate(m, va + off, SVT_ACC_WRITE, cpl, false, false, &gpa, &ec,
+				    &cr2) != 0 || !mh_ram(m, gpa >> 12))
+			continue;
+		if (!mh_os_may_garble(m, gpa))
+			*benign = true;
+		cur |= mh_twin_read(m, gpa, n) << (8 * off);
+	}
+	return *benign ? cur : rand_value(m) & size_mask(size);
+}
+
 static bool known_unemulable(struct mh_machine *m, uint64_t va, unsigned cpl, bool implicit,
 			     bool insn_ok);
+
+/* Not yet steered around by a Kn of its own: a write the core must emulate
+ * (a page table, or CR0.WP=0) whose second page is device memory: the
+ * core cannot perform it and retries for ever (mode 2level, policy
+ * oos=2,prefetch=8,emulate=0,early=1, seed 1012, step 1873 before this). */
+static bool cross_to_device(struct mh_machine *m, uint64_t va2, unsigned cpl)
+{
+	uint64_t gpa, cr2;
+	uint32_t ec;
+	return mh_avoid(m, 12) &&                                        /* K12 */
+	       mh_or_translate(m, va2, SVT_ACC_WRITE, cpl, false, false, &gpa, &ec, &cr2) == 0 &&
+	       !mh_ram(m, gpa >> 12);
+}
 
 bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *ava)
 {
@@ -141,16 +178,47 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
 	       1u << mh_below(&m->rng, bits == 64 ? 4 : 3);
 	if ((op == MH_W_BTS || op == MH_W_BTR) && size == 1)
 		size = 4;
-	uint64_t va = page + mh_below(&m->rng, MH_PAGE / size) * size;
+	/* Now and then the write crosses into the next page (CMPXCHG16B must
+	 * be aligned): absent or read-only there, the #PF is the second
+	 * page's unless the first faults, and nothing is written; into a
+	 * page table, the core emulates both parts. */
+	bool cross = paging(m) && mh_pct(&m->rng, 6) && op != MH_W_CMPXCHG16B;
+	if (cross && size == 1)
+		size = 2u << mh_below(&m->rng, bits == 64 ? 2 : 1);
+	if (cross && m->os->levels) {
+		/* where the next page is what the test wants: a page table
+		 * (through the direct map, at CPL 0), or the first page past
+		 * a mapping (often absent or with other rights) */
+		struct mh_os *os = m->os;
+		unsigned w = (unsigned)mh_below(&m->rng, 100);
+		int t = (int)mh_below(&m->rng, MH_MAX_TABLES);
+		for (unsigned k = 0; k < 16 && !os->t[t].used; k++)
+			t = (int)mh_below(&m->rng, MH_MAX_TABLES);
+		if (w < 35 && os->t[t].used) {
+			page = mh_os_pt_va(m, os->t[t].gpa & ~0xfffull) - MH_PAGE;
+			cpl = 0;
+		} else if (w < 70 && os->nmaps) {
+			unsigned n = os->nmaps < MH_MAX_MAPS ? os->nmaps : MH_MAX_MAPS;
+			const struct mh_map *mp = &os->maps[mh_below(&m->rng, n)];
+			if (mp->as < 0 || mp->as == os->cur)
+				page = mh_os_canon(os, mp->va + mp->size - MH_PAGE);
+		}
+	}
+	uint64_t va = cross ? page + MH_PAGE - 1 - mh_below(&m->rng, size - 1) :
+		      page + mh_below(&m->rng, MH_PAGE / size) * size;
 	*ava = va;
-	if (known_unemulable(m, va, cpl, false, true)) {
+	if (known_unemulable(m, va, cpl, false, true) ||
+	    (cross && (known_unemulable(m, page + MH_PAGE, cpl, false, true) ||
+		       cross_to_device(m, page + MH_PAGE, cpl)))) {
 		uint64_t val;
 		struct mh_end e;
+		if (cross)      /* a plain access stays in one page */
+			va = page + MH_PAGE - size;
 		return mh_data(m, va, size, SVT_ACC_READ, cpl, false, NULL, 0, &val, &e);
 	}
 	bool benign;
 	unsigned q = size > 8 ? 8 : size;      /* CMPXCHG16B: the low quadword here */
-	uint64_t cur = write_value(m, va, q, cpl, false, &benign);
+	uint64_t cur = write_value2(m, va, q, cpl, &benign);
 	uint64_t src = rand_value(m) & size_mask(q), cmp = cur, count = 0, src_va = 0;
 	uint64_t cmp_hi = 0, src_hi = 0;
 	if (op == MH_W_CMPXCHG16B) {
@@ -192,7 +260,12 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
 			break;
 		}
 	} else {
+		/* elements that fit before the end of the page; a crossing
+		 * one, then some of the next page (misaligned: one element a
+		 * pass of the emulator, which both sides allow 64 of) */
 		uint64_t room = (MH_PAGE - (va & 0xfff)) / size;
+		if (!room)
+			room = 1 + mh_below(&m->rng, 32);
 		if (op == MH_W_CMPXCHG || op == MH_W_CMPXCHG8B || op == MH_W_CMPXCHG16B)
 			cmp = mh_pct(&m->rng, 50) ? cur : rand_value(m);
 		if (op == MH_W_STOS && mh_pct(&m->rng, 50))
@@ -213,8 +286,9 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
 		m->regs.gpr[SVT_EMU_RDX] = cmp_hi;
 		m->regs.gpr[SVT_EMU_RCX] = src_hi;
 	}
-	mh_log(m, " %s%s %u bytes at %#llx%s", count ? "rep " : "", mh_wop_name(op), size,
-	       (unsigned long long)va, benign ? " (keeping the bytes: a page table)" : "");
+	mh_log(m, " %s%s %u bytes at %#llx%s%s", count ? "rep " : "", mh_wop_name(op), size,
+	       (unsigned long long)va, benign ? " (keeping the bytes: a page table)" : "",
+	       cross ? " (crossing into the next page)" : "");
 	return mh_insn(m, in.b, in.len, cpl, &end);
 }
 
@@ -236,6 +310,10 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
  *       core takes it for a read and applies what only reads obey (SMAP to
  *       a supervisor fetch from a user page), injecting a #PF bare metal
  *       does not raise.
+ *   K12 a write the core must emulate (a page table, or CR0.WP=0) that
+ *       crosses into a page with nothing behind it: the emulator's
+ *       callbacks find no RAM there and the core returns RETRY for ever,
+ *       where bare metal writes the first part and drops the rest.
  * K1, K5, K6, K8, K9 and K10 were core bugs this harness found, K11 a
  * limitation (with emulation off, a MOVS whose destination is a page table
  * on the walk of its source never completed); they are fixed and no longer

@@ -123,6 +123,25 @@ static int or_rw(struct side *s, uint64_t la, uint8_t *buf, unsigned len, enum s
 {
 	struct mh_machine *m = s->m;
 	unsigned done = 0;
+	/* A write that crosses into the next page is checked on both pages
+	 * before any byte is written (SDM Vol. 3A 4.7: the #PF names the
+	 * first page that does not allow it, CR2 its first byte there). */
+	if (wbuf && ((la + len - 1) ^ la) >> 12) {
+		for (unsigned off = 0; off < len; off = (unsigned)(MH_PAGE - (la & 0xfff))) {
+			uint64_t gpa, cr2;
+			uint32_t ec;
+			int r = mh_or_translate(m, la + off, k, s->cpl, false, false, &gpa, &ec, &cr2);
+			if (r == 1) {
+				s->ec = ec;
+				s->cr2 = cr2;
+				return X_PF;
+			}
+			if (r == 2)
+				return X_GP;
+			if (off)
+				break;
+		}
+	}
 	while (done < len) {
 		uint64_t a = la + done, gpa, cr2;
 		unsigned chunk = len - done, room = (unsigned)(MH_PAGE - (a & 0xfff));
@@ -224,7 +243,9 @@ static bool hw_exec(struct mh_machine *m, const uint8_t *insn, unsigned len, uns
 		    int bits, struct svt_emu_regs *regs, struct mh_end *end)
 {
 	struct side s = { .m = m, .cpl = cpl };
-	struct svt_emu_mem mem = { .ctx = &s, .read = hw_read, .cmpxchg = hw_cmpxchg };
+	/* misaligned_ok: a write may cross into the next page (mh_gen_write) */
+	struct svt_emu_mem mem = { .ctx = &s, .read = hw_read, .cmpxchg = hw_cmpxchg,
+				   .misaligned_ok = true };
 	uint64_t rip0 = regs->rip;
 	unsigned tries = 0, chunks = 0;
 
@@ -284,7 +305,8 @@ static bool or_exec(struct mh_machine *m, const uint8_t *insn, unsigned len, uns
 		    int bits, struct svt_emu_regs *regs, struct mh_end *end)
 {
 	struct side s = { .m = m, .cpl = cpl };
-	struct svt_emu_mem mem = { .ctx = &s, .read = or_read, .cmpxchg = or_cmpxchg };
+	struct svt_emu_mem mem = { .ctx = &s, .read = or_read, .cmpxchg = or_cmpxchg,
+				   .misaligned_ok = true };
 	uint64_t rip0 = regs->rip;
 
 	memset(end, 0, sizeof(*end));

@@ -186,6 +186,96 @@ static bool step_free(struct mh_machine *m, uint64_t *ava)
 	return mh_gen_write(m, va, 3, ava);
 }
 
+/* One page table under a second parent (an OS sharing a table between
+ * processes, or mapping it twice in one): some of its entries written and
+ * not flushed (a leaf made present, A cleared, rights flipped, a frame
+ * moved: the first link's TLB entries may be stale, the second link has
+ * none), then the table linked by an empty level-2 entry of the current
+ * address space or another one, accessed through that link, and the link
+ * removed (its flush is owed, settled before the next step). */
+static bool step_alias(struct mh_machine *m, uint64_t *ava)
+{
+	struct mh_os *os = m->os;
+	int t = -1, p = -1;
+	unsigned j = 0;
+	for (int k = 0; k < 40 && t < 0; k++) {
+		int c = (int)mh_below(&m->rng, MH_MAX_TABLES);
+		if (os->t[c].used && os->t[c].level == 1 && !os->t[c].prot)
+			t = c;
+	}
+	/* the second parent: a level-2 table with an empty slot (a root in
+	 * 2-level paging: a user slot), not t's own link */
+	for (int k = 0; k < 60 && p < 0; k++) {
+		int c = (int)mh_below(&m->rng, MH_MAX_TABLES);
+		const struct mh_table *C = &os->t[c];
+		if (t < 0 || !C->used || C->level != 2 || (C->prot && C->parent != -1) ||
+		    (C->as >= 0 && C->as != os->cur && mh_pct(&m->rng, 50)))
+			continue;
+		unsigned i = (unsigned)mh_below(&m->rng, mh_os_nent(os, 2));
+		if (C->parent == -1 && mh_os_kernel_idx(os, i))
+			continue;
+		if (C->e[i] == 0 && C->child[i] < 0 &&
+		    !(mh_twin_read(m, C->gpa + (uint64_t)i * os->esize, os->esize) & P))
+			p = c, j = i;
+	}
+	if (p < 0)
+		return true;
+	struct mh_table *T = &os->t[t];
+	uint64_t fm = os->esize == 4 ? 0xfffff000ull : 0x000ffffffffff000ull;
+	unsigned nent = mh_os_nent(os, 1), wrote[4], nw = 0;
+	mh_log(m, " alias: level-1 table %d (gpa %#llx, as %d) also under table %d index %u (as %d)",
+	       t, (unsigned long long)T->gpa, T->as, p, j, os->t[p].as);
+	for (unsigned k = 0; k < 4; k++) {
+		unsigned i = (unsigned)mh_below(&m->rng, nent);
+		uint64_t gpa = T->gpa + (uint64_t)i * os->esize, v = mh_twin_read(m, gpa, os->esize);
+		uint64_t nv, g = mh_below(&m->rng, m->gframes);
+		unsigned r = (unsigned)mh_below(&m->rng, 100);
+		if (!(v & P))
+			nv = mh_os_leaf(m, T->as >= 0, 1);
+		else if (r < 40)
+			nv = v & ~(SVT_PTE_A | (mh_pct(&m->rng, 50) ? SVT_PTE_D : 0));
+		else if (r < 70)
+			nv = v ^ SVT_PTE_RW;
+		else if (os->fstate[g] == MH_F_DATA)
+			nv = (v & ~fm) | (g << 12);
+		else
+			nv = 0;
+		if (nv == v || !mh_os_write_entry(m, t, i, nv)) {
+			if (m->failed)
+				return false;
+			continue;
+		}
+		wrote[nw++] = i;
+	}
+	int a = os->t[p].as >= 0 ? os->t[p].as : os->cur;
+	if (!mh_os_write_entry(m, p, j, T->gpa | P | SVT_PTE_RW | SVT_PTE_US |
+			       (mh_pct(&m->rng, 50) ? SVT_PTE_A : 0)))
+		return false;
+	if (a != os->cur && !mh_os_switch(m, a, false))
+		return false;
+	/* through the second link: the entries just written, and others */
+	uint64_t base = os->t[p].va_base + ((uint64_t)j << mh_os_shift(os, 2));
+	for (unsigned k = 0; k < nw + 3; k++) {
+		unsigned i = k < nw ? wrote[k] : (unsigned)mh_below(&m->rng, nent);
+		uint64_t va = mh_os_canon(os, base + ((uint64_t)i << 12)), val;
+		unsigned cpl = mh_pct(&m->rng, 70) ? 3 : 0;
+		struct mh_end e;
+		*ava = va;
+		if (mh_pct(&m->rng, 30)) {
+			if (!mh_gen_write(m, va, cpl, ava))
+				return false;
+			continue;
+		}
+		unsigned size = 1u << mh_below(&m->rng, 4);
+		if (!mh_data(m, va + mh_below(&m->rng, MH_PAGE - size + 1), size, SVT_ACC_READ, cpl,
+			     false, NULL, 0, &val, &e))
+			return false;
+	}
+	/* unlinked; the flush it owes (a non-leaf entry: a full one) comes
+	 * before the next access */
+	return mh_os_write_entry(m, p, j, 0);
+}
+
 /* ---- address spaces, invalidations, control registers ------------------ */
 
 static bool step_as(struct mh_machine *m)
@@ -416,5 +506,7 @@ bool mh_os_step(struct mh_machine *m, uint64_t *ava)
 		return step_pdpte(m);
 	if (r < 968 && !mh_long_mode(m))
 		return step_pg(m);
+	if (r < 976)
+		return step_alias(m, ava);
 	return mh_step_access(m, ava);
 }
