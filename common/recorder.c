@@ -457,7 +457,8 @@ static void evidence_tables(struct svt_recorder *r, const uint64_t *oos)
 
 /* ---- inputs -------------------------------------------------------------- */
 
-/* The input, after the MEM records of the reads it caused. */
+/* An event (an input, or a GUEST or CPU record), after the MEM records of
+ * the reads before it. */
 static void input(struct svt_recorder *r, const struct svt_trace_event *ev)
 {
 	span_flush(r);
@@ -618,12 +619,11 @@ void svt_recorder_guest_action(struct svt_recorder *r, const struct svt_trace_gu
 {
 	if (!(r->c.evidence & SVT_EVIDENCE_ACTIONS))
 		return;
-	struct svt_trace_event ev;
+	struct svt_trace_event ev;      /* field by field: this is every guest action */
 	ev.type = SVT_TRACE_GUEST;
 	ev.seq = 0;
 	ev.u.guest = *g;
-	span_flush(r);
-	emit(r, &ev);
+	input(r, &ev);
 }
 
 void svt_recorder_cpu(struct svt_recorder *r, const struct svt_trace_cpu *c)
@@ -634,6 +634,5 @@ void svt_recorder_cpu(struct svt_recorder *r, const struct svt_trace_cpu *c)
 	ev.type = SVT_TRACE_CPU;
 	ev.seq = 0;
 	ev.u.cpu = *c;
-	span_flush(r);
-	emit(r, &ev);
+	input(r, &ev);
 }

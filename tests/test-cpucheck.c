@@ -91,14 +91,6 @@ static struct tg_buf make(const struct step *s, size_t n, uint32_t evidence, uin
 	return b;
 }
 
-static unsigned count(const char *out, const char *what)
-{
-	unsigned n = 0;
-	for (const char *p = out; (p = strstr(p, what)) != NULL; p++)
-		n++;
-	return n;
-}
-
 /* Replay at `audit`: the report (to free); res. */
 static char *replay(const struct step *s, size_t n, uint32_t evidence, uint32_t features,
 		    enum svt_audit_level audit, struct svt_replay_result *res)
@@ -147,7 +139,7 @@ Test(cpucheck, cpuid_mirrors_cr4)
 		{ .kind = 'c', .leaf = 7, .out = { 0, 0, 1u << 3, 0 } },
 	};
 	out = replay(bad, N(bad), EV, 0, SVT_AUDIT_FAULTS, &res);
-	cr_assert_eq(count(out, "INV-CPU"), 2, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CPU"), 2, "%s", out);
 	cr_assert_not_null(strstr(out, "CPUID.0x1:ECX[27] is 1: OSXSAVE must be CR4.OSXSAVE, which "
 				  "is 0"), "%s", out);
 	cr_assert_not_null(strstr(out, "CPUID.0x7.0:ECX[4] is 0: OSPKE must be CR4.PKE, which is 1"),
@@ -157,10 +149,10 @@ Test(cpucheck, cpuid_mirrors_cr4)
 
 	/* not judged without the evidence, or below audit level faults */
 	out = replay(bad, N(bad), SVT_EVIDENCE_MODE, 0, SVT_AUDIT_FULL, &res);
-	cr_assert_eq(count(out, "INV-CPU"), 0, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CPU"), 0, "%s", out);
 	free(out);
 	out = replay(bad, N(bad), EV, 0, SVT_AUDIT_NONE, &res);
-	cr_assert_eq(count(out, "INV-CPU"), 0, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CPU"), 0, "%s", out);
 	free(out);
 }
 
@@ -184,7 +176,7 @@ Test(cpucheck, cpuid_features_match_the_header)
 		{ .kind = 'c', .leaf = 7, .out = { 0, 1u << 7, 0, 1u << 20 } },   /* CET (IBT) */
 	};
 	out = replay(bad, N(bad), EV, feat, SVT_AUDIT_FAULTS, &res);
-	cr_assert_eq(count(out, "INV-CPU"), 3, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CPU"), 3, "%s", out);
 	cr_assert_not_null(strstr(out, "CPUID.0x1:ECX[17] is 0: PCID hidden, but the CPU accepts "
 				  "CR4 bit 17"), "%s", out);
 	cr_assert_not_null(strstr(out, "CPUID.0x7.0:EBX[20] is 1: SMAP enumerated, but the CPU "
@@ -194,7 +186,7 @@ Test(cpucheck, cpuid_features_match_the_header)
 
 	/* a header that does not say: only the mirrored bits are judged */
 	out = replay(bad, N(bad), EV, 0, SVT_AUDIT_FAULTS, &res);
-	cr_assert_eq(count(out, "INV-CPU"), 0, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CPU"), 0, "%s", out);
 	free(out);
 }
 
@@ -219,7 +211,7 @@ Test(cpucheck, injected_page_fault)
 		{ .kind = 'i', .vector = 14, .has_ec = true, .ec = 0, .cr2 = va, .rflags = 0x2 },
 	};
 	out = replay(no_rf, N(no_rf), EV, 0, SVT_AUDIT_FAULTS, &res);
-	cr_assert_eq(count(out, "INV-CPU"), 1, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CPU"), 1, "%s", out);
 	cr_assert_not_null(strstr(out, "#PF delivered with RFLAGS 0x2: RF clear; a fault pushes "
 				  "RFLAGS with RF set"), "%s", out);
 	free(out);
@@ -229,7 +221,7 @@ Test(cpucheck, injected_page_fault)
 		{ .kind = 'i', .vector = 14, .has_ec = true, .ec = 2, .cr2 = va + 8, .rflags = RF },
 	};
 	out = replay(wrong, N(wrong), EV, 0, SVT_AUDIT_FAULTS, &res);
-	cr_assert_eq(count(out, "INV-CPU"), 1, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CPU"), 1, "%s", out);
 	cr_assert_not_null(strstr(out, "asks for #PF (error code 0, CR2 0x7000); delivered: #PF "
 				  "(error code 0x2, CR2 0x7008)"), "%s", out);
 	free(out);
@@ -239,7 +231,7 @@ Test(cpucheck, injected_page_fault)
 		{ .kind = 'n', .va = va },
 	};
 	out = replay(lost, N(lost), EV, 0, SVT_AUDIT_FAULTS, &res);
-	cr_assert_eq(count(out, "INV-CPU"), 1, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CPU"), 1, "%s", out);
 	cr_assert_not_null(strstr(out, "asks for #PF (error code 0, CR2 0x7000); none was "
 				  "delivered before the next input"), "%s", out);
 	free(out);
@@ -251,11 +243,11 @@ Test(cpucheck, injected_page_fault)
 		{ .kind = 'n', .va = va },
 	};
 	out = replay(df, N(df), EV, 0, SVT_AUDIT_FAULTS, &res);
-	cr_assert_eq(count(out, "INV-CPU"), 0, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CPU"), 0, "%s", out);
 	free(out);
 	/* a trace without the evidence: nothing to judge */
 	out = replay(lost, N(lost), SVT_EVIDENCE_MODE, 0, SVT_AUDIT_FAULTS, &res);
-	cr_assert_eq(count(out, "INV-CPU"), 0, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CPU"), 0, "%s", out);
 	free(out);
 }
 
@@ -281,7 +273,7 @@ Test(cpucheck, general_protection)
 		{ .kind = 'i', .vector = 13, .has_ec = true, .rflags = 0 },    /* no RF */
 	};
 	out = replay(bad, N(bad), EV, 0, SVT_AUDIT_FAULTS, &res);
-	cr_assert_eq(count(out, "INV-CPU"), 2, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CPU"), 2, "%s", out);
 	cr_assert_not_null(strstr(out, "asks for #GP (error code 0, CR2 0); delivered: #UD (error "
 				  "code none, 0, CR2 0)"), "%s", out);
 	cr_assert_not_null(strstr(out, "#GP delivered with RFLAGS 0: RF clear"), "%s", out);

@@ -394,14 +394,6 @@ static char *replay(const char *script, enum svt_audit_level audit, struct svt_r
 	return out;
 }
 
-static unsigned count(const char *out, const char *what)
-{
-	unsigned n = 0;
-	for (const char *p = out; (p = strstr(p, what)) != NULL; p++)
-		n++;
-	return n;
-}
-
 /* Every rule the core and the SDM agree on, accepted and refused: clean. */
 Test(crmodel_replay, agreement_is_clean)
 {
@@ -426,7 +418,7 @@ Test(crmodel_replay, agreement_is_clean)
 	struct svt_replay_result res;
 	svt_broken = 0;
 	char *out = replay(script, SVT_AUDIT_FAULTS, &res);
-	cr_assert_eq(count(out, "INV-CR"), 0, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CR"), 0, "%s", out);
 	cr_assert_eq(res.violations, 0, "%s", out);
 	cr_assert_eq(res.status, SVT_RUN_CLEAN, "%s", out);
 	free(out);
@@ -448,7 +440,7 @@ Test(crmodel_replay, core_accepts_what_the_sdm_refuses)
 	struct svt_replay_result res;
 	svt_broken = 72;
 	char *out = replay(pcid, SVT_AUDIT_FAULTS, &res);
-	cr_assert_eq(count(out, "INV-CR"), 1, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CR"), 1, "%s", out);
 	cr_assert_not_null(strstr(out, "MOV of 0x11 to CR0: the core accepted it; the SDM raises #GP: "
 				  "CR0.PG cleared while CR4.PCIDE = 1"), "%s", out);
 	cr_assert_eq(res.violations, 1);
@@ -457,7 +449,7 @@ Test(crmodel_replay, core_accepts_what_the_sdm_refuses)
 
 	/* at audit level none nothing is judged */
 	out = replay(pcid, SVT_AUDIT_NONE, &res);
-	cr_assert_eq(count(out, "INV-CR"), 0, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CR"), 0, "%s", out);
 	cr_assert_eq(res.violations, 0);
 	free(out);
 
@@ -465,7 +457,7 @@ Test(crmodel_replay, core_accepts_what_the_sdm_refuses)
 			  "0 10011; 4 800000; 0 11;";           /* WP cleared under CET */
 	svt_broken = 73;
 	out = replay(cet, SVT_AUDIT_FAULTS, &res);
-	cr_assert_eq(count(out, "INV-CR"), 2, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CR"), 2, "%s", out);
 	cr_assert_not_null(strstr(out, "CR4.CET set while CR0.WP = 0"), "%s", out);
 	cr_assert_not_null(strstr(out, "CR0.WP cleared while CR4.CET = 1"), "%s", out);
 	free(out);
@@ -473,11 +465,11 @@ Test(crmodel_replay, core_accepts_what_the_sdm_refuses)
 	/* the real core refuses all three: clean */
 	svt_broken = 0;
 	out = replay(pcid, SVT_AUDIT_FAULTS, &res);
-	cr_assert_eq(count(out, "INV-CR"), 0, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CR"), 0, "%s", out);
 	cr_assert_eq(res.status, SVT_RUN_CLEAN, "%s", out);
 	free(out);
 	out = replay(cet, SVT_AUDIT_FAULTS, &res);
-	cr_assert_eq(count(out, "INV-CR"), 0, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CR"), 0, "%s", out);
 	cr_assert_eq(res.status, SVT_RUN_CLEAN, "%s", out);
 	free(out);
 }
@@ -498,19 +490,19 @@ Test(crmodel_replay, paging_off_from_64_bit_mode)
 	evidence = SVT_EVIDENCE_MODE;
 	svt_broken = 0;
 	char *out = replay(script, SVT_AUDIT_FAULTS, &res);
-	cr_assert_eq(count(out, "INV-CR"), 0, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CR"), 0, "%s", out);
 	cr_assert_eq(res.status, SVT_RUN_CLEAN, "%s", out);
 	free(out);
 	svt_broken = 75;
 	out = replay(script, SVT_AUDIT_FAULTS, &res);
-	cr_assert_eq(count(out, "INV-CR"), 1, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CR"), 1, "%s", out);
 	cr_assert_not_null(strstr(out, "MOV of 0x10011 to CR0: the core accepted it; the SDM raises "
 				  "#GP: CR0.PG cleared in 64-bit mode"), "%s", out);
 	free(out);
 	/* the same bug, paging turned off from compatibility mode: right */
 	out = replay("m 1000 2007; 4 20; e 100; 3 1000; 0 80010011; 0 10011;", SVT_AUDIT_FAULTS,
 		     &res);
-	cr_assert_eq(count(out, "INV-CR"), 0, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CR"), 0, "%s", out);
 	cr_assert_eq(res.status, SVT_RUN_CLEAN, "%s", out);
 	free(out);
 	evidence = 0;
@@ -533,18 +525,18 @@ Test(crmodel_replay, cr4_features_the_cpu_lacks)
 	hdr_features = SVT_FEAT_CR4_KNOWN | SVT_CR4_SMEP;
 	svt_broken = 0;
 	char *out = replay(script, SVT_AUDIT_FAULTS, &res);
-	cr_assert_eq(count(out, "INV-CR"), 0, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CR"), 0, "%s", out);
 	cr_assert_eq(res.status, SVT_RUN_CLEAN, "%s", out);
 	free(out);
 	svt_broken = 76;
 	out = replay(script, SVT_AUDIT_FAULTS, &res);
-	cr_assert_eq(count(out, "INV-CR"), 2, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CR"), 2, "%s", out);
 	cr_assert_not_null(strstr(out, "MOV of 0x500020 to CR4: the core accepted it; the SDM raises "
 				  "#GP"), "%s", out);
 	free(out);
 	hdr_features = 0;
 	out = replay(script, SVT_AUDIT_FAULTS, &res);
-	cr_assert_eq(count(out, "INV-CR"), 0, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CR"), 0, "%s", out);
 	free(out);
 	svt_broken = 0;
 }
@@ -561,7 +553,7 @@ Test(crmodel_replay, unjudged_writes_are_not_reported)
 		"3 1000; 0 80010011; 3 6000000000001000;";      /* LAM bits (the core refuses) */
 	struct svt_replay_result res;
 	char *out = replay(script, SVT_AUDIT_FAULTS, &res);
-	cr_assert_eq(count(out, "INV-CR"), 0, "%s", out);
+	cr_assert_eq(tg_count(out, "INV-CR"), 0, "%s", out);
 	cr_assert_eq(res.violations, 0, "%s", out);
 	free(out);
 }

@@ -502,3 +502,11 @@ int tg_put_invlpg(struct svt_trace_writer *w, uint64_t va)
 	ev.u.invlpg_va = va;
 	return svt_trace_write(w, &ev);
 }
+
+unsigned tg_count(const char *s, const char *what)
+{
+	unsigned n = 0;
+	for (const char *p = s; (p = strstr(p, what)) != NULL; p++)
+		n++;
+	return n;
+}

@@ -78,6 +78,9 @@ int tg_put_cr(struct svt_trace_writer *w, unsigned reg, uint64_t v);
 int tg_put_fault(struct svt_trace_writer *w, uint64_t va, uint32_t ec);
 int tg_put_invlpg(struct svt_trace_writer *w, uint64_t va);
 
+/* How many times what occurs in s (a report's lines, say). */
+unsigned tg_count(const char *s, const char *what);
+
 /* Equal, or false with a reason in why (128 bytes). */
 bool tg_event_equal(const struct svt_trace_event *a, const struct svt_trace_event *b, char *why);
 
