@@ -453,6 +453,7 @@ static inline bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
  *  74: splinter leaves drop the guest large page's PAT bit (not moved from bit 12 to 7)
  *  75: clearing CR0.PG from 64-bit mode is accepted
  *  76: CR4 bits of features the CPU lacks are accepted (the CPU's features ignored)
+ *  77: an emulated write crossing into memory with nothing behind it is not done (RETRY)
  */
 
 /* Must writes to gfn fault?  Exactly when it is an in-sync page table. */

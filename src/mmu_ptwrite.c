@@ -33,6 +33,7 @@ struct emu_ctx {
 };
 
 #define EMU_NOT_RAM 0x100               /* callback code: not RAM, do not emulate */
+#define EMU_NOTHING 0x102               /* emu_xlate(): a frame with nothing behind it */
 
 static int emu_xlate(struct emu_ctx *x, uint64_t la, enum svt_access_kind kind, uint64_t *gpa)
 {
@@ -58,11 +59,36 @@ static int emu_xlate(struct emu_ctx *x, uint64_t la, enum svt_access_kind kind, 
 			return EMU_NOT_RAM;
 		}
 	}
-	if (!svt_mfn_valid(g_mfn(m, svt_gfn(*gpa >> 12)))) {
+	if (!svt_mfn_valid(g_mfn(m, svt_gfn(*gpa >> 12))))
+		return EMU_NOTHING;
+	return 0;
+}
+
+/*
+ * A page-crossing access whose piece has nothing behind it (neither RAM
+ * nor a device: what the core answers MMIO for) is performed as bare metal
+ * performs it: that piece reads all ones and drops what is written, the
+ * other piece is done in RAM (vmx/mmio.c's rule, for the part the core
+ * emulates).  An access wholly in such memory is not the core's to do: it
+ * never reaches here as a page-table write, and a MOVS source there is
+ * left to the caller (EMU_NOT_RAM).
+ */
+static void all_ones(uint8_t *b, unsigned n)
+{
+	while (n--)
+		*b++ = 0xff;
+}
+
+static int emu_piece(struct emu_ctx *x, uint64_t la, enum svt_access_kind kind, bool crossing,
+		     uint64_t *gpa, bool *nothing)
+{
+	int rc = emu_xlate(x, la, kind, gpa);
+	*nothing = rc == EMU_NOTHING && crossing && !SVT_BUG(77);
+	if (rc == EMU_NOTHING && !*nothing) {
 		x->mmio = true;
 		return EMU_NOT_RAM;
 	}
-	return 0;
+	return *nothing ? 0 : rc;
 }
 
 static int emu_read(void *ctx, uint64_t la, void *buf, unsigned len, unsigned flags)
@@ -77,10 +103,14 @@ static int emu_read(void *ctx, uint64_t la, void *buf, unsigned len, unsigned fl
 		unsigned chunk = 4096 - (unsigned)(a & 0xfff);
 		if (chunk > len - done)
 			chunk = len - done;
-		int rc = emu_xlate(x, a, (flags & SVT_EMU_RD_DEST) ? SVT_ACC_WRITE : SVT_ACC_READ, &gpa);
+		bool nothing;
+		int rc = emu_piece(x, a, (flags & SVT_EMU_RD_DEST) ? SVT_ACC_WRITE : SVT_ACC_READ,
+				   chunk < len, &gpa, &nothing);
 		if (rc)
 			return rc;
-		if (x->m->d.env.read_gpa(x->m->d.env.ctx, gpa, out + done, chunk) != 0) {
+		if (nothing)
+			all_ones(out + done, chunk);
+		else if (x->m->d.env.read_gpa(x->m->d.env.ctx, gpa, out + done, chunk) != 0) {
 			x->m->d.c.env_errors++;
 			return EMU_NOT_RAM;
 		}
@@ -194,6 +224,7 @@ static int emu_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *v
 	uint64_t mask = m->v.mode >= SVT_MODE_4LEVEL ? ~0ull : 0xffffffffull;
 	uint64_t gpa[2];
 	unsigned plen[2], n = 0, off = 0;
+	bool nothing[2];
 	uint8_t cur[EMU_MAX_WRITE];
 
 	if (len > EMU_MAX_WRITE)
@@ -203,12 +234,15 @@ static int emu_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *v
 		unsigned chunk = 4096 - (unsigned)(a & 0xfff);
 		if (chunk > len - off)
 			chunk = len - off;
-		int rc = emu_xlate(x, a, SVT_BUG(52) ? SVT_ACC_READ : SVT_ACC_WRITE, &gpa[n]);
+		int rc = emu_piece(x, a, SVT_BUG(52) ? SVT_ACC_READ : SVT_ACC_WRITE, chunk < len,
+				   &gpa[n], &nothing[n]);
 		if (rc && SVT_BUG(16) && rc == SVT_EMU_FAULT)
 			x->cr2 = la;
 		if (rc)
 			return rc;
-		if (m->d.env.read_gpa(m->d.env.ctx, gpa[n], cur + off, chunk) != 0)
+		if (nothing[n])
+			all_ones(cur + off, chunk);
+		else if (m->d.env.read_gpa(m->d.env.ctx, gpa[n], cur + off, chunk) != 0)
 			return EMU_NOT_RAM;
 		plen[n++] = chunk;
 		off += chunk;
@@ -218,6 +252,10 @@ static int emu_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *v
 			return SVT_EMU_RETRY;
 	off = 0;
 	for (unsigned k = 0; k < n; k++) {
+		if (nothing[k]) {       /* dropped, as bare metal drops it */
+			off += plen[k];
+			continue;
+		}
 		if (m->d.env.write_gpa(m->d.env.ctx, gpa[k], (const uint8_t *)val + off, plen[k]) != 0) {
 			m->d.c.env_errors++;
 			return EMU_NOT_RAM;

@@ -138,19 +138,6 @@ static uint64_t write_value2(struct mh_machine *m, uint64_t va, unsigned size, u
 static bool known_unemulable(struct mh_machine *m, uint64_t va, unsigned cpl, bool implicit,
 			     bool insn_ok);
 
-/* Not yet steered around by a Kn of its own: a write the core must emulate
- * (a page table, or CR0.WP=0) whose second page is device memory: the
- * core cannot perform it and retries for ever (mode 2level, policy
- * oos=2,prefetch=8,emulate=0,early=1, seed 1012, step 1873 before this). */
-static bool cross_to_device(struct mh_machine *m, uint64_t va2, unsigned cpl)
-{
-	uint64_t gpa, cr2;
-	uint32_t ec;
-	return mh_avoid(m, 12) &&                                        /* K12 */
-	       mh_or_translate(m, va2, SVT_ACC_WRITE, cpl, false, false, &gpa, &ec, &cr2) == 0 &&
-	       !mh_ram(m, gpa >> 12);
-}
-
 bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *ava)
 {
 	static const unsigned weight[MH_W_COUNT] = {
@@ -182,10 +169,10 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
 	 * be aligned): absent or read-only there, the #PF is the second
 	 * page's unless the first faults, and nothing is written; into a
 	 * page table, the core emulates both parts. */
-	bool cross = paging(m) && mh_pct(&m->rng, 6) && op != MH_W_CMPXCHG16B;
+	bool cross = paging(m) && (m->force_cross || mh_pct(&m->rng, 6)) && op != MH_W_CMPXCHG16B;
 	if (cross && size == 1)
 		size = 2u << mh_below(&m->rng, bits == 64 ? 2 : 1);
-	if (cross && m->os->levels) {
+	if (cross && m->os->levels && !m->force_cross) {
 		/* where the next page is what the test wants: a page table
 		 * (through the direct map, at CPL 0), or the first page past
 		 * a mapping (often absent or with other rights) */
@@ -208,8 +195,7 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
 		      page + mh_below(&m->rng, MH_PAGE / size) * size;
 	*ava = va;
 	if (known_unemulable(m, va, cpl, false, true) ||
-	    (cross && (known_unemulable(m, page + MH_PAGE, cpl, false, true) ||
-		       cross_to_device(m, page + MH_PAGE, cpl)))) {
+	    (cross && known_unemulable(m, page + MH_PAGE, cpl, false, true))) {
 		uint64_t val;
 		struct mh_end e;
 		if (cross)      /* a plain access stays in one page */
@@ -310,14 +296,11 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
  *       core takes it for a read and applies what only reads obey (SMAP to
  *       a supervisor fetch from a user page), injecting a #PF bare metal
  *       does not raise.
- *   K12 a write the core must emulate (a page table, or CR0.WP=0) that
- *       crosses into a page with nothing behind it: the emulator's
- *       callbacks find no RAM there and the core returns RETRY for ever,
- *       where bare metal writes the first part and drops the rest.
- * K1, K5, K6, K8, K9 and K10 were core bugs this harness found, K11 a
- * limitation (with emulation off, a MOVS whose destination is a page table
- * on the walk of its source never completed); they are fixed and no longer
- * avoided.
+ * K1, K5, K6, K8, K9 and K10 were core bugs this harness found, K11 and K12
+ * limitations (with emulation off, a MOVS whose destination is a page table
+ * on the walk of its source never completed; a write the core must emulate
+ * that crosses into a page with nothing behind it was retried for ever);
+ * they are fixed and no longer avoided.
  */
 static bool known_unemulable(struct mh_machine *m, uint64_t va, unsigned cpl, bool implicit,
 			     bool insn_ok)

@@ -12,6 +12,7 @@
  * same registers.  Control-register writes go to the core and to the twin,
  * whose #GP rules are written here from the SDM, independently of the core.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "mmu-harness.h"
@@ -24,7 +25,46 @@ struct side {
 	unsigned cpl;
 	uint32_t ec;
 	uint64_t cr2, gpa;
+	/* bare metal: the device piece of a page-crossing access has nothing
+	 * behind it (reads all ones, a write is dropped) */
+	bool nothing;
+	bool cross_dev;         /* stopped at the device piece of a crossing access */
+	struct mh_undo *undo;   /* where bare metal's writes are logged, or NULL */
 };
+
+/* The bytes bare metal's writes replaced, newest last, to run it again. */
+struct mh_undo {
+	unsigned n, cap;
+	struct { uint64_t gpa; unsigned len; uint8_t old[16]; } *w;
+};
+
+static bool undo_log(struct mh_undo *u, const uint8_t *twin, uint64_t gpa, unsigned len)
+{
+	for (unsigned off = 0; off < len; off += 16) {
+		if (u->n == u->cap) {
+			unsigned cap = u->cap ? 2 * u->cap : 64;
+			void *w = realloc(u->w, cap * sizeof(*u->w));
+			if (!w)
+				return false;
+			u->w = w;
+			u->cap = cap;
+		}
+		unsigned n = len - off < 16 ? len - off : 16;
+		u->w[u->n].gpa = gpa + off;
+		u->w[u->n].len = n;
+		memcpy(u->w[u->n].old, twin + gpa + off, n);
+		u->n++;
+	}
+	return true;
+}
+
+static void undo_all(struct mh_undo *u, uint8_t *twin)
+{
+	while (u->n > 0) {
+		u->n--;
+		memcpy(twin + u->w[u->n].gpa, u->w[u->n].old, u->w[u->n].len);
+	}
+}
 
 static const char *kind_name(enum svt_access_kind k)
 {
@@ -156,11 +196,21 @@ static int or_rw(struct side *s, uint64_t la, uint8_t *buf, unsigned len, enum s
 		}
 		if (r == 2)
 			return X_GP;
+		if (!mh_ram(m, gpa >> 12) && s->nothing && chunk < len) {
+			/* nothing behind it: reads all ones, a write is dropped */
+			if (!wbuf)
+				memset(buf + done, 0xff, chunk);
+			done += chunk;
+			continue;
+		}
 		if (!mh_ram(m, gpa >> 12)) {
 			s->gpa = gpa;
+			s->cross_dev = chunk < len;
 			return X_MMIO;
 		}
 		if (wbuf) {
+			if (s->undo && !undo_log(s->undo, m->twin, gpa, chunk))
+				return X_BAD;
 			memcpy(m->twin + gpa, wbuf + done, chunk);
 			mh_touch(m, gpa >> 12);
 		} else {
@@ -302,9 +352,10 @@ static bool hw_exec(struct mh_machine *m, const uint8_t *insn, unsigned len, uns
 }
 
 static bool or_exec(struct mh_machine *m, const uint8_t *insn, unsigned len, unsigned cpl,
-		    int bits, struct svt_emu_regs *regs, struct mh_end *end)
+		    int bits, bool nothing, struct mh_undo *undo, bool *cross_dev,
+		    struct svt_emu_regs *regs, struct mh_end *end)
 {
-	struct side s = { .m = m, .cpl = cpl };
+	struct side s = { .m = m, .cpl = cpl, .nothing = nothing, .undo = undo };
 	struct svt_emu_mem mem = { .ctx = &s, .read = or_read, .cmpxchg = or_cmpxchg,
 				   .misaligned_ok = true };
 	uint64_t rip0 = regs->rip;
@@ -329,6 +380,7 @@ static bool or_exec(struct mh_machine *m, const uint8_t *insn, unsigned len, uns
 		case X_MMIO:
 			end->kind = MH_MMIO;
 			end->gpa = s.gpa;
+			*cross_dev = s.cross_dev;
 			return true;
 		default:
 			return mh_fail(m, "bare metal: svt_emulate returned %d (harness encoding?)", st);
@@ -367,9 +419,25 @@ bool mh_insn(struct mh_machine *m, const uint8_t *insn, unsigned len, unsigned c
 	       (m->regs.rflags & SVT_RFLAGS_AC) != 0, m->pkru);
 	uint64_t env0 = svt_mmu_counters(m->mmu)->env_errors;
 	uint64_t dst = m->regs.gpr[SVT_EMU_RDI] & (bits == 64 ? ~0ull : 0xffffffffull);
-	if (!or_exec(m, insn, len, cpl, bits, &orr, &oe))
-		return false;
-	if (!hw_exec(m, insn, len, cpl, bits, &hr, &he))
+	/* Bare metal stops at device memory: the device does the rest.  The
+	 * device piece of a page-crossing access may instead be done by the
+	 * core, which emulates the access with nothing behind that piece (as
+	 * the hypervisor completes device accesses, vmx/mmio.c: all ones read,
+	 * the write dropped); where the machine went past such a piece, bare
+	 * metal is run again from the start that way, and must then agree. */
+	struct mh_undo undo = { 0 };
+	struct svt_emu_regs orr0 = orr;
+	bool cross_dev = false;
+	bool ok = or_exec(m, insn, len, cpl, bits, false, &undo, &cross_dev, &orr, &oe) &&
+		  hw_exec(m, insn, len, cpl, bits, &hr, &he);
+	if (ok && cross_dev && !same_end(&he, &oe)) {
+		mh_log(m, "    bare metal again: the device piece of the crossing access has nothing behind it");
+		undo_all(&undo, m->twin);
+		orr = orr0;
+		ok = or_exec(m, insn, len, cpl, bits, true, NULL, &cross_dev, &orr, &oe);
+	}
+	free(undo.w);
+	if (!ok)
 		return false;
 	log_env_errors(m, env0, dst);
 	end_str(&oe, a, sizeof(a));

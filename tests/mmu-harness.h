@@ -173,6 +173,7 @@ struct mh_machine {
 	/* the context of the current access, the same on both sides */
 	struct svt_emu_regs regs;
 	uint32_t pkru;
+	bool force_cross;       /* mh_gen_write: cross from the page given into the next */
 	/* guest frames written during the current step */
 	uint64_t touched[MH_TOUCH_MAX];
 	unsigned ntouched;

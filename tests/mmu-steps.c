@@ -276,6 +276,43 @@ static bool step_alias(struct mh_machine *m, uint64_t *ava)
 	return mh_os_write_entry(m, p, j, 0);
 }
 
+/*
+ * A write that crosses from a page table (an alias mapped writable) into a
+ * page with nothing behind it: the core must emulate the first part (or
+ * take the table out of sync), and bare metal drops the second part.
+ * Before the fix of K12 the core retried it for ever.
+ */
+static bool step_cross_device(struct mh_machine *m, uint64_t *ava)
+{
+	struct mh_os *os = m->os;
+	int t = -1;
+	for (int k = 0; k < 40 && t < 0; k++) {
+		int c = (int)mh_below(&m->rng, MH_MAX_TABLES);
+		if (os->t[c].used)
+			t = c;
+	}
+	if (t < 0 || (!m->hole_n && m->maxphyaddr <= 32))
+		return true;
+	uint64_t dev = m->hole_n && mh_pct(&m->rng, 60) ? m->hole_lo + mh_below(&m->rng, m->hole_n)
+						      : m->gframes + mh_below(&m->rng, 16);
+	int as = os->cur;
+	bool user = mh_pct(&m->rng, 70);
+	uint64_t fl = P | SVT_PTE_RW | SVT_PTE_A | SVT_PTE_D | (user ? SVT_PTE_US : 0);
+	uint64_t va = pick_map_va(m, as, 1), fm = os->esize == 4 ? 0xffffffffull : ~0ull;
+	if (((os->t[t].gpa & ~0xfffull) & fm) != (os->t[t].gpa & ~0xfffull) || ((dev << 12) & fm) != dev << 12)
+		return true;
+	mh_log(m, " cross-device: va %#llx -> table %d (gpa %#llx), next page -> gfn %#llx",
+	       (unsigned long long)va, t, (unsigned long long)os->t[t].gpa, (unsigned long long)dev);
+	if (!mh_os_map(m, as, va, 1, (os->t[t].gpa & ~0xfffull) | fl) ||
+	    !mh_os_map(m, as, mh_os_canon(os, va + MH_PAGE), 1, (dev << 12) | fl) ||
+	    !mh_os_flush_pending(m, false))
+		return false;
+	m->force_cross = true;
+	bool ok = mh_gen_write(m, va, user ? 3 : 0, ava);
+	m->force_cross = false;
+	return ok;
+}
+
 /* ---- address spaces, invalidations, control registers ------------------ */
 
 static bool step_as(struct mh_machine *m)
@@ -508,5 +545,7 @@ bool mh_os_step(struct mh_machine *m, uint64_t *ava)
 		return step_pg(m);
 	if (r < 976)
 		return step_alias(m, ava);
+	if (r < 980)
+		return step_cross_device(m, ava);
 	return mh_step_access(m, ava);
 }
