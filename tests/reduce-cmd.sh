@@ -158,8 +158,8 @@ wait $pid; rc=$?
 	{ fail "reduce: SIGINT (exit $rc)"; cat "$work/out"; }
 # progress on a terminal (script(1) gives it one), none elsewhere
 need script
-SVT_BROKEN=47 script -qc "'$broken' reduce --from 60000 '$good' -o '$work/min.svt'" /dev/null |
-	tr '\r' '\n' | grep -Eq 'reduce: (window|ddmin): [0-9]+ inputs, [0-9]+ candidates replayed, [0-9]+ s' &&
+SVT_BROKEN=47 SHADOWVT_PROGRESS_DELAY=0 script -qc "'$broken' reduce --from 60000 '$good' -o '$work/min.svt'" /dev/null |
+	tr '\r' '\n' | grep -Eq 'reduce good.svt: (window|ddmin), [0-9]+ inputs, [0-9]+ candidates replayed, [0-9]+ s' &&
 	pass "reduce draws a progress line on a terminal" || fail "reduce: no progress line on a terminal"
 SVT_BROKEN=47 "$broken" reduce --from 60000 "$good" -o "$work/min.svt" 2> "$work/err" > /dev/null
 [ ! -s "$work/err" ] && pass "reduce: no progress line when standard error is not a terminal" ||

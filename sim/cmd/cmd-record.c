@@ -15,6 +15,7 @@
 #include "bytes.h"
 #include "live.h"
 #include "progress.h"
+#include "rec_codec.h"
 #include "sim.h"
 #include "stream_fmt.h"
 
@@ -55,8 +56,36 @@ struct watch {
 	size_t len;
 	long stream_at;         /* bytes of the stream looked at */
 	uint64_t packets, events, stream_bytes;
+	uint64_t n[SVT_TRACE_NTYPES];   /* the records so far, by type */
+	uint64_t cpuid;         /* of the CPU records, CPUIDs answered */
 	uint8_t *buf;           /* one packet */
+	uint8_t mem[SVT_TRACE_MAX_MEM]; /* a MEM record's bytes (not looked at) */
 };
+
+/* A RECORDS packet's records, counted by type (traces/FORMAT.md, "The live
+ * stream": the delta state starts afresh in each packet); a packet seen
+ * twice counts once.  What does not decode is left to the conversion to
+ * report. */
+static void count(struct watch *w, const struct svt_stream_packet *pk, const uint8_t *p)
+{
+	const uint8_t *end = p + pk->len;
+	uint64_t seq = pk->first;
+	struct tr_state st;
+
+	if (seq < w->events)
+		return;
+	tr_state_reset(&st);
+	while (p < end) {
+		struct svt_trace_event ev;
+		const char *why;
+		if (!tr_decode(&st, &p, end, &ev, w->mem, &why))
+			break;
+		w->n[ev.type < SVT_TRACE_NTYPES ? ev.type : 0]++;
+		w->cpuid += ev.type == SVT_TRACE_CPU && ev.u.cpu.kind == SVT_CPU_CPUID;
+		seq += svt_trace_event_span(&ev);
+	}
+	w->events = seq;
+}
 
 /* New console lines, each shown above the status line. */
 static void console(struct watch *w, const char *dir)
@@ -119,8 +148,8 @@ static void stream(struct watch *w, const char *dir)
 			if (svt_stream_packet_get(b, SVT_STREAM_HDR + rest, &pk)) {
 				w->stream_at += (long)(SVT_STREAM_HDR + rest);
 				w->packets++;
-				if (pk.type == SVT_STREAM_RECORDS && pk.first > w->events)
-					w->events = pk.first;
+				if (pk.type == SVT_STREAM_RECORDS)
+					count(w, &pk, b + SVT_STREAM_HDR);
 				continue;
 			}
 		}
@@ -129,18 +158,32 @@ static void stream(struct watch *w, const char *dir)
 	fclose(f);
 }
 
+/* The status line: the core's inputs so far by kind (the exits it was
+ * handed), CPUIDs answered where the stream has CPU records, then all
+ * the events and the stream's size. */
 static void watch(void *ctx, const char *dir)
 {
 	struct watch *w = ctx;
-	char events[32], size[32];
+	char n[6][32], cpuid[48] = "", events[32], size[32];
+	static const enum svt_trace_type input[5] = {
+		SVT_TRACE_FAULT, SVT_TRACE_CR_WRITE, SVT_TRACE_INVLPG, SVT_TRACE_INVPCID,
+		SVT_TRACE_FLUSH_ALL,
+	};
 
 	console(w, dir);
 	stream(w, dir);
 	double t = svt_progress_elapsed(&w->p);
+	for (unsigned i = 0; i < 5; i++)
+		svt_progress_count(n[i], sizeof(n[i]), w->n[input[i]]);
+	if (w->n[SVT_TRACE_CPU]) {
+		svt_progress_count(n[5], sizeof(n[5]), w->cpuid);
+		snprintf(cpuid, sizeof(cpuid), ", %s CPUID", n[5]);
+	}
 	svt_progress_count(events, sizeof(events), w->events);
 	svt_progress_bytes(size, sizeof(size), w->stream_bytes);
-	svt_progress_draw(&w->p, "record: %.0f s of %" PRIu64 ", %s events in %" PRIu64
-			  " packets (%s)", t, w->timeout, events, w->packets, size);
+	svt_progress_draw(&w->p, "record %.0f/%" PRIu64 " s: %s #PF, %s CR, %s INVLPG, "
+			  "%s INVPCID, %s flush%s; %s events, %s", t, w->timeout, n[0], n[1], n[2],
+			  n[3], n[4], cpuid, events, size);
 }
 
 /* Say which of the run's files are beside the trace (live.h). */
@@ -212,6 +255,10 @@ static int record_exec(const struct svt_args *a)
 	}
 	struct svt_live_result res;
 	int rc = svt_live_record(&run, &res, why, sizeof(why));
+	if (run.watch && w.len) {       /* the console's last line, though it has no '\n' */
+		w.line[w.len] = '\0';
+		svt_progress_log(&w.p, "guest: %s", w.line);
+	}
 	svt_progress_end(&w.p);
 	free(w.buf);
 	if (rc != 0) {

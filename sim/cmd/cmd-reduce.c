@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "outfile.h"
+#include "progress.h"
 #include "reduce.h"
 #include "sim.h"
 
@@ -43,12 +44,14 @@ static const struct svt_posarg reduce_args[] = {
 static int reduce_exec(const struct svt_args *a)
 {
 	bool quiet = svt_args_has(a, "quiet");
+	struct svt_progress prog;
+	svt_progress_start(&prog, quiet);
 	struct svt_reduce_config cfg = {
 		.path = a->argv[0],
 		.from = svt_args_num(a, "from", 0),
 		.audit = (enum svt_audit_level)svt_args_word(a, "audit", SVT_AUDIT_FAULTS),
 		.budget = (double)svt_args_num(a, "budget", 300),
-		.progress = !quiet && isatty(STDERR_FILENO),
+		.progress = &prog,
 		.log = quiet ? NULL : stdout,
 		.stop = &stop_flag,
 		.level = (int)svt_args_num(a, "level", 19),

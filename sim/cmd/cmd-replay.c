@@ -29,7 +29,8 @@ struct job {
 	pthread_mutex_t lock;
 	int worst;              /* exit status so far */
 	bool json;              /* summaries as JSON objects */
-	/* -j N on a terminal: one line for all, drawn by the main thread */
+	/* on a terminal: -j 1, each replay draws its own line; -j N, one line
+	 * for all, drawn by the main thread; every line printed goes through it */
 	struct svt_progress prog;
 	uint64_t events;        /* read by every replay so far (replay.h events_seen) */
 	uint64_t violations;    /* in the traces done */
@@ -159,7 +160,7 @@ static void *worker(void *arg)
 		db = svt_db_open(j->db_path, true, &st, msg, sizeof(msg));
 		if (!db) {
 			pthread_mutex_lock(&j->lock);
-			fprintf(stderr, "shadowvt replay: %s\n", msg);
+			svt_progress_print(&j->prog, stderr, "shadowvt replay: %s\n", msg);
 			j->worst = SVT_EXIT_INPUT;
 			j->next = j->nfiles;
 			j->active--;    /* (the drawing thread waits for none) */
@@ -187,10 +188,11 @@ static void *worker(void *arg)
 		if (st == SVT_EXIT_NEGATIVE && res->status == SVT_RUN_INCOMPLETE)
 			st = SVT_EXIT_INTERRUPTED;
 		pthread_mutex_lock(&j->lock);
-		svt_progress_end(&j->prog);
 		j->done++;
 		j->violations += res->violations + res->divergences;
+		svt_progress_hold(&j->prog);
 		st = report(j, &cfg, res, st);
+		svt_progress_release(&j->prog);
 		fflush(stdout);
 		if (svt_exit_rank(st) > svt_exit_rank(j->worst))
 			j->worst = st;
@@ -200,7 +202,8 @@ static void *worker(void *arg)
 	if (db) {
 		if (svt_db_flush(db) != 0) {
 			pthread_mutex_lock(&j->lock);
-			fprintf(stderr, "shadowvt replay: %s\n", svt_db_error(db));
+			svt_progress_print(&j->prog, stderr, "shadowvt replay: %s\n",
+					   svt_db_error(db));
 			j->worst = SVT_EXIT_INPUT;
 			pthread_mutex_unlock(&j->lock);
 		}
@@ -277,9 +280,11 @@ static int replay_exec(const struct svt_args *a)
 		jobs = (uint64_t)j.nfiles;
 	j.json = svt_args_has(a, "json");
 	j.base.out = quiet ? NULL : j.json ? stderr : stdout;
-	j.base.progress = !quiet && jobs == 1 && isatty(STDERR_FILENO);
-	svt_progress_start(&j.prog, quiet || jobs == 1);
-	if (j.prog.on)
+	svt_progress_start(&j.prog, quiet);
+	j.base.progress = &j.prog;
+	j.base.draw = jobs == 1;
+	bool aggregate = j.prog.on && jobs > 1;         /* -j N's line, drawn here */
+	if (aggregate)
 		j.base.events_seen = &j.events;
 	j.base.stop = &stop_flag;
 	pthread_mutex_init(&j.lock, NULL);
@@ -291,16 +296,16 @@ static int replay_exec(const struct svt_args *a)
 
 	/* -j N with a line to draw: N threads replay, this one draws */
 	pthread_t tid[256];
-	unsigned started = 0, want = j.prog.on ? (unsigned)jobs : (unsigned)jobs - 1;
-	j.active = want + !j.prog.on;
+	unsigned started = 0, want = aggregate ? (unsigned)jobs : (unsigned)jobs - 1;
+	j.active = want + !aggregate;
 	for (unsigned i = 0; i < want; i++)
 		if (pthread_create(&tid[started], NULL, worker, &j) == 0)
 			started++;
 	pthread_mutex_lock(&j.lock);
 	j.active -= want - started;
-	j.active += j.prog.on && started == 0;
+	j.active += aggregate && started == 0;
 	pthread_mutex_unlock(&j.lock);
-	if (!j.prog.on || started == 0) {
+	if (!aggregate || started == 0) {
 		worker(&j);
 	} else {
 		const struct timespec tick = { .tv_nsec = 50 * 1000 * 1000 };

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "progress.h"
 #include "reduce.h"
 #include "sim.h"
 #include "trace.h"
@@ -459,22 +460,19 @@ struct rd {
 	bool hit;
 	char phase[32];
 	size_t units_left;
-	double last_draw;
 };
 
-static void draw(struct rd *d, bool done)
+/* The status line (progress.h): the step, the inputs left, the replays. */
+static void draw(struct rd *d)
 {
-	if (!d->cfg->progress)
+	struct svt_progress *pr = d->cfg->progress;
+	const char *name = strrchr(d->cfg->path, '/');
+
+	if (!pr || !svt_progress_due(pr))
 		return;
-	if (done) {
-		fprintf(stderr, "\r\033[K");
-		return;
-	}
-	if (now() - d->last_draw < 0.25)
-		return;
-	d->last_draw = now();
-	fprintf(stderr, "\r\033[Kreduce: %s: %zu inputs, %u candidates replayed, %.0f s", d->phase,
-		d->units_left, d->res->tests, now() - d->t0);
+	svt_progress_draw(pr, "reduce %s: %s, %zu inputs, %u candidates replayed, %.0f s",
+			  name ? name + 1 : d->cfg->path, d->phase, d->units_left, d->res->tests,
+			  now() - d->t0);
 }
 
 static bool out_of_time(struct rd *d)
@@ -528,7 +526,7 @@ static bool replay_shows(struct rd *d, struct memtrack *t)
 	svt_replay(&cfg, res);
 	free(res);
 	d->res->tests++;
-	draw(d, false);
+	draw(d);
 	return d->hit;
 }
 
@@ -776,6 +774,7 @@ int svt_reduce(const struct svt_reduce_config *cfg, struct svt_rd_bytes *out,
 	struct svt_replay_config rc = {
 		.path = cfg->path, .audit = cfg->audit, .stop_at_first = true, .from = cfg->from,
 		.on_violation = first_violation, .hook_ctx = &f, .stop = cfg->stop,
+		.progress = cfg->progress, .draw = cfg->progress != NULL,  /* replay's line */
 	};
 	int rst = svt_replay(&rc, rr);
 	if (rst == SVT_EXIT_USAGE) {
@@ -807,8 +806,9 @@ int svt_reduce(const struct svt_reduce_config *cfg, struct svt_rd_bytes *out,
 		d.deadline = now() + cfg->budget;
 	d.keep_decisions = f.inv == SVT_INV_REPLAY;
 	if (cfg->log)
-		fprintf(cfg->log, "%s: target %s va %#" PRIx64 " gfn %#" PRIx64 " at event %"
-			PRIu64 "\n", cfg->path, svt_invariant_name(f.inv), f.va, f.gfn, f.seq);
+		svt_progress_print(cfg->progress, cfg->log, "%s: target %s va %#" PRIx64 " gfn %#"
+				   PRIx64 " at event %" PRIu64 "\n", cfg->path,
+				   svt_invariant_name(f.inv), f.va, f.gfn, f.seq);
 	d.r = r;
 	d.target_seq = f.seq;
 
@@ -861,9 +861,9 @@ int svt_reduce(const struct svt_reduce_config *cfg, struct svt_rd_bytes *out,
 	for (size_t i = d.s_idx; i < d.all.n; i++)
 		res->window_inputs += is_input(d.all.v[i].type);
 	if (cfg->log)
-		fprintf(cfg->log, "%s: window %" PRIu64 "..%" PRIu64 ": %" PRIu64 " inputs (%u "
-			"candidates, %.2f s)\n", cfg->path, good, f.seq, res->window_inputs,
-			res->tests, now() - d.t0);
+		svt_progress_print(cfg->progress, cfg->log, "%s: window %" PRIu64 "..%" PRIu64 ": %"
+				   PRIu64 " inputs (%u candidates, %.2f s)\n", cfg->path, good,
+				   f.seq, res->window_inputs, res->tests, now() - d.t0);
 
 	/* 3. ddmin over the window's inputs */
 	keep = malloc(d.all.n ? d.all.n : 1);
@@ -878,10 +878,11 @@ int svt_reduce(const struct svt_reduce_config *cfg, struct svt_rd_bytes *out,
 	for (size_t i = d.s_idx; i < d.all.n; i++)
 		res->kept_inputs += is_input(d.all.v[i].type) && keep[i];
 	if (cfg->log)
-		fprintf(cfg->log, "%s: ddmin: %" PRIu64 " inputs kept (%u candidates, %.2f s)%s\n",
-			cfg->path, res->kept_inputs, res->tests, now() - d.t0,
-			res->budget_hit ? "; the budget ran out" :
-			res->stopped ? "; interrupted" : "");
+		svt_progress_print(cfg->progress, cfg->log, "%s: ddmin: %" PRIu64 " inputs kept "
+				   "(%u candidates, %.2f s)%s\n", cfg->path, res->kept_inputs,
+				   res->tests, now() - d.t0,
+				   res->budget_hit ? "; the budget ran out" :
+				   res->stopped ? "; interrupted" : "");
 
 	/* 4. only the memory read; the result checked once more */
 	snprintf(d.phase, sizeof(d.phase), "memory");
@@ -931,7 +932,8 @@ int svt_reduce(const struct svt_reduce_config *cfg, struct svt_rd_bytes *out,
 	list_free(&tmp);
 	list_free(&nl);
 out:
-	draw(&d, true);
+	if (cfg->progress)
+		svt_progress_end(cfg->progress);
 	res->seconds = now() - d.t0;
 	free(keep);
 	free(d.evs);

@@ -69,7 +69,8 @@ struct svt_reduce_config {
 	uint64_t from;                  /* the target: the first violation from this event on */
 	enum svt_audit_level audit;     /* every replay's */
 	double budget;                  /* seconds from the target found on; 0: none */
-	bool progress;                  /* a progress line on stderr */
+	struct svt_progress *progress;  /* NULL, or the status line (progress.h) the
+					 * log's lines go through */
 	FILE *log;                      /* one line per step, or NULL */
 	volatile sig_atomic_t *stop;    /* set by a signal: stop, keep the best so far */
 	int level;                      /* zstd level of the result */

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "policy.h"
+#include "progress.h"
 #include "replay_int.h"
 #include "sim.h"
 #include "synth.h"
@@ -70,10 +71,11 @@ void rp_violation(struct rp *p, enum svt_invariant inv, uint64_t va, uint64_t gf
 	} else {
 		res->violations++;
 	}
-	if (n < p->cfg->show && p->cfg->out)
-		fprintf(p->cfg->out, "%s: event %" PRIu64 ": %s va %#" PRIx64 " gfn %#" PRIx64
-			" level %u guest %#" PRIx64 " shadow %#" PRIx64 ": %s\n", p->cfg->path, p->seq,
-			svt_invariant_name(inv), va, gfn, level, ge, se, what);
+	if (n < p->cfg->show && p->cfg->out)    /* (not onto a status line) */
+		svt_progress_print(p->cfg->progress, p->cfg->out, "%s: event %" PRIu64 ": %s va %#"
+			PRIx64 " gfn %#" PRIx64 " level %u guest %#" PRIx64 " shadow %#" PRIx64
+			": %s\n", p->cfg->path, p->seq, svt_invariant_name(inv), va, gfn, level, ge,
+			se, what);
 	if (n < p->cfg->store && p->run > 0) {
 		struct svt_db_violation v = {
 			.seq = p->seq, .invariant = svt_invariant_name(inv), .va = va, .gfn = gfn,
@@ -430,7 +432,8 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 	case SVT_TRACE_LOST:
 		progress_reset(p);      /* what was lost may have been anything */
 		if (p->res->lost == 0 && p->cfg->out)
-			fprintf(p->cfg->out, "%s: event %" PRIu64 ": %" PRIu64 " events lost; "
+			svt_progress_print(p->cfg->progress, p->cfg->out, "%s: event %" PRIu64 ": %"
+					   PRIu64 " events lost; "
 				"decisions after this point may differ for that reason\n",
 				p->cfg->path, p->seq, ev->u.lost.count);
 		p->res->lost += ev->u.lost.count;
@@ -618,16 +621,21 @@ static void mem_hook(void *ctx, uint64_t gpa, size_t len, bool write)
 	p->cfg->on_mem(p->cfg->hook_ctx, p->seq, gpa, len, write);
 }
 
-static void progress(const struct rp *p, uint64_t total, double t0, bool done)
+/* replay -j 1's status line (progress.h): this trace's events so far */
+static void progress(const struct rp *p, uint64_t total, double t0)
 {
-	double dt = now() - t0;
-	if (done) {
-		fprintf(stderr, "\r\033[K");
-		return;
-	}
-	fprintf(stderr, "\r\033[K%s: %" PRIu64 "/%" PRIu64 " events (%.0f%%), %.2f M events/s, %" PRIu64
-		" violations", p->cfg->path, p->seq, total, total ? 100.0 * (double)p->seq / (double)total : 0.0,
-		dt > 0 ? (double)p->seq / dt / 1e6 : 0.0, p->res->violations + p->res->divergences);
+	const char *name = strrchr(p->cfg->path, '/');
+	uint64_t done = p->seq < total ? p->seq : total;
+	double t = now() - t0;
+	char eta[32];
+
+	svt_progress_eta(eta, sizeof(eta), done, total, t);
+	svt_progress_draw(p->cfg->progress, "replay %s: %" PRIu64 "/%" PRIu64 " events (%.0f%%), "
+			  "%.2f M/s, %" PRIu64 " violations, ETA %s",
+			  name ? name + 1 : p->cfg->path, done, total,
+			  total ? 100.0 * (double)done / (double)total : 0.0,
+			  t > 0 ? (double)done / t / 1e6 : 0.0,
+			  p->res->violations + p->res->divergences, eta);
 }
 
 int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *res)
@@ -696,7 +704,6 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 	bool stopped = false, range_done = false, first_stop = false;
 	if (ok && !regenerate(p))
 		stopped = true;         /* interrupted while regenerating */
-	double last_draw = t0;
 	uint64_t seen = 0, published = 0;
 	p->checking = cfg->from == 0;
 	if (ok && p->checking)
@@ -741,14 +748,12 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 				__atomic_fetch_add(cfg->events_seen, seen - published, __ATOMIC_RELAXED);
 				published = seen;
 			}
-			if (cfg->progress && now() - last_draw >= 0.25) {
-				progress(p, info.events, t0, false);
-				last_draw = now();
-			}
+			if (cfg->draw && svt_progress_due(cfg->progress))
+				progress(p, info.events, t0);
 		}
 	}
-	if (cfg->progress)
-		progress(p, info.events, t0, true);
+	if (cfg->draw)
+		svt_progress_end(cfg->progress);
 	if (cfg->events_seen)
 		__atomic_fetch_add(cfg->events_seen, seen - published, __ATOMIC_RELAXED);
 	if (ok && !stopped && !range_done && !first_stop && st != SVT_TRACE_END) {

@@ -46,6 +46,8 @@
 #include "svt.h"
 #include "whatif.h"
 
+struct svt_progress;
+
 enum svt_audit_level {
 	SVT_AUDIT_NONE = 0,     /* decisions only (INV-REPLAY) */
 	SVT_AUDIT_FAULTS,       /* + INV-FAULT, INV-PERM/INV-FRAME at every fault, INV-CR */
@@ -82,7 +84,11 @@ struct svt_replay_config {
 	const char *policy_spec;
 	enum svt_audit_level audit;
 	struct svt_db *db;      /* NULL: no database */
-	bool progress;          /* draw a progress line on stderr */
+	/* Not NULL: the status line (progress.h) that lines to out go
+	 * through, so that none lands on it (replay, replay -j N); draw:
+	 * this replay draws it too, with its own events so far (replay -j 1). */
+	struct svt_progress *progress;
+	bool draw;
 	uint64_t *events_seen;  /* not NULL: the events read are added to it as the
 				 * replay goes (atomically; for an aggregate line) */
 	unsigned show;          /* violations to print (more are counted) */

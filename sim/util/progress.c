@@ -2,9 +2,11 @@
  * progress.c — the status line of long commands (progress.h).  "\r" and
  * "erase to the end of the line" (ESC [ K) redraw it in place; it is cut
  * to the terminal's width because a line that wraps can no longer be
- * erased with "\r".
+ * erased with "\r".  One lock for the screen: the status line and the
+ * lines printed above it, from any thread.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,17 +36,31 @@ static double delay(void)
 	return d >= 0 && d <= 60 && *end == '\0' ? d : SVT_PROGRESS_DELAY;
 }
 
+static pthread_mutex_t screen = PTHREAD_MUTEX_INITIALIZER;
+
 void svt_progress_start(struct svt_progress *p, bool quiet)
 {
 	p->on = !quiet && isatty(STDERR_FILENO);
 	p->drawn = false;
+	p->line[0] = '\0';
 	p->t0 = now();
-	p->next = p->t0 + delay();
+	p->first = p->t0 + delay();
+	p->next = p->first;
+}
+
+static bool due(const struct svt_progress *p)
+{
+	return p->on && now() >= p->next;
 }
 
 bool svt_progress_due(const struct svt_progress *p)
 {
-	return p->on && now() >= p->next;
+	if (!p->on)
+		return false;
+	pthread_mutex_lock(&screen);
+	bool d = due(p);
+	pthread_mutex_unlock(&screen);
+	return d;
 }
 
 double svt_progress_elapsed(const struct svt_progress *p)
@@ -61,45 +77,99 @@ static size_t columns(void)
 	return 80;
 }
 
-void svt_progress_draw(struct svt_progress *p, const char *fmt, ...)
+/* p->line, in place of whatever is on the status line (under the lock) */
+static void show(struct svt_progress *p)
 {
-	char line[512];
-	va_list ap;
-
-	if (!svt_progress_due(p))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	/* one column short of the width: some terminals wrap on the last one */
-	size_t w = columns() - 1;
-	if (w < sizeof(line) && strlen(line) > w)
-		line[w] = '\0';
-	fprintf(stderr, "\r\033[K%s", line);
+	fprintf(stderr, "\r\033[K%s", p->line);
 	fflush(stderr);
 	p->drawn = true;
-	p->next = now() + SVT_PROGRESS_EVERY;
 }
 
-void svt_progress_log(struct svt_progress *p, const char *fmt, ...)
-{
-	va_list ap;
-
-	svt_progress_end(p);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	fflush(stderr);
-}
-
-void svt_progress_end(struct svt_progress *p)
+/* the status line off the screen, p->line kept (under the lock) */
+static void erase(struct svt_progress *p)
 {
 	if (!p->drawn)
 		return;
 	fputs("\r\033[K", stderr);
 	fflush(stderr);
 	p->drawn = false;
+}
+
+void svt_progress_draw(struct svt_progress *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!p->on)
+		return;
+	pthread_mutex_lock(&screen);
+	if (due(p)) {
+		va_start(ap, fmt);
+		vsnprintf(p->line, sizeof(p->line), fmt, ap);
+		va_end(ap);
+		/* one column short of the width: some terminals wrap on the last one */
+		size_t w = columns() - 1;
+		if (w < sizeof(p->line) && strlen(p->line) > w)
+			p->line[w] = '\0';
+		show(p);
+		p->next = now() + SVT_PROGRESS_EVERY;
+	}
+	pthread_mutex_unlock(&screen);
+}
+
+void svt_progress_hold(struct svt_progress *p)
+{
+	pthread_mutex_lock(&screen);
+	if (p)
+		erase(p);
+}
+
+void svt_progress_release(struct svt_progress *p)
+{
+	if (p && p->on) {       /* what was printed before the line comes back */
+		fflush(stdout);
+		fflush(stderr);
+		if (p->line[0])
+			show(p);
+	}
+	pthread_mutex_unlock(&screen);
+}
+
+void svt_progress_vprint(struct svt_progress *p, FILE *f, const char *fmt, va_list ap)
+{
+	svt_progress_hold(p);
+	vfprintf(f, fmt, ap);
+	svt_progress_release(p);
+}
+
+void svt_progress_print(struct svt_progress *p, FILE *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	svt_progress_vprint(p, f, fmt, ap);
+	va_end(ap);
+}
+
+void svt_progress_log(struct svt_progress *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	svt_progress_hold(p);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	svt_progress_release(p);
+}
+
+void svt_progress_end(struct svt_progress *p)
+{
+	pthread_mutex_lock(&screen);
+	erase(p);
+	p->line[0] = '\0';     /* not drawn again by a line printed later */
+	double t = now();
+	p->next = t > p->first ? t : p->first;
+	pthread_mutex_unlock(&screen);
 }
 
 void svt_progress_eta(char *buf, size_t len, uint64_t done, uint64_t total, double elapsed)
