@@ -161,7 +161,7 @@ static void work(struct pool *p)
 
 	if (!(db = svt_db_open(p->e->db, true, &st, msg, sizeof(msg)))) {
 		pthread_mutex_lock(&p->lock);
-		fprintf(stderr, "shadowvt run: %s\n", msg);
+		svt_progress_print(&p->prog, stderr, "shadowvt run: %s\n", msg);
 		worse(&p->worst, SVT_EXIT_INPUT);
 		pthread_mutex_unlock(&p->lock);
 		return;
@@ -181,17 +181,16 @@ static void work(struct pool *p)
 		p->done++;
 		p->failed += j->exit == SVT_EXIT_INPUT || j->row.status == SVT_RUN_BAD_INPUT ||
 			     j->row.status == SVT_RUN_NOT_RUN;
-		if (!p->quiet) {
-			svt_progress_end(&p->prog);
-			printf("[%zu/%zu] %s under %s: %s (%.2f s)\n", p->done, p->todo, j->t->in->name,
-			       j->p->name, svt_db_run_status_name(j->row.status), j->row.seconds);
-		}
+		if (!p->quiet)  /* on a line of its own, the status line drawn again below it */
+			svt_progress_print(&p->prog, stdout, "[%zu/%zu] %s under %s: %s (%.2f s)\n",
+					   p->done, p->todo, j->t->in->name, j->p->name,
+					   svt_db_run_status_name(j->row.status), j->row.seconds);
 		fflush(stdout);
 		pthread_mutex_unlock(&p->lock);
 	}
 	if (svt_db_flush(db) != 0) {
 		pthread_mutex_lock(&p->lock);
-		fprintf(stderr, "shadowvt run: %s\n", svt_db_error(db));
+		svt_progress_print(&p->prog, stderr, "shadowvt run: %s\n", svt_db_error(db));
 		worse(&p->worst, SVT_EXIT_INPUT);
 		pthread_mutex_unlock(&p->lock);
 	}
