@@ -108,6 +108,7 @@ void rp_ad_before(struct rp *p, const struct svt_trace_fault *f)
 	struct svt_access acc;
 	rp_fault_access(f, &acc);
 	ref_walk(p, &acc, f->rflags, f->pkru, &p->ad_ref);
+	p->fx_known = false;
 }
 
 void rp_check_ad(struct rp *p, const struct svt_trace_fault *f, enum svt_pf_outcome o)
@@ -116,7 +117,9 @@ void rp_check_ad(struct rp *p, const struct svt_trace_fault *f, enum svt_pf_outc
 	const uint64_t AD = RM_E_A | RM_E_D;
 	bool through = false;
 
-	if (o == SVT_PF_FIXED) {
+	if (o == SVT_PF_FIXED && p->fx_known) {
+		through = r->kind == RM_OK && p->fx_through;   /* rp_check_fixed's walk */
+	} else if (o == SVT_PF_FIXED) {
 		struct svt_access acc;
 		uint64_t mpa;
 		rp_fault_access(f, &acc);
@@ -254,7 +257,9 @@ void rp_check_fixed(struct rp *p, const struct svt_trace_fault *f)
 	char msg[160];
 
 	rp_fault_access(f, &acc);
-	if (!shadow_allows_mt(p, &acc, f->rflags, f->pkru, &mpa, &pat))
+	p->fx_known = true;     /* for rp_check_ad: nothing changes the shadows in between */
+	p->fx_through = shadow_allows_mt(p, &acc, f->rflags, f->pkru, &mpa, &pat);
+	if (!p->fx_through)
 		return;         /* the guest re-runs and faults again: not wrong by itself */
 	ref_walk(p, &acc, f->rflags, f->pkru, &o);
 	if (o.kind != RM_OK) {
@@ -322,6 +327,8 @@ void rp_check_flushed(struct rp *p, uint64_t va, const char *flush)
 {
 	static const enum svt_access_kind kinds[3] = { SVT_ACC_READ, SVT_ACC_WRITE, SVT_ACC_FETCH };
 	static const char *const kind_names[3] = { "read", "write", "fetch" };
+	struct hw_view v;
+	hw_view(p, &v);         /* one view: the checks change nothing */
 	for (unsigned k = 0; k < 3; k++)
 		for (uint8_t cpl = 0; cpl <= 3; cpl += 3) {
 			struct svt_access acc = { .va = va, .kind = kinds[k], .cpl = cpl };
@@ -329,7 +336,7 @@ void rp_check_flushed(struct rp *p, uint64_t va, const char *flush)
 			unsigned pat;
 			struct rm_out o;
 			char msg[160];
-			if (!shadow_allows_mt(p, &acc, 0, 0, &mpa, &pat))
+			if (!hw_allows(p, &v, &acc, 0, 0, &mpa, &pat))
 				continue;
 			ref_walk(p, &acc, 0, 0, &o);
 			if (o.kind != RM_OK) {
@@ -385,23 +392,23 @@ void rp_check_flushed(struct rp *p, uint64_t va, const char *flush)
  * L1 table it reaches, with its entry size (t1 0: none), even where va's
  * own entry is absent.  One walk serves the prefetched neighbours and
  * sync before link. */
-static uint64_t mix64(uint64_t h, uint64_t v);
+#define RP_UP_MAX 4     /* shadow entries above level 1 (5-level paging) */
 
 struct sh_path {
 	uint64_t t2, e2, t1;
 	unsigned esize;
-	uint64_t up;            /* seed and the entries above level 1, mixed (tree_seen's key) */
+	unsigned nup;
+	uint64_t up[RP_UP_MAX]; /* the entries above level 1, top first (struct tree_seen) */
 };
 
-/* (seed: judge_key's, so that up is what rp_check_tree's walk down to the
- * same L1 table mixes, and either judgement of it serves the other) */
-static void shadow_path(struct rp *p, struct hw_view *v, uint64_t va, uint64_t seed,
-			struct sh_path *sp)
+/* (up: what rp_check_tree's walk down to the same L1 table passes, so
+ * that either judgement of it serves the other) */
+static void shadow_path(struct rp *p, struct hw_view *v, uint64_t va, struct sh_path *sp)
 {
 	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
 	struct svt_walk w;
 	sp->t2 = sp->e2 = sp->t1 = 0;
-	sp->up = seed;
+	sp->nup = 0;
 	sp->esize = 8;
 	enum svt_walk_status st = hw_walk(p, v, &acc, 1ull << 18, 0, &w);  /* RFLAGS.AC: no SMAP */
 	if (st != SVT_WALK_OK && st != SVT_WALK_PF)
@@ -414,9 +421,9 @@ static void shadow_path(struct rp *p, struct hw_view *v, uint64_t va, uint64_t s
 			sp->t1 = w.lv[i].table;
 			sp->esize = w.lv[i].size;
 		}
-	for (unsigned i = 0; i < w.nlevels; i++)
+	for (unsigned i = 0; i < w.nlevels && sp->nup < RP_UP_MAX; i++)
 		if (w.lv[i].level > 1)
-			sp->up = mix64(sp->up, w.lv[i].entry);
+			sp->up[sp->nup++] = w.lv[i].entry;
 }
 
 /* Is entry j of the shadow table present? */
@@ -435,7 +442,7 @@ void rp_shadow_before(struct rp *p, const struct svt_trace_fault *f)
 	unsigned half = (p->prefetch + 1) / 2;
 
 	hw_view(p, &v);
-	shadow_path(p, &v, f->va, 0, &sp);
+	shadow_path(p, &v, f->va, &sp);
 	p->lk_t2 = sp.t2;       /* for sync before link */
 	p->lk_e2 = sp.e2;
 	p->nb_lo = p->nb_hi = 0;
@@ -458,21 +465,43 @@ void rp_shadow_before(struct rp *p, const struct svt_trace_fault *f)
 
 /* Why an entry is checked, and what a violation there is: "CONTEXT: the
  * shadows ...", reported as INV (or, when INV is 0, as what went wrong:
- * INV-PERM or INV-FRAME). */
+ * INV-PERM or INV-FRAME).  The context is worded only for a report
+ * (why_context): nearly every check finds nothing. */
+enum why_kind { WHY_FLUSH, WHY_NEIGHBOUR, WHY_LINK };
 struct ent_why {
 	enum svt_invariant inv;
-	char context[120];
+	enum why_kind kind;
+	const char *flush;      /* WHY_FLUSH: what flushed */
+	uint64_t va;            /* WHY_NEIGHBOUR, WHY_LINK: the fault's address */
+	uint64_t table;         /* WHY_LINK: the shadow L1 table linked */
 };
+
+static void why_context(const struct ent_why *why, char *buf, size_t len)
+{
+	switch (why->kind) {
+	case WHY_FLUSH:
+		snprintf(buf, len, "after %s", why->flush);
+		break;
+	case WHY_NEIGHBOUR:
+		snprintf(buf, len, "a neighbour the fault at %#" PRIx64 " mapped", why->va);
+		break;
+	case WHY_LINK:
+		snprintf(buf, len, "the shadow L1 table at %#" PRIx64 " linked by the fault at %#"
+			 PRIx64 " (sync before link)", why->table, why->va);
+		break;
+	}
+}
 
 static void nb_report(struct rp *p, enum svt_invariant inv, uint64_t va, const struct ent_why *why,
 		      const struct rm_out *o, const char *what)
 {
 	const struct rm_ent *leaf = o->n ? &o->e[o->n - 1] : NULL;
-	snprintf(p->what, sizeof(p->what), "%s: %s", why->context, what);
+	char context[120];
+	why_context(why, context, sizeof(context));
+	snprintf(p->what, sizeof(p->what), "%s: %s", context, what);
 	rp_violation(p, why->inv ? why->inv : inv, va, o->kind == RM_OK ? o->pa >> 12 : 0,
 		     leaf ? (unsigned)leaf->level : 0, leaf ? leaf->before : 0, 0, p->what);
 }
-
 /*
  * The shadows' translation of va (the hardware's walk, an explicit
  * supervisor read with RFLAGS.AC set and no key restrictions, which any
@@ -554,9 +583,7 @@ static void check_neighbours(struct rp *p, struct hw_view *v, const struct sh_pa
 	if (p->nb_lo == p->nb_hi || table == 0)
 		return;
 	bool same = table == p->nb_table;       /* else a new shadow: all of it made now */
-	struct ent_why why = { .inv = 0 };
-	snprintf(why.context, sizeof(why.context), "a neighbour the fault at %#" PRIx64 " mapped",
-		 f->va);
+	struct ent_why why = { .inv = 0, .kind = WHY_NEIGHBOUR, .va = f->va };
 	for (unsigned j = p->nb_lo; j < p->nb_hi; j++) {
 		if (j == p->nb_idx || (same && p->nb_mapped[j]) || !shadow_present(p, table, esize, j))
 			continue;
@@ -569,15 +596,59 @@ static void check_neighbours(struct rp *p, struct hw_view *v, const struct sh_pa
 #define SH_ADDR 0x000ffffffffff000ull
 
 /*
+ * What the judgement of a leaf depends on besides the entries the two
+ * walks read: the bits of the guest's and the hardware's registers that
+ * the two walkers and check_entry read (svt_walk, rm_translate: the paging
+ * mode, CR0.WP, CR4.PSE, SMEP, SMAP, PKE, EFER.NXE).  Not CR4.PGE: a
+ * toggle of it, as guests flush their global entries, changes no
+ * judgement; which leaves a flush leaves unjudged is struct tree_seen's
+ * gskip.  And, to re-read the guest's walk of a table's addresses without
+ * walking (tree_seen's gp[]), where that walk starts now: the guest's top
+ * table (t0, from CR3) and its PDPTE registers.
+ */
+#define JK_CR0  (SVT_CR0_PE | SVT_CR0_WP | SVT_CR0_PG)
+#define JK_CR4  (SVT_CR4_PSE | SVT_CR4_PAE | SVT_CR4_LA57 | SVT_CR4_PCIDE | SVT_CR4_SMEP | \
+		 SVT_CR4_SMAP | SVT_CR4_PKE)
+#define JK_EFER (SVT_EFER_LME | SVT_EFER_LMA | SVT_EFER_NXE)
+#define JK_REGS 6
+struct jctx {
+	uint64_t regs[JK_REGS]; /* guest CR0 CR4 EFER, hardware CR0 CR4 EFER, masked as above */
+	bool keep_global;
+	bool t0_known;
+	uint64_t t0;            /* the guest's top table (the first entry's, from CR3) */
+	uint64_t pdpte[4];      /* the guest's PDPTE registers */
+};
+
+static void jctx_init(struct rp *p, const struct hw_view *v, bool keep_global, struct jctx *jc)
+{
+	const struct svt_regs *g = svt_mmu_guest_regs(p->mmu);
+	struct svt_access acc = { .va = 0, .kind = SVT_ACC_READ, .cpl = 0 };
+	struct rm_out o;
+
+	jc->regs[0] = g->cr0 & JK_CR0;
+	jc->regs[1] = g->cr4 & JK_CR4;
+	jc->regs[2] = g->efer & JK_EFER;
+	jc->regs[3] = v->r.cr0 & JK_CR0;
+	jc->regs[4] = v->r.cr4 & JK_CR4;
+	jc->regs[5] = v->r.efer & JK_EFER;
+	jc->keep_global = keep_global;
+	memcpy(jc->pdpte, g->pdpte, sizeof(jc->pdpte));
+	/* the first entry of every walk is in the one table CR3 names */
+	ref_walk(p, &acc, 1ull << 18, 0, &o);
+	jc->t0_known = o.n > 0;
+	jc->t0 = o.n > 0 ? o.e[0].table : 0;
+}
+
+/*
  * Sync before link (docs/core.md, "Shadowing"): a shadow L1 table that
  * the fault linked under a level-2 shadow entry that did not lead to it
  * before must agree with the guest's tables as they are now, every entry
  * of it, out of sync or not: no TLB can hold anything for the addresses
  * the new link opens.  Judged entry by entry by the reference walker.
  */
-static uint64_t judge_key(struct rp *p, const struct hw_view *v);
-static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why, uint64_t table,
-		     unsigned esize, uint64_t base, bool keep_global, uint64_t up);
+static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why,
+		     const struct jctx *jc, uint64_t table, unsigned esize, uint64_t base,
+		     const uint64_t *up, unsigned nup);
 
 static void check_link(struct rp *p, struct hw_view *v, const struct sh_path *sp,
 		       const struct svt_trace_fault *f)
@@ -587,10 +658,12 @@ static void check_link(struct rp *p, struct hw_view *v, const struct sh_path *sp
 		return;         /* no new link there, or not one this walk can tell */
 	unsigned n = 4096 / sp->esize;
 	uint64_t va = v->mode < SVT_MODE_4LEVEL ? f->va & 0xffffffffull : f->va;
-	struct ent_why why = { .inv = SVT_INV_SYNC };
-	snprintf(why.context, sizeof(why.context), "the shadow L1 table at %#" PRIx64 " linked by the "
-		 "fault at %#" PRIx64 " (sync before link)", sp->t1, f->va);
-	judge_l1(p, v, &why, sp->t1, sp->esize, va & ~(((uint64_t)n << 12) - 1), false, sp->up);
+	struct ent_why why = { .inv = SVT_INV_SYNC, .kind = WHY_LINK, .va = f->va,
+			       .table = sp->t1 };
+	struct jctx jc;
+	jctx_init(p, v, false, &jc);
+	judge_l1(p, v, &why, &jc, sp->t1, sp->esize, va & ~(((uint64_t)n << 12) - 1), sp->up,
+		 sp->nup);
 }
 
 void rp_shadow_after(struct rp *p, const struct svt_trace_fault *f, enum svt_pf_outcome o)
@@ -601,66 +674,125 @@ void rp_shadow_after(struct rp *p, const struct svt_trace_fault *f, enum svt_pf_
 	if (o != SVT_PF_FIXED && o != SVT_PF_RETRY)
 		return;
 	hw_view(p, &v);
-	shadow_path(p, &v, f->va, judge_key(p, &v), &sp);
+	shadow_path(p, &v, f->va, &sp);
 	if (o == SVT_PF_FIXED)
 		check_neighbours(p, &v, &sp, f);
 	check_link(p, &v, &sp, f);
 }
 
 /*
- * What a shadow L1 table looked like when it was last judged whole: its
- * entries, the guest L1 table's entries then, and the rest the judgement
- * of a leaf rests on (key: the registers, the shadow entries above it,
- * the guest's entries above it).  A leaf whose shadow entry and guest
- * entry are both as they were then, under the same key, is judged the
- * same again, so it is skipped: exact, never a guess.  A bounded set
- * (RP_TREE_SEEN tables, hashed by the table's machine address, a newer
- * table taking a slot over).
+ * What a shadow L1 table looked like when its leaves were last judged and
+ * found agreeing: its entries, the guest L1 table's entries then, and all
+ * else the judgement of a leaf rests on: the registers (struct jctx), the
+ * shadow entries above it, the addresses it maps, and the guest's walk
+ * above its L1 entry (for a splintered large page: the whole walk, every
+ * leaf resting on its one guest entry), each kept as it was, not hashed.
+ * A leaf whose shadow entry and guest entry are both as they were then,
+ * under the same rest, is judged the same again, so it is skipped: exact,
+ * never a guess.  A table whose every entry and guest entry are as then
+ * is skipped whole, which skips exactly the same leaves.  One slot per
+ * pool frame (RP_TREE_SEEN at most, a frame taking its slot modulo that
+ * over from another).
  */
-#define RP_TREE_SEEN 1024
+#define RP_TREE_SEEN 4096
+#define RP_GP_MAX 5
+struct gpath {
+	unsigned n;             /* entries of the guest's walk kept (above L1, or all: large) */
+	bool large;
+	uint64_t l1;            /* the guest L1 table's address; 0 if large */
+	struct {
+		uint64_t table, pa, val;        /* where the walk read val */
+		unsigned bytes;
+		bool reg;                       /* a PDPTE register (pa - table: its index * 8) */
+	} e[RP_GP_MAX];
+};
+
 struct tree_seen {
 	uint64_t table;                 /* machine address; 0: a free slot */
-	uint64_t guest;                 /* the guest L1 table's address */
-	uint64_t key;
+	uint64_t base;                  /* the linear address of entry 0 */
+	uint64_t regs[JK_REGS];
+	uint64_t up[RP_UP_MAX];
+	unsigned nup, esize;
+	unsigned j0;                    /* the first present entry of sh */
+	uint64_t lines;                 /* which 64-byte lines of sh hold a present entry */
 	bool gskip;                     /* the global leaves were left unjudged (keep_global) */
+	struct gpath gp;
 	uint8_t sh[4096], gu[4096];
 };
 
-static uint64_t mix64(uint64_t h, uint64_t v)
-{
-	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-	return h * 0xff51afd7ed558ccdull;
-}
-
 static struct tree_seen *seen_slot(struct rp *p, uint64_t table)
 {
+	uint64_t mfn = table >> 12;
+	if (mfn < SVT_POOL_MFN0 || mfn - SVT_POOL_MFN0 >= p->mach.pool_frames)
+		return NULL;    /* not a pool frame: judged every time */
 	if (!p->tseen) {
-		p->tseen = calloc(RP_TREE_SEEN, sizeof(*p->tseen));
+		unsigned n = p->mach.pool_frames < RP_TREE_SEEN ? p->mach.pool_frames :
+			     RP_TREE_SEEN;
+		p->tseen = calloc(n, sizeof(*p->tseen));
 		if (!p->tseen)
 			return NULL;    /* out of memory: judge every leaf every time */
-		p->ntseen = RP_TREE_SEEN;
+		p->ntseen = n;
 	}
-	uint64_t h = table >> 12;       /* splitmix64's finaliser */
-	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
-	h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
-	return &p->tseen[(h ^ (h >> 31)) % p->ntseen];
+	return &p->tseen[(mfn - SVT_POOL_MFN0) % p->ntseen];
 }
 
-/* The reference walk of va: the guest's entries above its L1 entry mixed
- * into *key and the guest L1 table's address in *l1 (*large false); or,
- * for a large page (a splintered shadow), every entry of the walk mixed
- * into *key (*large true).  False if the guest does not map va. */
-static bool guest_path(struct rp *p, uint64_t va, uint64_t *key, uint64_t *l1, bool *large)
+/* The reference walk of va, kept in *gp: the guest's entries above its L1
+ * entry and the L1 table's address (large false); or, for a large page (a
+ * splintered shadow), every entry of the walk (large true).  False if the
+ * guest does not map va. */
+static bool guest_path(struct rp *p, uint64_t va, struct gpath *gp)
 {
 	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
 	struct rm_out o;
 	ref_walk(p, &acc, 1ull << 18, 0, &o);
-	if (o.kind != RM_OK || o.n == 0)
+	if (o.kind != RM_OK || o.n == 0 || o.n > RP_GP_MAX)
 		return false;
-	*large = o.e[o.n - 1].level != 1;
-	for (unsigned i = 0; i + !*large < o.n; i++)
-		*key = mix64(*key, o.e[i].before);
-	*l1 = *large ? 0 : o.e[o.n - 1].table;
+	gp->large = o.e[o.n - 1].level != 1;
+	gp->n = o.n - !gp->large;
+	gp->l1 = gp->large ? 0 : o.e[o.n - 1].table;
+	for (unsigned i = 0; i < gp->n; i++) {
+		gp->e[i].table = o.e[i].table;
+		gp->e[i].pa = o.e[i].pa;
+		gp->e[i].val = o.e[i].before;
+		gp->e[i].bytes = o.e[i].bytes;
+		gp->e[i].reg = o.e[i].from_reg;
+	}
+	return true;
+}
+
+/* The same walk above the L1 entry (or the same whole walk), entry for
+ * entry: the same values, the same L1 table. */
+static bool gpath_same(const struct gpath *a, const struct gpath *b)
+{
+	if (a->n != b->n || a->large != b->large || a->l1 != b->l1)
+		return false;
+	for (unsigned i = 0; i < a->n; i++)
+		if (a->e[i].val != b->e[i].val || a->e[i].reg != b->e[i].reg)
+			return false;
+	return true;
+}
+
+/* Would the reference walk read the very entries of gp again now?  The
+ * walk's first entry is at the same place in the table CR3 names now
+ * (jc->t0; a PDPTE register: the same register), each later one where the
+ * entry above it (the same value) points, as when gp was taken: so the
+ * walk reads gp's values again iff every one of them is there now. */
+static bool gpath_holds(struct rp *p, const struct jctx *jc, const struct gpath *gp)
+{
+	if (!jc->t0_known)
+		return false;
+	for (unsigned i = 0; i < gp->n; i++) {
+		uint64_t now = 0, pa = gp->e[i].pa;
+		if (gp->e[i].reg) {
+			now = jc->pdpte[((pa - gp->e[i].table) >> 3) & 3];
+		} else {
+			if (i == 0)
+				pa = jc->t0 + (pa - gp->e[i].table);
+			ref_load(p, pa, gp->e[i].bytes, &now);
+		}
+		if (now != gp->e[i].val)
+			return false;
+	}
 	return true;
 }
 
@@ -672,23 +804,6 @@ static uint64_t canon(const struct hw_view *v, uint64_t va)
 	if (v->mode == SVT_MODE_5LEVEL && (va & (1ull << 56)))
 		return va | 0xff00000000000000ull;
 	return va;
-}
-
-/* What the judgement of a leaf depends on besides memory: the bits of the
- * guest's and the hardware's registers that the two walkers and
- * check_entry read (svt_walk, rm_translate: the paging mode, CR0.WP,
- * CR4.PSE, SMEP, SMAP, PKE, EFER.NXE).  Not CR4.PGE: a toggle of it, as
- * guests flush their global entries, changes no judgement; which leaves
- * a flush leaves unjudged is struct tree_seen's gskip. */
-#define JK_CR0  (SVT_CR0_PE | SVT_CR0_WP | SVT_CR0_PG)
-#define JK_CR4  (SVT_CR4_PSE | SVT_CR4_PAE | SVT_CR4_LA57 | SVT_CR4_PCIDE | SVT_CR4_SMEP | \
-		 SVT_CR4_SMAP | SVT_CR4_PKE)
-#define JK_EFER (SVT_EFER_LME | SVT_EFER_LMA | SVT_EFER_NXE)
-static uint64_t judge_key(struct rp *p, const struct hw_view *v)
-{
-	const struct svt_regs *g = svt_mmu_guest_regs(p->mmu);
-	uint64_t k = mix64(mix64(mix64(0, g->cr0 & JK_CR0), g->cr4 & JK_CR4), g->efer & JK_EFER);
-	return mix64(mix64(mix64(k, v->r.cr0 & JK_CR0), v->r.cr4 & JK_CR4), v->r.efer & JK_EFER);
 }
 
 /* The page of machine memory at pa (page aligned) for reading: the pool
@@ -719,61 +834,130 @@ static const uint8_t *guest_page(struct rp *p, uint64_t gpa, uint8_t *tmp)
 static inline uint64_t ent_load(const uint8_t *b, unsigned esize)
 {
 	uint64_t e = 0;
-	memcpy(&e, b, esize);   /* little-endian host, as the walkers assume */
+	if (esize == 8)         /* little-endian host, as the walkers assume */
+		memcpy(&e, b, 8);
+	else
+		memcpy(&e, b, 4);
 	return e;
 }
 
+/* The first entry from j on of the table in buf (n entries of esize bytes)
+ * with P set, or n: eight entries (a 64-byte line of 8-byte ones) at a time
+ * while none of them is present. */
+static unsigned next_present(const uint8_t *buf, unsigned j, unsigned n, unsigned esize)
+{
+	if (esize == 8) {
+		while (j < n && (j & 7) == 0 && j + 8 <= n) {
+			uint64_t w[8], any = 0;
+			memcpy(w, buf + (size_t)j * 8, sizeof(w));
+			for (unsigned k = 0; k < 8; k++)
+				any |= w[k];
+			if (any & SVT_PTE_P)
+				break;
+			j += 8;
+		}
+	}
+	while (j < n && !(buf[(size_t)j * esize] & SVT_PTE_P))
+		j++;
+	return j;
+}
+
 /* Every present leaf of the shadow L1 table at table (entries of esize
- * bytes, mapping the addresses from base), reached through shadow entries
- * mixed into up: false at the first violation.  Leaves judged before
- * under the same key with the same shadow and guest entries are skipped
+ * bytes, mapping the addresses from base), reached through the shadow
+ * entries up[0..nup): false at the first violation.  Leaves judged before
+ * under the same rest with the same shadow and guest entries are skipped
  * (struct tree_seen); a table whose every entry and guest entry is as
- * then is skipped whole, which skips exactly the same leaves. */
-static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why, uint64_t table,
-		     unsigned esize, uint64_t base, bool keep_global, uint64_t up)
+ * then is skipped whole, and a 64-byte stretch of both likewise, which
+ * skips exactly the same leaves. */
+static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why,
+		     const struct jctx *jc, uint64_t table, unsigned esize, uint64_t base,
+		     const uint64_t *up, unsigned nup)
 {
 	static const uint8_t zero[4096];
 	uint8_t sbuf[4096], gbuf[4096];
 	const uint8_t *buf, *gu = zero;
-	unsigned n = 4096 / esize, j0 = 0;
-	struct tree_seen *seen = NULL;
-	uint64_t key = up, l1 = 0;
-	bool same = false, large = false;
+	unsigned n = 4096 / esize, j0 = n;
+	struct tree_seen *seen;
+	struct gpath gp;
+	const struct gpath *path = NULL;        /* the guest's walk now, where known */
+	bool same = false, ctx = false, shsame = false;
 
 	if (!(buf = mach_page(p, table, sbuf)))
 		return true;    /* not the pool's: the walks report what matters */
-	while (j0 < n && !(buf[j0 * esize] & SVT_PTE_P))
-		j0++;
-	if (j0 == n)
-		return true;
-	if ((seen = seen_slot(p, table)) != NULL &&
-	    !guest_path(p, canon(v, base | ((uint64_t)j0 << 12)), &key, &l1, &large))
-		seen = NULL;
-	if (seen) {
-		/* a splinter's leaves all rest on the one guest entry in key */
-		if (!large)
-			gu = guest_page(p, l1, gbuf);
-		same = seen->table == table && seen->guest == l1 && seen->key == key;
-		if (same && (keep_global || !seen->gskip) && memcmp(seen->sh, buf, 4096) == 0 &&
-		    memcmp(seen->gu, gu, 4096) == 0)
-			return true;    /* every leaf judged so before, under the same key */
+	if ((seen = seen_slot(p, table)) != NULL) {
+		ctx = seen->table == table && seen->base == base && seen->esize == esize &&
+		      seen->nup == nup && memcmp(seen->regs, jc->regs, sizeof(jc->regs)) == 0 &&
+		      (nup == 0 || memcmp(seen->up, up, nup * sizeof(*up)) == 0);
+		if (ctx && (shsame = memcmp(seen->sh, buf, 4096) == 0))
+			j0 = seen->j0;  /* the same entries present */
 	}
+	if (!shsame && (j0 = next_present(buf, 0, n, esize)) == n)
+		return true;
+	if (seen) {
+		if (ctx && !p->mach.mem.hook && gpath_holds(p, jc, &seen->gp)) {
+			path = &seen->gp;
+			same = true;
+		} else if (guest_path(p, canon(v, base | ((uint64_t)j0 << 12)), &gp)) {
+			path = &gp;
+			same = ctx && gpath_same(&seen->gp, &gp);
+		} else {
+			seen = NULL;
+		}
+	}
+	if (path && !path->large)
+		gu = guest_page(p, path->l1, gbuf);
+	/* a leaf is skipped where its shadow and guest entries are as then:
+	 * whole 64-byte lines of both at a time (with the global leaves judged
+	 * then, or exempt now), and the whole table where every line that
+	 * holds a present shadow entry is (an absent one is never judged) */
+	bool lines = same && (jc->keep_global || !seen->gskip);
+	if (lines && shsame) {
+		uint64_t m = seen->lines;
+		while (m) {
+			unsigned l = (unsigned)__builtin_ctzll(m);
+			if (memcmp(seen->gu + l * 64, gu + l * 64, 64) != 0)
+				break;
+			m &= m - 1;
+		}
+		if (!m)
+			return true;    /* every leaf judged so before, under the same rest */
+	}
+	uint64_t present = 0;
 	for (unsigned j = j0; j < n; j++) {
+		if (lines && (j * esize) % 64 == 0 &&
+		    memcmp(seen->sh + j * esize, buf + j * esize, 64) == 0 &&
+		    memcmp(seen->gu + j * esize, gu + j * esize, 64) == 0) {
+			if (seen->lines & (1ull << (j * esize / 64)))
+				present |= 1ull << (j * esize / 64);
+			j += 64 / esize - 1;
+			continue;       /* every leaf there judged so before */
+		}
 		uint64_t e = ent_load(buf + j * esize, esize);
-		if (!(e & SVT_PTE_P) || (keep_global && (e & SVT_PTE_G)))
+		if (!(e & SVT_PTE_P))
+			continue;
+		present |= 1ull << (j * esize / 64);
+		if (jc->keep_global && (e & SVT_PTE_G))
 			continue;       /* a global translation outlives the flush */
 		if (same && ent_load(seen->sh + j * esize, esize) == e &&
 		    ent_load(seen->gu + j * esize, esize) == ent_load(gu + j * esize, esize) &&
 		    !(seen->gskip && (e & SVT_PTE_G)))
-			continue;       /* judged so before, under the same key */
+			continue;       /* judged so before, under the same rest */
 		if (!check_entry(p, v, canon(v, base | ((uint64_t)j << 12)), why))
 			return false;
 	}
 	if (seen) {
+		if (path != &seen->gp)
+			seen->gp = *path;
 		seen->table = table;
-		seen->guest = l1;
-		seen->key = key;
-		seen->gskip = keep_global;
+		seen->base = base;
+		seen->esize = esize;
+		seen->nup = nup;
+		memcpy(seen->regs, jc->regs, sizeof(seen->regs));
+		if (nup)
+			memcpy(seen->up, up, nup * sizeof(*up));
+		seen->gskip = jc->keep_global;
+		seen->j0 = j0;
+		seen->lines = present;
 		memcpy(seen->sh, buf, 4096);
 		memcpy(seen->gu, gu, 4096);
 	}
@@ -781,29 +965,33 @@ static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why,
 }
 
 /* Every leaf below the shadow table at table (level >= 2, entries of
- * esize bytes, mapping the addresses from base), reached through shadow
- * entries mixed into up: false at the first violation. */
-static bool tree(struct rp *p, struct hw_view *v, const struct ent_why *why, uint64_t table,
-		 int level, unsigned esize, uint64_t base, bool keep_global, uint64_t up)
+ * esize bytes, mapping the addresses from base), reached through the
+ * shadow entries up[0..nup): false at the first violation. */
+static bool tree(struct rp *p, struct hw_view *v, const struct ent_why *why, const struct jctx *jc,
+		 uint64_t table, int level, unsigned esize, uint64_t base, const uint64_t *up,
+		 unsigned nup)
 {
 	uint8_t tmp[4096];
+	uint64_t path[RP_UP_MAX];
 	const uint8_t *buf = mach_page(p, table, tmp);
 	unsigned n = 4096 / esize, shift = esize == 4 ? 12 + 10 * (level - 1) : 12 + 9 * (level - 1);
 	if (!buf)
 		return true;
-	for (unsigned j = 0; j < n; j++) {
-		if (!(buf[j * esize] & SVT_PTE_P))
-			continue;
+	if (nup)        /* (nup < RP_UP_MAX: a tree is 5 levels deep at most) */
+		memcpy(path, up, nup * sizeof(*up));
+	for (unsigned j = next_present(buf, 0, n, esize); j < n;
+	     j = next_present(buf, j + 1, n, esize)) {
 		uint64_t e = ent_load(buf + j * esize, esize);
 		uint64_t va = canon(v, base | ((uint64_t)j << shift)),
 			 below = e & (esize == 4 ? 0xfffff000ull : SH_ADDR);
 		bool ok = true;
+		path[nup] = e;
 		if (e & SVT_PTE_PS)     /* shadows never map large pages: judged as one */
-			ok = (keep_global && (e & SVT_PTE_G)) || check_entry(p, v, va, why);
+			ok = (jc->keep_global && (e & SVT_PTE_G)) || check_entry(p, v, va, why);
 		else if (level == 2)
-			ok = judge_l1(p, v, why, below, esize, va, keep_global, mix64(up, e));
+			ok = judge_l1(p, v, why, jc, below, esize, va, path, nup + 1);
 		else
-			ok = tree(p, v, why, below, level - 1, esize, va, keep_global, mix64(up, e));
+			ok = tree(p, v, why, jc, below, level - 1, esize, va, path, nup + 1);
 		if (!ok)
 			return false;
 	}
@@ -823,30 +1011,30 @@ void rp_check_tree(struct rp *p, const char *flush, bool keep_global)
 {
 	const struct svt_regs *g = svt_mmu_guest_regs(p->mmu);
 	struct hw_view v;
+	struct jctx jc;
 
 	if (!(g->cr0 & SVT_CR0_PG) || p->res->lost)
 		return;         /* paging off: the 1:1 tables follow nothing the guest wrote */
 	hw_view(p, &v);
 	if (!v.ok)
 		return;
-	struct ent_why why = { .inv = SVT_INV_SYNC };
-	snprintf(why.context, sizeof(why.context), "after %s", flush);
+	struct ent_why why = { .inv = SVT_INV_SYNC, .kind = WHY_FLUSH, .flush = flush };
 	keep_global = keep_global && (v.r.cr4 & SVT_CR4_PGE);
-	uint64_t up = judge_key(p, &v);
+	jctx_init(p, &v, keep_global, &jc);
 	switch (v.mode) {
 	case SVT_MODE_2LEVEL:
-		tree(p, &v, &why, v.r.cr3 & 0xfffff000ull, 2, 4, 0, keep_global, up);
+		tree(p, &v, &why, &jc, v.r.cr3 & 0xfffff000ull, 2, 4, 0, NULL, 0);
 		break;
 	case SVT_MODE_PAE:
 		for (unsigned i = 0; i < 4; i++)
 			if ((v.r.pdpte[i] & SVT_PTE_P) &&
-			    !tree(p, &v, &why, v.r.pdpte[i] & SH_ADDR, 2, 8, (uint64_t)i << 30,
-				  keep_global, mix64(up, v.r.pdpte[i])))
+			    !tree(p, &v, &why, &jc, v.r.pdpte[i] & SH_ADDR, 2, 8, (uint64_t)i << 30,
+				  &v.r.pdpte[i], 1))
 				break;
 		break;
 	case SVT_MODE_4LEVEL:
 	case SVT_MODE_5LEVEL:
-		tree(p, &v, &why, v.r.cr3 & SH_ADDR, (int)v.mode, 8, 0, keep_global, up);
+		tree(p, &v, &why, &jc, v.r.cr3 & SH_ADDR, (int)v.mode, 8, 0, NULL, 0);
 		break;
 	default:
 		break;

@@ -89,8 +89,12 @@ struct rp {
 	uint64_t lk_t2, lk_e2;
 	/* A/D: the reference walk of the fault's access before the core ran */
 	struct rm_out ad_ref;
+	/* rp_check_fixed's hardware walk of the fault's access after the core
+	 * ran (fx_known), which rp_check_ad reads again: whether it went through */
+	bool fx_known, fx_through;
 	/* whole-address-space checks: the shadow L1 tables found agreeing
-	 * (replay-check.c, struct tree_seen), ntseen slots, a power of two */
+	 * (replay-check.c, struct tree_seen), ntseen slots, one per pool frame
+	 * up to RP_TREE_SEEN */
 	struct tree_seen *tseen;
 	unsigned ntseen;
 	/* timeline */
