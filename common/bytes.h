@@ -73,6 +73,13 @@ static inline bool svt_getv(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
 	const uint8_t *q = *p;
 	uint64_t r = 0;
+	/* One byte is the common case (most deltas and lengths are small):
+	 * no loop for it. */
+	if (q < end && *q < 0x80) {
+		*v = *q;
+		*p = q + 1;
+		return true;
+	}
 	for (unsigned shift = 0; shift < 70; shift += 7) {
 		if (q == end)
 			return false;

@@ -423,7 +423,9 @@ int hw_walk(struct svt_mmu *m, const struct svt_access *acc, uint64_t rflags, ui
 	if (hw.mode == SVT_MODE_PAE && m->v.root != SP_NONE)
 		for (unsigned i = 0; i < 4; i++)
 			r.pdpte[i] = sh_entry_x(sh_get(m, m->v.root, i));
-	return svt_walk(&senv, &r, acc, SVT_WALK_CORE, w);
+	/* (the registers select hw.mode, the shadows' format: PG and PE
+	 * set, PAE and LA57 as in hw.cr4, LMA for IA-32e shadows only) */
+	return svt_walk_mode(&senv, &r, hw.mode, acc, SVT_WALK_CORE, w);
 }
 
 /* ---- the fault handler -------------------------------------------------- */
@@ -479,7 +481,9 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	}
 
 	PROF_BEGIN(m, t0);
-	int wr = svt_walk(&m->d.env, &regs, &acc, SVT_WALK_CORE, &w);
+	/* (m->v.mode is svt_paging_mode(&m->v.g), and regs differ from
+	 * m->v.g in RFLAGS and PKRU only) */
+	int wr = svt_walk_mode(&m->d.env, &regs, m->v.mode, &acc, SVT_WALK_CORE, &w);
 	PROF_END(m, t0, SVT_PROF_GWALK);
 	switch (wr) {
 	case SVT_WALK_OK:

@@ -4,8 +4,8 @@
  *
  * The per-mode walks live in walk_tmpl.h; this file decides which one a
  * register state selects, handles paging-disabled translation, performs the
- * PAE PDPTE load of MOV to CR3, and holds the SDM 4.6 access check that all
- * modes share.
+ * PAE PDPTE load of MOV to CR3, and computes the access-check bits of the
+ * error code (the SDM 4.6 check all modes share is inline, walk_int.h).
  */
 #include "walk_int.h"
 
@@ -45,54 +45,19 @@ uint32_t svt_access_pfec(const struct svt_regs *r, const struct svt_access *acc)
 	return ec;
 }
 
-uint32_t svt_check_rights(const struct svt_regs *r, const struct svt_access *acc,
-			  unsigned rights, bool ia32e, unsigned pkey)
-{
-	bool user = acc->cpl == 3 && !acc->implicit;
-	bool uaddr = (rights & SVT_RIGHT_U) != 0;
-	bool writable = (rights & SVT_RIGHT_W) != 0;
-	bool wp = (r->cr0 & SVT_CR0_WP) != 0;
-	bool deny = false, pk = false;
-
-	switch (acc->kind) {
-	case SVT_ACC_FETCH:
-		if (!(rights & SVT_RIGHT_X))
-			deny = true;
-		else if (user)
-			deny = !uaddr;
-		else
-			deny = uaddr && (r->cr4 & SVT_CR4_SMEP);
-		break;
-	case SVT_ACC_READ:
-	case SVT_ACC_WRITE: {
-		bool write = acc->kind == SVT_ACC_WRITE;
-		if (user) {
-			deny = !uaddr || (write && !writable);
-		} else {
-			bool smap_blocks = (r->cr4 & SVT_CR4_SMAP) &&
-				(acc->implicit || !(r->rflags & SVT_RFLAGS_AC));
-			deny = (uaddr && smap_blocks) || (write && wp && !writable);
-		}
-		/* Protection keys: data accesses to user-mode addresses (4.6.2). */
-		if (ia32e && uaddr && (r->cr4 & SVT_CR4_PKE)) {
-			bool ad = (r->pkru >> (2 * pkey)) & 1;
-			bool wd = (r->pkru >> (2 * pkey + 1)) & 1;
-			pk = ad || (wd && write && (user || wp));
-		}
-		break;
-	}
-	}
-	if (!deny && !pk)
-		return 0;
-	return svt_access_pfec(r, acc) | SVT_PFEC_P | (pk ? SVT_PFEC_PK : 0);
-}
-
 enum svt_walk_status svt_walk(const struct svt_env *env, const struct svt_regs *r,
 			      const struct svt_access *acc, unsigned flags,
 			      struct svt_walk *w)
 {
+	return svt_walk_mode(env, r, svt_paging_mode(r), acc, flags, w);
+}
+
+enum svt_walk_status svt_walk_mode(const struct svt_env *env, const struct svt_regs *r,
+				   enum svt_mode mode, const struct svt_access *acc, unsigned flags,
+				   struct svt_walk *w)
+{
 	w->status = SVT_WALK_OK;
-	w->mode = svt_paging_mode(r);
+	w->mode = mode;
 	w->error_code = 0;
 	w->cr2 = 0;
 	w->gpa = 0;

@@ -96,17 +96,65 @@ static inline unsigned svt_pte_pkey(uint64_t e)
 {
 	return (unsigned)((e & SVT_PTE_PKEY) >> SVT_PTE_PKEY_SHIFT);
 }
+
+/* Error-code bits that describe the access itself (W/R, U/S, I/D). */
+uint32_t svt_access_pfec(const struct svt_regs *r, const struct svt_access *acc);
+
 /*
  * The access check of SDM Vol. 3A 4.6, from the accumulated rights of a
  * complete walk.  Returns the error-code bits of a protection fault
  * (SVT_PFEC_P and the access bits, plus SVT_PFEC_PK when a protection key
- * forbids the access), or 0 when the access is allowed.
+ * forbids the access), or 0 when the access is allowed.  Inline: every
+ * successful walk ends here, and the call cost as much as the check.
  */
-uint32_t svt_check_rights(const struct svt_regs *r, const struct svt_access *acc,
-			  unsigned rights, bool ia32e, unsigned pkey);
+static inline uint32_t svt_check_rights(const struct svt_regs *r, const struct svt_access *acc,
+					unsigned rights, bool ia32e, unsigned pkey)
+{
+	bool user = acc->cpl == 3 && !acc->implicit;
+	bool uaddr = (rights & SVT_RIGHT_U) != 0;
+	bool writable = (rights & SVT_RIGHT_W) != 0;
+	bool wp = (r->cr0 & SVT_CR0_WP) != 0;
+	bool deny = false, pk = false;
 
-/* Error-code bits that describe the access itself (W/R, U/S, I/D). */
-uint32_t svt_access_pfec(const struct svt_regs *r, const struct svt_access *acc);
+	switch (acc->kind) {
+	case SVT_ACC_FETCH:
+		if (!(rights & SVT_RIGHT_X))
+			deny = true;
+		else if (user)
+			deny = !uaddr;
+		else
+			deny = uaddr && (r->cr4 & SVT_CR4_SMEP);
+		break;
+	case SVT_ACC_READ:
+	case SVT_ACC_WRITE: {
+		bool write = acc->kind == SVT_ACC_WRITE;
+		if (user) {
+			deny = !uaddr || (write && !writable);
+		} else {
+			bool smap_blocks = (r->cr4 & SVT_CR4_SMAP) &&
+				(acc->implicit || !(r->rflags & SVT_RFLAGS_AC));
+			deny = (uaddr && smap_blocks) || (write && wp && !writable);
+		}
+		/* Protection keys: data accesses to user-mode addresses (4.6.2). */
+		if (ia32e && uaddr && (r->cr4 & SVT_CR4_PKE)) {
+			bool ad = (r->pkru >> (2 * pkey)) & 1;
+			bool wd = (r->pkru >> (2 * pkey + 1)) & 1;
+			pk = ad || (wd && write && (user || wp));
+		}
+		break;
+	}
+	}
+	if (!deny && !pk)
+		return 0;
+	return svt_access_pfec(r, acc) | SVT_PFEC_P | (pk ? SVT_PFEC_PK : 0);
+}
+
+/* svt_walk() for a caller that knows the mode: svt_paging_mode(r), which
+ * the core keeps in its vCPU state (every fault walks: no need to work it
+ * out again). */
+enum svt_walk_status svt_walk_mode(const struct svt_env *env, const struct svt_regs *r,
+				   enum svt_mode mode, const struct svt_access *acc, unsigned flags,
+				   struct svt_walk *w);
 
 enum svt_walk_status svt_walk_l2(const struct svt_env *, const struct svt_regs *,
 				 const struct svt_access *, unsigned, struct svt_walk *);

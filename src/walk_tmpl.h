@@ -89,10 +89,31 @@ static inline bool FN(ps_selects_page)(const struct svt_regs *r, unsigned level)
 #endif
 }
 
-uint64_t FN(svt_rsvd_mask)(const struct svt_regs *r, unsigned level, bool large)
+/*
+ * What every entry of a walk must leave clear whatever its level: the
+ * address bits above MAXPHYADDR, and XD without EFER.NXE (nothing for
+ * 32-bit paging, whose only reserved bits are a 4 MiB PDE's).  Worked out
+ * once a walk, not at every level.
+ */
+static inline uint64_t FN(rsvd_base)(const struct svt_regs *r)
 {
-	unsigned m = r->maxphyaddr;
 #if GUEST_LEVELS == 2
+	(void)r;
+	return 0;
+#else
+	return svt_bits(GUEST_LEVELS == 3 ? 62 : 51, r->maxphyaddr) |
+	       ((r->efer & SVT_EFER_NXE) ? 0 : SVT_PTE_XD);
+#endif
+}
+
+/* The reserved-bit mask (svt_rsvd_mask()) of an entry at this level,
+ * base being rsvd_base(r); inline, as the walk asks at every level. */
+static inline uint64_t FN(rsvd_mask)(const struct svt_regs *r, uint64_t base, unsigned level,
+				     bool large)
+{
+#if GUEST_LEVELS == 2
+	unsigned m = r->maxphyaddr;
+	(void)base;
 	/* Only a 4 MiB PDE has reserved bits: bit 21, and the PSE-36 address
 	 * bits 20:13 above MAXPHYADDR (PSE-36 reaches 40 bits at most). */
 	if (level == 2 && large) {
@@ -101,13 +122,11 @@ uint64_t FN(svt_rsvd_mask)(const struct svt_regs *r, unsigned level, bool large)
 	}
 	return 0;
 #else
-	uint64_t mask;
+	uint64_t mask = base;
 #if GUEST_LEVELS == 3
 	if (level == 3) /* PDPTE register: 2:1, 8:5, 63:M */
-		return svt_bits(2, 1) | svt_bits(8, 5) | svt_bits(63, m);
-	mask = svt_bits(62, m);
+		return svt_bits(2, 1) | svt_bits(8, 5) | svt_bits(63, r->maxphyaddr);
 #else
-	mask = svt_bits(51, m);
 	if (level >= 4)
 		mask |= SVT_PTE_PS;
 	if (level == 3 && !(r->features & SVT_FEAT_1GPAGE))
@@ -117,33 +136,43 @@ uint64_t FN(svt_rsvd_mask)(const struct svt_regs *r, unsigned level, bool large)
 #endif
 	if (level == 2 && large)
 		mask |= svt_bits(20, 13);
-	if (!(r->efer & SVT_EFER_NXE))
-		mask |= SVT_PTE_XD;
 	return mask;
 #endif
 }
 
-/* Guest-physical base of the page a leaf maps. */
-static inline uint64_t FN(leaf_frame)(const struct svt_regs *r, gentry_t e, unsigned level)
+uint64_t FN(svt_rsvd_mask)(const struct svt_regs *r, unsigned level, bool large)
+{
+	return FN(rsvd_mask)(r, FN(rsvd_base)(r), level, large);
+}
+
+/* The frame bits of an entry (MAXPHYADDR-1:12; 31:12 for 32-bit paging),
+ * once a walk. */
+static inline uint64_t FN(frame_bits)(const struct svt_regs *r)
 {
 #if GUEST_LEVELS == 2
 	(void)r;
+	return 0xfffff000u;
+#else
+	return svt_bits(r->maxphyaddr - 1, 12);
+#endif
+}
+
+/* Guest-physical base of the page a leaf maps (fb: frame_bits(r)). */
+static inline uint64_t FN(leaf_frame)(uint64_t fb, gentry_t e, unsigned level)
+{
+#if GUEST_LEVELS == 2
+	(void)fb;
 	if (level == 2) /* PSE-36: PDE bits 20:13 are address bits 39:32 */
 		return (e & 0xffc00000u) | ((uint64_t)((e >> 13) & 0xff) << 32);
 	return e & 0xfffff000u;
 #else
-	return e & svt_bits(r->maxphyaddr - 1, FN(level_shift)(level));
+	return e & fb & ~((1ull << FN(level_shift)(level)) - 1);
 #endif
 }
 
-static inline uint64_t FN(table_of)(const struct svt_regs *r, gentry_t e)
+static inline uint64_t FN(table_of)(uint64_t fb, gentry_t e)
 {
-#if GUEST_LEVELS == 2
-	(void)r;
-	return e & 0xfffff000u;
-#else
-	return e & svt_bits(r->maxphyaddr - 1, 12);
-#endif
+	return e & fb;
 }
 
 static enum svt_walk_status FN(fault)(struct svt_walk *w, uint32_t ec, uint64_t va)
@@ -161,6 +190,7 @@ enum svt_walk_status FN(svt_walk)(const struct svt_env *env, const struct svt_re
 {
 	uint64_t va = acc->va;
 	unsigned rights = SVT_RIGHT_W | SVT_RIGHT_U | SVT_RIGHT_X;
+	const uint64_t fb = FN(frame_bits)(r), rsvd = FN(rsvd_base)(r);
 	uint64_t table;
 	unsigned level;
 
@@ -174,7 +204,7 @@ enum svt_walk_status FN(svt_walk)(const struct svt_env *env, const struct svt_re
 			return SVT_WALK_GP;
 		}
 	}
-	table = r->cr3 & svt_bits(r->maxphyaddr - 1, 12);
+	table = r->cr3 & fb;
 #elif GUEST_LEVELS == 3
 	va &= 0xffffffffu;
 	table = r->cr3 & 0xffffffe0u;
@@ -183,6 +213,9 @@ enum svt_walk_status FN(svt_walk)(const struct svt_env *env, const struct svt_re
 	table = r->cr3 & 0xfffff000u;
 #endif
 
+	/* Unrolled, so that each level's shifts, masks and reserved bits are
+	 * constants rather than worked out at every step. */
+#pragma GCC unroll 5
 	for (level = GUEST_LEVELS; level >= 1; level--) {
 		struct svt_walk_level *l = &w->lv[w->nlevels++];
 		unsigned idx = FN(level_index)(va, level);
@@ -201,7 +234,7 @@ enum svt_walk_status FN(svt_walk)(const struct svt_env *env, const struct svt_re
 			l->rights = (uint8_t)rights;
 			if (!(e & SVT_PTE_P))
 				return FN(fault)(w, svt_access_pfec(r, acc), va);
-			table = FN(table_of)(r, e);
+			table = FN(table_of)(fb, e);
 			continue;
 		}
 #endif
@@ -218,7 +251,7 @@ enum svt_walk_status FN(svt_walk)(const struct svt_env *env, const struct svt_re
 			l->rights = (uint8_t)rights;
 			return FN(fault)(w, svt_access_pfec(r, acc), va);
 		}
-		if (e & FN(svt_rsvd_mask)(r, level, large)) {
+		if (e & FN(rsvd_mask)(r, rsvd, level, large)) {
 			l->rights = (uint8_t)rights;
 			return FN(fault)(w, svt_access_pfec(r, acc) | SVT_PFEC_P |
 					 (SVT_WBUG(6, flags) ? 0 : SVT_PFEC_RSVD), va);
@@ -237,10 +270,10 @@ enum svt_walk_status FN(svt_walk)(const struct svt_env *env, const struct svt_re
 		if (large || level == 1) {
 			l->leaf = true;
 			w->page_size = 1ull << FN(level_shift)(level);
-			w->gpa = FN(leaf_frame)(r, e, level) | (va & (w->page_size - 1));
+			w->gpa = FN(leaf_frame)(fb, e, level) | (va & (w->page_size - 1));
 			break;
 		}
-		table = FN(table_of)(r, e);
+		table = FN(table_of)(fb, e);
 	}
 
 	const struct svt_walk_level *leaf = &w->lv[w->nlevels - 1];

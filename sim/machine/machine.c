@@ -33,6 +33,15 @@ void svt_gmem_free(struct svt_gmem *g)
 	memset(g, 0, sizeof(*g));
 }
 
+/* The page of RAM frame gfn (below g->frames) if it was ever written,
+ * else NULL: svt_gmem_page(g, gfn, false), inline for the paths every
+ * guest entry read and every logged write take. */
+static inline uint8_t *gmem_have(const struct svt_gmem *g, uint64_t gfn)
+{
+	uint8_t **c = g->chunk[gfn >> SVT_GMEM_CHUNK_BITS];
+	return c ? c[gfn & (CHUNK_PAGES - 1)] : NULL;
+}
+
 uint8_t *svt_gmem_page(struct svt_gmem *g, uint64_t gfn, bool alloc)
 {
 	if (gfn >= g->frames)
@@ -79,8 +88,7 @@ void svt_gmem_read(struct svt_gmem *g, uint64_t gpa, void *buf, size_t len)
 	if (g->hook && gpa >> 12 < g->frames)
 		g->hook(g->hook_ctx, gpa, len, false);
 	if ((gpa & 0xfff) + len <= 4096 && gpa >> 12 < g->frames) {    /* the common case */
-		uint8_t **c = g->chunk[gpa >> (12 + SVT_GMEM_CHUNK_BITS)];
-		const uint8_t *p = c ? c[(gpa >> 12) & (CHUNK_PAGES - 1)] : NULL;
+		const uint8_t *p = gmem_have(g, gpa >> 12);
 		if (p)
 			memcpy(out, p + (gpa & 0xfff), len);
 		else
@@ -109,6 +117,13 @@ int svt_gmem_write(struct svt_gmem *g, uint64_t gpa, const void *buf, size_t len
 
 	if (g->hook && gpa >> 12 < g->frames)
 		g->hook(g->hook_ctx, gpa, len, true);
+	if (len > 0 && (gpa & 0xfff) + len <= 4096 && gpa >> 12 < g->frames) {    /* common */
+		uint8_t *p = gmem_have(g, gpa >> 12);
+		if (!p && !(p = svt_gmem_page(g, gpa >> 12, true)))
+			return -1;
+		memcpy(p + (gpa & 0xfff), in, len);
+		return 0;
+	}
 	while (len > 0) {
 		size_t off = gpa & 0xfff, n = 4096 - off;
 		if (n > len)
@@ -146,11 +161,11 @@ static bool is_ram(const struct svt_machine *m, uint64_t gfn)
 	return gfn < m->mem.frames && (!m->ram || in_ranges(m->ram, m->nram, gfn));
 }
 
-/* Guest RAM as written; anything else reads as all ones, as an absent
- * device does on bare metal (and as the hypervisor gives it the core). */
-static int m_read(void *ctx, uint64_t gpa, void *buf, size_t len)
+/* m_read() for what its fast path leaves: several pages, frames that are
+ * not RAM, a hook to tell. */
+static __attribute__((noinline)) int m_read_slow(struct svt_machine *m, uint64_t gpa, void *buf,
+						 size_t len)
 {
-	struct svt_machine *m = ctx;
 	if (!m->ram && (gpa >> 12) < m->mem.frames && ((gpa + len - 1) >> 12) < m->mem.frames) {
 		svt_gmem_read(&m->mem, gpa, buf, len);
 		return 0;
@@ -166,6 +181,27 @@ static int m_read(void *ctx, uint64_t gpa, void *buf, size_t len)
 			memset(out, 0xff, n);
 		gpa += n, out += n, len -= n;
 	}
+	return 0;
+}
+
+/* Guest RAM as written; anything else reads as all ones, as an absent
+ * device does on bare metal (and as the hypervisor gives it the core). */
+static int m_read(void *ctx, uint64_t gpa, void *buf, size_t len)
+{
+	struct svt_machine *m = ctx;
+	/* The core's reads are guest entries (every walk reads one a level):
+	 * with all of RAM below frames and nobody watching, one page's bytes
+	 * or zeros, a fixed-size copy for an 8-byte entry; the rest out of
+	 * line, so that this path saves no registers. */
+	if (m->ram || m->mem.hook || (gpa & 0xfff) + len > 4096 || gpa >> 12 >= m->mem.frames)
+		return m_read_slow(m, gpa, buf, len);
+	const uint8_t *p = gmem_have(&m->mem, gpa >> 12);
+	if (len == 8 && p)
+		memcpy(buf, p + (gpa & 0xfff), 8);
+	else if (p)
+		memcpy(buf, p + (gpa & 0xfff), len);
+	else
+		memset(buf, 0, len);
 	return 0;
 }
 
