@@ -454,6 +454,7 @@ static inline bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
  *  75: clearing CR0.PG from 64-bit mode is accepted
  *  76: CR4 bits of features the CPU lacks are accepted (the CPU's features ignored)
  *  77: an emulated write crossing into memory with nothing behind it is not done (RETRY)
+ *  78: an implicit supervisor access under SMAP with RFLAGS.AC=1 is taken for an explicit one
  */
 
 /* Must writes to gfn fault?  Exactly when it is an in-sync page table. */

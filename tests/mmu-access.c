@@ -289,9 +289,12 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
  *   K7  the same for an implicit write to a page table on the walk of the
  *       very address written (a self-map, or the direct map's own table).
  *   K3  an implicit supervisor access at CPL 0-2 under SMAP with
- *       RFLAGS.AC=1: the core takes it for an explicit one, propagates
- *       (setting A, and D for a write, in the guest's entries) or reports
- *       MMIO, where bare metal raises #PF and sets nothing.
+ *       RFLAGS.AC=1 that comes with no instruction, or with one the core
+ *       does not know to make implicit accesses only: the core takes it
+ *       for an explicit one, propagates (setting A, and D for a write, in
+ *       the guest's entries) or reports MMIO, where bare metal raises #PF
+ *       and sets nothing.  This harness makes implicit accesses in a
+ *       segment load (mh_data), which the core tells: nothing to avoid.
  *   K4  with 32-bit shadows and no SMEP a fetch fault has no I/D bit: the
  *       core takes it for a read and applies what only reads obey (SMAP to
  *       a supervisor fetch from a user page), injecting a #PF bare metal
@@ -321,12 +324,6 @@ static bool known_unemulable(struct mh_machine *m, uint64_t va, unsigned cpl, bo
 		return true;                                            /* K2 */
 	return mh_avoid(m, 7) && !insn_ok &&
 	       mh_or_walk_uses(m, va, gpa >> 12);                      /* K7 */
-}
-
-static bool known_k3(struct mh_machine *m, uint64_t va, enum svt_access_kind k, unsigned cpl)
-{
-	return mh_avoid(m, 3) && cpl < 3 && (m->arch.cr4 & SVT_CR4_SMAP) &&
-	       (m->regs.rflags & SVT_RFLAGS_AC) && mh_or_sets_ad(m, va, k, cpl);
 }
 
 /* Returns the CPL to fetch at; may clear PKRU.AD bits. */
@@ -375,12 +372,9 @@ bool mh_step_access(struct mh_machine *m, uint64_t *ava)
 		if (write && known_unemulable(m, va, cpl, true, false))
 			write = false;
 		enum svt_access_kind k = write ? SVT_ACC_WRITE : SVT_ACC_READ;
-		bool implicit = !known_k3(m, va, k, cpl);
-		if (!implicit && write)         /* an explicit write is an instruction */
-			return mh_gen_write(m, page, cpl, ava);
 		if (write)
-			val = write_value(m, va, size, cpl, implicit, &benign);
-		return mh_data(m, va, size, k, cpl, implicit, NULL, 0, &val, &end);
+			val = write_value(m, va, size, cpl, true, &benign);
+		return mh_data(m, va, size, k, cpl, true, NULL, 0, &val, &end);
 	}
 	if (r < 50) {
 		int bits = mh_code_bits(m);

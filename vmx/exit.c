@@ -263,8 +263,12 @@ static void page_fault(struct svt_mmu *mmu, const struct svt_env *env, bool in_d
 	 * event was being delivered, on the IDT or the stack, is not the
 	 * instruction's own and is not to be emulated).  A user-mode write
 	 * comes without them (guests seldom let user code write their page
-	 * tables), unless the core asked for them at the last fault. */
-	if ((ec & 2) && (!(ec & 4) || wants_regs)) {
+	 * tables), unless the core asked for them at the last fault.  A
+	 * supervisor access under SMAP with RFLAGS.AC=1 comes with them too:
+	 * the core may need the instruction to tell an implicit access. */
+	bool smap_ac = !(ec & 4) && (f.rflags & SVT_RFLAGS_AC) &&
+		       (svt_mmu_guest_regs(mmu)->cr4 & SVT_CR4_SMAP);
+	if (((ec & 2) && !(ec & 4)) || wants_regs || smap_ac) {
 		for (int i = 0; i < 16; i++)
 			regs.gpr[i] = gprs.gpr[i];
 		regs.gpr[4] = hv_vmread(G_RSP);
