@@ -73,14 +73,16 @@ static bool within(sh_entry_t se, sh_entry_t swant)
 /* ---- INV-STRUCT ----------------------------------------------------------- */
 
 /* INV-STRUCT of shadow page i, in use: its hash key, its parents, its
- * entries and their counts.  Returns its leaves that map RAM. */
-static unsigned struct_page(struct audit *a, uint32_t i)
+ * entries and their counts.  Returns its leaves that map RAM; *found: the
+ * hash finds it by its key. */
+static unsigned struct_page(struct audit *a, uint32_t i, bool *found)
 {
 	struct svt_mmu *m = a->m;
 	struct sh_page *p = SP(m, i);
 	unsigned leaves = 0;
 
-	if (sp_lookup(m, p->gfn, p->type, p->pkey) != i)
+	*found = sp_lookup(m, p->gfn, p->type, p->pkey) == i;
+	if (!*found)
 		report(a, SVT_INV_STRUCT, 0, p->gfn, i, 0, 0, 0, "shadow page not found by its hash key");
 	/* parents: the list matches refs and each entry points here */
 	uint32_t nparents = 0;
@@ -125,8 +127,11 @@ static unsigned struct_page(struct audit *a, uint32_t i)
 }
 
 /* INV-STRUCT of guest frame gfn: its reverse map, its page-table count, its
- * out-of-sync slot.  Returns its reverse-map nodes (at most budget + 1). */
-static uint32_t struct_gfn(struct audit *a, uint64_t gfn, uint64_t budget)
+ * out-of-sync slot.  Returns its reverse-map nodes (at most budget + 1).
+ * none_unless_counted: the hash is known to hold no table-type shadow of a
+ * frame whose count is 0 (audit_struct()), so such a frame's count is not
+ * looked up again. */
+static uint32_t struct_gfn(struct audit *a, uint64_t gfn, uint64_t budget, bool none_unless_counted)
 {
 	struct svt_mmu *m = a->m;
 	svt_mfn_t mfn = SVT_INVALID_MFN;
@@ -146,7 +151,7 @@ static uint32_t struct_gfn(struct audit *a, uint64_t gfn, uint64_t budget)
 			report(a, SVT_INV_STRUCT, 0, gfn, k->sp, k->idx, 0, sh_entry_x(e),
 			       "reverse-map node for an entry that does not map the frame");
 	}
-	for (unsigned t = SH_L1; t <= SH_L5; t++)
+	for (unsigned t = SH_L1; t <= SH_L5 && (m->d.gi[gfn].pt != 0 || !none_unless_counted); t++)
 		pt += sp_lookup(m, gfn, t, 0) != SP_NONE;
 	if (pt != m->d.gi[gfn].pt)
 		report(a, SVT_INV_STRUCT, 0, gfn, SP_NONE, 0, pt, m->d.gi[gfn].pt,
@@ -187,33 +192,87 @@ static bool free_link_ok(const struct svt_mmu *m, uint32_t l)
 	       m->d.links[k->next - 1].idx + 1 == k->idx;
 }
 
+/*
+ * Do the hash chains end, in the pool, within pool_frames pages in all
+ * (as they do when no two share a page)?  Then every lookup ends, having
+ * read only pool pages (the lookups of struct_gfn() may then be left out
+ * where they would find nothing).  False also where they might end but
+ * take longer: the caller then looks everything up.
+ */
+static bool hash_chains_end(struct svt_mmu *m)
+{
+	uint32_t hops = 0;
+
+	for (unsigned b = 0; b < m->d.nbuckets; b++)
+		for (uint32_t i = m->d.hash[b]; i != SP_NONE; i = SP(m, i)->hash_next)
+			if (i > m->d.cfg.pool_frames || ++hops > m->d.cfg.pool_frames)
+				return false;
+	return true;
+}
+
+/*
+ * The whole INV-STRUCT.  A frame's page-table count is checked against
+ * the table types the hash finds for it (struct_gfn()); most frames have
+ * a count of 0 and, when the hash finds no table-type shadow of any such
+ * frame, nothing to look up.  That is known from the pool: a lookup of
+ * (gfn, table type, key 0) that finds page r finds a page in use with that
+ * key, and the lookup of r's own key (struct_page()) is that very lookup,
+ * so it finds r too.  Thus if every page in use that its key finds, of a
+ * table type and key 0, shadows a frame with a count above 0 (and every
+ * lookup ends: hash_chains_end()), the lookups for a frame with a count of
+ * 0 find nothing, as the count says; otherwise every frame is looked up.
+ */
 static void audit_struct(struct audit *a)
 {
 	struct svt_mmu *m = a->m;
 	uint64_t used = 0, free_n = free_pages(a), leaves = 0, rmaps = 0;
+	bool counted = true;    /* every table-type shadow the hash finds is of a counted frame */
 
 	for (uint32_t i = 1; i <= m->d.cfg.pool_frames; i++) {
 		struct sh_page *p = SP(m, i);
+		bool found;
 		p->aused = p->type != SH_FREE;
 		p->aleaves = 0;
 		if (p->type == SH_FREE)
 			continue;
 		used++;
-		p->aleaves = (uint16_t)struct_page(a, i);
+		p->aleaves = (uint16_t)struct_page(a, i, &found);
 		leaves += p->aleaves;
+		if (found && sh_is_table(p->type) && p->pkey == 0 && gfn_is_ram(m, p->gfn) &&
+		    m->d.gi[p->gfn].pt == 0)
+			counted = false;
 	}
 	if (used != m->d.c.pool_used || used + free_n != m->d.cfg.pool_frames)
 		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, used, free_n, "pool accounting is off");
 	/* reverse maps */
+	counted = counted && hash_chains_end(m);
 	for (uint64_t gfn = 0; gfn < m->d.cfg.guest_frames && rmaps <= m->d.nlinks; gfn++) {
-		m->d.gi[gfn].armap = struct_gfn(a, gfn, m->d.nlinks - rmaps);
-		rmaps += m->d.gi[gfn].armap;
+		struct gfn_info *gi = &m->d.gi[gfn];
+		if (counted && gi->rmap == 0 && gi->pt == 0 && gi->oos == 0) {
+			gi->armap = 0;  /* struct_gfn() would find nothing to report */
+			continue;
+		}
+		gi->armap = struct_gfn(a, gfn, m->d.nlinks - rmaps, counted);
+		rmaps += gi->armap;
 	}
 	if (rmaps != leaves)
 		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, rmaps, leaves,
 		       "reverse-map nodes differ from present shadow leaves");
-	uint32_t freelinks = 0;
-	for (uint32_t l = m->d.free_link; l != 0 && freelinks <= m->d.nlinks; l = m->d.links[l - 1].next) {
+	/* the free-link stack, each node checked by free_link_ok() */
+	const struct sh_link *lk = m->d.links;
+	uint32_t freelinks = 0, nl = m->d.nlinks;
+	for (uint32_t l = m->d.free_link; l != 0 && freelinks <= nl; l = lk[l - 1].next) {
+		/* A run of nodes each followed by the next one in memory, as
+		 * most of the stack is: free_link_ok() of each written out for
+		 * that case, the next node's place taken from l rather than
+		 * loaded (so that the loads need not wait on each other). */
+		while (l < nl && freelinks <= nl && lk[l - 1].next == l + 1 && lk[l - 1].sp == 0 &&
+		       lk[l].sp == 0 && lk[l].idx + 1 == lk[l - 1].idx) {
+			freelinks++;
+			l++;
+		}
+		if (freelinks > nl)
+			break;
 		freelinks++;
 		if (!free_link_ok(m, l)) {
 			report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, l, freelinks,
@@ -642,7 +701,7 @@ static void audit_incr(struct audit *a)
 	for (unsigned j = 0; j < al->ngfn; j++) {
 		uint64_t g = al->gfn[j];
 		struct gfn_info *gi = &m->d.gi[g];
-		uint32_t n = struct_gfn(a, g, m->d.nlinks);
+		uint32_t n = struct_gfn(a, g, m->d.nlinks, false);
 		al->rmaps += (uint64_t)n - gi->armap;
 		gi->armap = n;
 		unsigned k = 0;
@@ -673,7 +732,8 @@ static void audit_incr(struct audit *a)
 			p->aleaves = 0;
 			continue;
 		}
-		unsigned lv = struct_page(a, i);
+		bool found;
+		unsigned lv = struct_page(a, i, &found);
 		al->used += !p->aused;
 		al->leaves += (uint64_t)lv - (p->aused ? p->aleaves : 0);
 		p->aused = 1;

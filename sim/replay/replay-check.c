@@ -733,7 +733,8 @@ static struct tree_seen *seen_slot(struct rp *p, uint64_t table)
 			return NULL;    /* out of memory: judge every leaf every time */
 		p->ntseen = n;
 	}
-	return &p->tseen[(mfn - SVT_POOL_MFN0) % p->ntseen];
+	uint64_t k = mfn - SVT_POOL_MFN0;
+	return &p->tseen[k < p->ntseen ? k : k % p->ntseen];
 }
 
 /* The reference walk of va, kept in *gp: the guest's entries above its L1
@@ -841,21 +842,37 @@ static inline uint64_t ent_load(const uint8_t *b, unsigned esize)
 	return e;
 }
 
-/* The first entry from j on of the table in buf (n entries of esize bytes)
- * with P set, or n: eight entries (a 64-byte line of 8-byte ones) at a time
- * while none of them is present. */
+/* Does the 64-byte line at l (entries of esize bytes) hold an entry with P
+ * set? */
+static inline bool line_present(const uint8_t *l, unsigned esize)
+{
+	uint64_t w[8], any = 0;
+	memcpy(w, l, sizeof(w));
+	for (unsigned k = 0; k < 8; k++)
+		any |= w[k];
+	return (any & (esize == 8 ? SVT_PTE_P : SVT_PTE_P | SVT_PTE_P << 32)) != 0;
+}
+
+/* The first entry from j on of the table in buf (n entries of esize bytes,
+ * n a multiple of 512 bytes' worth) with P set, or n: past 512 bytes at a
+ * time while they are all zero (absent shadow entries mostly are), else a
+ * 64-byte line at a time while none of its entries is present. */
 static unsigned next_present(const uint8_t *buf, unsigned j, unsigned n, unsigned esize)
 {
-	if (esize == 8) {
-		while (j < n && (j & 7) == 0 && j + 8 <= n) {
-			uint64_t w[8], any = 0;
-			memcpy(w, buf + (size_t)j * 8, sizeof(w));
-			for (unsigned k = 0; k < 8; k++)
-				any |= w[k];
-			if (any & SVT_PTE_P)
-				break;
-			j += 8;
+	static const uint8_t zero[512];
+	unsigned line = 64 / esize, chunk = 512 / esize;
+
+	for (; j < n && j % line; j++)
+		if (buf[(size_t)j * esize] & SVT_PTE_P)
+			return j;
+	while (j < n) {
+		if (j % chunk == 0 && memcmp(buf + (size_t)j * esize, zero, 512) == 0) {
+			j += chunk;
+			continue;
 		}
+		if (line_present(buf + (size_t)j * esize, esize))
+			break;
+		j += line;
 	}
 	while (j < n && !(buf[(size_t)j * esize] & SVT_PTE_P))
 		j++;
