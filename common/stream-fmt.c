@@ -42,7 +42,9 @@ bool svt_stream_packet_get(const uint8_t *buf, size_t n, struct svt_stream_packe
  * guest name length (1) and bytes; then, since device pass-through, the
  * CPU string's length (1) and bytes, the device ranges' count (2) and
  * ranges (8 + 8 each); then, since the root cache, root_cache (4); then,
- * since evidence records, the evidence the recorder logs (4).
+ * since evidence records, the evidence the recorder logs (4); then, where
+ * guest RAM is not all of [0, guest frames), the RAM ranges' count (2)
+ * and ranges (8 + 8 each).
  */
 size_t svt_stream_hello_put(const struct svt_stream_hello *h, uint8_t *p)
 {
@@ -70,6 +72,14 @@ size_t svt_stream_hello_put(const struct svt_stream_hello *h, uint8_t *p)
 	}
 	svt_put32(p + n, h->root_cache), n += 4;
 	svt_put32(p + n, h->evidence), n += 4;
+	if (h->nram) {
+		size_t nr = h->nram > SVT_STREAM_MAX_RAM ? SVT_STREAM_MAX_RAM : h->nram;
+		svt_put16(p + n, (uint16_t)nr), n += 2;
+		for (size_t i = 0; i < nr; i++) {
+			svt_put64(p + n, h->ram[i].gfn), n += 8;
+			svt_put64(p + n, h->ram[i].count), n += 8;
+		}
+	}
 	return n;
 }
 
@@ -114,6 +124,19 @@ const char *svt_stream_hello_get(const uint8_t *p, uint32_t len, struct svt_stre
 		h->root_cache = svt_get32(p + at);
 	if (at + 8 <= len)      /* hypervisors since evidence records */
 		h->evidence = svt_get32(p + at + 4);
+	at += 8;
+	if (at >= len)
+		return NULL;
+	/* hypervisors since RAM above 4 GiB, when guest RAM has a hole */
+	size_t nr = at + 2 <= len ? svt_get16(p + at) : SVT_STREAM_MAX_RAM + 1;
+	at += 2;
+	if (nr == 0 || nr > SVT_STREAM_MAX_RAM || at + 16 * nr > len)
+		return "the HELLO packet's RAM ranges are cut short";
+	for (size_t i = 0; i < nr; i++, at += 16) {
+		h->ram[i].gfn = svt_get64(p + at);
+		h->ram[i].count = svt_get64(p + at + 8);
+	}
+	h->nram = nr;
 	return NULL;
 }
 

@@ -24,7 +24,9 @@
 #define SVT_STREAM_MAX_PAYLOAD  (1u << 20)      /* the reader refuses longer packets */
 #define SVT_STREAM_MAX_DEVICES  64              /* device ranges in HELLO */
 #define SVT_STREAM_MAX_NAME     255             /* bytes of the guest name, CPU string, verdict */
-#define SVT_STREAM_HELLO_MAX    (68 + 2 * SVT_STREAM_MAX_NAME + 16 * SVT_STREAM_MAX_DEVICES)
+#define SVT_STREAM_MAX_RAM      4               /* RAM ranges in HELLO */
+#define SVT_STREAM_HELLO_MAX    (70 + 2 * SVT_STREAM_MAX_NAME + 16 * SVT_STREAM_MAX_DEVICES + \
+				 16 * SVT_STREAM_MAX_RAM)
 #define SVT_STREAM_END_MAX      (9 + SVT_STREAM_MAX_NAME)
 
 enum svt_stream_type { SVT_STREAM_HELLO = 1, SVT_STREAM_RECORDS = 2, SVT_STREAM_END = 3 };
@@ -60,6 +62,10 @@ struct svt_stream_hello {
 	const struct svt_trace_range *devices;
 	size_t ndevices;
 	uint32_t evidence;              /* SVT_EVIDENCE_*; 0 from older hypervisors */
+	/* Guest RAM, sorted, when it is not all of [0, guest_frames) (RAM above
+	 * 4 GiB); nram 0: all of it, as from older hypervisors. */
+	struct svt_trace_range ram[SVT_STREAM_MAX_RAM];
+	size_t nram;
 };
 
 /* Encode h into buf (SVT_STREAM_HELLO_MAX bytes); names longer than

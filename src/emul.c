@@ -697,7 +697,7 @@ static int exec_one(struct svt_emu_regs *regs, int code_bits, const struct insn 
 	if (size > 8)
 		store_le(newb + 8, new[1], 8);
 	rc = mem->cmpxchg(mem->ctx, res->dst_la, oldb, newb, size);
-	if (rc != 0)
+	if (rc != 0 && rc != SVT_EMU_STOP_AFTER)
 		return rc;
 
 	for (unsigned i = 0; i < 16; i++)
@@ -752,7 +752,8 @@ static int exec_string(struct svt_emu_regs *regs, int code_bits, const struct in
 		res->old[0] = load_le(oldb, size);
 		res->new[0] = load_le(srcb, size);
 		rc = mem->cmpxchg(mem->ctx, dla, oldb, srcb, size);
-		if (rc != 0)
+		bool stop = rc == SVT_EMU_STOP_AFTER;
+		if (rc != 0 && !stop)
 			return rc;
 
 		res->reps++;
@@ -766,6 +767,8 @@ static int exec_string(struct svt_emu_regs *regs, int code_bits, const struct in
 			res->complete = true;
 			return SVT_EMU_OK;
 		}
+		if (stop)
+			return SVT_EMU_OK;
 	}
 }
 

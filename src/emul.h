@@ -53,6 +53,17 @@ enum svt_emu_status {
 	SVT_EMU_RETRY,
 };
 /*
+ * cmpxchg may also return SVT_EMU_STOP_AFTER: the write was done (as for
+ * 0), and a REP STOS/MOVS run ends after this iteration, as an interrupt
+ * between iterations would end it: rCX/rSI/rDI show the progress, RIP stays
+ * on the instruction, and the guest runs the rest itself (the caller has
+ * stopped intercepting the destination, say).  Elsewhere it is 0.
+ * svt_emulate() never returns it, and a callback's codes of its own
+ * (below) must differ from it.
+ */
+#define SVT_EMU_STOP_AFTER 0x7f
+
+/*
  * After FAULT or RETRY, the architectural state is the one the CPU leaves
  * at a fault: for every instruction but REP STOS/MOVS nothing was changed;
  * for those, the res->reps iterations completed before the failing one
@@ -208,8 +219,9 @@ _Static_assert(sizeof(((struct svt_emu_result *)0)->old) == 16 &&
  * value.
  *
  * REP STOS/MOVS (F3 or F2) do iterations while the destination stays in
- * the 4 KiB page of the first one, each with its own cmpxchg, and update
- * rCX/rSI/rDI (width from the address size).  RIP advances only once the
+ * the 4 KiB page of the first one (and until a cmpxchg returns
+ * SVT_EMU_STOP_AFTER), each with its own cmpxchg, and update rCX/rSI/rDI
+ * (width from the address size).  RIP advances only once the
  * count reaches 0, otherwise the guest re-executes the instruction for the
  * rest; a count of 0 does nothing but advance RIP.
  *

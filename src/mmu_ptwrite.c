@@ -30,6 +30,8 @@ struct emu_ctx {
 	uint64_t cr2;
 	bool mmio;                      /* a callback met device memory */
 	uint64_t early_gfn;             /* unshadow after the write */
+	bool may_stop;                  /* the write's table may be unshadowed (not a must) */
+	bool read_src;                  /* the instruction read a source (MOVS) */
 };
 
 #define EMU_NOT_RAM 0x100               /* callback code: not RAM, do not emulate */
@@ -124,11 +126,15 @@ static void revalidate(struct svt_mmu *m, uint64_t gfn, unsigned off, unsigned l
 {
 	unsigned first = off / m->d.esize, last = (off + len - 1) / m->d.esize;
 	bool changed = false;
+	/* gfn_info.pt counts the frame's table shadows exactly (INV-STRUCT):
+	 * past the last of them there is nothing to look up */
+	unsigned left = gfn_is_ram(m, gfn) ? m->d.gi[gfn].pt : SH_L5;
 
-	for (unsigned t = SH_L1; t <= SH_L5; t++) {
+	for (unsigned t = SH_L1; t <= SH_L5 && left > 0; t++) {
 		uint32_t spi = sp_lookup(m, gfn, t, 0);
 		if (spi == SP_NONE)
 			continue;
+		left--;
 		sp_touch(m, spi);
 		for (unsigned idx = first; idx <= last && idx < m->d.nents; idx++) {
 			uint64_t before = sh_entry_x(sh_get(m, spi, idx));
@@ -272,6 +278,38 @@ static int emu_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *v
 	return 0;
 }
 
+/*
+ * A write that made the early-unshadow heuristic fire ends a REP STOS run
+ * there (SVT_EMU_STOP_AFTER): the table is about to be unshadowed, so the
+ * guest runs the rest of the instruction itself, at full speed, instead of
+ * the core emulating the rest of the page element by element (a guest
+ * zeroing a freed table with `rep stosd` costs two emulated elements, not
+ * 1024).  Not where unshadowing cannot let the guest go on (a write the
+ * core must emulate: the table is on the write's own walk, or the current
+ * top level), and not for MOVS, whose source's walk may use the table
+ * (src_walk_uses()): the rest would shadow it again and fault, two
+ * elements at a time.
+ */
+static int emu_read_src(void *ctx, uint64_t la, void *buf, unsigned len, unsigned flags)
+{
+	struct emu_ctx *x = ctx;
+
+	if (!(flags & SVT_EMU_RD_DEST))
+		x->read_src = true;
+	return emu_read(ctx, la, buf, len, flags);
+}
+
+static int emu_cmpxchg_early(void *ctx, uint64_t la, const void *expect, const void *val,
+			     unsigned len)
+{
+	struct emu_ctx *x = ctx;
+	int rc = emu_cmpxchg(ctx, la, expect, val, len);
+
+	if (rc == 0 && x->early_gfn != ~0ull && x->may_stop && !x->read_src)
+		return SVT_EMU_STOP_AFTER;
+	return rc;
+}
+
 /* ---- the decision ------------------------------------------------------- */
 
 /* Is gfn one of the tables this walk went through? */
@@ -389,8 +427,8 @@ int pt_or_wp0_write(struct svt_mmu *m, const struct svt_fault *f,
 	}
 	if ((m->d.cfg.policy.emulate || must) && f->insn_len > 0 && f->insn != NULL && f->regs != NULL) {
 		struct emu_ctx x = { .m = m, .regs = *regs, .cpl = acc->cpl,
-				     .implicit = acc->implicit, .early_gfn = ~0ull };
-		struct svt_emu_mem mem = { .ctx = &x, .read = emu_read, .cmpxchg = emu_cmpxchg,
+				     .implicit = acc->implicit, .early_gfn = ~0ull, .may_stop = !must };
+		struct svt_emu_mem mem = { .ctx = &x, .read = emu_read_src, .cmpxchg = emu_cmpxchg_early,
 					   .misaligned_ok = true };
 		struct svt_emu_result er;
 		int rc = svt_emulate(f->regs, f->code_bits, f->insn, f->insn_len, &mem, &er);

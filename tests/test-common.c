@@ -183,6 +183,19 @@ Test(stream, hello_layout_and_round_trip)
 	cr_assert_not_null(svt_stream_hello_get(p, 38, &g, got));
 	cr_assert_not_null(svt_stream_hello_get(p, 50, &g, got));
 	cr_assert_not_null(svt_stream_hello_get(p, 20, &g, got));
+	cr_assert_eq(g.nram, 0);         /* RAM is all of [0, guest frames) */
+	/* RAM in ranges (RAM above 4 GiB): they follow the evidence */
+	h.ram[0] = (struct svt_trace_range){ 0, 0xbd200 };
+	h.ram[1] = (struct svt_trace_range){ 0x100000, 0x40000 };
+	h.nram = 2;
+	uint8_t q[SVT_STREAM_HELLO_MAX];
+	size_t m = svt_stream_hello_put(&h, q);
+	cr_assert_eq(m, n + 2 + 32);
+	cr_assert_eq(svt_get16(q + n), 2);
+	cr_assert_null(svt_stream_hello_get(q, (uint32_t)m, &g, got));
+	cr_assert(g.nram == 2 && g.ram[1].gfn == 0x100000 && g.ram[1].count == 0x40000);
+	cr_assert_not_null(svt_stream_hello_get(q, (uint32_t)m - 1, &g, got));
+	cr_assert_not_null(svt_stream_hello_get(q, (uint32_t)n + 1, &g, got));
 	/* more devices than a reader takes */
 	svt_put16(p + 43, SVT_STREAM_MAX_DEVICES + 1);
 	cr_assert_not_null(svt_stream_hello_get(p, (uint32_t)n, &g, got));

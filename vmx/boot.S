@@ -3,7 +3,8 @@
  * protected mode, paging off, EAX = 0x2BADB002, EBX = the information
  * structure.  Maps the first 4 GiB 1:1 with 2 MiB pages, and again at
  * HV_DMAP (the direct map, through which the hypervisor reaches guest
- * memory and the loader's structures), enters long mode, loads a GDT with a
+ * memory and the loader's structures; hv.c extends it over guest RAM above
+ * 4 GiB, in dmap_pdpt), enters long mode, loads a GDT with a
  * TSS (VMX needs a non-null host TR) and calls hv_main(magic, info) on the
  * boot stack.  Also hv_move (the image to the top of memory), the VM-exit
  * entry point (vmx_exit_entry) and the VM-entry routine (vmx_run).
@@ -298,6 +299,7 @@ cur_gprs: .quad 0
 boot_pml4: .skip 4096
 boot_pdpt: .skip 4096
 boot_pd:   .skip 4 * 4096
+	.globl dmap_pdpt
 dmap_pdpt: .skip 4096
 dmap_pd:   .skip 4 * 4096
 	.globl hv_tss

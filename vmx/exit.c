@@ -43,6 +43,12 @@ bool hv_strict_memory;          /* "strict-memory" on the command line */
 static uint64_t nothing_reads, nothing_writes;  /* pieces read as all ones, writes dropped */
 static uint64_t exits[64];
 static uint64_t exit_ticks[64];         /* TSC ticks in the hypervisor per exit reason */
+/* Two kinds of exit counted apart (`make bench-live` prints ticks per
+ * each): #PF exits the core answered with an emulated page-table write
+ * (its counter `emulated` grew), and MOV to CR3. */
+static uint64_t ptw_exits, ptw_ticks, cr3_exits, cr3_ticks;
+enum exit_kind { KIND_OTHER, KIND_PTW, KIND_CR3 };
+static enum exit_kind exit_kind;
 
 #define rdtsc hv_rdtsc
 uint64_t hv_prof[PROF_N];
@@ -50,6 +56,7 @@ uint64_t hv_prof[PROF_N];
 static const uint64_t *hv_prof2;        /* the core's profile, svt_mmu_prof() */
 #endif
 static uint64_t phase_prof[PROF_N];
+static const char *const pname[PROF_N] = { "fetch", "core", "read", "emit", "stream", "sync" };
 
 /* Past the instruction that exited; as it completed, any blocking by
  * STI or MOV SS it was under ends (SDM Vol. 3C, 27.3.1.5 says why), and
@@ -117,6 +124,18 @@ static __attribute__((noreturn)) void finish(const char *why, int code)
 	for (int i = 0; i < 64; i++)
 		if (exits[i])
 			hv_printf(" %d=%lu", i, exit_ticks[i]);
+	hv_printf("\n");
+	hv_printf("hv: page-table writes emulated: %lu exits, %lu ticks; CR3 loads: %lu exits, "
+		  "%lu ticks\n", ptw_exits, ptw_ticks, cr3_exits, cr3_ticks);
+	hvrec_prof(hv_prof);
+	hv_printf("hv: profile:");
+	for (int i = 0; i < PROF_N; i++)
+		hv_printf(" %s=%lu", pname[i], hv_prof[i]);
+#ifdef SVT_HV_PROF
+	hv_printf("; core:");
+	for (int i = 0; i < SVT_PROF_N; i++)
+		hv_printf(" %d=%lu", i, hv_prof2[i]);
+#endif
 	hv_printf("\n");
 	hv_poweroff(code);
 }
@@ -282,7 +301,10 @@ static void page_fault(struct svt_mmu *mmu, const struct svt_env *env, bool in_d
 		hv_prof[PROF_FETCH] += rdtsc() - t;
 	}
 	struct svt_fault_result res;
+	uint64_t emulated = svt_mmu_counters(mmu)->emulated;
 	enum svt_pf_outcome o = hvrec_fault(mmu, &f, &res);
+	if (svt_mmu_counters(mmu)->emulated != emulated)
+		exit_kind = KIND_PTW;
 	wants_regs = res.wants_regs;
 	switch (o) {
 	case SVT_PF_FIXED:
@@ -333,12 +355,14 @@ static void cr_access(struct svt_mmu *mmu)
 	if (type == 0) {
 		if (!code64)
 			val &= 0xffffffffu;
-		if (cr == 0)
+		if (cr == 0) {
 			rc = hvrec_cr_mode(mmu, 0, val, code64);
-		else if (cr == 3)
+		} else if (cr == 3) {
 			rc = hvrec_cr_mode(mmu, 1, val, code64);
-		else if (cr == 4)
+			exit_kind = KIND_CR3;
+		} else if (cr == 4) {
 			rc = hvrec_cr_mode(mmu, 2, val, code64);
+		}
 	} else if (type == 2) {         /* CLTS */
 		rc = hvrec_cr_mode(mmu, 0, g->cr0 & ~8ull, code64);
 	} else {                        /* LMSW: PE can be set, not cleared; MP, EM, TS */
@@ -529,7 +553,6 @@ static void log_phase(void)
 	for (int i = 0; i < 64; i++)
 		if (exits[i] - phase_exits[i])
 			hv_printf(" %d=%lu", i, exit_ticks[i] - phase_ticks[i]);
-	static const char *const pname[PROF_N] = { "fetch", "core", "read", "emit", "stream", "sync" };
 	hv_printf("; profile:");
 	for (int i = 0; i < PROF_N; i++)
 		hv_printf(" %s=%lu", pname[i], hv_prof[i] - phase_prof[i]);
@@ -803,7 +826,16 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 		}
 		complete_events(vectoring);
 		log_injection();
-		exit_ticks[reason & 63] += rdtsc() - t0 - log_ticks;
+		uint64_t dt = rdtsc() - t0 - log_ticks;
+		exit_ticks[reason & 63] += dt;
+		if (exit_kind == KIND_PTW) {
+			ptw_exits++;
+			ptw_ticks += dt;
+		} else if (exit_kind == KIND_CR3) {
+			cr3_exits++;
+			cr3_ticks += dt;
+		}
+		exit_kind = KIND_OTHER;
 		log_ticks = 0;
 	}
 }

@@ -5,9 +5,10 @@
  * guest, a Multiboot kernel given as the first module, with VT-x, EPT off
  * and unrestricted guest off: the shadow MMU core (src/, linked from
  * libsvtcore-fs.a) does all translation.  The hypervisor moves its image
- * (code, data, the shadow pool, the core's storage) to the top of the
- * machine's RAM below 4 GiB; guest RAM is machine memory below it (1:1),
- * and the hypervisor's memory is never mapped into the guest.
+ * (code, data, the shadow pool) and the core's storage (sized for the guest
+ * RAM given) to the top of the machine's RAM below 4 GiB; guest RAM is
+ * machine memory below it and the loader's usable RAM from 4 GiB up, both
+ * 1:1, and the hypervisor's memory is never mapped into the guest.
  */
 #ifndef HV_H
 #define HV_H
@@ -21,13 +22,28 @@
 #include "svt.h"
 
 #define HV_BASE         0x1000000ul    /* the image's addresses (hv.ld, boot.S) */
-#define HV_DMAP         0xffff800000000000ul    /* physical memory [0, 4 GiB) */
+#define HV_DMAP         0xffff800000000000ul    /* physical memory [0, 4 GiB), and high RAM */
+#define HV_DMAP_MAX     (64ul << 30)    /* the direct map's reach (hv.c's tables for it) */
 
 /* Where the image is in physical memory (hv_move), and the top of guest
- * RAM: [0, hv_guest_top) less the legacy hole [0x9fc00, 1 MiB). */
-extern uint64_t hv_phys, hv_guest_top;
+ * RAM below 4 GiB: [0, hv_guest_top) less the legacy hole [0x9fc00, 1 MiB).
+ * Guest RAM above 4 GiB, the loader's usable RAM there (PAE and 4-level
+ * guests reach it): [hv_high_lo, hv_high_hi), empty when both are 0. */
+extern uint64_t hv_phys, hv_guest_top, hv_high_lo, hv_high_hi;
 #define HV_GUEST_TOP    hv_guest_top
 extern uint8_t hv_end[];
+
+/* [gpa, gpa + len) lies in guest RAM: one of its two ranges. */
+static inline bool hv_is_ram(uint64_t gpa, uint64_t len)
+{
+	return (gpa < hv_guest_top && len <= hv_guest_top - gpa) ||
+	       (gpa >= hv_high_lo && gpa < hv_high_hi && len <= hv_high_hi - gpa);
+}
+/* Guest frames the core and the trace cover: up to the top of guest RAM. */
+static inline uint64_t hv_guest_frames(void)
+{
+	return (hv_high_hi ? hv_high_hi : hv_guest_top) >> 12;
+}
 
 /* Guest-physical (= machine) address to a pointer, through the direct map. */
 static inline void *hv_gpa(uint64_t pa) { return (void *)(HV_DMAP + pa); }

@@ -91,26 +91,38 @@ uint64_t hv_linux_modules_end(void)
 	return e;
 }
 
+static void e820_put(uint8_t *table, unsigned *n, uint64_t b, uint64_t l, uint32_t type)
+{
+	if (*n >= 128)
+		return;
+	svt_put64(table + 20 * *n, b);
+	svt_put64(table + 20 * *n + 8, l);
+	svt_put32(table + 20 * *n + 16, type);
+	(*n)++;
+}
+
 /* The E820 map the guest sees: the loader's, with usable RAM cut to guest
- * RAM; the hypervisor's memory is left out (neither RAM nor reserved). */
+ * RAM (below the hypervisor, and the range above 4 GiB); the hypervisor's
+ * memory is left out (neither RAM nor reserved). */
 static unsigned e820(uint8_t *table)
 {
 	unsigned n = 0;
-	for (uint32_t off = 0; off + 24 <= mmap_len && n < 128;) {
+	for (uint32_t off = 0; off + 24 <= mmap_len;) {
 		const uint8_t *e = mmap_copy + off;
 		uint64_t b = svt_get64(e + 4), l = svt_get64(e + 12);
 		uint32_t type = svt_get32(e + 20);
 		off += svt_get32(e) + 4;
-		if (type == 1) {
-			if (b >= hv_guest_top)
-				continue;
-			if (b + l > hv_guest_top)
-				l = hv_guest_top - b;
+		if (type != 1) {
+			e820_put(table, &n, b, l, type);
+			continue;
 		}
-		svt_put64(table + 20 * n, b);
-		svt_put64(table + 20 * n + 8, l);
-		svt_put32(table + 20 * n + 16, type);
-		n++;
+		uint64_t end = b + l < b ? ~0ull : b + l;
+		if (b < hv_guest_top)
+			e820_put(table, &n, b, (end < hv_guest_top ? end : hv_guest_top) - b, 1);
+		/* the part in guest RAM above 4 GiB (none when hv_high_hi is 0) */
+		uint64_t hb = b > hv_high_lo ? b : hv_high_lo, he = end < hv_high_hi ? end : hv_high_hi;
+		if (hb < he)
+			e820_put(table, &n, hb, he - hb, 1);
 	}
 	return n;
 }

@@ -6,11 +6,12 @@
  * program headers), into guest RAM; the hypervisor's further modules
  * become the guest's modules, page-aligned above the kernel; and the boot
  * information (v1 structure or v2 tags: command line, modules, memory
- * information, a memory map that shows only guest RAM, for v2 the ACPI
- * RSDP the BIOS left and the load base) in [0x9000, 0xb000), which the
- * kernel may not load over.  The first module's command line is the
- * guest's name (the trace's) and, past its first word, the guest's command
- * line, as GRUB gives a kernel its arguments without its path.
+ * information, a memory map that shows only guest RAM, below 4 GiB and
+ * above, for v2 the ACPI RSDP the BIOS left and the load base) in
+ * [0x9000, 0xb000), which the kernel may not load over.  The first
+ * module's command line is the guest's name (the trace's) and, past its
+ * first word, the guest's command line, as GRUB gives a kernel its
+ * arguments without its path.
  *
  * The image is hostile input: the plan is bounded against the file by
  * the parser and against guest RAM here, before a byte is copied.
@@ -21,7 +22,7 @@
 #define BOOT_LO         0x9000u         /* the boot information area */
 #define BOOT_HI         0xb000u
 #define MB1_INFO        0x9000u         /* v1: the structure (0x78 bytes), */
-#define MB1_MMAP        0x9100u         /* its memory map (2 entries), */
+#define MB1_MMAP        0x9100u         /* its memory map (2 or 3 entries), */
 #define MB1_MODS        0x9200u         /* module list (16 entries), */
 #define MB1_CMDLINE     0x9300u         /* command line (1 KiB), */
 #define MB1_STRS        0x9700u         /* module command lines (16 x 128), */
@@ -163,6 +164,19 @@ static void mmap_entry(uint8_t *e, uint64_t base, uint64_t len)
 	svt_put32(e + 20, 0);
 }
 
+/* The map's entries, stride bytes apart from at: guest RAM below the
+ * legacy hole, from 1 MiB to the hypervisor, and above 4 GiB if the guest
+ * has RAM there.  Returns how many. */
+static unsigned mmap_ram(uint8_t *at, unsigned stride)
+{
+	mmap_entry(at, 0, LEGACY_LO);
+	mmap_entry(at + stride, LEGACY_HI, HV_GUEST_TOP - LEGACY_HI);
+	if (!hv_high_hi)
+		return 2;
+	mmap_entry(at + 2 * stride, hv_high_lo, hv_high_hi - hv_high_lo);
+	return 3;
+}
+
 /* v1 (Multiboot 0.6.96, 3.3): memory, command line, modules, map, loader name. */
 static uint32_t info_v1(void)
 {
@@ -186,11 +200,10 @@ static uint32_t info_v1(void)
 	}
 	/* v1 entries are a size word (20) and 20 bytes: mmap_entry's fourth
 	 * word (reserved, v2) lands on the next size word, written after it */
-	mmap_entry(hv_gpa(MB1_MMAP + 4), 0, LEGACY_LO);
-	svt_put32(hv_gpa(MB1_MMAP), 20);
-	mmap_entry(hv_gpa(MB1_MMAP + 28), LEGACY_HI, HV_GUEST_TOP - LEGACY_HI);
-	svt_put32(hv_gpa(MB1_MMAP + 24), 20);
-	svt_put32(info + 44, 2 * 24);
+	unsigned n = mmap_ram(hv_gpa(MB1_MMAP + 4), 24);
+	for (unsigned i = 0; i < n; i++)
+		svt_put32(hv_gpa(MB1_MMAP + 24 * i), 20);
+	svt_put32(info + 44, 24 * n);
 	svt_put32(info + 48, MB1_MMAP);
 	memcpy(hv_gpa(MB1_LOADER), LOADER_NAME, sizeof(LOADER_NAME));
 	svt_put32(info + 64, MB1_LOADER);
@@ -216,7 +229,7 @@ static bool tag(uint32_t *at, uint32_t type, const void *body, uint32_t len)
 static uint32_t info_v2(uint32_t load_base)
 {
 	uint32_t at = MB2_INFO + 8;
-	uint8_t b[16 + 2 * 24];
+	uint8_t b[16 + 3 * 24];
 	bool ok = true;
 
 	memset(hv_gpa(BOOT_LO), 0, BOOT_HI - BOOT_LO);
@@ -236,9 +249,7 @@ static uint32_t info_v2(uint32_t load_base)
 	ok &= tag(&at, SVT_MB2_TAG_MEMINFO, b, 8);
 	svt_put32(b, 24);               /* entry_size */
 	svt_put32(b + 4, 0);            /* entry_version */
-	mmap_entry(b + 8, 0, LEGACY_LO);
-	mmap_entry(b + 32, LEGACY_HI, HV_GUEST_TOP - LEGACY_HI);
-	ok &= tag(&at, SVT_MB2_TAG_MMAP, b, 8 + 2 * 24);
+	ok &= tag(&at, SVT_MB2_TAG_MMAP, b, 8 + 24 * mmap_ram(b + 8, 24));
 	uint32_t rlen;
 	const uint8_t *rsdp = find_rsdp(&rlen);
 	if (rsdp)

@@ -138,6 +138,13 @@ const struct svt_env *hvrec_init(const struct svt_env *raw, const struct svt_mmu
 		.nhash = MIRROR_HASH, .note_limit = HV_GUEST_TOP, .direct = hv_gpa(0), .emit = emit,
 		.evidence = HV_EVIDENCE,
 	};
+	/* RAM above 4 GiB: note every read below its top, each through the
+	 * hypervisor's environment (all ones where there is no RAM), not the
+	 * direct map, which holds the hypervisor and devices in between */
+	if (hv_high_hi) {
+		rc.note_limit = hv_high_hi;
+		rc.direct = NULL;
+	}
 	if (!svt_recorder_init(&hv_rec, &rc))
 		hv_panic("the recorder refused its configuration");
 	/* HELLO: what the trace header needs, the CPU's brand string
@@ -164,6 +171,12 @@ const struct svt_env *hvrec_init(const struct svt_env *raw, const struct svt_mmu
 		.guest = guest, .guest_len = strlen(guest), .has_cpu = true, .cpu = b,
 		.cpu_len = bl, .devices = devr, .ndevices = nd, .evidence = HV_EVIDENCE,
 	};
+	if (hv_high_hi) {       /* RAM below the hypervisor, and above 4 GiB */
+		hl.ram[0] = (struct svt_trace_range){ .gfn = 0, .count = HV_GUEST_TOP >> 12 };
+		hl.ram[1] = (struct svt_trace_range){ .gfn = hv_high_lo >> 12,
+						      .count = (hv_high_hi - hv_high_lo) >> 12 };
+		hl.nram = 2;
+	}
 	static uint8_t p[SVT_STREAM_HELLO_MAX];
 	send_packet(SVT_STREAM_HELLO, p, svt_stream_hello_put(&hl, p), 0);
 	return svt_recorder_env(&hv_rec);

@@ -46,11 +46,12 @@ static int hello(struct conv *c, const uint8_t *p, uint32_t len, const char *pro
 				brand[i] = '?';
 		snprintf(c->cpu, sizeof(c->cpu), "%s (VT-x, EPT off)", brand);
 	}
-	struct svt_trace_range ram = { .gfn = 0, .count = hl.guest_frames };
+	struct svt_trace_range all = { .gfn = 0, .count = hl.guest_frames };
 	struct svt_trace_header h = {
 		.producer = producer, .cpu_model = c->cpu, .guest = c->r->guest,
 		.maxphyaddr = hl.maxphyaddr, .features = hl.features, .guest_frames = hl.guest_frames,
-		.ram = &ram, .nram = 1, .devices = c->devices, .ndevices = hl.ndevices,
+		.ram = hl.nram ? hl.ram : &all, .nram = hl.nram ? hl.nram : 1,
+		.devices = c->devices, .ndevices = hl.ndevices,
 		.pool_frames = hl.pool_frames, .links = hl.links, .root_cache = hl.root_cache,
 		.policy = hl.policy, .evidence = hl.evidence,
 	};
