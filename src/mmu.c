@@ -51,7 +51,7 @@ int g_read_entry(struct svt_mmu *m, uint64_t gpa, unsigned size, g_entry_t *val)
 
 unsigned sp_nents(const struct svt_mmu *m, const struct sh_page *p)
 {
-	return p->type == SH_PAE_ROOT ? 4 : m->d.nents;
+	return p->type == SH_PAE_ROOT || p->type == SH_PDPT ? 4 : m->d.nents;
 }
 
 /* The machine address of the frame a shadow entry points to. */
@@ -81,7 +81,8 @@ void sh_raw_set(struct svt_mmu *m, uint32_t spi, unsigned idx, sh_entry_t e)
 }
 
 /* The guest entry a shadow entry is derived from (table types, PHYS and
- * the PAE root).  *ok is false where there is none or it cannot be read. */
+ * the PAE root; a 2-on-3 PDPT's entries, derived from nothing, as a PDPTE
+ * with P).  *ok is false where there is none or it cannot be read. */
 g_entry_t g_table_entry(struct svt_mmu *m, const struct sh_page *p, unsigned idx, bool *ok)
 {
 	g_entry_t v = g_entry(0);
@@ -93,8 +94,11 @@ g_entry_t g_table_entry(struct svt_mmu *m, const struct sh_page *p, unsigned idx
 			       SVT_PTE_US | SVT_PTE_A | SVT_PTE_D | SVT_PTE_PS);
 	case SH_PAE_ROOT:
 		return g_entry(m->v.g.pdpte[idx & 3]);
+	case SH_PDPT:
+		return g_entry(SVT_PTE_P);
 	case SH_L1: case SH_L2: case SH_L3: case SH_L4: case SH_L5:
-		if (g_read_entry(m, (p->gfn << 12) + (uint64_t)idx * m->d.esize, m->d.esize, &v) == 0)
+		if (g_read_entry(m, (p->gfn << 12) + (uint64_t)sh_gidx(m, p, idx) * m->d.gesize,
+				 m->d.gesize, &v) == 0)
 			return v;
 		break;
 	}
@@ -234,18 +238,18 @@ void sh_clear(struct svt_mmu *m, uint32_t spi, unsigned idx)
 
 /* ---- the hash and shadow pages ------------------------------------------ */
 
-static unsigned bucket(const struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey)
+static unsigned bucket(const struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned sub)
 {
-	uint64_t h = (gfn * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)type << 56) ^ ((uint64_t)pkey << 48);
+	uint64_t h = (gfn * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)type << 56) ^ ((uint64_t)sub << 48);
 	h ^= h >> 29;
 	return (unsigned)(h % m->d.nbuckets);
 }
 
-uint32_t sp_lookup(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey)
+uint32_t sp_lookup(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned sub)
 {
-	for (uint32_t i = m->d.hash[bucket(m, gfn, type, pkey)]; i != SP_NONE; i = SP(m, i)->hash_next) {
+	for (uint32_t i = m->d.hash[bucket(m, gfn, type, sub)]; i != SP_NONE; i = SP(m, i)->hash_next) {
 		const struct sh_page *p = SP(m, i);
-		if (p->gfn == gfn && p->type == type && p->pkey == pkey)
+		if (p->gfn == gfn && p->type == type && p->sub == sub)
 			return i;
 	}
 	return SP_NONE;
@@ -262,7 +266,7 @@ static void hash_remove(struct svt_mmu *m, uint32_t spi)
 	struct sh_page *p = SP(m, spi);
 	uint32_t prev = SP_NONE;
 
-	for (uint32_t *pi = &m->d.hash[bucket(m, p->gfn, p->type, p->pkey)]; *pi != SP_NONE;
+	for (uint32_t *pi = &m->d.hash[bucket(m, p->gfn, p->type, p->sub)]; *pi != SP_NONE;
 	     prev = *pi, pi = &SP(m, *pi)->hash_next) {
 		if (*pi == spi) {
 			*pi = p->hash_next;
@@ -372,15 +376,15 @@ static unsigned type_level(const struct svt_mmu *m, unsigned type)
 	case SH_FL1: return 1;
 	case SH_FL2: return 2;
 	case SH_PHYS: return 2;
-	case SH_PAE_ROOT: return 3;
+	case SH_PAE_ROOT: case SH_PDPT: return 3;
 	default: (void)m; return type;     /* SH_L1..SH_L5 */
 	}
 }
 
-/* Find or make the shadow (gfn, type, pkey); it comes back busy. */
-uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey, bool *made)
+/* Find or make the shadow (gfn, type, sub); it comes back busy. */
+uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned sub, bool *made)
 {
-	uint32_t spi = sp_lookup(m, gfn, type, pkey);
+	uint32_t spi = sp_lookup(m, gfn, type, sub);
 
 	*made = false;
 	if (spi != SP_NONE) {
@@ -407,11 +411,11 @@ uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey, b
 	p->gfn = gfn;
 	p->type = (uint8_t)type;
 	p->level = (uint8_t)type_level(m, type);
-	p->pkey = (uint8_t)pkey;
+	p->sub = (uint8_t)sub;
 	p->parents = 0;
 	p->refs = 0;
 	p->pins = 0;
-	unsigned b = bucket(m, gfn, type, pkey);
+	unsigned b = bucket(m, gfn, type, sub);
 	p->hash_next = m->d.hash[b];
 	m->d.hash[b] = spi;
 	sp_touch(m, spi);
@@ -461,24 +465,27 @@ void wp_gfn(struct svt_mmu *m, uint64_t gfn, bool protect)
 		m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_ALL, 0);
 }
 
-/* Drop every shadow of a guest frame; its mappings become writable again
- * lazily, on the next write fault. */
+/* Drop every shadow of a guest frame (every part); its mappings become
+ * writable again lazily, on the next write fault.  (A 2-on-3 PDPT keyed by
+ * the frame stays: it shadows nothing the guest wrote.) */
 void unshadow_gfn(struct svt_mmu *m, uint64_t gfn)
 {
 	bool any = false;
 
 	for (unsigned t = SH_L1; t <= (SVT_BUG(34) ? SH_L1 : SH_L5); t++) {
-		uint32_t spi = sp_lookup(m, gfn, t, 0);
-		if (spi == SP_NONE)
-			continue;
-		if (spi == m->v.root) {
-			/* The hardware is using it: empty it instead. */
-			for (unsigned i = 0; i < sp_nents(m, SP(m, spi)); i++)
-				sh_clear(m, spi, i);
-			continue;
+		for (unsigned part = 0; part < sh_parts(m, t); part++) {
+			uint32_t spi = sp_lookup(m, gfn, t, part);
+			if (spi == SP_NONE)
+				continue;
+			if (spi == m->v.root) {
+				/* The hardware is using it: empty it instead. */
+				for (unsigned i = 0; i < sp_nents(m, SP(m, spi)); i++)
+					sh_clear(m, spi, i);
+				continue;
+			}
+			sp_destroy(m, spi);
+			any = true;
 		}
-		sp_destroy(m, spi);
-		any = true;
 	}
 	if (any) {
 		m->d.c.unshadows++;
@@ -507,9 +514,13 @@ static void reset_all(struct svt_mmu *m)
 static void set_mode(struct svt_mmu *m)
 {
 	m->v.mode = svt_paging_mode(&m->v.g);
-	m->d.smode = m->v.mode == SVT_MODE_NONE ? SVT_MODE_2LEVEL : m->v.mode;
+	/* 2-level guests get PAE-format shadows (2-on-3, mmu_int.h); only
+	 * the 1:1 tables of paging off keep the 2-level format */
+	m->d.smode = m->v.mode == SVT_MODE_NONE ? SVT_MODE_2LEVEL :
+		     m->v.mode == SVT_MODE_2LEVEL ? SVT_MODE_PAE : m->v.mode;
 	m->d.esize = m->d.smode == SVT_MODE_2LEVEL ? 4 : 8;
 	m->d.nents = m->d.esize == 4 ? 1024 : 512;     /* SH_PAGE_SIZE / esize */
+	m->d.gesize = m->v.mode <= SVT_MODE_2LEVEL ? 4 : 8;
 }
 
 /* Point the hardware at the shadow of the guest's current top level. */
@@ -525,7 +536,7 @@ static void set_root(struct svt_mmu *m)
 		gfn = 0, type = SH_PHYS;
 		break;
 	case SVT_MODE_2LEVEL:
-		gfn = (m->v.g.cr3 >> 12) & 0xfffff, type = SH_L2;
+		gfn = (m->v.g.cr3 >> 12) & 0xfffff, type = SH_PDPT;
 		break;
 	case SVT_MODE_PAE:
 		gfn = (m->v.g.cr3 & 0xffffffe0u) >> 5, type = SH_PAE_ROOT;

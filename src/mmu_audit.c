@@ -81,7 +81,7 @@ static unsigned struct_page(struct audit *a, uint32_t i, bool *found)
 	struct sh_page *p = SP(m, i);
 	unsigned leaves = 0;
 
-	*found = sp_lookup(m, p->gfn, p->type, p->pkey) == i;
+	*found = sp_lookup(m, p->gfn, p->type, p->sub) == i;
 	if (!*found)
 		report(a, SVT_INV_STRUCT, 0, p->gfn, i, 0, 0, 0, "shadow page not found by its hash key");
 	/* parents: the list matches refs and each entry points here */
@@ -152,12 +152,13 @@ static uint32_t struct_gfn(struct audit *a, uint64_t gfn, uint64_t budget, bool 
 			       "reverse-map node for an entry that does not map the frame");
 	}
 	for (unsigned t = SH_L1; t <= SH_L5 && (m->d.gi[gfn].pt != 0 || !none_unless_counted); t++)
-		pt += sp_lookup(m, gfn, t, 0) != SP_NONE;
+		pt += sp_nparts(m, gfn, t);
 	if (pt != m->d.gi[gfn].pt)
 		report(a, SVT_INV_STRUCT, 0, gfn, SP_NONE, 0, pt, m->d.gi[gfn].pt,
 		       "page-table count differs from the shadows of the frame");
 	unsigned s = m->d.gi[gfn].oos;
-	if (s && (!m->d.oos[s - 1].used || m->d.oos[s - 1].gfn != gfn || pt != 1))
+	if (s && (!m->d.oos[s - 1].used || m->d.oos[s - 1].gfn != gfn || pt == 0 ||
+		  pt != sp_nparts(m, gfn, SH_L1)))
 		report(a, SVT_INV_STRUCT, 0, gfn, SP_NONE, 0, 0, 0, "out-of-sync slot inconsistent");
 	return rmaps;
 }
@@ -215,10 +216,11 @@ static bool hash_chains_end(struct svt_mmu *m)
  * the table types the hash finds for it (struct_gfn()); most frames have
  * a count of 0 and, when the hash finds no table-type shadow of any such
  * frame, nothing to look up.  That is known from the pool: a lookup of
- * (gfn, table type, key 0) that finds page r finds a page in use with that
+ * (gfn, table type, part) that finds page r finds a page in use with that
  * key, and the lookup of r's own key (struct_page()) is that very lookup,
  * so it finds r too.  Thus if every page in use that its key finds, of a
- * table type and key 0, shadows a frame with a count above 0 (and every
+ * table type and a part below sh_parts(), shadows a frame with a count
+ * above 0 (and every
  * lookup ends: hash_chains_end()), the lookups for a frame with a count of
  * 0 find nothing, as the count says; otherwise every frame is looked up.
  */
@@ -238,7 +240,8 @@ static void audit_struct(struct audit *a)
 		used++;
 		p->aleaves = (uint16_t)struct_page(a, i, &found);
 		leaves += p->aleaves;
-		if (found && sh_is_table(p->type) && p->pkey == 0 && gfn_is_ram(m, p->gfn) &&
+		if (found && sh_is_table(p->type) && p->sub < sh_parts(m, p->type) &&
+		    gfn_is_ram(m, p->gfn) &&
 		    m->d.gi[p->gfn].pt == 0)
 			counted = false;
 	}
@@ -324,12 +327,13 @@ static void audit_page_entries(struct audit *a, uint32_t i, unsigned from, unsig
 				if (oos && !within(e, want)) {
 					const uint8_t *snap = m->d.snap +
 						(size_t)(m->d.gi[p->gfn].oos - 1) * SH_PAGE_SIZE;
-					ge = g_entry(svt_le_load(snap + (size_t)idx * m->d.esize, m->d.esize));
+					ge = g_entry(svt_le_load(snap + (size_t)sh_gidx(m, p, idx) * m->d.gesize,
+								 m->d.gesize));
 					want = sh_leaf_from_guest(m, ge, &gfn);
 				}
 				break;
 			case SH_FL1:
-				want = sh_leaf_splinter(m, svt_gfn(p->gfn + idx), p->pkey);
+				want = sh_leaf_splinter(m, svt_gfn(p->gfn + idx), p->sub);
 				break;
 			case SH_FL2:
 				want = sh_get(m, i, idx);       /* the link itself; checked by STRUCT */
@@ -337,6 +341,13 @@ static void audit_page_entries(struct audit *a, uint32_t i, unsigned from, unsig
 					report(a, SVT_INV_SYNC, 0, p->gfn, i, idx, 0, sh_entry_x(e),
 					       "1 GiB splinter links the wrong 2 MiB piece");
 				break;
+			case SH_PDPT: {
+				/* 2-on-3: entry q points to part q of the guest L2's shadow */
+				const struct sh_page *cp = SP(m, sp_aux(m, i)[idx]);
+				if (cp->gfn == p->gfn && cp->type == SH_L2 && cp->sub == idx)
+					want = sh_nonleaf(m, g_entry(SVT_PTE_P), 3, false, sp_aux(m, i)[idx]);
+				break;
+			}
 			default: {
 				ge = g_table_entry(m, p, idx, &ok);
 				uint32_t c = sp_aux(m, i)[idx];
@@ -354,9 +365,13 @@ static void audit_page_entries(struct audit *a, uint32_t i, unsigned from, unsig
 					(g_frame_of(m, ge, p->level) >> 12)) : g_frame_of(m, ge, 1) >> 12;
 				unsigned ct = large ? (p->level == 3 ? SH_FL2 : SH_FL1) :
 					(p->type == SH_PAE_ROOT ? SH_L2 : p->level - 1u);
-				unsigned key = large ? sh_splinter_key(m, ge) : 0;
+				/* 2-on-3: a shadow L2 entry is one half of its guest
+				 * entry, pointing to that half of the child */
+				unsigned key = large ? sh_splinter_key(m, ge) : sh_child_part(m, p->type, idx);
+				if (large && sh_span(m, p->type) == 2)
+					base += (uint64_t)(idx & 1) * 512;
 				const struct sh_page *cp = SP(m, c);
-				if (cp->gfn != base || cp->type != ct || cp->pkey != key) {
+				if (cp->gfn != base || cp->type != ct || cp->sub != key) {
 					want = SH_ENTRY_NONE;
 					break;
 				}
@@ -592,7 +607,7 @@ static void walk_tree(struct walkctx *wc, uint32_t spi, uint64_t va, unsigned ri
 			shift = 12 + 9 * (p->level - 1);
 		uint64_t v = va | ((uint64_t)idx << shift);
 		unsigned r = rights;
-		if (!(p->type == SH_PAE_ROOT)) {
+		if (p->type != SH_PAE_ROOT && p->type != SH_PDPT) {     /* PDPTEs: no rights */
 			if (!(e & SVT_PTE_RW))
 				r &= ~SVT_RIGHT_W;
 			if (!(e & SVT_PTE_US))
@@ -712,9 +727,11 @@ static void audit_incr(struct audit *a)
 				audit_page_entries(a, lk->sp, lk->idx, lk->idx + 1);
 		}
 		for (unsigned t = SH_L1; t <= SH_L5; t++) {
-			uint32_t spi = sp_lookup(m, g, t, 0);
-			if (spi != SP_NONE)
-				audit_sp_dirty(m, spi);         /* its guest entries may have changed */
+			for (unsigned part = 0; part < sh_parts(m, t); part++) {
+				uint32_t spi = sp_lookup(m, g, t, part);
+				if (spi != SP_NONE)
+					audit_sp_dirty(m, spi); /* its guest entries may have changed */
+			}
 		}
 	}
 	if (al->overflow) {
@@ -743,7 +760,7 @@ static void audit_incr(struct audit *a)
 		for (uint32_t q = p->hash_next; q != SP_NONE; q = SP(m, q)->hash_next) {
 			if (q > m->d.cfg.pool_frames || ++hops > m->d.cfg.pool_frames ||
 			    SP(m, q)->type == SH_FREE ||
-			    sp_lookup(m, SP(m, q)->gfn, SP(m, q)->type, SP(m, q)->pkey) != q) {
+			    sp_lookup(m, SP(m, q)->gfn, SP(m, q)->type, SP(m, q)->sub) != q) {
 				report(a, SVT_INV_STRUCT, 0, p->gfn, i, 0, q, 0,
 				       "hash chain holds a free page, loops, or hides a page");
 				break;

@@ -25,7 +25,7 @@ _Static_assert((0xfffffull << 12) == 0xfffff000u, "a 4-byte entry's frame field 
 _Static_assert((SH_PTE_MT & ~0xfffull) == 0 && (SH_PTE_PAT_LARGE & 0xfffull) == 0,
 	       "a 4 KiB leaf's memory type lies below the frame field, a large page's PAT bit in it");
 _Static_assert((SPLINTER_PKEY | 7u << SPLINTER_MT_SHIFT) <= 0xff,
-	       "a splinter key (protection key, PAT index) fits sh_page.pkey");
+	       "a splinter key (protection key, PAT index) fits sh_page.sub");
 
 static bool ps_is_page(const struct svt_mmu *m, unsigned level)
 {
@@ -60,7 +60,7 @@ uint64_t g_frame_of(const struct svt_mmu *m, g_entry_t ge, unsigned level)
 
 	if (level == 1)
 		return g_frame(m, ge);
-	if (m->d.esize == 4)
+	if (m->d.gesize == 4)
 		return (e & 0xffc00000u) | (((e >> 13) & 0xff) << 32);
 	return e & svt_bits(m->v.g.maxphyaddr - 1, 12 + 9 * (level - 1));
 }
@@ -156,8 +156,8 @@ sh_entry_t sh_nonleaf(struct svt_mmu *m, g_entry_t ge, unsigned level, bool larg
 
 	if (!mfn_fits(m, mfn))
 		return SH_ENTRY_NONE;
-	if (m->v.mode == SVT_MODE_PAE && level == 3)
-		return sh_make(mfn, SVT_PTE_P);
+	if (m->d.smode == SVT_MODE_PAE && level == 3)
+		return sh_make(mfn, SVT_PTE_P);         /* a PDPTE (PAE, or 2-on-3) */
 	uint64_t flags = SVT_PTE_P | SVT_PTE_A | (g & (SVT_PTE_RW | SVT_PTE_US)) |
 			 (SVT_BUG(23) ? SVT_PTE_US : 0);
 	if (large && !(g & SVT_PTE_D) && !SVT_BUG(22))
@@ -209,7 +209,7 @@ static void prefetch_l1_(struct svt_mmu *m, uint32_t spi, unsigned idx)
 			continue;
 		if (p->type == SH_FL1) {
 			svt_gfn_t gfn = svt_gfn(p->gfn + (SVT_BUG(47) ? idx : j));
-			sh_entry_t e = sh_leaf_splinter(m, gfn, p->pkey);
+			sh_entry_t e = sh_leaf_splinter(m, gfn, p->sub);
 			if (sh_entry_x(e) != 0) {
 				sh_set_leaf(m, spi, j, e, gfn);
 				m->d.c.prefetched++;
@@ -217,22 +217,24 @@ static void prefetch_l1_(struct svt_mmu *m, uint32_t spi, unsigned idx)
 			continue;
 		}
 		/* The guest entries from here to the last candidate, in one
-		 * read (a recorder logs one span, not one word at a time). */
-		unsigned last = j;
+		 * read (a recorder logs one span, not one word at a time; the
+		 * entries of an L1 part are consecutive guest entries). */
+		unsigned last = j, ge_size = m->d.gesize;
 		for (unsigned k = j + 1; k < hi && k - j < PREFETCH_SPAN; k++)
 			if (k != idx && !sh_present(sh_get(m, spi, k)))
 				last = k;
 		uint8_t buf[PREFETCH_SPAN * 8];
 		_Static_assert(sizeof(buf) == PREFETCH_SPAN * sizeof(uint64_t),
 			       "buf holds PREFETCH_SPAN entries of the widest format");
-		size_t len = (size_t)(last - j + 1) * m->d.esize;
-		if (m->d.env.read_gpa(m->d.env.ctx, (p->gfn << 12) + (uint64_t)j * m->d.esize, buf, len) != 0) {
+		size_t len = (size_t)(last - j + 1) * ge_size;
+		if (m->d.env.read_gpa(m->d.env.ctx, (p->gfn << 12) + (uint64_t)sh_gidx(m, p, j) * ge_size,
+				      buf, len) != 0) {
 			m->d.c.env_errors++;
 			return;
 		}
 		for (unsigned k = j; k <= last; k++) {
 			bool large;
-			g_entry_t ge = g_entry(svt_le_load(buf + (size_t)(k - j) * m->d.esize, m->d.esize));
+			g_entry_t ge = g_entry(svt_le_load(buf + (size_t)(k - j) * ge_size, ge_size));
 			if (SVT_BUG(46))
 				ge.ge |= SVT_PTE_A;
 			if (k == idx || sh_present(sh_get(m, spi, k)) || !g_entry_valid(m, ge, 1, &large))
@@ -279,6 +281,9 @@ static bool propagate_large(struct svt_mmu *m, uint32_t spi, unsigned level, g_e
 			return false;
 		spi = f1;
 	} else {
+		/* 2-on-3: the shadow entry maps one 2 MiB half of a 4 MiB page */
+		if (sh_2on3(m))
+			base_gfn += (uint64_t)(idx & 1) * 512;
 		uint32_t f1 = sp_get(m, base_gfn, SH_FL1, key, &made);
 		if (f1 == SP_NONE || !link_child(m, spi, idx, sh_nonleaf(m, ge, 2, true, f1), f1))
 			return false;
@@ -311,6 +316,22 @@ static bool propagate(struct svt_mmu *m, const struct svt_walk *w, uint64_t va, 
 	if (spi == SP_NONE)
 		return false;
 	sp_touch(m, spi);
+	if (SP(m, spi)->type == SH_PDPT) {
+		/* 2-on-3: the part of the guest's top level that maps va */
+		unsigned q = sh_index(m, va, 3);
+		uint64_t tgfn = SP(m, spi)->gfn;
+		uint32_t c = sh_present(sh_get(m, spi, q)) ? sp_aux(m, spi)[q] : SP_NONE;
+		if (c != SP_NONE && SP(m, c)->gfn == tgfn && SP(m, c)->type == SH_L2 &&
+		    SP(m, c)->sub == q) {
+			sp_touch(m, c);
+		} else {
+			c = sp_get(m, tgfn, SH_L2, q, &made);
+			if (c == SP_NONE ||
+			    !link_child(m, spi, q, sh_nonleaf(m, g_entry(SVT_PTE_P), 3, false, c), c))
+				return false;
+		}
+		spi = c;
+	}
 	for (unsigned i = 0; i < w->nlevels; i++) {
 		const struct svt_walk_level *gl = &w->lv[i];
 		unsigned level = gl->level;
@@ -333,19 +354,20 @@ static bool propagate(struct svt_mmu *m, const struct svt_walk *w, uint64_t va, 
 		 * child, the same entry.  Then there is nothing to do there
 		 * but what sp_get() does to a shadow it finds (touch it). */
 		unsigned sidx = sh_index(m, va, level);
+		unsigned part = sh_child_part(m, level, sidx);
 		sh_entry_t cur = sh_get(m, spi, sidx);
 		uint64_t cgfn = g_frame(m, ge) >> 12;
 		if (sh_present(cur)) {
 			uint32_t c = sp_aux(m, spi)[sidx];
 			const struct sh_page *cp = SP(m, c);
-			if (cp->gfn == cgfn && cp->type == level - 1 && cp->pkey == 0 &&
+			if (cp->gfn == cgfn && cp->type == level - 1 && cp->sub == part &&
 			    sh_entry_x(cur) == sh_entry_x(sh_nonleaf(m, ge, level, false, c))) {
 				sp_touch(m, c);
 				spi = c;
 				continue;
 			}
 		}
-		uint32_t c = sp_get(m, cgfn, level - 1, 0, &made);
+		uint32_t c = sp_get(m, cgfn, level - 1, part, &made);
 		if (c == SP_NONE || !link_child(m, spi, sidx, sh_nonleaf(m, ge, level, false, c), c))
 			return false;
 		spi = c;
@@ -533,8 +555,8 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	case SVT_WALK_OK:
 		break;
 	case SVT_WALK_PF:
-		/* (32-bit shadows without SMEP cannot tell a fetch from a read:
-		 * it is taken for a read; docs/core.md.) */
+		/* (Shadows are PAE-format whenever the guest pages, so the
+		 * hardware runs with NXE and a fetch fault carries I/D.) */
 		return pf_inject(m, f, res, w.error_code | (SVT_BUG(14) ? ec & SVT_PFEC_I : 0),
 				 w.cr2);
 	default:

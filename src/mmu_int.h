@@ -11,10 +11,13 @@
  *    splinters part of a guest superpage (SH_FL1: 4 KiB entries for a
  *    2/4 MiB region; SH_FL2: 2 MiB entries for a 1 GiB region; key: base
  *    guest frame and protection key), or is a PAE root (four PDPTEs built
- *    from the guest's PDPTE registers), or the 1:1 root used while the
- *    guest's paging is off (SH_PHYS);
- *  - shadow tables have the guest's format (2-on-2, 3-on-3, 4-on-4,
- *    5-on-5); while paging is off the 1:1 tables use the 2-level format;
+ *    from the guest's PDPTE registers), or the PDPT above a 2-level
+ *    guest's top level (SH_PDPT), or the 1:1 root used while the guest's
+ *    paging is off (SH_PHYS);
+ *  - shadow tables have the PAE format or wider: 2-on-3 (Xen's name; a
+ *    2-level guest's 1024-entry tables each shadowed by several 512-entry
+ *    pages, its parts: see "2-on-3" below), 3-on-3, 4-on-4, 5-on-5; only
+ *    the 1:1 tables used while paging is off have the 2-level format;
  *  - every present shadow entry has a note in aux[]: for leaf entries the
  *    guest frame it maps (the reverse map is keyed by it), for non-leaf
  *    entries the index of the child sp;
@@ -30,7 +33,8 @@
  *  - sp->refs == number of present shadow entries pointing to sp ==
  *    length of sp's parent list;
  *  - a leaf entry is present iff it is on the reverse map of aux[] gfn;
- *  - gfn_info.pt == number of SH_L1..SH_L5 shadows of the frame;
+ *  - gfn_info.pt == number of SH_L1..SH_L5 shadow pages of the frame
+ *    (every part counted);
  *  - pool_used + free frames == pool_frames; same for links.
  */
 #ifndef SVT_MMU_INT_H
@@ -45,6 +49,9 @@ enum sh_type {
 	SH_FL2,         /* splinter: 2 MiB entries of a guest 1 GiB page, pointing to FL1s */
 	SH_PAE_ROOT,    /* PAE: four PDPTEs; key: CR3 >> 5 */
 	SH_PHYS,        /* paging off: the 1:1 root (2-level format) */
+	SH_PDPT,        /* 2-on-3: the root, four PDPTEs pointing to the parts of the
+			 * guest's top-level table (key: its frame); built from nothing
+			 * the guest wrote, so not a table type */
 	SH_NTYPES
 };
 /* Invariant: SH_Ln == n, so the shadow one level down is type level - 1
@@ -99,7 +106,8 @@ struct sh_page {
 	uint32_t busy;          /* == d.epoch: in use by the current operation */
 	uint8_t type;           /* enum sh_type */
 	uint8_t level;          /* paging level of its entries, 1..5 */
-	uint8_t pkey;           /* FL1/FL2: the splintered page's key, sh_splinter_key() */
+	uint8_t sub;            /* key: FL1/FL2: the splintered page's key, sh_splinter_key();
+				 * SH_L1/SH_L2 with 2-on-3: the part; else 0 */
 	uint8_t pins;           /* root cache and current root */
 	uint16_t present;       /* entries with P set (sh_raw_set keeps it) */
 	uint16_t lo, hi;        /* every entry with P set is in [lo, hi) (sh_raw_set) */
@@ -129,7 +137,8 @@ struct gfn_info {
  *  - sh_page.present, lo and hi count and bound entry indices up to
  *    SH_MAX_ENTRIES in 16 bits (lo == SH_MAX_ENTRIES, hi == 0: empty);
  *  - sh_page.type holds an enum sh_type, gfn_info.pt at most one shadow
- *    per table type, gfn_info.oos a slot + 1 of SVT_OOS_MAX;
+ *    per table type and part (2-on-3: L1 two, L2 four), gfn_info.oos a
+ *    slot + 1 of SVT_OOS_MAX;
  *  - shadow-page and link indices are 1-based uint32_t (0: none), and aux[]
  *    notes a child's index or a frame below 2^32 in a uint32_t: the pool
  *    and the links number below 2^32 (layout_of() refuses more);
@@ -137,7 +146,8 @@ struct gfn_info {
  */
 _Static_assert(SH_MAX_ENTRIES <= UINT16_MAX, "entry counts and bounds fit 16 bits");
 _Static_assert(SH_NTYPES - 1 <= UINT8_MAX, "sh_page.type holds every type");
-_Static_assert(SH_L5 - SH_L1 + 1 <= UINT16_MAX, "gfn_info.pt counts every table type");
+_Static_assert(2 + 4 + (SH_L5 - SH_L2) <= UINT16_MAX,
+	       "gfn_info.pt counts every part of every table type");
 _Static_assert((uint64_t)SH_POOL_MAX < UINT32_MAX, "shadow-page indices fit 32 bits");
 _Static_assert(_Alignof(struct sh_page) <= 8 && _Alignof(struct sh_link) <= 8 &&
 	       _Alignof(struct gfn_info) <= 8, "carved from 8-byte-aligned storage");
@@ -223,8 +233,8 @@ struct audit_log {
  *  - shadow entries are computed from the faulting vCPU's registers
  *    (mode, CR4.PSE, EFER.NXE, MAXPHYADDR) but shared by all: every vCPU
  *    must agree on those (a change of any drops every shadow, reset_all());
- *    smode, esize and nents, the format of every shadow page, are the
- *    domain's for that reason;
+ *    smode, esize, nents and gesize, the format of every shadow page and
+ *    of the tables it shadows, are the domain's for that reason;
  *  - env.flush_tlb() must then drop the translation on every CPU that
  *    runs on these shadows, not only the caller's.
  *
@@ -245,6 +255,7 @@ struct mmu_domain {
 	enum svt_mode smode;            /* the shadow tables' format */
 	unsigned esize;                 /* shadow entry size: 4 or 8 */
 	unsigned nents;                 /* entries per shadow page: 1024 or 512 */
+	unsigned gesize;                /* guest entry size: 4 (2-level guests) or 8 */
 	struct svt_counters c;
 	uint64_t prof[SVT_PROF_N];      /* svt_mmu_prof() */
 	uint32_t clock;                 /* LRU stamps */
@@ -320,6 +331,63 @@ static inline unsigned sh_next_present(struct svt_mmu *m, uint32_t spi, unsigned
 	return from < end ? from : to;
 }
 
+/*
+ * 2-on-3 (Xen's name): a 2-level guest runs on PAE-format shadows, so that
+ * the hardware runs with EFER.NXE on and every fetch fault carries I/D.  A
+ * guest table of 1024 4-byte entries is shadowed by several pages of 512
+ * 8-byte entries, its parts (sh_page.sub; each part is an ordinary shadow
+ * page with its own hash entry, parents, reverse-map nodes and count in
+ * gfn_info.pt, made on demand):
+ *  - a guest L1 by two: part h shadows guest entries 512h..512h+511, one
+ *    to one (each maps 4 KiB);
+ *  - a guest L2 by four: part q shadows guest entries 256q..256q+255, each
+ *    by two shadow entries (2 MiB each): shadow entry j of part q is the
+ *    half j & 1 of guest entry 256q + j / 2, and points to part j & 1 of
+ *    the guest L1's shadow (or, for a 4 MiB page, to the FL1 of its
+ *    2 MiB half);
+ *  - the root is an SH_PDPT keyed by the guest L2's frame, its entry q
+ *    pointing to part q (linked on demand, as PAE roots' children are).
+ * The shadow indices of an address are then the PAE format's, and the
+ * part of a table for va is its shadow index one level up: for L1,
+ * va[21]; for L2, va[31:30].  Every other guest has one part per table
+ * (sub 0): sh_parts() 1, sh_span() 1, and sh_gidx() the identity.
+ */
+static inline bool sh_2on3(const struct svt_mmu *m) { return m->d.gesize == 4 && m->d.esize == 8; }
+/* How many parts a guest table shadowed as type has. */
+static inline unsigned sh_parts(const struct svt_mmu *m, unsigned type)
+{
+	return !sh_2on3(m) ? 1 : type == SH_L1 ? 2 : type == SH_L2 ? 4 : 1;
+}
+/* How many shadow entries shadow one guest entry of a table of type. */
+static inline unsigned sh_span(const struct svt_mmu *m, unsigned type)
+{
+	return sh_2on3(m) && type == SH_L2 ? 2 : 1;
+}
+/* The guest entry (its index in the guest table) that entry idx of table
+ * shadow page p shadows. */
+static inline unsigned sh_gidx(const struct svt_mmu *m, const struct sh_page *p, unsigned idx)
+{
+	unsigned span = sh_span(m, p->type);
+	return p->sub * (m->d.nents / span) + idx / span;
+}
+/* The part of a table of type shadowing guest entry gidx, and the first of
+ * its sh_span() shadow entries there. */
+static inline unsigned sh_part_of(const struct svt_mmu *m, unsigned type, unsigned gidx)
+{
+	return gidx / (m->d.nents / sh_span(m, type));
+}
+static inline unsigned sh_slot_of(const struct svt_mmu *m, unsigned type, unsigned gidx)
+{
+	unsigned span = sh_span(m, type);
+	return gidx % (m->d.nents / span) * span;
+}
+/* The part of the child (a table type) that non-leaf entry idx of a
+ * table-type page points to. */
+static inline unsigned sh_child_part(const struct svt_mmu *m, unsigned type, unsigned idx)
+{
+	return sh_span(m, type) == 2 ? idx & 1 : 0;
+}
+
 /* Note a change for the incremental audit (struct audit_log). */
 static inline void audit_sp_dirty(struct svt_mmu *m, uint32_t spi)
 {
@@ -350,8 +418,8 @@ unsigned sp_nents(const struct svt_mmu *m, const struct sh_page *p);
 void sh_set_leaf(struct svt_mmu *m, uint32_t spi, unsigned idx, sh_entry_t val, svt_gfn_t gfn);
 void sh_set_child(struct svt_mmu *m, uint32_t spi, unsigned idx, sh_entry_t val, uint32_t child);
 void sh_clear(struct svt_mmu *m, uint32_t spi, unsigned idx);
-uint32_t sp_lookup(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey);
-uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned pkey, bool *made);
+uint32_t sp_lookup(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned sub);
+uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned sub, bool *made);
 void sp_destroy(struct svt_mmu *m, uint32_t spi);
 void sp_touch(struct svt_mmu *m, uint32_t spi);
 
@@ -359,6 +427,15 @@ void sp_touch(struct svt_mmu *m, uint32_t spi);
 static inline bool gfn_is_ram(const struct svt_mmu *m, uint64_t gfn)
 {
 	return gfn < m->d.cfg.guest_frames;
+}
+
+/* How many parts of gfn's shadow as type exist. */
+static inline unsigned sp_nparts(struct svt_mmu *m, uint64_t gfn, unsigned type)
+{
+	unsigned n = 0;
+	for (unsigned part = 0; part < sh_parts(m, type); part++)
+		n += sp_lookup(m, gfn, type, part) != SP_NONE;
+	return n;
 }
 
 /* A guest frame that must be read-only in every shadow: an in-sync page table. */
@@ -460,7 +537,7 @@ static inline bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
 /* Must writes to gfn fault?  Exactly when it is an in-sync page table. */
 static inline bool gfn_wp(struct svt_mmu *m, uint64_t gfn)
 {
-	if (SVT_BUG(1) && sp_lookup(m, gfn, SH_L1, 0) != SP_NONE)
+	if (SVT_BUG(1) && sp_nparts(m, gfn, SH_L1) != 0)
 		return false;
 	return gfn_protected(m, gfn);
 }
@@ -474,7 +551,7 @@ g_entry_t g_table_entry(struct svt_mmu *m, const struct sh_page *p, unsigned idx
 /* The guest-physical address of the table or page a level-1 entry points to. */
 static inline uint64_t g_frame(const struct svt_mmu *m, g_entry_t ge)
 {
-	return m->d.esize == 4 ? (ge.ge & 0xfffff000u) : (ge.ge & svt_bits(m->v.g.maxphyaddr - 1, 12));
+	return m->d.gesize == 4 ? (ge.ge & 0xfffff000u) : (ge.ge & svt_bits(m->v.g.maxphyaddr - 1, 12));
 }
 
 /* mmu_fault.c: entries, propagation, the fault path */
@@ -528,8 +605,8 @@ void l1_install(struct svt_mmu *m, uint32_t spi, unsigned idx, g_entry_t ge);
  * page-table write asks: inline). */
 static inline bool oos_eligible(struct svt_mmu *m, uint64_t gfn)
 {
-	return m->d.cfg.policy.oos > 0 && gfn_is_ram(m, gfn) && m->d.gi[gfn].pt == 1 &&
-	       sp_lookup(m, gfn, SH_L1, 0) != SP_NONE;
+	return m->d.cfg.policy.oos > 0 && gfn_is_ram(m, gfn) && m->d.gi[gfn].pt >= 1 &&
+	       m->d.gi[gfn].pt == sp_nparts(m, gfn, SH_L1);
 }
 void oos_mark(struct svt_mmu *m, uint64_t gfn);
 void oos_resync_all(struct svt_mmu *m);

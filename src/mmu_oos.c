@@ -8,7 +8,9 @@
  * a full flush — or before it is linked under a new parent or shadowed as
  * another level.  Also here: l1_install(), the one way an SH_L1 entry is
  * set from a guest entry, which keeps the snapshot of an out-of-sync page
- * in step with its shadow.
+ * in step with its shadow.  A 2-level guest's L1 has two shadow pages
+ * (2-on-3, mmu_int.h): part h shadows the guest bytes [2048h, 2048h +
+ * 2048) of the page; each is resynced for its own half.
  */
 #include "mmu_int.h"
 
@@ -39,8 +41,8 @@ void l1_install(struct svt_mmu *m, uint32_t spi, unsigned idx, g_entry_t ge)
 	sh_set_leaf(m, spi, idx, e, gfn);
 	audit_gfn_dirty(m, p->gfn);     /* its snapshot, read by the audit */
 	if (gfn_is_ram(m, p->gfn) && m->d.gi[p->gfn].oos)
-		svt_le_store(snap_of(m, m->d.gi[p->gfn].oos - 1) + (size_t)idx * m->d.esize,
-			     g_entry_x(ge), m->d.esize);
+		svt_le_store(snap_of(m, m->d.gi[p->gfn].oos - 1) +
+			     (size_t)sh_gidx(m, p, idx) * m->d.gesize, g_entry_x(ge), m->d.gesize);
 }
 
 void oos_drop(struct svt_mmu *m, uint64_t gfn)
@@ -53,21 +55,35 @@ void oos_drop(struct svt_mmu *m, uint64_t gfn)
 	}
 }
 
+/* The guest bytes one part of an L1 shadow covers: SH_PAGE_SIZE, or half
+ * of it with 2-on-3.  Invariant: a piece never straddles two parts. */
+static unsigned part_bytes(const struct svt_mmu *m)
+{
+	return m->d.nents * m->d.gesize;
+}
+_Static_assert(512 * 4 % OOS_PIECE == 0, "a 2-on-3 L1 part covers whole pieces");
+
 /* Bring out-of-sync slot s in sync; keep: leave the page writable and out
  * of sync (its snapshot now what the shadow reflects) rather than
  * write-protect it again, for a page the guest goes on writing. */
 static void oos_resync_slot(struct svt_mmu *m, unsigned s, bool keep)
 {
 	uint64_t gfn = m->d.oos[s].gfn;
-	uint32_t spi = sp_lookup(m, gfn, SH_L1, 0);
 	const uint8_t *snap = snap_of(m, s);
+	unsigned ges = m->d.gesize, pb = part_bytes(m);
+	bool any = false;
 
-	if (spi != SP_NONE) {
+	for (unsigned part = 0; part < sh_parts(m, SH_L1); part++) {
+		uint32_t spi = sp_lookup(m, gfn, SH_L1, part);
+		if (spi == SP_NONE)
+			continue;
+		any = true;
 		uint8_t buf[OOS_PIECE]; /* the guest page, a piece at a time */
 		sp_touch(m, spi);       /* not to be evicted while we fill it */
-		for (unsigned off = 0; off < SH_PAGE_SIZE && SP(m, spi)->present; off += sizeof(buf)) {
+		for (unsigned off = part * pb; off < (part + 1) * pb && SP(m, spi)->present;
+		     off += sizeof(buf)) {
 			/* a piece with no present shadow entry has nothing to resync */
-			unsigned e0 = off / m->d.esize, e1 = (off + (unsigned)sizeof(buf)) / m->d.esize;
+			unsigned e0 = (off - part * pb) / ges, e1 = e0 + (unsigned)sizeof(buf) / ges;
 			if (sh_next_present(m, spi, e0, e1) == e1)
 				continue;
 			bool ok = m->d.env.read_gpa(m->d.env.ctx, (gfn << 12) + off, buf, sizeof(buf)) == 0;
@@ -77,15 +93,15 @@ static void oos_resync_slot(struct svt_mmu *m, unsigned s, bool keep)
 			unsigned b = 0;
 			while (ok && b < sizeof(buf) && svt_le_load(snap + off + b, 8) == svt_le_load(buf + b, 8))
 				b += 8;
-			for (; b < sizeof(buf); b += m->d.esize) {
-				unsigned i = (off + b) / m->d.esize;
+			for (; b < sizeof(buf); b += ges) {
+				unsigned i = e0 + b / ges;
 				if (ok && (b & 7) == 0 && svt_le_load(snap + off + b, 8) ==
 				    svt_le_load(buf + b, 8)) {
-					b += 8 - m->d.esize;      /* a whole unchanged word */
+					b += 8 - ges;   /* a whole unchanged word */
 					continue;
 				}
-				uint64_t old = svt_le_load(snap + off + b, m->d.esize);
-				uint64_t cur = ok ? svt_le_load(buf + b, m->d.esize) : 0;
+				uint64_t old = svt_le_load(snap + off + b, ges);
+				uint64_t cur = ok ? svt_le_load(buf + b, ges) : 0;
 				if ((SVT_BUG(42) ? (uint32_t)cur == (uint32_t)old : cur == old) ||
 				    !sh_present(sh_get(m, spi, i)))
 					continue;
@@ -94,10 +110,10 @@ static void oos_resync_slot(struct svt_mmu *m, unsigned s, bool keep)
 		}
 	}
 	m->d.c.resyncs++;
-	mmu_event(m, SVT_EV_RESYNC, gfn, keep && spi != SP_NONE, 0);
+	mmu_event(m, SVT_EV_RESYNC, gfn, keep && any, 0);
 	audit_gfn_dirty(m, gfn);
 	m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_ALL, 0);
-	if (keep && spi != SP_NONE) {
+	if (keep && any) {
 		m->d.oos[s].age = ++m->d.oos_clock;
 		return;
 	}
@@ -122,23 +138,25 @@ void oos_resync_gfn(struct svt_mmu *m, uint64_t gfn)
  */
 void oos_resync_va(struct svt_mmu *m, uint64_t va)
 {
-	unsigned idx = (unsigned)(va >> 12) & (SVT_BUG(37) ? 511 : m->d.nents - 1);
+	unsigned ges = m->d.gesize;
+	unsigned gidx = (unsigned)(va >> 12) & (SVT_BUG(37) ? 511 : SH_PAGE_SIZE / ges - 1);
+	unsigned part = sh_part_of(m, SH_L1, gidx), idx = sh_slot_of(m, SH_L1, gidx);
 
 	for (unsigned s = 0; s < SVT_OOS_MAX; s++) {
 		if (!m->d.oos[s].used)
 			continue;
 		uint64_t gfn = m->d.oos[s].gfn;
-		uint32_t spi = sp_lookup(m, gfn, SH_L1, 0);
+		uint32_t spi = sp_lookup(m, gfn, SH_L1, part);
 		uint8_t buf[8];
 		if (spi == SP_NONE || !sh_present(sh_get(m, spi, idx)))
 			continue;       /* absent stays absent until a fault */
-		uint64_t gpa = (gfn << 12) + (uint64_t)idx * m->d.esize;
-		if (m->d.env.read_gpa(m->d.env.ctx, gpa, buf, m->d.esize) != 0) {
+		uint64_t gpa = (gfn << 12) + (uint64_t)gidx * ges;
+		if (m->d.env.read_gpa(m->d.env.ctx, gpa, buf, ges) != 0) {
 			m->d.c.env_errors++;
 			continue;
 		}
-		uint64_t cur = svt_le_load(buf, m->d.esize);
-		if (cur == svt_le_load(snap_of(m, s) + (size_t)idx * m->d.esize, m->d.esize))
+		uint64_t cur = svt_le_load(buf, ges);
+		if (cur == svt_le_load(snap_of(m, s) + (size_t)gidx * ges, ges))
 			continue;
 		l1_install(m, spi, idx, g_entry(cur));
 		m->d.c.resyncs_va++;
@@ -191,11 +209,17 @@ static void resync_root(struct svt_mmu *m, uint32_t root)
 	for (unsigned s = 0; s < SVT_OOS_MAX; s++) {
 		if (!m->d.oos[s].used)
 			continue;
-		uint32_t spi = sp_lookup(m, m->d.oos[s].gfn, SH_L1, 0);
-		unsigned budget = 256;
-		if (spi == SP_NONE || root == SP_NONE)
+		bool any = false, reaches = false;
+		for (unsigned part = 0; part < sh_parts(m, SH_L1) && !reaches; part++) {
+			uint32_t spi = sp_lookup(m, m->d.oos[s].gfn, SH_L1, part);
+			unsigned budget = 256;
+			any |= spi != SP_NONE;
+			reaches = spi != SP_NONE && root != SP_NONE &&
+				  sp_reaches(m, spi, root, SVT_BUG(40) ? 1 : 5, &budget);
+		}
+		if (!any || root == SP_NONE)
 			oos_resync_slot(m, s, false);
-		else if (sp_reaches(m, spi, root, SVT_BUG(40) ? 1 : 5, &budget))
+		else if (reaches)
 			oos_resync_slot(m, s, true);
 	}
 }
@@ -235,10 +259,11 @@ static void oos_mark_(struct svt_mmu *m, uint64_t gfn)
 	 * by the audit), and l1_install() keeps it for entries made present
 	 * later: the pieces of the page with none are not read. */
 	uint8_t *snap = snap_of(m, s);
-	uint32_t spi = sp_lookup(m, gfn, SH_L1, 0);
+	unsigned pb = part_bytes(m);
 	audit_gfn_dirty(m, gfn);
 	for (unsigned off = 0; off < SH_PAGE_SIZE; off += OOS_PIECE) {
-		unsigned e0 = off / m->d.esize, e1 = (off + OOS_PIECE) / m->d.esize;
+		uint32_t spi = sp_lookup(m, gfn, SH_L1, off / pb);
+		unsigned e0 = off % pb / m->d.gesize, e1 = e0 + OOS_PIECE / m->d.gesize;
 		if (spi != SP_NONE && sh_next_present(m, spi, e0, e1) == e1)
 			continue;
 		if (m->d.env.read_gpa(m->d.env.ctx, (gfn << 12) + off, snap + off, OOS_PIECE) != 0) {

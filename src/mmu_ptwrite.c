@@ -15,10 +15,12 @@
 
 /* ---- emulation of guest writes ------------------------------------------ */
 
-/* Is gfn the guest table the current root shadows? */
+/* Is gfn the guest table the current root shadows (through a 2-on-3
+ * PDPT's parts)? */
 static bool is_root_gfn(struct svt_mmu *m, uint64_t gfn)
 {
-	return m->v.root != SP_NONE && sh_is_table(SP(m, m->v.root)->type) && SP(m, m->v.root)->gfn == gfn;
+	const struct sh_page *r = m->v.root != SP_NONE ? SP(m, m->v.root) : NULL;
+	return r && (sh_is_table(r->type) || r->type == SH_PDPT) && r->gfn == gfn;
 }
 
 struct emu_ctx {
@@ -121,54 +123,68 @@ static int emu_read(void *ctx, uint64_t la, void *buf, unsigned len, unsigned fl
 	return 0;
 }
 
-/* Bring the shadows of a guest page table in line with a write to it. */
+/* Bring entry idx of table shadow spi (type t) in line with its guest
+ * entry; returns whether it changed. */
+static bool revalidate_entry(struct svt_mmu *m, uint32_t spi, unsigned t, unsigned idx)
+{
+	uint64_t before = sh_entry_x(sh_get(m, spi, idx));
+	bool ok, large;
+
+	if (!(before & SVT_PTE_P)) {
+		/* Absent stays absent until a fault, except that with
+		 * prefetch on, a leaf the guest has just made valid
+		 * (its own fault handler's write) is propagated now,
+		 * saving the fault that would follow. */
+		if (t != SH_L1 || !m->d.cfg.policy.prefetch)
+			return false;
+		g_entry_t ge = g_table_entry(m, SP(m, spi), idx, &ok);
+		if (ok && g_entry_valid(m, ge, 1, &large)) {
+			l1_install(m, spi, idx, ge);
+			m->d.c.prefetched += sh_present(sh_get(m, spi, idx));
+		}
+		return false;
+	}
+	g_entry_t ge = g_table_entry(m, SP(m, spi), idx, &ok);
+	if (t == SH_L1) {
+		l1_install(m, spi, idx, ok ? ge : g_entry(0));
+		return sh_entry_x(sh_get(m, spi, idx)) != before;
+	}
+	uint32_t c = SP_NONE;
+	if (ok && g_entry_valid(m, ge, t, &large)) {
+		if (!large)
+			c = sp_lookup(m, g_frame(m, ge) >> 12, t - 1, sh_child_part(m, t, idx));
+	}
+	if (c != SP_NONE && c == sp_aux(m, spi)[idx])
+		sh_set_child(m, spi, idx, sh_nonleaf(m, ge, t, false, c), c);
+	else if (!SVT_BUG(51))
+		sh_clear(m, spi, idx);
+	return sh_entry_x(sh_get(m, spi, idx)) != before;
+}
+
+/* Bring the shadows of a guest page table in line with a write to it:
+ * guest entries first..last, each shadowed by sh_span() entries of one
+ * part of each shadow of the frame. */
 static void revalidate(struct svt_mmu *m, uint64_t gfn, unsigned off, unsigned len)
 {
-	unsigned first = off / m->d.esize, last = (off + len - 1) / m->d.esize;
+	unsigned first = off / m->d.gesize, last = (off + len - 1) / m->d.gesize;
+	unsigned gents = SH_PAGE_SIZE / m->d.gesize;
 	bool changed = false;
-	/* gfn_info.pt counts the frame's table shadows exactly (INV-STRUCT):
-	 * past the last of them there is nothing to look up */
-	unsigned left = gfn_is_ram(m, gfn) ? m->d.gi[gfn].pt : SH_L5;
 
-	for (unsigned t = SH_L1; t <= SH_L5 && left > 0; t++) {
-		uint32_t spi = sp_lookup(m, gfn, t, 0);
-		if (spi == SP_NONE)
-			continue;
-		left--;
-		sp_touch(m, spi);
-		for (unsigned idx = first; idx <= last && idx < m->d.nents; idx++) {
-			uint64_t before = sh_entry_x(sh_get(m, spi, idx));
-			bool ok, large;
-			if (!(before & SVT_PTE_P)) {
-				/* Absent stays absent until a fault, except that with
-				 * prefetch on, a leaf the guest has just made valid
-				 * (its own fault handler's write) is propagated now,
-				 * saving the fault that would follow. */
-				if (t != SH_L1 || !m->d.cfg.policy.prefetch)
-					continue;
-				g_entry_t ge = g_table_entry(m, SP(m, spi), idx, &ok);
-				if (ok && g_entry_valid(m, ge, 1, &large)) {
-					l1_install(m, spi, idx, ge);
-					m->d.c.prefetched += sh_present(sh_get(m, spi, idx));
-				}
+	for (unsigned t = SH_L1; t <= SH_L5; t++) {
+		uint32_t spi = SP_NONE;
+		unsigned part = ~0u;
+		for (unsigned gi = first; gi <= last && gi < gents; gi++) {
+			if (sh_part_of(m, t, gi) != part) {
+				part = sh_part_of(m, t, gi);
+				spi = sp_lookup(m, gfn, t, part);
+				if (spi != SP_NONE)
+					sp_touch(m, spi);
+			}
+			if (spi == SP_NONE)
 				continue;
-			}
-			g_entry_t ge = g_table_entry(m, SP(m, spi), idx, &ok);
-			if (t == SH_L1) {
-				l1_install(m, spi, idx, ok ? ge : g_entry(0));
-				changed |= sh_entry_x(sh_get(m, spi, idx)) != before;
-				continue;
-			}
-			uint32_t c = SP_NONE;
-			if (ok && g_entry_valid(m, ge, t, &large)) {
-				if (!large)
-					c = sp_lookup(m, g_frame(m, ge) >> 12, t - 1, 0);
-			}
-			if (c != SP_NONE && c == sp_aux(m, spi)[idx])
-				sh_set_child(m, spi, idx, sh_nonleaf(m, ge, t, false, c), c);
-			else if (!SVT_BUG(51))
-				sh_clear(m, spi, idx);
-			changed |= sh_entry_x(sh_get(m, spi, idx)) != before;
+			unsigned s0 = sh_slot_of(m, t, gi);
+			for (unsigned idx = s0; idx < s0 + sh_span(m, t); idx++)
+				changed |= revalidate_entry(m, spi, t, idx);
 		}
 	}
 	if (changed)    /* a shadow entry the hardware may have cached changed */

@@ -344,8 +344,11 @@ const struct svt_regs *svt_mmu_guest_regs(const struct svt_mmu *m);
 /*
  * What the hardware must run with now: the shadow root in CR3, and CR0,
  * CR4 and EFER as the hardware sees them (CR0.WP and PG always set, CR4.PGE
- * and PCIDE clear, paging on even while the guest's is off).  With VT-x the
- * guest reads its own values through the CR0/CR4 read shadows.
+ * and PCIDE clear, paging on even while the guest's is off; a 2-level guest
+ * runs on PAE-format shadows, so CR4.PAE and EFER.NXE are set for it, and a
+ * caller loads the PDPTEs from the hardware CR3 as VM entry does with EPT
+ * off).  With VT-x the guest reads its own values through the CR0/CR4 read
+ * shadows.
  */
 struct svt_hw_state {
 	uint64_t cr0, cr3, cr4, efer;

@@ -295,15 +295,15 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
  *       the guest's entries) or reports MMIO, where bare metal raises #PF
  *       and sets nothing.  This harness makes implicit accesses in a
  *       segment load (mh_data), which the core tells: nothing to avoid.
- *   K4  with 32-bit shadows and no SMEP a fetch fault has no I/D bit: the
- *       core takes it for a read and applies what only reads obey (SMAP to
- *       a supervisor fetch from a user page), injecting a #PF bare metal
- *       does not raise.
- * K1, K5, K6, K8, K9 and K10 were core bugs this harness found, K11 and K12
- * limitations (with emulation off, a MOVS whose destination is a page table
- * on the walk of its source never completed; a write the core must emulate
- * that crosses into a page with nothing behind it was retried for ever);
- * they are fixed and no longer avoided.
+ * K1, K5, K6, K8, K9 and K10 were core bugs this harness found, K4, K11 and
+ * K12 limitations (K4: with 32-bit shadows and no SMEP a fetch fault had no
+ * I/D bit, so the core took a supervisor fetch from a user page under SMAP
+ * for a read and injected a #PF bare metal does not raise; 2-level guests
+ * now get PAE-format shadows with NXE on.  K11: with emulation off, a MOVS
+ * whose destination is a page table on the walk of its source never
+ * completed.  K12: a write the core must emulate that crosses into a page
+ * with nothing behind it was retried for ever); they are fixed and no
+ * longer avoided.
  */
 static bool known_unemulable(struct mh_machine *m, uint64_t va, unsigned cpl, bool implicit,
 			     bool insn_ok)
@@ -326,20 +326,6 @@ static bool known_unemulable(struct mh_machine *m, uint64_t va, unsigned cpl, bo
 	       mh_or_walk_uses(m, va, gpa >> 12);                      /* K7 */
 }
 
-/* Returns the CPL to fetch at; may clear PKRU.AD bits. */
-static unsigned known_k4(struct mh_machine *m, unsigned cpl)
-{
-	uint64_t cr4 = m->arch.cr4;
-	/* Shadows in PAE format run the hardware with NXE on, so fetch faults
-	 * carry I/D; only 32-bit shadows without SMEP cannot tell (paging off
-	 * uses no page-level protections). */
-	if (!mh_avoid(m, 4) || (cr4 & SVT_CR4_SMEP) || (cr4 & SVT_CR4_PAE) || !(m->arch.cr0 & SVT_CR0_PG))
-		return cpl;
-	if (cr4 & SVT_CR4_PKE)
-		m->pkru &= 0xaaaaaaaau;
-	return (cr4 & SVT_CR4_SMAP) ? 3 : cpl;
-}
-
 bool mh_step_access(struct mh_machine *m, uint64_t *ava)
 {
 	struct mh_os *os = m->os;
@@ -359,7 +345,6 @@ bool mh_step_access(struct mh_machine *m, uint64_t *ava)
 	}
 	if (r < 37) {
 		va = page + mh_below(&m->rng, MH_PAGE);
-		cpl = known_k4(m, cpl);
 		*ava = va;
 		return mh_data(m, va, 1, SVT_ACC_FETCH, cpl, false, NULL, 0, &val, &end);
 	}

@@ -675,6 +675,53 @@ Test(mmu_unit, two_level_and_pae_guests)
 	mach_fini();
 }
 
+/* 2-on-3: a 2-level guest runs on PAE-format shadows, the hardware with
+ * CR4.PAE and EFER.NXE on, so a fetch fault carries I/D: a supervisor
+ * fetch from a user page under SMAP without SMEP is not taken for a read
+ * (it was known limitation K4).  A guest L1 is shadowed by two parts
+ * (entries 0-511, 512-1023), a guest L2 by four under a PDPT root. */
+Test(mmu_unit, two_level_guest_on_pae_shadows)
+{
+	mach_init(32, plain);
+	/* PD at gfn 1: PDE[0] a supervisor 4 MiB page at 0, PDE[1] and
+	 * PDE[256] -> PT gfn 2, whose entries 3 and 600 map user pages */
+	gwrite(0x1000, 0 | P | RW | PS, 4);
+	gwrite(0x1000 + 4 * 1, 0x2000 | P | RW | US, 4);
+	gwrite(0x1000 + 4 * 256, 0x2000 | P | RW | US, 4);
+	gwrite(0x2000 + 4 * 3, (30ull << 12) | P | RW | US, 4);
+	gwrite(0x2000 + 4 * 600, (31ull << 12) | P | RW | US, 4);
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PSE | SVT_CR4_SMAP), 0);
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x1000), 0);
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG | SVT_CR0_WP), 0);
+	struct svt_hw_state hs;
+	svt_mmu_hw_state(M->mmu, &hs);
+	cr_assert_eq(hs.mode, SVT_MODE_PAE, "PAE-format shadows");
+	cr_assert((hs.cr4 & SVT_CR4_PAE) && (hs.efer & SVT_EFER_NXE), "hardware CR4.PAE and NXE");
+	cr_assert_eq(svt_mmu_guest_regs(M->mmu)->cr4, SVT_CR4_PSE | SVT_CR4_SMAP, "the guest's own CR4");
+	/* SMAP does not apply to fetches (SDM 4.6.1) */
+	struct result r = access8(0x403000, SVT_ACC_FETCH, 0, 0);
+	cr_assert_eq(r.kind, 0, "a supervisor fetch from a user page under SMAP runs");
+	cr_assert_eq(r.mpa, g2m(30) * 4096);
+	r = access8(0x403008, SVT_ACC_READ, 0, 0);
+	cr_assert_eq(r.kind, 1, "a supervisor read there faults");
+	cr_assert_eq(r.ec, SVT_PFEC_P, "the guest's error code: no I/D");
+	/* the second half of the L1, and the L1 under a second part of the L2 */
+	cr_assert_eq(access8(0x658000, SVT_ACC_READ, 3, 0).mpa, g2m(31) * 4096);
+	cr_assert_eq(access8(0x40003010, SVT_ACC_READ, 3, 0).mpa, g2m(30) * 4096 + 0x10);
+	/* PDPT, L2 parts 0 and 1, L1 parts 0 and 1 */
+	cr_assert_eq(svt_mmu_counters(M->mmu)->pool_used, 5);
+	/* a write to guest entry 600 through the 4 MiB page: emulated, and the
+	 * second part's shadow entry 88 revalidated */
+	cr_assert_eq(access8(0x2000 + 4 * 600, SVT_ACC_WRITE, 0, (32ull << 12) | P | RW | US | A).kind, 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->emulated, 1);
+	cr_assert_eq(access8(0x658000, SVT_ACC_READ, 3, 0).mpa, g2m(32) * 4096);
+	/* the 4 MiB page's first 2 MiB: one FL1 */
+	cr_assert_eq(access8(0x5008, SVT_ACC_READ, 0, 0).mpa, g2m(5) * 4096 + 8);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->pool_used, 6, "and an FL1 for the 4 MiB page");
+	audit_clean();
+	mach_fini();
+}
+
 /* Find the machine address of the shadow leaf the hardware uses for va. */
 static uint64_t shadow_leaf_pa(uint64_t va)
 {

@@ -452,7 +452,8 @@ void rp_shadow_before(struct rp *p, const struct svt_trace_fault *f)
 	bool mapped = sp.t1 != 0;
 	unsigned esize = sp.esize;
 	p->nb_table = sp.t1;
-	/* 2-level shadows (the guest's 32-bit paging, or paging off): 4-byte entries */
+	/* the shadows' format, not the guest's: 2-level (paging off only) has
+	 * 4-byte entries; a 2-level guest's shadows are PAE-format (2-on-3) */
 	unsigned n = v.mode == SVT_MODE_2LEVEL ? 1024 : 512;
 	uint64_t va = v.mode < SVT_MODE_4LEVEL ? f->va & 0xffffffffull : f->va;
 	p->nb_idx = (unsigned)(va >> 12) & (n - 1);
