@@ -567,19 +567,18 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	 * A supervisor data access at CPL 0-2 to a user page that SMAP allows
 	 * only because RFLAGS.AC = 1 may be an implicit access, which SMAP
 	 * forbids: the hardware does not say which.  Decide it before
-	 * anything is set in the guest's entries: by the instruction (asked
-	 * for if it did not come), which an implicit-only one settles.
+	 * anything is set in the guest's entries: by the instruction, which
+	 * an implicit-only one settles.  A caller that gives no registers
+	 * (synth's reads, traces from before this) gets the explicit reading,
+	 * as before: asking would livelock a caller that never gives them.
 	 */
 	if (!user && acc.kind != SVT_ACC_FETCH && (regs.cr4 & SVT_CR4_SMAP) &&
 	    (regs.rflags & SVT_RFLAGS_AC) && !SVT_BUG(78)) {
 		struct svt_access ia = acc;
 		struct svt_walk iw;
 		ia.implicit = true;
-		if (svt_walk_mode(&m->d.env, &regs, m->v.mode, &ia, SVT_WALK_CORE, &iw) == SVT_WALK_PF) {
-			if (f->regs == NULL) {
-				res->wants_regs = true;
-				return pf_done(m, f, res, SVT_PF_RETRY);
-			}
+		if (f->regs != NULL &&
+		    svt_walk_mode(&m->d.env, &regs, m->v.mode, &ia, SVT_WALK_CORE, &iw) == SVT_WALK_PF) {
 			res->used_regs = true;
 			if (insn_implicit_only(f->code_bits, f->insn, f->insn_len))
 				return pf_inject(m, f, res, iw.error_code, iw.cr2);

@@ -384,10 +384,11 @@ struct svt_fault_result {
 	uint64_t cr2;           /* INJECT */
 	uint64_t gpa;           /* MMIO */
 	/* RETRY because the fault came without registers and instruction
-	 * (svt_fault.regs NULL) and this write is one to emulate, or this
-	 * supervisor access under SMAP with RFLAGS.AC=1 may be an implicit
-	 * one that only the instruction tells: give them with the same
-	 * fault when it comes again. */
+	 * (svt_fault.regs NULL) and this write is one to emulate: give
+	 * them with the same fault when it comes again.  (A supervisor
+	 * access under SMAP with RFLAGS.AC=1 is told implicit by its
+	 * instruction only when they come with it: the hypervisor gives
+	 * them there unasked.) */
 	bool wants_regs;
 	/* The outcome depended on the registers and the instruction (a write
 	 * the core emulates, or would): where this is false, the fault is
