@@ -313,6 +313,7 @@ static void sp_free(struct svt_mmu *m, uint32_t spi)
 	}
 	mmu_event(m, SVT_EV_SHADOW_FREE, p->gfn, p->type, svt_mfn_x(p->mfn));
 	p->type = SH_FREE;
+	p->fdepth = m->d.free_sp == SP_NONE ? 1 : SP(m, m->d.free_sp)->fdepth + 1;
 	p->hash_next = m->d.free_sp;
 	m->d.free_sp = spi;
 	m->d.c.pool_used--;
@@ -399,6 +400,8 @@ uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned sub, bo
 	spi = m->d.free_sp;
 	struct sh_page *p = SP(m, spi);
 	m->d.free_sp = p->hash_next;
+	if (p->fdepth < m->d.al.sp_lo)
+		m->d.al.sp_lo = p->fdepth;      /* its depth: below it the list is as audited */
 	m->d.c.pool_used++;
 	m->d.c.pool_free--;
 
@@ -950,8 +953,10 @@ struct svt_mmu *svt_mmu_init(void *storage, size_t len, const struct svt_mmu_con
 			return NULL;
 		p->type = SH_FREE;
 		p->hash_next = i < cfg->pool_frames ? i + 1 : SP_NONE;
+		p->fdepth = cfg->pool_frames - i + 1;
 	}
 	m->d.free_sp = 1;
+	m->d.al.sp_lo = UINT32_MAX;
 	for (uint32_t i = 1; i <= l.nlinks; i++) {
 		m->d.links[i - 1].next = i < l.nlinks ? i + 1 : 0;
 		m->d.links[i - 1].idx = l.nlinks - i + 1;     /* depth (list_del) */

@@ -168,14 +168,52 @@ static uint64_t free_pages(struct audit *a)
 {
 	struct svt_mmu *m = a->m;
 	uint64_t free_n = 0;
+	uint32_t last = SP_NONE;
 
 	for (uint32_t i = m->d.free_sp; i != SP_NONE; i = SP(m, i)->hash_next) {
 		if (SP(m, i)->type != SH_FREE || ++free_n > m->d.cfg.pool_frames) {
 			report(a, SVT_INV_STRUCT, 0, 0, i, 0, 0, 0, "free list holds a page in use, or loops");
+			return free_n;
+		}
+		if (last != SP_NONE && SP(m, i)->fdepth + 1 != SP(m, last)->fdepth) {
+			report(a, SVT_INV_STRUCT, 0, 0, i, 0, SP(m, i)->fdepth, SP(m, last)->fdepth,
+			       "free list depths do not count down");
+			return free_n;
+		}
+		last = i;
+	}
+	if (last != SP_NONE && SP(m, last)->fdepth != 1)
+		report(a, SVT_INV_STRUCT, 0, 0, last, 0, SP(m, last)->fdepth, 1,
+		       "free list depths do not count down");
+	m->d.al.sp_head = (uint32_t)free_n;
+	return free_n;
+}
+
+/* The free list after a whole audit: the pages taken since lie at depths
+ * sp_lo and above, and the list below them is as that audit saw it (no one
+ * links a page into the list but sp_free(), at the top); the pages now
+ * above that are checked, and the count is the top's depth. */
+static uint64_t free_pages_incr(struct audit *a)
+{
+	struct svt_mmu *m = a->m;
+	struct audit_log *al = &m->d.al;
+	uint32_t h = m->d.free_sp;
+	uint32_t hd = h != SP_NONE && h <= m->d.cfg.pool_frames ? SP(m, h)->fdepth : 0;
+	uint32_t lo = al->sp_lo < al->sp_head + 1 ? al->sp_lo : al->sp_head + 1;
+
+	if (hd > m->d.cfg.pool_frames || (h != SP_NONE && hd == 0))
+		hd = 0, lo = 1;         /* not believable: let the walk below report it */
+	uint32_t d = hd;
+	for (uint32_t i = h; i != SP_NONE && d >= lo; i = SP(m, i)->hash_next, d--) {
+		if (i > m->d.cfg.pool_frames || SP(m, i)->type != SH_FREE || SP(m, i)->fdepth != d) {
+			report(a, SVT_INV_STRUCT, 0, 0, i, 0, i <= m->d.cfg.pool_frames ? SP(m, i)->fdepth : 0,
+			       d, "free list holds a page in use, or a wrong depth");
 			break;
 		}
 	}
-	return free_n;
+	al->sp_head = hd;
+	al->sp_lo = UINT32_MAX;
+	return hd;
 }
 
 /* Is free link l (1-based) a free node whose idx is its depth in the free
@@ -650,6 +688,7 @@ static void log_reset(struct svt_mmu *m)
 	m->d.al.nsp = m->d.al.ngfn = 0;
 	m->d.al.overflow = false;
 	m->d.al.lo_depth = UINT32_MAX;
+	m->d.al.sp_lo = UINT32_MAX;
 	m->d.al.valid = true;
 	log_save_regs(m);
 }
@@ -783,7 +822,7 @@ static void audit_incr(struct audit *a)
 	}
 	if (regs)
 		audit_entries(a);
-	uint64_t free_n = free_pages(a);
+	uint64_t free_n = free_pages_incr(a);
 	if (al->used != m->d.c.pool_used || al->used + free_n != m->d.cfg.pool_frames)
 		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, al->used, free_n, "pool accounting is off");
 	if (al->rmaps != al->leaves)

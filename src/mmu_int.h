@@ -116,6 +116,7 @@ struct sh_page {
 	uint16_t aleaves;       /* ... with this many RAM leaves */
 	uint64_t actx;          /* ... translations under it found clean in this context, 0: none
 				 * (mmu_audit.c, audit_ctx()) */
+	uint32_t fdepth;        /* free: its depth in the free list (1: the bottom) */
 };
 
 struct sh_link {
@@ -188,6 +189,7 @@ _Static_assert(SVT_ROOT_CACHE_MAX >= 4, "the default root cache (4) fits");
  * The free-link list is a stack whose nodes each hold their depth in idx
  * (link_alloc(), list_del()): lo_depth is the deepest node taken off it
  * since the last audit, so everything below it is as that audit saw it.
+ * The free list of shadow pages likewise (sh_page.fdepth, sp_lo, sp_head).
  * The rest is the audit's own: the totals and registers it last saw.
  */
 #define AUDIT_LOG_SP  1024
@@ -200,6 +202,8 @@ struct audit_log {
 	bool valid;             /* a whole audit has set what follows */
 	uint32_t lo_depth;      /* UINT32_MAX: nothing taken */
 	uint32_t head_depth;    /* free links at the last audit */
+	uint32_t sp_lo;         /* the deepest free shadow page taken since, UINT32_MAX: none */
+	uint32_t sp_head;       /* free shadow pages at the last audit */
 	uint64_t used, leaves, rmaps;
 	uint64_t cr0, cr3, cr4, efer, pdpte[4];
 	uint32_t root;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "svt.h"
+#include "mmu_int.h"      /* free_list_audited_from_its_top: the pool itself */
 
 #define GFRAMES 256             /* guest RAM: 1 MiB */
 #define HOLE    200             /* gfn 200..207: not RAM (MMIO) */
@@ -159,7 +160,7 @@ static int hw_write(void *ctx, uint64_t pa, const void *buf, size_t len)
 	return 0;
 }
 
-static enum svt_walk_status hw_walk(const struct svt_access *acc, struct svt_walk *w)
+static enum svt_walk_status t_hw_walk(const struct svt_access *acc, struct svt_walk *w)
 {
 	struct svt_hw_state hs;
 	struct svt_env henv = { .ctx = M, .read_gpa = hw_read, .write_gpa = hw_write };
@@ -190,7 +191,7 @@ static struct result access8(uint64_t va, enum svt_access_kind kind, uint8_t cpl
 
 	for (int tries = 0; tries < 16; tries++) {
 		struct svt_walk w;
-		if (hw_walk(&acc, &w) == SVT_WALK_OK) {
+		if (t_hw_walk(&acc, &w) == SVT_WALK_OK) {
 			r.mpa = w.gpa;
 			if (kind == SVT_ACC_WRITE)
 				for (unsigned i = 0; i < 8; i++)
@@ -366,7 +367,7 @@ static enum svt_pf_outcome fault_bare(uint64_t va, uint8_t cpl, struct svt_fault
 {
 	struct svt_access acc = { .va = va, .kind = SVT_ACC_WRITE, .cpl = cpl };
 	struct svt_walk w;
-	cr_assert_neq(hw_walk(&acc, &w), SVT_WALK_OK, "the write must fault");
+	cr_assert_neq(t_hw_walk(&acc, &w), SVT_WALK_OK, "the write must fault");
 	struct svt_fault f = { .va = va, .error_code = w.error_code, .cpl = cpl, .rflags = M->rflags,
 			       .pkru = M->pkru, .code_bits = 64 };
 	return svt_mmu_page_fault(M->mmu, &f, fr);
@@ -615,7 +616,7 @@ Test(mmu_unit, unexplained_fault_is_injected_not_retried_for_ever)
 	M->pkru = 1u << 2;                      /* AD for key 1, in the hardware only */
 	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 3 };
 	struct svt_walk w;
-	cr_assert_eq(hw_walk(&acc, &w), SVT_WALK_PF);
+	cr_assert_eq(t_hw_walk(&acc, &w), SVT_WALK_PF);
 	cr_assert_eq(w.error_code, SVT_PFEC_P | SVT_PFEC_U | SVT_PFEC_PK);
 	struct svt_fault f = { .va = va, .error_code = w.error_code, .cpl = 3, .rflags = 2,
 			       .pkru = 0, .code_bits = 64 };
@@ -727,7 +728,7 @@ static uint64_t shadow_leaf_pa(uint64_t va)
 {
 	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
 	struct svt_walk w;
-	cr_assert_eq(hw_walk(&acc, &w), SVT_WALK_OK);
+	cr_assert_eq(t_hw_walk(&acc, &w), SVT_WALK_OK);
 	return w.lv[w.nlevels - 1].entry_gpa;
 }
 
@@ -904,7 +905,7 @@ static unsigned shadow_mt(uint64_t va, uint64_t *mpa)
 {
 	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
 	struct svt_walk w;
-	cr_assert_eq(hw_walk(&acc, &w), SVT_WALK_OK, "va %#lx is mapped in the shadows",
+	cr_assert_eq(t_hw_walk(&acc, &w), SVT_WALK_OK, "va %#lx is mapped in the shadows",
 		     (unsigned long)va);
 	cr_assert_eq(w.lv[w.nlevels - 1].level, 1, "a 4 KiB shadow leaf");
 	uint64_t e = w.lv[w.nlevels - 1].entry;
@@ -1006,6 +1007,53 @@ Test(mmu_unit, memory_types_in_2level_and_pae_guests)
 	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG | SVT_CR0_WP), 0);
 	cr_assert_eq(faulted_mt(0x7000, 7), 7, "2 MiB page splintered");
 	cr_assert_eq(faulted_mt(0x202000, 40), 5);
+	audit_clean();
+	mach_fini();
+}
+
+/* The free list's depths (sh_page.fdepth): a whole audit walks it all and
+ * reports a page in use on it or depths that do not count down; the
+ * incremental audit checks its top down to the deepest page taken since
+ * the last audit (below that the list is as that audit saw it) and takes
+ * the count from the top's depth. */
+static unsigned structs(unsigned flags)
+{
+	struct svt_violation v[16];
+	unsigned n = svt_mmu_audit(M->mmu, flags, v, 16), k = 0;
+	for (unsigned i = 0; i < n && i < 16; i++)
+		k += v[i].inv == SVT_INV_STRUCT;
+	return k;
+}
+
+Test(mmu_unit, free_list_audited_from_its_top)
+{
+	mach_init(32, plain);
+	enter_4level();
+	cr_assert_eq(access8(0x401000, SVT_ACC_READ, 3, 0).kind, 0);
+	audit_clean();
+	cr_assert_eq(structs(SVT_AUDIT_ALL | SVT_AUDIT_INCR), 0);
+	struct svt_mmu *m = M->mmu;
+	uint32_t h = m->d.free_sp;
+	cr_assert_neq(h, SP_NONE);
+	/* the top page marked in use behind the core's back */
+	SP(m, h)->type = SH_L1;
+	cr_assert_geq(structs(SVT_AUDIT_ALL), 1, "the whole audit sees it");
+	SP(m, h)->type = SH_FREE;
+	cr_assert_eq(structs(SVT_AUDIT_ALL), 0);
+	/* a depth two below the top that does not count down: the whole audit */
+	uint32_t d = SP(m, SP(m, h)->hash_next)->hash_next;
+	cr_assert_neq(d, SP_NONE);
+	SP(m, d)->fdepth += 5;
+	cr_assert_geq(structs(SVT_AUDIT_ALL), 1, "the whole audit sees it");
+	SP(m, d)->fdepth -= 5;
+	cr_assert_eq(structs(SVT_AUDIT_ALL), 0);
+	/* pages taken off the top since (new shadows): checked down to the
+	 * deepest of them, so a top whose depth is one too many is caught */
+	cr_assert_eq(access8(0x40000000, SVT_ACC_READ, 0, 0).kind, 0);
+	h = m->d.free_sp;
+	SP(m, h)->fdepth++;
+	cr_assert_geq(structs(SVT_AUDIT_ALL | SVT_AUDIT_INCR), 1, "a wrong depth at the top");
+	SP(m, h)->fdepth--;
 	audit_clean();
 	mach_fini();
 }
