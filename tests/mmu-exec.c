@@ -159,32 +159,43 @@ static int hw_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *va
 
 /* ---- bare-metal memory ----------------------------------------------------- */
 
+/* Bare metal's translation of one piece: 0 with *gpa, else X_PF (the
+ * fault noted in s) or X_GP; the first piece of an access that lands in
+ * device memory is noted as s->first_dev. */
+static int or_xlate(struct side *s, uint64_t la, enum svt_access_kind k, bool set_ad, bool first,
+		    uint64_t *gpa)
+{
+	uint64_t cr2;
+	uint32_t ec;
+	int r = mh_or_translate(s->m, la, k, s->cpl, false, set_ad, gpa, &ec, &cr2);
+	if (r == 0 && first && !mh_ram(s->m, *gpa >> 12))
+		s->first_dev = *gpa;
+	if (r == 1) {
+		s->ec = ec;
+		s->cr2 = cr2;
+		return X_PF;
+	}
+	return r == 2 ? X_GP : 0;
+}
+
 static int or_rw(struct side *s, uint64_t la, uint8_t *buf, unsigned len, enum svt_access_kind k,
 		 const uint8_t *wbuf)
 {
 	struct mh_machine *m = s->m;
 	unsigned done = 0;
+	uint64_t gpa[2];
+	unsigned plen[2], n = 0;
+	int r;
+
 	/* A write that crosses into the next page is checked on both pages
 	 * before any byte is written (SDM Vol. 3A 4.7: the #PF names the
 	 * first page that does not allow it, CR2 its first byte there). */
 	s->first_dev = ~0ull;
 	if (wbuf && ((la + len - 1) ^ la) >> 12) {
-		for (unsigned off = 0; off < len; off = (unsigned)(MH_PAGE - (la & 0xfff))) {
-			uint64_t gpa, cr2;
-			uint32_t ec;
-			int r = mh_or_translate(m, la + off, k, s->cpl, false, false, &gpa, &ec, &cr2);
-			if (r == 0 && off == 0 && !mh_ram(m, gpa >> 12))
-				s->first_dev = gpa;
-			if (r == 1) {
-				s->ec = ec;
-				s->cr2 = cr2;
-				return X_PF;
-			}
-			if (r == 2)
-				return X_GP;
-			if (off)
-				break;
-		}
+		unsigned off2 = (unsigned)(MH_PAGE - (la & 0xfff));
+		if ((r = or_xlate(s, la, k, false, true, &gpa[0])) ||
+		    (r = or_xlate(s, la + off2, k, false, false, &gpa[1])))
+			return r;
 	}
 	/*
 	 * Where there is nothing behind device memory (s->nothing: see
@@ -195,45 +206,22 @@ static int or_rw(struct side *s, uint64_t la, uint8_t *buf, unsigned len, enum s
 	 * piece, before the next piece's walk (the device path, vmx/mmio.c,
 	 * takes it from there).
 	 */
-	uint64_t gpa[2];
-	unsigned plen[2], n = 0;
 	for (done = 0; done < len; n++) {
-		uint64_t a = la + done, cr2;
+		uint64_t a = la + done;
 		unsigned chunk = len - done, room = (unsigned)(MH_PAGE - (a & 0xfff));
-		uint32_t ec;
 		if (chunk > room)
 			chunk = room;
 		if (n == 2)
 			return X_BAD;
 		plen[n] = chunk;
 		done += chunk;
-		if (!s->nothing && n > 0)
-			continue;       /* translated when reached */
-		int r = mh_or_translate(m, a, k, s->cpl, false, true, &gpa[n], &ec, &cr2);
-		if (r == 0 && n == 0 && !mh_ram(m, gpa[0] >> 12))
-			s->first_dev = gpa[0];
-		if (r == 1) {
-			s->ec = ec;
-			s->cr2 = cr2;
-			return X_PF;
-		}
-		if (r == 2)
-			return X_GP;
+		if ((s->nothing || n == 0) && (r = or_xlate(s, a, k, true, n == 0, &gpa[n])))
+			return r;
 	}
 	done = 0;
 	for (unsigned i = 0; i < n; done += plen[i++]) {
-		if (i > 0 && !s->nothing) {
-			uint64_t cr2;
-			uint32_t ec;
-			int r = mh_or_translate(m, la + done, k, s->cpl, false, true, &gpa[i], &ec, &cr2);
-			if (r == 1) {
-				s->ec = ec;
-				s->cr2 = cr2;
-				return X_PF;
-			}
-			if (r == 2)
-				return X_GP;
-		}
+		if (i > 0 && !s->nothing && (r = or_xlate(s, la + done, k, true, false, &gpa[i])))
+			return r;
 		if (!mh_ram(m, gpa[i] >> 12) && s->nothing && plen[i] < len) {
 			/* nothing behind it: reads all ones, a write is dropped */
 			if (!wbuf)
