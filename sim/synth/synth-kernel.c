@@ -627,6 +627,30 @@ static void crossing(struct syn *s, uint64_t t)
 		check_ad(s, in.va, true, "the copy to");
 		check_ad(s, s->vmap_va + 4096, true, "the copy to");
 	}
+	/* once more into the kernel's own page table (the vmap's, on the walk
+	 * of the copy: the core must emulate the write) with a frame beyond
+	 * guest RAM, with nothing behind it, as the second page (no random
+	 * draw: the workload's stream stays): bare metal writes the table's
+	 * part (its own bytes back) and drops the rest, with no fault */
+	uint64_t pt = s->vmap_pt & ~0xfffull, ptail = 0;
+	svt_gmem_read(&s->mach.mem, pt + 4096 - half, &ptail, half);
+	in.val[0] = ptail | ((uint64_t)0x5a5a5a5a << (8 * half));
+	if (!s->failed && vmap_set(s, 0, pt, true) &&
+	    vmap_set(s, 1, (s->cfg->guest_frames + 1) << 12, true)) {
+		syn_invlpg(s, s->vmap_va);
+		syn_invlpg(s, s->vmap_va + 4096);
+		r = syn_insn(s, &in, &ec, &cr2);
+		got_tail = 0;
+		svt_gmem_read(&s->mach.mem, pt + 4096 - half, &got_tail, half);
+		if (r == 1)
+			syn_fail(s, "the copy to %#llx, a page table's last bytes and on into "
+				 "nothing, took #PF %#x at %#llx (bare metal: no fault)",
+				 (unsigned long long)in.va, ec, (unsigned long long)cr2);
+		else if (!s->failed && got_tail != ptail)
+			syn_fail(s, "the copy to %#llx, on into nothing, left %#llx in the page "
+				 "table, not %#llx", (unsigned long long)in.va,
+				 (unsigned long long)got_tail, (unsigned long long)ptail);
+	}
 	vmap_clear(s, 0);
 	vmap_clear(s, 1);
 	syn_free(s, scratch);
