@@ -273,7 +273,7 @@ static int synth(const char *dir, const struct syn_workload *w, enum svt_mode mo
  * with the checks off, is timed on its own over the same range at level
  * none and taken off.
  */
-#define BENCH_FULL_EVENTS 5000
+#define BENCH_FULL_EVENTS 30000
 
 /*
  * Issue 20's audits-off target as the issue words it: replay of a fork
