@@ -275,6 +275,20 @@ static int synth(const char *dir, const struct syn_workload *w, enum svt_mode mo
  */
 #define BENCH_FULL_EVENTS 30000
 
+/* The trace of a target: synth's WORKLOAD (seed 1) in PATH, its header in *info. */
+static int target_trace(const char *dir, const char *workload, enum svt_mode mode, uint64_t events,
+			char *path, size_t len, struct svt_trace_info *info)
+{
+	struct svt_trace_error err;
+	if (synth(dir, syn_find_workload(workload), mode, events, 1, path, len) != 0)
+		return 1;
+	struct svt_trace_reader *r = svt_trace_open(path, 0, &err);
+	bool ok = r && svt_trace_info(r, info) == SVT_TRACE_OK;
+	if (r)
+		svt_trace_close(r);
+	return ok ? 0 : 1;
+}
+
 /*
  * Issue 20's audits-off target as the issue words it: replay of a fork
  * trace of TARGET_EVENTS events (synth's fork, this mode) at >= 10 M
@@ -284,18 +298,14 @@ static int synth(const char *dir, const struct syn_workload *w, enum svt_mode mo
 static int fork_target(const char *dir, enum svt_mode mode, uint64_t events)
 {
 	char path[512];
-	struct svt_trace_error err;
 	struct svt_trace_info info;
 
 	printf("issue 20 target as worded: workload fork, mode %s, %" PRIu64 " events, user CPU "
 	       "time, best of 3\n", svt_mode_name(mode), events);
-	if (synth(dir, syn_find_workload("fork"), mode, events, 1, path, sizeof(path)) != 0)
+	double ev;
+	if (target_trace(dir, "fork", mode, events, path, sizeof(path), &info) != 0)
 		return 1;
-	struct svt_trace_reader *r = svt_trace_open(path, 0, &err);
-	if (!r || svt_trace_info(r, &info) != SVT_TRACE_OK)
-		return 1;
-	svt_trace_close(r);
-	double ev = (double)info.events;
+	ev = (double)info.events;
 	double tz = best_of(3, zstd_user, path), tn = best_of(3, u_none, path);
 	if (tz <= 0 || tn < 0) {
 		fprintf(stderr, "svt-bench: a timing of %s failed\n", path);
@@ -311,18 +321,14 @@ static int fork_target(const char *dir, enum svt_mode mode, uint64_t events)
 static int targets(const char *dir, enum svt_mode mode, uint64_t events)
 {
 	char path[512];
-	struct svt_trace_error err;
 	struct svt_trace_info info;
 
 	printf("\nissue 20 targets: workload mix, mode %s, %" PRIu64 " events, user CPU time, "
 	       "best of 3\n", svt_mode_name(mode), events);
-	if (synth(dir, syn_find_workload("mix"), mode, events, 1, path, sizeof(path)) != 0)
+	double ev;
+	if (target_trace(dir, "mix", mode, events, path, sizeof(path), &info) != 0)
 		return 1;
-	struct svt_trace_reader *r = svt_trace_open(path, 0, &err);
-	if (!r || svt_trace_info(r, &info) != SVT_TRACE_OK)
-		return 1;
-	svt_trace_close(r);
-	double ev = (double)info.events;
+	ev = (double)info.events;
 	double tz = best_of(3, zstd_user, path), td = best_of(3, decode_only, path);
 	double tn = best_of(3, u_none, path), tp = best_of(3, u_periodic, path);
 	uint64_t from = info.events / 3, to = from + BENCH_FULL_EVENTS - 1;
