@@ -1,9 +1,24 @@
-/* entry.S — a shipped test guest's Multiboot entry: a stack, then gmain(magic, info). */
+/* entry.S — a shipped test guest's Multiboot entry (with -DMB2 a Multiboot2
+ * one, asking for the memory map): a stack, then gmain(magic, info). */
+#ifdef MB2
+	.set MB2_MAGIC, 0xE85250D6
+	.section .multiboot, "a"
+	.align 8
+mb2_header:
+	.long MB2_MAGIC, 0, mb2_end - mb2_header, -(MB2_MAGIC + (mb2_end - mb2_header))
+	.short 1, 0                     /* information request, required: the memory map */
+	.long 12, 6
+	.align 8
+	.short 0, 0                     /* end */
+	.long 8
+mb2_end:
+#else
 	.set MB_MAGIC, 0x1BADB002
 	.set MB_FLAGS, 0x00000003
 	.section .multiboot, "a"
 	.align 4
 	.long MB_MAGIC, MB_FLAGS, -(MB_MAGIC + MB_FLAGS)
+#endif
 	.text
 	.code32
 	.globl _start

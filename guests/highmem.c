@@ -10,7 +10,15 @@
  *   the CPU there), and again through a page directory above 4 GiB that
  *   maps the same frames with a 2 MiB page;
  *
- * and checks that RAM at 4 GiB is not RAM at 0 seen again.
+ * and checks that RAM at 4 GiB is not RAM at 0 seen again.  Then it
+ * touches RAM's last bytes and the nothing right above them with one
+ * instruction: a read across the end of RAM (its RAM part, then all ones)
+ * and a MOVS from RAM into nothing (dropped).  Under the hypervisor both
+ * are completed by vmx/mmio.c, which must read the RAM part above 4 GiB.
+ *
+ * Built twice: with a Multiboot header (highmem.elf: the map is the
+ * Multiboot information's) and, with -DMB2, a Multiboot2 header
+ * (highmem-mb2.elf: the map is the memory map tag's).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,32 +33,56 @@
 #define D  0x40ull
 #define PS 0x80ull
 #define MB (1ull << 20)
+#define MB1_BOOT_MAGIC 0x2BADB002u
+#define MB2_BOOT_MAGIC 0x36D76289u
 
 static uint64_t pdpt[4] __attribute__((aligned(32)));
 static uint64_t pd0[512] __attribute__((aligned(4096)));       /* [0, 1 GiB) 1:1 */
 static uint64_t pd1[512] __attribute__((aligned(4096)));       /* [1 GiB, 2 GiB): RAM above 4 GiB */
 
-/* The lowest usable region of the Multiboot memory map at or above 4 GiB:
- * its start in *base, its length (0: none). */
-static uint64_t high_ram(uint32_t info, uint64_t *base)
+/* What the loader's memory map says: the lowest usable region at or above
+ * 4 GiB (len 0: none), and whether any entry overlaps [probe, probe + 2 MiB). */
+struct scan {
+	uint64_t base, len, probe;
+	bool overlaps;
+};
+
+static void consider(struct scan *s, uint64_t b, uint64_t l, uint32_t type)
+{
+	if (type == 1 && b >= (4ull << 30) && (s->len == 0 || b < s->base)) {
+		s->base = b;
+		s->len = l;
+	}
+	if (b < s->probe + 2 * MB && b + l > s->probe)
+		s->overlaps = true;
+}
+
+/* Scan the map: Multiboot's, or Multiboot2's tag 6. */
+static void scan_map(uint32_t magic, uint32_t info, struct scan *s)
 {
 	const uint8_t *mbi = (const uint8_t *)(uintptr_t)info;
-	uint64_t len = 0;
-	*base = 0;
-	if (!(*(const uint32_t *)mbi & (1u << 6)))
-		return 0;
+	if (magic == MB2_BOOT_MAGIC) {
+		uint32_t total = *(const uint32_t *)mbi;
+		for (uint32_t t = 8; t + 16 <= total;) {
+			uint32_t type = *(const uint32_t *)(mbi + t), size = *(const uint32_t *)(mbi + t + 4);
+			if (type == 0 || size < 8)
+				break;
+			uint32_t esz = *(const uint32_t *)(mbi + t + 8);
+			for (uint32_t e = 16; type == 6 && esz >= 24 && e + esz <= size; e += esz)
+				consider(s, *(const uint64_t *)(mbi + t + e), *(const uint64_t *)(mbi + t + e + 8),
+					 *(const uint32_t *)(mbi + t + e + 16));
+			t += (size + 7) & ~7u;
+		}
+		return;
+	}
+	if (magic != MB1_BOOT_MAGIC || !(*(const uint32_t *)mbi & (1u << 6)))
+		return;
 	uint32_t n = *(const uint32_t *)(mbi + 44), addr = *(const uint32_t *)(mbi + 48);
 	for (uint32_t off = 0; off + 24 <= n;) {
 		const uint8_t *e = (const uint8_t *)(uintptr_t)(addr + off);
-		uint64_t b = *(const uint64_t *)(e + 4), l = *(const uint64_t *)(e + 12);
-		bool ram = *(const uint32_t *)(e + 20) == 1;
-		if (ram && b >= (4ull << 30) && (len == 0 || b < *base)) {
-			*base = b;
-			len = l;
-		}
+		consider(s, *(const uint64_t *)(e + 4), *(const uint64_t *)(e + 12), *(const uint32_t *)(e + 20));
 		off += *(const uint32_t *)e + 4;
 	}
-	return len;
 }
 
 /* No fault is expected: one ends the run with where it was. */
@@ -65,10 +97,12 @@ uint32_t pf_handler(uint32_t ec, uint32_t cr2)
 void gmain(uint32_t magic, uint32_t info);
 void gmain(uint32_t magic, uint32_t info)
 {
-	(void)magic;
 	serial_init();
 	setup_pf_idt();
-	uint64_t base, len = high_ram(info, &base);
+	line("boot magic", magic);
+	struct scan map = { 0 };
+	scan_map(magic, info, &map);
+	uint64_t base = map.base, len = map.len;
 	line("RAM above 4 GiB, MiB", (uint32_t)(len / MB));
 	if (len < 16 * MB || (base & (2 * MB - 1))) {
 		line("RAM above 4 GiB usable here", 0);
@@ -139,6 +173,24 @@ void gmain(uint32_t magic, uint32_t info)
 	pt[1] = (base + 4 * MB) | P | RW;               /* entry 1 now maps entry 0's frame */
 	__asm__ volatile("invlpg (%0)" :: "r"(0x40201000u) : "memory");
 	line("after an entry is rewritten, its page reads", via_pt[1024 + 7]);
+
+	/* 4. the 2 MiB right above that RAM, at 0x40800000: nothing behind it
+	 * where the map has nothing there (a machine whose RAM ends there) */
+	struct scan above = { .probe = base + len };
+	scan_map(magic, info, &above);
+	if (!((base + len) & (2 * MB - 1)) && !above.overlaps) {
+		pd1[4] = (base + len) | P | RW | PS;
+		__asm__ volatile("mov %0, %%cr3" :: "r"((uint32_t)(uintptr_t)pdpt) : "memory");
+		*last = 0x12345678;             /* RAM's last 4 bytes: 78 56 34 12 */
+		uint32_t v, src = 0x407ffffcu, dst = 0x40800010u;
+		__asm__ volatile("movl (%1), %0" : "=r"(v) : "r"(0x407ffffeu) : "memory");
+		line("a read of RAM's last 2 bytes and 2 above them", v);
+		__asm__ volatile("cld; movsl" : "+S"(src), "+D"(dst) :: "memory");
+		line("MOVS from RAM's last word to above RAM: ESI advanced by", src - 0x407ffffcu);
+		line("... and that word above RAM reads", *(volatile uint32_t *)0x40800010u);
+	} else {
+		line("memory right above that RAM is in the map", 1);
+	}
 	puts_("guest: done\n");
 	poweroff();
 }

@@ -74,7 +74,7 @@ static int read_la(struct ctx *c, uint64_t la, uint8_t *buf, unsigned len, enum 
 		if (nothing_there(c, gpa)) {
 			memset(buf, 0xff, chunk);
 			c->out->reads++;
-		} else if (gpa < HV_GUEST_TOP && chunk <= HV_GUEST_TOP - gpa) {
+		} else if (hv_is_ram(gpa, chunk)) {     /* either range: below 4 GiB or above */
 			c->env->read_gpa(c->env->ctx, gpa, buf, chunk);
 		} else {
 			return CB_DEVICE;
@@ -107,7 +107,7 @@ static int emu_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *v
 		if (rc)
 			return rc;
 		if (!nothing_there(c, gpa))
-			return gpa < HV_GUEST_TOP ? CB_RAM_WRITE : CB_DEVICE;
+			return hv_is_ram(gpa, chunk) ? CB_RAM_WRITE : CB_DEVICE;
 		c->out->writes++;
 		la += chunk;
 		len -= chunk;
