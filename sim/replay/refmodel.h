@@ -121,7 +121,7 @@ struct rm_out {
 	unsigned pkey;          /* RM_OK, IA-32e: protection key of the leaf */
 	unsigned pat_index;     /* RM_OK: the leaf's PAT index (PAT:PCD:PWT, 0..7); 0 with
 				   paging off, where the PAT is not used (SDM 11.12.3) */
-	unsigned n;             /* entries read, top first */
+	unsigned n;             /* entries read, top first (e[n..]: undefined) */
 	struct rm_ent e[5];
 };
 

@@ -13,24 +13,50 @@
 #include "refmodel.h"
 #include "replay_int.h"
 
+/* svt_gmem_page(g, gfn, false), inline: the page of RAM frame gfn if it
+ * was ever written, else NULL. */
+static inline const uint8_t *gmem_have(const struct svt_gmem *g, uint64_t gfn)
+{
+	if (gfn >= g->frames)
+		return NULL;
+	uint8_t **c = g->chunk[gfn >> SVT_GMEM_CHUNK_BITS];
+	return c ? c[gfn & ((1ull << SVT_GMEM_CHUNK_BITS) - 1)] : NULL;
+}
+
 static bool ref_load(void *ctx, uint64_t pa, unsigned bytes, uint64_t *val)
 {
 	struct rp *p = ctx;
 	*val = 0;
+	if (!p->mach.mem.hook && (pa & 0xfff) + bytes <= 4096 && bytes <= 8) {
+		/* an entry within one page, nobody watching: as svt_gmem_read
+		 * reads it (a page never written, or not RAM, reads zero) */
+		const uint8_t *pg = gmem_have(&p->mach.mem, pa >> 12);
+		if (pg && bytes == 8)
+			memcpy(val, pg + (pa & 0xfff), 8);
+		else if (pg)
+			memcpy(val, pg + (pa & 0xfff), bytes);
+		return true;
+	}
 	svt_gmem_read(&p->mach.mem, pa, val, bytes);
 	return true;
 }
 
-static struct rm_cpu ref_cpu(const struct rp *p, uint64_t rflags, uint32_t pkru)
+/* The guest's registers as the reference walker takes them (filled field
+ * by field: a struct built and copied whole costs more than the walk's
+ * first level). */
+static void ref_cpu(const struct rp *p, uint64_t rflags, uint32_t pkru, struct rm_cpu *c)
 {
 	const struct svt_regs *g = svt_mmu_guest_regs(p->mmu);
-	struct rm_cpu c = {
-		.cr0 = g->cr0, .cr3 = g->cr3, .cr4 = g->cr4, .efer = g->efer, .rflags = rflags,
-		.pkru = pkru, .maxphyaddr = p->h->maxphyaddr,
-		.gbpages = (p->h->features & SVT_FEAT_1GPAGE) != 0,
-	};
-	memcpy(c.pdptr, g->pdpte, sizeof(c.pdptr));
-	return c;
+	c->cr0 = g->cr0;
+	c->cr3 = g->cr3;
+	c->cr4 = g->cr4;
+	c->efer = g->efer;
+	c->rflags = rflags;
+	c->pkru = pkru;
+	c->maxphyaddr = p->h->maxphyaddr;
+	c->gbpages = (p->h->features & SVT_FEAT_1GPAGE) != 0;
+	for (unsigned i = 0; i < 4; i++)
+		c->pdptr[i] = g->pdpte[i];
 }
 
 /* The access a recorded fault stands for (the error code says which). */
@@ -47,7 +73,8 @@ void rp_fault_access(const struct svt_trace_fault *f, struct svt_access *acc)
 static void ref_walk(const struct rp *p, const struct svt_access *acc, uint64_t rflags,
 		     uint32_t pkru, struct rm_out *o)
 {
-	struct rm_cpu c = ref_cpu(p, rflags, pkru);
+	struct rm_cpu c;
+	ref_cpu(p, rflags, pkru, &c);
 	struct rm_req rq = {
 		.la = acc->va, .cpl = acc->cpl, .implicit_sv = acc->implicit,
 		.op = acc->kind == SVT_ACC_WRITE ? RM_OP_WRITE :
@@ -108,7 +135,33 @@ void rp_ad_before(struct rp *p, const struct svt_trace_fault *f)
 	struct svt_access acc;
 	rp_fault_access(f, &acc);
 	ref_walk(p, &acc, f->rflags, f->pkru, &p->ad_ref);
+	ref_cpu(p, f->rflags, f->pkru, &p->ad_cpu);
 	p->fx_known = false;
+}
+
+/* Would the reference walk of the fault's access give p->ad_ref again
+ * now?  It is a function of the registers and of the entries it reads,
+ * each read where the one above it points: so where the registers and
+ * every entry it read are as then, it reads and gives the same. */
+static bool ad_ref_holds(struct rp *p, const struct svt_trace_fault *f)
+{
+	const struct rm_out *r = &p->ad_ref;
+	const struct rm_cpu *a = &p->ad_cpu;
+	struct rm_cpu c;
+	ref_cpu(p, f->rflags, f->pkru, &c);
+	if (c.cr0 != a->cr0 || c.cr3 != a->cr3 || c.cr4 != a->cr4 || c.efer != a->efer ||
+	    c.rflags != a->rflags || c.pkru != a->pkru || c.maxphyaddr != a->maxphyaddr ||
+	    c.gbpages != a->gbpages || memcmp(c.pdptr, a->pdptr, sizeof(c.pdptr)) != 0)
+		return false;
+	for (unsigned i = 0; i < r->n; i++) {
+		uint64_t now;
+		if (r->e[i].from_reg)
+			continue;
+		ref_load(p, r->e[i].pa, r->e[i].bytes, &now);
+		if (now != r->e[i].before)
+			return false;
+	}
+	return true;
 }
 
 void rp_check_ad(struct rp *p, const struct svt_trace_fault *f, enum svt_pf_outcome o)
@@ -133,7 +186,7 @@ void rp_check_ad(struct rp *p, const struct svt_trace_fault *f, enum svt_pf_outc
 		if (o == SVT_PF_EMULATED && r->kind == RM_OK && e->pa < (r->pa & ~7ull) + 16 &&
 		    e->pa + e->bytes > (r->pa & ~7ull))
 			continue;
-		svt_gmem_read(&p->mach.mem, e->pa, &now, e->bytes);
+		ref_load(p, e->pa, e->bytes, &now);
 		if ((now & ~AD) != (e->before & ~AD))
 			continue;       /* rewritten: a page-table write, not an A/D update */
 		/* one word may be an entry at several levels of the walk (a table
@@ -160,13 +213,20 @@ void rp_check_ad(struct rp *p, const struct svt_trace_fault *f, enum svt_pf_outc
 	}
 }
 
-/* The hardware as the core sets it up now: its registers (with the PAE
- * PDPTE registers loaded from the shadow root), and whether it can walk. */
-struct hw_view {
-	struct svt_regs r;
-	enum svt_mode mode;
-	bool ok;
-};
+/* The hardware's read of machine memory, as svt_machine_hw_env's: an
+ * 8-byte entry of a pool frame (what a walk of the shadows mostly reads)
+ * copied in place, anything else by svt_machine_read. */
+int rp_hw_read(void *ctx, uint64_t pa, void *buf, size_t len)
+{
+	struct svt_machine *m = ctx;
+	uint64_t mfn = pa >> 12;
+	if (len == 8 && (pa & 0xfff) <= 4096 - 8 && mfn >= SVT_POOL_MFN0 &&
+	    mfn - SVT_POOL_MFN0 < m->pool_frames) {
+		memcpy(buf, m->pool + (pa - SVT_POOL_MFN0 * 4096), 8);
+		return 0;
+	}
+	return svt_machine_read(m, pa, buf, len);
+}
 
 static void hw_view(struct rp *p, struct hw_view *v)
 {
@@ -257,11 +317,20 @@ void rp_check_fixed(struct rp *p, const struct svt_trace_fault *f)
 	char msg[160];
 
 	rp_fault_access(f, &acc);
-	p->fx_known = true;     /* for rp_check_ad: nothing changes the shadows in between */
-	p->fx_through = shadow_allows_mt(p, &acc, f->rflags, f->pkru, &mpa, &pat);
+	/* for rp_check_ad and rp_shadow_after: nothing changes the shadows in
+	 * between */
+	p->fx_known = true;
+	hw_view(p, &p->fx_view);
+	p->fx_st = hw_walk(p, &p->fx_view, &acc, f->rflags, f->pkru, &p->fx_walk);
+	p->fx_through = p->fx_st == SVT_WALK_OK;
 	if (!p->fx_through)
 		return;         /* the guest re-runs and faults again: not wrong by itself */
-	ref_walk(p, &acc, f->rflags, f->pkru, &o);
+	mpa = p->fx_walk.gpa;
+	pat = hw_pat_index(&p->fx_walk);
+	if (ad_ref_holds(p, f))
+		o = p->ad_ref;  /* the same walk: the core changed none of it */
+	else
+		ref_walk(p, &acc, f->rflags, f->pkru, &o);
 	if (o.kind != RM_OK) {
 		snprintf(p->what, sizeof(p->what),
 			 "the shadows allow an access bare metal faults (#PF error code %#x)", o.pfec);
@@ -329,15 +398,27 @@ void rp_check_flushed(struct rp *p, uint64_t va, const char *flush)
 	static const char *const kind_names[3] = { "read", "write", "fetch" };
 	struct hw_view v;
 	hw_view(p, &v);         /* one view: the checks change nothing */
+	if (!v.ok)
+		return;         /* the hardware cannot walk: nothing goes through */
 	for (unsigned k = 0; k < 3; k++)
 		for (uint8_t cpl = 0; cpl <= 3; cpl += 3) {
 			struct svt_access acc = { .va = va, .kind = kinds[k], .cpl = cpl };
 			uint64_t mpa;
 			unsigned pat;
+			struct svt_walk w;
 			struct rm_out o;
 			char msg[160];
-			if (!hw_allows(p, &v, &acc, 0, 0, &mpa, &pat))
+			if (hw_walk(p, &v, &acc, 0, 0, &w) != SVT_WALK_OK) {
+				/* a walk that stops short of a leaf (an absent or
+				 * reserved entry, no canonical address, memory not
+				 * there) reads the same entries whatever the
+				 * access, and stops there for every one */
+				if (k == 0 && cpl == 0 && (w.nlevels == 0 || !w.lv[w.nlevels - 1].leaf))
+					return;
 				continue;
+			}
+			mpa = w.gpa;
+			pat = hw_pat_index(&w);
 			ref_walk(p, &acc, 0, 0, &o);
 			if (o.kind != RM_OK) {
 				snprintf(p->what, sizeof(p->what), "after %s the shadows still allow a "
@@ -403,33 +484,52 @@ struct sh_path {
 
 /* (up: what rp_check_tree's walk down to the same L1 table passes, so
  * that either judgement of it serves the other) */
+static void shadow_path_of(enum svt_walk_status st, const struct svt_walk *w, struct sh_path *sp)
+{
+	sp->t2 = sp->e2 = sp->t1 = 0;
+	sp->nup = 0;
+	sp->esize = 8;
+	if (st != SVT_WALK_OK && st != SVT_WALK_PF)
+		return;
+	for (unsigned i = 0; i < w->nlevels; i++)
+		if (w->lv[i].level == 2) {
+			sp->t2 = w->lv[i].table;
+			sp->e2 = w->lv[i].entry;
+		} else if (w->lv[i].level == 1) {
+			sp->t1 = w->lv[i].table;
+			sp->esize = w->lv[i].size;
+		}
+	for (unsigned i = 0; i < w->nlevels && sp->nup < RP_UP_MAX; i++)
+		if (w->lv[i].level > 1)
+			sp->up[sp->nup++] = w->lv[i].entry;
+}
+
 static void shadow_path(struct rp *p, struct hw_view *v, uint64_t va, struct sh_path *sp)
 {
 	struct svt_access acc = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
 	struct svt_walk w;
-	sp->t2 = sp->e2 = sp->t1 = 0;
-	sp->nup = 0;
-	sp->esize = 8;
 	enum svt_walk_status st = hw_walk(p, v, &acc, 1ull << 18, 0, &w);  /* RFLAGS.AC: no SMAP */
-	if (st != SVT_WALK_OK && st != SVT_WALK_PF)
-		return;
-	for (unsigned i = 0; i < w.nlevels; i++)
-		if (w.lv[i].level == 2) {
-			sp->t2 = w.lv[i].table;
-			sp->e2 = w.lv[i].entry;
-		} else if (w.lv[i].level == 1) {
-			sp->t1 = w.lv[i].table;
-			sp->esize = w.lv[i].size;
-		}
-	for (unsigned i = 0; i < w.nlevels && sp->nup < RP_UP_MAX; i++)
-		if (w.lv[i].level > 1)
-			sp->up[sp->nup++] = w.lv[i].entry;
+	shadow_path_of(st, &w, sp);
 }
 
-/* Is entry j of the shadow table present? */
-static bool shadow_present(struct rp *p, uint64_t table, unsigned esize, unsigned j)
+/* The shadow table at table where it is a pool frame, as the hardware's
+ * reads of it find it (svt_machine_hw_env); else NULL. */
+static const uint8_t *pool_table(const struct rp *p, uint64_t table)
+{
+	uint64_t mfn = table >> 12;
+	if ((table & 0xfff) || mfn < SVT_POOL_MFN0 || mfn - SVT_POOL_MFN0 >= p->mach.pool_frames)
+		return NULL;
+	return p->mach.pool + (mfn - SVT_POOL_MFN0) * 4096;
+}
+
+/* Is entry j of the shadow table present?  (pg: the table, where
+ * pool_table found it) */
+static bool shadow_present(struct rp *p, const uint8_t *pg, uint64_t table, unsigned esize,
+			   unsigned j)
 {
 	uint8_t raw[8] = { 0 };
+	if (pg)
+		return (pg[(size_t)j * esize] & 1) != 0;
 	if (p->hwenv.read_gpa(p->hwenv.ctx, table + (uint64_t)j * esize, raw, esize) != 0)
 		return false;
 	return (raw[0] & 1) != 0;
@@ -460,8 +560,9 @@ void rp_shadow_before(struct rp *p, const struct svt_trace_fault *f)
 	p->nb_base = va & ~(((uint64_t)n << 12) - 1);
 	p->nb_lo = p->nb_idx > half ? p->nb_idx - half : 0;
 	p->nb_hi = p->nb_idx + half + 1 < n ? p->nb_idx + half + 1 : n;
+	const uint8_t *pg = mapped ? pool_table(p, p->nb_table) : NULL;
 	for (unsigned j = p->nb_lo; j < p->nb_hi; j++)
-		p->nb_mapped[j] = mapped && shadow_present(p, p->nb_table, esize, j);
+		p->nb_mapped[j] = mapped && shadow_present(p, pg, p->nb_table, esize, j);
 }
 
 /* Why an entry is checked, and what a violation there is: "CONTEXT: the
@@ -585,8 +686,10 @@ static void check_neighbours(struct rp *p, struct hw_view *v, const struct sh_pa
 		return;
 	bool same = table == p->nb_table;       /* else a new shadow: all of it made now */
 	struct ent_why why = { .inv = 0, .kind = WHY_NEIGHBOUR, .va = f->va };
+	const uint8_t *pg = pool_table(p, table);
 	for (unsigned j = p->nb_lo; j < p->nb_hi; j++) {
-		if (j == p->nb_idx || (same && p->nb_mapped[j]) || !shadow_present(p, table, esize, j))
+		if (j == p->nb_idx || (same && p->nb_mapped[j]) ||
+		    !shadow_present(p, pg, table, esize, j))
 			continue;
 		check_entry(p, v, p->nb_base + ((uint64_t)j << 12), &why);
 	}
@@ -669,31 +772,44 @@ static void check_link(struct rp *p, struct hw_view *v, const struct sh_path *sp
 
 void rp_shadow_after(struct rp *p, const struct svt_trace_fault *f, enum svt_pf_outcome o)
 {
-	struct hw_view v;
+	struct hw_view view, *v = &view;
 	struct sh_path sp;
 
 	if (o != SVT_PF_FIXED && o != SVT_PF_RETRY)
 		return;
-	hw_view(p, &v);
-	shadow_path(p, &v, f->va, &sp);
+	if (o == SVT_PF_FIXED && p->fx_known) {
+		/* rp_check_fixed's walk of the same address in the same view: a
+		 * walk reads the same entries whatever the access (svt_walk
+		 * checks the rights only once at the leaf), and stops short of
+		 * one (absent, reserved bits, no canonical address, memory not
+		 * there) for every access alike */
+		v = &p->fx_view;
+		shadow_path_of(p->fx_st, &p->fx_walk, &sp);
+	} else {
+		hw_view(p, v);
+		shadow_path(p, v, f->va, &sp);
+	}
 	if (o == SVT_PF_FIXED)
-		check_neighbours(p, &v, &sp, f);
-	check_link(p, &v, &sp, f);
+		check_neighbours(p, v, &sp, f);
+	check_link(p, v, &sp, f);
 }
 
 /*
  * What a shadow L1 table looked like when its leaves were last judged and
- * found agreeing: its entries, the guest L1 table's entries then, and all
- * else the judgement of a leaf rests on: the registers (struct jctx), the
- * shadow entries above it, the addresses it maps, and the guest's walk
- * above its L1 entry (for a splintered large page: the whole walk, every
- * leaf resting on its one guest entry), each kept as it was, not hashed.
- * A leaf whose shadow entry and guest entry are both as they were then,
- * under the same rest, is judged the same again, so it is skipped: exact,
- * never a guess.  A table whose every entry and guest entry are as then
- * is skipped whole, which skips exactly the same leaves.  One slot per
- * pool frame (RP_TREE_SEEN at most, a frame taking its slot modulo that
- * over from another).
+ * found agreeing: its present entries, the guest L1 table's entries then
+ * at the same places, and all else the judgement of a leaf rests on: the
+ * registers (struct jctx), the shadow entries above it, the addresses it
+ * maps, and the guest's walk above its L1 entry (for a splintered large
+ * page: the whole walk, every leaf resting on its one guest entry), each
+ * kept as it was, not hashed.  A leaf whose shadow entry and guest entry
+ * are both as they were then, under the same rest, is judged the same
+ * again, so it is skipped: exact, never a guess.  Only the 64-byte lines
+ * of both tables that held a present shadow entry are kept (packed, in
+ * order), since an absent entry is never judged: a table whose present
+ * entries and their guest entries are all as then, and whose other lines
+ * still hold no present entry, is skipped whole, which skips exactly the
+ * same leaves.  One slot per pool frame (RP_TREE_SEEN at most, a frame
+ * taking its slot modulo that over from another).
  */
 #define RP_TREE_SEEN 4096
 #define RP_GP_MAX 5
@@ -714,10 +830,14 @@ struct tree_seen {
 	uint64_t regs[JK_REGS];
 	uint64_t up[RP_UP_MAX];
 	unsigned nup, esize;
-	unsigned j0;                    /* the first present entry of sh */
-	uint64_t lines;                 /* which 64-byte lines of sh hold a present entry */
+	uint64_t lines;                 /* which 64-byte lines of the table held a present entry */
 	bool gskip;                     /* the global leaves were left unjudged (keep_global) */
+	/* the guest's side (gp's values where gp says, gu's lines) was as
+	 * kept here when struct rp's gw_clock had this value */
+	uint64_t gwhen;
 	struct gpath gp;
+	/* those lines of the shadow table (sh) and of the guest L1 table
+	 * (gu), packed: line l is the k-th, k the lines kept below it */
 	uint8_t sh[4096], gu[4096];
 };
 
@@ -774,12 +894,19 @@ static bool gpath_same(const struct gpath *a, const struct gpath *b)
 	return true;
 }
 
+/* Was guest frame gfn left unwritten after gw_clock had the value since?
+ * (false where the replay does not keep track: struct rp's gw_when) */
+static inline bool gw_unwritten(const struct rp *p, uint64_t gfn, uint64_t since)
+{
+	return p->gw_when && gfn < p->gw_frames && p->gw_when[gfn] <= since;
+}
+
 /* Would the reference walk read the very entries of gp again now?  The
  * walk's first entry is at the same place in the table CR3 names now
  * (jc->t0; a PDPTE register: the same register), each later one where the
  * entry above it (the same value) points, as when gp was taken: so the
  * walk reads gp's values again iff every one of them is there now. */
-static bool gpath_holds(struct rp *p, const struct jctx *jc, const struct gpath *gp)
+static bool gpath_holds(struct rp *p, const struct jctx *jc, struct gpath *gp, uint64_t since)
 {
 	if (!jc->t0_known)
 		return false;
@@ -790,10 +917,18 @@ static bool gpath_holds(struct rp *p, const struct jctx *jc, const struct gpath 
 		} else {
 			if (i == 0)
 				pa = jc->t0 + (pa - gp->e[i].table);
+			if (pa == gp->e[i].pa && gw_unwritten(p, pa >> 12, since))
+				continue;       /* as it was at since, and nothing wrote it */
 			ref_load(p, pa, gp->e[i].bytes, &now);
 		}
 		if (now != gp->e[i].val)
 			return false;
+	}
+	/* every value is where gp now says, as of now (for struct tree_seen's
+	 * gwhen: the first entry's table is the one CR3 names now) */
+	if (gp->n && !gp->e[0].reg) {
+		gp->e[0].pa = jc->t0 + (gp->e[0].pa - gp->e[0].table);
+		gp->e[0].table = jc->t0;
 	}
 	return true;
 }
@@ -854,39 +989,97 @@ static inline bool line_present(const uint8_t *l, unsigned esize)
 	return (any & (esize == 8 ? SVT_PTE_P : SVT_PTE_P | SVT_PTE_P << 32)) != 0;
 }
 
-/* The first entry from j on of the table in buf (n entries of esize bytes,
- * n a multiple of 512 bytes' worth) with P set, or n: past 512 bytes at a
- * time while they are all zero (absent shadow entries mostly are), else a
- * 64-byte line at a time while none of its entries is present. */
-static unsigned next_present(const uint8_t *buf, unsigned j, unsigned n, unsigned esize)
+/* Which 64-byte lines of the table in buf (entries of esize bytes) hold
+ * an entry with P set: past 512 bytes at a time where they are all zero
+ * (absent shadow entries mostly are), else a line at a time. */
+static uint64_t present_lines(const uint8_t *buf, unsigned esize)
 {
 	static const uint8_t zero[512];
-	unsigned line = 64 / esize, chunk = 512 / esize;
-
-	for (; j < n && j % line; j++)
-		if (buf[(size_t)j * esize] & SVT_PTE_P)
-			return j;
-	while (j < n) {
-		if (j % chunk == 0 && memcmp(buf + (size_t)j * esize, zero, 512) == 0) {
-			j += chunk;
+	uint64_t m = 0;
+	for (unsigned c = 0; c < 8; c++) {
+		const uint8_t *ch = buf + c * 512;
+		if (memcmp(ch, zero, 512) == 0)
 			continue;
-		}
-		if (line_present(buf + (size_t)j * esize, esize))
-			break;
-		j += line;
+		for (unsigned i = 0; i < 8; i++)
+			if (line_present(ch + i * 64, esize))
+				m |= 1ull << (c * 8 + i);
 	}
-	while (j < n && !(buf[(size_t)j * esize] & SVT_PTE_P))
-		j++;
-	return j;
+	return m;
+}
+
+/* The bits set in x (without a library call where the CPU's own
+ * instruction is not assumed). */
+static inline unsigned popcount64(uint64_t x)
+{
+	x -= (x >> 1) & 0x5555555555555555ull;
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (unsigned)((x * 0x0101010101010101ull) >> 56);
+}
+
+/* Do lines [l, l + r) of the table in buf (entries of esize bytes) hold no
+ * present entry?  Mostly they are all zero: one compare for the run. */
+static bool lines_absent(const uint8_t *buf, unsigned l, unsigned r, unsigned esize)
+{
+	static const uint8_t zero[4096];
+	if (memcmp(buf + l * 64, zero, r * 64) == 0)
+		return true;
+	for (unsigned i = l; i < l + r; i++)
+		if (line_present(buf + i * 64, esize))
+			return false;
+	return true;
+}
+
+/* Is every shadow entry of the table in buf that was present when seen
+ * was kept as it was then, and every other one absent still? */
+static bool shadow_as_then(const struct tree_seen *seen, const uint8_t *buf, unsigned esize)
+{
+	uint64_t m = seen->lines;
+	unsigned l = 0, k = 0;
+	while (l < 64) {
+		uint64_t rest = m >> l;         /* lines l.. */
+		if (rest & 1) {                 /* a run of kept lines, packed alike */
+			unsigned r = ~rest ? (unsigned)__builtin_ctzll(~rest) : 64 - l;
+			if (memcmp(buf + l * 64, seen->sh + k * 64, r * 64) != 0)
+				return false;
+			k += r;
+			l += r;
+		} else {                        /* a run of lines that held none */
+			unsigned r = rest ? (unsigned)__builtin_ctzll(rest) : 64 - l;
+			if (!lines_absent(buf, l, r, esize))
+				return false;
+			l += r;
+		}
+	}
+	return true;
+}
+
+/* Is the guest L1 table in gu as it was when seen was kept, in every line
+ * that held a present shadow entry (a superset of the entries judged)? */
+static bool guest_as_then(const struct tree_seen *seen, const uint8_t *gu)
+{
+	uint64_t m = seen->lines;
+	unsigned k = 0;
+	while (m) {
+		unsigned l = (unsigned)__builtin_ctzll(m);
+		uint64_t rest = m >> l;
+		unsigned r = ~rest ? (unsigned)__builtin_ctzll(~rest) : 64 - l;
+		if (memcmp(gu + l * 64, seen->gu + k * 64, r * 64) != 0)
+			return false;
+		k += r;
+		m &= r < 64 ? ~(((1ull << r) - 1) << l) : 0;
+	}
+	return true;
 }
 
 /* Every present leaf of the shadow L1 table at table (entries of esize
  * bytes, mapping the addresses from base), reached through the shadow
  * entries up[0..nup): false at the first violation.  Leaves judged before
  * under the same rest with the same shadow and guest entries are skipped
- * (struct tree_seen); a table whose every entry and guest entry is as
- * then is skipped whole, and a 64-byte stretch of both likewise, which
- * skips exactly the same leaves. */
+ * (struct tree_seen); a table whose present entries and their guest
+ * entries are all as then (and no other entry present) is skipped whole,
+ * and a 64-byte line of both likewise, which skips exactly the same
+ * leaves. */
 static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why,
 		     const struct jctx *jc, uint64_t table, unsigned esize, uint64_t base,
 		     const uint64_t *up, unsigned nup)
@@ -894,7 +1087,7 @@ static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why,
 	static const uint8_t zero[4096];
 	uint8_t sbuf[4096], gbuf[4096];
 	const uint8_t *buf, *gu = zero;
-	unsigned n = 4096 / esize, j0 = n;
+	unsigned per = 64 / esize, j0;
 	struct tree_seen *seen;
 	struct gpath gp;
 	const struct gpath *path = NULL;        /* the guest's walk now, where known */
@@ -906,13 +1099,17 @@ static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why,
 		ctx = seen->table == table && seen->base == base && seen->esize == esize &&
 		      seen->nup == nup && memcmp(seen->regs, jc->regs, sizeof(jc->regs)) == 0 &&
 		      (nup == 0 || memcmp(seen->up, up, nup * sizeof(*up)) == 0);
-		if (ctx && (shsame = memcmp(seen->sh, buf, 4096) == 0))
-			j0 = seen->j0;  /* the same entries present */
+		shsame = ctx && seen->lines && shadow_as_then(seen, buf, esize);
 	}
-	if (!shsame && (j0 = next_present(buf, 0, n, esize)) == n)
+	/* the lines that hold a present entry (where shsame, those kept), and
+	 * the first such entry */
+	uint64_t now = shsame ? seen->lines : present_lines(buf, esize);
+	if (!now)
 		return true;
+	for (j0 = (unsigned)__builtin_ctzll(now) * per; !(buf[(size_t)j0 * esize] & SVT_PTE_P); j0++)
+		;
 	if (seen) {
-		if (ctx && !p->mach.mem.hook && gpath_holds(p, jc, &seen->gp)) {
+		if (ctx && !p->mach.mem.hook && gpath_holds(p, jc, &seen->gp, seen->gwhen)) {
 			path = &seen->gp;
 			same = true;
 		} else if (guest_path(p, canon(v, base | ((uint64_t)j0 << 12)), &gp)) {
@@ -922,46 +1119,49 @@ static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why,
 			seen = NULL;
 		}
 	}
-	if (path && !path->large)
-		gu = guest_page(p, path->l1, gbuf);
 	/* a leaf is skipped where its shadow and guest entries are as then:
 	 * whole 64-byte lines of both at a time (with the global leaves judged
 	 * then, or exempt now), and the whole table where every line that
-	 * holds a present shadow entry is (an absent one is never judged) */
+	 * holds a present shadow entry is (an absent one is never judged);
+	 * the guest L1 table is as then where nothing wrote it since (gwhen:
+	 * the same table, gpath_same) */
 	bool lines = same && (jc->keep_global || !seen->gskip);
-	if (lines && shsame) {
-		uint64_t m = seen->lines;
-		while (m) {
-			unsigned l = (unsigned)__builtin_ctzll(m);
-			if (memcmp(seen->gu + l * 64, gu + l * 64, 64) != 0)
-				break;
-			m &= m - 1;
-		}
-		if (!m)
-			return true;    /* every leaf judged so before, under the same rest */
+	if (lines && shsame && (path->large || gw_unwritten(p, path->l1 >> 12, seen->gwhen) ||
+				guest_as_then(seen, gu = guest_page(p, path->l1, gbuf)))) {
+		if (path != &seen->gp)
+			seen->gp = *path;       /* the same values, where the walk reads them now */
+		seen->gwhen = p->gw_clock;
+		return true;    /* every leaf judged so before, under the same rest */
 	}
-	uint64_t present = 0;
-	for (unsigned j = j0; j < n; j++) {
-		if (lines && (j * esize) % 64 == 0 &&
-		    memcmp(seen->sh + j * esize, buf + j * esize, 64) == 0 &&
-		    memcmp(seen->gu + j * esize, gu + j * esize, 64) == 0) {
-			if (seen->lines & (1ull << (j * esize / 64)))
-				present |= 1ull << (j * esize / 64);
-			j += 64 / esize - 1;
-			continue;       /* every leaf there judged so before */
+	if (path && !path->large && gu == zero)
+		gu = guest_page(p, path->l1, gbuf);     /* (not read above) */
+	for (uint64_t m = now; m; m &= m - 1) {
+		unsigned l = (unsigned)__builtin_ctzll(m);
+		const uint8_t *cur = buf + l * 64, *gcur = gu + l * 64;
+		/* the line then, where it held a present entry (else every
+		 * entry of it was absent, unlike any present one now) */
+		const uint8_t *osh = NULL, *ogu = NULL;
+		if (same && (seen->lines >> l & 1)) {
+			unsigned k = popcount64(seen->lines & ((1ull << l) - 1));
+			osh = seen->sh + k * 64;
+			ogu = seen->gu + k * 64;
+			if (lines && memcmp(osh, cur, 64) == 0 && memcmp(ogu, gcur, 64) == 0)
+				continue;       /* every leaf there judged so before */
 		}
-		uint64_t e = ent_load(buf + j * esize, esize);
-		if (!(e & SVT_PTE_P))
-			continue;
-		present |= 1ull << (j * esize / 64);
-		if (jc->keep_global && (e & SVT_PTE_G))
-			continue;       /* a global translation outlives the flush */
-		if (same && ent_load(seen->sh + j * esize, esize) == e &&
-		    ent_load(seen->gu + j * esize, esize) == ent_load(gu + j * esize, esize) &&
-		    !(seen->gskip && (e & SVT_PTE_G)))
-			continue;       /* judged so before, under the same rest */
-		if (!check_entry(p, v, canon(v, base | ((uint64_t)j << 12)), why))
-			return false;
+		for (unsigned i = 0; i < per; i++) {
+			uint64_t e = ent_load(cur + i * esize, esize);
+			if (!(e & SVT_PTE_P))
+				continue;
+			if (jc->keep_global && (e & SVT_PTE_G))
+				continue;       /* a global translation outlives the flush */
+			if (osh && ent_load(osh + i * esize, esize) == e &&
+			    ent_load(ogu + i * esize, esize) == ent_load(gcur + i * esize, esize) &&
+			    !(seen->gskip && (e & SVT_PTE_G)))
+				continue;       /* judged so before, under the same rest */
+			uint64_t va = canon(v, base | ((uint64_t)(l * per + i) << 12));
+			if (!check_entry(p, v, va, why))
+				return false;
+		}
 	}
 	if (seen) {
 		if (path != &seen->gp)
@@ -974,10 +1174,14 @@ static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why,
 		if (nup)
 			memcpy(seen->up, up, nup * sizeof(*up));
 		seen->gskip = jc->keep_global;
-		seen->j0 = j0;
-		seen->lines = present;
-		memcpy(seen->sh, buf, 4096);
-		memcpy(seen->gu, gu, 4096);
+		seen->gwhen = p->gw_clock;
+		seen->lines = now;
+		unsigned k = 0;
+		for (uint64_t m = now; m; m &= m - 1, k++) {
+			unsigned l = (unsigned)__builtin_ctzll(m);
+			memcpy(seen->sh + k * 64, buf + l * 64, 64);
+			memcpy(seen->gu + k * 64, gu + l * 64, 64);
+		}
 	}
 	return true;
 }
@@ -992,14 +1196,16 @@ static bool tree(struct rp *p, struct hw_view *v, const struct ent_why *why, con
 	uint8_t tmp[4096];
 	uint64_t path[RP_UP_MAX];
 	const uint8_t *buf = mach_page(p, table, tmp);
-	unsigned n = 4096 / esize, shift = esize == 4 ? 12 + 10 * (level - 1) : 12 + 9 * (level - 1);
+	unsigned per = 64 / esize, shift = esize == 4 ? 12 + 10 * (level - 1) : 12 + 9 * (level - 1);
 	if (!buf)
 		return true;
 	if (nup)        /* (nup < RP_UP_MAX: a tree is 5 levels deep at most) */
 		memcpy(path, up, nup * sizeof(*up));
-	for (unsigned j = next_present(buf, 0, n, esize); j < n;
-	     j = next_present(buf, j + 1, n, esize)) {
+	for (uint64_t m = present_lines(buf, esize); m; m &= m - 1)
+	for (unsigned j = (unsigned)__builtin_ctzll(m) * per, end = j + per; j < end; j++) {
 		uint64_t e = ent_load(buf + j * esize, esize);
+		if (!(e & SVT_PTE_P))
+			continue;
 		uint64_t va = canon(v, base | ((uint64_t)j << shift)),
 			 below = e & (esize == 4 ? 0xfffff000ull : SH_ADDR);
 		bool ok = true;

@@ -4,6 +4,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -88,11 +89,21 @@ void rp_violation(struct rp *p, enum svt_invariant inv, uint64_t va, uint64_t gf
 
 void rp_guest_write(struct rp *p, uint64_t gpa, const void *buf, unsigned len)
 {
+	rp_note_write(p, gpa, len);
 	svt_gmem_write(&p->mach.mem, gpa, buf, len);
 	if (!p->same_policy)
 		svt_mmu_guest_wrote(p->mmu, gpa, len);
 	else if (p->cfg->audit == SVT_AUDIT_FULL)
 		svt_mmu_audit_note(p->mmu, gpa, len);
+}
+
+/* The core's writes to guest memory (its environment's write_gpa, ctx the
+ * machine in struct rp): noted, then made as the machine makes them. */
+static int core_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
+{
+	struct rp *p = (struct rp *)(void *)((char *)ctx - offsetof(struct rp, mach));
+	rp_note_write(p, gpa, len);
+	return p->core_write(ctx, gpa, buf, len);
 }
 
 static void on_event(void *ctx, const struct svt_event *ev)
@@ -337,6 +348,7 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 	switch (ev->type) {
 	case SVT_TRACE_MEM:
 		if (p->same_policy) {
+			rp_note_write(p, ev->u.mem.gpa, ev->u.mem.len);
 			svt_gmem_write(&p->mach.mem, ev->u.mem.gpa, ev->u.mem.data, ev->u.mem.len);
 			if (p->cfg->audit == SVT_AUDIT_FULL)
 				svt_mmu_audit_note(p->mmu, ev->u.mem.gpa, ev->u.mem.len);
@@ -495,6 +507,19 @@ static int setup(struct rp *p)
 	p->mach.on_event = on_event;
 	p->mach.cb_ctx = p;
 	svt_machine_hw_env(&p->mach, &p->hwenv);
+	p->hwenv.read_gpa = rp_hw_read;
+	/* guest memory's writes kept track of for the checks of whole shadow
+	 * tables (audit level faults and up), where nobody else is handed the
+	 * memory (the reducer's hooks) and it is not too large */
+	if (p->cfg->audit >= SVT_AUDIT_FAULTS && !p->cfg->on_mem && !p->cfg->at_from &&
+	    h->guest_frames <= RP_GW_MAX_FRAMES) {
+		p->gw_frames = h->guest_frames;
+		p->gw_when = calloc(h->guest_frames ? h->guest_frames : 1, sizeof(*p->gw_when));
+	}
+	if (p->gw_when) {
+		p->core_write = p->mach.env.write_gpa;
+		p->mach.env.write_gpa = core_write;
+	}
 	size_t len = svt_mmu_storage_size(&mc);
 	p->store = len ? aligned_alloc(64, (len + 63) & ~(size_t)63) : NULL;
 	if (!p->store || !(p->mmu = svt_mmu_init(p->store, len, &mc, &p->mach.env, p->mach.pool_mfns))) {
@@ -847,6 +872,7 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 	free(p->regen);
 	svt_machine_free(&p->mach);
 	free(p->tseen);
+	free(p->gw_when);
 	free(p->store);
 	free(p);
 	return exit_status;

@@ -24,7 +24,17 @@
  * fault's access goes through, and the core's legitimate retries (a race,
  * an unshadowed page, registers asked for) end after one or two. */
 #define RP_PROGRESS_MAX 64
+#define RP_GW_MAX_FRAMES (1u << 22)      /* struct rp's gw_when: up to 16 GiB of guest RAM */
 #define RP_L1_ENTRIES   1024    /* the most entries an L1 table has (32-bit paging) */
+
+/* The hardware as the core sets it up now: its registers (with the PAE
+ * PDPTE registers loaded from the shadow root), and whether it can walk
+ * (replay-check.c). */
+struct hw_view {
+	struct svt_regs r;
+	enum svt_mode mode;
+	bool ok;
+};
 
 struct rp {
 	const struct svt_replay_config *cfg;
@@ -89,14 +99,26 @@ struct rp {
 	uint64_t lk_t2, lk_e2;
 	/* A/D: the reference walk of the fault's access before the core ran */
 	struct rm_out ad_ref;
+	struct rm_cpu ad_cpu;           /* the registers it walked with */
 	/* rp_check_fixed's hardware walk of the fault's access after the core
 	 * ran (fx_known), which rp_check_ad reads again: whether it went through */
 	bool fx_known, fx_through;
+	/* and that walk itself, in that view, which rp_shadow_after reads */
+	struct hw_view fx_view;
+	enum svt_walk_status fx_st;
+	struct svt_walk fx_walk;
 	/* whole-address-space checks: the shadow L1 tables found agreeing
 	 * (replay-check.c, struct tree_seen), ntseen slots, one per pool frame
 	 * up to RP_TREE_SEEN */
 	struct tree_seen *tseen;
 	unsigned ntseen;
+	/* every write to guest memory the replay sees (its own, and the
+	 * core's through the machine's write_gpa, its only way there: it maps
+	 * only pool frames): per guest frame below gw_frames, the value of
+	 * gw_clock after its last write (rp_note_write); NULL: not kept */
+	uint64_t *gw_when;
+	uint64_t gw_frames, gw_clock;
+	int (*core_write)(void *ctx, uint64_t gpa, const void *buf, size_t len);
 	/* timeline */
 	struct svt_counters last;
 	uint64_t iv_first, iv_events, iv_inputs_cr, iv_invlpg;
@@ -106,12 +128,26 @@ struct rp {
 	struct svt_violation vbuf[RP_AUDIT_MAX];
 };
 
+/* Guest memory [gpa, gpa + len) is being written (struct rp's gw_when). */
+static inline void rp_note_write(struct rp *p, uint64_t gpa, size_t len)
+{
+	if (!p->gw_when || len == 0)
+		return;
+	uint64_t f = gpa >> 12, last = f + ((gpa & 0xfff) + len - 1) / 4096;
+	p->gw_clock++;
+	for (; f <= last && f < p->gw_frames; f++)
+		p->gw_when[f] = p->gw_clock;
+}
+
 void rp_violation(struct rp *p, enum svt_invariant inv, uint64_t va, uint64_t gfn, unsigned level,
 		  uint64_t ge, uint64_t se, const char *what);
 /* Guest memory changes the replay performs itself (bare-metal A/D, the
  * guest's retried writes): memory, and the core told under another policy. */
 void rp_guest_write(struct rp *p, uint64_t gpa, const void *buf, unsigned len);
 
+/* The hardware's reads for its walks of the shadows (p->hwenv.read_gpa,
+ * ctx the machine): svt_machine_hw_env's, faster for pool entries. */
+int rp_hw_read(void *ctx, uint64_t pa, void *buf, size_t len);
 void rp_fault_access(const struct svt_trace_fault *f, struct svt_access *acc);
 void rp_check_inject(struct rp *p, const struct svt_trace_fault *f, const struct svt_fault_result *res);
 void rp_check_fixed(struct rp *p, const struct svt_trace_fault *f);
