@@ -27,6 +27,8 @@ void svt_trace_fault_to_core(const struct svt_trace_fault *tf, struct svt_emu_re
 	f->regs = tf->has_regs ? regs : NULL;
 	f->insn = tf->insn;
 	f->insn_len = tf->insn_len;
+	f->in_delivery = tf->in_delivery;
+	f->dt = tf->has_dt ? &tf->dt : NULL;
 }
 
 void svt_trace_event_fault(const struct svt_fault *f, struct svt_trace_event *ev)
@@ -54,6 +56,12 @@ void svt_trace_event_fault(const struct svt_fault *f, struct svt_trace_event *ev
 		t->regs = *f->regs;
 	else
 		memset(&t->regs, 0, sizeof(t->regs));
+	t->in_delivery = f->in_delivery;
+	t->has_dt = f->dt != NULL;
+	if (f->dt)
+		t->dt = *f->dt;
+	else
+		memset(&t->dt, 0, sizeof(t->dt));
 }
 
 void svt_trace_event_decision(const struct svt_fault *f, enum svt_pf_outcome o,

@@ -116,6 +116,23 @@ static bool dec_fault(struct tr_state *st, const uint8_t *p, const uint8_t *end,
 	f->rflags = f->has_regs ? f->regs.rflags : s->rflags;
 	if (pres & TR_F_RFLAGS)
 		NEED(svt_getv(&p, end, &f->rflags), "FAULT: truncated RFLAGS");
+	f->in_delivery = false;
+	f->has_dt = false;
+	memset(&f->dt, 0, sizeof(f->dt));
+	if (p < end) {                  /* since 1.5 */
+		NEED(svt_getv(&p, end, &v), "FAULT: truncated extension");
+		NEED(!(v & ~(uint64_t)TR_FX_ALL), "FAULT: unknown extension bits");
+		f->in_delivery = (v & TR_FX_DELIVERY) != 0;
+		f->has_dt = (v & TR_FX_TABLES) != 0;
+		for (unsigned t = 0; f->has_dt && t < SVT_DT_COUNT; t++) {
+			uint64_t lim;
+			NEED(svt_getv(&p, end, &f->dt.base[t]), "FAULT: truncated table base");
+			NEED(svt_getv(&p, end, &lim), "FAULT: truncated table limit");
+			NEED(lim <= (uint64_t)UINT32_MAX + 1, "FAULT: table limit above 32 bits");
+			f->dt.usable[t] = lim != 0;
+			f->dt.limit[t] = lim ? (uint32_t)(lim - 1) : 0;
+		}
+	}
 
 	s->va = f->va;
 	s->error_code = f->error_code;

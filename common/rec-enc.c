@@ -241,6 +241,16 @@ static uint8_t *enc_fault(struct tr_state *st, const struct svt_trace_fault *f, 
 	}
 	if (pres & TR_F_RFLAGS)
 		p += svt_putv(p, f->rflags);
+	/* since 1.5, only where there is something to say: a fault's
+	 * evidence on implicit accesses, not delta-coded (it is rare) */
+	if (f->in_delivery || f->has_dt) {
+		p += svt_putv(p, (f->in_delivery ? TR_FX_DELIVERY : 0) |
+				 (f->has_dt ? TR_FX_TABLES : 0));
+		for (unsigned t = 0; f->has_dt && t < SVT_DT_COUNT; t++) {
+			p += svt_putv(p, f->dt.base[t]);
+			p += svt_putv(p, f->dt.usable[t] ? (uint64_t)f->dt.limit[t] + 1 : 0);
+		}
+	}
 
 	s->va = f->va;
 	s->error_code = f->error_code;

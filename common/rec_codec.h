@@ -24,6 +24,11 @@
 #define TR_F_REGS       0x20u
 #define TR_F_ALL        0x3fu
 
+/* FAULT extension bits (the varint appended since 1.5) */
+#define TR_FX_DELIVERY  0x01u
+#define TR_FX_TABLES    0x02u
+#define TR_FX_ALL       0x03u
+
 /* DECISION flag bits (above input and outcome) */
 #define TR_D_REGS       0x01u
 #define TR_D_INJECT     0x02u

@@ -497,6 +497,8 @@ enum svt_pf_outcome svt_recorder_fault(struct svt_recorder *r, struct svt_mmu *m
 		 * (most write faults are no page-table writes) */
 		in.u.fault.has_regs = false;
 		in.u.fault.insn_len = 0;
+		in.u.fault.in_delivery = false;
+		in.u.fault.has_dt = false;
 	}
 	input(r, &in);
 	svt_trace_event_decision(f, o, res, &d);

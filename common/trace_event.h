@@ -121,6 +121,10 @@ struct svt_trace_fault {
 	uint32_t pkru;
 	uint8_t insn[SVT_TRACE_MAX_INSN];
 	struct svt_emu_regs regs;
+	/* since 1.5: svt_fault.in_delivery and .dt (has_dt: not NULL) */
+	bool in_delivery;
+	bool has_dt;
+	struct svt_dtables dt;
 };
 
 struct svt_trace_cr_write {

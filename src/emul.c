@@ -570,6 +570,27 @@ static uint64_t linear(const struct svt_emu_regs *regs, int code_bits,
 	return (regs->seg_base[seg] + ea) & 0xffffffffu;
 }
 
+bool svt_emu_modrm_la(const struct svt_emu_regs *regs, int code_bits, const uint8_t *insn,
+		      unsigned insn_len, unsigned at, uint8_t rex, unsigned addrsize, int seg,
+		      uint64_t *la, unsigned *end)
+{
+	struct cursor c = { insn, at, insn_len < MAX_INSN_LEN ? insn_len : MAX_INSN_LEN };
+	struct insn d = { .rex = rex, .seg = SVT_EMU_DS };
+	uint64_t v;
+
+	if (c.pos > c.end || !fetch(&c, 1, &v) || v >> 6 == 3)
+		return false;
+	unsigned mod = (unsigned)(v >> 6), rm = (unsigned)(v & 7);
+	if (addrsize == 2 ? !modrm16(&c, regs->gpr, mod, rm, &d)
+			  : !modrm32(&c, regs->gpr, code_bits, mod, rm, &d))
+		return false;
+	if (d.rip_rel)
+		d.ea += regs->rip + c.pos;
+	*la = linear(regs, code_bits, seg >= 0 ? seg : d.seg, d.ea & size_mask(addrsize));
+	*end = c.pos;
+	return true;
+}
+
 /* A write the caller cannot take as one aligned cmpxchg. */
 static bool split(uint64_t la, unsigned size)
 {

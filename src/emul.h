@@ -231,6 +231,20 @@ int svt_emulate(struct svt_emu_regs *regs, int code_bits,
 		const uint8_t *insn, unsigned insn_len,
 		const struct svt_emu_mem *mem, struct svt_emu_result *res);
 
+/*
+ * The linear address of the ModRM memory operand at insn[at] (ModRM, then
+ * SIB and displacement) of an instruction svt_emulate does not perform (a
+ * segment load from memory: src/mmu_implicit.c).  rex is the REX byte (0 if
+ * none), addrsize 2, 4 or 8, seg an enum svt_emu_seg or -1 for the default
+ * (DS; SS with an rSP or rBP base).  A RIP-relative address counts from the
+ * end of the displacement (no immediate follows in those instructions).
+ * *end is the offset after the displacement.  False for a register operand
+ * (mod 3) or bytes missing.
+ */
+bool svt_emu_modrm_la(const struct svt_emu_regs *regs, int code_bits, const uint8_t *insn,
+		      unsigned insn_len, unsigned at, uint8_t rex, unsigned addrsize, int seg,
+		      uint64_t *la, unsigned *end);
+
 /* "mov", "cmpxchg8b", ... for an enum svt_emu_op; "?" if out of range. */
 const char *svt_emu_op_name(unsigned op);
 

@@ -452,50 +452,6 @@ int hw_walk(struct svt_mmu *m, const struct svt_access *acc, uint64_t rflags, ui
 
 /* ---- the fault handler -------------------------------------------------- */
 
-/*
- * Does the instruction make no explicit memory access at all, only
- * implicit ones (a segment descriptor read from the GDT or LDT, a TSS
- * access)?  Then a supervisor access it faulted on is an implicit
- * supervisor-mode access (SDM Vol. 3A 4.6), which SMAP forbids to a user
- * page whatever RFLAGS.AC says.  Only instructions known for certain:
- * MOV Sreg from a register, LLDT, LTR, VERR, VERW, LAR and LSL with a
- * register operand, and a far JMP to an immediate pointer outside 64-bit
- * mode.  Anything else (an instruction this does not know, one with a
- * memory operand, a fault during event delivery, which comes with no
- * instruction) is taken for an explicit access, as before.
- */
-static bool insn_implicit_only(int code_bits, const uint8_t *insn, unsigned len)
-{
-	unsigned i = 0;
-
-	if (insn == NULL)
-		return false;
-	for (; i < len; i++) {                  /* legacy prefixes */
-		uint8_t b = insn[i];
-		if (b != 0x66 && b != 0x67 && b != 0xf0 && b != 0xf2 && b != 0xf3 && b != 0x2e &&
-		    b != 0x36 && b != 0x3e && b != 0x26 && b != 0x64 && b != 0x65)
-			break;
-	}
-	if (code_bits == 64 && i < len && (insn[i] & 0xf0) == 0x40)
-		i++;                            /* REX */
-	if (i >= len)
-		return false;
-	uint8_t op = insn[i];
-	if (op == 0xea)                         /* JMP ptr16:16/32 (#UD in 64-bit mode) */
-		return code_bits != 64;
-	if (op == 0x8e)                         /* MOV Sreg, r/m16 */
-		return i + 1 < len && insn[i + 1] >> 6 == 3;
-	if (op != 0x0f || i + 2 >= len)
-		return false;
-	uint8_t op2 = insn[i + 1], modrm = insn[i + 2];
-	unsigned reg = (modrm >> 3) & 7;
-	if (modrm >> 6 != 3)
-		return false;                   /* a memory operand */
-	if (op2 == 0x00)                        /* LLDT, LTR, VERR, VERW (not SLDT, STR) */
-		return reg >= 2 && reg <= 5;
-	return op2 == 0x02 || op2 == 0x03;      /* LAR, LSL */
-}
-
 static void apply_ad(struct svt_mmu *m, const struct svt_walk *w)
 {
 	for (unsigned i = 0; i < w->nad; i++) {
@@ -567,20 +523,21 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	 * A supervisor data access at CPL 0-2 to a user page that SMAP allows
 	 * only because RFLAGS.AC = 1 may be an implicit access, which SMAP
 	 * forbids: the hardware does not say which.  Decide it before
-	 * anything is set in the guest's entries: by the instruction, which
-	 * an implicit-only one settles.  A caller that gives no registers
-	 * (synth's reads, traces from before this) gets the explicit reading,
-	 * as before: asking would livelock a caller that never gives them.
+	 * anything is set in the guest's entries, from the evidence the
+	 * caller gives (mmu_implicit.c).  A caller that gives none (synth's
+	 * reads, traces from before this) gets the explicit reading, as
+	 * before: asking would livelock a caller that never gives it.
 	 */
 	if (!user && acc.kind != SVT_ACC_FETCH && (regs.cr4 & SVT_CR4_SMAP) &&
 	    (regs.rflags & SVT_RFLAGS_AC) && !SVT_BUG(78)) {
 		struct svt_access ia = acc;
 		struct svt_walk iw;
 		ia.implicit = true;
-		if (f->regs != NULL &&
+		if ((f->regs != NULL || f->in_delivery) &&
 		    svt_walk_mode(&m->d.env, &regs, m->v.mode, &ia, SVT_WALK_CORE, &iw) == SVT_WALK_PF) {
 			res->used_regs = true;
-			if (insn_implicit_only(f->code_bits, f->insn, f->insn_len))
+			if (mmu_access_implicit(f, acc.kind == SVT_ACC_WRITE, acc.va,
+						m->v.mode >= SVT_MODE_4LEVEL))
 				return pf_inject(m, f, res, iw.error_code, iw.cr2);
 		}
 	}

@@ -536,7 +536,13 @@ static inline bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
  *  76: CR4 bits of features the CPU lacks are accepted (the CPU's features ignored)
  *  77: an emulated write crossing into memory with nothing behind it is not done (RETRY)
  *  78: an implicit supervisor access under SMAP with RFLAGS.AC=1 is taken for an explicit one
+ *  81: a read while an event is delivered (SMAP, AC=1) is taken for an explicit one
+ *  82: an access in an explicit range of an instruction with both kinds is taken for implicit
  */
+
+/* mmu_implicit.c: is the supervisor access at va (a write if write) that
+ * f faulted on an implicit one?  wide: linear addresses are 64-bit. */
+bool mmu_access_implicit(const struct svt_fault *f, bool write, uint64_t va, bool wide);
 
 /* Must writes to gfn fault?  Exactly when it is an in-sync page table. */
 static inline bool gfn_wp(struct svt_mmu *m, uint64_t gfn)

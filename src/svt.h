@@ -357,6 +357,19 @@ struct svt_hw_state {
 void svt_mmu_hw_state(const struct svt_mmu *m, struct svt_hw_state *hw);
 
 /* A #PF the hardware raised while walking the shadow tables. */
+/*
+ * The descriptor tables' linear ranges, from GDTR, LDTR, IDTR and TR: the
+ * system data structures whose accesses are implicit supervisor-mode
+ * accesses (SDM Vol. 3A 4.6).  A table is [base, base + limit]; one not
+ * usable (a null LDTR or TR) has usable false.
+ */
+enum svt_dtable { SVT_DT_GDT, SVT_DT_LDT, SVT_DT_IDT, SVT_DT_TSS, SVT_DT_COUNT };
+struct svt_dtables {
+	uint64_t base[SVT_DT_COUNT];
+	uint32_t limit[SVT_DT_COUNT];
+	bool usable[SVT_DT_COUNT];
+};
+
 struct svt_fault {
 	uint64_t va;            /* CR2 */
 	uint32_t error_code;    /* the hardware's error code */
@@ -368,6 +381,13 @@ struct svt_fault {
 	int code_bits;                  /* 16, 32 or 64 */
 	const uint8_t *insn;
 	unsigned insn_len;
+	/* Evidence for telling an implicit supervisor access under SMAP with
+	 * RFLAGS.AC=1 (docs/core.md, "Implicit supervisor accesses"): the
+	 * fault came while an event was delivered (the VM exit's
+	 * IDT-vectoring information was valid; no instruction is its own),
+	 * and the descriptor tables, NULL if not known. */
+	bool in_delivery;
+	const struct svt_dtables *dt;
 };
 
 enum svt_pf_outcome {
@@ -387,8 +407,8 @@ struct svt_fault_result {
 	 * (svt_fault.regs NULL) and this write is one to emulate: give
 	 * them with the same fault when it comes again.  (A supervisor
 	 * access under SMAP with RFLAGS.AC=1 is told implicit by its
-	 * instruction only when they come with it: the hypervisor gives
-	 * them there unasked.) */
+	 * instruction only when they come with it, or by in_delivery and
+	 * dt: the hypervisor gives them there unasked.) */
 	bool wants_regs;
 	/* The outcome depended on the registers and the instruction (a write
 	 * the core emulates, or would): where this is false, the fault is

@@ -289,12 +289,15 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
  *   K7  the same for an implicit write to a page table on the walk of the
  *       very address written (a self-map, or the direct map's own table).
  *   K3  an implicit supervisor access at CPL 0-2 under SMAP with
- *       RFLAGS.AC=1 that comes with no instruction, or with one the core
- *       does not know to make implicit accesses only: the core takes it
- *       for an explicit one, propagates (setting A, and D for a write, in
- *       the guest's entries) or reports MMIO, where bare metal raises #PF
- *       and sets nothing.  This harness makes implicit accesses in a
- *       segment load (mh_data), which the core tells: nothing to avoid.
+ *       RFLAGS.AC=1 that comes with no evidence the core can tell it by
+ *       (an explicit operand over a system table, no instruction outside
+ *       event delivery): the core takes it for an explicit one,
+ *       propagates (setting A, and D for a write, in the guest's entries)
+ *       or reports MMIO, where bare metal raises #PF and sets nothing.
+ *       This harness hands its implicit accesses over with evidence, in
+ *       a segment load, during event delivery or by an instruction with
+ *       explicit operands elsewhere (pick_pres() in mmu-exec.c), which
+ *       the core tells: nothing to avoid.
  * K1, K5, K6, K8, K9 and K10 were core bugs this harness found, K4, K11 and
  * K12 limitations (K4: with 32-bit shadows and no SMEP a fetch fault had no
  * I/D bit, so the core took a supervisor fetch from a user page under SMAP

@@ -296,11 +296,12 @@ static const char *where(struct mh_machine *m, uint64_t va, enum svt_access_kind
 /* Hand one hardware #PF to the core.  Returns the outcome, or -1. */
 static int core_fault(struct mh_machine *m, uint64_t va, uint32_t ec, unsigned cpl,
 		      struct svt_emu_regs *regs, int bits, const uint8_t *insn, unsigned len,
-		      struct svt_fault_result *fr)
+		      bool in_delivery, const struct svt_dtables *dt, struct svt_fault_result *fr)
 {
 	struct svt_fault f = {
 		.va = va, .error_code = ec, .cpl = (uint8_t)cpl, .rflags = regs->rflags,
 		.pkru = m->pkru, .regs = regs, .code_bits = bits, .insn = insn, .insn_len = len,
+		.in_delivery = in_delivery, .dt = dt,
 	};
 	enum svt_pf_outcome o = svt_mmu_page_fault(m->mmu, &f, fr);
 	mh_vm_entry(m);
@@ -351,7 +352,7 @@ static bool hw_exec(struct mh_machine *m, const uint8_t *insn, unsigned len, uns
 				       (unsigned long long)s.cr2, tries - 1, s.ec,
 				       where(m, s.cr2, SVT_ACC_WRITE, cpl, false));
 		struct svt_fault_result fr;
-		int o = core_fault(m, s.cr2, s.ec, cpl, regs, bits, insn, len, &fr);
+		int o = core_fault(m, s.cr2, s.ec, cpl, regs, bits, insn, len, false, NULL, &fr);
 		switch (o) {
 		case SVT_PF_FIXED:
 		case SVT_PF_RETRY:
@@ -491,6 +492,86 @@ bool mh_insn(struct mh_machine *m, const uint8_t *insn, unsigned len, unsigned c
 
 /* ---- plain accesses ---------------------------------------------------------- */
 
+/*
+ * How the hypervisor hands the core a fault on a plain access (mh_data):
+ * the hardware does not say whether a supervisor access was implicit, the
+ * evidence around the fault does (docs/core.md, "Implicit supervisor
+ * accesses").  An implicit access comes (1) with an instruction that makes
+ * implicit accesses only (MOV DS, AX), (2) as a fault while an event is
+ * delivered (no instruction; for a write the descriptor tables hold it),
+ * or (3) with an instruction that makes both kinds (MOV DS, [rDI], IRET)
+ * whose explicit operand lies elsewhere; an explicit read at CPL 0-2 with
+ * no instruction, or with MOV DS, [rDI] whose operand is the access
+ * itself.  Where given, the descriptor tables hold an implicit access (a
+ * GDT around it) and never an explicit one.
+ */
+struct mh_pres {
+	struct svt_emu_regs regs;       /* the registers the core is given */
+	uint8_t insn[2];
+	unsigned len;
+	bool in_delivery;
+	struct svt_dtables dt;
+	bool has_dt;
+	const char *what;
+};
+
+static void pick_pres(struct mh_machine *m, uint64_t va, unsigned size, bool write, bool implicit,
+		      int bits, const struct svt_emu_regs *hr, struct mh_pres *p)
+{
+	static const uint8_t seg_load[] = { 0x8e, 0xd8 }, seg_mem[] = { 0x8e, 0x1f },
+			     iret[] = { 0xcf };
+	uint64_t mask = bits == 64 ? ~0ull : 0xffffffffull;
+	/* its own random numbers, so that the guest's program (and an old
+	 * seed's failure) does not change with how faults are handed over */
+	struct mh_rng rng = { m->rng.s ^ va ^ 0x6b33u };
+	unsigned r = (unsigned)mh_below(&rng, implicit ? 6 : 2);
+
+	memset(p, 0, sizeof(*p));
+	p->regs = *hr;
+	p->what = "no evidence";
+	if (implicit && r == 0) {
+		memcpy(p->insn, seg_load, sizeof(seg_load));
+		p->len = sizeof(seg_load);
+		p->what = "MOV DS, AX";
+	} else if (implicit && (r == 1 || r >= 4)) {         /* half of them */
+		p->in_delivery = true;
+		p->what = "event delivery";
+	} else if (r == 2 || r == 3 || (!implicit && r == 1)) {
+		/* the explicit operand: elsewhere for an implicit access,
+		 * the access itself for an explicit one */
+		uint64_t at = implicit ? (va + 0x1000) & mask : va;
+		const uint8_t *b = r == 3 ? iret : seg_mem;
+		p->len = r == 3 ? sizeof(iret) : sizeof(seg_mem);
+		memcpy(p->insn, b, p->len);
+		p->what = r == 3 ? "IRET" : "MOV DS, [rDI]";
+		if (bits == 64) {
+			p->regs.gpr[SVT_EMU_RDI] = p->regs.gpr[SVT_EMU_RSP] = at;
+		} else {
+			p->regs.gpr[SVT_EMU_RDI] = p->regs.gpr[SVT_EMU_RSP] = 0;
+			p->regs.seg_base[SVT_EMU_DS] = p->regs.seg_base[SVT_EMU_SS] = at;
+		}
+	}
+	/* the tables: always for a write during delivery (nothing else
+	 * tells a descriptor's accessed bit from a push on the stack) */
+	if ((p->in_delivery && write) || mh_pct(&rng, 50)) {
+		uint64_t off = mh_below(&rng, 64);
+		p->has_dt = true;
+		for (unsigned t = 0; t < SVT_DT_COUNT; t++) {
+			p->dt.base[t] = (va + 0x3000 + 0x1000 * t) & mask;
+			p->dt.limit[t] = 0xff;
+			p->dt.usable[t] = t != SVT_DT_LDT || mh_pct(&rng, 50);
+		}
+		if (implicit) {
+			unsigned t = write ? SVT_DT_GDT : (unsigned)mh_below(&rng, SVT_DT_COUNT);
+			if (t == SVT_DT_IDT && write)
+				t = SVT_DT_TSS;
+			p->dt.base[t] = (va - off) & mask;
+			p->dt.limit[t] = (uint32_t)(off + size - 1 + mh_below(&rng, 64));
+			p->dt.usable[t] = true;
+		}
+	}
+}
+
 bool mh_data(struct mh_machine *m, uint64_t va, unsigned size, enum svt_access_kind k,
 	     unsigned cpl, bool implicit, const uint8_t *insn, unsigned insn_len,
 	     uint64_t *val, struct mh_end *end)
@@ -549,15 +630,19 @@ bool mh_data(struct mh_machine *m, uint64_t va, unsigned size, enum svt_access_k
 			}
 			break;
 		}
-		/* An implicit access is made by an instruction without an
-		 * explicit memory operand (here a segment load, MOV DS, AX),
-		 * and the core sees that instruction as the hypervisor hands
-		 * it the one at RIP. */
-		static const uint8_t seg_load[] = { 0x8e, 0xd8 };
-		bool sys = implicit && !insn_len;
+		/* How the hypervisor would hand the core this fault
+		 * (pick_pres()); a misaligned MOV comes as itself. */
+		struct mh_pres pr;
 		struct svt_fault_result fr;
-		int o = core_fault(m, va, ec, cpl, &hr, bits, sys ? seg_load : insn,
-				   sys ? sizeof(seg_load) : insn_len, &fr);
+		int o;
+		if (insn_len || (!implicit && (k != SVT_ACC_READ || cpl == 3))) {
+			o = core_fault(m, va, ec, cpl, &hr, bits, insn, insn_len, false, NULL, &fr);
+		} else {
+			pick_pres(m, va, size, k == SVT_ACC_WRITE, implicit, bits, &hr, &pr);
+			mh_log(m, "    (as %s%s)", pr.what, pr.has_dt ? ", with the tables" : "");
+			o = core_fault(m, va, ec, cpl, &pr.regs, bits, pr.len ? pr.insn : NULL,
+				       pr.len, pr.in_delivery, pr.has_dt ? &pr.dt : NULL, &fr);
+		}
 		if (o < 0)
 			return false;
 		if (o == SVT_PF_INJECT) {

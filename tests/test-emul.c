@@ -2491,3 +2491,38 @@ Test(emul, misaligned_ok_performs_split_writes)
 	tm_reset();
 	cr_assert_eq(svt_emulate(&r, 64, c16, sizeof c16, &ops, &res), SVT_EMU_SPLIT);
 }
+
+/* svt_emu_modrm_la: the memory operand of an instruction the emulator
+ * does not perform (src/mmu_implicit.c decodes segment loads with it). */
+Test(emul, modrm_linear_address)
+{
+	struct svt_emu_regs r = { .rip = 0x1000 };
+	uint64_t la;
+	unsigned end;
+	r.gpr[SVT_EMU_RDI] = 0x5000;
+	r.gpr[SVT_EMU_RBP] = 0x20;
+	r.gpr[SVT_EMU_RSI] = 0x3;
+	r.seg_base[SVT_EMU_DS] = 0x100000;
+	r.seg_base[SVT_EMU_SS] = 0x200000;
+	r.seg_base[SVT_EMU_FS] = 0x7000000000ull;
+	/* MOV DS, [EDI+0x10] (8E 5F 10), 32-bit: DS base + EDI + disp8 */
+	static const uint8_t a[] = { 0x8e, 0x5f, 0x10 };
+	cr_assert(svt_emu_modrm_la(&r, 32, a, 3, 1, 0, 4, -1, &la, &end));
+	cr_assert_eq(la, 0x105010);
+	cr_assert_eq(end, 3);
+	/* 16-bit [BP+SI] (rm 2): SS by default */
+	static const uint8_t b[] = { 0x8e, 0x1a };
+	cr_assert(svt_emu_modrm_la(&r, 16, b, 2, 1, 0, 2, -1, &la, &end));
+	cr_assert_eq(la, 0x200023);
+	/* 64-bit: DS base ignored, FS override applies, RIP-relative counts
+	 * from the end of the displacement: FF 1D disp32 (CALL far [RIP+8]) */
+	static const uint8_t c[] = { 0xff, 0x1d, 0x08, 0x00, 0x00, 0x00 };
+	cr_assert(svt_emu_modrm_la(&r, 64, c, 6, 1, 0, 8, -1, &la, &end));
+	cr_assert_eq(la, 0x1000 + 6 + 8);
+	cr_assert(svt_emu_modrm_la(&r, 64, a, 3, 1, 0, 8, SVT_EMU_FS, &la, &end));
+	cr_assert_eq(la, 0x7000005010ull);
+	/* a register operand, and a truncated displacement */
+	static const uint8_t d[] = { 0x8e, 0xd8 };
+	cr_assert(!svt_emu_modrm_la(&r, 32, d, 2, 1, 0, 4, -1, &la, &end));
+	cr_assert(!svt_emu_modrm_la(&r, 32, a, 2, 1, 0, 4, -1, &la, &end));
+}

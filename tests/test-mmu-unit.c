@@ -723,6 +723,93 @@ Test(mmu_unit, two_level_guest_on_pae_shadows)
 	mach_fini();
 }
 
+/*
+ * Implicit supervisor accesses (docs/core.md, "Implicit supervisor
+ * accesses"): a supervisor read or write at CPL 0 of a user page under
+ * SMAP with RFLAGS.AC=1 is let through if explicit and raises #PF if
+ * implicit (a GDT, LDT, IDT or TSS access), and the core tells which from
+ * the evidence the hypervisor gives: event delivery, the instruction and
+ * its registers, the descriptor tables.  Each case on a page of its own
+ * (va 0x400000 + i * 4 KiB, a user page, A clear): explicit means the core
+ * propagates and sets A; implicit means #PF(P) and A left clear.
+ */
+struct k3case {
+	bool write, delivery;
+	uint8_t insn[3], len;
+	int esp, edi;           /* relative to va; 0x10000: far away */
+	int dt;                 /* 0 none, 1 the GDT holds va, 2 tables elsewhere */
+	bool implicit;
+	const char *what;
+};
+
+Test(mmu_unit, implicit_supervisor_access_evidence)
+{
+	static const struct k3case c[] = {
+		{ false, true, {0}, 0, 0, 0, 0, true, "a read during event delivery" },
+		{ true, true, {0}, 0, 0, 0, 0, false, "a write during delivery, no tables: a push" },
+		{ true, true, {0}, 0, 0, 0, 1, true, "a write during delivery in the GDT" },
+		{ true, true, {0}, 0, 0, 0, 2, false, "a write during delivery outside the tables" },
+		{ false, false, {0x8e, 0x1f}, 2, 0x10000, 0, 0, false,
+		  "MOV DS, [EDI]: its operand" },
+		{ false, false, {0x8e, 0x1f}, 2, 0x10000, 0x10000, 0, true,
+		  "MOV DS, [EDI] elsewhere" },
+		{ false, false, {0xcf}, 1, -8, 0x10000, 0, false, "IRET: a stack slot" },
+		{ false, false, {0xcf}, 1, 0x10000, 0x10000, 0, true, "IRET, the stack elsewhere" },
+		{ true, false, {0xff, 0x1f}, 2, 8, 0x10000, 0, false, "CALL far [EDI]: a push" },
+		{ true, false, {0xff, 0x1f}, 2, 0x10000, 0x10000, 0, false,
+		  "CALL far [EDI], a write off the stack, no tables: a call gate's new stack" },
+		{ true, false, {0xff, 0x1f}, 2, 0x10000, 0x10000, 1, true,
+		  "CALL far [EDI], a write in the GDT" },
+		{ false, false, {0x8e, 0x1f}, 2, 0x10000, 0x10000, 2, false,
+		  "MOV DS, [EDI] elsewhere, va in no table" },
+		{ false, false, {0x1f}, 1, 0, 0x10000, 0, false, "POP DS: its slot" },
+		{ false, false, {0xc5, 0x3f}, 2, 0x10000, 0x10000, 0, true,
+		  "LDS EDI, [EDI] elsewhere" },
+	};
+	mach_init(32, plain);
+	/* PD at gfn 1: PDE[0] a supervisor 4 MiB page, PDE[1] -> PT gfn 2 */
+	gwrite(0x1000, 0 | P | RW | PS | A, 4);
+	gwrite(0x1004, 0x2000 | P | RW | US | A, 4);
+	for (unsigned i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		gwrite(0x2000 + 4 * i, ((30ull + i) << 12) | P | RW | US, 4);
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PSE | SVT_CR4_SMAP), 0);
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x1000), 0);
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG | SVT_CR0_WP), 0);
+	for (unsigned i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		uint32_t va = 0x400000 + 0x1000 * i + 0x10;
+		struct svt_emu_regs regs = { .rip = 0x1000, .rflags = 2 | SVT_RFLAGS_AC };
+		regs.gpr[SVT_EMU_RSP] = (uint32_t)(va + c[i].esp);
+		regs.gpr[SVT_EMU_RDI] = (uint32_t)(va + c[i].edi);
+		struct svt_dtables dt = { .usable = { true, false, true, true } };
+		for (unsigned t = 0; t < SVT_DT_COUNT; t++)
+			dt.base[t] = 0x100000 + 0x1000 * t, dt.limit[t] = 0xfff;
+		if (c[i].dt == 1)
+			dt.base[SVT_DT_GDT] = va & ~0xfffu;
+		struct svt_fault f = {
+			.va = va, .error_code = c[i].write ? SVT_PFEC_W : 0, .cpl = 0,
+			.rflags = regs.rflags, .regs = &regs, .code_bits = 32,
+			.insn = c[i].len ? c[i].insn : NULL, .insn_len = c[i].len,
+			.in_delivery = c[i].delivery, .dt = c[i].dt ? &dt : NULL,
+		};
+		struct svt_fault_result fr;
+		enum svt_pf_outcome o = svt_mmu_page_fault(M->mmu, &f, &fr);
+		bool a = (gread(0x2000 + 4 * i, 4) & A) != 0;
+		if (c[i].implicit) {
+			cr_assert_eq(o, SVT_PF_INJECT, "%s: implicit, #PF", c[i].what);
+			cr_assert_eq(fr.error_code, SVT_PFEC_P | (c[i].write ? SVT_PFEC_W : 0),
+				     "%s: the error code SMAP gives", c[i].what);
+			cr_assert_eq(fr.cr2, va);
+			cr_assert(!a, "%s: nothing set in the guest's entry", c[i].what);
+		} else {
+			cr_assert_eq(o, SVT_PF_FIXED, "%s: explicit, AC lets it through", c[i].what);
+			cr_assert(a, "%s: A set", c[i].what);
+		}
+		cr_assert(fr.used_regs, "%s: the evidence decided it", c[i].what);
+	}
+	audit_clean();
+	mach_fini();
+}
+
 /* Find the machine address of the shadow leaf the hardware uses for va. */
 static uint64_t shadow_leaf_pa(uint64_t va)
 {

@@ -24,7 +24,10 @@ static struct ram_env re;
 static struct svt_env raw;
 
 /* the events, as (type, MEM range) */
-static struct { int type; uint64_t gpa; uint32_t len; uint8_t data[4096]; } evs[4096];
+static struct {
+	int type; uint64_t gpa; uint32_t len; uint8_t data[4096];
+	bool delivery, has_dt;  /* FAULT */
+} evs[4096];
 static unsigned nev;
 
 static void emit(void *ctx, const struct svt_trace_event *ev)
@@ -36,6 +39,10 @@ static void emit(void *ctx, const struct svt_trace_event *ev)
 		evs[nev].gpa = ev->u.mem.gpa;
 		evs[nev].len = ev->u.mem.len;
 		memcpy(evs[nev].data, ev->u.mem.data, ev->u.mem.len);
+	}
+	if (ev->type == SVT_TRACE_FAULT) {
+		evs[nev].delivery = ev->u.fault.in_delivery;
+		evs[nev].has_dt = ev->u.fault.has_dt;
 	}
 	nev++;
 }
@@ -363,4 +370,32 @@ Test(evidence, a_flushing_cr3_load_logs_the_out_of_sync_tables)
 	svt_recorder_flush_all(&rec, mmu);
 	cr_assert_eq(rec.evidence_tables, 1);
 	cr_assert_not(logged(from, index_of(SVT_TRACE_FLUSH_ALL, from), 0x4000 + 2048, 8, 0xc000 | 7));
+}
+
+/* A fault's evidence on implicit accesses (delivery, the descriptor
+ * tables) is recorded where the core's decision depended on it, as the
+ * registers are, and left out where it did not. */
+Test(recorder, implicit_access_evidence_kept_where_used)
+{
+	start(0);
+	build_4level();
+	svt_recorder_cr(&rec, mmu, SVT_TRACE_CR4, 0x20 | SVT_CR4_SMAP);
+	struct svt_emu_regs regs = { .rflags = 2 | SVT_RFLAGS_AC };
+	struct svt_dtables dt = { .base = { 0x5000 }, .limit = { 0xff }, .usable = { true } };
+	struct svt_fault f = { .va = VA4, .code_bits = 64, .rflags = regs.rflags, .regs = &regs,
+			       .in_delivery = true, .dt = &dt };
+	struct svt_fault_result res;
+	unsigned from = nev;
+	/* a read of a user page during delivery at CPL 0 with AC=1: implicit */
+	cr_assert_eq(svt_recorder_fault(&rec, mmu, &f, &res), SVT_PF_INJECT);
+	cr_assert(res.used_regs);
+	unsigned i = index_of(SVT_TRACE_FAULT, from);
+	cr_assert(evs[i].delivery && evs[i].has_dt, "kept: the decision depended on it");
+	/* the same with AC=0: SMAP decides alone, nothing of it is kept */
+	f.rflags = regs.rflags = 2;
+	from = nev;
+	cr_assert_eq(svt_recorder_fault(&rec, mmu, &f, &res), SVT_PF_INJECT);
+	cr_assert(!res.used_regs);
+	i = index_of(SVT_TRACE_FAULT, from);
+	cr_assert(!evs[i].delivery && !evs[i].has_dt, "left out: decided without it");
 }

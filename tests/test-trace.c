@@ -100,6 +100,59 @@ Test(trace_codec, varints)
 	cr_assert(!svt_getv(&p, b + 10, &v));
 }
 
+/*
+ * FAULT's appended `ext` (1.5): a fault with the evidence on implicit
+ * accesses round-trips; without it the record is a 1.4 record, byte for
+ * byte, and the evidence is appended after every 1.4 field (a 1.4 reader
+ * reads the rest and ignores it); a 1.4 record reads as no evidence; an
+ * unknown bit is bad input.
+ */
+Test(trace_codec, fault_evidence_appended)
+{
+	struct svt_trace_event ev = { .type = SVT_TRACE_FAULT }, out;
+	struct svt_trace_fault *f = &ev.u.fault;
+	uint8_t a[TR_MAX_RECORD], b[TR_MAX_RECORD], membuf[SVT_TRACE_MAX_MEM];
+	struct tr_state st;
+	const uint8_t *p;
+	const char *why = NULL;
+	char diff[128];
+
+	f->va = 0x7000123;
+	f->error_code = SVT_PFEC_W;
+	f->code_bits = 32;
+	f->rflags = 0x40202;
+	tr_state_reset(&st);
+	size_t na = tr_encode(&st, &ev, a);
+	f->in_delivery = true;
+	f->has_dt = true;
+	for (unsigned t = 0; t < SVT_DT_COUNT; t++) {
+		f->dt.base[t] = 0xc0001000ull + 0x1000 * t;
+		f->dt.limit[t] = t == SVT_DT_TSS ? 0xffffffffu : 0x67;
+		f->dt.usable[t] = t != SVT_DT_LDT;
+	}
+	f->dt.limit[SVT_DT_LDT] = 0;
+	cr_assert_null(tr_check_event(&ev));
+	tr_state_reset(&st);
+	size_t nb = tr_encode(&st, &ev, b);
+	cr_assert_gt(nb, na);
+	cr_assert(a[1] < 0x80 && b[1] < 0x80, "one-byte lengths");
+	cr_assert_eq(memcmp(a + 2, b + 2, na - 2), 0, "the 1.4 fields first, unchanged");
+	tr_state_reset(&st);
+	p = b;
+	cr_assert(tr_decode(&st, &p, b + nb, &out, membuf, &why), "%s", why);
+	out.seq = ev.seq;
+	cr_assert(tg_event_equal(&ev, &out, diff), "%s", diff);
+	tr_state_reset(&st);
+	p = a;
+	cr_assert(tr_decode(&st, &p, a + na, &out, membuf, &why), "%s", why);
+	cr_assert(!out.u.fault.in_delivery && !out.u.fault.has_dt, "a 1.4 record: no evidence");
+	b[na] = 0x04;                   /* the first byte after the 1.4 fields: ext */
+	tr_state_reset(&st);
+	p = b;
+	cr_assert(!tr_decode(&st, &p, b + nb, &out, membuf, &why));
+	cr_assert_str_eq(why, "FAULT: unknown extension bits");
+}
+
 Test(trace_roundtrip, each_type)
 {
 	for (int t = 0; t < SVT_TRACE_NTYPES; t++) {

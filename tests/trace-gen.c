@@ -186,6 +186,16 @@ void tg_random_event(struct tg_rng *g, int t, struct tg_events *out)
 			f->regs = regs;
 		}
 		f->rflags = tg_below(g, 2) && f->has_regs ? f->regs.rflags : edgy(g);
+		/* since 1.5: delivery and the descriptor tables, from numbers
+		 * of their own (the rest of the sequence stays as it was) */
+		struct tg_rng h = { f->va ^ 0x1500 };
+		f->in_delivery = tg_below(&h, 4) == 0;
+		f->has_dt = tg_below(&h, 4) == 0;
+		for (unsigned k = 0; f->has_dt && k < SVT_DT_COUNT; k++) {
+			f->dt.base[k] = edgy(&h);
+			f->dt.usable[k] = tg_below(&h, 4) != 0;
+			f->dt.limit[k] = f->dt.usable[k] ? (uint32_t)tg_next(&h) : 0;
+		}
 		break;
 	}
 	case SVT_TRACE_CR_WRITE:
@@ -371,6 +381,11 @@ bool tg_event_equal(const struct svt_trace_event *a, const struct svt_trace_even
 		     "FAULT instruction differs");
 		DIFF(x->has_regs != y->has_regs || (x->has_regs && !regs_equal(&x->regs, &y->regs)),
 		     "FAULT registers differ");
+		DIFF(x->in_delivery != y->in_delivery || x->has_dt != y->has_dt ||
+		     (x->has_dt && (memcmp(x->dt.base, y->dt.base, sizeof(x->dt.base)) != 0 ||
+				    memcmp(x->dt.limit, y->dt.limit, sizeof(x->dt.limit)) != 0 ||
+				    memcmp(x->dt.usable, y->dt.usable, sizeof(x->dt.usable)) != 0)),
+		     "FAULT delivery or descriptor tables differ");
 		return true;
 	}
 	case SVT_TRACE_CR_WRITE:

@@ -61,6 +61,9 @@ static void regs_json(FILE *f, const struct svt_emu_regs *r)
 	fputc('}', f);
 }
 
+/* FAULT's descriptor tables (svt_fault.dt), by enum svt_dtable */
+static const char *const dt_name[SVT_DT_COUNT] = { "gdt", "ldt", "idt", "tss" };
+
 static void dump_json(FILE *f, const struct svt_trace_event *ev)
 {
 	fprintf(f, "{\"seq\":%" PRIu64 ",\"type\":\"%s\"", ev->seq, svt_trace_type_name(ev->type));
@@ -76,6 +79,15 @@ static void dump_json(FILE *f, const struct svt_trace_event *ev)
 			fputs(",\"regs\":", f);
 			regs_json(f, &x->regs);
 		}
+		if (x->in_delivery)
+			fputs(",\"delivery\":true", f);
+		for (unsigned t = 0; x->has_dt && t < SVT_DT_COUNT; t++)
+			if (x->dt.usable[t])
+				fprintf(f, ",\"%s\":{\"base\":\"0x%" PRIx64 "\","
+					"\"limit\":\"0x%" PRIx32 "\"}",
+					dt_name[t], x->dt.base[t], x->dt.limit[t]);
+			else
+				fprintf(f, ",\"%s\":null", dt_name[t]);
 		break;
 	}
 	case SVT_TRACE_CR_WRITE:
@@ -199,6 +211,14 @@ static void dump_text(FILE *f, const struct svt_trace_event *ev)
 		}
 		if (x->has_regs)
 			regs_text(f, &x->regs);
+		if (x->in_delivery)
+			fputs(" delivery", f);
+		for (unsigned t = 0; x->has_dt && t < SVT_DT_COUNT; t++)
+			if (x->dt.usable[t])
+				fprintf(f, " %s=0x%" PRIx64 "+0x%" PRIx32, dt_name[t], x->dt.base[t],
+					x->dt.limit[t]);
+			else
+				fprintf(f, " %s=none", dt_name[t]);
 		break;
 	}
 	case SVT_TRACE_CR_WRITE:

@@ -13,6 +13,9 @@ enum {
 	IDT_EC = 0x440a, ENTRY_ILEN = 0x401a, PROC_CTLS_F = 0x4002, ENTRY_INTR = 0x4016, ENTRY_EC = 0x4018,
 	G_RIP = 0x681e, G_RSP = 0x681c, G_RFLAGS = 0x6820, G_CS_AR = 0x4816, G_SS_AR = 0x4818,
 	G_ES_BASE = 0x6806, G_INTR_STATE = 0x4824, G_ACTIVITY = 0x4826,
+	G_LDTR_LIM = 0x480c, G_TR_LIM = 0x480e, G_GDTR_LIM = 0x4810, G_IDTR_LIM = 0x4812,
+	G_LDTR_BASE = 0x6812, G_TR_BASE = 0x6814, G_GDTR_BASE = 0x6816, G_IDTR_BASE = 0x6818,
+	G_LDTR_AR = 0x4820, G_TR_AR = 0x4822,
 };
 
 /*
@@ -283,10 +286,28 @@ static void page_fault(struct svt_mmu *mmu, const struct svt_env *env, bool in_d
 	 * instruction's own and is not to be emulated).  A user-mode write
 	 * comes without them (guests seldom let user code write their page
 	 * tables), unless the core asked for them at the last fault.  A
-	 * supervisor access under SMAP with RFLAGS.AC=1 comes with them too:
-	 * the core may need the instruction to tell an implicit access. */
+	 * supervisor access under SMAP with RFLAGS.AC=1 comes with them too,
+	 * and with whether an event was being delivered and the descriptor
+	 * tables: the core may need them to tell an implicit access. */
 	bool smap_ac = !(ec & 4) && (f.rflags & SVT_RFLAGS_AC) &&
 		       (svt_mmu_guest_regs(mmu)->cr4 & SVT_CR4_SMAP);
+	struct svt_dtables dt;
+	if (smap_ac) {
+		static const uint32_t base[SVT_DT_COUNT] = { G_GDTR_BASE, G_LDTR_BASE, G_IDTR_BASE,
+							     G_TR_BASE };
+		static const uint32_t lim[SVT_DT_COUNT] = { G_GDTR_LIM, G_LDTR_LIM, G_IDTR_LIM,
+							    G_TR_LIM };
+		for (unsigned t = 0; t < SVT_DT_COUNT; t++) {
+			dt.base[t] = hv_vmread(base[t]);
+			dt.limit[t] = (uint32_t)hv_vmread(lim[t]);
+			dt.usable[t] = true;
+		}
+		/* (AR bit 16: unusable, a null selector) */
+		dt.usable[SVT_DT_LDT] = !(hv_vmread(G_LDTR_AR) & 0x10000);
+		dt.usable[SVT_DT_TSS] = !(hv_vmread(G_TR_AR) & 0x10000);
+		f.in_delivery = in_delivery;
+		f.dt = &dt;
+	}
 	if (((ec & 2) && !(ec & 4)) || wants_regs || smap_ac) {
 		for (int i = 0; i < 16; i++)
 			regs.gpr[i] = gprs.gpr[i];
