@@ -310,6 +310,8 @@ static void sp_free(struct svt_mmu *m, uint32_t spi)
 		gi->pt--;
 		if (gi->pt == 0 && gi->oos)
 			oos_drop(m, p->gfn);
+		if (gi->pt == 0 && gi->forced)
+			oos_forced_drop(m, p->gfn);
 	}
 	mmu_event(m, SVT_EV_SHADOW_FREE, p->gfn, p->type, svt_mfn_x(p->mfn));
 	p->type = SH_FREE;
@@ -394,6 +396,8 @@ uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned sub, bo
 	}
 	if (sh_is_table(type) && gfn_is_ram(m, gfn) && m->d.gi[gfn].oos && !SVT_BUG(44))
 		oos_resync_gfn(m, gfn);         /* in sync before it becomes another kind of table */
+	if (sh_is_table(type) && gfn_forced(m, gfn))
+		oos_forced_resync(m, gfn);      /* likewise a table unsynced by force */
 	for (unsigned tries = 0; m->d.free_sp == SP_NONE; tries++)
 		if (tries > 64 || !evict_one(m))
 			return SP_NONE;
@@ -509,6 +513,9 @@ static void reset_all(struct svt_mmu *m)
 			sp_destroy(m, i);
 	for (unsigned s = 0; s < SVT_OOS_MAX; s++)
 		m->d.oos[s].used = false;
+	for (unsigned k = 0; k < OOS_FORCED_MAX; k++)
+		m->d.forced[k] = ~0ull;         /* (sp_free() cleared their frames' marks) */
+	m->d.wp0_granted = false;
 	m->d.c.resets++;
 	mmu_event(m, SVT_EV_RESET, 0, 0, 0);
 	m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_ALL, 0);
@@ -612,6 +619,10 @@ enum { FLUSH_NONE, FLUSH_SPACE, FLUSH_EVERYTHING };
  * or all). */
 static inline void root_and_flush(struct svt_mmu *m, bool root_changed, int flush)
 {
+	/* tables unsynced by force go back in sync at every CR3 load, even a
+	 * no-flush one, and every flush (stricter than a TLB: never wrong) */
+	if (root_changed || flush)
+		oos_forced_resync(m, OOS_FORCED_ALL);
 	if (root_changed) {
 		PROF_BEGIN(m, t);
 		set_root(m);
@@ -691,9 +702,19 @@ int svt_mmu_write_cr0_mode(struct svt_mmu *m, uint64_t val, bool code64)
 		n.efer |= SVT_EFER_LMA;
 	uint64_t changed = old ^ val;
 	bool pdptes = (changed & (SVT_CR0_PG | cd | nw)) != 0;
-	return apply_regs(m, &n, pdptes, false,
-			  (changed & (SVT_CR0_PG | (SVT_BUG(67) ? 0 : SVT_CR0_WP) | cd)) ?
-			  FLUSH_EVERYTHING : FLUSH_NONE);
+	/* Leaves made writable and supervisor-only for CR0.WP=0 (wp0_grant())
+	 * grant what WP=1 forbids: setting WP drops every shadow if any exist
+	 * (KVM keys its shadow pages by WP instead). */
+	bool drop = (changed & SVT_CR0_WP) && (val & SVT_CR0_WP) && m->d.wp0_granted &&
+		    !SVT_BUG(80);
+	int rc = apply_regs(m, &n, pdptes, false,
+			    (changed & (SVT_CR0_PG | (SVT_BUG(67) ? 0 : SVT_CR0_WP) | cd)) ?
+			    FLUSH_EVERYTHING : FLUSH_NONE);
+	if (rc == 0 && drop && m->d.wp0_granted) {
+		reset_all(m);
+		set_root(m);
+	}
+	return rc;
 }
 
 int svt_mmu_write_cr0(struct svt_mmu *m, uint64_t val)
@@ -797,6 +818,7 @@ void svt_mmu_invlpg(struct svt_mmu *m, uint64_t va)
 		va &= 0xffffffffu;
 	if (!SVT_BUG(38))
 		oos_resync_va(m, va);
+	oos_forced_resync(m, OOS_FORCED_ALL);   /* INVLPG drops every paging-structure cache entry */
 	m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_VA, va);
 }
 
@@ -820,6 +842,7 @@ int svt_mmu_invpcid(struct svt_mmu *m, unsigned type, uint64_t pcid, uint64_t va
 		oos_resync_all(m);
 	else if (!SVT_BUG(45))
 		oos_resync_va(m, va);   /* one address (of any PCID: stricter, never wrong) */
+	oos_forced_resync(m, OOS_FORCED_ALL);
 	m->d.env.flush_tlb(m->d.env.ctx, type == 0 ? SVT_FLUSH_VA : SVT_FLUSH_ALL, va);
 	return 0;
 }
@@ -829,6 +852,7 @@ void svt_mmu_flush_all(struct svt_mmu *m)
 	m->d.c.flushes++;
 	m->d.epoch++;
 	oos_resync_all(m);
+	oos_forced_resync(m, OOS_FORCED_ALL);
 	m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_ALL, 0);
 }
 
@@ -965,6 +989,8 @@ struct svt_mmu *svt_mmu_init(void *storage, size_t len, const struct svt_mmu_con
 	m->d.free_link = 1;
 	m->d.c.pool_free = cfg->pool_frames;
 	m->v.last_wr_gfn = ~0ull;
+	for (unsigned k = 0; k < OOS_FORCED_MAX; k++)
+		m->d.forced[k] = ~0ull;
 
 	/* The state after reset: paging off. */
 	m->v.g.cr0 = 0x60000010;

@@ -279,3 +279,94 @@ static void oos_mark_(struct svt_mmu *m, uint64_t gfn)
 	m->d.c.oos++;
 	mmu_event(m, SVT_EV_OOS, gfn, 0, 0);
 }
+
+/* ---- tables unsynced by force ----------------------------------------------
+ *
+ * A write that must be emulated but cannot be (it comes with no
+ * instruction: the CPU's own write of a descriptor's accessed bit, an
+ * event's stack push) to a page table on the write's own walk or to the
+ * current top-level table would be retried for ever: unshadowing only
+ * shadows the table again on the walk.  Instead the table, of any level,
+ * is made writable in every shadow and the hardware performs the write;
+ * its shadows may then be stale, as a TLB and the paging-structure caches
+ * may be, until the next flush of any kind (INVLPG, INVPCID, any CR3 load,
+ * a CR0/CR4 change, a full flush), before it is linked under a new parent
+ * or shadowed as another level: then every present entry of every shadow
+ * of the frame is brought in line with the guest's (pt_revalidate()) and
+ * the frame is write-protected again.  Stale upper-level entries still
+ * point to children that are themselves kept in sync, which is what a
+ * paging-structure cache holding the old entry gives.  At most
+ * OOS_FORCED_MAX frames at once; one more resyncs the oldest.  The
+ * policy's out-of-sync slots, snapshots and counters are not used.
+ */
+
+static void forced_mark_shadows(struct svt_mmu *m, uint64_t gfn)
+{
+	audit_gfn_dirty(m, gfn);
+	for (unsigned t = SH_L1; t <= SH_L5; t++)
+		for (unsigned part = 0; part < sh_parts(m, t); part++) {
+			uint32_t spi = sp_lookup(m, gfn, t, part);
+			if (spi != SP_NONE)
+				audit_sp_dirty(m, spi);
+		}
+}
+
+static void forced_resync_slot(struct svt_mmu *m, unsigned k)
+{
+	uint64_t gfn = m->d.forced[k];
+
+	m->d.forced[k] = ~0ull;
+	if (!gfn_is_ram(m, gfn) || !m->d.gi[gfn].forced)
+		return;
+	m->d.gi[gfn].forced = 0;
+	forced_mark_shadows(m, gfn);
+	pt_revalidate(m, gfn, 0, SH_PAGE_SIZE);
+	if (gfn_protected(m, gfn))
+		wp_gfn(m, gfn, true);
+	mmu_event(m, SVT_EV_RESYNC, gfn, 0, 1);
+	m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_ALL, 0);
+}
+
+void oos_forced_resync(struct svt_mmu *m, uint64_t gfn)
+{
+	for (unsigned k = 0; k < OOS_FORCED_MAX; k++)
+		if (m->d.forced[k] != ~0ull && (gfn == OOS_FORCED_ALL || m->d.forced[k] == gfn))
+			forced_resync_slot(m, k);
+}
+
+/* The frame is no longer shadowed at all: nothing to resync. */
+void oos_forced_drop(struct svt_mmu *m, uint64_t gfn)
+{
+	audit_gfn_dirty(m, gfn);
+	m->d.gi[gfn].forced = 0;
+	for (unsigned k = 0; k < OOS_FORCED_MAX; k++)
+		if (m->d.forced[k] == gfn)
+			m->d.forced[k] = ~0ull;
+}
+
+/* Unsync page table gfn by force; false if it cannot be (then nothing
+ * changed). */
+bool oos_force(struct svt_mmu *m, uint64_t gfn)
+{
+	unsigned k = 0;
+
+	if (SVT_BUG(79) || !gfn_is_ram(m, gfn) || m->d.gi[gfn].pt == 0)
+		return false;
+	if (!gfn_protected(m, gfn))
+		return true;            /* writable already */
+	while (k < OOS_FORCED_MAX && m->d.forced[k] != ~0ull)
+		k++;
+	if (k == OOS_FORCED_MAX) {
+		/* the oldest goes back in sync; the others move down */
+		forced_resync_slot(m, 0);
+		for (k = 0; k + 1 < OOS_FORCED_MAX; k++)
+			m->d.forced[k] = m->d.forced[k + 1];
+		m->d.forced[k] = ~0ull;
+	}
+	m->d.forced[k] = gfn;
+	m->d.gi[gfn].forced = 1;
+	forced_mark_shadows(m, gfn);
+	wp_gfn(m, gfn, false);
+	mmu_event(m, SVT_EV_OOS, gfn, 1, 0);
+	return true;
+}

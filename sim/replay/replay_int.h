@@ -25,6 +25,7 @@
  * an unshadowed page, registers asked for) end after one or two. */
 #define RP_PROGRESS_MAX 64
 #define RP_L1_ENTRIES   1024    /* the most entries an L1 table has (32-bit paging) */
+#define RP_UNSYNC_MAX   64      /* frames INV-WP lets be writable until a flush (struct rp) */
 
 struct rp {
 	const struct svt_replay_config *cfg;
@@ -78,6 +79,13 @@ struct rp {
 	 * reached before it had present */
 	unsigned prefetch;              /* the replay's policy's prefetch window */
 	unsigned oos;                   /* the replay's policy's out-of-sync pages */
+	/* INV-WP: guest frames a write fault since the last flush targeted
+	 * through a walk that reads them, or where only CR0.WP=0 allowed it
+	 * (rp_note_write()): tables there may be writable until the next
+	 * flush, whatever the policy (docs/core.md, "Guest page-table
+	 * writes"); the last RP_UNSYNC_MAX of them */
+	uint64_t unsync[RP_UNSYNC_MAX];
+	unsigned nunsync;
 	struct svt_policy mc_policy;    /* the replay's policy and pool (whatif.h) */
 	unsigned mc_pool;
 	unsigned nb_lo, nb_hi, nb_idx;
@@ -145,6 +153,8 @@ void rp_check_tree(struct rp *p, const char *flush, bool keep_global);
  * rest on (reference walks) are never writable through them, but for at
  * most the policy's out-of-sync count of L1 tables. */
 void rp_check_wp(struct rp *p);
+void rp_note_write(struct rp *p, const struct svt_trace_fault *f);
+void rp_unsync_flushed(struct rp *p);
 /* INV-CR: the model's verdict on a CR write, taken before the core sees
  * it; then the core's answer (rc) and registers judged by it. */
 void rp_cr_predict(struct rp *p, unsigned reg, uint64_t val, bool code64,
