@@ -159,11 +159,22 @@ static void list_del(struct svt_mmu *m, uint32_t *head, uint32_t spi, unsigned i
 
 static void sp_free(struct svt_mmu *m, uint32_t spi);
 
+/* A shadow page of type was made or freed, or gained or lost a parent
+ * entry: out-of-sync L1s may be reached from other roots now (struct
+ * oos_slot's memo).  Splinters are no L1's ancestors (only an FL2 is
+ * their parent) and never out of sync: they leave the memo be. */
+static inline void link_changed(struct svt_mmu *m, unsigned type)
+{
+	if (type != SH_FL1 && type != SH_FL2)
+		m->d.link_gen++;
+}
+
 static void child_release(struct svt_mmu *m, uint32_t spi, unsigned idx, uint32_t child)
 {
 	struct sh_page *c = SP(m, child);
 
 	audit_sp_dirty(m, child);
+	link_changed(m, c->type);
 	list_del(m, &c->parents, spi, idx);
 	c->refs--;
 	if (c->refs == 0 && c->pins == 0 && c->busy != m->d.epoch)
@@ -219,6 +230,7 @@ void sh_set_child(struct svt_mmu *m, uint32_t spi, unsigned idx, sh_entry_t val,
 		} else {
 			SP(m, child)->refs += !SVT_BUG(33);
 			aux[idx] = child;
+			link_changed(m, SP(m, child)->type);
 		}
 	}
 	sh_raw_set(m, spi, idx, sh_present(val) ? val : SH_ENTRY_NONE);
@@ -297,6 +309,26 @@ static void sp_free(struct svt_mmu *m, uint32_t spi)
 	unsigned n = sp_nents(m, p);
 
 	p->pins++;      /* nothing below may free it again */
+	if (p->level == 1) {
+		/* Leaves (SH_L1, SH_FL1): each present one leaves its frame's
+		 * reverse map, as sh_clear() would take it out; the entries
+		 * and the page's count and bounds then go at once (a torn-down
+		 * table has dozens of leaves: sh_raw_set() for each is most
+		 * of the cost). */
+		uint32_t *aux = sp_aux(m, spi);
+		unsigned es = m->d.esize;
+		for (unsigned i = sh_next_present(m, spi, 0, n); i < n;
+		     i = sh_next_present(m, spi, i + 1, n)) {
+			audit_gfn_dirty(m, aux[i]);
+			if (gfn_is_ram(m, aux[i]))
+				list_del(m, &m->d.gi[aux[i]].rmap, spi, i);
+			svt_le_store(p->map + (size_t)i * es, 0, es);
+		}
+		audit_sp_dirty(m, spi);
+		p->present = 0;
+		p->lo = SH_MAX_ENTRIES;
+		p->hi = 0;
+	}
 	for (unsigned i = sh_next_present(m, spi, 0, n); i < n && p->present > 0;
 	     i = sh_next_present(m, spi, i + 1, n))     /* most entries are empty */
 		sh_clear(m, spi, i);
@@ -305,6 +337,7 @@ static void sp_free(struct svt_mmu *m, uint32_t spi)
 	if (sh_is_table(p->type))
 		audit_gfn_dirty(m, p->gfn);
 	hash_remove(m, spi);
+	link_changed(m, p->type);
 	if (sh_is_table(p->type) && gfn_is_ram(m, p->gfn) && !SVT_BUG(35)) {
 		struct gfn_info *gi = &m->d.gi[p->gfn];
 		gi->pt--;
@@ -404,6 +437,7 @@ uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned sub, bo
 	spi = m->d.free_sp;
 	struct sh_page *p = SP(m, spi);
 	m->d.free_sp = p->hash_next;
+	link_changed(m, type);
 	if (p->fdepth < m->d.al.sp_lo)
 		m->d.al.sp_lo = p->fdepth;      /* its depth: below it the list is as audited */
 	m->d.c.pool_used++;

@@ -175,6 +175,12 @@ struct oos_slot {
 	uint64_t gfn;
 	uint32_t age;
 	bool used;
+	/* resync_root()'s memo, good while d.link_gen is reach_gen: for
+	 * root reach_root, 0 none, 1 no shadow of the page, 2 a shadow the
+	 * root does not reach, 3 one it reaches */
+	uint8_t reach;
+	uint32_t reach_root;
+	uint64_t reach_gen;
 };
 
 /*
@@ -290,6 +296,10 @@ struct mmu_domain {
 	bool wp0_granted;               /* leaves made writable for CR0.WP=0 exist (wp0_grant()) */
 	uint8_t *snap;                  /* [SVT_OOS_MAX * SH_PAGE_SIZE] */
 	uint32_t oos_clock;
+	/* bumped when a shadow page other than a splinter is made or freed
+	 * or gains or loses a parent entry: what sp_reaches() and the
+	 * lookup of an L1's shadows depend on (struct oos_slot) */
+	uint64_t link_gen;
 	struct audit_log al;
 };
 
