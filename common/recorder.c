@@ -195,6 +195,18 @@ static int rec_read(void *ctx, uint64_t gpa, void *buf, size_t len)
 		PROF_END(r, SVT_REC_PROF_READ, t);
 		return 0;
 	}
+	if (len == 4 && !(gpa & 3) && r->c.direct && gpa < r->c.note_limit &&
+	    r->c.note_limit - gpa >= 8) {
+		/* one entry of a 2-level table: the aligned word holding it,
+		 * noted as note_read() notes a part of a word (the whole word
+		 * as memory holds it) */
+		uint64_t w = gpa & ~7ull, now;
+		__builtin_memcpy(&now, r->c.direct + w, 8);
+		__builtin_memcpy(buf, (const uint8_t *)&now + (gpa & 4), 4);
+		note_word(r, slot_of(r, w >> 12, true), w, now);
+		PROF_END(r, SVT_REC_PROF_READ, t);
+		return 0;
+	}
 	int rc = r->c.raw->read_gpa(r->c.raw->ctx, gpa, buf, len);
 	if (rc == 0 && gpa < r->c.note_limit)
 		note_read(r, gpa, buf, len);
@@ -398,18 +410,20 @@ static void table_known(struct svt_recorder *r, struct svt_rec_slot *s, uint64_t
 {
 	unsigned off = (unsigned)(gpa & 0xfff), end = off + len;
 	if (r->c.direct && off == 0 && len == 4096) {
-		/* word by word where the mirror holds it */
+		/* a block of 64 words at a time: most blocks are unknown, or
+		 * known and unchanged (one compare of the block); then the
+		 * known words where memory differs */
 		const uint8_t *mem = r->c.direct + gpa;
 		for (unsigned b = 0; b < 8; b++) {
 			uint64_t known = s->known[b];
-			for (unsigned k = 0; known && k < 64; k++, known >>= 1) {
+			unsigned o = b * 512;
+			if (!known || memcmp(mem + o, s->data + o, 512) == 0)
+				continue;
+			for (unsigned k = 0; k < 64; k++, o += 8) {
 				uint64_t now, had;
-				unsigned o = b * 512 + k * 8;
-				if (!(known & 1))
-					continue;
 				__builtin_memcpy(&now, mem + o, 8);
 				__builtin_memcpy(&had, s->data + o, 8);
-				if (now != had)
+				if (now != had && (known >> k & 1))
 					note_word(r, s, gpa + o, now);
 			}
 		}

@@ -159,11 +159,22 @@ static void list_del(struct svt_mmu *m, uint32_t *head, uint32_t spi, unsigned i
 
 static void sp_free(struct svt_mmu *m, uint32_t spi);
 
+/* A shadow page of type was made or freed, or gained or lost a parent
+ * entry: out-of-sync L1s may be reached from other roots now (struct
+ * oos_slot's memo).  Splinters are no L1's ancestors (only an FL2 is
+ * their parent) and never out of sync: they leave the memo be. */
+static inline void link_changed(struct svt_mmu *m, unsigned type)
+{
+	if (type != SH_FL1 && type != SH_FL2)
+		m->d.link_gen++;
+}
+
 static void child_release(struct svt_mmu *m, uint32_t spi, unsigned idx, uint32_t child)
 {
 	struct sh_page *c = SP(m, child);
 
 	audit_sp_dirty(m, child);
+	link_changed(m, c->type);
 	list_del(m, &c->parents, spi, idx);
 	c->refs--;
 	if (c->refs == 0 && c->pins == 0 && c->busy != m->d.epoch)
@@ -219,6 +230,7 @@ void sh_set_child(struct svt_mmu *m, uint32_t spi, unsigned idx, sh_entry_t val,
 		} else {
 			SP(m, child)->refs += !SVT_BUG(33);
 			aux[idx] = child;
+			link_changed(m, SP(m, child)->type);
 		}
 	}
 	sh_raw_set(m, spi, idx, sh_present(val) ? val : SH_ENTRY_NONE);
@@ -297,6 +309,26 @@ static void sp_free(struct svt_mmu *m, uint32_t spi)
 	unsigned n = sp_nents(m, p);
 
 	p->pins++;      /* nothing below may free it again */
+	if (p->level == 1) {
+		/* Leaves (SH_L1, SH_FL1): each present one leaves its frame's
+		 * reverse map, as sh_clear() would take it out; the entries
+		 * and the page's count and bounds then go at once (a torn-down
+		 * table has dozens of leaves: sh_raw_set() for each is most
+		 * of the cost). */
+		uint32_t *aux = sp_aux(m, spi);
+		unsigned es = m->d.esize;
+		for (unsigned i = sh_next_present(m, spi, 0, n); i < n;
+		     i = sh_next_present(m, spi, i + 1, n)) {
+			audit_gfn_dirty(m, aux[i]);
+			if (gfn_is_ram(m, aux[i]))
+				list_del(m, &m->d.gi[aux[i]].rmap, spi, i);
+			svt_le_store(p->map + (size_t)i * es, 0, es);
+		}
+		audit_sp_dirty(m, spi);
+		p->present = 0;
+		p->lo = SH_MAX_ENTRIES;
+		p->hi = 0;
+	}
 	for (unsigned i = sh_next_present(m, spi, 0, n); i < n && p->present > 0;
 	     i = sh_next_present(m, spi, i + 1, n))     /* most entries are empty */
 		sh_clear(m, spi, i);
@@ -305,11 +337,14 @@ static void sp_free(struct svt_mmu *m, uint32_t spi)
 	if (sh_is_table(p->type))
 		audit_gfn_dirty(m, p->gfn);
 	hash_remove(m, spi);
+	link_changed(m, p->type);
 	if (sh_is_table(p->type) && gfn_is_ram(m, p->gfn) && !SVT_BUG(35)) {
 		struct gfn_info *gi = &m->d.gi[p->gfn];
 		gi->pt--;
 		if (gi->pt == 0 && gi->oos)
 			oos_drop(m, p->gfn);
+		if (gi->pt == 0 && gi->forced)
+			oos_forced_drop(m, p->gfn);
 	}
 	mmu_event(m, SVT_EV_SHADOW_FREE, p->gfn, p->type, svt_mfn_x(p->mfn));
 	p->type = SH_FREE;
@@ -394,12 +429,15 @@ uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned sub, bo
 	}
 	if (sh_is_table(type) && gfn_is_ram(m, gfn) && m->d.gi[gfn].oos && !SVT_BUG(44))
 		oos_resync_gfn(m, gfn);         /* in sync before it becomes another kind of table */
+	if (sh_is_table(type) && gfn_forced(m, gfn))
+		oos_forced_resync(m, gfn);      /* likewise a table unsynced by force */
 	for (unsigned tries = 0; m->d.free_sp == SP_NONE; tries++)
 		if (tries > 64 || !evict_one(m))
 			return SP_NONE;
 	spi = m->d.free_sp;
 	struct sh_page *p = SP(m, spi);
 	m->d.free_sp = p->hash_next;
+	link_changed(m, type);
 	if (p->fdepth < m->d.al.sp_lo)
 		m->d.al.sp_lo = p->fdepth;      /* its depth: below it the list is as audited */
 	m->d.c.pool_used++;
@@ -509,6 +547,9 @@ static void reset_all(struct svt_mmu *m)
 			sp_destroy(m, i);
 	for (unsigned s = 0; s < SVT_OOS_MAX; s++)
 		m->d.oos[s].used = false;
+	for (unsigned k = 0; k < OOS_FORCED_MAX; k++)
+		m->d.forced[k] = ~0ull;         /* (sp_free() cleared their frames' marks) */
+	m->d.wp0_granted = false;
 	m->d.c.resets++;
 	mmu_event(m, SVT_EV_RESET, 0, 0, 0);
 	m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_ALL, 0);
@@ -612,6 +653,10 @@ enum { FLUSH_NONE, FLUSH_SPACE, FLUSH_EVERYTHING };
  * or all). */
 static inline void root_and_flush(struct svt_mmu *m, bool root_changed, int flush)
 {
+	/* tables unsynced by force go back in sync at every CR3 load, even a
+	 * no-flush one, and every flush (stricter than a TLB: never wrong) */
+	if (root_changed || flush)
+		oos_forced_resync(m, OOS_FORCED_ALL);
 	if (root_changed) {
 		PROF_BEGIN(m, t);
 		set_root(m);
@@ -691,9 +736,19 @@ int svt_mmu_write_cr0_mode(struct svt_mmu *m, uint64_t val, bool code64)
 		n.efer |= SVT_EFER_LMA;
 	uint64_t changed = old ^ val;
 	bool pdptes = (changed & (SVT_CR0_PG | cd | nw)) != 0;
-	return apply_regs(m, &n, pdptes, false,
-			  (changed & (SVT_CR0_PG | (SVT_BUG(67) ? 0 : SVT_CR0_WP) | cd)) ?
-			  FLUSH_EVERYTHING : FLUSH_NONE);
+	/* Leaves made writable and supervisor-only for CR0.WP=0 (wp0_grant())
+	 * grant what WP=1 forbids: setting WP drops every shadow if any exist
+	 * (KVM keys its shadow pages by WP instead). */
+	bool drop = (changed & SVT_CR0_WP) && (val & SVT_CR0_WP) && m->d.wp0_granted &&
+		    !SVT_BUG(80);
+	int rc = apply_regs(m, &n, pdptes, false,
+			    (changed & (SVT_CR0_PG | (SVT_BUG(67) ? 0 : SVT_CR0_WP) | cd)) ?
+			    FLUSH_EVERYTHING : FLUSH_NONE);
+	if (rc == 0 && drop && m->d.wp0_granted) {
+		reset_all(m);
+		set_root(m);
+	}
+	return rc;
 }
 
 int svt_mmu_write_cr0(struct svt_mmu *m, uint64_t val)
@@ -797,6 +852,7 @@ void svt_mmu_invlpg(struct svt_mmu *m, uint64_t va)
 		va &= 0xffffffffu;
 	if (!SVT_BUG(38))
 		oos_resync_va(m, va);
+	oos_forced_resync(m, OOS_FORCED_ALL);   /* INVLPG drops every paging-structure cache entry */
 	m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_VA, va);
 }
 
@@ -820,6 +876,7 @@ int svt_mmu_invpcid(struct svt_mmu *m, unsigned type, uint64_t pcid, uint64_t va
 		oos_resync_all(m);
 	else if (!SVT_BUG(45))
 		oos_resync_va(m, va);   /* one address (of any PCID: stricter, never wrong) */
+	oos_forced_resync(m, OOS_FORCED_ALL);
 	m->d.env.flush_tlb(m->d.env.ctx, type == 0 ? SVT_FLUSH_VA : SVT_FLUSH_ALL, va);
 	return 0;
 }
@@ -829,6 +886,7 @@ void svt_mmu_flush_all(struct svt_mmu *m)
 	m->d.c.flushes++;
 	m->d.epoch++;
 	oos_resync_all(m);
+	oos_forced_resync(m, OOS_FORCED_ALL);
 	m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_ALL, 0);
 }
 
@@ -965,6 +1023,8 @@ struct svt_mmu *svt_mmu_init(void *storage, size_t len, const struct svt_mmu_con
 	m->d.free_link = 1;
 	m->d.c.pool_free = cfg->pool_frames;
 	m->v.last_wr_gfn = ~0ull;
+	for (unsigned k = 0; k < OOS_FORCED_MAX; k++)
+		m->d.forced[k] = ~0ull;
 
 	/* The state after reset: paging off. */
 	m->v.g.cr0 = 0x60000010;

@@ -70,6 +70,23 @@ static bool within(sh_entry_t se, sh_entry_t swant)
 	return !(e & SVT_PTE_RW) || (want & SVT_PTE_RW);
 }
 
+/*
+ * A path entry wp0_grant() made (mmu_fault.c), while the guest's CR0.WP=0:
+ * the entry propagation would make, less U/S, with R/W (and XD) added
+ * (R/W taken away again where its frame became a page table since).
+ * Whether the rights it gives are the guest's is the walk audit's to say
+ * (check_leaf()), which sees the whole path.
+ */
+static bool wp0_within(const struct svt_mmu *m, sh_entry_t se, sh_entry_t swant)
+{
+	uint64_t e = sh_entry_x(se), want = sh_entry_x(swant);
+
+	if ((m->v.g.cr0 & SVT_CR0_WP) || !(want & SVT_PTE_P) || (e & SVT_PTE_US) ||
+	    ((want & SVT_PTE_XD) && !(e & SVT_PTE_XD)))
+		return false;
+	return ((e ^ want) & ~(HW_AD | SVT_PTE_RW | SVT_PTE_US | SVT_PTE_XD)) == 0;
+}
+
 /* ---- INV-STRUCT ----------------------------------------------------------- */
 
 /* INV-STRUCT of shadow page i, in use: its hash key, its parents, its
@@ -160,6 +177,14 @@ static uint32_t struct_gfn(struct audit *a, uint64_t gfn, uint64_t budget, bool 
 	if (s && (!m->d.oos[s - 1].used || m->d.oos[s - 1].gfn != gfn || pt == 0 ||
 		  pt != sp_nparts(m, gfn, SH_L1)))
 		report(a, SVT_INV_STRUCT, 0, gfn, SP_NONE, 0, 0, 0, "out-of-sync slot inconsistent");
+	if (m->d.gi[gfn].forced) {
+		unsigned k = 0;
+		while (k < OOS_FORCED_MAX && m->d.forced[k] != gfn)
+			k++;
+		if (k == OOS_FORCED_MAX || pt == 0 || s)
+			report(a, SVT_INV_STRUCT, 0, gfn, SP_NONE, 0, 0, 0,
+			       "table unsynced by force not in the forced list, or not a table");
+	}
 	return rmaps;
 }
 
@@ -289,7 +314,7 @@ static void audit_struct(struct audit *a)
 	counted = counted && hash_chains_end(m);
 	for (uint64_t gfn = 0; gfn < m->d.cfg.guest_frames && rmaps <= m->d.nlinks; gfn++) {
 		struct gfn_info *gi = &m->d.gi[gfn];
-		if (counted && gi->rmap == 0 && gi->pt == 0 && gi->oos == 0) {
+		if (counted && gi->rmap == 0 && gi->pt == 0 && gi->oos == 0 && gi->forced == 0) {
 			gi->armap = 0;  /* struct_gfn() would find nothing to report */
 			continue;
 		}
@@ -342,6 +367,8 @@ static void audit_page_entries(struct audit *a, uint32_t i, unsigned from, unsig
 		const struct sh_page *p = SP(m, i);
 		unsigned n = to < sp_nents(m, p) ? to : sp_nents(m, p);
 		bool oos = sh_is_table(p->type) && gfn_is_ram(m, p->gfn) && m->d.gi[p->gfn].oos;
+		/* unsynced by force: any entry may be stale until the next flush */
+		bool forced = sh_is_table(p->type) && gfn_forced(m, p->gfn);
 
 		if (p->type == SH_FREE)
 			return;
@@ -358,6 +385,8 @@ static void audit_page_entries(struct audit *a, uint32_t i, unsigned from, unsig
 			if (p->level == 1 && (sh_entry_x(e) & SVT_PTE_RW) && gfn_protected(m, sp_aux(m, i)[idx]))
 				report(a, SVT_INV_WP, 0, sp_aux(m, i)[idx], i, idx, 0, sh_entry_x(e),
 				       "a shadowed page table is writable");
+			if (forced)
+				continue;
 			switch (p->type) {
 			case SH_L1:
 				ge = g_table_entry(m, p, idx, &ok);
@@ -418,7 +447,7 @@ static void audit_page_entries(struct audit *a, uint32_t i, unsigned from, unsig
 				break;
 			}
 			}
-			if (!within(e, want))
+			if (!within(e, want) && !wp0_within(m, e, want))
 				report(a, SVT_INV_SYNC, 0, p->gfn, i, idx, g_entry_x(ge), sh_entry_x(e),
 				       sh_entry_x(want) ? "shadow entry differs from the guest entry it came from"
 							: "shadow entry present where the guest entry allows none");
@@ -536,12 +565,25 @@ static void check_leaf(struct audit *a, struct walkctx *wc, uint64_t va, unsigne
 			       "shadow present while a guest entry's A bit is clear");
 	}
 	uint64_t gleaf = w.lv[w.nlevels - 1].entry;
-	if ((srights & SVT_RIGHT_W) && (!(w.rights & SVT_RIGHT_W) || !(gleaf & SVT_PTE_D)))
+	uint64_t cr4 = m->v.g.cr4;
+	/* The hardware runs with CR0.WP=1 and the guest's SMEP, SMAP and
+	 * keys; the guest may have CR0.WP=0, which lets the supervisor (only)
+	 * write read-only pages.  A supervisor-only shadow of a user page
+	 * gives the supervisor what SMAP and keys would take away, and a
+	 * supervisor fetch SMEP forbids unless it is XD. */
+	if ((srights & SVT_RIGHT_W) && (!(gleaf & SVT_PTE_D) ||
+	    (!(w.rights & SVT_RIGHT_W) && ((m->v.g.cr0 & SVT_CR0_WP) || (srights & SVT_RIGHT_U)))))
 		report(a, SVT_INV_PERM, va, w.gpa >> 12, spi, idx, gleaf, se,
 		       "shadow writable where the guest is read-only or not dirty");
 	if ((srights & SVT_RIGHT_U) && !(w.rights & SVT_RIGHT_U))
 		report(a, SVT_INV_PERM, va, w.gpa >> 12, spi, idx, gleaf, se,
 		       "shadow user-accessible where the guest is supervisor-only");
+	if (!(srights & SVT_RIGHT_U) && (w.rights & SVT_RIGHT_U) &&
+	    ((cr4 & SVT_CR4_SMAP) || ((cr4 & SVT_CR4_PKE) && m->v.mode >= SVT_MODE_4LEVEL) ||
+	     ((cr4 & SVT_CR4_SMEP) && (srights & SVT_RIGHT_X))))
+		report(a, SVT_INV_PERM, va, w.gpa >> 12, spi, idx, gleaf, se,
+		       "shadow supervisor-only where the guest's user page is kept from the "
+		       "supervisor (SMAP, SMEP or keys)");
 	if ((srights & SVT_RIGHT_X) && !(w.rights & SVT_RIGHT_X) && (m->v.g.efer & SVT_EFER_NXE))
 		report(a, SVT_INV_PERM, va, w.gpa >> 12, spi, idx, gleaf, se,
 		       "shadow executable where the guest forbids execution");
@@ -619,6 +661,10 @@ static void walk_tree(struct walkctx *wc, uint32_t spi, uint64_t va, unsigned ri
 
 	if (depth > 6)
 		return;
+	if (sh_is_table(p->type) && gfn_forced(m, p->gfn)) {
+		p->actx = 0;
+		return;         /* may be stale until the next flush, as a TLB may */
+	}
 	all = all || p->alogged == 1;
 	if (!all && p->level == 1)
 		return;
@@ -921,16 +967,21 @@ unsigned svt_mmu_audit_va(struct svt_mmu *m, uint64_t va, struct svt_violation *
 	for (unsigned l = 0; l + 1 < w.nlevels && spi != SP_NONE; l++) {
 		const struct svt_walk_level *lv = &w.lv[l];
 		unsigned idx = (unsigned)((lv->entry_gpa & 0xfff) / m->d.esize);
+		if (sh_is_table(SP(m, spi)->type) && gfn_forced(m, SP(m, spi)->gfn))
+			return 0;       /* unsynced by force: may be stale until the next flush */
 		spi = sp_aux(m, spi)[idx];
 	}
-	if (spi == SP_NONE)
+	if (spi == SP_NONE || (sh_is_table(SP(m, spi)->type) && gfn_forced(m, SP(m, spi)->gfn)))
 		return 0;
 	const struct sh_page *p = SP(m, spi);
 	if (p->type == SH_L1 && gfn_is_ram(m, p->gfn) && m->d.gi[p->gfn].oos)
 		return 0;
 	unsigned idx = (unsigned)((w.lv[w.nlevels - 1].entry_gpa & 0xfff) / m->d.esize);
 	unsigned r = w.rights;
-	if (!(m->v.g.efer & SVT_EFER_NXE) || m->d.esize == 4)
+	/* (the hardware runs with NXE whenever shadows are 8-byte: an XD
+	 * there, such as wp0_grant() sets under SMEP, holds even where the
+	 * guest's EFER.NXE is 0) */
+	if (m->d.esize == 4)
 		r |= SVT_RIGHT_X;
 	check_leaf(&a, NULL, acc.va, r, sh_entry(w.lv[w.nlevels - 1].entry), spi, idx);
 	return a.n;

@@ -256,6 +256,9 @@ static bool link_child(struct svt_mmu *m, uint32_t spi, unsigned idx, sh_entry_t
 	if (!SVT_BUG(36) && cp->type == SH_L1 && gfn_is_ram(m, cp->gfn) && m->d.gi[cp->gfn].oos &&
 	    !(sh_present(old) && sp_aux(m, spi)[idx] == c))
 		oos_resync_gfn(m, cp->gfn);
+	if (sh_is_table(cp->type) && gfn_forced(m, cp->gfn) &&
+	    !(sh_present(old) && sp_aux(m, spi)[idx] == c))
+		oos_forced_resync(m, cp->gfn);  /* likewise a table unsynced by force */
 	if (sh_entry_x(val) == 0)
 		return false;
 	sh_set_child(m, spi, idx, val, c);
@@ -371,6 +374,92 @@ static bool propagate(struct svt_mmu *m, const struct svt_walk *w, uint64_t va, 
 		if (c == SP_NONE || !link_child(m, spi, sidx, sh_nonleaf(m, ge, level, false, c), c))
 			return false;
 		spi = c;
+	}
+	return false;
+}
+
+/* ---- CR0.WP=0: writable, supervisor-only paths --------------------------- */
+
+/*
+ * The hardware runs with CR0.WP=1, so a supervisor write the guest allows
+ * only because its CR0.WP=0 (a read-only page) faults.  An emulated write
+ * needs an instruction; one that comes without (an implicit write by the
+ * CPU) is let through as KVM lets them all: every shadow entry on the
+ * path whose guest entry is read-only is made writable and supervisor-only
+ * (U/S=0), and, under the guest's CR4.SMEP, execute-disable where the
+ * guest's walk is user-accessible so far (supervisor fetches from a user
+ * page stay forbidden).  The hardware then allows a supervisor access
+ * exactly where the guest does under WP=0, and no user access: a user
+ * access faults and propagation puts the guest's own rights back (as does
+ * a supervisor fetch the XD stops).  Not where the walk is user-accessible
+ * so far and the guest has CR4.SMAP (U/S=0 would let supervisor data
+ * accesses through that SMAP stops) or protection keys (keys do not apply
+ * to supervisor pages), nor where the guest's walk is writable all the way
+ * (the write is forbidden by PKRU.WD): those stay retried (docs/core.md,
+ * "Known limitations").  Setting CR0.WP drops every shadow while any such
+ * path exists (svt_mmu_write_cr0_mode()).
+ */
+static bool wp0_level(const struct svt_mmu *m, const struct svt_walk_level *gl)
+{
+	/* PAE PDPTEs have no R/W bit (and come from registers) */
+	return !(m->v.mode == SVT_MODE_PAE && gl->level == 3) && !(gl->entry & SVT_PTE_RW);
+}
+
+bool wp0_grantable(const struct svt_mmu *m, const struct svt_regs *regs, const struct svt_walk *w)
+{
+	bool keys = (regs->cr4 & SVT_CR4_PKE) && m->v.mode >= SVT_MODE_4LEVEL;
+
+	if (w->rights & SVT_RIGHT_W)
+		return false;           /* only PKRU.WD forbids it */
+	for (unsigned i = 0; i < w->nlevels; i++)
+		if (wp0_level(m, &w->lv[i]) && (w->lv[i].rights & SVT_RIGHT_U) &&
+		    ((regs->cr4 & SVT_CR4_SMAP) || keys))
+			return false;
+	return true;
+}
+
+static unsigned sh_top_level(const struct svt_mmu *m)
+{
+	switch (m->d.smode) {
+	case SVT_MODE_2LEVEL: return 2;
+	case SVT_MODE_PAE: return 3;
+	case SVT_MODE_5LEVEL: return 5;
+	default: return 4;
+	}
+}
+
+/* After propagate() built the path of va for walk w (wp0_grantable()):
+ * make it writable for the supervisor.  Returns whether it could. */
+static bool wp0_grant(struct svt_mmu *m, const struct svt_walk *w, uint64_t va)
+{
+	uint32_t spi = m->v.root;
+	bool smep = (m->v.g.cr4 & SVT_CR4_SMEP) != 0;
+
+	for (unsigned level = sh_top_level(m); spi != SP_NONE && level >= 1; level--) {
+		unsigned idx = sh_index(m, va, level);
+		uint64_t e = sh_entry_x(sh_get(m, spi, idx));
+		const struct svt_walk_level *gl = NULL;
+		if (!(e & SVT_PTE_P))
+			return false;
+		for (unsigned i = 0; i < w->nlevels; i++)
+			if (w->lv[i].level == level)
+				gl = &w->lv[i];
+		/* (FL2 and FL1 links and splinter leaves are writable and user
+		 * already: the guest's large page is judged in its entry above) */
+		if (gl && wp0_level(m, gl) && !(m->d.smode == SVT_MODE_PAE && level == 3)) {
+			uint64_t n = (e | SVT_PTE_RW) & ~SVT_PTE_US;
+			if (level == 1 || gl->leaf)
+				n |= SVT_PTE_D;
+			if (level > 1 && gl->leaf)
+				n &= ~SVT_PTE_D;        /* a link: no D bit */
+			if (smep && (gl->rights & SVT_RIGHT_U))
+				n |= SVT_PTE_XD;
+			sh_raw_set(m, spi, idx, sh_entry(n));
+			m->d.wp0_granted = true;
+		}
+		if (level == 1)
+			return true;
+		spi = sp_aux(m, spi)[idx];
 	}
 	return false;
 }
@@ -591,7 +680,8 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	PROF_BEGIN(m, t2);
 	int o = pt_or_wp0_write(m, f, res, &regs, &acc, &w, gfn, user);
 	PROF_END(m, t2, SVT_PROF_PTWRITE);
-	if (o != PT_CONTINUE)
+	bool grant = o == PT_CONTINUE_WP0;
+	if (o != PT_CONTINUE && !grant)
 		return (enum svt_pf_outcome)o;
 	if (!SVT_BUG(20))
 		apply_ad(m, &w);
@@ -609,10 +699,16 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 		/* The walk itself made the target a page table (a table that
 		 * maps itself): the write is a page-table write after all. */
 		o = pt_or_wp0_write(m, f, res, &regs, &acc, &w, gfn, user);
-		if (o != PT_CONTINUE)
+		grant = grant || o == PT_CONTINUE_WP0;
+		if (o != PT_CONTINUE && o != PT_CONTINUE_WP0)
 			return (enum svt_pf_outcome)o;
 		if (!propagate(m, &w, acc.va, write))
 			return pf_done(m, f, res, SVT_PF_RETRY);
+	}
+	if (grant) {
+		if (!wp0_grant(m, &w, acc.va))
+			return pf_done(m, f, res, SVT_PF_RETRY);
+		m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_VA, acc.va);
 	}
 	/* (Whether the shadows now allow the access is for the replay's
 	 * checks to say: a second walk here would double the cost of a fault.) */

@@ -129,6 +129,7 @@ struct gfn_info {
 	uint32_t rmap;          /* link list of shadow leaves mapping this frame */
 	uint16_t pt;            /* table-type shadows of this frame */
 	uint8_t oos;            /* out-of-sync slot + 1, or 0 */
+	uint8_t forced;         /* unsynced for a write nothing could perform (mmu_oos.c) */
 	uint8_t alogged;        /* incremental audit: in its log */
 	uint32_t armap;         /* ... reverse-map nodes at the last audit */
 };
@@ -174,7 +175,23 @@ struct oos_slot {
 	uint64_t gfn;
 	uint32_t age;
 	bool used;
+	/* resync_root()'s memo, good while d.link_gen is reach_gen: for
+	 * root reach_root, 0 none, 1 no shadow of the page, 2 a shadow the
+	 * root does not reach, 3 one it reaches */
+	uint8_t reach;
+	uint32_t reach_root;
+	uint64_t reach_gen;
 };
+
+/*
+ * Tables unsynced by force (mmu_oos.c, oos_force()): a write that must be
+ * emulated but cannot be (no instruction comes with it: an implicit write
+ * by the CPU) to a page table on the write's own walk or to the current
+ * top level, of any level, is let through by making the table writable in
+ * every shadow until the next flush of any kind.  At most OOS_FORCED_MAX at
+ * once (a page-crossing implicit write may need two).
+ */
+#define OOS_FORCED_MAX 2
 
 #define SVT_ROOT_CACHE_MAX 64
 _Static_assert(SVT_ROOT_CACHE_MAX >= 4, "the default root cache (4) fits");
@@ -275,8 +292,14 @@ struct mmu_domain {
 	unsigned nlinks, links_used;
 	struct gfn_info *gi;            /* [guest_frames] */
 	struct oos_slot oos[SVT_OOS_MAX];
+	uint64_t forced[OOS_FORCED_MAX];  /* frames unsynced by force, ~0: none (oos_force()) */
+	bool wp0_granted;               /* leaves made writable for CR0.WP=0 exist (wp0_grant()) */
 	uint8_t *snap;                  /* [SVT_OOS_MAX * SH_PAGE_SIZE] */
 	uint32_t oos_clock;
+	/* bumped when a shadow page other than a splinter is made or freed
+	 * or gains or loses a parent entry: what sp_reaches() and the
+	 * lookup of an L1's shadows depend on (struct oos_slot) */
+	uint64_t link_gen;
 	struct audit_log al;
 };
 
@@ -445,7 +468,8 @@ static inline unsigned sp_nparts(struct svt_mmu *m, uint64_t gfn, unsigned type)
 /* A guest frame that must be read-only in every shadow: an in-sync page table. */
 static inline bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
 {
-	return gfn_is_ram(m, gfn) && m->d.gi[gfn].pt > 0 && m->d.gi[gfn].oos == 0;
+	return gfn_is_ram(m, gfn) && m->d.gi[gfn].pt > 0 && m->d.gi[gfn].oos == 0 &&
+	       !m->d.gi[gfn].forced;
 }
 
 /*
@@ -536,6 +560,8 @@ static inline bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
  *  76: CR4 bits of features the CPU lacks are accepted (the CPU's features ignored)
  *  77: an emulated write crossing into memory with nothing behind it is not done (RETRY)
  *  78: an implicit supervisor access under SMAP with RFLAGS.AC=1 is taken for an explicit one
+ *  79: an implicit write to a page table on its own walk or the top level is retried (RETRY)
+ *  80: setting CR0.WP keeps the leaves made writable and supervisor-only for CR0.WP=0
  *  81: a read while an event is delivered (SMAP, AC=1) is taken for an explicit one
  *  82: an access in an explicit range of an instruction with both kinds is taken for implicit
  */
@@ -582,6 +608,7 @@ uint64_t g_frame_of(const struct svt_mmu *m, g_entry_t ge, unsigned level);
 bool g_entry_valid(struct svt_mmu *m, g_entry_t ge, unsigned level, bool *large);
 int hw_walk(struct svt_mmu *m, const struct svt_access *acc, uint64_t rflags, uint32_t pkru,
 	    struct svt_walk *w);
+bool wp0_grantable(const struct svt_mmu *m, const struct svt_regs *regs, const struct svt_walk *w);
 
 /* End a fault with outcome o (counted, reported); inject: with #PF(ec) at cr2.
  * (Every fault ends here: inline, as when they were one file's.) */
@@ -624,11 +651,21 @@ void oos_resync_va(struct svt_mmu *m, uint64_t va);
 void oos_resync_root(struct svt_mmu *m, uint32_t root);
 void oos_resync_gfn(struct svt_mmu *m, uint64_t gfn);
 void oos_drop(struct svt_mmu *m, uint64_t gfn);
+bool oos_force(struct svt_mmu *m, uint64_t gfn);
+#define OOS_FORCED_ALL (~0ull)
+void oos_forced_resync(struct svt_mmu *m, uint64_t gfn);   /* gfn, or OOS_FORCED_ALL */
+void oos_forced_drop(struct svt_mmu *m, uint64_t gfn);
+static inline bool gfn_forced(const struct svt_mmu *m, uint64_t gfn)
+{
+	return gfn_is_ram(m, gfn) && m->d.gi[gfn].forced;
+}
 
 /* mmu_ptwrite.c: writes to page tables.  pt_or_wp0_write() returns an
  * outcome (the fault is over), or PT_CONTINUE: propagate as for any
  * other page. */
 #define PT_CONTINUE (-1)
+#define PT_CONTINUE_WP0 (-2)    /* ... and then wp0_grant() the path */
+void pt_revalidate(struct svt_mmu *m, uint64_t gfn, unsigned off, unsigned len);
 int pt_or_wp0_write(struct svt_mmu *m, const struct svt_fault *f,
 		    struct svt_fault_result *res, const struct svt_regs *regs,
 		    const struct svt_access *acc, const struct svt_walk *w, uint64_t gfn,

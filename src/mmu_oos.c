@@ -82,18 +82,23 @@ static void oos_resync_slot(struct svt_mmu *m, unsigned s, bool keep)
 		sp_touch(m, spi);       /* not to be evicted while we fill it */
 		for (unsigned off = part * pb; off < (part + 1) * pb && SP(m, spi)->present;
 		     off += sizeof(buf)) {
-			/* a piece with no present shadow entry has nothing to resync */
+			/* a piece with no present shadow entry has nothing to
+			 * resync; of the others, only the words from the first
+			 * present entry to the last (sh_page.hi) are read */
 			unsigned e0 = (off - part * pb) / ges, e1 = e0 + (unsigned)sizeof(buf) / ges;
-			if (sh_next_present(m, spi, e0, e1) == e1)
+			unsigned first = sh_next_present(m, spi, e0, e1);
+			if (first == e1)
 				continue;
-			bool ok = m->d.env.read_gpa(m->d.env.ctx, (gfn << 12) + off, buf, sizeof(buf)) == 0;
+			unsigned last = SP(m, spi)->hi < e1 ? SP(m, spi)->hi : e1;
+			unsigned b = (first - e0) * ges & ~7u, end = ((last - e0) * ges + 7) & ~7u;
+			bool ok = m->d.env.read_gpa(m->d.env.ctx, (gfn << 12) + off + b, buf + b,
+						    end - b) == 0;
 			if (!ok)
 				m->d.c.env_errors++;
 			/* most pieces are as they were: past the words that agree */
-			unsigned b = 0;
-			while (ok && b < sizeof(buf) && svt_le_load(snap + off + b, 8) == svt_le_load(buf + b, 8))
+			while (ok && b < end && svt_le_load(snap + off + b, 8) == svt_le_load(buf + b, 8))
 				b += 8;
-			for (; b < sizeof(buf); b += ges) {
+			for (; b < end; b += ges) {
 				unsigned i = e0 + b / ges;
 				if (ok && (b & 7) == 0 && svt_le_load(snap + off + b, 8) ==
 				    svt_le_load(buf + b, 8)) {
@@ -207,15 +212,26 @@ static bool sp_reaches(struct svt_mmu *m, uint32_t spi, uint32_t root, unsigned 
 static void resync_root(struct svt_mmu *m, uint32_t root)
 {
 	for (unsigned s = 0; s < SVT_OOS_MAX; s++) {
-		if (!m->d.oos[s].used)
+		struct oos_slot *o = &m->d.oos[s];
+		if (!o->used)
 			continue;
 		bool any = false, reaches = false;
-		for (unsigned part = 0; part < sh_parts(m, SH_L1) && !reaches; part++) {
-			uint32_t spi = sp_lookup(m, m->d.oos[s].gfn, SH_L1, part);
-			unsigned budget = 256;
-			any |= spi != SP_NONE;
-			reaches = spi != SP_NONE && root != SP_NONE &&
-				  sp_reaches(m, spi, root, SVT_BUG(40) ? 1 : 5, &budget);
+		if (o->reach && o->reach_gen == m->d.link_gen && o->reach_root == root) {
+			/* nothing the answer depends on changed since: a guest
+			 * that reloads CR3 after each edit asks again and again */
+			any = o->reach >= 2;
+			reaches = o->reach == 3;
+		} else {
+			for (unsigned part = 0; part < sh_parts(m, SH_L1) && !reaches; part++) {
+				uint32_t spi = sp_lookup(m, o->gfn, SH_L1, part);
+				unsigned budget = 256;
+				any |= spi != SP_NONE;
+				reaches = spi != SP_NONE && root != SP_NONE &&
+					  sp_reaches(m, spi, root, SVT_BUG(40) ? 1 : 5, &budget);
+			}
+			o->reach = (uint8_t)(1 + any + reaches);
+			o->reach_gen = m->d.link_gen;
+			o->reach_root = root;
 		}
 		if (!any || root == SP_NONE)
 			oos_resync_slot(m, s, false);
@@ -257,14 +273,16 @@ static void oos_mark_(struct svt_mmu *m, uint64_t gfn)
 	/* The snapshot: what the shadow reflects.  Only entries with a
 	 * present shadow entry are ever compared with it (here, at a resync,
 	 * by the audit), and l1_install() keeps it for entries made present
-	 * later: the pieces of the page with none are not read. */
+	 * later: the pieces of the page with none are not read, nor those
+	 * of a part with no shadow (2-on-3: a part is made only after the
+	 * page is back in sync, sp_get()). */
 	uint8_t *snap = snap_of(m, s);
 	unsigned pb = part_bytes(m);
 	audit_gfn_dirty(m, gfn);
 	for (unsigned off = 0; off < SH_PAGE_SIZE; off += OOS_PIECE) {
 		uint32_t spi = sp_lookup(m, gfn, SH_L1, off / pb);
 		unsigned e0 = off % pb / m->d.gesize, e1 = e0 + OOS_PIECE / m->d.gesize;
-		if (spi != SP_NONE && sh_next_present(m, spi, e0, e1) == e1)
+		if (spi == SP_NONE || sh_next_present(m, spi, e0, e1) == e1)
 			continue;
 		if (m->d.env.read_gpa(m->d.env.ctx, (gfn << 12) + off, snap + off, OOS_PIECE) != 0) {
 			m->d.c.env_errors++;
@@ -274,8 +292,100 @@ static void oos_mark_(struct svt_mmu *m, uint64_t gfn)
 	m->d.oos[s].gfn = gfn;
 	m->d.oos[s].age = ++m->d.oos_clock;
 	m->d.oos[s].used = true;
+	m->d.oos[s].reach = 0;
 	m->d.gi[gfn].oos = (uint8_t)(s + 1);
 	wp_gfn(m, gfn, false);
 	m->d.c.oos++;
 	mmu_event(m, SVT_EV_OOS, gfn, 0, 0);
+}
+
+/* ---- tables unsynced by force ----------------------------------------------
+ *
+ * A write that must be emulated but cannot be (it comes with no
+ * instruction: the CPU's own write of a descriptor's accessed bit, an
+ * event's stack push) to a page table on the write's own walk or to the
+ * current top-level table would be retried for ever: unshadowing only
+ * shadows the table again on the walk.  Instead the table, of any level,
+ * is made writable in every shadow and the hardware performs the write;
+ * its shadows may then be stale, as a TLB and the paging-structure caches
+ * may be, until the next flush of any kind (INVLPG, INVPCID, any CR3 load,
+ * a CR0/CR4 change, a full flush), before it is linked under a new parent
+ * or shadowed as another level: then every present entry of every shadow
+ * of the frame is brought in line with the guest's (pt_revalidate()) and
+ * the frame is write-protected again.  Stale upper-level entries still
+ * point to children that are themselves kept in sync, which is what a
+ * paging-structure cache holding the old entry gives.  At most
+ * OOS_FORCED_MAX frames at once; one more resyncs the oldest.  The
+ * policy's out-of-sync slots, snapshots and counters are not used.
+ */
+
+static void forced_mark_shadows(struct svt_mmu *m, uint64_t gfn)
+{
+	audit_gfn_dirty(m, gfn);
+	for (unsigned t = SH_L1; t <= SH_L5; t++)
+		for (unsigned part = 0; part < sh_parts(m, t); part++) {
+			uint32_t spi = sp_lookup(m, gfn, t, part);
+			if (spi != SP_NONE)
+				audit_sp_dirty(m, spi);
+		}
+}
+
+static void forced_resync_slot(struct svt_mmu *m, unsigned k)
+{
+	uint64_t gfn = m->d.forced[k];
+
+	m->d.forced[k] = ~0ull;
+	if (!gfn_is_ram(m, gfn) || !m->d.gi[gfn].forced)
+		return;
+	m->d.gi[gfn].forced = 0;
+	forced_mark_shadows(m, gfn);
+	pt_revalidate(m, gfn, 0, SH_PAGE_SIZE);
+	if (gfn_protected(m, gfn))
+		wp_gfn(m, gfn, true);
+	mmu_event(m, SVT_EV_RESYNC, gfn, 0, 1);
+	m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_ALL, 0);
+}
+
+void oos_forced_resync(struct svt_mmu *m, uint64_t gfn)
+{
+	for (unsigned k = 0; k < OOS_FORCED_MAX; k++)
+		if (m->d.forced[k] != ~0ull && (gfn == OOS_FORCED_ALL || m->d.forced[k] == gfn))
+			forced_resync_slot(m, k);
+}
+
+/* The frame is no longer shadowed at all: nothing to resync. */
+void oos_forced_drop(struct svt_mmu *m, uint64_t gfn)
+{
+	audit_gfn_dirty(m, gfn);
+	m->d.gi[gfn].forced = 0;
+	for (unsigned k = 0; k < OOS_FORCED_MAX; k++)
+		if (m->d.forced[k] == gfn)
+			m->d.forced[k] = ~0ull;
+}
+
+/* Unsync page table gfn by force; false if it cannot be (then nothing
+ * changed). */
+bool oos_force(struct svt_mmu *m, uint64_t gfn)
+{
+	unsigned k = 0;
+
+	if (SVT_BUG(79) || !gfn_is_ram(m, gfn) || m->d.gi[gfn].pt == 0)
+		return false;
+	if (!gfn_protected(m, gfn))
+		return true;            /* writable already */
+	while (k < OOS_FORCED_MAX && m->d.forced[k] != ~0ull)
+		k++;
+	if (k == OOS_FORCED_MAX) {
+		/* the oldest goes back in sync; the others move down */
+		forced_resync_slot(m, 0);
+		for (k = 0; k + 1 < OOS_FORCED_MAX; k++)
+			m->d.forced[k] = m->d.forced[k + 1];
+		m->d.forced[k] = ~0ull;
+	}
+	m->d.forced[k] = gfn;
+	m->d.gi[gfn].forced = 1;
+	forced_mark_shadows(m, gfn);
+	wp_gfn(m, gfn, false);
+	mmu_event(m, SVT_EV_OOS, gfn, 1, 0);
+	return true;
 }

@@ -164,7 +164,7 @@ static bool revalidate_entry(struct svt_mmu *m, uint32_t spi, unsigned t, unsign
 /* Bring the shadows of a guest page table in line with a write to it:
  * guest entries first..last, each shadowed by sh_span() entries of one
  * part of each shadow of the frame. */
-static void revalidate(struct svt_mmu *m, uint64_t gfn, unsigned off, unsigned len)
+void pt_revalidate(struct svt_mmu *m, uint64_t gfn, unsigned off, unsigned len)
 {
 	unsigned first = off / m->d.gesize, last = (off + len - 1) / m->d.gesize;
 	unsigned gents = SH_PAGE_SIZE / m->d.gesize;
@@ -201,7 +201,7 @@ void svt_mmu_guest_wrote(struct svt_mmu *m, uint64_t gpa, uint64_t len)
 			n = (unsigned)len;
 		audit_gfn_dirty(m, gfn);
 		if (gfn_protected(m, gfn))
-			revalidate(m, gfn, off, n);
+			pt_revalidate(m, gfn, off, n);
 		gpa += n;
 		len -= n;
 	}
@@ -286,7 +286,7 @@ static int emu_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *v
 		audit_gfn_dirty(m, gfn);
 		if (gfn_is_ram(m, gfn) && m->d.gi[gfn].pt > 0) {
 			if (!SVT_BUG(50))
-				revalidate(m, gfn, (unsigned)(gpa[k] & 0xfff), plen[k]);
+				pt_revalidate(m, gfn, (unsigned)(gpa[k] & 0xfff), plen[k]);
 			note_pt_write(x, gfn, (const uint8_t *)val + off, plen[k]);
 		}
 		off += plen[k];
@@ -470,8 +470,27 @@ int pt_or_wp0_write(struct svt_mmu *m, const struct svt_fault *f,
 		}
 	}
 	if (must) {
-		m->d.c.env_errors++;      /* nothing can perform this write (docs/core.md) */
-		return pf_done(m, f, res, SVT_PF_RETRY);
+		/*
+		 * Nothing can perform this write here: it came with no
+		 * instruction (an implicit write by the CPU: a descriptor's
+		 * accessed bit, an event's stack push) or with one the
+		 * emulator does not know, and unshadowing would only shadow
+		 * the table again.  The hardware performs it instead: a page
+		 * table goes out of sync by force until the next flush
+		 * (oos_force()), and a write CR0.WP=0 alone allows gets its
+		 * path made writable and supervisor-only (wp0_grant(), after
+		 * propagation).  What neither can express stays retried
+		 * (docs/core.md, "Known limitations").
+		 */
+		if (wp0 && !wp0_grantable(m, regs, w)) {
+			m->d.c.env_errors++;
+			return pf_done(m, f, res, SVT_PF_RETRY);
+		}
+		if (ptw && !oos_force(m, gfn)) {
+			m->d.c.env_errors++;
+			return pf_done(m, f, res, SVT_PF_RETRY);
+		}
+		return wp0 ? PT_CONTINUE_WP0 : PT_CONTINUE;
 	}
 	unshadow_gfn(m, gfn);
 	return PT_CONTINUE;

@@ -555,8 +555,10 @@ enum svt_event_kind {
 	SVT_EV_SHADOW_NEW,      /* a: gfn, b: type, c: mfn */
 	SVT_EV_SHADOW_FREE,     /* a: gfn, b: type, c: mfn */
 	SVT_EV_UNSHADOW,        /* a: gfn */
-	SVT_EV_OOS,             /* a: gfn */
-	SVT_EV_RESYNC,          /* a: gfn; b: 1 if it stays out of sync, 0 if protected again */
+	SVT_EV_OOS,             /* a: gfn; b: 1 if unsynced by force (any level, until the
+				 * next flush: docs/core.md), 0 by the policy */
+	SVT_EV_RESYNC,          /* a: gfn; b: 1 if it stays out of sync, 0 if protected again;
+				 * c: 1 for a table unsynced by force */
 	SVT_EV_EVICT,           /* a: gfn, b: type */
 	SVT_EV_RESET,
 };

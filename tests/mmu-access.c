@@ -283,11 +283,13 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
  * Unless one is exposed (mh_config.expose; mmu-soak --expose Kn or
  * --strict), the guest avoids what it fails on, so that a run goes on
  * testing the rest:
- *   K2  an implicit write (no instruction to emulate) that must be
- *       emulated: by the supervisor to a read-only page under CR0.WP=0, or
- *       to the current top-level table: the core returns RETRY for ever.
- *   K7  the same for an implicit write to a page table on the walk of the
- *       very address written (a self-map, or the direct map's own table).
+ *   K13 an implicit write (no instruction to emulate) by the supervisor
+ *       that only CR0.WP=0 allows, to a page the guest's walk makes
+ *       user-accessible, while CR4.SMAP or (IA-32e) CR4.PKE is on: a
+ *       shadow cannot let it through (a supervisor-only entry would let
+ *       the supervisor past SMAP and the keys), so the core returns RETRY
+ *       for ever.  Steered around wherever those bits are on, user page
+ *       or not.
  *   K3  an implicit supervisor access at CPL 0-2 under SMAP with
  *       RFLAGS.AC=1 that comes with no evidence the core can tell it by
  *       (an explicit operand over a system table, no instruction outside
@@ -298,9 +300,15 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
  *       a segment load, during event delivery or by an instruction with
  *       explicit operands elsewhere (pick_pres() in mmu-exec.c), which
  *       the core tells: nothing to avoid.
- * K1, K5, K6, K8, K9 and K10 were core bugs this harness found, K4, K11 and
- * K12 limitations (K4: with 32-bit shadows and no SMEP a fetch fault had no
- * I/D bit, so the core took a supervisor fetch from a user page under SMAP
+ * K1, K5, K6, K8, K9 and K10 were core bugs this harness found, K2, K4, K7,
+ * K11 and K12 limitations (K2 and K7: an implicit write that must be
+ * emulated, by the supervisor to a read-only page under CR0.WP=0, to the
+ * current top-level table, or to a page table on the walk of the very
+ * address written, was retried for ever; the core now lets the hardware
+ * perform it, with the table out of sync until the next flush or the path
+ * writable and supervisor-only.  K4: with 32-bit shadows and no SMEP a
+ * fetch fault had no I/D bit, so the core took a supervisor fetch from a
+ * user page under SMAP
  * for a read and injected a #PF bare metal does not raise; 2-level guests
  * now get PAE-format shadows with NXE on.  K11: with emulation off, a MOVS
  * whose destination is a page table on the walk of its source never
@@ -311,22 +319,11 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
 static bool known_unemulable(struct mh_machine *m, uint64_t va, unsigned cpl, bool implicit,
 			     bool insn_ok)
 {
-	uint64_t gpa, cr2;
-	uint32_t ec;
-	if (mh_avoid(m, 2) && !insn_ok && (implicit || cpl < 3) && !(m->arch.cr0 & SVT_CR0_WP))
-		return true;                                            /* K2 */
-	/* at CPL 0-2 the core cannot tell an implicit access from an
-	 * explicit one (K3): what the explicit one would reach counts too */
-	if ((mh_or_translate(m, va, SVT_ACC_WRITE, cpl, implicit, false, &gpa, &ec, &cr2) != 0 &&
-	     (!implicit || cpl == 3 ||
-	      mh_or_translate(m, va, SVT_ACC_WRITE, cpl, false, false, &gpa, &ec, &cr2) != 0)) ||
-	    !mh_ram(m, gpa >> 12))
-		return false;
-	int t = m->os->levels ? m->os->tab_of_gfn[gpa >> 12] : -1;
-	if (mh_avoid(m, 2) && !insn_ok && t >= 0 && m->os->t[t].parent == -1)
-		return true;                                            /* K2 */
-	return mh_avoid(m, 7) && !insn_ok &&
-	       mh_or_walk_uses(m, va, gpa >> 12);                      /* K7 */
+	(void)va;
+	return mh_avoid(m, 13) && !insn_ok && (implicit || cpl < 3) &&
+	       !(m->arch.cr0 & SVT_CR0_WP) &&
+	       ((m->arch.cr4 & SVT_CR4_SMAP) ||
+		((m->arch.cr4 & SVT_CR4_PKE) && mh_long_mode(m)));                /* K13 */
 }
 
 bool mh_step_access(struct mh_machine *m, uint64_t *ava)

@@ -844,6 +844,140 @@ Test(mmu_unit, reverse_map_protects_every_alias)
 	mach_fini();
 }
 
+/* A supervisor write at CPL 0 that comes with the registers but no
+ * instruction (the CPU's own write: an event's stack push), as the
+ * hardware performs it once the shadows let it: 0 done (*mpa where), 1
+ * #PF injected (*ec).  Fails the test on a livelock. */
+static int implicit_write(uint64_t va, uint64_t val, uint64_t *mpa, uint32_t *ec)
+{
+	struct svt_access acc = { .va = va, .kind = SVT_ACC_WRITE, .cpl = 0 };
+
+	for (int tries = 0; tries < 16; tries++) {
+		struct svt_walk w;
+		if (t_hw_walk(&acc, &w) == SVT_WALK_OK) {
+			for (unsigned i = 0; i < 8; i++)
+				M->mem[w.gpa + i] = (uint8_t)(val >> (8 * i));
+			*mpa = w.gpa;
+			return 0;
+		}
+		struct svt_emu_regs regs = { .rip = 0x1000 };
+		struct svt_fault f = { .va = va, .error_code = w.error_code, .cpl = 0,
+				       .rflags = M->rflags, .pkru = M->pkru, .regs = &regs,
+				       .code_bits = 64 };
+		struct svt_fault_result fr;
+		enum svt_pf_outcome o = svt_mmu_page_fault(M->mmu, &f, &fr);
+		cr_assert_neq(o, SVT_PF_EMULATED, "nothing to emulate without an instruction");
+		cr_assert_neq(o, SVT_PF_MMIO);
+		if (o == SVT_PF_INJECT) {
+			*ec = fr.error_code;
+			return 1;
+		}
+	}
+	cr_assert_fail("implicit write to %#lx livelocked", (unsigned long)va);
+	return -1;
+}
+
+/* CR0.WP=0 (K7 of the model harness): a read-only page the supervisor
+ * writes with no instruction gets a writable, supervisor-only shadow path
+ * (XD under SMEP); a user access puts the guest's rights back; setting
+ * CR0.WP drops it. */
+Test(mmu_unit, implicit_write_under_wp0_gets_a_supervisor_only_leaf)
+{
+	mach_init(32, plain);
+	enter_4level();
+	gwrite(0x4000 + 8 * 5, (21ull << 12) | P | US | A, 8);         /* va 0x405000: user, RO */
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE | SVT_CR4_SMEP), 0);
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG), 0);
+	uint64_t mpa;
+	uint32_t ec = 0;
+	cr_assert_eq(implicit_write(0x405008, 0x1234, &mpa, &ec), 0);
+	cr_assert_eq(mpa, g2m(21) * 4096 + 8);
+	cr_assert_eq(gread((21ull << 12) + 8, 8), 0x1234, "the hardware wrote it");
+	cr_assert(gread(0x4000 + 8 * 5, 8) & D, "and the guest's D is set");
+	uint64_t se = 0;
+	for (unsigned i = 0; i < 8; i++)
+		se |= (uint64_t)M->mem[shadow_leaf_pa(0x405000) + i] << (8 * i);
+	cr_assert((se & RW) && !(se & US) && (se & XD), "writable, supervisor-only, XD: %#lx",
+		  (unsigned long)se);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->env_errors, 0);
+	audit_clean();
+	/* a user read faults on it and gets the guest's rights back */
+	cr_assert_eq(access8(0x405000, SVT_ACC_READ, 3, 0).kind, 0);
+	se = 0;
+	for (unsigned i = 0; i < 8; i++)
+		se |= (uint64_t)M->mem[shadow_leaf_pa(0x405000) + i] << (8 * i);
+	cr_assert(!(se & RW) && (se & US), "the guest's rights: %#lx", (unsigned long)se);
+	audit_clean();
+	cr_assert_eq(implicit_write(0x405010, 0x5678, &mpa, &ec), 0, "granted again");
+	/* CR0.WP=1: the grant goes, and the same write faults as bare metal */
+	uint64_t resets = svt_mmu_counters(M->mmu)->resets;
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG | SVT_CR0_WP), 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->resets, resets + 1);
+	audit_clean();
+	cr_assert_eq(implicit_write(0x405010, 0x9abc, &mpa, &ec), 1);
+	cr_assert_eq(ec, SVT_PFEC_P | SVT_PFEC_W);
+	cr_assert_eq(gread((21ull << 12) + 16, 8), 0x5678);
+	mach_fini();
+
+	/* Under SMAP a user page cannot be made supervisor-only: retried, as
+	 * docs/core.md's known limitations say (K13 of the model harness). */
+	mach_init(32, plain);
+	enter_4level();
+	gwrite(0x4000 + 8 * 5, (21ull << 12) | P | US | A, 8);
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE | SVT_CR4_SMAP), 0);
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG), 0);
+	M->rflags |= SVT_RFLAGS_AC;
+	struct svt_access acc = { .va = 0x405000, .kind = SVT_ACC_WRITE, .cpl = 0 };
+	struct svt_walk w;
+	cr_assert_neq(t_hw_walk(&acc, &w), SVT_WALK_OK);
+	struct svt_emu_regs regs = { .rip = 0x1000 };
+	struct svt_fault f = { .va = 0x405000, .error_code = w.error_code, .cpl = 0,
+			       .rflags = M->rflags, .pkru = 0, .regs = &regs, .code_bits = 64 };
+	struct svt_fault_result fr;
+	cr_assert_eq(svt_mmu_page_fault(M->mmu, &f, &fr), SVT_PF_RETRY);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->env_errors, 1);
+	audit_clean();
+	mach_fini();
+}
+
+/* K2/K7 of the model harness: a write with no instruction to a page table
+ * on its own walk (the PT maps itself at va 0x414000) or to the current
+ * top level goes out of sync by force until the next flush, whatever the
+ * policy; the hardware performs it. */
+Test(mmu_unit, implicit_write_to_a_table_on_its_walk_goes_out_of_sync)
+{
+	struct svt_policy pols[2] = { { .emulate = true }, { .emulate = false } };
+	for (unsigned k = 0; k < 2; k++) {
+		mach_init(32, pols[k]);
+		enter_4level();
+		cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).mpa, g2m(18) * 4096);
+		uint64_t mpa, val = (43ull << 12) | P | RW | US | A;
+		uint32_t ec;
+		cr_assert_eq(implicit_write(0x414000 + 8 * 2, val, &mpa, &ec), 0);
+		cr_assert_eq(gread(0x4010, 8), val);
+		cr_assert_eq(svt_mmu_counters(M->mmu)->emulated, 0);
+		cr_assert_eq(svt_mmu_counters(M->mmu)->env_errors, 0);
+		cr_assert(M->mem[shadow_leaf_pa(0x414000)] & RW, "the table is writable");
+		audit_clean();
+		/* until INVLPG: then in sync and write-protected again */
+		svt_mmu_invlpg(M->mmu, 0x402000);
+		cr_assert_not(M->mem[shadow_leaf_pa(0x414000)] & RW, "protected again");
+		audit_clean();
+		cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).mpa, g2m(43) * 4096);
+		/* the top level, through the direct map: until the next CR3 load */
+		uint64_t pml4e = 0x40000000ull + 0x1000 + 8 * 5;
+		cr_assert_eq(access8(pml4e, SVT_ACC_READ, 0, 0).kind, 0);
+		cr_assert_eq(implicit_write(pml4e, 0, &mpa, &ec), 0);
+		cr_assert(M->mem[shadow_leaf_pa(pml4e)] & RW);
+		audit_clean();
+		cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x1000), 0);
+		cr_assert_not(M->mem[shadow_leaf_pa(pml4e)] & RW);
+		cr_assert_eq(svt_mmu_counters(M->mmu)->env_errors, 0);
+		audit_clean();
+		mach_fini();
+	}
+}
+
 Test(mmu_unit, root_cache_makes_switching_back_cheap)
 {
 	mach_init(32, plain);

@@ -53,14 +53,18 @@ void *memchr(const void *s, int c, size_t n)
 int memcmp(const void *a, const void *b, size_t n)
 {
 	const uint8_t *p = a, *q = b;
-	/* eight bytes at a time while they agree */
-	while (n >= 8) {
-		uint64_t x, y;
-		__builtin_memcpy(&x, p, 8);
-		__builtin_memcpy(&y, q, 8);
+	/* eight bytes at a time while they agree, one string instruction
+	 * (the recorder compares whole 512-byte blocks of page tables with
+	 * its mirror: under Bochs a tick per word, not a loop's five) */
+	size_t w = n >> 3, left = w;
+	if (w) {
+		__asm__ volatile("cld; repe cmpsq" : "+S"(p), "+D"(q), "+c"(left) :: "memory", "cc");
+		uint64_t x, y;          /* the last pair compared: if it differs, back to it */
+		__builtin_memcpy(&x, p - 8, 8);
+		__builtin_memcpy(&y, q - 8, 8);
 		if (x != y)
-			break;
-		p += 8, q += 8, n -= 8;
+			p -= 8, q -= 8, left++;
+		n = (n & 7) + left * 8;
 	}
 	for (; n--; p++, q++)
 		if (*p != *q)

@@ -610,12 +610,17 @@ static void nb_report(struct rp *p, enum svt_invariant inv, uint64_t va, const s
  * valid translation allows) against the reference walker's: both valid,
  * the same frame with the same memory type (the PAT index, each side's
  * read at its leaf's position), no A bit left for bare metal to set, and no right the
- * guest's tables do not give: writable only where the guest's walk is
- * and its leaf is dirty, user-accessible only where it is (and, under
- * SMEP or SMAP, supervisor-only only where it is: those make a user page
- * less accessible to the kernel), executable only where it is, and the
- * leaf's protection key under CR4.PKE.  One walk on each side per entry;
- * the first wrong thing is reported.
+ * guest's tables do not give.  The hardware runs with CR0.WP=1 and the
+ * guest's SMEP, SMAP and keys, the guest with its own CR0.WP: so writable
+ * only where the guest's leaf is dirty and its walk is writable, or, while
+ * the guest's CR0.WP=0 (which lets the supervisor alone write read-only
+ * pages), where the shadows are supervisor-only; user-accessible only
+ * where the guest's walk is; supervisor-only where the guest's page is a
+ * user page only if neither SMAP nor keys (IA-32e, CR4.PKE) would keep
+ * the supervisor from it, and under SMEP only if not executable (those
+ * make a user page less accessible to the kernel); executable only where
+ * the guest's walk is; and the leaf's protection key under CR4.PKE.  One
+ * walk on each side per entry; the first wrong thing is reported.
  */
 static bool check_entry(struct rp *p, struct hw_view *v, uint64_t va, const struct ent_why *why)
 {
@@ -656,17 +661,21 @@ static bool check_entry(struct rp *p, struct hw_view *v, uint64_t va, const stru
 	bool sw = (w.rights & SVT_RIGHT_W) != 0, su = (w.rights & SVT_RIGHT_U) != 0,
 	     sx = (w.rights & SVT_RIGHT_X) != 0;
 	const char *bad = NULL;
-	if (sw && !o.w)
+	bool keys = (g->cr4 & SVT_CR4_PKE) && o.paging >= RM_PAGING_4L;
+	if (sw && !o.w && (g->cr0 & SVT_CR0_WP))
 		bad = "the shadows make writable a page the guest's tables make read-only";
+	else if (sw && !o.w && su)
+		bad = "the shadows let user code write a page the guest's tables make read-only "
+		      "(CR0.WP=0 lets only the supervisor)";
 	else if (sw && o.n && !(o.e[o.n - 1].before & RM_E_D))
 		bad = "the shadows make writable a page whose guest leaf is not dirty "
 		      "(bare metal sets D first)";
 	else if (su && !o.u)
 		bad = "the shadows make user-accessible a supervisor page";
 	else if (!su && o.u && o.paging != RM_PAGING_OFF &&
-		 (g->cr4 & (SVT_CR4_SMEP | SVT_CR4_SMAP)))
-		bad = "the shadows make a user page supervisor-only, which under SMEP/SMAP lets the "
-		      "kernel at it";
+		 ((g->cr4 & SVT_CR4_SMAP) || keys || ((g->cr4 & SVT_CR4_SMEP) && sx)))
+		bad = "the shadows make a user page supervisor-only, which lets the kernel at it "
+		      "past SMEP, SMAP or keys";
 	else if (sx && !o.x)
 		bad = "the shadows make executable a page the guest's tables make XD";
 	else if ((g->cr4 & SVT_CR4_PKE) && o.u && o.paging >= RM_PAGING_4L && w.pkey != o.pkey)
@@ -1384,6 +1393,11 @@ void rp_check_wp(struct rp *p)
 		if (gfn >= p->h->guest_frames || !st.level[gfn])
 			continue;
 		int lv = (st.level[gfn] & 0x7f) - 1;
+		bool unsync = false;
+		for (unsigned k = 0; k < p->nunsync && k < RP_UNSYNC_MAX && !unsync; k++)
+			unsync = p->unsync[k] == gfn;
+		if (unsync)
+			continue;       /* written by the CPU since the last flush (rp_note_wfault) */
 		if (lv >= 2) {
 			snprintf(p->what, sizeof(p->what), "the guest's level-%d table at gfn %#" PRIx64
 				 " is writable through the shadows, which rest on it", lv, gfn);
@@ -1404,6 +1418,46 @@ void rp_check_wp(struct rp *p)
 	free(st.level);
 	free(st.writable);
 	free(st.wva);
+}
+
+/*
+ * A write the core must emulate but cannot, for want of an instruction (an
+ * implicit write by the CPU), to a page table the write's own walk reads
+ * (the current top level among them), or one only CR0.WP=0 allows, is let
+ * through by the core with the table writable and out of sync, at any
+ * level, until the next flush (docs/core.md, "Guest page-table writes").
+ * Judged by the reference walk of the write before the core ran: the frame
+ * it reaches is noted if a table of that walk is in it, or if the walk is
+ * read-only; rp_check_wp() then lets a table in a noted frame be writable,
+ * until rp_unsync_flushed() forgets them at the next INVLPG, INVPCID, CR3
+ * load, flushing CR4 write or flush of everything.  Whether an instruction
+ * could have performed the write is not judged here (the decision is
+ * INV-REPLAY's); the window is.
+ */
+void rp_note_wfault(struct rp *p, const struct svt_trace_fault *f)
+{
+	struct svt_access acc;
+	struct rm_out o;
+
+	if (!(f->error_code & SVT_PFEC_W))
+		return;
+	rp_fault_access(f, &acc);
+	ref_walk(p, &acc, f->rflags, f->pkru, &o);
+	if (o.kind != RM_OK || o.paging == RM_PAGING_OFF)
+		return;
+	uint64_t gfn = o.pa >> 12;
+	bool note = !o.w;
+	for (unsigned i = 0; i < o.n && !note; i++)
+		note = !o.e[i].from_reg && o.e[i].table >> 12 == gfn;
+	for (unsigned k = 0; k < p->nunsync && k < RP_UNSYNC_MAX && note; k++)
+		note = p->unsync[k] != gfn;
+	if (note)
+		p->unsync[p->nunsync++ % RP_UNSYNC_MAX] = gfn;
+}
+
+void rp_unsync_flushed(struct rp *p)
+{
+	p->nunsync = 0;
 }
 
 /* ---- INV-CR: control-register writes against the model ------------------------- */

@@ -260,6 +260,7 @@ static void fault(struct rp *p, const struct svt_trace_fault *tf)
 		}
 	}
 	svt_trace_fault_to_core(tf, &p->regs, &f);
+	rp_note_wfault(p, tf);
 	bool check = p->cfg->audit >= SVT_AUDIT_FAULTS && p->checking;
 	if (check) {
 		rp_shadow_before(p, tf);
@@ -374,6 +375,9 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		p->rc = rc;
 		if (p->cfg->audit >= SVT_AUDIT_FAULTS)
 			rp_check_cr(p, ev->u.cr.reg, ev->u.cr.val, rc, &pred);
+		if (rc == 0 && (ev->u.cr.reg == SVT_TRACE_CR3 ||
+				(ev->u.cr.reg == SVT_TRACE_CR4 && svt_mmu_guest_regs(p->mmu)->cr4 != cr4)))
+			rp_unsync_flushed(p);   /* (the core resyncs at every one: mmu_oos.c) */
 		if (rc == 0 && p->cfg->audit >= SVT_AUDIT_FAULTS && p->checking)
 			cr_flushed(p, ev->u.cr.reg, ev->u.cr.val, cr4);
 		p->pending = SVT_TRACE_CR_WRITE;
@@ -385,6 +389,7 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		rp_cpu_input(p);
 		progress_reset(p);
 		svt_mmu_invlpg(p->mmu, ev->u.invlpg_va);
+		rp_unsync_flushed(p);
 		if (p->cfg->audit >= SVT_AUDIT_FAULTS && p->checking)
 			rp_check_flushed(p, ev->u.invlpg_va, "INVLPG");
 		p->pending = SVT_TRACE_UNKNOWN;
@@ -394,6 +399,8 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		rp_cpu_input(p);
 		progress_reset(p);
 		p->rc = svt_mmu_invpcid(p->mmu, ev->u.invpcid.type, ev->u.invpcid.pcid, ev->u.invpcid.va);
+		if (p->rc == 0)
+			rp_unsync_flushed(p);
 		if (p->rc == 0 && ev->u.invpcid.type == 0 && p->cfg->audit >= SVT_AUDIT_FAULTS &&
 		    p->checking) {
 			/* one address, in the PCID it names: binding now only if current */
@@ -422,6 +429,7 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		rp_cpu_input(p);
 		progress_reset(p);
 		svt_mmu_flush_all(p->mmu);
+		rp_unsync_flushed(p);
 		if (p->cfg->audit >= SVT_AUDIT_PERIODIC && p->checking)
 			rp_check_tree(p, "a flush of everything", false);
 		p->pending = SVT_TRACE_UNKNOWN;

@@ -26,6 +26,7 @@
 #define RP_PROGRESS_MAX 64
 #define RP_GW_MAX_FRAMES (1u << 22)      /* struct rp's gw_when: up to 16 GiB of guest RAM */
 #define RP_L1_ENTRIES   1024    /* the most entries an L1 table has (32-bit paging) */
+#define RP_UNSYNC_MAX   64      /* frames INV-WP lets be writable until a flush (struct rp) */
 
 /* The hardware as the core sets it up now: its registers (with the PAE
  * PDPTE registers loaded from the shadow root), and whether it can walk
@@ -88,6 +89,13 @@ struct rp {
 	 * reached before it had present */
 	unsigned prefetch;              /* the replay's policy's prefetch window */
 	unsigned oos;                   /* the replay's policy's out-of-sync pages */
+	/* INV-WP: guest frames a write fault since the last flush targeted
+	 * through a walk that reads them, or where only CR0.WP=0 allowed it
+	 * (rp_note_wfault()): tables there may be writable until the next
+	 * flush, whatever the policy (docs/core.md, "Guest page-table
+	 * writes"); the last RP_UNSYNC_MAX of them */
+	uint64_t unsync[RP_UNSYNC_MAX];
+	unsigned nunsync;
 	struct svt_policy mc_policy;    /* the replay's policy and pool (whatif.h) */
 	unsigned mc_pool;
 	unsigned nb_lo, nb_hi, nb_idx;
@@ -181,6 +189,8 @@ void rp_check_tree(struct rp *p, const char *flush, bool keep_global);
  * rest on (reference walks) are never writable through them, but for at
  * most the policy's out-of-sync count of L1 tables. */
 void rp_check_wp(struct rp *p);
+void rp_note_wfault(struct rp *p, const struct svt_trace_fault *f);
+void rp_unsync_flushed(struct rp *p);
 /* INV-CR: the model's verdict on a CR write, taken before the core sees
  * it; then the core's answer (rc) and registers judged by it. */
 void rp_cr_predict(struct rp *p, unsigned reg, uint64_t val, bool code64,
