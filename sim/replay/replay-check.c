@@ -1081,6 +1081,28 @@ static bool guest_as_then(const struct tree_seen *seen, const uint8_t *gu)
 	return true;
 }
 
+/*
+ * The guest's L1 entries as the shadow L1 table mapping the addresses from
+ * base holds them: entry i at i * esize.  A 2-level guest's table (1,024
+ * four-byte entries) has PAE-format shadows (8-byte entries, 2-on-3): one
+ * for each half, the upper mapping the addresses with bit 21 set; its
+ * entry i is the guest's 512 * half + i, widened into buf.  Otherwise the
+ * guest's page as it is.
+ */
+static const uint8_t *guest_l1_view(struct rp *p, const struct jctx *jc, uint64_t l1,
+				    uint64_t base, unsigned esize, uint8_t *gbuf, uint8_t *buf)
+{
+	const uint8_t *g = guest_page(p, l1, gbuf);
+	if (esize != 8 || (jc->regs[1] & SVT_CR4_PAE))
+		return g;
+	const uint8_t *half = g + ((base >> 21) & 1) * 2048;
+	for (unsigned i = 0; i < 512; i++) {
+		uint64_t e = ent_load(half + i * 4, 4);
+		memcpy(buf + i * 8, &e, 8);     /* little-endian host, as ent_load */
+	}
+	return buf;
+}
+
 /* Every present leaf of the shadow L1 table at table (entries of esize
  * bytes, mapping the addresses from base), reached through the shadow
  * entries up[0..nup): false at the first violation.  Leaves judged before
@@ -1094,7 +1116,7 @@ static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why,
 		     const uint64_t *up, unsigned nup)
 {
 	static const uint8_t zero[4096];
-	uint8_t sbuf[4096], gbuf[4096];
+	uint8_t sbuf[4096], gbuf[4096], xbuf[4096];
 	const uint8_t *buf, *gu = zero;
 	unsigned per = 64 / esize, j0;
 	struct tree_seen *seen;
@@ -1136,14 +1158,15 @@ static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why,
 	 * the same table, gpath_same) */
 	bool lines = same && (jc->keep_global || !seen->gskip);
 	if (lines && shsame && (path->large || gw_unwritten(p, path->l1 >> 12, seen->gwhen) ||
-				guest_as_then(seen, gu = guest_page(p, path->l1, gbuf)))) {
+				guest_as_then(seen, gu = guest_l1_view(p, jc, path->l1, base, esize,
+									      gbuf, xbuf)))) {
 		if (path != &seen->gp)
 			seen->gp = *path;       /* the same values, where the walk reads them now */
 		seen->gwhen = p->gw_clock;
 		return true;    /* every leaf judged so before, under the same rest */
 	}
 	if (path && !path->large && gu == zero)
-		gu = guest_page(p, path->l1, gbuf);     /* (not read above) */
+		gu = guest_l1_view(p, jc, path->l1, base, esize, gbuf, xbuf);  /* (not read above) */
 	for (uint64_t m = now; m; m &= m - 1) {
 		unsigned l = (unsigned)__builtin_ctzll(m);
 		const uint8_t *cur = buf + l * 64, *gcur = gu + l * 64;
