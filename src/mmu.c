@@ -824,8 +824,19 @@ int svt_mmu_write_cr4(struct svt_mmu *m, uint64_t val)
 	n.cr4 = val;
 	bool pdptes = (changed & (SVT_BUG(19) ? SVT_CR4_PAE :
 				  SVT_CR4_PAE | SVT_CR4_PGE | SVT_CR4_PSE | SVT_CR4_SMEP)) != 0;
-	return apply_regs(m, &n, pdptes, false,
-			  changed && !SVT_BUG(43) ? FLUSH_EVERYTHING : FLUSH_NONE);
+	/* Leaves made writable and supervisor-only for CR0.WP=0 (wp0_grant())
+	 * were made where SMAP, protection keys or (without XD) SMEP did not
+	 * keep the supervisor from a user page: turning one of them on drops
+	 * every shadow while any exist, as setting CR0.WP does. */
+	bool drop = (changed & val & (SVT_CR4_SMAP | SVT_CR4_PKE | SVT_CR4_SMEP)) &&
+		    m->d.wp0_granted && !SVT_BUG(83);
+	int rc = apply_regs(m, &n, pdptes, false,
+			    changed && !SVT_BUG(43) ? FLUSH_EVERYTHING : FLUSH_NONE);
+	if (rc == 0 && drop && m->d.wp0_granted) {
+		reset_all(m);
+		set_root(m);
+	}
+	return rc;
 }
 
 int svt_mmu_write_efer(struct svt_mmu *m, uint64_t val)

@@ -564,6 +564,7 @@ static inline bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
  *  80: setting CR0.WP keeps the leaves made writable and supervisor-only for CR0.WP=0
  *  81: a read while an event is delivered (SMAP, AC=1) is taken for an explicit one
  *  82: an access in an explicit range of an instruction with both kinds is taken for implicit
+ *  83: turning CR4.SMAP, PKE or SMEP on keeps the leaves granted for CR0.WP=0 (wp0_grant)
  */
 
 /* mmu_implicit.c: is the supervisor access at va (a write if write) that

@@ -6,7 +6,8 @@
  * repoint a present leaf to another frame and touch it at once after the
  * flush, free a table and reuse its frame as data), an address-space operation,
  * an invalidation, a control-register write (valid, or one the SDM answers
- * with #GP), a PAE PDPTE change, or turning paging off and on (the
+ * with #GP), an implicit write only CR0.WP=0 allows followed by setting WP
+ * again, a PAE PDPTE change, or turning paging off and on (the
  * paging-off scenario lives mostly with paging off and builds new tables
  * each time it turns paging on).  Before each step the OS settles the
  * invalidations it owes (mh_os_flush_pending).
@@ -313,6 +314,82 @@ static bool step_cross_device(struct mh_machine *m, uint64_t *ava)
 	return ok;
 }
 
+/*
+ * An implicit supervisor write (no instruction: the core cannot emulate
+ * it) to a data page the guest maps read-only, which only CR0.WP=0 allows:
+ * the core makes the shadow path writable and supervisor-only.  Then
+ * CR0.WP=1 and a supervisor write there, which bare metal answers with #PF
+ * (P|W): a core that kept the writable shadow (SVT_BUG(80)) lets it
+ * through.  The guest rarely sets WP again soon after such a write.  Half
+ * the time the page is a user page and, before WP is set, CR4.SMAP goes on
+ * and the supervisor reads it with RFLAGS.AC as it is: bare metal refuses
+ * that read where AC=0, and a core that kept the supervisor-only shadow
+ * (SVT_BUG(83)) lets it through.
+ */
+static bool step_wp0_write(struct mh_machine *m, uint64_t *ava)
+{
+	struct mh_os *os = m->os;
+	uint64_t g = 0, fm = os->esize == 4 ? 0xffffffffull : ~0ull, gpa, cr2, val;
+	uint32_t ec;
+	struct mh_end e;
+	bool found = false;
+	for (int k = 0; k < 20 && !found; k++) {
+		g = mh_below(&m->rng, m->gframes);
+		found = mh_ram(m, g) && os->fstate[g] == MH_F_DATA && ((g << 12) & fm) == g << 12;
+	}
+	if (!found)
+		return true;
+	int as = mh_pct(&m->rng, 50) ? -1 : os->cur;
+	uint64_t va = pick_map_va(m, as, 1);
+	bool user = mh_pct(&m->rng, 50);
+	uint64_t fl = P | SVT_PTE_A | (mh_pct(&m->rng, 50) ? SVT_PTE_D : 0) |
+		      (mh_pct(&m->rng, 30) ? SVT_PTE_G : 0) | (user ? SVT_PTE_US : 0);
+	*ava = va;
+	if (!mh_os_map(m, as, va, 1, (g << 12) | fl) || !mh_os_flush_pending(m, false))
+		return false;
+	/* mapped as asked (mh_os_map keeps the direct map; a table above may
+	 * hold a reserved bit)?  Else nothing to test here. */
+	if (mh_or_translate(m, va, SVT_ACC_READ, 0, false, false, &gpa, &ec, &cr2) != 0 ||
+	    gpa >> 12 != g)
+		return true;
+	mh_log(m, " wp0 write: va %#llx -> gfn %#llx read-only; WP=0, implicit write, WP=1, write",
+	       (unsigned long long)va, (unsigned long long)g);
+	if (mh_pct(&m->rng, 50) &&     /* a read-only shadow there first, or none */
+	    !mh_data(m, va + mh_below(&m->rng, MH_PAGE - 7), 8, SVT_ACC_READ, 0, false, NULL, 0,
+		     &val, &e))
+		return false;
+	/* K13 (mmu-access.c): no implicit write under CR0.WP=0 with SMAP or
+	 * the keys on; they are turned off for the step, and back on after */
+	uint64_t cr4_off = mh_avoid(m, 13) ? m->arch.cr4 & (SVT_CR4_SMAP |
+			   (mh_long_mode(m) ? SVT_CR4_PKE : 0)) : 0;
+	int rc = cr4_off ? mh_cr(m, 4, m->arch.cr4 & ~cr4_off) : 0;
+	if (rc == 0)
+		rc = mh_cr(m, 0, m->arch.cr0 & ~SVT_CR0_WP);
+	if (rc != 0)
+		return rc != -1;
+	unsigned size = 1u << mh_below(&m->rng, 4);
+	uint64_t wva = va + mh_below(&m->rng, MH_PAGE / size) * size;
+	val = mh_rand(&m->rng) & (size == 8 ? ~0ull : (1ull << (8 * size)) - 1);    /* data */
+	if (!mh_data(m, wva, size, SVT_ACC_WRITE, 0, true, NULL, 0, &val, &e))
+		return false;
+	if (user && !(m->arch.cr4 & SVT_CR4_SMAP)) {
+		/* SMAP on under WP=0 (a #GP where the CPU lacks it: nothing
+		 * to test), an explicit read, SMAP off again for K13 */
+		rc = mh_cr(m, 4, m->arch.cr4 | SVT_CR4_SMAP);
+		if (rc == -1 || (rc == 0 && !mh_data(m, wva & ~7ull, 8, SVT_ACC_READ, 0, false, NULL,
+						      0, &val, &e)))
+			return false;
+		if (rc == 0 && mh_cr(m, 4, m->arch.cr4 & ~SVT_CR4_SMAP) == -1)
+			return false;
+	}
+	rc = mh_cr(m, 0, m->arch.cr0 | SVT_CR0_WP);
+	if (rc != 0)
+		return rc != -1;
+	if (!mh_gen_write(m, va, 0, ava))
+		return false;
+	return !cr4_off || mh_cr(m, 4, m->arch.cr4 | cr4_off) != -1;
+}
+
 /* ---- address spaces, invalidations, control registers ------------------ */
 
 static bool step_as(struct mh_machine *m)
@@ -547,5 +624,7 @@ bool mh_os_step(struct mh_machine *m, uint64_t *ava)
 		return step_alias(m, ava);
 	if (r < 980)
 		return step_cross_device(m, ava);
+	if (r < 988)
+		return step_wp0_write(m, ava);
 	return mh_step_access(m, ava);
 }

@@ -260,7 +260,8 @@ static void fault(struct rp *p, const struct svt_trace_fault *tf)
 		}
 	}
 	svt_trace_fault_to_core(tf, &p->regs, &f);
-	rp_note_wfault(p, tf);
+	if (p->cfg->audit >= SVT_AUDIT_PERIODIC)
+		rp_note_wfault(p, tf);  /* for INV-WP (rp_check_wp), checked at these levels */
 	bool check = p->cfg->audit >= SVT_AUDIT_FAULTS && p->checking;
 	if (check) {
 		rp_shadow_before(p, tf);
