@@ -51,13 +51,14 @@ static struct tg_buf make(bool self)
 	return b;
 }
 
-static void replay(const struct tg_buf *b, struct svt_replay_result *res, char **out)
+static void replay(const struct tg_buf *b, enum svt_audit_level audit,
+		   struct svt_replay_result *res, char **out)
 {
 	size_t outlen = 0;
 	FILE *f = open_memstream(out, &outlen);
 	cr_assert_not_null(f);
 	struct svt_replay_config cfg = {
-		.path = "mem", .mem = b->p, .mem_len = b->n, .audit = SVT_AUDIT_FAULTS, .show = 100,
+		.path = "mem", .mem = b->p, .mem_len = b->n, .audit = audit, .show = 100,
 		.out = f,
 	};
 	svt_replay(&cfg, res);
@@ -69,7 +70,7 @@ Test(adcheck, a_table_that_maps_itself)
 	struct tg_buf b = make(true);
 	struct svt_replay_result res;
 	char *out = NULL;
-	replay(&b, &res, &out);
+	replay(&b, SVT_AUDIT_FAULTS, &res, &out);
 	cr_assert_eq(res.status, SVT_RUN_CLEAN, "%s", out);
 	cr_assert_eq(res.violations, 0, "%s", out);
 	free(out);
@@ -81,7 +82,7 @@ Test(adcheck, an_ordinary_chain)
 	struct tg_buf b = make(false);
 	struct svt_replay_result res;
 	char *out = NULL;
-	replay(&b, &res, &out);
+	replay(&b, SVT_AUDIT_FAULTS, &res, &out);
 	cr_assert_eq(res.status, SVT_RUN_CLEAN, "%s", out);
 	free(out);
 	free(b.p);
@@ -139,15 +140,7 @@ static void replay_unsync(uint64_t target)
 	struct tg_buf b = make_unsync(target);
 	struct svt_replay_result res;
 	char *out = NULL;
-	size_t outlen = 0;
-	FILE *f = open_memstream(&out, &outlen);
-	cr_assert_not_null(f);
-	struct svt_replay_config cfg = {
-		.path = "mem", .mem = b.p, .mem_len = b.n, .audit = SVT_AUDIT_PERIODIC, .show = 100,
-		.out = f,
-	};
-	svt_replay(&cfg, &res);
-	fclose(f);
+	replay(&b, SVT_AUDIT_PERIODIC, &res, &out);
 	cr_assert_eq(res.status, SVT_RUN_CLEAN, "%s", out);
 	cr_assert_eq(res.violations, 0, "%s", out);
 	free(out);
@@ -208,15 +201,7 @@ Test(adcheck, a_leaf_made_writable_for_cr0_wp_0)
 
 	struct svt_replay_result res;
 	char *out = NULL;
-	size_t outlen = 0;
-	FILE *f = open_memstream(&out, &outlen);
-	cr_assert_not_null(f);
-	struct svt_replay_config cfg = {
-		.path = "mem", .mem = b.p, .mem_len = b.n, .audit = SVT_AUDIT_PERIODIC, .show = 100,
-		.out = f,
-	};
-	svt_replay(&cfg, &res);
-	fclose(f);
+	replay(&b, SVT_AUDIT_PERIODIC, &res, &out);
 	cr_assert_eq(res.status, SVT_RUN_CLEAN, "%s", out);
 	cr_assert_eq(res.violations, 0, "%s", out);
 	free(out);
@@ -254,15 +239,7 @@ Test(adcheck, a_2level_guest_entry_changed_behind_the_core_is_found_at_the_flush
 	cr_assert_eq(svt_trace_writer_close(w, &err), SVT_TRACE_OK, "%s", err.msg);
 	struct svt_replay_result res;
 	char *out = NULL;
-	size_t outlen = 0;
-	FILE *f = open_memstream(&out, &outlen);
-	cr_assert_not_null(f);
-	struct svt_replay_config cfg = {
-		.path = "mem", .mem = b.p, .mem_len = b.n, .audit = SVT_AUDIT_PERIODIC, .show = 100,
-		.out = f,
-	};
-	svt_replay(&cfg, &res);
-	fclose(f);
+	replay(&b, SVT_AUDIT_PERIODIC, &res, &out);
 	/* at the second CR3 load (event 7) or not at all: the entry is put
 	 * back before the audit at the end */
 	cr_assert_gt(res.violations, 0, "the stale leaf was not found:\n%s", out);
