@@ -15,6 +15,17 @@
  * hypervisor's own image) and 4 GiB.  Reads give all ones and writes are
  * dropped, natively and under the hypervisor alike, and the guest
  * finishes: the hypervisor is untouched.
+ *
+ * With usable RAM above 4 GiB in its map (a Bochs machine of more than
+ * 4 GiB; all through PSE-36 pages) the accesses to nothing go to the top
+ * of that RAM instead: natively in Bochs the first hole above 1 MiB is
+ * then at 3 GiB, where Bochs has RAM (it backs the addresses below its
+ * memory size that no device claims), so only above the top of RAM is
+ * there nothing both ways.
+ * Then it writes the first hole (under the hypervisor its image: the
+ * write dropped) and the gap from the top of RAM below 4 GiB, rounded up
+ * to 1 GiB (RAM in Bochs, passed through by the hypervisor), and writes
+ * and reads back RAM above 4 GiB at its start and its last word.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -60,13 +71,22 @@ uint32_t pf_handler(uint32_t ec, uint32_t cr2)
 	poweroff();
 }
 
-/* The first address at or above 1 MiB that no entry of the loader's
- * memory map covers, whatever the entry's type (0 without a map). */
-static uint32_t mmap_hole(uint32_t info)
+/* What the loader's memory map says: the first address at or above 1 MiB
+ * that no entry covers, whatever the entry's type (0 without a map or at
+ * 4 GiB and above); the end of the highest usable entry below 4 GiB; the
+ * lowest usable entry at or above 4 GiB and the end of the highest one
+ * (high_len 0: none). */
+struct map {
+	uint32_t hole, low_top;
+	uint64_t high_base, high_len, high_top;
+};
+
+static void scan_map(uint32_t info, struct map *m)
 {
 	const uint8_t *mbi = (const uint8_t *)(uintptr_t)info;
+	*m = (struct map){ 0 };
 	if (!(*(const uint32_t *)mbi & (1u << 6)))
-		return 0;
+		return;
 	uint32_t len = *(const uint32_t *)(mbi + 44), addr = *(const uint32_t *)(mbi + 48);
 	uint64_t at = 0x100000;
 	for (bool moved = true; moved;) {
@@ -81,7 +101,33 @@ static uint32_t mmap_hole(uint32_t info)
 			off += *(const uint32_t *)e + 4;
 		}
 	}
-	return at >= (1ull << 32) ? 0 : (uint32_t)at;
+	m->hole = at >= (1ull << 32) ? 0 : (uint32_t)at;
+	for (uint32_t off = 0; off + 24 <= len;) {
+		const uint8_t *e = (const uint8_t *)(uintptr_t)(addr + off);
+		uint64_t b = *(const uint64_t *)(e + 4), l = *(const uint64_t *)(e + 12);
+		uint32_t type = *(const uint32_t *)(e + 20);
+		off += *(const uint32_t *)e + 4;
+		if (type != 1 || l == 0)
+			continue;
+		if (b < (1ull << 32) && b + l > m->low_top)
+			m->low_top = b + l >= (1ull << 32) ? 0xfffff000u : (uint32_t)(b + l);
+		if (b >= (1ull << 32) && (m->high_len == 0 || b < m->high_base)) {
+			m->high_base = b;
+			m->high_len = l;
+		}
+		if (b >= (1ull << 32) && b + l > m->high_top)
+			m->high_top = b + l;
+	}
+}
+
+/* Map the 4 MiB page holding physical PA (below 2^40: PSE-36 bits 13..20)
+ * at directory entry PDE of space 0; the address PA has there. */
+static volatile uint32_t *map_large(unsigned pde, uint64_t pa)
+{
+	pd[0][pde] = ((uint32_t)pa & 0xffc00000u) | (uint32_t)(pa >> 32) << 13 | P | RW | PS;
+	invlpg((uintptr_t)pde << 22);
+	barrier();
+	return (volatile uint32_t *)(((uintptr_t)pde << 22) + ((uint32_t)pa & 0x3fffffu));
 }
 
 void gmain(uint32_t magic, uint32_t info);
@@ -89,7 +135,9 @@ void gmain(uint32_t magic, uint32_t info)
 {
 	(void)magic;
 	serial_init();
-	uint32_t hole = mmap_hole(info);
+	struct map m;
+	scan_map(info, &m);
+	uint32_t hole = m.hole;
 	setup_pf_idt();
 
 	/* identity map of 32 MiB, in every address space */
@@ -172,14 +220,16 @@ void gmain(uint32_t magic, uint32_t info)
 
 	/* 6. memory with nothing behind it: the first address above 1 MiB
 	 * that no entry of the memory map covers (natively the end of the
-	 * machine's memory; under the hypervisor its own image), and 4 GiB
-	 * through a PSE-36 large page.  Bare metal reads all ones there and
-	 * drops writes; so must the hypervisor, and the guest goes on. */
-	pd[0][0x3a0] = (hole & ~0x3fffffu) | P | RW | PS;
-	pd[0][0x3a1] = (1u << 13) | P | RW | PS;        /* PSE-36: physical 4 GiB */
-	barrier();
-	line("memory map has a hole above 1 MiB, 4 MiB aligned", hole > 0x100000 && !(hole & 0x3fffff));
-	volatile uint32_t *nothing = (volatile uint32_t *)(0xe8000000u + (hole & 0x3fffffu));
+	 * machine's memory; under the hypervisor its own image), or with RAM
+	 * above 4 GiB the top of that RAM; and 4 GiB, all through PSE-36
+	 * large pages.  Bare metal reads all ones there and drops writes; so
+	 * must the hypervisor, and the guest goes on. */
+	uint64_t none = m.high_len ? m.high_top : hole;
+	volatile uint32_t *nothing = map_large(0x3a0, none);
+	if (m.high_len)
+		line("nothing above RAM above 4 GiB, 4 MiB aligned", !(m.high_top & 0x3fffff));
+	else
+		line("memory map has a hole above 1 MiB, 4 MiB aligned", hole > 0x100000 && !(hole & 0x3fffff));
 	line("nothing there: 4-byte read", nothing[0]);
 	nothing[1] = 0x12345678;
 	line("after a write of 0x12345678, reads", nothing[1]);
@@ -204,9 +254,35 @@ void gmain(uint32_t magic, uint32_t info)
 	line("... then reads", nothing[20]);
 	__asm__ volatile("lock orl $1, (%0)" :: "r"(&nothing[24]) : "memory");
 	line("lock or, then reads", nothing[24]);
-	volatile uint32_t *high = (volatile uint32_t *)0xe8400000u;
+	volatile uint32_t *high = map_large(0x3a1, 1ull << 32);
 	high[3] = 0x5a5a5a5a;
 	line("at 4 GiB (PSE-36): read after a write", high[3]);
+
+	/* 7. with RAM above 4 GiB: the first hole above 1 MiB (natively 3 GiB,
+	 * RAM in Bochs; under the hypervisor its image, the write dropped:
+	 * both ways a write reads back as written or as all ones), the gap
+	 * above the RAM below 4 GiB (RAM in Bochs), and that RAM's last word,
+	 * which must not be seen 4 GiB lower. */
+	line("RAM above 4 GiB, MiB", (uint32_t)(m.high_len >> 20));
+	if (m.high_len) {
+		volatile uint32_t *h = map_large(0x3a2, hole);
+		h[0] = 0x600dcafe;
+		v = h[0];
+		line("first hole above 1 MiB: a write reads back as written or all ones",
+		     v == 0x600dcafe || v == 0xffffffffu);
+		uint64_t gap = ((uint64_t)m.low_top + 0x3fffffff) & ~0x3fffffffull;
+		if (gap < (1ull << 32)) {
+			volatile uint32_t *g = map_large(0x3a3, gap + 0x1000);
+			g[0] = 0x9a9a0001;
+			line("above the RAM below 4 GiB, at 1 GiB granularity: read after a write", g[0]);
+		}
+		volatile uint32_t *last = map_large(0x3a4, m.high_top - 4);
+		volatile uint32_t *low = map_large(0x3a5, (m.high_top - 4) & 0xffffffffu);
+		uint32_t was = *low;
+		last[0] = 0x0badf00d;
+		line("RAM's last word above 4 GiB: read after a write", last[0]);
+		line("... and 4 GiB lower it is unchanged", *low == was);
+	}
 	puts_("guest: done\n");
 	poweroff();
 }
