@@ -74,6 +74,9 @@ for w in $workloads; do
 	for m in $modes; do
 		# spaces-pcid (PCIDs) and pkeys (protection keys): 4level and 5level only
 		case "$w:$m" in spaces-pcid:2level|spaces-pcid:pae|pkeys:2level|pkeys:pae) continue ;; esac
+		# implicit logs no actions (its reads are no GUEST record's): no
+		# synth --like, no regeneration to measure
+		[ "$w" = implicit ] && continue
 		ncase=$((ncase + 1))
 		for b in $bases; do
 			pb=$(echo "$policies" | sed -n "${b}p")

@@ -503,10 +503,19 @@ enum svt_pf_outcome svt_recorder_fault(struct svt_recorder *r, struct svt_mmu *m
 
 	svt_trace_event_fault(f, &in);          /* the registers before the core changes them */
 	evidence_walk(r, f->va);
+	/* A supervisor data access under SMAP with RFLAGS.AC=1 is allowed if
+	 * explicit and refused if implicit (docs/core.md, "Implicit
+	 * supervisor accesses"): whatever the core made of it, a replay
+	 * judges it by the evidence (sim/replay/implicit.c), so what the
+	 * caller gave for it stays. */
+	bool sv_question = (f->in_delivery || f->dt) &&
+			   !(f->error_code & (SVT_PFEC_U | SVT_PFEC_I)) &&
+			   (f->rflags & SVT_RFLAGS_AC) &&
+			   (svt_mmu_guest_regs(m)->cr4 & SVT_CR4_SMAP);
 	uint64_t t = PROF_START();
 	enum svt_pf_outcome o = svt_mmu_page_fault(m, f, res);
 	PROF_END(r, SVT_REC_PROF_CORE, t);
-	if (!res->used_regs) {
+	if (!res->used_regs && !sv_question) {
 		/* decided without them: a replay decides it the same way
 		 * (most write faults are no page-table writes) */
 		in.u.fault.has_regs = false;

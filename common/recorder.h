@@ -100,7 +100,10 @@ const struct svt_env *svt_recorder_env(const struct svt_recorder *r);
 
 /* Each hands one input to the core and records it; the return values are
  * the core's.  A FAULT decided without the registers and instruction
- * (res->used_regs false) is recorded without them. */
+ * (res->used_regs false) is recorded without them, unless it is a
+ * supervisor data fault under the guest's CR4.SMAP with RFLAGS.AC=1 that
+ * came with the delivery flag or the tables (replay's implicit-access
+ * rule reads them, whatever the core made of the fault). */
 enum svt_pf_outcome svt_recorder_fault(struct svt_recorder *r, struct svt_mmu *m,
 				       const struct svt_fault *f, struct svt_fault_result *res);
 int svt_recorder_cr(struct svt_recorder *r, struct svt_mmu *m, unsigned reg, uint64_t val);

@@ -42,7 +42,8 @@ export top_srcdir top_builddir
 configs() {
 	for pol in default:- oos0:oos=0 small:emulate=0,prefetch=0,pool=16; do
 		for mode in 2level pae 4level; do
-			for w in mix fork mmap spaces spaces-pcid directmap teardown atomic protect pkeys; do
+			for w in mix fork mmap spaces spaces-pcid directmap teardown atomic protect pkeys \
+				implicit; do
 				case $w in spaces-pcid | pkeys) [ "$mode" != 4level ] && continue ;; esac
 				[ "$w" != mix ] && [ "${pol%%:*}" = small ] && continue
 				echo "${pol%%:*} ${pol#*:} $mode $w"

@@ -10,7 +10,7 @@ EVENTS=${SVT_TEST_EVENTS:-20000}
 
 # --list names every workload
 expect_status 0 "synth --list" "$bin" synth --list
-for w in fork mmap spaces spaces-pcid directmap teardown mix atomic protect pkeys; do
+for w in fork mmap spaces spaces-pcid directmap teardown mix atomic protect pkeys implicit; do
 	grep -q "^$w " "$work/out" || fail "--list lacks $w"
 done
 # ... and the core counters each one moved in its short runs (measured)
@@ -28,9 +28,11 @@ reaches spaces-pcid cr3_noflush yes
 reaches pkeys emulated_wp0 yes
 reaches fork emulated_wp0 no
 reaches mix invpcids no
+reaches implicit retries yes
+reaches fork retries no
 
 # every workload in every mode: synth, then replay with periodic audits
-for w in fork mmap spaces spaces-pcid directmap teardown mix atomic protect pkeys; do
+for w in fork mmap spaces spaces-pcid directmap teardown mix atomic protect pkeys implicit; do
 	for m in 2level pae 4level 5level; do
 		if { [ "$w" = spaces-pcid ] || [ "$w" = pkeys ]; } && { [ "$m" = 2level ] || [ "$m" = pae ]; }; then
 			expect_status 2 "$w refuses $m" "$bin" synth --workload "$w" --mode "$m" -o "$work/x.svt"
@@ -57,7 +59,7 @@ expect_status 0 "replay --audit full" "$bin" replay --audit full "$work/short.sv
 
 # a trace made under one policy replays clean under every other
 for t in fork-2level mix-4level directmap-pae spaces-pcid-5level atomic-2level atomic-pae protect-4level protect-pae \
-	pkeys-4level pkeys-5level; do
+	pkeys-4level pkeys-5level implicit-2level implicit-4level; do
 	bad=0
 	for i in $(seq 0 15); do
 		p="oos=$(( (i & 1) * 2 )),prefetch=$(( (i >> 1 & 1) * 8 )),emulate=$((i >> 2 & 1)),early=$((i >> 3 & 1))"

@@ -59,15 +59,44 @@ static void ref_cpu(const struct rp *p, uint64_t rflags, uint32_t pkru, struct r
 		c->pdptr[i] = g->pdpte[i];
 }
 
-/* The access a recorded fault stands for (the error code says which). */
-void rp_fault_access(const struct svt_trace_fault *f, struct svt_access *acc)
+/* The access a recorded fault stands for (the error code says which; a
+ * supervisor data access is implicit or explicit by implicit.c's rule). */
+bool rp_fault_access(const struct svt_trace_fault *f, struct svt_access *acc)
 {
 	bool user = (f->error_code & SVT_PFEC_U) != 0;
 	acc->va = f->va;
 	acc->kind = (f->error_code & SVT_PFEC_W) ? SVT_ACC_WRITE :
 		    (f->error_code & SVT_PFEC_I) ? SVT_ACC_FETCH : SVT_ACC_READ;
 	acc->cpl = user ? 3 : f->cpl;
+	/* a supervisor access at CPL 3 is an implicit one (U/S = 0 in the
+	 * error code says the CPU made it as a supervisor access) */
 	acc->implicit = !user && f->cpl == 3;
+	if (user || acc->kind == SVT_ACC_FETCH)
+		return false;
+	switch (rp_sv_kind(f, acc->kind == SVT_ACC_WRITE)) {
+	case RP_SV_IMPLICIT:
+		acc->implicit = true;
+		return false;
+	case RP_SV_EITHER:
+		/* the permissive reading: explicit, at a CPL below 3 (an
+		 * event delivery's push for the handler) */
+		acc->implicit = false;
+		acc->cpl = f->cpl == 3 ? 0 : f->cpl;
+		return true;
+	case RP_SV_EXPLICIT:
+		if (f->in_delivery) {
+			/* a push onto the handler's stack: the handler's CPL */
+			acc->implicit = false;
+			acc->cpl = f->cpl == 3 ? 0 : f->cpl;
+		}
+		return false;
+	}
+	return false;
+}
+
+void rp_implicit_reading(struct svt_access *acc)
+{
+	acc->implicit = true;
 }
 
 static void ref_walk(const struct rp *p, const struct svt_access *acc, uint64_t rflags,
@@ -89,8 +118,19 @@ void rp_check_inject(struct rp *p, const struct svt_trace_fault *f, const struct
 	struct svt_access acc;
 	struct rm_out o;
 
-	rp_fault_access(f, &acc);
+	bool either = rp_fault_access(f, &acc) || p->hw_refused;
 	ref_walk(p, &acc, f->rflags, f->pkru, &o);
+	if (either && (o.kind != RM_PF || o.pfec != res->error_code || o.cr2 != res->cr2)) {
+		/* the evidence leaves it open, or the hardware faulted on an
+		 * access the shadows allow explicitly: the implicit reading
+		 * may be the one the #PF is right for */
+		struct svt_access ia = acc;
+		struct rm_out io;
+		rp_implicit_reading(&ia);
+		ref_walk(p, &ia, f->rflags, f->pkru, &io);
+		if (io.kind == RM_PF && io.pfec == res->error_code && io.cr2 == res->cr2)
+			return;
+	}
 	/* An emulated write that crosses into the next page: its first page
 	 * faulted in the shadows (a page table), the #PF is the second
 	 * page's, CR2 its first byte; bare metal is asked there. */

@@ -259,6 +259,15 @@ static void fault(struct rp *p, const struct svt_trace_fault *tf)
 			return;
 		}
 	}
+	p->hw_refused = false;
+	if (p->streak && tf->va == p->streak_va && tf->error_code == p->streak_ec &&
+	    tf->cpl == p->streak_cpl && !(tf->error_code & (SVT_PFEC_U | SVT_PFEC_I))) {
+		/* the same supervisor data fault again at once (nothing between) */
+		struct svt_access acc;
+		uint64_t mpa;
+		rp_fault_access(tf, &acc);
+		p->hw_refused = rp_shadow_allows(p, &acc, tf->rflags, tf->pkru, &mpa);
+	}
 	svt_trace_fault_to_core(tf, &p->regs, &f);
 	if (p->cfg->audit >= SVT_AUDIT_PERIODIC)
 		rp_note_wfault(p, tf);  /* for INV-WP (rp_check_wp), checked at these levels */

@@ -75,6 +75,12 @@ struct rp {
 	uint32_t streak_ec;
 	uint8_t streak_cpl;
 	uint64_t streak;                /* 0: no fault since the last other input */
+	/* the fault came again at once, and the shadows (as the hardware
+	 * walks them for the explicit reading) already allowed it: the
+	 * hardware's own word that the access is not the explicit one (a
+	 * #PF drops the stale translations of its address, SDM Vol. 3A
+	 * 4.10.4.2), read by rp_check_inject */
+	bool hw_refused;
 	struct svt_emu_regs regs;       /* its registers, updated by the core */
 	/* INV-CR: the control registers as the model of crmodel.h has them */
 	struct crm_regs crm;
@@ -156,7 +162,17 @@ void rp_guest_write(struct rp *p, uint64_t gpa, const void *buf, unsigned len);
 /* The hardware's reads for its walks of the shadows (p->hwenv.read_gpa,
  * ctx the machine): svt_machine_hw_env's, faster for pool entries. */
 int rp_hw_read(void *ctx, uint64_t pa, void *buf, size_t len);
-void rp_fault_access(const struct svt_trace_fault *f, struct svt_access *acc);
+/* The access a recorded fault stands for: the error code says which, and
+ * for a supervisor data access replay's own rule (implicit.c) whether it
+ * is implicit.  true where the evidence leaves both readings open: acc is
+ * then the one SMAP allows more (explicit), rp_implicit_reading() the
+ * other. */
+bool rp_fault_access(const struct svt_trace_fault *f, struct svt_access *acc);
+void rp_implicit_reading(struct svt_access *acc);
+/* implicit.c: was the supervisor data access of fault f (a write, or not)
+ * an implicit one?  From the evidence the record holds; see there. */
+enum rp_sv { RP_SV_EXPLICIT, RP_SV_IMPLICIT, RP_SV_EITHER };
+enum rp_sv rp_sv_kind(const struct svt_trace_fault *f, bool write);
 void rp_check_inject(struct rp *p, const struct svt_trace_fault *f, const struct svt_fault_result *res);
 void rp_check_fixed(struct rp *p, const struct svt_trace_fault *f);
 /* A fault answered MMIO: bare metal's walk reaches the core's gpa, and

@@ -109,14 +109,17 @@ static bool tlb_pk_denies(const struct syn *s, const struct syn_tlbe *t, enum sv
 }
 
 /* Translate through the TLB and the shadow tables: 0 (machine address in
- * *mpa), 1 (#PF, *ec), 2 (#GP), -1 (failure). */
-static int hw_xlate(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
-		    uint64_t *mpa, uint32_t *ec)
+ * *mpa), 1 (#PF, *ec), 2 (#GP), -1 (failure).  implicit: an implicit
+ * supervisor-mode access (a system data structure's, SDM Vol. 3A 4.6),
+ * which the CPU knows it makes: always walked, SMAP refusing it a user
+ * page whatever RFLAGS.AC says. */
+static int hw_xlate_as(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
+		       bool implicit, uint64_t *mpa, uint32_t *ec)
 {
 	uint64_t la = s->hw.mode >= SVT_MODE_4LEVEL ? va : va & 0xffffffffull;
 	struct syn_tlbe *t = &s->tlb[(la >> 12) % SYN_TLB];
 
-	if (t->valid && t->vpn == la >> 12) {
+	if (t->valid && t->vpn == la >> 12 && !implicit) {
 		/* a supervisor access to a user page under SMEP or SMAP: the
 		 * walk decides (RFLAGS.AC, the kind of access) */
 		bool smx = cpl < 3 && t->u && (s->hw.cr4 & (SVT_CR4_SMEP | SVT_CR4_SMAP));
@@ -132,7 +135,7 @@ static int hw_xlate(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned
 	if (s->hw.mode == SVT_MODE_PAE && svt_pae_load_pdptes(&s->hwenv, &r) != 0)
 		return syn_fail(s, "the shadow PDPTEs at %#llx do not load",
 				(unsigned long long)s->hw.cr3), -1;
-	struct svt_access acc = { .va = la, .kind = k, .cpl = (uint8_t)cpl };
+	struct svt_access acc = { .va = la, .kind = k, .cpl = (uint8_t)cpl, .implicit = implicit };
 	struct svt_walk w;
 	switch (svt_walk(&s->hwenv, &r, &acc, SVT_WALK_SET_AD, &w)) {
 	case SVT_WALK_OK:
@@ -162,6 +165,12 @@ static int hw_xlate(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned
 	t->dirty = k == SVT_ACC_WRITE || (w.lv[w.nlevels - 1].entry & SVT_PTE_D);
 	*mpa = w.gpa;
 	return 0;
+}
+
+static int hw_xlate(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
+		    uint64_t *mpa, uint32_t *ec)
+{
+	return hw_xlate_as(s, va, k, cpl, false, mpa, ec);
 }
 
 static int code_bits(const struct syn *s)
@@ -431,6 +440,91 @@ static int access_do(struct syn *s, uint64_t va, enum svt_access_kind k, unsigne
 	}
 	return syn_fail(s, "livelock: access to %#llx (kind %d, cpl %u) faults forever",
 			(unsigned long long)va, (int)k, cpl), -1;
+}
+
+/* syn_read_as and syn_write_as: the access k, faults handed to the core
+ * until it goes through (the machine address in *mpa) or is injected. */
+static int sv_do(struct syn *s, const struct syn_read *a, enum svt_access_kind k, uint64_t *mpa,
+		 uint32_t *ec, uint64_t *cr2)
+{
+	struct svt_emu_regs regs;
+	bool give_regs = false;
+	const char *kn = k == SVT_ACC_WRITE ? "write" : "read";
+	s->emulated = false;
+	s->accesses++;
+	for (unsigned tries = 0; tries < 32; tries++) {
+		uint32_t e = 0;
+		int r = hw_xlate_as(s, a->va, k, a->cpl, a->implicit, mpa, &e);
+		if (r < 0)
+			return -1;
+		if (r == 2)
+			return syn_fail(s, "#GP on a %s of %#llx", kn, (unsigned long long)a->va), -1;
+		if (r == 0)
+			return 0;
+		/* #PF: a VM exit, with what the exit tells (svt.h, struct
+		 * svt_fault): the IDT-vectoring information, the tables, the
+		 * instruction and its registers where there is one */
+		struct svt_fault f = {
+			.va = a->va, .error_code = e, .cpl = (uint8_t)a->cpl, .rflags = s->rflags,
+			.pkru = s->pkru, .code_bits = code_bits(s), .in_delivery = a->in_delivery,
+			.dt = a->dt,
+		};
+		if (a->insn_len || give_regs) {
+			regs = a->regs;
+			regs.rflags = s->rflags;
+			f.regs = &regs;
+		}
+		if (a->insn_len) {
+			f.insn = a->insn;
+			f.insn_len = a->insn_len;
+		}
+		struct svt_fault_result res;
+		enum svt_pf_outcome o = svt_recorder_fault(&s->rec.r, s->mmu, &f, &res);
+		syn_vm_entry(s);
+		/* asked for: the registers (and no instruction, for a write
+		 * the CPU makes itself) with the same fault, as vmx/ gives them */
+		give_regs = give_regs || res.wants_regs;
+		switch (o) {
+		case SVT_PF_FIXED:
+		case SVT_PF_RETRY:
+			continue;
+		case SVT_PF_INJECT:
+			*ec = res.error_code;
+			*cr2 = res.cr2;
+			return 1;
+		default:
+			return syn_fail(s, "the core answered %s for a %s of %#llx",
+					svt_trace_outcome_name(o), kn, (unsigned long long)a->va), -1;
+		}
+	}
+	return syn_fail(s, "livelock: a%s %s of %#llx at CPL %u faults forever",
+			a->implicit ? "n implicit" : "", kn, (unsigned long long)a->va, a->cpl), -1;
+}
+
+int syn_read_as(struct syn *s, const struct syn_read *a, uint32_t *ec, uint64_t *cr2)
+{
+	uint64_t mpa;
+	return sv_do(s, a, SVT_ACC_READ, &mpa, ec, cr2);
+}
+
+int syn_write_as(struct syn *s, const struct syn_read *a, unsigned size, uint64_t val,
+		 uint32_t *ec, uint64_t *cr2)
+{
+	uint64_t mpa;
+	uint8_t b[8];
+	if (size > 8 || ((a->va & 0xfff) + size) > 4096)
+		return syn_fail(s, "a %u-byte write at %#llx", size, (unsigned long long)a->va), -1;
+	int r = sv_do(s, a, SVT_ACC_WRITE, &mpa, ec, cr2);
+	if (r != 0)
+		return r;
+	/* the CPU's own store: no instruction, nothing the core emulates */
+	for (unsigned i = 0; i < size; i++)
+		b[i] = (uint8_t)(val >> (8 * i));
+	if (svt_machine_write(&s->mach, mpa, b, size) != 0)
+		return syn_fail(s, "write of %u bytes at %#llx failed", size,
+				(unsigned long long)a->va), -1;
+	syn_stored(s, (svt_machine_m2g(&s->mach, mpa >> 12) << 12) | (mpa & 0xfff), size);
+	return 0;
 }
 
 int syn_access(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,

@@ -256,7 +256,8 @@ int syn_like(const char *path, struct syn_config *cfg, char *guest, size_t guest
 	}
 	if (!(h->evidence & SVT_EVIDENCE_ACTIONS)) {
 		snprintf(err, errlen, "%s: the trace does not log the guest's actions (an older "
-			 "shadowvt made it): its guest cannot be run again exactly", path);
+			 "shadowvt, synth --no-actions or a workload that logs none made it): its "
+			 "guest cannot be run again exactly", path);
 		goto out;
 	}
 	cfg->work = syn_find_workload(work);

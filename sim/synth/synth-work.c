@@ -214,20 +214,36 @@ static void w_mix(struct syn *s)
 }
 
 const struct syn_workload syn_workloads[] = {
-	{ "fork", "fork/exec/exit churn: copy-on-write faults, address spaces made and torn down", false, w_fork, false },
-	{ "mmap", "mmap/touch/munmap churn in a few processes: demand faults, page tables freed", false, w_mmap, false },
-	{ "spaces", "24 address spaces with context switches (CR3 loads, shadow root cache)", false, w_spaces, false },
-	{ "spaces-pcid", "the same with PCIDs and no-flush CR3 loads (4level and 5level only)", true, w_spaces, false },
-	{ "directmap", "a kernel splitting, write-protecting and merging large pages of its direct map", false, w_directmap, false },
-	{ "teardown", "deep sparse address spaces built, used and torn down (early unshadow)", false, w_teardown, false },
-	{ "mix", "all of the above, interleaved", false, w_mix, false },
-	{ "atomic", "entries changed with CMPXCHG, 8B, 16B (compare failures) and cleared with XCHG, leaves "
-	  "repointed, touches right after INVLPG, one table under two parents, PCID flushes", false, syn_w_atomic, true },
+	{ "fork",
+	  "fork/exec/exit churn: copy-on-write faults, address spaces made and torn down",
+	  false, w_fork, false, false },
+	{ "mmap",
+	  "mmap/touch/munmap churn in a few processes: demand faults, page tables freed",
+	  false, w_mmap, false, false },
+	{ "spaces",
+	  "24 address spaces with context switches (CR3 loads, shadow root cache)",
+	  false, w_spaces, false, false },
+	{ "spaces-pcid",
+	  "the same with PCIDs and no-flush CR3 loads (4level and 5level only)",
+	  true, w_spaces, false, false },
+	{ "directmap",
+	  "a kernel splitting, write-protecting and merging large pages of its direct map",
+	  false, w_directmap, false, false },
+	{ "teardown",
+	  "deep sparse address spaces built, used and torn down (early unshadow)",
+	  false, w_teardown, false, false },
+	{ "mix", "all of the above, interleaved", false, w_mix, false, false },
+	{ "atomic", "entries changed with CMPXCHG, 8B, 16B (compare failures) and cleared with XCHG, "
+	  "leaves repointed, touches right after INVLPG, one table under two parents, PCID flushes",
+	  false, syn_w_atomic, true, false },
 	{ "protect", "a CR0.WP=0 window, SMEP/SMAP with STAC/CLAC, EFER.NXE in 2level, PDPT edits and a CR4 "
-	  "toggle, page-crossing copies into page tables", false, syn_w_protect, false },
+	  "toggle, page-crossing copies into page tables", false, syn_w_protect, false, false },
 	{ "pkeys", "protection keys (4level and 5level only, with PCIDs): keys set and changed under "
 	  "INVLPG, user and kernel reads and writes under WRPKRU values, a CR0.WP=0 window", true,
-	  syn_w_pkeys, false },
+	  syn_w_pkeys, false, false },
+	{ "implicit", "descriptor tables and an IDT in user pages under SMAP: implicit reads (event "
+	  "delivery, segment loads) and explicit ones, RFLAGS.AC 0 and 1, CPL 0 and 3; logs no actions",
+	  false, syn_w_implicit, false, true },
 };
 const unsigned syn_nworkloads = sizeof(syn_workloads) / sizeof(syn_workloads[0]);
 
@@ -291,7 +307,7 @@ int syn_run(const struct syn_config *cfg, struct svt_trace_writer *w, char *err,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	if (cfg->no_actions)
+	if (cfg->no_actions || (cfg->work && cfg->work->no_actions))
 		s->rec.r.c.evidence &= ~SVT_EVIDENCE_ACTIONS;
 	svt_machine_hw_env(&s->mach, &s->hwenv);
 	size_t len = svt_mmu_storage_size(&mc);

@@ -61,7 +61,7 @@ int syn_write(const struct syn_config *cfg, const char *out, uint64_t frame_size
 		.guest_frames = cfg->guest_frames, .ram = &ram, .nram = 1,
 		.policy = cfg->policy, .pool_frames = cfg->pool,
 		.evidence = SVT_EVIDENCE_WALK | SVT_EVIDENCE_STORES | SVT_EVIDENCE_MODE |
-			    (cfg->no_actions ? 0 : SVT_EVIDENCE_ACTIONS),
+			    (cfg->no_actions || cfg->work->no_actions ? 0 : SVT_EVIDENCE_ACTIONS),
 	};
 	struct svt_trace_error terr;
 	struct svt_outfile o;

@@ -39,6 +39,9 @@ struct syn_workload {
 	bool need_ia32e;        /* PCIDs: 4level and 5level only */
 	void (*step)(struct syn *s);    /* one round of the workload */
 	bool pcid_ia32e;        /* PCIDs in 4level and 5level, none in the others */
+	/* its guest makes accesses no GUEST record can say (syn_read_as):
+	 * its traces log no actions (no SVT_EVIDENCE_ACTIONS) */
+	bool no_actions;
 };
 extern const struct syn_workload syn_workloads[];
 extern const unsigned syn_nworkloads;
@@ -57,7 +60,8 @@ struct syn_config {
 				 * (outfile.h; the synth command, not threads) */
 	struct svt_counters *counters;  /* if not NULL: the core's counters at the end */
 	/* The guest's actions (trace_event.h, SVT_EVIDENCE_ACTIONS): every
-	 * trace synth writes logs them.  actions: stop after this many (0: no
+	 * trace synth writes logs them, but with no_actions below or a
+	 * workload's (implicit: its reads are no GUEST record's).  actions: stop after this many (0: no
 	 * limit; the hardware does nothing after it), so that another policy
 	 * runs exactly the guest of a trace (synth --like).  guest: the
 	 * header's guest string (NULL: made from the fields above). */
@@ -237,6 +241,30 @@ int syn_access(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
  * hardware or emulated by the core; returns as syn_access. */
 int syn_insn(struct syn *s, struct syn_insn *in, uint32_t *ec, uint64_t *cr2);
 int syn_cr(struct syn *s, enum svt_trace_cr reg, uint64_t val);
+/* A read the CPU makes on its own terms: implicit (a descriptor table's,
+ * an event delivery's; SMAP refuses it a user page whatever RFLAGS.AC
+ * says) or not, and what the VM exit tells the core about it (the FAULT's
+ * evidence: in_delivery, the tables, the instruction with its registers
+ * where insn_len is not 0).  No guest action is logged (a GUEST record
+ * cannot say any of it: the workloads that make these log none).
+ * Returns as syn_access. */
+struct syn_read {
+	uint64_t va;
+	unsigned cpl;
+	bool implicit;
+	bool in_delivery;
+	const struct svt_dtables *dt;
+	uint8_t insn[15];
+	unsigned insn_len;
+	struct svt_emu_regs regs;
+};
+int syn_read_as(struct syn *s, const struct syn_read *a, uint32_t *ec, uint64_t *cr2);
+/* The same for a write of size bytes (up to 8, within a page) of val that
+ * the CPU makes itself (a descriptor's accessed bit, an event's push): no
+ * instruction ever goes with it (insn_len must be 0), the hardware
+ * performs it once the shadows allow it. */
+int syn_write_as(struct syn *s, const struct syn_read *a, unsigned size, uint64_t val,
+		 uint32_t *ec, uint64_t *cr2);
 /* clear_page: the kernel zeroes the frame at gpa through kva from code at
  * rip (the first store finds out whether the frame is still a shadowed
  * page table: then every store is a page-table write); pt: the frame
@@ -261,6 +289,9 @@ void syn_w_protect(struct syn *s);
 
 /* synth-pkeys.c: protection keys (4level and 5level) */
 void syn_w_pkeys(struct syn *s);
+
+/* synth-implicit.c: implicit supervisor accesses under SMAP */
+void syn_w_implicit(struct syn *s);
 
 /* The synthetic CPU: 1 GiB pages, and every optional CR4 feature but Key
  * Locker (bit 19) and PKS (bit 24), which the guest never uses (a CR4
