@@ -140,7 +140,12 @@ static void note_read(struct svt_recorder *r, uint64_t gpa, const uint8_t *buf, 
 			size_t n = 512 - (off & 511);
 			if (n > len - i)
 				n = len - i;
-			if (*known == ~0ull && memcmp(s->data + off, buf + i, n) == 0) {
+			/* the words of the block the read covers: a read of part
+			 * of a block (a resync reads from the first present
+			 * entry to the last) never makes the others known */
+			uint64_t want = n == 512 ? ~0ull :
+				((1ull << (n >> 3)) - 1) << ((off >> 3) & 63);
+			if ((*known & want) == want && memcmp(s->data + off, buf + i, n) == 0) {
 				i += n, off += (unsigned)n;     /* all known, none changed */
 				continue;
 			}
@@ -207,6 +212,17 @@ static int rec_read(void *ctx, uint64_t gpa, void *buf, size_t len)
 		PROF_END(r, SVT_REC_PROF_READ, t);
 		return 0;
 	}
+	uint64_t w = gpa & ~7ull, we = (gpa + len + 7) & ~7ull;
+	if (len && r->c.direct && gpa < r->c.note_limit && r->c.note_limit - w >= we - w &&
+	    ((we - 1) >> 12) == (gpa >> 12)) {
+		/* entries in one page (a prefetch, a resync): the whole words
+		 * holding them, as memory holds them, noted as one run (4-byte
+		 * entries need not start or end on a word) */
+		memcpy(buf, r->c.direct + gpa, len);
+		note_read(r, w, r->c.direct + w, we - w);
+		PROF_END(r, SVT_REC_PROF_READ, t);
+		return 0;
+	}
 	int rc = r->c.raw->read_gpa(r->c.raw->ctx, gpa, buf, len);
 	if (rc == 0 && gpa < r->c.note_limit)
 		note_read(r, gpa, buf, len);
@@ -218,11 +234,16 @@ static int rec_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
 {
 	struct svt_recorder *r = ctx;
 	int rc = r->c.raw->write_gpa(r->c.raw->ctx, gpa, buf, len);
-	/* the replayer's core makes the same write: keep the mirror with it */
-	for (size_t i = 0; i < len; i++) {
+	/* the replayer's core makes the same write: keep the mirror with it
+	 * (most are an A or D bit: one entry, the page looked up once) */
+	for (size_t i = 0; i < len;) {
+		size_t n = 4096 - ((gpa + i) & 0xfff);
+		if (n > len - i)
+			n = len - i;
 		struct svt_rec_slot *s = slot_of(r, (gpa + i) >> 12, false);
 		if (s)
-			s->data[(gpa + i) & 0xfff] = ((const uint8_t *)buf)[i];
+			memcpy(s->data + ((gpa + i) & 0xfff), (const uint8_t *)buf + i, n);
+		i += n;
 	}
 	return rc;
 }

@@ -590,8 +590,15 @@ static void set_root(struct svt_mmu *m)
 		type = m->v.mode == SVT_MODE_5LEVEL ? SH_L5 : SH_L4;
 		break;
 	}
-	/* Keep the old root alive while the new one is found. */
-	uint32_t spi = sp_get(m, gfn, type, 0, &made);
+	/* Keep the old root alive while the new one is found.  Most loads
+	 * reload the current one (a guest that flushes its TLB so): it is
+	 * what the lookup would find. */
+	uint32_t spi = m->v.root;
+	if (spi != SP_NONE && SP(m, spi)->gfn == gfn && SP(m, spi)->type == type &&
+	    SP(m, spi)->sub == 0)
+		sp_touch(m, spi);
+	else
+		spi = sp_get(m, gfn, type, 0, &made);
 	if (spi == SP_NONE) {
 		/* Every frame is a pinned root: start again from nothing. */
 		reset_all(m);
@@ -605,11 +612,25 @@ static void set_root(struct svt_mmu *m)
 				sh_clear(m, spi, i);
 				continue;
 			}
-			uint32_t c = sp_get(m, (pd & svt_bits(m->v.g.maxphyaddr - 1, 12)) >> 12, SH_L2, 0, &made);
-			if (c != SP_NONE)
-				sh_set_child(m, spi, i, sh_entry((svt_mfn_x(SP(m, c)->mfn) << 12) | SVT_PTE_P), c);
+			/* most loads find the entry linked to the right child
+			 * already: that child is what the lookup would find */
+			uint64_t cgfn = (pd & svt_bits(m->v.g.maxphyaddr - 1, 12)) >> 12;
+			uint32_t c = sh_present(sh_get(m, spi, i)) ? sp_aux(m, spi)[i] : SP_NONE;
+			if (c != SP_NONE && SP(m, c)->gfn == cgfn && SP(m, c)->type == SH_L2 &&
+			    SP(m, c)->sub == 0)
+				sp_touch(m, c);
 			else
+				c = sp_get(m, cgfn, SH_L2, 0, &made);
+			if (c == SP_NONE) {
 				sh_clear(m, spi, i);
+				continue;
+			}
+			sh_entry_t e = sh_entry((svt_mfn_x(SP(m, c)->mfn) << 12) | SVT_PTE_P);
+			if (sh_present(sh_get(m, spi, i)) && sp_aux(m, spi)[i] == c &&
+			    sh_entry_x(sh_get(m, spi, i)) == sh_entry_x(e))
+				audit_sp_dirty(m, spi);         /* all sh_set_child() would do */
+			else
+				sh_set_child(m, spi, i, e, c);
 		}
 	}
 	/* The root cache: most recent first, pinned. */
@@ -781,9 +802,10 @@ int svt_mmu_write_cr3(struct svt_mmu *m, uint64_t val)
 	if (noflush)
 		m->d.c.cr3_noflush++;
 	int flush = noflush || SVT_BUG(39) ? FLUSH_NONE : FLUSH_SPACE;
-	if (m->v.mode >= SVT_MODE_4LEVEL) {
+	if (m->v.mode != SVT_MODE_PAE) {
 		/* No PDPTEs and no change of mode: apply_regs() would only
-		 * copy the registers twice (every PTI entry and exit) */
+		 * copy the registers twice (every PTI entry and exit, every
+		 * process switch of a 2-level guest) */
 		m->v.g.cr3 = val;
 		root_and_flush(m, true, flush);
 		return 0;

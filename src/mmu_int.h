@@ -181,6 +181,11 @@ struct oos_slot {
 	uint8_t reach;
 	uint32_t reach_root;
 	uint64_t reach_gen;
+	/* oos_l1()'s memo, the page's L1 shadow per part: an index is good
+	 * while that page still has the key; SP_NONE while d.link_gen + 1
+	 * is l1_none (a shadow page made is a link change) */
+	uint32_t l1[2];
+	uint64_t l1_none[2];
 };
 
 /*

@@ -63,6 +63,24 @@ static unsigned part_bytes(const struct svt_mmu *m)
 }
 _Static_assert(512 * 4 % OOS_PIECE == 0, "a 2-on-3 L1 part covers whole pieces");
 
+/* The shadow of part of out-of-sync slot o's page (sp_lookup()), or
+ * SP_NONE: every CR3 load asks it of every page its root reaches. */
+static inline uint32_t oos_l1(struct svt_mmu *m, struct oos_slot *o, unsigned part)
+{
+	uint32_t spi = o->l1[part];
+	if (spi != SP_NONE) {
+		const struct sh_page *p = SP(m, spi);
+		if (p->type == SH_L1 && p->gfn == o->gfn && p->sub == part)
+			return spi;     /* the one page with that key */
+	} else if (o->l1_none[part] == m->d.link_gen + 1) {
+		return SP_NONE;
+	}
+	spi = sp_lookup(m, o->gfn, SH_L1, part);
+	o->l1[part] = spi;
+	o->l1_none[part] = spi == SP_NONE ? m->d.link_gen + 1 : 0;
+	return spi;
+}
+
 /* Bring out-of-sync slot s in sync; keep: leave the page writable and out
  * of sync (its snapshot now what the shadow reflects) rather than
  * write-protect it again, for a page the guest goes on writing. */
@@ -74,14 +92,17 @@ static void oos_resync_slot(struct svt_mmu *m, unsigned s, bool keep)
 	bool any = false;
 
 	for (unsigned part = 0; part < sh_parts(m, SH_L1); part++) {
-		uint32_t spi = sp_lookup(m, gfn, SH_L1, part);
+		uint32_t spi = oos_l1(m, &m->d.oos[s], part);
 		if (spi == SP_NONE)
 			continue;
 		any = true;
 		uint8_t buf[OOS_PIECE]; /* the guest page, a piece at a time */
 		sp_touch(m, spi);       /* not to be evicted while we fill it */
-		for (unsigned off = part * pb; off < (part + 1) * pb && SP(m, spi)->present;
-		     off += sizeof(buf)) {
+		/* only the pieces of [lo, hi) hold present entries (a resync
+		 * changes present entries only: the bounds hold throughout) */
+		unsigned top = SP(m, spi)->hi * ges < pb ? SP(m, spi)->hi * ges : pb;
+		for (unsigned off = part * pb + (SP(m, spi)->lo * ges & ~(OOS_PIECE - 1));
+		     off < part * pb + top && SP(m, spi)->present; off += sizeof(buf)) {
 			/* a piece with no present shadow entry has nothing to
 			 * resync; of the others, only the words from the first
 			 * present entry to the last (sh_page.hi) are read */
@@ -95,18 +116,31 @@ static void oos_resync_slot(struct svt_mmu *m, unsigned s, bool keep)
 						    end - b) == 0;
 			if (!ok)
 				m->d.c.env_errors++;
-			/* most pieces are as they were: past the words that agree */
-			while (ok && b < end && svt_le_load(snap + off + b, 8) == svt_le_load(buf + b, 8))
-				b += 8;
-			for (; b < end; b += ges) {
+			/* Most pieces are as they were, and a changed one mostly
+			 * in a word or two: past the words that agree, four at a
+			 * time while there are four (a CR3 load resyncs every
+			 * page its root reaches: this is most of its cost), then
+			 * each entry of a word that differs (two, with 2-level
+			 * entries: a word is whole again after both). */
+			for (;;) {
+				while (ok && (b & 7) == 0 && end - b >= 32 &&
+				       ((svt_le_load(snap + off + b, 8) ^ svt_le_load(buf + b, 8)) |
+					(svt_le_load(snap + off + b + 8, 8) ^
+					 svt_le_load(buf + b + 8, 8)) |
+					(svt_le_load(snap + off + b + 16, 8) ^
+					 svt_le_load(buf + b + 16, 8)) |
+					(svt_le_load(snap + off + b + 24, 8) ^
+					 svt_le_load(buf + b + 24, 8))) == 0)
+					b += 32;
+				while (ok && (b & 7) == 0 && b < end &&
+				       svt_le_load(snap + off + b, 8) == svt_le_load(buf + b, 8))
+					b += 8;
+				if (b >= end)
+					break;
 				unsigned i = e0 + b / ges;
-				if (ok && (b & 7) == 0 && svt_le_load(snap + off + b, 8) ==
-				    svt_le_load(buf + b, 8)) {
-					b += 8 - ges;   /* a whole unchanged word */
-					continue;
-				}
 				uint64_t old = svt_le_load(snap + off + b, ges);
 				uint64_t cur = ok ? svt_le_load(buf + b, ges) : 0;
+				b += ges;
 				if ((SVT_BUG(42) ? (uint32_t)cur == (uint32_t)old : cur == old) ||
 				    !sh_present(sh_get(m, spi, i)))
 					continue;
@@ -151,7 +185,7 @@ void oos_resync_va(struct svt_mmu *m, uint64_t va)
 		if (!m->d.oos[s].used)
 			continue;
 		uint64_t gfn = m->d.oos[s].gfn;
-		uint32_t spi = sp_lookup(m, gfn, SH_L1, part);
+		uint32_t spi = oos_l1(m, &m->d.oos[s], part);
 		uint8_t buf[8];
 		if (spi == SP_NONE || !sh_present(sh_get(m, spi, idx)))
 			continue;       /* absent stays absent until a fault */
@@ -223,7 +257,7 @@ static void resync_root(struct svt_mmu *m, uint32_t root)
 			reaches = o->reach == 3;
 		} else {
 			for (unsigned part = 0; part < sh_parts(m, SH_L1) && !reaches; part++) {
-				uint32_t spi = sp_lookup(m, o->gfn, SH_L1, part);
+				uint32_t spi = oos_l1(m, o, part);
 				unsigned budget = 256;
 				any |= spi != SP_NONE;
 				reaches = spi != SP_NONE && root != SP_NONE &&
@@ -293,6 +327,10 @@ static void oos_mark_(struct svt_mmu *m, uint64_t gfn)
 	m->d.oos[s].age = ++m->d.oos_clock;
 	m->d.oos[s].used = true;
 	m->d.oos[s].reach = 0;
+	for (unsigned part = 0; part < 2; part++) {
+		m->d.oos[s].l1[part] = SP_NONE;
+		m->d.oos[s].l1_none[part] = 0;
+	}
 	m->d.gi[gfn].oos = (uint8_t)(s + 1);
 	wp_gfn(m, gfn, false);
 	m->d.c.oos++;

@@ -59,6 +59,12 @@ uint64_t hv_prof[PROF_N];
 static const uint64_t *hv_prof2;        /* the core's profile, svt_mmu_prof() */
 #endif
 static uint64_t phase_prof[PROF_N];
+#ifdef SVT_HV_PROF
+/* Per kind of exit (0 #PF, 1 CR3 load, 2 the rest), printed at the end:
+ * the parts of hv_prof[], then ticks and exits; the core's parts.  A
+ * guest that marks no phases still shows where each kind's ticks go. */
+static uint64_t kprof[3][PROF_N + 2], kprof2[3][SVT_PROF_N];
+#endif
 static const char *const pname[PROF_N] = { "fetch", "core", "read", "emit", "stream", "sync" };
 
 /* Past the instruction that exited; as it completed, any blocking by
@@ -140,6 +146,20 @@ static __attribute__((noreturn)) void finish(const char *why, int code)
 		hv_printf(" %d=%lu", i, hv_prof2[i]);
 #endif
 	hv_printf("\n");
+#ifdef SVT_HV_PROF
+	for (int k = 0; k < 3; k++) {
+		uint64_t n = kprof[k][PROF_N + 1] ? kprof[k][PROF_N + 1] : 1;
+		hv_printf("hv: kind %s: %lu exits, %lu/exit;",
+			  k == 0 ? "pf" : k == 1 ? "cr3" : "other", kprof[k][PROF_N + 1],
+			  kprof[k][PROF_N] / n);
+		for (int i = 0; i < PROF_N; i++)
+			hv_printf(" %s=%lu", pname[i], kprof[k][i] / n);
+		hv_printf("; core:");
+		for (int i = 0; i < SVT_PROF_N; i++)
+			hv_printf(" %d=%lu", i, kprof2[k][i] / n);
+		hv_printf("\n");
+	}
+#endif
 	hv_poweroff(code);
 }
 
@@ -775,6 +795,12 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 			hv_panic("VM%s failed (%s), instruction error %lu", launched ? "RESUME" : "LAUNCH",
 				 rc == 1 ? "no current VMCS" : "VMfailValid",
 				 rc == 2 ? hv_vmread(INSN_ERROR) : (uint64_t)0);
+#ifdef SVT_HV_PROF
+		uint64_t k0[PROF_N], c0[SVT_PROF_N];
+		hvrec_prof(hv_prof);
+		memcpy(k0, hv_prof, sizeof(k0));
+		memcpy(c0, hv_prof2, sizeof(c0));
+#endif
 		uint64_t t0 = rdtsc();
 		uint32_t reason = (uint32_t)hv_vmread(EXIT_REASON);
 		uint32_t vectoring = (uint32_t)hv_vmread(IDT_INFO);
@@ -856,6 +882,18 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 			cr3_exits++;
 			cr3_ticks += dt;
 		}
+#ifdef SVT_HV_PROF
+		{
+			unsigned kk = exit_kind == KIND_CR3 ? 1 : (reason & 0xffff) == 0 ? 0 : 2;
+			hvrec_prof(hv_prof);
+			for (int i = 0; i < PROF_N; i++)
+				kprof[kk][i] += hv_prof[i] - k0[i];
+			for (int i = 0; i < SVT_PROF_N; i++)
+				kprof2[kk][i] += hv_prof2[i] - c0[i];
+			kprof[kk][PROF_N] += dt;
+			kprof[kk][PROF_N + 1]++;
+		}
+#endif
 		exit_kind = KIND_OTHER;
 		log_ticks = 0;
 	}

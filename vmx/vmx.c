@@ -297,6 +297,23 @@ void hv_sync_hw(struct svt_mmu *mmu)
 	struct svt_hw_state hw;
 	const struct svt_regs *g = svt_mmu_guest_regs(mmu);
 	svt_mmu_hw_state(mmu, &hw);
+	/* Most calls change nothing (a CR3 reload finds its root again):
+	 * then the fields keep what they were last given, which nothing
+	 * else writes and no VM exit changes (the guest changes none of
+	 * these registers without an exit). */
+	static struct svt_hw_state last;
+	static uint64_t last_cr0, last_cr4;
+	static bool written;
+	if (written && hw.mode == last.mode && hw.cr0 == last.cr0 && hw.cr3 == last.cr3 &&
+	    hw.cr4 == last.cr4 && hw.efer == last.efer && g->cr0 == last_cr0 &&
+	    g->cr4 == last_cr4) {
+		hv_prof[PROF_SYNC] += hv_rdtsc() - t;
+		return;
+	}
+	last = hw;
+	last_cr0 = g->cr0;
+	last_cr4 = g->cr4;
+	written = true;
 	vmwrite(G_CR0, cr0_fixed(hw.cr0));
 	vmwrite(G_CR3, hw.cr3);
 	vmwrite(G_CR4, cr4_fixed(hw.cr4 | (1u << 13)));
