@@ -303,35 +303,105 @@ static void root_cache_remove(struct svt_mmu *m, uint32_t spi)
 	}
 }
 
+static inline void sh_zero(uint8_t *e, unsigned es)
+{
+	/* one store (zero reads the same in either byte order; entries are
+	 * aligned, the map 8-byte aligned): byte stores would make the
+	 * compiler reload everything else in the loop after each */
+	if (es == 8)
+		*(uint64_t *)(void *)e = 0;
+	else
+		*(uint32_t *)(void *)e = 0;
+}
+
+/* The leaves (SH_L1, SH_FL1) of sp_empty(), entries [lo, end) of size es:
+ * each leaves its frame's reverse map as list_del() takes it out, written
+ * out so that the free-link stack and the tables stay in registers across
+ * the page (inline: built once per entry size). */
+static inline void sp_empty_leaves(struct svt_mmu *m, uint32_t spi, unsigned lo, unsigned end,
+				   unsigned es)
+{
+	const uint32_t *aux = sp_aux(m, spi);
+	uint8_t *e = SP(m, spi)->map + (size_t)lo * es;
+	struct sh_link *lk = m->d.links;
+	struct gfn_info *gi = m->d.gi;
+	uint64_t frames = m->d.cfg.guest_frames;
+	uint32_t fl = m->d.free_link, depth0 = fl ? lk[fl - 1].idx : 0, depth = depth0;
+
+	for (unsigned i = lo; i < end; i++, e += es) {
+		if (!(e[0] & SVT_PTE_P))
+			continue;
+		uint32_t g = aux[i];
+		sh_zero(e, es);
+		if (g >= frames)
+			continue;       /* not RAM: no reverse map, nothing to log */
+		if (!gi[g].alogged)
+			audit_gfn_dirty(m, g);
+		uint32_t *pl = &gi[g].rmap;
+		while (*pl != 0 && (lk[*pl - 1].sp != spi || lk[*pl - 1].idx != i))
+			pl = &lk[*pl - 1].next;
+		if (*pl == 0) {
+			m->d.c.env_errors++;    /* as list_del() */
+			continue;
+		}
+		uint32_t l = *pl;
+		struct sh_link *k = &lk[l - 1];
+		*pl = k->next;
+		k->next = fl;
+		k->sp = 0;
+		k->idx = ++depth;       /* its depth in the free stack (list_del()) */
+		fl = l;
+	}
+	m->d.free_link = fl;
+	m->d.links_used -= depth - depth0;
+}
+
+/*
+ * Empty shadow page spi in one pass, as sh_clear() of each present entry in
+ * index order would (the same reverse maps, parent lists, frees, audit log
+ * and events, in the same order), for a page about to be freed: a torn-down
+ * table has dozens of entries, and sh_clear() for each redoes per entry
+ * what is done here once (sh_raw_set()'s count and bounds, the lookups of
+ * the link and frame tables, the free-link stack's depth).
+ */
+static void sp_empty(struct svt_mmu *m, uint32_t spi)
+{
+	struct sh_page *p = SP(m, spi);
+	unsigned es = m->d.esize;
+	unsigned end = p->hi < sp_nents(m, p) ? p->hi : sp_nents(m, p);
+
+	if (p->present == 0)
+		return;
+	audit_sp_dirty(m, spi);
+	if (p->level == 1 && es == 8) {
+		sp_empty_leaves(m, spi, p->lo, end, 8);
+	} else if (p->level == 1) {
+		sp_empty_leaves(m, spi, p->lo, end, 4);
+	} else {
+		/* Links to children: each child loses this parent entry and
+		 * may be freed with it (child_release()), after the entry is
+		 * cleared, as sh_set_child() does it. */
+		const uint32_t *aux = sp_aux(m, spi);
+		uint8_t *e = p->map + (size_t)p->lo * es;
+		for (unsigned i = p->lo; i < end; i++, e += es) {
+			if (!(e[0] & SVT_PTE_P))
+				continue;
+			sh_zero(e, es);
+			if (aux[i] != SP_NONE)
+				child_release(m, spi, i, aux[i]);
+		}
+	}
+	p->present = 0;
+	p->lo = SH_MAX_ENTRIES;
+	p->hi = 0;
+}
+
 static void sp_free(struct svt_mmu *m, uint32_t spi)
 {
 	struct sh_page *p = SP(m, spi);
-	unsigned n = sp_nents(m, p);
 
 	p->pins++;      /* nothing below may free it again */
-	if (p->level == 1) {
-		/* Leaves (SH_L1, SH_FL1): each present one leaves its frame's
-		 * reverse map, as sh_clear() would take it out; the entries
-		 * and the page's count and bounds then go at once (a torn-down
-		 * table has dozens of leaves: sh_raw_set() for each is most
-		 * of the cost). */
-		uint32_t *aux = sp_aux(m, spi);
-		unsigned es = m->d.esize;
-		for (unsigned i = sh_next_present(m, spi, 0, n); i < n;
-		     i = sh_next_present(m, spi, i + 1, n)) {
-			audit_gfn_dirty(m, aux[i]);
-			if (gfn_is_ram(m, aux[i]))
-				list_del(m, &m->d.gi[aux[i]].rmap, spi, i);
-			svt_le_store(p->map + (size_t)i * es, 0, es);
-		}
-		audit_sp_dirty(m, spi);
-		p->present = 0;
-		p->lo = SH_MAX_ENTRIES;
-		p->hi = 0;
-	}
-	for (unsigned i = sh_next_present(m, spi, 0, n); i < n && p->present > 0;
-	     i = sh_next_present(m, spi, i + 1, n))     /* most entries are empty */
-		sh_clear(m, spi, i);
+	sp_empty(m, spi);
 	p->pins--;
 	audit_sp_dirty(m, spi);
 	if (sh_is_table(p->type))
@@ -513,7 +583,7 @@ void unshadow_gfn(struct svt_mmu *m, uint64_t gfn)
 {
 	bool any = false;
 
-	for (unsigned t = SH_L1; t <= (SVT_BUG(34) ? SH_L1 : SH_L5); t++) {
+	for (unsigned t = SH_L1; t <= (SVT_BUG(34) ? SH_L1 : sh_top_table(m)); t++) {
 		for (unsigned part = 0; part < sh_parts(m, t); part++) {
 			uint32_t spi = sp_lookup(m, gfn, t, part);
 			if (spi == SP_NONE)

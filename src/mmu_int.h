@@ -318,6 +318,9 @@ struct mmu_vcpu {
 	/* early unshadow: the previous emulated page-table write */
 	uint64_t last_wr_gfn;
 	unsigned last_wr_zeroes;
+	/* d.epoch of the last fault whose emulation wrote guest memory: its
+	 * own walk no longer stands for the emulator's (mmu_ptwrite.c) */
+	uint32_t emu_wrote_epoch;
 	/* spurious-fault detection (see mmu_fault.c) */
 	uint64_t last_spurious_va;
 	uint32_t last_spurious_ec;
@@ -418,6 +421,21 @@ static inline unsigned sh_slot_of(const struct svt_mmu *m, unsigned type, unsign
 static inline unsigned sh_child_part(const struct svt_mmu *m, unsigned type, unsigned idx)
 {
 	return sh_span(m, type) == 2 ? idx & 1 : 0;
+}
+
+/* The highest table type a shadow page can have now: one per level of the
+ * guest's tables (a PAE guest's PDPTEs are its SH_PAE_ROOT, a 2-level
+ * guest's two levels are shadowed in the PAE format; paging off has none).
+ * A change of mode drops every shadow (reset_all()), so no type of another
+ * mode is left behind; looking for one would only cost a hash lookup. */
+static inline unsigned sh_top_table(const struct svt_mmu *m)
+{
+	switch (m->d.smode) {
+	case SVT_MODE_5LEVEL: return SH_L5;
+	case SVT_MODE_4LEVEL: return SH_L4;
+	case SVT_MODE_PAE: return SH_L2;
+	default: return 0;
+	}
 }
 
 /* Note a change for the incremental audit (struct audit_log). */

@@ -34,6 +34,16 @@ struct emu_ctx {
 	uint64_t early_gfn;             /* unshadow after the write */
 	bool may_stop;                  /* the write's table may be unshadowed (not a must) */
 	bool read_src;                  /* the instruction read a source (MOVS) */
+	/* The fault's own walk of fw_va (a write, these registers, this
+	 * privilege), for the first translation in its page (emu_xlate()) */
+	const struct svt_walk *fw;
+	uint64_t fw_va;
+	/* The destination as emu_read() just read it, when in one page:
+	 * where it is and what it held, for the cmpxchg that follows */
+	bool dst_known;
+	uint64_t dst_la, dst_gpa;
+	unsigned dst_len;
+	uint8_t dst[16];
 };
 
 #define EMU_NOT_RAM 0x100               /* callback code: not RAM, do not emulate */
@@ -47,7 +57,36 @@ static int emu_xlate(struct emu_ctx *x, uint64_t la, enum svt_access_kind kind, 
 
 	if (m->v.mode == SVT_MODE_NONE) {
 		*gpa = la & 0xffffffffu;
+	} else if (x->fw != NULL && kind == SVT_ACC_WRITE && la >> 12 == x->fw_va >> 12 &&
+		   m->v.emu_wrote_epoch != m->d.epoch) {
+		/*
+		 * The fault's walk was this walk: the same registers, access and
+		 * page, and nothing has written guest memory since but A/D
+		 * updates (its own, which the fault path applies before it
+		 * emulates a write that propagation made a page-table write),
+		 * which only set bits: no emulated write of this fault yet
+		 * (emu_wrote_epoch).  Its translation is taken, once, with the
+		 * A/D updates the walk here would make: those not in memory.
+		 * Only for the first translation: the write may change the walk.
+		 */
+		const struct svt_walk *fw = x->fw;
+		x->fw = NULL;
+		for (unsigned i = 0; i < fw->nad && !SVT_BUG(53); i++) {
+			const struct svt_ad_update *u = &fw->ad[i];
+			uint8_t raw[8];
+			if (m->d.env.read_gpa(m->d.env.ctx, u->gpa, raw, u->size) == 0 &&
+			    svt_le_load(raw, u->size) == u->new)
+				continue;
+			svt_le_store(raw, u->new, u->size);
+			if (m->d.env.write_gpa(m->d.env.ctx, u->gpa, raw, u->size) != 0) {
+				m->d.c.env_errors++;
+				x->mmio = true;
+				return EMU_NOT_RAM;
+			}
+		}
+		*gpa = (fw->gpa & ~0xfffull) | (la & 0xfff);
 	} else {
+		x->fw = NULL;
 		switch (svt_walk(&m->d.env, &x->regs, &acc,
 				 (SVT_BUG(53) ? 0 : SVT_WALK_SET_AD) | SVT_WALK_CORE, &w)) {
 		case SVT_WALK_OK:
@@ -102,6 +141,7 @@ static int emu_read(void *ctx, uint64_t la, void *buf, unsigned len, unsigned fl
 	unsigned done = 0;
 	uint64_t mask = x->m->v.mode >= SVT_MODE_4LEVEL ? ~0ull : 0xffffffffull;
 
+	x->dst_known = false;
 	while (done < len) {
 		uint64_t a = (la + done) & mask, gpa;
 		unsigned chunk = 4096 - (unsigned)(a & 0xfff);
@@ -119,13 +159,41 @@ static int emu_read(void *ctx, uint64_t la, void *buf, unsigned len, unsigned fl
 			return EMU_NOT_RAM;
 		}
 		done += chunk;
+		if ((flags & SVT_EMU_RD_DEST) && chunk == len && len <= sizeof(x->dst)) {
+			x->dst_known = true;
+			x->dst_la = la;
+			x->dst_len = len;
+			x->dst_gpa = gpa;
+			for (unsigned i = 0; i < len; i++)
+				x->dst[i] = out[i];
+		}
 	}
 	return 0;
 }
 
+/* The guest entry behind shadow entries of one guest entry, read once for
+ * all of them (2-on-3: two per guest L2 entry), when first needed: nothing
+ * the revalidation of one does writes guest memory. */
+struct ge_once {
+	bool read, ok;
+	g_entry_t ge;
+};
+
+static g_entry_t ge_once_get(struct svt_mmu *m, uint32_t spi, unsigned idx, struct ge_once *c,
+			     bool *ok)
+{
+	if (!c->read) {
+		c->ge = g_table_entry(m, SP(m, spi), idx, &c->ok);
+		c->read = true;
+	}
+	*ok = c->ok;
+	return c->ge;
+}
+
 /* Bring entry idx of table shadow spi (type t) in line with its guest
- * entry; returns whether it changed. */
-static bool revalidate_entry(struct svt_mmu *m, uint32_t spi, unsigned t, unsigned idx)
+ * entry (read through once); returns whether it changed. */
+static bool revalidate_entry(struct svt_mmu *m, uint32_t spi, unsigned t, unsigned idx,
+			     struct ge_once *once)
 {
 	uint64_t before = sh_entry_x(sh_get(m, spi, idx));
 	bool ok, large;
@@ -137,14 +205,14 @@ static bool revalidate_entry(struct svt_mmu *m, uint32_t spi, unsigned t, unsign
 		 * saving the fault that would follow. */
 		if (t != SH_L1 || !m->d.cfg.policy.prefetch)
 			return false;
-		g_entry_t ge = g_table_entry(m, SP(m, spi), idx, &ok);
+		g_entry_t ge = ge_once_get(m, spi, idx, once, &ok);
 		if (ok && g_entry_valid(m, ge, 1, &large)) {
 			l1_install(m, spi, idx, ge);
 			m->d.c.prefetched += sh_present(sh_get(m, spi, idx));
 		}
 		return false;
 	}
-	g_entry_t ge = g_table_entry(m, SP(m, spi), idx, &ok);
+	g_entry_t ge = ge_once_get(m, spi, idx, once, &ok);
 	if (t == SH_L1) {
 		l1_install(m, spi, idx, ok ? ge : g_entry(0));
 		return sh_entry_x(sh_get(m, spi, idx)) != before;
@@ -170,7 +238,7 @@ void pt_revalidate(struct svt_mmu *m, uint64_t gfn, unsigned off, unsigned len)
 	unsigned gents = SH_PAGE_SIZE / m->d.gesize;
 	bool changed = false;
 
-	for (unsigned t = SH_L1; t <= SH_L5; t++) {
+	for (unsigned t = SH_L1; t <= sh_top_table(m); t++) {
 		uint32_t spi = SP_NONE;
 		unsigned part = ~0u;
 		for (unsigned gi = first; gi <= last && gi < gents; gi++) {
@@ -183,8 +251,9 @@ void pt_revalidate(struct svt_mmu *m, uint64_t gfn, unsigned off, unsigned len)
 			if (spi == SP_NONE)
 				continue;
 			unsigned s0 = sh_slot_of(m, t, gi);
+			struct ge_once c = { .read = false };
 			for (unsigned idx = s0; idx < s0 + sh_span(m, t); idx++)
-				changed |= revalidate_entry(m, spi, t, idx);
+				changed |= revalidate_entry(m, spi, t, idx, &c);
 		}
 	}
 	if (changed)    /* a shadow entry the hardware may have cached changed */
@@ -238,6 +307,7 @@ static void note_pt_write(struct emu_ctx *x, uint64_t gfn, const uint8_t *val, u
 _Static_assert(EMU_MAX_WRITE == sizeof(((struct svt_emu_result *)0)->new),
 	       "the widest write, CMPXCHG16B's");
 _Static_assert(EMU_MAX_WRITE <= 4096, "a write crosses one page boundary at most");
+_Static_assert(sizeof(((struct emu_ctx *)0)->dst) == EMU_MAX_WRITE, "emu_ctx.dst holds a write");
 
 static int emu_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *val, unsigned len)
 {
@@ -251,6 +321,25 @@ static int emu_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *v
 
 	if (len > EMU_MAX_WRITE)
 		return EMU_NOT_RAM;
+	/*
+	 * The emulator reads every destination (SVT_EMU_RD_DEST, translated
+	 * as a write) right before this: within one page, that read's walk
+	 * and bytes are what a second walk and read would give (its A/D
+	 * writes are made, nothing else wrote since), so they are taken as
+	 * they are.  A write across two pages is translated again: the second
+	 * piece's walk may have set A/D bits in the first piece's bytes.
+	 */
+	bool known = x->dst_known && x->dst_la == la && x->dst_len == len;
+	x->dst_known = false;
+	if (known) {
+		gpa[0] = x->dst_gpa;
+		nothing[0] = false;
+		plen[0] = len;
+		n = 1;
+		off = len;
+		for (unsigned i = 0; i < len; i++)
+			cur[i] = x->dst[i];
+	}
 	while (off < len) {
 		uint64_t a = (la + off) & mask;
 		unsigned chunk = 4096 - (unsigned)(a & 0xfff);
@@ -273,6 +362,7 @@ static int emu_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *v
 		if (cur[i] != ((const uint8_t *)expect)[i])
 			return SVT_EMU_RETRY;
 	off = 0;
+	m->v.emu_wrote_epoch = m->d.epoch;
 	for (unsigned k = 0; k < n; k++) {
 		if (nothing[k]) {       /* dropped, as bare metal drops it */
 			off += plen[k];
@@ -443,7 +533,8 @@ int pt_or_wp0_write(struct svt_mmu *m, const struct svt_fault *f,
 	}
 	if ((m->d.cfg.policy.emulate || must) && f->insn_len > 0 && f->insn != NULL && f->regs != NULL) {
 		struct emu_ctx x = { .m = m, .regs = *regs, .cpl = acc->cpl,
-				     .implicit = acc->implicit, .early_gfn = ~0ull, .may_stop = !must };
+				     .implicit = acc->implicit, .early_gfn = ~0ull, .may_stop = !must,
+				     .fw = w, .fw_va = acc->va };
 		struct svt_emu_mem mem = { .ctx = &x, .read = emu_read_src, .cmpxchg = emu_cmpxchg_early,
 					   .misaligned_ok = true };
 		struct svt_emu_result er;
