@@ -154,7 +154,14 @@ fi
 rm -f "$work/min.svt"
 SVT_BROKEN=47 "$broken" reduce --audit full --from 300000 "$big" -o "$work/min.svt" > "$work/out" 2>&1 &
 pid=$!
+# once its SIGINT handler is in (a loaded machine may take longer than the
+# search's first second to get there), at least 0.3 s in
 sleep 0.3
+i=0
+while [ $i -lt 100 ] && c=$(sed -n 's/^SigCgt:[[:space:]]*//p' /proc/$pid/status 2>/dev/null) &&
+      [ -n "$c" ] && [ $((0x$c & 2)) -eq 0 ]; do
+	sleep 0.1; i=$((i + 1))
+done
 kill -INT $pid
 wait $pid; rc=$?
 [ "$rc" -eq 4 ] && [ ! -e "$work/min.svt" ] && grep -q 'interrupted before a candidate showed' "$work/out" &&
