@@ -60,26 +60,6 @@ static const char *const shape_names[NSHAPES] = {
 	"an IDT read the exit says nothing of",
 };
 
-/* A process with a new mapping of n pages, each written once; its index. */
-static int setup(struct syn *s, int *pp, unsigned n)
-{
-	if (syn_nprocs(s) >= 6)
-		syn_exit_proc(s, syn_random_proc(s));
-	int p = syn_nprocs(s) < 3 ? syn_spawn(s) : syn_random_proc(s);
-	if (p < 0 || s->failed)
-		return -1;
-	struct syn_proc *pr = &s->proc[p];
-	while (pr->nvma > 6 && !s->failed)
-		syn_drop_vma(s, p, 3 + (unsigned)syn_below(s, pr->nvma - 3));
-	uint64_t va;
-	if (s->failed || !syn_add_vma(s, p, n, true, false, &va))
-		return -1;
-	syn_switch(s, p);
-	for (unsigned k = 0; k < n && !s->failed; k++)
-		syn_user(s, va + k * 4096, SVT_ACC_WRITE);
-	*pp = p;
-	return s->failed ? -1 : (int)pr->nvma - 1;
-}
 
 /* The tables as the exit gives them: the one the access reads (table t)
  * at the user page's base, the others in the kernel's direct map. */
@@ -302,7 +282,7 @@ void syn_w_implicit(struct syn *s)
 {
 	unsigned n = 2 + (unsigned)syn_below(s, 3);
 	int p;
-	int i = setup(s, &p, n);
+	int i = syn_fresh_mapping(s, &p, n);
 	if (i < 0)
 		return;
 	bool smap = syn_below(s, 4) != 0;

@@ -47,6 +47,26 @@ int syn_spawn(struct syn *s)
 	return p;
 }
 
+int syn_fresh_mapping(struct syn *s, int *pp, unsigned n)
+{
+	if (syn_nprocs(s) >= 6)
+		syn_exit_proc(s, syn_random_proc(s));
+	int p = syn_nprocs(s) < 3 ? syn_spawn(s) : syn_random_proc(s);
+	if (p < 0 || s->failed)
+		return -1;
+	struct syn_proc *pr = &s->proc[p];
+	while (pr->nvma > 6 && !s->failed)
+		syn_drop_vma(s, p, 3 + (unsigned)syn_below(s, pr->nvma - 3));
+	uint64_t va;
+	if (s->failed || !syn_add_vma(s, p, n, true, false, &va))
+		return -1;
+	syn_switch(s, p);
+	for (unsigned k = 0; k < n && !s->failed; k++)
+		syn_user(s, va + k * 4096, SVT_ACC_WRITE);
+	*pp = p;
+	return s->failed ? -1 : (int)pr->nvma - 1;
+}
+
 /* fork, copy-on-write, maybe exec, exit */
 static void w_fork(struct syn *s)
 {

@@ -282,6 +282,10 @@ bool syn_cr_probe(struct syn *s, enum svt_trace_cr reg, uint64_t val, const char
 int syn_nprocs(const struct syn *s);
 int syn_random_proc(struct syn *s);             /* -1 if none */
 int syn_spawn(struct syn *s);                   /* a new process with an image touched a little */
+/* A process (one of a few, one exited now and then) with a new mapping of n
+ * pages, each written once, running; its index in *pp, the mapping's
+ * index returned (-1: failed). */
+int syn_fresh_mapping(struct syn *s, int *pp, unsigned n);
 
 /* synth-kernel.c: the workloads that reach the core's less common paths */
 void syn_w_atomic(struct syn *s);
