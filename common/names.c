@@ -11,6 +11,7 @@ static const char *const type_names[SVT_TRACE_NTYPES] = {
 	[SVT_TRACE_MEM] = "MEM",             [SVT_TRACE_DECISION] = "DECISION",
 	[SVT_TRACE_LOST] = "LOST",           [SVT_TRACE_MARK] = "MARK",
 	[SVT_TRACE_GUEST] = "GUEST",         [SVT_TRACE_CPU] = "CPU",
+	[SVT_TRACE_STEP_DONE] = "STEP_DONE",
 };
 
 static const char *const outcome_names[] = {

@@ -381,6 +381,8 @@ static bool dec_payload(struct tr_state *st, uint64_t type, const uint8_t *p, co
 		return dec_guest(st, p, end, &ev->u.guest, why);
 	case SVT_TRACE_CPU:
 		return dec_cpu(p, end, &ev->u.cpu, why);
+	case SVT_TRACE_STEP_DONE:
+		return true;    /* (no fields: a later minor's appended ones are ignored) */
 	case SVT_TRACE_MARK: {
 		struct svt_trace_mark *m = &ev->u.mark;
 		NEED(svt_getv(&p, end, &v), "MARK: truncated time");

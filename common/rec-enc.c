@@ -159,9 +159,11 @@ const char *tr_check_event(const struct svt_trace_event *ev)
 		return tr_check_guest(&ev->u.guest);
 	case SVT_TRACE_CPU:
 		return tr_check_cpu(&ev->u.cpu);
+	case SVT_TRACE_STEP_DONE:
+		return NULL;
 	case SVT_TRACE_UNKNOWN:
 		if (ev->u.unknown.type < SVT_TRACE_NTYPES || ev->u.unknown.type > UINT32_MAX)
-			return "UNKNOWN: type code not in 12..2^32-1";
+			return "UNKNOWN: type code not in 13..2^32-1";
 		if (ev->u.unknown.len > SVT_TRACE_MAX_MEM)
 			return "UNKNOWN: payload longer than 4096 bytes";
 		if (ev->u.unknown.len > 0 && ev->u.unknown.data == NULL)
@@ -420,6 +422,8 @@ static uint8_t *enc_payload(struct tr_state *st, const struct svt_trace_event *e
 		return enc_guest(st, &ev->u.guest, p);
 	case SVT_TRACE_CPU:
 		return enc_cpu(&ev->u.cpu, p);
+	case SVT_TRACE_STEP_DONE:
+		return p;
 	case SVT_TRACE_UNKNOWN:
 		if (ev->u.unknown.len > 0)
 			memcpy(p, ev->u.unknown.data, ev->u.unknown.len);

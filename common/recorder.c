@@ -642,6 +642,17 @@ void svt_recorder_flush_all(struct svt_recorder *r, struct svt_mmu *m)
 	input(r, &in);
 }
 
+void svt_recorder_step_done(struct svt_recorder *r, struct svt_mmu *m)
+{
+	struct svt_trace_event in;
+	in.type = SVT_TRACE_STEP_DONE;
+	in.seq = 0;
+	uint64_t t = PROF_START();
+	svt_mmu_step_done(m);   /* (reads no guest memory: it puts shadow entries back) */
+	PROF_END(r, SVT_REC_PROF_CORE, t);
+	input(r, &in);
+}
+
 void svt_recorder_mark(struct svt_recorder *r, unsigned kind, const char *text, size_t len)
 {
 	struct svt_trace_event ev;

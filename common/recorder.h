@@ -115,6 +115,9 @@ void svt_recorder_invlpg(struct svt_recorder *r, struct svt_mmu *m, uint64_t va)
 int svt_recorder_invpcid(struct svt_recorder *r, struct svt_mmu *m, unsigned type, uint64_t pcid,
 			 uint64_t va);
 void svt_recorder_flush_all(struct svt_recorder *r, struct svt_mmu *m);
+/* The step the last fault's decision asked for (svt_fault_result.step)
+ * ended, at the next VM exit: svt_mmu_step_done(), recorded as STEP_DONE. */
+void svt_recorder_step_done(struct svt_recorder *r, struct svt_mmu *m);
 /* The guest stored len bytes at gpa outside the core (memory already
  * holds them): with SVT_EVIDENCE_STORES, the words that changed what a
  * replayer knows are logged ahead of the next input.  The producer calls

@@ -90,8 +90,9 @@ enum svt_trace_type {
 	SVT_TRACE_MARK = 9,     /* a timestamped phase or console marker */
 	SVT_TRACE_GUEST = 10,   /* an action of the guest (SVT_EVIDENCE_ACTIONS) */
 	SVT_TRACE_CPU = 11,     /* CPUID answered, an exception injected (SVT_EVIDENCE_CPU) */
+	SVT_TRACE_STEP_DONE = 12, /* svt_mmu_step_done: the step a FAULT's decision asked for ended */
 };
-#define SVT_TRACE_NTYPES 12     /* counts[] is indexed by type; [0] counts unknown types */
+#define SVT_TRACE_NTYPES 13     /* counts[] is indexed by type; [0] counts unknown types */
 
 enum svt_trace_cr { SVT_TRACE_CR0 = 0, SVT_TRACE_CR3 = 1, SVT_TRACE_CR4 = 2, SVT_TRACE_EFER = 3 };
 

@@ -6,8 +6,9 @@
  * is 64-bit code:
  *
  *   an IDT whose exceptions go to trap() (which reports and powers off),
- *   with #PF to pf_handler(error code, CR2, from user) and vector 0x80
- *   (a DPL-3 gate) the way back from ring 3;
+ *   with #PF to pf_handler(error code, CR2, from user), vector 0x80
+ *   (a DPL-3 gate) the way back from ring 3, and vector 0x81 an IRETQ
+ *   (k13_int(), an event delivered onto a stack of the caller's choice);
  *   a GDT with 64-bit ring-0 and ring-3 segments and a TSS (RSP0);
  *   probes: ring 0 probe_read/probe_write/probe_exec(va ...) and ring 3
  *   user_probe(kind, va, val), each returning 0 when the access went
@@ -92,6 +93,10 @@ long_entry:
 	movl $0x80, %ecx
 	movl $0xee00, %edx
 	call set_gate
+	movq $k13_iret, %rax            /* 0x81: IRETQ alone (DPL 0) */
+	movl $0x81, %ecx
+	movl $0x8e00, %edx
+	call set_gate
 	lidt idt_ptr
 	movl mb_magic, %edi
 	movl mb_info, %esi
@@ -99,6 +104,22 @@ long_entry:
 3:	cli
 	hlt
 	jmp 3b
+
+/* k13_int(top): INT $0x81 with RSP = top (the caller's page: the delivery
+ * pushes SS, RSP, RFLAGS, CS and RIP there, and IRETQ pops them), then the
+ * caller's stack again; returns the RIP the delivery pushed, read back
+ * from top - 40 (its lowest quadword). */
+	.globl k13_int, k13_after
+k13_int:
+	movq %rsp, %rax
+	movq %rdi, %rsp
+	int $0x81
+k13_after:
+	movq %rax, %rsp
+	movq -40(%rdi), %rax
+	ret
+k13_iret:
+	iretq
 
 /* set_gate: vector %ecx, handler %rax, type/DPL %edx */
 set_gate:

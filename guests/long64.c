@@ -21,6 +21,14 @@
  *              pages and CR4.PGE
  *   devices    the local APIC and the I/O APIC through uncached 2 MiB
  *              pages: device memory passes through the hypervisor
+ *   k13        only with "k13" on the command line, with SMAP: under
+ *              CR0.WP=0 and RFLAGS.AC=1, an INT delivered onto a read-only
+ *              user page as the stack (a write only WP=0 allows, with no
+ *              instruction the hypervisor could emulate: the core lets it
+ *              through for one step, K13); the RIP it pushed; then a
+ *              supervisor read there with AC=0 (SMAP: #PF).  Opt-in: the
+ *              step needs the monitor trap flag's exits, which Bochs 2.7
+ *              does not deliver (tests/live-guests.sh)
  *   cpu        what the guest sees of the CPU's own state: CR0.ET; RFLAGS.RF
  *              in the image a #PF pushes; CPUID.1:ECX.OSXSAVE following
  *              CR4.OSXSAVE; with PKU, CPUID.7:ECX.OSPKE following CR4.PKE
@@ -56,6 +64,8 @@ int probe_exec(uint64_t va);
 int user_probe(int kind, uint64_t va, uint64_t val);
 int probe_cr4(uint64_t val);
 int probe_cr0(uint64_t val);
+uint64_t k13_int(uint64_t top);
+extern char k13_after[];
 extern volatile uint64_t trap_rflags;
 void gmain(uint32_t magic, uint32_t info);
 void trap(uint64_t vec, uint64_t ec, uint64_t rip);
@@ -807,13 +817,69 @@ static void part_cpu(void)
 		set_cr0(cr0);
 }
 
+/* ---- K13: an event's push that only CR0.WP=0 allows, under SMAP ------------------ */
+
+#define K13_SLOT    501ull              /* the pt_test entry of the stack page */
+
+static int want_k13;             /* "k13" on the command line */
+
+/* Does the Multiboot (v1) command line hold word w?  (Read while the boot
+ * tables map the low 1 GiB, where the loader put it.) */
+static int cmdline_has(uint32_t info, const char *w)
+{
+	const volatile uint32_t *mbi = (const volatile uint32_t *)(uintptr_t)info;
+	if (!info || !(mbi[0] & 4) || !mbi[4])
+		return 0;
+	for (const volatile char *c = (const volatile char *)(uintptr_t)mbi[4]; *c; c++) {
+		unsigned i = 0;
+		while (w[i] && c[i] == w[i])
+			i++;
+		if (!w[i] && (c[i] == 0 || c[i] == ' '))
+			return 1;
+	}
+	return 0;
+}
+
+static void part_k13(void)
+{
+	if (!want_k13)
+		return;
+	if (!has_smap) {
+		say("k13: no SMAP on this CPU");
+		return;
+	}
+	uint64_t va = TEST_VA + K13_SLOT * 0x1000, cr0 = get_cr0(), cr4 = get_cr4(), v;
+	pt_test[K13_SLOT] = new_frame(0) | P | US | A | D;     /* user, read-only */
+	invlpg(va);
+	set_cr4(cr4 | (1ull << 21));
+	set_cr0(cr0 & ~(1ull << 16));
+	set_ac(1);
+	uint64_t rip = k13_int(va + 0x1000);
+	volatile uint64_t *top = (volatile uint64_t *)(uintptr_t)(va + 0x1000);
+	uint64_t cs = top[-4], ss = top[-1];
+	set_ac(0);
+	out("k13: INT onto a read-only user stack under CR0.WP=0, SMAP, AC=1: rip ");
+	out(rip == pa(k13_after) ? "ok" : "wrong");
+	out(", cs ");
+	outx(cs);
+	out(", ss ");
+	outx(ss);
+	out("; a read there with AC=0");
+	outcome(kread(va + 0xff8, &v));
+	flush_line();
+	set_cr0(cr0);
+	set_cr4(cr4);
+	pt_test[K13_SLOT] = 0;
+	invlpg(va);
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 void gmain(uint32_t magic, uint32_t info)
 {
-	(void)info;
 	uint32_t r[4];
 	serial_init();
+	want_k13 = magic == 0x2BADB002u && cmdline_has(info, "k13");
 	say("64-bit long mode");
 	out("multiboot magic ");
 	outx(magic);
@@ -855,6 +921,7 @@ void gmain(uint32_t magic, uint32_t info)
 	part_ptwrite();
 	part_pcid();
 	part_devices();
+	part_k13();
 	part_cpu();
 	say("done");
 	poweroff();

@@ -804,6 +804,7 @@ int svt_mmu_write_cr0_mode(struct svt_mmu *m, uint64_t val, bool code64)
 	const uint64_t old = m->v.g.cr0;
 	bool pg_off = (old & SVT_CR0_PG) && !(val & SVT_CR0_PG);
 
+	step_abandon(m);
 	m->d.epoch++;
 	m->d.c.cr_writes++;
 	if ((val >> 32) != 0 || ((val & SVT_CR0_PG) && !(val & SVT_CR0_PE)) ||
@@ -852,6 +853,8 @@ int svt_mmu_write_cr3(struct svt_mmu *m, uint64_t val)
 	bool lma = (m->v.g.efer & SVT_EFER_LMA) != 0;
 	bool pcide = (m->v.g.cr4 & SVT_CR4_PCIDE) != 0;
 
+	step_abandon(m);
+
 	m->d.epoch++;
 	m->d.c.cr_writes++;
 	bool noflush = pcide && ((val >> 63) || SVT_BUG(41));
@@ -891,6 +894,8 @@ int svt_mmu_write_cr4(struct svt_mmu *m, uint64_t val)
 	struct svt_regs n = m->v.g;
 	bool lma = (m->v.g.efer & SVT_EFER_LMA) != 0;
 	uint64_t changed = m->v.g.cr4 ^ val;
+
+	step_abandon(m);
 
 	m->d.epoch++;
 	m->d.c.cr_writes++;
@@ -936,6 +941,8 @@ int svt_mmu_write_efer(struct svt_mmu *m, uint64_t val)
 	struct svt_regs n = m->v.g;
 	const uint64_t known = 1ull | SVT_EFER_LME | SVT_EFER_LMA | SVT_EFER_NXE | (1ull << 14) | (1ull << 15);
 
+	step_abandon(m);
+
 	m->d.epoch++;
 	m->d.c.cr_writes++;
 	if (val & ~known)
@@ -949,6 +956,7 @@ int svt_mmu_write_efer(struct svt_mmu *m, uint64_t val)
 
 void svt_mmu_invlpg(struct svt_mmu *m, uint64_t va)
 {
+	step_abandon(m);
 	m->d.c.invlpgs++;
 	m->d.epoch++;
 	if (m->v.mode < SVT_MODE_4LEVEL)
@@ -961,6 +969,7 @@ void svt_mmu_invlpg(struct svt_mmu *m, uint64_t va)
 
 int svt_mmu_invpcid(struct svt_mmu *m, unsigned type, uint64_t pcid, uint64_t va)
 {
+	step_abandon(m);
 	if (type > 3 || pcid > 0xfff)
 		return SVT_E_GP;
 	/* Without CR4.PCIDE only PCID 0 exists (SDM, INVPCID). */
@@ -986,6 +995,7 @@ int svt_mmu_invpcid(struct svt_mmu *m, unsigned type, uint64_t pcid, uint64_t va
 
 void svt_mmu_flush_all(struct svt_mmu *m)
 {
+	step_abandon(m);
 	m->d.c.flushes++;
 	m->d.epoch++;
 	oos_resync_all(m);
@@ -1126,6 +1136,7 @@ struct svt_mmu *svt_mmu_init(void *storage, size_t len, const struct svt_mmu_con
 	m->d.free_link = 1;
 	m->d.c.pool_free = cfg->pool_frames;
 	m->v.last_wr_gfn = ~0ull;
+	m->v.last_retry_at = ~0ull;     /* no RETRY yet (pf_done()) */
 	for (unsigned k = 0; k < OOS_FORCED_MAX; k++)
 		m->d.forced[k] = ~0ull;
 

@@ -578,9 +578,10 @@ static void check_leaf(struct audit *a, struct walkctx *wc, uint64_t va, unsigne
 	if ((srights & SVT_RIGHT_U) && !(w.rights & SVT_RIGHT_U))
 		report(a, SVT_INV_PERM, va, w.gpa >> 12, spi, idx, gleaf, se,
 		       "shadow user-accessible where the guest is supervisor-only");
+	/* (a step's grant, svt_mmu_step_done(), makes it so until the step ends) */
 	if (!(srights & SVT_RIGHT_U) && (w.rights & SVT_RIGHT_U) &&
 	    ((cr4 & SVT_CR4_SMAP) || ((cr4 & SVT_CR4_PKE) && m->v.mode >= SVT_MODE_4LEVEL) ||
-	     ((cr4 & SVT_CR4_SMEP) && (srights & SVT_RIGHT_X))))
+	     ((cr4 & SVT_CR4_SMEP) && (srights & SVT_RIGHT_X))) && !step_covers(m, va))
 		report(a, SVT_INV_PERM, va, w.gpa >> 12, spi, idx, gleaf, se,
 		       "shadow supervisor-only where the guest's user page is kept from the "
 		       "supervisor (SMAP, SMEP or keys)");

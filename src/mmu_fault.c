@@ -395,9 +395,14 @@ static bool propagate(struct svt_mmu *m, const struct svt_walk *w, uint64_t va, 
  * so far and the guest has CR4.SMAP (U/S=0 would let supervisor data
  * accesses through that SMAP stops) or protection keys (keys do not apply
  * to supervisor pages), nor where the guest's walk is writable all the way
- * (the write is forbidden by PKRU.WD): those stay retried (docs/core.md,
- * "Known limitations").  Setting CR0.WP drops every shadow while any such
- * path exists (svt_mmu_write_cr0_mode()).
+ * (the write is forbidden by PKRU.WD): for those a supervisor-only path
+ * would let later supervisor accesses past SMAP and the keys, so they get
+ * it for one step only (svt_fault_result.step): the caller runs the guest
+ * for one instruction or event delivery and calls svt_mmu_step_done() at
+ * the next VM exit, which puts the entries back as they were.  The step's
+ * grant also makes the shadow leaf writable and supervisor-only (the
+ * PKRU.WD case has no read-only level).  Setting CR0.WP drops every
+ * shadow while any lasting grant exists (svt_mmu_write_cr0_mode()).
  */
 static bool wp0_level(const struct svt_mmu *m, const struct svt_walk_level *gl)
 {
@@ -428,9 +433,11 @@ static unsigned sh_top_level(const struct svt_mmu *m)
 	}
 }
 
-/* After propagate() built the path of va for walk w (wp0_grantable()):
- * make it writable for the supervisor.  Returns whether it could. */
-static bool wp0_grant(struct svt_mmu *m, const struct svt_walk *w, uint64_t va)
+/* After propagate() built the path of va for walk w (wp0_grantable(), or
+ * for a step): make it writable for the supervisor.  For a step, the leaf
+ * too, and every entry changed is kept as it was for svt_mmu_step_done().
+ * Returns whether it could. */
+static bool wp0_grant(struct svt_mmu *m, const struct svt_walk *w, uint64_t va, bool step)
 {
 	uint32_t spi = m->v.root;
 	bool smep = (m->v.g.cr4 & SVT_CR4_SMEP) != 0;
@@ -446,20 +453,75 @@ static bool wp0_grant(struct svt_mmu *m, const struct svt_walk *w, uint64_t va)
 				gl = &w->lv[i];
 		/* (FL2 and FL1 links and splinter leaves are writable and user
 		 * already: the guest's large page is judged in its entry above) */
-		if (gl && wp0_level(m, gl) && !(m->d.smode == SVT_MODE_PAE && level == 3)) {
+		bool lv = gl && wp0_level(m, gl) && !(m->d.smode == SVT_MODE_PAE && level == 3);
+		if (lv || (step && level == 1)) {
 			uint64_t n = (e | SVT_PTE_RW) & ~SVT_PTE_US;
 			if (level == 1 || gl->leaf)
 				n |= SVT_PTE_D;
 			if (level > 1 && gl->leaf)
 				n &= ~SVT_PTE_D;        /* a link: no D bit */
-			if (smep && (gl->rights & SVT_RIGHT_U))
+			/* (a splinter leaf: the guest's whole walk judges) */
+			if (smep && ((gl ? gl->rights : w->rights) & SVT_RIGHT_U))
 				n |= SVT_PTE_XD;
+			if (step && n != e) {
+				if (m->v.nstep == MMU_STEP_MAX)
+					return false;
+				m->v.step[m->v.nstep].spi = spi;
+				m->v.step[m->v.nstep].idx = (uint16_t)idx;
+				m->v.step[m->v.nstep].level = (uint8_t)level;
+				m->v.step[m->v.nstep].old = sh_get(m, spi, idx);
+				m->v.nstep++;
+			}
 			sh_raw_set(m, spi, idx, sh_entry(n));
-			m->d.wp0_granted = true;
+			if (!step)
+				m->d.wp0_granted = true;
 		}
 		if (level == 1)
 			return true;
 		spi = sp_aux(m, spi)[idx];
+	}
+	return false;
+}
+
+/* Put back the entries a step's grant changed (wp0_grant()), newest first,
+ * and flush what the hardware may have cached through them: the address's
+ * translation, or every translation where an entry above the leaf was
+ * changed (any address below it may have been reached in the step). */
+void step_revoke(struct svt_mmu *m)
+{
+	bool upper = false;
+
+	for (unsigned i = m->v.nstep; i-- > 0;) {
+		sh_raw_set(m, m->v.step[i].spi, m->v.step[i].idx, m->v.step[i].old);
+		upper = upper || m->v.step[i].level > 1;
+	}
+	if (m->v.nstep > 0)
+		m->d.env.flush_tlb(m->d.env.ctx, upper ? SVT_FLUSH_ALL : SVT_FLUSH_VA,
+				   upper ? 0 : m->v.step_va);
+	m->v.nstep = 0;
+	m->v.step_open = false;
+}
+
+void svt_mmu_step_done(struct svt_mmu *m)
+{
+	if (!m->v.step_open)
+		return;
+	m->d.epoch++;
+	if (SVT_BUG(85)) {
+		m->v.nstep = 0;         /* the grant stays */
+		m->v.step_open = false;
+		return;
+	}
+	step_revoke(m);
+}
+
+/* Is va reached through an entry the open step's grant changed? */
+bool step_covers(const struct svt_mmu *m, uint64_t va)
+{
+	for (unsigned i = 0; m->v.step_open && i < m->v.nstep; i++) {
+		unsigned shift = 12 + 9 * (m->v.step[i].level - 1u);
+		if (((va ^ m->v.step_va) & 0x01ffffffffffffffull) >> shift == 0)
+			return true;
 	}
 	return false;
 }
@@ -576,6 +638,9 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	res->gpa = 0;
 	res->wants_regs = false;
 	res->used_regs = false;
+	res->stuck = false;
+	res->step = false;
+	step_abandon(m);
 	regs.rflags = f->rflags;
 	regs.pkru = f->pkru;
 
@@ -674,13 +739,14 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 			return pf_inject(m, f, res, ec, acc.va);
 		}
 		m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_VA, acc.va);
+		m->v.retry_spurious = true;
 		return pf_done(m, f, res, SVT_PF_RETRY);
 	}
 
 	PROF_BEGIN(m, t2);
 	int o = pt_or_wp0_write(m, f, res, &regs, &acc, &w, gfn, user);
 	PROF_END(m, t2, SVT_PROF_PTWRITE);
-	bool grant = o == PT_CONTINUE_WP0;
+	bool grant = o == PT_CONTINUE_WP0 || o == PT_CONTINUE_STEP, step = o == PT_CONTINUE_STEP;
 	if (o != PT_CONTINUE && !grant)
 		return (enum svt_pf_outcome)o;
 	if (!SVT_BUG(20))
@@ -699,15 +765,24 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 		/* The walk itself made the target a page table (a table that
 		 * maps itself): the write is a page-table write after all. */
 		o = pt_or_wp0_write(m, f, res, &regs, &acc, &w, gfn, user);
-		grant = grant || o == PT_CONTINUE_WP0;
-		if (o != PT_CONTINUE && o != PT_CONTINUE_WP0)
+		grant = grant || o == PT_CONTINUE_WP0 || o == PT_CONTINUE_STEP;
+		step = step || o == PT_CONTINUE_STEP;
+		if (o != PT_CONTINUE && o != PT_CONTINUE_WP0 && o != PT_CONTINUE_STEP)
 			return (enum svt_pf_outcome)o;
 		if (!propagate(m, &w, acc.va, write))
 			return pf_done(m, f, res, SVT_PF_RETRY);
 	}
 	if (grant) {
-		if (!wp0_grant(m, &w, acc.va))
+		if (!wp0_grant(m, &w, acc.va, step)) {
+			step_revoke(m);
 			return pf_done(m, f, res, SVT_PF_RETRY);
+		}
+		if (step) {
+			/* one instruction or event delivery, until svt_mmu_step_done() */
+			m->v.step_open = true;
+			m->v.step_va = acc.va;
+			res->step = true;
+		}
 		m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_VA, acc.va);
 	}
 	/* (Whether the shadows now allow the access is for the replay's

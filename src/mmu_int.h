@@ -308,6 +308,8 @@ struct mmu_domain {
 	struct audit_log al;
 };
 
+#define MMU_STEP_MAX 5          /* the shadow levels of one path */
+
 struct mmu_vcpu {
 	struct svt_regs g;              /* the guest's registers */
 	enum svt_mode mode;             /* the guest's paging mode */
@@ -327,7 +329,29 @@ struct mmu_vcpu {
 	uint64_t last_spurious_at;
 	uint32_t last_spurious_epoch;   /* d.epoch at that fault */
 	unsigned spurious_repeats;      /* times it came again at once, nothing between */
+	/* stuck-fault detection (pf_done(); svt_fault_result.stuck) */
+	uint64_t last_retry_va;
+	uint32_t last_retry_ec;
+	uint64_t last_retry_at;         /* d.c.faults at that RETRY */
+	uint32_t last_retry_epoch;      /* d.epoch at that RETRY */
+	unsigned retry_repeats;         /* RETRYs of it in a row, nothing between, less one */
+	bool retry_spurious;            /* this fault's RETRY is a spurious fault's (bounded) */
+	/* a step's grant (svt_fault_result.step): the shadow entries
+	 * wp0_grant() changed, as they were, until svt_mmu_step_done() */
+	bool step_open;
+	uint64_t step_va;
+	unsigned nstep;
+	struct {
+		uint32_t spi;
+		uint16_t idx;
+		uint8_t level;
+		sh_entry_t old;
+	} step[MMU_STEP_MAX];
 };
+
+/* mmu_fault.c: a step's grant (the shadow levels one path can change) */
+void step_revoke(struct svt_mmu *m);
+bool step_covers(const struct svt_mmu *m, uint64_t va);
 
 /* The times in a row the same fault, allowed by the guest's walk and by the
  * shadow, is re-run before it is injected as the hardware reported it. */
@@ -588,6 +612,9 @@ static inline bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
  *  81: a read while an event is delivered (SMAP, AC=1) is taken for an explicit one
  *  82: an access in an explicit range of an instruction with both kinds is taken for implicit
  *  83: turning CR4.SMAP, PKE or SMEP on keeps the leaves granted for CR0.WP=0 (wp0_grant)
+ *  84: a fault retried again and again with nothing between is never reported stuck
+ *  85: the end of a step (svt_mmu_step_done) leaves its grant in place
+ *  86: a write only CR0.WP=0 allows, under SMAP or keys, is retried, not granted a step (K13)
  */
 
 /* mmu_implicit.c: is the supervisor access at va (a write if write) that
@@ -635,16 +662,43 @@ int hw_walk(struct svt_mmu *m, const struct svt_access *acc, uint64_t rflags, ui
 bool wp0_grantable(const struct svt_mmu *m, const struct svt_regs *regs, const struct svt_walk *w);
 
 /* End a fault with outcome o (counted, reported); inject: with #PF(ec) at cr2.
- * (Every fault ends here: inline, as when they were one file's.) */
+ * (Every fault ends here: inline, as when they were one file's.)
+ *
+ * A RETRY of the fault the previous RETRY answered (same address and error
+ * code), with no input between (the epoch moved once: this fault's), found
+ * the core as that one left it, and so will the next: after
+ * SVT_PF_STUCK_AFTER of them in a row the fault is stuck (res->stuck), and
+ * the caller stops the guest rather than re-run it for ever.  A spurious
+ * fault's RETRY is not counted, and ends a run: svt_mmu_page_fault()
+ * injects such a fault after fewer (MMU_SPURIOUS_MAX). */
 static inline enum svt_pf_outcome pf_done(struct svt_mmu *m, const struct svt_fault *f,
 					   struct svt_fault_result *res, enum svt_pf_outcome o)
 {
+	bool spurious = m->v.retry_spurious;
+
+	m->v.retry_spurious = false;
 	res->outcome = o;
 	switch (o) {
 	case SVT_PF_INJECT: m->d.c.injected++; break;
 	case SVT_PF_MMIO: m->d.c.mmio++; break;
 	case SVT_PF_RETRY: m->d.c.retries++; break;
 	default: break;
+	}
+	if (o == SVT_PF_RETRY && spurious) {
+		m->v.last_retry_at = ~0ull;
+	} else if (o == SVT_PF_RETRY) {
+		bool again = m->v.last_retry_va == f->va && m->v.last_retry_ec == f->error_code &&
+			     m->v.last_retry_at + 1 == m->d.c.faults &&
+			     m->v.last_retry_epoch + 1 == m->d.epoch && !SVT_BUG(84);
+		m->v.retry_repeats = again ? m->v.retry_repeats + 1 : 0;
+		m->v.last_retry_va = f->va;
+		m->v.last_retry_ec = f->error_code;
+		m->v.last_retry_at = m->d.c.faults;
+		m->v.last_retry_epoch = m->d.epoch;
+		if (m->v.retry_repeats + 1 >= SVT_PF_STUCK_AFTER) {
+			m->v.last_retry_at = ~0ull;     /* the next counts from one */
+			res->stuck = true;
+		}
 	}
 	mmu_event(m, SVT_EV_FAULT, f->va, f->error_code, o);
 	return o;
@@ -658,6 +712,16 @@ static inline enum svt_pf_outcome pf_inject(struct svt_mmu *m, const struct svt_
 	res->error_code = ec;
 	res->cr2 = cr2;
 	return pf_done(m, f, res, SVT_PF_INJECT);
+}
+
+/* Any input while a step is open: a caller that did not end it
+ * (svt_mmu_step_done()); its grant must not outlive the step. */
+static inline void step_abandon(struct svt_mmu *m)
+{
+	if (m->v.step_open) {
+		m->d.c.env_errors++;
+		step_revoke(m);
+	}
 }
 
 /* mmu_oos.c: out-of-sync pages */
@@ -689,6 +753,7 @@ static inline bool gfn_forced(const struct svt_mmu *m, uint64_t gfn)
  * other page. */
 #define PT_CONTINUE (-1)
 #define PT_CONTINUE_WP0 (-2)    /* ... and then wp0_grant() the path */
+#define PT_CONTINUE_STEP (-3)   /* ... and then wp0_grant() it for one step */
 void pt_revalidate(struct svt_mmu *m, uint64_t gfn, unsigned off, unsigned len);
 int pt_or_wp0_write(struct svt_mmu *m, const struct svt_fault *f,
 		    struct svt_fault_result *res, const struct svt_regs *regs,

@@ -570,10 +570,12 @@ int pt_or_wp0_write(struct svt_mmu *m, const struct svt_fault *f,
 		 * table goes out of sync by force until the next flush
 		 * (oos_force()), and a write CR0.WP=0 alone allows gets its
 		 * path made writable and supervisor-only (wp0_grant(), after
-		 * propagation).  What neither can express stays retried
-		 * (docs/core.md, "Known limitations").
+		 * propagation): for good, or, where that would let later
+		 * supervisor accesses past SMAP or the keys, for one step
+		 * (svt_mmu_step_done(); docs/core.md, "Closed: ...").
 		 */
-		if (wp0 && !wp0_grantable(m, regs, w)) {
+		bool step = wp0 && !wp0_grantable(m, regs, w);
+		if (step && SVT_BUG(86)) {
 			m->d.c.env_errors++;
 			return pf_done(m, f, res, SVT_PF_RETRY);
 		}
@@ -581,7 +583,7 @@ int pt_or_wp0_write(struct svt_mmu *m, const struct svt_fault *f,
 			m->d.c.env_errors++;
 			return pf_done(m, f, res, SVT_PF_RETRY);
 		}
-		return wp0 ? PT_CONTINUE_WP0 : PT_CONTINUE;
+		return step ? PT_CONTINUE_STEP : wp0 ? PT_CONTINUE_WP0 : PT_CONTINUE;
 	}
 	unshadow_gfn(m, gfn);
 	return PT_CONTINUE;

@@ -415,7 +415,36 @@ struct svt_fault_result {
 	 * decided the same way without them, and a recorder may leave them
 	 * out. */
 	bool used_regs;
+	/* FIXED, for one step only: a supervisor write that only the guest's
+	 * CR0.WP=0 allows, under CR4.SMAP or protection keys, which came
+	 * without an instruction to emulate (an event's stack push, say).  Its
+	 * path is writable and supervisor-only for now, which would let later
+	 * supervisor accesses past SMAP and the keys: run the guest for exactly
+	 * one instruction or event delivery (the VMX monitor trap flag) and
+	 * call svt_mmu_step_done() at the next VM exit, of any kind, before
+	 * anything else goes to the core. */
+	bool step;
+	/* RETRY, and the guest cannot get past this fault: the core has now
+	 * answered RETRY to the same fault (address, error code)
+	 * SVT_PF_STUCK_AFTER times in a row with no other input between, and
+	 * each found the core as the one before left it, so running the guest
+	 * again would loop for ever (an environment error, a pool the fault
+	 * cannot make room in, registers asked for and never given).  The
+	 * caller stops the guest (docs/core.md, "Faults the core cannot
+	 * explain": the hypervisor ends the run with a verdict saying so). */
+	bool stuck;
 };
+
+/* The RETRYs of one fault in a row, nothing between, that make it stuck. */
+#define SVT_PF_STUCK_AFTER 16
+
+/* The step a fault asked for (svt_fault_result.step) has ended: the
+ * entries granted for it are put back as they were (and the translations
+ * the hardware may hold through them flushed), so that the next access
+ * meets SMAP and the keys again.  Nothing happens when no step is open.  An
+ * input: recorded (STEP_DONE) and replayed.  A fault that comes while a
+ * step is open ends it first, counting an env_errors. */
+void svt_mmu_step_done(struct svt_mmu *m);
 
 enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault *f,
 				       struct svt_fault_result *res);

@@ -98,6 +98,42 @@ inv=$(grep '^hv: exits:' "$work/long64-hv/hv.txt" | tr ' ' '\n' | sed -n 's/^58=
 	pass "long64: $emul page-table writes emulated, 4 INVPCID exits" ||
 	fail "long64: emulated '${emul}', INVPCID exits '${inv}'"
 
+# K13 (docs/core.md): long64 with "k13" delivers an INT onto a read-only
+# user stack under CR0.WP=0 and SMAP, RFLAGS.AC=1: bare metal pushes (no
+# instruction the core could emulate), and the core lets the pushes through
+# for one step, which the monitor trap flag's exit ends; then a supervisor
+# read there with AC=0 faults.  Bochs 2.7 offers the control (tigerlake)
+# but never exits for it: the hypervisor then stops the guest with its
+# verdict at the next exit.  A CPU that exits must print what the guest
+# prints natively.  Either way the trace, with its STEP_DONE, replays clean.
+export BOCHS_CPU=tigerlake
+k13='^guest: k13: INT onto a read-only user stack under CR0.WP=0, SMAP, AC=1: rip ok, cs 0x18, ss 0x10'
+GUEST_ARGS=k13 BOCHS_TIMEOUT=120 sh "$run" "$work/k13-native" "$top_builddir/guests/long64.elf"
+grep -q "$k13; a read there with AC=0 pf 0x1 cr2 0x801f5ff8" "$work/k13-native/console.txt" &&
+	grep -q '^guest: done' "$work/k13-native/console.txt" &&
+	pass "long64 k13 natively: the INT's pushes go through, then SMAP faults" ||
+	{ fail "long64 k13 natively"; tail -n 5 "$work/k13-native/console.txt"; }
+SHADOWVT_VMX= "$top_builddir/shadowvt" record --guest "$top_builddir/guests/long64.elf" \
+	--guest-args k13 --timeout 120 --policy oos=0 --keep "$work/k13-hv" -o "$work/k13.svt" \
+	> "$work/rec" 2>&1; rc=$?
+if [ "$rc" -eq 0 ] && grep -q 'the guest powered off' "$work/rec"; then
+	cmp -s "$work/k13-native/console.txt" "$work/k13.svt.console" &&
+		pass "long64 k13 under the hypervisor: one step, ended by the MTF exit, as natively" ||
+		{ fail "long64 k13: console differs"; diff "$work/k13-native/console.txt" "$work/k13.svt.console"; }
+else
+	[ "$rc" -eq 1 ] && grep -q "$k13" "$work/k13.svt.console" &&
+		grep -q 'the guest stopped: the CPU did not end a step with the monitor trap flag.s exit' "$work/rec" &&
+		grep -q '^hv: a step granted at rip 0x[0-9a-f]* ended at exit [0-9]* at rip' "$work/k13-hv/hv.txt" &&
+		pass "long64 k13 under the hypervisor: no MTF exit from this CPU (Bochs 2.7): stopped, with its verdict" ||
+		{ fail "long64 k13 under the hypervisor (record exit $rc)"; cat "$work/rec"; tail -n 5 "$work/k13-hv/hv.txt"; }
+fi
+"$top_builddir/shadowvt" dump "$work/k13.svt" | grep -A2 'FAULT va=0x801f5ff8 ec=0x3 cpl=0 .* delivery' |
+	grep -q 'STEP_DONE' && "$top_builddir/shadowvt" replay --audit full "$work/k13.svt" > "$work/rep" 2>&1 &&
+	grep -q ': clean: ' "$work/rep" &&
+	pass "long64 k13: the push's FAULT, FIXED, STEP_DONE; the trace replays clean with full audits" ||
+	{ fail "long64 k13: trace"; head -n 20 "$work/rep"; }
+unset BOCHS_CPU
+
 # The hostile guest: the same output natively and under the hypervisor,
 # to the end: after its page-table abuse it reads and writes memory with
 # nothing behind it (the hole above its memory map's RAM, the hypervisor's

@@ -135,9 +135,6 @@ static uint64_t write_value2(struct mh_machine *m, uint64_t va, unsigned size, u
 	return *benign ? cur : rand_value(m) & size_mask(size);
 }
 
-static bool known_unemulable(struct mh_machine *m, uint64_t va, unsigned cpl, bool implicit,
-			     bool insn_ok);
-
 bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *ava)
 {
 	static const unsigned weight[MH_W_COUNT] = {
@@ -194,14 +191,6 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
 	uint64_t va = cross ? page + MH_PAGE - 1 - mh_below(&m->rng, size - 1) :
 		      page + mh_below(&m->rng, MH_PAGE / size) * size;
 	*ava = va;
-	if (known_unemulable(m, va, cpl, false, true) ||
-	    (cross && known_unemulable(m, page + MH_PAGE, cpl, false, true))) {
-		uint64_t val;
-		struct mh_end e;
-		if (cross)      /* a plain access stays in one page */
-			va = page + MH_PAGE - size;
-		return mh_data(m, va, size, SVT_ACC_READ, cpl, false, NULL, 0, &val, &e);
-	}
 	bool benign;
 	unsigned q = size > 8 ? 8 : size;      /* CMPXCHG16B: the low quadword here */
 	uint64_t cur = write_value2(m, va, q, cpl, &benign);
@@ -282,14 +271,7 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
  * Known limitations of the core (docs/core.md, "Known limitations").
  * Unless one is exposed (mh_config.expose; mmu-soak --expose Kn or
  * --strict), the guest avoids what it fails on, so that a run goes on
- * testing the rest:
- *   K13 an implicit write (no instruction to emulate) by the supervisor
- *       that only CR0.WP=0 allows, to a page the guest's walk makes
- *       user-accessible, while CR4.SMAP or (IA-32e) CR4.PKE is on: a
- *       shadow cannot let it through (a supervisor-only entry would let
- *       the supervisor past SMAP and the keys), so the core returns RETRY
- *       for ever.  Steered around wherever those bits are on, user page
- *       or not.
+ * testing the rest.  None is avoided today:
  *   K3  an implicit supervisor access at CPL 0-2 under SMAP with
  *       RFLAGS.AC=1 that comes with no evidence the core can tell it by
  *       (an explicit operand over a system table, no instruction outside
@@ -301,7 +283,7 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
  *       explicit operands elsewhere (pick_pres() in mmu-exec.c), which
  *       the core tells: nothing to avoid.
  * K1, K5, K6, K8, K9 and K10 were core bugs this harness found, K2, K4, K7,
- * K11 and K12 limitations (K2 and K7: an implicit write that must be
+ * K11, K12 and K13 limitations (K2 and K7: an implicit write that must be
  * emulated, by the supervisor to a read-only page under CR0.WP=0, to the
  * current top-level table, or to a page table on the walk of the very
  * address written, was retried for ever; the core now lets the hardware
@@ -313,19 +295,14 @@ bool mh_gen_write(struct mh_machine *m, uint64_t page, unsigned cpl, uint64_t *a
  * now get PAE-format shadows with NXE on.  K11: with emulation off, a MOVS
  * whose destination is a page table on the walk of its source never
  * completed.  K12: a write the core must emulate that crosses into a page
- * with nothing behind it was retried for ever); they are fixed and no
- * longer avoided.
+ * with nothing behind it was retried for ever.  K13: such an implicit
+ * write under CR0.WP=0 to a page the guest's walk makes user-accessible,
+ * with CR4.SMAP or (IA-32e) CR4.PKE on, was retried for ever, as a
+ * supervisor-only path would let the supervisor past SMAP and the keys
+ * later; the core now grants the path for one step, which the hypervisor
+ * ends at the next exit (mh_vm_exit())); they are fixed and no longer
+ * avoided.
  */
-static bool known_unemulable(struct mh_machine *m, uint64_t va, unsigned cpl, bool implicit,
-			     bool insn_ok)
-{
-	(void)va;
-	return mh_avoid(m, 13) && !insn_ok && (implicit || cpl < 3) &&
-	       !(m->arch.cr0 & SVT_CR0_WP) &&
-	       ((m->arch.cr4 & SVT_CR4_SMAP) ||
-		((m->arch.cr4 & SVT_CR4_PKE) && mh_long_mode(m)));                /* K13 */
-}
-
 bool mh_step_access(struct mh_machine *m, uint64_t *ava)
 {
 	struct mh_os *os = m->os;
@@ -354,8 +331,6 @@ bool mh_step_access(struct mh_machine *m, uint64_t *ava)
 		size = 1u << mh_below(&m->rng, 4);
 		va = page + mh_below(&m->rng, MH_PAGE / size) * size;
 		*ava = va;
-		if (write && known_unemulable(m, va, cpl, true, false))
-			write = false;
 		enum svt_access_kind k = write ? SVT_ACC_WRITE : SVT_ACC_READ;
 		if (write)
 			val = write_value(m, va, size, cpl, true, &benign);
@@ -368,8 +343,6 @@ bool mh_step_access(struct mh_machine *m, uint64_t *ava)
 		size = 2u << mh_below(&m->rng, bits == 64 ? 3 : 2);
 		va = page + (mh_below(&m->rng, MH_PAGE - size) | 1);
 		*ava = va;
-		if (known_unemulable(m, va, cpl, false, true))
-			return mh_gen_write(m, page, cpl, ava);
 		val = write_value(m, va, size, cpl, false, &benign);
 		mh_encode_mov(m, size, bits, va, val, &in);
 		return mh_data(m, va, size, SVT_ACC_WRITE, cpl, false, in.b, in.len, &val, &end);

@@ -105,6 +105,7 @@ int mh_cr(struct mh_machine *m, int which, uint64_t val)
 	bool ok = or_cr(m, which, val, &n);
 	int r;
 
+	mh_vm_exit(m);
 	switch (which) {
 	case 0: r = svt_mmu_write_cr0(m->mmu, val); break;
 	case 3: r = svt_mmu_write_cr3(m->mmu, val); break;
@@ -130,6 +131,7 @@ int mh_cr(struct mh_machine *m, int which, uint64_t val)
 
 bool mh_invlpg(struct mh_machine *m, uint64_t va)
 {
+	mh_vm_exit(m);
 	svt_mmu_invlpg(m->mmu, va);
 	mh_vm_entry(m);
 	mh_log(m, "  INVLPG %#llx", (unsigned long long)va);
@@ -147,6 +149,7 @@ int mh_invpcid(struct mh_machine *m, unsigned type, uint64_t pcid, uint64_t va)
 	bool gp = type > 3 || pcid > 0xfff ||
 		  (type == 0 && !canonical(va, (m->arch.cr4 & SVT_CR4_LA57) ? 57 : 48)) ||
 		  (type <= 1 && !(m->arch.cr4 & SVT_CR4_PCIDE) && pcid != 0);
+	mh_vm_exit(m);
 	int r = svt_mmu_invpcid(m->mmu, type, pcid, va);
 	mh_vm_entry(m);
 	mh_log(m, "  INVPCID type %u pcid %#llx va %#llx: core %d, SDM %s", type,
@@ -162,6 +165,7 @@ int mh_invpcid(struct mh_machine *m, unsigned type, uint64_t pcid, uint64_t va)
 
 bool mh_flush_all(struct mh_machine *m)
 {
+	mh_vm_exit(m);
 	svt_mmu_flush_all(m->mmu);
 	mh_vm_entry(m);
 	mh_log(m, "  hypervisor flush of all shadows");

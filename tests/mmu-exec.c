@@ -303,14 +303,26 @@ static int core_fault(struct mh_machine *m, uint64_t va, uint32_t ec, unsigned c
 		.pkru = m->pkru, .regs = regs, .code_bits = bits, .insn = insn, .insn_len = len,
 		.in_delivery = in_delivery, .dt = dt,
 	};
+	mh_vm_exit(m);          /* (a step ends at the exit this fault is) */
 	enum svt_pf_outcome o = svt_mmu_page_fault(m->mmu, &f, fr);
 	mh_vm_entry(m);
 	mh_log(m, "    hw #PF va %#llx ec %#x -> %s%s", (unsigned long long)va, ec, outcome_name(o),
-	       o == SVT_PF_INJECT ? " (inject)" : "");
+	       o == SVT_PF_INJECT ? " (inject)" : fr->step ? " for one step" : "");
+	if (fr->step && o != SVT_PF_FIXED)
+		return mh_fail(m, "svt_mmu_page_fault: a step asked for with outcome %s",
+			       outcome_name(o)), -1;
+	m->step_open = fr->step;
+	m->steps += fr->step;
 	if (m->failed)
 		return -1;
 	if ((unsigned)o > SVT_PF_RETRY)
 		return mh_fail(m, "svt_mmu_page_fault returned %d", (int)o), -1;
+	/* the hypervisor stops the guest here (vmx/exit.c); bare metal goes on */
+	if (fr->stuck && o != SVT_PF_RETRY)
+		return mh_fail(m, "svt_mmu_page_fault: outcome %s reported stuck", outcome_name(o)), -1;
+	if (fr->stuck)
+		return mh_fail(m, "the core stopped the guest: #PF va %#llx ec %#x answered RETRY %u "
+			       "times in a row", (unsigned long long)va, ec, SVT_PF_STUCK_AFTER), -1;
 	return (int)o;
 }
 
@@ -329,6 +341,8 @@ static bool hw_exec(struct mh_machine *m, const uint8_t *insn, unsigned len, uns
 		struct svt_emu_regs t = *regs;
 		struct svt_emu_result res;
 		int st = svt_emulate(&t, bits, insn, len, &mem, &res);
+		if (st != X_PF)
+			mh_vm_exit(m);  /* the instruction (or a REP chunk) done: a step ends */
 		if (st == SVT_EMU_OK) {
 			*regs = t;
 			if (regs->rip != rip0)
@@ -660,6 +674,7 @@ bool mh_data(struct mh_machine *m, uint64_t va, unsigned size, enum svt_access_k
 			break;
 		}
 	}
+	mh_vm_exit(m);          /* the access done: a step granted for it ends */
 	log_env_errors(m, env0, va);
 	end_str(&oe, a, sizeof(a));
 	end_str(&he, b, sizeof(b));

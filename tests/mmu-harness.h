@@ -169,6 +169,10 @@ struct mh_machine {
 	/* the hardware */
 	struct svt_hw_state hw;
 	uint64_t hw_pdpte[4];
+	/* the core granted a step (svt_fault_result.step): the hypervisor's
+	 * monitor trap flag is armed, svt_mmu_step_done() at the next exit */
+	bool step_open;
+	uint64_t steps;         /* steps granted (statistics) */
 	struct mh_tlbe tlb[MH_TLB_SLOTS];
 	/* the context of the current access, the same on both sides */
 	struct svt_emu_regs regs;
@@ -210,6 +214,10 @@ uint64_t mh_twin_read(const struct mh_machine *m, uint64_t gpa, unsigned size);
 /* After every call into the core (a VM entry): the hardware takes the
  * state svt_mmu_hw_state() gives and loads PAE PDPTEs from it. */
 void mh_vm_entry(struct mh_machine *m);
+/* A VM exit (the next input to the core, or the end of the instruction or
+ * event delivery a step was granted for: the monitor trap flag's exit):
+ * the hypervisor ends an open step first (svt_mmu_step_done()). */
+void mh_vm_exit(struct mh_machine *m);
 /* Hardware translation through the TLB and the shadow tables.  Returns 0
  * (machine address in *mpa), 1 (#PF, error code in *ec) or 2 (#GP); -1
  * after recording a harness failure. */

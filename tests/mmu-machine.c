@@ -298,6 +298,16 @@ static enum rm_op rm_op_of(enum svt_access_kind k)
 	return k == SVT_ACC_WRITE ? RM_OP_WRITE : k == SVT_ACC_FETCH ? RM_OP_EXEC : RM_OP_READ;
 }
 
+void mh_vm_exit(struct mh_machine *m)
+{
+	if (!m->step_open)
+		return;
+	m->step_open = false;
+	svt_mmu_step_done(m->mmu);
+	mh_log(m, "    step done: the grant for it ends");
+	mh_vm_entry(m);
+}
+
 void mh_vm_entry(struct mh_machine *m)
 {
 	struct svt_hw_state hs;

@@ -91,14 +91,15 @@ bool mh_run(const struct mh_config *cfg, struct mh_result *res)
 		mh_policy_string(&m->policy, m->pool, pol, sizeof(pol));
 		fprintf(m->out, "ok: mode %s policy %s seed %llu: %llu steps, %llu accesses, "
 			"%llu faults (%llu injected, %llu emulated, %llu mmio), %llu oos, "
-			"%llu evictions, %llu unshadows (%llu early), %llu prefetched\n",
+			"%llu evictions, %llu unshadows (%llu early), %llu prefetched, %llu steps "
+			"granted\n",
 			mh_mode_name(m->mode), pol, (unsigned long long)m->seed,
 			(unsigned long long)res->steps, (unsigned long long)res->accesses,
 			(unsigned long long)res->faults, (unsigned long long)res->injected,
 			(unsigned long long)res->emulated, (unsigned long long)res->mmio,
 			(unsigned long long)res->oos, (unsigned long long)res->evictions,
 			(unsigned long long)res->unshadows, (unsigned long long)res->early_unshadows,
-			(unsigned long long)res->prefetched);
+			(unsigned long long)res->prefetched, (unsigned long long)m->steps);
 	}
 	mh_os_free(m->os);
 	mh_machine_free(m);

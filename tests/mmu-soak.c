@@ -12,10 +12,10 @@
  * emulate 0/1, early 0/1} (with the pool given by a previous --policy
  * pool=N, or the default); --runs K repeats each with seeds S .. S+K-1.
  * By default the guest steers around the known core limitations (listed in
- * mmu-access.c: K13 today); --expose Kn,... lets it run into the ones
- * named, --strict into all of them.  Closed ones (K2, K7, K12, ...) are no
- * longer steered around, so exposing them changes nothing: `--expose
- * K2,K7` runs what the default runs.
+ * mmu-access.c: none today); --expose Kn,... lets it run into the ones
+ * named, --strict into all of them.  Closed ones (K2, K7, K12, K13, ...)
+ * are no longer steered around, so exposing them changes nothing:
+ * `--expose K2,K7` runs what the default runs.
  * Steps default to $SVT_SOAK_STEPS, else 20000.  $SVT_MH_TRACE prints
  * every log line as it happens; $SVT_MH_NOAUDIT leaves the core's audits
  * out (only the comparisons with bare metal judge).  Exit status: 0 every

@@ -358,13 +358,8 @@ static bool step_wp0_write(struct mh_machine *m, uint64_t *ava)
 	    !mh_data(m, va + mh_below(&m->rng, MH_PAGE - 7), 8, SVT_ACC_READ, 0, false, NULL, 0,
 		     &val, &e))
 		return false;
-	/* K13 (mmu-access.c): no implicit write under CR0.WP=0 with SMAP or
-	 * the keys on; they are turned off for the step, and back on after */
-	uint64_t cr4_off = mh_avoid(m, 13) ? m->arch.cr4 & (SVT_CR4_SMAP |
-			   (mh_long_mode(m) ? SVT_CR4_PKE : 0)) : 0;
-	int rc = cr4_off ? mh_cr(m, 4, m->arch.cr4 & ~cr4_off) : 0;
-	if (rc == 0)
-		rc = mh_cr(m, 0, m->arch.cr0 & ~SVT_CR0_WP);
+	/* (under SMAP or the keys, the core grants the write one step: K13) */
+	int rc = mh_cr(m, 0, m->arch.cr0 & ~SVT_CR0_WP);
 	if (rc != 0)
 		return rc != -1;
 	unsigned size = 1u << mh_below(&m->rng, 4);
@@ -374,7 +369,7 @@ static bool step_wp0_write(struct mh_machine *m, uint64_t *ava)
 		return false;
 	if (user && !(m->arch.cr4 & SVT_CR4_SMAP)) {
 		/* SMAP on under WP=0 (a #GP where the CPU lacks it: nothing
-		 * to test), an explicit read, SMAP off again for K13 */
+		 * to test), an explicit read, SMAP off again */
 		rc = mh_cr(m, 4, m->arch.cr4 | SVT_CR4_SMAP);
 		if (rc == -1 || (rc == 0 && !mh_data(m, wva & ~7ull, 8, SVT_ACC_READ, 0, false, NULL,
 						      0, &val, &e)))
@@ -385,9 +380,7 @@ static bool step_wp0_write(struct mh_machine *m, uint64_t *ava)
 	rc = mh_cr(m, 0, m->arch.cr0 | SVT_CR0_WP);
 	if (rc != 0)
 		return rc != -1;
-	if (!mh_gen_write(m, va, 0, ava))
-		return false;
-	return !cr4_off || mh_cr(m, 4, m->arch.cr4 | cr4_off) != -1;
+	return mh_gen_write(m, va, 0, ava);
 }
 
 /* ---- address spaces, invalidations, control registers ------------------ */

@@ -918,24 +918,134 @@ Test(mmu_unit, implicit_write_under_wp0_gets_a_supervisor_only_leaf)
 	cr_assert_eq(ec, SVT_PFEC_P | SVT_PFEC_W);
 	cr_assert_eq(gread((21ull << 12) + 16, 8), 0x5678);
 	mach_fini();
+}
 
-	/* Under SMAP a user page cannot be made supervisor-only: retried, as
-	 * docs/core.md's known limitations say (K13 of the model harness). */
+static uint64_t shadow_leaf(uint64_t va)
+{
+	uint64_t se = 0, pa = shadow_leaf_pa(va);
+	for (unsigned i = 0; i < 8; i++)
+		se |= (uint64_t)M->mem[pa + i] << (8 * i);
+	return se;
+}
+
+/* One supervisor write at CPL 0 with no instruction; its outcome. */
+static enum svt_pf_outcome wp0_fault(uint64_t va, struct svt_emu_regs *regs,
+				     struct svt_fault_result *fr)
+{
+	struct svt_access acc = { .va = va, .kind = SVT_ACC_WRITE, .cpl = 0 };
+	struct svt_walk w;
+	cr_assert_neq(t_hw_walk(&acc, &w), SVT_WALK_OK, "the write faults");
+	struct svt_fault f = { .va = va, .error_code = w.error_code, .cpl = 0,
+			       .rflags = M->rflags, .pkru = M->pkru, .regs = regs, .code_bits = 64 };
+	return svt_mmu_page_fault(M->mmu, &f, fr);
+}
+
+/*
+ * K13 of the model harness: under SMAP (RFLAGS.AC=1 lets the supervisor at
+ * a user page) or protection keys (PKRU.WD, which CR0.WP=0 overrides for
+ * the supervisor), a supervisor-only path would let later supervisor
+ * accesses past SMAP or the keys.  The write gets it for one step
+ * (svt_fault_result.step), and svt_mmu_step_done() puts the entries back.
+ */
+Test(mmu_unit, implicit_write_under_wp0_with_smap_or_keys_gets_one_step)
+{
+	for (unsigned keys = 0; keys < 2; keys++) {
+		mach_init(32, plain);
+		enter_4level();
+		uint64_t va = 0x405010, ge = (21ull << 12) | P | US | A;
+		if (keys) {
+			ge |= RW | D;           /* writable: only PKRU.WD (key 0) forbids it */
+			M->pkru = 2;
+			cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE | SVT_CR4_PKE), 0);
+		} else {
+			M->rflags |= SVT_RFLAGS_AC;
+			cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE | SVT_CR4_SMAP |
+						       SVT_CR4_SMEP), 0);
+		}
+		gwrite(0x4000 + 8 * 5, ge, 8);
+		cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG), 0);
+		struct svt_emu_regs regs = { .rip = 0x1000 };
+		struct svt_fault_result fr;
+		cr_assert_eq(wp0_fault(va, &regs, &fr), SVT_PF_FIXED, "keys %u", keys);
+		cr_assert(fr.step, "for one step");
+		cr_assert_eq(svt_mmu_counters(M->mmu)->env_errors, 0);
+		uint64_t se = shadow_leaf(va);
+		cr_assert((se & RW) && !(se & US), "writable, supervisor-only: %#lx", (unsigned long)se);
+		cr_assert(keys || (se & XD), "XD under SMEP: %#lx", (unsigned long)se);
+		audit_clean();          /* (the step's grant is allowed while it lasts) */
+		uint64_t mpa;
+		uint32_t ec;
+		cr_assert_eq(implicit_write(va, 0x5678, &mpa, &ec), 0, "the write goes through");
+		cr_assert_eq(gread((21ull << 12) + 0x10, 8), 0x5678);
+		unsigned flushes = M->flushes;
+		svt_mmu_step_done(M->mmu);
+		cr_assert_gt(M->flushes, flushes, "the step's translation flushed");
+		se = shadow_leaf(va);
+		cr_assert((keys || !(se & RW)) && (se & US), "the guest's rights again: %#lx",
+			  (unsigned long)se);
+		audit_clean();
+		flushes = M->flushes;
+		svt_mmu_step_done(M->mmu);
+		cr_assert_eq(M->flushes, flushes, "no step open: nothing to do");
+		/* the next write gets its own step; a fault before the step
+		 * ends (a caller that did not end it) ends it first */
+		cr_assert_eq(wp0_fault(va, &regs, &fr), SVT_PF_FIXED);
+		cr_assert(fr.step);
+		struct svt_access rd = { .va = 0x406000, .kind = SVT_ACC_READ, .cpl = 0 };
+		struct svt_walk w;
+		cr_assert_neq(t_hw_walk(&rd, &w), SVT_WALK_OK);
+		struct svt_fault f = { .va = 0x406000, .error_code = w.error_code, .cpl = 0,
+				       .rflags = M->rflags, .pkru = M->pkru, .code_bits = 64 };
+		svt_mmu_page_fault(M->mmu, &f, &fr);
+		cr_assert_not(fr.step);
+		cr_assert_eq(svt_mmu_counters(M->mmu)->env_errors, 1, "the step was not ended");
+		se = shadow_leaf(va);
+		cr_assert((keys || !(se & RW)) && (se & US), "ended: %#lx", (unsigned long)se);
+		audit_clean();
+		mach_fini();
+	}
+}
+
+/* A fault the core answers RETRY again and again with nothing between (a
+ * write it must emulate, from a caller that never gives the registers it
+ * asks for) is reported stuck the SVT_PF_STUCK_AFTER-th time in a row (the
+ * hypervisor stops the guest there); an input or another fault between
+ * starts the count again. */
+Test(mmu_unit, a_fault_retried_again_and_again_is_stuck)
+{
 	mach_init(32, plain);
 	enter_4level();
-	gwrite(0x4000 + 8 * 5, (21ull << 12) | P | US | A, 8);
-	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE | SVT_CR4_SMAP), 0);
+	gwrite(0x4000 + 8 * 5, (21ull << 12) | P | A, 8);      /* supervisor, read-only */
+	gwrite(0x4000 + 8 * 6, (22ull << 12) | P | A, 8);
 	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG), 0);
-	M->rflags |= SVT_RFLAGS_AC;
-	struct svt_access acc = { .va = 0x405000, .kind = SVT_ACC_WRITE, .cpl = 0 };
-	struct svt_walk w;
-	cr_assert_neq(t_hw_walk(&acc, &w), SVT_WALK_OK);
-	struct svt_emu_regs regs = { .rip = 0x1000 };
-	struct svt_fault f = { .va = 0x405000, .error_code = w.error_code, .cpl = 0,
-			       .rflags = M->rflags, .pkru = 0, .regs = &regs, .code_bits = 64 };
 	struct svt_fault_result fr;
-	cr_assert_eq(svt_mmu_page_fault(M->mmu, &f, &fr), SVT_PF_RETRY);
-	cr_assert_eq(svt_mmu_counters(M->mmu)->env_errors, 1);
+	for (unsigned round = 0; round < 2; round++) {
+		for (unsigned i = 1; i < SVT_PF_STUCK_AFTER; i++) {
+			cr_assert_eq(wp0_fault(0x405010, NULL, &fr), SVT_PF_RETRY);
+			cr_assert(fr.wants_regs);
+			cr_assert_not(fr.stuck, "round %u, try %u", round, i);
+		}
+		cr_assert_eq(wp0_fault(0x405010, NULL, &fr), SVT_PF_RETRY);
+		cr_assert(fr.stuck, "stuck at try %u", SVT_PF_STUCK_AFTER);
+	}
+	/* an input between (here an INVLPG elsewhere), or another fault,
+	 * starts the count again: the guest may have changed something */
+	for (unsigned i = 1; i < SVT_PF_STUCK_AFTER; i++)
+		cr_assert_eq(wp0_fault(0x405010, NULL, &fr), SVT_PF_RETRY);
+	cr_assert_not(fr.stuck);
+	svt_mmu_invlpg(M->mmu, 0x800000);
+	cr_assert_eq(wp0_fault(0x405010, NULL, &fr), SVT_PF_RETRY);
+	cr_assert_not(fr.stuck, "counted again after the INVLPG");
+	for (unsigned i = 2; i < SVT_PF_STUCK_AFTER; i++)
+		cr_assert_eq(wp0_fault(0x405010, NULL, &fr), SVT_PF_RETRY);
+	cr_assert_eq(wp0_fault(0x406010, NULL, &fr), SVT_PF_RETRY);
+	cr_assert_not(fr.stuck, "another address");
+	cr_assert_eq(wp0_fault(0x405010, NULL, &fr), SVT_PF_RETRY);
+	cr_assert_not(fr.stuck, "counted again after another fault");
+	/* with the registers it is done, and that ends the run too */
+	struct svt_emu_regs regs = { .rip = 0x1000 };
+	cr_assert_eq(wp0_fault(0x405010, &regs, &fr), SVT_PF_FIXED);
+	cr_assert_not(fr.stuck);
 	audit_clean();
 	mach_fini();
 }

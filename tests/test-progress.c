@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "replay.h"
+#include "svt.h"
 #include "trace-gen.h"
 #include "trace.h"
 
@@ -92,6 +93,60 @@ Test(progress, fewer_or_broken_runs_are_progress)
 	cr_assert_eq(res.violations, 0, "the trace is otherwise clean");
 	cr_assert_eq(progress_reports("f40i1f40i1f40", &res), 0, "INVLPG between");
 	cr_assert_eq(progress_reports("f40g1f40g1f40", &res), 0, "another fault between");
+}
+
+/* A fault the core answers RETRY for ever: a supervisor write that only
+ * CR0.WP=0 allows, which the core must have the registers for and the
+ * trace never gives (wants_regs, each time).  The SVT_PF_STUCK_AFTER-th in a
+ * row the core reports it stuck (live, the hypervisor stops the guest
+ * there, long before RP_PROGRESS_MAX), and replay says so; with seeded bug
+ * 84 it never does. */
+static unsigned stuck_reports(unsigned n, unsigned broken, struct svt_replay_result *res)
+{
+	struct tg_buf b = { 0 };
+	struct svt_trace_error err;
+	struct svt_trace_writer *w = tg_open_guest(&b, "stuck", 1024, 46);
+	cr_assert_not_null(w);
+	OK(tg_put_mem64(w, 0x1000, 0x2000 | 7));
+	OK(tg_put_mem64(w, 0x2000, 0x3000 | 7));
+	OK(tg_put_mem64(w, 0x3000 + 2 * 8, 0x4000 | 7));
+	OK(tg_put_mem64(w, 0x4000, 0x9000 | 0x61));          /* supervisor, read-only, A and D */
+	OK(tg_put_cr(w, SVT_TRACE_CR4, 0x20));
+	OK(tg_put_cr(w, SVT_TRACE_EFER, 0x100));
+	OK(tg_put_cr(w, SVT_TRACE_CR3, 0x1000));
+	OK(tg_put_cr(w, SVT_TRACE_CR0, 0x80000011));         /* PG, ET, PE: WP clear */
+	for (unsigned i = 0; i < n; i++)
+		OK(tg_put_fault(w, 0x400010, SVT_PFEC_P | SVT_PFEC_W));
+	cr_assert_eq(svt_trace_writer_close(w, &err), SVT_TRACE_OK, "%s", err.msg);
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *f = open_memstream(&out, &outlen);
+	cr_assert_not_null(f);
+	struct svt_replay_config cfg = {
+		.path = "mem", .mem = b.p, .mem_len = b.n, .audit = SVT_AUDIT_FAULTS, .show = 100,
+		.out = f,
+	};
+	svt_broken = broken;
+	svt_replay(&cfg, res);
+	svt_broken = 62;
+	fclose(f);
+	unsigned np = tg_count(out, "INV-PROGRESS");
+	cr_assert(np == 0 || tg_count(out, "the core reports it stuck") == np, "%s", out);
+	free(out);
+	free(b.p);
+	return np;
+}
+
+Test(progress, a_stuck_fault_is_reported)
+{
+	struct svt_replay_result res;
+	cr_assert_eq(stuck_reports(SVT_PF_STUCK_AFTER - 1, 0, &res), 0);
+	cr_assert_eq(res.violations, 0, "the trace is otherwise clean");
+	cr_assert_eq(stuck_reports(SVT_PF_STUCK_AFTER, 0, &res), 1);
+	cr_assert_eq(res.violations, 1);
+	cr_assert_eq(stuck_reports(2 * SVT_PF_STUCK_AFTER, 0, &res), 2, "once per run of them");
+	cr_assert_eq(stuck_reports(SVT_PF_STUCK_AFTER, 84, &res), 0, "bug 84: never stuck");
+	cr_assert_eq(res.violations, 0);
 }
 
 /* The real core injects the fault the fourth time: no livelock. */

@@ -121,7 +121,7 @@ Test(trace_dump, every_type_text_and_json)
 	static const char *const text_has[SVT_TRACE_NTYPES] = {
 		"UNKNOWN code=", "FAULT va=0x", "CR_WRITE ", "INVLPG va=0x", "INVPCID type=",
 		"FLUSH_ALL", "MEM gpa=0x", "DECISION ", "LOST count=", "MARK time=", "GUEST ",
-		"CPU ",
+		"CPU ", "STEP_DONE",
 	};
 	struct tg_events e = { 0 };
 	struct tg_rng g = { 3 };
@@ -147,6 +147,14 @@ Test(trace_dump, every_type_text_and_json)
 	ev.u.mem.data = pte;
 	char *text = dump(&ev, false);
 	cr_assert_str_eq(text, "12 MEM gpa=0x1ff8 len=8 0x8000000000123067\n");
+	free(text);
+	/* The end of a step: its type alone. */
+	struct svt_trace_event sd = { .type = SVT_TRACE_STEP_DONE, .seq = 14 };
+	text = dump(&sd, false);
+	cr_assert_str_eq(text, "14 STEP_DONE\n");
+	free(text);
+	text = dump(&sd, true);
+	cr_assert_str_eq(text, "{\"seq\":14,\"type\":\"STEP_DONE\"}\n");
 	free(text);
 	/* A PKRU action: its value, no address. */
 	struct svt_trace_event pk = { .type = SVT_TRACE_GUEST, .seq = 13 };

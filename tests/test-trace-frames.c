@@ -159,6 +159,26 @@ Test(trace_frames, good_and_unknown_types)
 	free(b.p);
 }
 
+/* STEP_DONE (1.6): an empty payload; bytes a later minor may append are
+ * skipped, and it takes one sequence number like any record. */
+Test(trace_frames, step_done)
+{
+	/* STEP_DONE; STEP_DONE with three bytes; FLUSH_ALL */
+	static const uint8_t c[] = { 12, 0, 12, 3, 1, 2, 3, 5, 0 };
+	struct raw f = { c, sizeof(c), 3, 0, 3, false };
+	struct tg_buf b = { 0 };
+	struct svt_trace_event evs[8];
+	struct svt_trace_error err;
+	size_t n;
+	build(&b, &f, 1);
+	cr_assert_eq(read_all(&b, evs, &n, &err), SVT_TRACE_END, "%s", err.msg);
+	cr_assert_eq(n, 3);
+	cr_assert(evs[0].type == SVT_TRACE_STEP_DONE && evs[0].seq == 0);
+	cr_assert(evs[1].type == SVT_TRACE_STEP_DONE && evs[1].seq == 1);
+	cr_assert(evs[2].type == SVT_TRACE_FLUSH_ALL && evs[2].seq == 2);
+	free(b.p);
+}
+
 Test(trace_frames, bad_records)
 {
 	static const uint8_t past[] = { 5, 50 };

@@ -315,6 +315,8 @@ void tg_random_event(struct tg_rng *g, int t, struct tg_events *out)
 		}
 		break;
 	}
+	case SVT_TRACE_STEP_DONE:       /* nothing but its type */
+		break;
 	case SVT_TRACE_UNKNOWN:
 		ev.u.unknown.type = SVT_TRACE_NTYPES +
 			tg_below(g, 2) * tg_below(g, UINT32_MAX - SVT_TRACE_NTYPES + 1);
@@ -408,6 +410,7 @@ bool tg_event_equal(const struct svt_trace_event *a, const struct svt_trace_even
 		     a->u.invpcid.va != b->u.invpcid.va, "INVPCID differs");
 		return true;
 	case SVT_TRACE_FLUSH_ALL:
+	case SVT_TRACE_STEP_DONE:
 		return true;
 	case SVT_TRACE_MEM:
 		DIFF(a->u.mem.gpa != b->u.mem.gpa || a->u.mem.len != b->u.mem.len ||

@@ -181,6 +181,8 @@ static void dump_json(FILE *f, const struct svt_trace_event *ev)
 		fprintf(f, ",\"rflags\":\"0x%" PRIx64 "\"", c->rflags);
 		break;
 	}
+	case SVT_TRACE_STEP_DONE:       /* nothing but its type */
+		break;
 	case SVT_TRACE_UNKNOWN:
 		fprintf(f, ",\"code\":%" PRIu64 ",\"len\":%" PRIu32, ev->u.unknown.type,
 			ev->u.unknown.len);
@@ -311,6 +313,8 @@ static void dump_text(FILE *f, const struct svt_trace_event *ev)
 		fprintf(f, " rflags=0x%" PRIx64, c->rflags);
 		break;
 	}
+	case SVT_TRACE_STEP_DONE:
+		break;
 	case SVT_TRACE_UNKNOWN:
 		fprintf(f, " code=%" PRIu64 " len=%" PRIu32, ev->u.unknown.type, ev->u.unknown.len);
 		break;

@@ -125,6 +125,7 @@ static int step(struct svt_trace_reader *r, struct svt_trace_event *ev)
 		if (r->in_frame) {
 			if (r->cp < r->cend) {
 				const char *why;
+				const uint8_t *rec = r->cp;
 				uint64_t at = (uint64_t)(r->cp - r->cstart);
 				if (r->frame_nrec == r->fr.nrec)
 					return FRAME_ERR(r, "frame holds more records than its header's %u",
@@ -132,6 +133,17 @@ static int step(struct svt_trace_reader *r, struct svt_trace_event *ev)
 				if (!tr_decode(&r->st, &r->cp, r->cend, ev, r->membuf, &why))
 					return FRAME_ERR(r, "record at byte %llu of the frame's content: %s",
 							 (unsigned long long)at, why);
+				if (ev->type == SVT_TRACE_STEP_DONE && r->hs.h.minor < 6) {
+					/* type 12 means STEP_DONE from 1.6 on; before, a
+					 * writer passed it on as a type it did not know */
+					uint64_t t = SVT_TRACE_STEP_DONE, len = 0;
+					svt_getv(&rec, r->cp, &t);
+					svt_getv(&rec, r->cp, &len);
+					ev->type = SVT_TRACE_UNKNOWN;
+					ev->u.unknown.type = t;
+					ev->u.unknown.len = (uint32_t)len;
+					ev->u.unknown.data = rec;
+				}
 				uint64_t span = svt_trace_event_span(ev);
 				if (span > r->fr.nseq - r->frame_nseq)
 					return FRAME_ERR(r, "frame's records cover more events than its "

@@ -31,7 +31,7 @@
 /* ---- versions and limits ---------------------------------------------- */
 
 #define SVT_TRACE_MAJOR         1
-#define SVT_TRACE_MINOR         5
+#define SVT_TRACE_MINOR         6
 
 #define SVT_TRACE_MAX_CONTENT   (16u << 20)     /* uncompressed bytes in one frame */
 #define SVT_TRACE_MAX_HEADER    (1u << 20)      /* bytes of the file header */

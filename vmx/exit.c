@@ -37,10 +37,17 @@ enum {
 enum {
 	R_EXCEPTION = 0, R_EXTINT = 1, R_TRIPLE = 2, R_CPUID = 10, R_HLT = 12, R_INVLPG = 14,
 	R_CR = 28, R_IO = 30, R_RDMSR = 31, R_WRMSR = 32, R_BAD_GUEST = 33, R_XSETBV = 55,
-	R_INVPCID = 58, R_INTR_WINDOW = 7,
+	R_INVPCID = 58, R_INTR_WINDOW = 7, R_MTF = 37,
 };
 
+#define PROC_MTF        (1u << 27)      /* the monitor trap flag (SDM Vol. 3C 25.5.2) */
+
 static struct hv_gprs gprs;
+/* The core granted the last fault one step (svt_fault_result.step): the
+ * monitor trap flag is set, and the next exit of any kind ends the step;
+ * step_rip is where the guest was then. */
+static bool step_armed;
+static uint64_t step_rip;
 bool hv_verbose;                /* log every exit (the hypervisor's command line says "verbose") */
 bool hv_strict_memory;          /* "strict-memory" on the command line */
 static uint64_t nothing_reads, nothing_writes;  /* pieces read as all ones, writes dropped */
@@ -347,6 +354,26 @@ static void page_fault(struct svt_mmu *mmu, const struct svt_env *env, bool in_d
 	if (svt_mmu_counters(mmu)->emulated != emulated)
 		exit_kind = KIND_PTW;
 	wants_regs = res.wants_regs;
+	if (res.step) {
+		/* One instruction, or the delivery of the event that faulted
+		 * (complete_events() delivers it again at this entry): the
+		 * MTF exit comes after it, before the handler's first
+		 * instruction where an event is delivered (SDM Vol. 3C
+		 * 25.5.2), unless another exit comes first. */
+		if (!hv_mtf)
+			finish("the guest stopped: the core let a write through for one step, and "
+			       "this CPU has no monitor trap flag to end it", 2);
+		step_armed = true;
+		step_rip = hv_vmread(G_RIP);
+		hv_vmwrite(PROC_CTLS_F, hv_vmread(PROC_CTLS_F) | PROC_MTF);
+	}
+	if (res.stuck) {
+		/* Running the guest again would fault the same way for ever:
+		 * stop with a verdict, the trace complete up to here. */
+		hv_printf("hv: #PF at va %#lx, error code %#x, rip %#lx: retried %u times in a row\n",
+			  cr2, ec, hv_vmread(G_RIP), SVT_PF_STUCK_AFTER);
+		finish("the guest stopped: a page fault the core retried again and again", 2);
+	}
 	switch (o) {
 	case SVT_PF_FIXED:
 	case SVT_PF_RETRY:
@@ -805,6 +832,25 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 		uint32_t reason = (uint32_t)hv_vmread(EXIT_REASON);
 		uint32_t vectoring = (uint32_t)hv_vmread(IDT_INFO);
 		exits[reason & 63]++;
+		if (step_armed) {
+			/* the step ended (the MTF exit, or any exit before it):
+			 * the core takes its grant back before anything else */
+			step_armed = false;
+			hv_vmwrite(PROC_CTLS_F, hv_vmread(PROC_CTLS_F) & ~(uint64_t)PROC_MTF);
+			hvrec_step_done(mmu);
+			/* Another exit before the MTF exit comes at the stepped
+			 * instruction (or event delivery) itself, RIP unmoved.
+			 * Elsewhere, the guest ran past the step with the grant
+			 * in place: a CPU that offers the control but never
+			 * exits for it (Bochs 2.7: docs/hypervisor.md). */
+			if ((reason & 0xffff) != R_MTF && hv_vmread(G_RIP) != step_rip) {
+				hv_printf("hv: a step granted at rip %#lx ended at exit %u at rip %#lx, "
+					  "not at the monitor trap flag's exit\n", step_rip,
+					  reason & 0xffff, hv_vmread(G_RIP));
+				finish("the guest stopped: the CPU did not end a step with the monitor "
+				       "trap flag's exit", 2);
+			}
+		}
 		if (hv_verbose)
 			hv_printf("hv: exit %u rip %#lx qual %#lx intr %#lx ec %#lx\n", reason & 0xffff,
 				  hv_vmread(G_RIP), hv_vmread(EXIT_QUAL), hv_vmread(EXIT_INTR),
@@ -837,6 +883,8 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 			cpuid(mmu);
 			break;
 		case R_INTR_WINDOW:             /* a held interrupt may go in now */
+			break;
+		case R_MTF:                     /* a step's end: done above */
 			break;
 		case R_INVPCID:
 			invpcid(mmu, env);

@@ -148,6 +148,7 @@ static inline uint64_t hv_rdtsc(void)
 }
 extern bool hv_invpcid, hv_rdtscp;      /* the guest may use them (else CPUID hides them) */
 extern bool hv_act_hlt;                 /* a guest's HLT can wait in activity state HLT */
+extern bool hv_mtf;                     /* the monitor trap flag may be set (a step, exit.c) */
 /* The CR4 features the guest gets (svt.h's SVT_FEAT_CR4_*), from
  * IA32_VMX_CR4_FIXED1 and CPUID; sets hv_cr4_offered (the CR4 bits). */
 uint32_t hv_cr4_features(void);

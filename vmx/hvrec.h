@@ -50,6 +50,12 @@ static inline int hvrec_invpcid(struct svt_mmu *mmu, unsigned type, uint64_t pci
 	return svt_recorder_invpcid(&hv_rec, mmu, type, pcid, va);
 }
 
+/* The step a fault's decision asked for ended (the exit after it). */
+static inline void hvrec_step_done(struct svt_mmu *mmu)
+{
+	svt_recorder_step_done(&hv_rec, mmu);
+}
+
 /* A phase mark from the guest (the mark port): a MARK record. */
 static inline void hvrec_mark(const char *text, size_t len)
 {

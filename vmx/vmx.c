@@ -75,6 +75,7 @@ enum {
 #define PROC_CR3_LOAD   (1u << 15)
 #define PROC_CR3_STORE  (1u << 16)
 #define PROC_IO_BITMAP  (1u << 25)
+#define PROC_MTF        (1u << 27)     /* monitor trap flag: set per step (exit.c) */
 #define PROC_MSR_BITMAP (1u << 28)
 #define PROC_SECONDARY  (1u << 31)
 #define PROC2_RDTSCP    (1u << 3)
@@ -252,7 +253,7 @@ static void guest_state(const struct hv_guest *g)
 }
 
 static uint32_t entry_ctls_base;
-bool hv_invpcid, hv_rdtscp, hv_act_hlt;
+bool hv_invpcid, hv_rdtscp, hv_act_hlt, hv_mtf;
 uint64_t hv_cr4_offered;
 
 static void cpuid2(uint32_t leaf, uint32_t sub, uint32_t r[4])
@@ -343,6 +344,7 @@ void hv_vmx_setup(const struct hv_guest *g)
 	}
 	vmwrite(PROC_CTLS, adjust(proc, MSR_VMX_TRUE_PROC));
 	hv_act_hlt = (rdmsr(MSR_VMX_MISC) >> 6) & 1;    /* activity state HLT */
+	hv_mtf = (rdmsr(MSR_VMX_TRUE_PROC) >> 32) & PROC_MTF;  /* may be set: a step (exit.c) */
 	/* IA32_PAT is the guest's own where the CPU can switch it (it starts
 	 * at its power-on value); else it is shared with the host, which
 	 * uses only entry 0 (write-back). */

@@ -537,7 +537,8 @@ static bool is_input(enum svt_trace_type t)
 }
 
 /* The candidate: the state at S, then the window's MEM records and the
- * inputs marked in keep (and their DECISIONs where the target is one). */
+ * inputs marked in keep (and their DECISIONs where the target is one, and
+ * the STEP_DONE that ends a kept fault's step). */
 static void assemble(struct rd *d, const bool *keep)
 {
 	size_t n = 0;
@@ -554,6 +555,8 @@ static void assemble(struct rd *d, const bool *keep)
 				d->evs[n++] = e;
 		} else if (e->type == SVT_TRACE_DECISION && d->keep_decisions && last_kept) {
 			d->evs[n++] = e;
+		} else if (e->type == SVT_TRACE_STEP_DONE && last_kept) {
+			d->evs[n++] = e;        /* the end of the kept fault's step */
 		}
 	}
 	d->nevs = n;

@@ -645,6 +645,28 @@ static void nb_report(struct rp *p, enum svt_invariant inv, uint64_t va, const s
 		     leaf ? (unsigned)leaf->level : 0, leaf ? leaf->before : 0, 0, p->what);
 }
 /*
+ * Is the supervisor-only translation w of va the open step's grant (the
+ * core makes the entries on the path of the step's address supervisor-only
+ * until STEP_DONE: svt_mmu_step_done())?  Exactly when a shadow entry with
+ * U/S=0 on w's path is one the step's address goes through too (the same
+ * entry: the same address bits above it).  Outside a step, never.
+ */
+static bool step_grant(const struct rp *p, const struct hw_view *v, const struct svt_walk *w,
+		       uint64_t va)
+{
+	if (!p->step_open)
+		return false;
+	for (unsigned i = 0; i < w->nlevels; i++) {
+		unsigned level = w->lv[i].level;
+		if ((v->mode == SVT_MODE_PAE && level == 3) || (w->lv[i].entry & SVT_PTE_US))
+			continue;       /* (PDPTEs have no U/S) */
+		if (((va ^ p->step_va) & 0x01ffffffffffffffull) >> (12 + 9 * (level - 1)) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
  * The shadows' translation of va (the hardware's walk, an explicit
  * supervisor read with RFLAGS.AC set and no key restrictions, which any
  * valid translation allows) against the reference walker's: both valid,
@@ -713,7 +735,8 @@ static bool check_entry(struct rp *p, struct hw_view *v, uint64_t va, const stru
 	else if (su && !o.u)
 		bad = "the shadows make user-accessible a supervisor page";
 	else if (!su && o.u && o.paging != RM_PAGING_OFF &&
-		 ((g->cr4 & SVT_CR4_SMAP) || keys || ((g->cr4 & SVT_CR4_SMEP) && sx)))
+		 ((g->cr4 & SVT_CR4_SMAP) || keys || ((g->cr4 & SVT_CR4_SMEP) && sx)) &&
+		 !step_grant(p, v, &w, va))
 		bad = "the shadows make a user page supervisor-only, which lets the kernel at it "
 		      "past SMEP, SMAP or keys";
 	else if (sx && !o.x)
@@ -1159,14 +1182,16 @@ static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why,
 	uint8_t sbuf[4096], gbuf[4096], xbuf[4096];
 	const uint8_t *buf, *gu = zero;
 	unsigned per = 64 / esize, j0;
-	struct tree_seen *seen;
+	struct tree_seen *seen = NULL;
 	struct gpath gp;
 	const struct gpath *path = NULL;        /* the guest's walk now, where known */
 	bool same = false, ctx = false, shsame = false;
 
 	if (!(buf = mach_page(p, table, sbuf)))
 		return true;    /* not the pool's: the walks report what matters */
-	if ((seen = seen_slot(p, table)) != NULL) {
+	/* (while a step's grant stands, nothing judged is remembered: its
+	 * entries are allowed only until the step ends) */
+	if (!p->step_open && (seen = seen_slot(p, table)) != NULL) {
 		ctx = seen->table == table && seen->base == base && seen->esize == esize &&
 		      seen->nup == nup && memcmp(seen->regs, jc->regs, sizeof(jc->regs)) == 0 &&
 		      (nup == 0 || memcmp(seen->up, up, nup * sizeof(*up)) == 0);

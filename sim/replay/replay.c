@@ -204,6 +204,22 @@ static bool regs_equal(const struct svt_emu_regs *a, const struct svt_emu_regs *
 	return memcmp(a, b, sizeof(*a)) == 0;
 }
 
+/* An input (not STEP_DONE) while the step a fault asked for is open: the
+ * producer ran the guest on without ending it (its grant stood, letting
+ * the supervisor past SMAP or the keys), and the core ends it now. */
+static void step_unended(struct rp *p)
+{
+	if (!p->step_open)
+		return;
+	p->step_open = false;
+	if (!p->same_policy || p->res->lost)
+		return;
+	snprintf(p->what, sizeof(p->what), "event %" PRIu64 " asked for one step "
+		 "(svt_fault_result.step) and the next input came with no STEP_DONE before it: "
+		 "the grant for the step stood past it", p->step_seq);
+	rp_violation(p, SVT_INV_REPLAY, p->step_va, 0, 0, 0, 0, p->what);
+}
+
 /* Any input but a FAULT ends a run of the same fault (forward progress). */
 static void progress_reset(struct rp *p)
 {
@@ -277,7 +293,19 @@ static void fault(struct rp *p, const struct svt_trace_fault *tf)
 		rp_ad_before(p, tf);
 	}
 	p->fo = svt_mmu_page_fault(p->mmu, &f, &p->fres);
+	if (p->fres.step) {
+		p->step_open = true;
+		p->step_va = tf->va;
+		p->step_seq = p->seq;
+	}
 	progress_check(p, tf, p->fo);
+	if (p->fres.stuck) {
+		/* the core gave up on it: live, the hypervisor stopped the guest */
+		snprintf(p->what, sizeof(p->what), "the same #PF (error code %#x, CPL %u) answered "
+			 "RETRY %u times in a row with no other input: the core reports it stuck, "
+			 "and the guest stops here", tf->error_code, tf->cpl, SVT_PF_STUCK_AFTER);
+		rp_violation(p, SVT_INV_PROGRESS, tf->va, 0, 0, 0, 0, p->what);
+	}
 	if (check) {
 		if (p->fo == SVT_PF_INJECT) {
 			rp_check_inject(p, tf, &p->fres);
@@ -372,12 +400,14 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		return true;
 	case SVT_TRACE_FAULT:
 		rp_cpu_input(p);
+		step_unended(p);
 		fault(p, &ev->u.fault);
 		return true;
 	case SVT_TRACE_CR_WRITE: {
 		struct crm_out pred;
 		uint64_t cr4 = svt_mmu_guest_regs(p->mmu)->cr4;
 		rp_cpu_input(p);
+		step_unended(p);
 		progress_reset(p);
 		if (p->cfg->audit >= SVT_AUDIT_FAULTS)
 			rp_cr_predict(p, ev->u.cr.reg, ev->u.cr.val, ev->u.cr.code64, &pred);
@@ -397,6 +427,7 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 	}
 	case SVT_TRACE_INVLPG:
 		rp_cpu_input(p);
+		step_unended(p);
 		progress_reset(p);
 		svt_mmu_invlpg(p->mmu, ev->u.invlpg_va);
 		rp_unsync_flushed(p);
@@ -407,6 +438,7 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		return true;
 	case SVT_TRACE_INVPCID:
 		rp_cpu_input(p);
+		step_unended(p);
 		progress_reset(p);
 		p->rc = svt_mmu_invpcid(p->mmu, ev->u.invpcid.type, ev->u.invpcid.pcid, ev->u.invpcid.va);
 		if (p->rc == 0)
@@ -437,6 +469,7 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		return true;
 	case SVT_TRACE_FLUSH_ALL:
 		rp_cpu_input(p);
+		step_unended(p);
 		progress_reset(p);
 		svt_mmu_flush_all(p->mmu);
 		rp_unsync_flushed(p);
@@ -459,8 +492,26 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 	case SVT_TRACE_CPU:
 		rp_cpu_record(p, &ev->u.cpu);
 		return true;
+	case SVT_TRACE_STEP_DONE:
+		/* The exit after the step a fault asked for (the monitor trap
+		 * flag's, or any other first): the grant ends, and from here the
+		 * shadows are judged without it.  (Not progress: the same fault
+		 * granted a step again and again is a livelock too.) */
+		if (!p->step_open && p->same_policy && !p->res->lost) {
+			snprintf(p->what, sizeof(p->what), "a STEP_DONE where the core asked for no "
+				 "step");
+			rp_violation(p, SVT_INV_REPLAY, 0, 0, 0, 0, 0, p->what);
+		}
+		p->step_open = false;
+		svt_mmu_step_done(p->mmu);
+		if (p->cfg->audit >= SVT_AUDIT_FAULTS && p->checking)
+			rp_check_tree(p, "the end of a step", false);
+		p->pending = SVT_TRACE_UNKNOWN;
+		after_input(p);
+		return true;
 	case SVT_TRACE_LOST:
 		progress_reset(p);      /* what was lost may have been anything */
+		p->step_open = false;
 		if (p->res->lost == 0 && p->cfg->out)
 			svt_progress_print(p->cfg->progress, p->cfg->out, "%s: event %" PRIu64 ": %"
 					   PRIu64 " events lost; "

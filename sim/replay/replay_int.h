@@ -70,6 +70,11 @@ struct rp {
 	struct svt_fault_result fres;
 	int rc;
 	struct svt_trace_fault fault;   /* copy of the last FAULT */
+	/* a step the replayed core asked for (svt_fault_result.step) at event
+	 * step_seq, for the fault at step_va: open until a STEP_DONE; its
+	 * grant is allowed only then (check_entry()) */
+	bool step_open;
+	uint64_t step_va, step_seq;
 	/* forward progress: the same fault in a row, each fixed or retried */
 	uint64_t streak_va;
 	uint32_t streak_ec;

@@ -331,6 +331,9 @@ static int insn_do(struct syn *s, struct syn_insn *in, uint32_t *ec, uint64_t *c
 		struct svt_fault_result res;
 		enum svt_pf_outcome o = svt_recorder_fault(&s->rec.r, s->mmu, &f, &res);
 		syn_vm_entry(s);
+		if (res.step)   /* (only for a write without an instruction: synth has none) */
+			return syn_fail(s, "the core granted the access at %#llx one step, which synth "
+					"does not run", (unsigned long long)f.va), -1;
 		switch (o) {
 		case SVT_PF_FIXED:
 		case SVT_PF_RETRY:
@@ -419,6 +422,9 @@ static int access_do(struct syn *s, uint64_t va, enum svt_access_kind k, unsigne
 		struct svt_fault_result res;
 		enum svt_pf_outcome o = svt_recorder_fault(&s->rec.r, s->mmu, &f, &res);
 		syn_vm_entry(s);
+		if (res.step)   /* (only for a write without an instruction: synth has none) */
+			return syn_fail(s, "the core granted the access at %#llx one step, which synth "
+					"does not run", (unsigned long long)f.va), -1;
 		switch (o) {
 		case SVT_PF_FIXED:
 		case SVT_PF_RETRY:

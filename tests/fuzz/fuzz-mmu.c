@@ -236,7 +236,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			case 0: svt_mmu_invlpg(m, x >> 2); break;
 			case 1: svt_mmu_invpcid(m, (unsigned)(x >> 2) & 7, (x >> 5) & 0x1fff, x >> 20); break;
 			case 2: svt_mmu_flush_all(m); break;
-			case 3: pkru = (uint32_t)(x >> 2); rflags = 2 | ((x >> 8) & SVT_RFLAGS_AC); break;
+			case 3:
+				pkru = (uint32_t)(x >> 2);
+				rflags = 2 | ((x >> 8) & SVT_RFLAGS_AC);
+				if (x & 4)      /* and the end of a step (any open, or none) */
+					svt_mmu_step_done(m);
+				break;
 			}
 			break;
 		case 9: {

@@ -20,7 +20,7 @@
 static void event(struct fz *f, struct svt_trace_event *ev, uint8_t *mem, uint64_t frames)
 {
 	memset(ev, 0, sizeof(*ev));
-	switch (fz_u8(f) % 11) {
+	switch (fz_u8(f) % 12) {
 	case 0:
 	case 1:
 		ev->type = SVT_TRACE_MEM;
@@ -105,6 +105,9 @@ static void event(struct fz *f, struct svt_trace_event *ev, uint8_t *mem, uint64
 		g->cr2 = fz_u64(f, 8);
 		break;
 	}
+	case 10:
+		ev->type = SVT_TRACE_STEP_DONE;        /* where a step is open, or not */
+		break;
 	default:
 		ev->type = SVT_TRACE_FLUSH_ALL;
 		break;
