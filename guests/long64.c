@@ -22,10 +22,11 @@
  *   devices    the local APIC and the I/O APIC through uncached 2 MiB
  *              pages: device memory passes through the hypervisor
  *   k13        only with "k13" on the command line, with SMAP: under
- *              CR0.WP=0 and RFLAGS.AC=1, an INT delivered onto a read-only
- *              user page as the stack (a write only WP=0 allows, with no
- *              instruction the hypervisor could emulate: the core lets it
- *              through for one step, K13); the RIP it pushed; then a
+ *              CR0.WP=0 and RFLAGS.AC=1, an INT delivered onto read-only
+ *              user pages as the stack, its frame across the boundary of
+ *              two (writes only WP=0 allows, with no instruction the
+ *              hypervisor could emulate: the core lets them through for
+ *              one step, K13, both pages in it); the RIP it pushed; then a
  *              supervisor read there with AC=0 (SMAP: #PF).  Opt-in: the
  *              step needs the monitor trap flag's exits, which Bochs 2.7
  *              does not deliver (tests/live-guests.sh)
@@ -819,7 +820,7 @@ static void part_cpu(void)
 
 /* ---- K13: an event's push that only CR0.WP=0 allows, under SMAP ------------------ */
 
-#define K13_SLOT    501ull              /* the pt_test entry of the stack page */
+#define K13_SLOT    501ull              /* the pt_test entries of the stack pages: this and the next */
 
 static int want_k13;             /* "k13" on the command line */
 
@@ -850,12 +851,16 @@ static void part_k13(void)
 	}
 	uint64_t va = TEST_VA + K13_SLOT * 0x1000, cr0 = get_cr0(), cr4 = get_cr4(), v;
 	pt_test[K13_SLOT] = new_frame(0) | P | US | A | D;     /* user, read-only */
+	pt_test[K13_SLOT + 1] = new_frame(0) | P | US | A | D;
 	invlpg(va);
+	invlpg(va + 0x1000);
 	set_cr4(cr4 | (1ull << 21));
 	set_cr0(cr0 & ~(1ull << 16));
 	set_ac(1);
-	uint64_t rip = k13_int(va + 0x1000);
-	volatile uint64_t *top = (volatile uint64_t *)(uintptr_t)(va + 0x1000);
+	/* the frame: SS and RSP on the upper page (pushed first), RFLAGS, CS
+	 * and RIP on this one */
+	uint64_t rip = k13_int(va + 0x1010);
+	volatile uint64_t *top = (volatile uint64_t *)(uintptr_t)(va + 0x1010);
 	uint64_t cs = top[-4], ss = top[-1];
 	set_ac(0);
 	out("k13: INT onto a read-only user stack under CR0.WP=0, SMAP, AC=1: rip ");
@@ -870,7 +875,9 @@ static void part_k13(void)
 	set_cr0(cr0);
 	set_cr4(cr4);
 	pt_test[K13_SLOT] = 0;
+	pt_test[K13_SLOT + 1] = 0;
 	invlpg(va);
+	invlpg(va + 0x1000);
 }
 
 /* ---- main ------------------------------------------------------------------------ */

@@ -466,6 +466,7 @@ static bool wp0_grant(struct svt_mmu *m, const struct svt_walk *w, uint64_t va, 
 			if (step && n != e) {
 				if (m->v.nstep == MMU_STEP_MAX)
 					return false;
+				m->v.step[m->v.nstep].va = va;
 				m->v.step[m->v.nstep].spi = spi;
 				m->v.step[m->v.nstep].idx = (uint16_t)idx;
 				m->v.step[m->v.nstep].level = (uint8_t)level;
@@ -483,23 +484,29 @@ static bool wp0_grant(struct svt_mmu *m, const struct svt_walk *w, uint64_t va, 
 	return false;
 }
 
-/* Put back the entries a step's grant changed (wp0_grant()), newest first,
- * and flush what the hardware may have cached through them: the address's
- * translation, or every translation where an entry above the leaf was
- * changed (any address below it may have been reached in the step). */
-void step_revoke(struct svt_mmu *m)
+/* Put back the entries a step's grant changed (wp0_grant()) from the
+ * from-th on, newest first, and flush what the hardware may have cached
+ * through them: each address's translation, or every translation where an
+ * entry above a leaf was changed (any address below it may have been
+ * reached in the step).  From 0, the step is over. */
+void step_revoke_from(struct svt_mmu *m, unsigned from)
 {
 	bool upper = false;
 
-	for (unsigned i = m->v.nstep; i-- > 0;) {
+	for (unsigned i = m->v.nstep; i-- > from;) {
 		sh_raw_set(m, m->v.step[i].spi, m->v.step[i].idx, m->v.step[i].old);
 		upper = upper || m->v.step[i].level > 1;
 	}
-	if (m->v.nstep > 0)
-		m->d.env.flush_tlb(m->d.env.ctx, upper ? SVT_FLUSH_ALL : SVT_FLUSH_VA,
-				   upper ? 0 : m->v.step_va);
-	m->v.nstep = 0;
-	m->v.step_open = false;
+	if (upper)
+		m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_ALL, 0);
+	else
+		for (unsigned i = from; i < m->v.nstep; i++)
+			m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_VA, m->v.step[i].va);
+	m->v.nstep = from;
+	if (from == 0) {
+		m->v.nstep_va = 0;
+		m->v.step_open = false;
+	}
 }
 
 void svt_mmu_step_done(struct svt_mmu *m)
@@ -509,6 +516,7 @@ void svt_mmu_step_done(struct svt_mmu *m)
 	m->d.epoch++;
 	if (SVT_BUG(85)) {
 		m->v.nstep = 0;         /* the grant stays */
+		m->v.nstep_va = 0;
 		m->v.step_open = false;
 		return;
 	}
@@ -520,7 +528,7 @@ bool step_covers(const struct svt_mmu *m, uint64_t va)
 {
 	for (unsigned i = 0; m->v.step_open && i < m->v.nstep; i++) {
 		unsigned shift = 12 + 9 * (m->v.step[i].level - 1u);
-		if (((va ^ m->v.step_va) & 0x01ffffffffffffffull) >> shift == 0)
+		if (((va ^ m->v.step[i].va) & 0x01ffffffffffffffull) >> shift == 0)
 			return true;
 	}
 	return false;
@@ -640,7 +648,10 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	res->used_regs = false;
 	res->stuck = false;
 	res->step = false;
-	step_abandon(m);
+	/* (a step still open: its instruction or delivery faulted again,
+	 * and the grant stays while this fault is decided: pf_done()) */
+	if (SVT_BUG(87))
+		step_abandon(m);
 	regs.rflags = f->rflags;
 	regs.pkru = f->pkru;
 
@@ -773,14 +784,24 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 			return pf_done(m, f, res, SVT_PF_RETRY);
 	}
 	if (grant) {
-		if (!wp0_grant(m, &w, acc.va, step)) {
+		unsigned n0 = m->v.nstep;
+		if (step && m->v.step_open && m->v.nstep_va == MMU_STEP_PAGES) {
+			/* (more pages than one instruction or delivery writes:
+			 * the step starts again from this one) */
 			step_revoke(m);
+			n0 = 0;
+		}
+		if (!wp0_grant(m, &w, acc.va, step)) {
+			step_revoke_from(m, n0);        /* this fault's part; an open step stays */
 			return pf_done(m, f, res, SVT_PF_RETRY);
 		}
 		if (step) {
-			/* one instruction or event delivery, until svt_mmu_step_done() */
+			/* one instruction or event delivery, until
+			 * svt_mmu_step_done(); a second page of it (its first
+			 * faulted again) joins the open step, so that the two
+			 * do not take the grant from each other in turn */
 			m->v.step_open = true;
-			m->v.step_va = acc.va;
+			m->v.nstep_va++;
 			res->step = true;
 		}
 		m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_VA, acc.va);

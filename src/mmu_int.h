@@ -308,7 +308,11 @@ struct mmu_domain {
 	struct audit_log al;
 };
 
-#define MMU_STEP_MAX 5          /* the shadow levels of one path */
+/* A step's grant: the pages one instruction or event delivery may need it
+ * for (an event's stack frame crosses at most one page boundary), and the
+ * shadow entries their paths may change. */
+#define MMU_STEP_PAGES 4
+#define MMU_STEP_MAX (5 * MMU_STEP_PAGES)
 
 struct mmu_vcpu {
 	struct svt_regs g;              /* the guest's registers */
@@ -337,11 +341,12 @@ struct mmu_vcpu {
 	unsigned retry_repeats;         /* RETRYs of it in a row, nothing between, less one */
 	bool retry_spurious;            /* this fault's RETRY is a spurious fault's (bounded) */
 	/* a step's grant (svt_fault_result.step): the shadow entries
-	 * wp0_grant() changed, as they were, until svt_mmu_step_done() */
+	 * wp0_grant() changed, as they were, and the address each was
+	 * changed for, until svt_mmu_step_done(); nstep_va addresses */
 	bool step_open;
-	uint64_t step_va;
-	unsigned nstep;
+	unsigned nstep, nstep_va;
 	struct {
+		uint64_t va;
 		uint32_t spi;
 		uint16_t idx;
 		uint8_t level;
@@ -350,7 +355,11 @@ struct mmu_vcpu {
 };
 
 /* mmu_fault.c: a step's grant (the shadow levels one path can change) */
-void step_revoke(struct svt_mmu *m);
+void step_revoke_from(struct svt_mmu *m, unsigned from);
+static inline void step_revoke(struct svt_mmu *m)
+{
+	step_revoke_from(m, 0);
+}
 bool step_covers(const struct svt_mmu *m, uint64_t va);
 
 /* The times in a row the same fault, allowed by the guest's walk and by the
@@ -615,6 +624,7 @@ static inline bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
  *  84: a fault retried again and again with nothing between is never reported stuck
  *  85: the end of a step (svt_mmu_step_done) leaves its grant in place
  *  86: a write only CR0.WP=0 allows, under SMAP or keys, is retried, not granted a step (K13)
+ *  87: a fault while a step is open ends the step first (two pages' grants alternate)
  */
 
 /* mmu_implicit.c: is the supervisor access at va (a write if write) that
@@ -676,6 +686,11 @@ static inline enum svt_pf_outcome pf_done(struct svt_mmu *m, const struct svt_fa
 {
 	bool spurious = m->v.retry_spurious;
 
+	/* A fault while a step is open is its instruction or delivery
+	 * faulting again: FIXED and RETRY run it again with the grant in
+	 * place; anything else ends it here (svt_fault_result.step). */
+	if (m->v.step_open && o != SVT_PF_FIXED && o != SVT_PF_RETRY)
+		step_revoke(m);
 	m->v.retry_spurious = false;
 	res->outcome = o;
 	switch (o) {

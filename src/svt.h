@@ -421,8 +421,12 @@ struct svt_fault_result {
 	 * path is writable and supervisor-only for now, which would let later
 	 * supervisor accesses past SMAP and the keys: run the guest for exactly
 	 * one instruction or event delivery (the VMX monitor trap flag) and
-	 * call svt_mmu_step_done() at the next VM exit, of any kind, before
-	 * anything else goes to the core. */
+	 * call svt_mmu_step_done() at the next VM exit, before anything else
+	 * goes to the core; but a #PF exit before the step's end is its
+	 * instruction or delivery faulting again (on a second page, say): it
+	 * goes to svt_mmu_page_fault() with the step open.  Answered FIXED or
+	 * RETRY, the step goes on (with this fault's grant added where step is
+	 * set again); answered otherwise, the core has ended it. */
 	bool step;
 	/* RETRY, and the guest cannot get past this fault: the core has now
 	 * answered RETRY to the same fault (address, error code)
@@ -442,8 +446,8 @@ struct svt_fault_result {
  * entries granted for it are put back as they were (and the translations
  * the hardware may hold through them flushed), so that the next access
  * meets SMAP and the keys again.  Nothing happens when no step is open.  An
- * input: recorded (STEP_DONE) and replayed.  A fault that comes while a
- * step is open ends it first, counting an env_errors. */
+ * input: recorded (STEP_DONE) and replayed.  Any other input but a fault
+ * that comes while a step is open ends it first, counting an env_errors. */
 void svt_mmu_step_done(struct svt_mmu *m);
 
 enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault *f,

@@ -98,11 +98,14 @@ inv=$(grep '^hv: exits:' "$work/long64-hv/hv.txt" | tr ' ' '\n' | sed -n 's/^58=
 	pass "long64: $emul page-table writes emulated, 4 INVPCID exits" ||
 	fail "long64: emulated '${emul}', INVPCID exits '${inv}'"
 
-# K13 (docs/core.md): long64 with "k13" delivers an INT onto a read-only
-# user stack under CR0.WP=0 and SMAP, RFLAGS.AC=1: bare metal pushes (no
-# instruction the core could emulate), and the core lets the pushes through
-# for one step, which the monitor trap flag's exit ends; then a supervisor
-# read there with AC=0 faults.  Bochs 2.7 offers the control (tigerlake)
+# K13 (docs/core.md): long64 with "k13" delivers an INT onto read-only
+# user stack pages under CR0.WP=0 and SMAP, RFLAGS.AC=1, its frame across
+# the boundary of two: bare metal pushes (no instruction the core could
+# emulate), and the core lets the pushes through for one step, which the
+# monitor trap flag's exit ends; the delivery faults on the upper page,
+# then, in the step, on the lower one, which joins the step (were the
+# step ended there, the two would fault in turn for ever); then a
+# supervisor read there with AC=0 faults.  Bochs 2.7 offers the control (tigerlake)
 # but never exits for it: the hypervisor then stops the guest with its
 # verdict at the next exit.  A CPU that exits must print what the guest
 # prints natively.  Either way the trace, with its STEP_DONE, replays clean.
@@ -127,11 +130,25 @@ else
 		pass "long64 k13 under the hypervisor: no MTF exit from this CPU (Bochs 2.7): stopped, with its verdict" ||
 		{ fail "long64 k13 under the hypervisor (record exit $rc)"; cat "$work/rec"; tail -n 5 "$work/k13-hv/hv.txt"; }
 fi
-"$top_builddir/shadowvt" dump "$work/k13.svt" | grep -A2 'FAULT va=0x801f5ff8 ec=0x3 cpl=0 .* delivery' |
-	grep -q 'STEP_DONE' && "$top_builddir/shadowvt" replay --audit full "$work/k13.svt" > "$work/rep" 2>&1 &&
+# (the inputs from the first push's fault on, one a line)
+"$top_builddir/shadowvt" dump "$work/k13.svt" | grep -E '^[0-9]+ (FAULT|STEP_DONE|CR_WRITE|INVLPG|INVPCID|FLUSH_ALL)' |
+	sed -n '/FAULT va=0x801f6008 ec=0x3 cpl=0 .* delivery/,$p' | head -n 3 | cut -d' ' -f2-4 \
+	> "$work/k13.inputs"
+printf '%s\n' 'FAULT va=0x801f6008 ec=0x3' 'FAULT va=0x801f5ff8 ec=0x3' 'STEP_DONE' |
+	cmp -s - "$work/k13.inputs" &&
+	"$top_builddir/shadowvt" replay --audit full "$work/k13.svt" > "$work/rep" 2>&1 &&
 	grep -q ': clean: ' "$work/rep" &&
-	pass "long64 k13: the push's FAULT, FIXED, STEP_DONE; the trace replays clean with full audits" ||
-	{ fail "long64 k13: trace"; head -n 20 "$work/rep"; }
+	pass "long64 k13: the pushes' FAULTs on two pages, then one STEP_DONE; the trace replays clean with full audits" ||
+	{ fail "long64 k13: trace"; cat "$work/k13.inputs"; head -n 20 "$work/rep"; }
+# Through a core that ends the step at the second page's fault (seeded bug
+# 87): INV-PROGRESS there, and `reduce` keeps the two faults.
+SVT_BROKEN=87 "$top_builddir/tests/shadowvt-broken" reduce --audit faults "$work/k13.svt" \
+	-o "$work/k13-min.svt" > "$work/red" 2>&1 &&
+	grep -q 'INV-PROGRESS va 0x801f6008' "$work/red" &&
+	[ "$("$top_builddir/shadowvt" dump "$work/k13-min.svt" | grep -c ' FAULT va=0x801f')" = 2 ] &&
+	"$top_builddir/shadowvt" replay --audit full "$work/k13-min.svt" | grep -q ': clean: ' &&
+	pass "long64 k13 through seeded bug 87: INV-PROGRESS, reduced to the step's two faults" ||
+	{ fail "long64 k13 through seeded bug 87"; cat "$work/red"; }
 unset BOCHS_CPU
 
 # The hostile guest: the same output natively and under the hypervisor,

@@ -303,7 +303,8 @@ static int core_fault(struct mh_machine *m, uint64_t va, uint32_t ec, unsigned c
 		.pkru = m->pkru, .regs = regs, .code_bits = bits, .insn = insn, .insn_len = len,
 		.in_delivery = in_delivery, .dt = dt,
 	};
-	mh_vm_exit(m);          /* (a step ends at the exit this fault is) */
+	/* (a #PF exit in a step is its access faulting again: it goes to the
+	 * core with the step open, not ended first; svt.h) */
 	enum svt_pf_outcome o = svt_mmu_page_fault(m->mmu, &f, fr);
 	mh_vm_entry(m);
 	mh_log(m, "    hw #PF va %#llx ec %#x -> %s%s", (unsigned long long)va, ec, outcome_name(o),
@@ -311,7 +312,9 @@ static int core_fault(struct mh_machine *m, uint64_t va, uint32_t ec, unsigned c
 	if (fr->step && o != SVT_PF_FIXED)
 		return mh_fail(m, "svt_mmu_page_fault: a step asked for with outcome %s",
 			       outcome_name(o)), -1;
-	m->step_open = fr->step;
+	if (m->step_open && o != SVT_PF_FIXED && o != SVT_PF_RETRY)
+		m->step_open = false;   /* the core ended it */
+	m->step_open = m->step_open || fr->step;
 	m->steps += fr->step;
 	if (m->failed)
 		return -1;
@@ -692,6 +695,109 @@ bool mh_data(struct mh_machine *m, uint64_t va, unsigned size, enum svt_access_k
 	m->regs = orr;
 	if (k != SVT_ACC_WRITE)
 		*val = ov;
+	*end = oe;
+	return true;
+}
+
+/* ---- an event's stack frame --------------------------------------------------- */
+
+/*
+ * An event delivered at CPL 0 pushes two quadwords onto its stack, at
+ * va[0] and then va[1] (the stack grows down across a page boundary): the
+ * CPU's own explicit supervisor writes, with no instruction.  Bare metal
+ * translates them in order and writes both, or faults on the first it
+ * cannot translate.  The hardware delivers the event again from its start
+ * after each #PF the core fixes (handed over as a fault during delivery,
+ * the descriptor tables elsewhere): a step's grant (K13) for the first
+ * page must still hold when the second faults in the step, else the two
+ * fault in turn for ever (seeded bug 87).
+ */
+bool mh_frame(struct mh_machine *m, const uint64_t va[2], const uint64_t val[2],
+	      struct mh_end *end)
+{
+	int bits = mh_code_bits(m);
+	uint64_t mask = bits == 64 ? ~0ull : 0xffffffffull;
+	struct mh_end oe = { 0 }, he = { 0 };
+	uint64_t gpa[2], mpa[2], cr2 = 0;
+	uint32_t ec = 0;
+	char a[64], b[64];
+
+	m->accesses++;
+	mh_log(m, "  frame: writes of 8 bytes at %#llx, then %#llx, cpl 0 ac %d pkru %#x (delivery)",
+	       (unsigned long long)va[0], (unsigned long long)va[1],
+	       (m->regs.rflags & SVT_RFLAGS_AC) != 0, m->pkru);
+	uint64_t env0 = svt_mmu_counters(m->mmu)->env_errors;
+	/* bare metal */
+	for (unsigned i = 0; i < 2 && oe.kind == MH_DONE; i++) {
+		int r = mh_or_translate(m, va[i], SVT_ACC_WRITE, 0, false, true, &gpa[i], &ec, &cr2);
+		if (r == 1)
+			oe.kind = MH_PF, oe.ec = ec, oe.cr2 = cr2;
+		else if (r == 2)
+			oe.kind = MH_GP;
+		else if (!mh_ram(m, gpa[i] >> 12))
+			oe.kind = MH_MMIO, oe.gpa = gpa[i];
+	}
+	for (unsigned i = 0; i < 2 && oe.kind == MH_DONE; i++) {
+		for (unsigned j = 0; j < 8; j++)
+			m->twin[gpa[i] + j] = (uint8_t)(val[i] >> (8 * j));
+		mh_touch(m, gpa[i] >> 12);
+	}
+	/* hardware: the whole delivery again after each fault the core fixes */
+	struct svt_emu_regs regs = m->regs;
+	struct svt_dtables dt = { 0 };
+	for (unsigned t = 0; t < SVT_DT_COUNT; t++) {
+		dt.base[t] = (va[0] + 0x3000 + 0x1000 * t) & mask;
+		dt.limit[t] = 0xff;
+		dt.usable[t] = true;
+	}
+	for (unsigned tries = 0; he.kind == MH_DONE; tries++) {
+		if (tries > MH_MAX_TRIES)
+			return mh_fail(m, "livelock: a delivery's pushes at %#llx and %#llx faulted %u "
+				       "times (last at %#llx, ec %#x)", (unsigned long long)va[0],
+				       (unsigned long long)va[1], tries - 1, (unsigned long long)cr2, ec);
+		unsigned i = 0;
+		int r = 0;
+		for (; i < 2; i++) {
+			r = mh_hw_translate(m, va[i], SVT_ACC_WRITE, 0, false, &mpa[i], &ec);
+			if (r < 0)
+				return false;
+			if (r != 0)
+				break;
+		}
+		if (i == 2) {
+			for (i = 0; i < 2; i++) {
+				for (unsigned j = 0; j < 8; j++)
+					m->mem[mpa[i] + j] = (uint8_t)(val[i] >> (8 * j));
+				mh_touch(m, m->m2g[mpa[i] >> 12]);
+			}
+			break;
+		}
+		if (r == 2) {
+			he.kind = MH_GP;
+			break;
+		}
+		cr2 = va[i];
+		struct svt_fault_result fr;
+		int o = core_fault(m, va[i], ec, 0, &regs, bits, NULL, 0, true, &dt, &fr);
+		if (o < 0)
+			return false;
+		if (o == SVT_PF_INJECT)
+			he.kind = MH_PF, he.ec = fr.error_code, he.cr2 = fr.cr2;
+		else if (o == SVT_PF_MMIO)
+			he.kind = MH_MMIO, he.gpa = fr.gpa;
+		else if (o == SVT_PF_EMULATED)
+			return mh_fail(m, "the core emulated a delivery's push it was given no "
+				       "instruction for");
+	}
+	mh_vm_exit(m);          /* the delivery done: a step granted for it ends */
+	log_env_errors(m, env0, va[0]);
+	end_str(&oe, a, sizeof(a));
+	end_str(&he, b, sizeof(b));
+	mh_log(m, "    -> bare metal %s, machine %s", a, b);
+	if (!same_end(&he, &oe))
+		return mh_fail(m, "a delivery's pushes at %#llx and %#llx, cpl 0: bare metal %s, "
+			       "machine %s", (unsigned long long)va[0], (unsigned long long)va[1],
+			       a, b);
 	*end = oe;
 	return true;
 }

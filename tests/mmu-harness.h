@@ -259,6 +259,10 @@ bool mh_insn(struct mh_machine *m, const uint8_t *insn, unsigned len,
 bool mh_data(struct mh_machine *m, uint64_t va, unsigned size, enum svt_access_kind k,
 	     unsigned cpl, bool implicit, const uint8_t *insn, unsigned insn_len,
 	     uint64_t *val, struct mh_end *end);
+/* An event's delivery at CPL 0 pushing val[0] at va[0], then val[1] at
+ * va[1] (8 bytes each, no instruction), on both sides, and compare. */
+bool mh_frame(struct mh_machine *m, const uint64_t va[2], const uint64_t val[2],
+	      struct mh_end *end);
 /* Control registers: which is 0, 3, 4 or 8 (EFER).  Returns 0, SVT_E_GP
  * when the SDM says #GP (core and twin agreed), or -1 after a failure. */
 int mh_cr(struct mh_machine *m, int which, uint64_t val);

@@ -324,7 +324,11 @@ static bool step_cross_device(struct mh_machine *m, uint64_t *ava)
  * the time the page is a user page and, before WP is set, CR4.SMAP goes on
  * and the supervisor reads it with RFLAGS.AC as it is: bare metal refuses
  * that read where AC=0, and a core that kept the supervisor-only shadow
- * (SVT_BUG(83)) lets it through.
+ * (SVT_BUG(83)) lets it through.  A third of the time the write is instead
+ * an event's delivery at CPL 0 pushing onto the page and the next one,
+ * mapped the same way (mh_frame): under SMAP with RFLAGS.AC=1 or the keys
+ * both pages need the step's grant, and a core that ends the step at the
+ * second page's fault (SVT_BUG(87)) has the two fault in turn for ever.
  */
 static bool step_wp0_write(struct mh_machine *m, uint64_t *ava)
 {
@@ -344,14 +348,32 @@ static bool step_wp0_write(struct mh_machine *m, uint64_t *ava)
 	bool user = mh_pct(&m->rng, 50);
 	uint64_t fl = P | SVT_PTE_A | (mh_pct(&m->rng, 50) ? SVT_PTE_D : 0) |
 		      (mh_pct(&m->rng, 30) ? SVT_PTE_G : 0) | (user ? SVT_PTE_US : 0);
+	/* a third of the time an event's frame across into the next page,
+	 * mapped read-only the same way to another data frame (A and D set:
+	 * which of a faulting delivery's pushes set D is the CPU's to say) */
+	uint64_t g2 = 0;
+	bool frame = mh_pct(&m->rng, 33);
+	for (int k = 0; k < 20 && frame && !g2; k++) {
+		uint64_t c = mh_below(&m->rng, m->gframes);
+		if (c != g && mh_ram(m, c) && os->fstate[c] == MH_F_DATA && ((c << 12) & fm) == c << 12)
+			g2 = c;
+	}
+	frame = g2 != 0;
+	if (frame)
+		fl |= SVT_PTE_D;
 	*ava = va;
-	if (!mh_os_map(m, as, va, 1, (g << 12) | fl) || !mh_os_flush_pending(m, false))
+	if (!mh_os_map(m, as, va, 1, (g << 12) | fl) ||
+	    (frame && !mh_os_map(m, as, mh_os_canon(os, va + MH_PAGE), 1, (g2 << 12) | fl)) ||
+	    !mh_os_flush_pending(m, false))
 		return false;
 	/* mapped as asked (mh_os_map keeps the direct map; a table above may
 	 * hold a reserved bit)?  Else nothing to test here. */
 	if (mh_or_translate(m, va, SVT_ACC_READ, 0, false, false, &gpa, &ec, &cr2) != 0 ||
 	    gpa >> 12 != g)
 		return true;
+	if (frame && (mh_or_translate(m, mh_os_canon(os, va + MH_PAGE), SVT_ACC_READ, 0, false,
+				      false, &gpa, &ec, &cr2) != 0 || gpa >> 12 != g2))
+		frame = false;
 	mh_log(m, " wp0 write: va %#llx -> gfn %#llx read-only; WP=0, implicit write, WP=1, write",
 	       (unsigned long long)va, (unsigned long long)g);
 	if (mh_pct(&m->rng, 50) &&     /* a read-only shadow there first, or none */
@@ -365,8 +387,16 @@ static bool step_wp0_write(struct mh_machine *m, uint64_t *ava)
 	unsigned size = 1u << mh_below(&m->rng, 4);
 	uint64_t wva = va + mh_below(&m->rng, MH_PAGE / size) * size;
 	val = mh_rand(&m->rng) & (size == 8 ? ~0ull : (1ull << (8 * size)) - 1);    /* data */
-	if (!mh_data(m, wva, size, SVT_ACC_WRITE, 0, true, NULL, 0, &val, &e))
+	if (frame) {
+		/* (under SMAP with RFLAGS.AC=1 or the keys: a step for both) */
+		uint64_t fva[2] = { mh_os_canon(os, va + MH_PAGE), va + MH_PAGE - 8 };
+		uint64_t fval[2] = { val, mh_rand(&m->rng) };
+		wva = fva[1];
+		if (!mh_frame(m, fva, fval, &e))
+			return false;
+	} else if (!mh_data(m, wva, size, SVT_ACC_WRITE, 0, true, NULL, 0, &val, &e)) {
 		return false;
+	}
 	if (user && !(m->arch.cr4 & SVT_CR4_SMAP)) {
 		/* SMAP on under WP=0 (a #GP where the CPU lacks it: nothing
 		 * to test), an explicit read, SMAP off again */

@@ -940,6 +940,23 @@ static enum svt_pf_outcome wp0_fault(uint64_t va, struct svt_emu_regs *regs,
 	return svt_mmu_page_fault(M->mmu, &f, fr);
 }
 
+/* A 4-level machine where a supervisor write that only CR0.WP=0 allows
+ * gets a step: under protection keys (keys: PKRU.WD for key 0) or SMAP
+ * with RFLAGS.AC=1 (and SMEP).  The flags of a user leaf for it. */
+static uint64_t step_setup(unsigned keys)
+{
+	mach_init(32, plain);
+	enter_4level();
+	if (keys) {
+		M->pkru = 2;
+		cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE | SVT_CR4_PKE), 0);
+		return P | US | A | RW | D;     /* writable: only PKRU.WD (key 0) forbids it */
+	}
+	M->rflags |= SVT_RFLAGS_AC;
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE | SVT_CR4_SMAP | SVT_CR4_SMEP), 0);
+	return P | US | A;
+}
+
 /*
  * K13 of the model harness: under SMAP (RFLAGS.AC=1 lets the supervisor at
  * a user page) or protection keys (PKRU.WD, which CR0.WP=0 overrides for
@@ -950,18 +967,7 @@ static enum svt_pf_outcome wp0_fault(uint64_t va, struct svt_emu_regs *regs,
 Test(mmu_unit, implicit_write_under_wp0_with_smap_or_keys_gets_one_step)
 {
 	for (unsigned keys = 0; keys < 2; keys++) {
-		mach_init(32, plain);
-		enter_4level();
-		uint64_t va = 0x405010, ge = (21ull << 12) | P | US | A;
-		if (keys) {
-			ge |= RW | D;           /* writable: only PKRU.WD (key 0) forbids it */
-			M->pkru = 2;
-			cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE | SVT_CR4_PKE), 0);
-		} else {
-			M->rflags |= SVT_RFLAGS_AC;
-			cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE | SVT_CR4_SMAP |
-						       SVT_CR4_SMEP), 0);
-		}
+		uint64_t va = 0x405010, ge = (21ull << 12) | step_setup(keys);
 		gwrite(0x4000 + 8 * 5, ge, 8);
 		cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG), 0);
 		struct svt_emu_regs regs = { .rip = 0x1000 };
@@ -987,20 +993,80 @@ Test(mmu_unit, implicit_write_under_wp0_with_smap_or_keys_gets_one_step)
 		flushes = M->flushes;
 		svt_mmu_step_done(M->mmu);
 		cr_assert_eq(M->flushes, flushes, "no step open: nothing to do");
-		/* the next write gets its own step; a fault before the step
-		 * ends (a caller that did not end it) ends it first */
+		/* the next write gets its own step; a fault of its
+		 * instruction before the step ends that the guest must see
+		 * (here: nothing mapped) ends it; so does any other input */
 		cr_assert_eq(wp0_fault(va, &regs, &fr), SVT_PF_FIXED);
 		cr_assert(fr.step);
-		struct svt_access rd = { .va = 0x406000, .kind = SVT_ACC_READ, .cpl = 0 };
+		struct svt_access rd = { .va = 0x41e000, .kind = SVT_ACC_READ, .cpl = 0 };
 		struct svt_walk w;
 		cr_assert_neq(t_hw_walk(&rd, &w), SVT_WALK_OK);
-		struct svt_fault f = { .va = 0x406000, .error_code = w.error_code, .cpl = 0,
+		struct svt_fault f = { .va = 0x41e000, .error_code = w.error_code, .cpl = 0,
 				       .rflags = M->rflags, .pkru = M->pkru, .code_bits = 64 };
-		svt_mmu_page_fault(M->mmu, &f, &fr);
+		cr_assert_eq(svt_mmu_page_fault(M->mmu, &f, &fr), SVT_PF_INJECT);
 		cr_assert_not(fr.step);
+		cr_assert_eq(svt_mmu_counters(M->mmu)->env_errors, 0, "a fault may come in a step");
+		se = shadow_leaf(va);
+		cr_assert((keys || !(se & RW)) && (se & US), "ended: %#lx", (unsigned long)se);
+		audit_clean();
+		cr_assert_eq(wp0_fault(va, &regs, &fr), SVT_PF_FIXED);
+		cr_assert(fr.step);
+		svt_mmu_invlpg(M->mmu, 0x41e000);
 		cr_assert_eq(svt_mmu_counters(M->mmu)->env_errors, 1, "the step was not ended");
 		se = shadow_leaf(va);
 		cr_assert((keys || !(se & RW)) && (se & US), "ended: %#lx", (unsigned long)se);
+		audit_clean();
+		mach_fini();
+	}
+}
+
+/*
+ * An event's stack frame across a page boundary, both pages needing the
+ * step's grant: the delivery faults on the first page, gets the step, is
+ * delivered again and faults on the second.  That fault comes with the step
+ * open (the monitor trap flag's exit has not come), and its grant joins the
+ * step's: both pages are writable for the delivery that follows, and
+ * svt_mmu_step_done() takes both back.  Ending the step at the second
+ * fault instead (seeded bug 87) takes the first page's grant back, and the
+ * two faults would follow each other for ever.
+ */
+Test(mmu_unit, a_step_needing_two_pages_keeps_both)
+{
+	for (unsigned keys = 0; keys < 2; keys++) {
+		uint64_t ge = step_setup(keys);
+		gwrite(0x4000 + 8 * 5, (21ull << 12) | ge, 8);
+		gwrite(0x4000 + 8 * 6, (22ull << 12) | ge, 8);
+		cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG), 0);
+		struct svt_emu_regs regs = { .rip = 0x1000 };
+		struct svt_fault_result fr;
+		uint64_t mpa;
+		uint32_t ec;
+		/* pushes from 0x406010 down: the upper page first */
+		cr_assert_eq(wp0_fault(0x406000, &regs, &fr), SVT_PF_FIXED, "keys %u", keys);
+		cr_assert(fr.step);
+		cr_assert_eq(implicit_write(0x406000, 0x11, &mpa, &ec), 0);
+		cr_assert_eq(wp0_fault(0x405ff8, &regs, &fr), SVT_PF_FIXED, "keys %u", keys);
+		cr_assert(fr.step, "the second page joins the step");
+		for (uint64_t va = 0x405ff8; va <= 0x406000; va += 8) {
+			uint64_t se = shadow_leaf(va);
+			cr_assert((se & RW) && !(se & US), "%#lx granted: %#lx", (unsigned long)va,
+				  (unsigned long)se);
+		}
+		audit_clean();
+		/* the delivery again: both pushes go through */
+		cr_assert_eq(implicit_write(0x406000, 0x22, &mpa, &ec), 0, "keys %u", keys);
+		cr_assert_eq(implicit_write(0x405ff8, 0x33, &mpa, &ec), 0, "keys %u", keys);
+		cr_assert_eq(gread((22ull << 12), 8), 0x22);
+		cr_assert_eq(gread((21ull << 12) + 0xff8, 8), 0x33);
+		unsigned flushes = M->flushes;
+		svt_mmu_step_done(M->mmu);
+		cr_assert_gt(M->flushes, flushes, "the step's translations flushed");
+		for (uint64_t va = 0x405ff8; va <= 0x406000; va += 8) {
+			uint64_t se = shadow_leaf(va);
+			cr_assert((keys || !(se & RW)) && (se & US), "%#lx back: %#lx",
+				  (unsigned long)va, (unsigned long)se);
+		}
+		cr_assert_eq(svt_mmu_counters(M->mmu)->env_errors, 0);
 		audit_clean();
 		mach_fini();
 	}

@@ -354,7 +354,7 @@ static void page_fault(struct svt_mmu *mmu, const struct svt_env *env, bool in_d
 	if (svt_mmu_counters(mmu)->emulated != emulated)
 		exit_kind = KIND_PTW;
 	wants_regs = res.wants_regs;
-	if (res.step) {
+	if (res.step && !step_armed) {
 		/* One instruction, or the delivery of the event that faulted
 		 * (complete_events() delivers it again at this entry): the
 		 * MTF exit comes after it, before the handler's first
@@ -366,6 +366,11 @@ static void page_fault(struct svt_mmu *mmu, const struct svt_env *env, bool in_d
 		step_armed = true;
 		step_rip = hv_vmread(G_RIP);
 		hv_vmwrite(PROC_CTLS_F, hv_vmread(PROC_CTLS_F) | PROC_MTF);
+	} else if (step_armed && o != SVT_PF_FIXED && o != SVT_PF_RETRY) {
+		/* a fault in the step that the core answered otherwise: it
+		 * has ended the step itself (nothing to record) */
+		step_armed = false;
+		hv_vmwrite(PROC_CTLS_F, hv_vmread(PROC_CTLS_F) & ~(uint64_t)PROC_MTF);
 	}
 	if (res.stuck) {
 		/* Running the guest again would fault the same way for ever:
@@ -832,7 +837,15 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 		uint32_t reason = (uint32_t)hv_vmread(EXIT_REASON);
 		uint32_t vectoring = (uint32_t)hv_vmread(IDT_INFO);
 		exits[reason & 63]++;
-		if (step_armed) {
+		if (step_armed && (reason & 0xffff) == R_EXCEPTION &&
+		    (hv_vmread(EXIT_INTR) & 0xff) == 14 && hv_vmread(G_RIP) == step_rip) {
+			/* A #PF before the MTF exit: the stepped instruction
+			 * (or delivery) faulted again, on a second page say.
+			 * The step goes on: the fault goes to the core with
+			 * it open (svt_fault_result.step), not ended first, so
+			 * that two pages do not take the grant from each other
+			 * in turn. */
+		} else if (step_armed) {
 			/* the step ended (the MTF exit, or any exit before it):
 			 * the core takes its grant back before anything else */
 			step_armed = false;

@@ -538,11 +538,12 @@ static bool is_input(enum svt_trace_type t)
 
 /* The candidate: the state at S, then the window's MEM records and the
  * inputs marked in keep (and their DECISIONs where the target is one, and
- * the STEP_DONE that ends a kept fault's step). */
+ * the STEP_DONE that ends a kept fault's step: a step's faults are those
+ * since the last other input or STEP_DONE). */
 static void assemble(struct rd *d, const bool *keep)
 {
 	size_t n = 0;
-	bool last_kept = false;
+	bool last_kept = false, step_kept = false;
 	for (size_t i = 0; i < d->pro.n; i++)
 		d->evs[n++] = &d->pro.v[i];
 	for (size_t i = d->s_idx; i < d->all.n; i++) {
@@ -551,12 +552,15 @@ static void assemble(struct rd *d, const bool *keep)
 			d->evs[n++] = e;
 		} else if (is_input(e->type)) {
 			last_kept = !keep || keep[i];
+			step_kept = e->type == SVT_TRACE_FAULT && (step_kept || last_kept);
 			if (last_kept)
 				d->evs[n++] = e;
 		} else if (e->type == SVT_TRACE_DECISION && d->keep_decisions && last_kept) {
 			d->evs[n++] = e;
-		} else if (e->type == SVT_TRACE_STEP_DONE && last_kept) {
-			d->evs[n++] = e;        /* the end of the kept fault's step */
+		} else if (e->type == SVT_TRACE_STEP_DONE) {
+			if (step_kept)
+				d->evs[n++] = e;        /* the end of a kept fault's step */
+			step_kept = false;
 		}
 	}
 	d->nevs = n;

@@ -646,23 +646,26 @@ static void nb_report(struct rp *p, enum svt_invariant inv, uint64_t va, const s
 }
 /*
  * Is the supervisor-only translation w of va the open step's grant (the
- * core makes the entries on the path of the step's address supervisor-only
- * until STEP_DONE: svt_mmu_step_done())?  Exactly when a shadow entry with
- * U/S=0 on w's path is one the step's address goes through too (the same
- * entry: the same address bits above it).  Outside a step, never.
+ * core makes the entries on the path of each address the step was asked
+ * for at supervisor-only until STEP_DONE: svt_mmu_step_done())?  Exactly
+ * when a shadow entry with U/S=0 on w's path is one such an address goes
+ * through too (the same entry: the same address bits above it).  Outside a
+ * step, never.
  */
 static bool step_grant(const struct rp *p, const struct hw_view *v, const struct svt_walk *w,
 		       uint64_t va)
 {
-	if (!p->step_open)
-		return false;
-	for (unsigned i = 0; i < w->nlevels; i++) {
-		unsigned level = w->lv[i].level;
-		if ((v->mode == SVT_MODE_PAE && level == 3) || (w->lv[i].entry & SVT_PTE_US))
-			continue;       /* (PDPTEs have no U/S) */
-		if (((va ^ p->step_va) & 0x01ffffffffffffffull) >> (12 + 9 * (level - 1)) == 0)
-			return true;
-	}
+	unsigned n = p->nstep < RP_STEP_PAGES ? p->nstep : RP_STEP_PAGES;
+	for (unsigned k = 0; p->step_open && k < n; k++)
+		for (unsigned i = 0; i < w->nlevels; i++) {
+			unsigned level = w->lv[i].level;
+			if ((v->mode == SVT_MODE_PAE && level == 3) ||
+			    (w->lv[i].entry & SVT_PTE_US))
+				continue;       /* (PDPTEs have no U/S) */
+			if (((va ^ p->step[k].acc.va) & 0x01ffffffffffffffull) >>
+			    (12 + 9 * (level - 1)) == 0)
+				return true;
+		}
 	return false;
 }
 

@@ -217,7 +217,54 @@ static void step_unended(struct rp *p)
 	snprintf(p->what, sizeof(p->what), "event %" PRIu64 " asked for one step "
 		 "(svt_fault_result.step) and the next input came with no STEP_DONE before it: "
 		 "the grant for the step stood past it", p->step_seq);
-	rp_violation(p, SVT_INV_REPLAY, p->step_va, 0, 0, 0, 0, p->what);
+	rp_violation(p, SVT_INV_REPLAY, p->nstep ? p->step[0].acc.va : 0, 0, 0, 0, 0, p->what);
+}
+
+/* A fault the replayed core answered while a step was open or for one
+ * (svt_fault_result.step): the step's bookkeeping.  A fault in a step is
+ * its instruction or delivery faulting again; answered FIXED or RETRY it
+ * goes on, otherwise the core has ended it (svt.h). */
+static void step_fault(struct rp *p, const struct svt_trace_fault *tf)
+{
+	if (p->step_open && p->fo != SVT_PF_FIXED && p->fo != SVT_PF_RETRY)
+		p->step_open = false;
+	if (!p->fres.step)
+		return;
+	if (!p->step_open) {
+		p->step_open = true;
+		p->step_seq = p->seq;
+		p->nstep = 0;
+	}
+	struct rp_step_page *sp = &p->step[p->nstep % RP_STEP_PAGES];
+	rp_fault_access(tf, &sp->acc);
+	sp->rflags = tf->rflags;
+	sp->pkru = tf->pkru;
+	sp->seq = p->seq;
+	p->nstep++;
+}
+
+/*
+ * Forward progress in a step: every access the step was granted for must
+ * still go through when a fault in it is fixed, for the instruction or
+ * delivery runs again from its start and needs them all.  A core that
+ * takes the first page's grant back for the second's (seeded bug 87) has
+ * the two fault in turn for ever.
+ */
+static void step_check_kept(struct rp *p)
+{
+	unsigned n = p->nstep < RP_STEP_PAGES ? p->nstep : RP_STEP_PAGES;
+	for (unsigned i = 0; p->step_open && i < n; i++) {
+		const struct rp_step_page *sp = &p->step[i];
+		uint64_t mpa;
+		if (sp->seq == p->seq || rp_shadow_allows(p, &sp->acc, sp->rflags, sp->pkru, &mpa))
+			continue;
+		snprintf(p->what, sizeof(p->what), "a fault in the step event %" PRIu64 " asked "
+			 "for, answered FIXED, took back the step's grant for the %s at %#" PRIx64
+			 " (event %" PRIu64 "): the step's instruction or delivery, run again, "
+			 "faults there again, and the two follow each other for ever", p->step_seq,
+			 sp->acc.kind == SVT_ACC_WRITE ? "write" : "access", sp->acc.va, sp->seq);
+		rp_violation(p, SVT_INV_PROGRESS, sp->acc.va, 0, 0, 0, 0, p->what);
+	}
 }
 
 /* Any input but a FAULT ends a run of the same fault (forward progress). */
@@ -293,11 +340,7 @@ static void fault(struct rp *p, const struct svt_trace_fault *tf)
 		rp_ad_before(p, tf);
 	}
 	p->fo = svt_mmu_page_fault(p->mmu, &f, &p->fres);
-	if (p->fres.step) {
-		p->step_open = true;
-		p->step_va = tf->va;
-		p->step_seq = p->seq;
-	}
+	step_fault(p, tf);
 	progress_check(p, tf, p->fo);
 	if (p->fres.stuck) {
 		/* the core gave up on it: live, the hypervisor stopped the guest */
@@ -317,6 +360,8 @@ static void fault(struct rp *p, const struct svt_trace_fault *tf)
 		rp_shadow_after(p, tf, p->fo);
 		rp_check_ad(p, tf, p->fo);
 		audit_va(p, tf->va);
+		if (p->fo == SVT_PF_FIXED)
+			step_check_kept(p);
 	}
 	after_input(p);
 }
@@ -400,8 +445,7 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		return true;
 	case SVT_TRACE_FAULT:
 		rp_cpu_input(p);
-		step_unended(p);
-		fault(p, &ev->u.fault);
+		fault(p, &ev->u.fault);         /* (a fault may come in a step: step_fault()) */
 		return true;
 	case SVT_TRACE_CR_WRITE: {
 		struct crm_out pred;

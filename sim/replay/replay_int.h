@@ -37,6 +37,10 @@ struct hw_view {
 	bool ok;
 };
 
+/* The pages one step's grant is kept for (one instruction or event
+ * delivery writes at most two that need it). */
+#define RP_STEP_PAGES 4
+
 struct rp {
 	const struct svt_replay_config *cfg;
 	struct svt_replay_result *res;
@@ -71,10 +75,19 @@ struct rp {
 	int rc;
 	struct svt_trace_fault fault;   /* copy of the last FAULT */
 	/* a step the replayed core asked for (svt_fault_result.step) at event
-	 * step_seq, for the fault at step_va: open until a STEP_DONE; its
-	 * grant is allowed only then (check_entry()) */
+	 * step_seq: open until a STEP_DONE, or a fault in it answered neither
+	 * FIXED nor RETRY; its grant is allowed only then (check_entry()),
+	 * for the faults in it that asked for it (nstep of them, the last
+	 * RP_STEP_PAGES kept): their accesses must stay allowed while the
+	 * step lasts (rp_check_step_kept()) */
 	bool step_open;
-	uint64_t step_va, step_seq;
+	uint64_t step_seq;
+	unsigned nstep;
+	struct rp_step_page {
+		struct svt_access acc;
+		uint64_t rflags, seq;
+		uint32_t pkru;
+	} step[RP_STEP_PAGES];
 	/* forward progress: the same fault in a row, each fixed or retried */
 	uint64_t streak_va;
 	uint32_t streak_ec;
