@@ -466,11 +466,16 @@ static bool wp0_grant(struct svt_mmu *m, const struct svt_walk *w, uint64_t va, 
 			if (step && n != e) {
 				if (m->v.nstep == MMU_STEP_MAX)
 					return false;
+				const struct sh_page *p = SP(m, spi);
 				m->v.step[m->v.nstep].va = va;
+				m->v.step[m->v.nstep].gfn = p->gfn;
 				m->v.step[m->v.nstep].spi = spi;
 				m->v.step[m->v.nstep].idx = (uint16_t)idx;
 				m->v.step[m->v.nstep].level = (uint8_t)level;
+				m->v.step[m->v.nstep].type = p->type;
+				m->v.step[m->v.nstep].sub = p->sub;
 				m->v.step[m->v.nstep].old = sh_get(m, spi, idx);
+				m->v.step[m->v.nstep].now = sh_entry(n);
 				m->v.nstep++;
 			}
 			sh_raw_set(m, spi, idx, sh_entry(n));
@@ -488,13 +493,21 @@ static bool wp0_grant(struct svt_mmu *m, const struct svt_walk *w, uint64_t va, 
  * from-th on, newest first, and flush what the hardware may have cached
  * through them: each address's translation, or every translation where an
  * entry above a leaf was changed (any address below it may have been
- * reached in the step).  From 0, the step is over. */
+ * reached in the step).  From 0, the step is over.  A fault in the step
+ * (its instruction faulting again) may have changed shadows since the
+ * grant: an entry no longer as the grant made it, or in a page freed or
+ * made anew since, is the core's newer work, and stays. */
 void step_revoke_from(struct svt_mmu *m, unsigned from)
 {
 	bool upper = false;
 
 	for (unsigned i = m->v.nstep; i-- > from;) {
-		sh_raw_set(m, m->v.step[i].spi, m->v.step[i].idx, m->v.step[i].old);
+		const struct sh_page *p = SP(m, m->v.step[i].spi);
+		if (p->type == m->v.step[i].type && p->gfn == m->v.step[i].gfn &&
+		    p->sub == m->v.step[i].sub &&
+		    sh_entry_x(sh_get(m, m->v.step[i].spi, m->v.step[i].idx)) ==
+		    sh_entry_x(m->v.step[i].now))
+			sh_raw_set(m, m->v.step[i].spi, m->v.step[i].idx, m->v.step[i].old);
 		upper = upper || m->v.step[i].level > 1;
 	}
 	if (upper)

@@ -341,16 +341,17 @@ struct mmu_vcpu {
 	unsigned retry_repeats;         /* RETRYs of it in a row, nothing between, less one */
 	bool retry_spurious;            /* this fault's RETRY is a spurious fault's (bounded) */
 	/* a step's grant (svt_fault_result.step): the shadow entries
-	 * wp0_grant() changed, as they were, and the address each was
-	 * changed for, until svt_mmu_step_done(); nstep_va addresses */
+	 * wp0_grant() changed, as they were (old) and as it made them (now),
+	 * the page's key, and the address each was changed for, until
+	 * svt_mmu_step_done(); nstep_va addresses */
 	bool step_open;
 	unsigned nstep, nstep_va;
 	struct {
-		uint64_t va;
+		uint64_t va, gfn;
 		uint32_t spi;
 		uint16_t idx;
-		uint8_t level;
-		sh_entry_t old;
+		uint8_t level, type, sub;
+		sh_entry_t old, now;
 	} step[MMU_STEP_MAX];
 };
 

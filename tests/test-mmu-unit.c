@@ -1072,6 +1072,54 @@ Test(mmu_unit, a_step_needing_two_pages_keeps_both)
 	}
 }
 
+/*
+ * A step's grant outlives shadows freed in it: faults of the stepped
+ * instruction (here, reads under forty page tables of their own, more than
+ * the 32-frame pool holds) evict shadow pages, the granted path's among
+ * them, and make others in their frames.  The end of the step puts back
+ * only the entries still as the grant made them, in pages still the same
+ * table: writing the old value into a page evicted and made anew for
+ * another table would corrupt that table (the audit finds it).
+ */
+Test(mmu_unit, a_step_survives_shadows_freed_in_it)
+{
+	uint64_t ge = step_setup(0);
+	gwrite(0x4000 + 8 * 5, (21ull << 12) | ge, 8);
+	for (unsigned i = 3; i < 43; i++) {
+		gwrite(0x3000 + 8 * i, ((100ull + i) << 12) | P | RW | US | A, 8);
+		gwrite((100ull + i) << 12, (60ull << 12) | P | RW | A | D, 8);
+	}
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG), 0);
+	struct svt_emu_regs regs = { .rip = 0x1000 };
+	struct svt_fault_result fr;
+	cr_assert_eq(wp0_fault(0x405010, &regs, &fr), SVT_PF_FIXED);
+	cr_assert(fr.step);
+	uint64_t evictions = svt_mmu_counters(M->mmu)->evictions;
+	for (unsigned i = 3; i < 43; i++) {
+		uint64_t va = (uint64_t)i << 21;
+		struct svt_access rd = { .va = va, .kind = SVT_ACC_READ, .cpl = 0 };
+		struct svt_walk w;
+		if (t_hw_walk(&rd, &w) == SVT_WALK_OK)
+			continue;
+		struct svt_fault f = { .va = va, .error_code = w.error_code, .cpl = 0,
+				       .rflags = M->rflags, .pkru = M->pkru, .code_bits = 64 };
+		cr_assert_eq(svt_mmu_page_fault(M->mmu, &f, &fr), SVT_PF_FIXED, "va %#lx",
+			     (unsigned long)va);
+		cr_assert_not(fr.step);
+	}
+	cr_assert_gt(svt_mmu_counters(M->mmu)->evictions, evictions, "the pool was full");
+	svt_mmu_step_done(M->mmu);
+	audit_clean();
+	for (unsigned i = 3; i < 43; i++) {
+		uint64_t va = (uint64_t)i << 21;
+		cr_assert_eq(access8(va, SVT_ACC_READ, 0, 0).mpa, g2m(60) * 4096, "va %#lx",
+			     (unsigned long)va);
+	}
+	audit_clean();
+	cr_assert_eq(svt_mmu_counters(M->mmu)->env_errors, 0);
+	mach_fini();
+}
+
 /* A fault the core answers RETRY again and again with nothing between (a
  * write it must emulate, from a caller that never gives the registers it
  * asks for) is reported stuck the SVT_PF_STUCK_AFTER-th time in a row (the
