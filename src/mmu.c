@@ -1136,7 +1136,7 @@ struct svt_mmu *svt_mmu_init(void *storage, size_t len, const struct svt_mmu_con
 	m->d.free_link = 1;
 	m->d.c.pool_free = cfg->pool_frames;
 	m->v.last_wr_gfn = ~0ull;
-	m->v.last_retry_at = ~0ull;     /* no RETRY yet (pf_done()) */
+	m->v.retry.at = ~0ull;          /* no RETRY yet (pf_done()) */
 	for (unsigned k = 0; k < OOS_FORCED_MAX; k++)
 		m->d.forced[k] = ~0ull;
 

@@ -721,21 +721,13 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 		struct svt_access ia = acc;
 		struct svt_walk iw;
 		ia.implicit = true;
-		bool again = !SVT_BUG(62) && m->v.last_spurious_va == acc.va &&
-			     m->v.last_spurious_ec == ec && m->v.last_spurious_at + 1 == m->d.c.faults;
+		bool again = !SVT_BUG(62) && fault_memo_next(m, &m->v.spurious, acc.va, ec);
 		if (again && svt_walk(&m->d.env, &regs, &ia, SVT_WALK_CORE, &iw) == SVT_WALK_PF) {
-			m->v.spurious_repeats = 0;
+			m->v.spurious.repeats = 0;
 			return pf_inject(m, f, res, iw.error_code, iw.cr2);
 		}
-		/* nothing between: no other input moved the epoch */
-		bool same = again && m->v.last_spurious_epoch + 1 == m->d.epoch;
-		m->v.spurious_repeats = same ? m->v.spurious_repeats + 1 : 0;
-		m->v.last_spurious_va = acc.va;
-		m->v.last_spurious_ec = ec;
-		m->v.last_spurious_at = m->d.c.faults;
-		m->v.last_spurious_epoch = m->d.epoch;
-		if (m->v.spurious_repeats + 1 >= MMU_SPURIOUS_MAX) {
-			m->v.spurious_repeats = 0;
+		if (fault_memo_count(m, &m->v.spurious, acc.va, ec, again) >= MMU_SPURIOUS_MAX) {
+			m->v.spurious.repeats = 0;
 			return pf_inject(m, f, res, ec, acc.va);
 		}
 		m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_VA, acc.va);
