@@ -45,7 +45,8 @@
 enum sh_type {
 	SH_FREE = 0,
 	SH_L1 = 1, SH_L2, SH_L3, SH_L4, SH_L5,   /* shadow of a guest table at that level */
-	SH_FL1,         /* splinter: 4 KiB entries of a guest 2/4 MiB page (or 2 MiB of a 1 GiB page) */
+	SH_FL1,         /* splinter: 4 KiB entries of a guest 2/4 MiB page (or 2 MiB of a
+			 * 1 GiB page) */
 	SH_FL2,         /* splinter: 2 MiB entries of a guest 1 GiB page, pointing to FL1s */
 	SH_PAE_ROOT,    /* PAE: four PDPTEs; key: CR3 >> 5 */
 	SH_PHYS,        /* paging off: the 1:1 root (2-level format) */
@@ -642,7 +643,8 @@ g_entry_t g_table_entry(struct svt_mmu *m, const struct sh_page *p, unsigned idx
 /* The guest-physical address of the table or page a level-1 entry points to. */
 static inline uint64_t g_frame(const struct svt_mmu *m, g_entry_t ge)
 {
-	return m->d.gesize == 4 ? (ge.ge & 0xfffff000u) : (ge.ge & svt_bits(m->v.g.maxphyaddr - 1, 12));
+	return m->d.gesize == 4 ? (ge.ge & 0xfffff000u) :
+				  (ge.ge & svt_bits(m->v.g.maxphyaddr - 1, 12));
 }
 
 /* mmu_fault.c: entries, propagation, the fault path */
@@ -727,7 +729,8 @@ static inline enum svt_pf_outcome pf_done(struct svt_mmu *m, const struct svt_fa
 }
 
 static inline enum svt_pf_outcome pf_inject(struct svt_mmu *m, const struct svt_fault *f,
-					     struct svt_fault_result *res, uint32_t ec, uint64_t cr2)
+					     struct svt_fault_result *res, uint32_t ec,
+					     uint64_t cr2)
 {
 	if (SVT_BUG(2))
 		ec &= ~SVT_PFEC_U;
