@@ -72,7 +72,8 @@ static double zstd_only(const char *path)
 			break;  /* the index */
 		off += TR_FRAME_HDR;
 		if (fr.method == TR_METHOD_ZSTD)
-			ZSTD_decompressDCtx(dc, out, SVT_TRACE_MAX_CONTENT, buf + off, fr.stored_size);
+			ZSTD_decompressDCtx(dc, out, SVT_TRACE_MAX_CONTENT, buf + off,
+					    fr.stored_size);
 		off += fr.stored_size;
 	}
 	double t = now() - t0;
@@ -103,8 +104,8 @@ static double replay_user(const char *path, enum svt_audit_level audit, uint64_t
 {
 	pid_t pid = fork();
 	if (pid == 0) {
-		struct svt_replay_config cfg = { .path = path, .audit = audit, .from = from, .to = to,
-						 .to_set = to_set };
+		struct svt_replay_config cfg = { .path = path, .audit = audit, .from = from,
+						 .to = to, .to_set = to_set };
 		struct svt_replay_result res;
 		int st = svt_replay(&cfg, &res);
 		_exit(st == 0 ? 0 : 1);
@@ -353,7 +354,8 @@ static int targets(const char *dir, enum svt_mode mode, uint64_t events)
 	       "aim <= 8x zstd: %s\n", "replay, audit none", tn, ev / tn / 1e6, tn / tz,
 	       ev / tn >= 10e6 ? "met" : "NOT met", tn / tz <= 8 ? "met" : "not met");
 	printf("  %-22s %8.3f s %10.2f M events/s %6.1fx zstd  target >= 2 M events/s: %s\n",
-	       "replay, audit periodic", tp, ev / tp / 1e6, tp / tz, ev / tp >= 2e6 ? "met" : "NOT met");
+	       "replay, audit periodic", tp, ev / tp / 1e6, tp / tz,
+	       ev / tp >= 2e6 ? "met" : "NOT met");
 	printf("  %-22s %8.3f s %10.0f events/s   %6.0fx zstd  target >= 100000 events/s: %s\n"
 	       "  (full: events %" PRIu64 "..%" PRIu64 ", %.3f s less %.3f s for the same range at "
 	       "level none; x zstd for the whole trace at that rate)\n",
@@ -372,8 +374,10 @@ int main(int argc, char **argv)
 	int rc = 0;
 
 	if (events == 0 || mode < 0 || tevents < 3 * BENCH_FULL_EVENTS || !mkdtemp(dir)) {
-		fprintf(stderr, "usage: svt-bench [EVENTS [2level|pae|4level|5level [TARGET_EVENTS]]]\n"
-			"  (TARGET_EVENTS: the trace of the issue 20 targets, at least %d; 3000000)\n",
+		fprintf(stderr, "usage: svt-bench [EVENTS [2level|pae|4level|5level "
+			"[TARGET_EVENTS]]]\n"
+			"  (TARGET_EVENTS: the trace of the issue 20 targets, at least %d; "
+			"3000000)\n",
 			3 * BENCH_FULL_EVENTS);
 		return 2;
 	}
@@ -419,8 +423,10 @@ int main(int argc, char **argv)
 	}
 	/* -j 2: two traces in two threads against one alone */
 	char p1[512], p2[512];
-	if (synth(dir, syn_find_workload("fork"), (enum svt_mode)mode, events, 2, p1, sizeof(p1)) == 0 &&
-	    synth(dir, syn_find_workload("fork"), (enum svt_mode)mode, events, 3, p2, sizeof(p2)) == 0) {
+	if (synth(dir, syn_find_workload("fork"), (enum svt_mode)mode, events, 2, p1,
+		  sizeof(p1)) == 0 &&
+	    synth(dir, syn_find_workload("fork"), (enum svt_mode)mode, events, 3, p2,
+		  sizeof(p2)) == 0) {
 		double one = 1e9, two = 1e9;
 		for (int k = 0; k < 3; k++) {
 			struct pair a = { p1, 0 }, b = { p2, 0 };
@@ -437,8 +443,10 @@ int main(int argc, char **argv)
 			if (t2 - t1 < two)
 				two = t2 - t1;
 		}
-		printf("-j 2: one trace alone %.3f s, two traces at once %.3f s: %.2fx the time of one\n"
-		       "      baseline: two CPU-bound threads take %.2fx the time of one here (%ld CPUs)\n",
+		printf("-j 2: one trace alone %.3f s, two traces at once %.3f s: %.2fx the time "
+		       "of one\n"
+		       "      baseline: two CPU-bound threads take %.2fx the time of one here "
+		       "(%ld CPUs)\n",
 		       one, two, two / one, spin_ratio(), sysconf(_SC_NPROCESSORS_ONLN));
 	}
 	if (targets(dir, (enum svt_mode)mode, tevents) != 0)

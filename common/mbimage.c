@@ -72,8 +72,8 @@ static int load_addr(struct svt_mb_image *im, size_t n, uint32_t hoff, const uin
 		if (load > header_addr)
 			return refuse(im, "load_addr is above header_addr", field + 4);
 		if (header_addr - load > hoff)
-			return refuse(im, "header_addr - load_addr is more than the header's offset "
-				      "in the file", field);
+			return refuse(im, "header_addr - load_addr is more than the header's "
+				      "offset in the file", field);
 		off = hoff - (header_addr - load);
 	}
 	uint64_t len = n - off;
@@ -90,7 +90,8 @@ static int load_addr(struct svt_mb_image *im, size_t n, uint32_t hoff, const uin
 	uint64_t mem = len;
 	if (bss_end) {
 		if (bss_end < load + len)
-			return refuse(im, "bss_end_addr is below the end of the loaded data", field + 12);
+			return refuse(im, "bss_end_addr is below the end of the loaded data",
+				      field + 12);
 		mem = bss_end - load;
 	}
 	im->format = SVT_MB_ADDR;
@@ -101,7 +102,8 @@ static int load_addr(struct svt_mb_image *im, size_t n, uint32_t hoff, const uin
 static int load_elf(struct svt_mb_image *im, const uint8_t *img, size_t n)
 {
 	if (n < 16 || svt_get32(img) != 0x464c457fu)
-		return refuse(im, "no a.out addresses in the Multiboot header, and not an ELF file", 0);
+		return refuse(im, "no a.out addresses in the Multiboot header, and not an ELF file",
+			      0);
 	bool is64 = img[4] == 2;
 	if ((img[4] != 1 && img[4] != 2) || img[5] != 1)
 		return refuse(im, "an ELF file that is neither 32- nor 64-bit little-endian", 4);
@@ -110,11 +112,12 @@ static int load_elf(struct svt_mb_image *im, const uint8_t *img, size_t n)
 	if (svt_get16(img + 16) != 2)
 		return refuse(im, "not an ELF executable (e_type is not ET_EXEC)", 16);
 	if (svt_get16(img + 18) != (is64 ? 62 : 3))
-		return refuse(im, is64 ? "an ELF64 file not for x86-64" : "an ELF32 file not for i386",
-			      18);
+		return refuse(im, is64 ? "an ELF64 file not for x86-64" :
+			      "an ELF32 file not for i386", 18);
 	uint64_t entry = is64 ? svt_get64(img + 24) : svt_get32(img + 24);
 	uint64_t phoff = is64 ? svt_get64(img + 32) : svt_get32(img + 28);
-	uint64_t phentsize = svt_get16(img + (is64 ? 54 : 42)), phnum = svt_get16(img + (is64 ? 56 : 44));
+	uint64_t phentsize = svt_get16(img + (is64 ? 54 : 42));
+	uint64_t phnum = svt_get16(img + (is64 ? 56 : 44));
 	uint64_t phfield = is64 ? 32 : 28;
 	if (phentsize < (is64 ? 56u : 32u))
 		return refuse(im, "e_phentsize is smaller than a program header", is64 ? 54 : 42);
@@ -173,8 +176,8 @@ static int parse_v1(const uint8_t *img, size_t n, uint32_t hoff, struct svt_mb_i
 	im->version = 1;
 	im->header_off = hoff;
 	if (flags & 0xfffcu)
-		return refuse(im, (flags & 4) ? "the Multiboot header asks for a video mode (flag 2), "
-			      "which the hypervisor does not set" :
+		return refuse(im, (flags & 4) ? "the Multiboot header asks for a video mode "
+			      "(flag 2), which the hypervisor does not set" :
 			      "the Multiboot header has a required flag (3-15) no loader knows",
 			      hoff + 4);
 	im->align_modules = flags & 1;
@@ -182,7 +185,8 @@ static int parse_v1(const uint8_t *img, size_t n, uint32_t hoff, struct svt_mb_i
 	if (!(flags & (1u << 16)))
 		return load_elf(im, img, n);
 	if (n - hoff < 32)
-		return refuse(im, "the Multiboot header's address fields lie outside the file", hoff);
+		return refuse(im, "the Multiboot header's address fields lie outside the file",
+			      hoff);
 	if (load_addr(im, n, hoff, h + 12, hoff + 12, false) != 0)
 		return -1;
 	im->entry = svt_get32(h + 28);
@@ -225,32 +229,36 @@ static int parse_v2(const uint8_t *img, size_t n, uint32_t hoff, uint32_t hlen,
 	for (uint64_t t = 16; !ended;) {
 		uint64_t at = hoff + t;
 		if (hlen - t < 8)
-			return refuse(im, "the Multiboot2 header has no end tag inside header_length", at);
+			return refuse(im, "the Multiboot2 header has no end tag inside "
+				      "header_length", at);
 		uint32_t type = svt_get16(h + t), tflags = svt_get16(h + t + 2);
 		uint32_t size = svt_get32(h + t + 4);
 		bool optional = tflags & 1;
 		if (size < 8 || size > hlen - t)
-			return refuse(im, "a Multiboot2 header tag's size is below 8 or past header_length",
-				      at + 4);
+			return refuse(im, "a Multiboot2 header tag's size is below 8 or past "
+				      "header_length", at + 4);
 		if (type == 0) {
 			ended = true;
-		} else if (type >= sizeof(tag_kinds) / sizeof(tag_kinds[0]) || !tag_kinds[type].min) {
+		} else if (type >= sizeof(tag_kinds) / sizeof(tag_kinds[0]) ||
+			   !tag_kinds[type].min) {
 			if (!optional)
-				return refuse(im, "a Multiboot2 header tag of a type this loader does not "
-					      "know, not marked optional", at);
+				return refuse(im, "a Multiboot2 header tag of a type this loader "
+					      "does not know, not marked optional", at);
 		} else if (size < tag_kinds[type].min) {
-			return refuse(im, "a Multiboot2 header tag shorter than its type needs", at + 4);
+			return refuse(im, "a Multiboot2 header tag shorter than its type needs",
+				      at + 4);
 		} else if (!tag_kinds[type].ok) {
 			if (!optional)
-				return refuse(im, "the Multiboot2 header asks for a framebuffer, which the "
-					      "hypervisor does not set (the tag is not optional)", at);
+				return refuse(im, "the Multiboot2 header asks for a framebuffer, "
+					      "which the hypervisor does not set (the tag is not "
+					      "optional)", at);
 		} else if (type == 1) {
 			for (uint64_t i = 8; i + 4 <= size; i += 4) {
 				uint32_t want = svt_get32(h + t + i);
 				if (!optional && !svt_mb2_tag_given(want))
-					return refuse(im, "the Multiboot2 header requests an information "
-						      "tag the hypervisor does not give (not optional)",
-						      at + i);
+					return refuse(im, "the Multiboot2 header requests an "
+						      "information tag the hypervisor does not "
+						      "give (not optional)", at + i);
 			}
 		} else if (type == 2) {
 			has_addr = true;
@@ -266,7 +274,8 @@ static int parse_v2(const uint8_t *img, size_t n, uint32_t hoff, uint32_t hlen,
 		}
 		t += (size + 7) & ~7ull;
 		if (!ended && t > hlen)
-			return refuse(im, "the Multiboot2 header has no end tag inside header_length", at);
+			return refuse(im, "the Multiboot2 header has no end tag inside "
+				      "header_length", at);
 	}
 	if (has_addr) {
 		if (!has_entry)
@@ -285,8 +294,9 @@ static int parse_v2(const uint8_t *img, size_t n, uint32_t hoff, uint32_t hlen,
 		const uint8_t *r = img + rel_field;
 		uint64_t min = svt_get32(r + 8), max = svt_get32(r + 12);
 		if (min > max || im->lo < min || im->hi > max)
-			return refuse(im, "a relocatable image whose link addresses lie outside its "
-				      "min_addr..max_addr (the hypervisor does not move it)", rel_field + 8);
+			return refuse(im, "a relocatable image whose link addresses lie outside "
+				      "its min_addr..max_addr (the hypervisor does not move it)",
+				      rel_field + 8);
 	}
 	return 0;
 }
@@ -307,8 +317,8 @@ int svt_mb_parse(const uint8_t *img, size_t n, struct svt_mb_image *im)
 			return refuse(im, "a Multiboot2 header for another architecture than i386",
 				      o + 4);
 		if (len < 24 || len > n - o || len > SVT_MB2_SEARCH - o)
-			return refuse(im, "the Multiboot2 header_length is below 24 or reaches past the "
-				      "file or its first 32 KiB", o + 8);
+			return refuse(im, "the Multiboot2 header_length is below 24 or reaches "
+				      "past the file or its first 32 KiB", o + 8);
 		return parse_v2(img, n, (uint32_t)o, len, im);
 	}
 	for (uint64_t o = 0; o + 12 <= n && o + 12 <= SVT_MB1_SEARCH; o += 4) {

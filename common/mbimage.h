@@ -46,9 +46,9 @@ struct svt_mb_seg {
 
 /* Information tags of the v2 boot information (the types we may be asked for). */
 enum {
-	SVT_MB2_TAG_END = 0, SVT_MB2_TAG_CMDLINE = 1, SVT_MB2_TAG_LOADER = 2, SVT_MB2_TAG_MODULE = 3,
-	SVT_MB2_TAG_MEMINFO = 4, SVT_MB2_TAG_MMAP = 6, SVT_MB2_TAG_ACPI_OLD = 14,
-	SVT_MB2_TAG_ACPI_NEW = 15, SVT_MB2_TAG_LOAD_BASE = 21,
+	SVT_MB2_TAG_END = 0, SVT_MB2_TAG_CMDLINE = 1, SVT_MB2_TAG_LOADER = 2,
+	SVT_MB2_TAG_MODULE = 3, SVT_MB2_TAG_MEMINFO = 4, SVT_MB2_TAG_MMAP = 6,
+	SVT_MB2_TAG_ACPI_OLD = 14, SVT_MB2_TAG_ACPI_NEW = 15, SVT_MB2_TAG_LOAD_BASE = 21,
 };
 
 struct svt_mb_image {

@@ -7,13 +7,15 @@
 
 void svt_default_policy(struct svt_policy *p, unsigned *pool)
 {
-	*p = (struct svt_policy){ .oos = 2, .prefetch = 8, .emulate = true, .early_unshadow = true };
+	*p = (struct svt_policy){ .oos = 2, .prefetch = 8, .emulate = true,
+				  .early_unshadow = true };
 	*pool = 512;
 }
 
 void svt_policy_default_hv(struct svt_policy *p, unsigned *pool, unsigned *roots)
 {
-	*p = (struct svt_policy){ .oos = 8, .prefetch = 4, .emulate = true, .early_unshadow = true };
+	*p = (struct svt_policy){ .oos = 8, .prefetch = 4, .emulate = true,
+				  .early_unshadow = true };
 	*pool = SVT_POLICY_HV_POOL;
 	*roots = SVT_POLICY_HV_ROOTS;
 }
@@ -122,7 +124,8 @@ int svt_policy_parse_n(const char *s, size_t n, struct svt_policy *p, unsigned *
 		size_t klen = (size_t)(eq - k);
 		unsigned key = K_N;
 		for (unsigned i = 0; i < K_N; i++)
-			if (svt_strnlen(keys[i].name, 16) == klen && memcmp(keys[i].name, k, klen) == 0)
+			if (svt_strnlen(keys[i].name, 16) == klen &&
+			    memcmp(keys[i].name, k, klen) == 0)
 				key = i;
 		if (key == K_N || (key == K_ROOTS && !roots))
 			return fail(why, whylen, "unknown key '", k, klen,
@@ -132,17 +135,19 @@ int svt_policy_parse_n(const char *s, size_t n, struct svt_policy *p, unsigned *
 		const char *d = eq + 1;
 		uint64_t hi = key == K_POOL ? max_pool : keys[key].hi;
 		if (d == item_end)
-			return fail_range(why, whylen, k, ilen, ": no value (a number in ", keys[key].lo, hi);
+			return fail_range(why, whylen, k, ilen, ": no value (a number in ",
+					  keys[key].lo, hi);
 		for (; d < item_end; d++) {
 			if (*d < '0' || *d > '9')
-				return fail_range(why, whylen, k, ilen, ": not a decimal number in ",
-						  keys[key].lo, hi);
+				return fail_range(why, whylen, k, ilen,
+						  ": not a decimal number in ", keys[key].lo, hi);
 			v = v * 10 + (uint64_t)(*d - '0');
 			if (v > 0xffffffffu)
 				break;
 		}
 		if (v < keys[key].lo || v > hi)
-			return fail_range(why, whylen, k, ilen, ": out of range ", keys[key].lo, hi);
+			return fail_range(why, whylen, k, ilen, ": out of range ",
+					  keys[key].lo, hi);
 		switch (key) {
 		case K_OOS: np.oos = (unsigned)v; break;
 		case K_PREFETCH: np.prefetch = (unsigned)v; break;

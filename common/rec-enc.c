@@ -64,7 +64,8 @@ const char *tr_check_guest(const struct svt_trace_guest *g)
 		if (g->op == SVT_GUEST_CMPXCHG16B ? g->size != 16 :
 		    g->op == SVT_GUEST_CMPXCHG8B ? g->size != 8 :
 		    g->size != 1 && g->size != 2 && g->size != 4 && g->size != 8)
-			return "GUEST: write size not 1, 2, 4 or 8 (8 for CMPXCHG8B, 16 for CMPXCHG16B)";
+			return "GUEST: write size not 1, 2, 4 or 8 (8 for CMPXCHG8B, 16 for "
+			       "CMPXCHG16B)";
 		if ((g->flags & SVT_GUEST_OK) && g->op < SVT_GUEST_CMPXCHG)
 			return "GUEST: an exchange flagged on a write that compares nothing";
 	} else if (g->op || g->size || (g->flags & SVT_GUEST_OK)) {
@@ -311,7 +312,8 @@ static uint8_t *enc_mem(struct tr_state *st, const struct svt_trace_mem *m, uint
 		bool w64 = n64 <= n32;
 		size_t wn = w64 ? n64 : n32;
 		if (wn < len) {
-			p += svt_putv(p, (uint64_t)(len - 1) << 2 | (w64 ? TR_MEM_W64 : TR_MEM_W32));
+			p += svt_putv(p, (uint64_t)(len - 1) << 2 |
+					 (w64 ? TR_MEM_W64 : TR_MEM_W32));
 			for (uint32_t i = 0; i < len; i += w64 ? 8 : 4) {
 				if (w64) {
 					uint64_t v = svt_get64(d + i);
@@ -319,7 +321,8 @@ static uint8_t *enc_mem(struct tr_state *st, const struct svt_trace_mem *m, uint
 					st->w64 = v;
 				} else {
 					uint32_t v = svt_get32(d + i);
-					p += svt_putv(p, svt_zz((uint64_t)(int64_t)(int32_t)(v - st->w32)));
+					int32_t dv = (int32_t)(v - st->w32);
+					p += svt_putv(p, svt_zz((uint64_t)(int64_t)dv));
 					st->w32 = v;
 				}
 			}

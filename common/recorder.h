@@ -41,7 +41,8 @@ struct svt_rec_slot {
 };
 
 #define SVT_REC_SLOTS_DEFAULT 1024
-#define SVT_REC_OOS_MAX 16             /* out-of-sync tables the table evidence covers */      /* 4.6 MiB of mirror: the hypervisor's */
+#define SVT_REC_OOS_MAX 16             /* out-of-sync tables the table evidence covers */
+				       /* 4.6 MiB of mirror: the hypervisor's */
 
 /* Where the recorder's time went, in time-stamp-counter ticks, in a
  * build with SVT_PROFILE defined (the hypervisor's); else zeros. */

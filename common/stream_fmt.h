@@ -56,7 +56,8 @@ struct svt_stream_hello {
 	struct svt_policy policy;
 	const char *guest;              /* not NUL-terminated; guest_len bytes */
 	size_t guest_len;
-	bool has_cpu;                   /* the CPU string and devices follow (since device pass-through) */
+	bool has_cpu;                   /* the CPU string and devices follow (since device
+					 * pass-through) */
 	const char *cpu;                /* the CPU's brand string, cpu_len bytes */
 	size_t cpu_len;
 	const struct svt_trace_range *devices;

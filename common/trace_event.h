@@ -90,7 +90,8 @@ enum svt_trace_type {
 	SVT_TRACE_MARK = 9,     /* a timestamped phase or console marker */
 	SVT_TRACE_GUEST = 10,   /* an action of the guest (SVT_EVIDENCE_ACTIONS) */
 	SVT_TRACE_CPU = 11,     /* CPUID answered, an exception injected (SVT_EVIDENCE_CPU) */
-	SVT_TRACE_STEP_DONE = 12, /* svt_mmu_step_done: the step a FAULT's decision asked for ended */
+	SVT_TRACE_STEP_DONE = 12, /* svt_mmu_step_done: the step a FAULT's decision asked
+				   * for ended */
 };
 #define SVT_TRACE_NTYPES 13     /* counts[] is indexed by type; [0] counts unknown types */
 
@@ -105,7 +106,9 @@ enum svt_trace_lost_reason {
 };
 
 /* MARK kinds */
-enum svt_trace_mark_kind { SVT_TRACE_MARK_PHASE = 0, SVT_TRACE_MARK_CONSOLE = 1, SVT_TRACE_MARK_NOTE = 2 };
+enum svt_trace_mark_kind {
+	SVT_TRACE_MARK_PHASE = 0, SVT_TRACE_MARK_CONSOLE = 1, SVT_TRACE_MARK_NOTE = 2
+};
 
 /*
  * A FAULT: struct svt_fault by value.  Without has_regs (no register file

@@ -64,12 +64,14 @@ static void scan_map(uint32_t magic, uint32_t info, struct scan *s)
 	if (magic == MB2_BOOT_MAGIC) {
 		uint32_t total = *(const uint32_t *)mbi;
 		for (uint32_t t = 8; t + 16 <= total;) {
-			uint32_t type = *(const uint32_t *)(mbi + t), size = *(const uint32_t *)(mbi + t + 4);
+			uint32_t type = *(const uint32_t *)(mbi + t);
+			uint32_t size = *(const uint32_t *)(mbi + t + 4);
 			if (type == 0 || size < 8)
 				break;
 			uint32_t esz = *(const uint32_t *)(mbi + t + 8);
 			for (uint32_t e = 16; type == 6 && esz >= 24 && e + esz <= size; e += esz)
-				consider(s, *(const uint64_t *)(mbi + t + e), *(const uint64_t *)(mbi + t + e + 8),
+				consider(s, *(const uint64_t *)(mbi + t + e),
+					 *(const uint64_t *)(mbi + t + e + 8),
 					 *(const uint32_t *)(mbi + t + e + 16));
 			t += (size + 7) & ~7u;
 		}
@@ -80,7 +82,8 @@ static void scan_map(uint32_t magic, uint32_t info, struct scan *s)
 	uint32_t n = *(const uint32_t *)(mbi + 44), addr = *(const uint32_t *)(mbi + 48);
 	for (uint32_t off = 0; off + 24 <= n;) {
 		const uint8_t *e = (const uint8_t *)(uintptr_t)(addr + off);
-		consider(s, *(const uint64_t *)(e + 4), *(const uint64_t *)(e + 12), *(const uint32_t *)(e + 20));
+		consider(s, *(const uint64_t *)(e + 4), *(const uint64_t *)(e + 12),
+			 *(const uint32_t *)(e + 20));
 		off += *(const uint32_t *)e + 4;
 	}
 }

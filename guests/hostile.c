@@ -229,7 +229,8 @@ void gmain(uint32_t magic, uint32_t info)
 	if (m.high_len)
 		line("nothing above RAM above 4 GiB, 4 MiB aligned", !(m.high_top & 0x3fffff));
 	else
-		line("memory map has a hole above 1 MiB, 4 MiB aligned", hole > 0x100000 && !(hole & 0x3fffff));
+		line("memory map has a hole above 1 MiB, 4 MiB aligned",
+		     hole > 0x100000 && !(hole & 0x3fffff));
 	line("nothing there: 4-byte read", nothing[0]);
 	nothing[1] = 0x12345678;
 	line("after a write of 0x12345678, reads", nothing[1]);
@@ -274,7 +275,8 @@ void gmain(uint32_t magic, uint32_t info)
 		if (gap < (1ull << 32)) {
 			volatile uint32_t *g = map_large(0x3a3, gap + 0x1000);
 			g[0] = 0x9a9a0001;
-			line("above the RAM below 4 GiB, at 1 GiB granularity: read after a write", g[0]);
+			line("above the RAM below 4 GiB, at 1 GiB granularity: read after a write",
+			     g[0]);
 		}
 		volatile uint32_t *last = map_large(0x3a4, m.high_top - 4);
 		volatile uint32_t *low = map_large(0x3a5, (m.high_top - 4) & 0xffffffffu);

@@ -142,11 +142,22 @@ void trap(uint64_t vec, uint64_t ec, uint64_t rip)
 
 static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
-	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(sub));
 }
 
-static inline uint64_t get_cr0(void) { uint64_t v; __asm__ volatile("mov %%cr0, %0" : "=r"(v)); return v; }
-static inline uint64_t get_cr4(void) { uint64_t v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
+static inline uint64_t get_cr0(void)
+{
+	uint64_t v;
+	__asm__ volatile("mov %%cr0, %0" : "=r"(v));
+	return v;
+}
+static inline uint64_t get_cr4(void)
+{
+	uint64_t v;
+	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
+	return v;
+}
 static inline void set_cr0(uint64_t v) { __asm__ volatile("mov %0, %%cr0" :: "r"(v) : "memory"); }
 static inline void set_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" :: "r"(v) : "memory"); }
 static inline void set_cr4(uint64_t v) { __asm__ volatile("mov %0, %%cr4" :: "r"(v) : "memory"); }
@@ -377,7 +388,8 @@ static void part_perm(void)
 {
 	perm_frame = new_frame(0);
 	uint8_t *code = (uint8_t *)(uintptr_t)perm_frame;
-	const uint8_t insn[] = { 0xb8, 0x78, 0x56, 0x34, 0x12, 0xc3 };  /* mov $0x12345678,%eax; ret */
+	/* mov $0x12345678,%eax; ret */
+	const uint8_t insn[] = { 0xb8, 0x78, 0x56, 0x34, 0x12, 0xc3 };
 	for (unsigned i = 0; i < sizeof(insn); i++)
 		code[i] = insn[i];
 	uint64_t cr0 = get_cr0(), cr4 = get_cr4(), v;
@@ -409,11 +421,13 @@ static void part_perm(void)
 		}
 		flush_line();
 		for (unsigned c = 0; c < 16; c++) {
-			unsigned wp = c & 1, smep = (c >> 1) & 1, smap = (c >> 2) & 1, ac = (c >> 3) & 1;
+			unsigned wp = c & 1, smep = (c >> 1) & 1, smap = (c >> 2) & 1;
+			unsigned ac = (c >> 3) & 1;
 			if ((smep && !has_smep) || (smap && !has_smap) || (ac && !smap))
 				continue;
 			set_cr0(wp ? cr0 | (1u << 16) : cr0 & ~(1ull << 16));
-			set_cr4((cr4 & ~(3ull << 20)) | (uint64_t)smep << 20 | (uint64_t)smap << 21);
+			set_cr4((cr4 & ~(3ull << 20)) | (uint64_t)smep << 20 |
+				(uint64_t)smap << 21);
 			set_ac(ac);
 			perm_set(f);
 			int rr = kread(TEST_VA + 0x800, &v);
@@ -458,7 +472,8 @@ static void part_perm(void)
 
 static volatile uint64_t *self_pte(uint64_t va)
 {
-	return (volatile uint64_t *)(uintptr_t)(0xffffff0000000000ull | ((va >> 9) & 0x7ffffffff8ull));
+	return (volatile uint64_t *)(uintptr_t)(0xffffff0000000000ull |
+						((va >> 9) & 0x7ffffffff8ull));
 }
 
 static uint64_t fa, fb;                 /* two tagged frames, fb = fa + 4 KiB */
@@ -496,7 +511,8 @@ static void part_ptwrite(void)
 	}
 	uint64_t t = TEST_VA + 64 * 0x1000;
 	unsigned i = 64;
-#define NEXT(init) (t = TEST_VA + (uint64_t)++i * 0x1000, pt_test[i] = (init), invlpg(t), self_pte(t))
+#define NEXT(init) \
+	(t = TEST_VA + (uint64_t)++i * 0x1000, pt_test[i] = (init), invlpg(t), self_pte(t))
 	volatile uint64_t *e = self_pte(t);
 	pt_test[i] = fa | P | RW;
 	invlpg(t);
@@ -515,10 +531,12 @@ static void part_ptwrite(void)
 	e = NEXT(fa | P | RW);
 	uint64_t old = fa | P | RW;
 	uint8_t ok;
-	__asm__ volatile("lock cmpxchgq %3, %0; sete %1" : "+m"(*e), "=q"(ok), "+a"(old) : "r"(fb | P | RW) : "cc");
+	__asm__ volatile("lock cmpxchgq %3, %0; sete %1" : "+m"(*e), "=q"(ok), "+a"(old)
+			 : "r"(fb | P | RW) : "cc");
 	pt_report("cmpxchg", t, ok);
 	old = 0x1234;
-	__asm__ volatile("lock cmpxchgq %3, %0; sete %1" : "+m"(*e), "=q"(ok), "+a"(old) : "r"(fa | P) : "cc");
+	__asm__ volatile("lock cmpxchgq %3, %0; sete %1" : "+m"(*e), "=q"(ok), "+a"(old)
+			 : "r"(fa | P) : "cc");
 	pt_report("cmpxchg-fail", t, old);
 
 	if (!(i & 1))
@@ -526,7 +544,8 @@ static void part_ptwrite(void)
 	e = NEXT(fa | P | RW);
 	pt_test[i + 1] = fa | P;
 	uint64_t lo = fa | P | RW, hi = fa | P;
-	__asm__ volatile("lock cmpxchg16b %0; sete %1" : "+m"(*(volatile __int128 *)e), "=q"(ok), "+a"(lo), "+d"(hi)
+	__asm__ volatile("lock cmpxchg16b %0; sete %1"
+			 : "+m"(*(volatile __int128 *)e), "=q"(ok), "+a"(lo), "+d"(hi)
 			 : "b"(fb | P), "c"(fb | P | RW) : "cc");
 	pt_report("cmpxchg16b", t, ok);
 	i++;
@@ -594,7 +613,12 @@ static void part_ptwrite(void)
 
 #define NOFLUSH (1ull << 63)
 
-static inline uint64_t get_cr3(void) { uint64_t v; __asm__ volatile("mov %%cr3, %0" : "=r"(v)); return v; }
+static inline uint64_t get_cr3(void)
+{
+	uint64_t v;
+	__asm__ volatile("mov %%cr3, %0" : "=r"(v));
+	return v;
+}
 
 static void space_read(const char *what)
 {
@@ -727,7 +751,8 @@ static void part_devices(void)
 
 static inline void wrpkru(uint32_t v)
 {
-	__asm__ volatile(".byte 0x0f, 0x01, 0xef" :: "a"(v), "c"(0), "d"(0) : "memory");   /* WRPKRU */
+	/* WRPKRU */
+	__asm__ volatile(".byte 0x0f, 0x01, 0xef" :: "a"(v), "c"(0), "d"(0) : "memory");
 }
 
 static void part_cpu(void)

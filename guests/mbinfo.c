@@ -110,7 +110,8 @@ static void v1(uint32_t info)
 			ram |= ram_at_1m(rd64(a + off + 4), rd64(a + off + 12), rd32(a + off + 20));
 	}
 	puts_("guest: memory map ");
-	puts_(flags & 0x40 ? (ram ? "given, RAM at 1 MiB\n" : "given, no RAM at 1 MiB\n") : "missing\n");
+	puts_(flags & 0x40 ? (ram ? "given, RAM at 1 MiB\n" : "given, no RAM at 1 MiB\n") :
+	      "missing\n");
 }
 
 static void rsdp(uint32_t type, uint32_t a, uint32_t len)

@@ -94,7 +94,7 @@ uint32_t pf_handler(uint32_t ec, uint32_t cr2)
 		if (!(ptx[i] & P))
 			ptx[i] = (pte_t)(0x600000 + i * 4096) | P | RW;       /* demand */
 		else
-			ptx[i] |= RW;                                           /* copy-on-write done */
+			ptx[i] |= RW;                   /* copy-on-write done */
 		invlpg(cr2);
 		return 0;
 	}
@@ -135,7 +135,8 @@ static void build(void)
 #endif
 #if MODE >= 3
 	/* 0x50000000 is in the second GiB: its PDEs are in pd2 */
-	pd2[((0x50000000u - 0x40000000u) / LARGE) - 1] = (pte_t)0x400000 | P | RW | PS | PAT_LARGE | PWT;
+	pd2[((0x50000000u - 0x40000000u) / LARGE) - 1] =
+		(pte_t)0x400000 | P | RW | PS | PAT_LARGE | PWT;
 	pd2[(0x50000000u - 0x40000000u) / LARGE] = (pte_t)(uintptr_t)ptx | P | RW;
 	pd[(0x50000000u / LARGE) % NENT - 1] = 0;
 	pd[(0x50000000u / LARGE) % NENT] = 0;
@@ -183,9 +184,11 @@ void gmain(uint32_t magic, uint32_t info)
 	volatile uint32_t *x = (volatile uint32_t *)0x300000;
 	uint32_t v = *x;
 	(void)v;
-	line("PTE after a read (A D)", (uint32_t)(rd(&pt[0x300000 / 4096 / NENT][(0x300000 / 4096) % NENT]) & (A | D)));
+	line("PTE after a read (A D)",
+	     (uint32_t)(rd(&pt[0x300000 / 4096 / NENT][(0x300000 / 4096) % NENT]) & (A | D)));
 	*x = 0x11111111;
-	line("PTE after a write (A D)", (uint32_t)(rd(&pt[0x300000 / 4096 / NENT][(0x300000 / 4096) % NENT]) & (A | D)));
+	line("PTE after a write (A D)",
+	     (uint32_t)(rd(&pt[0x300000 / 4096 / NENT][(0x300000 / 4096) % NENT]) & (A | D)));
 
 	/* the large page */
 	line("large page reads", *(volatile uint32_t *)(0x50000000u - LARGE + 0x10));

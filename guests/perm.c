@@ -107,8 +107,8 @@ void gmain(uint32_t magic, uint32_t info)
 			cr4 = smep_on ? cr4 | 0x100000u : cr4 & ~0x100000u;
 			__asm__ volatile("mov %0, %%cr4" :: "r"(cr4) : "memory");
 			for (unsigned f = 0; f < 8; f++) {
-				uint64_t e = 0x500000 | P | ((f & 1) ? RW : 0) | ((f & 2) ? US : 0) |
-					     ((f & 4) ? XD : 0);
+				uint64_t e = 0x500000 | P | ((f & 1) ? RW : 0) |
+					     ((f & 2) ? US : 0) | ((f & 4) ? XD : 0);
 				*(volatile uint64_t *)&pt[3][0] = e;
 				__asm__ volatile("invlpg (%0)" :: "r"(TEST_VA) : "memory");
 				puts_("guest: smep ");
@@ -127,7 +127,8 @@ void gmain(uint32_t magic, uint32_t info)
 				r = probe_exec(TEST_VA);
 				outcome("  exec ", r, 0);
 				/* A and D as the accesses left them */
-				line("  entry flags", (uint32_t)(*(volatile uint64_t *)&pt[3][0] & 0x67));
+				line("  entry flags",
+				     (uint32_t)(*(volatile uint64_t *)&pt[3][0] & 0x67));
 			}
 		}
 	}

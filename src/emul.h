@@ -200,7 +200,8 @@ struct svt_emu_result {
 				 * (1 without REP) */
 };
 _Static_assert(sizeof(((struct svt_emu_result *)0)->old) == 16 &&
-	       sizeof(((struct svt_emu_result *)0)->new) == 16, "old and new hold CMPXCHG16B's 16 bytes");
+	       sizeof(((struct svt_emu_result *)0)->new) == 16,
+	       "old and new hold CMPXCHG16B's 16 bytes");
 
 /*
  * Emulate the instruction at insn[0 .. insn_len) as the CPU would execute

@@ -259,7 +259,8 @@ static unsigned bucket(const struct svt_mmu *m, uint64_t gfn, unsigned type, uns
 
 uint32_t sp_lookup(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned sub)
 {
-	for (uint32_t i = m->d.hash[bucket(m, gfn, type, sub)]; i != SP_NONE; i = SP(m, i)->hash_next) {
+	for (uint32_t i = m->d.hash[bucket(m, gfn, type, sub)]; i != SP_NONE;
+	     i = SP(m, i)->hash_next) {
 		const struct sh_page *p = SP(m, i);
 		if (p->gfn == gfn && p->type == type && p->sub == sub)
 			return i;
@@ -498,7 +499,8 @@ uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned sub, bo
 		return spi;
 	}
 	if (sh_is_table(type) && gfn_is_ram(m, gfn) && m->d.gi[gfn].oos && !SVT_BUG(44))
-		oos_resync_gfn(m, gfn);         /* in sync before it becomes another kind of table */
+		oos_resync_gfn(m, gfn);         /* in sync before it becomes another kind of
+						 * table */
 	if (sh_is_table(type) && gfn_forced(m, gfn))
 		oos_forced_resync(m, gfn);      /* likewise a table unsynced by force */
 	for (unsigned tries = 0; m->d.free_sp == SP_NONE; tries++)
@@ -939,7 +941,8 @@ int svt_mmu_write_cr4(struct svt_mmu *m, uint64_t val)
 int svt_mmu_write_efer(struct svt_mmu *m, uint64_t val)
 {
 	struct svt_regs n = m->v.g;
-	const uint64_t known = 1ull | SVT_EFER_LME | SVT_EFER_LMA | SVT_EFER_NXE | (1ull << 14) | (1ull << 15);
+	const uint64_t known = 1ull | SVT_EFER_LME | SVT_EFER_LMA | SVT_EFER_NXE | (1ull << 14) |
+			       (1ull << 15);
 
 	step_abandon(m);
 
@@ -963,7 +966,8 @@ void svt_mmu_invlpg(struct svt_mmu *m, uint64_t va)
 		va &= 0xffffffffu;
 	if (!SVT_BUG(38))
 		oos_resync_va(m, va);
-	oos_forced_resync(m, OOS_FORCED_ALL);   /* INVLPG drops every paging-structure cache entry */
+	/* INVLPG drops every paging-structure cache entry */
+	oos_forced_resync(m, OOS_FORCED_ALL);
 	m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_VA, va);
 }
 
@@ -1061,8 +1065,9 @@ static bool layout_of(const struct svt_mmu_config *cfg, struct layout *l)
 	/* 1-based uint32_t link indices, and svt_mmu_init's loop over them */
 	uint64_t nlinks = cfg->links ? cfg->links : (uint64_t)cfg->pool_frames * SH_LINKS_PER_FRAME;
 
-	if (cfg->pool_frames < SVT_POOL_MIN || cfg->pool_frames > SH_POOL_MAX || cfg->guest_frames == 0 ||
-	    cfg->guest_frames > (1ull << 32) || cfg->maxphyaddr < 32 || cfg->maxphyaddr > 52 ||
+	if (cfg->pool_frames < SVT_POOL_MIN || cfg->pool_frames > SH_POOL_MAX ||
+	    cfg->guest_frames == 0 || cfg->guest_frames > (1ull << 32) || cfg->maxphyaddr < 32 ||
+	    cfg->maxphyaddr > 52 ||
 	    cfg->policy.oos > SVT_OOS_MAX || nlinks >= UINT32_MAX)
 		return false;
 	l->nbuckets = cfg->pool_frames * 2 + 1;
@@ -1136,7 +1141,7 @@ struct svt_mmu *svt_mmu_init(void *storage, size_t len, const struct svt_mmu_con
 	m->d.free_link = 1;
 	m->d.c.pool_free = cfg->pool_frames;
 	m->v.last_wr_gfn = ~0ull;
-	m->v.last_retry_at = ~0ull;     /* no RETRY yet (pf_done()) */
+	m->v.retry.at = ~0ull;          /* no RETRY yet (pf_done()) */
 	for (unsigned k = 0; k < OOS_FORCED_MAX; k++)
 		m->d.forced[k] = ~0ull;
 

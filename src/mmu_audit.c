@@ -13,8 +13,8 @@
 const char *svt_invariant_name(enum svt_invariant inv)
 {
 	static const char *const names[] = {
-		"INV-PERM", "INV-FRAME", "INV-WP", "INV-SYNC", "INV-STRUCT", "INV-FAULT", "INV-REPLAY",
-		"INV-PROGRESS", "INV-CR", "INV-CPU",
+		"INV-PERM", "INV-FRAME", "INV-WP", "INV-SYNC", "INV-STRUCT", "INV-FAULT",
+		"INV-REPLAY", "INV-PROGRESS", "INV-CR", "INV-CPU",
 	};
 	return (unsigned)inv < sizeof(names) / sizeof(names[0]) ? names[inv] : "INV-?";
 }
@@ -100,10 +100,12 @@ static unsigned struct_page(struct audit *a, uint32_t i, bool *found)
 
 	*found = sp_lookup(m, p->gfn, p->type, p->sub) == i;
 	if (!*found)
-		report(a, SVT_INV_STRUCT, 0, p->gfn, i, 0, 0, 0, "shadow page not found by its hash key");
+		report(a, SVT_INV_STRUCT, 0, p->gfn, i, 0, 0, 0,
+		       "shadow page not found by its hash key");
 	/* parents: the list matches refs and each entry points here */
 	uint32_t nparents = 0;
-	for (uint32_t l = p->parents; l != 0 && nparents <= m->d.nlinks; l = m->d.links[l - 1].next) {
+	for (uint32_t l = p->parents; l != 0 && nparents <= m->d.nlinks;
+	     l = m->d.links[l - 1].next) {
 		const struct sh_link *k = &m->d.links[l - 1];
 		nparents++;
 		if (k->sp == 0 || k->sp > m->d.cfg.pool_frames || SP(m, k->sp)->type == SH_FREE ||
@@ -176,7 +178,8 @@ static uint32_t struct_gfn(struct audit *a, uint64_t gfn, uint64_t budget, bool 
 	unsigned s = m->d.gi[gfn].oos;
 	if (s && (!m->d.oos[s - 1].used || m->d.oos[s - 1].gfn != gfn || pt == 0 ||
 		  pt != sp_nparts(m, gfn, SH_L1)))
-		report(a, SVT_INV_STRUCT, 0, gfn, SP_NONE, 0, 0, 0, "out-of-sync slot inconsistent");
+		report(a, SVT_INV_STRUCT, 0, gfn, SP_NONE, 0, 0, 0,
+		       "out-of-sync slot inconsistent");
 	if (m->d.gi[gfn].forced) {
 		unsigned k = 0;
 		while (k < OOS_FORCED_MAX && m->d.forced[k] != gfn)
@@ -197,7 +200,8 @@ static uint64_t free_pages(struct audit *a)
 
 	for (uint32_t i = m->d.free_sp; i != SP_NONE; i = SP(m, i)->hash_next) {
 		if (SP(m, i)->type != SH_FREE || ++free_n > m->d.cfg.pool_frames) {
-			report(a, SVT_INV_STRUCT, 0, 0, i, 0, 0, 0, "free list holds a page in use, or loops");
+			report(a, SVT_INV_STRUCT, 0, 0, i, 0, 0, 0,
+			       "free list holds a page in use, or loops");
 			return free_n;
 		}
 		if (last != SP_NONE && SP(m, i)->fdepth + 1 != SP(m, last)->fdepth) {
@@ -230,9 +234,11 @@ static uint64_t free_pages_incr(struct audit *a)
 		hd = 0, lo = 1;         /* not believable: let the walk below report it */
 	uint32_t d = hd;
 	for (uint32_t i = h; i != SP_NONE && d >= lo; i = SP(m, i)->hash_next, d--) {
-		if (i > m->d.cfg.pool_frames || SP(m, i)->type != SH_FREE || SP(m, i)->fdepth != d) {
-			report(a, SVT_INV_STRUCT, 0, 0, i, 0, i <= m->d.cfg.pool_frames ? SP(m, i)->fdepth : 0,
-			       d, "free list holds a page in use, or a wrong depth");
+		if (i > m->d.cfg.pool_frames || SP(m, i)->type != SH_FREE ||
+		    SP(m, i)->fdepth != d) {
+			report(a, SVT_INV_STRUCT, 0, 0, i, 0,
+			       i <= m->d.cfg.pool_frames ? SP(m, i)->fdepth : 0, d,
+			       "free list holds a page in use, or a wrong depth");
 			break;
 		}
 	}
@@ -347,7 +353,8 @@ static void audit_struct(struct audit *a)
 		}
 	}
 	if (freelinks + m->d.links_used != m->d.nlinks)
-		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, freelinks, m->d.links_used, "link accounting is off");
+		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, freelinks, m->d.links_used,
+		       "link accounting is off");
 	if (m->v.root == SP_NONE || SP(m, m->v.root)->type == SH_FREE)
 		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, 0, 0, "no current root");
 	m->d.al.used = used;
@@ -382,9 +389,10 @@ static void audit_page_entries(struct audit *a, uint32_t i, unsigned from, unsig
 
 			if (!sh_present(e))
 				continue;
-			if (p->level == 1 && (sh_entry_x(e) & SVT_PTE_RW) && gfn_protected(m, sp_aux(m, i)[idx]))
-				report(a, SVT_INV_WP, 0, sp_aux(m, i)[idx], i, idx, 0, sh_entry_x(e),
-				       "a shadowed page table is writable");
+			if (p->level == 1 && (sh_entry_x(e) & SVT_PTE_RW) &&
+			    gfn_protected(m, sp_aux(m, i)[idx]))
+				report(a, SVT_INV_WP, 0, sp_aux(m, i)[idx], i, idx, 0,
+				       sh_entry_x(e), "a shadowed page table is writable");
 			if (forced)
 				continue;
 			switch (p->type) {
@@ -394,8 +402,8 @@ static void audit_page_entries(struct audit *a, uint32_t i, unsigned from, unsig
 				if (oos && !within(e, want)) {
 					const uint8_t *snap = m->d.snap +
 						(size_t)(m->d.gi[p->gfn].oos - 1) * SH_PAGE_SIZE;
-					ge = g_entry(svt_le_load(snap + (size_t)sh_gidx(m, p, idx) * m->d.gesize,
-								 m->d.gesize));
+					size_t off = (size_t)sh_gidx(m, p, idx) * m->d.gesize;
+					ge = g_entry(svt_le_load(snap + off, m->d.gesize));
 					want = sh_leaf_from_guest(m, ge, &gfn);
 				}
 				break;
@@ -403,7 +411,8 @@ static void audit_page_entries(struct audit *a, uint32_t i, unsigned from, unsig
 				want = sh_leaf_splinter(m, svt_gfn(p->gfn + idx), p->sub);
 				break;
 			case SH_FL2:
-				want = sh_get(m, i, idx);       /* the link itself; checked by STRUCT */
+				/* the link itself; checked by STRUCT */
+				want = sh_get(m, i, idx);
 				if (SP(m, sp_aux(m, i)[idx])->gfn != p->gfn + (uint64_t)idx * 512)
 					report(a, SVT_INV_SYNC, 0, p->gfn, i, idx, 0, sh_entry_x(e),
 					       "1 GiB splinter links the wrong 2 MiB piece");
@@ -412,7 +421,8 @@ static void audit_page_entries(struct audit *a, uint32_t i, unsigned from, unsig
 				/* 2-on-3: entry q points to part q of the guest L2's shadow */
 				const struct sh_page *cp = SP(m, sp_aux(m, i)[idx]);
 				if (cp->gfn == p->gfn && cp->type == SH_L2 && cp->sub == idx)
-					want = sh_nonleaf(m, g_entry(SVT_PTE_P), 3, false, sp_aux(m, i)[idx]);
+					want = sh_nonleaf(m, g_entry(SVT_PTE_P), 3, false,
+							  sp_aux(m, i)[idx]);
 				break;
 			}
 			default: {
@@ -429,12 +439,14 @@ static void audit_page_entries(struct audit *a, uint32_t i, unsigned from, unsig
 					break;
 				}
 				uint64_t base = large ? (p->type == SH_PHYS ? (uint64_t)idx << 10 :
-					(g_frame_of(m, ge, p->level) >> 12)) : g_frame_of(m, ge, 1) >> 12;
+					(g_frame_of(m, ge, p->level) >> 12)) :
+					g_frame_of(m, ge, 1) >> 12;
 				unsigned ct = large ? (p->level == 3 ? SH_FL2 : SH_FL1) :
 					(p->type == SH_PAE_ROOT ? SH_L2 : p->level - 1u);
 				/* 2-on-3: a shadow L2 entry is one half of its guest
 				 * entry, pointing to that half of the child */
-				unsigned key = large ? sh_splinter_key(m, ge) : sh_child_part(m, p->type, idx);
+				unsigned key = large ? sh_splinter_key(m, ge) :
+					sh_child_part(m, p->type, idx);
 				if (large && sh_span(m, p->type) == 2)
 					base += (uint64_t)(idx & 1) * 512;
 				const struct sh_page *cp = SP(m, c);
@@ -442,15 +454,18 @@ static void audit_page_entries(struct audit *a, uint32_t i, unsigned from, unsig
 					want = SH_ENTRY_NONE;
 					break;
 				}
-				want = sh_nonleaf(m, g_entry(g_entry_x(ge) | (p->type == SH_PAE_ROOT ? 0 : SVT_PTE_A)),
+				want = sh_nonleaf(m,
+						  g_entry(g_entry_x(ge) |
+							  (p->type == SH_PAE_ROOT ? 0 : SVT_PTE_A)),
 						  p->level, large, c);
 				break;
 			}
 			}
 			if (!within(e, want) && !wp0_within(m, e, want))
-				report(a, SVT_INV_SYNC, 0, p->gfn, i, idx, g_entry_x(ge), sh_entry_x(e),
-				       sh_entry_x(want) ? "shadow entry differs from the guest entry it came from"
-							: "shadow entry present where the guest entry allows none");
+				report(a, SVT_INV_SYNC, 0, p->gfn, i, idx, g_entry_x(ge),
+				       sh_entry_x(e), sh_entry_x(want) ?
+				       "shadow entry differs from the guest entry it came from" :
+				       "shadow entry present where the guest entry allows none");
 		}
 	}
 }
@@ -649,8 +664,8 @@ static uint64_t audit_ctx(struct walkctx *wc, const struct sh_page *p, uint64_t 
  * through pages marked as above one (struct audit_log).  Below the root,
  * a page found clean before in the same context is skipped (struct
  * walkctx). */
-static void walk_tree(struct walkctx *wc, uint32_t spi, uint64_t va, unsigned rights, unsigned depth,
-		      bool all)
+static void walk_tree(struct walkctx *wc, uint32_t spi, uint64_t va, unsigned rights,
+		      unsigned depth, bool all)
 {
 	struct audit *a = wc->a;
 	struct svt_mmu *m = a->m;
@@ -680,7 +695,8 @@ static void walk_tree(struct walkctx *wc, uint32_t spi, uint64_t va, unsigned ri
 		wc->gfn_at[l] = ~0ull;
 	if (p->level < 6)
 		wc->gfn_at[p->level] = sh_is_table(p->type) ? p->gfn : ~0ull;
-	for (unsigned idx = sh_next_present(m, spi, 0, n); idx < n; idx = sh_next_present(m, spi, idx + 1, n)) {
+	for (unsigned idx = sh_next_present(m, spi, 0, n); idx < n;
+	     idx = sh_next_present(m, spi, idx + 1, n)) {
 		sh_entry_t se = sh_get(m, spi, idx);
 		uint64_t e = sh_entry_x(se);
 		if (!(e & SVT_PTE_P))
@@ -702,7 +718,8 @@ static void walk_tree(struct walkctx *wc, uint32_t spi, uint64_t va, unsigned ri
 		}
 		if (p->level == 1) {
 			if (oos || !all)
-				continue;       /* may be stale until the next flush: INV-SYNC covers it */
+				continue;       /* may be stale until the next flush:
+						 * INV-SYNC covers it */
 			check_leaf(a, wc, canonical(m, v), r, se, spi, idx);
 		} else if (all || (sp_aux(m, spi)[idx] - 1u < m->d.cfg.pool_frames &&
 				   SP(m, sp_aux(m, spi)[idx])->alogged)) {
@@ -816,7 +833,8 @@ static void audit_incr(struct audit *a)
 			for (unsigned part = 0; part < sh_parts(m, t); part++) {
 				uint32_t spi = sp_lookup(m, g, t, part);
 				if (spi != SP_NONE)
-					audit_sp_dirty(m, spi); /* its guest entries may have changed */
+					audit_sp_dirty(m, spi); /* its guest entries may have
+								 * changed */
 			}
 		}
 	}
@@ -859,9 +877,12 @@ static void audit_incr(struct audit *a)
 			     idx = sh_next_present(m, i, idx + 1, n)) {
 				uint32_t g = sp_aux(m, i)[idx];
 				if (gfn_is_ram(m, g) &&
-				    !maps_mfn(m, sh_get(m, i, idx), m->d.env.gfn_to_mfn(m->d.env.ctx, svt_gfn(g))))
-					report(a, SVT_INV_STRUCT, 0, g, i, idx, 0, sh_entry_x(sh_get(m, i, idx)),
-					       "reverse-map node for an entry that does not map the frame");
+				    !maps_mfn(m, sh_get(m, i, idx),
+					      m->d.env.gfn_to_mfn(m->d.env.ctx, svt_gfn(g))))
+					report(a, SVT_INV_STRUCT, 0, g, i, idx, 0,
+					       sh_entry_x(sh_get(m, i, idx)),
+					       "reverse-map node for an entry that does not map "
+					       "the frame");
 			}
 		}
 		if (!regs)
@@ -871,7 +892,8 @@ static void audit_incr(struct audit *a)
 		audit_entries(a);
 	uint64_t free_n = free_pages_incr(a);
 	if (al->used != m->d.c.pool_used || al->used + free_n != m->d.cfg.pool_frames)
-		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, al->used, free_n, "pool accounting is off");
+		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, al->used, free_n,
+		       "pool accounting is off");
 	if (al->rmaps != al->leaves)
 		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, al->rmaps, al->leaves,
 		       "reverse-map nodes differ from present shadow leaves");
@@ -879,11 +901,13 @@ static void audit_incr(struct audit *a)
 	uint32_t h = m->d.free_link;
 	uint32_t hd = h && h <= m->d.nlinks ? m->d.links[h - 1].idx : 0;
 	uint32_t lo = al->lo_depth < al->head_depth + 1 ? al->lo_depth : al->head_depth + 1;
-	bool ok = (h == 0 || free_link_ok(m, h)) && hd + m->d.links_used == m->d.nlinks && hd + 1 >= lo;
+	bool ok = (h == 0 || free_link_ok(m, h)) && hd + m->d.links_used == m->d.nlinks &&
+		  hd + 1 >= lo;
 	for (uint32_t l = h, d = hd; ok && l != 0 && d >= lo; d--, l = m->d.links[l - 1].next)
 		ok = free_link_ok(m, l) && m->d.links[l - 1].idx == d;
 	if (!ok)
-		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, hd, m->d.links_used, "link accounting is off");
+		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, hd, m->d.links_used,
+		       "link accounting is off");
 	al->head_depth = hd;
 	al->lo_depth = UINT32_MAX;
 	if (m->v.root == SP_NONE || SP(m, m->v.root)->type == SH_FREE)
@@ -897,7 +921,8 @@ static void audit_incr(struct audit *a)
 		p->actx = 0;
 		if (p->type == SH_FREE)
 			continue;
-		for (uint32_t l = p->parents; l != 0 && k++ <= m->d.nlinks; l = m->d.links[l - 1].next) {
+		for (uint32_t l = p->parents; l != 0 && k++ <= m->d.nlinks;
+		     l = m->d.links[l - 1].next) {
 			uint32_t q = m->d.links[l - 1].sp;
 			if (q - 1u >= m->d.cfg.pool_frames || SP(m, q)->alogged)
 				continue;

@@ -23,7 +23,8 @@ _Static_assert(((SVT_PTE_XD | SVT_PTE_PKEY) & 0x000ffffffffff000ull) == 0,
 	       "XD and the protection key lie above the frame field");
 _Static_assert((0xfffffull << 12) == 0xfffff000u, "a 4-byte entry's frame field is 20 bits");
 _Static_assert((SH_PTE_MT & ~0xfffull) == 0 && (SH_PTE_PAT_LARGE & 0xfffull) == 0,
-	       "a 4 KiB leaf's memory type lies below the frame field, a large page's PAT bit in it");
+	       "a 4 KiB leaf's memory type lies below the frame field, a large page's PAT bit "
+	       "in it");
 _Static_assert((SPLINTER_PKEY | 7u << SPLINTER_MT_SHIFT) <= 0xff,
 	       "a splinter key (protection key, PAT index) fits sh_page.sub");
 
@@ -227,17 +228,19 @@ static void prefetch_l1_(struct svt_mmu *m, uint32_t spi, unsigned idx)
 		_Static_assert(sizeof(buf) == PREFETCH_SPAN * sizeof(uint64_t),
 			       "buf holds PREFETCH_SPAN entries of the widest format");
 		size_t len = (size_t)(last - j + 1) * ge_size;
-		if (m->d.env.read_gpa(m->d.env.ctx, (p->gfn << 12) + (uint64_t)sh_gidx(m, p, j) * ge_size,
-				      buf, len) != 0) {
+		uint64_t gpa = (p->gfn << 12) + (uint64_t)sh_gidx(m, p, j) * ge_size;
+		if (m->d.env.read_gpa(m->d.env.ctx, gpa, buf, len) != 0) {
 			m->d.c.env_errors++;
 			return;
 		}
 		for (unsigned k = j; k <= last; k++) {
 			bool large;
-			g_entry_t ge = g_entry(svt_le_load(buf + (size_t)(k - j) * ge_size, ge_size));
+			g_entry_t ge = g_entry(svt_le_load(buf + (size_t)(k - j) * ge_size,
+							   ge_size));
 			if (SVT_BUG(46))
 				ge.ge |= SVT_PTE_A;
-			if (k == idx || sh_present(sh_get(m, spi, k)) || !g_entry_valid(m, ge, 1, &large))
+			if (k == idx || sh_present(sh_get(m, spi, k)) ||
+			    !g_entry_valid(m, ge, 1, &large))
 				continue;
 			l1_install(m, spi, k, ge);
 			m->d.c.prefetched += sh_present(sh_get(m, spi, k));
@@ -330,7 +333,8 @@ static bool propagate(struct svt_mmu *m, const struct svt_walk *w, uint64_t va, 
 		} else {
 			c = sp_get(m, tgfn, SH_L2, q, &made);
 			if (c == SP_NONE ||
-			    !link_child(m, spi, q, sh_nonleaf(m, g_entry(SVT_PTE_P), 3, false, c), c))
+			    !link_child(m, spi, q, sh_nonleaf(m, g_entry(SVT_PTE_P), 3, false, c),
+					c))
 				return false;
 		}
 		spi = c;
@@ -371,7 +375,8 @@ static bool propagate(struct svt_mmu *m, const struct svt_walk *w, uint64_t va, 
 			}
 		}
 		uint32_t c = sp_get(m, cgfn, level - 1, part, &made);
-		if (c == SP_NONE || !link_child(m, spi, sidx, sh_nonleaf(m, ge, level, false, c), c))
+		if (c == SP_NONE ||
+		    !link_child(m, spi, sidx, sh_nonleaf(m, ge, level, false, c), c))
 			return false;
 		spi = c;
 	}
@@ -712,7 +717,8 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 		struct svt_walk iw;
 		ia.implicit = true;
 		if ((f->regs != NULL || f->in_delivery) &&
-		    svt_walk_mode(&m->d.env, &regs, m->v.mode, &ia, SVT_WALK_CORE, &iw) == SVT_WALK_PF) {
+		    svt_walk_mode(&m->d.env, &regs, m->v.mode, &ia, SVT_WALK_CORE, &iw) ==
+			    SVT_WALK_PF) {
 			res->used_regs = true;
 			if (mmu_access_implicit(f, acc.kind == SVT_ACC_WRITE, acc.va,
 						m->v.mode >= SVT_MODE_4LEVEL))
@@ -739,27 +745,20 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	 * loop for ever (docs/core.md, "Faults the core cannot explain").
 	 */
 	PROF_BEGIN(m, t1);
-	bool allows = sh_maps(m, acc.va) && hw_walk(m, &acc, regs.rflags, regs.pkru, &hw) == SVT_WALK_OK;
+	bool allows = sh_maps(m, acc.va) &&
+		      hw_walk(m, &acc, regs.rflags, regs.pkru, &hw) == SVT_WALK_OK;
 	PROF_END(m, t1, SVT_PROF_SWALK);
 	if (allows) {
 		struct svt_access ia = acc;
 		struct svt_walk iw;
 		ia.implicit = true;
-		bool again = !SVT_BUG(62) && m->v.last_spurious_va == acc.va &&
-			     m->v.last_spurious_ec == ec && m->v.last_spurious_at + 1 == m->d.c.faults;
+		bool again = !SVT_BUG(62) && fault_memo_next(m, &m->v.spurious, acc.va, ec);
 		if (again && svt_walk(&m->d.env, &regs, &ia, SVT_WALK_CORE, &iw) == SVT_WALK_PF) {
-			m->v.spurious_repeats = 0;
+			m->v.spurious.repeats = 0;
 			return pf_inject(m, f, res, iw.error_code, iw.cr2);
 		}
-		/* nothing between: no other input moved the epoch */
-		bool same = again && m->v.last_spurious_epoch + 1 == m->d.epoch;
-		m->v.spurious_repeats = same ? m->v.spurious_repeats + 1 : 0;
-		m->v.last_spurious_va = acc.va;
-		m->v.last_spurious_ec = ec;
-		m->v.last_spurious_at = m->d.c.faults;
-		m->v.last_spurious_epoch = m->d.epoch;
-		if (m->v.spurious_repeats + 1 >= MMU_SPURIOUS_MAX) {
-			m->v.spurious_repeats = 0;
+		if (fault_memo_count(m, &m->v.spurious, acc.va, ec, again) >= MMU_SPURIOUS_MAX) {
+			m->v.spurious.repeats = 0;
 			return pf_inject(m, f, res, ec, acc.va);
 		}
 		m->d.env.flush_tlb(m->d.env.ctx, SVT_FLUSH_VA, acc.va);

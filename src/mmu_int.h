@@ -45,7 +45,8 @@
 enum sh_type {
 	SH_FREE = 0,
 	SH_L1 = 1, SH_L2, SH_L3, SH_L4, SH_L5,   /* shadow of a guest table at that level */
-	SH_FL1,         /* splinter: 4 KiB entries of a guest 2/4 MiB page (or 2 MiB of a 1 GiB page) */
+	SH_FL1,         /* splinter: 4 KiB entries of a guest 2/4 MiB page (or 2 MiB of a
+			 * 1 GiB page) */
 	SH_FL2,         /* splinter: 2 MiB entries of a guest 1 GiB page, pointing to FL1s */
 	SH_PAE_ROOT,    /* PAE: four PDPTEs; key: CR3 >> 5 */
 	SH_PHYS,        /* paging off: the 1:1 root (2-level format) */
@@ -271,9 +272,9 @@ struct audit_log {
  * revalidation, resyncs, the ENTRIES and WALK audits) reads the vCPU's
  * registers; the control registers and roots (apply_regs(), set_root(),
  * root_and_flush()) and the fault path touch both; the fault path's
- * memos (last_spurious_*, last_wr_*) are the vCPU's alone (though
- * last_spurious_at counts in d.c.faults, which with several vCPUs would
- * be a count of the vCPU's own faults).
+ * memos (spurious, retry, last_wr_*) are the vCPU's alone (though their
+ * `at` counts in d.c.faults, which with several vCPUs would be a count
+ * of the vCPU's own faults).
  */
 struct mmu_domain {
 	struct svt_env env;
@@ -308,6 +309,17 @@ struct mmu_domain {
 	struct audit_log al;
 };
 
+/* A fault the fault path remembers, for its two bounds on re-running the
+ * same fault with nothing between (spurious faults in svt_mmu_page_fault(),
+ * stuck ones in pf_done(); fault_memo_next(), fault_memo_count()). */
+struct fault_memo {
+	uint64_t va;
+	uint32_t ec;                    /* its error code */
+	uint64_t at;                    /* d.c.faults at that fault */
+	uint32_t epoch;                 /* d.epoch at that fault */
+	unsigned repeats;               /* times it came again at once, nothing between */
+};
+
 /* A step's grant: the pages one instruction or event delivery may need it
  * for (an event's stack frame crosses at most one page boundary), and the
  * shadow entries their paths may change. */
@@ -327,18 +339,11 @@ struct mmu_vcpu {
 	/* d.epoch of the last fault whose emulation wrote guest memory: its
 	 * own walk no longer stands for the emulator's (mmu_ptwrite.c) */
 	uint32_t emu_wrote_epoch;
-	/* spurious-fault detection (see mmu_fault.c) */
-	uint64_t last_spurious_va;
-	uint32_t last_spurious_ec;
-	uint64_t last_spurious_at;
-	uint32_t last_spurious_epoch;   /* d.epoch at that fault */
-	unsigned spurious_repeats;      /* times it came again at once, nothing between */
-	/* stuck-fault detection (pf_done(); svt_fault_result.stuck) */
-	uint64_t last_retry_va;
-	uint32_t last_retry_ec;
-	uint64_t last_retry_at;         /* d.c.faults at that RETRY */
-	uint32_t last_retry_epoch;      /* d.epoch at that RETRY */
-	unsigned retry_repeats;         /* RETRYs of it in a row, nothing between, less one */
+	/* spurious-fault detection (see mmu_fault.c): the last such fault */
+	struct fault_memo spurious;
+	/* stuck-fault detection (pf_done(); svt_fault_result.stuck): the last
+	 * RETRY; its repeats are the RETRYs of it in a row, less one */
+	struct fault_memo retry;
 	bool retry_spurious;            /* this fault's RETRY is a spurious fault's (bounded) */
 	/* a step's grant (svt_fault_result.step): the shadow entries
 	 * wp0_grant() changed, as they were (old) and as it made them (now),
@@ -649,7 +654,8 @@ g_entry_t g_table_entry(struct svt_mmu *m, const struct sh_page *p, unsigned idx
 /* The guest-physical address of the table or page a level-1 entry points to. */
 static inline uint64_t g_frame(const struct svt_mmu *m, g_entry_t ge)
 {
-	return m->d.gesize == 4 ? (ge.ge & 0xfffff000u) : (ge.ge & svt_bits(m->v.g.maxphyaddr - 1, 12));
+	return m->d.gesize == 4 ? (ge.ge & 0xfffff000u) :
+				  (ge.ge & svt_bits(m->v.g.maxphyaddr - 1, 12));
 }
 
 /* mmu_fault.c: entries, propagation, the fault path */
@@ -671,6 +677,30 @@ bool g_entry_valid(struct svt_mmu *m, g_entry_t ge, unsigned level, bool *large)
 int hw_walk(struct svt_mmu *m, const struct svt_access *acc, uint64_t rflags, uint32_t pkru,
 	    struct svt_walk *w);
 bool wp0_grantable(const struct svt_mmu *m, const struct svt_regs *regs, const struct svt_walk *w);
+
+/* Is the fault at va with error code ec the one fm holds, come again as
+ * the very next fault? */
+static inline bool fault_memo_next(const struct svt_mmu *m, const struct fault_memo *fm,
+				   uint64_t va, uint32_t ec)
+{
+	return fm->va == va && fm->ec == ec && fm->at + 1 == m->d.c.faults;
+}
+
+/* Remember this fault (va, ec) in fm and count it: a repeat if next (the
+ * caller's fault_memo_next(), less any exception it makes) and nothing came
+ * between (no other input moved the epoch since), else the first of a new
+ * run.  Returns the faults in the run so far, this one included. */
+static inline unsigned fault_memo_count(const struct svt_mmu *m, struct fault_memo *fm,
+					uint64_t va, uint32_t ec, bool next)
+{
+	bool same = next && fm->epoch + 1 == m->d.epoch;
+	fm->repeats = same ? fm->repeats + 1 : 0;
+	fm->va = va;
+	fm->ec = ec;
+	fm->at = m->d.c.faults;
+	fm->epoch = m->d.epoch;
+	return fm->repeats + 1;
+}
 
 /* End a fault with outcome o (counted, reported); inject: with #PF(ec) at cr2.
  * (Every fault ends here: inline, as when they were one file's.)
@@ -701,18 +731,12 @@ static inline enum svt_pf_outcome pf_done(struct svt_mmu *m, const struct svt_fa
 	default: break;
 	}
 	if (o == SVT_PF_RETRY && spurious) {
-		m->v.last_retry_at = ~0ull;
+		m->v.retry.at = ~0ull;
 	} else if (o == SVT_PF_RETRY) {
-		bool again = m->v.last_retry_va == f->va && m->v.last_retry_ec == f->error_code &&
-			     m->v.last_retry_at + 1 == m->d.c.faults &&
-			     m->v.last_retry_epoch + 1 == m->d.epoch && !SVT_BUG(84);
-		m->v.retry_repeats = again ? m->v.retry_repeats + 1 : 0;
-		m->v.last_retry_va = f->va;
-		m->v.last_retry_ec = f->error_code;
-		m->v.last_retry_at = m->d.c.faults;
-		m->v.last_retry_epoch = m->d.epoch;
-		if (m->v.retry_repeats + 1 >= SVT_PF_STUCK_AFTER) {
-			m->v.last_retry_at = ~0ull;     /* the next counts from one */
+		bool again = fault_memo_next(m, &m->v.retry, f->va, f->error_code) && !SVT_BUG(84);
+		if (fault_memo_count(m, &m->v.retry, f->va, f->error_code, again) >=
+		    SVT_PF_STUCK_AFTER) {
+			m->v.retry.at = ~0ull;          /* the next counts from one */
 			res->stuck = true;
 		}
 	}
@@ -721,7 +745,8 @@ static inline enum svt_pf_outcome pf_done(struct svt_mmu *m, const struct svt_fa
 }
 
 static inline enum svt_pf_outcome pf_inject(struct svt_mmu *m, const struct svt_fault *f,
-					     struct svt_fault_result *res, uint32_t ec, uint64_t cr2)
+					     struct svt_fault_result *res, uint32_t ec,
+					     uint64_t cr2)
 {
 	if (SVT_BUG(2))
 		ec &= ~SVT_PFEC_U;

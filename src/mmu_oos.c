@@ -106,7 +106,8 @@ static void oos_resync_slot(struct svt_mmu *m, unsigned s, bool keep)
 			/* a piece with no present shadow entry has nothing to
 			 * resync; of the others, only the words from the first
 			 * present entry to the last (sh_page.hi) are read */
-			unsigned e0 = (off - part * pb) / ges, e1 = e0 + (unsigned)sizeof(buf) / ges;
+			unsigned e0 = (off - part * pb) / ges;
+			unsigned e1 = e0 + (unsigned)sizeof(buf) / ges;
 			unsigned first = sh_next_present(m, spi, e0, e1);
 			if (first == e1)
 				continue;
@@ -218,7 +219,8 @@ void oos_resync_all(struct svt_mmu *m)
 
 /* Can shadow page spi be reached from root, going up its parents?  Past
  * budget link visits the answer is yes (the safe side). */
-static bool sp_reaches(struct svt_mmu *m, uint32_t spi, uint32_t root, unsigned depth, unsigned *budget)
+static bool sp_reaches(struct svt_mmu *m, uint32_t spi, uint32_t root, unsigned depth,
+		       unsigned *budget)
 {
 	if (spi == root)
 		return true;
@@ -318,7 +320,8 @@ static void oos_mark_(struct svt_mmu *m, uint64_t gfn)
 		unsigned e0 = off % pb / m->d.gesize, e1 = e0 + OOS_PIECE / m->d.gesize;
 		if (spi == SP_NONE || sh_next_present(m, spi, e0, e1) == e1)
 			continue;
-		if (m->d.env.read_gpa(m->d.env.ctx, (gfn << 12) + off, snap + off, OOS_PIECE) != 0) {
+		if (m->d.env.read_gpa(m->d.env.ctx, (gfn << 12) + off, snap + off, OOS_PIECE) !=
+		    0) {
 			m->d.c.env_errors++;
 			return;
 		}

@@ -368,7 +368,8 @@ static int emu_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *v
 			off += plen[k];
 			continue;
 		}
-		if (m->d.env.write_gpa(m->d.env.ctx, gpa[k], (const uint8_t *)val + off, plen[k]) != 0) {
+		if (m->d.env.write_gpa(m->d.env.ctx, gpa[k], (const uint8_t *)val + off,
+				       plen[k]) != 0) {
 			m->d.c.env_errors++;
 			return EMU_NOT_RAM;
 		}
@@ -505,7 +506,8 @@ int pt_or_wp0_write(struct svt_mmu *m, const struct svt_fault *f,
 	if (write && !user && !(regs->cr0 & SVT_CR0_WP) && !SVT_BUG(54)) {
 		struct svt_regs r1 = *regs;
 		r1.cr0 |= SVT_CR0_WP;
-		wp0 = svt_check_rights(&r1, acc, w->rights, m->v.mode >= SVT_MODE_4LEVEL, w->pkey) != 0;
+		wp0 = svt_check_rights(&r1, acc, w->rights, m->v.mode >= SVT_MODE_4LEVEL,
+				       w->pkey) != 0;
 	}
 	bool ptw = write && gfn_wp(m, gfn);
 	if (!ptw && !wp0)
@@ -531,12 +533,13 @@ int pt_or_wp0_write(struct svt_mmu *m, const struct svt_fault *f,
 		res->wants_regs = true;
 		return pf_done(m, f, res, SVT_PF_RETRY);
 	}
-	if ((m->d.cfg.policy.emulate || must) && f->insn_len > 0 && f->insn != NULL && f->regs != NULL) {
+	if ((m->d.cfg.policy.emulate || must) && f->insn_len > 0 && f->insn != NULL &&
+	    f->regs != NULL) {
 		struct emu_ctx x = { .m = m, .regs = *regs, .cpl = acc->cpl,
-				     .implicit = acc->implicit, .early_gfn = ~0ull, .may_stop = !must,
-				     .fw = w, .fw_va = acc->va };
-		struct svt_emu_mem mem = { .ctx = &x, .read = emu_read_src, .cmpxchg = emu_cmpxchg_early,
-					   .misaligned_ok = true };
+				     .implicit = acc->implicit, .early_gfn = ~0ull,
+				     .may_stop = !must, .fw = w, .fw_va = acc->va };
+		struct svt_emu_mem mem = { .ctx = &x, .read = emu_read_src,
+					   .cmpxchg = emu_cmpxchg_early, .misaligned_ok = true };
 		struct svt_emu_result er;
 		int rc = svt_emulate(f->regs, f->code_bits, f->insn, f->insn_len, &mem, &er);
 		if (rc == SVT_EMU_OK) {

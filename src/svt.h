@@ -196,7 +196,8 @@ struct svt_access {
 #define SVT_RIGHT_W     (1u << 0)   /* R/W=1 at every level so far */
 #define SVT_RIGHT_U     (1u << 1)   /* U/S=1 at every level so far */
 #define SVT_RIGHT_X     (1u << 2)   /* no XD=1 (with EFER.NXE) at any level so far */
-_Static_assert((SVT_RIGHT_W | SVT_RIGHT_U | SVT_RIGHT_X) <= UINT8_MAX, "rights fit the uint8_t fields");
+_Static_assert((SVT_RIGHT_W | SVT_RIGHT_U | SVT_RIGHT_X) <= UINT8_MAX,
+	       "rights fit the uint8_t fields");
 
 struct svt_walk_level {
 	uint8_t level;          /* 5 PML5, 4 PML4, 3 PDPT, 2 PD, 1 PT */
@@ -492,7 +493,8 @@ enum svt_pf_outcome svt_mmu_page_fault(struct svt_mmu *m, const struct svt_fault
 	X(flushes,         COUNT, "whole-TLB flushes") \
 	X(pool_used,       LEVEL, "pool frames in use: the shadow pages") \
 	X(pool_free,       LEVEL, "pool frames free") \
-	X(env_errors,      COUNT, "environment failures and bad answers, failed internal checks: stays 0")
+	X(env_errors,      COUNT, "environment failures and bad answers, failed internal checks: " \
+				   "stays 0")
 
 enum svt_counter_kind {
 	SVT_CTR_COUNT,          /* grows: per interval, the increase */
@@ -524,7 +526,8 @@ const struct svt_counters *svt_mmu_counters(const struct svt_mmu *m);
 enum svt_prof_part {
 	SVT_PROF_GWALK,         /* a fault's walk of the guest's tables */
 	SVT_PROF_SWALK,         /* a fault's walk of the shadows (do they allow it already?) */
-	SVT_PROF_PTWRITE,       /* writes the shadows must not let through: emulate, unshadow, out of sync */
+	SVT_PROF_PTWRITE,       /* writes the shadows must not let through: emulate, unshadow,
+				 * out of sync */
 	SVT_PROF_PROPAGATE,     /* propagation into the shadows */
 	SVT_PROF_PREFETCH,      /* prefetch of neighbouring L1 entries */
 	SVT_PROF_RESYNC,        /* out-of-sync pages brought back in sync */
@@ -557,7 +560,8 @@ struct svt_violation {
 /* What svt_mmu_audit checks (SVT_AUDIT_ALL = everything). */
 #define SVT_AUDIT_STRUCT  (1u << 0)   /* INV-STRUCT: hash, links, refcounts, pool */
 #define SVT_AUDIT_ENTRIES (1u << 1)   /* INV-SYNC, INV-WP: every entry of every shadow */
-#define SVT_AUDIT_WALK    (1u << 2)   /* INV-PERM, INV-FRAME: every translation of the current root */
+#define SVT_AUDIT_WALK    (1u << 2)   /* INV-PERM, INV-FRAME: every translation of the
+				       * current root */
 #define SVT_AUDIT_ALL     (SVT_AUDIT_STRUCT | SVT_AUDIT_ENTRIES | SVT_AUDIT_WALK)
 /* With SVT_AUDIT_ALL: only what changed since the last audit with all
  * three (the shadow pages, links and frames the core changed, the frames

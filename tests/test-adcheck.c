@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "replay-mem.h"
 #include "replay.h"
 #include "trace-gen.h"
 #include "trace.h"
@@ -51,26 +52,11 @@ static struct tg_buf make(bool self)
 	return b;
 }
 
-static void replay(const struct tg_buf *b, enum svt_audit_level audit,
-		   struct svt_replay_result *res, char **out)
-{
-	size_t outlen = 0;
-	FILE *f = open_memstream(out, &outlen);
-	cr_assert_not_null(f);
-	struct svt_replay_config cfg = {
-		.path = "mem", .mem = b->p, .mem_len = b->n, .audit = audit, .show = 100,
-		.out = f,
-	};
-	svt_replay(&cfg, res);
-	fclose(f);
-}
-
 /* Replay b at the audit level: clean, nothing reported.  Frees b. */
 static void expect_clean(struct tg_buf *b, enum svt_audit_level audit)
 {
 	struct svt_replay_result res;
-	char *out = NULL;
-	replay(b, audit, &res, &out);
+	char *out = replay_mem(b, audit, &res);
 	cr_assert_eq(res.status, SVT_RUN_CLEAN, "%s", out);
 	cr_assert_eq(res.violations, 0, "%s", out);
 	free(out);
@@ -88,8 +74,7 @@ Test(adcheck, an_ordinary_chain)
 {
 	struct tg_buf b = make(false);
 	struct svt_replay_result res;
-	char *out = NULL;
-	replay(&b, SVT_AUDIT_FAULTS, &res, &out);
+	char *out = replay_mem(&b, SVT_AUDIT_FAULTS, &res);
 	cr_assert_eq(res.status, SVT_RUN_CLEAN, "%s", out);
 	free(out);
 	free(b.p);
@@ -233,8 +218,7 @@ Test(adcheck, a_2level_guest_entry_changed_behind_the_core_is_found_at_the_flush
 	OK(tg_put_mem64(w, 0x2000 + 512 * 4, 0x9000 | 0x27)); /* as the shadow has it again */
 	cr_assert_eq(svt_trace_writer_close(w, &err), SVT_TRACE_OK, "%s", err.msg);
 	struct svt_replay_result res;
-	char *out = NULL;
-	replay(&b, SVT_AUDIT_PERIODIC, &res, &out);
+	char *out = replay_mem(&b, SVT_AUDIT_PERIODIC, &res);
 	/* at the second CR3 load (event 7) or not at all: the entry is put
 	 * back before the audit at the end */
 	cr_assert_gt(res.violations, 0, "the stale leaf was not found:\n%s", out);

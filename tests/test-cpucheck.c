@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "replay-mem.h"
 #include "replay.h"
 #include "trace-gen.h"
 #include "trace.h"
@@ -96,15 +97,7 @@ static char *replay(const struct step *s, size_t n, uint32_t evidence, uint32_t 
 		    enum svt_audit_level audit, struct svt_replay_result *res)
 {
 	struct tg_buf b = make(s, n, evidence, features);
-	char *out = NULL;
-	size_t outlen = 0;
-	FILE *f = open_memstream(&out, &outlen);
-	cr_assert_not_null(f);
-	struct svt_replay_config cfg = {
-		.path = "mem", .mem = b.p, .mem_len = b.n, .audit = audit, .show = 100, .out = f,
-	};
-	svt_replay(&cfg, res);
-	fclose(f);
+	char *out = replay_mem(&b, audit, res);
 	free(b.p);
 	return out;
 }

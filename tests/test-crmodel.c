@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "crmodel.h"
+#include "replay-mem.h"
 #include "replay.h"
 #include "trace-gen.h"
 #include "trace.h"
@@ -381,15 +382,7 @@ static struct tg_buf make(const char *script)
 static char *replay(const char *script, enum svt_audit_level audit, struct svt_replay_result *res)
 {
 	struct tg_buf b = make(script);
-	char *out = NULL;
-	size_t outlen = 0;
-	FILE *f = open_memstream(&out, &outlen);
-	cr_assert_not_null(f);
-	struct svt_replay_config cfg = {
-		.path = "mem", .mem = b.p, .mem_len = b.n, .audit = audit, .show = 100, .out = f,
-	};
-	svt_replay(&cfg, res);
-	fclose(f);
+	char *out = replay_mem(&b, audit, res);
 	free(b.p);
 	return out;
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "emul.h"
+#include "replay-mem.h"
 #include "replay.h"
 #include "trace-gen.h"
 #include "trace.h"
@@ -115,17 +116,9 @@ static struct tg_buf make(enum shape sh, bool ac)
 static void replay(enum shape sh, bool ac, unsigned bug, struct svt_replay_result *res, char **out)
 {
 	struct tg_buf b = make(sh, ac);
-	size_t outlen = 0;
-	FILE *f = open_memstream(out, &outlen);
-	cr_assert_not_null(f);
-	struct svt_replay_config cfg = {
-		.path = "mem", .mem = b.p, .mem_len = b.n, .audit = SVT_AUDIT_FAULTS, .show = 100,
-		.out = f,
-	};
 	svt_broken = bug;
-	svt_replay(&cfg, res);
+	*out = replay_mem(&b, SVT_AUDIT_FAULTS, res);
 	svt_broken = 0;
-	fclose(f);
 	free(b.p);
 }
 

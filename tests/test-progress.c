@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "replay-mem.h"
 #include "replay.h"
 #include "svt.h"
 #include "trace-gen.h"
@@ -59,16 +60,7 @@ static struct tg_buf make(const char *script)
 static unsigned progress_reports(const char *script, struct svt_replay_result *res)
 {
 	struct tg_buf b = make(script);
-	char *out = NULL;
-	size_t outlen = 0;
-	FILE *f = open_memstream(&out, &outlen);
-	cr_assert_not_null(f);
-	struct svt_replay_config cfg = {
-		.path = "mem", .mem = b.p, .mem_len = b.n, .audit = SVT_AUDIT_FAULTS, .show = 100,
-		.out = f,
-	};
-	svt_replay(&cfg, res);
-	fclose(f);
+	char *out = replay_mem(&b, SVT_AUDIT_FAULTS, res);
 	unsigned n = 0;
 	for (const char *p = out; (p = strstr(p, "INV-PROGRESS")) != NULL; p++)
 		n++;
@@ -118,18 +110,9 @@ static unsigned stuck_reports(unsigned n, unsigned broken, struct svt_replay_res
 	for (unsigned i = 0; i < n; i++)
 		OK(tg_put_fault(w, 0x400010, SVT_PFEC_P | SVT_PFEC_W));
 	cr_assert_eq(svt_trace_writer_close(w, &err), SVT_TRACE_OK, "%s", err.msg);
-	char *out = NULL;
-	size_t outlen = 0;
-	FILE *f = open_memstream(&out, &outlen);
-	cr_assert_not_null(f);
-	struct svt_replay_config cfg = {
-		.path = "mem", .mem = b.p, .mem_len = b.n, .audit = SVT_AUDIT_FAULTS, .show = 100,
-		.out = f,
-	};
 	svt_broken = broken;
-	svt_replay(&cfg, res);
+	char *out = replay_mem(&b, SVT_AUDIT_FAULTS, res);
 	svt_broken = 62;
-	fclose(f);
 	unsigned np = tg_count(out, "INV-PROGRESS");
 	cr_assert(np == 0 || tg_count(out, "the core reports it stuck") == np, "%s", out);
 	free(out);

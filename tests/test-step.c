@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "replay-mem.h"
 #include "replay.h"
 #include "svt.h"
 #include "trace-gen.h"
@@ -127,17 +128,9 @@ static char *replay(const char *script, unsigned broken, enum svt_audit_level au
 		    struct svt_replay_result *res)
 {
 	struct tg_buf b = make(script);
-	char *out = NULL;
-	size_t outlen = 0;
-	FILE *f = open_memstream(&out, &outlen);
-	cr_assert_not_null(f);
-	struct svt_replay_config cfg = {
-		.path = "mem", .mem = b.p, .mem_len = b.n, .audit = audit, .show = 100, .out = f,
-	};
 	svt_broken = broken;
-	svt_replay(&cfg, res);
+	char *out = replay_mem(&b, audit, res);
 	svt_broken = 0;
-	fclose(f);
 	free(b.p);
 	return out;
 }

@@ -57,7 +57,8 @@ static void regs_json(FILE *f, const struct svt_emu_regs *r)
 {
 	fputc('{', f);
 	for (unsigned i = 0; i < 24; i++)
-		fprintf(f, "%s\"%s\":\"0x%" PRIx64 "\"", i ? "," : "", svt_reg_name(i), reg_at(r, i));
+		fprintf(f, "%s\"%s\":\"0x%" PRIx64 "\"", i ? "," : "", svt_reg_name(i),
+			reg_at(r, i));
 	fputc('}', f);
 }
 
@@ -72,7 +73,8 @@ static void dump_json(FILE *f, const struct svt_trace_event *ev)
 		const struct svt_trace_fault *x = &ev->u.fault;
 		fprintf(f, ",\"va\":\"0x%" PRIx64 "\",\"error_code\":\"0x%" PRIx32 "\",\"cpl\":%u,"
 			"\"code_bits\":%u,\"rflags\":\"0x%" PRIx64 "\",\"pkru\":\"0x%" PRIx32 "\","
-			"\"insn\":\"", x->va, x->error_code, x->cpl, x->code_bits, x->rflags, x->pkru);
+			"\"insn\":\"", x->va, x->error_code, x->cpl, x->code_bits, x->rflags,
+			x->pkru);
 		hex_bytes(f, x->insn, x->insn_len);
 		fputc('"', f);
 		if (x->has_regs) {
@@ -158,18 +160,20 @@ static void dump_json(FILE *f, const struct svt_trace_event *ev)
 				fprintf(f, ",\"cmp_hi\":\"0x%" PRIx64 "\"", g->cmp[1]);
 		}
 		if (g->kind == SVT_GUEST_CLEAR)
-			fprintf(f, ",\"page_table\":%s", (g->flags & SVT_GUEST_PT) ? "true" : "false");
+			fprintf(f, ",\"page_table\":%s",
+				(g->flags & SVT_GUEST_PT) ? "true" : "false");
 		if (g->flags & SVT_GUEST_INJECTED)
-			fprintf(f, ",\"injected_ec\":\"0x%" PRIx32 "\",\"injected_cr2\":\"0x%" PRIx64
-				"\"", g->error_code, g->cr2);
+			fprintf(f, ",\"injected_ec\":\"0x%" PRIx32 "\",\"injected_cr2\":\"0x%"
+				PRIx64 "\"", g->error_code, g->cr2);
 		break;
 	}
 	case SVT_TRACE_CPU: {
 		const struct svt_trace_cpu *c = &ev->u.cpu;
 		if (c->kind == SVT_CPU_CPUID) {
-			fprintf(f, ",\"kind\":\"cpuid\",\"leaf\":\"0x%" PRIx32 "\",\"subleaf\":\"0x%"
-				PRIx32 "\",\"eax\":\"0x%" PRIx32 "\",\"ebx\":\"0x%" PRIx32 "\",\"ecx\":\"0x%"
-				PRIx32 "\",\"edx\":\"0x%" PRIx32 "\"", c->leaf, c->subleaf, c->out[0],
+			fprintf(f, ",\"kind\":\"cpuid\",\"leaf\":\"0x%" PRIx32
+				"\",\"subleaf\":\"0x%" PRIx32 "\",\"eax\":\"0x%" PRIx32
+				"\",\"ebx\":\"0x%" PRIx32 "\",\"ecx\":\"0x%" PRIx32
+				"\",\"edx\":\"0x%" PRIx32 "\"", c->leaf, c->subleaf, c->out[0],
 				c->out[1], c->out[2], c->out[3]);
 			break;
 		}
@@ -217,8 +221,8 @@ static void dump_text(FILE *f, const struct svt_trace_event *ev)
 			fputs(" delivery", f);
 		for (unsigned t = 0; x->has_dt && t < SVT_DT_COUNT; t++)
 			if (x->dt.usable[t])
-				fprintf(f, " %s=0x%" PRIx64 "+0x%" PRIx32, dt_name[t], x->dt.base[t],
-					x->dt.limit[t]);
+				fprintf(f, " %s=0x%" PRIx64 "+0x%" PRIx32, dt_name[t],
+					x->dt.base[t], x->dt.limit[t]);
 			else
 				fprintf(f, " %s=none", dt_name[t]);
 		break;
@@ -294,7 +298,8 @@ static void dump_text(FILE *f, const struct svt_trace_event *ev)
 			fprintf(f, " cmp=0x%" PRIx64 " %s", g->cmp[0],
 				(g->flags & SVT_GUEST_OK) ? "exchanged" : "unequal");
 		if (g->flags & SVT_GUEST_INJECTED)
-			fprintf(f, " injected ec=0x%" PRIx32 " cr2=0x%" PRIx64, g->error_code, g->cr2);
+			fprintf(f, " injected ec=0x%" PRIx32 " cr2=0x%" PRIx64, g->error_code,
+				g->cr2);
 		break;
 	}
 	case SVT_TRACE_CPU: {
@@ -363,7 +368,8 @@ static void info_json(FILE *f, const struct svt_trace_header *h, const struct sv
 		in->indexed ? "true" : "false", in->frames, in->events, in->records, in->lost,
 		in->bytes_per_event);
 	for (unsigned t = 0; t < SVT_TRACE_NTYPES; t++)
-		fprintf(f, "%s\"%s\":%" PRIu64, t ? "," : "", svt_trace_type_name(t), in->counts[t]);
+		fprintf(f, "%s\"%s\":%" PRIu64, t ? "," : "", svt_trace_type_name(t),
+			in->counts[t]);
 	fputs("}}\n", f);
 }
 
@@ -398,14 +404,16 @@ void svt_trace_dump_info(FILE *f, const struct svt_trace_header *h,
 		if (h->evidence & (1u << i))
 			fprintf(f, " %s", evidence_names[i]);
 	fprintf(f, "%s%s\n", (h->evidence & SVT_EVIDENCE_KNOWN) ? "" : " none",
-		(h->evidence & ~SVT_EVIDENCE_KNOWN) ? " (and kinds this reader does not know)" : "");
+		(h->evidence & ~SVT_EVIDENCE_KNOWN) ?
+		" (and kinds this reader does not know)" : "");
 	fprintf(f, "file size:       %" PRIu64 " bytes\nindex:           %s\n"
-		"frames:          %" PRIu64 " (target %" PRIu32 " bytes)\nevents:          %" PRIu64 "\n",
+		"frames:          %" PRIu64 " (target %" PRIu32 " bytes)\n"
+		"events:          %" PRIu64 "\n",
 		in->file_size, in->indexed ? "valid" : "missing or damaged", in->frames,
 		h->frame_size, in->events);
 	if (in->indexed) {
-		fprintf(f, "records:         %" PRIu64 "\nlost events:     %" PRIu64 "\n", in->records,
-			in->lost);
+		fprintf(f, "records:         %" PRIu64 "\nlost events:     %" PRIu64 "\n",
+			in->records, in->lost);
 		for (unsigned t = 1; t < SVT_TRACE_NTYPES; t++)
 			fprintf(f, "  %-14s %" PRIu64 "\n", svt_trace_type_name(t), in->counts[t]);
 		if (in->counts[0])

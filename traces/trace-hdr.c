@@ -52,7 +52,8 @@ const char *tr_check_header(const struct svt_trace_header *h)
 	if (h->pool_frames < 16 || h->pool_frames > (1u << 28))
 		return "pool_frames not in 16..2^28";
 	if (h->policy.oos > 65536 || h->policy.prefetch > 512 || h->root_cache > 65536)
-		return "a policy value is out of range (oos <= 65536, prefetch <= 512, root_cache <= 65536)";
+		return "a policy value is out of range (oos <= 65536, prefetch <= 512, "
+		       "root_cache <= 65536)";
 	if (h->nram > SVT_TRACE_MAX_RANGES)
 		return "more than 16384 RAM ranges";
 	if (h->nram > 0 && h->ram == NULL)
@@ -126,7 +127,8 @@ static uint8_t *put_ranges(uint8_t *p, unsigned tag, const struct svt_trace_rang
 bool tr_header_encode(const struct svt_trace_header *h, uint32_t frame_size,
 		      uint8_t **out, size_t *outlen)
 {
-	size_t cap = TR_FILE_FIXED + 3 * (SVT_TRACE_MAX_STRING + 16) + 20 * (h->nram + h->ndevices) + 256;
+	size_t cap = TR_FILE_FIXED + 3 * (SVT_TRACE_MAX_STRING + 16) +
+		     20 * (h->nram + h->ndevices) + 256;
 	uint8_t *buf = malloc(cap), *p, *q;
 	uint8_t tmp[128];
 	if (buf == NULL)
@@ -229,7 +231,8 @@ static bool get_ranges(const uint8_t *p, const uint8_t *end, struct svt_trace_ra
 	bool ram = what[0] == 'R';
 #define RNEED(c, r, d) do { if (!(c)) { *why = ram ? (r) : (d); return false; } } while (0)
 	RNEED(svt_getv(&p, end, &n), "RAM field truncated", "DEVICE field truncated");
-	RNEED(n <= SVT_TRACE_MAX_RANGES, "more than 16384 RAM ranges", "more than 16384 device ranges");
+	RNEED(n <= SVT_TRACE_MAX_RANGES, "more than 16384 RAM ranges",
+	      "more than 16384 device ranges");
 	RNEED(n <= (uint64_t)(end - p) / 2, "RAM range count larger than the field",
 	      "device range count larger than the field");
 	*out = malloc(n == 0 ? 1 : (size_t)n * sizeof(**out));
@@ -238,7 +241,8 @@ static bool get_ranges(const uint8_t *p, const uint8_t *end, struct svt_trace_ra
 	for (uint64_t i = 0; i < n; i++) {
 		RNEED(svt_getv(&p, end, &gap) && svt_getv(&p, end, &count), "RAM field truncated",
 		      "DEVICE field truncated");
-		RNEED(gap < (1ull << 52) && count <= (1ull << 52) && at + gap + count <= (1ull << 52),
+		RNEED(gap < (1ull << 52) && count <= (1ull << 52) &&
+		      at + gap + count <= (1ull << 52),
 		      "RAM range beyond 2^52 frames", "device range beyond 2^52 frames");
 		(*out)[i].gfn = at + gap;
 		(*out)[i].count = count;
@@ -382,7 +386,8 @@ bool tr_frame_decode(const uint8_t in[TR_FRAME_HDR], bool check_crc, struct tr_f
 		     const char **why)
 {
 	NEED(svt_get32(in) == TR_FRAME_MAGIC, "not a frame (bad frame magic)");
-	NEED(!check_crc || svt_crc32c(0, in, 44) == svt_get32(in + 44), "frame header checksum mismatch");
+	NEED(!check_crc || svt_crc32c(0, in, 44) == svt_get32(in + 44),
+	     "frame header checksum mismatch");
 	f->method = in[4];
 	NEED(f->method == TR_METHOD_STORED || f->method == TR_METHOD_ZSTD,
 	     "unknown frame compression method");
@@ -464,7 +469,8 @@ uint32_t tr_trailer_tail(const uint8_t tail[TR_TRAILER_TAIL], const char **why)
 	uint32_t size = svt_get32(tail + 4);
 	*why = NULL;
 	if (memcmp(tail + 8, svt_trace_end_magic, 8) != 0) {
-		*why = "no trailer at the end of the file (truncated, or the recording was interrupted)";
+		*why = "no trailer at the end of the file (truncated, or the recording was "
+		       "interrupted)";
 		return 0;
 	}
 	if (size < tr_trailer_size(1) || size > tr_trailer_size(TR_MAX_NTYPES) ||

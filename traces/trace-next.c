@@ -29,7 +29,8 @@ static int load_frame(struct svt_trace_reader *r, uint64_t off, uint64_t no)
 {
 	uint8_t hb[TR_FRAME_HDR];
 	const uint8_t *p, *content;
-	const char *why, *pre = r->via_index ? "the index points at a damaged frame or not at a frame: " : "";
+	const char *why, *pre = r->via_index ?
+		"the index points at a damaged frame or not at a frame: " : "";
 	bool crc = !(r->flags & SVT_TRACE_NO_CRC);
 	struct tr_frame f;
 	int rc;
@@ -38,8 +39,9 @@ static int load_frame(struct svt_trace_reader *r, uint64_t off, uint64_t no)
 	r->frame_no = no;
 	r->frame_off = off;
 	if (r->data_end - off < TR_FRAME_HDR)
-		return FRAME_ERR(r, "%s%llu bytes after the last frame: too short for a frame header "
-				 "(truncated file?)", pre, (unsigned long long)(r->data_end - off));
+		return FRAME_ERR(r, "%s%llu bytes after the last frame: too short for a frame "
+				 "header (truncated file?)", pre,
+				 (unsigned long long)(r->data_end - off));
 	if ((rc = tr_src_read(r, off, TR_FRAME_HDR, hb, &p)) != SVT_TRACE_OK)
 		return rc;
 	if (!r->indexed && svt_get32(p) == TR_INDEX_MAGIC)
@@ -52,8 +54,8 @@ static int load_frame(struct svt_trace_reader *r, uint64_t off, uint64_t no)
 		return FRAME_ERR(r, "frame does not match the index (entry %llu of %llu)",
 				 (unsigned long long)no, (unsigned long long)r->nindex);
 	if (f.stored_size > r->data_end - off - TR_FRAME_HDR)
-		return FRAME_ERR(r, "frame of %u bytes runs past the end of the %s (truncated file?)",
-				 f.stored_size, r->indexed ? "frame area" : "file");
+		return FRAME_ERR(r, "frame of %u bytes runs past the end of the %s (truncated "
+				 "file?)", f.stored_size, r->indexed ? "frame area" : "file");
 	if (r->fd >= 0 && !grow(&r->sbuf, &r->scap, f.stored_size))
 		return tr_rerr(r, SVT_TRACE_ENOMEM, no, off, r->seq, "out of memory");
 	if ((rc = tr_src_read(r, off + TR_FRAME_HDR, f.stored_size, r->sbuf, &p)) != SVT_TRACE_OK)
@@ -97,12 +99,13 @@ static int at_end(struct svt_trace_reader *r)
 
 	if (!r->indexed)
 		return tr_rerr(r, SVT_TRACE_EINPUT, SVT_TRACE_NONE, r->next_off, r->seq,
-			       "the frames end after %llu frame(s) but the file has no valid trailer "
-			       "and index: the trace may be incomplete",
+			       "the frames end after %llu frame(s) but the file has no valid "
+			       "trailer and index: the trace may be incomplete",
 			       (unsigned long long)r->next_no);
 	if (r->next_no != r->tr.frames || r->seq != r->tr.events)
 		return tr_rerr(r, SVT_TRACE_EINPUT, SVT_TRACE_NONE, r->next_off, r->seq,
-			       "the trailer says %llu events in %llu frames; the file holds %llu in %llu",
+			       "the trailer says %llu events in %llu frames; the file holds %llu "
+			       "in %llu",
 			       (unsigned long long)r->tr.events, (unsigned long long)r->tr.frames,
 			       (unsigned long long)r->seq, (unsigned long long)r->next_no);
 	if (r->full_pass) {
@@ -110,8 +113,9 @@ static int at_end(struct svt_trace_reader *r)
 			got[t < SVT_TRACE_NTYPES ? t : 0] += r->tr.counts[t];
 		for (unsigned t = 0; t < SVT_TRACE_NTYPES; t++)
 			if (got[t] != r->counts[t])
-				return tr_rerr(r, SVT_TRACE_EINPUT, SVT_TRACE_NONE, r->next_off, r->seq,
-					       "the trailer counts %llu %s records; the file holds %llu",
+				return tr_rerr(r, SVT_TRACE_EINPUT, SVT_TRACE_NONE, r->next_off,
+					       r->seq, "the trailer counts %llu %s records; the "
+					       "file holds %llu",
 					       (unsigned long long)got[t], svt_trace_type_name(t),
 					       (unsigned long long)r->counts[t]);
 	}
@@ -128,11 +132,12 @@ static int step(struct svt_trace_reader *r, struct svt_trace_event *ev)
 				const uint8_t *rec = r->cp;
 				uint64_t at = (uint64_t)(r->cp - r->cstart);
 				if (r->frame_nrec == r->fr.nrec)
-					return FRAME_ERR(r, "frame holds more records than its header's %u",
-							 r->fr.nrec);
+					return FRAME_ERR(r, "frame holds more records than its "
+							 "header's %u", r->fr.nrec);
 				if (!tr_decode(&r->st, &r->cp, r->cend, ev, r->membuf, &why))
-					return FRAME_ERR(r, "record at byte %llu of the frame's content: %s",
-							 (unsigned long long)at, why);
+					return FRAME_ERR(r, "record at byte %llu of the frame's "
+							 "content: %s", (unsigned long long)at,
+							 why);
 				if (ev->type == SVT_TRACE_STEP_DONE && r->hs.h.minor < 6) {
 					/* type 12 means STEP_DONE from 1.6 on; before, a
 					 * writer passed it on as a type it did not know */
@@ -146,8 +151,9 @@ static int step(struct svt_trace_reader *r, struct svt_trace_event *ev)
 				}
 				uint64_t span = svt_trace_event_span(ev);
 				if (span > r->fr.nseq - r->frame_nseq)
-					return FRAME_ERR(r, "frame's records cover more events than its "
-							 "header's %llu", (unsigned long long)r->fr.nseq);
+					return FRAME_ERR(r, "frame's records cover more events "
+							 "than its header's %llu",
+							 (unsigned long long)r->fr.nseq);
 				ev->seq = r->seq;
 				r->seq += span;
 				r->frame_nrec++;
@@ -158,8 +164,9 @@ static int step(struct svt_trace_reader *r, struct svt_trace_event *ev)
 				return SVT_TRACE_OK;
 			}
 			if (r->frame_nrec != r->fr.nrec || r->frame_nseq != r->fr.nseq)
-				return FRAME_ERR(r, "frame header says %u records covering %llu events; "
-						 "its content holds %llu covering %llu", r->fr.nrec,
+				return FRAME_ERR(r, "frame header says %u records covering %llu "
+						 "events; its content holds %llu covering %llu",
+						 r->fr.nrec,
 						 (unsigned long long)r->fr.nseq,
 						 (unsigned long long)r->frame_nrec,
 						 (unsigned long long)r->frame_nseq);
@@ -171,8 +178,8 @@ static int step(struct svt_trace_reader *r, struct svt_trace_event *ev)
 		if (rc != SVT_TRACE_OK)
 			return rc;
 		if (r->fr.first_seq < r->seq)
-			return FRAME_ERR(r, "frame starts at event %llu, before the end of the frame "
-					 "before it", (unsigned long long)r->fr.first_seq);
+			return FRAME_ERR(r, "frame starts at event %llu, before the end of the "
+					 "frame before it", (unsigned long long)r->fr.first_seq);
 		if (r->fr.first_seq > r->seq) {
 			memset(ev, 0, sizeof(*ev));
 			ev->type = SVT_TRACE_LOST;
@@ -271,7 +278,8 @@ int svt_trace_seek(struct svt_trace_reader *r, uint64_t seq)
 	r->full_pass = false;
 	if (seq > total)
 		return tr_rerr(r, SVT_TRACE_EARG, SVT_TRACE_NONE, SVT_TRACE_NONE, seq,
-			       "beyond the end of the trace (%llu events)", (unsigned long long)total);
+			       "beyond the end of the trace (%llu events)",
+			       (unsigned long long)total);
 	if (seq == total || r->nindex == 0) {
 		r->next_off = r->indexed ? r->data_end : r->scan_off;
 		r->next_no = r->nindex;
@@ -348,8 +356,8 @@ int svt_trace_verify_frames(struct svt_trace_reader *r, uint64_t *frames)
 		if ((rc = load_frame(r, off, no)) != SVT_TRACE_OK)
 			goto out;
 		if (r->fr.first_seq < seq) {
-			rc = FRAME_ERR(r, "frame starts at event %llu, before the end of the frame before it",
-				       (unsigned long long)r->fr.first_seq);
+			rc = FRAME_ERR(r, "frame starts at event %llu, before the end of the frame "
+				       "before it", (unsigned long long)r->fr.first_seq);
 			goto out;
 		}
 		seq = r->fr.first_seq + r->fr.nseq;
@@ -360,15 +368,16 @@ int svt_trace_verify_frames(struct svt_trace_reader *r, uint64_t *frames)
 	r->seq = seq;
 	if (!r->indexed) {
 		rc = tr_rerr(r, SVT_TRACE_EINPUT, SVT_TRACE_NONE, off, seq,
-			     "the frames end after %llu frame(s) but the file has no valid trailer and "
-			     "index: the trace may be incomplete", (unsigned long long)no);
+			     "the frames end after %llu frame(s) but the file has no valid "
+			     "trailer and index: the trace may be incomplete",
+			     (unsigned long long)no);
 		goto out;
 	}
 	/* (the trailer's records per type add up to its records: load_trailer) */
 	if (no != r->tr.frames || seq != r->tr.events || records != r->tr.records)
 		rc = tr_rerr(r, SVT_TRACE_EINPUT, SVT_TRACE_NONE, off, seq,
-			     "the trailer says %llu events, %llu records in %llu frames; the frames hold "
-			     "%llu, %llu in %llu", (unsigned long long)r->tr.events,
+			     "the trailer says %llu events, %llu records in %llu frames; the "
+			     "frames hold %llu, %llu in %llu", (unsigned long long)r->tr.events,
 			     (unsigned long long)r->tr.records, (unsigned long long)r->tr.frames,
 			     (unsigned long long)seq, (unsigned long long)records,
 			     (unsigned long long)no);

@@ -45,7 +45,8 @@ int tr_src_read(struct svt_trace_reader *r, uint64_t off, size_t len, uint8_t *b
 		if (n <= 0)
 			return tr_rerr(r, SVT_TRACE_EIO, SVT_TRACE_NONE, off + done, SVT_TRACE_NONE,
 				       "read failed: %s",
-				       n < 0 ? strerror(errno) : "the file shrank while being read");
+				       n < 0 ? strerror(errno) :
+				       "the file shrank while being read");
 		done += (size_t)n;
 	}
 	*out = buf;
@@ -143,7 +144,8 @@ static struct svt_trace_reader *finish_open(struct svt_trace_reader *r, struct s
 	}
 	uint8_t *hbuf = r->fd >= 0 ? malloc(hsize) : NULL;
 	if (r->fd >= 0 && hbuf == NULL) {
-		rc = tr_rerr(r, SVT_TRACE_ENOMEM, SVT_TRACE_NONE, 0, SVT_TRACE_NONE, "out of memory");
+		rc = tr_rerr(r, SVT_TRACE_ENOMEM, SVT_TRACE_NONE, 0, SVT_TRACE_NONE,
+			     "out of memory");
 		goto fail;
 	}
 	rc = tr_src_read(r, 0, hsize, hbuf, &p);

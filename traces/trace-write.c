@@ -57,7 +57,8 @@ void tr_error_set(struct svt_trace_error *e, int status, const char *name, uint6
 	n += (size_t)snprintf(e->msg, cap, "%s", name ? name : "(trace)");
 	const char *sep = ": ";
 	if (frame != SVT_TRACE_NONE && n < cap) {
-		n += (size_t)snprintf(e->msg + n, cap - n, "%sframe %llu", sep, (unsigned long long)frame);
+		n += (size_t)snprintf(e->msg + n, cap - n, "%sframe %llu", sep,
+				      (unsigned long long)frame);
 		sep = ", ";
 	}
 	if (offset != SVT_TRACE_NONE && n < cap) {
@@ -66,7 +67,8 @@ void tr_error_set(struct svt_trace_error *e, int status, const char *name, uint6
 		sep = ", ";
 	}
 	if (seq != SVT_TRACE_NONE && n < cap) {
-		n += (size_t)snprintf(e->msg + n, cap - n, "%sevent %llu", sep, (unsigned long long)seq);
+		n += (size_t)snprintf(e->msg + n, cap - n, "%sevent %llu", sep,
+				      (unsigned long long)seq);
 		sep = ", ";
 	}
 	if (n < cap)

@@ -10,7 +10,8 @@
 enum {
 	EXIT_REASON = 0x4402, EXIT_INTR = 0x4404, EXIT_INTR_EC = 0x4406, EXIT_ILEN = 0x440c,
 	EXIT_QUAL = 0x6400, EXIT_INSN_INFO = 0x440e, INSN_ERROR = 0x4400, IDT_INFO = 0x4408,
-	IDT_EC = 0x440a, ENTRY_ILEN = 0x401a, PROC_CTLS_F = 0x4002, ENTRY_INTR = 0x4016, ENTRY_EC = 0x4018,
+	IDT_EC = 0x440a, ENTRY_ILEN = 0x401a, PROC_CTLS_F = 0x4002, ENTRY_INTR = 0x4016,
+	ENTRY_EC = 0x4018,
 	G_RIP = 0x681e, G_RSP = 0x681c, G_RFLAGS = 0x6820, G_CS_AR = 0x4816, G_SS_AR = 0x4818,
 	G_ES_BASE = 0x6806, G_INTR_STATE = 0x4824, G_ACTIVITY = 0x4826,
 	G_LDTR_LIM = 0x480c, G_TR_LIM = 0x480e, G_GDTR_LIM = 0x4810, G_IDTR_LIM = 0x4812,
@@ -263,8 +264,9 @@ static void nothing_there(struct svt_mmu *mmu, const struct svt_env *env, struct
 	else if ((f->error_code & SVT_PFEC_I) || (f->va >= ip && f->va - ip < 15))
 		why = "by fetching an instruction there";
 	else
-		rc = hv_mmio(env, svt_mmu_guest_regs(mmu), f->cpl, (f->error_code & SVT_PFEC_W) != 0,
-			     regs, f->code_bits, insn, f->insn_len, &mr);
+		rc = hv_mmio(env, svt_mmu_guest_regs(mmu), f->cpl,
+			     (f->error_code & SVT_PFEC_W) != 0, regs, f->code_bits, insn,
+			     f->insn_len, &mr);
 	if (rc == HV_MMIO_UNHANDLED) {
 		char bytes[15 * 3 + 1] = "", *p = bytes;
 		for (unsigned i = 0; i < f->insn_len; i++, p += 3) {
@@ -272,7 +274,8 @@ static void nothing_there(struct svt_mmu *mmu, const struct svt_env *env, struct
 			p[1] = "0123456789abcdef"[insn[i] & 15];
 			p[2] = i + 1 < f->insn_len ? ' ' : 0;
 		}
-		hv_printf("hv: access to gpa %#lx at rip %#lx %s; instruction bytes: %s\n", gpa, rip,
+		hv_printf("hv: access to gpa %#lx at rip %#lx %s; instruction bytes: %s\n",
+			  gpa, rip,
 			  why ? why : "by an instruction the hypervisor does not emulate there",
 			  f->insn_len ? bytes : "(none)");
 		finish("the guest touched memory with nothing behind it by an instruction "
@@ -281,8 +284,9 @@ static void nothing_there(struct svt_mmu *mmu, const struct svt_env *env, struct
 	nothing_reads += mr.reads;
 	nothing_writes += mr.writes;
 	if (hv_verbose)
-		hv_printf("hv: nothing at gpa %#lx: rip %#lx, %u read as ones, %u writes dropped%s\n",
-			  gpa, rip, mr.reads, mr.writes, rc == HV_MMIO_FAULT ? ", then #PF" : "");
+		hv_printf("hv: nothing at gpa %#lx: rip %#lx, %u read as ones, %u writes "
+			  "dropped%s\n", gpa, rip, mr.reads, mr.writes,
+			  rc == HV_MMIO_FAULT ? ", then #PF" : "");
 	for (int i = 0; i < 16; i++)
 		if (i != 4)
 			gprs.gpr[i] = regs->gpr[i];
@@ -345,7 +349,8 @@ static void page_fault(struct svt_mmu *mmu, const struct svt_env *env, bool in_d
 			regs.seg_base[s] = hv_vmread(G_ES_BASE + 2 * (uint64_t)s);
 		f.regs = &regs;
 		uint64_t t = rdtsc();
-		f.insn_len = in_delivery ? 0 : fetch_insn(mmu, env, regs.seg_base[1] + regs.rip, insn);
+		f.insn_len = in_delivery ? 0 :
+			     fetch_insn(mmu, env, regs.seg_base[1] + regs.rip, insn);
 		hv_prof[PROF_FETCH] += rdtsc() - t;
 	}
 	struct svt_fault_result res;
@@ -375,8 +380,8 @@ static void page_fault(struct svt_mmu *mmu, const struct svt_env *env, bool in_d
 	if (res.stuck) {
 		/* Running the guest again would fault the same way for ever:
 		 * stop with a verdict, the trace complete up to here. */
-		hv_printf("hv: #PF at va %#lx, error code %#x, rip %#lx: retried %u times in a row\n",
-			  cr2, ec, hv_vmread(G_RIP), SVT_PF_STUCK_AFTER);
+		hv_printf("hv: #PF at va %#lx, error code %#x, rip %#lx: retried %u times in a "
+			  "row\n", cr2, ec, hv_vmread(G_RIP), SVT_PF_STUCK_AFTER);
 		finish("the guest stopped: a page fault the core retried again and again", 2);
 	}
 	switch (o) {
@@ -482,7 +487,8 @@ static void cpuid(const struct svt_mmu *mmu)
 	__asm__ volatile("cpuid" : "+a"(r[0]), "=b"(r[1]), "+c"(r[2]), "=d"(r[3]));
 	if (leaf == 1 || (leaf == 7 && sub == 0))
 		for (unsigned i = 0; i < sizeof(cr4_cpuid) / sizeof(cr4_cpuid[0]); i++)
-			if (cr4_cpuid[i].leaf == leaf && !((hv_cr4_offered >> cr4_cpuid[i].cr4) & 1))
+			if (cr4_cpuid[i].leaf == leaf &&
+			    !((hv_cr4_offered >> cr4_cpuid[i].cr4) & 1))
 				r[cr4_cpuid[i].reg] &= ~(1u << cr4_cpuid[i].bit);
 	if (leaf == 1) {
 		r[2] &= ~(1u << 5);                     /* no VMX */
@@ -670,7 +676,8 @@ static void io(uint64_t q)
 		return;
 	}
 	if (!in) {
-		bool off = port == 0xf4 || ((port == 0xb004 || port == 0x604) && size >= 2 && (v & 0x2000)) ||
+		bool off = port == 0xf4 ||
+			   ((port == 0xb004 || port == 0x604) && size >= 2 && (v & 0x2000)) ||
 			   (port == 0x8900 && (v & 0xff) == 'n');
 		if (off) {
 			hv_printf("hv: power-off write %#x to port %#x\n", v, port);
@@ -824,7 +831,8 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 	for (int launched = 0;; launched = 1) {
 		int rc = vmx_run(&gprs, launched);
 		if (rc != 0)
-			hv_panic("VM%s failed (%s), instruction error %lu", launched ? "RESUME" : "LAUNCH",
+			hv_panic("VM%s failed (%s), instruction error %lu",
+				 launched ? "RESUME" : "LAUNCH",
 				 rc == 1 ? "no current VMCS" : "VMfailValid",
 				 rc == 2 ? hv_vmread(INSN_ERROR) : (uint64_t)0);
 #ifdef SVT_HV_PROF
@@ -857,17 +865,17 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 			 * in place: a CPU that offers the control but never
 			 * exits for it (Bochs 2.7: docs/hypervisor.md). */
 			if ((reason & 0xffff) != R_MTF && hv_vmread(G_RIP) != step_rip) {
-				hv_printf("hv: a step granted at rip %#lx ended at exit %u at rip %#lx, "
-					  "not at the monitor trap flag's exit\n", step_rip,
+				hv_printf("hv: a step granted at rip %#lx ended at exit %u at rip "
+					  "%#lx, not at the monitor trap flag's exit\n", step_rip,
 					  reason & 0xffff, hv_vmread(G_RIP));
-				finish("the guest stopped: the CPU did not end a step with the monitor "
-				       "trap flag's exit", 2);
+				finish("the guest stopped: the CPU did not end a step with the "
+				       "monitor trap flag's exit", 2);
 			}
 		}
 		if (hv_verbose)
-			hv_printf("hv: exit %u rip %#lx qual %#lx intr %#lx ec %#lx\n", reason & 0xffff,
-				  hv_vmread(G_RIP), hv_vmread(EXIT_QUAL), hv_vmread(EXIT_INTR),
-				  hv_vmread(EXIT_INTR_EC));
+			hv_printf("hv: exit %u rip %#lx qual %#lx intr %#lx ec %#lx\n",
+				  reason & 0xffff, hv_vmread(G_RIP), hv_vmread(EXIT_QUAL),
+				  hv_vmread(EXIT_INTR), hv_vmread(EXIT_INTR_EC));
 		if (reason & 0x80000000u) {
 			/* the guest's state is one no CPU runs (reason 33) or its
 			 * MSR loading failed (34): the guest has crashed */
@@ -878,9 +886,10 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 		switch (reason & 0xffff) {
 		case R_EXCEPTION:
 			if ((hv_vmread(EXIT_INTR) & 0xff) != 14) {
-				hv_printf("hv: exception exit %#lx at rip %#lx\n", hv_vmread(EXIT_INTR),
-					  hv_vmread(G_RIP));
-				finish("the guest crashed: an exception the hypervisor does not take", 2);
+				hv_printf("hv: exception exit %#lx at rip %#lx\n",
+					  hv_vmread(EXIT_INTR), hv_vmread(G_RIP));
+				finish("the guest crashed: an exception the hypervisor does not "
+				       "take", 2);
 			}
 			page_fault(mmu, env, (vectoring & 0x80000000u) != 0);
 			break;

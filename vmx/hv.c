@@ -272,7 +272,8 @@ void hv_main(uint32_t magic, uint32_t info)
 	serial_init(0x3f8);
 	serial_init(0x2f8);
 	serial_init(0x3e8);
-	hv_printf("hv: shadowvt hypervisor, image %#lx..%#lx\n", HV_BASE, (uint64_t)(uintptr_t)hv_end);
+	hv_printf("hv: shadowvt hypervisor, image %#lx..%#lx\n", HV_BASE,
+		  (uint64_t)(uintptr_t)hv_end);
 	if (magic != 0x2badb002u)
 		hv_panic("not started by a Multiboot loader (EAX %#x)", magic);
 	const uint8_t *mbi = hv_gpa(info);
@@ -293,8 +294,8 @@ void hv_main(uint32_t magic, uint32_t info)
 			char why[160];
 			while (c[7 + n] && c[7 + n] != ' ')
 				n++;
-			if (svt_policy_parse_n(c + 7, n, &policy, &pool_frames, &roots, HV_POOL_FRAMES,
-					       why, sizeof(why)) != 0)
+			if (svt_policy_parse_n(c + 7, n, &policy, &pool_frames, &roots,
+					       HV_POOL_FRAMES, why, sizeof(why)) != 0)
 				hv_panic("bad policy on the command line: %s", why);
 		}
 	}
@@ -305,7 +306,8 @@ void hv_main(uint32_t magic, uint32_t info)
 	 * file too, so the file alone does not say) */
 	bool is_linux = false;
 	for (const char *c = cmd; *c; c++)
-		if (memcmp(c, "linux", 5) == 0 && (c == cmd || c[-1] == ' ') && (c[5] == 0 || c[5] == ' '))
+		if (memcmp(c, "linux", 5) == 0 && (c == cmd || c[-1] == ' ') &&
+		    (c[5] == 0 || c[5] == ' '))
 			is_linux = true;
 	if (is_linux && !hv_linux_probe(info))
 		hv_panic("\"linux\" given, but the first module is not an x86-64 ELF kernel");
@@ -319,7 +321,8 @@ void hv_main(uint32_t magic, uint32_t info)
 	uint8_t maxphy = 36;
 	uint32_t features = 0;
 	if (a >= 0x80000008u) {
-		__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000008u), "c"(0));
+		__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
+				 : "a"(0x80000008u), "c"(0));
 		maxphy = (uint8_t)a;
 	}
 	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000001u), "c"(0));

@@ -58,7 +58,8 @@ int memcmp(const void *a, const void *b, size_t n)
 	 * its mirror: under Bochs a tick per word, not a loop's five) */
 	size_t w = n >> 3, left = w;
 	if (w) {
-		__asm__ volatile("cld; repe cmpsq" : "+S"(p), "+D"(q), "+c"(left) :: "memory", "cc");
+		__asm__ volatile("cld; repe cmpsq" : "+S"(p), "+D"(q), "+c"(left)
+				 :: "memory", "cc");
 		uint64_t x, y;          /* the last pair compared: if it differs, back to it */
 		__builtin_memcpy(&x, p - 8, 8);
 		__builtin_memcpy(&y, q - 8, 8);

@@ -120,7 +120,8 @@ static unsigned e820(uint8_t *table)
 		if (b < hv_guest_top)
 			e820_put(table, &n, b, (end < hv_guest_top ? end : hv_guest_top) - b, 1);
 		/* the part in guest RAM above 4 GiB (none when hv_high_hi is 0) */
-		uint64_t hb = b > hv_high_lo ? b : hv_high_lo, he = end < hv_high_hi ? end : hv_high_hi;
+		uint64_t hb = b > hv_high_lo ? b : hv_high_lo;
+		uint64_t he = end < hv_high_hi ? end : hv_high_hi;
 		if (hb < he)
 			e820_put(table, &n, hb, he - hb, 1);
 	}
@@ -152,10 +153,11 @@ bool hv_linux_load(struct hv_guest *g)
 		const uint8_t *ph = elf + phoff + (uint64_t)i * phentsize;
 		if (svt_get32(ph) != 1)
 			continue;
-		uint64_t off = svt_get64(ph + 8), pa = svt_get64(ph + 24), filesz = svt_get64(ph + 32), memsz = svt_get64(ph + 40);
+		uint64_t off = svt_get64(ph + 8), pa = svt_get64(ph + 24);
+		uint64_t filesz = svt_get64(ph + 32), memsz = svt_get64(ph + 40);
 		if (filesz > memsz || off + filesz > ksize || pa < 0x100000 || pa + memsz > kcopy) {
-			hv_printf("hv: kernel segment %u (%#lx, %#lx bytes) does not fit in guest RAM\n", i, pa,
-				  memsz);
+			hv_printf("hv: kernel segment %u (%#lx, %#lx bytes) does not fit in guest "
+				  "RAM\n", i, pa, memsz);
 			return false;
 		}
 		memmove(hv_gpa(pa), elf + off, filesz);
@@ -164,8 +166,9 @@ bool hv_linux_load(struct hv_guest *g)
 			kend = pa + memsz;
 	}
 	g->entry = svt_get64(elf + 24);
-	hv_printf("hv: Linux kernel %#lx..%#lx, entry %#x, initrd %#lx (%lu bytes), command line '%s'\n",
-		  (uint64_t)0x1000000, kend, g->entry, isize ? itop : 0, isize, cmdline);
+	hv_printf("hv: Linux kernel %#lx..%#lx, entry %#x, initrd %#lx (%lu bytes), command "
+		  "line '%s'\n", (uint64_t)0x1000000, kend, g->entry, isize ? itop : 0, isize,
+		  cmdline);
 
 	/* page tables: [0, 4 GiB) 1:1 in 2 MiB pages */
 	uint8_t *pml4 = hv_gpa(LX_PML4), *pdpt = hv_gpa(LX_PDPT), *pd = hv_gpa(LX_PD);

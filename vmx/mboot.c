@@ -80,7 +80,8 @@ bool hv_take_guest(uint32_t mb_info)
 		return false;
 	}
 	if (count - 1 > MODS_MAX) {
-		hv_printf("hv: %u guest modules: the hypervisor passes at most %u\n", count - 1, MODS_MAX);
+		hv_printf("hv: %u guest modules: the hypervisor passes at most %u\n", count - 1,
+			  MODS_MAX);
 		return false;
 	}
 	const uint8_t *list = hv_gpa(svt_get32(mbi + 24));
@@ -89,8 +90,8 @@ bool hv_take_guest(uint32_t mb_info)
 		const uint8_t *m = list + 16 * i;
 		uint32_t start = svt_get32(m), end = svt_get32(m + 4);
 		if (end < start || (i == 0 && end == start) || end - start > STAGE_MAX - used) {
-			hv_printf("hv: the guest kernel is empty, or it and its modules are larger than "
-				  "%u bytes together\n", STAGE_MAX);
+			hv_printf("hv: the guest kernel is empty, or it and its modules are larger "
+				  "than %u bytes together\n", STAGE_MAX);
 			return false;
 		}
 		memcpy(stage + used, hv_gpa(start), end - start);
@@ -253,7 +254,8 @@ static uint32_t info_v2(uint32_t load_base)
 	uint32_t rlen;
 	const uint8_t *rsdp = find_rsdp(&rlen);
 	if (rsdp)
-		ok &= tag(&at, rlen == 20 ? SVT_MB2_TAG_ACPI_OLD : SVT_MB2_TAG_ACPI_NEW, rsdp, rlen);
+		ok &= tag(&at, rlen == 20 ? SVT_MB2_TAG_ACPI_OLD : SVT_MB2_TAG_ACPI_NEW, rsdp,
+			  rlen);
 	svt_put32(b, load_base);
 	ok &= tag(&at, SVT_MB2_TAG_LOAD_BASE, b, 4);
 	ok &= tag(&at, SVT_MB2_TAG_END, NULL, 0);
@@ -274,15 +276,16 @@ bool hv_load_guest(struct hv_guest *g)
 		if (im.err_off == SVT_MB_NO_OFFSET)
 			hv_printf("hv: the guest is not a Multiboot kernel we load: %s\n", im.err);
 		else
-			hv_printf("hv: the guest is not a Multiboot kernel we load: %s (file offset %#x)\n",
-				  im.err, im.err_off);
+			hv_printf("hv: the guest is not a Multiboot kernel we load: %s (file "
+				  "offset %#x)\n", im.err, im.err_off);
 		return false;
 	}
 	for (unsigned i = 0; i < im.nseg; i++) {
 		const struct svt_mb_seg *s = &im.seg[i];
 		if (!loadable(s->paddr, s->memsz)) {
 			hv_printf("hv: the guest loads %#x..%#lx, not guest RAM (%#x..%#lx less "
-				  "%#x..%#x and %#x..%#x)\n", s->paddr, (uint64_t)s->paddr + s->memsz,
+				  "%#x..%#x and %#x..%#x)\n", s->paddr,
+				  (uint64_t)s->paddr + s->memsz,
 				  0x1000, HV_GUEST_TOP, BOOT_LO, BOOT_HI, LEGACY_LO, LEGACY_HI);
 			return false;
 		}
@@ -296,8 +299,8 @@ bool hv_load_guest(struct hv_guest *g)
 	uint64_t at = align4k(im.hi > LEGACY_HI ? im.hi : LEGACY_HI);
 	for (unsigned i = 0; i < nmods; i++) {
 		if (!loadable(at, mods[i].size ? mods[i].size : 1)) {
-			hv_printf("hv: guest module %u (%u bytes) does not fit in guest RAM above %#lx\n", i,
-				  mods[i].size, at);
+			hv_printf("hv: guest module %u (%u bytes) does not fit in guest RAM above "
+				  "%#lx\n", i, mods[i].size, at);
 			return false;
 		}
 		mods[i].gpa = (uint32_t)at;
@@ -308,7 +311,7 @@ bool hv_load_guest(struct hv_guest *g)
 	g->magic = im.version == 2 ? SVT_MB2_BOOT_MAGIC : SVT_MB1_BOOT_MAGIC;
 	g->info = im.version == 2 ? info_v2(im.lo) : info_v1();
 	hv_printf("hv: guest loaded by Multiboot%s (%s), %u segment%s, %u module%s\n",
-		  im.version == 2 ? "2" : "", how[im.format], im.nseg, im.nseg == 1 ? "" : "s", nmods,
-		  nmods == 1 ? "" : "s");
+		  im.version == 2 ? "2" : "", how[im.format], im.nseg, im.nseg == 1 ? "" : "s",
+		  nmods, nmods == 1 ? "" : "s");
 	return true;
 }

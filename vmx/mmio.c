@@ -61,7 +61,8 @@ static bool nothing_there(const struct ctx *c, uint64_t gpa)
 /* Read len bytes at la, page by page: all ones where there is nothing,
  * the guest's RAM where it is RAM; a device operand is not emulated (the
  * hypervisor does not read device registers on the guest's behalf). */
-static int read_la(struct ctx *c, uint64_t la, uint8_t *buf, unsigned len, enum svt_access_kind kind)
+static int read_la(struct ctx *c, uint64_t la, uint8_t *buf, unsigned len,
+		   enum svt_access_kind kind)
 {
 	while (len) {
 		unsigned chunk = 4096 - (unsigned)(la & 0xfff);

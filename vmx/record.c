@@ -40,8 +40,8 @@ static void lpt_putc(uint8_t c)
 	 * reads the two in that order. */
 	for (unsigned polls = 0; __builtin_expect(!(inb(LPT_STREAM + 1) & 0x80), 0); polls++)
 		if (polls == 1000000) {
-			hv_printf("hv: LPT1 stays busy (status %#x, control %#x): the stream goes on "
-				  "on COM2\n", inb(LPT_STREAM + 1), inb(LPT_STREAM + 2));
+			hv_printf("hv: LPT1 stays busy (status %#x, control %#x): the stream goes "
+				  "on on COM2\n", inb(LPT_STREAM + 1), inb(LPT_STREAM + 2));
 			hv_stream_lpt = false;
 			serial_putc(COM_STREAM, (char)c);
 			return;

@@ -45,13 +45,15 @@ enum {
 	H_GS_SEL = 0xc0a, H_TR_SEL = 0xc0c,
 	IO_BITMAP_A = 0x2000, IO_BITMAP_B = 0x2002, MSR_BITMAP = 0x2004,
 	LINK_PTR = 0x2800, G_EFER = 0x2806, H_EFER = 0x2c02,
-	PIN_CTLS = 0x4000, PROC_CTLS = 0x4002, EXC_BITMAP = 0x4004, PF_MASK = 0x4006, PF_MATCH = 0x4008,
+	PIN_CTLS = 0x4000, PROC_CTLS = 0x4002, EXC_BITMAP = 0x4004, PF_MASK = 0x4006,
+	PF_MATCH = 0x4008,
 	CR3_TARGETS = 0x400a, EXIT_CTLS = 0x400c, EXIT_MSR_STORE = 0x400e, EXIT_MSR_LOAD = 0x4010,
 	ENTRY_CTLS = 0x4012, ENTRY_MSR_LOAD = 0x4014, ENTRY_INTR = 0x4016, ENTRY_EC = 0x4018,
 	ENTRY_ILEN = 0x401a,
 	INSN_ERROR = 0x4400, EXIT_REASON = 0x4402, EXIT_INTR = 0x4404, EXIT_INTR_EC = 0x4406,
 	IDT_VEC = 0x4408, EXIT_ILEN = 0x440c,
-	G_ES_LIM = 0x4800, G_CS_LIM = 0x4802, G_SS_LIM = 0x4804, G_DS_LIM = 0x4806, G_FS_LIM = 0x4808,
+	G_ES_LIM = 0x4800, G_CS_LIM = 0x4802, G_SS_LIM = 0x4804, G_DS_LIM = 0x4806,
+	G_FS_LIM = 0x4808,
 	G_GS_LIM = 0x480a, G_LDTR_LIM = 0x480c, G_TR_LIM = 0x480e, G_GDTR_LIM = 0x4810,
 	G_IDTR_LIM = 0x4812,
 	G_ES_AR = 0x4814, G_CS_AR = 0x4816, G_SS_AR = 0x4818, G_DS_AR = 0x481a, G_FS_AR = 0x481c,
@@ -258,7 +260,8 @@ uint64_t hv_cr4_offered;
 
 static void cpuid2(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
-	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(sub));
 }
 
 /*
@@ -348,11 +351,12 @@ void hv_vmx_setup(const struct hv_guest *g)
 	/* IA32_PAT is the guest's own where the CPU can switch it (it starts
 	 * at its power-on value); else it is shared with the host, which
 	 * uses only entry 0 (write-back). */
-	uint32_t pat_exit = (uint32_t)(rdmsr(MSR_VMX_TRUE_EXIT) >> 32) & (EXIT_SAVE_PAT | EXIT_LOAD_PAT);
+	uint32_t pat_exit = (uint32_t)(rdmsr(MSR_VMX_TRUE_EXIT) >> 32) &
+			    (EXIT_SAVE_PAT | EXIT_LOAD_PAT);
 	uint32_t pat_entry = (uint32_t)(rdmsr(MSR_VMX_TRUE_ENTRY) >> 32) & ENTRY_LOAD_PAT;
 	bool pat = pat_exit == (EXIT_SAVE_PAT | EXIT_LOAD_PAT) && pat_entry;
-	vmwrite(EXIT_CTLS, adjust(EXIT_HOST64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | (pat ? pat_exit : 0),
-				  MSR_VMX_TRUE_EXIT));
+	vmwrite(EXIT_CTLS, adjust(EXIT_HOST64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER |
+				  (pat ? pat_exit : 0), MSR_VMX_TRUE_EXIT));
 	entry_ctls_base = adjust(ENTRY_LOAD_EFER | (pat ? ENTRY_LOAD_PAT : 0), MSR_VMX_TRUE_ENTRY) &
 			  ~ENTRY_IA32E;
 	if (pat) {
