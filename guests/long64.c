@@ -845,7 +845,7 @@ static void part_cpu(void)
 
 /* ---- K13: an event's push that only CR0.WP=0 allows, under SMAP ------------------ */
 
-#define K13_SLOT    501ull              /* the pt_test entries of the stack pages: this and the next */
+#define K13_SLOT    501ull              /* the pt_test entries of the stack pages: this, next */
 
 static int want_k13;             /* "k13" on the command line */
 

@@ -723,13 +723,14 @@ bool mh_frame(struct mh_machine *m, const uint64_t va[2], const uint64_t val[2],
 	char a[64], b[64];
 
 	m->accesses++;
-	mh_log(m, "  frame: writes of 8 bytes at %#llx, then %#llx, cpl 0 ac %d pkru %#x (delivery)",
-	       (unsigned long long)va[0], (unsigned long long)va[1],
+	mh_log(m, "  frame: writes of 8 bytes at %#llx, then %#llx, cpl 0 ac %d pkru %#x "
+	       "(delivery)", (unsigned long long)va[0], (unsigned long long)va[1],
 	       (m->regs.rflags & SVT_RFLAGS_AC) != 0, m->pkru);
 	uint64_t env0 = svt_mmu_counters(m->mmu)->env_errors;
 	/* bare metal */
 	for (unsigned i = 0; i < 2 && oe.kind == MH_DONE; i++) {
-		int r = mh_or_translate(m, va[i], SVT_ACC_WRITE, 0, false, true, &gpa[i], &ec, &cr2);
+		int r = mh_or_translate(m, va[i], SVT_ACC_WRITE, 0, false, true, &gpa[i], &ec,
+					&cr2);
 		if (r == 1)
 			oe.kind = MH_PF, oe.ec = ec, oe.cr2 = cr2;
 		else if (r == 2)
@@ -752,9 +753,10 @@ bool mh_frame(struct mh_machine *m, const uint64_t va[2], const uint64_t val[2],
 	}
 	for (unsigned tries = 0; he.kind == MH_DONE; tries++) {
 		if (tries > MH_MAX_TRIES)
-			return mh_fail(m, "livelock: a delivery's pushes at %#llx and %#llx faulted %u "
-				       "times (last at %#llx, ec %#x)", (unsigned long long)va[0],
-				       (unsigned long long)va[1], tries - 1, (unsigned long long)cr2, ec);
+			return mh_fail(m, "livelock: a delivery's pushes at %#llx and %#llx "
+				       "faulted %u times (last at %#llx, ec %#x)",
+				       (unsigned long long)va[0], (unsigned long long)va[1],
+				       tries - 1, (unsigned long long)cr2, ec);
 		unsigned i = 0;
 		int r = 0;
 		for (; i < 2; i++) {

@@ -355,7 +355,8 @@ static bool step_wp0_write(struct mh_machine *m, uint64_t *ava)
 	bool frame = mh_pct(&m->rng, 33);
 	for (int k = 0; k < 20 && frame && !g2; k++) {
 		uint64_t c = mh_below(&m->rng, m->gframes);
-		if (c != g && mh_ram(m, c) && os->fstate[c] == MH_F_DATA && ((c << 12) & fm) == c << 12)
+		if (c != g && mh_ram(m, c) && os->fstate[c] == MH_F_DATA &&
+		    ((c << 12) & fm) == c << 12)
 			g2 = c;
 	}
 	frame = g2 != 0;
