@@ -31,6 +31,11 @@ struct side {
 	bool cross_dev;         /* stopped at the device piece of a crossing access */
 	uint64_t first_dev;     /* the last access began in device memory here, else ~0 */
 	struct mh_undo *undo;   /* where bare metal's writes are logged, or NULL */
+	/* bare metal: the MOVS source just read (or_read), read again after
+	 * the destination's translation (or_cmpxchg) */
+	bool src_read;
+	uint64_t src_la;
+	unsigned src_len;
 };
 
 /* The bytes bare metal's writes replaced, newest last, to run it again. */
@@ -245,20 +250,44 @@ static int or_rw(struct side *s, uint64_t la, uint8_t *buf, unsigned len, enum s
 	return 0;
 }
 
+/*
+ * A read without SVT_EMU_RD_DEST is a MOVS source (emul.h).  The SDM does
+ * not order the source's data read against the A/D updates of the
+ * destination's translation; the hardware under shadow paging reads it
+ * after them, for the core sets the guest's A (and D) at the destination's
+ * fault, before the instruction runs again from its start.  So bare metal
+ * reads it again once the destination is translated (or_cmpxchg()): a
+ * MOVS whose source is the very entry that maps its destination copies it
+ * with A and D set, both ways.
+ */
 static int or_read(void *ctx, uint64_t la, void *buf, unsigned len, unsigned flags)
 {
-	return or_rw(ctx, la, buf, len, (flags & SVT_EMU_RD_DEST) ? SVT_ACC_WRITE : SVT_ACC_READ, NULL);
+	struct side *s = ctx;
+	bool src = !(flags & SVT_EMU_RD_DEST);
+	int r = or_rw(s, la, buf, len, src ? SVT_ACC_READ : SVT_ACC_WRITE, NULL);
+	if (src) {
+		s->src_read = r == 0;
+		s->src_la = la;
+		s->src_len = len;
+	}
+	return r;
 }
 
 static int or_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *val, unsigned len)
 {
 	struct side *s = ctx;
-	uint8_t cur[16];
+	uint8_t cur[16], src[16];
 	int r = or_rw(s, la, cur, len, SVT_ACC_WRITE, NULL);
 	if (r)
 		return r;
 	if (memcmp(cur, expect, len))
 		return SVT_EMU_RETRY;
+	if (s->src_read && s->src_len == len) {
+		s->src_read = false;
+		if ((r = or_rw(s, s->src_la, src, len, SVT_ACC_READ, NULL)) != 0)
+			return r;
+		val = src;
+	}
 	return or_rw(s, la, NULL, len, SVT_ACC_WRITE, val);
 }
 
