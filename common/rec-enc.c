@@ -217,7 +217,9 @@ static uint8_t *enc_fault(struct tr_state *st, const struct svt_trace_fault *f, 
 		pres |= TR_F_MODE;
 	if (f->pkru != s->pkru)
 		pres |= TR_F_PKRU;
-	if (f->insn_len != s->insn_len || memcmp(f->insn, s->insn, f->insn_len) != 0)
+	/* (most faults come without an instruction: no compare, no copy) */
+	if (f->insn_len != s->insn_len ||
+	    (f->insn_len && memcmp(f->insn, s->insn, f->insn_len) != 0))
 		pres |= TR_F_INSN;
 	if (f->has_regs)
 		pres |= TR_F_REGS;
@@ -260,7 +262,8 @@ static uint8_t *enc_fault(struct tr_state *st, const struct svt_trace_fault *f, 
 	s->code_bits = f->code_bits;
 	s->pkru = f->pkru;
 	s->insn_len = f->insn_len;
-	memcpy(s->insn, f->insn, f->insn_len);
+	if (f->insn_len)
+		memcpy(s->insn, f->insn, f->insn_len);
 	s->rflags = f->rflags;
 	return p;
 }
@@ -277,6 +280,43 @@ static bool all_zero(const uint8_t *b, size_t n)
 	return true;
 }
 
+static inline uint64_t zz32(uint32_t delta)        /* zigzag of a 32-bit delta */
+{
+	return svt_zz((uint64_t)(int64_t)(int32_t)delta);
+}
+
+/* The data of a MEM of one 8-byte word (most are: an entry of a walk, a
+ * word of a table that changed), encoded as the loop below encodes it,
+ * in straight-line code: zero; else the smaller of one W64 delta and two
+ * W32 deltas (W64 on a tie), where smaller than the 8 raw bytes; else raw. */
+static uint8_t *enc_mem_word(struct tr_state *st, const uint8_t *d, uint8_t *p)
+{
+	uint64_t v = svt_get64(d);
+	if (v == 0) {
+		*p++ = 7u << 2 | TR_MEM_ZERO;
+		return p;
+	}
+	uint32_t lo = (uint32_t)v, hi = (uint32_t)(v >> 32);
+	uint64_t z64 = svt_zz(v - st->w64), z0 = zz32(lo - st->w32), z1 = zz32(hi - lo);
+	size_t n64 = svt_vlen(z64), n32 = svt_vlen(z0) + svt_vlen(z1);
+	if (n64 <= n32 && n64 < 8) {
+		*p++ = 7u << 2 | TR_MEM_W64;
+		p += svt_putv(p, z64);
+		st->w64 = v;
+		return p;
+	}
+	if (n32 < n64 && n32 < 8) {
+		*p++ = 7u << 2 | TR_MEM_W32;
+		p += svt_putv(p, z0);
+		p += svt_putv(p, z1);
+		st->w32 = hi;
+		return p;
+	}
+	*p++ = 7u << 2 | TR_MEM_RAW;
+	__builtin_memcpy(p, d, 8);
+	return p + 8;
+}
+
 /* MEM: zigzag(gpa - mem_next), varint((len - 1) << 2 | encoding), data. */
 static uint8_t *enc_mem(struct tr_state *st, const struct svt_trace_mem *m, uint8_t *p)
 {
@@ -285,6 +325,8 @@ static uint8_t *enc_mem(struct tr_state *st, const struct svt_trace_mem *m, uint
 
 	p += svt_putv(p, svt_zz(m->gpa - st->mem_next));
 	st->mem_next = m->gpa + len;
+	if (len == 8)
+		return enc_mem_word(st, d, p);
 	if (all_zero(d, len)) {
 		p += svt_putv(p, (uint64_t)(len - 1) << 2 | TR_MEM_ZERO);
 		return p;

@@ -158,6 +158,21 @@ static void note_read(struct svt_recorder *r, uint64_t gpa, const uint8_t *buf, 
 				i += n, off += (unsigned)n;
 				continue;
 			}
+			if ((*known & want) == want) {
+				/* all known, some changed (a table the guest
+				 * wrote): the words that differ, as note_word()
+				 * takes them, found by a plain compare each */
+				for (size_t end1 = i + n; i < end1; i += 8, off += 8) {
+					uint64_t now, had;
+					__builtin_memcpy(&now, buf + i, 8);
+					__builtin_memcpy(&had, s->data + off, 8);
+					if (now != had) {
+						__builtin_memcpy(s->data + off, &now, 8);
+						pend(r, gpa + i, buf + i, 8);
+					}
+				}
+				continue;
+			}
 			for (size_t end1 = i + n; i < end1; i += 8, off += 8) {
 				uint64_t now;
 				__builtin_memcpy(&now, buf + i, 8);

@@ -91,6 +91,12 @@ Test(trace_codec, varints)
 	}
 	cr_assert_eq(svt_zz((uint64_t)-1), 1);
 	cr_assert_eq(svt_zz(1), 2);
+	/* svt_vlen is what svt_putv writes, at every bit length's ends */
+	for (unsigned k = 0; k < 64; k++)
+		for (uint64_t x = (1ull << k) - 1; x <= (1ull << k); x++)
+			cr_assert_eq(svt_vlen(x), svt_putv(b, x), "v %#llx", (unsigned long long)x);
+	cr_assert_eq(svt_vlen(~0ull), svt_putv(b, ~0ull));
+	cr_assert_eq(svt_vlen(~0ull), 10);
 	memset(b, 0xff, 11);            /* 11 bytes: too long */
 	p = b;
 	cr_assert(!svt_getv(&p, b + 11, &v));
@@ -151,6 +157,67 @@ Test(trace_codec, fault_evidence_appended)
 	p = b;
 	cr_assert(!tr_decode(&st, &p, b + nb, &out, membuf, &why));
 	cr_assert_str_eq(why, "FAULT: unknown extension bits");
+}
+
+/*
+ * A MEM of one 8-byte word (encoded in its own straight-line code): all
+ * zeros takes no data; else the smaller of one W64 delta and two W32
+ * deltas from the frame's last words (W64 on a tie), where smaller than
+ * the 8 bytes; else the raw bytes.  The sizes are counted here from the
+ * format's rule with svt_putv; each record round-trips, and so do the
+ * deltas the next one is coded against.
+ */
+Test(trace_codec, mem_of_one_word)
+{
+	static const uint64_t words[] = {
+		0, 1, 0x1007, 0x2007, 0x0000100700002007ull, 0x0040008300000083ull,
+		0x8000000012345067ull, 0xffffffffffffffffull, 0x00000000fffff007ull,
+		0xfffff00700000000ull, 0x0123456789abcdefull, 0x0000000100000001ull,
+	};
+	const size_t n = sizeof(words) / sizeof(words[0]);
+	uint8_t rec[TR_MAX_RECORD], membuf[SVT_TRACE_MAX_MEM], tmp[16];
+	/* every word after every other, so each delta base is met */
+	for (size_t a = 0; a < n; a++)
+		for (size_t b = 0; b < n; b++) {
+			struct tr_state st, ds;
+			tr_state_reset(&st);
+			tr_state_reset(&ds);
+			uint64_t w[2] = { words[a], words[b] }, base64 = 0;
+			uint32_t base32 = 0;
+			for (int k = 0; k < 2; k++) {
+				uint8_t data[8];
+				memcpy(data, &w[k], 8);
+				struct svt_trace_event ev = { .type = SVT_TRACE_MEM,
+					.u.mem = { .gpa = 8 * (uint64_t)k, .len = 8, .data = data } };
+				uint32_t lo = (uint32_t)w[k], hi = (uint32_t)(w[k] >> 32);
+				size_t n64 = svt_putv(tmp, svt_zz(w[k] - base64));
+				size_t n32 = svt_putv(tmp, svt_zz((uint64_t)(int64_t)(int32_t)(lo - base32))) +
+					     svt_putv(tmp, svt_zz((uint64_t)(int64_t)(int32_t)(hi - lo)));
+				unsigned want = w[k] == 0 ? TR_MEM_ZERO :
+						n64 <= n32 && n64 < 8 ? TR_MEM_W64 :
+						n32 < n64 && n32 < 8 ? TR_MEM_W32 : TR_MEM_RAW;
+				size_t len = tr_encode(&st, &ev, rec);
+				/* type, length, the gpa delta (one byte: each
+				 * follows the last), then (len - 1) << 2 | encoding */
+				cr_assert_eq(rec[3] & 3, want, "word %#llx after %#llx",
+					     (unsigned long long)w[k], (unsigned long long)base64);
+				cr_assert_eq(rec[3] >> 2, 7);
+				size_t data_len = want == TR_MEM_ZERO ? 0 : want == TR_MEM_W64 ? n64 :
+						  want == TR_MEM_W32 ? n32 : 8;
+				cr_assert_eq(len, 4 + data_len);
+				const uint8_t *p = rec;
+				const char *why = NULL;
+				struct svt_trace_event out;
+				cr_assert(tr_decode(&ds, &p, rec + len, &out, membuf, &why), "%s", why);
+				cr_assert(p == rec + len && out.type == SVT_TRACE_MEM && out.u.mem.len == 8 &&
+					  out.u.mem.gpa == ev.u.mem.gpa &&
+					  memcmp(out.u.mem.data, data, 8) == 0);
+				if (want == TR_MEM_W64)
+					base64 = w[k];
+				else if (want == TR_MEM_W32)
+					base32 = hi;
+			}
+		}
 }
 
 Test(trace_roundtrip, each_type)
