@@ -60,18 +60,37 @@ static inline unsigned bucket(const struct svt_recorder *r, uint64_t gfn)
 	return (unsigned)((gfn * 0x9e3779b97f4a7c15ull) >> r->hash_shift);
 }
 
-static struct svt_rec_slot *slot_of(struct svt_recorder *r, uint64_t gfn, bool make)
+static struct svt_rec_slot *slot_find(struct svt_recorder *r, uint64_t gfn, bool make);
+
+/* The slot of gfn, looked up (and made, if make): the two slots found
+ * last first, in line, then the hash.  Every way marks it looked up. */
+static inline struct svt_rec_slot *slot_of(struct svt_recorder *r, uint64_t gfn, bool make)
 {
 	struct svt_rec_slot *sl = r->c.slots;
-	/* a walk, a prefetch and a resync read one page again and again */
+	/* a walk, a prefetch and a resync read one page again and again; a
+	 * walk's evidence and the core's own walk read two pages in turn */
 	if (r->last_slot >= 0 && sl[r->last_slot].used && sl[r->last_slot].gfn == gfn) {
 		sl[r->last_slot].ref = true;
 		return &sl[r->last_slot];
 	}
+	int32_t p = r->prev_slot;
+	if (p >= 0 && sl[p].used && sl[p].gfn == gfn) {
+		sl[p].ref = true;
+		r->prev_slot = r->last_slot;
+		r->last_slot = p;
+		return &sl[p];
+	}
+	return slot_find(r, gfn, make);
+}
+
+static struct svt_rec_slot *slot_find(struct svt_recorder *r, uint64_t gfn, bool make)
+{
+	struct svt_rec_slot *sl = r->c.slots;
 	unsigned b = bucket(r, gfn);
 	for (int32_t i = r->c.hash[b]; i >= 0; i = sl[i].next)
 		if (sl[i].gfn == gfn) {
 			sl[i].ref = true;
+			r->prev_slot = r->last_slot;
 			r->last_slot = i;
 			return &sl[i];
 		}
@@ -101,6 +120,7 @@ static struct svt_rec_slot *slot_of(struct svt_recorder *r, uint64_t gfn, bool m
 	memset(s->known, 0, sizeof(s->known));
 	s->next = r->c.hash[b];
 	r->c.hash[b] = idx;
+	r->prev_slot = r->last_slot;
 	r->last_slot = idx;
 	return s;
 }
@@ -316,6 +336,7 @@ bool svt_recorder_init(struct svt_recorder *r, const struct svt_recorder_config 
 		r->oos[i] = ~0ull;
 	r->c = *cfg;
 	r->last_slot = -1;
+	r->prev_slot = -1;
 	r->hash_shift = 64;
 	for (unsigned n = cfg->nhash; n > 1; n >>= 1)
 		r->hash_shift--;
@@ -341,7 +362,7 @@ const struct svt_env *svt_recorder_env(const struct svt_recorder *r)
 
 /* One entry of the walk (size 4 or 8 at gpa), noted through the mirror
  * like a read of the core's; *e gets its value, 0 if it cannot be read. */
-static void evidence_entry(struct svt_recorder *r, uint64_t gpa, unsigned size, uint64_t *e)
+static inline void evidence_entry(struct svt_recorder *r, uint64_t gpa, unsigned size, uint64_t *e)
 {
 	uint8_t b[8] = { 0 };
 	*e = 0;
@@ -496,7 +517,8 @@ static void evidence_tables(struct svt_recorder *r, const uint64_t *oos)
 		uint64_t gfn = oos[i];
 		if (gfn == ~0ull || (gfn << 12) >= r->c.note_limit)
 			continue;
-		struct svt_rec_slot *s = slot_of(r, gfn, false);
+		/* (the hash at once: the slots found last are rarely these) */
+		struct svt_rec_slot *s = slot_find(r, gfn, false);
 		if (!s)
 			continue;       /* the replayer knows nothing of it to be stale */
 		r->evidence_tables++;

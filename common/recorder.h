@@ -74,6 +74,7 @@ struct svt_recorder {
 	unsigned clock_hand;
 	unsigned hash_shift;            /* 64 - log2(nhash) */
 	int32_t last_slot;              /* the slot slot_of() found last */
+	int32_t prev_slot;              /* and the one before; -1: none */
 	/* the open MEM span: bytes of one page the core read, not yet emitted */
 	uint64_t span_gpa;
 	uint32_t span_len;
