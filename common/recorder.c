@@ -554,12 +554,64 @@ static void decision_rc(struct svt_recorder *r, unsigned input_type, int rc)
 	emit(r, &d);
 }
 
+/*
+ * The FAULT event of f into r->fault_ev, as svt_trace_event_fault() makes
+ * it; where neither f nor the fault before had an instruction, registers
+ * or tables, those parts already read as zero: only the fields are set.
+ */
+static void fault_event(struct svt_recorder *r, const struct svt_fault *f)
+{
+	struct svt_trace_event *ev = &r->fault_ev;
+	struct svt_trace_fault *t = &ev->u.fault;
+	bool extra = (f->insn && f->insn_len > 0) || f->regs || f->dt;
+	if (extra || r->fault_extra) {
+		svt_trace_event_fault(f, ev);
+		r->fault_extra = extra;
+		return;
+	}
+	ev->type = SVT_TRACE_FAULT;
+	ev->seq = 0;
+	t->va = f->va;
+	t->error_code = f->error_code;
+	t->cpl = f->cpl;
+	t->code_bits = (uint8_t)f->code_bits;
+	t->rflags = f->rflags;
+	t->pkru = f->pkru;
+	t->insn_len = 0;
+	t->has_regs = false;
+	t->in_delivery = f->in_delivery;
+	t->has_dt = false;
+}
+
+/* The DECISION on f into r->decision_ev, as svt_trace_event_decision()
+ * makes it; the registers cleared only after a decision that had them. */
+static void decision_event(struct svt_recorder *r, const struct svt_fault *f,
+			   enum svt_pf_outcome o, const struct svt_fault_result *res)
+{
+	struct svt_trace_decision *d = &r->decision_ev.u.decision;
+	bool regs = o == SVT_PF_EMULATED && f->regs;
+	if (regs || r->decision_regs) {
+		svt_trace_event_decision(f, o, res, &r->decision_ev);
+		r->decision_regs = regs;
+		return;
+	}
+	r->decision_ev.type = SVT_TRACE_DECISION;
+	r->decision_ev.seq = 0;
+	d->input = SVT_TRACE_FAULT;
+	d->outcome = (uint8_t)o;
+	d->rc = 0;
+	d->error_code = res->error_code;
+	d->cr2 = res->cr2;
+	d->gpa = res->gpa;
+	d->has_regs = false;
+}
+
 enum svt_pf_outcome svt_recorder_fault(struct svt_recorder *r, struct svt_mmu *m,
 				       const struct svt_fault *f, struct svt_fault_result *res)
 {
-	struct svt_trace_event in, d;
+	struct svt_trace_event *in = &r->fault_ev;
 
-	svt_trace_event_fault(f, &in);          /* the registers before the core changes them */
+	fault_event(r, f);                      /* the registers before the core changes them */
 	evidence_walk(r, f->va);
 	/* A supervisor data access under SMAP with RFLAGS.AC=1 is allowed if
 	 * explicit and refused if implicit (docs/core.md, "Implicit
@@ -576,14 +628,14 @@ enum svt_pf_outcome svt_recorder_fault(struct svt_recorder *r, struct svt_mmu *m
 	if (!res->used_regs && !sv_question) {
 		/* decided without them: a replay decides it the same way
 		 * (most write faults are no page-table writes) */
-		in.u.fault.has_regs = false;
-		in.u.fault.insn_len = 0;
-		in.u.fault.in_delivery = false;
-		in.u.fault.has_dt = false;
+		in->u.fault.has_regs = false;
+		in->u.fault.insn_len = 0;
+		in->u.fault.in_delivery = false;
+		in->u.fault.has_dt = false;
 	}
-	input(r, &in);
-	svt_trace_event_decision(f, o, res, &d);
-	emit(r, &d);
+	input(r, in);
+	decision_event(r, f, o, res);
+	emit(r, &r->decision_ev);
 	return o;
 }
 

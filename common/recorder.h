@@ -92,6 +92,11 @@ struct svt_recorder {
 	 * the table evidence; ~0: none */
 	uint64_t oos[SVT_REC_OOS_MAX];
 	unsigned oos_next;
+	/* The FAULT and DECISION events of the last fault, kept: what they
+	 * hold of an instruction, registers or tables is cleared only after
+	 * a fault that had some (most have none; the events are 300 bytes) */
+	struct svt_trace_event fault_ev, decision_ev;
+	bool fault_extra, decision_regs;
 };
 
 /* Start: the mirror empty.  Returns false if cfg is unusable. */
