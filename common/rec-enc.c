@@ -337,33 +337,47 @@ static uint8_t *enc_mem(struct tr_state *st, const struct svt_trace_mem *m, uint
 		 * words suit 32-bit entries, 8-byte words 64-bit ones: the
 		 * smaller of the two is used, and only where smaller than the
 		 * raw bytes. */
-		size_t n64 = len % 8 == 0 ? 0 : SIZE_MAX, n32 = 0;
+		size_t n64 = 0, n32 = 0;
 		uint64_t prev64 = st->w64;
 		uint32_t prev32 = st->w32;
-		for (uint32_t i = 0; i < len; i += 4) {
-			uint32_t v = svt_get32(d + i);
-			n32 += svt_vlen(svt_zz((uint64_t)(int64_t)(int32_t)(v - prev32)));
-			prev32 = v;
-			if (n64 != SIZE_MAX && i % 8 == 0) {
-				uint64_t v64 = svt_get64(d + i);
-				n64 += svt_vlen(svt_zz(v64 - prev64));
-				prev64 = v64;
+		if (len % 8 == 0) {
+			/* both sizes from one load of each 8 bytes */
+			for (uint32_t i = 0; i < len; i += 8) {
+				uint64_t v = svt_get64(d + i);
+				uint32_t lo = (uint32_t)v, hi = (uint32_t)(v >> 32);
+				n32 += svt_vlen(zz32(lo - prev32)) + svt_vlen(zz32(hi - lo));
+				n64 += svt_vlen(svt_zz(v - prev64));
+				prev32 = hi;
+				prev64 = v;
+			}
+		} else {
+			n64 = SIZE_MAX;
+			for (uint32_t i = 0; i < len; i += 4) {
+				uint32_t v = svt_get32(d + i);
+				n32 += svt_vlen(zz32(v - prev32));
+				prev32 = v;
 			}
 		}
 		bool w64 = n64 <= n32;
 		size_t wn = w64 ? n64 : n32;
 		if (wn < len) {
 			p += svt_putv(p, (uint64_t)(len - 1) << 2 | (w64 ? TR_MEM_W64 : TR_MEM_W32));
-			for (uint32_t i = 0; i < len; i += w64 ? 8 : 4) {
-				if (w64) {
+			if (w64) {
+				uint64_t last = st->w64;
+				for (uint32_t i = 0; i < len; i += 8) {
 					uint64_t v = svt_get64(d + i);
-					p += svt_putv(p, svt_zz(v - st->w64));
-					st->w64 = v;
-				} else {
-					uint32_t v = svt_get32(d + i);
-					p += svt_putv(p, svt_zz((uint64_t)(int64_t)(int32_t)(v - st->w32)));
-					st->w32 = v;
+					p += svt_putv(p, svt_zz(v - last));
+					last = v;
 				}
+				st->w64 = last;
+			} else {
+				uint32_t last = st->w32;
+				for (uint32_t i = 0; i < len; i += 4) {
+					uint32_t v = svt_get32(d + i);
+					p += svt_putv(p, zz32(v - last));
+					last = v;
+				}
+				st->w32 = last;
 			}
 			return p;
 		}
