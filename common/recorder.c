@@ -206,9 +206,19 @@ static void note_read(struct svt_recorder *r, uint64_t gpa, const uint8_t *buf, 
 					i += 8 * k, off += 8 * (unsigned)k;
 					if (i == end1)
 						break;
-					__builtin_memcpy(s->data + off, buf + i, 8);
-					pend(r, gpa + i, buf + i, 8);
-					i += 8, off += 8;
+					/* the run of words that differ, one by one */
+					uint64_t now, had;
+					do {
+						__builtin_memcpy(s->data + off, buf + i, 8);
+						pend(r, gpa + i, buf + i, 8);
+						i += 8, off += 8;
+						if (i == end1)
+							break;
+						__builtin_memcpy(&now, buf + i, 8);
+						__builtin_memcpy(&had, s->data + off, 8);
+					} while (now != had);
+					if (i == end1)
+						break;
 				}
 				continue;
 			}
@@ -510,12 +520,20 @@ static void table_known(struct svt_recorder *r, struct svt_rec_slot *s, uint64_t
 				k += (unsigned)same, o += 8 * (unsigned)same;
 				if (k == 64)
 					break;
-				if (known >> k & 1) {
-					uint64_t now;
+				/* then the run of words that differ, one by one */
+				uint64_t now, had;
+				__builtin_memcpy(&now, mem + o, 8);
+				do {
+					if (known >> k & 1)
+						note_word(r, s, gpa + o, now);
+					k++, o += 8;
+					if (k == 64)
+						break;
 					__builtin_memcpy(&now, mem + o, 8);
-					note_word(r, s, gpa + o, now);
-				}
-				k++, o += 8;
+					__builtin_memcpy(&had, s->data + o, 8);
+				} while (now != had);
+				if (k == 64)
+					break;
 			}
 		}
 		return;
