@@ -78,7 +78,7 @@ static void stream_put(const uint8_t *p, size_t n)
 				 "decl %%edx\n\t"
 				 "outsb\n\t"                    /* data, from *p++ */
 				 "addl $2, %%edx\n\t"
-				 "movb $0x0d, %%al\n\t"         /* STROBE, SELECT IN, INIT off */
+				 "movb $0x0d, %%al\n\t"         /* lpt_putc()'s 0x0d: STROBE on */
 				 "outb %%al, %%dx\n\t"
 				 "decb %%al\n\t"                /* 0x0c: STROBE off */
 				 "outb %%al, %%dx\n\t"
