@@ -50,8 +50,11 @@ static inline uint64_t svt_get64(const uint8_t *p)
 /* Bytes svt_putv writes for v. */
 static inline size_t svt_vlen(uint64_t v)
 {
-	/* 7 bits a byte: the bit length, rounded up to sevens */
-	return v < 0x80 ? 1 : (size_t)(70 - __builtin_clzll(v)) / 7;
+	/* 7 bits a byte: the index of the top bit (of v | 1: 0 takes a
+	 * byte), over seven, plus one; x / 7 is x * 37 >> 8 for x < 71 (no
+	 * branch, no division: the recorder asks for every word it encodes) */
+	unsigned top = 63u - (unsigned)__builtin_clzll(v | 1);
+	return ((top + 7u) * 37u) >> 8;
 }
 
 /* Unsigned LEB128: 7 bits a byte, low first, high bit = more.  At most 10

@@ -7,11 +7,6 @@
 #include "common_deps.h"
 #include "trace_event.h"
 
-uint64_t svt_trace_event_span(const struct svt_trace_event *ev)
-{
-	return ev->type == SVT_TRACE_LOST ? ev->u.lost.count : 1;
-}
-
 void svt_trace_fault_to_core(const struct svt_trace_fault *tf, struct svt_emu_regs *regs,
 			     struct svt_fault *f)
 {
@@ -45,23 +40,28 @@ void svt_trace_event_fault(const struct svt_fault *f, struct svt_trace_event *ev
 	t->code_bits = (uint8_t)f->code_bits;
 	t->rflags = f->rflags;
 	t->pkru = f->pkru;
-	t->insn_len = 0;
+	/* What is absent is cleared by stores of constant size the compiler
+	 * makes in line (most faults have no instruction, no registers and
+	 * no tables): no call for each. */
 	if (f->insn && f->insn_len > 0 && f->insn_len <= SVT_TRACE_MAX_INSN) {
 		t->insn_len = (uint8_t)f->insn_len;
 		memcpy(t->insn, f->insn, f->insn_len);
+		memset(t->insn + t->insn_len, 0, SVT_TRACE_MAX_INSN - t->insn_len);
+	} else {
+		t->insn_len = 0;
+		__builtin_memset(t->insn, 0, sizeof(t->insn));
 	}
-	memset(t->insn + t->insn_len, 0, SVT_TRACE_MAX_INSN - t->insn_len);
 	t->has_regs = f->regs != NULL;
 	if (f->regs)
 		t->regs = *f->regs;
 	else
-		memset(&t->regs, 0, sizeof(t->regs));
+		__builtin_memset(&t->regs, 0, sizeof(t->regs));
 	t->in_delivery = f->in_delivery;
 	t->has_dt = f->dt != NULL;
 	if (f->dt)
 		t->dt = *f->dt;
 	else
-		memset(&t->dt, 0, sizeof(t->dt));
+		__builtin_memset(&t->dt, 0, sizeof(t->dt));
 }
 
 void svt_trace_event_decision(const struct svt_fault *f, enum svt_pf_outcome o,
@@ -81,7 +81,7 @@ void svt_trace_event_decision(const struct svt_fault *f, enum svt_pf_outcome o,
 	if (d->has_regs)
 		d->regs = *f->regs;
 	else
-		memset(&d->regs, 0, sizeof(d->regs));
+		__builtin_memset(&d->regs, 0, sizeof(d->regs));     /* in line, as above */
 }
 
 int svt_trace_cr_apply(struct svt_mmu *m, unsigned reg, uint64_t val, bool code64)

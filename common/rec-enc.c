@@ -218,7 +218,9 @@ static uint8_t *enc_fault(struct tr_state *st, const struct svt_trace_fault *f, 
 		pres |= TR_F_MODE;
 	if (f->pkru != s->pkru)
 		pres |= TR_F_PKRU;
-	if (f->insn_len != s->insn_len || memcmp(f->insn, s->insn, f->insn_len) != 0)
+	/* (most faults come without an instruction: no compare, no copy) */
+	if (f->insn_len != s->insn_len ||
+	    (f->insn_len && memcmp(f->insn, s->insn, f->insn_len) != 0))
 		pres |= TR_F_INSN;
 	if (f->has_regs)
 		pres |= TR_F_REGS;
@@ -261,7 +263,8 @@ static uint8_t *enc_fault(struct tr_state *st, const struct svt_trace_fault *f, 
 	s->code_bits = f->code_bits;
 	s->pkru = f->pkru;
 	s->insn_len = f->insn_len;
-	memcpy(s->insn, f->insn, f->insn_len);
+	if (f->insn_len)
+		memcpy(s->insn, f->insn, f->insn_len);
 	s->rflags = f->rflags;
 	return p;
 }
@@ -278,6 +281,43 @@ static bool all_zero(const uint8_t *b, size_t n)
 	return true;
 }
 
+static inline uint64_t zz32(uint32_t delta)        /* zigzag of a 32-bit delta */
+{
+	return svt_zz((uint64_t)(int64_t)(int32_t)delta);
+}
+
+/* The data of a MEM of one 8-byte word (most are: an entry of a walk, a
+ * word of a table that changed), encoded as the loop below encodes it,
+ * in straight-line code: zero; else the smaller of one W64 delta and two
+ * W32 deltas (W64 on a tie), where smaller than the 8 raw bytes; else raw. */
+static uint8_t *enc_mem_word(struct tr_state *st, const uint8_t *d, uint8_t *p)
+{
+	uint64_t v = svt_get64(d);
+	if (v == 0) {
+		*p++ = 7u << 2 | TR_MEM_ZERO;
+		return p;
+	}
+	uint32_t lo = (uint32_t)v, hi = (uint32_t)(v >> 32);
+	uint64_t z64 = svt_zz(v - st->w64), z0 = zz32(lo - st->w32), z1 = zz32(hi - lo);
+	size_t n64 = svt_vlen(z64), n32 = svt_vlen(z0) + svt_vlen(z1);
+	if (n64 <= n32 && n64 < 8) {
+		*p++ = 7u << 2 | TR_MEM_W64;
+		p += svt_putv(p, z64);
+		st->w64 = v;
+		return p;
+	}
+	if (n32 < n64 && n32 < 8) {
+		*p++ = 7u << 2 | TR_MEM_W32;
+		p += svt_putv(p, z0);
+		p += svt_putv(p, z1);
+		st->w32 = hi;
+		return p;
+	}
+	*p++ = 7u << 2 | TR_MEM_RAW;
+	__builtin_memcpy(p, d, 8);
+	return p + 8;
+}
+
 /* MEM: zigzag(gpa - mem_next), varint((len - 1) << 2 | encoding), data. */
 static uint8_t *enc_mem(struct tr_state *st, const struct svt_trace_mem *m, uint8_t *p)
 {
@@ -286,6 +326,8 @@ static uint8_t *enc_mem(struct tr_state *st, const struct svt_trace_mem *m, uint
 
 	p += svt_putv(p, svt_zz(m->gpa - st->mem_next));
 	st->mem_next = m->gpa + len;
+	if (len == 8)
+		return enc_mem_word(st, d, p);
 	if (all_zero(d, len)) {
 		p += svt_putv(p, (uint64_t)(len - 1) << 2 | TR_MEM_ZERO);
 		return p;
@@ -296,17 +338,25 @@ static uint8_t *enc_mem(struct tr_state *st, const struct svt_trace_mem *m, uint
 		 * words suit 32-bit entries, 8-byte words 64-bit ones: the
 		 * smaller of the two is used, and only where smaller than the
 		 * raw bytes. */
-		size_t n64 = len % 8 == 0 ? 0 : SIZE_MAX, n32 = 0;
+		size_t n64 = 0, n32 = 0;
 		uint64_t prev64 = st->w64;
 		uint32_t prev32 = st->w32;
-		for (uint32_t i = 0; i < len; i += 4) {
-			uint32_t v = svt_get32(d + i);
-			n32 += svt_vlen(svt_zz((uint64_t)(int64_t)(int32_t)(v - prev32)));
-			prev32 = v;
-			if (n64 != SIZE_MAX && i % 8 == 0) {
-				uint64_t v64 = svt_get64(d + i);
-				n64 += svt_vlen(svt_zz(v64 - prev64));
-				prev64 = v64;
+		if (len % 8 == 0) {
+			/* both sizes from one load of each 8 bytes */
+			for (uint32_t i = 0; i < len; i += 8) {
+				uint64_t v = svt_get64(d + i);
+				uint32_t lo = (uint32_t)v, hi = (uint32_t)(v >> 32);
+				n32 += svt_vlen(zz32(lo - prev32)) + svt_vlen(zz32(hi - lo));
+				n64 += svt_vlen(svt_zz(v - prev64));
+				prev32 = hi;
+				prev64 = v;
+			}
+		} else {
+			n64 = SIZE_MAX;
+			for (uint32_t i = 0; i < len; i += 4) {
+				uint32_t v = svt_get32(d + i);
+				n32 += svt_vlen(zz32(v - prev32));
+				prev32 = v;
 			}
 		}
 		bool w64 = n64 <= n32;
@@ -314,17 +364,22 @@ static uint8_t *enc_mem(struct tr_state *st, const struct svt_trace_mem *m, uint
 		if (wn < len) {
 			p += svt_putv(p, (uint64_t)(len - 1) << 2 |
 					 (w64 ? TR_MEM_W64 : TR_MEM_W32));
-			for (uint32_t i = 0; i < len; i += w64 ? 8 : 4) {
-				if (w64) {
+			if (w64) {
+				uint64_t last = st->w64;
+				for (uint32_t i = 0; i < len; i += 8) {
 					uint64_t v = svt_get64(d + i);
-					p += svt_putv(p, svt_zz(v - st->w64));
-					st->w64 = v;
-				} else {
-					uint32_t v = svt_get32(d + i);
-					int32_t dv = (int32_t)(v - st->w32);
-					p += svt_putv(p, svt_zz((uint64_t)(int64_t)dv));
-					st->w32 = v;
+					p += svt_putv(p, svt_zz(v - last));
+					last = v;
 				}
+				st->w64 = last;
+			} else {
+				uint32_t last = st->w32;
+				for (uint32_t i = 0; i < len; i += 4) {
+					uint32_t v = svt_get32(d + i);
+					p += svt_putv(p, zz32(v - last));
+					last = v;
+				}
+				st->w32 = last;
 			}
 			return p;
 		}

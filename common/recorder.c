@@ -60,18 +60,37 @@ static inline unsigned bucket(const struct svt_recorder *r, uint64_t gfn)
 	return (unsigned)((gfn * 0x9e3779b97f4a7c15ull) >> r->hash_shift);
 }
 
-static struct svt_rec_slot *slot_of(struct svt_recorder *r, uint64_t gfn, bool make)
+static struct svt_rec_slot *slot_find(struct svt_recorder *r, uint64_t gfn, bool make);
+
+/* The slot of gfn, looked up (and made, if make): the two slots found
+ * last first, in line, then the hash.  Every way marks it looked up. */
+static inline struct svt_rec_slot *slot_of(struct svt_recorder *r, uint64_t gfn, bool make)
 {
 	struct svt_rec_slot *sl = r->c.slots;
-	/* a walk, a prefetch and a resync read one page again and again */
+	/* a walk, a prefetch and a resync read one page again and again; a
+	 * walk's evidence and the core's own walk read two pages in turn */
 	if (r->last_slot >= 0 && sl[r->last_slot].used && sl[r->last_slot].gfn == gfn) {
 		sl[r->last_slot].ref = true;
 		return &sl[r->last_slot];
 	}
+	int32_t p = r->prev_slot;
+	if (p >= 0 && sl[p].used && sl[p].gfn == gfn) {
+		sl[p].ref = true;
+		r->prev_slot = r->last_slot;
+		r->last_slot = p;
+		return &sl[p];
+	}
+	return slot_find(r, gfn, make);
+}
+
+static struct svt_rec_slot *slot_find(struct svt_recorder *r, uint64_t gfn, bool make)
+{
+	struct svt_rec_slot *sl = r->c.slots;
 	unsigned b = bucket(r, gfn);
 	for (int32_t i = r->c.hash[b]; i >= 0; i = sl[i].next)
 		if (sl[i].gfn == gfn) {
 			sl[i].ref = true;
+			r->prev_slot = r->last_slot;
 			r->last_slot = i;
 			return &sl[i];
 		}
@@ -101,6 +120,7 @@ static struct svt_rec_slot *slot_of(struct svt_recorder *r, uint64_t gfn, bool m
 	memset(s->known, 0, sizeof(s->known));
 	s->next = r->c.hash[b];
 	r->c.hash[b] = idx;
+	r->prev_slot = r->last_slot;
 	r->last_slot = idx;
 	return s;
 }
@@ -120,6 +140,38 @@ static inline void note_word(struct svt_recorder *r, struct svt_rec_slot *s, uin
 		__builtin_memcpy(b, &now, 8);
 		pend(r, gpa, b, 8);
 	}
+}
+
+/*
+ * How many of the n 8-byte words at a and b agree, from the first on.  In
+ * the freestanding build (the hypervisor's) one string instruction, REPE
+ * CMPSQ, which under Bochs is a tick a word with no loop around it, as
+ * vmx/lib.c's memcmp; hosted, a loop (synth's recorder; the two builds
+ * must give the same records, tests/recorder-builds.sh).
+ */
+static inline size_t same_words(const uint8_t *a, const uint8_t *b, size_t n)
+{
+#if !__STDC_HOSTED__ && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+	size_t left = n;
+	if (n == 0)
+		return 0;
+	__asm__ volatile("cld; repe cmpsq" : "+S"(a), "+D"(b), "+c"(left) :: "memory", "cc");
+	/* stopped at the end, or past the first pair that differs */
+	uint64_t x, y;
+	__builtin_memcpy(&x, a - 8, 8);
+	__builtin_memcpy(&y, b - 8, 8);
+	return x != y ? n - left - 1 : n;
+#else
+	size_t k = 0;
+	for (; k < n; k++) {
+		uint64_t x, y;
+		__builtin_memcpy(&x, a + 8 * k, 8);
+		__builtin_memcpy(&y, b + 8 * k, 8);
+		if (x != y)
+			break;
+	}
+	return k;
+#endif
 }
 
 /* Whole 8-byte words the core read: log those the mirror does not hold. */
@@ -145,8 +197,30 @@ static void note_read(struct svt_recorder *r, uint64_t gpa, const uint8_t *buf, 
 			 * entry to the last) never makes the others known */
 			uint64_t want = n == 512 ? ~0ull :
 				((1ull << (n >> 3)) - 1) << ((off >> 3) & 63);
-			if ((*known & want) == want && memcmp(s->data + off, buf + i, n) == 0) {
-				i += n, off += (unsigned)n;     /* all known, none changed */
+			if ((*known & want) == want) {
+				/* all known: the words that differ now (a table
+				 * the guest wrote), if any, as note_word() takes
+				 * them, each run of equal ones passed in one */
+				for (size_t end1 = i + n;;) {
+					size_t k = same_words(s->data + off, buf + i,
+							      (end1 - i) >> 3);
+					i += 8 * k, off += 8 * (unsigned)k;
+					if (i == end1)
+						break;
+					/* the run of words that differ, one by one */
+					uint64_t now, had;
+					do {
+						__builtin_memcpy(s->data + off, buf + i, 8);
+						pend(r, gpa + i, buf + i, 8);
+						i += 8, off += 8;
+						if (i == end1)
+							break;
+						__builtin_memcpy(&now, buf + i, 8);
+						__builtin_memcpy(&had, s->data + off, 8);
+					} while (now != had);
+					if (i == end1)
+						break;
+				}
 				continue;
 			}
 			if (n == 512 && *known == 0) {
@@ -301,6 +375,7 @@ bool svt_recorder_init(struct svt_recorder *r, const struct svt_recorder_config 
 		r->oos[i] = ~0ull;
 	r->c = *cfg;
 	r->last_slot = -1;
+	r->prev_slot = -1;
 	r->hash_shift = 64;
 	for (unsigned n = cfg->nhash; n > 1; n >>= 1)
 		r->hash_shift--;
@@ -326,7 +401,7 @@ const struct svt_env *svt_recorder_env(const struct svt_recorder *r)
 
 /* One entry of the walk (size 4 or 8 at gpa), noted through the mirror
  * like a read of the core's; *e gets its value, 0 if it cannot be read. */
-static void evidence_entry(struct svt_recorder *r, uint64_t gpa, unsigned size, uint64_t *e)
+static inline void evidence_entry(struct svt_recorder *r, uint64_t gpa, unsigned size, uint64_t *e)
 {
 	uint8_t b[8] = { 0 };
 	*e = 0;
@@ -432,20 +507,34 @@ static void table_known(struct svt_recorder *r, struct svt_rec_slot *s, uint64_t
 	unsigned off = (unsigned)(gpa & 0xfff), end = off + len;
 	if (r->c.direct && off == 0 && len == 4096) {
 		/* a block of 64 words at a time: most blocks are unknown, or
-		 * known and unchanged (one compare of the block); then the
-		 * known words where memory differs */
+		 * known and unchanged (one compare of the block, same_words());
+		 * else the known words where memory differs */
 		const uint8_t *mem = r->c.direct + gpa;
 		for (unsigned b = 0; b < 8; b++) {
 			uint64_t known = s->known[b];
 			unsigned o = b * 512;
-			if (!known || memcmp(mem + o, s->data + o, 512) == 0)
+			if (!known)
 				continue;
-			for (unsigned k = 0; k < 64; k++, o += 8) {
+			for (unsigned k = 0;;) {
+				/* past the equal words, to the next that differs */
+				size_t same = same_words(mem + o, s->data + o, 64 - k);
+				k += (unsigned)same, o += 8 * (unsigned)same;
+				if (k == 64)
+					break;
+				/* then the run of words that differ, one by one */
 				uint64_t now, had;
 				__builtin_memcpy(&now, mem + o, 8);
-				__builtin_memcpy(&had, s->data + o, 8);
-				if (now != had && (known >> k & 1))
-					note_word(r, s, gpa + o, now);
+				do {
+					if (known >> k & 1)
+						note_word(r, s, gpa + o, now);
+					k++, o += 8;
+					if (k == 64)
+						break;
+					__builtin_memcpy(&now, mem + o, 8);
+					__builtin_memcpy(&had, s->data + o, 8);
+				} while (now != had);
+				if (k == 64)
+					break;
 			}
 		}
 		return;
@@ -481,7 +570,8 @@ static void evidence_tables(struct svt_recorder *r, const uint64_t *oos)
 		uint64_t gfn = oos[i];
 		if (gfn == ~0ull || (gfn << 12) >= r->c.note_limit)
 			continue;
-		struct svt_rec_slot *s = slot_of(r, gfn, false);
+		/* (the hash at once: the slots found last are rarely these) */
+		struct svt_rec_slot *s = slot_find(r, gfn, false);
 		if (!s)
 			continue;       /* the replayer knows nothing of it to be stale */
 		r->evidence_tables++;
@@ -517,12 +607,64 @@ static void decision_rc(struct svt_recorder *r, unsigned input_type, int rc)
 	emit(r, &d);
 }
 
+/*
+ * The FAULT event of f into r->fault_ev, as svt_trace_event_fault() makes
+ * it; where neither f nor the fault before had an instruction, registers
+ * or tables, those parts already read as zero: only the fields are set.
+ */
+static void fault_event(struct svt_recorder *r, const struct svt_fault *f)
+{
+	struct svt_trace_event *ev = &r->fault_ev;
+	struct svt_trace_fault *t = &ev->u.fault;
+	bool extra = (f->insn && f->insn_len > 0) || f->regs || f->dt;
+	if (extra || r->fault_extra) {
+		svt_trace_event_fault(f, ev);
+		r->fault_extra = extra;
+		return;
+	}
+	ev->type = SVT_TRACE_FAULT;
+	ev->seq = 0;
+	t->va = f->va;
+	t->error_code = f->error_code;
+	t->cpl = f->cpl;
+	t->code_bits = (uint8_t)f->code_bits;
+	t->rflags = f->rflags;
+	t->pkru = f->pkru;
+	t->insn_len = 0;
+	t->has_regs = false;
+	t->in_delivery = f->in_delivery;
+	t->has_dt = false;
+}
+
+/* The DECISION on f into r->decision_ev, as svt_trace_event_decision()
+ * makes it; the registers cleared only after a decision that had them. */
+static void decision_event(struct svt_recorder *r, const struct svt_fault *f,
+			   enum svt_pf_outcome o, const struct svt_fault_result *res)
+{
+	struct svt_trace_decision *d = &r->decision_ev.u.decision;
+	bool regs = o == SVT_PF_EMULATED && f->regs;
+	if (regs || r->decision_regs) {
+		svt_trace_event_decision(f, o, res, &r->decision_ev);
+		r->decision_regs = regs;
+		return;
+	}
+	r->decision_ev.type = SVT_TRACE_DECISION;
+	r->decision_ev.seq = 0;
+	d->input = SVT_TRACE_FAULT;
+	d->outcome = (uint8_t)o;
+	d->rc = 0;
+	d->error_code = res->error_code;
+	d->cr2 = res->cr2;
+	d->gpa = res->gpa;
+	d->has_regs = false;
+}
+
 enum svt_pf_outcome svt_recorder_fault(struct svt_recorder *r, struct svt_mmu *m,
 				       const struct svt_fault *f, struct svt_fault_result *res)
 {
-	struct svt_trace_event in, d;
+	struct svt_trace_event *in = &r->fault_ev;
 
-	svt_trace_event_fault(f, &in);          /* the registers before the core changes them */
+	fault_event(r, f);                      /* the registers before the core changes them */
 	evidence_walk(r, f->va);
 	/* A supervisor data access under SMAP with RFLAGS.AC=1 is allowed if
 	 * explicit and refused if implicit (docs/core.md, "Implicit
@@ -539,14 +681,14 @@ enum svt_pf_outcome svt_recorder_fault(struct svt_recorder *r, struct svt_mmu *m
 	if (!res->used_regs && !sv_question) {
 		/* decided without them: a replay decides it the same way
 		 * (most write faults are no page-table writes) */
-		in.u.fault.has_regs = false;
-		in.u.fault.insn_len = 0;
-		in.u.fault.in_delivery = false;
-		in.u.fault.has_dt = false;
+		in->u.fault.has_regs = false;
+		in->u.fault.insn_len = 0;
+		in->u.fault.in_delivery = false;
+		in->u.fault.has_dt = false;
 	}
-	input(r, &in);
-	svt_trace_event_decision(f, o, res, &d);
-	emit(r, &d);
+	input(r, in);
+	decision_event(r, f, o, res);
+	emit(r, &r->decision_ev);
 	return o;
 }
 

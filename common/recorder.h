@@ -75,6 +75,7 @@ struct svt_recorder {
 	unsigned clock_hand;
 	unsigned hash_shift;            /* 64 - log2(nhash) */
 	int32_t last_slot;              /* the slot slot_of() found last */
+	int32_t prev_slot;              /* and the one before; -1: none */
 	/* the open MEM span: bytes of one page the core read, not yet emitted */
 	uint64_t span_gpa;
 	uint32_t span_len;
@@ -92,6 +93,11 @@ struct svt_recorder {
 	 * the table evidence; ~0: none */
 	uint64_t oos[SVT_REC_OOS_MAX];
 	unsigned oos_next;
+	/* The FAULT and DECISION events of the last fault, kept: what they
+	 * hold of an instruction, registers or tables is cleared only after
+	 * a fault that had some (most have none; the events are 300 bytes) */
+	struct svt_trace_event fault_ev, decision_ev;
+	bool fault_extra, decision_regs;
 };
 
 /* Start: the mirror empty.  Returns false if cfg is unusable. */

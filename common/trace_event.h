@@ -269,8 +269,12 @@ struct svt_trace_event {
 	} u;
 };
 
-/* Sequence numbers the event takes: lost.count for LOST, else 1. */
-uint64_t svt_trace_event_span(const struct svt_trace_event *ev);
+/* Sequence numbers the event takes: lost.count for LOST, else 1 (inline:
+ * the hypervisor's recorder asks on every event it emits). */
+static inline uint64_t svt_trace_event_span(const struct svt_trace_event *ev)
+{
+	return ev->type == SVT_TRACE_LOST ? ev->u.lost.count : 1;
+}
 
 /* A FAULT event as the core's struct svt_fault.  When the event has
  * registers they are copied to *regs and f->regs points there; else

@@ -29,10 +29,16 @@ static struct {
 	bool delivery, has_dt;  /* FAULT */
 } evs[4096];
 static unsigned nev;
+/* the last FAULT and DECISION, whole */
+static struct svt_trace_event last_fault, last_decision;
 
 static void emit(void *ctx, const struct svt_trace_event *ev)
 {
 	(void)ctx;
+	if (ev->type == SVT_TRACE_FAULT)
+		last_fault = *ev;
+	if (ev->type == SVT_TRACE_DECISION)
+		last_decision = *ev;
 	cr_assert_lt(nev, 4096);
 	evs[nev].type = ev->type;
 	if (ev->type == SVT_TRACE_MEM) {
@@ -56,6 +62,7 @@ static struct svt_mmu *mmu;
 /* direct: give the recorder guest RAM as a direct map (the hypervisor's
  * way), else every read goes through the environment (synth's). */
 static bool direct;
+static unsigned policy_oos = 2;         /* the core's oos policy */
 
 static void start(uint32_t evidence)
 {
@@ -75,7 +82,8 @@ static void start(uint32_t evidence)
 	cr_assert(svt_recorder_init(&rec, &rc));
 	struct svt_mmu_config mc = {
 		.pool_frames = POOL, .guest_frames = FRAMES, .maxphyaddr = 40,
-		.policy = { .oos = 2, .prefetch = 0, .emulate = true, .early_unshadow = false },
+		.policy = { .oos = policy_oos, .prefetch = 0, .emulate = true,
+			    .early_unshadow = false },
 	};
 	cr_assert_leq(svt_mmu_storage_size(&mc), sizeof(store));
 	mmu = svt_mmu_init(store, sizeof(store), &mc, svt_recorder_env(&rec), pool_mfns);
@@ -398,4 +406,150 @@ Test(recorder, implicit_access_evidence_kept_where_used)
 	cr_assert(!res.used_regs);
 	i = index_of(SVT_TRACE_FAULT, from);
 	cr_assert(!evs[i].delivery && !evs[i].has_dt, "left out: decided without it");
+}
+
+/*
+ * A read of a block of words the mirror holds, some of which memory now
+ * holds with other values (a table the guest wrote, read again by a
+ * resync): exactly the changed words are logged, adjacent ones as one
+ * record; a read of it unchanged logs nothing; a read of part of a block
+ * never makes the rest known.  Both ways of reading (the direct map, the
+ * environment).
+ */
+Test(mirror, a_known_block_logs_only_the_changed_words)
+{
+	for (int d = 0; d < 2; d++) {
+		direct = d == 1;
+		start(0);
+		const struct svt_env *env = svt_recorder_env(&rec);
+		uint8_t buf[512];
+		for (unsigned k = 0; k < 64; k++)
+			put(0x5000 + 8 * k, 0x10000 * (k + 1) | 7, 8);
+		cr_assert_eq(env->read_gpa(env->ctx, 0x5000, buf, 512), 0);
+		svt_recorder_mark(&rec, SVT_TRACE_MARK_NOTE, "x", 1);   /* closes the open span */
+		cr_assert_eq(nev, 2);
+		cr_assert(evs[0].type == SVT_TRACE_MEM && evs[0].gpa == 0x5000 && evs[0].len == 512,
+			  "a block first seen: logged whole");
+		/* words 3, 10 and 11, 63 change; 20 is written with its value */
+		put(0x5000 + 8 * 3, 0x123007, 8);
+		put(0x5000 + 8 * 10, 0, 8);
+		put(0x5000 + 8 * 11, 0xfff007, 8);
+		put(0x5000 + 8 * 63, 0x8000000000abc007ull, 8);
+		put(0x5000 + 8 * 20, 0x10000 * 21 | 7, 8);
+		unsigned from = nev;
+		cr_assert_eq(env->read_gpa(env->ctx, 0x5000, buf, 512), 0);
+		svt_recorder_mark(&rec, SVT_TRACE_MARK_NOTE, "x", 1);
+		cr_assert_eq(nev - from, 4, "three records and the mark: %u events", nev - from);
+		static const struct { uint64_t gpa; uint32_t len; } want[3] = {
+			{ 0x5000 + 8 * 3, 8 }, { 0x5000 + 8 * 10, 16 }, { 0x5000 + 8 * 63, 8 },
+		};
+		for (unsigned i = 0; i < 3; i++) {
+			cr_assert(evs[from + i].type == SVT_TRACE_MEM && evs[from + i].gpa == want[i].gpa &&
+				  evs[from + i].len == want[i].len, "record %u: gpa %#llx len %u", i,
+				  (unsigned long long)evs[from + i].gpa, evs[from + i].len);
+			cr_assert_eq(memcmp(evs[from + i].data, ram + want[i].gpa, want[i].len), 0);
+		}
+		from = nev;
+		cr_assert_eq(env->read_gpa(env->ctx, 0x5000, buf, 512), 0);
+		svt_recorder_mark(&rec, SVT_TRACE_MARK_NOTE, "x", 1);
+		cr_assert_eq(nev - from, 1, "read again unchanged: nothing logged");
+		/* the next block: words 64..67 read, then 64..71 with 70 changed
+		 * (68..71 unknown: logged, as is 70, in one run with them) */
+		cr_assert_eq(env->read_gpa(env->ctx, 0x5200, buf, 32), 0);
+		svt_recorder_mark(&rec, SVT_TRACE_MARK_NOTE, "x", 1);
+		put(0x5200 + 8 * 6, 0x77007, 8);
+		from = nev;
+		cr_assert_eq(env->read_gpa(env->ctx, 0x5200, buf, 64), 0);
+		svt_recorder_mark(&rec, SVT_TRACE_MARK_NOTE, "x", 1);
+		cr_assert_eq(nev - from, 2);
+		cr_assert(evs[from].type == SVT_TRACE_MEM && evs[from].gpa == 0x5220 &&
+			  evs[from].len == 32 && memcmp(evs[from].data, ram + 0x5220, 32) == 0);
+	}
+	direct = false;
+}
+
+/* Whether two FAULT events agree in every field (the instruction, the
+ * registers and the tables whole, whatever the flags say). */
+static bool same_fault(const struct svt_trace_fault *a, const struct svt_trace_fault *b)
+{
+	if (a->va != b->va || a->error_code != b->error_code || a->cpl != b->cpl ||
+	    a->code_bits != b->code_bits || a->insn_len != b->insn_len ||
+	    a->has_regs != b->has_regs || a->rflags != b->rflags || a->pkru != b->pkru ||
+	    memcmp(a->insn, b->insn, sizeof(a->insn)) != 0 ||
+	    memcmp(&a->regs, &b->regs, sizeof(a->regs)) != 0 || a->in_delivery != b->in_delivery ||
+	    a->has_dt != b->has_dt)
+		return false;
+	for (unsigned t = 0; t < SVT_DT_COUNT; t++)
+		if (a->dt.base[t] != b->dt.base[t] || a->dt.limit[t] != b->dt.limit[t] ||
+		    a->dt.usable[t] != b->dt.usable[t])
+			return false;
+	return true;
+}
+
+/*
+ * The recorder keeps its FAULT and DECISION events from one fault to the
+ * next: each is still what the adapters (svt_trace_event_fault,
+ * svt_trace_event_decision) make of the fault, field for field, after a
+ * fault with an instruction, registers and tables, after one without,
+ * and after an emulated write whose decision has the registers.
+ */
+Test(recorder, kept_events_are_the_adapters_events)
+{
+	policy_oos = 0;         /* the write to the PT below is emulated */
+	start(0);
+	build_4level();
+	put(0x3000 + 2 * 8, 0x5000 | 7, 8);     /* VA_PT maps the PT, writable */
+	put(0x5000, 0x4000 | 7, 8);
+	static const uint8_t mov[3] = { 0x48, 0x89, 0x18 };     /* mov [rax], rbx */
+	struct svt_emu_regs regs = { .rip = 0x7000, .rflags = 2 };
+	regs.gpr[0] = VA_PT + 8;
+	regs.gpr[3] = 0xa000 | 7;
+	struct svt_dtables dt = { .base = { 0x5000, 0, 0x6000, 0x7000 },
+				  .limit = { 0xff, 0, 0xfff, 0x67 }, .usable = { true, false, true, true } };
+	struct {
+		uint64_t va;
+		uint32_t ec;
+		bool regs, dt;
+	} seq[] = {
+		{ VA4, 0, true, true },                 /* all of them, decided without */
+		{ VA4 + 0x1000, 0, false, false },      /* none, after all */
+		{ VA4 + 0x2000, 0, false, false },      /* none, after none */
+		{ VA_PT, 0, false, true },              /* the PT read through VA_PT */
+		{ VA_PT + 8, SVT_PFEC_P | SVT_PFEC_W, true, false },    /* emulated */
+		{ VA4 + 0x3000, 0, false, false },      /* none, after registers */
+		{ VA4 + 0x4000, SVT_PFEC_W, false, false },
+	};
+	bool emulated = false;
+	for (unsigned i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		struct svt_emu_regs r = regs;
+		struct svt_fault f = { .va = seq[i].va, .error_code = seq[i].ec, .code_bits = 64,
+				       .rflags = 2, .regs = seq[i].regs ? &r : NULL,
+				       .insn = seq[i].regs ? mov : NULL, .insn_len = seq[i].regs ? 3 : 0,
+				       .dt = seq[i].dt ? &dt : NULL };
+		struct svt_trace_event want, want_d;
+		memset(&want, 0, sizeof(want));
+		memset(&want_d, 0, sizeof(want_d));
+		svt_trace_event_fault(&f, &want);
+		struct svt_fault_result res;
+		enum svt_pf_outcome o = svt_recorder_fault(&rec, mmu, &f, &res);
+		if (!res.used_regs) {   /* as the recorder records a fault decided without them */
+			want.u.fault.has_regs = false;
+			want.u.fault.insn_len = 0;
+			want.u.fault.in_delivery = false;
+			want.u.fault.has_dt = false;
+		}
+		svt_trace_event_decision(&f, o, &res, &want_d);
+		cr_assert(same_fault(&last_fault.u.fault, &want.u.fault), "fault %u", i);
+		const struct svt_trace_decision *a = &last_decision.u.decision, *b = &want_d.u.decision;
+		cr_assert(a->input == b->input && a->outcome == b->outcome && a->has_regs == b->has_regs &&
+			  a->rc == b->rc && a->error_code == b->error_code && a->cr2 == b->cr2 &&
+			  a->gpa == b->gpa && memcmp(&a->regs, &b->regs, sizeof(a->regs)) == 0,
+			  "decision %u", i);
+		if (o == SVT_PF_EMULATED) {
+			emulated = true;
+			cr_assert(a->has_regs && a->regs.rip == 0x7003, "the registers after the write");
+		}
+	}
+	cr_assert(emulated, "the write to the PT was emulated");
+	policy_oos = 2;
 }

@@ -91,6 +91,12 @@ Test(trace_codec, varints)
 	}
 	cr_assert_eq(svt_zz((uint64_t)-1), 1);
 	cr_assert_eq(svt_zz(1), 2);
+	/* svt_vlen is what svt_putv writes, at every bit length's ends */
+	for (unsigned k = 0; k < 64; k++)
+		for (uint64_t x = (1ull << k) - 1; x <= (1ull << k); x++)
+			cr_assert_eq(svt_vlen(x), svt_putv(b, x), "v %#llx", (unsigned long long)x);
+	cr_assert_eq(svt_vlen(~0ull), svt_putv(b, ~0ull));
+	cr_assert_eq(svt_vlen(~0ull), 10);
 	memset(b, 0xff, 11);            /* 11 bytes: too long */
 	p = b;
 	cr_assert(!svt_getv(&p, b + 11, &v));
@@ -151,6 +157,106 @@ Test(trace_codec, fault_evidence_appended)
 	p = b;
 	cr_assert(!tr_decode(&st, &p, b + nb, &out, membuf, &why));
 	cr_assert_str_eq(why, "FAULT: unknown extension bits");
+}
+
+/* The encoding the format's rule picks for a MEM of len bytes at d (len a
+ * multiple of 4) against the delta state, and its data bytes: all zeros
+ * none; else the smaller of the W64 deltas (len a multiple of 8) and the
+ * W32 deltas, W64 on a tie, where smaller than len; else the raw bytes.
+ * Sizes counted with svt_putv, word by word. */
+static unsigned mem_rule(const uint8_t *d, uint32_t len, uint64_t w64, uint32_t w32, size_t *n)
+{
+	uint8_t tmp[16];
+	size_t n64 = len % 8 == 0 ? 0 : SIZE_MAX, n32 = 0;
+	bool zero = true;
+	for (uint32_t i = 0; i < len; i += 4) {
+		uint32_t v;
+		memcpy(&v, d + i, 4);
+		zero &= v == 0;
+		n32 += svt_putv(tmp, svt_zz((uint64_t)(int64_t)(int32_t)(v - w32)));
+		w32 = v;
+	}
+	for (uint32_t i = 0; n64 != SIZE_MAX && i < len; i += 8) {
+		uint64_t v;
+		memcpy(&v, d + i, 8);
+		n64 += svt_putv(tmp, svt_zz(v - w64));
+		w64 = v;
+	}
+	if (zero) {
+		*n = 0;
+		return TR_MEM_ZERO;
+	}
+	if (n64 <= n32 && n64 < len) {
+		*n = n64;
+		return TR_MEM_W64;
+	}
+	if (n32 < n64 && n32 < len) {
+		*n = n32;
+		return TR_MEM_W32;
+	}
+	*n = len;
+	return TR_MEM_RAW;
+}
+
+/*
+ * MEM encodings (a one-word MEM has straight-line code of its own; longer
+ * ones size both word encodings in one pass): for words of every kind,
+ * one after another in a frame, the encoding and the size are the rule's
+ * (mem_rule), and each record round-trips, so the deltas the next one is
+ * coded against agree too.
+ */
+Test(trace_codec, mem_encodings)
+{
+	static const uint64_t words[] = {
+		0, 1, 0x1007, 0x2007, 0x0000100700002007ull, 0x0040008300000083ull,
+		0x8000000012345067ull, 0xffffffffffffffffull, 0x00000000fffff007ull,
+		0xfffff00700000000ull, 0x0123456789abcdefull, 0x0000000100000001ull,
+	};
+	const size_t nw = sizeof(words) / sizeof(words[0]);
+	static const uint32_t lens[] = { 8, 4, 12, 16, 24, 64, 512 };
+	uint8_t rec[TR_MAX_RECORD], membuf[SVT_TRACE_MAX_MEM], data[512];
+	struct tg_rng g = { 77 };
+	unsigned seen[4] = { 0 };
+	for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++)
+		for (size_t a = 0; a < nw; a++) {
+			struct tr_state st, ds;
+			tr_state_reset(&st);
+			tr_state_reset(&ds);
+			uint64_t gpa = 0;
+			/* word a, then every word b after it (a run of entries
+			 * from it, for the longer lengths) */
+			for (size_t b = 0; b < nw; b++) {
+				uint32_t len = lens[li];
+				for (uint32_t i = 0; i < len; i += 8) {
+					uint64_t v = i == 0 ? words[a] : tg_below(&g, 4) == 0 ?
+						     words[tg_below(&g, nw)] : words[b] + (i << 9);
+					memcpy(data + i, &v, len - i < 8 ? len - i : 8);
+				}
+				struct svt_trace_event ev = { .type = SVT_TRACE_MEM,
+					.u.mem = { .gpa = gpa, .len = len, .data = data } };
+				size_t n;
+				unsigned want = mem_rule(data, len, st.w64, st.w32, &n);
+				seen[want]++;
+				size_t rl = tr_encode(&st, &ev, rec);
+				/* type, length (a varint), the gpa delta (one
+				 * byte: each follows the last), then
+				 * (len - 1) << 2 | encoding (one or two bytes) */
+				size_t hl = (len - 1) << 2 < 0x80 ? 1 : 2, pl = 1 + hl + n;
+				size_t at = pl < 0x80 ? 2 : 3;  /* the payload */
+				cr_assert_eq(rec[at + 1] & 3, want, "len %u, words %zu %zu", len, a, b);
+				cr_assert_eq(rl, at + pl, "len %u, words %zu %zu", len, a, b);
+				const uint8_t *p = rec;
+				const char *why = NULL;
+				struct svt_trace_event out;
+				cr_assert(tr_decode(&ds, &p, rec + rl, &out, membuf, &why), "%s", why);
+				cr_assert(p == rec + rl && out.type == SVT_TRACE_MEM && out.u.mem.len == len &&
+					  out.u.mem.gpa == gpa && memcmp(out.u.mem.data, data, len) == 0);
+				cr_assert(ds.w64 == st.w64 && ds.w32 == st.w32, "the delta state agrees");
+				gpa += len;
+			}
+		}
+	for (unsigned e = 0; e < 4; e++)
+		cr_assert_gt(seen[e], 0, "encoding %u met", e);
 }
 
 Test(trace_roundtrip, each_type)

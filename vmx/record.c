@@ -59,19 +59,36 @@ static void stream_putc(uint8_t c)
 		serial_putc(COM_STREAM, (char)c);
 }
 
-/* Bytes out: on LPT1 a tight loop while the port is ready (Bochs's is
- * always ready), the careful path for the rest. */
+/*
+ * Bytes out: on LPT1 a tight loop while the port is ready (Bochs's is
+ * always ready), the careful path for the rest.  The loop is lpt_putc()'s
+ * handshake for each byte, in twelve instructions: the status (BUSY,
+ * bit 7, is the sign of the byte read), the data byte straight from
+ * memory (OUTSB), the STROBE pulse, DX stepped between the three ports.
+ */
 static void stream_put(const uint8_t *p, size_t n)
 {
-	size_t i = 0;
-	if (hv_stream_lpt)
-		for (; i < n && (inb(LPT_STREAM + 1) & 0x80); i++) {
-			outb(LPT_STREAM, p[i]);
-			outb(LPT_STREAM + 2, 0x0d);
-			outb(LPT_STREAM + 2, 0x0c);
-		}
-	for (; i < n; i++)
-		stream_putc(p[i]);
+	size_t left = n;
+	if (hv_stream_lpt && n) {
+		uint32_t port = LPT_STREAM + 1;        /* EDX: the loop steps it */
+		__asm__ volatile("cld\n"
+				 "1:\tinb %%dx, %%al\n\t"        /* status */
+				 "testb %%al, %%al\n\t"
+				 "jns 2f\n\t"                   /* busy: the careful path */
+				 "decl %%edx\n\t"
+				 "outsb\n\t"                    /* data, from *p++ */
+				 "addl $2, %%edx\n\t"
+				 "movb $0x0d, %%al\n\t"         /* lpt_putc()'s 0x0d: STROBE on */
+				 "outb %%al, %%dx\n\t"
+				 "decb %%al\n\t"                /* 0x0c: STROBE off */
+				 "outb %%al, %%dx\n\t"
+				 "decl %%edx\n\t"
+				 "loop 1b\n"
+				 "2:"
+				 : "+S"(p), "+c"(left), "+d"(port) : : "rax", "memory", "cc");
+	}
+	for (; left; left--)
+		stream_putc(*p++);
 }
 
 /* One packet: header, payload, CRC-32C of both. */
