@@ -591,20 +591,21 @@ static void input(struct svt_recorder *r, const struct svt_trace_event *ev)
 }
 
 /* The DECISION after a CR write or INVPCID: the core's return value
- * (built field by field: the whole event is 288 bytes, on every exit). */
+ * (set field by field in r->rc_ev: the whole event is 288 bytes, and its
+ * registers, never set, read as zero). */
 static void decision_rc(struct svt_recorder *r, unsigned input_type, int rc)
 {
-	struct svt_trace_event d;
-	d.type = SVT_TRACE_DECISION;
-	d.seq = 0;
-	d.u.decision.input = (uint8_t)input_type;
-	d.u.decision.outcome = 0;
-	d.u.decision.has_regs = false;
-	d.u.decision.rc = rc;
-	d.u.decision.error_code = 0;
-	d.u.decision.cr2 = 0;
-	d.u.decision.gpa = 0;
-	emit(r, &d);
+	struct svt_trace_event *d = &r->rc_ev;
+	d->type = SVT_TRACE_DECISION;
+	d->seq = 0;
+	d->u.decision.input = (uint8_t)input_type;
+	d->u.decision.outcome = 0;
+	d->u.decision.has_regs = false;
+	d->u.decision.rc = rc;
+	d->u.decision.error_code = 0;
+	d->u.decision.cr2 = 0;
+	d->u.decision.gpa = 0;
+	emit(r, d);
 }
 
 /*

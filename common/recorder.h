@@ -98,6 +98,9 @@ struct svt_recorder {
 	 * a fault that had some (most have none; the events are 300 bytes) */
 	struct svt_trace_event fault_ev, decision_ev;
 	bool fault_extra, decision_regs;
+	/* The DECISION of a CR write or INVPCID (decision_rc()): its
+	 * registers never set, so they read as zero, as the format says */
+	struct svt_trace_event rc_ev;
 };
 
 /* Start: the mirror empty.  Returns false if cfg is unusable. */

@@ -112,7 +112,10 @@ enum svt_trace_mark_kind {
 
 /*
  * A FAULT: struct svt_fault by value.  Without has_regs (no register file
- * and no instruction known) regs reads as all zero.
+ * and no instruction known) regs reads as all zero in a decoded record;
+ * a producer's event may hold what it was given there (the recorder's,
+ * when the core decided without them: svt_recorder_fault()), which no
+ * writer or reader looks at.
  */
 struct svt_trace_fault {
 	uint64_t va;

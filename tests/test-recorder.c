@@ -551,5 +551,12 @@ Test(recorder, kept_events_are_the_adapters_events)
 		}
 	}
 	cr_assert(emulated, "the write to the PT was emulated");
+	/* a CR write's DECISION right after: no registers, and they read as
+	 * zero (traces/FORMAT.md; trace_event.h) */
+	cr_assert_eq(svt_recorder_cr(&rec, mmu, SVT_TRACE_CR3, 0x1000), 0);
+	const struct svt_trace_decision *d = &last_decision.u.decision;
+	static const struct svt_emu_regs zero;
+	cr_assert(d->input == SVT_TRACE_CR_WRITE && !d->has_regs && d->rc == 0);
+	cr_assert(memcmp(&d->regs, &zero, sizeof(zero)) == 0, "a CR write's registers read as 0");
 	policy_oos = 2;
 }
