@@ -350,11 +350,14 @@ static bool step_wp0_write(struct mh_machine *m, uint64_t *ava)
 		      (mh_pct(&m->rng, 30) ? SVT_PTE_G : 0) | (user ? SVT_PTE_US : 0);
 	/* a third of the time an event's frame across into the next page,
 	 * mapped read-only the same way to another data frame (A and D set:
-	 * which of a faulting delivery's pushes set D is the CPU's to say) */
+	 * which of a faulting delivery's pushes set D is the CPU's to say);
+	 * its own random numbers, so that the guest's program before and
+	 * after it (and an old seed's failure) does not move */
+	struct mh_rng frng = { m->rng.s ^ va ^ 0x3f2au };
 	uint64_t g2 = 0;
-	bool frame = mh_pct(&m->rng, 33);
+	bool frame = mh_pct(&frng, 33);
 	for (int k = 0; k < 20 && frame && !g2; k++) {
-		uint64_t c = mh_below(&m->rng, m->gframes);
+		uint64_t c = mh_below(&frng, m->gframes);
 		if (c != g && mh_ram(m, c) && os->fstate[c] == MH_F_DATA &&
 		    ((c << 12) & fm) == c << 12)
 			g2 = c;
@@ -391,7 +394,7 @@ static bool step_wp0_write(struct mh_machine *m, uint64_t *ava)
 	if (frame) {
 		/* (under SMAP with RFLAGS.AC=1 or the keys: a step for both) */
 		uint64_t fva[2] = { mh_os_canon(os, va + MH_PAGE), va + MH_PAGE - 8 };
-		uint64_t fval[2] = { val, mh_rand(&m->rng) };
+		uint64_t fval[2] = { val, mh_rand(&frng) };
 		wva = fva[1];
 		if (!mh_frame(m, fva, fval, &e))
 			return false;
