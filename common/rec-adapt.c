@@ -32,14 +32,7 @@ void svt_trace_event_fault(const struct svt_fault *f, struct svt_trace_event *ev
 	 * hypervisor's recorder calls this on every fault. */
 	struct svt_trace_fault *t = &ev->u.fault;
 
-	ev->type = SVT_TRACE_FAULT;
-	ev->seq = 0;
-	t->va = f->va;
-	t->error_code = f->error_code;
-	t->cpl = f->cpl;
-	t->code_bits = (uint8_t)f->code_bits;
-	t->rflags = f->rflags;
-	t->pkru = f->pkru;
+	svt_trace_event_fault_head(f, ev);
 	/* What is absent is cleared by stores of constant size the compiler
 	 * makes in line (most faults have no instruction, no registers and
 	 * no tables): no call for each. */
@@ -69,14 +62,7 @@ void svt_trace_event_decision(const struct svt_fault *f, enum svt_pf_outcome o,
 {
 	struct svt_trace_decision *d = &ev->u.decision;
 
-	ev->type = SVT_TRACE_DECISION;
-	ev->seq = 0;
-	d->input = SVT_TRACE_FAULT;
-	d->outcome = (uint8_t)o;
-	d->rc = 0;
-	d->error_code = res->error_code;
-	d->cr2 = res->cr2;
-	d->gpa = res->gpa;
+	svt_trace_event_decision_head(o, res, ev);
 	d->has_regs = o == SVT_PF_EMULATED && f->regs;
 	if (d->has_regs)
 		d->regs = *f->regs;

@@ -623,14 +623,7 @@ static void fault_event(struct svt_recorder *r, const struct svt_fault *f)
 		r->fault_extra = extra;
 		return;
 	}
-	ev->type = SVT_TRACE_FAULT;
-	ev->seq = 0;
-	t->va = f->va;
-	t->error_code = f->error_code;
-	t->cpl = f->cpl;
-	t->code_bits = (uint8_t)f->code_bits;
-	t->rflags = f->rflags;
-	t->pkru = f->pkru;
+	svt_trace_event_fault_head(f, ev);
 	t->insn_len = 0;
 	t->has_regs = false;
 	t->in_delivery = f->in_delivery;
@@ -642,22 +635,13 @@ static void fault_event(struct svt_recorder *r, const struct svt_fault *f)
 static void decision_event(struct svt_recorder *r, const struct svt_fault *f,
 			   enum svt_pf_outcome o, const struct svt_fault_result *res)
 {
-	struct svt_trace_decision *d = &r->decision_ev.u.decision;
 	bool regs = o == SVT_PF_EMULATED && f->regs;
 	if (regs || r->decision_regs) {
 		svt_trace_event_decision(f, o, res, &r->decision_ev);
 		r->decision_regs = regs;
 		return;
 	}
-	r->decision_ev.type = SVT_TRACE_DECISION;
-	r->decision_ev.seq = 0;
-	d->input = SVT_TRACE_FAULT;
-	d->outcome = (uint8_t)o;
-	d->rc = 0;
-	d->error_code = res->error_code;
-	d->cr2 = res->cr2;
-	d->gpa = res->gpa;
-	d->has_regs = false;
+	svt_trace_event_decision_head(o, res, &r->decision_ev);
 }
 
 enum svt_pf_outcome svt_recorder_fault(struct svt_recorder *r, struct svt_mmu *m,

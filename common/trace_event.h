@@ -289,8 +289,40 @@ void svt_trace_fault_to_core(const struct svt_trace_fault *tf, struct svt_emu_re
  * core (registers as they are before it), and the DECISION answering it
  * (f->regs, if any, now the registers after the core's emulation). */
 void svt_trace_event_fault(const struct svt_fault *f, struct svt_trace_event *ev);
+/* The part of svt_trace_event_fault() every fault has: the type and the
+ * fault's address, error code, CPL, code size, RFLAGS and PKRU. */
+static inline void svt_trace_event_fault_head(const struct svt_fault *f,
+					      struct svt_trace_event *ev)
+{
+	struct svt_trace_fault *t = &ev->u.fault;
+	ev->type = SVT_TRACE_FAULT;
+	ev->seq = 0;
+	t->va = f->va;
+	t->error_code = f->error_code;
+	t->cpl = f->cpl;
+	t->code_bits = (uint8_t)f->code_bits;
+	t->rflags = f->rflags;
+	t->pkru = f->pkru;
+}
 void svt_trace_event_decision(const struct svt_fault *f, enum svt_pf_outcome o,
 			      const struct svt_fault_result *res, struct svt_trace_event *ev);
+/* The part of svt_trace_event_decision() every decision has: all but the
+ * registers (has_regs false). */
+static inline void svt_trace_event_decision_head(enum svt_pf_outcome o,
+						 const struct svt_fault_result *res,
+						 struct svt_trace_event *ev)
+{
+	struct svt_trace_decision *d = &ev->u.decision;
+	ev->type = SVT_TRACE_DECISION;
+	ev->seq = 0;
+	d->input = SVT_TRACE_FAULT;
+	d->outcome = (uint8_t)o;
+	d->rc = 0;
+	d->error_code = res->error_code;
+	d->cr2 = res->cr2;
+	d->gpa = res->gpa;
+	d->has_regs = false;
+}
 /* Hand a CR_WRITE (enum svt_trace_cr) to the core: its return value.
  * code64: the write came from 64-bit mode (false where unknown). */
 int svt_trace_cr_apply(struct svt_mmu *m, unsigned reg, uint64_t val, bool code64);
