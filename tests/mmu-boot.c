@@ -91,7 +91,8 @@ int mh_os_new_as(struct mh_machine *m)
 		unsigned size = bits == 64 ? os->esize : 4;
 		m->regs.rflags &= ~(uint64_t)SVT_EMU_DF;
 		mh_log(m, " copy the kernel half into the new root");
-		mh_encode(m, MH_W_MOVS, size, bits, dst, 0, 0, (n - k0) * os->esize / size, src, &in);
+		mh_encode(m, MH_W_MOVS, size, bits, dst, 0, 0,
+			  (n - k0) * os->esize / size, src, &in);
 		if (!mh_insn(m, in.b, in.len, 0, &end))
 			return -1;
 		if (end.kind != MH_DONE)
@@ -218,7 +219,8 @@ static uint64_t pick_gfn(struct mh_machine *m)
 	if (r < 31)
 		return m->gframes + mh_below(&m->rng, 64);
 	if (r < 33 && os->levels >= 3 && m->maxphyaddr > 33)
-		return (1ull << 20) + mh_below(&m->rng, (1ull << (m->maxphyaddr - 12)) - (1ull << 20));
+		return (1ull << 20) +
+			mh_below(&m->rng, (1ull << (m->maxphyaddr - 12)) - (1ull << 20));
 	if (r < 85) {
 		int64_t d = -1;
 		for (int k = 0; k < 50 && d < 0; k++) {
@@ -315,7 +317,8 @@ static bool build_dmap(struct mh_machine *m)
 			if (t < 0)
 				return mh_fail(m, "harness: no room for the direct map");
 			os->dmap_large = true;
-			if (!mh_os_write_entry(m, t, mh_os_idx(os, 2, base + off), off | PS | dmap_flags(m)))
+			if (!mh_os_write_entry(m, t, mh_os_idx(os, 2, base + off),
+					       off | PS | dmap_flags(m)))
 				return false;
 			continue;
 		}
@@ -371,7 +374,8 @@ bool mh_os_paging_on(struct mh_machine *m, int levels)
 	mh_log(m, " boot: build %d-level tables with paging off", levels);
 
 	/* EFER and CR4 first: LME and LA57 only change with paging off */
-	uint64_t efer = (levels >= 3 && mh_pct(&m->rng, 70)) || mh_pct(&m->rng, 20) ? SVT_EFER_NXE : 0;
+	uint64_t efer = (levels >= 3 && mh_pct(&m->rng, 70)) || mh_pct(&m->rng, 20) ?
+		SVT_EFER_NXE : 0;
 	if (levels >= 4)
 		efer |= SVT_EFER_LME;
 	uint64_t cr4 = levels == 2 ? 0 : SVT_CR4_PAE;

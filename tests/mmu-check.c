@@ -48,8 +48,9 @@ bool mh_check_regs(struct mh_machine *m)
 	const struct svt_regs *r = svt_mmu_guest_regs(m->mmu);
 	if (r->cr0 != m->arch.cr0 || r->cr3 != m->arch.cr3 || r->cr4 != m->arch.cr4 ||
 	    r->efer != m->arch.efer)
-		return mh_fail(m, "guest registers differ: core CR0 %#llx CR3 %#llx CR4 %#llx EFER %#llx, "
-			       "bare metal CR0 %#llx CR3 %#llx CR4 %#llx EFER %#llx",
+		return mh_fail(m,
+			       "guest registers differ: core CR0 %#llx CR3 %#llx CR4 %#llx "
+			       "EFER %#llx, bare metal CR0 %#llx CR3 %#llx CR4 %#llx EFER %#llx",
 			       (unsigned long long)r->cr0, (unsigned long long)r->cr3,
 			       (unsigned long long)r->cr4, (unsigned long long)r->efer,
 			       (unsigned long long)m->arch.cr0, (unsigned long long)m->arch.cr3,
@@ -57,7 +58,8 @@ bool mh_check_regs(struct mh_machine *m)
 	if (pae_paging(m))
 		for (int i = 0; i < 4; i++)
 			if (r->pdpte[i] != m->arch.pdpte[i])
-				return mh_fail(m, "PDPTE%d differs: core %#llx, bare metal %#llx", i,
+				return mh_fail(m,
+					       "PDPTE%d differs: core %#llx, bare metal %#llx", i,
 					       (unsigned long long)r->pdpte[i],
 					       (unsigned long long)m->arch.pdpte[i]);
 	return true;
@@ -72,13 +74,18 @@ static bool cmp_frame(struct mh_machine *m, uint64_t gfn)
 	while (a[off] == b[off])
 		off++;
 	off &= ~7u;
-	return mh_fail(m, "guest memory differs at gpa %#llx (mfn %#llx): bare metal %#llx, machine %#llx",
-		       (unsigned long long)(gfn * MH_PAGE + off), (unsigned long long)m->g2m[gfn],
+	return mh_fail(m,
+		       "guest memory differs at gpa %#llx (mfn %#llx): bare metal %#llx, "
+		       "machine %#llx", (unsigned long long)(gfn * MH_PAGE + off),
+		       (unsigned long long)m->g2m[gfn],
 		       (unsigned long long)mh_twin_read(m, gfn * MH_PAGE + off, 8),
 		       (unsigned long long)(b[off] | (uint64_t)b[off + 1] << 8 |
-					    (uint64_t)b[off + 2] << 16 | (uint64_t)b[off + 3] << 24 |
-					    (uint64_t)b[off + 4] << 32 | (uint64_t)b[off + 5] << 40 |
-					    (uint64_t)b[off + 6] << 48 | (uint64_t)b[off + 7] << 56));
+					    (uint64_t)b[off + 2] << 16 |
+					    (uint64_t)b[off + 3] << 24 |
+					    (uint64_t)b[off + 4] << 32 |
+					    (uint64_t)b[off + 5] << 40 |
+					    (uint64_t)b[off + 6] << 48 |
+					    (uint64_t)b[off + 7] << 56));
 }
 
 bool mh_check_memory(struct mh_machine *m, bool all)
@@ -106,9 +113,10 @@ static void log_violations(struct mh_machine *m, const struct svt_violation *v, 
 	for (unsigned i = 0; i < n && i < 4; i++)
 		mh_log_walk(m, v[i].va);
 	for (unsigned i = 0; i < n; i++)
-		mh_log(m, "%s va %#llx gfn %#llx shadow mfn %#llx index %u level %u guest %#llx shadow %#llx: %s",
-		       svt_invariant_name(v[i].inv), (unsigned long long)v[i].va,
-		       (unsigned long long)svt_gfn_x(v[i].gfn),
+		mh_log(m,
+		       "%s va %#llx gfn %#llx shadow mfn %#llx index %u level %u guest %#llx "
+		       "shadow %#llx: %s", svt_invariant_name(v[i].inv),
+		       (unsigned long long)v[i].va, (unsigned long long)svt_gfn_x(v[i].gfn),
 		       (unsigned long long)svt_mfn_x(v[i].shadow_mfn), v[i].index,
 		       v[i].level, (unsigned long long)v[i].guest_entry,
 		       (unsigned long long)v[i].shadow_entry, v[i].what ? v[i].what : "");
@@ -156,19 +164,22 @@ void mh_report(struct mh_machine *m)
 	fprintf(f, "mode %s, policy %s, seed %llu, step %llu\n", mh_mode_name(m->mode), pol,
 		(unsigned long long)m->seed, (unsigned long long)m->step);
 	fprintf(f, "what: %s\n", m->what);
-	fprintf(f, "machine: %llu guest frames, hole at gfn %#llx+%llu, MAXPHYADDR %u, 1G pages %s\n",
+	fprintf(f,
+		"machine: %llu guest frames, hole at gfn %#llx+%llu, MAXPHYADDR %u, 1G pages %s\n",
 		(unsigned long long)m->gframes, (unsigned long long)m->hole_lo,
 		(unsigned long long)m->hole_n, m->maxphyaddr, m->gbpages ? "yes" : "no");
-	fprintf(f, "bare metal: CR0 %#llx CR3 %#llx CR4 %#llx EFER %#llx PDPTE %#llx %#llx %#llx %#llx\n",
-		(unsigned long long)m->arch.cr0, (unsigned long long)m->arch.cr3,
+	fprintf(f,
+		"bare metal: CR0 %#llx CR3 %#llx CR4 %#llx EFER %#llx PDPTE %#llx %#llx "
+		"%#llx %#llx\n", (unsigned long long)m->arch.cr0, (unsigned long long)m->arch.cr3,
 		(unsigned long long)m->arch.cr4, (unsigned long long)m->arch.efer,
 		(unsigned long long)m->arch.pdpte[0], (unsigned long long)m->arch.pdpte[1],
 		(unsigned long long)m->arch.pdpte[2], (unsigned long long)m->arch.pdpte[3]);
 	fprintf(f, "core's guest view: CR0 %#llx CR3 %#llx CR4 %#llx EFER %#llx\n",
 		(unsigned long long)r->cr0, (unsigned long long)r->cr3,
 		(unsigned long long)r->cr4, (unsigned long long)r->efer);
-	fprintf(f, "hardware: CR0 %#llx CR3 %#llx CR4 %#llx EFER %#llx mode %d; RFLAGS %#llx PKRU %#x\n",
-		(unsigned long long)m->hw.cr0, (unsigned long long)m->hw.cr3,
+	fprintf(f,
+		"hardware: CR0 %#llx CR3 %#llx CR4 %#llx EFER %#llx mode %d; RFLAGS %#llx "
+		"PKRU %#x\n", (unsigned long long)m->hw.cr0, (unsigned long long)m->hw.cr3,
 		(unsigned long long)m->hw.cr4, (unsigned long long)m->hw.efer, (int)m->hw.mode,
 		(unsigned long long)m->regs.rflags, m->pkru);
 	fputs("counters:", f);
@@ -197,7 +208,8 @@ void mh_report(struct mh_machine *m)
 	for (unsigned i = ef; i < m->evn; i++) {
 		const struct svt_event *e = &m->ev[i % MH_EV_RING];
 		fprintf(f, "  %-11s a %#llx b %#llx c %#llx\n", ev_name(e->kind),
-			(unsigned long long)e->a, (unsigned long long)e->b, (unsigned long long)e->c);
+			(unsigned long long)e->a, (unsigned long long)e->b,
+			(unsigned long long)e->c);
 	}
 	char ex[160] = "";
 	if (m->expose == ~0u)

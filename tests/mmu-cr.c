@@ -70,7 +70,8 @@ static bool or_cr(struct mh_machine *m, int which, uint64_t val, struct mh_arch 
 			return false;
 		if (lma && ((val ^ o->cr4) & SVT_CR4_LA57))
 			return false;
-		if ((val & SVT_CR4_PCIDE) && !(o->cr4 & SVT_CR4_PCIDE) && (!lma || (o->cr3 & 0xfff)))
+		if ((val & SVT_CR4_PCIDE) && !(o->cr4 & SVT_CR4_PCIDE) &&
+		    (!lma || (o->cr3 & 0xfff)))
 			return false;
 		n->cr4 = val;
 		if (pae_after(n) &&
@@ -157,9 +158,10 @@ int mh_invpcid(struct mh_machine *m, unsigned type, uint64_t pcid, uint64_t va)
 	if (m->failed)
 		return -1;
 	if ((r != 0 && r != SVT_E_GP) || (r == SVT_E_GP) != gp)
-		return mh_fail(m, "INVPCID type %u pcid %#llx va %#llx: core returns %d, the SDM says %s",
-			       type, (unsigned long long)pcid, (unsigned long long)va, r,
-			       gp ? "#GP" : "no fault"), -1;
+		return mh_fail(m,
+			       "INVPCID type %u pcid %#llx va %#llx: core returns %d, the "
+			       "SDM says %s", type, (unsigned long long)pcid,
+			       (unsigned long long)va, r, gp ? "#GP" : "no fault"), -1;
 	return r;
 }
 

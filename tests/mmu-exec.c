@@ -87,7 +87,8 @@ static void end_str(const struct mh_end *e, char *buf, size_t len)
 {
 	switch (e->kind) {
 	case MH_DONE: snprintf(buf, len, "done"); break;
-	case MH_PF: snprintf(buf, len, "#PF(%#x) cr2 %#llx", e->ec, (unsigned long long)e->cr2); break;
+	case MH_PF: snprintf(buf, len, "#PF(%#x) cr2 %#llx", e->ec,
+			     (unsigned long long)e->cr2); break;
 	case MH_GP: snprintf(buf, len, "#GP"); break;
 	case MH_MMIO: snprintf(buf, len, "MMIO at %#llx", (unsigned long long)e->gpa); break;
 	}
@@ -147,7 +148,8 @@ static int hw_rw(struct side *s, uint64_t la, uint8_t *buf, unsigned len, enum s
 
 static int hw_read(void *ctx, uint64_t la, void *buf, unsigned len, unsigned flags)
 {
-	return hw_rw(ctx, la, buf, len, (flags & SVT_EMU_RD_DEST) ? SVT_ACC_WRITE : SVT_ACC_READ, NULL);
+	return hw_rw(ctx, la, buf, len,
+		     (flags & SVT_EMU_RD_DEST) ? SVT_ACC_WRITE : SVT_ACC_READ, NULL);
 }
 
 static int hw_cmpxchg(void *ctx, uint64_t la, const void *expect, const void *val, unsigned len)
@@ -351,10 +353,13 @@ static int core_fault(struct mh_machine *m, uint64_t va, uint32_t ec, unsigned c
 		return mh_fail(m, "svt_mmu_page_fault returned %d", (int)o), -1;
 	/* the hypervisor stops the guest here (vmx/exit.c); bare metal goes on */
 	if (fr->stuck && o != SVT_PF_RETRY)
-		return mh_fail(m, "svt_mmu_page_fault: outcome %s reported stuck", outcome_name(o)), -1;
+		return mh_fail(m, "svt_mmu_page_fault: outcome %s reported stuck",
+			       outcome_name(o)), -1;
 	if (fr->stuck)
-		return mh_fail(m, "the core stopped the guest: #PF va %#llx ec %#x answered RETRY %u "
-			       "times in a row", (unsigned long long)va, ec, SVT_PF_STUCK_AFTER), -1;
+		return mh_fail(m,
+			       "the core stopped the guest: #PF va %#llx ec %#x answered RETRY %u "
+			       "times in a row", (unsigned long long)va, ec,
+			       SVT_PF_STUCK_AFTER), -1;
 	return (int)o;
 }
 
@@ -391,12 +396,14 @@ static bool hw_exec(struct mh_machine *m, const uint8_t *insn, unsigned len, uns
 		if (st == X_BAD || m->failed)
 			return false;
 		if (st != X_PF)
-			return mh_fail(m, "hardware: svt_emulate returned %d (harness encoding?)", st);
+			return mh_fail(m,
+				       "hardware: svt_emulate returned %d (harness encoding?)", st);
 		*regs = t;      /* REP iterations done before the fault stay done */
 		if (++tries > MH_MAX_TRIES)
-			return mh_fail(m, "livelock: the instruction at va %#llx faulted %u times (last ec %#x; %s)",
-				       (unsigned long long)s.cr2, tries - 1, s.ec,
-				       where(m, s.cr2, SVT_ACC_WRITE, cpl, false));
+			return mh_fail(m,
+				       "livelock: the instruction at va %#llx faulted %u times "
+				       "(last ec %#x; %s)", (unsigned long long)s.cr2,
+				       tries - 1, s.ec, where(m, s.cr2, SVT_ACC_WRITE, cpl, false));
 		struct svt_fault_result fr;
 		int o = core_fault(m, s.cr2, s.ec, cpl, regs, bits, insn, len, false, NULL, &fr);
 		switch (o) {
@@ -456,18 +463,23 @@ static bool or_exec(struct mh_machine *m, const uint8_t *insn, unsigned len, uns
 			*cross_dev = s.cross_dev;
 			return true;
 		default:
-			return mh_fail(m, "bare metal: svt_emulate returned %d (harness encoding?)", st);
+			return mh_fail(m,
+				       "bare metal: svt_emulate returned %d (harness "
+				       "encoding?)", st);
 		}
 	}
 	return mh_fail(m, "bare metal: REP instruction does not finish");
 }
 
-static bool same_regs(struct mh_machine *m, const struct svt_emu_regs *h, const struct svt_emu_regs *o)
+static bool same_regs(struct mh_machine *m, const struct svt_emu_regs *h,
+		      const struct svt_emu_regs *o)
 {
 	for (int i = 0; i < 16; i++)
 		if (h->gpr[i] != o->gpr[i])
-			return mh_fail(m, "register %d differs: hardware %#llx, bare metal %#llx", i,
-				       (unsigned long long)h->gpr[i], (unsigned long long)o->gpr[i]);
+			return mh_fail(m,
+				       "register %d differs: hardware %#llx, bare metal %#llx", i,
+				       (unsigned long long)h->gpr[i],
+				       (unsigned long long)o->gpr[i]);
 	if (h->rip != o->rip || h->rflags != o->rflags)
 		return mh_fail(m, "RIP/RFLAGS differ: hardware %#llx/%#llx, bare metal %#llx/%#llx",
 			       (unsigned long long)h->rip, (unsigned long long)h->rflags,
@@ -487,7 +499,8 @@ bool mh_insn(struct mh_machine *m, const uint8_t *insn, unsigned len, unsigned c
 	for (unsigned i = 0; i < len && i < 12; i++)
 		snprintf(hex + 3 * i, 4, "%02x ", insn[i]);
 	mh_log(m, "  insn [%s] cpl %u rdi %#llx rax %#llx rcx %#llx ac %d pkru %#x", hex, cpl,
-	       (unsigned long long)m->regs.gpr[SVT_EMU_RDI], (unsigned long long)m->regs.gpr[SVT_EMU_RAX],
+	       (unsigned long long)m->regs.gpr[SVT_EMU_RDI],
+	       (unsigned long long)m->regs.gpr[SVT_EMU_RAX],
 	       (unsigned long long)m->regs.gpr[SVT_EMU_RCX],
 	       (m->regs.rflags & SVT_RFLAGS_AC) != 0, m->pkru);
 	uint64_t env0 = svt_mmu_counters(m->mmu)->env_errors;
@@ -503,13 +516,17 @@ bool mh_insn(struct mh_machine *m, const uint8_t *insn, unsigned len, unsigned c
 	struct svt_emu_regs orr0 = orr;
 	bool cross_dev = false;
 	uint64_t first_dev = ~0ull;
-	bool ok = or_exec(m, insn, len, cpl, bits, false, &undo, &cross_dev, &first_dev, &orr, &oe) &&
+	bool ok = or_exec(m, insn, len, cpl, bits, false, &undo, &cross_dev, &first_dev,
+			  &orr, &oe) &&
 		  hw_exec(m, insn, len, cpl, bits, &hr, &he);
 	if (ok && (cross_dev || he.kind == MH_DONE) && !same_end(&he, &oe)) {
-		mh_log(m, "    bare metal again: the device piece of a crossing access has nothing behind it");
+		mh_log(m,
+		       "    bare metal again: the device piece of a crossing access has nothing "
+		       "behind it");
 		undo_all(&undo, m->twin);
 		orr = orr0;
-		ok = or_exec(m, insn, len, cpl, bits, true, NULL, &cross_dev, &first_dev, &orr, &oe);
+		ok = or_exec(m, insn, len, cpl, bits, true, NULL, &cross_dev,
+			     &first_dev, &orr, &oe);
 	}
 	free(undo.w);
 	if (!ok)
@@ -520,7 +537,9 @@ bool mh_insn(struct mh_machine *m, const uint8_t *insn, unsigned len, unsigned c
 	 * this harness does not model, then meets the second page's #PF and
 	 * injects it (vmx/mmio.c).  Nothing was written on either side. */
 	if (he.kind == MH_MMIO && oe.kind == MH_PF && first_dev != ~0ull && he.gpa == first_dev) {
-		mh_log(m, "    (the device path takes it from here: bare metal's #PF is its to raise)");
+		mh_log(m,
+		       "    (the device path takes it from here: bare metal's #PF is its "
+		       "to raise)");
 		oe = he;
 	}
 	log_env_errors(m, env0, dst);
@@ -528,7 +547,8 @@ bool mh_insn(struct mh_machine *m, const uint8_t *insn, unsigned len, unsigned c
 	end_str(&he, b, sizeof(b));
 	mh_log(m, "    -> bare metal %s, machine %s", a, b);
 	if (!same_end(&he, &oe))
-		return mh_fail(m, "instruction [%s] at cpl %u: bare metal %s, machine %s", hex, cpl, a, b);
+		return mh_fail(m, "instruction [%s] at cpl %u: bare metal %s, machine %s",
+			       hex, cpl, a, b);
 	if (!same_regs(m, &hr, &orr))
 		return false;
 	m->regs = orr;
@@ -631,8 +651,8 @@ bool mh_data(struct mh_machine *m, uint64_t va, unsigned size, enum svt_access_k
 
 	m->accesses++;
 	mh_log(m, "  %s%s %u bytes at %#llx cpl %u ac %d pkru %#x%s", implicit ? "implicit " : "",
-	       kind_name(k), size, (unsigned long long)va, cpl, (m->regs.rflags & SVT_RFLAGS_AC) != 0,
-	       m->pkru, insn_len ? " (misaligned MOV)" : "");
+	       kind_name(k), size, (unsigned long long)va, cpl,
+	       (m->regs.rflags & SVT_RFLAGS_AC) != 0, m->pkru, insn_len ? " (misaligned MOV)" : "");
 	uint64_t env0 = svt_mmu_counters(m->mmu)->env_errors;
 	/* bare metal */
 	int r = mh_or_translate(m, va, k, cpl, implicit, true, &gpa, &ec, &cr2);
@@ -653,7 +673,9 @@ bool mh_data(struct mh_machine *m, uint64_t va, unsigned size, enum svt_access_k
 	/* hardware */
 	for (unsigned tries = 0;; tries++) {
 		if (tries > MH_MAX_TRIES)
-			return mh_fail(m, "livelock: %s%s of %#llx at cpl %u faulted %u times (last ec %#x; %s)",
+			return mh_fail(m,
+				       "livelock: %s%s of %#llx at cpl %u faulted %u times (last "
+				       "ec %#x; %s)",
 				       implicit ? "implicit " : insn_len ? "misaligned " : "",
 				       kind_name(k), (unsigned long long)va, cpl, tries - 1, ec,
 				       where(m, va, k, cpl, implicit));
@@ -701,8 +723,10 @@ bool mh_data(struct mh_machine *m, uint64_t va, unsigned size, enum svt_access_k
 		}
 		if (o == SVT_PF_EMULATED) {
 			if (k != SVT_ACC_WRITE || !insn_len)
-				return mh_fail(m, "the core emulated a %s%s it was given no instruction for",
-					       implicit ? "implicit " : "", kind_name(k));
+				return mh_fail(m,
+					       "the core emulated a %s%s it was given no "
+					       "instruction for", implicit ? "implicit " : "",
+					       kind_name(k));
 			break;
 		}
 	}
@@ -713,11 +737,11 @@ bool mh_data(struct mh_machine *m, uint64_t va, unsigned size, enum svt_access_k
 	mh_log(m, "    -> bare metal %s, machine %s", a, b);
 	if (!same_end(&he, &oe))
 		return mh_fail(m, "%s%s of %u bytes at %#llx, cpl %u: bare metal %s, machine %s",
-			       implicit ? "implicit " : "", kind_name(k), size, (unsigned long long)va,
-			       cpl, a, b);
+			       implicit ? "implicit " : "", kind_name(k), size,
+			       (unsigned long long)va, cpl, a, b);
 	if (oe.kind == MH_DONE && k != SVT_ACC_WRITE && hv != ov)
-		return mh_fail(m, "%s of %u bytes at %#llx read %#llx, bare metal %#llx", kind_name(k),
-			       size, (unsigned long long)va, (unsigned long long)hv,
+		return mh_fail(m, "%s of %u bytes at %#llx read %#llx, bare metal %#llx",
+			       kind_name(k), size, (unsigned long long)va, (unsigned long long)hv,
 			       (unsigned long long)ov);
 	if (!same_regs(m, &hr, &orr))
 		return false;

@@ -126,7 +126,8 @@ bool mh_os_zero(struct mh_machine *m, uint64_t gpa, uint64_t bytes)
 			bytes % 4 == 0 && !mh_pct(&m->rng, 5) ? 4 : 1;
 	struct mh_insn in;
 	m->regs.rflags &= ~(uint64_t)SVT_EMU_DF;
-	mh_log(m, " zero %llu bytes at gpa %#llx", (unsigned long long)bytes, (unsigned long long)gpa);
+	mh_log(m, " zero %llu bytes at gpa %#llx", (unsigned long long)bytes,
+	       (unsigned long long)gpa);
 	if (!mh_encode(m, MH_W_STOS, size, bits, mh_os_pt_va(m, gpa), 0, 0, bytes / size, 0, &in))
 		return mh_fail(m, "harness: cannot encode REP STOS");
 	return os_insn(m, &in, gpa);
@@ -159,7 +160,8 @@ static bool pt_write(struct mh_machine *m, uint64_t gpa, uint64_t val, unsigned 
 			bool hi_first = (val & P) != 0;
 			for (int k = 0; k < 2; k++) {
 				unsigned half = (k == 0) == hi_first ? 4 : 0;
-				mh_encode(m, MH_W_MOV, 4, bits, va + half, val >> (8 * half), 0, 0, 0, &in);
+				mh_encode(m, MH_W_MOV, 4, bits, va + half, val >> (8 * half),
+					  0, 0, 0, &in);
 				if (!os_insn(m, &in, gpa))
 					return false;
 			}
@@ -383,7 +385,8 @@ int mh_os_table(struct mh_machine *m, int as, uint64_t va, int lv, bool create)
 		uint64_t e = kslot ? os->kroot_e[i] : T->e[i];
 		if (child >= 0 && !(e & P) && create) {
 			uint64_t ne = e | P;
-			if (kslot ? !mh_os_write_kroot(m, i, ne, child) : !mh_os_write_entry(m, cur, i, ne))
+			if (kslot ? !mh_os_write_kroot(m, i, ne, child) :
+			    !mh_os_write_entry(m, cur, i, ne))
 				return -1;
 		} else if (child < 0) {
 			if (!create || (T->prot && !kslot && T->parent != -1))

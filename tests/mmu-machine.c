@@ -368,7 +368,8 @@ int mh_hw_translate(struct mh_machine *m, uint64_t va, enum svt_access_kind k,
 		if (o.kind == RM_GP)
 			return 2;
 		if (o.kind == RM_PF) {
-			t->valid = false;       /* a #PF drops the faulting address (SDM 4.10.4.1) */
+			/* a #PF drops the faulting address (SDM 4.10.4.1) */
+			t->valid = false;
 			*ec = o.pfec;
 			return 1;
 		}
@@ -395,15 +396,18 @@ int mh_hw_translate(struct mh_machine *m, uint64_t va, enum svt_access_kind k,
 		return mh_fail(m, "hardware walk: no translation"), -1;
 	for (unsigned i = 0; i < o.n; i++)
 		if (!o.e[i].from_reg && !in_pool(m, o.e[i].pa))
-			return mh_fail(m, "shadow walk of %#llx reads level-%d table at %#llx outside the pool",
-				       (unsigned long long)va, o.e[i].level,
+			return mh_fail(m,
+				       "shadow walk of %#llx reads level-%d table at %#llx "
+				       "outside the pool", (unsigned long long)va, o.e[i].level,
 				       (unsigned long long)o.e[i].table), -1;
 	if (o.page_bytes != MH_PAGE)
 		return mh_fail(m, "shadow maps %#llx with a %llu-byte page", (unsigned long long)va,
 			       (unsigned long long)o.page_bytes), -1;
 	if ((o.pa >> 12) >= m->mframes || m->m2g[o.pa >> 12] == ~0ull)
-		return mh_fail(m, "INV-FRAME (isolation): shadow maps %#llx to machine address %#llx, not guest RAM",
-			       (unsigned long long)va, (unsigned long long)o.pa), -1;
+		return mh_fail(m,
+			       "INV-FRAME (isolation): shadow maps %#llx to machine address %#llx, "
+			       "not guest RAM", (unsigned long long)va,
+			       (unsigned long long)o.pa), -1;
 	for (unsigned i = 0; i < o.n; i++) {
 		struct rm_ent *e = &o.e[i];
 		if (e->from_reg || e->after == e->before)

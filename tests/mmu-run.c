@@ -9,7 +9,8 @@
 #include "mmu-harness.h"
 #include "policy.h"
 
-static const char *const mode_names[MH_MODE_COUNT] = { "none", "2level", "pae", "4level", "5level" };
+static const char *const mode_names[MH_MODE_COUNT] = { "none", "2level", "pae",
+						       "4level", "5level" };
 
 const char *mh_mode_name(enum mh_mode md)
 {
@@ -67,7 +68,8 @@ bool mh_run(const struct mh_config *cfg, struct mh_result *res)
 			mh_fail(m, "harness: a step gave up without a reason");
 			break;
 		}
-		if (!mh_check_memory(m, s % FULL_MEMORY_EVERY == 0) || (audits && !mh_audit_va(m, ava)))
+		if (!mh_check_memory(m, s % FULL_MEMORY_EVERY == 0) ||
+		    (audits && !mh_audit_va(m, ava)))
 			break;
 		if (audits && s % FULL_AUDIT_EVERY == 0 && !mh_audit_full(m))
 			break;
@@ -98,7 +100,8 @@ bool mh_run(const struct mh_config *cfg, struct mh_result *res)
 			(unsigned long long)res->faults, (unsigned long long)res->injected,
 			(unsigned long long)res->emulated, (unsigned long long)res->mmio,
 			(unsigned long long)res->oos, (unsigned long long)res->evictions,
-			(unsigned long long)res->unshadows, (unsigned long long)res->early_unshadows,
+			(unsigned long long)res->unshadows,
+			(unsigned long long)res->early_unshadows,
 			(unsigned long long)res->prefetched, (unsigned long long)m->steps);
 	}
 	mh_os_free(m->os);

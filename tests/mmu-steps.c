@@ -107,8 +107,9 @@ static bool step_entry(struct mh_machine *m, int what, uint64_t *ava)
 		nv = mh_pct(&m->rng, 50) || pdpte ? 0 : v & ~P;
 		break;
 	case E_FLIP: {
-		static const uint64_t leaf_bits[] = { P, SVT_PTE_RW, SVT_PTE_US, SVT_PTE_A, SVT_PTE_D,
-						      SVT_PTE_G, SVT_PTE_PWT, SVT_PTE_XD, 0 };
+		static const uint64_t leaf_bits[] = { P, SVT_PTE_RW, SVT_PTE_US,
+						      SVT_PTE_A, SVT_PTE_D, SVT_PTE_G, SVT_PTE_PWT,
+						      SVT_PTE_XD, 0 };
 		static const uint64_t dir_bits[] = { P, SVT_PTE_RW, SVT_PTE_US, SVT_PTE_A,
 						     SVT_PTE_PCD, SVT_PTE_XD };
 		uint64_t b;
@@ -224,11 +225,13 @@ static bool step_alias(struct mh_machine *m, uint64_t *ava)
 	struct mh_table *T = &os->t[t];
 	uint64_t fm = os->esize == 4 ? 0xfffff000ull : 0x000ffffffffff000ull;
 	unsigned nent = mh_os_nent(os, 1), wrote[4], nw = 0;
-	mh_log(m, " alias: level-1 table %d (gpa %#llx, as %d) also under table %d index %u (as %d)",
+	mh_log(m,
+	       " alias: level-1 table %d (gpa %#llx, as %d) also under table %d index %u (as %d)",
 	       t, (unsigned long long)T->gpa, T->as, p, j, os->t[p].as);
 	for (unsigned k = 0; k < 4; k++) {
 		unsigned i = (unsigned)mh_below(&m->rng, nent);
-		uint64_t gpa = T->gpa + (uint64_t)i * os->esize, v = mh_twin_read(m, gpa, os->esize);
+		uint64_t gpa = T->gpa + (uint64_t)i * os->esize,
+			v = mh_twin_read(m, gpa, os->esize);
 		uint64_t nv, g = mh_below(&m->rng, m->gframes);
 		unsigned r = (unsigned)mh_below(&m->rng, 100);
 		if (!(v & P))
@@ -300,10 +303,12 @@ static bool step_cross_device(struct mh_machine *m, uint64_t *ava)
 	bool user = mh_pct(&m->rng, 70);
 	uint64_t fl = P | SVT_PTE_RW | SVT_PTE_A | SVT_PTE_D | (user ? SVT_PTE_US : 0);
 	uint64_t va = pick_map_va(m, as, 1), fm = os->esize == 4 ? 0xffffffffull : ~0ull;
-	if (((os->t[t].gpa & ~0xfffull) & fm) != (os->t[t].gpa & ~0xfffull) || ((dev << 12) & fm) != dev << 12)
+	if (((os->t[t].gpa & ~0xfffull) & fm) != (os->t[t].gpa & ~0xfffull) ||
+	    ((dev << 12) & fm) != dev << 12)
 		return true;
 	mh_log(m, " cross-device: va %#llx -> table %d (gpa %#llx), next page -> gfn %#llx",
-	       (unsigned long long)va, t, (unsigned long long)os->t[t].gpa, (unsigned long long)dev);
+	       (unsigned long long)va, t, (unsigned long long)os->t[t].gpa,
+	       (unsigned long long)dev);
 	if (!mh_os_map(m, as, va, 1, (os->t[t].gpa & ~0xfffull) | fl) ||
 	    !mh_os_map(m, as, mh_os_canon(os, va + MH_PAGE), 1, (dev << 12) | fl) ||
 	    !mh_os_flush_pending(m, false))
@@ -405,8 +410,9 @@ static bool step_wp0_write(struct mh_machine *m, uint64_t *ava)
 		/* SMAP on under WP=0 (a #GP where the CPU lacks it: nothing
 		 * to test), an explicit read, SMAP off again */
 		rc = mh_cr(m, 4, m->arch.cr4 | SVT_CR4_SMAP);
-		if (rc == -1 || (rc == 0 && !mh_data(m, wva & ~7ull, 8, SVT_ACC_READ, 0, false, NULL,
-						      0, &val, &e)))
+		if (rc == -1 ||
+		    (rc == 0 && !mh_data(m, wva & ~7ull, 8, SVT_ACC_READ, 0, false, NULL, 0, &val,
+					 &e)))
 			return false;
 		if (rc == 0 && mh_cr(m, 4, m->arch.cr4 & ~SVT_CR4_SMAP) == -1)
 			return false;
@@ -449,8 +455,10 @@ static bool step_flush(struct mh_machine *m, uint64_t *ava)
 	if (r < 65 && mh_long_mode(m)) {
 		unsigned type = mh_pct(&m->rng, 5) ? 4 + (unsigned)mh_below(&m->rng, 4) :
 			(unsigned)mh_below(&m->rng, 4);
-		uint64_t pcid = mh_pct(&m->rng, 70) ? ((m->arch.cr4 & SVT_CR4_PCIDE) ? m->arch.cr3 & 0xfff : 0) :
-			mh_pct(&m->rng, 5) ? 0x1000 + mh_below(&m->rng, 100) : mh_below(&m->rng, 4096);
+		uint64_t pcid = mh_pct(&m->rng, 70) ?
+			((m->arch.cr4 & SVT_CR4_PCIDE) ? m->arch.cr3 & 0xfff : 0) :
+			mh_pct(&m->rng, 5) ? 0x1000 + mh_below(&m->rng, 100) :
+			mh_below(&m->rng, 4096);
 		if (mh_pct(&m->rng, 3))
 			va ^= 1ull << 60;
 		int rc = mh_invpcid(m, type, pcid, va);
@@ -523,7 +531,8 @@ static bool step_cr(struct mh_machine *m)
 	switch (mh_below(&m->rng, 9)) {
 	case 0: rc = mh_cr(m, 0, (cr0 | SVT_CR0_PG) & ~SVT_CR0_PE); break;
 	case 1: rc = mh_cr(m, 0, (cr0 | CR0_NW) & ~CR0_CD); break;
-	case 2: rc = mh_cr(m, 4, cr4 | (lm && mh_pct(&m->rng, 50) ? 1ull << 40 : 1ull << 15)); break;
+	case 2: rc = mh_cr(m, 4,
+			   cr4 | (lm && mh_pct(&m->rng, 50) ? 1ull << 40 : 1ull << 15)); break;
 	case 3: rc = lm ? mh_cr(m, 4, cr4 & ~SVT_CR4_PAE) : 0; break;
 	case 4: rc = lm ? mh_cr(m, 4, cr4 ^ SVT_CR4_LA57) : 0; break;
 	case 5: rc = (cr0 & SVT_CR0_PG) ? mh_cr(m, 8, efer ^ SVT_EFER_LME) : 0; break;
@@ -551,7 +560,8 @@ static bool step_pdpte(struct mh_machine *m)
 	struct mh_end end;
 	if (!(cur & P))
 		return true;
-	mh_log(m, " PDPTE %u <- %#llx (reserved bit), then a PDPTE load", i, (unsigned long long)bad);
+	mh_log(m, " PDPTE %u <- %#llx (reserved bit), then a PDPTE load", i,
+	       (unsigned long long)bad);
 	mh_encode(m, MH_W_CMPXCHG8B, 8, 32, mh_os_pt_va(m, gpa), bad, cur, 0, 0, &in);
 	if (!mh_insn(m, in.b, in.len, 0, &end))
 		return false;

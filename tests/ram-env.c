@@ -30,7 +30,8 @@ static void *env_map(void *ctx, svt_mfn_t f)
 {
 	const struct ram_env *r = ctx;
 	uint64_t mfn = svt_mfn_x(f);
-	return mfn >= r->pool_mfn0 && mfn < r->pool_mfn0 + r->npool ? r->pool[mfn - r->pool_mfn0] : NULL;
+	return mfn >= r->pool_mfn0 && mfn < r->pool_mfn0 + r->npool ?
+		r->pool[mfn - r->pool_mfn0] : NULL;
 }
 
 static void env_flush(void *ctx, int kind, uint64_t va)

@@ -83,7 +83,8 @@ int main(void)
 	for (uint64_t i = 0; i < 8; i++)
 		put_entry(0x3000 + 8 * i, ((4 + i) << 12) | 7);
 	for (uint64_t p = 0; p < 8 * 512; p++) {
-		uint64_t e = ((16 + next(FRAMES - 16)) << 12) | 1 | (next(2) << 1) | (next(4) ? 4 : 0);
+		uint64_t e = ((16 + next(FRAMES - 16)) << 12) | 1 | (next(2) << 1) |
+			(next(4) ? 4 : 0);
 		if (!next(8))
 			e = 0;
 		put_entry(0x4000 + 8 * p, e);
@@ -109,7 +110,8 @@ int main(void)
 	};
 	if (svt_mmu_storage_size(&mc) > sizeof(store))
 		return 1;
-	struct svt_mmu *m = svt_mmu_init(store, sizeof(store), &mc, svt_recorder_env(&r), pool_mfns);
+	struct svt_mmu *m = svt_mmu_init(store, sizeof(store), &mc,
+					 svt_recorder_env(&r), pool_mfns);
 	if (!m)
 		return 1;
 	svt_recorder_cr(&r, m, SVT_TRACE_CR4, 0x20);
@@ -145,7 +147,8 @@ int main(void)
 			uint64_t p = next(8 * 512);
 			if (p < 2048 || p >= 2056)
 				put_entry(0x4000 + 8 * p,
-					  ((16 + (uint64_t)next(FRAMES - 16)) << 12) | (next(8) | 1));
+					  ((16 + (uint64_t)next(FRAMES - 16)) << 12) |
+					  (next(8) | 1));
 		} else if (k < 92) {
 			svt_recorder_invlpg(&r, m, (uint64_t)next(FRAMES) << 12);
 		} else if (k < 97) {

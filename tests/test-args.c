@@ -54,7 +54,8 @@ static const struct svt_opt req_opts[] = {
 	{ .name = NULL },
 };
 
-static const struct svt_cmd req_cmd = { .name = "req", .summary = "required options", .opts = req_opts };
+static const struct svt_cmd req_cmd = { .name = "req", .summary = "required options",
+					.opts = req_opts };
 
 /* One required and one optional positional argument, no options. */
 static const struct svt_posarg two_args[] = {
@@ -63,7 +64,8 @@ static const struct svt_posarg two_args[] = {
 	{ .name = NULL },
 };
 
-static const struct svt_cmd two_cmd = { .name = "two", .summary = "two arguments", .args = two_args };
+static const struct svt_cmd two_cmd = { .name = "two", .summary = "two arguments",
+					.args = two_args };
 
 static struct svt_args a;
 
@@ -156,7 +158,8 @@ Test(args, numbers)
 	cr_assert_eq(svt_args_num(&a, "from", 0), UINT64_MAX);
 	fails(PARSE(&test_cmd, "--jobs", "0", "t.svt"), "--jobs: '0' is not a number in 1..64");
 	fails(PARSE(&test_cmd, "-j", "65", "t.svt"), "-j: '65' is not a number in 1..64");
-	fails(PARSE(&test_cmd, "--jobs", "0x10", "t.svt"), "--jobs: '0x10' is not a number in 1..64");
+	fails(PARSE(&test_cmd, "--jobs", "0x10", "t.svt"),
+	      "--jobs: '0x10' is not a number in 1..64");
 	fails(PARSE(&test_cmd, "--jobs", "-1", "t.svt"), "--jobs: '-1' is not a number in 1..64");
 	fails(PARSE(&test_cmd, "--jobs", "+2", "t.svt"), "--jobs: '+2' is not a number in 1..64");
 	fails(PARSE(&test_cmd, "--jobs", " 2", "t.svt"), "--jobs: ' 2' is not a number in 1..64");
@@ -166,7 +169,8 @@ Test(args, numbers)
 	fails(PARSE(&test_cmd, "--from", "18446744073709551616", "t.svt"),
 	      "--from: '18446744073709551616' is not a number");
 	fails(PARSE(&test_cmd, "--from", "0x10", "t.svt"), "--from: '0x10' is not a number");
-	fails(PARSE(&test_cmd, "--events", "0", "t.svt"), "--events: '0' is not a number of at least 1");
+	fails(PARSE(&test_cmd, "--events", "0", "t.svt"),
+	      "--events: '0' is not a number of at least 1");
 	ok(PARSE(&test_cmd, "--events", "18446744073709551615", "t.svt"));
 }
 
@@ -202,7 +206,8 @@ Test(args, words)
 	cr_assert_eq(svt_args_word(&a, "colour", -1), 2);
 	ok(PARSE(&test_cmd, "t.svt"));
 	cr_assert_eq(svt_args_word(&a, "colour", -1), -1);
-	fails(PARSE(&test_cmd, "--colour", "Red", "t.svt"), "--colour: 'Red' is not red, green or blue");
+	fails(PARSE(&test_cmd, "--colour", "Red", "t.svt"),
+	      "--colour: 'Red' is not red, green or blue");
 	fails(PARSE(&test_cmd, "-c", "", "t.svt"), "-c: '' is not red, green or blue");
 	fails(PARSE(&req_cmd, "--format", "chrome"), "--format: 'chrome' is not perfetto");
 }
@@ -218,8 +223,10 @@ Test(args, repeated)
 	cr_assert_eq(svt_args_num(&a, "run", 0), 7);           /* the last */
 	cr_assert_eq(svt_args_count(&a, "jobs"), 0);
 	fails(PARSE(&test_cmd, "--run", "0", "t.svt"), "--run: '0' is not a number in 1..1000");
-	fails(PARSE(&test_cmd, "--from", "1", "t.svt", "--from", "1"), "option --from given more than once");
-	fails(PARSE(&test_cmd, "-o", "a", "--output", "b", "t.svt"), "option --output given more than once");
+	fails(PARSE(&test_cmd, "--from", "1", "t.svt", "--from", "1"),
+	      "option --from given more than once");
+	fails(PARSE(&test_cmd, "-o", "a", "--output", "b", "t.svt"),
+	      "option --output given more than once");
 	fails(PARSE(&test_cmd, "-qq", "t.svt"), "option -q given more than once");
 }
 
@@ -241,7 +248,8 @@ Test(args, missing_values)
 	fails(PARSE(&test_cmd, "t.svt", "-o"), "option -o needs a value FILE");
 	fails(PARSE(&test_cmd, "t.svt", "-qo"), "option -o needs a value FILE");
 	fails(PARSE(&test_cmd, "t.svt", "--jobs"), "option --jobs needs a value N");
-	fails(PARSE(&test_cmd, "t.svt", "--colour"), "option --colour needs a value red|green|blue");
+	fails(PARSE(&test_cmd, "t.svt", "--colour"),
+	      "option --colour needs a value red|green|blue");
 }
 
 Test(args, positional)
@@ -264,7 +272,8 @@ Test(args, positional)
 	cr_assert_eq(a.argc, 2);
 	fails(PARSE(&two_cmd, "r.db", "faults", "memory"), "unexpected argument 'memory'");
 	fails(PARSE(&two_cmd, "--json"), "unknown option --json");        /* a table of none */
-	fails(PARSE(&req_cmd, "--mem", "m", "--access", "read", "--force", "x"), "unexpected argument 'x'");
+	fails(PARSE(&req_cmd, "--mem", "m", "--access", "read", "--force", "x"),
+	      "unexpected argument 'x'");
 }
 
 Test(args, required)
@@ -302,8 +311,11 @@ Test(args, usage_text)
 {
 	char *u = text(svt_args_usage, &test_cmd);
 
-	cr_assert_str_eq(u, "usage: shadowvt test [--json] [-q] [--title TEXT] [-o FILE] [-j N] [--from N]\n"
-			 "       [--events N] [--va ADDR] [--pkru X] [-c red|green|blue] [--run ID]...\n"
+	cr_assert_str_eq(u,
+			 "usage: shadowvt test [--json] [-q] [--title TEXT] [-o FILE] [-j N] "
+			 "[--from N]\n"
+			 "       [--events N] [--va ADDR] [--pkru X] [-c red|green|blue] "
+			 "[--run ID]...\n"
 			 "       TRACE [MORE...]\n");
 	free(u);
 	u = text(svt_args_usage, &req_cmd);
@@ -321,15 +333,22 @@ Test(args, help_text)
 
 	cr_assert(strstr(h, "usage: shadowvt test [--json]") == h, "%s", h);
 	cr_assert_not_null(strstr(h, "\n\nA command to test the parser.\n\noptions:\n"), "%s", h);
-	cr_assert_not_null(strstr(h, "\n  -j, --jobs N                threads; N in 1..64\n"), "%s", h);
+	cr_assert_not_null(strstr(h, "\n  -j, --jobs N                threads; N in 1..64\n"),
+			   "%s", h);
 	cr_assert_not_null(strstr(h, "\n      --json                  print JSON\n"), "%s", h);
-	cr_assert_not_null(strstr(h, "\n      --pkru X                a register; X in 0x0..0xffffffff\n"), "%s", h);
+	cr_assert_not_null(strstr(h,
+				  "\n      --pkru X                a register; X in "
+				  "0x0..0xffffffff\n"), "%s", h);
 	cr_assert_not_null(strstr(h, "\n      --from N                the first event\n"), "%s", h);
-	cr_assert_not_null(strstr(h, "\n      --events N              how many; N of at least 1\n"), "%s", h);
-	cr_assert_not_null(strstr(h, "\n      --run ID                a run; ID in 1..1000 (may be repeated)\n"), "%s", h);
+	cr_assert_not_null(strstr(h, "\n      --events N              how many; N of at least 1\n"),
+			   "%s", h);
+	cr_assert_not_null(strstr(h,
+				  "\n      --run ID                a run; ID in 1..1000 (may be "
+				  "repeated)\n"), "%s", h);
 	free(h);
 	h = text(svt_args_help, &req_cmd);
-	cr_assert_not_null(strstr(h, "\n      --mem IMAGE             an image (required)\n"), "%s", h);
+	cr_assert_not_null(strstr(h, "\n      --mem IMAGE             an image (required)\n"),
+			   "%s", h);
 	cr_assert_not_null(strstr(h, "\n      --access read|write|fetch\n"
 				  "                              an access (required)\n"), "%s", h);
 	free(h);

@@ -41,7 +41,8 @@ Test(policy, keys_in_any_order_and_subsets)
 	cr_assert_eq(parse("pool=64,oos=0", &p, &pool, NULL, why), 0, "%s", why);
 	svt_policy_format(&p, pool, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "oos=0,prefetch=8,emulate=1,early=1,pool=64");
-	cr_assert_eq(parse("early=0,emulate=0,prefetch=511,oos=16,roots=64", &p, &pool, &roots, why),
+	cr_assert_eq(parse("early=0,emulate=0,prefetch=511,oos=16,roots=64", &p, &pool,
+			   &roots, why),
 		     0, "%s", why);
 	svt_policy_format(&p, pool, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "oos=16,prefetch=511,emulate=0,early=0,pool=64");
@@ -73,7 +74,8 @@ Test(policy, errors_name_the_key_and_range_and_change_nothing)
 		char why[160] = "";
 		svt_default_policy(&p, &pool);
 		q = p, pool0 = pool;
-		cr_assert_eq(parse(bad[i].in, &p, &pool, &roots, why), -1, "'%s' accepted", bad[i].in);
+		cr_assert_eq(parse(bad[i].in, &p, &pool, &roots, why), -1,
+			     "'%s' accepted", bad[i].in);
 		cr_assert_str_eq(why, bad[i].why);
 		cr_assert(memcmp(&p, &q, sizeof(p)) == 0 && pool == pool0 && roots == 5,
 			  "'%s' changed the policy", bad[i].in);
@@ -85,9 +87,11 @@ Test(policy, errors_name_the_key_and_range_and_change_nothing)
 	svt_default_policy(&p, &pool);
 	cr_assert_eq(parse("roots=4", &p, &pool, NULL, why), -1);
 	cr_assert_str_eq(why, "unknown key 'roots' (oos, prefetch, emulate, early, pool)");
-	cr_assert_eq(svt_policy_parse_n("pool=4096", 9, &p, &pool, NULL, SVT_POLICY_HV_POOL, why, 160), -1);
+	cr_assert_eq(svt_policy_parse_n("pool=4096", 9, &p, &pool, NULL, SVT_POLICY_HV_POOL,
+					why, 160), -1);
 	cr_assert_str_eq(why, "pool=4096: out of range 16..2048");
-	cr_assert_eq(svt_policy_parse_n("pool=", 5, &p, &pool, NULL, SVT_POLICY_HV_POOL, why, 160), -1);
+	cr_assert_eq(svt_policy_parse_n("pool=", 5, &p, &pool, NULL, SVT_POLICY_HV_POOL, why, 160),
+		     -1);
 	cr_assert_str_eq(why, "pool=: no value (a number in 16..2048)");
 	/* only the first n bytes: the hypervisor's command line goes on */
 	cr_assert_eq(svt_policy_parse_n("oos=3 verbose", 5, &p, &pool, NULL, 2048, why, 160), 0);
@@ -208,11 +212,13 @@ Test(stream, packets_and_end)
 	struct svt_stream_packet pk = { .type = SVT_STREAM_END, .no = 9, .first = 4242,
 					.len = (uint32_t)len };
 	svt_stream_header_put(buf, &pk);
-	svt_put32(buf + SVT_STREAM_HDR + len, svt_stream_crc(buf, buf + SVT_STREAM_HDR, (uint32_t)len));
+	svt_put32(buf + SVT_STREAM_HDR + len,
+		  svt_stream_crc(buf, buf + SVT_STREAM_HDR, (uint32_t)len));
 	size_t n = SVT_STREAM_HDR + len + SVT_STREAM_CRC;
 	cr_assert(memcmp(buf, "SVTL", 4) == 0);
 	cr_assert_eq(svt_get32(buf + 8), 9);
-	cr_assert_eq(svt_get32(buf + n - 4), svt_crc32c(0, buf, n - 4), "CRC of header and payload");
+	cr_assert_eq(svt_get32(buf + n - 4), svt_crc32c(0, buf, n - 4),
+		     "CRC of header and payload");
 	struct svt_stream_packet got;
 	cr_assert(svt_stream_packet_get(buf, n, &got));
 	cr_assert(got.type == SVT_STREAM_END && got.no == 9 && got.first == 4242 && got.len == len);

@@ -116,7 +116,8 @@ Test(cpucheck, cpuid_mirrors_cr4)
 		{ .kind = '4', .val = CR4_ON },
 		{ .kind = 'c', .leaf = 1, .out = { 0, 0, (1u << 26) | (1u << 27), 0 } },
 		{ .kind = 'c', .leaf = 7, .out = { 0, 0, (1u << 3) | (1u << 4), 0 } },
-		{ .kind = 'c', .leaf = 7, .sub = 1, .out = { 0, 0, 0, 0 } },      /* other subleaf */
+		/* other subleaf */
+		{ .kind = 'c', .leaf = 7, .sub = 1, .out = { 0, 0, 0, 0 } },
 	};
 	struct svt_replay_result res;
 	char *out = replay(good, N(good), EV, 0, SVT_AUDIT_FAULTS, &res);
@@ -135,7 +136,8 @@ Test(cpucheck, cpuid_mirrors_cr4)
 	cr_assert_eq(tg_count(out, "INV-CPU"), 2, "%s", out);
 	cr_assert_not_null(strstr(out, "CPUID.0x1:ECX[27] is 1: OSXSAVE must be CR4.OSXSAVE, which "
 				  "is 0"), "%s", out);
-	cr_assert_not_null(strstr(out, "CPUID.0x7.0:ECX[4] is 0: OSPKE must be CR4.PKE, which is 1"),
+	cr_assert_not_null(strstr(out,
+				  "CPUID.0x7.0:ECX[4] is 0: OSPKE must be CR4.PKE, which is 1"),
 			   "%s", out);
 	cr_assert_eq(res.status, SVT_RUN_VIOLATIONS);
 	free(out);
@@ -190,7 +192,8 @@ Test(cpucheck, injected_page_fault)
 	const uint64_t va = 0x7000;
 	const struct step good[] = {
 		{ .kind = 'f', .va = va },
-		{ .kind = 'i', .vector = 14, .has_ec = true, .ec = 0, .cr2 = va, .rflags = 0x2 | RF },
+		{ .kind = 'i', .vector = 14, .has_ec = true, .ec = 0, .cr2 = va,
+		  .rflags = 0x2 | RF },
 		{ .kind = 'n', .va = va },
 	};
 	struct svt_replay_result res;

@@ -98,8 +98,8 @@ static void refuse(struct m *m, enum crm_reg reg, uint64_t val, const char *rule
 {
 	struct crm_out o;
 	struct crm_regs before = m->r;
-	cr_assert_eq(wr(m, reg, val, &o), CRM_GP, "%s <- %#llx: expected #GP (%s)", crm_reg_name(reg),
-		     (unsigned long long)val, rule);
+	cr_assert_eq(wr(m, reg, val, &o), CRM_GP, "%s <- %#llx: expected #GP (%s)",
+		     crm_reg_name(reg), (unsigned long long)val, rule);
 	cr_assert_not_null(strstr(o.rule, rule), "rule '%s', expected '%s'", o.rule, rule);
 	cr_assert_eq(memcmp(&before, &m->r, sizeof(before)), 0, "a #GP changes nothing");
 }
@@ -174,7 +174,8 @@ Test(crmodel, pae_pdptes)
 	cr_assert_eq(crm_paging(&m.r), RM_PAGING_PAE);
 
 	/* MOV to CR3 in PAE paging loads them; a reserved bit in a present one is #GP */
-	const uint64_t bad[] = { 1ull << 1, 1ull << 2, 1ull << 5, 1ull << 8, 1ull << 36, 1ull << 63 };
+	const uint64_t bad[] = { 1ull << 1, 1ull << 2, 1ull << 5, 1ull << 8, 1ull << 36,
+				 1ull << 63 };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		poke(0x5000 + 8 * (i % 4), 0x3000 | 1 | bad[i]);
 		refuse(&m, CRM_CR3, 0x5000, "PDPTE");
@@ -241,7 +242,8 @@ Test(crmodel, ia32e)
 	cr_assert_eq(m.r.efer, EFER_LME | EFER_LMA);
 	/* CR3: bits 63:MAXPHYADDR reserved; 62:61 (LAM) depend on the CPU */
 	refuse(&m, CRM_CR3, (1ull << 36) | 0x1000, "63:MAXPHYADDR");
-	refuse(&m, CRM_CR3, (1ull << 63) | 0x1000, "63:MAXPHYADDR");  /* no PCIDs: bit 63 reserved */
+	/* no PCIDs: bit 63 reserved */
+	refuse(&m, CRM_CR3, (1ull << 63) | 0x1000, "63:MAXPHYADDR");
 	unjudged(&m, CRM_CR3, (1ull << 61) | 0x1000);
 	accept(&m, CRM_CR3, (1ull << 35) | 0x1fff);
 	cr_assert_eq(m.r.cr3, (1ull << 35) | 0x1fff, "64 bits kept");
@@ -391,7 +393,8 @@ static char *replay(const char *script, enum svt_audit_level audit, struct svt_r
 Test(crmodel_replay, agreement_is_clean)
 {
 	const char *script =
-		"0 80000010; 0 20000011; 0 100000011;"          /* PG without PE, NW without CD, 63:32 */
+		/* PG without PE, NW without CD, 63:32 */
+		"0 80000010; 0 20000011; 0 100000011;"
 		"m 1000 2001; 3 1000; 0 80000011;"              /* 32-bit paging */
 		"4 20;"                                         /* PAE paging: PDPTEs loaded */
 		"m 5000 3003; 3 5000;"                          /* a reserved PDPTE bit: #GP */
@@ -403,10 +406,12 @@ Test(crmodel_replay, agreement_is_clean)
 		"3 1001; 4 20020;"                              /* PCIDE with CR3[11:0] != 0: #GP */
 		"3 1000; 4 20020; 3 8000000000001005;"          /* PCIDs, a no-flush load */
 		"3 1000001000;"                                 /* above MAXPHYADDR: #GP */
-		"4 10000020020; 4 28020; e 902;"                /* reserved CR4 and EFER bits: #GP */
+		/* reserved CR4 and EFER bits: #GP */
+		"4 10000020020; 4 28020; e 902;"
 		"4 320020; 3 1000;"                             /* SMEP, SMAP */
 		"0 11;"                                         /* PG cleared under PCIDE: #GP */
-		"4 320020; 0 80000011; 4 820020; 0 80010011; 4 820020;" /* CET without WP: #GP, with */
+		/* CET without WP: #GP, with */
+		"4 320020; 0 80000011; 4 820020; 0 80010011; 4 820020;"
 		"0 80000011;";                                  /* WP cleared under CET: #GP */
 	struct svt_replay_result res;
 	svt_broken = 0;
@@ -429,12 +434,14 @@ Test(crmodel_replay, core_accepts_what_the_sdm_refuses)
 {
 	const char *pcid = "m 1000 2007; 4 20; e 100; 3 1000; 0 80010011; 4 20020;"
 			   "0 11;"                              /* PG cleared under PCIDE */
-			   "4 20; 0 80010011; 4 20020;";        /* on from the core's state: clean */
+			   /* on from the core's state: clean */
+			   "4 20; 0 80010011; 4 20020;";
 	struct svt_replay_result res;
 	svt_broken = 72;
 	char *out = replay(pcid, SVT_AUDIT_FAULTS, &res);
 	cr_assert_eq(tg_count(out, "INV-CR"), 1, "%s", out);
-	cr_assert_not_null(strstr(out, "MOV of 0x11 to CR0: the core accepted it; the SDM raises #GP: "
+	cr_assert_not_null(strstr(out,
+				  "MOV of 0x11 to CR0: the core accepted it; the SDM raises #GP: "
 				  "CR0.PG cleared while CR4.PCIDE = 1"), "%s", out);
 	cr_assert_eq(res.violations, 1);
 	cr_assert_eq(res.status, SVT_RUN_VIOLATIONS);
@@ -489,7 +496,8 @@ Test(crmodel_replay, paging_off_from_64_bit_mode)
 	svt_broken = 75;
 	out = replay(script, SVT_AUDIT_FAULTS, &res);
 	cr_assert_eq(tg_count(out, "INV-CR"), 1, "%s", out);
-	cr_assert_not_null(strstr(out, "MOV of 0x10011 to CR0: the core accepted it; the SDM raises "
+	cr_assert_not_null(strstr(out,
+				  "MOV of 0x10011 to CR0: the core accepted it; the SDM raises "
 				  "#GP: CR0.PG cleared in 64-bit mode"), "%s", out);
 	free(out);
 	/* the same bug, paging turned off from compatibility mode: right */
@@ -524,7 +532,8 @@ Test(crmodel_replay, cr4_features_the_cpu_lacks)
 	svt_broken = 76;
 	out = replay(script, SVT_AUDIT_FAULTS, &res);
 	cr_assert_eq(tg_count(out, "INV-CR"), 2, "%s", out);
-	cr_assert_not_null(strstr(out, "MOV of 0x500020 to CR4: the core accepted it; the SDM raises "
+	cr_assert_not_null(strstr(out,
+				  "MOV of 0x500020 to CR4: the core accepted it; the SDM raises "
 				  "#GP"), "%s", out);
 	free(out);
 	hdr_features = 0;
@@ -674,7 +683,8 @@ struct crw {
 /* Register states to start from, each reached by writes both sides accept. */
 static const struct crw states[][6] = {
 	{ { CRM_CR0, CR0_PE | CR0_ET } },                                       /* protected mode */
-	{ { CRM_CR3, 0x1000 }, { CRM_CR0, CR0_PG | CR0_WP | CR0_PE | CR0_ET } },  /* 32-bit paging */
+	{ { CRM_CR3, 0x1000 },
+	  { CRM_CR0, CR0_PG | CR0_WP | CR0_PE | CR0_ET } },                     /* 32-bit paging */
 	{ { CRM_CR4, CR4_PAE }, { CRM_CR3, 0x2000 },
 	  { CRM_CR0, CR0_PG | CR0_PE | CR0_ET } },                              /* PAE paging */
 	{ { CRM_EFER, EFER_LME | EFER_NXE }, { CRM_CR4, CR4_PAE }, { CRM_CR3, 0x1000 },
@@ -684,7 +694,8 @@ static const struct crw states[][6] = {
 	{ { CRM_EFER, EFER_LME }, { CRM_CR4, CR4_PAE }, { CRM_CR3, 0x1000 },
 	  { CRM_CR0, CR0_PG | CR0_WP | CR0_PE | CR0_ET },
 	  { CRM_CR4, CR4_PAE | CR4_CET | CR4_SMEP } },                          /* CET */
-	{ { CRM_CR0, CR0_WP | CR0_PE | CR0_ET }, { CRM_CR4, CR4_CET | CR4_PSE } }, /* CET, no paging */
+	{ { CRM_CR0, CR0_WP | CR0_PE | CR0_ET },
+	  { CRM_CR4, CR4_CET | CR4_PSE } },                                     /* CET, no paging */
 };
 
 static void start(struct m *md, struct svt_mmu **c, void **store, unsigned s)
@@ -694,8 +705,8 @@ static void start(struct m *md, struct svt_mmu **c, void **store, unsigned s)
 	*c = core(SVT_FEAT_1GPAGE, store);
 	for (unsigned i = 0; i < 6 && states[s][i].val; i++) {
 		accept(md, states[s][i].reg, states[s][i].val);
-		cr_assert_eq(core_write(*c, states[s][i].reg, states[s][i].val), 0, "state %u write %u",
-			     s, i);
+		cr_assert_eq(core_write(*c, states[s][i].reg, states[s][i].val), 0,
+			     "state %u write %u", s, i);
 	}
 }
 
@@ -720,14 +731,16 @@ Test(crmodel_core, one_bit_changes_agree)
 			struct svt_mmu *c;
 			void *store;
 			start(&md, &c, &store, s);
-			uint64_t cur = reg == CRM_CR0 ? md.r.cr0 : reg == CRM_CR4 ? md.r.cr4 : md.r.efer;
+			uint64_t cur = reg == CRM_CR0 ? md.r.cr0 : reg == CRM_CR4 ?
+				md.r.cr4 : md.r.efer;
 			uint64_t val = cur ^ (1ull << bit);
 			struct crm_out o;
 			crm_write(&md.r, md.maxphy, reg, val, CRM_CODE_UNKNOWN, load, NULL, &o);
 			int rc = core_write(c, reg, val);
 			const struct svt_regs *g = svt_mmu_guest_regs(c);
 			if (o.verdict == CRM_GP) {
-				cr_assert_eq(rc, SVT_E_GP, "state %u: %s <- %#llx: the SDM raises #GP (%s), "
+				cr_assert_eq(rc, SVT_E_GP,
+					     "state %u: %s <- %#llx: the SDM raises #GP (%s), "
 					     "the core accepts", s, crm_reg_name(reg),
 					     (unsigned long long)val, o.rule);
 				gps++;

@@ -58,7 +58,8 @@ Test(counters, one_timeline_column_each)
 
 	svt_db_close(tdb_open(path, true));
 	cr_assert_eq(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	cr_assert_eq(sqlite3_prepare_v2(h, "SELECT name FROM pragma_table_info('timeline')", -1, &st,
+	cr_assert_eq(sqlite3_prepare_v2(h,
+					"SELECT name FROM pragma_table_info('timeline')", -1, &st,
 					NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *col = (const char *)sqlite3_column_text(st, 0);
@@ -85,9 +86,10 @@ Test(counters, one_timeline_column_each)
 			    " SVT_COUNTERS (src/svt.h):%s", extra);
 	cr_assert_eq(nfixed, sizeof(fixed_columns) / sizeof(fixed_columns[0]));
 	for (size_t i = 0; i < NCOUNTERS; i++)
-		cr_assert_eq(seen[i], 1, "schema/results.sql: counter %s has %zu timeline columns, not"
-			     " one: add it to the timeline table and a migration step in sim/results/db.c",
-			     counter[i].name, seen[i]);
+		cr_assert_eq(seen[i], 1,
+			     "schema/results.sql: counter %s has %zu timeline columns, not"
+			     " one: add it to the timeline table and a migration step in "
+			     "sim/results/db.c", counter[i].name, seen[i]);
 	tdb_rmdir(dir);
 	free(path);
 }
@@ -134,7 +136,8 @@ Test(counters, stored_and_summed_each_in_its_column)
 		}
 		snprintf(sql, sizeof(sql), "SELECT value FROM counters WHERE name = '%s'",
 			 counter[i].name);
-		cr_assert_eq(tdb_int(path, sql), (int64_t)(7 * (i + 1)), "counters %s", counter[i].name);
+		cr_assert_eq(tdb_int(path, sql), (int64_t)(7 * (i + 1)), "counters %s",
+			     counter[i].name);
 	}
 	cr_assert_eq(tdb_int(path, "SELECT count(*) FROM counters"), (int64_t)NCOUNTERS);
 
@@ -153,7 +156,8 @@ Test(counters, stored_and_summed_each_in_its_column)
 	};
 	for (size_t i = 0; i < NCOUNTERS; i++) {
 		uint64_t got = sums[i];
-		uint64_t want = counter[i].kind == SVT_CTR_LEVEL ? value(i, 1) : value(i, 0) + value(i, 1);
+		uint64_t want = counter[i].kind == SVT_CTR_LEVEL ? value(i, 1) :
+			value(i, 0) + value(i, 1);
 		cr_assert_eq(got, want, "totals: %s is %llu, not %llu", counter[i].name,
 			     (unsigned long long)got, (unsigned long long)want);
 	}

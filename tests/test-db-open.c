@@ -44,9 +44,9 @@ static const char v1_schema[] =
 	" invlpgs INTEGER NOT NULL, flushes INTEGER NOT NULL, shadow_pages INTEGER NOT NULL);"
 	"CREATE INDEX timeline_run_seq ON timeline (run, first_seq);"
 	"CREATE VIEW run_summary AS SELECT id AS run, trace, policy, status, events FROM runs;"
-	"INSERT INTO runs (trace, trace_checksum, policy, audit, started, status, events, violations,"
-	" seconds) VALUES ('old.svt', 'crc32c:1', 'oos=2', 'faults', '2024-01-01T00:00:00.000Z',"
-	" 'violations', 1000, 1, 2.0);"
+	"INSERT INTO runs (trace, trace_checksum, policy, audit, started, status, events, "
+	"violations, seconds) VALUES ('old.svt', 'crc32c:1', 'oos=2', 'faults', "
+	"'2024-01-01T00:00:00.000Z', 'violations', 1000, 1, 2.0);"
 	"INSERT INTO timeline VALUES (1, 0, 999, 1000, 100, 50, 10, 10, 20, 0, 10, 5, 5, 0, 0, 3,"
 	" 2, 1, 40);"
 	"INSERT INTO violations VALUES (1, 500, 'INV-WP', -140737488355328, 7, 1, 7, 5, 'old',"
@@ -75,9 +75,11 @@ static int64_t schema_diff(const char *a, const char *b)
 	cr_assert_eq(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
 	cr_assert_eq(sqlite3_prepare_v2(h,
 		"WITH a AS (SELECT m.name, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk"
-		"  FROM main.sqlite_master m, pragma_table_info(m.name, 'main') p WHERE m.type = 'table'),"
+		"  FROM main.sqlite_master m, pragma_table_info(m.name, 'main') p WHERE m.type "
+		"= 'table'),"
 		" b AS (SELECT m.name, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk"
-		"  FROM f.sqlite_master m, pragma_table_info(m.name, 'f') p WHERE m.type = 'table'),"
+		"  FROM f.sqlite_master m, pragma_table_info(m.name, 'f') p WHERE m.type "
+		"= 'table'),"
 		" oa AS (SELECT type, name FROM main.sqlite_master),"
 		" ob AS (SELECT type, name FROM f.sqlite_master)"
 		" SELECT (SELECT count(*) FROM (SELECT * FROM a EXCEPT SELECT * FROM b))"
@@ -100,7 +102,8 @@ Test(db_open, v1_read_only_in_memory)
 	char *out = tdb_report(db, "summary", NULL, 0, SVT_DB_CSV, &rc);
 
 	cr_assert_eq(rc, 0, "%s", svt_db_error(db));
-	cr_assert(strstr(out, "1,old.svt,,oos=2,faults,violations,1000,1,,2.0,500\r\n") != NULL, "%s", out);
+	cr_assert(strstr(out, "1,old.svt,,oos=2,faults,violations,1000,1,,2.0,500\r\n") != NULL,
+		  "%s", out);
 	free(out);
 	out = tdb_report(db, "violations", NULL, 0, SVT_DB_CSV, &rc);
 	cr_assert_eq(rc, 0, "%s", svt_db_error(db));
@@ -146,14 +149,17 @@ Test(db_open, v1_migrated_in_place)
 	cr_assert_eq(schema_diff(path, fresh), 0, "a migrated database has the current schema");
 	cr_assert_eq(tdb_int(path, "SELECT count(*) FROM runs"), 4);
 	cr_assert_eq(tdb_int(path, "SELECT count(*) FROM runs WHERE workload IS NULL"
-			     " AND recorded_policy = 0"), 1, "the old run, with the new columns' defaults");
+			     " AND recorded_policy = 0"), 1,
+			     "the old run, with the new columns' defaults");
 	cr_assert_eq(tdb_int(path, "SELECT sum(prefetched) FROM timeline"), 0);
 	cr_assert_eq(tdb_int(path, "SELECT pool_used FROM timeline WHERE run = 1"), 40,
 		     "shadow_pages is pool_used now");
-	cr_assert_eq(tdb_int(path, "SELECT count(*) FROM timeline WHERE run = 1 AND invpcids IS NULL"
+	cr_assert_eq(tdb_int(path,
+			     "SELECT count(*) FROM timeline WHERE run = 1 AND invpcids IS NULL"
 			     " AND pool_free IS NULL AND env_errors IS NULL"), 1,
 		     "counters the old interval did not hold are NULL");
-	cr_assert_eq(tdb_int(path, "SELECT count(*) FROM timeline WHERE run > 1 AND invpcids IS NULL"),
+	cr_assert_eq(tdb_int(path,
+			     "SELECT count(*) FROM timeline WHERE run > 1 AND invpcids IS NULL"),
 		     0, "new intervals hold every counter");
 
 	struct svt_db *db = tdb_open(path, false);
@@ -200,12 +206,16 @@ Test(db_open, not_ours)
 	tdb_exec(p, "CREATE TABLE foo (x); INSERT INTO foo VALUES (1)");
 	refused(p, SVT_DB_EINPUT, "not a shadowvt results database");
 	cr_assert_eq(tdb_int(p, "SELECT count(*) FROM sqlite_master"), 1, "left unchanged");
-	cr_assert_eq(tdb_int(p, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'delete'"), 1);
+	cr_assert_eq(tdb_int(p,
+			     "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = "
+			     "'delete'"), 1);
 	unlink(p);
 	tdb_exec(p, "PRAGMA user_version = 2; CREATE TABLE runs (id)");
 	refused(p, SVT_DB_EINPUT, "not a shadowvt results database");
 	unlink(p);
-	tdb_exec(p, "PRAGMA application_id = 1398166610; PRAGMA user_version = 2; CREATE TABLE runs (id)");
+	tdb_exec(p,
+		 "PRAGMA application_id = 1398166610; PRAGMA user_version = 2; CREATE TABLE "
+		 "runs (id)");
 	refused(p, SVT_DB_EINPUT, "not a shadowvt results database (damaged: tables missing)");
 	unlink(p);
 
@@ -224,7 +234,8 @@ Test(db_open, not_ours)
 	char err[600];
 	cr_assert_null(svt_db_open(p, false, &st, err, sizeof(err)));
 	cr_assert_eq(st, SVT_DB_EIO);
-	cr_assert(strstr(err, "No such file or directory") && strncmp(err, p, strlen(p)) == 0, "%s", err);
+	cr_assert(strstr(err, "No such file or directory") &&
+		  strncmp(err, p, strlen(p)) == 0, "%s", err);
 	svt_db_close(tdb_open(p, true));
 	cr_assert_eq(tdb_int(p, "PRAGMA user_version"), SVT_DB_VERSION);
 	unlink(p);
@@ -288,7 +299,9 @@ static int try_copy(const char *dir, const unsigned char *bytes, size_t len, uns
 		char err[600];
 		struct svt_db *db = svt_db_open(p, true, &st, err, sizeof(err));
 		if (db != NULL) {
-			int64_t run = svt_db_run_begin(db, &(struct svt_db_run){ .trace = "t", .policy = "p" });
+			int64_t run = svt_db_run_begin(db,
+						       &(struct svt_db_run){ .trace = "t",
+									     .policy = "p" });
 			struct svt_db_interval iv = { .events = 1 };
 			for (int k = 0; run > 0 && k < 300; k++)
 				svt_db_interval(db, run, &iv);
@@ -334,7 +347,8 @@ Test(db_open, damaged_copies, .timeout = 300)
 		for (int k = 0, n = 1 + i % 8; k < n; k++) {
 			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
 			size_t at = (size_t)(rng >> 33) % (i % 3 ? len : 4096);
-			copy[at] ^= (unsigned char)(1u << ((rng >> 20) & 7)) | (unsigned char)(rng >> 56);
+			copy[at] ^= (unsigned char)(1u << ((rng >> 20) & 7)) |
+				    (unsigned char)(rng >> 56);
 		}
 		try_copy(dir, copy, len, (unsigned)i);
 	}

@@ -24,7 +24,8 @@ static char *three_runs(char **dirp)
 	char *dir = tdb_dir(), *path = tdb_path(dir, "r.db");
 	struct svt_db *db = tdb_open(path, true);
 	static const char *const sums[] = { "crc32c:aa", "crc32c:aa", "crc32c:bb" };
-	static const char *const pols[] = { "oos=2,prefetch=8", "oos=0,prefetch=0", "oos=2,prefetch=8" };
+	static const char *const pols[] = { "oos=2,prefetch=8", "oos=0,prefetch=0",
+					    "oos=2,prefetch=8" };
 
 	for (unsigned r = 0; r < 3; r++) {
 		int64_t run = tdb_run(db, r == 2 ? "b.svt" : "a.svt", sums[r], pols[r]);
@@ -63,11 +64,12 @@ Test(query, formats)
 
 	sql_is(db, odd, SVT_DB_JSON,
 	       "[\n{\"n\": 1, \"r\": -2.5, \"c\": \"a,b\", \"q\": \"say \\\"hi\\\"\", \"z\": null,"
-	       " \"b\": \"X'00ff'\", \"nl\": \"l1\\nl2\", \"esc\": \"\\u001b[31m\", \"bad\": \"\\ufffdA\","
-	       " \"u\": \"é\", \"inf\": null}\n]\n");
+	       " \"b\": \"X'00ff'\", \"nl\": \"l1\\nl2\", \"esc\": \"\\u001b[31m\", \"bad\": "
+	       "\"\\ufffdA\", \"u\": \"é\", \"inf\": null}\n]\n");
 	sql_is(db, odd, SVT_DB_CSV,
 	       "n,r,c,q,z,b,nl,esc,bad,u,inf\r\n"
-	       "1,-2.5,\"a,b\",\"say \"\"hi\"\"\",,X'00ff',\"l1\nl2\",\x1b[31m,\xff" "A,é,Inf\r\n");
+	       "1,-2.5,\"a,b\",\"say \"\"hi\"\"\",,X'00ff',\"l1\nl2\",\x1b[31m,\xff"
+	       "A,é,Inf\r\n");
 	sql_is(db, odd, SVT_DB_TABLE,
 	       "n     r  c    q         z  b        nl      esc       bad    u  inf\n"
 	       "1  -2.5  a,b  say \"hi\"  -  X'00ff'  l1\\nl2  \\x1b[31m  \\xffA  é  Inf\n");
@@ -99,7 +101,8 @@ Test(query, reports)
 	out = tdb_report(db, "summary", NULL, 0, SVT_DB_CSV, &rc);
 	cr_assert_eq(rc, 0, "%s", svt_db_error(db));
 	cr_assert_str_eq(out,
-		"id,trace,workload,policy,audit,status,events,violations,divergence,seconds,events_per_s\r\n"
+		"id,trace,workload,policy,audit,status,events,violations,divergence,seconds,"
+		"events_per_s\r\n"
 		"1,a.svt,mix,\"oos=2,prefetch=8\",faults,violations,123456,40,,1.5,82304\r\n"
 		"2,a.svt,mix,\"oos=0,prefetch=0\",faults,clean,123456,0,,1.5,82304\r\n"
 		"3,b.svt,mix,\"oos=2,prefetch=8\",faults,violations,123456,40,,1.5,82304\r\n");
@@ -107,8 +110,10 @@ Test(query, reports)
 	/* The default report is the summary, and --run picks one run. */
 	out = tdb_report(db, NULL, NULL, 2, SVT_DB_JSON, &rc);
 	cr_assert_eq(rc, 0);
-	cr_assert_str_eq(out, "[\n{\"id\": 2, \"trace\": \"a.svt\", \"workload\": \"mix\", \"policy\":"
-			 " \"oos=0,prefetch=0\", \"audit\": \"faults\", \"status\": \"clean\", \"events\":"
+	cr_assert_str_eq(out,
+			 "[\n{\"id\": 2, \"trace\": \"a.svt\", \"workload\": \"mix\", \"policy\":"
+			 " \"oos=0,prefetch=0\", \"audit\": \"faults\", \"status\": \"clean\", "
+			 "\"events\":"
 			 " 123456, \"violations\": 0, \"divergence\": null, \"seconds\": 1.5,"
 			 " \"events_per_s\": 82304}\n]\n");
 	free(out);
@@ -134,14 +139,15 @@ Test(query, reports)
 		"run,policy,events,exits,exits_pct,faults,fixed,ad,injected,emulated,mmio,retries,"
 		"cr_writes,invlpgs,flushes,faults_pct,fixed_pct,ad_pct,injected_pct,emulated_pct,"
 		"mmio_pct,retries_pct\r\n"
-		"2,\"oos=0,prefetch=0\",6400,1745,27.3,1395,300,200,100,300,100,395,200,100,50,79.9,"
-		"21.5,14.3,7.2,21.5,7.2,28.3\r\n");
+		"2,\"oos=0,prefetch=0\",6400,1745,27.3,1395,300,200,100,300,100,395,200,100,50,"
+		"79.9,21.5,14.3,7.2,21.5,7.2,28.3\r\n");
 	free(out);
 
 	/* Memory: one row per interval, the peak so far, and a sparkline per run. */
 	out = tdb_report(db, "memory", NULL, 0, SVT_DB_TABLE, &rc);
 	cr_assert_eq(rc, 0);
-	cr_assert(strstr(out, "run  first_seq  last_seq  events  shadow_pages  shadow_kib  peak_so_far"
+	cr_assert(strstr(out,
+			 "run  first_seq  last_seq  events  shadow_pages  shadow_kib  peak_so_far"
 			 "  evictions  unshadows\n") == out, "%s", out);
 	for (int r = 1; r <= 3; r++) {
 		snprintf(want, sizeof(want), "\nrun %d shadow pages: ", r);
@@ -161,10 +167,10 @@ Test(query, reports)
 	out = tdb_report(db, "compare", NULL, 0, SVT_DB_CSV, &rc);
 	cr_assert_eq(rc, 0);
 	cr_assert_str_eq(out,
-		"checksum,trace,run,policy,status,exits,emulated,peak_shadow_pages,evictions,resyncs,"
-		"violations,basis,group\r\n"
-		"crc32c:aa,a.svt,1,\"oos=2,prefetch=8\",violations,1645,200,59,0,100,40,approximate,"
-		"trace crc32c:aa\r\n"
+		"checksum,trace,run,policy,status,exits,emulated,peak_shadow_pages,evictions,"
+		"resyncs,violations,basis,group\r\n"
+		"crc32c:aa,a.svt,1,\"oos=2,prefetch=8\",violations,1645,200,59,0,100,40,"
+		"approximate,trace crc32c:aa\r\n"
 		"crc32c:aa,a.svt,2,\"oos=0,prefetch=0\",clean,1745,300,59,0,100,0,approximate,"
 		"trace crc32c:aa\r\n");
 	free(out);
@@ -201,10 +207,11 @@ Test(query, incomplete)
 	cr_assert_eq(waitpid(dead, &status, 0), dead);
 	cr_assert_eq(gethostname(host, sizeof(host)), 0);
 	host[sizeof(host) - 1] = '\0';
-	snprintf(sql, sizeof(sql), "UPDATE runs SET status = 'running', pid = %d, host = '%s' WHERE id = 1;"
-		 "UPDATE runs SET status = 'running', pid = %d, host = '%s' WHERE id = 2;"
-		 "UPDATE runs SET status = 'running', pid = %d, host = 'elsewhere' WHERE id = 3;",
-		 (int)dead, host, (int)getpid(), host, (int)dead);
+	snprintf(sql, sizeof(sql),
+		 "UPDATE runs SET status = 'running', pid = %d, host = '%s' WHERE id = 1;UPDATE "
+		 "runs SET status = 'running', pid = %d, host = '%s' WHERE id = 2;UPDATE runs SET "
+		 "status = 'running', pid = %d, host = 'elsewhere' WHERE id = 3;", (int)dead, host,
+		 (int)getpid(), host, (int)dead);
 	tdb_exec(path, sql);
 
 	struct svt_db *db = tdb_open(path, false);
@@ -213,13 +220,17 @@ Test(query, incomplete)
 	free(out);
 	out = tdb_report(db, "summary", NULL, 0, SVT_DB_CSV, &rc);
 	cr_assert_eq(rc, 0);
-	cr_assert(strstr(out, "\r\n1,a.svt,mix,\"oos=2,prefetch=8\",faults,incomplete?,") != NULL, "%s", out);
-	cr_assert(strstr(out, "\r\n2,a.svt,mix,\"oos=0,prefetch=0\",faults,running,") != NULL, "%s", out);
-	cr_assert(strstr(out, "\r\n3,b.svt,mix,\"oos=2,prefetch=8\",faults,running,") != NULL, "%s", out);
+	cr_assert(strstr(out, "\r\n1,a.svt,mix,\"oos=2,prefetch=8\",faults,incomplete?,") != NULL,
+		  "%s", out);
+	cr_assert(strstr(out, "\r\n2,a.svt,mix,\"oos=0,prefetch=0\",faults,running,") != NULL,
+		  "%s", out);
+	cr_assert(strstr(out, "\r\n3,b.svt,mix,\"oos=2,prefetch=8\",faults,running,") != NULL,
+		  "%s", out);
 	free(out);
 	/* pid 0 and negative pids are never asked about (they name process groups). */
-	out = sql_out(db, "SELECT svt_pid_gone(0, ?1), svt_pid_gone(-1, ?1), svt_pid_gone(NULL, 'x')", 0,
-		      SVT_DB_CSV);
+	out = sql_out(db,
+		      "SELECT svt_pid_gone(0, ?1), svt_pid_gone(-1, ?1), "
+		      "svt_pid_gone(NULL, 'x')", 0, SVT_DB_CSV);
 	free(out);
 	svt_db_close(db);
 	free(path);
@@ -252,7 +263,8 @@ Test(query, sql_is_read_only)
 		refused(db, "CREATE TABLE t (x)", "would change the database");
 		refused(db, "CREATE TEMP TABLE t (x)", "would change the database");
 		refused(db, "PRAGMA user_version = 9", "would change the database");
-		refused(db, "UPDATE runs SET status = 'clean' RETURNING id", "would change the database");
+		refused(db, "UPDATE runs SET status = 'clean' RETURNING id",
+			"would change the database");
 		refused(db, "SELECT 1; DELETE FROM runs", "give one SQL statement");
 		refused(db, "SELECT 1; SELECT 2", "give one SQL statement");
 		refused(db, "SELECT 1; SELEC 2", "give one SQL statement");
@@ -260,7 +272,8 @@ Test(query, sql_is_read_only)
 		refused(db, "-- nothing", "no SQL statement");
 		refused(db, "SELEC 1", "syntax error");
 		refused(db, "SELECT nope FROM runs", "no such column: nope");
-		cr_assert(strncmp(svt_db_error(db), prefix, strlen(prefix)) == 0, "%s", svt_db_error(db));
+		cr_assert(strncmp(svt_db_error(db), prefix, strlen(prefix)) == 0, "%s",
+			  svt_db_error(db));
 		snprintf(prefix + 300, 300, "ATTACH '%s' AS o", other);
 		refused(db, prefix + 300, "too many attached databases");
 		prefix[300] = '\0';

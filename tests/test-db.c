@@ -47,7 +47,8 @@ void tdb_rmdir(char *dir)
 	while (d != NULL && (e = readdir(d)) != NULL) {
 		char *p = tdb_path(dir, e->d_name);
 		struct stat sb;
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 && lstat(p, &sb) == 0)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+		    lstat(p, &sb) == 0)
 			S_ISDIR(sb.st_mode) ? rmdir(p) : unlink(p);
 		free(p);
 	}
@@ -104,9 +105,10 @@ void tdb_fill(struct svt_db *db, int64_t run, unsigned intervals, unsigned viola
 		const struct svt_db_interval iv = {
 			.first_seq = 64ull * i, .last_seq = 64ull * i + 63, .events = 64,
 			.ctr = {
-				.faults = 10 + i % 7 + seed, .fixed = 3, .ad_faults = 2, .injected = 1,
-				.emulated = 2 + seed, .mmio = 1, .retries = 1 + i % 7, .oos = 1,
-				.resyncs = 1, .cr_writes = 2, .invlpgs = 1, .flushes = i % 2,
+				.faults = 10 + i % 7 + seed, .fixed = 3, .ad_faults = 2,
+				.injected = 1, .emulated = 2 + seed, .mmio = 1,
+				.retries = 1 + i % 7, .oos = 1, .resyncs = 1, .cr_writes = 2,
+				.invlpgs = 1, .flushes = i % 2,
 				.pool_used = 10 + (i * 7 + seed) % 50,
 			},
 		};
@@ -126,7 +128,8 @@ void tdb_fill(struct svt_db *db, int64_t run, unsigned intervals, unsigned viola
 	for (unsigned c = 0; c < counters; c++) {
 		char name[32];
 		snprintf(name, sizeof(name), "counter%03u", c);
-		tdb_check(svt_db_counter(db, run, name, 1000ull * c + seed) == 0, "%s", svt_db_error(db));
+		tdb_check(svt_db_counter(db, run, name, 1000ull * c + seed) == 0, "%s",
+			  svt_db_error(db));
 	}
 }
 
@@ -220,15 +223,20 @@ Test(db, write_and_read_back)
 
 	cr_assert_eq(tdb_int(path, "PRAGMA user_version"), SVT_DB_VERSION);
 	cr_assert_eq(tdb_int(path, "PRAGMA application_id"), 0x53565452);
-	cr_assert_eq(tdb_int(path, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
+	cr_assert_eq(tdb_int(path,
+			     "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"),
+			     1);
 	cr_assert_eq(tdb_int(path, "SELECT count(*) FROM timeline WHERE run = 1"), 1000);
 	cr_assert_eq(tdb_int(path, "SELECT count(*) FROM violations WHERE run = 1"), 300);
 	cr_assert_eq(tdb_int(path, "SELECT count(*) FROM counters WHERE run = 1"), 20);
 	cr_assert_eq(tdb_int(path, "SELECT value FROM counters WHERE name = 'counter007'"), 7000);
-	cr_assert_eq(tdb_int(path, "SELECT status = 'violations' AND events = 123456 AND violations = 300"
-			     " AND divergence_seq IS NULL AND seconds = 1.5 AND finished IS NOT NULL"
+	cr_assert_eq(tdb_int(path,
+			     "SELECT status = 'violations' AND events = 123456 AND violations = 300"
+			     " AND divergence_seq IS NULL AND seconds = 1.5 AND finished "
+			     "IS NOT NULL"
 			     " AND pid > 0 AND host IS NOT NULL AND workload = 'mix'"
-			     " AND started GLOB '2[0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T*Z' FROM runs"), 1);
+			     " AND started GLOB '2[0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T*Z' "
+			     "FROM runs"), 1);
 	/* uint64 values above 2^63 come back as their two's complement... */
 	cr_assert_eq(tdb_int(path, "SELECT va FROM violations WHERE seq = 5"),
 		     (int64_t)0xffff800000000000ull);
@@ -236,7 +244,9 @@ Test(db, write_and_read_back)
 	cr_assert_eq(tdb_int(path, "SELECT count(*) FROM violation_context WHERE seq = 15 AND"
 			     " va = '0xffff800000001000' AND guest_entry = '0x8000000000001007'"
 			     " AND reproduce = '10..15'"), 1);
-	cr_assert_eq(tdb_int(path, "SELECT group_concat(integrity_check) = 'ok' FROM pragma_integrity_check"), 1);
+	cr_assert_eq(tdb_int(path,
+			     "SELECT group_concat(integrity_check) = 'ok' FROM "
+			     "pragma_integrity_check"), 1);
 	tdb_rmdir(dir);
 	free(path);
 }
@@ -358,16 +368,20 @@ Test(db, killed_halfway)
 
 static void check_writers(const char *path)
 {
-	cr_assert_eq(tdb_int(path, "SELECT count(*) FROM runs WHERE status IN ('clean', 'violations')"),
+	cr_assert_eq(tdb_int(path,
+			     "SELECT count(*) FROM runs WHERE status IN ('clean', 'violations')"),
 		     WRITERS);
 	cr_assert_eq(tdb_int(path, "SELECT count(*) FROM timeline"), WRITERS * W_INTERVALS);
 	cr_assert_eq(tdb_int(path, "SELECT count(*) FROM violations"), WRITERS * W_VIOLATIONS);
 	cr_assert_eq(tdb_int(path, "SELECT count(*) FROM counters"), WRITERS * 10);
 	/* Every run has exactly its own rows. */
 	cr_assert_eq(tdb_int(path, "SELECT count(*) FROM (SELECT run FROM timeline GROUP BY run"
-			     " HAVING count(*) = 3000 AND sum(emulated) = 3000 * (2 + min(faults) - 10))"),
+			     " HAVING count(*) = 3000 AND sum(emulated) = 3000 * (2 + "
+			     "min(faults) - 10))"),
 		     WRITERS);
-	cr_assert_eq(tdb_int(path, "SELECT group_concat(integrity_check) = 'ok' FROM pragma_integrity_check"), 1);
+	cr_assert_eq(tdb_int(path,
+			     "SELECT group_concat(integrity_check) = 'ok' FROM "
+			     "pragma_integrity_check"), 1);
 	cr_assert_eq(tdb_int(path, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
 }
 
@@ -398,7 +412,8 @@ Test(db, concurrent_processes, .timeout = 120)
 	}
 	for (unsigned i = 0; i < WRITERS; i++) {
 		cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
-		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %u: status %#x", i, status);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			  "writer %u: status %#x", i, status);
 	}
 	check_writers(path);
 	tdb_rmdir(dir);
@@ -418,7 +433,8 @@ static void *thread_writer(void *p)
 	struct writer_arg *a = p;
 	int st;
 	struct svt_db *db = svt_db_open(a->path, true, &st, a->err, sizeof(a->err));
-	const struct svt_db_run r = { .trace = "a.svt", .trace_checksum = "crc32c:1", .policy = "p" };
+	const struct svt_db_run r = { .trace = "a.svt", .trace_checksum = "crc32c:1",
+				      .policy = "p" };
 	int64_t run = db ? svt_db_run_begin(db, &r) : -1;
 	bool ok = run > 0;
 
@@ -429,10 +445,12 @@ static void *thread_writer(void *p)
 		ok = svt_db_interval(db, run, &iv) == 0;
 	}
 	for (unsigned j = 0; ok && j < W_VIOLATIONS; j++)
-		ok = svt_db_violation(db, run, &(struct svt_db_violation){ .invariant = "INV-SYNC" }) == 0;
+		ok = svt_db_violation(db, run,
+				      &(struct svt_db_violation){ .invariant = "INV-SYNC" }) == 0;
 	for (unsigned c = 0; ok && c < 10; c++)
-		ok = svt_db_counter(db, run, (const char *[]){ "a", "b", "c", "d", "e", "f", "g", "h",
-							      "i", "j" }[c], c) == 0;
+		ok = svt_db_counter(db, run,
+				    (const char *[]){ "a", "b", "c", "d", "e", "f", "g", "h", "i",
+						      "j" }[c], c) == 0;
 	const struct svt_db_run_end e = { .status = SVT_RUN_CLEAN, .divergence_seq = -1 };
 	ok = ok && svt_db_run_end(db, run, &e) == 0;
 	if (!ok && db != NULL)
@@ -485,7 +503,9 @@ Test(db, merge_shard)
 	make_shard(s2, "oos=1", true);
 	make_shard(s3, "oos=2", false);
 	/* sealed: one file, not WAL */
-	cr_assert_eq(tdb_int(s1, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'delete'"), 1);
+	cr_assert_eq(tdb_int(s1,
+			     "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = "
+			     "'delete'"), 1);
 	cr_assert_eq(svt_db_shard_read(s1, &k, err, sizeof(err)), 0, "%s", err);
 	cr_assert(k.version == SVT_DB_VERSION && k.runs == 1 && k.status == SVT_RUN_VIOLATIONS);
 	cr_assert_str_eq(k.policy, "oos=0");
@@ -526,7 +546,8 @@ Test(db, merge_shard)
 	cr_assert_eq(tdb_int(d, "SELECT sum(faults) FROM timeline"),
 		     tdb_int(s1, "SELECT sum(faults) FROM timeline"));
 	cr_assert_eq(tdb_int(d, "SELECT value FROM counters WHERE name = 'counter007'"), 7001);
-	cr_assert_eq(tdb_int(d, "SELECT status = 'violations' AND events = 123456 AND violations = 5"
+	cr_assert_eq(tdb_int(d,
+			     "SELECT status = 'violations' AND events = 123456 AND violations = 5"
 			     " AND seconds = 1.5 AND policy = 'oos=0' AND tool_version = 'test'"
 			     " AND started IS NOT NULL AND finished IS NOT NULL FROM runs"), 1);
 	tdb_rmdir(dir);

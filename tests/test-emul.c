@@ -133,7 +133,8 @@ __asm__(
 	".hidden svt_test_native_enter\n"
 	".type svt_test_native_enter, @function\n"
 	"svt_test_native_enter:\n"
-	"	push %rbx\n	push %rbp\n	push %r12\n	push %r13\n	push %r14\n	push %r15\n"
+	"	push %rbx\n	push %rbp\n	push %r12\n"
+	"	push %r13\n	push %r14\n	push %r15\n"
 	"	mov %rsp, .Lnat_rsp(%rip)\n"
 	"	mov %rdi, .Lnat_state(%rip)\n"
 	"	mov 136(%rdi), %rax\n	mov %rax, .Lnat_target(%rip)\n"
@@ -143,7 +144,8 @@ __asm__(
 	"	mov %gs, %eax\n	mov %eax, .Lnat_gs(%rip)\n"
 	"	mov 144(%rdi), %rax\n	mov %eax, %ds\n	mov %eax, %es\n"
 	"	mov 152(%rdi), %rax\n	mov %eax, %ss\n"
-	"	mov 160(%rdi), %rax\n	test %eax, %eax\n	jz 1f\n	mov %eax, %gs\n1:\n"
+	"	mov 160(%rdi), %rax\n	test %eax, %eax\n"
+	"	jz 1f\n	mov %eax, %gs\n1:\n"
 	"	pushq 128(%rdi)\n	popfq\n"
 	"	mov 0(%rdi), %rax\n	mov 8(%rdi), %rcx\n	mov 16(%rdi), %rdx\n"
 	"	mov 24(%rdi), %rbx\n	mov 32(%rdi), %rsp\n	mov 40(%rdi), %rbp\n"
@@ -172,7 +174,8 @@ __asm__(
 	"	mov .Lnat_es(%rip), %eax\n	mov %eax, %es\n"
 	"	mov 160(%rdi), %rax\n	test %eax, %eax\n	jz 2f\n"
 	"	mov .Lnat_gs(%rip), %eax\n	mov %eax, %gs\n2:\n"
-	"	pop %r15\n	pop %r14\n	pop %r13\n	pop %r12\n	pop %rbp\n	pop %rbx\n"
+	"	pop %r15\n	pop %r14\n	pop %r13\n	pop %r12\n	pop "
+	"%rbp\n	pop %rbx\n"
 	"	ret\n"
 	".data\n"
 	".p2align 3\n"
@@ -538,7 +541,8 @@ static void check_native(int bits, const uint8_t *insn, unsigned len,
 		cr_assert_eq(rc, SVT_EMU_OK, "%s [%s]: svt_emulate returned %d (call %u)",
 			     what, hex(insn, len), rc, calls);
 		cr_assert_eq(res.len, len, "%s [%s]: length %u", what, hex(insn, len), res.len);
-		cr_assert(res.complete || res.reps > 0, "%s [%s]: no progress", what, hex(insn, len));
+		cr_assert(res.complete || res.reps > 0, "%s [%s]: no progress", what,
+			  hex(insn, len));
 	} while (!res.complete && ++calls < 10000);
 	cr_assert_eq(tm.contract, 0, "%s [%s]: callback contract broken", what, hex(insn, len));
 	memcpy(emu_mem, mem, MEMSZ);
@@ -630,11 +634,14 @@ Test(emul, alu_register_source_native)
 						e8(&e, 0xf0);
 					esize(&e, size, r9 ? 4 : 0);
 					e8(&e, alu_ops[o].ext * 8 + (size == 1 ? 0 : 1));
-					e8(&e, 0x0b);   /* mod 00, reg rcx (r9 with REX.R), rm rbx */
-					check_native(64, e.b, e.n, &r, alu_ops[o].flags, alu_ops[o].name);
+					/* mod 00, reg rcx (r9 with REX.R), rm rbx */
+					e8(&e, 0x0b);
+					check_native(64, e.b, e.n, &r, alu_ops[o].flags,
+						     alu_ops[o].name);
 					/* ADC/SBB: both carries in. */
 					r.rflags ^= SVT_EMU_CF;
-					check_native(64, e.b, e.n, &r, alu_ops[o].flags, alu_ops[o].name);
+					check_native(64, e.b, e.n, &r, alu_ops[o].flags,
+						     alu_ops[o].name);
 				}
 			}
 		}
@@ -672,15 +679,18 @@ Test(emul, alu_immediate_native)
 							e8(&e, 0x80);
 						else
 							e8(&e, form == 0 ? 0x83 : 0x81);
-						e8(&e, 0x43 | alu_ops[o].ext << 3);     /* [rbx+disp8] */
+						/* [rbx+disp8] */
+						e8(&e, 0x43 | alu_ops[o].ext << 3);
 						e8(&e, disp);
 						if (size == 1 || form == 0)
 							eimm(&e, v[j], 1);
 						else
 							eimm(&e, v[j], size == 2 ? 2 : 4);
-						check_native(64, e.b, e.n, &r, alu_ops[o].flags, alu_ops[o].name);
+						check_native(64, e.b, e.n, &r, alu_ops[o].flags,
+							     alu_ops[o].name);
 						r.rflags ^= SVT_EMU_CF;
-						check_native(64, e.b, e.n, &r, alu_ops[o].flags, alu_ops[o].name);
+						check_native(64, e.b, e.n, &r, alu_ops[o].flags,
+							     alu_ops[o].name);
 					}
 				}
 			}
@@ -761,7 +771,8 @@ Test(emul, xchg_xadd_native)
 						e8(&e, size == 1 ? 0x86 : 0x87);
 					}
 					e8(&e, 0x03 | (reg & 7) << 3);
-					check_native(64, e.b, e.n, &r, FL_ALL, xadd ? "xadd" : "xchg");
+					check_native(64, e.b, e.n, &r, FL_ALL,
+						     xadd ? "xadd" : "xchg");
 				}
 			}
 		}
@@ -789,7 +800,8 @@ Test(emul, cmpxchg_native)
 					regs_init(&r, 64);
 					r.gpr[RSI] = dst;
 					r.gpr[RDX] = rnd();
-					r.gpr[RAX] = (rnd() & ~mask_of(size)) | (equal ? v[i] : v[j]);
+					r.gpr[RAX] = (rnd() & ~mask_of(size)) |
+						(equal ? v[i] : v[j]);
 					poke(dst, v[i], size);
 					if (!(j & 1))
 						e8(&e, 0xf0);
@@ -839,7 +851,8 @@ Test(emul, cmpxchg8b_16b_native)
 					if (how & 2)
 						r.gpr[RDX] ^= 1ull << (rnd() % (wide ? 64 : 32));
 					if (how == 0 && j == 1)
-						r.gpr[RAX] = lo ^ (wide ? 0 : 1ull << 40);  /* garbage above EAX */
+						/* garbage above EAX */
+						r.gpr[RAX] = lo ^ (wide ? 0 : 1ull << 40);
 					if (i & 1)
 						e8(&e, 0xf0);
 					if (wide)
@@ -886,7 +899,8 @@ Test(emul, bt_register_offset_native)
 					regs_init(&r, 64);
 					r.gpr[RBX] = membase + 0x1800;
 					/* bits above the operand size are ignored */
-					r.gpr[RCX] = (rnd() & ~mask_of(size)) | (off & mask_of(size));
+					r.gpr[RCX] = (rnd() & ~mask_of(size)) |
+						     (off & mask_of(size));
 					r.rflags ^= FL_ALL * lock;
 					if (lock)
 						e8(&e, 0xf0);
@@ -1017,7 +1031,8 @@ static void addr32_case(int bits, bool a32, unsigned mod, unsigned rm, unsigned 
 	}
 	ea = target;
 	if (bits != 64)
-		ea -= base == RSP || base == RBP ? r->seg_base[SVT_EMU_SS] : r->seg_base[SVT_EMU_DS];
+		ea -= base == RSP || base == RBP ? r->seg_base[SVT_EMU_SS] :
+			r->seg_base[SVT_EMU_DS];
 
 	if (a32 || bits == 32)
 		for (unsigned i = 0; i < 16; i++)     /* ignored upper halves */
@@ -1071,8 +1086,9 @@ static void sweep32(int bits, bool a32)
 
 					regs_init(&r, bits);
 					addr32_case(bits, a32, mod, rm, sib, rex, &e, &r);
-					snprintf(what, sizeof what, "%d-bit code%s mod %u rm %u sib %#x rex %#x",
-						 bits, a32 ? " addr32" : "", mod, rm, sib, rex);
+					snprintf(what, sizeof what,
+						 "%d-bit code%s mod %u rm %u sib %#x rex %#x", bits,
+						 a32 ? " addr32" : "", mod, rm, sib, rex);
 					check_native(bits, e.b, e.n, &r, FL_ALL, what);
 				}
 			}
@@ -1151,7 +1167,8 @@ static void sweep16(int bits)
 
 				regs_init(&r, bits);
 				addr16_case(bits, mod, rm, &e, &r);
-				snprintf(what, sizeof what, "%d-bit code addr16 mod %u rm %u", bits, mod, rm);
+				snprintf(what, sizeof what, "%d-bit code addr16 mod %u rm %u",
+					 bits, mod, rm);
 				check_native(bits, e.b, e.n, &r, FL_ALL, what);
 			}
 		}
@@ -1178,14 +1195,16 @@ Test(emul, byte_registers_native)
 	for (unsigned rex = 0; rex < 2; rex++) {
 		for (unsigned reg = 0; reg < 8; reg++) {
 			for (unsigned op = 0; op < 3; op++) {
-				static const uint8_t opc[3][2] = { { 0x88, 0 }, { 0x00, 0 }, { 0x0f, 0xb0 } };
+				static const uint8_t opc[3][2] = { { 0x88, 0 }, { 0x00, 0 },
+								   { 0x0f, 0xb0 } };
 				struct svt_emu_regs r;
 				struct enc e = { .n = 0 };
 				unsigned base = reg == 7 ? RSI : RDI;
 
 				regs_init(&r, 64);
 				r.gpr[base] = membase + 0x1000 + rnd() % 0x1000;
-				r.gpr[RAX] = peek(r.gpr[base], 1) | (rnd() << 8);  /* cmpxchg: equal */
+				/* cmpxchg: equal */
+				r.gpr[RAX] = peek(r.gpr[base], 1) | (rnd() << 8);
 				if (rex)
 					e8(&e, 0x40);
 				e8(&e, opc[op][0]);
@@ -1201,7 +1220,12 @@ Test(emul, byte_registers_native)
 /* Prefix combinations the decoder must get right. */
 Test(emul, prefixes_native)
 {
-	static const struct { uint8_t b[16]; unsigned n; const char *what; uint64_t flags; } cases[] = {
+	static const struct {
+		uint8_t b[16];
+		unsigned n;
+		const char *what;
+		uint64_t flags;
+	} cases[] = {
 		{ { 0x48, 0x66, 0x89, 0x0b }, 4, "REX before 66 is ignored", 0 },
 		{ { 0x66, 0x48, 0x89, 0x0b }, 4, "REX.W beats 66", 0 },
 		{ { 0x48, 0x40, 0x89, 0x0b }, 4, "only the last REX counts", 0 },
@@ -1218,7 +1242,8 @@ Test(emul, prefixes_native)
 		{ { 0x3e, 0x89, 0x0b }, 3, "DS ignored in 64-bit code", 0 },
 		{ { 0x26, 0x2e, 0x36, 0x3e, 0x66, 0x67, 0xf0, 0xf2, 0xf3, 0x48, 0x0f, 0xb1, 0x0b },
 		  13, "many prefixes", 0 },
-		{ { 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x66, 0x0f, 0xba, 0x6b, 0x7e, 0x0d },
+		{ { 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x3e, 0x66, 0x0f, 0xba, 0x6b,
+		    0x7e, 0x0d },
 		  15, "15 bytes: bts [rbx+0x7e], 13", FL_BT },
 		{ { 0x45, 0x87, 0x0b }, 3, "REX.RB: xchg [r11], r9d", 0 },
 		{ { 0x4c, 0x01, 0x0c, 0x4b }, 4, "REX.WR SIB: add [rbx+rcx*2], r9", 0 },
@@ -1253,9 +1278,12 @@ Test(emul, fs_gs_native)
 	for (unsigned round = 0; round < 64; round++) {
 		struct svt_emu_regs r;
 		uint64_t target = membase + 0x1000 + 8 * (rnd() % 256);
-		static const uint8_t fs_mov[] = { 0x64, 0x48, 0x89, 0x0b };     /* mov fs:[rbx], rcx */
-		static const uint8_t gs_add[] = { 0xf0, 0x65, 0x01, 0x0b };     /* lock add gs:[rbx], ecx */
-		static const uint8_t gs_a32[] = { 0x65, 0x67, 0x88, 0x0b };     /* mov gs:[ebx], cl */
+		/* mov fs:[rbx], rcx */
+		static const uint8_t fs_mov[] = { 0x64, 0x48, 0x89, 0x0b };
+		/* lock add gs:[rbx], ecx */
+		static const uint8_t gs_add[] = { 0xf0, 0x65, 0x01, 0x0b };
+		/* mov gs:[ebx], cl */
+		static const uint8_t gs_a32[] = { 0x65, 0x67, 0x88, 0x0b };
 		static const uint8_t gs_moffs[] = { 0x65, 0x67, 0xa3, 0, 0, 0, 0 };
 		uint8_t m[sizeof gs_moffs];
 
@@ -1319,7 +1347,8 @@ Test(emul, register_aliasing_native)
 Test(emul, addr32_wraps_before_base_native)
 {
 	static const uint8_t bts[] = { 0x65, 0x67, 0x0f, 0xab, 0x0b };       /* bts gs:[ebx], ecx */
-	static const uint8_t mov[] = { 0x65, 0x67, 0x89, 0x4b, 0x10 };       /* mov gs:[ebx+16], ecx */
+	/* mov gs:[ebx+16], ecx */
+	static const uint8_t mov[] = { 0x65, 0x67, 0x89, 0x4b, 0x10 };
 
 	need_native(64);
 	gs_base64 = membase + 0x1000;
@@ -1414,7 +1443,8 @@ static void alu_small_code(int bits)
 					else
 						r.gpr[RBX] = off;   /* DS base = membase */
 					r.gpr[RCX] = (rnd() & ~mask_of(size)) | v[j];
-					r.gpr[RAX] = (rnd() & ~mask_of(size)) | (j & 2 ? v[i] : v[j]);
+					r.gpr[RAX] = (rnd() & ~mask_of(size)) |
+						(j & 2 ? v[i] : v[j]);
 					poke(membase + off, v[i], size);
 					if (j & 4)
 						e8(&e, 0xf0);
@@ -1441,7 +1471,8 @@ static void alu_small_code(int bits)
 						r.gpr[RCX] = (r.gpr[RCX] & ~mask_of(size)) |
 							((v[j] % 512 - 256) & mask_of(size));
 					}
-					e8(&e, bits == 16 ? 0x0f : 0x0b);  /* [bx], cx / [ebx], ecx */
+					/* [bx], cx / [ebx], ecx */
+					e8(&e, bits == 16 ? 0x0f : 0x0b);
 					check_native(bits, e.b, e.n, &r, flags, what);
 				}
 			}
@@ -1538,13 +1569,16 @@ Test(emul, string_64_native)
 
 			for (unsigned df = 0; df < 2; df++) {
 				for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
-					uint64_t mid = membase + 0x1000 + size * (rnd() % (0x800 / size)) + 0x400;
+					uint64_t mid = membase + 0x1000 +
+						       size * (rnd() % (0x800 / size)) + 0x400;
 					uint64_t src = membase + 0x800 + rnd() % 0x1800;
 					unsigned c = counts[k];
 
 					string_case(64, movs, size, 0, df, c, mid, src, false, 0);
-					string_case(64, movs, size, 0xf3, df, c, mid, src, false, 0);
-					string_case(64, movs, size, 0xf2, df, c, mid, src, k & 1, 0);
+					string_case(64, movs, size, 0xf3, df, c, mid,
+						    src, false, 0);
+					string_case(64, movs, size, 0xf2, df, c, mid,
+						    src, k & 1, 0);
 					string_case(64, movs, size, 0xf3, df, c, mid, src, true,
 						    movs && (k & 1) ? 0x65 : 0);
 				}
@@ -1580,12 +1614,13 @@ Test(emul, string_32_16_native)
 				unsigned size = sizes[z];
 
 				for (unsigned k = 0; k < 24; k++) {
-					uint64_t dst = membase + 0x1000 + size * (rnd() % (0x1000 / size));
+					uint64_t dst = membase + 0x1000 +
+						       size * (rnd() % (0x1000 / size));
 					uint64_t src = membase + 0x800 + rnd() % 0x1800;
 					unsigned c = (unsigned)(rnd() % 50);
 
-					string_case(bits, movs, size, k & 1 ? 0xf3 : 0, k & 2, c, dst, src,
-						    k & 4, movs && (k & 8) ? 0x65 : 0);
+					string_case(bits, movs, size, k & 1 ? 0xf3 : 0, k & 2,
+						    c, dst, src, k & 4, movs && (k & 8) ? 0x65 : 0);
 				}
 			}
 		}
@@ -1761,7 +1796,8 @@ Test(emul, truncated_and_padded)
 			r.gpr[RDX] = peek(membase + 0x1108, 8);     /* cmpxchg16b */
 			tm_reset();
 			rc = emu(&r, cases[i].bits, b, n + extra, &res);
-			cr_assert_eq(rc, SVT_EMU_OK, "case %zu [%s] +%u: %d", i, hex(b, n), extra, rc);
+			cr_assert_eq(rc, SVT_EMU_OK, "case %zu [%s] +%u: %d", i,
+				     hex(b, n), extra, rc);
 			cr_assert_eq(res.len, n, "case %zu: length %u", i, res.len);
 			cr_assert_eq(r.rip, (cases[i].bits == 16 ? 0x1000 : 0x401000) + n);
 		}
@@ -1832,7 +1868,8 @@ Test(emul, split_misaligned_or_crossing)
 			uint64_t la = membase + 0x1000 + 0x100 + mis;
 
 			esize(&mov, size, 0); e8(&mov, 0x89); e8(&mov, 0x0b);
-			e8(&add, 0xf0); esize(&add, size, 0); e8(&add, 0x83); e8(&add, 0x03); e8(&add, 1);
+			e8(&add, 0xf0); esize(&add, size, 0); e8(&add, 0x83); e8(&add,
+										 0x03); e8(&add, 1);
 			esize(&xchg, size, 0); e8(&xchg, 0x87); e8(&xchg, 0x0b);
 			esize(&stos, size, 0); e8(&stos, 0xab);
 			esize(&bts, size, 0); e8(&bts, 0x0f); e8(&bts, 0xab); e8(&bts, 0x0b);
@@ -1969,7 +2006,8 @@ Test(emul, fault_leaves_state_unchanged)
 			cr_assert_eq(rc, SVT_EMU_FAULT, "%s/%u: %d", kinds[k].what, w, rc);
 			assert_regs_equal(&r, &before, kinds[k].what);
 			cr_assert_eq(memcmp(init_mem, mem, MEMSZ), 0, "%s: memory", kinds[k].what);
-			cr_assert_eq(tm.cmpxchgs, where[w] == K_WRITE, "%s: cmpxchgs", kinds[k].what);
+			cr_assert_eq(tm.cmpxchgs, where[w] == K_WRITE, "%s: cmpxchgs",
+				     kinds[k].what);
 			cr_assert(!res.complete);
 			cr_assert_eq(res.len, kinds[k].n);
 		}
@@ -2452,7 +2490,8 @@ Test(emul, op_names)
 
 		cr_assert_neq(strcmp(n, "?"), 0, "op %u has no name", i);
 		for (unsigned j = 1; j < i; j++)
-			cr_assert_neq(strcmp(n, svt_emu_op_name(j)), 0, "ops %u and %u share a name", i, j);
+			cr_assert_neq(strcmp(n, svt_emu_op_name(j)), 0,
+				      "ops %u and %u share a name", i, j);
 	}
 	cr_assert_str_eq(svt_emu_op_name(SVT_EMU_OP_NONE), "?");
 	cr_assert_str_eq(svt_emu_op_name(SVT_EMU_OP_COUNT), "?");

@@ -67,8 +67,10 @@ static void run_half(enum mh_mode mode, unsigned half)
 		failed += one_run(mode, combo, pool, 5000u + 100u * (unsigned)mode + half * 2 + k,
 				  steps / 2 ? steps / 2 : 1, &total);
 	}
-	fprintf(stderr, "mmu-model: mode %s, policies %u-%u and 2 small pools: %u runs, %llu steps, %u failed\n",
-		mh_mode_name(mode), half * 8, half * 8 + 7, runs, (unsigned long long)total, failed);
+	fprintf(stderr,
+		"mmu-model: mode %s, policies %u-%u and 2 small pools: %u runs, %llu steps, "
+		"%u failed\n", mh_mode_name(mode), half * 8, half * 8 + 7, runs,
+		(unsigned long long)total, failed);
 	cr_assert_eq(failed, 0, "%u of %u runs failed (reports above)", failed, runs);
 }
 

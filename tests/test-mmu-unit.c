@@ -59,7 +59,8 @@ static int e_read(void *ctx, uint64_t gpa, void *buf, size_t len)
 	struct mach *m = ctx;
 	for (size_t i = 0; i < len; i++) {
 		uint64_t mfn = e_gfn_to_mfn(m, (gpa + i) >> 12);
-		((uint8_t *)buf)[i] = mfn == SVT_INVALID_MFN_RAW ? 0 : m->mem[mfn * 4096 + ((gpa + i) & 0xfff)];
+		((uint8_t *)buf)[i] = mfn == SVT_INVALID_MFN_RAW ? 0 :
+			m->mem[mfn * 4096 + ((gpa + i) & 0xfff)];
 	}
 	return 0;
 }
@@ -232,8 +233,9 @@ static void audit_clean(void)
 	unsigned n = svt_mmu_audit(M->mmu, SVT_AUDIT_ALL, v, 8);
 	for (unsigned i = 0; i < n && i < 8; i++)
 		cr_log_error("%s va %#lx gfn %#lx idx %u level %u guest %#lx shadow %#lx: %s",
-			     svt_invariant_name(v[i].inv), (unsigned long)v[i].va, (unsigned long)svt_gfn_x(v[i].gfn),
-			     v[i].index, v[i].level, (unsigned long)v[i].guest_entry,
+			     svt_invariant_name(v[i].inv), (unsigned long)v[i].va,
+			     (unsigned long)svt_gfn_x(v[i].gfn), v[i].index, v[i].level,
+			     (unsigned long)v[i].guest_entry,
 			     (unsigned long)v[i].shadow_entry, v[i].what);
 	cr_assert_eq(n, 0, "%u violations", n);
 }
@@ -259,8 +261,10 @@ static void build_4level(void)
 	gwrite(0x3000 + 8 * 2, 0x4000 | P | RW | US, 8);
 	for (unsigned i = 0; i < 16; i++)
 		gwrite(0x4000 + 8 * i, ((16ull + i) << 12) | P | RW | US, 8);
-	gwrite(0x4000 + 8 * 20, (0x4000) | P | RW | US | A | D, 8);  /* va 0x414000: the PT itself */
-	gwrite(0x4000 + 8 * 21, ((uint64_t)HOLE << 12) | P | RW | A | D, 8);  /* va 0x415000: MMIO */
+	/* va 0x414000: the PT itself */
+	gwrite(0x4000 + 8 * 20, (0x4000) | P | RW | US | A | D, 8);
+	/* va 0x415000: MMIO */
+	gwrite(0x4000 + 8 * 21, ((uint64_t)HOLE << 12) | P | RW | A | D, 8);
 }
 
 static void enter_4level(void)
@@ -368,8 +372,8 @@ static enum svt_pf_outcome fault_bare(uint64_t va, uint8_t cpl, struct svt_fault
 	struct svt_access acc = { .va = va, .kind = SVT_ACC_WRITE, .cpl = cpl };
 	struct svt_walk w;
 	cr_assert_neq(t_hw_walk(&acc, &w), SVT_WALK_OK, "the write must fault");
-	struct svt_fault f = { .va = va, .error_code = w.error_code, .cpl = cpl, .rflags = M->rflags,
-			       .pkru = M->pkru, .code_bits = 64 };
+	struct svt_fault f = { .va = va, .error_code = w.error_code, .cpl = cpl,
+			       .rflags = M->rflags, .pkru = M->pkru, .code_bits = 64 };
 	return svt_mmu_page_fault(M->mmu, &f, fr);
 }
 
@@ -497,7 +501,8 @@ Test(mmu_unit, out_of_sync_pages_resync_at_flush)
 	cr_assert_eq(svt_mmu_invpcid(M->mmu, 0, 0, 0x403000), 0);
 	cr_assert_eq(svt_mmu_counters(M->mmu)->resyncs_va, 2);
 	cr_assert_eq(access8(0x403000, SVT_ACC_READ, 3, 0).mpa, g2m(44) * 4096);
-	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).mpa, g2m(41) * 4096, "still the value before the write");
+	cr_assert_eq(access8(0x402000, SVT_ACC_READ, 3, 0).mpa, g2m(41) * 4096,
+		     "still the value before the write");
 	/* ...its other types resync every page and protect it again. */
 	cr_assert_eq(svt_mmu_invpcid(M->mmu, 1, 0, 0), 0);
 	cr_assert_eq(svt_mmu_counters(M->mmu)->resyncs, 2);
@@ -534,7 +539,8 @@ Test(mmu_unit, prefetch_fills_neighbours_already_accessed)
 	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x1000), 0);
 	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG), 0);
 	cr_assert_eq(access8(0x404000, SVT_ACC_READ, 0, 0).kind, 0);
-	cr_assert_eq(svt_mmu_counters(M->mmu)->prefetched, 7, "4 on each side but the one not accessed");
+	cr_assert_eq(svt_mmu_counters(M->mmu)->prefetched, 7,
+		     "4 on each side but the one not accessed");
 	unsigned faults = (unsigned)svt_mmu_counters(M->mmu)->faults;
 	cr_assert_eq(access8(0x405000, SVT_ACC_READ, 0, 0).kind, 0);
 	cr_assert_eq(svt_mmu_counters(M->mmu)->faults, faults, "prefetched: no fault");
@@ -623,13 +629,14 @@ Test(mmu_unit, unexplained_fault_is_injected_not_retried_for_ever)
 	struct svt_fault_result fr;
 	for (int round = 0; round < 2; round++) {
 		for (int i = 0; i < 3; i++)
-			cr_assert_eq(svt_mmu_page_fault(M->mmu, &f, &fr), SVT_PF_RETRY, "round %d try %d",
-				     round, i);
+			cr_assert_eq(svt_mmu_page_fault(M->mmu, &f, &fr), SVT_PF_RETRY,
+				     "round %d try %d", round, i);
 		if (round == 0) {
 			svt_mmu_invlpg(M->mmu, 0x7000);         /* an input between: counted anew */
 			continue;
 		}
-		cr_assert_eq(svt_mmu_page_fault(M->mmu, &f, &fr), SVT_PF_INJECT, "the fourth in a row");
+		cr_assert_eq(svt_mmu_page_fault(M->mmu, &f, &fr), SVT_PF_INJECT,
+			     "the fourth in a row");
 		cr_assert_eq(fr.error_code, w.error_code, "as the hardware reported it");
 		cr_assert_eq(fr.cr2, va);
 	}
@@ -698,7 +705,8 @@ Test(mmu_unit, two_level_guest_on_pae_shadows)
 	svt_mmu_hw_state(M->mmu, &hs);
 	cr_assert_eq(hs.mode, SVT_MODE_PAE, "PAE-format shadows");
 	cr_assert((hs.cr4 & SVT_CR4_PAE) && (hs.efer & SVT_EFER_NXE), "hardware CR4.PAE and NXE");
-	cr_assert_eq(svt_mmu_guest_regs(M->mmu)->cr4, SVT_CR4_PSE | SVT_CR4_SMAP, "the guest's own CR4");
+	cr_assert_eq(svt_mmu_guest_regs(M->mmu)->cr4, SVT_CR4_PSE | SVT_CR4_SMAP,
+		     "the guest's own CR4");
 	/* SMAP does not apply to fetches (SDM 4.6.1) */
 	struct result r = access8(0x403000, SVT_ACC_FETCH, 0, 0);
 	cr_assert_eq(r.kind, 0, "a supervisor fetch from a user page under SMAP runs");
@@ -713,7 +721,8 @@ Test(mmu_unit, two_level_guest_on_pae_shadows)
 	cr_assert_eq(svt_mmu_counters(M->mmu)->pool_used, 5);
 	/* a write to guest entry 600 through the 4 MiB page: emulated, and the
 	 * second part's shadow entry 88 revalidated */
-	cr_assert_eq(access8(0x2000 + 4 * 600, SVT_ACC_WRITE, 0, (32ull << 12) | P | RW | US | A).kind, 0);
+	cr_assert_eq(access8(0x2000 + 4 * 600, SVT_ACC_WRITE, 0,
+			     (32ull << 12) | P | RW | US | A).kind, 0);
 	cr_assert_eq(svt_mmu_counters(M->mmu)->emulated, 1);
 	cr_assert_eq(access8(0x658000, SVT_ACC_READ, 3, 0).mpa, g2m(32) * 4096);
 	/* the 4 MiB page's first 2 MiB: one FL1 */
@@ -746,9 +755,11 @@ Test(mmu_unit, implicit_supervisor_access_evidence)
 {
 	static const struct k3case c[] = {
 		{ false, true, {0}, 0, 0, 0, 0, true, "a read during event delivery" },
-		{ true, true, {0}, 0, 0, 0, 0, false, "a write during delivery, no tables: a push" },
+		{ true, true, {0}, 0, 0, 0, 0, false,
+		  "a write during delivery, no tables: a push" },
 		{ true, true, {0}, 0, 0, 0, 1, true, "a write during delivery in the GDT" },
-		{ true, true, {0}, 0, 0, 0, 2, false, "a write during delivery outside the tables" },
+		{ true, true, {0}, 0, 0, 0, 2, false,
+		  "a write during delivery outside the tables" },
 		{ false, false, {0x8e, 0x1f}, 2, 0x10000, 0, 0, false,
 		  "MOV DS, [EDI]: its operand" },
 		{ false, false, {0x8e, 0x1f}, 2, 0x10000, 0x10000, 0, true,
@@ -801,7 +812,8 @@ Test(mmu_unit, implicit_supervisor_access_evidence)
 			cr_assert_eq(fr.cr2, va);
 			cr_assert(!a, "%s: nothing set in the guest's entry", c[i].what);
 		} else {
-			cr_assert_eq(o, SVT_PF_FIXED, "%s: explicit, AC lets it through", c[i].what);
+			cr_assert_eq(o, SVT_PF_FIXED,
+				     "%s: explicit, AC lets it through", c[i].what);
 			cr_assert(a, "%s: A set", c[i].what);
 		}
 		cr_assert(fr.used_regs, "%s: the evidence decided it", c[i].what);
@@ -936,7 +948,8 @@ static enum svt_pf_outcome wp0_fault(uint64_t va, struct svt_emu_regs *regs,
 	struct svt_walk w;
 	cr_assert_neq(t_hw_walk(&acc, &w), SVT_WALK_OK, "the write faults");
 	struct svt_fault f = { .va = va, .error_code = w.error_code, .cpl = 0,
-			       .rflags = M->rflags, .pkru = M->pkru, .regs = regs, .code_bits = 64 };
+			       .rflags = M->rflags, .pkru = M->pkru, .regs = regs,
+			       .code_bits = 64 };
 	return svt_mmu_page_fault(M->mmu, &f, fr);
 }
 
@@ -976,7 +989,8 @@ Test(mmu_unit, implicit_write_under_wp0_with_smap_or_keys_gets_one_step)
 		cr_assert(fr.step, "for one step");
 		cr_assert_eq(svt_mmu_counters(M->mmu)->env_errors, 0);
 		uint64_t se = shadow_leaf(va);
-		cr_assert((se & RW) && !(se & US), "writable, supervisor-only: %#lx", (unsigned long)se);
+		cr_assert((se & RW) && !(se & US), "writable, supervisor-only: %#lx",
+			  (unsigned long)se);
 		cr_assert(keys || (se & XD), "XD under SMEP: %#lx", (unsigned long)se);
 		audit_clean();          /* (the step's grant is allowed while it lasts) */
 		uint64_t mpa;
@@ -1279,8 +1293,10 @@ Test(mmu_unit, five_level_guest_with_pcid)
 	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE | SVT_CR4_LA57 | SVT_CR4_PCIDE), 0);
 	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x9000 | 5 | (1ull << 63)), 0, "PCID 5, no flush");
 	cr_assert_eq(svt_mmu_guest_regs(M->mmu)->cr3, 0x9005, "bit 63 is not stored");
-	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE), SVT_E_GP, "LA57 cannot change in long mode");
-	cr_assert_eq(svt_mmu_invpcid(M->mmu, 0, 5, 0x0000800000000000ull), 0, "canonical with LA57");
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE), SVT_E_GP,
+		     "LA57 cannot change in long mode");
+	cr_assert_eq(svt_mmu_invpcid(M->mmu, 0, 5, 0x0000800000000000ull), 0,
+		     "canonical with LA57");
 	cr_assert_eq(svt_mmu_invpcid(M->mmu, 0, 5, 0x0100000000000000ull), SVT_E_GP);
 	audit_clean();
 	mach_fini();

@@ -179,7 +179,8 @@ Test(evidence, invlpg_logs_what_the_core_does_not_read)
 				  "the new PTE is logged before the INVLPG");
 		else
 			cr_assert_not(logged(from, in, 0x4000 + 8, 8, 0xa000 | 5),
-				      "without evidence the core itself logged the PTE: this test no "
+				      "without evidence the core itself logged the PTE: "
+				      "this test no "
 				      "longer shows what evidence adds");
 	}
 	/* INVPCID of one address likewise; of all contexts, no walk */
@@ -377,7 +378,8 @@ Test(evidence, a_flushing_cr3_load_logs_the_out_of_sync_tables)
 	from = nev;
 	svt_recorder_flush_all(&rec, mmu);
 	cr_assert_eq(rec.evidence_tables, 1);
-	cr_assert_not(logged(from, index_of(SVT_TRACE_FLUSH_ALL, from), 0x4000 + 2048, 8, 0xc000 | 7));
+	cr_assert_not(logged(from, index_of(SVT_TRACE_FLUSH_ALL, from), 0x4000 + 2048, 8,
+			     0xc000 | 7));
 }
 
 /* A fault's evidence on implicit accesses (delivery, the descriptor
@@ -444,8 +446,10 @@ Test(mirror, a_known_block_logs_only_the_changed_words)
 			{ 0x5000 + 8 * 3, 8 }, { 0x5000 + 8 * 10, 16 }, { 0x5000 + 8 * 63, 8 },
 		};
 		for (unsigned i = 0; i < 3; i++) {
-			cr_assert(evs[from + i].type == SVT_TRACE_MEM && evs[from + i].gpa == want[i].gpa &&
-				  evs[from + i].len == want[i].len, "record %u: gpa %#llx len %u", i,
+			cr_assert(evs[from + i].type == SVT_TRACE_MEM &&
+				  evs[from + i].gpa == want[i].gpa &&
+				  evs[from + i].len == want[i].len,
+				  "record %u: gpa %#llx len %u", i,
 				  (unsigned long long)evs[from + i].gpa, evs[from + i].len);
 			cr_assert_eq(memcmp(evs[from + i].data, ram + want[i].gpa, want[i].len), 0);
 		}
@@ -505,7 +509,8 @@ Test(recorder, kept_events_are_the_adapters_events)
 	regs.gpr[0] = VA_PT + 8;
 	regs.gpr[3] = 0xa000 | 7;
 	struct svt_dtables dt = { .base = { 0x5000, 0, 0x6000, 0x7000 },
-				  .limit = { 0xff, 0, 0xfff, 0x67 }, .usable = { true, false, true, true } };
+				  .limit = { 0xff, 0, 0xfff, 0x67 },
+				  .usable = { true, false, true, true } };
 	struct {
 		uint64_t va;
 		uint32_t ec;
@@ -524,7 +529,8 @@ Test(recorder, kept_events_are_the_adapters_events)
 		struct svt_emu_regs r = regs;
 		struct svt_fault f = { .va = seq[i].va, .error_code = seq[i].ec, .code_bits = 64,
 				       .rflags = 2, .regs = seq[i].regs ? &r : NULL,
-				       .insn = seq[i].regs ? mov : NULL, .insn_len = seq[i].regs ? 3 : 0,
+				       .insn = seq[i].regs ? mov : NULL,
+				       .insn_len = seq[i].regs ? 3 : 0,
 				       .dt = seq[i].dt ? &dt : NULL };
 		struct svt_trace_event want, want_d;
 		memset(&want, 0, sizeof(want));
@@ -540,14 +546,16 @@ Test(recorder, kept_events_are_the_adapters_events)
 		}
 		svt_trace_event_decision(&f, o, &res, &want_d);
 		cr_assert(same_fault(&last_fault.u.fault, &want.u.fault), "fault %u", i);
-		const struct svt_trace_decision *a = &last_decision.u.decision, *b = &want_d.u.decision;
-		cr_assert(a->input == b->input && a->outcome == b->outcome && a->has_regs == b->has_regs &&
-			  a->rc == b->rc && a->error_code == b->error_code && a->cr2 == b->cr2 &&
-			  a->gpa == b->gpa && memcmp(&a->regs, &b->regs, sizeof(a->regs)) == 0,
-			  "decision %u", i);
+		const struct svt_trace_decision *a = &last_decision.u.decision,
+			*b = &want_d.u.decision;
+		cr_assert(a->input == b->input && a->outcome == b->outcome &&
+			  a->has_regs == b->has_regs && a->rc == b->rc &&
+			  a->error_code == b->error_code && a->cr2 == b->cr2 && a->gpa == b->gpa &&
+			  memcmp(&a->regs, &b->regs, sizeof(a->regs)) == 0, "decision %u", i);
 		if (o == SVT_PF_EMULATED) {
 			emulated = true;
-			cr_assert(a->has_regs && a->regs.rip == 0x7003, "the registers after the write");
+			cr_assert(a->has_regs && a->regs.rip == 0x7003,
+				  "the registers after the write");
 		}
 	}
 	cr_assert(emulated, "the write to the PT was emulated");

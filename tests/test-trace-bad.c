@@ -44,7 +44,8 @@ static int read_copy(const uint8_t *p, size_t len, unsigned flags, const struct 
 	while ((rc = svt_trace_next(r, &ev)) == SVT_TRACE_OK) {
 		if (want != NULL) {
 			cr_assert_lt(*nread, want->n, "more events than written");
-			cr_assert(tg_event_equal(&want->ev[*nread], &ev, why), "event %zu: %s", *nread, why);
+			cr_assert(tg_event_equal(&want->ev[*nread], &ev, why), "event %zu: %s",
+				  *nread, why);
 		}
 		cr_assert_lt(*nread, 10000000, "no end");
 		(*nread)++;
@@ -84,7 +85,8 @@ Test(trace_bad, empty_short_magic_version)
 	cr_assert(strstr(err.msg, "too short") != NULL, "%s", err.msg);
 	b.p[1] = 'X';
 	cr_assert_eq(read_copy(b.p, b.n, 0, NULL, &err, &n), SVT_TRACE_EINPUT);
-	cr_assert(strstr(err.msg, "offset 0: not a shadowvt trace (bad magic)") != NULL, "%s", err.msg);
+	cr_assert(strstr(err.msg, "offset 0: not a shadowvt trace (bad magic)") != NULL,
+		  "%s", err.msg);
 	b.p[1] = 'S';
 	b.p[8] = 2;
 	cr_assert_eq(read_copy(b.p, b.n, 0, NULL, &err, &n), SVT_TRACE_EINPUT);
@@ -100,7 +102,8 @@ Test(trace_bad, empty_short_magic_version)
 	close(fd);
 	cr_assert_null(svt_trace_open(path, 0, &err));
 	cr_assert_eq(err.status, SVT_TRACE_EINPUT);
-	cr_assert(strncmp(err.msg, path, strlen(path)) == 0 && strstr(err.msg, "empty"), "%s", err.msg);
+	cr_assert(strncmp(err.msg, path, strlen(path)) == 0 && strstr(err.msg, "empty"),
+		  "%s", err.msg);
 	unlink(path);
 	cr_assert_null(svt_trace_open(path, 0, &err));
 	cr_assert_eq(err.status, SVT_TRACE_EIO);
@@ -191,8 +194,9 @@ Test(trace_bad, index_outside_file_or_not_at_a_frame)
 	fix_index_crc(&b);
 	struct svt_trace_reader *r = svt_trace_open_mem(b.p, b.n, "bad.svt", 0, &err);
 	cr_assert_not_null(r, "%s", err.msg);
-	cr_assert(svt_trace_reader_warning(r) && strstr(svt_trace_reader_warning(r), "index offsets"),
-		  "%s", svt_trace_reader_warning(r));
+	cr_assert(svt_trace_reader_warning(r) &&
+		  strstr(svt_trace_reader_warning(r), "index offsets"), "%s",
+		  svt_trace_reader_warning(r));
 	cr_assert_eq(svt_trace_seek(r, e.ev[e.n - 1].seq), 0, "seeks by scanning instead");
 	svt_trace_close(r);
 	cr_assert_eq(read_copy(b.p, b.n, 0, &e, &err, &n), SVT_TRACE_EINPUT);
@@ -317,8 +321,8 @@ Test(trace_bad, verify_frames_finds_every_flipped_byte)
 	svt_put64(entry1, svt_get64(entry1) + 5);
 	fix_index_crc(&b);
 	cr_assert_eq(verify_copy(b.p, b.n, &frames, msg, sizeof(msg)), SVT_TRACE_EINPUT);
-	cr_assert(strstr(msg, "bad.svt: frame 1, offset ") && strstr(msg, "does not match the index"),
-		  "%s", msg);
+	cr_assert(strstr(msg, "bad.svt: frame 1, offset ") &&
+		  strstr(msg, "does not match the index"), "%s", msg);
 	cr_assert_eq(frames, 1, "frame 0 passed");
 	free(b.p);
 	tg_free(&e);

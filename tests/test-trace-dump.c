@@ -186,13 +186,14 @@ Test(trace_dump, info_text_and_json)
 	svt_trace_dump_info(f, svt_trace_reader_header(r), &info, true);
 	fclose(f);
 	cr_assert(json_ok(s), "%s", s);
-	cr_assert(strstr(s, "\"events\":") && strstr(s, "\"ram\":[{\"gfn\":0,\"count\":160}"), "%s", s);
+	cr_assert(strstr(s, "\"events\":") &&
+		  strstr(s, "\"ram\":[{\"gfn\":0,\"count\":160}"), "%s", s);
 	free(s);
 	f = open_memstream(&s, &n);
 	svt_trace_dump_info(f, svt_trace_reader_header(r), &info, false);
 	fclose(f);
-	cr_assert(strstr(s, "producer:        \"test-trace 1.0\"") && strstr(s, "index:           valid") &&
-		  strstr(s, "bytes per event:"), "%s", s);
+	cr_assert(strstr(s, "producer:        \"test-trace 1.0\"") &&
+		  strstr(s, "index:           valid") && strstr(s, "bytes per event:"), "%s", s);
 	free(s);
 	svt_trace_close(r);
 	free(b.p);
@@ -269,15 +270,16 @@ Test(trace_size, guest_stream, .timeout = 600)
 		cr_log_info("guest stream, %zu events, level %d: %.2f bytes/event (content %.2f), "
 			    "write %.1f Mevents/s (%.0f MB/s of content), read %.1f Mevents/s",
 			    e.n, level, (double)b.n / (double)e.n, (double)raw / (double)e.n,
-			    (double)e.n / tw * 1e-6, (double)raw / tw * 1e-6, (double)e.n / tr * 1e-6);
+			    (double)e.n / tw * 1e-6, (double)raw / tw * 1e-6,
+			    (double)e.n / tr * 1e-6);
 		cr_assert_lt((double)b.n / (double)e.n, 10.0, "over the 10 bytes/event target");
 	}
 	filter(&e, is_pte, &ptes);
 	filter(&e, is_fault, &faults);
 	cr_log_info("page-table-entry MEM records alone: %.2f bytes each (level 1), %.2f (level 3)",
 		    per_event(&ptes, 1), per_event(&ptes, 3));
-	cr_log_info("FAULT events alone (with registers): %.2f bytes each (level 1), %.2f (level 3); "
-		    "uncompressed %.2f", per_event(&faults, 1), per_event(&faults, 3),
+	cr_log_info("FAULT events alone (with registers): %.2f bytes each (level 1), %.2f "
+		    "(level 3); uncompressed %.2f", per_event(&faults, 1), per_event(&faults, 3),
 		    per_event(&faults, 0));
 	free(b.p);
 	tg_free(&ptes);
@@ -304,8 +306,13 @@ Test(trace_corpus, seeds)
 	struct tg_buf b = { 0 };
 	tg_random_events(21, 40, &e);
 	tg_guest_events(22, 120, &g);
-	struct { const char *name; const struct tg_events *ev; int level; size_t frame; size_t cut; }
-	seeds[] = {
+	struct {
+		const char *name;
+		const struct tg_events *ev;
+		int level;
+		size_t frame;
+		size_t cut;
+	} seeds[] = {
 		{ "all-types.svt", &e, 1, 300, 0 },
 		{ "all-types-stored.svt", &e, 0, 200, 0 },
 		{ "guest.svt", &g, 3, 0, 0 },
@@ -322,8 +329,10 @@ Test(trace_corpus, seeds)
 		if (seeds[i].cut == 1) {         /* drop the index and trailer */
 			n = idx;
 		} else if (seeds[i].cut == 2) {  /* in the middle of the second frame */
-			cr_assert_geq(svt_get64(b.p + idx + 8), 3, "%s: three frames", seeds[i].name);
-			size_t f1 = (size_t)svt_get64(b.p + idx + 32), f2 = (size_t)svt_get64(b.p + idx + 48);
+			cr_assert_geq(svt_get64(b.p + idx + 8), 3, "%s: three frames",
+				      seeds[i].name);
+			size_t f1 = (size_t)svt_get64(b.p + idx + 32),
+				f2 = (size_t)svt_get64(b.p + idx + 48);
 			n = f1 + (f2 - f1) / 2;
 		}
 		cr_assert_leq(n, b.n);

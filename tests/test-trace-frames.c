@@ -33,7 +33,8 @@ static void count_types(const struct raw *f, uint64_t *counts)
 {
 	const uint8_t *p = f->content, *end = p + f->len;
 	uint64_t t, l;
-	while (p < end && svt_getv(&p, end, &t) && svt_getv(&p, end, &l) && l <= (uint64_t)(end - p)) {
+	while (p < end && svt_getv(&p, end, &t) && svt_getv(&p, end, &l) &&
+	       l <= (uint64_t)(end - p)) {
 		counts[t < SVT_TRACE_NTYPES ? t : 0]++;
 		p += l;
 	}
@@ -148,7 +149,8 @@ Test(trace_frames, good_and_unknown_types)
 	cr_assert(evs[0].type == SVT_TRACE_FLUSH_ALL && evs[0].seq == 0);
 	cr_assert(evs[1].type == SVT_TRACE_UNKNOWN && evs[1].u.unknown.type == 200 &&
 		  evs[1].u.unknown.len == 2 && evs[1].seq == 1);
-	cr_assert(evs[2].type == SVT_TRACE_INVLPG && evs[2].u.invlpg_va == 0x1000 && evs[2].seq == 2);
+	cr_assert(evs[2].type == SVT_TRACE_INVLPG && evs[2].u.invlpg_va == 0x1000 &&
+		  evs[2].seq == 2);
 	free(b.p);
 	/* The same, compressed. */
 	memset(&b, 0, sizeof(b));
@@ -341,8 +343,10 @@ Test(trace_frames, absurd_headers)
 
 	static const struct { uint8_t f[24]; size_t n; const char *what; } cases[] = {
 		{ { MACHINE, POLICY }, 13, "lacks the MACHINE, RAM or POLICY" },
-		{ { MACHINE, 5, 5, 0xff, 0xff, 0xff, 0xff, 0x0f, POLICY }, 20, "more than 16384 RAM" },
-		{ { MACHINE, 5, 3, 0x80, 0x01, 0, POLICY }, 18, "RAM range count larger than the field" },
+		{ { MACHINE, 5, 5, 0xff, 0xff, 0xff, 0xff, 0x0f, POLICY }, 20,
+		  "more than 16384 RAM" },
+		{ { MACHINE, 5, 3, 0x80, 0x01, 0, POLICY }, 18,
+		  "RAM range count larger than the field" },
 		{ { MACHINE, 5, 3, 1, 0, 0, POLICY }, 18, "empty RAM range" },
 		{ { MACHINE, 5, 3, 1, 0, 5, POLICY }, 18, "RAM range beyond guest_frames" },
 		{ { 4, 3, 99, 0, 1, 5, 1, 0, POLICY }, 16, "MAXPHYADDR not in 32..52" },

@@ -20,7 +20,8 @@
 #include "trace_int.h"
 
 /* Read everything in buf and compare with e; returns the reader's info. */
-static void expect_events(const struct tg_buf *b, const struct tg_events *e, struct svt_trace_info *info)
+static void expect_events(const struct tg_buf *b, const struct tg_events *e,
+			  struct svt_trace_info *info)
 {
 	struct svt_trace_error err;
 	struct svt_trace_event ev;
@@ -30,7 +31,8 @@ static void expect_events(const struct tg_buf *b, const struct tg_events *e, str
 	cr_assert_null(svt_trace_reader_warning(r), "%s", svt_trace_reader_warning(r));
 	for (size_t i = 0; i < e->n; i++) {
 		int rc = svt_trace_next(r, &ev);
-		cr_assert_eq(rc, SVT_TRACE_OK, "event %zu: %d %s", i, rc, svt_trace_reader_error(r)->msg);
+		cr_assert_eq(rc, SVT_TRACE_OK, "event %zu: %d %s", i, rc,
+			     svt_trace_reader_error(r)->msg);
 		cr_assert(tg_event_equal(&e->ev[i], &ev, why), "event %zu (%s): %s", i,
 			  svt_trace_type_name(e->ev[i].type), why);
 	}
@@ -70,7 +72,8 @@ Test(trace_codec, crc32c)
 		size_t off = tg_below(&g, 16), n = tg_below(&g, 4097), cut = tg_below(&g, n + 1);
 		uint32_t a = svt_crc32c(0, buf + off, n);
 		cr_assert_eq(a, svt_crc32c_soft(0, buf + off, n));
-		cr_assert_eq(a, svt_crc32c(svt_crc32c(0, buf + off, cut), buf + off + cut, n - cut));
+		cr_assert_eq(a,
+			     svt_crc32c(svt_crc32c(0, buf + off, cut), buf + off + cut, n - cut));
 	}
 }
 
@@ -243,15 +246,19 @@ Test(trace_codec, mem_encodings)
 				 * (len - 1) << 2 | encoding (one or two bytes) */
 				size_t hl = (len - 1) << 2 < 0x80 ? 1 : 2, pl = 1 + hl + n;
 				size_t at = pl < 0x80 ? 2 : 3;  /* the payload */
-				cr_assert_eq(rec[at + 1] & 3, want, "len %u, words %zu %zu", len, a, b);
+				cr_assert_eq(rec[at + 1] & 3, want,
+					     "len %u, words %zu %zu", len, a, b);
 				cr_assert_eq(rl, at + pl, "len %u, words %zu %zu", len, a, b);
 				const uint8_t *p = rec;
 				const char *why = NULL;
 				struct svt_trace_event out;
-				cr_assert(tr_decode(&ds, &p, rec + rl, &out, membuf, &why), "%s", why);
-				cr_assert(p == rec + rl && out.type == SVT_TRACE_MEM && out.u.mem.len == len &&
-					  out.u.mem.gpa == gpa && memcmp(out.u.mem.data, data, len) == 0);
-				cr_assert(ds.w64 == st.w64 && ds.w32 == st.w32, "the delta state agrees");
+				cr_assert(tr_decode(&ds, &p, rec + rl, &out, membuf, &why), "%s",
+					  why);
+				cr_assert(p == rec + rl && out.type == SVT_TRACE_MEM &&
+					  out.u.mem.len == len && out.u.mem.gpa == gpa &&
+					  memcmp(out.u.mem.data, data, len) == 0);
+				cr_assert(ds.w64 == st.w64 && ds.w32 == st.w32,
+					  "the delta state agrees");
 				gpa += len;
 			}
 		}
@@ -498,7 +505,8 @@ Test(trace_writer, header_fields)
 	cr_assert_str_eq(g->producer, h.producer);
 	cr_assert_str_eq(g->cpu_model, h.cpu_model);
 	cr_assert_str_eq(g->guest, h.guest);
-	cr_assert(g->maxphyaddr == 46 && g->features == SVT_FEAT_1GPAGE && g->guest_frames == 16384);
+	cr_assert(g->maxphyaddr == 46 && g->features == SVT_FEAT_1GPAGE &&
+		  g->guest_frames == 16384);
 	cr_assert_eq(g->nram, 3);
 	for (size_t i = 0; i < 3; i++)
 		cr_assert(g->ram[i].gfn == h.ram[i].gfn && g->ram[i].count == h.ram[i].count);
@@ -558,10 +566,11 @@ Test(trace_writer, device_ranges)
 	svt_trace_close(r);
 	free(b.p);
 
-	const struct svt_trace_range overlap[] = { { 150, 20 } }, unsorted[] = { { 200, 5 }, { 170, 5 } },
-		beyond[] = { { 1ull << 34, 1 } };
+	const struct svt_trace_range overlap[] = { { 150, 20 } },
+		unsorted[] = { { 200, 5 }, { 170, 5 } }, beyond[] = { { 1ull << 34, 1 } };
 	const struct { const struct svt_trace_range *r; const char *why; } bad[] = {
-		{ overlap, "overlaps RAM" }, { unsorted, "not sorted" }, { beyond, "beyond MAXPHYADDR" },
+		{ overlap, "overlaps RAM" }, { unsorted, "not sorted" },
+		{ beyond, "beyond MAXPHYADDR" },
 	};
 	for (size_t i = 0; i < 3; i++) {
 		struct svt_trace_header hh = h;

@@ -52,7 +52,8 @@ Test(whatif, recorded)
 
 Test(whatif, without_the_recordings_counters)
 {
-	struct svt_counters idle = { 0 }, busy = { .oos = 1, .prefetched = 1, .early_unshadows = 1 };
+	struct svt_counters idle = { 0 },
+		busy = { .oos = 1, .prefetched = 1, .early_unshadows = 1 };
 	struct svt_policy p = off;
 	char why[400];
 
@@ -83,7 +84,8 @@ Test(whatif, with_the_recordings_counters)
 
 	p.early_unshadow = false;
 	cr_assert_eq(judge(def, 512, p, 512, &idle, &idle, 0, why), SVT_WHATIF_EXACT, "%s", why);
-	cr_assert(strstr(why, "acted neither in this replay nor under the recorded policy") != NULL);
+	cr_assert(strstr(why,
+			 "acted neither in this replay nor under the recorded policy") != NULL);
 	cr_assert_eq(judge(def, 512, p, 512, &idle, &rec_early, 0, why), SVT_WHATIF_APPROX,
 		     "R unshadowed early");
 	cr_assert_eq(judge(def, 512, def, 2048, &idle, &idle, 0, why), SVT_WHATIF_EXACT,

@@ -168,7 +168,8 @@ void tg_random_event(struct tg_rng *g, int t, struct tg_events *out)
 	struct svt_trace_event ev;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.type = t >= 0 ? (enum svt_trace_type)t : (enum svt_trace_type)tg_below(g, SVT_TRACE_NTYPES);
+	ev.type = t >= 0 ? (enum svt_trace_type)t :
+		(enum svt_trace_type)tg_below(g, SVT_TRACE_NTYPES);
 	switch (ev.type) {
 	case SVT_TRACE_FAULT: {
 		struct svt_trace_fault *f = &ev.u.fault;
@@ -232,17 +233,19 @@ void tg_random_event(struct tg_rng *g, int t, struct tg_events *out)
 		break;
 	case SVT_TRACE_MEM: {
 		static const uint32_t lens[] = { 8, 8, 8, 4, 4096, 16, 1, 2, 12 };
-		uint32_t len = tg_below(g, 3) ? lens[tg_below(g, 9)] : 1 + (uint32_t)tg_below(g, 4096);
+		uint32_t len = tg_below(g, 3) ? lens[tg_below(g, 9)] :
+			1 + (uint32_t)tg_below(g, 4096);
 		ev.u.mem.len = len;
-		ev.u.mem.gpa = tg_below(g, 2) ? tg_below(g, 1ull << 20) * 8 : tg_below(g, (1ull << 52) - len + 1);
+		ev.u.mem.gpa = tg_below(g, 2) ? tg_below(g, 1ull << 20) * 8 :
+			tg_below(g, (1ull << 52) - len + 1);
 		random_data(g, data, len);
 		ev.u.mem.data = data;
 		break;
 	}
 	case SVT_TRACE_DECISION: {
 		struct svt_trace_decision *d = &ev.u.decision;
-		static const uint8_t inputs[] = { SVT_TRACE_FAULT, SVT_TRACE_FAULT, SVT_TRACE_CR_WRITE,
-						  SVT_TRACE_INVPCID };
+		static const uint8_t inputs[] = { SVT_TRACE_FAULT, SVT_TRACE_FAULT,
+						  SVT_TRACE_CR_WRITE, SVT_TRACE_INVPCID };
 		d->input = inputs[tg_below(g, 4)];
 		if (d->input != SVT_TRACE_FAULT) {
 			static const int32_t rcs[] = { 0, SVT_E_GP, INT32_MIN, INT32_MAX, 1 };
@@ -297,7 +300,8 @@ void tg_random_event(struct tg_rng *g, int t, struct tg_events *out)
 		if (x->kind == SVT_GUEST_WRITE) {
 			static const uint8_t sizes[] = { 1, 2, 4, 8 };
 			x->op = (uint8_t)tg_below(g, SVT_GUEST_CMPXCHG16B + 1);
-			x->size = x->op == SVT_GUEST_CMPXCHG16B ? 16 : x->op == SVT_GUEST_CMPXCHG8B ? 8 :
+			x->size = x->op == SVT_GUEST_CMPXCHG16B ? 16 :
+				  x->op == SVT_GUEST_CMPXCHG8B ? 8 :
 				  sizes[tg_below(g, 4)];
 			x->rip = edgy(g);
 			x->val[0] = edgy(g);
@@ -340,7 +344,8 @@ int tg_write(const struct tg_events *e, int level, size_t frame_size, struct tg_
 	struct svt_trace_header h;
 	struct svt_trace_error err;
 	tg_header(&h);
-	struct svt_trace_writer *w = svt_trace_writer_open_sink(tg_sink, buf, "mem", &h, level, &err);
+	struct svt_trace_writer *w = svt_trace_writer_open_sink(tg_sink, buf, "mem", &h,
+								level, &err);
 	if (w == NULL) {
 		fprintf(stderr, "%s\n", err.msg);
 		return err.status;
@@ -361,7 +366,8 @@ int tg_write(const struct tg_events *e, int level, size_t frame_size, struct tg_
 	return rc;
 }
 
-#define DIFF(cond, ...) do { if (cond) { snprintf(why, 128, __VA_ARGS__); return false; } } while (0)
+#define DIFF(cond, ...) \
+	do { if (cond) { snprintf(why, 128, __VA_ARGS__); return false; } } while (0)
 
 static bool regs_equal(const struct svt_emu_regs *a, const struct svt_emu_regs *b)
 {
@@ -398,16 +404,18 @@ bool tg_event_equal(const struct svt_trace_event *a, const struct svt_trace_even
 		const struct svt_trace_cpu *x = &a->u.cpu, *y = &b->u.cpu;
 		DIFF(x->kind != y->kind || x->vector != y->vector || x->has_ec != y->has_ec ||
 		     x->leaf != y->leaf || x->subleaf != y->subleaf ||
-		     memcmp(x->out, y->out, sizeof(x->out)) != 0 || x->error_code != y->error_code ||
-		     x->cr2 != y->cr2 || x->rflags != y->rflags, "CPU differs");
+		     memcmp(x->out, y->out, sizeof(x->out)) != 0 ||
+		     x->error_code != y->error_code || x->cr2 != y->cr2 || x->rflags != y->rflags,
+		     "CPU differs");
 		return true;
 	}
 	case SVT_TRACE_INVLPG:
 		DIFF(a->u.invlpg_va != b->u.invlpg_va, "INVLPG differs");
 		return true;
 	case SVT_TRACE_INVPCID:
-		DIFF(a->u.invpcid.type != b->u.invpcid.type || a->u.invpcid.pcid != b->u.invpcid.pcid ||
-		     a->u.invpcid.va != b->u.invpcid.va, "INVPCID differs");
+		DIFF(a->u.invpcid.type != b->u.invpcid.type ||
+		     a->u.invpcid.pcid != b->u.invpcid.pcid || a->u.invpcid.va != b->u.invpcid.va,
+		     "INVPCID differs");
 		return true;
 	case SVT_TRACE_FLUSH_ALL:
 	case SVT_TRACE_STEP_DONE:
@@ -436,15 +444,16 @@ bool tg_event_equal(const struct svt_trace_event *a, const struct svt_trace_even
 		return true;
 	case SVT_TRACE_GUEST: {
 		const struct svt_trace_guest *x = &a->u.guest, *y = &b->u.guest;
-		DIFF(x->kind != y->kind || x->op != y->op || x->size != y->size || x->cpl != y->cpl ||
-		     x->flags != y->flags || x->error_code != y->error_code || x->va != y->va ||
-		     x->rip != y->rip || x->cr2 != y->cr2 || x->val[0] != y->val[0] ||
-		     x->val[1] != y->val[1] || x->cmp[0] != y->cmp[0] || x->cmp[1] != y->cmp[1],
-		     "GUEST differs");
+		DIFF(x->kind != y->kind || x->op != y->op || x->size != y->size ||
+		     x->cpl != y->cpl || x->flags != y->flags || x->error_code != y->error_code ||
+		     x->va != y->va || x->rip != y->rip || x->cr2 != y->cr2 ||
+		     x->val[0] != y->val[0] || x->val[1] != y->val[1] || x->cmp[0] != y->cmp[0] ||
+		     x->cmp[1] != y->cmp[1], "GUEST differs");
 		return true;
 	}
 	case SVT_TRACE_UNKNOWN:
-		DIFF(a->u.unknown.type != b->u.unknown.type || a->u.unknown.len != b->u.unknown.len ||
+		DIFF(a->u.unknown.type != b->u.unknown.type ||
+		     a->u.unknown.len != b->u.unknown.len ||
 		     (a->u.unknown.len && memcmp(a->u.unknown.data, b->u.unknown.data,
 						 a->u.unknown.len) != 0), "UNKNOWN differs");
 		return true;

@@ -60,7 +60,8 @@ static int write_image(const char *path, const uint8_t *mem)
 }
 
 static const struct svt_opt demo_opts[] = {
-	{ SVT_OPT_PATH("output", 'o', "IMAGE"), .help = "write the demo's memory image instead (-: standard output)" },
+	{ SVT_OPT_PATH("output", 'o', "IMAGE"),
+	  .help = "write the demo's memory image instead (-: standard output)" },
 	{ SVT_OPT_FLAG("json", 0), .help = "print each step as walk --json does" },
 	{ .name = NULL },
 };

@@ -27,7 +27,8 @@ static int cmd_dump_exec(const struct svt_args *a)
 	uint64_t from = svt_args_num(a, "from", 0), to = svt_args_num(a, "to", UINT64_MAX);
 
 	if (to < from)
-		return svt_usage(&svt_cmd_dump, "--to %" PRIu64 " is before --from %" PRIu64, to, from);
+		return svt_usage(&svt_cmd_dump,
+				 "--to %" PRIu64 " is before --from %" PRIu64, to, from);
 
 	struct svt_trace_error err;
 	struct svt_trace_reader *r = svt_trace_open(a->argv[0], 0, &err);

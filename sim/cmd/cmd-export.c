@@ -37,7 +37,8 @@ static const char *const formats[] = { "perfetto", NULL };
 static char out_buffer[OUT_BUFFER];
 
 static const struct svt_opt export_opts[] = {
-	{ SVT_OPT_WORD("format", 0, formats), .flags = SVT_OPT_REQUIRED, .help = "the output format" },
+	{ SVT_OPT_WORD("format", 0, formats), .flags = SVT_OPT_REQUIRED,
+	  .help = "the output format" },
 	{ SVT_OPT_PATH("output", 'o', "OUT"), .flags = SVT_OPT_REQUIRED,
 	  .help = "the file to write (-: standard output)" },
 	{ SVT_OPT_NUM("from", 0, "N", 0, UINT64_MAX), .help = "the first event (default 0)" },
@@ -110,8 +111,9 @@ static void draw(void *ctx, uint64_t seq)
 	if (pos >= 0)
 		svt_progress_bytes(written, sizeof(written), (uint64_t)pos);
 	svt_progress_draw(&x->p, "export: %" PRIu64 "/%" PRIu64 " events (%.0f%%), "
-			  "%s%sof about %s, ETA %s", done, total, 100.0 * (double)done / (double)total, written,
-			  pos >= 0 ? " " : "", about, eta);
+			  "%s%sof about %s, ETA %s", done, total,
+			  100.0 * (double)done / (double)total, written, pos >= 0 ? " " : "",
+			  about, eta);
 }
 
 static int cmd_export_exec(const struct svt_args *a)
@@ -123,12 +125,13 @@ static int cmd_export_exec(const struct svt_args *a)
 	const char *outpath = svt_args_str(a, "output", NULL);
 
 	if (eo.to < eo.from)
-		return svt_usage(&svt_cmd_export, "--to %" PRIu64 " is before --from %" PRIu64, eo.to,
-				 eo.from);
+		return svt_usage(&svt_cmd_export,
+				 "--to %" PRIu64 " is before --from %" PRIu64, eo.to, eo.from);
 	eo.name = a->argv[0];
 	struct stat in_st, out_st;
-	if (strcmp(outpath, "-") != 0 && stat(eo.name, &in_st) == 0 && stat(outpath, &out_st) == 0 &&
-	    in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino)
+	if (strcmp(outpath, "-") != 0 && stat(eo.name, &in_st) == 0 &&
+	    stat(outpath, &out_st) == 0 && in_st.st_dev == out_st.st_dev &&
+	    in_st.st_ino == out_st.st_ino)
 		return svt_usage(&svt_cmd_export, "the output %s is the trace itself", outpath);
 
 	struct svt_trace_error err;

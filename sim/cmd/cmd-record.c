@@ -37,11 +37,13 @@ static const struct svt_opt record_opts[] = {
 	{ SVT_OPT_STRING("policy", 0, "SPEC"), .help = "the hypervisor core's policy" },
 	{ SVT_OPT_NUM("timeout", 0, "S", 1, 86400),
 	  .help = "stop the run after S seconds (300; 3600 with --kernel)" },
-	{ SVT_OPT_WORD("channel", 0, channel_words), .help = "where the stream goes (default lpt)" },
+	{ SVT_OPT_WORD("channel", 0, channel_words),
+	  .help = "where the stream goes (default lpt)" },
 	{ SVT_OPT_FLAG("strict-memory", 0),
 	  .help = "stop the guest where it touches memory with nothing behind it" },
 	{ SVT_OPT_PATH("keep", 0, "DIR"), .help = "keep the run's files in DIR" },
-	{ SVT_OPT_PATH("output", 'o', "TRACE"), .flags = SVT_OPT_REQUIRED, .help = "the trace to write" },
+	{ SVT_OPT_PATH("output", 'o', "TRACE"), .flags = SVT_OPT_REQUIRED,
+	  .help = "the trace to write" },
 	{ SVT_OPT_FLAG("quiet", 'q'), .help = "no status line, no console lines as it runs" },
 	{ .name = NULL },
 };
@@ -196,7 +198,8 @@ static void saved_files(const char *out)
 	for (unsigned i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
 		snprintf(path, sizeof(path), "%s.%s", out, ext[i]);
 		if (access(path, F_OK) == 0 && n < sizeof(list))
-			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "", path);
+			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
+					      n ? ", " : "", path);
 	}
 	if (n)
 		svt_err("record: the run's console, logs and output: %s", list);
@@ -232,15 +235,16 @@ static int record_exec(const struct svt_args *a)
 		run.policy = policy;
 	}
 	if ((guest != NULL) + (kernel != NULL) + (run.stream != NULL) != 1)
-		return svt_usage(&svt_cmd_record, "give --guest KERNEL, --kernel VMLINUZ, or --stream FILE "
+		return svt_usage(&svt_cmd_record,
+				 "give --guest KERNEL, --kernel VMLINUZ, or --stream FILE "
 				 "to convert");
 	if (run.initrd && !kernel)
 		return svt_usage(&svt_cmd_record, "--initrd goes with --kernel");
 	if (nmod && !guest)
 		return svt_usage(&svt_cmd_record, "--module goes with --guest");
 	if (nmod > MODULES_MAX)
-		return svt_usage(&svt_cmd_record, "%u modules: the hypervisor passes at most %u", nmod,
-				 MODULES_MAX);
+		return svt_usage(&svt_cmd_record,
+				 "%u modules: the hypervisor passes at most %u", nmod, MODULES_MAX);
 	for (unsigned i = 0; i < nmod; i++)
 		modules[i] = svt_args_nth(a, "module", i)->str;
 	run.modules = modules;

@@ -59,8 +59,8 @@ static void report_json(FILE *f, const struct job *j, const struct svt_replay_co
 	fprintf(f, ", \"status\": \"%s\", \"events\": %" PRIu64 ", \"inputs\": %" PRIu64
 		", \"skipped_faults\": %" PRIu64 ", \"lost_events\": %" PRIu64 ", \"violations\": %"
 		PRIu64 ", \"divergences\": %" PRIu64 ", \"first_divergence\": ",
-		svt_db_run_status_name(res->status), res->events, res->inputs, res->skipped, res->lost,
-		res->violations, res->divergences);
+		svt_db_run_status_name(res->status), res->events, res->inputs,
+		res->skipped, res->lost, res->violations, res->divergences);
 	if (res->first_divergence >= 0)
 		fprintf(f, "%" PRId64, res->first_divergence);
 	else
@@ -122,9 +122,10 @@ static int report(struct job *j, const struct svt_replay_config *cfg,
 	if (res->status == SVT_RUN_BAD_INPUT) {
 		if (res->events)
 			fprintf(f, "%s: bad input after %" PRIu64 " events (results up to there): %"
-				PRIu64 " invariant violations, %" PRIu64 " divergent decisions before "
-				"the damage%s\n", cfg->path, res->events, res->violations,
-				res->divergences, res->store_error[0] ? "; results NOT stored" : "");
+				PRIu64 " invariant violations, %" PRIu64 " divergent "
+				"decisions before the damage%s\n", cfg->path, res->events,
+				res->violations, res->divergences,
+				res->store_error[0] ? "; results NOT stored" : "");
 		return status;
 	}
 	fprintf(f, "%s: %s: %" PRIu64 " events (%" PRIu64 " inputs", cfg->path,
@@ -137,13 +138,14 @@ static int report(struct job *j, const struct svt_replay_config *cfg,
 		svt_audit_name(cfg->audit), res->store_error[0] ? "; results NOT stored" : "");
 	if (res->whatif != SVT_WHATIF_RECORDED)
 		fprintf(f, "%s: what-if %s: recorded under %s; %s\n", cfg->path,
-			res->whatif == SVT_WHATIF_EXACT ? "EXACT" : "APPROXIMATE, NOT A MEASUREMENT",
-			res->recorded, res->whatif_why);
+			res->whatif == SVT_WHATIF_EXACT ? "EXACT" :
+			"APPROXIMATE, NOT A MEASUREMENT", res->recorded, res->whatif_why);
 	if (res->violations || res->divergences) {
 		fprintf(f, "%s: %" PRIu64 " invariant violations, %" PRIu64 " divergent decisions",
 			cfg->path, res->violations, res->divergences);
 		if (res->first_divergence >= 0)
-			fprintf(f, "; first divergence (INV-REPLAY) at event %" PRId64, res->first_divergence);
+			fprintf(f, "; first divergence (INV-REPLAY) at event %" PRId64,
+				res->first_divergence);
 		fputc('\n', f);
 	}
 	return status;
@@ -234,9 +236,11 @@ static const struct svt_opt replay_opts[] = {
 	  .help = "which invariants to audit (default faults)" },
 	{ SVT_OPT_PATH("db", 0, "RESULTS"), .help = "store each run in this results database" },
 	{ SVT_OPT_NUM("jobs", 'j', "N", 1, 256), .help = "replay N traces at once (threads)" },
-	{ SVT_OPT_NUM("show", 0, "N", 0, 1000000), .help = "print up to N violations (default 10)" },
+	{ SVT_OPT_NUM("show", 0, "N", 0, 1000000),
+	  .help = "print up to N violations (default 10)" },
 	{ SVT_OPT_FLAG("quiet", 'q'), .help = "print only the summary lines" },
-	{ SVT_OPT_FLAG("json", 0), .help = "each summary as a JSON object; violation lines on stderr" },
+	{ SVT_OPT_FLAG("json", 0),
+	  .help = "each summary as a JSON object; violation lines on stderr" },
 	{ SVT_OPT_NUM("from", 0, "N", 0, UINT64_MAX - 1),
 	  .help = "check from event N on (the core's state at N rebuilt first)" },
 	{ SVT_OPT_NUM("to", 0, "M", 0, UINT64_MAX - 1), .help = "check up to event M (inclusive)" },
@@ -270,8 +274,9 @@ static int replay_exec(const struct svt_args *a)
 	svt_default_policy(&j.base.policy, &j.base.pool);
 	j.base.policy_given = strcmp(spec, "recorded") != 0;
 	char pwhy[160];
-	if (j.base.policy_given && svt_policy_parse_n(spec, strlen(spec), &j.base.policy, &j.base.pool,
-						      NULL, SVT_POLICY_MAX_POOL, pwhy, sizeof(pwhy)) != 0)
+	if (j.base.policy_given &&
+	    svt_policy_parse_n(spec, strlen(spec), &j.base.policy, &j.base.pool, NULL,
+			       SVT_POLICY_MAX_POOL, pwhy, sizeof(pwhy)) != 0)
 		return svt_usage(&svt_cmd_replay, "bad policy '%s': %s", spec, pwhy);
 	j.base.policy_spec = j.base.policy_given ? spec : NULL;    /* on the recorded policy */
 	j.files = a->argv;

@@ -68,7 +68,8 @@ static int write_report(struct report *rp, const char *out)
 static const struct svt_opt report_opts[] = {
 	{ SVT_OPT_PATH("output", 'o', "FILE"), .flags = SVT_OPT_REQUIRED,
 	  .help = "the page to write (-: standard output)" },
-	{ SVT_OPT_NUM("run", 0, "ID", 1, INT64_MAX), .flags = SVT_OPT_MANY, .help = "only this run" },
+	{ SVT_OPT_NUM("run", 0, "ID", 1, INT64_MAX), .flags = SVT_OPT_MANY,
+	  .help = "only this run" },
 	{ SVT_OPT_STRING("title", 0, "TEXT"), .help = "the page's title and heading" },
 	{ .name = NULL },
 };
@@ -93,8 +94,8 @@ static int report_exec(const struct svt_args *a)
 	for (const struct svt_argval *v; (v = svt_args_nth(a, "run", (unsigned)rp.nwant)) != NULL;)
 		rp.want[rp.nwant++] = (int64_t)v->num;
 	rp.path = a->argv[0];
-	if (stat(rp.path, &in_st) == 0 && stat(out, &out_st) == 0 && in_st.st_dev == out_st.st_dev &&
-	    in_st.st_ino == out_st.st_ino) {
+	if (stat(rp.path, &in_st) == 0 && stat(out, &out_st) == 0 &&
+	    in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino) {
 		svt_usage(&svt_cmd_report, "-o %s would overwrite the results database", out);
 		goto out;
 	}

@@ -48,11 +48,13 @@ static void print_plan(const struct svt_experiment *e)
 	printf("experiment %s (%s): valid\n", e->name, e->file);
 	if (e->description)
 		printf("description: %s\n", e->description);
-	printf("results: %s; traces made in %s; audit %s\n", e->db, e->traces, svt_audit_name(e->audit));
+	printf("results: %s; traces made in %s; audit %s\n", e->db, e->traces,
+	       svt_audit_name(e->audit));
 	if (e->partition || e->time || e->mem || e->array_max)
 		printf("--slurm defaults: partition %s, time %s, mem %s, array-max %u%s\n",
 		       e->partition ? e->partition : "(Slurm's)", e->time ? e->time : "(Slurm's)",
-		       e->mem ? e->mem : "(Slurm's)", e->array_max, e->array_max ? "" : " (no limit)");
+		       e->mem ? e->mem : "(Slurm's)", e->array_max,
+		       e->array_max ? "" : " (no limit)");
 	printf("inputs (%zu):\n", e->ninputs);
 	for (size_t i = 0; i < e->ninputs; i++) {
 		const struct svt_exp_input *in = &e->inputs[i];
@@ -63,14 +65,16 @@ static void print_plan(const struct svt_experiment *e)
 		switch (in->kind) {
 		case SVT_EXP_SYNTH:
 			printf("synth %s, mode %s, %" PRIu64 " events, seed %" PRIu64 ", %" PRIu64
-			       " frames, policy %s -> %s/%s.svt\n", in->workload, svt_mode_name(in->mode),
-			       in->events, in->seed, in->frames, pol, e->traces, in->name);
+			       " frames, policy %s -> %s/%s.svt\n", in->workload,
+			       svt_mode_name(in->mode), in->events, in->seed, in->frames, pol,
+			       e->traces, in->name);
 			break;
 		case SVT_EXP_GUEST:
-			printf("guest %s%s%s%s, args \"%s\", policy %s: recorded under %s (timeout %" PRIu64
-			       " s) -> %s/%s.svt\n", in->kernel, in->shipped ? " (shipped " : "",
-			       in->shipped ? in->shipped : "", in->shipped ? ")" : "", in->args, pol,
-			       e->engine, e->timeout, e->traces, in->name);
+			printf("guest %s%s%s%s, args \"%s\", policy %s: recorded under %s "
+			       "(timeout %" PRIu64 " s) -> %s/%s.svt\n", in->kernel,
+			       in->shipped ? " (shipped " : "", in->shipped ? in->shipped : "",
+			       in->shipped ? ")" : "", in->args, pol, e->engine, e->timeout,
+			       e->traces, in->name);
 			break;
 		case SVT_EXP_TRACE:
 			printf("trace %s\n", in->path);
@@ -114,8 +118,8 @@ static void draw(struct pool *p)
 	svt_progress_eta(eta, sizeof(eta), p->done, p->todo, t);
 	svt_progress_rate(rate, sizeof(rate), ev, t);
 	svt_progress_draw(&p->prog, "run %s: %zu/%zu replayed, %zu cached, %zu failed, "
-			  "%s events/s, ETA %s", p->e->name, p->done, p->todo, p->skipped, p->failed,
-			  rate, eta);
+			  "%s events/s, ETA %s", p->e->name, p->done, p->todo,
+			  p->skipped, p->failed, rate, eta);
 }
 
 static void replay_one(struct pool *p, struct run_job *j, struct svt_db *db)
@@ -147,7 +151,8 @@ static void replay_one(struct pool *p, struct run_job *j, struct svt_db *db)
 	j->row.seconds = res->seconds;
 	snprintf(j->row.message, sizeof(j->row.message), "%s", res->message);
 	if (res->store_error[0]) {      /* a result not stored is exit 3 (shadowvt(1)) */
-		snprintf(j->row.message, sizeof(j->row.message), "not stored: %s", res->store_error);
+		snprintf(j->row.message, sizeof(j->row.message), "not stored: %s",
+			 res->store_error);
 		j->exit = SVT_EXIT_INPUT;
 	}
 	free(res);
@@ -168,8 +173,9 @@ static void work(struct pool *p)
 	}
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
-		while (p->next < p->njobs && (p->jobs[p->next].cached || p->jobs[p->next].same_as >= 0 ||
-					      !p->jobs[p->next].t->ok))
+		while (p->next < p->njobs &&
+		       (p->jobs[p->next].cached || p->jobs[p->next].same_as >= 0 ||
+			!p->jobs[p->next].t->ok))
 			p->next++;
 		size_t i = p->next < p->njobs && !stop_flag ? p->next++ : SIZE_MAX;
 		pthread_mutex_unlock(&p->lock);
@@ -358,22 +364,22 @@ static void summary(const struct svt_experiment *e, const struct run_job *jobs, 
 		if (r->message[0] && r->status != SVT_RUN_CLEAN)
 			printf("%-*s  %-*s  %s\n", wt, "", wp, "", r->message);
 		if (r->divergence >= 0)
-			printf("%-*s  %-*s  first divergence (INV-REPLAY) at event %" PRId64 "\n", wt, "",
-			       wp, "", r->divergence);
+			printf("%-*s  %-*s  first divergence (INV-REPLAY) at event "
+			       "%" PRId64 "\n", wt, "", wp, "", r->divergence);
 		if (!r->recorded_policy && strcmp(r->whatif, "exact") == 0) {
-			printf("%-*s  %-*s  what-if exact: recording under %s gives these counters\n",
-			       wt, "", wp, "", j->p->name);
+			printf("%-*s  %-*s  what-if exact: recording under %s gives these "
+			       "counters\n", wt, "", wp, "", j->p->name);
 		} else if (approximate(r)) {
-			printf("%-*s  %-*s  what-if APPROXIMATE: not what recording under %s measures\n",
-			       wt, "", wp, "", j->p->name);
+			printf("%-*s  %-*s  what-if APPROXIMATE: not what recording under %s "
+			       "measures\n", wt, "", wp, "", j->p->name);
 		}
 	}
 	tally(e, jobs, njobs, &t);
 	if (t.approx)
-		printf("WARNING: %u runs are APPROXIMATE what-ifs, NOT MEASUREMENTS: a trace holds only "
-		       "the exits its own policy took, so a replay under another policy cannot make the "
-		       "exits that policy would add; no error bound is proven (shadowvt(1), replay)\n",
-		       t.approx);
+		printf("WARNING: %u runs are APPROXIMATE what-ifs, NOT MEASUREMENTS: a trace "
+		       "holds only the exits its own policy took, so a replay under another policy "
+		       "cannot make the exits that policy would add; no error bound is proven "
+		       "(shadowvt(1), replay)\n", t.approx);
 	printf("%zu runs: %u clean, %u with violations, %u bad input, %u incomplete or not run; "
 	       "%u replayed, %u cached, %u shared\n", njobs, t.clean, t.viol, t.bad, t.other,
 	       t.replayed, t.cached, t.shared);
@@ -418,11 +424,13 @@ static void summary_json(const struct svt_experiment *e, const struct run_job *j
 		printf(", \"status\": \"%s\", \"events\": %" PRIu64 ", \"violations\": %" PRIu64,
 		       svt_db_run_status_name(r->status), r->events, r->violations);
 		if (r->has_totals)
-			printf(", \"exits\": %" PRIu64 ", \"faults\": %" PRIu64, r->exits, r->faults);
+			printf(", \"exits\": %" PRIu64 ", \"faults\": %" PRIu64,
+			       r->exits, r->faults);
 		else
 			fputs(", \"exits\": null, \"faults\": null", stdout);
-		printf(", \"seconds\": %.3f, \"cached\": %s, \"shared\": %s, \"recorded_policy\": %s, "
-		       "\"whatif\": ", r->seconds, j->cached && j->same_as < 0 ? "true" : "false",
+		printf(", \"seconds\": %.3f, \"cached\": %s, \"shared\": %s, "
+		       "\"recorded_policy\": %s, \"whatif\": ", r->seconds,
+		       j->cached && j->same_as < 0 ? "true" : "false",
 		       j->same_as >= 0 ? "true" : "false", r->recorded_policy ? "true" : "false");
 		json_str(r->whatif);
 		fputs(", \"first_divergence\": ", stdout);
@@ -451,12 +459,15 @@ static const struct svt_opt run_opts[] = {
 	{ SVT_OPT_PATH("junit", 0, "FILE"), .help = "also write a JUnit XML report" },
 	{ SVT_OPT_NUM("jobs", 'j', "N", 1, 256), .help = "synthesise and replay N at a time" },
 	{ SVT_OPT_FLAG("quiet", 'q'), .help = "print only the summary (no progress line)" },
-	{ SVT_OPT_FLAG("json", 0), .help = "the summary as a JSON object, and nothing else on stdout" },
-	{ SVT_OPT_FLAG("slurm", 0), .help = "submit the experiment to a Slurm cluster (SLURM_CONF)" },
+	{ SVT_OPT_FLAG("json", 0),
+	  .help = "the summary as a JSON object, and nothing else on stdout" },
+	{ SVT_OPT_FLAG("slurm", 0),
+	  .help = "submit the experiment to a Slurm cluster (SLURM_CONF)" },
 	{ SVT_OPT_STRING("partition", 0, "P"), .help = "--slurm: the partition to submit to" },
 	{ SVT_OPT_NUM("array-max", 0, "N", 1, 100000),
 	  .help = "--slurm: at most N tasks of a job array running at once" },
-	{ SVT_OPT_STRING("time", 0, "T"), .help = "--slurm: each task's time limit (sbatch --time)" },
+	{ SVT_OPT_STRING("time", 0, "T"),
+	  .help = "--slurm: each task's time limit (sbatch --time)" },
 	{ SVT_OPT_STRING("mem", 0, "M"), .help = "--slurm: each task's memory (sbatch --mem)" },
 	{ SVT_OPT_FLAG("status", 0), .help = "show what the cluster jobs have done, run, failed" },
 	{ SVT_OPT_PATH("slurm-task", 0, "LIST"),
@@ -473,7 +484,8 @@ static const struct svt_posarg run_args[] = {
 
 static int run_exec(const struct svt_args *a)
 {
-	const char *results = svt_args_str(a, "results", NULL), *junit = svt_args_str(a, "junit", NULL);
+	const char *results = svt_args_str(a, "results", NULL),
+		*junit = svt_args_str(a, "junit", NULL);
 	bool check = svt_args_has(a, "check"), force = svt_args_has(a, "force");
 	bool quiet = svt_args_has(a, "quiet"), slurm = svt_args_has(a, "slurm");
 	bool json = svt_args_has(a, "json");
@@ -481,9 +493,10 @@ static int run_exec(const struct svt_args *a)
 	const char *task = svt_args_str(a, "slurm-task", NULL);
 	uint64_t n = svt_args_num(a, "jobs", 1);
 	struct run_slurm_opts so = {
-		.partition = svt_args_str(a, "partition", NULL), .time = svt_args_str(a, "time", NULL),
-		.mem = svt_args_str(a, "mem", NULL), .array_max = (unsigned)svt_args_num(a, "array-max", 0),
-		.results = results, .quiet = quiet,
+		.partition = svt_args_str(a, "partition", NULL),
+		.time = svt_args_str(a, "time", NULL), .mem = svt_args_str(a, "mem", NULL),
+		.array_max = (unsigned)svt_args_num(a, "array-max", 0), .results = results,
+		.quiet = quiet,
 	};
 
 	if ((so.partition || so.time || so.mem || so.array_max) && !slurm) {
@@ -491,17 +504,18 @@ static int run_exec(const struct svt_args *a)
 		return SVT_EXIT_USAGE;
 	}
 	if (force && (slurm || status || merge || task)) {
-		svt_err("run: --force goes without --slurm: to redo an experiment on a cluster, give "
-			"it a new --results directory");
+		svt_err("run: --force goes without --slurm: to redo an experiment on a "
+			"cluster, give it a new --results directory");
 		return SVT_EXIT_USAGE;
 	}
 	if (slurm + status + merge + (task != NULL) + check > 1) {
-		svt_err("run: --slurm, --status, --slurm-task, --slurm-merge and --check exclude each other");
+		svt_err("run: --slurm, --status, --slurm-task, --slurm-merge and --check exclude "
+			"each other");
 		return SVT_EXIT_USAGE;
 	}
 	if (json && (slurm || status || task || check)) {
-		svt_err("run: --json goes with a run here or --slurm-merge, not with --slurm, --status, "
-			"--slurm-task or --check");
+		svt_err("run: --json goes with a run here or --slurm-merge, not with "
+			"--slurm, --status, --slurm-task or --check");
 		return SVT_EXIT_USAGE;
 	}
 	struct svt_experiment *e = svt_exp_load(a->argv[0], results, stderr);
@@ -557,8 +571,8 @@ static int run_exec(const struct svt_args *a)
 	worse(&worst, merged);
 	struct svt_progress making;
 	svt_progress_start(&making, quiet);
-	if (!(traces = merge ? run_find_traces(e, SIZE_MAX) : run_make_traces(e, (unsigned)n, force, !chat,
-								     &stop_flag, &making)) ||
+	if (!(traces = merge ? run_find_traces(e, SIZE_MAX) :
+		       run_make_traces(e, (unsigned)n, force, !chat, &stop_flag, &making)) ||
 	    !(jobs = calloc(njobs ? njobs : 1, sizeof(*jobs)))) {
 		svt_progress_end(&making);
 		svt_err("run: out of memory");
@@ -570,7 +584,8 @@ static int run_exec(const struct svt_args *a)
 		worse(&worst, traces[i].status);
 
 	/* Every trace under every policy: cached, the same as another job, or to replay. */
-	struct pool p = { .e = e, .jobs = jobs, .njobs = njobs, .quiet = !chat, .worst = SVT_EXIT_OK };
+	struct pool p = { .e = e, .jobs = jobs, .njobs = njobs, .quiet = !chat,
+			  .worst = SVT_EXIT_OK };
 	if (run_plan(e, traces, jobs, db, force) != 0) {
 		svt_err("run: %s", svt_db_error(db));
 		worst = SVT_EXIT_INPUT;
@@ -586,8 +601,8 @@ static int run_exec(const struct svt_args *a)
 		p.todo += !jobs[k].cached && jobs[k].same_as < 0 && jobs[k].t->ok;
 	p.skipped = njobs - p.todo;
 	if (chat)
-		printf("%s: %zu runs: %zu to replay, %zu cached or shared, %u thread(s)\n", e->name, njobs,
-		       p.todo, njobs - p.todo, (unsigned)n);
+		printf("%s: %zu runs: %zu to replay, %zu cached or shared, %u thread(s)\n",
+		       e->name, njobs, p.todo, njobs - p.todo, (unsigned)n);
 	fflush(stdout);
 	pthread_mutex_init(&p.lock, NULL);
 	svt_progress_start(&p.prog, quiet);
@@ -606,7 +621,8 @@ static int run_exec(const struct svt_args *a)
 		/* (a replay that could not start says why in message) */
 		if (j->t->ok && !j->cached && j->same_as < 0 && j->row.status == SVT_RUN_NOT_RUN &&
 		    !j->row.message[0])
-			snprintf(j->row.message, sizeof(j->row.message), "interrupted before it started");
+			snprintf(j->row.message, sizeof(j->row.message),
+				 "interrupted before it started");
 		if (j->row.id > 0 && j->same_as < 0 && read_row(db, &j->row) != 0) {
 			svt_err("run: run %" PRId64 ": %s", j->row.id, svt_db_error(db));
 			worst = SVT_EXIT_INPUT;

@@ -55,7 +55,8 @@ static int reach_run(const struct syn_config *cfg, struct svt_counters *c)
 	svt_trace_writer_close(w, &terr);
 	fclose(f);
 	if (rc != 0) {
-		svt_err("synth --list: %s (%s): %s", cfg->work->name, svt_mode_name(cfg->mode), err);
+		svt_err("synth --list: %s (%s): %s", cfg->work->name,
+			svt_mode_name(cfg->mode), err);
 		return SVT_EXIT_NEGATIVE;
 	}
 	return SVT_EXIT_OK;
@@ -106,10 +107,13 @@ static int list(const struct syn_config *base)
 static const struct svt_opt synth_opts[] = {
 	{ SVT_OPT_STRING("workload", 0, "NAME"), .help = "the workload (--list shows them)" },
 	{ SVT_OPT_WORD("mode", 0, svt_mode_words), .help = "the paging mode (default 4level)" },
-	{ SVT_OPT_NUM("events", 0, "N", 1, UINT64_MAX), .help = "stop after about N events (200000)" },
+	{ SVT_OPT_NUM("events", 0, "N", 1, UINT64_MAX),
+	  .help = "stop after about N events (200000)" },
 	{ SVT_OPT_NUM("seed", 0, "S", 0, UINT64_MAX), .help = "the random seed (default 1)" },
-	{ SVT_OPT_STRING("policy", 0, "SPEC"), .help = "the core's policy (shadowvt(1), POLICIES)" },
-	{ SVT_OPT_NUM("frames", 0, "N", 4096, 262144), .help = "guest RAM in 4 KiB frames (32768)" },
+	{ SVT_OPT_STRING("policy", 0, "SPEC"),
+	  .help = "the core's policy (shadowvt(1), POLICIES)" },
+	{ SVT_OPT_NUM("frames", 0, "N", 4096, 262144),
+	  .help = "guest RAM in 4 KiB frames (32768)" },
 	{ SVT_OPT_NUM("level", 0, "L", 0, 19), .help = "the zstd level (default 3)" },
 	{ SVT_OPT_NUM("frame-size", 0, "BYTES", SVT_TRACE_FRAME_MIN, SVT_TRACE_FRAME_MAX),
 	  .help = "events per trace frame, before compression" },
@@ -132,7 +136,8 @@ static int synth_exec(const struct svt_args *a)
 		.level = (int)svt_args_num(a, "level", 3), .signals = true,
 	};
 	const char *out = svt_args_str(a, "output", NULL);
-	const char *work = svt_args_str(a, "workload", NULL), *spec = svt_args_str(a, "policy", NULL);
+	const char *work = svt_args_str(a, "workload", NULL),
+		*spec = svt_args_str(a, "policy", NULL);
 	bool quiet = svt_args_has(a, "quiet");
 	cfg.no_actions = svt_args_has(a, "no-actions");
 	uint64_t frame_size = svt_args_num(a, "frame-size", 0);
@@ -149,8 +154,9 @@ static int synth_exec(const struct svt_args *a)
 						   NULL };
 		for (unsigned i = 0; own[i]; i++)
 			if (svt_args_has(a, own[i]))
-				return svt_usage(&svt_cmd_synth, "--like takes the guest from the trace: "
-						 "no --%s with it", own[i]);
+				return svt_usage(&svt_cmd_synth,
+						 "--like takes the guest from the trace: no --%s "
+						 "with it", own[i]);
 		char lerr[600];
 		if (syn_like(like, &cfg, guest, sizeof(guest), lerr, sizeof(lerr)) != 0) {
 			svt_err("%s", lerr);
@@ -168,7 +174,8 @@ static int synth_exec(const struct svt_args *a)
 	if (!out)
 		return svt_usage(&svt_cmd_synth, "no output file given (-o FILE)");
 	if (cfg.work->need_ia32e && cfg.mode < SVT_MODE_4LEVEL)
-		return svt_usage(&svt_cmd_synth, "workload %s needs --mode 4level or 5level (PCIDs)",
+		return svt_usage(&svt_cmd_synth,
+				 "workload %s needs --mode 4level or 5level (PCIDs)",
 				 cfg.work->name);
 	if (cfg.mode == SVT_MODE_2LEVEL && cfg.guest_frames + cfg.pool > 0xf0000)
 		return svt_usage(&svt_cmd_synth, "2level guests must fit below 4 GiB");

@@ -47,9 +47,9 @@ static void print_json(const struct verdict *v)
 
 	fputs("{\"trace\": ", stdout);
 	svt_json_str(stdout, v->path, strlen(v->path));
-	printf(", \"status\": \"%s\", \"bytes\": %" PRIu64 ", \"frames\": %" PRIu64 ", \"events\": %"
-	       PRIu64 ", \"seconds\": %.3f, \"mb_per_s\": %.1f, \"error\": ", v->good ? "good" : "damaged",
-	       v->bytes, v->frames, v->events, v->seconds, mbs);
+	printf(", \"status\": \"%s\", \"bytes\": %" PRIu64 ", \"frames\": %" PRIu64 ", "
+	       "\"events\": %" PRIu64 ", \"seconds\": %.3f, \"mb_per_s\": %.1f, \"error\": ",
+	       v->good ? "good" : "damaged", v->bytes, v->frames, v->events, v->seconds, mbs);
 	if (v->msg)
 		svt_json_str(stdout, v->msg, strlen(v->msg));
 	else
@@ -104,8 +104,9 @@ static int verify(const char *path, bool json, bool quiet, bool records)
 		print_json(&v);
 	else if (!quiet || !v.good)
 		printf("%s: %s: %" PRIu64 " bytes, %" PRIu64 " frames, %" PRIu64 " events; %.2f s, "
-		       "%.0f MB/s\n", path, v.good ? "good" : "DAMAGED", v.bytes, v.frames, v.events,
-		       v.seconds, v.seconds > 0 ? (double)v.bytes / v.seconds / 1e6 : 0.0);
+		       "%.0f MB/s\n", path, v.good ? "good" : "DAMAGED", v.bytes,
+		       v.frames, v.events, v.seconds,
+		       v.seconds > 0 ? (double)v.bytes / v.seconds / 1e6 : 0.0);
 	svt_trace_close(r);
 	return v.good ? SVT_EXIT_OK : SVT_EXIT_INPUT;
 }

@@ -31,12 +31,15 @@ static const struct svt_opt walk_opts[] = {
 	{ SVT_OPT_HEX("efer", 0, "X", 0, UINT64_MAX), .help = "EFER (default 0xd00)" },
 	{ SVT_OPT_HEX("pkru", 0, "X", 0, UINT32_MAX), .help = "PKRU (default 0)" },
 	{ SVT_OPT_NUM("cpl", 0, "0-3", 0, 3), .help = "the current privilege level (default 0)" },
-	{ SVT_OPT_HEX("rflags", 0, "X", 0, UINT64_MAX), .help = "RFLAGS (default 0x2; AC matters)" },
+	{ SVT_OPT_HEX("rflags", 0, "X", 0, UINT64_MAX),
+	  .help = "RFLAGS (default 0x2; AC matters)" },
 	{ SVT_OPT_FLAG("implicit", 0), .help = "an implicit supervisor-mode data access" },
-	{ SVT_OPT_NUM("maxphyaddr", 0, "N", 32, 52), .help = "the physical-address width (default 46)" },
+	{ SVT_OPT_NUM("maxphyaddr", 0, "N", 32, 52),
+	  .help = "the physical-address width (default 46)" },
 	{ SVT_OPT_FLAG("no-1g", 0), .help = "the CPU has no 1 GiB pages" },
 	{ SVT_OPT_FLAG("json", 0), .help = "print one JSON object" },
-	{ SVT_OPT_FLAG("write-back", 0), .help = "apply the accessed and dirty updates to the image" },
+	{ SVT_OPT_FLAG("write-back", 0),
+	  .help = "apply the accessed and dirty updates to the image" },
 	{ .name = NULL },
 };
 
@@ -89,8 +92,9 @@ static int cmd_walk_exec(const struct svt_args *a)
 		int lr = svt_pae_load_pdptes(&env, &r);
 		if (lr == -1) {
 			if (json)
-				printf("{\"fault\": true, \"vector\": \"#GP\", \"error_code\": \"0x0\", "
-				       "\"reason\": \"a PDPTE has reserved bits set\"}\n");
+				printf("{\"fault\": true, \"vector\": \"#GP\", "
+				       "\"error_code\": \"0x0\", \"reason\": \"a PDPTE has "
+				       "reserved bits set\"}\n");
 			else
 				printf("%s paging: a present PDPTE at 0x%" PRIx64 " has reserved"
 				       " bits set; loading CR3 would raise #GP\n",

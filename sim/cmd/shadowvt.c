@@ -30,7 +30,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: shadowvt COMMAND [ARGS...]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %s\n", commands[i]->name, commands[i]->summary);
-	fprintf(f, "\n'shadowvt COMMAND --help' shows a command's usage; shadowvt(1) has the rest.\n");
+	fprintf(f,
+		"\n'shadowvt COMMAND --help' shows a command's usage; shadowvt(1) has the rest.\n");
 }
 
 #ifdef SVT_BROKEN

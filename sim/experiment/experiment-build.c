@@ -28,7 +28,8 @@
 #define DEFAULT_TIMEOUT 300             /* as shadowvt record */
 
 const char *const svt_exp_shipped[] = {
-	"hello", "paging-2level", "paging-pae", "paging-4level", "perm", "long64", "hostile", "null", NULL,
+	"hello", "paging-2level", "paging-pae", "paging-4level", "perm", "long64", "hostile",
+	"null", NULL,
 };
 
 char *svt_exp_shipped_kernel(const char *name)
@@ -52,13 +53,14 @@ void svt_exp_policy_name(const struct svt_policy *p, unsigned pool, char *buf, s
 	svt_default_policy(&d, &dpool);
 	const struct { const char *k; unsigned v, dv; } kv[] = {
 		{ "oos", p->oos, d.oos }, { "prefetch", p->prefetch, d.prefetch },
-		{ "emulate", p->emulate, d.emulate }, { "early", p->early_unshadow, d.early_unshadow },
-		{ "pool", pool, dpool },
+		{ "emulate", p->emulate, d.emulate },
+		{ "early", p->early_unshadow, d.early_unshadow }, { "pool", pool, dpool },
 	};
 	buf[0] = '\0';
 	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
 		if (kv[i].v != kv[i].dv && n < len)
-			n += (size_t)snprintf(buf + n, len - n, "%s%s=%u", n ? "," : "", kv[i].k, kv[i].v);
+			n += (size_t)snprintf(buf + n, len - n, "%s%s=%u", n ? "," : "",
+					      kv[i].k, kv[i].v);
 	if (n == 0)
 		snprintf(buf, len, "default");
 }
@@ -135,8 +137,9 @@ static bool readable(struct build *b, const xmlNode *n, const char *what, const 
 {
 	if (access(path, R_OK) == 0)
 		return true;
-	exp_error(b->c, exp_line(n), "<%s>: %s %s: %s: expected an existing, readable file", n->name,
-		  what, path, strerror(errno));
+	exp_error(b->c, exp_line(n),
+		  "<%s>: %s %s: %s: expected an existing, readable file", n->name, what, path,
+		  strerror(errno));
 	return false;
 }
 
@@ -165,16 +168,20 @@ static void synth(struct build *b, const xmlNode *n, struct svt_exp_input *in)
 		size_t k = 0;
 		for (unsigned i = 0; i < syn_nworkloads && k < sizeof(list); i++)
 			k += (size_t)snprintf(list + k, sizeof(list) - k, "%s%s", i == 0 ? "" :
-					      i + 1 == syn_nworkloads ? " or " : ", ", syn_workloads[i].name);
-		exp_error(b->c, exp_line(n), "<synth workload=\"%s\">: unknown workload: expected %s",
+					      i + 1 == syn_nworkloads ? " or " : ", ",
+					      syn_workloads[i].name);
+		exp_error(b->c, exp_line(n),
+			  "<synth workload=\"%s\">: unknown workload: expected %s",
 			  in->workload, list);
 	} else if (in->workload && w->need_ia32e && mode && m >= 0 && in->mode < SVT_MODE_4LEVEL) {
-		exp_error(b->c, exp_line(n), "<synth workload=\"%s\" mode=\"%s\">: this workload uses "
-			  "PCIDs: expected mode 4level or 5level", in->workload, mode);
+		exp_error(b->c, exp_line(n),
+			  "<synth workload=\"%s\" mode=\"%s\">: this workload uses PCIDs: expected "
+			  "mode 4level or 5level", in->workload, mode);
 	}
 	if (in->mode == SVT_MODE_2LEVEL && in->frames + in->pool > 0xf0000)
-		exp_error(b->c, exp_line(n), "<synth>: a 2level guest must fit below 4 GiB: expected "
-			  "frames plus the policy's pool at most %u", 0xf0000);
+		exp_error(b->c, exp_line(n),
+			  "<synth>: a 2level guest must fit below 4 GiB: expected frames plus the "
+			  "policy's pool at most %u", 0xf0000);
 	free(mode);
 	free(pol);
 }
@@ -197,13 +204,16 @@ static void guest(struct build *b, const xmlNode *n, struct svt_exp_input *in)
 			char list[300];
 			size_t k = 0;
 			for (unsigned i = 0; svt_exp_shipped[i] && k < sizeof(list); i++)
-				k += (size_t)snprintf(list + k, sizeof(list) - k, "%s%s", i == 0 ? "" :
-						      svt_exp_shipped[i + 1] ? ", " : " or ", svt_exp_shipped[i]);
-			exp_error(b->c, exp_line(n), "<guest shipped=\"%s\">: unknown shipped guest: "
-				  "expected %s", in->shipped, list);
+				k += (size_t)snprintf(list + k, sizeof(list) - k, "%s%s",
+						      i == 0 ? "" : svt_exp_shipped[i + 1] ? ", " :
+						      " or ", svt_exp_shipped[i]);
+			exp_error(b->c, exp_line(n),
+				  "<guest shipped=\"%s\">: unknown shipped guest: expected %s",
+				  in->shipped, list);
 		} else if (access(in->kernel, R_OK) != 0) {
-			exp_error(b->c, exp_line(n), "<guest shipped=\"%s\">: %s: %s: the shipped guests "
-				  "are in the build tree (make builds them)", in->shipped, in->kernel,
+			exp_error(b->c, exp_line(n),
+				  "<guest shipped=\"%s\">: %s: %s: the shipped guests are in the "
+				  "build tree (make builds them)", in->shipped, in->kernel,
 				  strerror(errno));
 		}
 	} else if (kernel) {
@@ -292,8 +302,9 @@ static void sweep(struct build *b, const xmlNode *n)
 		total *= nv[k];
 	}
 	if (total > SVT_EXP_MAX_POLICIES) {
-		exp_error(b->c, exp_line(n), "<sweep>: %" PRIu64 " combinations: expected at most %u",
-			  total, SVT_EXP_MAX_POLICIES);
+		exp_error(b->c, exp_line(n),
+			  "<sweep>: %" PRIu64 " combinations: expected at most %u", total,
+			  SVT_EXP_MAX_POLICIES);
 		return;
 	}
 	for (uint64_t i = 0; i < total; i++) {
@@ -349,7 +360,8 @@ static void policies(struct build *b, const xmlNode *list)
 			unsigned pool;
 			xmlFree(v);
 			svt_default_policy(&pol, &pool);
-			if (spec && !exp_parse_policy(exp_trim(spec), &pol, &pool, why, sizeof(why)))
+			if (spec &&
+			    !exp_parse_policy(exp_trim(spec), &pol, &pool, why, sizeof(why)))
 				svt_default_policy(&pol, &pool);        /* the table reported it */
 			svt_exp_policy_name(&pol, pool, name, sizeof(name));
 			if ((p = add_policy(b, n, nm ? nm : name))) {
@@ -365,8 +377,9 @@ static void policies(struct build *b, const xmlNode *list)
 		for (size_t j = 0; j < i; j++)
 			if (e->policies[i].recorded == e->policies[j].recorded &&
 			    strcmp(e->policies[i].canon, e->policies[j].canon) == 0)
-				exp_error(b->c, e->policies[i].line, "policy '%s' is the same policy as '%s' "
-					  "(line %u): expected each policy once", e->policies[i].name,
+				exp_error(b->c, e->policies[i].line,
+					  "policy '%s' is the same policy as '%s' (line %u): "
+					  "expected each policy once", e->policies[i].name,
 					  e->policies[j].name, e->policies[j].line);
 	for (const xmlNode *n = list->children; n; n = n->next)
 		if (is(n, "sweep"))
@@ -379,9 +392,10 @@ static void unique(struct build *b, const char *what, const char *name, unsigned
 		   const char *other, unsigned other_line)
 {
 	if (name && other && strcmp(name, other) == 0)
-		exp_error(b->c, line, "%s name '%s' is already used at line %u: expected names unique "
-			  "among the %s", what, name, other_line, strcmp(what, "input") == 0 ? "inputs" :
-			  "policies");
+		exp_error(b->c, line,
+			  "%s name '%s' is already used at line %u: expected names unique among "
+			  "the %s", what, name, other_line,
+			  strcmp(what, "input") == 0 ? "inputs" : "policies");
 }
 
 struct svt_experiment *exp_build(struct exp_ctx *c, xmlNode *root)
@@ -446,7 +460,8 @@ struct svt_experiment *exp_build(struct exp_ctx *c, xmlNode *root)
 			list = n;
 		} else if (is(n, "synth") || is(n, "guest") || is(n, "trace")) {
 			if (e->ninputs == SVT_EXP_MAX_INPUTS) {
-				exp_error(c, exp_line(n), "<%s>: more than %u inputs: expected fewer", n->name,
+				exp_error(c, exp_line(n),
+					  "<%s>: more than %u inputs: expected fewer", n->name,
 					  SVT_EXP_MAX_INPUTS);
 				break;
 			}
@@ -460,21 +475,24 @@ struct svt_experiment *exp_build(struct exp_ctx *c, xmlNode *root)
 			else
 				trace(&b, n, in);
 			for (size_t j = 0; j + 1 < e->ninputs; j++)
-				unique(&b, "input", in->name, in->line, e->inputs[j].name, e->inputs[j].line);
+				unique(&b, "input", in->name, in->line, e->inputs[j].name,
+				       e->inputs[j].line);
 		}
 	}
 	for (size_t i = 0; i < e->ninputs; i++)
-		if (e->inputs[i].kind == SVT_EXP_GUEST && e->engine && strcmp(e->engine, "qemu-kvm") == 0) {
-			exp_error(c, e->engine_line, "<engine name=\"%s\">: this shadowvt records guests "
-				  "under Bochs only: expected bochs (the guest at line %u needs recording)",
+		if (e->inputs[i].kind == SVT_EXP_GUEST && e->engine &&
+		    strcmp(e->engine, "qemu-kvm") == 0) {
+			exp_error(c, e->engine_line,
+				  "<engine name=\"%s\">: this shadowvt records guests under Bochs "
+				  "only: expected bochs (the guest at line %u needs recording)",
 				  e->engine, e->inputs[i].line);
 			break;
 		}
 	policies(&b, list);
 	for (size_t i = 0; i < e->npolicies; i++)
 		for (size_t j = 0; j < i; j++)
-			unique(&b, "policy", e->policies[i].name, e->policies[i].line, e->policies[j].name,
-			       e->policies[j].line);
+			unique(&b, "policy", e->policies[i].name, e->policies[i].line,
+			       e->policies[j].name, e->policies[j].line);
 	const char *base = c->results_dir ? c->results_dir : c->dir;
 	e->db = join(&b, base, db ? db : "results.db");
 	e->traces = join(&b, base, traces ? traces : "traces");

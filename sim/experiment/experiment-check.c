@@ -62,7 +62,8 @@ static const struct attr_spec a_results[] = {
 	{ "db", A_PATH, false, 0, 0, NULL }, { "traces", A_PATH, false, 0, 0, NULL }, END };
 static const struct attr_spec a_audit[] = { { "level", A_ENUM, true, 0, 0, audit_levels }, END };
 static const struct attr_spec a_engine[] = {
-	{ "name", A_ENUM, false, 0, 0, engines }, { "timeout", A_INT, false, 1, 86400, NULL }, END };
+	{ "name", A_ENUM, false, 0, 0, engines },
+	{ "timeout", A_INT, false, 1, 86400, NULL }, END };
 static const struct attr_spec a_execution[] = {
 	{ "partition", A_WORD, false, 0, 0, NULL }, { "array-max", A_INT, false, 1, 100000, NULL },
 	{ "time", A_STRING, false, 0, 0, NULL }, { "mem", A_STRING, false, 0, 0, NULL }, END };
@@ -152,7 +153,8 @@ static bool is_name(const char *s)
 	size_t n = 0;
 
 	for (const char *p = s; *p; p++, n++) {
-		bool alnum = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
+		bool alnum = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			(*p >= '0' && *p <= '9');
 		if (!alnum && (n == 0 || !strchr("._+=,-", *p)))
 			return false;
 	}
@@ -164,8 +166,8 @@ static bool is_word(const char *s)
 	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
 		return false;
 	for (s++; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      strchr("._-", *s)))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr("._-", *s)))
 			return false;
 	return true;
 }
@@ -173,7 +175,8 @@ static bool is_word(const char *s)
 /* A policy string over *p and *pool, with why it is not one (common/policy.h). */
 bool exp_parse_policy(const char *spec, struct svt_policy *p, unsigned *pool, char *why, size_t len)
 {
-	return svt_policy_parse_n(spec, strlen(spec), p, pool, NULL, SVT_POLICY_MAX_POOL, why, len) == 0;
+	return svt_policy_parse_n(spec, strlen(spec), p, pool, NULL, SVT_POLICY_MAX_POOL,
+				  why, len) == 0;
 }
 
 static void list_choices(char *buf, size_t len, const char *const *choices)
@@ -182,8 +185,8 @@ static void list_choices(char *buf, size_t len, const char *const *choices)
 
 	buf[0] = '\0';
 	for (unsigned i = 0; choices[i] && n < len; i++)
-		n += (size_t)snprintf(buf + n, len - n, "%s%s", i == 0 ? "" : choices[i + 1] ? ", " :
-				      " or ", choices[i]);
+		n += (size_t)snprintf(buf + n, len - n, "%s%s",
+				      i == 0 ? "" : choices[i + 1] ? ", " : " or ", choices[i]);
 }
 
 /* ---- the structure --------------------------------------------------------- */
@@ -212,7 +215,8 @@ static char *attr_value(const xmlAttr *a)
 
 static void check_value(struct exp_ctx *c, const xmlNode *n, const struct attr_spec *s, char *raw)
 {
-	char *v = s->type == A_NAME || s->type == A_PATH || s->type == A_STRING ? raw : exp_trim(raw);
+	char *v = s->type == A_NAME || s->type == A_PATH || s->type == A_STRING ? raw :
+		exp_trim(raw);
 	long line = exp_line(n);
 	char why[300], list[100];
 	struct svt_policy p;
@@ -222,23 +226,27 @@ static void check_value(struct exp_ctx *c, const xmlNode *n, const struct attr_s
 	switch (s->type) {
 	case A_NAME:
 		if (!is_name(v))
-			exp_error(c, line, "<%s %s=\"%.60s\">: expected a name: a letter or digit, then "
+			exp_error(c, line,
+				  "<%s %s=\"%.60s\">: expected a name: a letter or digit, then "
 				  "letters, digits and . _ - + = , (at most 128 characters)",
 				  n->name, s->name, v);
 		break;
 	case A_WORD:
 		if (!is_word(v))
-			exp_error(c, line, "<%s %s=\"%.60s\">: expected a name (letters, digits, . _ -)",
+			exp_error(c, line,
+				  "<%s %s=\"%.60s\">: expected a name (letters, digits, . _ -)",
 				  n->name, s->name, v);
 		break;
 	case A_PATH:
 		if (!*v || strlen(v) > MAX_STRING)
-			exp_error(c, line, "<%s %s=\"%.60s\">: expected a file name of 1 to %u bytes",
+			exp_error(c, line,
+				  "<%s %s=\"%.60s\">: expected a file name of 1 to %u bytes",
 				  n->name, s->name, v, MAX_STRING);
 		break;
 	case A_STRING:
 		if (strlen(v) > MAX_STRING)
-			exp_error(c, line, "<%s %s=\"%.60s...\">: expected at most %u bytes", n->name,
+			exp_error(c, line,
+				  "<%s %s=\"%.60s...\">: expected at most %u bytes", n->name,
 				  s->name, v, MAX_STRING);
 		break;
 	case A_INT:
@@ -261,13 +269,17 @@ static void check_value(struct exp_ctx *c, const xmlNode *n, const struct attr_s
 	case A_LIST: {
 		char *save = NULL, *tok = strtok_r(v, " \t\r\n", &save);
 		if (!tok)
-			exp_error(c, line, "<%s %s=\"\">: expected one or more values from %" PRIu64 " to %"
-				  PRIu64 ", separated by spaces", n->name, s->name, s->min, s->max);
+			exp_error(c, line,
+				  "<%s %s=\"\">: expected one or more values from %" PRIu64 " to "
+				  "%" PRIu64 ", separated by spaces", n->name, s->name,
+				  s->min, s->max);
 		for (; tok; tok = strtok_r(NULL, " \t\r\n", &save))
 			if (!exp_parse_int(tok, s->min, s->max, &x)) {
-				exp_error(c, line, "<%s %s=\"...\">: bad value '%.40s' for policy knob %s: "
-					  "expected values from %" PRIu64 " to %" PRIu64 ", separated by "
-					  "spaces", n->name, s->name, tok, s->name, s->min, s->max);
+				exp_error(c, line,
+					  "<%s %s=\"...\">: bad value '%.40s' for policy knob %s: "
+					  "expected values from %" PRIu64 " to %" PRIu64 ", "
+					  "separated by spaces", n->name, s->name, tok, s->name,
+					  s->min, s->max);
 				break;
 			}
 		break;
@@ -285,9 +297,11 @@ static void check_attrs(struct exp_ctx *c, const xmlNode *n, const struct attr_s
 			char names[200] = "";
 			size_t k = 0;
 			for (s = spec; s->name && k < sizeof(names); s++)
-				k += (size_t)snprintf(names + k, sizeof(names) - k, "%s%s", s == spec ? "" :
-						      s[1].name ? ", " : " or ", s->name);
-			exp_error(c, exp_line(n), "<%s>: unknown attribute '%s%s%s': expected %s", n->name,
+				k += (size_t)snprintf(names + k, sizeof(names) - k, "%s%s",
+						      s == spec ? "" : s[1].name ? ", " :
+						      " or ", s->name);
+			exp_error(c, exp_line(n),
+				  "<%s>: unknown attribute '%s%s%s': expected %s", n->name,
 				  a->ns && a->ns->prefix ? (const char *)a->ns->prefix : "",
 				  a->ns && a->ns->prefix ? ":" : "", a->name,
 				  spec->name ? names : "no attributes");
@@ -321,15 +335,20 @@ static void check_content(struct exp_ctx *c, xmlNode *n, const struct elem_spec 
 				continue;
 			have_text = true;
 			if (text == T_NONE)
-				exp_error(c, exp_line(k), "<%s>: unexpected text '%.30s': expected %s",
-					  n->name, t, expected);
+				exp_error(c, exp_line(k),
+					  "<%s>: unexpected text '%.30s': expected %s", n->name,
+					  t, expected);
 		} else if (k->type == XML_ELEMENT_NODE) {
-			if (!children || !in_ns(k) || (!find_elem(children, k) && (!more || !find_elem(more, k))))
-				exp_error(c, exp_line(k), "<%s%s%s>: unexpected element in <%s>: expected %s",
+			if (!children || !in_ns(k) ||
+			    (!find_elem(children, k) && (!more || !find_elem(more, k))))
+				exp_error(c, exp_line(k),
+					  "<%s%s%s>: unexpected element in <%s>: expected %s",
 					  k->ns && k->ns->prefix ? (const char *)k->ns->prefix : "",
-					  k->ns && k->ns->prefix ? ":" : "", k->name, n->name, expected);
+					  k->ns && k->ns->prefix ? ":" : "", k->name,
+					  n->name, expected);
 		} else if (k->type == XML_ENTITY_REF_NODE) {
-			exp_error(c, exp_line(n), "<%s>: entity references are not allowed", n->name);
+			exp_error(c, exp_line(n),
+				  "<%s>: entity references are not allowed", n->name);
 		}
 	}
 	if (text == T_POLICY) {
@@ -343,7 +362,8 @@ static void check_content(struct exp_ctx *c, xmlNode *n, const struct elem_spec 
 			return;
 		svt_default_policy(&p, &pool);
 		if (!have_text)
-			exp_error(c, exp_line(n), "<%s>: expected a policy string as its text, such as "
+			exp_error(c, exp_line(n),
+				  "<%s>: expected a policy string as its text, such as "
 				  "oos=0,prefetch=0", n->name);
 		else if (!exp_parse_policy(exp_trim(raw), &p, &pool, why, sizeof(why)))
 			exp_error(c, exp_line(n), "<%s>: %s", n->name, why);
@@ -375,8 +395,8 @@ static void check_execution(struct exp_ctx *c, xmlNode *k)
 	if (m && (ml == 0 || !(digits_and((const char *)m, "", 15) ||
 			       (ml > 1 && strchr("KMGT", m[ml - 1]) && (m[ml - 1] = '\0', 1) &&
 				digits_and((const char *)m, "", 15)))))
-		exp_error(c, exp_line(k), "<execution mem=...>: expected megabytes, or a number with "
-			  "K, M, G or T");
+		exp_error(c, exp_line(k),
+			  "<execution mem=...>: expected megabytes, or a number with K, M, G or T");
 	xmlFree(t);
 	xmlFree(m);
 }
@@ -392,8 +412,9 @@ unsigned exp_check_structure(struct exp_ctx *c, xmlNode *root)
 
 	if (!exp_is_root(root)) {
 		exp_error(c, exp_line(root), "the root element is <%s> %s%s: expected <experiment "
-			  "xmlns=\"%s\">", root->name, root->ns && root->ns->href ? "in namespace " :
-			  "in no namespace", root->ns && root->ns->href ? (const char *)root->ns->href : "",
+			  "xmlns=\"%s\">", root->name,
+			  root->ns && root->ns->href ? "in namespace " : "in no namespace",
+			  root->ns && root->ns->href ? (const char *)root->ns->href : "",
 			  SVT_EXP_NAMESPACE);
 		return c->nerrors - before;
 	}
@@ -411,15 +432,18 @@ unsigned exp_check_structure(struct exp_ctx *c, xmlNode *root)
 			if (strcmp(s->name, "guest") == 0 &&
 			    !xmlHasNsProp(k, (const xmlChar *)"shipped", NULL) ==
 			    !xmlHasNsProp(k, (const xmlChar *)"kernel", NULL))
-				exp_error(c, exp_line(k), "<guest>: expected exactly one of the attributes "
-					  "'shipped' (a shipped guest) and 'kernel' (a Multiboot kernel file)");
+				exp_error(c, exp_line(k),
+					  "<guest>: expected exactly one of the attributes "
+					  "'shipped' (a shipped guest) and 'kernel' (a Multiboot "
+					  "kernel file)");
 			continue;
 		}
 		if (!(s = find_elem(settings, k)))
 			continue;
 		unsigned i = (unsigned)(s - settings);
 		if (++count[i] == 2)
-			exp_error(c, exp_line(k), "<%s>: given twice: expected at most one", s->name);
+			exp_error(c, exp_line(k),
+				  "<%s>: given twice: expected at most one", s->name);
 		check_attrs(c, k, s->attrs);
 		if (strcmp(s->name, "execution") == 0)
 			check_execution(c, k);
@@ -431,18 +455,20 @@ unsigned exp_check_structure(struct exp_ctx *c, xmlNode *root)
 		check_content(c, k, policy_elems, NULL, "recorded, policy or sweep", T_NONE);
 		for (xmlNode *q = k->children; q; q = q->next) {
 			const struct elem_spec *ps;
-			if (q->type != XML_ELEMENT_NODE || !in_ns(q) || !(ps = find_elem(policy_elems, q)))
+			if (q->type != XML_ELEMENT_NODE || !in_ns(q) ||
+			    !(ps = find_elem(policy_elems, q)))
 				continue;
 			np++;
 			check_attrs(c, q, ps->attrs);
 			check_content(c, q, NULL, NULL, "no elements", ps->text);
 		}
 		if (np == 0)
-			exp_error(c, exp_line(k), "<policies>: expected one or more of recorded, policy "
-				  "and sweep");
+			exp_error(c, exp_line(k),
+				  "<policies>: expected one or more of recorded, policy and sweep");
 	}
 	if (ninputs == 0)
-		exp_error(c, exp_line(root), "<experiment>: no inputs: expected one or more of synth, "
-			  "guest and trace");
+		exp_error(c, exp_line(root),
+			  "<experiment>: no inputs: expected one or more of synth, guest "
+			  "and trace");
 	return c->nerrors - before;
 }

@@ -156,7 +156,8 @@ static void on_error(void *ctx, xmlErrorPtr e)
 	}
 	if (e->level == XML_ERR_WARNING) {
 		if (l->c->err)
-			fprintf(l->c->err, "%s:%ld: warning: %s\n", l->c->file, line > 0 ? line : 1, text);
+			fprintf(l->c->err, "%s:%ld: warning: %s\n", l->c->file,
+				line > 0 ? line : 1, text);
 		return;
 	}
 	exp_error(l->c, line > 0 ? line : 1, "not well-formed XML: %s", text);
@@ -197,9 +198,9 @@ static void on_doctype(void *ctx, const xmlChar *name, const xmlChar *public_id,
 
 	(void)name;
 	exp_error(l->c, p->input ? p->input->line : 1,
-		  "a DOCTYPE is not allowed in an experiment file%s: expected the <experiment> element "
-		  "with no DTD and no entity declarations", public_id || system_id ?
-		  " (this one names an external DTD)" : "");
+		  "a DOCTYPE is not allowed in an experiment file%s: expected the "
+		  "<experiment> element with no DTD and no entity declarations",
+		  public_id || system_id ? " (this one names an external DTD)" : "");
 	l->doctype = true;
 	xmlStopParser(p);
 }
@@ -287,7 +288,8 @@ struct svt_experiment *svt_exp_load_mem(const char *buf, size_t len, const char 
 		goto out;
 	xmlNodePtr root = xmlDocGetRootElement(doc);
 	if (!root) {
-		exp_error(&c, 1, "no root element: expected <experiment xmlns=\"%s\">", SVT_EXP_NAMESPACE);
+		exp_error(&c, 1, "no root element: expected <experiment xmlns=\"%s\">",
+			  SVT_EXP_NAMESPACE);
 		goto out;
 	}
 	l->validating = true;
@@ -352,7 +354,8 @@ struct svt_experiment *svt_exp_load(const char *path, const char *results_dir, F
 		exp_error(&c, 0, "out of memory");
 		goto fail;
 	}
-	while (got <= SVT_EXP_MAX_BYTES && (n = read(fd, buf + got, SVT_EXP_MAX_BYTES + 1 - got)) > 0)
+	while (got <= SVT_EXP_MAX_BYTES &&
+	       (n = read(fd, buf + got, SVT_EXP_MAX_BYTES + 1 - got)) > 0)
 		got += (size_t)n;
 	if (n < 0) {
 		exp_error(&c, 0, "cannot read: %s", strerror(errno));

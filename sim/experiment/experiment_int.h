@@ -17,7 +17,8 @@ struct exp_msg {
 	char text[1024];
 };
 
-#define EXP_KEEP        64              /* messages kept, to print SVT_EXP_MAX_ERRORS in line order */
+/* messages kept, to print SVT_EXP_MAX_ERRORS in line order */
+#define EXP_KEEP        64
 
 struct exp_ctx {
 	const char *file;               /* the name in messages */
@@ -43,7 +44,8 @@ long exp_line(const xmlNode *n);
  * reads a policy string over *p and *pool, or says why it is not one. */
 char *exp_trim(char *s);
 bool exp_parse_int(const char *s, uint64_t min, uint64_t max, uint64_t *out);
-bool exp_parse_policy(const char *spec, struct svt_policy *p, unsigned *pool, char *why, size_t len);
+bool exp_parse_policy(const char *spec, struct svt_policy *p, unsigned *pool, char *why,
+		      size_t len);
 
 /* experiment-check.c: the element and attribute table, checked over the
  * whole tree (every problem reported); returns the number of problems.

@@ -112,7 +112,8 @@ static void synth_params(const struct svt_exp_input *in, char *buf, size_t len)
 	svt_policy_format(&in->policy, in->pool, pol, sizeof(pol));
 	snprintf(buf, len, "synth workload=%s mode=%s events=%" PRIu64 " seed=%" PRIu64 " frames=%"
 		 PRIu64 " level=%d frame-size=%" PRIu64 " policy=%s", in->workload,
-		 svt_mode_name(in->mode), in->events, in->seed, in->frames, in->level, in->frame_size, pol);
+		 svt_mode_name(in->mode), in->events, in->seed, in->frames, in->level,
+		 in->frame_size, pol);
 }
 
 static void make_synth(struct run_trace *t, bool force, struct svt_progress *prog)
@@ -121,8 +122,8 @@ static void make_synth(struct run_trace *t, bool force, struct svt_progress *pro
 	char params[600], tmp[4200];
 	struct syn_config cfg = {
 		.work = syn_find_workload(in->workload), .mode = in->mode, .events = in->events,
-		.seed = in->seed, .policy = in->policy, .pool = in->pool, .guest_frames = in->frames,
-		.level = in->level, .progress = prog,
+		.seed = in->seed, .policy = in->policy, .pool = in->pool,
+		.guest_frames = in->frames, .level = in->level, .progress = prog,
 	};
 	uint64_t events;
 
@@ -190,8 +191,8 @@ static void *synth_worker(void *arg)
 		fflush(stdout);
 		sp->made++;
 		if (sp->prog && !sp->alone)
-			svt_progress_draw(sp->prog, "run %s: %zu/%zu traces made", sp->name, sp->made,
-					  sp->nsynth);
+			svt_progress_draw(sp->prog, "run %s: %zu/%zu traces made",
+					  sp->name, sp->made, sp->nsynth);
 		pthread_mutex_unlock(&sp->lock);
 	}
 }
@@ -205,11 +206,13 @@ static bool guest_params(const struct svt_experiment *e, const struct svt_exp_in
 
 	if (!svt_replay_checksum(in->kernel, ksum, sizeof(ksum)))
 		return false;
-	svt_vmx_paths(hv, script, sizeof(hv), strcmp(e->engine, "qemu-kvm") == 0 ? "qemu" : "bochs");
+	svt_vmx_paths(hv, script, sizeof(hv),
+		      strcmp(e->engine, "qemu-kvm") == 0 ? "qemu" : "bochs");
 	svt_replay_checksum(hv, hsum, sizeof(hsum));
 	if (in->policy_given)
 		svt_policy_format(&in->policy, in->pool, pol, sizeof(pol));
-	snprintf(buf, len, "guest kernel=%s kernel-sum=%s args=%s policy=%s engine=%s hv=%s hv-sum=%s",
+	snprintf(buf, len,
+		 "guest kernel=%s kernel-sum=%s args=%s policy=%s engine=%s hv=%s hv-sum=%s",
 		 in->kernel, ksum, in->args, pol, e->engine, hv, hsum);
 	return true;
 }
@@ -257,7 +260,8 @@ static int record(const struct svt_experiment *e, const struct svt_exp_input *in
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
-static void make_guest(const struct svt_experiment *e, struct run_trace *t, bool force, bool *recorded)
+static void make_guest(const struct svt_experiment *e, struct run_trace *t, bool force,
+		       bool *recorded)
 {
 	char params[PARAMS_MAX], side[4200];
 
@@ -285,7 +289,8 @@ static void make_guest(const struct svt_experiment *e, struct run_trace *t, bool
 			 t->path, t->path);
 		t->status = SVT_EXIT_NEGATIVE;
 	} else {
-		snprintf(t->message, sizeof(t->message), "shadowvt record failed (exit status %d)", rc);
+		snprintf(t->message, sizeof(t->message),
+			 "shadowvt record failed (exit status %d)", rc);
 		t->status = SVT_EXIT_INPUT;
 		return;
 	}
@@ -347,7 +352,8 @@ struct run_trace *run_find_traces(const struct svt_experiment *e, size_t only)
 			identify(&t[i]);
 		} else {
 			t[i].status = SVT_EXIT_INPUT;
-			snprintf(t[i].message, sizeof(t[i].message), "%s: %s", t[i].path, strerror(errno));
+			snprintf(t[i].message, sizeof(t[i].message), "%s: %s", t[i].path,
+				 strerror(errno));
 		}
 	}
 	return t;
@@ -390,16 +396,18 @@ void run_make_one(const struct svt_experiment *e, struct run_trace *t, bool forc
 		identify(t);
 }
 
-struct run_trace *run_make_traces(const struct svt_experiment *e, unsigned n, bool force, bool quiet,
-				  volatile sig_atomic_t *stop, struct svt_progress *prog)
+struct run_trace *run_make_traces(const struct svt_experiment *e, unsigned n,
+				  bool force, bool quiet, volatile sig_atomic_t *stop,
+				  struct svt_progress *prog)
 {
 	struct run_trace *t = trace_paths(e);
 	bool recorded = false;
 
 	if (!t)
 		return NULL;
-	struct synth_pool sp = { .t = t, .n = e->ninputs, .force = force, .quiet = quiet, .stop = stop,
-				 .prog = prog && prog->on ? prog : NULL, .alone = n <= 1, .name = e->name };
+	struct synth_pool sp = { .t = t, .n = e->ninputs, .force = force, .quiet = quiet,
+				 .stop = stop, .prog = prog && prog->on ? prog : NULL,
+				 .alone = n <= 1, .name = e->name };
 	for (size_t i = 0; i < e->ninputs; i++)
 		sp.nsynth += t[i].in->kind == SVT_EXP_SYNTH;
 	pthread_t tid[256];
@@ -416,7 +424,8 @@ struct run_trace *run_make_traces(const struct svt_experiment *e, unsigned n, bo
 		if (t[i].in->kind == SVT_EXP_GUEST) {
 			make_guest(e, &t[i], force, &recorded);
 			if (t[i].status != SVT_EXIT_OK)
-				fprintf(stderr, "shadowvt run: %s: %s\n", t[i].in->name, t[i].message);
+				fprintf(stderr, "shadowvt run: %s: %s\n", t[i].in->name,
+					t[i].message);
 			else if (!quiet)
 				printf("%s: %s %s\n", t[i].in->name, t[i].how, t[i].path);
 		} else if (t[i].in->kind == SVT_EXP_TRACE) {

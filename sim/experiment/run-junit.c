@@ -159,20 +159,24 @@ static void job_cases(FILE *f, const struct run_job *j, enum svt_audit_level aud
 		}
 		if (first == SIZE_MAX) {
 			c->errors++;
-			fprintf(f, ">\n      <error type=\"unknown\" message=\"the database holds %" PRIu64
-				" of this run's %" PRIu64 " violations, none of %s; whether the rest include "
-				"any is not known\"/>\n    </testcase>\n", stored, r->violations, inv);
+			fprintf(f,
+				">\n      <error type=\"unknown\" message=\"the database "
+				"holds %" PRIu64 " of this run's %" PRIu64 " violations, none of "
+				"%s; whether the rest include any is not known\"/>\n    "
+				"</testcase>\n", stored, r->violations, inv);
 			continue;
 		}
 		c->failures++;
-		fprintf(f, ">\n      <failure type=\"%s\" message=\"%s violation(s) of %s stored; first at "
-			"event %s\">", inv, cell(v, first, SVT_DB_FIRST_STORED), inv,
-			cell(v, first, SVT_DB_FIRST_SEQ));
+		fprintf(f,
+			">\n      <failure type=\"%s\" message=\"%s violation(s) of %s "
+			"stored; first at event %s\">", inv,
+			cell(v, first, SVT_DB_FIRST_STORED), inv, cell(v, first, SVT_DB_FIRST_SEQ));
 		for (size_t k = first; k < first + count; k++) {
 			fprintf(f, "\nevent %s: va %s: ", cell(v, k, SVT_DB_FIRST_SEQ),
 				cell(v, k, SVT_DB_FIRST_VA));
 			esc(f, cell(v, k, SVT_DB_FIRST_WHAT), false);
-			fprintf(f, " (reproduce with events %s)", cell(v, k, SVT_DB_FIRST_REPRODUCE));
+			fprintf(f, " (reproduce with events %s)",
+				cell(v, k, SVT_DB_FIRST_REPRODUCE));
 		}
 		fputs("\n      </failure>\n    </testcase>\n", f);
 	}
@@ -216,15 +220,17 @@ int run_junit(const char *path, const struct svt_experiment *e, struct run_job *
 				continue;
 			t = j->t;
 			if (db && j->row.id > 0 && j->row.status == SVT_RUN_VIOLATIONS)
-				have = svt_db_first_violations(db, j->row.id, FIRST_VIOLATIONS, &v) == 0;
+				have = svt_db_first_violations(db, j->row.id,
+							       FIRST_VIOLATIONS, &v) == 0;
 			job_cases(s, j, e->audit, have ? &v : NULL, &c);
 			svt_db_rows_free(&v);
 		}
 		fclose(s);
 		fputs("  <testsuite name=\"", m);
 		esc(m, e->inputs[i].name, true);
-		fprintf(m, "\" tests=\"%u\" failures=\"%u\" errors=\"%u\" skipped=\"%u\" time=\"%.6f\">\n",
-			c.tests, c.failures, c.errors, c.skipped, c.time);
+		fprintf(m,
+			"\" tests=\"%u\" failures=\"%u\" errors=\"%u\" skipped=\"%u\" "
+			"time=\"%.6f\">\n", c.tests, c.failures, c.errors, c.skipped, c.time);
 		if (t) {
 			fputs("    <properties>\n      <property name=\"trace\" value=\"", m);
 			esc(m, t->path, true);
@@ -240,9 +246,10 @@ int run_junit(const char *path, const struct svt_experiment *e, struct run_job *
 				esc(m, jobs[k].p->name, true);
 				fputs("\" value=\"", m);
 				esc(m, r->recorded_policy ? "recorded: the trace's own policy" :
-				    strcmp(r->whatif, "exact") == 0 ? "exact: recording under this policy "
-				    "gives these counters" : "APPROXIMATE, NOT A MEASUREMENT: a replay "
-				    "cannot make the exits this policy would add", true);
+				    strcmp(r->whatif, "exact") == 0 ?
+				    "exact: recording under this policy gives these counters" :
+				    "APPROXIMATE, NOT A MEASUREMENT: a replay cannot make the "
+				    "exits this policy would add", true);
 				fputs("\"/>\n", m);
 			}
 			fputs("    </properties>\n", m);

@@ -56,7 +56,8 @@ int run_plan(const struct svt_experiment *e, struct run_trace *traces, struct ru
 		j->same_as = -1;
 		j->row.divergence = -1;
 		j->row.status = SVT_RUN_NOT_RUN;        /* until it is replayed or read back */
-		snprintf(j->canon, sizeof(j->canon), "%s", j->p->recorded ? j->t->recorded : j->p->canon);
+		snprintf(j->canon, sizeof(j->canon), "%s",
+			 j->p->recorded ? j->t->recorded : j->p->canon);
 		if (!j->t->ok) {
 			snprintf(j->row.message, sizeof(j->row.message), "%s", j->t->message);
 			j->row.recorded_policy = j->p->recorded;
@@ -220,13 +221,15 @@ static bool sbatch(struct submit *s, const char *kind, size_t n, const char *lis
 	const char *mem = s->o->mem ? s->o->mem : e->mem;
 	unsigned amax = s->o->array_max ? s->o->array_max : e->array_max;
 	static char wrap[20000];
-	char name[200], out[4300], arr[64], part[200], tim[64], mm[64], dp[2048], chdir[PATH_MAX + 16];
+	char name[200], out[4300], arr[64], part[200], tim[64], mm[64], dp[2048],
+		chdir[PATH_MAX + 16];
 	char reply[512];
 	const char *argv[20];
 	int argc = 0;
 
 	snprintf(wrap, sizeof(wrap), "exec");
-	bool ok = append_quoted(wrap, sizeof(wrap), s->exe) && append_quoted(wrap, sizeof(wrap), "run") &&
+	bool ok = append_quoted(wrap, sizeof(wrap), s->exe) &&
+		  append_quoted(wrap, sizeof(wrap), "run") &&
 		  append_quoted(wrap, sizeof(wrap), s->file);
 	if (ok && s->results[0])
 		ok = append_quoted(wrap, sizeof(wrap), "--results") &&
@@ -281,8 +284,8 @@ static bool sbatch(struct submit *s, const char *kind, size_t n, const char *lis
 	int rc = capture(argv, reply, sizeof(reply));
 	reply[strcspn(reply, ";\n")] = '\0';
 	if (rc != 0 || !reply[0] || strspn(reply, "0123456789") != strlen(reply)) {
-		svt_err("run: --slurm: sbatch failed (exit status %d)%s%s", rc, reply[0] ? ": " : "",
-			reply);
+		svt_err("run: --slurm: sbatch failed (exit status %d)%s%s", rc,
+			reply[0] ? ": " : "", reply);
 		return false;
 	}
 	snprintf(jobid, idlen, "%.40s", reply);
@@ -331,8 +334,9 @@ int run_slurm_submit(const struct svt_experiment *e, const struct run_slurm_opts
 		goto out;
 	}
 	if (!getenv("SLURM_CONF"))
-		fprintf(stderr, "shadowvt run: --slurm: SLURM_CONF is not set: Slurm's commands use "
-			"their built-in configuration file\n");
+		fprintf(stderr,
+			"shadowvt run: --slurm: SLURM_CONF is not set: Slurm's commands use their "
+			"built-in configuration file\n");
 	if (o->results && run_mkdirs(o->results) != 0) {
 		svt_err("run: cannot make %s: %s", o->results, strerror(errno));
 		goto out;
@@ -340,8 +344,8 @@ int run_slurm_submit(const struct svt_experiment *e, const struct run_slurm_opts
 	ssize_t xl = readlink("/proc/self/exe", s.exe, sizeof(s.exe) - 1);
 	if (xl <= 0 || !abspath(e->file, s.file) || !getcwd(s.cwd, sizeof(s.cwd)) ||
 	    (o->results && !abspath(o->results, s.results))) {
-		svt_err("run: --slurm: cannot resolve the program, the experiment file or --results: %s",
-			strerror(errno));
+		svt_err("run: --slurm: cannot resolve the program, the experiment file or "
+			"--results: %s", strerror(errno));
 		goto out;
 	}
 	s.exe[xl] = '\0';
@@ -444,8 +448,8 @@ int run_slurm_submit(const struct svt_experiment *e, const struct run_slurm_opts
 	if (!sbatch(&s, "merge", 0, NULL, dep, mjob, sizeof(mjob)))
 		goto out;
 	if (!o->quiet) {
-		printf("%s: %zu runs: %zu in %s, %zu replayed and waiting for the merge, %zu to replay\n",
-		       e->name, njobs, done, e->db, waiting, nreplay);
+		printf("%s: %zu runs: %zu in %s, %zu replayed and waiting for the merge, %zu "
+		       "to replay\n", e->name, njobs, done, e->db, waiting, nreplay);
 		if (nmake)
 			printf("submitted job %s: %zu trace(s) to make\n", tjob, nmake);
 		if (nreplay)
@@ -492,7 +496,8 @@ static bool list_line(const char *list, unsigned long index, char *what, size_t 
 /* Copy from to to (a new file), synced.  0 or -1 (errno). */
 static int copy_file(const char *from, const char *to)
 {
-	int in = open(from, O_RDONLY), out = in < 0 ? -1 : open(to, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+	int in = open(from, O_RDONLY),
+		out = in < 0 ? -1 : open(to, O_WRONLY | O_CREAT | O_TRUNC, 0666);
 	char buf[65536];
 	ssize_t r = 0;
 
@@ -546,7 +551,8 @@ static int task_replay(const struct svt_experiment *e, size_t k, volatile sig_at
 			 jobs[q].p->recorded ? t->recorded : jobs[q].p->canon);
 	}
 	if (!t->ok || !j->canon[0]) {
-		svt_err("run: %s: %s", t->in->name, t->ok ? "cannot read the trace's policy" : t->message);
+		svt_err("run: %s: %s", t->in->name,
+			t->ok ? "cannot read the trace's policy" : t->message);
 		goto out;
 	}
 	for (size_t q = 0; q < k % np; q++)
@@ -561,8 +567,8 @@ static int task_replay(const struct svt_experiment *e, size_t k, volatile sig_at
 					    svt_tool_version()) : 0;
 	svt_db_close(db);
 	if (have > 0) {
-		printf("%s under %s: already in %s (run %" PRId64 ")\n", t->in->name, j->p->name, e->db,
-		       have);
+		printf("%s under %s: already in %s (run %" PRId64 ")\n", t->in->name,
+		       j->p->name, e->db, have);
 		rc = SVT_EXIT_OK;
 		goto out;
 	}
@@ -588,7 +594,8 @@ static int task_replay(const struct svt_experiment *e, size_t k, volatile sig_at
 	}
 	struct svt_replay_config cfg = {
 		.path = t->path, .policy_given = !j->p->recorded, .policy = j->p->policy,
-		.pool = j->p->pool, .audit = e->audit, .db = db, .show = 0, .store = 1000, .stop = stop,
+		.pool = j->p->pool, .audit = e->audit, .db = db, .show = 0, .store = 1000,
+		.stop = stop,
 	};
 	struct svt_replay_result *res = calloc(1, sizeof(*res));
 	if (!res) {
@@ -656,7 +663,8 @@ int run_slurm_task(const struct svt_experiment *e, const char *list, volatile si
 		run_make_one(e, &t[num], false);
 		int rc = t[num].ok ? SVT_EXIT_OK : t[num].status ? t[num].status : SVT_EXIT_INPUT;
 		if (t[num].ok)
-			printf("%s: %s %s\n", t[num].in->name, t[num].how ? t[num].how : "made", t[num].path);
+			printf("%s: %s %s\n", t[num].in->name, t[num].how ? t[num].how : "made",
+			       t[num].path);
 		else
 			svt_err("run: %s: %s", t[num].in->name, t[num].message);
 		run_traces_free(t, e->ninputs);
@@ -664,8 +672,9 @@ int run_slurm_task(const struct svt_experiment *e, const char *list, volatile si
 	}
 	if (strcmp(what, "replay") == 0 && num < e->ninputs * e->npolicies)
 		return task_replay(e, num, stop);
-	svt_err("run: --slurm-task: %s: task %" PRIu64 " is \"%s %zu\": not a task of this experiment "
-		"(was the file changed since it was submitted?)", list, index, what, num);
+	svt_err("run: --slurm-task: %s: task %" PRIu64 " is \"%s %zu\": not a task of this "
+		"experiment (was the file changed since it was submitted?)", list,
+		index, what, num);
 	return SVT_EXIT_INPUT;
 }
 
@@ -690,7 +699,8 @@ int run_slurm_merge(const struct svt_experiment *e, bool quiet)
 		*strrchr(dbdir, '/') = '\0';
 	if ((strchr(e->db, '/') && run_mkdirs(dbdir) != 0) ||
 	    !(db = svt_db_open(e->db, true, &st, msg, sizeof(msg)))) {
-		svt_err("run: --slurm-merge: %s", db ? msg : strchr(e->db, '/') ? strerror(errno) : msg);
+		svt_err("run: --slurm-merge: %s",
+			db ? msg : strchr(e->db, '/') ? strerror(errno) : msg);
 		goto out;
 	}
 	if (run_plan(e, traces, jobs, db, false) != 0) {
@@ -702,8 +712,8 @@ int run_slurm_merge(const struct svt_experiment *e, bool quiet)
 		struct run_job *j = &jobs[k];
 		if (!j->t->ok) {
 			missing++;
-			fprintf(stderr, "shadowvt run: missing: %s under %s: no trace (%s)\n", j->t->in->name,
-				j->p->name, j->t->message);
+			fprintf(stderr, "shadowvt run: missing: %s under %s: no trace (%s)\n",
+				j->t->in->name, j->p->name, j->t->message);
 			continue;
 		}
 		shard_path(dir, j, sp, sizeof(sp));
@@ -717,8 +727,8 @@ int run_slurm_merge(const struct svt_experiment *e, bool quiet)
 		}
 		if (!there) {
 			missing++;
-			fprintf(stderr, "shadowvt run: missing: %s under %s: no shard %s\n", j->t->in->name,
-				j->p->name, sp);
+			fprintf(stderr, "shadowvt run: missing: %s under %s: no shard %s\n",
+				j->t->in->name, j->p->name, sp);
 			continue;
 		}
 		if (svt_db_begin(db) != 0) {
@@ -886,7 +896,8 @@ int run_slurm_status(const struct svt_experiment *e)
 		const char *argv[] = { "squeue", "-h", "-r", "-o", "%i %T", "-j", ids, NULL };
 		asked = capture(argv, queue, sizeof(queue)) == 0;
 		if (!asked)
-			fprintf(stderr, "shadowvt run: --status: squeue failed: states from files only\n");
+			fprintf(stderr,
+				"shadowvt run: --status: squeue failed: states from files only\n");
 	}
 	int wt = 5, wp = 6;
 	for (size_t k = 0; k < njobs; k++) {
@@ -894,11 +905,13 @@ int run_slurm_status(const struct svt_experiment *e)
 		wt = a > wt ? a : wt;
 		wp = b > wp ? b : wp;
 	}
-	printf("experiment %s: %zu runs, results %s, cluster state in %s\n", e->name, njobs, e->db, dir);
+	printf("experiment %s: %zu runs, results %s, cluster state in %s\n", e->name, njobs,
+	       e->db, dir);
 	printf("%-*s  %-*s  %s\n", wt, "TRACE", wp, "POLICY", "STATE");
 	for (size_t k = 0; k < njobs; k++) {
 		struct run_job *j = &jobs[k];
-		const char *q = task[k] >= 0 && asked ? queued_state(queue, sj[arr[k]].id, task[k]) : NULL;
+		const char *q = task[k] >= 0 && asked ?
+			queued_state(queue, sj[arr[k]].id, task[k]) : NULL;
 		int c;
 		if (j->cached || j->same_as >= 0)
 			c = 0;
@@ -917,14 +930,16 @@ int run_slurm_status(const struct svt_experiment *e)
 		counts[c]++;
 		printf("%-*s  %-*s  %s", wt, j->t->in->name, wp, j->p->name, names[c]);
 		if (c == 4)
-			printf(" (log: %s/logs/%s-replay-%s_%ld.out)", dir, e->name, sj[arr[k]].id, task[k]);
+			printf(" (log: %s/logs/%s-replay-%s_%ld.out)", dir, e->name,
+			       sj[arr[k]].id, task[k]);
 		if (c == 0 && j->same_as >= 0)
 			printf(" (the same run as %s)", jobs[j->same_as].p->name);
 		printf("\n");
 	}
 	for (size_t s = 0; s < nsj; s++) {
 		const char *js = job_state(sj[s].id);
-		printf("job %s (%s): %s\n", sj[s].id, sj[s].kind, js ? js : "no longer known to the controller");
+		printf("job %s (%s): %s\n", sj[s].id, sj[s].kind,
+		       js ? js : "no longer known to the controller");
 	}
 	printf("%zu runs:", njobs);
 	for (int c = 0; c < 7; c++)

@@ -20,7 +20,8 @@ struct run_trace {
 	const struct svt_exp_input *in;
 	char *path;                     /* the trace file */
 	bool ok;                        /* there is a trace to replay */
-	int status;                     /* SVT_EXIT_* of making it (NEGATIVE: made, with problems) */
+	/* SVT_EXIT_* of making it (NEGATIVE: made, with problems) */
+	int status;
 	const char *how;                /* "synthesised", "recorded", "reused", "given" */
 	char checksum[32];              /* "crc32c:XXXXXXXX" */
 	char recorded[128];             /* the policy in its header, canonical; "" if unreadable */
@@ -57,8 +58,9 @@ struct run_job {
  * memory.  stop: set by a signal.  prog (NULL: none): the status line,
  * the synth's own with one thread, else the traces made. */
 struct svt_progress;
-struct run_trace *run_make_traces(const struct svt_experiment *e, unsigned n, bool force, bool quiet,
-				  volatile sig_atomic_t *stop, struct svt_progress *prog);
+struct run_trace *run_make_traces(const struct svt_experiment *e, unsigned n,
+				  bool force, bool quiet, volatile sig_atomic_t *stop,
+				  struct svt_progress *prog);
 void run_traces_free(struct run_trace *t, size_t n);
 /* The traces without making any: each input's path, and for those whose
  * file exists (only that input's, unless only is SIZE_MAX), ok with its

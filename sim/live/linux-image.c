@@ -58,7 +58,8 @@ static bool grow(uint8_t **out, size_t *cap, size_t need)
 	return true;
 }
 
-static int unxz(const uint8_t *in, size_t n, uint8_t **out, size_t *outlen, char *err, size_t errlen)
+static int unxz(const uint8_t *in, size_t n, uint8_t **out, size_t *outlen, char *err,
+		size_t errlen)
 {
 	lzma_stream s = LZMA_STREAM_INIT;
 	size_t cap = 0;
@@ -87,7 +88,8 @@ static int unxz(const uint8_t *in, size_t n, uint8_t **out, size_t *outlen, char
 	return 0;
 }
 
-static int ungz(const uint8_t *in, size_t n, uint8_t **out, size_t *outlen, char *err, size_t errlen)
+static int ungz(const uint8_t *in, size_t n, uint8_t **out, size_t *outlen, char *err,
+		size_t errlen)
 {
 	z_stream s;
 	size_t cap = 0;
@@ -118,7 +120,8 @@ static int ungz(const uint8_t *in, size_t n, uint8_t **out, size_t *outlen, char
 	return 0;
 }
 
-static int unzstd(const uint8_t *in, size_t n, uint8_t **out, size_t *outlen, char *err, size_t errlen)
+static int unzstd(const uint8_t *in, size_t n, uint8_t **out, size_t *outlen, char *err,
+		  size_t errlen)
 {
 	ZSTD_DStream *d = ZSTD_createDStream();
 	size_t cap = 0, r = 1;
@@ -156,7 +159,8 @@ int svt_linux_vmlinux(const uint8_t *img, size_t n, uint8_t **out, size_t *outle
 		return 0;
 	}
 	if (n < 0x250 || svt_get32(img + 0x202) != 0x53726448)
-		return fail(err, errlen, "neither a bzImage (no \"HdrS\" at 0x202) nor an x86-64 ELF kernel");
+		return fail(err, errlen,
+			    "neither a bzImage (no \"HdrS\" at 0x202) nor an x86-64 ELF kernel");
 	unsigned version = (unsigned)img[0x206] | (unsigned)img[0x207] << 8;
 	if (version < 0x208)
 		return fail(err, errlen, "boot protocol before 2.08: the header gives no payload");

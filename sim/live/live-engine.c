@@ -306,8 +306,9 @@ static int check_guest(const struct svt_live_run *run, char *why, size_t whylen)
 		base = base ? base + 1 : m;
 		if (!*base || strspn(base, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 				      "0123456789._,+-") != strlen(base) || strchr(m, '\n')) {
-			snprintf(why, whylen, "%s: a module's file name may hold only letters, digits "
-				 "and . _ , + - (it is the module's command line)", m);
+			snprintf(why, whylen,
+				 "%s: a module's file name may hold only letters, digits and . _ , "
+				 "+ - (it is the module's command line)", m);
 			return -1;
 		}
 		uint8_t *b = read_small(m, 0, &mn, &msize, why, whylen);
@@ -321,8 +322,9 @@ static int check_guest(const struct svt_live_run *run, char *why, size_t whylen)
 		return -1;
 	total += (uint64_t)size;
 	if (total > GUEST_MAX) {
-		snprintf(why, whylen, "%s: %" PRIu64 " bytes%s: the hypervisor loads a guest and its "
-			 "modules of at most 4 MiB together", path, total,
+		snprintf(why, whylen,
+			 "%s: %" PRIu64 " bytes%s: the hypervisor loads a guest and its modules of "
+			 "at most 4 MiB together", path, total,
 			 run->nmodules ? " with its modules" : "");
 		free(img);
 		return -1;
@@ -331,8 +333,9 @@ static int check_guest(const struct svt_live_run *run, char *why, size_t whylen)
 	int rc = svt_mb_parse(img, n, &im);
 	if (rc != 0 && im.err_off == SVT_MB_NO_OFFSET) {
 		if (n >= 520 && memcmp(img + 514, "HdrS", 4) == 0)
-			snprintf(why, whylen, "%s: a Linux bzImage, not a Multiboot kernel: record it "
-				 "with --kernel", path);
+			snprintf(why, whylen,
+				 "%s: a Linux bzImage, not a Multiboot kernel: record it with "
+				 "--kernel", path);
 		else if (n >= 20 && svt_get32(img) == 0x464c457fu && img[4] == 2)
 			snprintf(why, whylen, "%s: a 64-bit ELF without a Multiboot header: not a "
 				 "Multiboot kernel (a Linux vmlinux goes with --kernel)", path);
@@ -435,7 +438,8 @@ static int run_guest(const struct svt_live_run *run, const char *dir, int *engin
 	bool qemu = run->engine[0] == 'q';
 	const char *name = qemu ? "QEMU" : "Bochs", *prog = qemu ? "qemu-system-x86_64" : "bochs";
 	if (access(script, R_OK) != 0) {
-		snprintf(why, whylen, "%s: %s (the run script; see SHADOWVT_VMX in shadowvt(1))", script,
+		snprintf(why, whylen,
+			 "%s: %s (the run script; see SHADOWVT_VMX in shadowvt(1))", script,
 			 strerror(errno));
 		return -1;
 	}
@@ -443,27 +447,29 @@ static int run_guest(const struct svt_live_run *run, const char *dir, int *engin
 	engine_words(dir, qemu, said, sizeof(said));
 	snprintf(iso, sizeof(iso), "%s/boot.iso", dir);
 	if (*engine_rc == 126 && qemu) {
-		snprintf(why, whylen, "%s: /dev/kvm cannot be opened: QEMU/KVM needs it (and nested "
-			 "VMX on an Intel host; see shadowvt(1), record --engine)", script);
+		snprintf(why, whylen,
+			 "%s: /dev/kvm cannot be opened: QEMU/KVM needs it (and nested VMX on an "
+			 "Intel host; see shadowvt(1), record --engine)", script);
 		return -1;
 	}
 	if (*engine_rc == 127 && !on_path(prog)) {
-		snprintf(why, whylen, "%s is not installed: no %s on PATH (%s needs it)", name, prog,
-			 script);
+		snprintf(why, whylen,
+			 "%s is not installed: no %s on PATH (%s needs it)", name, prog, script);
 		return -1;
 	}
 	if (*engine_rc == 125 && access(iso, R_OK) != 0) {
 		char grub[4300];
 		snprintf(grub, sizeof(grub), "%s/grub.log", dir);
 		last_line(grub, said, sizeof(said));
-		snprintf(why, whylen, "could not build the boot ISO (grub-mkrescue, in %s)%s%s", script,
+		snprintf(why, whylen,
+			 "could not build the boot ISO (grub-mkrescue, in %s)%s%s", script,
 			 said[0] ? ": " : "", said);
 		return -1;
 	}
 	if (*engine_rc == 125 || *engine_rc == 126 || *engine_rc == 127 ||
 	    (qemu && *engine_rc > 128)) {
-		snprintf(why, whylen, "%s did not run (%s exit status %d)%s%s", name, script, *engine_rc,
-			 said[0] ? ": " : "", said);
+		snprintf(why, whylen, "%s did not run (%s exit status %d)%s%s", name,
+			 script, *engine_rc, said[0] ? ": " : "", said);
 		return -1;
 	}
 	return 0;
@@ -523,7 +529,8 @@ static struct svt_trace_writer *open_out(void *ctx, const struct svt_trace_heade
  * the stream, when it did not convert).  false if one could not be copied. */
 static bool save_beside(const struct svt_live_run *run, const char *dir, bool failed, bool stream)
 {
-	const char *from[] = { "console.txt", "hv.txt", run->engine[0] == 'q' ? "qemu.out" : "bochs.out",
+	const char *from[] = { "console.txt", "hv.txt",
+			       run->engine[0] == 'q' ? "qemu.out" : "bochs.out",
 			       run->lpt ? "stream-lpt.bin" : "stream.bin" };
 	const char *to[] = { "console", "hv.log", "engine.log", "stream" };
 	bool ok = true;
@@ -615,13 +622,15 @@ int svt_live_record(const struct svt_live_run *run, struct svt_live_result *res,
 	if (rc != 0 && !cv->hello && timed_out) {
 		/* the engine was stopped before the hypervisor began: a timeout */
 		res->no_trace = true;
-		snprintf(res->verdict, sizeof(res->verdict), "timed out after %" PRIu64 " s, before the "
-			 "hypervisor started recording: no trace written", run->timeout);
+		snprintf(res->verdict, sizeof(res->verdict),
+			 "timed out after %" PRIu64 " s, before the hypervisor started recording: "
+			 "no trace written", run->timeout);
 		rc = 0;
 	} else if (rc != 0 && !cv->hello && run->guest && engine_rc != 0) {
 		char said[512];
 		engine_words(dir, run->engine[0] == 'q', said, sizeof(said));
-		snprintf(why, whylen, "%s stopped with exit status %d before the hypervisor started "
+		snprintf(why, whylen,
+			 "%s stopped with exit status %d before the hypervisor started "
 			 "recording%s%s", run->engine[0] == 'q' ? "QEMU" : "Bochs", engine_rc,
 			 said[0] ? ": " : "", said);
 	} else if (rc != 0) {

@@ -49,9 +49,9 @@ static int hello(struct conv *c, const uint8_t *p, uint32_t len, const char *pro
 	struct svt_trace_range all = { .gfn = 0, .count = hl.guest_frames };
 	struct svt_trace_header h = {
 		.producer = producer, .cpu_model = c->cpu, .guest = c->r->guest,
-		.maxphyaddr = hl.maxphyaddr, .features = hl.features, .guest_frames = hl.guest_frames,
-		.ram = hl.nram ? hl.ram : &all, .nram = hl.nram ? hl.nram : 1,
-		.devices = c->devices, .ndevices = hl.ndevices,
+		.maxphyaddr = hl.maxphyaddr, .features = hl.features,
+		.guest_frames = hl.guest_frames, .ram = hl.nram ? hl.ram : &all,
+		.nram = hl.nram ? hl.nram : 1, .devices = c->devices, .ndevices = hl.ndevices,
 		.pool_frames = hl.pool_frames, .links = hl.links, .root_cache = hl.root_cache,
 		.policy = hl.policy, .evidence = hl.evidence,
 	};
@@ -87,8 +87,9 @@ static int records(struct conv *c, uint64_t first, const uint8_t *p, uint32_t le
 		struct svt_trace_event ev;
 		const char *why;
 		if (!tr_decode(&st, &p, end, &ev, membuf, &why)) {
-			snprintf(c->r->msg, sizeof(c->r->msg), "the packet with event %" PRIu64 " passes its "
-				 "checksum but does not decode: %s", c->seq, why);
+			snprintf(c->r->msg, sizeof(c->r->msg),
+				 "the packet with event %" PRIu64 " passes its checksum but does "
+				 "not decode: %s", c->seq, why);
 			return -2;      /* checksummed but undecodable: the hypervisor is wrong */
 		}
 		if (svt_trace_write(c->w, &ev) != SVT_TRACE_OK)
@@ -119,7 +120,8 @@ static int convert(struct conv *c, const uint8_t *buf, size_t n, const char *pro
 		} else if (pk.type == SVT_STREAM_RECORDS && c->hello) {
 			int rc = records(c, pk.first, p, pk.len);
 			if (rc == -1) {
-				snprintf(c->r->msg, sizeof(c->r->msg), "%s", svt_trace_writer_error(c->w)->msg);
+				snprintf(c->r->msg, sizeof(c->r->msg), "%s",
+					 svt_trace_writer_error(c->w)->msg);
 				return -1;
 			}
 			if (rc < 0)
@@ -135,8 +137,8 @@ static int convert(struct conv *c, const uint8_t *buf, size_t n, const char *pro
 	}
 	c->r->damaged_bytes += n - off;
 	if (!c->hello) {
-		snprintf(c->r->msg, sizeof(c->r->msg), "no HELLO packet: the hypervisor did not start "
-			 "recording");
+		snprintf(c->r->msg, sizeof(c->r->msg),
+			 "no HELLO packet: the hypervisor did not start recording");
 		return -1;
 	}
 	if (c->r->end && c->end_events > c->seq) {
@@ -144,7 +146,8 @@ static int convert(struct conv *c, const uint8_t *buf, size_t n, const char *pro
 		ev.u.lost.count = c->end_events - c->seq;
 		ev.u.lost.reason = SVT_TRACE_LOST_TRANSPORT;
 		if (svt_trace_write(c->w, &ev) != SVT_TRACE_OK) {
-			snprintf(c->r->msg, sizeof(c->r->msg), "%s", svt_trace_writer_error(c->w)->msg);
+			snprintf(c->r->msg, sizeof(c->r->msg), "%s",
+				 svt_trace_writer_error(c->w)->msg);
 			return -1;
 		}
 		c->r->lost += c->end_events - c->seq;

@@ -108,7 +108,8 @@ static void write_cr0(const struct crm_regs *cur, uint64_t val, enum crm_code co
 		return;
 	}
 	if ((val & CR0_PG) && !(old & CR0_PG) && (cur->efer & EFER_LME) && !(cur->cr4 & CR4_PAE)) {
-		gp(out, "paging enabled with IA32_EFER.LME = 1 and CR4.PAE = 0 (SDM Vol. 3A 4.1.2)");
+		gp(out,
+		   "paging enabled with IA32_EFER.LME = 1 and CR4.PAE = 0 (SDM Vol. 3A 4.1.2)");
 		return;
 	}
 	if (!(val & CR0_PG) && (old & CR0_PG) && (cur->cr4 & CR4_PCIDE)) {
@@ -182,7 +183,8 @@ static void write_cr4(const struct crm_regs *cur, uint64_t val, struct crm_out *
 		return;
 	}
 	if (val & CRM_CR4_OPTIONAL & ~cur->cr4_have) {
-		gp(out, "a CR4 bit set for a feature the processor does not have (SDM Vol. 3A 2.5)");
+		gp(out,
+		   "a CR4 bit set for a feature the processor does not have (SDM Vol. 3A 2.5)");
 		return;
 	}
 	if (lma && !(val & CR4_PAE)) {

@@ -17,10 +17,11 @@
  * Where the answer depends on what a trace does not hold, the model does
  * not judge (CRM_UNJUDGED, with the reason): clearing CR0.PG in IA-32e
  * mode (#GP in 64-bit mode, legal in compatibility mode) where the trace
- * does not say which (CS.L: EVIDENCE bit `mode`), and setting a CR4, CR3 or EFER bit that exists only on some
- * processors whose presence the trace does not record (CPUID).  The CR4
- * features the model takes as present are CRM_CR4_FEATURES, less the
- * optional ones the trace says the processor lacks (crm_regs.cr4_have).
+ * does not say which (CS.L: EVIDENCE bit `mode`), and setting a CR4, CR3
+ * or EFER bit that exists only on some processors whose presence the
+ * trace does not record (CPUID).  The CR4 features the model takes as
+ * present are CRM_CR4_FEATURES, less the optional ones the trace says the
+ * processor lacks (crm_regs.cr4_have).
  */
 #ifndef CRMODEL_H
 #define CRMODEL_H

@@ -214,7 +214,8 @@ static enum shape decode(const struct svt_trace_fault *f, struct ranges *x)
 		else if (c == 0x67)
 			a16 = f->code_bits == 32;
 		else if (c == 0x26 || c == 0x2e || c == 0x36 || c == 0x3e)
-			seg = (int[]){ SVT_EMU_ES, SVT_EMU_CS, SVT_EMU_SS, SVT_EMU_DS }[(c >> 3) & 3];
+			seg = (int[]){ SVT_EMU_ES, SVT_EMU_CS, SVT_EMU_SS,
+				       SVT_EMU_DS }[(c >> 3) & 3];
 		else if (c == 0x64 || c == 0x65)
 			seg = c == 0x64 ? SVT_EMU_FS : SVT_EMU_GS;
 		else if (c != 0xf0 && c != 0xf2 && c != 0xf3)

@@ -113,7 +113,8 @@ static void ref_walk(const struct rp *p, const struct svt_access *acc, uint64_t 
 }
 
 /* INV-FAULT for a #PF the core injected. */
-void rp_check_inject(struct rp *p, const struct svt_trace_fault *f, const struct svt_fault_result *res)
+void rp_check_inject(struct rp *p, const struct svt_trace_fault *f,
+		     const struct svt_fault_result *res)
 {
 	struct svt_access acc;
 	struct rm_out o;
@@ -155,8 +156,8 @@ void rp_check_inject(struct rp *p, const struct svt_trace_fault *f, const struct
 			 res->error_code, (unsigned long long)res->cr2, o.pfec,
 			 (unsigned long long)o.cr2);
 		uint64_t ge = o.n ? o.e[o.n - 1].before : 0;
-		rp_violation(p, SVT_INV_FAULT, f->va, 0, o.n ? (unsigned)o.e[o.n - 1].level : 0, ge, 0,
-			     p->what);
+		rp_violation(p, SVT_INV_FAULT, f->va, 0,
+			     o.n ? (unsigned)o.e[o.n - 1].level : 0, ge, 0, p->what);
 	}
 }
 
@@ -242,11 +243,13 @@ void rp_check_ad(struct rp *p, const struct svt_trace_fault *f, enum svt_pf_outc
 		uint64_t extra = now & AD & ~allowed, missing = through ? want & AD & ~now : 0;
 		if (!extra && !missing)
 			continue;
-		snprintf(p->what, sizeof(p->what), "after the core handled the fault (%s) the guest's "
-			 "level-%d entry, %#" PRIx64 " before, is %#" PRIx64 ": it %s %s, which bare "
-			 "metal %s for this access", svt_trace_outcome_name(o), e->level, e->before,
-			 now, extra ? "has" : "lacks",
-			 ((extra | missing) & RM_E_D) ? ((extra | missing) & RM_E_A ? "A and D" : "D") : "A",
+		snprintf(p->what, sizeof(p->what),
+			 "after the core handled the fault (%s) the guest's level-%d entry, "
+			 "%#" PRIx64 " before, is %#" PRIx64 ": it %s %s, which bare metal %s for "
+			 "this access", svt_trace_outcome_name(o), e->level, e->before, now,
+			 extra ? "has" : "lacks",
+			 ((extra | missing) & RM_E_D) ?
+			 ((extra | missing) & RM_E_A ? "A and D" : "D") : "A",
 			 extra ? "does not set" : "sets");
 		rp_violation(p, SVT_INV_FAULT, f->va, 0, (unsigned)e->level, e->before, 0, p->what);
 		return;
@@ -373,16 +376,19 @@ void rp_check_fixed(struct rp *p, const struct svt_trace_fault *f)
 		ref_walk(p, &acc, f->rflags, f->pkru, &o);
 	if (o.kind != RM_OK) {
 		snprintf(p->what, sizeof(p->what),
-			 "the shadows allow an access bare metal faults (#PF error code %#x)", o.pfec);
+			 "the shadows allow an access bare metal faults (#PF error code "
+			 "%#x)", o.pfec);
 		rp_violation(p, SVT_INV_FAULT, f->va, 0, 0, 0, 0, p->what);
 		return;
 	}
 	uint64_t gfn = svt_machine_m2g(&p->mach, mpa >> 12);
 	if (gfn != o.pa >> 12)
-		rp_violation(p, SVT_INV_FRAME, f->va, o.pa >> 12, 1, o.n ? o.e[o.n - 1].before : 0, 0,
+		rp_violation(p, SVT_INV_FRAME, f->va, o.pa >> 12, 1,
+			     o.n ? o.e[o.n - 1].before : 0, 0,
 			     "the shadows send the access to another frame than bare metal");
 	else if (memtype_differs(pat, &o, msg, sizeof(msg)))
-		rp_violation(p, SVT_INV_FRAME, f->va, o.pa >> 12, o.n ? (unsigned)o.e[o.n - 1].level : 0,
+		rp_violation(p, SVT_INV_FRAME, f->va, o.pa >> 12,
+			     o.n ? (unsigned)o.e[o.n - 1].level : 0,
 			     o.n ? o.e[o.n - 1].before : 0, 0, msg);
 }
 
@@ -402,8 +408,8 @@ void rp_check_mmio(struct rp *p, const struct svt_trace_fault *f,
 	ref_walk(p, &acc, f->rflags, f->pkru, &o);
 	if (o.kind != RM_OK) {
 		snprintf(p->what, sizeof(p->what), "the core sends the access to gpa %#" PRIx64
-			 " as memory with nothing behind it; bare metal faults (#PF error code %#x)",
-			 res->gpa, o.pfec);
+			 " as memory with nothing behind it; bare metal faults (#PF "
+			 "error code %#x)", res->gpa, o.pfec);
 		rp_violation(p, SVT_INV_FAULT, f->va, 0, 0, 0, 0, p->what);
 		return;
 	}
@@ -411,8 +417,9 @@ void rp_check_mmio(struct rp *p, const struct svt_trace_fault *f,
 		snprintf(p->what, sizeof(p->what), "the core sends the access to gpa %#" PRIx64
 			 " as memory with nothing behind it; bare metal's walk gives gpa %#" PRIx64,
 			 res->gpa, o.pa);
-		rp_violation(p, SVT_INV_FRAME, f->va, o.pa >> 12, o.n ? (unsigned)o.e[o.n - 1].level : 0,
-			     o.n ? o.e[o.n - 1].before : 0, 0, p->what);
+		rp_violation(p, SVT_INV_FRAME, f->va, o.pa >> 12,
+			     o.n ? (unsigned)o.e[o.n - 1].level : 0, o.n ? o.e[o.n - 1].before : 0,
+			     0, p->what);
 		return;
 	}
 	if (svt_mfn_valid(p->mach.env.gfn_to_mfn(p->mach.env.ctx, svt_gfn(o.pa >> 12)))) {
@@ -453,7 +460,8 @@ void rp_check_flushed(struct rp *p, uint64_t va, const char *flush)
 				 * reserved entry, no canonical address, memory not
 				 * there) reads the same entries whatever the
 				 * access, and stops there for every one */
-				if (k == 0 && cpl == 0 && (w.nlevels == 0 || !w.lv[w.nlevels - 1].leaf))
+				if (k == 0 && cpl == 0 &&
+				    (w.nlevels == 0 || !w.lv[w.nlevels - 1].leaf))
 					return;
 				continue;
 			}
@@ -461,21 +469,23 @@ void rp_check_flushed(struct rp *p, uint64_t va, const char *flush)
 			pat = hw_pat_index(&w);
 			ref_walk(p, &acc, 0, 0, &o);
 			if (o.kind != RM_OK) {
-				snprintf(p->what, sizeof(p->what), "after %s the shadows still allow a "
-					 "CPL %u %s that the guest's tables forbid (#PF error code %#x)",
-					 flush, cpl, kind_names[k], o.pfec);
-				rp_violation(p, SVT_INV_SYNC, va, 0, o.n ? (unsigned)o.e[o.n - 1].level : 0,
+				snprintf(p->what, sizeof(p->what),
+					 "after %s the shadows still allow a CPL %u %s that the "
+					 "guest's tables forbid (#PF error code %#x)", flush, cpl,
+					 kind_names[k], o.pfec);
+				rp_violation(p, SVT_INV_SYNC, va, 0,
+					     o.n ? (unsigned)o.e[o.n - 1].level : 0,
 					     o.n ? o.e[o.n - 1].before : 0, 0, p->what);
 				return;
 			}
 			uint64_t gfn = svt_machine_m2g(&p->mach, mpa >> 12);
 			if (gfn != o.pa >> 12) {
-				snprintf(p->what, sizeof(p->what), "after %s the shadows send a CPL %u %s "
-					 "to frame %#llx; the guest's tables to %#llx", flush, cpl,
-					 kind_names[k], (unsigned long long)gfn,
-					 (unsigned long long)(o.pa >> 12));
-				rp_violation(p, SVT_INV_SYNC, va, o.pa >> 12, 1, o.n ? o.e[o.n - 1].before : 0, 0,
-					     p->what);
+				snprintf(p->what, sizeof(p->what),
+					 "after %s the shadows send a CPL %u %s to frame %#llx; "
+					 "the guest's tables to %#llx", flush, cpl, kind_names[k],
+					 (unsigned long long)gfn, (unsigned long long)(o.pa >> 12));
+				rp_violation(p, SVT_INV_SYNC, va, o.pa >> 12, 1,
+					     o.n ? o.e[o.n - 1].before : 0, 0, p->what);
 				return;
 			}
 			if (memtype_differs(pat, &o, msg, sizeof(msg))) {
@@ -1205,7 +1215,8 @@ static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why,
 	uint64_t now = shsame ? seen->lines : present_lines(buf, esize);
 	if (!now)
 		return true;
-	for (j0 = (unsigned)__builtin_ctzll(now) * per; !(buf[(size_t)j0 * esize] & SVT_PTE_P); j0++)
+	for (j0 = (unsigned)__builtin_ctzll(now) * per; !(buf[(size_t)j0 * esize] & SVT_PTE_P);
+	     j0++)
 		;
 	if (seen) {
 		if (ctx && !p->mach.mem.hook && gpath_holds(p, jc, &seen->gp, seen->gwhen)) {
@@ -1234,7 +1245,8 @@ static bool judge_l1(struct rp *p, struct hw_view *v, const struct ent_why *why,
 		return true;    /* every leaf judged so before, under the same rest */
 	}
 	if (path && !path->large && gu == zero)
-		gu = guest_l1_view(p, jc, path->l1, base, esize, gbuf, xbuf);  /* (not read above) */
+		/* (not read above) */
+		gu = guest_l1_view(p, jc, path->l1, base, esize, gbuf, xbuf);
 	for (uint64_t m = now; m; m &= m - 1) {
 		unsigned l = (unsigned)__builtin_ctzll(m);
 		const uint8_t *cur = buf + l * 64, *gcur = gu + l * 64;
@@ -1296,7 +1308,8 @@ static bool tree(struct rp *p, struct hw_view *v, const struct ent_why *why, con
 	uint8_t tmp[4096];
 	uint64_t path[RP_UP_MAX];
 	const uint8_t *buf = mach_page(p, table, tmp);
-	unsigned per = 64 / esize, shift = esize == 4 ? 12 + 10 * (level - 1) : 12 + 9 * (level - 1);
+	unsigned per = 64 / esize,
+		shift = esize == 4 ? 12 + 10 * (level - 1) : 12 + 9 * (level - 1);
 	if (!buf)
 		return true;
 	if (nup)        /* (nup < RP_UP_MAX: a tree is 5 levels deep at most) */
@@ -1379,7 +1392,8 @@ void rp_check_tree(struct rp *p, const char *flush, bool keep_global)
  * level-1 ones.
  */
 struct wp_state {
-	uint8_t *level;                 /* per guest frame: 1 + the table level the shadows rest on */
+	/* per guest frame: 1 + the table level the shadows rest on */
+	uint8_t *level;
 	uint64_t *writable;             /* guest frames of writable leaves, and their addresses */
 	uint64_t *wva;
 	size_t nw, wcap;
@@ -1396,7 +1410,8 @@ static void wp_tree(struct rp *p, struct hw_view *v, struct wp_state *st, uint64
 		    unsigned esize, uint64_t base, bool w)
 {
 	uint8_t buf[4096];
-	unsigned n = 4096 / esize, shift = esize == 4 ? 12 + 10 * (level - 1) : 12 + 9 * (level - 1);
+	unsigned n = 4096 / esize,
+		shift = esize == 4 ? 12 + 10 * (level - 1) : 12 + 9 * (level - 1);
 	bool marked = false;
 	if (p->hwenv.read_gpa(p->hwenv.ctx, table, buf, sizeof(buf)) != 0)
 		return;
@@ -1412,8 +1427,8 @@ static void wp_tree(struct rp *p, struct hw_view *v, struct wp_state *st, uint64
 			va |= 0xff00000000000000ull;
 		bool ew = w && (e & SVT_PTE_RW);
 		if (level > 1 && !(e & SVT_PTE_PS)) {
-			wp_tree(p, v, st, e & (esize == 4 ? 0xfffff000ull : SH_ADDR), level - 1, esize, va,
-				ew);
+			wp_tree(p, v, st, e & (esize == 4 ? 0xfffff000ull : SH_ADDR),
+				level - 1, esize, va, ew);
 			continue;
 		}
 		if (!marked) {
@@ -1467,7 +1482,8 @@ void rp_check_wp(struct rp *p)
 	case SVT_MODE_PAE:
 		for (unsigned i = 0; i < 4; i++)
 			if (v.r.pdpte[i] & SVT_PTE_P)
-				wp_tree(p, &v, &st, v.r.pdpte[i] & SH_ADDR, 2, 8, (uint64_t)i << 30, true);
+				wp_tree(p, &v, &st, v.r.pdpte[i] & SH_ADDR, 2, 8,
+					(uint64_t)i << 30, true);
 		break;
 	case SVT_MODE_4LEVEL:
 	case SVT_MODE_5LEVEL:
@@ -1488,18 +1504,21 @@ void rp_check_wp(struct rp *p)
 		for (unsigned k = 0; k < p->nunsync && k < RP_UNSYNC_MAX && !unsync; k++)
 			unsync = p->unsync[k] == gfn;
 		if (unsync)
-			continue;       /* written by the CPU since the last flush (rp_note_wfault) */
+			/* written by the CPU since the last flush (rp_note_wfault) */
+			continue;
 		if (lv >= 2) {
-			snprintf(p->what, sizeof(p->what), "the guest's level-%d table at gfn %#" PRIx64
-				 " is writable through the shadows, which rest on it", lv, gfn);
+			snprintf(p->what, sizeof(p->what),
+				 "the guest's level-%d table at gfn %#" PRIx64 " is writable "
+				 "through the shadows, which rest on it", lv, gfn);
 			rp_violation(p, SVT_INV_WP, st.wva[i], gfn, (unsigned)lv, 0, 0, p->what);
 			break;
 		}
 		if (!(st.level[gfn] & 0x80)) {
 			st.level[gfn] |= 0x80;
 			if (++l1s > p->oos) {
-				snprintf(p->what, sizeof(p->what), "%u guest L1 tables the shadows rest on "
-					 "are writable through them; the policy lets %u be out of sync",
+				snprintf(p->what, sizeof(p->what),
+					 "%u guest L1 tables the shadows rest on are writable "
+					 "through them; the policy lets %u be out of sync",
 					 l1s, p->oos);
 				rp_violation(p, SVT_INV_WP, st.wva[i], gfn, 1, 0, 0, p->what);
 				break;
@@ -1596,7 +1615,8 @@ static bool cr_differ(const struct svt_regs *g, const struct crm_regs *m, char *
 	};
 	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
 		if (r[i].c != r[i].m) {
-			snprintf(name, len, "%s%s", r[i].n, i == 0 ? " (PE MP EM TS NE WP AM NW CD PG)" : "");
+			snprintf(name, len, "%s%s", r[i].n,
+				 i == 0 ? " (PE MP EM TS NE WP AM NW CD PG)" : "");
 			*core = r[i].c;
 			*model = r[i].m;
 			return true;
@@ -1639,8 +1659,8 @@ void rp_check_cr(struct rp *p, unsigned reg, uint64_t val, int rc, const struct 
 	case CRM_GP:
 		if (rc != 0)
 			return;
-		snprintf(p->what, sizeof(p->what), "%s: the core accepted it; the SDM raises #GP: %s",
-			 insn, pred->rule);
+		snprintf(p->what, sizeof(p->what),
+			 "%s: the core accepted it; the SDM raises #GP: %s", insn, pred->rule);
 		rp_violation(p, SVT_INV_CR, 0, 0, 0, val, 0, p->what);
 		cr_follow(p, g);
 		return;
@@ -1648,8 +1668,9 @@ void rp_check_cr(struct rp *p, unsigned reg, uint64_t val, int rc, const struct 
 		break;
 	}
 	if (rc != 0) {
-		snprintf(p->what, sizeof(p->what), "%s: the core raised #GP; the SDM's rules accept it%s",
-			 insn, pred->pdptes_loaded ? " (and the PDPTEs it loads)" : "");
+		snprintf(p->what, sizeof(p->what),
+			 "%s: the core raised #GP; the SDM's rules accept it%s", insn,
+			 pred->pdptes_loaded ? " (and the PDPTEs it loads)" : "");
 		rp_violation(p, SVT_INV_CR, 0, 0, 0, val, 0, p->what);
 		return;         /* nothing changed on either side */
 	}
@@ -1662,8 +1683,9 @@ void rp_check_cr(struct rp *p, unsigned reg, uint64_t val, int rc, const struct 
 		return;
 	}
 	if (cmode != mmode) {
-		snprintf(p->what, sizeof(p->what), "%s: after it the core's paging mode is %s, the SDM's %s",
-			 insn, cmode < 0 ? "invalid" : svt_mode_name(cmode),
+		snprintf(p->what, sizeof(p->what),
+			 "%s: after it the core's paging mode is %s, the SDM's %s", insn,
+			 cmode < 0 ? "invalid" : svt_mode_name(cmode),
 			 mmode < 0 ? "invalid" : svt_mode_name(mmode));
 		rp_violation(p, SVT_INV_CR, 0, 0, 0, val, 0, p->what);
 		cr_follow(p, g);

@@ -80,9 +80,9 @@ void rp_cpu_decision(struct rp *p, const struct svt_trace_decision *d)
 static void inject(struct rp *p, const struct svt_trace_cpu *c)
 {
 	if (fault_class(c->vector) && !(c->rflags & RFLAGS_RF)) {
-		snprintf(p->what, sizeof(p->what), "%s delivered with RFLAGS %#" PRIx64 ": RF clear; "
-			 "a fault pushes RFLAGS with RF set (SDM Vol. 3A 18.3.1.1)",
-			 vector_names[c->vector], c->rflags);
+		snprintf(p->what, sizeof(p->what),
+			 "%s delivered with RFLAGS %#" PRIx64 ": RF clear; a fault pushes RFLAGS "
+			 "with RF set (SDM Vol. 3A 18.3.1.1)", vector_names[c->vector], c->rflags);
 		rp_violation(p, SVT_INV_CPU, c->cr2, 0, 0, 0, 0, p->what);
 	}
 	if (p->inj_vector < 0)
@@ -99,7 +99,8 @@ static void inject(struct rp *p, const struct svt_trace_cpu *c)
 		snprintf(p->what, sizeof(p->what), "the decision for event %" PRIu64 " asks for %s "
 			 "(error code %#x, CR2 %#" PRIx64 "); delivered: %s (error code %s%#x, "
 			 "CR2 %#" PRIx64 ")", p->inj_seq, vector_names[p->inj_vector], p->inj_ec,
-			 p->inj_cr2, vector_names[c->vector], c->has_ec ? "" : "none, ", ec, c->cr2);
+			 p->inj_cr2, vector_names[c->vector], c->has_ec ? "" : "none, ",
+			 ec, c->cr2);
 		rp_violation(p, SVT_INV_CPU, p->inj_cr2, 0, 0, 0, 0, p->what);
 	}
 	p->inj_vector = -1;
@@ -151,7 +152,8 @@ static void cpuid(struct rp *p, const struct svt_trace_cpu *c)
 		unsigned may = (unsigned)((p->crm.cr4_have >> cr4_features[i].cr4) & 1);
 		if (has == may)
 			continue;
-		snprintf(what, sizeof(what), "%s %s, but the CPU %s CR4 bit %u (the trace's header)",
+		snprintf(what, sizeof(what),
+			 "%s %s, but the CPU %s CR4 bit %u (the trace's header)",
 			 cr4_features[i].name, has ? "enumerated" : "hidden",
 			 may ? "accepts" : "refuses", cr4_features[i].cr4);
 		cpuid_bad(p, c, cr4_features[i].reg, cr4_features[i].bit, what);
@@ -161,8 +163,9 @@ static void cpuid(struct rp *p, const struct svt_trace_cpu *c)
 		unsigned has = ((c->out[2] >> 7) | (c->out[3] >> 20)) & 1;
 		unsigned may = (unsigned)((p->crm.cr4_have >> 23) & 1);
 		if (has != may) {
-			snprintf(what, sizeof(what), "CET %s, but the CPU %s CR4 bit 23 (the trace's "
-				 "header)", has ? "enumerated" : "hidden", may ? "accepts" : "refuses");
+			snprintf(what, sizeof(what),
+				 "CET %s, but the CPU %s CR4 bit 23 (the trace's header)",
+				 has ? "enumerated" : "hidden", may ? "accepts" : "refuses");
 			cpuid_bad(p, c, has && !((c->out[2] >> 7) & 1) ? 3 : 2,
 				  has && !((c->out[2] >> 7) & 1) ? 20 : 7, what);
 		}

@@ -159,7 +159,8 @@ static void after_input(struct rp *p)
 			audit_core(p, SVT_AUDIT_ALL);   /* INV-WP without the core as below */
 		else if (p->checking)
 			audit(p, whole ? SVT_AUDIT_ALL : SVT_AUDIT_ALL | SVT_AUDIT_INCR);
-		if (p->checking && p->audit_whole && (whole || p->inputs_since_audit % RP_PERIODIC == 0))
+		if (p->checking && p->audit_whole &&
+		    (whole || p->inputs_since_audit % RP_PERIODIC == 0))
 			rp_check_wp(p);
 	} else if (p->cfg->audit == SVT_AUDIT_PERIODIC && ++p->inputs_since_audit >= RP_PERIODIC) {
 		p->inputs_since_audit = 0;
@@ -285,9 +286,10 @@ static void progress_check(struct rp *p, const struct svt_trace_fault *tf, enum 
 	if (p->streak && tf->va == p->streak_va && tf->error_code == p->streak_ec &&
 	    tf->cpl == p->streak_cpl) {
 		if (++p->streak == RP_PROGRESS_MAX) {
-			snprintf(p->what, sizeof(p->what), "the same #PF (error code %#x, CPL %u) came "
-				 "%u times in a row with no other input, each answered %s: no forward "
-				 "progress", tf->error_code, tf->cpl, RP_PROGRESS_MAX,
+			snprintf(p->what, sizeof(p->what),
+				 "the same #PF (error code %#x, CPL %u) came %u times in a row "
+				 "with no other input, each answered %s: no forward progress",
+				 tf->error_code, tf->cpl, RP_PROGRESS_MAX,
 				 svt_trace_outcome_name(o));
 			rp_violation(p, SVT_INV_PROGRESS, tf->va, 0, 0, 0, 0, p->what);
 		}
@@ -386,7 +388,8 @@ static void decision(struct rp *p, const struct svt_trace_decision *d)
 		snprintf(rec, sizeof(rec), "%s ec %#x cr2 %#" PRIx64 " gpa %#" PRIx64,
 			 svt_trace_outcome_name(d->outcome), d->error_code, d->cr2, d->gpa);
 		snprintf(got, sizeof(got), "%s ec %#x cr2 %#" PRIx64 " gpa %#" PRIx64,
-			 svt_trace_outcome_name(p->fo), p->fres.error_code, p->fres.cr2, p->fres.gpa);
+			 svt_trace_outcome_name(p->fo), p->fres.error_code, p->fres.cr2,
+			 p->fres.gpa);
 		if (d->outcome == p->fo && strcmp(rec, got) == 0)
 			snprintf(got + strlen(got), sizeof(got) - strlen(got), ", other registers");
 	} else {
@@ -395,7 +398,8 @@ static void decision(struct rp *p, const struct svt_trace_decision *d)
 		snprintf(rec, sizeof(rec), "rc %d", d->rc);
 		snprintf(got, sizeof(got), "rc %d", p->rc);
 	}
-	snprintf(p->what, sizeof(p->what), "decision for event %" PRIu64 " (%s) differs: recorded %s, replay %s",
+	snprintf(p->what, sizeof(p->what),
+		 "decision for event %" PRIu64 " (%s) differs: recorded %s, replay %s",
 		 p->pending_seq, svt_trace_type_name(d->input), rec, got);
 	rp_violation(p, SVT_INV_REPLAY, p->fault.va, 0, 0, 0, 0, p->what);
 }
@@ -460,7 +464,8 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		if (p->cfg->audit >= SVT_AUDIT_FAULTS)
 			rp_check_cr(p, ev->u.cr.reg, ev->u.cr.val, rc, &pred);
 		if (rc == 0 && (ev->u.cr.reg == SVT_TRACE_CR3 ||
-				(ev->u.cr.reg == SVT_TRACE_CR4 && svt_mmu_guest_regs(p->mmu)->cr4 != cr4)))
+				(ev->u.cr.reg == SVT_TRACE_CR4 &&
+				 svt_mmu_guest_regs(p->mmu)->cr4 != cr4)))
 			rp_unsync_flushed(p);   /* (the core resyncs at every one: mmu_oos.c) */
 		if (rc == 0 && p->cfg->audit >= SVT_AUDIT_FAULTS && p->checking)
 			cr_flushed(p, ev->u.cr.reg, ev->u.cr.val, cr4);
@@ -484,7 +489,8 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		rp_cpu_input(p);
 		step_unended(p);
 		progress_reset(p);
-		p->rc = svt_mmu_invpcid(p->mmu, ev->u.invpcid.type, ev->u.invpcid.pcid, ev->u.invpcid.va);
+		p->rc = svt_mmu_invpcid(p->mmu, ev->u.invpcid.type, ev->u.invpcid.pcid,
+					ev->u.invpcid.va);
 		if (p->rc == 0)
 			rp_unsync_flushed(p);
 		if (p->rc == 0 && ev->u.invpcid.type == 0 && p->cfg->audit >= SVT_AUDIT_FAULTS &&
@@ -542,8 +548,8 @@ static bool event(struct rp *p, const struct svt_trace_event *ev)
 		 * shadows are judged without it.  (Not progress: the same fault
 		 * granted a step again and again is a livelock too.) */
 		if (!p->step_open && p->same_policy && !p->res->lost) {
-			snprintf(p->what, sizeof(p->what), "a STEP_DONE where the core asked for no "
-				 "step");
+			snprintf(p->what, sizeof(p->what),
+				 "a STEP_DONE where the core asked for no step");
 			rp_violation(p, SVT_INV_REPLAY, 0, 0, 0, 0, 0, p->what);
 		}
 		p->step_open = false;
@@ -594,7 +600,8 @@ static int setup(struct rp *p)
 	}
 	p->same_policy = !p->cfg->policy_given ||
 		(mc.pool_frames == h->pool_frames && mc.policy.oos == h->policy.oos &&
-		 mc.policy.prefetch == h->policy.prefetch && mc.policy.emulate == h->policy.emulate &&
+		 mc.policy.prefetch == h->policy.prefetch &&
+		 mc.policy.emulate == h->policy.emulate &&
 		 mc.policy.early_unshadow == h->policy.early_unshadow);
 	svt_policy_format(&mc.policy, mc.pool_frames, res->policy, sizeof(res->policy));
 	p->prefetch = mc.policy.prefetch;
@@ -635,11 +642,12 @@ static int setup(struct rp *p)
 	}
 	size_t len = svt_mmu_storage_size(&mc);
 	p->store = len ? aligned_alloc(64, (len + 63) & ~(size_t)63) : NULL;
-	if (!p->store || !(p->mmu = svt_mmu_init(p->store, len, &mc, &p->mach.env, p->mach.pool_mfns))) {
+	if (!p->store ||
+	    !(p->mmu = svt_mmu_init(p->store, len, &mc, &p->mach.env, p->mach.pool_mfns))) {
 		snprintf(res->message, sizeof(res->message),
-			 "%s: the header's configuration cannot start a core (pool %u frames, %" PRIu64
-			 " guest frames, MAXPHYADDR %u)", p->cfg->path, mc.pool_frames, h->guest_frames,
-			 h->maxphyaddr);
+			 "%s: the header's configuration cannot start a core (pool %u "
+			 "frames, %" PRIu64 " guest frames, MAXPHYADDR %u)", p->cfg->path,
+			 mc.pool_frames, h->guest_frames, h->maxphyaddr);
 		return -1;
 	}
 	p->last = *svt_mmu_counters(p->mmu);
@@ -819,7 +827,8 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 	if (cfg->db) {
 		char sum[32];
 		if (cfg->mem)
-			snprintf(sum, sizeof(sum), "crc32c:%08x", svt_crc32c(0, cfg->mem, cfg->mem_len));
+			snprintf(sum, sizeof(sum), "crc32c:%08x",
+				 svt_crc32c(0, cfg->mem, cfg->mem_len));
 		else
 			svt_replay_checksum(cfg->path, sum, sizeof(sum));
 		const char *g = p->h->guest ? p->h->guest : "";
@@ -883,7 +892,8 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 			}
 			timeline(p, false);
 			if (cfg->events_seen) {
-				__atomic_fetch_add(cfg->events_seen, seen - published, __ATOMIC_RELAXED);
+				__atomic_fetch_add(cfg->events_seen, seen - published,
+						   __ATOMIC_RELAXED);
 				published = seen;
 			}
 			if (cfg->draw && svt_progress_due(cfg->progress))
@@ -895,7 +905,8 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 	if (cfg->events_seen)
 		__atomic_fetch_add(cfg->events_seen, seen - published, __ATOMIC_RELAXED);
 	if (ok && !stopped && !range_done && !first_stop && st != SVT_TRACE_END) {
-		snprintf(res->message, sizeof(res->message), "%s", svt_trace_reader_error(p->r)->msg);
+		snprintf(res->message, sizeof(res->message), "%s",
+			 svt_trace_reader_error(p->r)->msg);
 		ok = false;
 	}
 	if (p->mmu) {
@@ -909,8 +920,8 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 		 * unless the reducer is driving (it needs no label) */
 		struct svt_counters rec_ctr;
 		double t_rec = now();
-		bool have_rec = !p->same_policy && !p->regenerated && ok && !stopped && !first_stop &&
-			!p->hook_stop &&
+		bool have_rec = !p->same_policy && !p->regenerated && ok && !stopped &&
+			!first_stop && !p->hook_stop &&
 			!cfg->at_from && !cfg->on_violation && !cfg->on_mem &&
 			svt_whatif_recorded(cfg, &rec_ctr);
 		t0 += now() - t_rec;    /* the run's time is this replay's own */
@@ -922,16 +933,18 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 		res->whatif = svt_whatif_judge(&wi, res->whatif_why, sizeof(res->whatif_why));
 		if (p->regenerated) {
 			res->whatif = SVT_WHATIF_EXACT;
-			snprintf(res->whatif_why, sizeof(res->whatif_why), "regenerated: the guest's "
-				 "actions, logged in the trace, run again against the core under this "
-				 "policy on the hardware model that recorded them, which is what "
-				 "recording under it measures (event numbers are the regenerated "
-				 "trace's: `shadowvt synth --like` writes it)");
+			snprintf(res->whatif_why, sizeof(res->whatif_why),
+				 "regenerated: the guest's actions, logged in the trace, run again "
+				 "against the core under this policy on the hardware model that "
+				 "recorded them, which is what recording under it measures (event "
+				 "numbers are the regenerated trace's: `shadowvt synth --like` "
+				 "writes it)");
 		} else if (p->regen_diverged) {
 			/* whatever the file's inputs say, recording differs */
 			res->whatif = SVT_WHATIF_APPROX;
-			snprintf(res->whatif_why, sizeof(res->whatif_why), "not regenerated: %s; the "
-				 "file's inputs replayed instead, no error bound", p->regen_why);
+			snprintf(res->whatif_why, sizeof(res->whatif_why),
+				 "not regenerated: %s; the file's inputs replayed instead, no "
+				 "error bound", p->regen_why);
 		} else if (p->regen_why[0] && res->whatif == SVT_WHATIF_APPROX) {
 			size_t n = strlen(res->whatif_why);
 			snprintf(res->whatif_why + n, sizeof(res->whatif_why) - n,
@@ -947,7 +960,8 @@ int svt_replay(const struct svt_replay_config *cfg, struct svt_replay_result *re
 		exit_status = 3;
 	} else if (stopped) {
 		res->status = SVT_RUN_INCOMPLETE;
-		snprintf(res->message, sizeof(res->message), "interrupted at event %" PRIu64, p->seq);
+		snprintf(res->message, sizeof(res->message),
+			 "interrupted at event %" PRIu64, p->seq);
 		exit_status = 1;
 	} else if (res->violations || res->divergences) {
 		res->status = SVT_RUN_VIOLATIONS;

@@ -191,7 +191,8 @@ void rp_implicit_reading(struct svt_access *acc);
  * an implicit one?  From the evidence the record holds; see there. */
 enum rp_sv { RP_SV_EXPLICIT, RP_SV_IMPLICIT, RP_SV_EITHER };
 enum rp_sv rp_sv_kind(const struct svt_trace_fault *f, bool write);
-void rp_check_inject(struct rp *p, const struct svt_trace_fault *f, const struct svt_fault_result *res);
+void rp_check_inject(struct rp *p, const struct svt_trace_fault *f,
+		     const struct svt_fault_result *res);
 void rp_check_fixed(struct rp *p, const struct svt_trace_fault *f);
 /* A fault answered MMIO: bare metal's walk reaches the core's gpa, and
  * nothing is there (INV-FAULT, INV-FRAME). */

@@ -81,21 +81,26 @@ enum svt_whatif svt_whatif_judge(const struct svt_whatif_in *in, char *why, size
 	if (in->pool != in->rec_pool && !pool_idle)
 		exact = false, add(bad, sizeof(bad), bad[0] ? ", pool" : "pool");
 	if (exact && in->skipped == 0 && in->lost == 0) {
-		add(why, len, rc ? "the knobs that differ from the recording's acted neither in this "
-		    "replay nor under the recorded policy: recording under this policy gives these "
-		    "counters" : "the knobs that differ from the recording's never acted in this "
-		    "replay: recording under this policy gives these counters");
+		add(why, len,
+		    rc ?
+		    "the knobs that differ from the recording's acted neither in this replay nor "
+		    "under the recorded policy: recording under this policy gives these counters" :
+		    "the knobs that differ from the recording's never acted in this replay: "
+		    "recording under this policy gives these counters");
 		return SVT_WHATIF_EXACT;
 	}
 	char s[400];
 	if (!exact)
-		snprintf(s, sizeof(s), "a trace holds only the exits its own policy took: this replay "
-			 "drops exits the policy avoids (%llu skipped) but cannot make the exits it "
-			 "would add (%s differ%s from the recording's and may have acted); no error bound",
-			 (unsigned long long)in->skipped, bad, strchr(bad, ',') ? "" : "s");
+		snprintf(s, sizeof(s),
+			 "a trace holds only the exits its own policy took: this replay drops "
+			 "exits the policy avoids (%llu skipped) but cannot make the exits it "
+			 "would add (%s differ%s from the recording's and may have acted); no "
+			 "error bound", (unsigned long long)in->skipped, bad,
+			 strchr(bad, ',') ? "" : "s");
 	else
-		snprintf(s, sizeof(s), "%llu recorded faults skipped and %llu events lost: the guest "
-			 "may have run otherwise under this policy; no error bound",
+		snprintf(s, sizeof(s),
+			 "%llu recorded faults skipped and %llu events lost: the guest may have "
+			 "run otherwise under this policy; no error bound",
 			 (unsigned long long)in->skipped, (unsigned long long)in->lost);
 	add(why, len, s);
 	return SVT_WHATIF_APPROX;

@@ -200,7 +200,8 @@ static void flush_exit(struct px *p, const struct svt_trace_decision *d, uint64_
 		return;
 	p->pending = false;
 	ev_open(p, 'X', ev->seq, TID_EXITS);
-	fprintf(f, ",\"dur\":%" PRIu64 ",\"cat\":\"exit\",\"name\":\"%s\",\"args\":{\"seq\":%" PRIu64,
+	fprintf(f,
+		",\"dur\":%" PRIu64 ",\"cat\":\"exit\",\"name\":\"%s\",\"args\":{\"seq\":%" PRIu64,
 		d ? dseq - ev->seq + 1 : 1, exit_name(ev), ev->seq);
 	switch (ev->type) {
 	case SVT_TRACE_FAULT: {
@@ -249,8 +250,8 @@ static void flush_exit(struct px *p, const struct svt_trace_decision *d, uint64_
 	fputs("}}", f);
 	if (mode != NULL) {
 		ev_open(p, 'i', ev->seq, TID_MARKS);
-		fprintf(f, ",\"s\":\"g\",\"cat\":\"mode\",\"name\":\"paging: %s\",\"args\":{\"seq\":%"
-			PRIu64 "}}", mode, ev->seq);
+		fprintf(f, ",\"s\":\"g\",\"cat\":\"mode\",\"name\":\"paging: %s\","
+			"\"args\":{\"seq\":%" PRIu64 "}}", mode, ev->seq);
 	}
 }
 
@@ -306,7 +307,8 @@ static void one(struct px *p, const struct svt_trace_event *ev)
 		if (p->o->no_mem)
 			break;
 		ev_open(p, 'i', ev->seq, TID_MEM);
-		fprintf(f, ",\"s\":\"t\",\"cat\":\"mem\",\"name\":\"MEM\",\"args\":{\"seq\":%" PRIu64,
+		fprintf(f,
+			",\"s\":\"t\",\"cat\":\"mem\",\"name\":\"MEM\",\"args\":{\"seq\":%" PRIu64,
 			ev->seq);
 		hex(f, "gpa", ev->u.mem.gpa);
 		fprintf(f, ",\"len\":%" PRIu32 "}}", ev->u.mem.len);
@@ -317,7 +319,8 @@ static void one(struct px *p, const struct svt_trace_event *ev)
 		if (p->o->no_mem)
 			break;
 		ev_open(p, 'i', ev->seq, TID_MEM);
-		fprintf(f, ",\"s\":\"t\",\"cat\":\"guest\",\"name\":\"%s\",\"args\":{\"seq\":%" PRIu64,
+		fprintf(f,
+			",\"s\":\"t\",\"cat\":\"guest\",\"name\":\"%s\",\"args\":{\"seq\":%" PRIu64,
 			svt_guest_kind_name(g->kind), ev->seq);
 		if (g->kind == SVT_GUEST_RFLAGS)
 			hex(f, "rflags", g->val[0]);
@@ -346,7 +349,8 @@ static void one(struct px *p, const struct svt_trace_event *ev)
 			fputs("\"MARK\"", f);
 		else
 			svt_json_str(f, m->text, m->len);
-		fprintf(f, ",\"args\":{\"seq\":%" PRIu64 ",\"kind\":\"%s\",\"time_ns\":%" PRIu64 "}}",
+		fprintf(f,
+			",\"args\":{\"seq\":%" PRIu64 ",\"kind\":\"%s\",\"time_ns\":%" PRIu64 "}}",
 			ev->seq, svt_trace_mark_name(m->kind), m->time);
 		break;
 	}
@@ -355,8 +359,8 @@ static void one(struct px *p, const struct svt_trace_event *ev)
 		const struct svt_trace_cpu *c = &ev->u.cpu;
 		ev_open(p, 'i', ev->seq, TID_DECISIONS);
 		if (c->kind == SVT_CPU_CPUID) {
-			fprintf(f, ",\"s\":\"t\",\"cat\":\"cpu\",\"name\":\"CPUID\",\"args\":{\"seq\":%"
-				PRIu64, ev->seq);
+			fprintf(f, ",\"s\":\"t\",\"cat\":\"cpu\",\"name\":\"CPUID\","
+				"\"args\":{\"seq\":%" PRIu64, ev->seq);
 			hex(f, "leaf", c->leaf);
 			hex(f, "subleaf", c->subleaf);
 			hex(f, "ecx", c->out[2]);
@@ -402,10 +406,10 @@ static void metadata(struct px *p, struct svt_trace_reader *r, const struct svt_
 	fprintf(f, ",\"maxphyaddr\":%u", h->maxphyaddr);
 	hex(f, "features", h->features);
 	fprintf(f, ",\"guest_frames\":%" PRIu64 ",\"policy\":{\"oos\":%u,\"prefetch\":%u,"
-		"\"early_unshadow\":%s,\"emulate\":%s,\"pool_frames\":%" PRIu32 ",\"links\":%" PRIu32
-		",\"root_cache\":%" PRIu32 "}", h->guest_frames, h->policy.oos, h->policy.prefetch,
-		h->policy.early_unshadow ? "true" : "false", h->policy.emulate ? "true" : "false",
-		h->pool_frames, h->links, h->root_cache);
+		"\"early_unshadow\":%s,\"emulate\":%s,\"pool_frames\":%" PRIu32
+		",\"links\":%" PRIu32 ",\"root_cache\":%" PRIu32 "}", h->guest_frames,
+		h->policy.oos, h->policy.prefetch, h->policy.early_unshadow ? "true" : "false",
+		h->policy.emulate ? "true" : "false", h->pool_frames, h->links, h->root_cache);
 	fprintf(f, ",\"events\":%" PRIu64 ",\"indexed\":%s,\"from\":%" PRIu64, in->events,
 		in->indexed ? "true" : "false", o->from);
 	if (o->to == UINT64_MAX)
@@ -427,8 +431,8 @@ static void metadata(struct px *p, struct svt_trace_reader *r, const struct svt_
 	}
 	fputs(",\"clock\":\"sequence\",\"clock_note\":\"trace records carry no timestamps: ts is "
 	      "the event's sequence number in microseconds\",\"counter_every\":", f);
-	fprintf(f, "%" PRIu64 ",\"complete\":%s,\"error\":", p->every, rc == SVT_TRACE_END ? "true" :
-		"false");
+	fprintf(f, "%" PRIu64 ",\"complete\":%s,\"error\":", p->every,
+		rc == SVT_TRACE_END ? "true" : "false");
 	if (rc == SVT_TRACE_END) {
 		fputs("null", f);
 	} else {

@@ -25,7 +25,8 @@ static size_t tab_put(FILE *f, const char *s)
 
 	while (*p != '\0') {
 		if (*p < 0x20 || *p == 0x7f || (n = svt_utf8_len(p)) == 0) {
-			const char *esc = *p == '\n' ? "\\n" : *p == '\t' ? "\\t" : *p == '\r' ? "\\r" : NULL;
+			const char *esc = *p == '\n' ? "\\n" : *p == '\t' ? "\\t" : *p == '\r' ?
+				"\\r" : NULL;
 			if (f != NULL) {
 				if (esc != NULL)
 					fputs(esc, f);
@@ -80,7 +81,8 @@ static int print_table(const struct svt_db_rows *r, FILE *f)
 	}
 	for (size_t i = 0; i <= r->nrows; i++) {
 		for (unsigned c = 0; c < r->ncols; c++) {
-			const char *s = i == 0 ? r->names[c] : cell_text(&r->cells[(i - 1) * r->ncols + c]);
+			const char *s = i == 0 ? r->names[c] :
+				cell_text(&r->cells[(i - 1) * r->ncols + c]);
 			size_t w = tab_put(NULL, s);
 
 			if (c > 0)
@@ -118,7 +120,8 @@ static void print_csv(const struct svt_db_rows *r, FILE *f)
 {
 	for (size_t i = 0; i <= r->nrows; i++) {
 		for (unsigned c = 0; c < r->ncols; c++) {
-			const struct svt_db_cell *cell = i > 0 ? &r->cells[(i - 1) * r->ncols + c] : NULL;
+			const struct svt_db_cell *cell = i > 0 ?
+				&r->cells[(i - 1) * r->ncols + c] : NULL;
 			if (c > 0)
 				fputc(',', f);
 			csv_put(f, cell == NULL ? r->names[c] : cell->text ? cell->text : "");
@@ -138,8 +141,8 @@ static void json_str(FILE *f, const char *s)
 			fputc('\\', f);
 			fputc(*p++, f);
 		} else if (*p < 0x20) {
-			const char *esc = *p == '\n' ? "\\n" : *p == '\t' ? "\\t" : *p == '\r' ? "\\r"
-				: *p == '\b' ? "\\b" : *p == '\f' ? "\\f" : NULL;
+			const char *esc = *p == '\n' ? "\\n" : *p == '\t' ? "\\t" :
+				*p == '\r' ? "\\r" : *p == '\b' ? "\\b" : *p == '\f' ? "\\f" : NULL;
 			if (esc != NULL)
 				fputs(esc, f);
 			else
@@ -244,11 +247,14 @@ static void print_basis(const struct svt_db_rows *r, FILE *f)
 			recordings ? "" : "\n", exact, exact == 1 ? "row is an exact what-if" :
 			"rows are exact what-ifs");
 	if (approx)
-		fprintf(f, "%sWARNING: %zu %s, NOT %s: a trace holds only the exits its own policy took, "
-			"so a replay under another policy cannot make the exits that policy would add; no "
-			"error bound is proven (shadowvt(1), replay).\n", recordings || exact ? "" : "\n",
-			approx, approx == 1 ? "row is an APPROXIMATE what-if" :
-			"rows are APPROXIMATE what-ifs", approx == 1 ? "A MEASUREMENT" : "MEASUREMENTS");
+		fprintf(f,
+			"%sWARNING: %zu %s, NOT %s: a trace holds only the exits its own "
+			"policy took, so a replay under another policy cannot make the exits that "
+			"policy would add; no error bound is proven (shadowvt(1), replay).\n",
+			recordings || exact ? "" : "\n", approx,
+			approx == 1 ? "row is an APPROXIMATE what-if" :
+			"rows are APPROXIMATE what-ifs",
+			approx == 1 ? "A MEASUREMENT" : "MEASUREMENTS");
 }
 
 int svt_db_report(struct svt_db *db, const char *name, const char *sql, int64_t run,

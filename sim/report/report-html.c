@@ -25,8 +25,8 @@
 #define TIMELINE_POINTS  400    /* per series; longer timelines are bucketed */
 
 static const char style[] =
-	"body{font:14px/1.4 sans-serif;margin:16px 24px;color:#222;background:#fff;max-width:1200px}"
-	"h1{font-size:22px;margin:0 0 4px}"
+	"body{font:14px/1.4 sans-serif;margin:16px "
+	"24px;color:#222;background:#fff;max-width:1200px}h1{font-size:22px;margin:0 0 4px}"
 	"h2{font-size:18px;border-bottom:1px solid #ccc;padding-bottom:2px;margin-top:32px}"
 	"h3{font-size:15px;margin:20px 0 4px}"
 	"table{border-collapse:collapse;font-size:12px;margin:8px 0}"
@@ -41,9 +41,9 @@ static const char style[] =
 	".meta,.cap,.none{color:#555}.cap{font-size:12px;margin:2px 0 14px}"
 	".warn{color:#7a1d12;background:#fdecea;border-left:4px solid #c0392b;padding:6px 10px}"
 	"svg.chart{display:block;max-width:100%;height:auto;margin:10px 0 2px}"
-	"svg.chart text{font:12px sans-serif;fill:#333}svg.chart text.ct{font-size:14px;font-weight:bold}"
-	"svg.chart .gl{stroke:#e4e4e4}svg.chart .bx{stroke:#888}"
-	"svg.chart text.s0{fill:#0072b2}svg.chart text.s1{fill:#e69f00}"
+	"svg.chart text{font:12px sans-serif;fill:#333}svg.chart "
+	"text.ct{font-size:14px;font-weight:bold}svg.chart .gl{stroke:#e4e4e4}svg.chart "
+	".bx{stroke:#888}svg.chart text.s0{fill:#0072b2}svg.chart text.s1{fill:#e69f00}"
 	"svg.chart .hv rect:hover{fill-opacity:0.07}";
 
 /* ---- cells ------------------------------------------------------------------- */
@@ -120,7 +120,8 @@ static void td(FILE *f, const struct svt_db_rows *r, size_t i, unsigned c)
 	char b[32];
 
 	if (cell->type == SVT_DB_INTEGER && cell->text[0] != '-') {
-		fprintf(f, "<td class=\"n\">%s</td>", svg_count(b, sizeof(b), strtod(cell->text, NULL)));
+		fprintf(f, "<td class=\"n\">%s</td>",
+			svg_count(b, sizeof(b), strtod(cell->text, NULL)));
 	} else if (cell->type == SVT_DB_INTEGER || cell->type == SVT_DB_REAL) {
 		fputs("<td class=\"n\">", f);
 		put(f, cell->text);
@@ -160,11 +161,13 @@ static bool finished(const char *st)
 static void runs_table(FILE *f, const struct report *rp)
 {
 	static const char *const head[] = { "run", "trace", "workload", "policy", "audit", "status",
-		"events", "trace events", "violations", "divergence", "seconds", "events/s", "started" };
-	static const unsigned cols[] = { SVT_DB_RUNS_WORKLOAD, SVT_DB_RUNS_POLICY, SVT_DB_RUNS_AUDIT };
+		"events", "trace events", "violations", "divergence", "seconds", "events/s",
+		"started" };
+	static const unsigned cols[] = { SVT_DB_RUNS_WORKLOAD, SVT_DB_RUNS_POLICY,
+					 SVT_DB_RUNS_AUDIT };
 	static const unsigned nums[] = { SVT_DB_RUNS_EVENTS, SVT_DB_RUNS_TRACE_EVENTS,
-		SVT_DB_RUNS_VIOLATIONS, SVT_DB_RUNS_DIVERGENCE, SVT_DB_RUNS_SECONDS, SVT_DB_RUNS_EPS,
-		SVT_DB_RUNS_STARTED };
+		SVT_DB_RUNS_VIOLATIONS, SVT_DB_RUNS_DIVERGENCE, SVT_DB_RUNS_SECONDS,
+		SVT_DB_RUNS_EPS, SVT_DB_RUNS_STARTED };
 
 	fputs("<section id=\"runs\">\n<h2>Runs</h2>\n<table>\n<thead><tr>", f);
 	for (size_t c = 0; c < sizeof(head) / sizeof(head[0]); c++)
@@ -201,7 +204,8 @@ static bool compare_run(const struct report *rp, size_t i, int64_t *id)
  * and four charts. */
 static void compare_group(FILE *f, const struct report *rp, size_t first, size_t end, unsigned g)
 {
-	static const struct { const char *id, *title, *unit; unsigned col[2]; const char *series[2]; }
+	static const struct { const char *id, *title,
+			      *unit; unsigned col[2]; const char *series[2]; }
 	metric[] = {
 		{ "exits", "VM exits", "exits", { SVT_DB_CMP_EXITS, SVT_DB_CMP_FAULTS },
 		  { "exits", "of which page faults" } },
@@ -209,14 +213,15 @@ static void compare_group(FILE *f, const struct report *rp, size_t first, size_t
 		  { "emulated" } },
 		{ "resyncs", "out-of-sync pages resynchronised", "resyncs", { SVT_DB_CMP_RESYNCS },
 		  { "resyncs" } },
-		{ "memory", "shadow memory: peak shadow pages (4 KiB each)", "pages", { SVT_DB_CMP_PEAK },
-		  { "peak shadow pages" } },
+		{ "memory", "shadow memory: peak shadow pages (4 KiB each)", "pages",
+		  { SVT_DB_CMP_PEAK }, { "peak shadow pages" } },
 	};
 	static const unsigned cols[] = { SVT_DB_CMP_POLICY, SVT_DB_CMP_BASIS, SVT_DB_CMP_EXITS,
 		SVT_DB_CMP_FAULTS, SVT_DB_CMP_EMULATED, SVT_DB_CMP_RESYNCS, SVT_DB_CMP_PEAK,
 		SVT_DB_CMP_EVICTIONS, SVT_DB_CMP_VIOLATIONS };
 	const struct svt_db_rows *c = &rp->compare;
-	struct bar { char label[256]; double v[2]; size_t row; } *bar = calloc(end - first, sizeof(*bar));
+	struct bar { char label[256]; double v[2]; size_t row; } *bar = calloc(end - first,
+									       sizeof(*bar));
 	struct svg_group *gr = calloc(end - first, sizeof(*gr));
 	unsigned n = 0;
 
@@ -240,13 +245,15 @@ static void compare_group(FILE *f, const struct report *rp, size_t first, size_t
 	}
 	if (approx > 0)
 		fprintf(f, "<p class=\"warn\"><strong>APPROXIMATE: %zu of these rows are one-trace "
-			"what-ifs, not measurements.</strong> The trace holds only the exits its own policy "
-			"took, so a replay under another policy cannot make the exits that policy would add "
-			"(faults on accesses the recorded shadows allowed, writes to pages the recording left "
-			"unprotected, refaults after evictions); no error bound is proven. Rows marked "
-			"<em>recorded</em>, <em>exact</em> or <em>recording</em> are what recording under "
-			"that policy measures (docs/replay.md, What-ifs).</p>\n", approx);
-	fputs("<table>\n<thead><tr><th>run</th><th>status</th><th>policy</th><th>basis</th><th>exits</th>"
+			"what-ifs, not measurements.</strong> The trace holds only the exits its "
+			"own policy took, so a replay under another policy cannot make the exits "
+			"that policy would add (faults on accesses the recorded shadows allowed, "
+			"writes to pages the recording left unprotected, refaults after "
+			"evictions); no error bound is proven. Rows marked <em>recorded</em>, "
+			"<em>exact</em> or <em>recording</em> are what recording under that policy "
+			"measures (docs/replay.md, What-ifs).</p>\n", approx);
+	fputs("<table>\n"
+	      "<thead><tr><th>run</th><th>status</th><th>policy</th><th>basis</th><th>exits</th>"
 	      "<th>faults</th><th>emulated</th><th>resyncs</th><th>peak shadow pages</th>"
 	      "<th>evictions</th><th>violations</th></tr></thead>\n<tbody>\n", f);
 	for (size_t i = first; i < end; i++) {
@@ -258,8 +265,8 @@ static void compare_group(FILE *f, const struct report *rp, size_t first, size_t
 		const char *policy = text(c, i, SVT_DB_CMP_POLICY);
 		const char *basis = text(c, i, SVT_DB_CMP_BASIS);
 
-		fprintf(f, "<tr><td class=\"n\"><a href=\"#run-%lld\">%lld</a></td><td>", (long long)id,
-			(long long)id);
+		fprintf(f, "<tr><td class=\"n\"><a href=\"#run-%lld\">%lld</a></td><td>",
+			(long long)id, (long long)id);
 		status_badge(f, st);
 		fputs("</td>", f);
 		for (size_t k = 0; k < sizeof(cols) / sizeof(cols[0]); k++)
@@ -286,7 +293,9 @@ static void compare_group(FILE *f, const struct report *rp, size_t first, size_t
 				bar[k].v[s] = num(c, bar[k].row, metric[m].col[s]);
 		snprintf(id, sizeof(id), "compare-%u-%s", g, metric[m].id);
 		snprintf(title, sizeof(title), "Policies compared: %s", metric[m].title);
-		svg_grouped_bars(f, &(struct svg_chart){ .id = id, .title = title, .unit = metric[m].unit },
+		svg_grouped_bars(f,
+				 &(struct svg_chart){ .id = id, .title = title,
+						      .unit = metric[m].unit },
 				 metric[m].series, ns, gr, n);
 	}
 	free(bar);
@@ -324,8 +333,9 @@ static void compare_section(FILE *f, const struct report *rp)
 			compare_group(f, rp, first, end, ++groups);
 	}
 	if (groups == 0)
-		fputs("<p class=\"none\">No trace was replayed more than once and no guest was recorded"
-		      " under more than one policy: there is nothing to compare.</p>\n", f);
+		fputs("<p class=\"none\">No trace was replayed more than once and no guest "
+		      "was recorded under more than one policy: there is nothing to "
+		      "compare.</p>\n", f);
 	else
 		fputs("<p class=\"cap\">In the sections of the runs below, the runs compared here"
 		      " (with the runs compared with them) draw their fault and exit mix and their"
@@ -354,7 +364,8 @@ static void mix_of(const struct svt_db_totals *t, struct mix *m)
 	static const char *const faults[] = { "fixed (propagated)", "fixed (A/D bits)",
 		"injected #PF", "emulated writes", "emulated with CR0.WP=0", "MMIO", "retries" };
 	const struct svt_counters *c = &t->ctr;
-	const double ev[4] = { n64(c->faults), n64(c->cr_writes), n64(c->invlpgs), n64(c->flushes) };
+	const double ev[4] = { n64(c->faults), n64(c->cr_writes), n64(c->invlpgs),
+			       n64(c->flushes) };
 	const double fv[7] = { n64(c->fixed), n64(c->ad_faults), n64(c->injected), n64(c->emulated),
 		n64(c->emulated_wp0), n64(c->mmio), n64(c->retries) };
 
@@ -362,8 +373,8 @@ static void mix_of(const struct svt_db_totals *t, struct mix *m)
 	memcpy(m->fv, fv, sizeof(fv));
 	m->rows[0] = (struct svg_stack){ .label = "exits", .n = 4, .names = exits, .v = m->ev,
 					 .total = n64(t->exits) };
-	m->rows[1] = (struct svg_stack){ .label = "page faults", .n = 7, .names = faults, .v = m->fv,
-					 .total = n64(c->faults) };
+	m->rows[1] = (struct svg_stack){ .label = "page faults", .n = 7,
+					 .names = faults, .v = m->fv, .total = n64(c->faults) };
 }
 
 /* (No libm: fmax() without it.) */
@@ -403,24 +414,28 @@ static void mix_chart(FILE *f, int64_t id, const struct svt_db_totals *t, double
 
 	mix_of(t, &m);
 	snprintf(id_s, sizeof(id_s), "mix-run-%lld", (long long)id);
-	snprintf(title, sizeof(title), "Run %lld: fault and exit mix (%s exits in %s events, %.1f%%)",
-		 (long long)id, svg_count(b[0], sizeof(b[0]), nexits), svg_count(b[1], sizeof(b[1]), events),
+	snprintf(title, sizeof(title),
+		 "Run %lld: fault and exit mix (%s exits in %s events, %.1f%%)", (long long)id,
+		 svg_count(b[0], sizeof(b[0]), nexits), svg_count(b[1], sizeof(b[1]), events),
 		 events > 0 && nexits >= 0 ? 100.0 * nexits / events : 0.0);
 	svg_stacked_bars(f, &(struct svg_chart){ .id = id_s, .title = title,
-		.unit = "number of exits (upper bar) and of page faults (lower bar)", .vmax = vmax },
-		m.rows, 2);
+		.unit = "number of exits (upper bar) and of page faults (lower bar)",
+		.vmax = vmax }, m.rows, 2);
 	for (unsigned r = 0; r < 2; r++) {
 		double sum = row_sum(&m.rows[r]), total = m.rows[r].total;
 
 		if (!isfinite(total) || sum == total)
 			continue;
-		fprintf(f, "<p class=\"cap\">The %s&#39; segments add up to %s, %s %s than the %s %s"
-			" the bar&#39;s number counts", m.rows[r].label, svg_count(b[0], sizeof(b[0]), sum),
+		fprintf(f,
+			"<p class=\"cap\">The %s&#39; segments add up to %s, %s %s than the %s %s "
+			"the bar&#39;s number counts", m.rows[r].label,
+			svg_count(b[0], sizeof(b[0]), sum),
 			svg_count(b[1], sizeof(b[1]), sum > total ? sum - total : total - sum),
 			sum > total ? "more" : "fewer", svg_count(b[2], sizeof(b[2]), total),
 			m.rows[r].label);
-		fputs(sum > total && r == 1 ? ": a fault fixed and then retried (its shadow entry could"
-		      " not be made) or emulated (the write hit a page table) is counted under both.</p>\n"
+		fputs(sum > total && r == 1 ?
+		      ": a fault fixed and then retried (its shadow entry could not be made) or "
+		      "emulated (the write hit a page table) is counted under both.</p>\n"
 		      : ": some ended in no outcome counted here.</p>\n", f);
 	}
 }
@@ -448,8 +463,9 @@ static int timeline_read(struct report *rp, int64_t id, struct svt_db_rows *t, d
 		*intervals += isfinite(num(t, i, 4)) ? num(t, i, 4) : 0;
 	}
 	*l = (struct svg_lines){
-		.n = t->nrows, .x0 = *v, .x1 = *v + t->nrows, .y = { *v + 2 * t->nrows, *v + 3 * t->nrows },
-		.xname = "events", .yname = { "faults per 1,000 events", "shadow pages in use" },
+		.n = t->nrows, .x0 = *v, .x1 = *v + t->nrows,
+		.y = { *v + 2 * t->nrows, *v + 3 * t->nrows }, .xname = "events",
+		.yname = { "faults per 1,000 events", "shadow pages in use" },
 	};
 	return 0;
 }
@@ -475,13 +491,15 @@ static int timeline_chart(FILE *f, struct report *rp, int64_t id, const struct s
 	}
 	l.shared = shared;
 	snprintf(id_s, sizeof(id_s), "timeline-run-%lld", (long long)id);
-	snprintf(title, sizeof(title), "Run %lld: faults and shadow pages over time", (long long)id);
+	snprintf(title, sizeof(title), "Run %lld: faults and shadow pages over time",
+		 (long long)id);
 	svg_line_chart(f, &(struct svg_chart){ .id = id_s, .title = title, .unit = "events" }, &l);
-	fprintf(f, "<p class=\"cap\">%s timeline interval%s", svg_count(b[0], sizeof(b[0]), intervals),
-		intervals == 1 ? "" : "s");
+	fprintf(f, "<p class=\"cap\">%s timeline interval%s",
+		svg_count(b[0], sizeof(b[0]), intervals), intervals == 1 ? "" : "s");
 	if (intervals > (double)t.nrows)
-		fprintf(f, ", drawn as %s points: each point is the largest value of its share of the"
-			" intervals (downsampled)", svg_count(b[1], sizeof(b[1]), (double)t.nrows));
+		fprintf(f,
+			", drawn as %s points: each point is the largest value of its share of the "
+			"intervals (downsampled)", svg_count(b[1], sizeof(b[1]), (double)t.nrows));
 	fputs(". Faults are per 1,000 events of each interval; shadow pages those in use at its"
 	      " end.</p>\n", f);
 	free(v);
@@ -491,7 +509,8 @@ static int timeline_chart(FILE *f, struct report *rp, int64_t id, const struct s
 
 static int violations_table(FILE *f, struct report *rp, int64_t id, size_t r)
 {
-	static const char *const head[] = { "event", "invariant", "va", "gfn", "level", "guest entry",
+	static const char *const head[] = { "event", "invariant", "va", "gfn", "level",
+					    "guest entry",
 		"shadow entry", "what", "reproduce" };
 	long k = find(rp->vc_id, rp->vcount.nrows, id);
 	double stored = k >= 0 ? num(&rp->vcount, (size_t)k, 1) : 0;
@@ -537,7 +556,8 @@ static void scale_note(FILE *f, const struct report *rp, size_t r)
 	unsigned n = 0, others = 0;
 
 	for (size_t k = 0; k < rp->runs.nrows; k++)
-		others += k != r && rp->scale[k].set == rp->scale[r].set && shown(rp, rp->run_id[k]);
+		others += k != r && rp->scale[k].set == rp->scale[r].set &&
+			shown(rp, rp->run_id[k]);
 	fprintf(f, "<p class=\"cap\">On one set of scales with the run%s it is compared with (",
 		others == 1 ? "" : "s");
 	for (size_t k = 0; k < rp->runs.nrows; k++) {
@@ -562,7 +582,8 @@ static int run_section(FILE *f, struct report *rp, size_t r)
 	const char *msg = text(&rp->runs, r, SVT_DB_RUNS_MESSAGE);
 	const char *workload = text(&rp->runs, r, SVT_DB_RUNS_WORKLOAD);
 
-	fprintf(f, "<section class=\"run\" id=\"run-%lld\">\n<h2>Run %lld: ", (long long)id, (long long)id);
+	fprintf(f, "<section class=\"run\" id=\"run-%lld\">\n<h2>Run %lld: ", (long long)id,
+		(long long)id);
 	put(f, text(&rp->runs, r, SVT_DB_RUNS_TRACE));
 	fputs("</h2>\n<p>", f);
 	status_badge(f, st);
@@ -582,7 +603,8 @@ static int run_section(FILE *f, struct report *rp, size_t r)
 		fputs("</p>\n", f);
 	}
 	if (!finished(st))
-		fputs("<p class=\"none\">The run did not finish: what follows is what it stored.</p>\n", f);
+		fputs("<p class=\"none\">The run did not finish: what follows is what it "
+		      "stored.</p>\n", f);
 	const struct report_scale *sc = &rp->scale[r];
 	struct svg_range shared = { sc->xlo, sc->xhi, { sc->ymax[0], sc->ymax[1] } };
 	if (sc->set != 0)
@@ -682,24 +704,26 @@ int report_page(FILE *f, struct report *rp)
 
 	for (size_t i = 0; i < rp->runs.nrows; i++)
 		nshown += shown(rp, rp->run_id[i]);
-	if (gmtime_r(&now, &tm) == NULL || strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (gmtime_r(&now, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(when, sizeof(when), "?");
 	snprintf(title, sizeof(title), "shadowvt report: %s", base != NULL ? base + 1 : rp->path);
 	fputs("<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n"
-	      "<meta charset=\"UTF-8\"/>\n<meta name=\"generator\" content=\"shadowvt " PACKAGE_VERSION
-	      "\"/>\n<title>", f);
+	      "<meta charset=\"UTF-8\"/>\n<meta name=\"generator\" "
+	      "content=\"shadowvt " PACKAGE_VERSION "\"/>\n<title>", f);
 	put(f, rp->title != NULL ? rp->title : title);
 	fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n<header>\n<h1>", style);
 	put(f, rp->title != NULL ? rp->title : title);
 	fputs("</h1>\n<p class=\"meta\">Results database <code>", f);
 	put(f, rp->path);
 	fprintf(f, "</code>, %zu run%s%s; generated %s by shadowvt %s.</p>\n", nshown,
-		nshown == 1 ? "" : "s", rp->nwant > 0 ? " chosen with --run" : "", when, PACKAGE_VERSION);
+		nshown == 1 ? "" : "s", rp->nwant > 0 ? " chosen with --run" : "", when,
+		PACKAGE_VERSION);
 	fputs("<p><a href=\"#runs\">Runs</a> | <a href=\"#compare\">Policy comparison</a>", f);
 	for (size_t i = 0; i < rp->runs.nrows && nshown <= 100; i++)
 		if (shown(rp, rp->run_id[i]))
-			fprintf(f, " | <a href=\"#run-%lld\">run %lld</a>", (long long)rp->run_id[i],
-				(long long)rp->run_id[i]);
+			fprintf(f, " | <a href=\"#run-%lld\">run %lld</a>",
+				(long long)rp->run_id[i], (long long)rp->run_id[i]);
 	fputs("</p>\n</header>\n", f);
 	if (scales_make(rp) != 0)
 		return -1;

@@ -222,7 +222,8 @@ static void haxis(FILE *f, const struct axis *a, double x0, double x1, double y0
 			"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
 			x, y0, x, y1 + 4, x, y1 + 16, svg_short(b, sizeof(b), a->lo + i * a->step));
 	}
-	fprintf(f, "<line class=\"bx\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x0, y1, x1, y1);
+	fprintf(f, "<line class=\"bx\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x0,
+		y1, x1, y1);
 	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", (x0 + x1) / 2, y1 + 32);
 	svg_text(f, unit, 0);
 	fputs("</text></g>\n", f);
@@ -265,11 +266,14 @@ static double legend(FILE *f, double y, const char *const *names, unsigned n, un
 		}
 		if (f != NULL) {
 			if (line)
-				fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\""
-					" stroke-width=\"3\"/>", x, y - 4, x + 12, y - 4, col);
+				fprintf(f,
+					"<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+					"stroke=\"%s\" stroke-width=\"3\"/>", x, y - 4, x + 12,
+					y - 4, col);
 			else
-				fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" fill=\"%s\"/>",
-					x, y - 10, col);
+				fprintf(f,
+					"<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" "
+					"fill=\"%s\"/>", x, y - 10, col);
 			fprintf(f, "<text class=\"lb\" x=\"%.1f\" y=\"%.1f\">", x + 18, y);
 			svg_text(f, names[i], 60);
 			fputs("</text>\n", f);
@@ -341,7 +345,8 @@ void svg_stacked_bars(FILE *f, const struct svg_chart *c, const struct svg_stack
 		      unsigned nrows)
 {
 	const double row_h = 28, bar_h = 18;
-	double max = isfinite(c->vmax) && c->vmax > 0 ? c->vmax : 0, lw, x0, x1, y0 = 0, y = 0, h = 0;
+	double max = isfinite(c->vmax) && c->vmax > 0 ? c->vmax : 0, lw, x0, x1, y0 = 0,
+		y = 0, h = 0;
 	unsigned color = 0;
 	char b[32], b2[32];
 
@@ -377,18 +382,22 @@ void svg_stacked_bars(FILE *f, const struct svg_chart *c, const struct svg_stack
 		row_label(f, s->label, x0 - 6, yb + bar_h / 2, lw);
 		for (unsigned i = 0; i < s->n; i++, color++) {
 			double v = seg(s, i);
-			double px = axis_pos(&a, x0, x1, at), pw = axis_pos(&a, x0, x1, at + v) - px;
+			double px = axis_pos(&a, x0, x1, at),
+				pw = axis_pos(&a, x0, x1, at + v) - px;
 
 			at += v;
 			if (v <= 0)
 				continue;
-			fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.0f\" fill=\"%s\">"
-				"<title>", px, yb, pw > 0.5 ? pw : 0.5, bar_h, palette[color % NPALETTE]);
+			fprintf(f,
+				"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.0f\" "
+				"fill=\"%s\"><title>", px, yb, pw > 0.5 ? pw : 0.5, bar_h,
+				palette[color % NPALETTE]);
 			svg_text(f, s->label, 0);
 			fputs(": ", f);
 			svg_text(f, s->names[i], 0);
-			fprintf(f, " %s (%.1f%% of %s)</title></rect>\n", svg_count(b, sizeof(b), v),
-				total > 0 ? 100.0 * v / total : 0.0, svg_count(b2, sizeof(b2), total));
+			fprintf(f, " %s (%.1f%% of %s)</title></rect>\n",
+				svg_count(b, sizeof(b), v), total > 0 ? 100.0 * v / total : 0.0,
+				svg_count(b2, sizeof(b2), total));
 		}
 		/* the bar's value, which may differ from its segments' sum */
 		fprintf(f, "<text class=\"bl\" x=\"%.1f\" y=\"%.1f\">%s</text>\n",
@@ -432,13 +441,15 @@ void svg_grouped_bars(FILE *f, const struct svg_chart *c, const char *const *ser
 			double v = groups[g].v[i], yb = yg + i * (bar_h + gap);
 
 			if (!isfinite(v) || v < 0) {
-				fprintf(f, "<text class=\"bl\" x=\"%.1f\" y=\"%.1f\">no data</text>\n",
+				fprintf(f,
+					"<text class=\"bl\" x=\"%.1f\" y=\"%.1f\">no data</text>\n",
 					x0 + 4, yb + bar_h - 3);
 				continue;
 			}
 			double pw = axis_pos(&a, x0, x1, v) - x0;
-			fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.0f\" fill=\"%s\">"
-				"<title>", x0, yb, pw > 0.5 || v == 0 ? pw : 0.5, bar_h,
+			fprintf(f,
+				"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.0f\" "
+				"fill=\"%s\"><title>", x0, yb, pw > 0.5 || v == 0 ? pw : 0.5, bar_h,
 				palette[i % NPALETTE]);
 			svg_text(f, groups[g].label, 0);
 			fputs(": ", f);
@@ -493,7 +504,8 @@ void svg_line_chart(FILE *f, const struct svg_chart *c, const struct svg_lines *
 
 	chart_open(f, c, h);
 	for (unsigned s = 0; s < 2; s++) {
-		snprintf(leg[s], sizeof(leg[s]), "%s (%s axis)", l->yname[s], s == 0 ? "left" : "right");
+		snprintf(leg[s], sizeof(leg[s]), "%s (%s axis)", l->yname[s],
+			 s == 0 ? "left" : "right");
 		names[s] = leg[s];
 	}
 	legend(f, 40, names, 2, 0, true);
@@ -504,14 +516,16 @@ void svg_line_chart(FILE *f, const struct svg_chart *c, const struct svg_lines *
 		fprintf(f, "<line class=\"gl\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
 			"<text class=\"s0\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>"
 			"<text class=\"s1\" x=\"%.1f\" y=\"%.1f\">%s</text>\n",
-			x0 - 4, y, x1 + 4, y, x0 - 6, y + 4, svg_short(b[0], sizeof(b[0]), i * ay.step),
-			x1 + 6, y + 4, svg_short(b[1], sizeof(b[1]), i * ay2.step));
+			x0 - 4, y, x1 + 4, y, x0 - 6, y + 4,
+			svg_short(b[0], sizeof(b[0]), i * ay.step), x1 + 6, y + 4,
+			svg_short(b[1], sizeof(b[1]), i * ay2.step));
 	}
 	for (unsigned i = 0; i <= ax.k; i++) {
 		double x = x0 + (x1 - x0) * i / ax.k;
 		fprintf(f, "<line class=\"gl\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
 			"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
-			x, y1, x, y1 + 4, x, y1 + 16, svg_short(b[0], sizeof(b[0]), ax.lo + i * ax.step));
+			x, y1, x, y1 + 4, x, y1 + 16,
+			svg_short(b[0], sizeof(b[0]), ax.lo + i * ax.step));
 	}
 	fprintf(f, "<line class=\"bx\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
 		"<line class=\"bx\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
@@ -533,8 +547,8 @@ void svg_line_chart(FILE *f, const struct svg_chart *c, const struct svg_lines *
 		fputs("\"/>\n", f);
 		for (size_t i = 0; l->n <= 60 && i < l->n; i++)
 			fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>",
-				axis_pos(&ax, x0, x1, l->x1[i]), y1 - axis_pos(a, 0, y1 - y0, yval(l, s, i)),
-				palette[s]);
+				axis_pos(&ax, x0, x1, l->x1[i]),
+				y1 - axis_pos(a, 0, y1 - y0, yval(l, s, i)), palette[s]);
 	}
 	/* one invisible column per point, its tooltip both values */
 	fputs("\n<g class=\"hv\" fill=\"#000\" fill-opacity=\"0\">\n", f);

@@ -82,8 +82,9 @@ void svt_walk_print_text(FILE *f, const struct svt_regs *r, const struct svt_acc
 		unsigned n;
 
 		entry_flags(l, fl, &n);
-		fprintf(f, "  %-5s @0x%08" PRIx64 " = 0x%0*" PRIx64 " ", level_name(w->mode, l->level),
-			l->entry_gpa, l->size == 4 ? 8 : 16, l->entry);
+		fprintf(f, "  %-5s @0x%08" PRIx64 " = 0x%0*" PRIx64 " ",
+			level_name(w->mode, l->level), l->entry_gpa,
+			l->size == 4 ? 8 : 16, l->entry);
 		for (unsigned j = 0; j < n; j++)
 			fprintf(f, " %s", fl[j]);
 		if (l->leaf && w->mode >= SVT_MODE_4LEVEL)
@@ -91,7 +92,8 @@ void svt_walk_print_text(FILE *f, const struct svt_regs *r, const struct svt_acc
 		if (w->status == SVT_WALK_PF && (w->error_code & SVT_PFEC_RSVD) &&
 		    i + 1 == w->nlevels) {
 			bool ps = (l->entry & SVT_PTE_PS) &&
-				((l->level == 2 && (w->mode != SVT_MODE_2LEVEL || (r->cr4 & SVT_CR4_PSE))) ||
+				((l->level == 2 &&
+				  (w->mode != SVT_MODE_2LEVEL || (r->cr4 & SVT_CR4_PSE))) ||
 				 (l->level == 3 && w->mode >= SVT_MODE_4LEVEL));
 			fprintf(f, " reserved-bits=0x%" PRIx64,
 				l->entry & svt_rsvd_mask(r, w->mode, l->level, ps));
@@ -104,10 +106,11 @@ void svt_walk_print_text(FILE *f, const struct svt_regs *r, const struct svt_acc
 	case SVT_WALK_OK:
 		fprintf(f, "=> gpa 0x%" PRIx64 " (%s page)\n", w->gpa, size_name(w->page_size));
 		for (unsigned i = 0; i < w->nad; i++)
-			fprintf(f, "   sets %s%s at 0x%" PRIx64 ": 0x%" PRIx64 " -> 0x%" PRIx64 "\n",
+			fprintf(f,
+				"   sets %s%s at 0x%" PRIx64 ": 0x%" PRIx64 " -> 0x%" PRIx64 "\n",
 				(w->ad[i].new & ~w->ad[i].old) & SVT_PTE_A ? "A" : "",
-				(w->ad[i].new & ~w->ad[i].old) & SVT_PTE_D ? "D" : "",
-				w->ad[i].gpa, w->ad[i].old, w->ad[i].new);
+				(w->ad[i].new & ~w->ad[i].old) & SVT_PTE_D ? "D" : "", w->ad[i].gpa,
+				w->ad[i].old, w->ad[i].new);
 		break;
 	case SVT_WALK_PF:
 		fprintf(f, "=> #PF error code ");
@@ -136,12 +139,15 @@ void svt_walk_print_json(FILE *f, const struct svt_walk *w)
 		fprintf(f, "{\"fault\": false, \"gpa\": \"0x%" PRIx64 "\", \"page_size\": %" PRIu64
 			", \"ad_updates\": [", w->gpa, w->page_size);
 		for (unsigned i = 0; i < w->nad; i++)
-			fprintf(f, "%s{\"gpa\": \"0x%" PRIx64 "\", \"old\": \"0x%" PRIx64 "\", \"new\": \"0x%"
-				PRIx64 "\"}", i ? ", " : "", w->ad[i].gpa, w->ad[i].old, w->ad[i].new);
+			fprintf(f,
+				"%s{\"gpa\": \"0x%" PRIx64 "\", \"old\": \"0x%" PRIx64 "\", "
+				"\"new\": \"0x%" PRIx64 "\"}", i ? ", " : "", w->ad[i].gpa,
+				w->ad[i].old, w->ad[i].new);
 		fputs("]", f);
 	} else {
-		fprintf(f, "{\"fault\": true, \"error_code\": \"0x%" PRIx32 "\", \"cr2\": \"0x%" PRIx64 "\"",
-			w->error_code, w->cr2);
+		fprintf(f,
+			"{\"fault\": true, \"error_code\": \"0x%" PRIx32 "\", \"cr2\": "
+			"\"0x%" PRIx64 "\"", w->error_code, w->cr2);
 	}
 	fprintf(f, ", \"mode\": \"%s\", \"levels\": [", svt_mode_name(w->mode));
 	for (unsigned i = 0; i < w->nlevels; i++) {
@@ -151,9 +157,10 @@ void svt_walk_print_json(FILE *f, const struct svt_walk *w)
 
 		entry_flags(l, fl, &n);
 		fprintf(f, "%s{\"level\": %u, \"name\": \"%s\", \"table\": \"0x%" PRIx64 "\", "
-			"\"gpa\": \"0x%" PRIx64 "\", \"entry\": \"0x%" PRIx64 "\", \"leaf\": %s, \"flags\": [",
-			i ? ", " : "", l->level, level_name(w->mode, l->level), l->table,
-			l->entry_gpa, l->entry, l->leaf ? "true" : "false");
+			"\"gpa\": \"0x%" PRIx64 "\", \"entry\": \"0x%" PRIx64 "\", \"leaf\": %s, "
+			"\"flags\": [", i ? ", " : "", l->level,
+			level_name(w->mode, l->level), l->table, l->entry_gpa, l->entry,
+			l->leaf ? "true" : "false");
 		for (unsigned j = 0; j < n; j++)
 			fprintf(f, "%s\"%s\"", j ? ", " : "", fl[j]);
 		fprintf(f, "], \"rights\": {\"write\": %s, \"user\": %s, \"execute\": %s}}",

@@ -45,8 +45,9 @@ static void copy(char *dst, size_t len, const char *s)
 static int read_key(struct svt_db *s, struct svt_db_shard *out, int64_t *run, char *err, size_t len)
 {
 	static const char sql[] =
-		"SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM runs),"
-		" id, trace_checksum, policy, audit, tool_version, status FROM runs ORDER BY id LIMIT 1";
+		"SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) "
+		"FROM runs), id, trace_checksum, policy, audit, tool_version, status FROM runs "
+		"ORDER BY id LIMIT 1";
 	sqlite3_stmt *st;
 	int rc;
 
@@ -79,7 +80,8 @@ int svt_db_shard_seal(struct svt_db *db)
 {
 	if (db->flush != NULL && db->flush(db) != 0)
 		return -1;
-	return db_exec(db, db->h, "PRAGMA journal_mode = DELETE", "sealing the shard") == 0 ? 0 : -1;
+	return db_exec(db, db->h, "PRAGMA journal_mode = DELETE",
+		       "sealing the shard") == 0 ? 0 : -1;
 }
 
 int svt_db_shard_read(const char *path, struct svt_db_shard *out, char *err, size_t errlen)
@@ -96,7 +98,8 @@ int svt_db_shard_read(const char *path, struct svt_db_shard *out, char *err, siz
 }
 
 /* The rows of run in the shard, written to db under run id `to`. */
-static int copy_rows(struct svt_db *db, struct svt_db *s, int64_t run, int64_t to, char *err, size_t len)
+static int copy_rows(struct svt_db *db, struct svt_db *s, int64_t run, int64_t to,
+		     char *err, size_t len)
 {
 #define SEL_COLUMN(name, kind, what) ", " #name
 	static const char *const sql[3] = {
@@ -119,13 +122,15 @@ static int copy_rows(struct svt_db *db, struct svt_db *s, int64_t run, int64_t t
 		while (wrc == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 			if (k == 0) {
 				struct svt_db_violation v = {
-					.seq = (uint64_t)sqlite3_column_int64(st, 0), .invariant = col(st, 1),
+					.seq = (uint64_t)sqlite3_column_int64(st, 0),
+					.invariant = col(st, 1),
 					.va = (uint64_t)sqlite3_column_int64(st, 2),
 					.gfn = (uint64_t)sqlite3_column_int64(st, 3),
 					.level = (unsigned)sqlite3_column_int64(st, 4),
 					.guest_entry = (uint64_t)sqlite3_column_int64(st, 5),
 					.shadow_entry = (uint64_t)sqlite3_column_int64(st, 6),
-					.what = col(st, 7), .from_seq = (uint64_t)sqlite3_column_int64(st, 8),
+					.what = col(st, 7),
+					.from_seq = (uint64_t)sqlite3_column_int64(st, 8),
 					.to_seq = (uint64_t)sqlite3_column_int64(st, 9),
 				};
 				wrc = svt_db_violation(db, to, &v);
@@ -141,7 +146,8 @@ static int copy_rows(struct svt_db *db, struct svt_db *s, int64_t run, int64_t t
 #undef GET_COLUMN
 				wrc = svt_db_interval(db, to, &iv);
 			} else {
-				wrc = svt_db_counter(db, to, col(st, 0), (uint64_t)sqlite3_column_int64(st, 1));
+				wrc = svt_db_counter(db, to, col(st, 0),
+						     (uint64_t)sqlite3_column_int64(st, 1));
 			}
 		}
 		sqlite3_finalize(st);
@@ -156,8 +162,8 @@ static int copy_rows(struct svt_db *db, struct svt_db *s, int64_t run, int64_t t
 }
 
 int64_t svt_db_merge_shard(struct svt_db *db, const char *path, const char *checksum,
-			   const char *policy, const char *audit, const char *tool_version, char *err,
-			   size_t errlen)
+			   const char *policy, const char *audit,
+			   const char *tool_version, char *err, size_t errlen)
 {
 	static const char run_sql[] =
 		"SELECT trace, guest, workload, recorded_policy, trace_events, pid, host, started,"
@@ -182,8 +188,10 @@ int64_t svt_db_merge_shard(struct svt_db *db, const char *path, const char *chec
 		say(err, errlen, "%s: holds %lld runs, a shard holds one", path, (long long)k.runs);
 		goto out;
 	}
-	if (k.status != SVT_RUN_CLEAN && k.status != SVT_RUN_VIOLATIONS && k.status != SVT_RUN_BAD_INPUT) {
-		say(err, errlen, "%s: its run did not finish (%s)", path, svt_db_run_status_name(k.status));
+	if (k.status != SVT_RUN_CLEAN && k.status != SVT_RUN_VIOLATIONS &&
+	    k.status != SVT_RUN_BAD_INPUT) {
+		say(err, errlen, "%s: its run did not finish (%s)", path,
+		    svt_db_run_status_name(k.status));
 		goto out;
 	}
 	if (strcmp(k.tool_version, tool_version) != 0) {
@@ -193,8 +201,9 @@ int64_t svt_db_merge_shard(struct svt_db *db, const char *path, const char *chec
 	}
 	if (strcmp(k.checksum, checksum) != 0 || strcmp(k.policy, policy) != 0 ||
 	    strcmp(k.audit, audit) != 0) {
-		say(err, errlen, "%s: holds trace %s under %s, audit %s; expected trace %s under %s, "
-		    "audit %s", path, k.checksum, k.policy, k.audit, checksum, policy, audit);
+		say(err, errlen,
+		    "%s: holds trace %s under %s, audit %s; expected trace %s under %s, audit %s",
+		    path, k.checksum, k.policy, k.audit, checksum, policy, audit);
 		goto out;
 	}
 	int64_t have = svt_db_find_run(db, checksum, policy, audit, tool_version);
@@ -208,11 +217,11 @@ int64_t svt_db_merge_shard(struct svt_db *db, const char *path, const char *chec
 		goto out;
 	}
 	struct svt_db_run r = {
-		.trace = col(st, 0) ? col(st, 0) : "", .trace_checksum = checksum, .guest = col(st, 1),
-		.workload = col(st, 2), .policy = policy, .recorded_policy = sqlite3_column_int(st, 3) != 0,
-		.audit = audit, .tool_version = tool_version,
-		.trace_events = (uint64_t)sqlite3_column_int64(st, 4), .pid = sqlite3_column_int64(st, 5),
-		.host = col(st, 6), .started = col(st, 7),
+		.trace = col(st, 0) ? col(st, 0) : "", .trace_checksum = checksum,
+		.guest = col(st, 1), .workload = col(st, 2), .policy = policy,
+		.recorded_policy = sqlite3_column_int(st, 3) != 0, .audit = audit,
+		.tool_version = tool_version, .trace_events = (uint64_t)sqlite3_column_int64(st, 4),
+		.pid = sqlite3_column_int64(st, 5), .host = col(st, 6), .started = col(st, 7),
 	};
 	int64_t to = svt_db_run_begin(db, &r);
 	if (to <= 0) {
@@ -224,8 +233,8 @@ int64_t svt_db_merge_shard(struct svt_db *db, const char *path, const char *chec
 		.violations = (uint64_t)sqlite3_column_int64(st, 11),
 		.divergence_seq = sqlite3_column_type(st, 12) == SQLITE_NULL ? -1 :
 				  sqlite3_column_int64(st, 12),
-		.seconds = sqlite3_column_double(st, 9), .message = col(st, 13), .finished = col(st, 8),
-		.whatif = col(st, 14),
+		.seconds = sqlite3_column_double(st, 9), .message = col(st, 13),
+		.finished = col(st, 8), .whatif = col(st, 14),
 	};
 	int rc = copy_rows(db, s, run, to, err, errlen);
 	if (rc != 0) {

@@ -20,7 +20,8 @@
 
 /* ---- shadowvt query's canned reports --------------------------------------- */
 
-const char *const svt_db_reports[] = { "summary", "violations", "faults", "memory", "compare", NULL };
+const char *const svt_db_reports[] = { "summary", "violations", "faults", "memory",
+				       "compare", NULL };
 
 /*
  * The reports, on the views of schema/results.sql.  ?1 is the --run
@@ -64,7 +65,8 @@ int svt_db_report_rows(struct svt_db *db, const char *name, int64_t run, struct 
 		return svt_db_fail(db, "there is no report '%s'", name);
 	snprintf(what, sizeof(what), "report %s", name);
 	if (run > 0) {
-		if (db_select(db, what, "SELECT count(*) FROM runs WHERE id = ?1", &run, 1, &rows) != 0) {
+		if (db_select(db, what, "SELECT count(*) FROM runs WHERE id = ?1", &run, 1,
+			      &rows) != 0) {
 			svt_db_rows_free(&rows);
 			return -1;
 		}
@@ -86,8 +88,9 @@ int svt_db_report_rows(struct svt_db *db, const char *name, int64_t run, struct 
 
 /* ?1: one run, or 0 for every run. */
 static const char totals_sql[] =
-	"SELECT run, count(*), sum(events), sum(faults) + sum(cr_writes) + sum(invlpgs) + sum(flushes)"
-	SVT_COUNTERS(TOTAL_COLUMN) " FROM timeline WHERE ?1 <= 0 OR run = ?1 GROUP BY run ORDER BY run";
+	"SELECT run, count(*), sum(events), sum(faults) + sum(cr_writes) + sum(invlpgs) + "
+	"sum(flushes)" SVT_COUNTERS(TOTAL_COLUMN) " FROM timeline WHERE ?1 <= 0 OR run = ?1 GROUP "
+	"BY run ORDER BY run";
 
 /* The row st is on as totals (NULL, in columns older intervals lack, as 0). */
 static void totals_row(sqlite3_stmt *st, struct svt_db_totals *t)
@@ -142,8 +145,8 @@ int svt_db_totals(struct svt_db *db, struct svt_db_totals **out, size_t *n)
 int svt_db_run_info(struct svt_db *db, int64_t run, struct svt_db_run_info *out)
 {
 	static const char sql[] =
-		"SELECT status, recorded_policy, events, violations, divergence_seq, seconds, message,"
-		" whatif FROM runs WHERE id = ?1";
+		"SELECT status, recorded_policy, events, violations, divergence_seq, "
+		"seconds, message, whatif FROM runs WHERE id = ?1";
 	sqlite3_stmt *st = db_prepare_read(db, "reading a run", sql, &run, 1);
 	struct svt_db_totals *t = NULL;
 	size_t n = 0;
@@ -167,7 +170,8 @@ int svt_db_run_info(struct svt_db *db, int64_t run, struct svt_db_run_info *out)
 		const unsigned char *wi = sqlite3_column_text(st, 7);
 		snprintf(out->whatif, sizeof(out->whatif), "%s", wi ? (const char *)wi : "");
 		if (status < 0)
-			rc = svt_db_fail(db, "run %lld has no status this program knows", (long long)run);
+			rc = svt_db_fail(db, "run %lld has no status this program knows",
+					 (long long)run);
 		else
 			rc = 0;
 	} else if (rc == SQLITE_DONE) {
@@ -194,8 +198,8 @@ int svt_db_runs(struct svt_db *db, struct svt_db_rows *out)
 	static const char sql[] =
 		"SELECT run, trace, trace_checksum, workload, policy, recorded_policy, audit,"
 		" CASE WHEN status = 'running' AND svt_pid_gone(pid, host) THEN 'incomplete?'"
-		" ELSE status END, events, trace_events, violations, divergence, seconds, events_per_s,"
-		" started, message FROM run_summary ORDER BY run";
+		" ELSE status END, events, trace_events, violations, divergence, seconds, "
+		"events_per_s, started, message FROM run_summary ORDER BY run";
 
 	return db_select(db, "report runs", sql, NULL, 0, out);
 }
@@ -203,14 +207,16 @@ int svt_db_runs(struct svt_db *db, struct svt_db_rows *out)
 int svt_db_violation_counts(struct svt_db *db, struct svt_db_rows *out)
 {
 	return db_select(db, "report violations",
-			 "SELECT run, count(*) FROM violations GROUP BY run ORDER BY run", NULL, 0, out);
+			 "SELECT run, count(*) FROM violations GROUP BY run ORDER BY run",
+			 NULL, 0, out);
 }
 
 int svt_db_compare(struct svt_db *db, struct svt_db_rows *out)
 {
 	static const char sql[] =
-		"SELECT checksum, trace, run, policy, exits, faults, emulated, resyncs, peak_shadow_pages,"
-		" evictions, violations, basis, grp FROM policy_compare ORDER BY grp, run";
+		"SELECT checksum, trace, run, policy, exits, faults, emulated, resyncs, "
+		"peak_shadow_pages, evictions, violations, basis, grp FROM policy_compare ORDER "
+		"BY grp, run";
 
 	return db_select(db, "report compare", sql, NULL, 0, out);
 }
@@ -221,8 +227,8 @@ int svt_db_timeline_points(struct svt_db *db, int64_t run, unsigned points, stru
 	 * others, is not a dip. */
 	static const char sql[] =
 		"SELECT min(first_seq), max(last_seq), max(rate), max(pool_used), count(*) FROM"
-		" (SELECT first_seq, last_seq, 1000.0 * faults / nullif(events, 0) AS rate, pool_used,"
-		"  ntile(?2) OVER (ORDER BY first_seq) AS b"
+		" (SELECT first_seq, last_seq, 1000.0 * faults / nullif(events, 0) AS "
+		"rate, pool_used,  ntile(?2) OVER (ORDER BY first_seq) AS b"
 		"  FROM timeline WHERE run = ?1) GROUP BY b ORDER BY b";
 	const int64_t args[] = { run, points };
 

@@ -123,7 +123,8 @@ static int write_row(struct svt_db *db, const struct pending *p)
 	case ROW_INTERVAL: {
 		const struct svt_db_interval *iv = &p->u.iv;
 #define IV_VALUE(name, kind, what) iv->ctr.name,
-		const uint64_t f[] = { iv->first_seq, iv->last_seq, iv->events, SVT_COUNTERS(IV_VALUE) };
+		const uint64_t f[] = { iv->first_seq, iv->last_seq, iv->events,
+				       SVT_COUNTERS(IV_VALUE) };
 #undef IV_VALUE
 		st = db->w->st[ST_IV];
 		b |= sqlite3_bind_int64(st, 1, p->run);
@@ -183,7 +184,8 @@ static int write_batch(struct svt_db *db, int64_t run, const struct svt_db_run_e
 		b |= bind_text(st, 9, e->whatif);
 		rc = run_stmt(db, st, b, "ending the run");
 		if (rc == 0 && sqlite3_changes(db->h) != 1)
-			rc = db_fail(db, -1, "ending run %lld: there is no such run", (long long)run);
+			rc = db_fail(db, -1, "ending run %lld: there is no such run",
+				     (long long)run);
 	}
 	if (w->in_txn) {        /* svt_db_commit commits, or the failure rolls back */
 		drop_queue(w);
@@ -429,6 +431,7 @@ int svt_db_run_end(struct svt_db *db, int64_t run, const struct svt_db_run_end *
 		return -1;
 	if (e->status != SVT_RUN_CLEAN && e->status != SVT_RUN_VIOLATIONS &&
 	    e->status != SVT_RUN_BAD_INPUT && e->status != SVT_RUN_INCOMPLETE)
-		return db_fail(db, -1, "ending run %lld: bad status %d", (long long)run, (int)e->status);
+		return db_fail(db, -1, "ending run %lld: bad status %d", (long long)run,
+			       (int)e->status);
 	return write_batch(db, run, e);
 }

@@ -131,7 +131,8 @@ static void pid_gone(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 	(void)argc;
 	sqlite3_result_int(ctx, 0);
-	if (sqlite3_value_type(argv[0]) != SQLITE_INTEGER || sqlite3_value_type(argv[1]) != SQLITE_TEXT)
+	if (sqlite3_value_type(argv[0]) != SQLITE_INTEGER ||
+	    sqlite3_value_type(argv[1]) != SQLITE_TEXT)
 		return;
 	pid = sqlite3_value_int64(argv[0]);
 	host = sqlite3_value_text(argv[1]);
@@ -189,7 +190,8 @@ static int inspect(struct svt_db *db, int *version)
 	if (v[0] != DB_APP_ID)
 		return db_fail(db, SVT_DB_EINPUT, "not a shadowvt results database");
 	if (v[1] > SVT_DB_VERSION)
-		return db_fail(db, SVT_DB_EINPUT, "schema version %lld is newer than this shadowvt (%d)",
+		return db_fail(db, SVT_DB_EINPUT,
+			       "schema version %lld is newer than this shadowvt (%d)",
 			       (long long)v[1], SVT_DB_VERSION);
 	if (v[1] < 1 || v[3] != 4)
 		return db_fail(db, SVT_DB_EINPUT, "not a shadowvt results database (damaged: %s)",
@@ -214,15 +216,17 @@ static int migrate(struct svt_db *db, sqlite3 *h, int from)
 	if (sqlite3_open(":memory:", &fresh) != SQLITE_OK ||
 	    sqlite3_exec(fresh, svt_results_sql, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(fresh, "SELECT type, name, sql FROM sqlite_master"
-			       " WHERE sql IS NOT NULL ORDER BY rowid", -1, &objs, NULL) != SQLITE_OK) {
+			       " WHERE sql IS NOT NULL ORDER BY rowid", -1, &objs,
+			       NULL) != SQLITE_OK) {
 		rc = db_fail(db, SVT_DB_EIO, "the built-in schema: %s", sqlite3_errmsg(fresh));
 		goto out;
 	}
 	/* Views are derived: drop them all, whatever the old ones were. */
 	rc = SQLITE_NOMEM;
-	if (sqlite3_prepare_v2(h, "SELECT group_concat('DROP VIEW \"' || replace(name, '\"', '\"\"')"
-			       " || '\";', '') FROM sqlite_master WHERE type = 'view'",
-			       -1, &have, NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(h,
+			       "SELECT group_concat('DROP VIEW \"' || replace(name, '\"', '\"\"') "
+			       "|| '\";', '') FROM sqlite_master WHERE type = 'view'", -1, &have,
+			       NULL) == SQLITE_OK &&
 	    (rc = sqlite3_step(have)) == SQLITE_ROW && sqlite3_column_text(have, 0) != NULL)
 		drop = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(have, 0));
 	if (rc != SQLITE_ROW || sqlite3_finalize(have) != SQLITE_OK) {
@@ -251,7 +255,8 @@ static int migrate(struct svt_db *db, sqlite3 *h, int from)
 			break;
 		if (strcmp(type, "view") != 0) {
 			if (sqlite3_bind_text(have, 1, type, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-			    sqlite3_bind_text(have, 2, (const char *)sqlite3_column_text(objs, 1), -1,
+			    sqlite3_bind_text(have, 2,
+					      (const char *)sqlite3_column_text(objs, 1), -1,
 					      SQLITE_TRANSIENT) != SQLITE_OK)
 				break;
 			rc = sqlite3_step(have);
@@ -369,12 +374,14 @@ static int db_connect(struct svt_db *db, bool create)
 			     : SQLITE_OPEN_READONLY, NULL);
 	sqlite3_free(name);
 	if (rc != SQLITE_OK)
-		return db->h ? db_sqlfail(db, db->h, "cannot open") : db_fail(db, SVT_DB_EIO, "out of memory");
+		return db->h ? db_sqlfail(db, db->h, "cannot open") :
+			db_fail(db, SVT_DB_EIO, "out of memory");
 	if ((rc = configure(db, db->h)) != 0 || (rc = inspect(db, &version)) != 0)
 		return rc;
 	if (!create) {
 		if (version == 0)
-			return db_fail(db, SVT_DB_EINPUT, "not a shadowvt results database (it is empty)");
+			return db_fail(db, SVT_DB_EINPUT,
+				       "not a shadowvt results database (it is empty)");
 		if (version < SVT_DB_VERSION && (rc = copy_to_memory(db, version)) != 0)
 			return rc;
 		return db_exec(db, db->h, "PRAGMA query_only = 1", "opening");
@@ -604,7 +611,8 @@ static const char *const status_names[] = {
 
 const char *svt_db_run_status_name(enum svt_db_run_status s)
 {
-	return (unsigned)s < sizeof(status_names) / sizeof(status_names[0]) ? status_names[s] : NULL;
+	return (unsigned)s < sizeof(status_names) / sizeof(status_names[0]) ?
+		status_names[s] : NULL;
 }
 
 int svt_db_run_status_parse(const char *name)

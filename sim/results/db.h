@@ -161,8 +161,8 @@ int svt_db_shard_read(const char *path, struct svt_db_shard *out, char *err, siz
  * when writing db failed (svt_db_error).
  */
 int64_t svt_db_merge_shard(struct svt_db *db, const char *path, const char *checksum,
-			   const char *policy, const char *audit, const char *tool_version, char *err,
-			   size_t errlen);
+			   const char *policy, const char *audit,
+			   const char *tool_version, char *err, size_t errlen);
 
 /* db-find.c: the newest finished run (clean, violations or bad-input) of
  * the trace with this checksum, under this canonical policy and audit
@@ -244,8 +244,8 @@ int svt_db_run_info(struct svt_db *db, int64_t run, struct svt_db_run_info *out)
 enum svt_db_runs_column {
 	SVT_DB_RUNS_ID, SVT_DB_RUNS_TRACE, SVT_DB_RUNS_CHECKSUM, SVT_DB_RUNS_WORKLOAD,
 	SVT_DB_RUNS_POLICY, SVT_DB_RUNS_RECORDED, SVT_DB_RUNS_AUDIT,
-	SVT_DB_RUNS_STATUS,             /* a status name, or "incomplete?" (running, process gone) */
-	SVT_DB_RUNS_EVENTS, SVT_DB_RUNS_TRACE_EVENTS, SVT_DB_RUNS_VIOLATIONS,
+	/* a status name, or "incomplete?" (running, process gone) */
+	SVT_DB_RUNS_STATUS, SVT_DB_RUNS_EVENTS, SVT_DB_RUNS_TRACE_EVENTS, SVT_DB_RUNS_VIOLATIONS,
 	SVT_DB_RUNS_DIVERGENCE, SVT_DB_RUNS_SECONDS, SVT_DB_RUNS_EPS, SVT_DB_RUNS_STARTED,
 	SVT_DB_RUNS_MESSAGE,
 };
@@ -267,7 +267,8 @@ int svt_db_compare(struct svt_db *db, struct svt_db_rows *out);
 /* Run's timeline in at most `points` rows, each the largest values of its
  * share of the intervals: first_seq, last_seq, faults per 1,000 events,
  * shadow pages in use (pool_used), and how many intervals it covers. */
-int svt_db_timeline_points(struct svt_db *db, int64_t run, unsigned points, struct svt_db_rows *out);
+int svt_db_timeline_points(struct svt_db *db, int64_t run, unsigned points,
+			   struct svt_db_rows *out);
 /* Run's first `limit` violations: seq, invariant, va, gfn, level,
  * guest_entry, shadow_entry (addresses and entries in hex), what,
  * reproduce ("from..to"). */

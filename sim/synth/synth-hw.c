@@ -150,8 +150,8 @@ static int hw_xlate_as(struct syn *s, uint64_t va, enum svt_access_kind k, unsig
 				(unsigned long long)va), -1;
 	}
 	if (w.page_size != 4096)
-		return syn_fail(s, "shadow maps %#llx with a %llu-byte page", (unsigned long long)va,
-				(unsigned long long)w.page_size), -1;
+		return syn_fail(s, "shadow maps %#llx with a %llu-byte page",
+				(unsigned long long)va, (unsigned long long)w.page_size), -1;
 	if (svt_machine_m2g(&s->mach, w.gpa >> 12) == ~0ull)
 		return syn_fail(s, "shadow maps %#llx to machine address %#llx, not guest RAM",
 				(unsigned long long)va, (unsigned long long)w.gpa), -1;
@@ -271,7 +271,8 @@ static int native(struct syn *s, struct syn_insn *in, const uint64_t *mpa, unsig
 
 	if (svt_machine_read(&s->mach, mpa[0], cur, first) != 0 ||
 	    (first < size && svt_machine_read(&s->mach, mpa[1], cur + first, size - first) != 0))
-		return syn_fail(s, "read of %u bytes at %#llx failed", size, (unsigned long long)in->va), -1;
+		return syn_fail(s, "read of %u bytes at %#llx failed", size,
+				(unsigned long long)in->va), -1;
 	uint64_t m[2] = { 0, 0 };
 	memcpy(m, cur, size);
 	memcpy(nv, in->val, size);
@@ -282,7 +283,8 @@ static int native(struct syn *s, struct syn_insn *in, const uint64_t *mpa, unsig
 			 (size < 16 || m[1] == in->cmp[1]);
 		if (!in->ok) {
 			in->old[0] = m[0], in->old[1] = m[1];
-			memcpy(nv, cur, size);  /* a locked compare failure writes back what it read */
+			/* a locked compare failure writes back what it read */
+			memcpy(nv, cur, size);
 		}
 	}
 	if (svt_machine_write(&s->mach, mpa[0], nv, first) != 0 ||
@@ -332,8 +334,9 @@ static int insn_do(struct syn *s, struct syn_insn *in, uint32_t *ec, uint64_t *c
 		enum svt_pf_outcome o = svt_recorder_fault(&s->rec.r, s->mmu, &f, &res);
 		syn_vm_entry(s);
 		if (res.step)   /* (only for a write without an instruction: synth has none) */
-			return syn_fail(s, "the core granted the access at %#llx one step, which synth "
-					"does not run", (unsigned long long)f.va), -1;
+			return syn_fail(s,
+					"the core granted the access at %#llx one step, "
+					"which synth does not run", (unsigned long long)f.va), -1;
 		switch (o) {
 		case SVT_PF_FIXED:
 		case SVT_PF_RETRY:
@@ -342,9 +345,11 @@ static int insn_do(struct syn *s, struct syn_insn *in, uint32_t *ec, uint64_t *c
 			s->emulated = true;
 			/* the CPU goes on at the RIP the core gives it */
 			if (s->regs.rip != in->rip + n)
-				return syn_fail(s, "the core emulated the %u-byte write at %#llx and resumed "
-						"the guest at %#llx, not after it (%#llx)", n,
-						(unsigned long long)in->rip, (unsigned long long)s->regs.rip,
+				return syn_fail(s,
+						"the core emulated the %u-byte write at %#llx "
+						"and resumed the guest at %#llx, not after it "
+						"(%#llx)", n, (unsigned long long)in->rip,
+						(unsigned long long)s->regs.rip,
 						(unsigned long long)(in->rip + n)), -1;
 			emulated_results(s, in);
 			return 0;
@@ -423,15 +428,17 @@ static int access_do(struct syn *s, uint64_t va, enum svt_access_kind k, unsigne
 		enum svt_pf_outcome o = svt_recorder_fault(&s->rec.r, s->mmu, &f, &res);
 		syn_vm_entry(s);
 		if (res.step)   /* (only for a write without an instruction: synth has none) */
-			return syn_fail(s, "the core granted the access at %#llx one step, which synth "
-					"does not run", (unsigned long long)f.va), -1;
+			return syn_fail(s,
+					"the core granted the access at %#llx one step, "
+					"which synth does not run", (unsigned long long)f.va), -1;
 		switch (o) {
 		case SVT_PF_FIXED:
 		case SVT_PF_RETRY:
 			continue;
 		case SVT_PF_EMULATED:
 			return syn_fail(s, "the core emulated a %s of %#llx",
-					k == SVT_ACC_FETCH ? "fetch" : "read", (unsigned long long)va), -1;
+					k == SVT_ACC_FETCH ? "fetch" : "read",
+					(unsigned long long)va), -1;
 		case SVT_PF_INJECT:
 			*ec = res.error_code;
 			*cr2 = res.cr2;
@@ -464,7 +471,8 @@ static int sv_do(struct syn *s, const struct syn_read *a, enum svt_access_kind k
 		if (r < 0)
 			return -1;
 		if (r == 2)
-			return syn_fail(s, "#GP on a %s of %#llx", kn, (unsigned long long)a->va), -1;
+			return syn_fail(s, "#GP on a %s of %#llx", kn,
+					(unsigned long long)a->va), -1;
 		if (r == 0)
 			return 0;
 		/* #PF: a VM exit, with what the exit tells (svt.h, struct
@@ -500,7 +508,8 @@ static int sv_do(struct syn *s, const struct syn_read *a, enum svt_access_kind k
 			return 1;
 		default:
 			return syn_fail(s, "the core answered %s for a %s of %#llx",
-					svt_trace_outcome_name(o), kn, (unsigned long long)a->va), -1;
+					svt_trace_outcome_name(o), kn,
+					(unsigned long long)a->va), -1;
 		}
 	}
 	return syn_fail(s, "livelock: a%s %s of %#llx at CPL %u faults forever",
@@ -537,8 +546,8 @@ int syn_access(struct syn *s, uint64_t va, enum svt_access_kind k, unsigned cpl,
 	       unsigned size, uint64_t val, uint64_t rip, uint32_t *ec, uint64_t *cr2)
 {
 	if (k == SVT_ACC_WRITE) {
-		struct syn_insn in = { .op = SYN_MOV, .va = va, .size = size, .cpl = cpl, .rip = rip,
-				       .val = { val, 0 } };
+		struct syn_insn in = { .op = SYN_MOV, .va = va, .size = size,
+				       .cpl = cpl, .rip = rip, .val = { val, 0 } };
 		return syn_insn(s, &in, ec, cr2);
 	}
 	if (act_stop(s)) {
@@ -584,7 +593,8 @@ bool syn_clear(struct syn *s, uint64_t gpa, uint64_t kva, uint64_t rip, bool pt)
 			uint32_t cur;
 			svt_gmem_read(&s->mach.mem, gpa + off, &cur, 4);
 			if (cur != 0)
-				r = syn_access(s, kva + off, SVT_ACC_WRITE, 0, 4, 0, rip, &ec, &cr2);
+				r = syn_access(s, kva + off, SVT_ACC_WRITE, 0, 4, 0,
+					       rip, &ec, &cr2);
 			ok = r == 0;
 		}
 	}
@@ -594,8 +604,8 @@ bool syn_clear(struct syn *s, uint64_t gpa, uint64_t kva, uint64_t rip, bool pt)
 	s->in_clear = false;
 	if (ok) {
 		struct svt_trace_guest g = {
-			.kind = SVT_GUEST_CLEAR, .flags = pt ? SVT_GUEST_PT : 0, .va = kva, .rip = rip,
-			.val = { gpa, 0 },
+			.kind = SVT_GUEST_CLEAR, .flags = pt ? SVT_GUEST_PT : 0,
+			.va = kva, .rip = rip, .val = { gpa, 0 },
 		};
 		act_log(s, &g, 0, 0, 0);
 	}
@@ -646,7 +656,8 @@ bool syn_cr_probe(struct syn *s, enum svt_trace_cr reg, uint64_t val, const char
 	if (rc == 0)
 		return syn_fail(s, "the core accepted CR%s write %#llx (%s); bare metal raises #GP",
 				reg == SVT_TRACE_CR0 ? "0" : reg == SVT_TRACE_CR3 ? "3" :
-				reg == SVT_TRACE_CR4 ? "4" : " EFER", (unsigned long long)val, what);
+				reg == SVT_TRACE_CR4 ? "4" : " EFER",
+				(unsigned long long)val, what);
 	return true;
 }
 

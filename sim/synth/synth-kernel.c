@@ -94,9 +94,10 @@ static int pte_cmpxchg(struct syn *s, uint64_t gpa, uint64_t expect, uint64_t va
 		return -1;
 	if (in.ok) {
 		if (before != expect)
-			return syn_fail(s, "CMPXCHG of %#llx succeeded expecting %#llx; it held %#llx",
-					(unsigned long long)syn_kva(s, gpa), (unsigned long long)expect,
-					(unsigned long long)before), -1;
+			return syn_fail(s,
+					"CMPXCHG of %#llx succeeded expecting %#llx; it held %#llx",
+					(unsigned long long)syn_kva(s, gpa),
+					(unsigned long long)expect, (unsigned long long)before), -1;
 		*actual = expect;
 		return 1;
 	}
@@ -171,10 +172,13 @@ static bool pair_update(struct syn *s, uint64_t gpa, uint64_t clear)
 		if (in.ok)
 			return true;
 		if (in.old[0] != cur[0] || in.old[1] != cur[1])
-			return syn_fail(s, "CMPXCHG16B of %#llx failed and returned %#llx:%#llx; memory "
-					"held %#llx:%#llx", (unsigned long long)syn_kva(s, gpa),
-					(unsigned long long)in.old[1], (unsigned long long)in.old[0],
-					(unsigned long long)cur[1], (unsigned long long)cur[0]);
+			return syn_fail(s,
+					"CMPXCHG16B of %#llx failed and returned "
+					"%#llx:%#llx; memory held %#llx:%#llx",
+					(unsigned long long)syn_kva(s, gpa),
+					(unsigned long long)in.old[1],
+					(unsigned long long)in.old[0], (unsigned long long)cur[1],
+					(unsigned long long)cur[0]);
 		guess[0] = in.old[0];
 		guess[1] = in.old[1];
 	}
@@ -258,12 +262,14 @@ static void age(struct syn *s, int p, uint64_t *va, uint64_t *pte, unsigned n)
 	/* the A bit of the level-2 entry above va[0] cleared too (an OS aging
 	 * its page tables) and flushed: the next walk sets it again (SDM 4.8) */
 	uint64_t l2 = n && !s->failed ? syn_entry(s, s->proc[p].root, va[0], 2, false) : 0;
-	if (l2 && p == s->cur && syn_below(s, 2) && (syn_read_entry(s, l2) & (E_P | E_A | SVT_PTE_PS)) == (E_P | E_A) &&
+	if (l2 && p == s->cur && syn_below(s, 2) &&
+	    (syn_read_entry(s, l2) & (E_P | E_A | SVT_PTE_PS)) == (E_P | E_A) &&
 	    pte_update(s, l2, E_A, 0, false)) {
 		flush_one(s, p, va[0]);
 		syn_user(s, va[0], SVT_ACC_READ);
 		if (!s->failed && !(syn_read_entry(s, l2) & E_A))
-			syn_fail(s, "a read of %#llx after the A bit of its level-2 entry %#llx was "
+			syn_fail(s,
+				 "a read of %#llx after the A bit of its level-2 entry %#llx was "
 				 "cleared and flushed left it clear", (unsigned long long)va[0],
 				 (unsigned long long)syn_read_entry(s, l2));
 	}
@@ -353,7 +359,8 @@ static void alias(struct syn *s, int p, unsigned i, uint64_t *va, uint64_t *pte,
 		uint64_t a = (s->ubase + syn_below(s, (s->utop - s->ubase) / span) * span);
 		bool used = false;
 		for (unsigned v = 0; v < qr->nvma; v++)
-			used |= a < qr->vma[v].va + qr->vma[v].pages * 4096 && qr->vma[v].va < a + span;
+			used |= a < qr->vma[v].va + qr->vma[v].pages * 4096 &&
+				qr->vma[v].va < a + span;
 		if (used)
 			continue;
 		l2 = syn_entry(s, qr->root, a, 2, true);
@@ -432,7 +439,8 @@ void syn_w_atomic(struct syn *s)
 			 * OS leaving long mode does (from 64-bit code it would
 			 * be #GP for that reason alone) */
 			s->compat = true;
-			syn_cr_probe(s, SVT_TRACE_CR0, s->cr0 & ~SVT_CR0_PG, "CR0.PG cleared with CR4.PCIDE=1");
+			syn_cr_probe(s, SVT_TRACE_CR0, s->cr0 & ~SVT_CR0_PG,
+				     "CR0.PG cleared with CR4.PCIDE=1");
 			s->compat = false;
 		}
 		int q = syn_random_proc(s);
@@ -542,7 +550,8 @@ static void probe_at(struct syn *s, uint64_t va, enum svt_access_kind k, unsigne
 		syn_fail(s, "%s at %#llx went through; bare metal gives #PF %#x", what,
 			 (unsigned long long)va, want);
 	else if (r == 1 && (ec != want || cr2 != va))
-		syn_fail(s, "%s at %#llx: #PF %#x at %#llx; bare metal gives #PF %#x at %#llx", what,
+		syn_fail(s,
+			 "%s at %#llx: #PF %#x at %#llx; bare metal gives #PF %#x at %#llx", what,
 			 (unsigned long long)va, ec, (unsigned long long)cr2, want,
 			 (unsigned long long)va);
 }
@@ -599,7 +608,8 @@ static void crossing(struct syn *s, uint64_t t)
 		syn_fail(s, "the copy across %#llx went through; its second page is %s",
 			 (unsigned long long)(s->vmap_va + 4096), ro ? "read-only" : "absent");
 	else if (r == 1 && (ec != want || cr2 != s->vmap_va + 4096))
-		syn_fail(s, "the copy to %#llx: #PF %#x at %#llx; bare metal gives #PF %#x at %#llx",
+		syn_fail(s,
+			 "the copy to %#llx: #PF %#x at %#llx; bare metal gives #PF %#x at %#llx",
 			 (unsigned long long)in.va, ec, (unsigned long long)cr2, want,
 			 (unsigned long long)(s->vmap_va + 4096));
 	if (s->failed)
@@ -683,7 +693,8 @@ static void wp0(struct syn *s, uint64_t va, uint64_t pte)
 		syn_cr_probe(s, SVT_TRACE_CR4, s->cr4 | SVT_CR4_CET, "CR4.CET with CR0.WP=0");
 	if (s->failed || syn_cr(s, SVT_TRACE_CR0, s->cr0 | SVT_CR0_WP) != 0)
 		return;
-	probe(s, page, SVT_ACC_WRITE, SVT_PFEC_P | SVT_PFEC_W, "with CR0.WP=1 a write to read-only");
+	probe(s, page, SVT_ACC_WRITE, SVT_PFEC_P | SVT_PFEC_W,
+	      "with CR0.WP=1 a write to read-only");
 	vmap_clear(s, 2);
 	syn_free(s, ro);
 	if ((e & E_P) && (e & E_RW))
@@ -722,7 +733,8 @@ static void smap(struct syn *s, int p, unsigned i, uint64_t va)
 		flush_one(s, p, a);
 		probe(s, a, SVT_ACC_FETCH, SVT_PFEC_P | SVT_PFEC_I, "a SMEP fetch from user");
 		if (!s->failed && (syn_read_entry(s, g) & E_A))
-			syn_fail(s, "the SMEP fetch from %#llx faulted and set A in its entry %#llx",
+			syn_fail(s,
+				 "the SMEP fetch from %#llx faulted and set A in its entry %#llx",
 				 (unsigned long long)a, (unsigned long long)syn_read_entry(s, g));
 		break;
 	}
@@ -739,15 +751,20 @@ static void cr_probes(struct syn *s)
 {
 	syn_cr_probe(s, SVT_TRACE_CR4, s->cr4 | (1ull << 30), "reserved CR4 bit 30");
 	if (!s->failed)
-		syn_cr_probe(s, SVT_TRACE_CR4, s->cr4 | (1ull << 24), "CR4.PKS on a CPU without PKS");
+		syn_cr_probe(s, SVT_TRACE_CR4, s->cr4 | (1ull << 24),
+			     "CR4.PKS on a CPU without PKS");
 	if (!s->failed)
-		syn_cr_probe(s, SVT_TRACE_EFER, s->efer ^ SVT_EFER_LME, "EFER.LME changed with paging on");
+		syn_cr_probe(s, SVT_TRACE_EFER, s->efer ^ SVT_EFER_LME,
+			     "EFER.LME changed with paging on");
 	if (!s->failed && s->ia32e) {
-		syn_cr_probe(s, SVT_TRACE_CR0, s->cr0 & ~SVT_CR0_PG, "CR0.PG cleared in 64-bit mode");
+		syn_cr_probe(s, SVT_TRACE_CR0, s->cr0 & ~SVT_CR0_PG,
+			     "CR0.PG cleared in 64-bit mode");
 		if (!s->failed)
-			syn_cr_probe(s, SVT_TRACE_CR3, s->cr3 | (1ull << 50), "CR3 above MAXPHYADDR");
+			syn_cr_probe(s, SVT_TRACE_CR3, s->cr3 | (1ull << 50),
+				     "CR3 above MAXPHYADDR");
 		if (!s->failed && !s->pcid && syn_cr(s, SVT_TRACE_CR3, s->cr3 | SVT_PTE_PWT) == 0) {
-			syn_cr_probe(s, SVT_TRACE_CR4, s->cr4 | SVT_CR4_PCIDE, "CR4.PCIDE with CR3[11:0] not 0");
+			syn_cr_probe(s, SVT_TRACE_CR4, s->cr4 | SVT_CR4_PCIDE,
+				     "CR4.PCIDE with CR3[11:0] not 0");
 			if (!s->failed)
 				syn_cr(s, SVT_TRACE_CR3, s->cr3 & ~(uint64_t)SVT_PTE_PWT);
 		}
@@ -757,8 +774,10 @@ static void cr_probes(struct syn *s)
 		if (!pdpt)
 			return;
 		/* a present PDPTE with R/W, reserved there */
-		if (syn_write_entry(s, pdpt, syn_read_entry(s, s->cr3 & 0xfffff000ull) | E_P | E_RW))
-			syn_cr_probe(s, SVT_TRACE_CR3, pdpt, "PAE CR3 whose PDPTE 0 has a reserved bit");
+		if (syn_write_entry(s, pdpt,
+				    syn_read_entry(s, s->cr3 & 0xfffff000ull) | E_P | E_RW))
+			syn_cr_probe(s, SVT_TRACE_CR3, pdpt,
+				     "PAE CR3 whose PDPTE 0 has a reserved bit");
 		syn_free(s, pdpt);
 	}
 }
@@ -786,7 +805,8 @@ static void pdpt_edit(struct syn *s, int p)
 		return;
 	syn_switch(s, p);
 	uint64_t bit = syn_below(s, 2) ? SVT_CR4_PGE : SVT_CR4_SMEP;
-	if (syn_cr(s, SVT_TRACE_CR4, s->cr4 ^ bit) != 0 || syn_cr(s, SVT_TRACE_CR4, s->cr4 ^ bit) != 0)
+	if (syn_cr(s, SVT_TRACE_CR4, s->cr4 ^ bit) != 0 ||
+	    syn_cr(s, SVT_TRACE_CR4, s->cr4 ^ bit) != 0)
 		return;
 	pr->vma[pr->nvma++] = (struct syn_vma){ .va = va, .pages = 8, .w = true };
 	for (unsigned k = 0; k < 4 && !s->failed; k++)
@@ -807,7 +827,8 @@ static void nxe_off(struct syn *s)
 	for (unsigned v = 0; v < pr->nvma; v++)
 		if (va >= pr->vma[v].va && va < pr->vma[v].va + pr->vma[v].pages * 4096)
 			return;
-	if (syn_pte(s, pr->root, va, false) && (syn_read_entry(s, syn_pte(s, pr->root, va, false)) & E_P))
+	if (syn_pte(s, pr->root, va, false) &&
+	    (syn_read_entry(s, syn_pte(s, pr->root, va, false)) & E_P))
 		return;
 	if (syn_cr(s, SVT_TRACE_EFER, s->efer & ~SVT_EFER_NXE) != 0)
 		return;
@@ -842,7 +863,8 @@ static void clean_big(struct syn *s)
 	/* the kernel half lives in every root in 2level */
 	for (int p = -1; p < SYN_MAX_PROCS && !s->failed; p++)
 		if (p < 0 ? true : s->proc[p].used && s->levels == 2)
-			syn_write_entry(s, (p < 0 ? s->kroot : s->proc[p].root) + (l2 - s->kroot), e);
+			syn_write_entry(s,
+					(p < 0 ? s->kroot : s->proc[p].root) + (l2 - s->kroot), e);
 	uint32_t v = 0, ec = 0;
 	uint64_t cr2 = 0;
 	/* the entry the walk reads: the running root's own copy in 2level */
@@ -866,7 +888,8 @@ static void clean_big(struct syn *s)
 			 (unsigned long long)syn_read_entry(s, cl2));
 	for (int p = -1; p < SYN_MAX_PROCS && !s->failed; p++)
 		if (p < 0 ? true : s->proc[p].used && s->levels == 2)
-			syn_write_entry(s, (p < 0 ? s->kroot : s->proc[p].root) + (l2 - s->kroot), 0);
+			syn_write_entry(s,
+					(p < 0 ? s->kroot : s->proc[p].root) + (l2 - s->kroot), 0);
 	if (!s->failed)
 		syn_invlpg(s, va + off);
 }
@@ -960,7 +983,8 @@ static void two_levels(struct syn *s, int p, uint64_t va, uint64_t pte)
 		uint64_t a = lo + syn_below(s, (s->utop - lo) / span) * span;   /* 1 GiB aligned */
 		bool used = (va & ~(span - 1)) == a;
 		for (unsigned v = 0; v < pr->nvma; v++)
-			used |= a < pr->vma[v].va + pr->vma[v].pages * 4096 && pr->vma[v].va < a + span;
+			used |= a < pr->vma[v].va + pr->vma[v].pages * 4096 &&
+				pr->vma[v].va < a + span;
 		if (used)
 			continue;
 		l3 = syn_entry(s, pr->root, a, 3, true);
@@ -991,7 +1015,8 @@ static void two_levels(struct syn *s, int p, uint64_t va, uint64_t pte)
 		if (!s->failed && syn_write_entry(s, t + (uint64_t)k * s->esize, 0)) {
 			syn_invlpg(s, a);
 			probe_at(s, a, SVT_ACC_READ, 3, SVT_PFEC_U, "a user read through a page "
-				 "directory entry cleared and flushed (an L1 table linked as a directory)");
+				 "directory entry cleared and flushed (an L1 table linked as a "
+				 "directory)");
 			if (!s->failed)
 				syn_write_entry(s, t + (uint64_t)k * s->esize, pde);
 		}
@@ -1007,12 +1032,14 @@ static void ro_upper(struct syn *s, int p, uint64_t va)
 {
 	uint64_t l2 = syn_entry(s, s->proc[p].root, va, 2, false);
 	uint64_t e = l2 ? syn_read_entry(s, l2) : 0;
-	if (p != s->cur || !(s->cr0 & SVT_CR0_WP) || (e & (E_P | E_RW | SVT_PTE_PS)) != (E_P | E_RW))
+	if (p != s->cur || !(s->cr0 & SVT_CR0_WP) ||
+	    (e & (E_P | E_RW | SVT_PTE_PS)) != (E_P | E_RW))
 		return;
 	if (!syn_write_entry(s, l2, e & ~(uint64_t)E_RW))
 		return;
 	flush_one(s, p, va);
-	probe(s, va, SVT_ACC_WRITE, SVT_PFEC_P | SVT_PFEC_W, "a write under a read-only level-2 entry");
+	probe(s, va, SVT_ACC_WRITE, SVT_PFEC_P | SVT_PFEC_W,
+	      "a write under a read-only level-2 entry");
 	if (!s->failed && syn_write_entry(s, l2, syn_read_entry(s, l2) | E_RW))
 		flush_one(s, p, va);
 	/* 8-byte entries: an address bit above MAXPHYADDR (46) set in the
@@ -1022,7 +1049,8 @@ static void ro_upper(struct syn *s, int p, uint64_t va)
 	if (!(l1 & E_P) || !syn_write_entry(s, pte, l1 | (1ull << 50)))
 		return;
 	flush_one(s, p, va);
-	probe(s, va, SVT_ACC_READ, SVT_PFEC_P | SVT_PFEC_RSVD, "a read through a leaf with bit 50 set");
+	probe(s, va, SVT_ACC_READ, SVT_PFEC_P | SVT_PFEC_RSVD,
+	      "a read through a leaf with bit 50 set");
 	if (!s->failed && syn_write_entry(s, pte, syn_read_entry(s, pte) & ~(1ull << 50)))
 		flush_one(s, p, va);
 }

@@ -71,7 +71,8 @@ static bool kwrite(struct syn *s, uint64_t gpa, unsigned size, uint64_t val, uin
 {
 	uint32_t ec;
 	uint64_t cr2;
-	int r = syn_access(s, syn_kva(s, gpa), SVT_ACC_WRITE, 0, size, val, syn_ktext(s, site), &ec, &cr2);
+	int r = syn_access(s, syn_kva(s, gpa), SVT_ACC_WRITE, 0, size, val,
+			   syn_ktext(s, site), &ec, &cr2);
 	if (r == 1)
 		return syn_fail(s, "the kernel's write to %#llx took #PF %#x at %#llx",
 				(unsigned long long)syn_kva(s, gpa), ec, (unsigned long long)cr2);
@@ -220,7 +221,9 @@ bool syn_boot(struct syn *s)
 
 	if (syn_cr(s, SVT_TRACE_CR0, SVT_CR0_PE | CR0_ET) != 0)
 		return false;
-	svt_recorder_mark(&s->rec.r, SVT_TRACE_MARK_PHASE, "boot: building the direct map with large pages", sizeof("boot: building the direct map with large pages") - 1);
+	svt_recorder_mark(&s->rec.r, SVT_TRACE_MARK_PHASE,
+			  "boot: building the direct map with large pages",
+			  sizeof("boot: building the direct map with large pages") - 1);
 	s->kroot = syn_alloc(s, SYN_F_PT);
 	if (!s->kroot || !map_dmap(s))
 		return false;
@@ -237,7 +240,8 @@ bool syn_boot(struct syn *s)
 		return false;
 	if (s->pcid && syn_cr(s, SVT_TRACE_CR4, s->cr4 | SVT_CR4_PCIDE) != 0)
 		return false;
-	svt_recorder_mark(&s->rec.r, SVT_TRACE_MARK_PHASE, "boot: paging on", sizeof("boot: paging on") - 1);
+	svt_recorder_mark(&s->rec.r, SVT_TRACE_MARK_PHASE, "boot: paging on",
+			  sizeof("boot: paging on") - 1);
 	return true;
 }
 
@@ -334,7 +338,8 @@ static bool free_tables(struct syn *s, uint64_t table, int lv, bool *changed)
 		if (!(e & E_P) || lv == 1)
 			continue;
 		uint64_t child = e & syn_frame_mask(s);
-		bool empty = lv - 1 == 1 ? table_empty(s, child, 1) : free_tables(s, child, lv - 1, changed);
+		bool empty = lv - 1 == 1 ? table_empty(s, child, 1) :
+			free_tables(s, child, lv - 1, changed);
 		if (!empty)
 			continue;
 		if (!syn_write_entry(s, eg, 0))
@@ -510,9 +515,10 @@ static bool handle_pf(struct syn *s, uint64_t cr2, uint32_t ec, uint64_t fva,
 	uint32_t want = syn_expect_ec(s, k, cpl, (e & E_P) != 0);
 	if (ec != want)
 		return syn_fail(s, "#PF at %#llx (entry %#llx, %s at CPL %u) has error code %#x, "
-				"bare metal gives %#x", (unsigned long long)cr2, (unsigned long long)e,
-				k == SVT_ACC_WRITE ? "write" : k == SVT_ACC_FETCH ? "fetch" : "read",
-				cpl, ec, want);
+				"bare metal gives %#x", (unsigned long long)cr2,
+				(unsigned long long)e,
+				k == SVT_ACC_WRITE ? "write" : k == SVT_ACC_FETCH ?
+				"fetch" : "read", cpl, ec, want);
 	if (!(e & E_P)) {
 		uint64_t g = syn_alloc(s, SYN_F_DATA);
 		if (!g)

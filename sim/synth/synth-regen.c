@@ -40,7 +40,8 @@ static void diverged(struct syn *s, uint64_t seq, const char *fmt, ...)
 	va_end(ap);
 	s->diverged = true;
 	syn_fail(s, "at the trace's event %" PRIu64 " the guest would have seen %s "
-		 "under this policy: a recording under it takes another path from there", seq, what);
+		 "under this policy: a recording under it takes another path from "
+		 "there", seq, what);
 }
 
 static const enum syn_insn_op insn_ops[] = {
@@ -65,7 +66,8 @@ static void action(struct syn *s, const struct svt_trace_guest *g, uint64_t seq)
 		return;
 	case SVT_GUEST_CLEAR:
 		if ((g->val[0] & 0xfff) || (g->val[0] >> 12) >= s->cfg->guest_frames) {
-			syn_fail(s, "event %" PRIu64 ": a page clear at %#" PRIx64 ", not a frame of "
+			syn_fail(s,
+				 "event %" PRIu64 ": a page clear at %#" PRIx64 ", not a frame of "
 				 "the guest's RAM", seq, g->val[0]);
 			return;
 		}
@@ -79,7 +81,8 @@ static void action(struct syn *s, const struct svt_trace_guest *g, uint64_t seq)
 	default: {
 		struct syn_insn in = {
 			.op = insn_ops[g->op], .va = g->va, .size = g->size, .cpl = g->cpl,
-			.rip = g->rip, .val = { g->val[0], g->val[1] }, .cmp = { g->cmp[0], g->cmp[1] },
+			.rip = g->rip, .val = { g->val[0], g->val[1] },
+			.cmp = { g->cmp[0], g->cmp[1] },
 		};
 		r = syn_insn(s, &in, &ec, &cr2);
 		ok = in.ok;
@@ -152,9 +155,10 @@ void syn_pump(struct syn *s)
 			if (ev.u.decision.input == SVT_TRACE_FAULT)
 				break;
 			if ((rc == 0) != (ev.u.decision.rc == 0))
-				diverged(s, ev.seq, "its %s %s", ev.u.decision.input == SVT_TRACE_INVPCID ?
-					 "INVPCID" : "control-register write", rc == 0 ? "accepted" :
-					 "refused");
+				diverged(s, ev.seq, "its %s %s",
+					 ev.u.decision.input == SVT_TRACE_INVPCID ? "INVPCID" :
+					 "control-register write",
+					 rc == 0 ? "accepted" : "refused");
 			break;
 		case SVT_TRACE_MARK:
 			svt_recorder_mark(&s->rec.r, ev.u.mark.kind, ev.u.mark.text, ev.u.mark.len);
@@ -164,7 +168,8 @@ void syn_pump(struct syn *s)
 				 ev.seq);
 			return;
 		case SVT_TRACE_LOST:
-			syn_fail(s, "event %" PRIu64 ": %" PRIu64 " events lost: the guest's actions "
+			syn_fail(s,
+				 "event %" PRIu64 ": %" PRIu64 " events lost: the guest's actions "
 				 "are not all in the trace", ev.seq, ev.u.lost.count);
 			return;
 		default:
@@ -263,7 +268,8 @@ int syn_like(const char *path, struct syn_config *cfg, char *guest, size_t guest
 	cfg->work = syn_find_workload(work);
 	int md = svt_mode_parse(mode);
 	if (!cfg->work || md <= 0) {
-		snprintf(err, errlen, "%s: workload '%s' or mode '%s' unknown to this shadowvt", path,
+		snprintf(err, errlen,
+			 "%s: workload '%s' or mode '%s' unknown to this shadowvt", path,
 			 work, mode);
 		goto out;
 	}
@@ -284,8 +290,9 @@ int syn_like(const char *path, struct syn_config *cfg, char *guest, size_t guest
 		    ev.type == SVT_TRACE_INVPCID)
 			n++;
 		if (ev.type == SVT_TRACE_LOST) {
-			snprintf(err, errlen, "%s: event %" PRIu64 ": events lost: the guest's actions "
-				 "are not all in the trace", path, ev.seq);
+			snprintf(err, errlen,
+				 "%s: event %" PRIu64 ": events lost: the guest's actions are not "
+				 "all in the trace", path, ev.seq);
 			goto out;
 		}
 	}

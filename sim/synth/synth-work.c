@@ -144,7 +144,9 @@ static void w_directmap(struct syn *s)
 	} else {
 		uint64_t table = s->kroot;
 		for (int lv = s->levels; lv >= 3; lv--) {
-			uint64_t e = syn_read_entry(s, table + (uint64_t)syn_idx(s, lv, va) * s->esize);
+			uint64_t e = syn_read_entry(s,
+						    table +
+						    (uint64_t)syn_idx(s, lv, va) * s->esize);
 			table = e & (s->esize == 4 ? 0xfffff000ull : 0x000ffffffffff000ull);
 		}
 		pd = table;
@@ -176,20 +178,23 @@ static void w_directmap(struct syn *s)
 		if (s->levels == 2)     /* the kernel half lives in every root */
 			for (int p = 0; p < SYN_MAX_PROCS; p++)
 				if (s->proc[p].used)
-					syn_write_entry(s, s->proc[p].root + (pde_gpa - s->kroot), ne);
+					syn_write_entry(s,
+							s->proc[p].root + (pde_gpa - s->kroot), ne);
 		/* flush the global entries: CR4.PGE off and on */
 		syn_cr(s, SVT_TRACE_CR4, s->cr4 & ~SVT_CR4_PGE);
 		syn_cr(s, SVT_TRACE_CR4, s->cr4 | SVT_CR4_PGE);
 		/* set_memory_ro on a few pages, used, then back */
 		uint64_t j0 = syn_below(s, big - 4);
 		for (uint64_t j = j0; j < j0 + 4 && !s->failed; j++) {
-			syn_write_entry(s, pt + j * s->esize, ((base + j * 4096) | flags) & ~SVT_PTE_RW);
+			syn_write_entry(s, pt + j * s->esize,
+					((base + j * 4096) | flags) & ~SVT_PTE_RW);
 			syn_invlpg(s, va + j * 4096);
 		}
 		for (uint64_t j = j0; j < j0 + 4 && !s->failed; j++) {
 			uint32_t ec;
 			uint64_t cr2;
-			syn_access(s, va + j * 4096, SVT_ACC_READ, 0, 4, 0, s->dmap + 0x103000, &ec, &cr2);
+			syn_access(s, va + j * 4096, SVT_ACC_READ, 0, 4, 0,
+				   s->dmap + 0x103000, &ec, &cr2);
 			syn_write_entry(s, pt + j * s->esize, (base + j * 4096) | flags);
 			syn_invlpg(s, va + j * 4096);
 		}
@@ -201,7 +206,8 @@ static void w_directmap(struct syn *s)
 		if (s->levels == 2)
 			for (int p = 0; p < SYN_MAX_PROCS; p++)
 				if (s->proc[p].used)
-					syn_write_entry(s, s->proc[p].root + (pde_gpa - s->kroot), ne);
+					syn_write_entry(s,
+							s->proc[p].root + (pde_gpa - s->kroot), ne);
 		syn_cr(s, SVT_TRACE_CR4, s->cr4 & ~SVT_CR4_PGE);
 		syn_cr(s, SVT_TRACE_CR4, s->cr4 | SVT_CR4_PGE);
 		syn_free(s, pt);
@@ -229,7 +235,8 @@ static void w_teardown(struct syn *s)
 
 static void w_mix(struct syn *s)
 {
-	static void (*const f[])(struct syn *) = { w_fork, w_mmap, w_spaces, w_directmap, w_teardown };
+	static void (*const f[])(struct syn *) = { w_fork, w_mmap, w_spaces, w_directmap,
+						   w_teardown };
 	f[syn_below(s, sizeof(f) / sizeof(f[0]))](s);
 }
 
@@ -253,16 +260,20 @@ const struct syn_workload syn_workloads[] = {
 	  "deep sparse address spaces built, used and torn down (early unshadow)",
 	  false, w_teardown, false, false },
 	{ "mix", "all of the above, interleaved", false, w_mix, false, false },
-	{ "atomic", "entries changed with CMPXCHG, 8B, 16B (compare failures) and cleared with XCHG, "
-	  "leaves repointed, touches right after INVLPG, one table under two parents, PCID flushes",
-	  false, syn_w_atomic, true, false },
-	{ "protect", "a CR0.WP=0 window, SMEP/SMAP with STAC/CLAC, EFER.NXE in 2level, PDPT edits and a CR4 "
+	{ "atomic",
+	  "entries changed with CMPXCHG, 8B, 16B (compare failures) and cleared with XCHG, leaves "
+	  "repointed, touches right after INVLPG, one table under two parents, PCID flushes", false,
+	  syn_w_atomic, true, false },
+	{ "protect",
+	  "a CR0.WP=0 window, SMEP/SMAP with STAC/CLAC, EFER.NXE in 2level, PDPT edits and a CR4 "
 	  "toggle, page-crossing copies into page tables", false, syn_w_protect, false, false },
-	{ "pkeys", "protection keys (4level and 5level only, with PCIDs): keys set and changed under "
+	{ "pkeys",
+	  "protection keys (4level and 5level only, with PCIDs): keys set and changed under "
 	  "INVLPG, user and kernel reads and writes under WRPKRU values, a CR0.WP=0 window", true,
 	  syn_w_pkeys, false, false },
-	{ "implicit", "descriptor tables and an IDT in user pages under SMAP: implicit reads (event "
-	  "delivery, segment loads) and explicit ones, RFLAGS.AC 0 and 1, CPL 0 and 3; logs no actions",
+	{ "implicit",
+	  "descriptor tables and an IDT in user pages under SMAP: implicit reads (event delivery, "
+	  "segment loads) and explicit ones, RFLAGS.AC 0 and 1, CPL 0 and 3; logs no actions",
 	  false, syn_w_implicit, false, true },
 };
 const unsigned syn_nworkloads = sizeof(syn_workloads) / sizeof(syn_workloads[0]);
@@ -332,7 +343,9 @@ int syn_run(const struct syn_config *cfg, struct svt_trace_writer *w, char *err,
 	svt_machine_hw_env(&s->mach, &s->hwenv);
 	size_t len = svt_mmu_storage_size(&mc);
 	s->store = aligned_alloc(64, (len + 63) & ~(size_t)63);
-	if (!s->store || !(s->mmu = svt_mmu_init(s->store, len, &mc, svt_recorder_env(&s->rec.r), s->mach.pool_mfns))) {
+	if (!s->store ||
+	    !(s->mmu = svt_mmu_init(s->store, len, &mc, svt_recorder_env(&s->rec.r),
+				    s->mach.pool_mfns))) {
 		snprintf(err, errlen, "cannot start the core (pool %u frames)", cfg->pool);
 		goto out;
 	}

@@ -39,9 +39,11 @@ static int progress_sink(void *ctx, const void *buf, size_t len)
 		char eta[32], size[32];
 		svt_progress_eta(eta, sizeof(eta), done, total, t);
 		svt_progress_bytes(size, sizeof(size), s->bytes);
-		svt_progress_draw(s->cfg->progress, "synth %s: %" PRIu64 "/%" PRIu64 " events (%.0f%%), "
-				  "%.2f M/s, %s, ETA %s", s->cfg->work->name, done, total,
-				  total ? 100.0 * (double)(done < total ? done : total) / (double)total : 0.0,
+		svt_progress_draw(s->cfg->progress,
+				  "synth %s: %" PRIu64 "/%" PRIu64 " events (%.0f%%), %.2f M/s, "
+				  "%s, ETA %s", s->cfg->work->name, done, total,
+				  total ? 100.0 * (double)(done < total ? done : total) /
+					  (double)total : 0.0,
 				  t > 0 ? (double)done / t / 1e6 : 0.0, size, eta);
 	}
 	return 0;
@@ -52,13 +54,13 @@ int syn_write(const struct syn_config *cfg, const char *out, uint64_t frame_size
 {
 	char guest[200];
 	snprintf(guest, sizeof(guest), "synth workload=%s mode=%s seed=%" PRIu64 " events=%" PRIu64
-		 " frames=%" PRIu64, cfg->work->name, svt_mode_name(cfg->mode), cfg->seed, cfg->events,
-		 cfg->guest_frames);
+		 " frames=%" PRIu64, cfg->work->name, svt_mode_name(cfg->mode), cfg->seed,
+		 cfg->events, cfg->guest_frames);
 	struct svt_trace_range ram = { .gfn = 0, .count = cfg->guest_frames };
 	struct svt_trace_header h = {
 		.producer = "shadowvt " PACKAGE_VERSION " synth", .cpu_model = "synthetic",
-		.guest = cfg->guest ? cfg->guest : guest, .maxphyaddr = 46, .features = SYN_FEATURES,
-		.guest_frames = cfg->guest_frames, .ram = &ram, .nram = 1,
+		.guest = cfg->guest ? cfg->guest : guest, .maxphyaddr = 46,
+		.features = SYN_FEATURES, .guest_frames = cfg->guest_frames, .ram = &ram, .nram = 1,
 		.policy = cfg->policy, .pool_frames = cfg->pool,
 		.evidence = SVT_EVIDENCE_WALK | SVT_EVIDENCE_STORES | SVT_EVIDENCE_MODE |
 			    (cfg->no_actions || cfg->work->no_actions ? 0 : SVT_EVIDENCE_ACTIONS),

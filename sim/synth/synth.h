@@ -61,10 +61,11 @@ struct syn_config {
 	struct svt_counters *counters;  /* if not NULL: the core's counters at the end */
 	/* The guest's actions (trace_event.h, SVT_EVIDENCE_ACTIONS): every
 	 * trace synth writes logs them, but with no_actions below or a
-	 * workload's (implicit: its reads are no GUEST record's).  actions: stop after this many (0: no
-	 * limit; the hardware does nothing after it), so that another policy
-	 * runs exactly the guest of a trace (synth --like).  guest: the
-	 * header's guest string (NULL: made from the fields above). */
+	 * workload's (implicit: its reads are no GUEST record's).  actions:
+	 * stop after this many (0: no limit; the hardware does nothing after
+	 * it), so that another policy runs exactly the guest of a trace
+	 * (synth --like).  guest: the header's guest string (NULL: made from
+	 * the fields above). */
 	uint64_t actions;
 	const char *guest;
 	bool no_actions;        /* log no actions (synth --no-actions) */
@@ -73,7 +74,8 @@ struct syn_config {
 	struct svt_trace_reader *script;
 	volatile sig_atomic_t *stop;
 	bool *diverged;         /* if not NULL: set when the guest saw another outcome */
-	struct svt_progress *progress;  /* syn_write: the status line to draw (progress.h), or NULL */
+	/* syn_write: the status line to draw (progress.h), or NULL */
+	struct svt_progress *progress;
 };
 
 /* Run the synthetic guest, writing the trace to w.  Returns 0, or -1 with

@@ -88,8 +88,8 @@ static const char *word_list(const struct svt_opt *o, char *buf, size_t len)
 		count++;
 	buf[0] = '\0';
 	for (size_t i = 0; i < count && n < len; i++)
-		n += (size_t)snprintf(buf + n, len - n, "%s%s", i == 0 ? "" : i + 1 == count ? " or " : ", ",
-				      o->words[i]);
+		n += (size_t)snprintf(buf + n, len - n, "%s%s",
+				      i == 0 ? "" : i + 1 == count ? " or " : ", ", o->words[i]);
 	return buf;
 }
 
@@ -101,7 +101,8 @@ static const char *range(const struct svt_opt *o, char *buf, size_t len)
 	if (o->min == 0 && o->max == UINT64_MAX)
 		buf[0] = '\0';
 	else if (o->max == UINT64_MAX)
-		snprintf(buf, len, o->kind == SVT_ARG_HEX ? "of at least 0x%llx" : "of at least %llu",
+		snprintf(buf, len,
+			 o->kind == SVT_ARG_HEX ? "of at least 0x%llx" : "of at least %llu",
 			 (unsigned long long)o->min);
 	else
 		snprintf(buf, len, fmt, (unsigned long long)o->min, (unsigned long long)o->max);
@@ -161,15 +162,17 @@ static int take(struct svt_args *a, const struct svt_opt *o, bool by_letter, con
 		break;
 	case SVT_ARG_NUM:
 	case SVT_ARG_HEX:
-		if (!parse_num(s, o->kind == SVT_ARG_HEX, &v->num) || v->num < o->min || v->num > o->max)
-			return bad(a, "%s: '%s' is not a number%s%s", name, s, *range(o, rb, sizeof(rb)) ? " " : "",
-				   rb);
+		if (!parse_num(s, o->kind == SVT_ARG_HEX, &v->num) || v->num < o->min ||
+		    v->num > o->max)
+			return bad(a, "%s: '%s' is not a number%s%s", name, s,
+				   *range(o, rb, sizeof(rb)) ? " " : "", rb);
 		break;
 	case SVT_ARG_WORD:
 		while (o->words[v->word] && strcmp(o->words[v->word], s) != 0)
 			v->word++;
 		if (!o->words[v->word])
-			return bad(a, "%s: '%s' is not %s", name, s, word_list(o, buf, sizeof(buf)));
+			return bad(a, "%s: '%s' is not %s", name, s,
+				   word_list(o, buf, sizeof(buf)));
 		break;
 	}
 	a->nvals++;
@@ -214,7 +217,8 @@ int svt_args_parse(const struct svt_cmd *cmd, int argc, char **argv, struct svt_
 			const char *val = o->kind == SVT_ARG_NONE ? NULL : eq ? eq + 1 :
 				i + 1 < argc ? argv[++i] : NULL;
 			if (o->kind != SVT_ARG_NONE && !val)
-				return bad(a, "option --%s needs a value %s", o->name, meta(o, mb, sizeof(mb)));
+				return bad(a, "option --%s needs a value %s", o->name,
+					   meta(o, mb, sizeof(mb)));
 			if ((rc = take(a, o, false, val)) != SVT_ARGS_OK)
 				return rc;
 			continue;
@@ -229,7 +233,8 @@ int svt_args_parse(const struct svt_cmd *cmd, int argc, char **argv, struct svt_
 			}
 			const char *val = p[1] ? p + 1 : i + 1 < argc ? argv[++i] : NULL;
 			if (!val)
-				return bad(a, "option -%c needs a value %s", *p, meta(o, mb, sizeof(mb)));
+				return bad(a, "option -%c needs a value %s", *p,
+					   meta(o, mb, sizeof(mb)));
 			if ((rc = take(a, o, true, val)) != SVT_ARGS_OK)
 				return rc;
 			break;
@@ -276,8 +281,8 @@ static const struct svt_opt *declared(const struct svt_args *a, const char *name
 	const struct svt_opt *o = find_long(a->cmd, name, strlen(name));
 
 	if (!o) {
-		fprintf(stderr, "%s %s: internal error: option --%s is not declared\n", svt_progname,
-			a->cmd->name, name);
+		fprintf(stderr, "%s %s: internal error: option --%s is not declared\n",
+			svt_progname, a->cmd->name, name);
 		abort();
 	}
 	return o;
@@ -368,8 +373,9 @@ void svt_args_usage(const struct svt_cmd *cmd, FILE *f)
 		if (o->kind == SVT_ARG_NONE)
 			snprintf(w, sizeof(w), "%s%s%s", req ? "" : "[", name, req ? "" : "]");
 		else
-			snprintf(w, sizeof(w), "%s%s %s%s%s", req ? "" : "[", name, meta(o, mb, sizeof(mb)),
-				 req ? "" : "]", o->flags & SVT_OPT_MANY ? "..." : "");
+			snprintf(w, sizeof(w), "%s%s %s%s%s", req ? "" : "[", name,
+				 meta(o, mb, sizeof(mb)), req ? "" : "]",
+				 o->flags & SVT_OPT_MANY ? "..." : "");
 		put_word(f, &col, w);
 	}
 	for (const struct svt_posarg *p = cmd->args; p && p->name; p++) {
@@ -394,7 +400,8 @@ void svt_args_help(const struct svt_cmd *cmd, FILE *f)
 		int n = o->letter ? snprintf(left, sizeof(left), "  -%c, --%s", o->letter, o->name)
 			: snprintf(left, sizeof(left), "      --%s", o->name);
 		if (o->kind != SVT_ARG_NONE)
-			snprintf(left + n, sizeof(left) - (size_t)n, " %s", meta(o, mb, sizeof(mb)));
+			snprintf(left + n, sizeof(left) - (size_t)n, " %s",
+				 meta(o, mb, sizeof(mb)));
 		if (strlen(left) > 28)
 			fprintf(f, "%s\n%30s", left, "");
 		else

@@ -56,13 +56,16 @@ struct svt_opt {
 /* A table row begins with one of these, then .help (and .flags):
  *     { SVT_OPT_NUM("jobs", 'j', "N", 1, 256), .help = "N at a time" },  */
 #define SVT_OPT_FLAG(n, l)              .name = (n), .letter = (l), .kind = SVT_ARG_NONE
-#define SVT_OPT_STRING(n, l, m)         .name = (n), .letter = (l), .kind = SVT_ARG_STRING, .meta = (m)
-#define SVT_OPT_PATH(n, l, m)           .name = (n), .letter = (l), .kind = SVT_ARG_PATH, .meta = (m)
-#define SVT_OPT_NUM(n, l, m, lo, hi)    .name = (n), .letter = (l), .kind = SVT_ARG_NUM, .meta = (m), \
-					.min = (lo), .max = (hi)
-#define SVT_OPT_HEX(n, l, m, lo, hi)    .name = (n), .letter = (l), .kind = SVT_ARG_HEX, .meta = (m), \
-					.min = (lo), .max = (hi)
-#define SVT_OPT_WORD(n, l, w)           .name = (n), .letter = (l), .kind = SVT_ARG_WORD, .words = (w)
+#define SVT_OPT_STRING(n, l, m)         .name = (n), .letter = (l), .kind = SVT_ARG_STRING, \
+					.meta = (m)
+#define SVT_OPT_PATH(n, l, m)           .name = (n), .letter = (l), .kind = SVT_ARG_PATH, \
+					.meta = (m)
+#define SVT_OPT_NUM(n, l, m, lo, hi)    .name = (n), .letter = (l), .kind = SVT_ARG_NUM, \
+					.meta = (m), .min = (lo), .max = (hi)
+#define SVT_OPT_HEX(n, l, m, lo, hi)    .name = (n), .letter = (l), .kind = SVT_ARG_HEX, \
+					.meta = (m), .min = (lo), .max = (hi)
+#define SVT_OPT_WORD(n, l, w)           .name = (n), .letter = (l), .kind = SVT_ARG_WORD, \
+					.words = (w)
 
 /* svt_posarg.flags */
 #define SVT_POS_OPTIONAL 1u     /* may be left out */

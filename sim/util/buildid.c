@@ -36,7 +36,8 @@ static int find_note(struct dl_phdr_info *info, size_t size, void *data)
 		size_t left = ph->p_memsz;
 		while (left >= sizeof(ElfW(Nhdr))) {
 			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
-			size_t name = (nh->n_namesz + 3) & ~(size_t)3, desc = (nh->n_descsz + 3) & ~(size_t)3;
+			size_t name = (nh->n_namesz + 3) & ~(size_t)3,
+				desc = (nh->n_descsz + 3) & ~(size_t)3;
 			size_t all = sizeof(*nh) + name + desc;
 			if (all > left)
 				break;

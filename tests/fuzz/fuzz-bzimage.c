@@ -57,12 +57,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(pl, raw, plen);
 		} else if (shape == 2) {
 			plen = room;
-			if (lzma_easy_buffer_encode(0, LZMA_CHECK_CRC32, NULL, raw, rn, pl, &plen, room) != LZMA_OK)
+			if (lzma_easy_buffer_encode(0, LZMA_CHECK_CRC32, NULL, raw, rn, pl, &plen,
+						    room) != LZMA_OK)
 				plen = 0;
 		} else if (shape == 3) {
 			z_stream z;
 			memset(&z, 0, sizeof(z));
-			if (deflateInit2(&z, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK) {
+			if (deflateInit2(&z, 1, Z_DEFLATED, 16 + MAX_WBITS, 8,
+					 Z_DEFAULT_STRATEGY) == Z_OK) {
 				z.next_in = raw;
 				z.avail_in = (uInt)rn;
 				z.next_out = pl;
@@ -92,8 +94,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc = svt_linux_vmlinux(img, n, &out, &outlen, err, sizeof(err));
 	FZ_CHECK(rc == 0 || rc == -1, "returned %d\n", rc);
 	if (rc == 0) {
-		FZ_CHECK(out && outlen >= 64 && outlen <= svt_linux_out_max + sizeof(img), "output of %zu bytes\n",
-			 outlen);
+		FZ_CHECK(out && outlen >= 64 && outlen <= svt_linux_out_max + sizeof(img),
+			 "output of %zu bytes\n", outlen);
 		FZ_CHECK(memcmp(out, "\x7f" "ELF", 4) == 0 && out[4] == 2 && out[18] == 62,
 			 "output is not an x86-64 ELF\n");
 	} else {

@@ -88,9 +88,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_CHECK(mem.calls == 0, "callbacks called");
 		break;
 	case SVT_EMU_OK: {
-		uint64_t mask = code_bits == 64 ? ~0ull : code_bits == 32 ? 0xffffffffull : 0xffffull;
+		uint64_t mask = code_bits == 64 ? ~0ull : code_bits == 32 ?
+			0xffffffffull : 0xffffull;
 		if (res.complete)
-			FZ_CHECK(regs.rip == ((before.rip + res.len) & mask), "RIP not advanced by the length");
+			FZ_CHECK(regs.rip == ((before.rip + res.len) & mask),
+				 "RIP not advanced by the length");
 		else
 			FZ_CHECK(res.rep && regs.rip == before.rip, "incomplete but not a REP");
 		FZ_CHECK(res.op != SVT_EMU_OP_NONE && res.op < SVT_EMU_OP_COUNT, "op %u", res.op);

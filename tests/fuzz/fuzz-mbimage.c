@@ -6,10 +6,10 @@
  * fields; or a Multiboot2 header with a run of fuzzed tags; each of the
  * last two mostly after an ELF32 or ELF64 header whose program headers are
  * fuzzed.  Fields are mostly plausible (so that the reader gets past its
- * first checks) and one time in eight anything.  The image is copied into a buffer of exactly its size, so that
- * the sanitizer sees any read past it.  Whatever comes in, the reader must
- * end with -1 and a reason, or 0 and a plan whose every segment lies
- * inside the file and below 4 GiB.
+ * first checks) and one time in eight anything.  The image is copied into
+ * a buffer of exactly its size, so that the sanitizer sees any read past
+ * it.  Whatever comes in, the reader must end with -1 and a reason, or 0
+ * and a plan whose every segment lies inside the file and below 4 GiB.
  */
 #include <string.h>
 
@@ -26,7 +26,8 @@ static uint64_t pick(struct fz *f, uint64_t plausible, unsigned bytes)
 static void elf_header(struct fz *f, uint8_t *img, size_t n)
 {
 	bool is64 = fz_u8(f) & 1;
-	unsigned phnum = fz_u8(f) % 16 == 15 ? 17 : fz_u8(f) % 5, phoff = is64 ? 64 : 52, phsz = is64 ? 56 : 32, w = is64 ? 8 : 4;
+	unsigned phnum = fz_u8(f) % 16 == 15 ? 17 : fz_u8(f) % 5, phoff = is64 ? 64 : 52,
+		phsz = is64 ? 56 : 32, w = is64 ? 8 : 4;
 	if (n < phoff + phnum * phsz + 64)
 		return;
 	memcpy(img, "\x7f" "ELF", 4);
@@ -109,9 +110,11 @@ static void mb2_header(struct fz *f, uint8_t *img, size_t n, size_t at)
 		if (type == 2) {        /* address: header at 1 MiB + at, from the file's start */
 			uint32_t base = 0x100000, end = base + (uint32_t)(fz_u64(f, 2) % (n + 16));
 			svt_put32(img + at + t + 8, (uint32_t)pick(f, base + at, 4));
-			svt_put32(img + at + t + 12, (uint32_t)pick(f, fz_u8(f) & 1 ? 0xffffffffu : base, 4));
+			svt_put32(img + at + t + 12,
+				  (uint32_t)pick(f, fz_u8(f) & 1 ? 0xffffffffu : base, 4));
 			svt_put32(img + at + t + 16, (uint32_t)pick(f, fz_u8(f) & 1 ? 0 : end, 4));
-			svt_put32(img + at + t + 20, (uint32_t)pick(f, fz_u8(f) & 1 ? 0 : end + 64, 4));
+			svt_put32(img + at + t + 20,
+				  (uint32_t)pick(f, fz_u8(f) & 1 ? 0 : end + 64, 4));
 		}
 		if (type == 3)
 			svt_put32(img + at + t + 8, (uint32_t)pick(f, 0x100000 + at, 4));
@@ -160,24 +163,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(rc == 0 || rc == -1, "returned %d\n", rc);
 	if (rc != 0) {
 		FZ_CHECK(im.err && im.err[0], "refused without a reason\n");
-		FZ_CHECK(im.err_off == SVT_MB_NO_OFFSET || im.err_off < n, "reason at offset %u of %zu\n",
-			 im.err_off, n);
+		FZ_CHECK(im.err_off == SVT_MB_NO_OFFSET || im.err_off < n,
+			 "reason at offset %u of %zu\n", im.err_off, n);
 	} else {
 		FZ_CHECK(im.version == 1 || im.version == 2, "version %u\n", im.version);
-		FZ_CHECK(im.format >= SVT_MB_ADDR && im.format <= SVT_MB_ELF64, "format %d\n", im.format);
+		FZ_CHECK(im.format >= SVT_MB_ADDR && im.format <= SVT_MB_ELF64,
+			 "format %d\n", im.format);
 		FZ_CHECK(im.nseg >= 1 && im.nseg <= SVT_MB_SEGS_MAX, "%u segments\n", im.nseg);
 		FZ_CHECK(im.header_off < n, "header at %u of %zu\n", im.header_off, n);
 		uint64_t lo = UINT64_MAX, hi = 0;
 		for (unsigned i = 0; i < im.nseg; i++) {
 			const struct svt_mb_seg *s = &im.seg[i];
-			FZ_CHECK((uint64_t)s->off + s->filesz <= n, "segment %u: bytes %u+%u of %zu\n", i,
-				 s->off, s->filesz, n);
+			FZ_CHECK((uint64_t)s->off + s->filesz <= n,
+				 "segment %u: bytes %u+%u of %zu\n", i, s->off, s->filesz, n);
 			FZ_CHECK(s->filesz <= s->memsz, "segment %u: filesz over memsz\n", i);
-			FZ_CHECK((uint64_t)s->paddr + s->memsz <= (1ull << 32), "segment %u above 4 GiB\n", i);
+			FZ_CHECK((uint64_t)s->paddr + s->memsz <= (1ull << 32),
+				 "segment %u above 4 GiB\n", i);
 			lo = s->paddr < lo ? s->paddr : lo;
-			hi = s->paddr + (uint64_t)s->memsz > hi ? s->paddr + (uint64_t)s->memsz : hi;
+			hi = s->paddr + (uint64_t)s->memsz > hi ?
+				s->paddr + (uint64_t)s->memsz : hi;
 		}
-		FZ_CHECK(lo == im.lo && hi == im.hi, "lo/hi %#x/%#llx, segments say %#llx/%#llx\n", im.lo,
+		FZ_CHECK(lo == im.lo && hi == im.hi,
+			 "lo/hi %#x/%#llx, segments say %#llx/%#llx\n", im.lo,
 			 (unsigned long long)im.hi, (unsigned long long)lo, (unsigned long long)hi);
 		if (im.version == 1 && im.format != SVT_MB_ADDR) {
 			bool in = false;

@@ -40,7 +40,8 @@ static int f_read(void *ctx, uint64_t gpa, void *buf, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		uint64_t mfn = f_g2m(ctx, (gpa + i) >> 12);
-		((uint8_t *)buf)[i] = mfn == SVT_INVALID_MFN_RAW ? 0xff : mach[mfn * 4096 + ((gpa + i) & 0xfff)];
+		((uint8_t *)buf)[i] = mfn == SVT_INVALID_MFN_RAW ? 0xff :
+			mach[mfn * 4096 + ((gpa + i) & 0xfff)];
 	}
 	return 0;
 }
@@ -91,10 +92,12 @@ static void audit(struct svt_mmu *m, const char *after)
 	struct svt_violation v[4];
 	unsigned n = svt_mmu_audit(m, SVT_AUDIT_ALL, v, 4);
 	for (unsigned i = 0; i < n && i < 4; i++)
-		fprintf(stderr, "%s gfn %#llx idx %u level %u guest %#llx shadow %#llx va %#llx: %s\n",
-			svt_invariant_name(v[i].inv), (unsigned long long)svt_gfn_x(v[i].gfn), v[i].index,
-			v[i].level, (unsigned long long)v[i].guest_entry,
-			(unsigned long long)v[i].shadow_entry, (unsigned long long)v[i].va, v[i].what);
+		fprintf(stderr,
+			"%s gfn %#llx idx %u level %u guest %#llx shadow %#llx va %#llx: %s\n",
+			svt_invariant_name(v[i].inv),
+			(unsigned long long)svt_gfn_x(v[i].gfn), v[i].index, v[i].level,
+			(unsigned long long)v[i].guest_entry, (unsigned long long)v[i].shadow_entry,
+			(unsigned long long)v[i].va, v[i].what);
 	FZ_CHECK(n == 0, "%u violations after %s", n, after);
 }
 
@@ -120,12 +123,14 @@ static void hw_access(struct svt_mmu *m, struct svt_access *acc, struct fz *f, u
 
 		svt_mmu_hw_state(m, &hs);
 		r.cr0 = hs.cr0, r.cr3 = hs.cr3, r.cr4 = hs.cr4, r.efer = hs.efer;
-		FZ_CHECK(svt_paging_mode(&r) == hs.mode, "hardware state is not the mode it claims");
+		FZ_CHECK(svt_paging_mode(&r) == hs.mode,
+			 "hardware state is not the mode it claims");
 		if (hs.mode == SVT_MODE_PAE)
 			FZ_CHECK(svt_pae_load_pdptes(&henv, &r) == 0, "shadow PDPTEs do not load");
 		enum svt_walk_status st = svt_walk(&henv, &r, acc, SVT_WALK_SET_AD, &w);
 		if (st == SVT_WALK_OK) {
-			FZ_CHECK(w.gpa < POOL0 * 4096ull, "the guest reached machine memory outside RAM");
+			FZ_CHECK(w.gpa < POOL0 * 4096ull,
+				 "the guest reached machine memory outside RAM");
 			return;
 		}
 		if (st == SVT_WALK_GP)
@@ -178,12 +183,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned nent = fz_u8(&f);
 	for (unsigned i = 0; i < nent && fz_more(&f); i++) {
 		uint8_t a = fz_u8(&f), b = fz_u8(&f);
-		uint64_t e = ((uint64_t)(a % (GF + 4)) << 12) | b;      /* flags P RW US PWT PCD A D PS */
+		/* flags P RW US PWT PCD A D PS */
+		uint64_t e = ((uint64_t)(a % (GF + 4)) << 12) | b;
 		if (a & 0x80)
 			e |= 1ull << 63;
 		/* mostly the first entries of a table, where the accesses below go */
 		uint8_t c = fz_u8(&f);
-		uint64_t gpa = ((uint64_t)(c % GF) << 12) | ((uint64_t)(c & 0x80 ? fz_u8(&f) : fz_u8(&f) & 7) << 3);
+		uint64_t gpa = ((uint64_t)(c % GF) << 12) |
+			((uint64_t)(c & 0x80 ? fz_u8(&f) : fz_u8(&f) & 7) << 3);
 		f_write(NULL, gpa, &e, 8);
 	}
 
@@ -203,7 +210,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					va |= ((x >> (8 * k)) & 7) << (12 + 9 * k);
 				va |= (x >> 40) & 0xfff;
 				if (x & (1ull << 63))   /* 2-level and PAE index layout */
-					va = (((x >> 8) & 3) << 30) | (((x >> 16) & 7) << 22) | (((x >> 24) & 7) << 12);
+					va = (((x >> 8) & 3) << 30) | (((x >> 16) & 7) << 22) |
+					     (((x >> 24) & 7) << 12);
 			}
 			struct svt_access acc = {
 				.va = va,
@@ -219,14 +227,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 4:
-			svt_mmu_write_cr3(m, ((x % (GF + 2)) << 12) | ((x >> 20) & 0xfe0) | (x & (1ull << 63)));
+			svt_mmu_write_cr3(m, ((x % (GF + 2)) << 12) | ((x >> 20) & 0xfe0) |
+					     (x & (1ull << 63)));
 			break;
 		case 5:
 			svt_mmu_write_cr0(m, 0x10 | SVT_CR0_PE | (x & (SVT_CR0_PG | SVT_CR0_WP)));
 			break;
 		case 6:
-			svt_mmu_write_cr4(m, x & (SVT_CR4_PSE | SVT_CR4_PAE | SVT_CR4_PGE | SVT_CR4_LA57 |
-						  SVT_CR4_PCIDE | SVT_CR4_SMEP | SVT_CR4_SMAP | SVT_CR4_PKE));
+			svt_mmu_write_cr4(m, x & (SVT_CR4_PSE | SVT_CR4_PAE | SVT_CR4_PGE |
+						  SVT_CR4_LA57 | SVT_CR4_PCIDE | SVT_CR4_SMEP |
+						  SVT_CR4_SMAP | SVT_CR4_PKE));
 			break;
 		case 7:
 			svt_mmu_write_efer(m, x & (SVT_EFER_LME | SVT_EFER_NXE));
@@ -234,7 +244,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 8:
 			switch (x & 3) {
 			case 0: svt_mmu_invlpg(m, x >> 2); break;
-			case 1: svt_mmu_invpcid(m, (unsigned)(x >> 2) & 7, (x >> 5) & 0x1fff, x >> 20); break;
+			case 1: svt_mmu_invpcid(m, (unsigned)(x >> 2) & 7, (x >> 5) & 0x1fff,
+						x >> 20); break;
 			case 2: svt_mmu_flush_all(m); break;
 			case 3:
 				pkru = (uint32_t)(x >> 2);

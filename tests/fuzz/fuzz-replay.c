@@ -70,7 +70,8 @@ static void event(struct fz *f, struct svt_trace_event *ev, uint8_t *mem, uint64
 	case 7:
 		ev->type = SVT_TRACE_DECISION;
 		ev->u.decision.input = (uint8_t[]){ SVT_TRACE_FAULT, SVT_TRACE_CR_WRITE,
-						    SVT_TRACE_INVPCID, SVT_TRACE_FAULT }[fz_u8(f) & 3];
+						    SVT_TRACE_INVPCID,
+						    SVT_TRACE_FAULT }[fz_u8(f) & 3];
 		if (ev->u.decision.input == SVT_TRACE_FAULT) {
 			ev->u.decision.outcome = fz_u8(f) % 5;
 			ev->u.decision.error_code = fz_u8(f);
@@ -140,7 +141,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	struct fz_sink s = { 0 };
 	struct svt_trace_error err;
-	struct svt_trace_writer *w = svt_trace_writer_open_sink(fz_sink_write, &s, "fuzz", &h, 0, &err);
+	struct svt_trace_writer *w = svt_trace_writer_open_sink(fz_sink_write, &s, "fuzz",
+								&h, 0, &err);
 	FZ_CHECK(w != NULL, "writer: %s\n", err.msg);
 	svt_trace_writer_set_frame_size(w, 256 + fz_u8(&f) * 16);
 	uint8_t cfgb = fz_u8(&f);
@@ -163,7 +165,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int st = svt_replay(&cfg, res);
 	FZ_CHECK(st == 0 || st == 1 || st == 3, "replay status %d\n", st);
 	FZ_CHECK(st != 3 || res->message[0] != '\0', "bad input without a message\n");
-	FZ_CHECK(st != 0 || (res->violations == 0 && res->divergences == 0), "clean with violations\n");
+	FZ_CHECK(st != 0 || (res->violations == 0 && res->divergences == 0),
+		 "clean with violations\n");
 	free(res);
 	free(s.buf);
 	return 0;

@@ -41,7 +41,8 @@ static void check_event(const struct svt_trace_event *ev, unsigned minor)
 		FZ_CHECK(ev->u.lost.count >= 1, "LOST count 0");
 		break;
 	case SVT_TRACE_MARK:
-		FZ_CHECK(ev->u.mark.len <= 255 && strlen(ev->u.mark.text) == ev->u.mark.len, "MARK");
+		FZ_CHECK(ev->u.mark.len <= 255 &&
+			 strlen(ev->u.mark.text) == ev->u.mark.len, "MARK");
 		break;
 	case SVT_TRACE_GUEST: {
 		/* what the decoder accepts is what the writer accepts (a PKRU
@@ -53,8 +54,8 @@ static void check_event(const struct svt_trace_event *ev, unsigned minor)
 	case SVT_TRACE_UNKNOWN:
 		/* (STEP_DONE's code is a type not known before 1.6) */
 		FZ_CHECK(ev->u.unknown.type >= SVT_TRACE_NTYPES ||
-			 (ev->u.unknown.type == SVT_TRACE_STEP_DONE && minor < 6), "unknown type %llu",
-			 (unsigned long long)ev->u.unknown.type);
+			 (ev->u.unknown.type == SVT_TRACE_STEP_DONE && minor < 6),
+			 "unknown type %llu", (unsigned long long)ev->u.unknown.type);
 		break;
 	case SVT_TRACE_STEP_DONE:
 		FZ_CHECK(minor >= 6, "STEP_DONE in a file of minor %u", minor);
@@ -105,9 +106,11 @@ static void exercise(const uint8_t *buf, size_t n, unsigned flags, struct fz *se
 		if (rc == SVT_TRACE_OK) {
 			check_event(&ev, svt_trace_reader_header(r)->minor);
 			FZ_CHECK(ev.seq <= s && s < ev.seq + svt_trace_event_span(&ev),
-				 "seek %llu gave %llu", (unsigned long long)s, (unsigned long long)ev.seq);
+				 "seek %llu gave %llu", (unsigned long long)s,
+				 (unsigned long long)ev.seq);
 		} else {
-			FZ_CHECK(rc == SVT_TRACE_END ? s >= info.events : rc < 0, "seek, next: %d", rc);
+			FZ_CHECK(rc == SVT_TRACE_END ? s >= info.events : rc < 0,
+				 "seek, next: %d", rc);
 		}
 	}
 	svt_trace_close(r);

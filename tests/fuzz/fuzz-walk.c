@@ -127,7 +127,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case RM_PF:
 		FZ_CHECK(st == SVT_WALK_PF, "walker %d, model faults", st);
-		FZ_CHECK(w.error_code == want.pfec, "error code %#x vs %#x", w.error_code, want.pfec);
+		FZ_CHECK(w.error_code == want.pfec, "error code %#x vs %#x",
+			 w.error_code, want.pfec);
 		FZ_CHECK(w.cr2 == want.cr2, "cr2");
 		break;
 	case RM_GP:
@@ -144,8 +145,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_CHECK(n < w.nlevels, "walker read fewer entries");
 		while (n < w.nlevels && mode == SVT_MODE_PAE && w.lv[n].level == 3)
 			n++;
-		FZ_CHECK(w.lv[n].entry_gpa == want.e[i].pa, "entry address level %d", want.e[i].level);
-		FZ_CHECK(w.lv[n].entry == want.e[i].before, "entry value level %d", want.e[i].level);
+		FZ_CHECK(w.lv[n].entry_gpa == want.e[i].pa, "entry address level %d",
+			 want.e[i].level);
+		FZ_CHECK(w.lv[n].entry == want.e[i].before, "entry value level %d",
+			 want.e[i].level);
 		/* An entry used at two levels (a loop) ends as its last use says. */
 		unsigned last = i;
 		for (unsigned j = i + 1; j < want.n; j++)
