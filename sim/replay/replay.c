@@ -253,7 +253,9 @@ static void step_fault(struct rp *p, const struct svt_trace_fault *tf)
  */
 static void step_check_kept(struct rp *p)
 {
-	unsigned n = p->nstep < RP_STEP_PAGES ? p->nstep : RP_STEP_PAGES;
+	/* (more grants than one instruction or delivery needs, RP_STEP_PAGES:
+	 * which of them the core still holds is its own affair; not judged) */
+	unsigned n = p->nstep <= RP_STEP_PAGES ? p->nstep : 0;
 	for (unsigned i = 0; p->step_open && i < n; i++) {
 		const struct rp_step_page *sp = &p->step[i];
 		uint64_t mpa;
