@@ -337,6 +337,16 @@ bool rp_shadow_allows(struct rp *p, const struct svt_access *acc, uint64_t rflag
 	return shadow_allows_mt(p, acc, rflags, pkru, mpa, NULL);
 }
 
+bool rp_shadow_refuses_present(struct rp *p, const struct svt_access *acc, uint64_t rflags,
+			       uint32_t pkru)
+{
+	struct hw_view v;
+	struct svt_walk w;
+	hw_view(p, &v);
+	return hw_walk(p, &v, acc, rflags, pkru, &w) != SVT_WALK_OK &&
+	       (w.error_code & SVT_PFEC_P);
+}
+
 /* INV-FRAME's memory type: the shadows must map a frame with the memory
  * type the guest's leaf gives it (vmx/ runs the guest with its own
  * IA32_PAT, so the same index is the same type).  NULL where they do. */

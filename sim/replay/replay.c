@@ -245,11 +245,12 @@ static void step_fault(struct rp *p, const struct svt_trace_fault *tf)
 }
 
 /*
- * Forward progress in a step: every access the step was granted for must
- * still go through when a fault in it is fixed, for the instruction or
- * delivery runs again from its start and needs them all.  A core that
- * takes the first page's grant back for the second's (seeded bug 87) has
- * the two fault in turn for ever.
+ * Forward progress in a step: no access the step was granted for may be
+ * refused by the shadows that map it when a fault in it is fixed, for the
+ * instruction or delivery runs again from its start and needs them all.
+ * A core that takes the first page's grant back for the second's (seeded
+ * bug 87) has the two fault in turn for ever.  (A translation the fault's
+ * handling evicted faults as not present and is granted again: not this.)
  */
 static void step_check_kept(struct rp *p)
 {
@@ -258,8 +259,8 @@ static void step_check_kept(struct rp *p)
 	unsigned n = p->nstep <= RP_STEP_PAGES ? p->nstep : 0;
 	for (unsigned i = 0; p->step_open && i < n; i++) {
 		const struct rp_step_page *sp = &p->step[i];
-		uint64_t mpa;
-		if (sp->seq == p->seq || rp_shadow_allows(p, &sp->acc, sp->rflags, sp->pkru, &mpa))
+		if (sp->seq == p->seq ||
+		    !rp_shadow_refuses_present(p, &sp->acc, sp->rflags, sp->pkru))
 			continue;
 		snprintf(p->what, sizeof(p->what), "a fault in the step event %" PRIu64 " asked "
 			 "for, answered FIXED, took back the step's grant for the %s at %#" PRIx64

@@ -202,6 +202,10 @@ void rp_check_mmio(struct rp *p, const struct svt_trace_fault *f,
 void rp_check_flushed(struct rp *p, uint64_t va, const char *flush);
 bool rp_shadow_allows(struct rp *p, const struct svt_access *acc, uint64_t rflags, uint32_t pkru,
 		      uint64_t *mpa);
+/* The hardware's walk of the shadows refuses the access where they map
+ * it (a protection fault, P set in the error code: not a missing entry). */
+bool rp_shadow_refuses_present(struct rp *p, const struct svt_access *acc, uint64_t rflags,
+			       uint32_t pkru);
 bool rp_bare_write(struct rp *p, const struct svt_trace_fault *f);
 /* Before a fault, at audit level faults and up: one walk of the shadows
  * for its address notes which entries of the prefetch window around its
