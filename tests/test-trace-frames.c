@@ -134,31 +134,32 @@ static void expect_error(const uint8_t *content, size_t len, uint32_t nrec, uint
 	free(b.p);
 }
 
-Test(trace_frames, good_and_unknown_types)
+/* One frame of three records c[0..len) (sequence numbers 0 to 2), read
+ * back whole into evs. */
+static void read_three(const uint8_t *c, size_t len, bool zstd, struct svt_trace_event evs[8])
 {
-	/* FLUSH_ALL; type 200 with two bytes; INVLPG 0x1000 (zigzag 0x2000). */
-	static const uint8_t c[] = { 5, 0, 0xc8, 0x01, 2, 0xaa, 0xbb, 3, 2, 0x80, 0x40 };
-	struct raw f = { c, sizeof(c), 3, 0, 3, false };
+	struct raw f = { c, len, 3, 0, 3, zstd };
 	struct tg_buf b = { 0 };
-	struct svt_trace_event evs[8];
 	struct svt_trace_error err;
 	size_t n;
 	build(&b, &f, 1);
 	cr_assert_eq(read_all(&b, evs, &n, &err), SVT_TRACE_END, "%s", err.msg);
 	cr_assert_eq(n, 3);
+	free(b.p);
+}
+
+Test(trace_frames, good_and_unknown_types)
+{
+	/* FLUSH_ALL; type 200 with two bytes; INVLPG 0x1000 (zigzag 0x2000). */
+	static const uint8_t c[] = { 5, 0, 0xc8, 0x01, 2, 0xaa, 0xbb, 3, 2, 0x80, 0x40 };
+	struct svt_trace_event evs[8];
+	read_three(c, sizeof(c), false, evs);
 	cr_assert(evs[0].type == SVT_TRACE_FLUSH_ALL && evs[0].seq == 0);
 	cr_assert(evs[1].type == SVT_TRACE_UNKNOWN && evs[1].u.unknown.type == 200 &&
 		  evs[1].u.unknown.len == 2 && evs[1].seq == 1);
 	cr_assert(evs[2].type == SVT_TRACE_INVLPG && evs[2].u.invlpg_va == 0x1000 &&
 		  evs[2].seq == 2);
-	free(b.p);
-	/* The same, compressed. */
-	memset(&b, 0, sizeof(b));
-	f.zstd = true;
-	build(&b, &f, 1);
-	cr_assert_eq(read_all(&b, evs, &n, &err), SVT_TRACE_END, "%s", err.msg);
-	cr_assert_eq(n, 3);
-	free(b.p);
+	read_three(c, sizeof(c), true, evs);      /* the same, compressed */
 }
 
 /* STEP_DONE (1.6): an empty payload; bytes a later minor may append are
@@ -167,18 +168,11 @@ Test(trace_frames, step_done)
 {
 	/* STEP_DONE; STEP_DONE with three bytes; FLUSH_ALL */
 	static const uint8_t c[] = { 12, 0, 12, 3, 1, 2, 3, 5, 0 };
-	struct raw f = { c, sizeof(c), 3, 0, 3, false };
-	struct tg_buf b = { 0 };
 	struct svt_trace_event evs[8];
-	struct svt_trace_error err;
-	size_t n;
-	build(&b, &f, 1);
-	cr_assert_eq(read_all(&b, evs, &n, &err), SVT_TRACE_END, "%s", err.msg);
-	cr_assert_eq(n, 3);
+	read_three(c, sizeof(c), false, evs);
 	cr_assert(evs[0].type == SVT_TRACE_STEP_DONE && evs[0].seq == 0);
 	cr_assert(evs[1].type == SVT_TRACE_STEP_DONE && evs[1].seq == 1);
 	cr_assert(evs[2].type == SVT_TRACE_FLUSH_ALL && evs[2].seq == 2);
-	free(b.p);
 }
 
 Test(trace_frames, bad_records)
@@ -225,20 +219,13 @@ Test(trace_frames, guest_pkru)
 		10, 6, 5, 0xd4, 0xaa, 0xd5, 0xaa, 0x05,         /* PKRU 0x55555554 */
 		10, 4, 0xc0, 0x01, 0x80, 0x40,                  /* READ va 0x2000 cpl 3 */
 	};
-	struct raw f = { c, sizeof(c), 3, 0, 3, false };
-	struct tg_buf b = { 0 };
 	struct svt_trace_event evs[8];
-	struct svt_trace_error err;
-	size_t n;
-	build(&b, &f, 1);
-	cr_assert_eq(read_all(&b, evs, &n, &err), SVT_TRACE_END, "%s", err.msg);
-	cr_assert_eq(n, 3);
+	read_three(c, sizeof(c), false, evs);
 	cr_assert(evs[1].type == SVT_TRACE_GUEST && evs[1].u.guest.kind == SVT_GUEST_PKRU &&
 		  evs[1].u.guest.val[0] == 0x55555554u && evs[1].u.guest.va == 0 &&
 		  evs[1].u.guest.cpl == 0 && evs[1].seq == 1);
 	cr_assert(evs[2].u.guest.kind == SVT_GUEST_READ && evs[2].u.guest.va == 0x2000 &&
 		  evs[2].u.guest.cpl == 3);
-	free(b.p);
 }
 
 Test(trace_frames, counts_gaps_overlaps)
