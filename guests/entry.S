@@ -24,6 +24,13 @@ mb2_end:
 	.globl _start
 _start:
 	cli
+	/* the TSC as the guest starts (glib.h's bench_ticks()), the
+	 * loader's EAX kept over RDTSC */
+	movl %eax, %esi
+	rdtsc
+	movl %eax, guest_tsc0
+	movl %edx, guest_tsc0 + 4
+	movl %esi, %eax
 	movl $stack_top, %esp
 	/* our own GDT: the loader's is not ours to keep using */
 	lgdt gdt_ptr
@@ -41,6 +48,10 @@ _start:
 	hlt
 	jmp 1b
 	.data
+	.globl guest_tsc0
+	.align 8
+guest_tsc0:
+	.quad 0
 	.align 8
 gdt:	.quad 0
 	.quad 0x00cf9a000000ffff        /* 0x08: flat 32-bit code */

@@ -31,6 +31,13 @@ mb_header:
 	.globl _start
 _start:
 	cli
+	/* the TSC as the guest starts (glib.h's bench_ticks()), the
+	 * loader's EAX kept over RDTSC */
+	movl %eax, %esi
+	rdtsc
+	movl %eax, guest_tsc0
+	movl %edx, guest_tsc0 + 4
+	movl %esi, %eax
 	movl $stack_top, %esp
 	movl %eax, mb_magic
 	movl %ebx, mb_info
@@ -315,6 +322,10 @@ user_stub:
 	int $0x80
 
 	.data
+	.globl guest_tsc0
+	.align 8
+guest_tsc0:
+	.quad 0
 	.align 16
 gdt:	.quad 0
 	.quad 0x00cf9a000000ffff        /* 0x08: flat 32-bit code (the entry) */

@@ -39,6 +39,13 @@ mb2_end:
 	.globl _start
 _start:
 	cli
+	/* the TSC as the guest starts (glib.h's bench_ticks()), the
+	 * loader's EAX kept over RDTSC */
+	movl %eax, %esi
+	rdtsc
+	movl %eax, guest_tsc0
+	movl %edx, guest_tsc0 + 4
+	movl %esi, %eax
 	movl $stack_top, %esp
 	lgdt gdt_ptr
 	ljmp $0x08, $1f
@@ -55,6 +62,10 @@ _start:
 	hlt
 	jmp 1b
 	.data
+	.globl guest_tsc0
+	.align 8
+guest_tsc0:
+	.quad 0
 	.align 8
 gdt:	.quad 0
 	.quad 0x00cf9a000000ffff        /* 0x08: flat 32-bit code */

@@ -41,6 +41,14 @@ for g in hello paging-2level paging-pae paging-4level perm long64; do
 	cmp -s "$work/$g-native/console.txt" "$work/$g.svt.console" &&
 		pass "$g: the same console output natively and under the hypervisor" ||
 		{ fail "$g: console differs"; diff "$work/$g-native/console.txt" "$work/$g.svt.console"; }
+	# what `make bench-live` counts: the guest's own TSC from its entry
+	# to its power-off (glib.h), on port 0xe9; under the hypervisor it
+	# runs on through the exits, so it must be the larger
+	nt=$(sed -n 's/^guest ticks: \(0x[0-9a-f]\{16\}\)$/\1/p' "$work/$g-native/bochs.out")
+	ht=$(sed -n 's/^guest ticks: \(0x[0-9a-f]\{16\}\)$/\1/p' "$work/$g-hv/bochs.out")
+	[ -n "$nt" ] && [ -n "$ht" ] && [ $((nt)) -gt 0 ] && [ $((ht)) -gt $((nt)) ] &&
+		pass "$g: counts its run, $((nt)) ticks natively, $((ht)) under the hypervisor" ||
+		fail "$g: its count of its run: natively '$nt', under the hypervisor '$ht'"
 	"$top_builddir/shadowvt" replay --audit full "$work/$g.svt" > "$work/rep" 2>&1 &&
 		grep -q ': clean: ' "$work/rep" && pass "$g: its trace replays clean with full audits" ||
 		{ fail "$g: replay"; head -n 20 "$work/rep"; }
@@ -184,6 +192,20 @@ n=$("$top_builddir/shadowvt" dump "$work/$g.svt" 2>/dev/null | grep -c 'DECISION
 	grep -q ': clean: ' "$work/rep" && [ "$n" -ge 10 ] &&
 	pass "hostile: its trace ($n MMIO decisions) replays clean" ||
 	{ fail "hostile: replay ($n MMIO decisions)"; head -n 20 "$work/rep"; }
+# The hypervisor's #PF exits by the core's answer (`make bench-live`
+# prints ticks per each) against the trace's own record of each fault's
+# decision; the cells add up to the #PF exits and their ticks.
+hv="$work/$g-hv/hv.txt"
+mine=$(sed -n 's/^hv: #PF exits by answer (exits, ticks)://p' "$hv" | tr ';' '\n' |
+	awk 'NF == 3 { split($1, a, "."); n[a[1]] += $2; e += $2; t += $3 }
+	     END { for (k in n) print k, n[k]; print "=exits", e; print "=ticks", t }' | LC_ALL=C sort)
+want=$({ "$top_builddir/shadowvt" dump "$work/$g.svt" 2>/dev/null |
+	awk '$2 == "FAULT" { getline; if ($2 == "DECISION") n[$3]++ } END { for (k in n) print k, n[k] }'
+	sed -n 's/^hv: exits:.* 0=\([0-9]*\).*/=exits \1/p; s/^hv: exit ticks:.* 0=\([0-9]*\).*/=ticks \1/p' "$hv"
+	} | LC_ALL=C sort)
+[ -n "$mine" ] && [ "$mine" = "$want" ] && echo "$mine" | grep -q '^mmio [1-9]' &&
+	pass "hostile: the #PF exits by answer agree with the trace's decisions and the exit ticks" ||
+	{ fail "hostile: #PF exits by answer"; echo "hv: $mine"; echo "trace: $want"; }
 sed 's/^/# /' "$work/rec"
 "$top_builddir/shadowvt" record --guest "$elf" --strict-memory --timeout 120 --keep "$work/$g-strict" \
 	-o "$work/$g-strict.svt" > "$work/rec" 2>&1; rc=$?

@@ -39,6 +39,7 @@ error: action=report
 info: action=report
 debug: action=ignore
 clock: sync=none, time0=local
+port_e9_hack: enabled=1
 EOB
 printf 'c\nquit\n' > "$out/dbg.rc"
 : > "$out/console.txt"; : > "$out/hv.txt"; : > "$out/stream.bin"; : > "$out/stream-lpt.bin"

@@ -60,6 +60,18 @@ static uint64_t exit_ticks[64];         /* TSC ticks in the hypervisor per exit 
 static uint64_t ptw_exits, ptw_ticks, cr3_exits, cr3_ticks;
 enum exit_kind { KIND_OTHER, KIND_PTW, KIND_CR3 };
 static enum exit_kind exit_kind;
+/* #PF exits by the core's answer (enum svt_pf_outcome) and the access
+ * (read, write, fetch), with their ticks: what each kind of fault costs,
+ * from one that changes nothing in the shadows (an injection) up
+ * (`make bench-live` prints ticks per each). */
+#define PF_ANSWERS (SVT_PF_RETRY + 1)
+static const char *const pf_answer[PF_ANSWERS] = {
+	[SVT_PF_FIXED] = "fixed", [SVT_PF_INJECT] = "inject", [SVT_PF_EMULATED] = "emulated",
+	[SVT_PF_MMIO] = "mmio", [SVT_PF_RETRY] = "retry",
+};
+static const char *const pf_access[3] = { "read", "write", "fetch" };
+static uint64_t pf_exits[PF_ANSWERS][3], pf_ticks[PF_ANSWERS][3];
+static int pf_cell = -1;                /* this exit's: answer * 3 + access, or -1 */
 
 #define rdtsc hv_rdtsc
 uint64_t hv_prof[PROF_N];
@@ -125,8 +137,13 @@ static __attribute__((noreturn)) void finish(const char *why, int code)
 {
 	if (marked)
 		log_phase();
+	/* what sending the trace's end costs: after the guest's own count
+	 * of its run (glib.h's bench_ticks()), `make bench-live` adds it */
+	uint64_t t = rdtsc();
 	hvrec_end(why);
+	t = rdtsc() - t;
 	hv_printf("hv: %s (%lu events recorded)\n", why, hvrec_events());
+	hv_printf("hv: the trace's end sent in %lu ticks\n", t);
 	if (nothing_reads || nothing_writes)
 		hv_printf("hv: memory with nothing behind it: %lu reads gave all ones, %lu writes "
 			  "dropped\n", nothing_reads, nothing_writes);
@@ -144,6 +161,13 @@ static __attribute__((noreturn)) void finish(const char *why, int code)
 	hv_printf("\n");
 	hv_printf("hv: page-table writes emulated: %lu exits, %lu ticks; CR3 loads: %lu exits, "
 		  "%lu ticks\n", ptw_exits, ptw_ticks, cr3_exits, cr3_ticks);
+	hv_printf("hv: #PF exits by answer (exits, ticks):");
+	for (int a = 0; a < PF_ANSWERS; a++)
+		for (int k = 0; k < 3; k++)
+			if (pf_exits[a][k])
+				hv_printf(" %s.%s %lu %lu;", pf_answer[a], pf_access[k],
+					  pf_exits[a][k], pf_ticks[a][k]);
+	hv_printf("\n");
 	hvrec_prof(hv_prof);
 	hv_printf("hv: profile:");
 	for (int i = 0; i < PROF_N; i++)
@@ -358,6 +382,8 @@ static void page_fault(struct svt_mmu *mmu, const struct svt_env *env, bool in_d
 	enum svt_pf_outcome o = hvrec_fault(mmu, &f, &res);
 	if (svt_mmu_counters(mmu)->emulated != emulated)
 		exit_kind = KIND_PTW;
+	if ((unsigned)o < PF_ANSWERS)
+		pf_cell = (int)o * 3 + ((ec & 0x10) ? 2 : (ec & 2) ? 1 : 0);
 	wants_regs = res.wants_regs;
 	if (res.step && !step_armed) {
 		/* One instruction, or the delivery of the event that faulted
@@ -951,6 +977,11 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 		} else if (exit_kind == KIND_CR3) {
 			cr3_exits++;
 			cr3_ticks += dt;
+		}
+		if (pf_cell >= 0) {
+			pf_exits[pf_cell / 3][pf_cell % 3]++;
+			pf_ticks[pf_cell / 3][pf_cell % 3] += dt;
+			pf_cell = -1;
 		}
 #ifdef SVT_HV_PROF
 		{
