@@ -445,19 +445,65 @@ void sp_destroy(struct svt_mmu *m, uint32_t spi)
 	sp_free(m, spi);
 }
 
+/* May shadow page p be evicted now: not a pinned root, not in use by the
+ * current operation? */
+static inline bool evictable(const struct svt_mmu *m, const struct sh_page *p)
+{
+	return !p->pins && (p->busy != m->d.epoch || SVT_BUG(48));
+}
+
+/*
+ * The least recently used shadow page that may be evicted now (the
+ * smallest stamp), or SP_NONE.  A scan of the whole pool finds it and
+ * remembers the EVICT_MEMO oldest pages in use (evictable or not) with
+ * their stamps.  Later, the first remembered page whose stamp is still
+ * the one remembered (neither used nor freed since) and that may be
+ * evicted now is the same answer without a scan: every page outside the
+ * memo was newer than all in it at the scan and can only have become
+ * newer, and a page the memo holds that was used since is newer still.
+ * When no remembered page will do, the pool is scanned again.
+ */
+static uint32_t evict_pick(struct svt_mmu *m)
+{
+	struct evict_memo *e = &m->d.ev;
+	uint32_t best = SP_NONE;
+
+	for (uint32_t k = e->pos; k < e->n; k++) {
+		const struct sh_page *p = SP(m, e->spi[k]);
+		if (p->type == SH_FREE || p->stamp != e->stamp[k]) {
+			if (k == e->pos)
+				e->pos++;       /* gone for good: not looked at again */
+			continue;
+		}
+		if (evictable(m, p))
+			return e->spi[k];
+	}
+	e->n = e->pos = 0;
+	for (uint32_t i = 1; i <= m->d.cfg.pool_frames; i++) {
+		const struct sh_page *p = SP(m, i);
+		if (p->type == SH_FREE)
+			continue;
+		if (e->n < EVICT_MEMO || (p->stamp < e->stamp[e->n - 1]) != SVT_BUG(88)) {
+			uint32_t k = e->n < EVICT_MEMO ? e->n++ : EVICT_MEMO - 1;
+			for (; k > 0 && (e->stamp[k - 1] > p->stamp) != SVT_BUG(88); k--) {
+				e->stamp[k] = e->stamp[k - 1];
+				e->spi[k] = e->spi[k - 1];
+			}
+			e->stamp[k] = p->stamp;
+			e->spi[k] = i;
+		}
+		if (evictable(m, p) && (best == SP_NONE || p->stamp < SP(m, best)->stamp))
+			best = i;
+	}
+	return best;
+}
+
 /* Free the least recently used shadow page not in use by the current
  * operation and not a pinned root.  Returns false if there is none. */
 static bool evict_one(struct svt_mmu *m)
 {
-	uint32_t best = SP_NONE;
+	uint32_t best = evict_pick(m);
 
-	for (uint32_t i = 1; i <= m->d.cfg.pool_frames; i++) {
-		const struct sh_page *p = SP(m, i);
-		if (p->type == SH_FREE || p->pins || (p->busy == m->d.epoch && !SVT_BUG(48)))
-			continue;
-		if (best == SP_NONE || p->stamp < SP(m, best)->stamp)
-			best = i;
-	}
 	if (best == SP_NONE) {
 		/* Give up a cached root other than the current one. */
 		for (unsigned k = m->v.nroots; k-- > 0;) {
@@ -1132,6 +1178,7 @@ struct svt_mmu *svt_mmu_init(void *storage, size_t len, const struct svt_mmu_con
 		p->fdepth = cfg->pool_frames - i + 1;
 	}
 	m->d.free_sp = 1;
+	m->d.ev.n = m->d.ev.pos = 0;
 	m->d.al.sp_lo = UINT32_MAX;
 	for (uint32_t i = 1; i <= l.nlinks; i++) {
 		m->d.links[i - 1].next = i < l.nlinks ? i + 1 : 0;

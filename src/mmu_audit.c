@@ -293,11 +293,54 @@ static bool hash_chains_end(struct svt_mmu *m)
  * lookup ends: hash_chains_end()), the lookups for a frame with a count of
  * 0 find nothing, as the count says; otherwise every frame is looked up.
  */
+/* The stamp of the newest entry of eviction's memo (evict_pick()) still
+ * as remembered (its page in use, its stamp the same); *valid: how many
+ * entries are. */
+static uint64_t memo_newest(struct svt_mmu *m, uint32_t *valid)
+{
+	const struct evict_memo *e = &m->d.ev;
+	uint64_t newest = 0;
+
+	*valid = 0;
+	for (uint32_t k = e->pos; k < e->n && k < EVICT_MEMO; k++) {
+		uint32_t i = e->spi[k];
+		if (i == SP_NONE || i > m->d.cfg.pool_frames || SP(m, i)->type == SH_FREE ||
+		    SP(m, i)->stamp != e->stamp[k])
+			continue;
+		(*valid)++;
+		newest = e->stamp[k];
+	}
+	return newest;
+}
+
+/* The memo's entries [pos, n) are in the order of their stamps, and those
+ * still as remembered are older than every other page in use, so that the
+ * first of them that may go is the pool's least recently used page that
+ * may: pages_le, the pages in use whose stamp is at most the newest such
+ * entry's, are exactly the valid entries. */
+static void memo_check(struct audit *a, uint32_t valid, uint64_t pages_le)
+{
+	const struct svt_mmu *m = a->m;
+	const struct evict_memo *e = &m->d.ev;
+
+	for (uint32_t k = e->pos + 1; k < e->n && k < EVICT_MEMO; k++)
+		if (e->stamp[k - 1] >= e->stamp[k]) {
+			report(a, SVT_INV_STRUCT, 0, 0, e->spi[k], 0, e->stamp[k - 1], e->stamp[k],
+			       "eviction's memo out of order");
+			return;
+		}
+	if (e->pos > e->n || e->n > EVICT_MEMO || pages_le != valid)
+		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, pages_le, valid,
+		       "eviction's memo misses a page older than one it holds");
+}
+
 static void audit_struct(struct audit *a)
 {
 	struct svt_mmu *m = a->m;
 	uint64_t used = 0, free_n = free_pages(a), leaves = 0, rmaps = 0;
 	bool counted = true;    /* every table-type shadow the hash finds is of a counted frame */
+	uint32_t memo_valid;
+	uint64_t memo_top = memo_newest(m, &memo_valid), memo_le = 0;
 
 	for (uint32_t i = 1; i <= m->d.cfg.pool_frames; i++) {
 		struct sh_page *p = SP(m, i);
@@ -307,6 +350,7 @@ static void audit_struct(struct audit *a)
 		if (p->type == SH_FREE)
 			continue;
 		used++;
+		memo_le += memo_valid && p->stamp <= memo_top;
 		p->aleaves = (uint16_t)struct_page(a, i, &found);
 		leaves += p->aleaves;
 		if (found && sh_is_table(p->type) && p->sub < sh_parts(m, p->type) &&
@@ -316,6 +360,7 @@ static void audit_struct(struct audit *a)
 	}
 	if (used != m->d.c.pool_used || used + free_n != m->d.cfg.pool_frames)
 		report(a, SVT_INV_STRUCT, 0, 0, SP_NONE, 0, used, free_n, "pool accounting is off");
+	memo_check(a, memo_valid, memo_le);
 	/* reverse maps */
 	counted = counted && hash_chains_end(m);
 	for (uint64_t gfn = 0; gfn < m->d.cfg.guest_frames && rmaps <= m->d.nlinks; gfn++) {

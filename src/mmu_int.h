@@ -103,7 +103,7 @@ struct sh_page {
 	uint32_t hash_next;     /* next in bucket, or in the free list */
 	uint32_t parents;       /* link list of parent entries */
 	uint32_t refs;          /* parent entries pointing here */
-	uint32_t stamp;         /* last use, for eviction */
+	uint64_t stamp;         /* last use, for eviction */
 	uint32_t busy;          /* == d.epoch: in use by the current operation */
 	uint8_t type;           /* enum sh_type */
 	uint8_t level;          /* paging level of its entries, 1..5 */
@@ -118,6 +118,19 @@ struct sh_page {
 	uint64_t actx;          /* ... translations under it found clean in this context, 0: none
 				 * (mmu_audit.c, audit_ctx()) */
 	uint32_t fdepth;        /* free: its depth in the free list (1: the bottom) */
+};
+
+/* How many of the oldest shadow pages evict_one() remembers from a scan
+ * of the pool (more than the cached roots, which are pinned). */
+#define EVICT_MEMO 128
+
+/* evict_one()'s memo: the oldest pages in use when it last scanned the
+ * pool, oldest first, with their stamps then; [pos, n) not yet found
+ * gone. */
+struct evict_memo {
+	uint32_t n, pos;
+	uint32_t spi[EVICT_MEMO];
+	uint64_t stamp[EVICT_MEMO];
 };
 
 struct sh_link {
@@ -285,7 +298,8 @@ struct mmu_domain {
 	unsigned gesize;                /* guest entry size: 4 (2-level guests) or 8 */
 	struct svt_counters c;
 	uint64_t prof[SVT_PROF_N];      /* svt_mmu_prof() */
-	uint32_t clock;                 /* LRU stamps */
+	uint64_t clock;                 /* LRU stamps */
+	struct evict_memo ev;
 	uint32_t epoch;                 /* busy marks: one per operation */
 
 	struct sh_page *sp;             /* [pool_frames] */
@@ -631,6 +645,7 @@ static inline bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
  *  85: the end of a step (svt_mmu_step_done) leaves its grant in place
  *  86: a write only CR0.WP=0 allows, under SMAP or keys, is retried, not granted a step (K13)
  *  87: a fault while a step is open ends the step first (two pages' grants alternate)
+ *  88: eviction's memo of the oldest pages keeps the newest ones instead
  */
 
 /* mmu_implicit.c: is the supervisor access at va (a write if write) that

@@ -93,6 +93,7 @@ static void e_flush(void *ctx, int kind, uint64_t va)
 }
 
 static uint64_t (*clock_fn)(void *ctx);      /* the environment's ticks, if any */
+static void (*event_fn)(void *ctx, const struct svt_event *ev);     /* told of events, if any */
 
 static void mach_init(unsigned pool, struct svt_policy pol)
 {
@@ -107,7 +108,7 @@ static void mach_init(unsigned pool, struct svt_policy pol)
 	M->pool = pool;
 	M->env = (struct svt_env){ .ctx = M, .read_gpa = e_read, .write_gpa = e_write,
 				   .gfn_to_mfn = e_g2m, .map_mfn = e_map, .flush_tlb = e_flush,
-				   .ticks = clock_fn };
+				   .ticks = clock_fn, .event = event_fn };
 	for (unsigned i = 0; i < pool; i++)
 		mfns[i] = svt_mfn(POOL_BASE + i);
 	size_t sz = svt_mmu_storage_size(&cfg);
@@ -579,6 +580,59 @@ Test(mmu_unit, pool_pressure_evicts_and_never_fails)
 		}
 	cr_assert_gt(svt_mmu_counters(M->mmu)->evictions, 0);
 	cr_assert_leq(svt_mmu_counters(M->mmu)->pool_used, 16);
+	audit_clean();
+	mach_fini();
+}
+
+/* The guest frames of the shadow pages evicted, in order. */
+static uint64_t evicted[8];
+static unsigned nevicted;
+
+static void note_evict(void *ctx, const struct svt_event *ev)
+{
+	(void)ctx;
+	if (ev->kind == SVT_EV_EVICT && nevicted < 8)
+		evicted[nevicted++] = ev->a;
+}
+
+/*
+ * Eviction takes the least recently used page that may go, also when it
+ * answers from what its last scan of the pool remembered: a page used
+ * since that scan is newer than every other and must be passed over.
+ * Pool 16, a 4-level guest whose page directories 100 + k (PDPT entry k)
+ * share one page table: the root (pinned), the PDPT, the table and the
+ * directories.  Each access below faults and touches its whole path.
+ */
+Test(mmu_unit, eviction_takes_the_least_recently_used)
+{
+	event_fn = note_evict;
+	nevicted = 0;
+	mach_init(16, plain);
+	event_fn = NULL;
+	enter_4level();
+	for (unsigned k = 2; k < 20; k++) {
+		gwrite(0x2000 + 8 * k, ((100ull + k) << 12) | P | RW | US, 8);
+		gwrite(((100ull + k) << 12) + 8 * 2, 0x4000 | P | RW | US, 8);
+	}
+	for (unsigned i = 16; i < 18; i++)
+		gwrite(0x4000 + 8 * i, ((16ull + i) << 12) | P | RW | US, 8);
+	/* directory k through table entry e (each entry once: a fault) */
+#define TOUCH(k, e) cr_assert_eq(access8(((uint64_t)(k) << 30) | 0x400000 | 0x1000 * (e), \
+					 SVT_ACC_READ, 3, 0).kind, 0)
+	for (unsigned k = 2; k < 14; k++)
+		TOUCH(k, k);
+	TOUCH(2, 15);           /* directory 2 is the newest now */
+	TOUCH(14, 14);          /* the pool is full */
+	cr_assert_eq(nevicted, 0);
+	TOUCH(15, 0);           /* scans: evicts 3, remembers 4, 5, 6, ... */
+	TOUCH(16, 1);           /* 4, from the memo */
+	TOUCH(5, 16);           /* directory 5 is the newest now */
+	TOUCH(17, 17);          /* 5 is passed over: 6 */
+#undef TOUCH
+	cr_assert_eq(nevicted, 3);
+	cr_assert_eq(evicted[0], 103);
+	cr_assert_eq(evicted[1], 104);
+	cr_assert_eq(evicted[2], 106, "evicted %#lx", (unsigned long)evicted[2]);
 	audit_clean();
 	mach_fini();
 }

@@ -40,7 +40,7 @@
 
 static bool pke_offered(void)
 {
-	return !(SYN_FEATURES & SVT_FEAT_CR4_KNOWN) || (SYN_FEATURES & SVT_CR4_PKE);
+	return (SYN_FEATURES & SVT_FEAT_CR4_KNOWN) == 0 || (SYN_FEATURES & SVT_CR4_PKE) != 0;
 }
 
 static unsigned key_of(uint64_t e)
