@@ -111,12 +111,13 @@ int svt_pae_load_pdptes(const struct svt_env *env, struct svt_regs *r)
 	uint64_t base = r->cr3 & 0xffffffe0u;
 	uint64_t mask = svt_rsvd_mask_l3(r, 3, false);
 	uint64_t pdpte[4];
+	uint8_t raw[32];
 
+	/* the four in one read: 32 bytes aligned to 32 never cross a page */
+	if (env->read_gpa(env->ctx, base, raw, sizeof(raw)) != 0)
+		return -2;
 	for (unsigned i = 0; i < 4; i++) {
-		uint8_t raw[8];
-		if (env->read_gpa(env->ctx, base + 8 * i, raw, sizeof(raw)) != 0)
-			return -2;
-		pdpte[i] = svt_le_load(raw, 8);
+		pdpte[i] = svt_le_load(raw + 8 * i, 8);
 		if ((pdpte[i] & SVT_PTE_P) && (pdpte[i] & mask))
 			return -1;
 	}
