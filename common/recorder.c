@@ -142,38 +142,6 @@ static inline void note_word(struct svt_recorder *r, struct svt_rec_slot *s, uin
 	}
 }
 
-/*
- * How many of the n 8-byte words at a and b agree, from the first on.  In
- * the freestanding build (the hypervisor's) one string instruction, REPE
- * CMPSQ, which under Bochs is a tick a word with no loop around it, as
- * vmx/lib.c's memcmp; hosted, a loop (synth's recorder; the two builds
- * must give the same records, tests/recorder-builds.sh).
- */
-static inline size_t same_words(const uint8_t *a, const uint8_t *b, size_t n)
-{
-#if !__STDC_HOSTED__ && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-	size_t left = n;
-	if (n == 0)
-		return 0;
-	__asm__ volatile("cld; repe cmpsq" : "+S"(a), "+D"(b), "+c"(left) :: "memory", "cc");
-	/* stopped at the end, or past the first pair that differs */
-	uint64_t x, y;
-	__builtin_memcpy(&x, a - 8, 8);
-	__builtin_memcpy(&y, b - 8, 8);
-	return x != y ? n - left - 1 : n;
-#else
-	size_t k = 0;
-	for (; k < n; k++) {
-		uint64_t x, y;
-		__builtin_memcpy(&x, a + 8 * k, 8);
-		__builtin_memcpy(&y, b + 8 * k, 8);
-		if (x != y)
-			break;
-	}
-	return k;
-#endif
-}
-
 /* Whole 8-byte words the core read: log those the mirror does not hold. */
 static void note_read(struct svt_recorder *r, uint64_t gpa, const uint8_t *buf, size_t len)
 {
@@ -202,8 +170,8 @@ static void note_read(struct svt_recorder *r, uint64_t gpa, const uint8_t *buf, 
 				 * the guest wrote), if any, as note_word() takes
 				 * them, each run of equal ones passed in one */
 				for (size_t end1 = i + n;;) {
-					size_t k = same_words(s->data + off, buf + i,
-							      (end1 - i) >> 3);
+					size_t k = svt_same_words(s->data + off, buf + i,
+								  (end1 - i) >> 3);
 					i += 8 * k, off += 8 * (unsigned)k;
 					if (i == end1)
 						break;
@@ -507,8 +475,9 @@ static void table_known(struct svt_recorder *r, struct svt_rec_slot *s, uint64_t
 	unsigned off = (unsigned)(gpa & 0xfff), end = off + len;
 	if (r->c.direct && off == 0 && len == 4096) {
 		/* a block of 64 words at a time: most blocks are unknown, or
-		 * known and unchanged (one compare of the block, same_words());
-		 * else the known words where memory differs */
+		 * known and unchanged (one compare of the block,
+		 * svt_same_words()); else the known words where memory
+		 * differs */
 		const uint8_t *mem = r->c.direct + gpa;
 		for (unsigned b = 0; b < 8; b++) {
 			uint64_t known = s->known[b];
@@ -517,7 +486,7 @@ static void table_known(struct svt_recorder *r, struct svt_rec_slot *s, uint64_t
 				continue;
 			for (unsigned k = 0;;) {
 				/* past the equal words, to the next that differs */
-				size_t same = same_words(mem + o, s->data + o, 64 - k);
+				size_t same = svt_same_words(mem + o, s->data + o, 64 - k);
 				k += (unsigned)same, o += 8 * (unsigned)same;
 				if (k == 64)
 					break;

@@ -686,6 +686,30 @@ static void set_mode(struct svt_mmu *m)
 }
 
 /* Point the hardware at the shadow of the guest's current top level. */
+/*
+ * Does PAE root spi already hold what the PDPTEs make of it: the root
+ * set_root() last linked, from the same PDPTEs, each entry present where
+ * its PDPTE is (a child evicted since took its parent entry with it)?
+ * Then only what the linking would do to an entry already as it must be
+ * is done: its child touched, in order.  Most PAE CR3 loads reload the
+ * current CR3 (a guest flushing its TLB).
+ */
+static bool pae_root_current(struct svt_mmu *m, uint32_t spi)
+{
+	if (m->v.pae_built_root != spi)
+		return false;
+	for (unsigned i = 0; i < 4; i++)
+		if ((m->v.g.pdpte[i] != m->v.pae_built[i] && !SVT_BUG(89)) ||
+		    !(m->v.g.pdpte[i] & SVT_PTE_P) != !sh_present(sh_get(m, spi, i)))
+			return false;
+	for (unsigned i = 0; i < 4; i++)
+		if (m->v.g.pdpte[i] & SVT_PTE_P) {
+			sp_touch(m, sp_aux(m, spi)[i]);
+			audit_sp_dirty(m, spi);
+		}
+	return true;
+}
+
 static void set_root(struct svt_mmu *m)
 {
 	uint64_t gfn;
@@ -723,7 +747,7 @@ static void set_root(struct svt_mmu *m)
 		m->d.epoch++;
 		spi = sp_get(m, gfn, type, 0, &made);
 	}
-	if (m->v.mode == SVT_MODE_PAE) {
+	if (m->v.mode == SVT_MODE_PAE && !pae_root_current(m, spi)) {
 		for (unsigned i = 0; i < 4; i++) {
 			uint64_t pd = m->v.g.pdpte[i];
 			if (!(pd & SVT_PTE_P)) {
@@ -750,6 +774,9 @@ static void set_root(struct svt_mmu *m)
 			else
 				sh_set_child(m, spi, i, e, c);
 		}
+		m->v.pae_built_root = spi;
+		for (unsigned i = 0; i < 4; i++)
+			m->v.pae_built[i] = m->v.g.pdpte[i];
 	}
 	/* The root cache: most recent first, pinned. */
 	unsigned pos = 0;

@@ -344,6 +344,10 @@ struct mmu_vcpu {
 	struct svt_regs g;              /* the guest's registers */
 	enum svt_mode mode;             /* the guest's paging mode */
 	uint32_t root;                  /* current root sp, 1-based */
+	/* the PAE root set_root() last linked, and the PDPTEs it linked it
+	 * from (pae_root_current()) */
+	uint32_t pae_built_root;
+	uint64_t pae_built[4];
 	uint32_t roots[SVT_ROOT_CACHE_MAX];  /* cached roots, most recent first */
 	unsigned nroots;
 
@@ -646,6 +650,7 @@ static inline bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
  *  86: a write only CR0.WP=0 allows, under SMAP or keys, is retried, not granted a step (K13)
  *  87: a fault while a step is open ends the step first (two pages' grants alternate)
  *  88: eviction's memo of the oldest pages keeps the newest ones instead
+ *  89: a PAE CR3 load that finds the root it linked last keeps it though a PDPTE changed
  */
 
 /* mmu_implicit.c: is the supervisor access at va (a write if write) that

@@ -118,24 +118,15 @@ static void oos_resync_slot(struct svt_mmu *m, unsigned s, bool keep)
 			if (!ok)
 				m->d.c.env_errors++;
 			/* Most pieces are as they were, and a changed one mostly
-			 * in a word or two: past the words that agree, four at a
-			 * time while there are four (a CR3 load resyncs every
-			 * page its root reaches: this is most of its cost), then
-			 * each entry of a word that differs (two, with 2-level
+			 * in a word or two: past the words that agree in one
+			 * svt_same_words() (a CR3 load resyncs every page its
+			 * root reaches: this is most of its cost), then each
+			 * entry of a word that differs (two, with 2-level
 			 * entries: a word is whole again after both). */
 			for (;;) {
-				while (ok && (b & 7) == 0 && end - b >= 32 &&
-				       ((svt_le_load(snap + off + b, 8) ^ svt_le_load(buf + b, 8)) |
-					(svt_le_load(snap + off + b + 8, 8) ^
-					 svt_le_load(buf + b + 8, 8)) |
-					(svt_le_load(snap + off + b + 16, 8) ^
-					 svt_le_load(buf + b + 16, 8)) |
-					(svt_le_load(snap + off + b + 24, 8) ^
-					 svt_le_load(buf + b + 24, 8))) == 0)
-					b += 32;
-				while (ok && (b & 7) == 0 && b < end &&
-				       svt_le_load(snap + off + b, 8) == svt_le_load(buf + b, 8))
-					b += 8;
+				if (ok && (b & 7) == 0 && b < end)
+					b += 8 * (unsigned)svt_same_words(snap + off + b, buf + b,
+									  (end - b) / 8);
 				if (b >= end)
 					break;
 				unsigned i = e0 + b / ges;

@@ -737,6 +737,64 @@ Test(mmu_unit, two_level_and_pae_guests)
 	mach_fini();
 }
 
+/*
+ * A PAE CR3 load takes the PDPTEs anew: one that now points to another
+ * page directory, as present as before, must be followed after a reload
+ * of the same CR3 (the root the core linked last, with every entry still
+ * present, is kept only where the PDPTEs are the ones it was linked from;
+ * seeded bug 89 keeps it regardless); and a PDPTE whose directory's
+ * shadow was evicted is linked again.
+ */
+Test(mmu_unit, pae_cr3_reload_follows_changed_pdptes)
+{
+	event_fn = note_evict;
+	nevicted = 0;
+	mach_init(16, plain);
+	event_fn = NULL;
+	/* PDPT at 0x3000: PDPTE[0] -> PD gfn 4 (a 2 MiB page at 0), PDPTE[1]
+	 * -> PD gfn 5 -> PT gfn 8, whose entry 5 maps frame 50; PD gfn 6 ->
+	 * PT gfn 9 maps frame 60 there instead */
+	gwrite(0x3000, 0x4000 | P, 8);
+	gwrite(0x3008, 0x5000 | P, 8);
+	gwrite(0x4000, 0 | P | RW | PS, 8);
+	gwrite(0x5000, 0x8000 | P | RW, 8);
+	gwrite(0x8000 + 8 * 5, (50ull << 12) | P | RW, 8);
+	gwrite(0x6000, 0x9000 | P | RW, 8);
+	gwrite(0x9000 + 8 * 5, (60ull << 12) | P | RW, 8);
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE), 0);
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x3000), 0);
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG | SVT_CR0_WP), 0);
+	const uint64_t va = (1ull << 30) + 0x5008;
+	cr_assert_eq(access8(va, SVT_ACC_READ, 0, 0).mpa, g2m(50) * 4096 + 8);
+	gwrite(0x3008, 0x6000 | P, 8);
+	cr_assert_eq(access8(va, SVT_ACC_READ, 0, 0).mpa, g2m(50) * 4096 + 8,
+		     "no CR3 load yet: the PDPTE registers still hold the old one");
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x3000), 0);
+	cr_assert_eq(access8(va, SVT_ACC_READ, 0, 0).mpa, g2m(60) * 4096 + 8,
+		     "reloaded: the new directory");
+	audit_clean();
+	/* tables under PD gfn 4 fill the pool until PD gfn 6's shadow, the
+	 * least recently used, is evicted, its root entry with it; the same
+	 * CR3 again links it anew */
+	for (unsigned k = 0; k < 14; k++) {
+		gwrite(0x4000 + 8 * (1 + k), ((100ull + k) << 12) | P | RW, 8);
+		gwrite((100ull + k) << 12, (40ull << 12) | P | RW, 8);
+		cr_assert_eq(access8((1ull + k) << 21, SVT_ACC_READ, 0, 0).mpa, g2m(40) * 4096);
+	}
+	bool pd6 = false;
+	for (unsigned i = 0; i < nevicted; i++)
+		pd6 |= evicted[i] == 6;
+	cr_assert(pd6, "PD gfn 6's shadow evicted (%u evictions)", nevicted);
+	uint64_t made = svt_mmu_counters(M->mmu)->shadows_made;
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 0x3000), 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->shadows_made, made + 1,
+		     "the load made PD gfn 6's shadow again and linked it");
+	cr_assert_eq(access8(va, SVT_ACC_READ, 0, 0).mpa, g2m(60) * 4096 + 8);
+	cr_assert_eq(access8(0x7008, SVT_ACC_READ, 0, 0).mpa, g2m(7) * 4096 + 8);
+	audit_clean();
+	mach_fini();
+}
+
 /* 2-on-3: a 2-level guest runs on PAE-format shadows, the hardware with
  * CR4.PAE and EFER.NXE on, so a fetch fault carries I/D: a supervisor
  * fetch from a user page under SMAP without SMEP is not taken for a read
