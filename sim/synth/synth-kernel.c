@@ -813,6 +813,38 @@ static void pdpt_edit(struct syn *s, int p)
 		syn_user(s, va + syn_below(s, 8) * 4096, SVT_ACC_WRITE);
 }
 
+/* PAE: a present user PDPTE of p pointed at a copy of its page directory
+ * (a kernel moving a directory), made visible by loading the same CR3
+ * again, which reloads the PDPTEs; the old directory freed, and p's
+ * mappings under the PDPTE used.  A core that kept the root it built from
+ * the old PDPTEs would translate through the old directory's shadow
+ * (seeded bug 89). */
+static void pdpt_move(struct syn *s, int p)
+{
+	struct syn_proc *pr = &s->proc[p];
+	unsigned u = (unsigned)syn_below(s, 3);
+	uint64_t eg = pr->root + u * 8ull, e = syn_read_entry(s, eg);
+	if (!(e & E_P))
+		return;
+	uint64_t old = e & syn_frame_mask(s), pd = syn_alloc(s, SYN_F_PT);
+	if (!pd)
+		return;
+	/* p's root in use, as the old PDPTEs made it, before the move */
+	syn_switch(s, p);
+	for (unsigned i = 0; i < 512 && !s->failed; i++) {
+		uint64_t v = syn_read_entry(s, old + 8ull * i);
+		if ((v & E_P) && !syn_write_entry(s, pd + 8ull * i, v))
+			return;
+	}
+	if (s->failed || !syn_write_entry(s, eg, syn_table_entry(s, pd, 3, true)))
+		return;
+	syn_reload_cr3(s);
+	syn_free(s, old);
+	for (unsigned v = 0; v < pr->nvma && !s->failed; v++)
+		if (pr->vma[v].va >> 30 == u)
+			syn_touch_vma(s, p, v, 4);
+}
+
 /* PAE and 4level: EFER.NXE cleared, a kernel fetch from a user address
  * no mapping covers (its walk ends at an entry that is not present, with
  * no XD bit on the way): the #PF has the I/D bit only under SMEP (SDM
@@ -1228,7 +1260,9 @@ void syn_w_protect(struct syn *s)
 		smap(s, p, (unsigned)i, va[0]);
 		break;
 	case 3:
-		if (s->levels == 3)
+		if (s->levels == 3 && syn_below(s, 2))
+			pdpt_move(s, p);
+		else if (s->levels == 3)
 			pdpt_edit(s, p);
 		else if (s->levels == 2)
 			syn_cr(s, SVT_TRACE_EFER, s->efer ^ SVT_EFER_NXE);

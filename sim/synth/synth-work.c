@@ -266,7 +266,8 @@ const struct syn_workload syn_workloads[] = {
 	  syn_w_atomic, true, false },
 	{ "protect",
 	  "a CR0.WP=0 window, SMEP/SMAP with STAC/CLAC, EFER.NXE in 2level, PDPT edits and a CR4 "
-	  "toggle, page-crossing copies into page tables", false, syn_w_protect, false, false },
+	  "toggle, a page directory moved under its CR3, page-crossing copies into page tables",
+	  false, syn_w_protect, false, false },
 	{ "pkeys",
 	  "protection keys (4level and 5level only, with PCIDs): keys set and changed under "
 	  "INVLPG, user and kernel reads and writes under WRPKRU values, a CR0.WP=0 window", true,
