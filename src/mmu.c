@@ -685,7 +685,6 @@ static void set_mode(struct svt_mmu *m)
 	m->d.gesize = m->v.mode <= SVT_MODE_2LEVEL ? 4 : 8;
 }
 
-/* Point the hardware at the shadow of the guest's current top level. */
 /*
  * Does PAE root spi already hold what the PDPTEs make of it: the root
  * set_root() last linked, from the same PDPTEs, each entry present where
@@ -710,6 +709,7 @@ static bool pae_root_current(struct svt_mmu *m, uint32_t spi)
 	return true;
 }
 
+/* Point the hardware at the shadow of the guest's current top level. */
 static void set_root(struct svt_mmu *m)
 {
 	uint64_t gfn;

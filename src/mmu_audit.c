@@ -280,19 +280,6 @@ static bool hash_chains_end(struct svt_mmu *m)
 	return true;
 }
 
-/*
- * The whole INV-STRUCT.  A frame's page-table count is checked against
- * the table types the hash finds for it (struct_gfn()); most frames have
- * a count of 0 and, when the hash finds no table-type shadow of any such
- * frame, nothing to look up.  That is known from the pool: a lookup of
- * (gfn, table type, part) that finds page r finds a page in use with that
- * key, and the lookup of r's own key (struct_page()) is that very lookup,
- * so it finds r too.  Thus if every page in use that its key finds, of a
- * table type and a part below sh_parts(), shadows a frame with a count
- * above 0 (and every
- * lookup ends: hash_chains_end()), the lookups for a frame with a count of
- * 0 find nothing, as the count says; otherwise every frame is looked up.
- */
 /* The stamp of the newest entry of eviction's memo (evict_pick()) still
  * as remembered (its page in use, its stamp the same); *valid: how many
  * entries are. */
@@ -334,6 +321,19 @@ static void memo_check(struct audit *a, uint32_t valid, uint64_t pages_le)
 		       "eviction's memo misses a page older than one it holds");
 }
 
+/*
+ * The whole INV-STRUCT.  A frame's page-table count is checked against
+ * the table types the hash finds for it (struct_gfn()); most frames have
+ * a count of 0 and, when the hash finds no table-type shadow of any such
+ * frame, nothing to look up.  That is known from the pool: a lookup of
+ * (gfn, table type, part) that finds page r finds a page in use with that
+ * key, and the lookup of r's own key (struct_page()) is that very lookup,
+ * so it finds r too.  Thus if every page in use that its key finds, of a
+ * table type and a part below sh_parts(), shadows a frame with a count
+ * above 0 (and every
+ * lookup ends: hash_chains_end()), the lookups for a frame with a count of
+ * 0 find nothing, as the count says; otherwise every frame is looked up.
+ */
 static void audit_struct(struct audit *a)
 {
 	struct svt_mmu *m = a->m;
