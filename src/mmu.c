@@ -159,14 +159,19 @@ static void list_del(struct svt_mmu *m, uint32_t *head, uint32_t spi, unsigned i
 
 static void sp_free(struct svt_mmu *m, uint32_t spi);
 
-/* A shadow page of type was made or freed, or gained or lost a parent
- * entry: out-of-sync L1s may be reached from other roots now (struct
- * oos_slot's memo).  Splinters are no L1's ancestors (only an FL2 is
- * their parent) and never out of sync: they leave the memo be. */
-static inline void link_changed(struct svt_mmu *m, unsigned type)
+/* A shadow page of type and frame gfn was made or freed, or gained or
+ * lost a parent entry: out-of-sync L1s may be reached from other roots
+ * now (struct oos_slot's memo).  Splinters are no L1's ancestors (only an
+ * FL2 is their parent) and never out of sync, and an L1 of a frame in
+ * sync is no page's ancestor and in no slot's memo (a frame taken out of
+ * sync starts its slot's memo afresh): they leave the memo be. */
+static inline void link_changed(struct svt_mmu *m, unsigned type, uint64_t gfn)
 {
-	if (type != SH_FL1 && type != SH_FL2)
-		m->d.link_gen++;
+	if (type == SH_FL1 || type == SH_FL2 ||
+	    (type == SH_L1 && gfn_is_ram(m, gfn) && !m->d.gi[gfn].oos) ||
+	    (type == SH_L2 && SVT_BUG(90)))
+		return;
+	m->d.link_gen++;
 }
 
 static void child_release(struct svt_mmu *m, uint32_t spi, unsigned idx, uint32_t child)
@@ -174,7 +179,7 @@ static void child_release(struct svt_mmu *m, uint32_t spi, unsigned idx, uint32_
 	struct sh_page *c = SP(m, child);
 
 	audit_sp_dirty(m, child);
-	link_changed(m, c->type);
+	link_changed(m, c->type, c->gfn);
 	list_del(m, &c->parents, spi, idx);
 	c->refs--;
 	if (c->refs == 0 && c->pins == 0 && c->busy != m->d.epoch)
@@ -230,7 +235,7 @@ void sh_set_child(struct svt_mmu *m, uint32_t spi, unsigned idx, sh_entry_t val,
 		} else {
 			SP(m, child)->refs += !SVT_BUG(33);
 			aux[idx] = child;
-			link_changed(m, SP(m, child)->type);
+			link_changed(m, SP(m, child)->type, SP(m, child)->gfn);
 		}
 	}
 	sh_raw_set(m, spi, idx, sh_present(val) ? val : SH_ENTRY_NONE);
@@ -408,7 +413,7 @@ static void sp_free(struct svt_mmu *m, uint32_t spi)
 	if (sh_is_table(p->type))
 		audit_gfn_dirty(m, p->gfn);
 	hash_remove(m, spi);
-	link_changed(m, p->type);
+	link_changed(m, p->type, p->gfn);
 	if (sh_is_table(p->type) && gfn_is_ram(m, p->gfn) && !SVT_BUG(35)) {
 		struct gfn_info *gi = &m->d.gi[p->gfn];
 		gi->pt--;
@@ -555,7 +560,7 @@ uint32_t sp_get(struct svt_mmu *m, uint64_t gfn, unsigned type, unsigned sub, bo
 	spi = m->d.free_sp;
 	struct sh_page *p = SP(m, spi);
 	m->d.free_sp = p->hash_next;
-	link_changed(m, type);
+	link_changed(m, type, gfn);
 	if (p->fdepth < m->d.al.sp_lo)
 		m->d.al.sp_lo = p->fdepth;      /* its depth: below it the list is as audited */
 	m->d.c.pool_used++;

@@ -197,7 +197,9 @@ struct oos_slot {
 	uint64_t reach_gen;
 	/* oos_l1()'s memo, the page's L1 shadow per part: an index is good
 	 * while that page still has the key; SP_NONE while d.link_gen + 1
-	 * is l1_none (a shadow page made is a link change) */
+	 * is l1_none (a shadow page made is a link change, but for an L1 of
+	 * a page in sync: sp_get() brings a page back in sync before it
+	 * makes a shadow of it, so no L1 is made for a page out of sync) */
 	uint32_t l1[2];
 	uint64_t l1_none[2];
 };
@@ -651,6 +653,7 @@ static inline bool gfn_protected(const struct svt_mmu *m, uint64_t gfn)
  *  87: a fault while a step is open ends the step first (two pages' grants alternate)
  *  88: eviction's memo of the oldest pages keeps the newest ones instead
  *  89: a PAE CR3 load that finds the root it linked last keeps it though a PDPTE changed
+ *  90: a directory's shadow made, freed or linked leaves the CR3 load's memo of what a root reaches
  */
 
 /* mmu_implicit.c: is the supervisor access at va (a write if write) that

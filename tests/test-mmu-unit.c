@@ -795,6 +795,51 @@ Test(mmu_unit, pae_cr3_reload_follows_changed_pdptes)
 	mach_fini();
 }
 
+/*
+ * A CR3 load resyncs the out-of-sync pages its root reaches, and
+ * remembers which those are until a link that could change it: a page
+ * directory's shadow linked under the root's path must be such a change
+ * (seeded bug 90 leaves the memo be).  4-level, oos on: page table X
+ * (gfn 51) under directory D (50), first reached only from root B (48,
+ * through PDPT 49), is taken out of sync there; root A (52, PDPT 53 with
+ * a 1 GiB direct map of gpa 0 at 1 GiB) is loaded (X does not reach it),
+ * then PDPT 53's entry 0 is pointed at D and used, X's entry 0 rewritten
+ * without an exit, and A loaded again: X must be resynced.
+ */
+Test(mmu_unit, cr3_load_resyncs_a_page_its_root_reaches_since)
+{
+	const struct svt_policy oos = { .oos = 2, .emulate = true };
+	const uint64_t t = P | RW | US | A, leaf = P | RW | A | D, dmap = 1ull << 30;
+	mach_init(32, oos);
+	gwrite(48ull << 12, (49ull << 12) | t, 8);
+	gwrite(49ull << 12, (50ull << 12) | t, 8);
+	gwrite(50ull << 12, (51ull << 12) | t, 8);
+	gwrite(51ull << 12, (60ull << 12) | leaf, 8);
+	gwrite((51ull << 12) + 8 * 5, (51ull << 12) | leaf, 8);     /* va 0x5000: X itself */
+	gwrite(52ull << 12, (53ull << 12) | t, 8);
+	gwrite((53ull << 12) + 8, 0 | P | RW | PS | A | D, 8);     /* va 1 GiB: gpa 0 */
+	cr_assert_eq(svt_mmu_write_cr4(M->mmu, SVT_CR4_PAE), 0);
+	cr_assert_eq(svt_mmu_write_efer(M->mmu, SVT_EFER_LME | SVT_EFER_NXE), 0);
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 48ull << 12), 0);
+	cr_assert_eq(svt_mmu_write_cr0(M->mmu, SVT_CR0_PE | SVT_CR0_PG | SVT_CR0_WP), 0);
+	cr_assert_eq(access8(0, SVT_ACC_READ, 0, 0).mpa, g2m(60) * 4096);
+	uint64_t before = svt_mmu_counters(M->mmu)->oos;
+	cr_assert_eq(access8(0x5000 + 8, SVT_ACC_WRITE, 0, (61ull << 12) | leaf).kind, 0);
+	cr_assert_eq(svt_mmu_counters(M->mmu)->oos, before + 1, "X out of sync");
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 52ull << 12), 0);
+	cr_assert_eq(access8(dmap + 0x1000, SVT_ACC_READ, 0, 0).mpa, g2m(1) * 4096);
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 52ull << 12), 0);  /* A's shadows all made */
+	cr_assert_eq(access8(dmap + (53ull << 12), SVT_ACC_WRITE, 0, (50ull << 12) | t).kind, 0);
+	cr_assert_eq(access8(0, SVT_ACC_READ, 0, 0).mpa, g2m(60) * 4096, "D under A now");
+	cr_assert_eq(access8(dmap + (51ull << 12), SVT_ACC_WRITE, 0, (62ull << 12) | leaf).kind,
+		     0);
+	cr_assert_eq(svt_mmu_write_cr3(M->mmu, 52ull << 12), 0);
+	cr_assert_eq(access8(0, SVT_ACC_READ, 0, 0).mpa, g2m(62) * 4096,
+		     "the load resynced X, which A reaches through D");
+	audit_clean();
+	mach_fini();
+}
+
 /* 2-on-3: a 2-level guest runs on PAE-format shadows, the hardware with
  * CR4.PAE and EFER.NXE on, so a fetch fault carries I/D: a supervisor
  * fetch from a user page under SMAP without SMEP is not taken for a read
