@@ -39,17 +39,17 @@ ticks() {
 }
 # Bochs's count at its end: the whole run, BIOS and loader included.
 total() { tail -n 1 "$1/bochs.log" | sed 's/^0*\([0-9][0-9]*\)[a-z].*/\1/'; }
-boot() { # guest hv-or-empty -> ticks
-	rm -rf "$work/b"
-	if [ -n "$2" ]; then
-		sh "$run" "$work/b" "$1" "$2" stream=lpt >/dev/null 2>&1
+# One run in a fresh DIR: bochs DIR GUEST [HV]
+bochs() {
+	rm -rf "$1"
+	if [ -n "${3:-}" ]; then
+		sh "$run" "$1" "$2" "$3" stream=lpt >/dev/null 2>&1
 	else
-		sh "$run" "$work/b" "$1" >/dev/null 2>&1
+		sh "$run" "$1" "$2" >/dev/null 2>&1
 	fi
-	total "$work/b"
 }
-n0=$(boot "$top/guests/null.elf" "")
-h0=$(boot "$top/guests/null.elf" "$top/vmx/hv.elf")
+bochs "$work/b" "$top/guests/null.elf"; n0=$(total "$work/b")
+bochs "$work/b" "$top/guests/null.elf" "$top/vmx/hv.elf"; h0=$(total "$work/b")
 echo "a whole run of guests/null.elf (BIOS, loader; not counted below): native $n0 ticks," \
 	"under the hypervisor $h0 ticks"
 printf '%-14s %9s %9s %7s %7s %11s %11s\n' guest "native M" "hv M" ratio exits "exits/M" "ticks/exit"
@@ -62,17 +62,14 @@ guests="hello paging-2level paging-pae paging-4level perm long64 hostile ptheavy
 num='\([0-9]*\)'
 kind_sed="s/^hv: page-table writes emulated: $num exits, $num ticks; CR3 loads: $num exits, $num ticks.*/\1 \2 \3 \4/p"
 for g in $guests; do
-	rm -rf "$work/b"
-	sh "$run" "$work/b" "$top/guests/$g.elf" >/dev/null 2>&1
-	n=$(ticks "$work/b")
-	rm -rf "$work/h"
-	sh "$run" "$work/h" "$top/guests/$g.elf" "$top/vmx/hv.elf" stream=lpt >/dev/null 2>&1
+	bochs "$work/b" "$top/guests/$g.elf"; n=$(ticks "$work/b")
+	bochs "$work/h" "$top/guests/$g.elf" "$top/vmx/hv.elf"
 	{ printf '%s ' "$g"; sed -n 's/^hv: exits://p' "$work/h/hv.txt"; printf '%s ' "$g"
 	  sed -n 's/^hv: exit ticks://p' "$work/h/hv.txt"; } >> "$classes"
 	h=$(ticks "$work/h")
 	k=$(sed -n "$kind_sed" "$work/h/hv.txt")
-	{ printf '%s ' "$g"; sed -n 's/^hv: #PF exits by answer (exits, ticks)://p' "$work/h/hv.txt"
-	  echo; } | sed '/^$/d' >> "$answers"
+	printf '%s %s\n' "$g" "$(sed -n 's/^hv: #PF exits by answer (exits, ticks)://p' \
+		"$work/h/hv.txt")" >> "$answers"
 	exits=$(sed -n 's/^hv: exits://p' "$work/h/hv.txt" | tr ' ' '\n' | sed -n 's/^[0-9]*=//p' | awk '{s += $1} END {print s + 0}')
 	echo "$g ${k:-0 0 0 0} ${n:-0} ${h:-0} $exits" >> "$kinds"
 	if [ -z "$n" ] || [ -z "$h" ]; then

@@ -175,7 +175,9 @@ static void note_read(struct svt_recorder *r, uint64_t gpa, const uint8_t *buf, 
 					i += 8 * k, off += 8 * (unsigned)k;
 					if (i == end1)
 						break;
-					/* the run of words that differ, one by one */
+					/* the run of words that differ, one by one
+					 * (a table copied whole differs in every
+					 * word: no compare started for each) */
 					uint64_t now, had;
 					do {
 						__builtin_memcpy(s->data + off, buf + i, 8);
@@ -490,20 +492,11 @@ static void table_known(struct svt_recorder *r, struct svt_rec_slot *s, uint64_t
 				k += (unsigned)same, o += 8 * (unsigned)same;
 				if (k == 64)
 					break;
-				/* then the run of words that differ, one by one */
-				uint64_t now, had;
+				uint64_t now;
 				__builtin_memcpy(&now, mem + o, 8);
-				do {
-					if (known >> k & 1)
-						note_word(r, s, gpa + o, now);
-					k++, o += 8;
-					if (k == 64)
-						break;
-					__builtin_memcpy(&now, mem + o, 8);
-					__builtin_memcpy(&had, s->data + o, 8);
-				} while (now != had);
-				if (k == 64)
-					break;
+				if (known >> k & 1)
+					note_word(r, s, gpa + o, now);
+				k++, o += 8;
 			}
 		}
 		return;
