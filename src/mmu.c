@@ -1210,7 +1210,6 @@ struct svt_mmu *svt_mmu_init(void *storage, size_t len, const struct svt_mmu_con
 		p->fdepth = cfg->pool_frames - i + 1;
 	}
 	m->d.free_sp = 1;
-	m->d.ev.n = m->d.ev.pos = 0;
 	m->d.al.sp_lo = UINT32_MAX;
 	for (uint32_t i = 1; i <= l.nlinks; i++) {
 		m->d.links[i - 1].next = i < l.nlinks ? i + 1 : 0;
