@@ -80,10 +80,12 @@ static const uint64_t *hv_prof2;        /* the core's profile, svt_mmu_prof() */
 #endif
 static uint64_t phase_prof[PROF_N];
 #ifdef SVT_HV_PROF
-/* Per kind of exit (0 #PF, 1 CR3 load, 2 the rest), printed at the end:
- * the parts of hv_prof[], then ticks and exits; the core's parts.  A
- * guest that marks no phases still shows where each kind's ticks go. */
-static uint64_t kprof[3][PROF_N + 2], kprof2[3][SVT_PROF_N];
+/* Per kind of exit (0 #PF, 1 CR3 load, 2 the rest, then #PF exits again
+ * by answer and access, pf_cell), printed at the end: the parts of
+ * hv_prof[], then ticks and exits; the core's parts.  A guest that marks
+ * no phases still shows where each kind's ticks go. */
+#define KPROF_KINDS (3 + PF_ANSWERS * 3)
+static uint64_t kprof[KPROF_KINDS][PROF_N + 2], kprof2[KPROF_KINDS][SVT_PROF_N];
 #endif
 static const char *const pname[PROF_N] = { "fetch", "core", "read", "emit", "stream", "sync" };
 
@@ -179,11 +181,18 @@ static __attribute__((noreturn)) void finish(const char *why, int code)
 #endif
 	hv_printf("\n");
 #ifdef SVT_HV_PROF
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < KPROF_KINDS; k++) {
 		uint64_t n = kprof[k][PROF_N + 1] ? kprof[k][PROF_N + 1] : 1;
-		hv_printf("hv: kind %s: %lu exits, %lu/exit;",
-			  k == 0 ? "pf" : k == 1 ? "cr3" : "other", kprof[k][PROF_N + 1],
-			  kprof[k][PROF_N] / n);
+		if (k >= 3 && kprof[k][PROF_N + 1] == 0)
+			continue;
+		if (k < 3)
+			hv_printf("hv: kind %s: %lu exits, %lu/exit;",
+				  k == 0 ? "pf" : k == 1 ? "cr3" : "other", kprof[k][PROF_N + 1],
+				  kprof[k][PROF_N] / n);
+		else
+			hv_printf("hv: kind pf %s.%s: %lu exits, %lu/exit;",
+				  pf_answer[(k - 3) / 3], pf_access[(k - 3) % 3],
+				  kprof[k][PROF_N + 1], kprof[k][PROF_N] / n);
 		for (int i = 0; i < PROF_N; i++)
 			hv_printf(" %s=%lu", pname[i], kprof[k][i] / n);
 		hv_printf("; core:");
@@ -978,23 +987,26 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 			cr3_exits++;
 			cr3_ticks += dt;
 		}
+#ifdef SVT_HV_PROF
+		{
+			unsigned kk = exit_kind == KIND_CR3 ? 1 : (reason & 0xffff) == 0 ? 0 : 2;
+			hvrec_prof(hv_prof);
+			for (unsigned r = 0; r < (pf_cell >= 0 ? 2u : 1u); r++) {
+				for (int i = 0; i < PROF_N; i++)
+					kprof[kk][i] += hv_prof[i] - k0[i];
+				for (int i = 0; i < SVT_PROF_N; i++)
+					kprof2[kk][i] += hv_prof2[i] - c0[i];
+				kprof[kk][PROF_N] += dt;
+				kprof[kk][PROF_N + 1]++;
+				kk = 3 + (unsigned)pf_cell;
+			}
+		}
+#endif
 		if (pf_cell >= 0) {
 			pf_exits[pf_cell / 3][pf_cell % 3]++;
 			pf_ticks[pf_cell / 3][pf_cell % 3] += dt;
 			pf_cell = -1;
 		}
-#ifdef SVT_HV_PROF
-		{
-			unsigned kk = exit_kind == KIND_CR3 ? 1 : (reason & 0xffff) == 0 ? 0 : 2;
-			hvrec_prof(hv_prof);
-			for (int i = 0; i < PROF_N; i++)
-				kprof[kk][i] += hv_prof[i] - k0[i];
-			for (int i = 0; i < SVT_PROF_N; i++)
-				kprof2[kk][i] += hv_prof2[i] - c0[i];
-			kprof[kk][PROF_N] += dt;
-			kprof[kk][PROF_N + 1]++;
-		}
-#endif
 		exit_kind = KIND_OTHER;
 		log_ticks = 0;
 	}
