@@ -8,20 +8,7 @@
 
 #include <stdint.h>
 
-static inline void outb(uint16_t p, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(p));
-}
-static inline void outw(uint16_t p, uint16_t v)
-{
-	__asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(p));
-}
-static inline uint8_t inb(uint16_t p)
-{
-	uint8_t v;
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(p));
-	return v;
-}
+#include "../common/portio.h"
 
 static inline void serial_init(void)
 {

@@ -19,6 +19,7 @@
 
 #include "bytes.h"
 #include "policy.h"
+#include "portio.h"
 #include "svt.h"
 
 #define HV_BASE         0x1000000ul    /* the image's addresses (hv.ld, boot.S) */
@@ -74,20 +75,6 @@ void *memmove(void *d, const void *s, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 void *memchr(const void *s, int c, size_t n);
 size_t strlen(const char *s);
-static inline void outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port));
-}
-static inline void outw(uint16_t port, uint16_t v)
-{
-	__asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(port));
-}
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
 void serial_init(uint16_t base);
 void serial_putc(uint16_t base, char c);
 void serial_drain(uint16_t base);
