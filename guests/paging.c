@@ -15,7 +15,9 @@
  *   Memory types: the large page is write-through by its PAT bit (bit 12
  *   of a large-page entry) and PWT, PAT index 5; the 4 KiB page at
  *   0x302000 is uncached (PCD PWT, index 3).  The shadows must carry both
- *   (the replay's INV-FRAME compares them with the guest's leaves).
+ *   (the replay's INV-FRAME compares them with the guest's leaves).  The
+ *   guest sets its own IA32_PAT first (entry 1 write-combining) and reads
+ *   it back.
  */
 #include <stdint.h>
 
@@ -168,6 +170,23 @@ static void paging_on(void)
 #endif
 }
 
+/* The guest's own PAT: entry 1 (PWT alone) write-combining, the others
+ * their power-on types.  No mapping here uses entry 1 (the large page is
+ * entry 5, the uncached page entry 3); under the hypervisor the value must
+ * stay the guest's, apart from the hypervisor's own (tests/live-guests.sh
+ * reads both from hv.txt). */
+#define GUEST_PAT 0x0007040600070106ull
+
+static void set_pat(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("wrmsr" :: "a"((uint32_t)GUEST_PAT), "d"((uint32_t)(GUEST_PAT >> 32)),
+			 "c"(0x277u));
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0x277u));
+	line("IA32_PAT, high half", hi);
+	line("IA32_PAT, low half", lo);
+}
+
 void gmain(uint32_t magic, uint32_t info);
 void gmain(uint32_t magic, uint32_t info)
 {
@@ -175,6 +194,7 @@ void gmain(uint32_t magic, uint32_t info)
 	serial_init();
 	line("paging mode", MODE);
 	line("multiboot magic", magic);
+	set_pat();
 	*(volatile uint32_t *)0x400010 = 0xfeedf00d;    /* seen later through the large page */
 	build();
 	paging_on();

@@ -41,6 +41,23 @@ for g in hello paging-2level paging-pae paging-4level perm long64; do
 	cmp -s "$work/$g-native/console.txt" "$work/$g.svt.console" &&
 		pass "$g: the same console output natively and under the hypervisor" ||
 		{ fail "$g: console differs"; diff "$work/$g-native/console.txt" "$work/$g.svt.console"; }
+	# IA32_PAT: each paging guest writes its own (entry 1 write-combining,
+	# guests/paging.c) and reads it back (the console above); the VM-exit
+	# and VM-entry controls must keep it the guest's and the hypervisor's
+	# its own (hv.txt, at the end of the run)
+	case $g in
+	paging-*)
+		pat=$(sed -n "s/^hv: IA32_PAT switched per world: the guest's \(0x[0-9a-f]*\), the hypervisor's \(0x[0-9a-f]*\) (\(0x[0-9a-f]*\) when it started the guest)\r*$/\1 \2 \3/p" \
+			"$work/$g-hv/hv.txt")
+		read -r gpat hpat hpat0 <<EOP
+$pat
+EOP
+		[ "$gpat" = 0x0007040600070106 ] && [ -n "$hpat" ] && [ "$hpat" = "$hpat0" ] &&
+			[ "$hpat" != "$gpat" ] &&
+			pass "$g: IA32_PAT is the guest's own ($gpat), the hypervisor's kept ($hpat)" ||
+			{ fail "$g: IA32_PAT under the hypervisor"; grep 'IA32_PAT' "$work/$g-hv/hv.txt"; }
+		;;
+	esac
 	# what `make bench-live` counts: the guest's own TSC from its entry
 	# to its power-off (glib.h), on port 0xe9; under the hypervisor it
 	# runs on through the exits, so it must be the larger

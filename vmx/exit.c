@@ -149,6 +149,7 @@ static __attribute__((noreturn)) void finish(const char *why, int code)
 	if (nothing_reads || nothing_writes)
 		hv_printf("hv: memory with nothing behind it: %lu reads gave all ones, %lu writes "
 			  "dropped\n", nothing_reads, nothing_writes);
+	hv_vmx_log_pat();
 	hv_printf("hv: exits:");
 	for (int i = 0; i < 64; i++)
 		if (exits[i])

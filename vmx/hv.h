@@ -135,6 +135,7 @@ extern bool hv_stream_lpt;              /* "stream=lpt": the trace stream on LPT
 /* vmx.c: VMX on, the VMCS, and access to it */
 void hv_vmx_setup(const struct hv_guest *g);
 void hv_sync_hw(struct svt_mmu *mmu);
+void hv_vmx_log_pat(void);                /* the guest's IA32_PAT and the hypervisor's, to the log */
 /* TSC ticks spent per component of the exit path (printed per phase). */
 enum { PROF_FETCH, PROF_CORE, PROF_READ, PROF_EMIT, PROF_STREAM, PROF_SYNC, PROF_N };
 extern uint64_t hv_prof[PROF_N];

@@ -328,6 +328,22 @@ void hv_sync_hw(struct svt_mmu *mmu)
 	hv_prof[PROF_SYNC] += hv_rdtsc() - t;
 }
 
+static bool pat_switched;               /* IA32_PAT is switched per world */
+static uint64_t pat_host0;              /* the hypervisor's, when it set up the VMCS */
+
+/* At the end of a run: the guest's IA32_PAT (saved at its last exit) and
+ * the hypervisor's, which the guest's WRMSRs must not have touched. */
+void hv_vmx_log_pat(void)
+{
+	if (pat_switched)
+		hv_printf("hv: IA32_PAT switched per world: the guest's %#016lx, the hypervisor's "
+			  "%#016lx (%#016lx when it started the guest)\n", vmread(G_PAT),
+			  rdmsr(MSR_PAT), pat_host0);
+	else
+		hv_printf("hv: IA32_PAT shared with the guest (the CPU cannot switch it): %#016lx\n",
+			  rdmsr(MSR_PAT));
+}
+
 void hv_vmx_setup(const struct hv_guest *g)
 {
 	vmx_on();
@@ -361,7 +377,9 @@ void hv_vmx_setup(const struct hv_guest *g)
 			  ~ENTRY_IA32E;
 	if (pat) {
 		vmwrite(G_PAT, 0x0007040600070406ull);
-		vmwrite(H_PAT, rdmsr(MSR_PAT));
+		pat_host0 = rdmsr(MSR_PAT);
+		vmwrite(H_PAT, pat_host0);
+		pat_switched = true;
 	}
 	vmwrite(ENTRY_CTLS, entry_ctls_base);
 	vmwrite(EXC_BITMAP, 1u << 14);          /* #PF */
