@@ -2,12 +2,15 @@
 # Replay catches the hypervisor's own differences from bare metal on the
 # traces they make.  long64 (its CPUID lines, its faults) is recorded in
 # Bochs under the real hypervisor and under builds with a seeded
-# hypervisor bug (vmx/exit.c, HV_BROKEN): the real one's trace holds CPU
+# hypervisor bug (vmx/hv.h, HV_BROKEN): the real one's trace holds CPU
 # records (EVIDENCE `cpu`) and replays clean; each broken one's is
 # reported as INV-CPU, naming the rule, though its core decisions are all
 # right (no INV-REPLAY, no other invariant).
 #   1: CPUID.OSXSAVE and OSPKE show the hypervisor's CR4, not the guest's
 #   2: injected faults leave RFLAGS.RF clear
+# And one the trace cannot show, caught by the end of the hypervisor's
+# log as tests/live-guests.sh reads it (testlib.sh's pat_worlds):
+#   3: a VM exit leaves the guest's IA32_PAT in place of the hypervisor's
 set -u
 . "$top_srcdir/tests/testlib.sh"
 need bochs grub-mkrescue xorriso
@@ -64,5 +67,25 @@ broken() {
 broken 1 'CPUID.0x1:ECX\[27\] is 1: OSXSAVE must be CR4.OSXSAVE, which is 0' \
 	"CPUID.OSXSAVE not the guest's CR4"
 broken 2 '#PF delivered with RFLAGS 0x[0-9a-f]*: RF clear' "a #PF delivered without RF"
+
+# 3: paging-pae sets its own IA32_PAT; under hv-broken-3 it sees what it
+# wrote (its console is bare metal's), but the hypervisor runs on with
+# the guest's PAT: the end of hv.txt says so, and live-guests' check
+# (the hypervisor's PAT as it started) fails on it
+mkdir -p "$work/broken-3-vmx"
+cp "$top_builddir/vmx/hv-broken-3.elf" "$work/broken-3-vmx/hv.elf"
+for s in bochs-run.sh mkiso.sh; do ln -sf "$top_srcdir/vmx/$s" "$work/broken-3-vmx/$s"; done
+SHADOWVT_VMX="$work/broken-3-vmx" "$bin" record --guest "$top_builddir/guests/paging-pae.elf" \
+	--timeout 120 --keep "$work/broken-3-run" -o "$work/broken-3.svt" > "$work/broken-3.rec" 2>&1
+rc=$?
+read -r gpat hpat hpat0 <<EOP
+$(pat_worlds "$work/broken-3-run/hv.txt")
+EOP
+[ "$rc" -eq 0 ] && grep -q '^guest: IA32_PAT, low half 0x00070106' "$work/broken-3.svt.console" &&
+	[ "$gpat" = 0x0007040600070106 ] && [ "$hpat" = "$gpat" ] && [ -n "$hpat0" ] &&
+	[ "$hpat0" != "$hpat" ] &&
+	pass "broken-3: the hypervisor's IA32_PAT is the guest's ($hpat, from $hpat0): caught" ||
+	{ fail "broken-3: record exit $rc, PAT '$gpat' '$hpat' '$hpat0'"
+	  grep 'IA32_PAT' "$work/broken-3-run/hv.txt" "$work/broken-3.svt.console"; }
 
 finish hv-broken

@@ -47,10 +47,8 @@ for g in hello paging-2level paging-pae paging-4level perm long64; do
 	# its own (hv.txt, at the end of the run)
 	case $g in
 	paging-*)
-		pat=$(sed -n "s/^hv: IA32_PAT switched per world: the guest's \(0x[0-9a-f]*\), the hypervisor's \(0x[0-9a-f]*\) (\(0x[0-9a-f]*\) when it started the guest)\r*$/\1 \2 \3/p" \
-			"$work/$g-hv/hv.txt")
 		read -r gpat hpat hpat0 <<EOP
-$pat
+$(pat_worlds "$work/$g-hv/hv.txt")
 EOP
 		[ "$gpat" = 0x0007040600070106 ] && [ -n "$hpat" ] && [ "$hpat" = "$hpat0" ] &&
 			[ "$hpat" != "$gpat" ] &&

@@ -21,3 +21,10 @@ finish() {
 	echo "$1: $fails failure(s)"
 	[ "$fails" -eq 0 ]
 }
+# IA32_PAT at the end of a hypervisor's run (vmx/vmx.c, hv.txt's "hv:
+# IA32_PAT switched per world" line; COM3's lines end in CR LF): the
+# guest's, the hypervisor's, and the hypervisor's when it started the
+# guest; nothing if the line is not there.
+pat_worlds() {
+	sed -n "s/^hv: IA32_PAT switched per world: the guest's \(0x[0-9a-f]*\), the hypervisor's \(0x[0-9a-f]*\) (\(0x[0-9a-f]*\) when it started the guest)\r*\$/\1 \2 \3/p" "$1"
+}

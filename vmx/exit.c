@@ -19,19 +19,6 @@ enum {
 	G_LDTR_AR = 0x4820, G_TR_AR = 0x4822,
 };
 
-/*
- * Seeded hypervisor bugs, for tests/hv-broken.sh only (make builds
- * vmx/hv-broken-N.elf with HV_BROKEN=N): two of the differences from bare
- * metal kvm-unit-tests found, put back so that replay is shown to catch
- * them on the traces they make (INV-CPU).
- *   1: CPUID.OSXSAVE and CPUID.OSPKE as the CPU answers in VMX root
- *      operation, mirroring the hypervisor's own CR4, not the guest's
- *   2: injected faults leave RFLAGS.RF as it was
- */
-#ifndef HV_BROKEN
-#define HV_BROKEN 0
-#endif
-
 #define RFLAGS_RF       (1ull << 16)
 #define CR4_PKE         (1ull << 22)
 

@@ -22,6 +22,22 @@
 #include "portio.h"
 #include "svt.h"
 
+/*
+ * Seeded hypervisor bugs, for tests/hv-broken.sh only (make builds
+ * vmx/hv-broken-N.elf with HV_BROKEN=N): differences from bare metal put
+ * back, so that the checks are shown to catch them.
+ *   1: CPUID.OSXSAVE and CPUID.OSPKE as the CPU answers in VMX root
+ *      operation, mirroring the hypervisor's own CR4, not the guest's
+ *      (exit.c; kvm-unit-tests found it; replay's INV-CPU)
+ *   2: injected faults leave RFLAGS.RF as it was (exit.c; likewise)
+ *   3: a VM exit saves the guest's IA32_PAT but does not load the
+ *      hypervisor's (vmx.c; the end of hv.txt shows it, as
+ *      tests/live-guests.sh reads it)
+ */
+#ifndef HV_BROKEN
+#define HV_BROKEN 0
+#endif
+
 #define HV_BASE         0x1000000ul    /* the image's addresses (hv.ld, boot.S) */
 #define HV_DMAP         0xffff800000000000ul    /* physical memory [0, 4 GiB), and high RAM */
 #define HV_DMAP_MAX     (64ul << 30)    /* the direct map's reach (hv.c's tables for it) */

@@ -372,7 +372,8 @@ void hv_vmx_setup(const struct hv_guest *g)
 	uint32_t pat_entry = (uint32_t)(rdmsr(MSR_VMX_TRUE_ENTRY) >> 32) & ENTRY_LOAD_PAT;
 	bool pat = pat_exit == (EXIT_SAVE_PAT | EXIT_LOAD_PAT) && pat_entry;
 	vmwrite(EXIT_CTLS, adjust(EXIT_HOST64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER |
-				  (pat ? pat_exit : 0), MSR_VMX_TRUE_EXIT));
+				  (pat ? pat_exit & (HV_BROKEN == 3 ? ~EXIT_LOAD_PAT : ~0u) : 0),
+				  MSR_VMX_TRUE_EXIT));
 	entry_ctls_base = adjust(ENTRY_LOAD_EFER | (pat ? ENTRY_LOAD_PAT : 0), MSR_VMX_TRUE_ENTRY) &
 			  ~ENTRY_IA32E;
 	if (pat) {
