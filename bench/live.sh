@@ -39,8 +39,8 @@ ticks() {
 }
 # Bochs's count at its end: the whole run, BIOS and loader included.
 total() { tail -n 1 "$1/bochs.log" | sed 's/^0*\([0-9][0-9]*\)[a-z].*/\1/'; }
-# One run in a fresh DIR: bochs DIR GUEST [HV]
-bochs() {
+# One run in a fresh DIR: run_guest DIR GUEST [HV]
+run_guest() {
 	rm -rf "$1"
 	if [ -n "${3:-}" ]; then
 		sh "$run" "$1" "$2" "$3" stream=lpt >/dev/null 2>&1
@@ -48,8 +48,8 @@ bochs() {
 		sh "$run" "$1" "$2" >/dev/null 2>&1
 	fi
 }
-bochs "$work/b" "$top/guests/null.elf"; n0=$(total "$work/b")
-bochs "$work/b" "$top/guests/null.elf" "$top/vmx/hv.elf"; h0=$(total "$work/b")
+run_guest "$work/b" "$top/guests/null.elf"; n0=$(total "$work/b")
+run_guest "$work/b" "$top/guests/null.elf" "$top/vmx/hv.elf"; h0=$(total "$work/b")
 echo "a whole run of guests/null.elf (BIOS, loader; not counted below): native $n0 ticks," \
 	"under the hypervisor $h0 ticks"
 printf '%-14s %9s %9s %7s %7s %11s %11s\n' guest "native M" "hv M" ratio exits "exits/M" "ticks/exit"
@@ -62,8 +62,8 @@ guests="hello paging-2level paging-pae paging-4level perm long64 hostile ptheavy
 num='\([0-9]*\)'
 kind_sed="s/^hv: page-table writes emulated: $num exits, $num ticks; CR3 loads: $num exits, $num ticks.*/\1 \2 \3 \4/p"
 for g in $guests; do
-	bochs "$work/b" "$top/guests/$g.elf"; n=$(ticks "$work/b")
-	bochs "$work/h" "$top/guests/$g.elf" "$top/vmx/hv.elf"
+	run_guest "$work/b" "$top/guests/$g.elf"; n=$(ticks "$work/b")
+	run_guest "$work/h" "$top/guests/$g.elf" "$top/vmx/hv.elf"
 	{ printf '%s ' "$g"; sed -n 's/^hv: exits://p' "$work/h/hv.txt"; printf '%s ' "$g"
 	  sed -n 's/^hv: exit ticks://p' "$work/h/hv.txt"; } >> "$classes"
 	h=$(ticks "$work/h")

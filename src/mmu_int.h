@@ -120,11 +120,11 @@ struct sh_page {
 	uint32_t fdepth;        /* free: its depth in the free list (1: the bottom) */
 };
 
-/* How many of the oldest shadow pages evict_one() remembers from a scan
+/* How many of the oldest shadow pages evict_pick() remembers from a scan
  * of the pool (more than the cached roots, which are pinned). */
 #define EVICT_MEMO 128
 
-/* evict_one()'s memo: the oldest pages in use when it last scanned the
+/* evict_pick()'s memo: the oldest pages in use when it last scanned the
  * pool, oldest first, with their stamps then; [pos, n) not yet found
  * gone. */
 struct evict_memo {

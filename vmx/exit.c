@@ -73,6 +73,17 @@ static uint64_t phase_prof[PROF_N];
  * no phases still shows where each kind's ticks go. */
 #define KPROF_KINDS (3 + PF_ANSWERS * 3)
 static uint64_t kprof[KPROF_KINDS][PROF_N + 2], kprof2[KPROF_KINDS][SVT_PROF_N];
+
+/* One exit of kind kk: the parts since k0 (hv_prof[]) and c0 (the core's), dt ticks. */
+static void kprof_add(unsigned kk, const uint64_t *k0, const uint64_t *c0, uint64_t dt)
+{
+	for (int i = 0; i < PROF_N; i++)
+		kprof[kk][i] += hv_prof[i] - k0[i];
+	for (int i = 0; i < SVT_PROF_N; i++)
+		kprof2[kk][i] += hv_prof2[i] - c0[i];
+	kprof[kk][PROF_N] += dt;
+	kprof[kk][PROF_N + 1]++;
+}
 #endif
 static const char *const pname[PROF_N] = { "fetch", "core", "read", "emit", "stream", "sync" };
 
@@ -977,17 +988,10 @@ void hv_vmx_run(const struct hv_guest *g, struct svt_mmu *mmu, const struct svt_
 		}
 #ifdef SVT_HV_PROF
 		{
-			unsigned kk = exit_kind == KIND_CR3 ? 1 : (reason & 0xffff) == 0 ? 0 : 2;
 			hvrec_prof(hv_prof);
-			for (unsigned r = 0; r < (pf_cell >= 0 ? 2u : 1u); r++) {
-				for (int i = 0; i < PROF_N; i++)
-					kprof[kk][i] += hv_prof[i] - k0[i];
-				for (int i = 0; i < SVT_PROF_N; i++)
-					kprof2[kk][i] += hv_prof2[i] - c0[i];
-				kprof[kk][PROF_N] += dt;
-				kprof[kk][PROF_N + 1]++;
-				kk = 3 + (unsigned)pf_cell;
-			}
+			kprof_add(exit_kind == KIND_CR3 ? 1 : (reason & 0xffff) == 0 ? 0 : 2, k0, c0, dt);
+			if (pf_cell >= 0)
+				kprof_add(3 + (unsigned)pf_cell, k0, c0, dt);
 		}
 #endif
 		if (pf_cell >= 0) {
